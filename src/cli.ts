@@ -1,0 +1,175 @@
+/**
+ * The command line (citty): serve, check, cast, health.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+ */
+import { defineCommand, runCommand, showUsage } from 'citty';
+import type { CommandDef } from 'citty';
+import { start } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import type { Overrides } from './config.ts';
+import { createLogger } from './log.ts';
+import type { Level } from './log.ts';
+import type { Runtime } from './runtime/types.ts';
+import { VERSION } from './version.ts';
+
+export class UsageError extends Error {}
+
+const DEFAULT_URL = 'http://127.0.0.1:3001';
+
+/** Every value of a repeatable flag, as `--flag v` or `--flag=v`. */
+function repeated(rawArgs: string[], flag: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === `--${flag}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]!);
+    else if (arg.startsWith(`--${flag}=`)) values.push(arg.slice(flag.length + 3));
+  }
+  return values;
+}
+
+function portOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${value}: expected a port from 0 to 65535`);
+  return port;
+}
+
+const LEVELS = ['debug', 'info', 'warn', 'error'];
+
+async function request(url: string, init?: RequestInit): Promise<{ status: number; body: string }> {
+  try {
+    const response = await fetch(url, init);
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    throw new Error(`cannot reach ${url}: ${(error as Error).message}`);
+  }
+}
+
+export function buildCli(runtime: Runtime): CommandDef {
+  const configArgs = {
+    config: { type: 'string', description: 'JSON config file (default: $WSGATE_CONFIG, else the built-in demo)', valueHint: 'file' },
+    port: { type: 'string', description: 'port to listen on (default 3001)' },
+    listen: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
+    php: { type: 'string', description: 'PHP binary for app hosts (default php)' },
+    host: { type: 'string', description: 'NAME=APP, repeatable: serve host NAME with a PHP app (or a .js/.ts hook module)' },
+  } as const;
+
+  const overrides = (args: Record<string, unknown>, rawArgs: string[]): Overrides => ({
+    port: portOf(args.port as string | undefined),
+    listen: args.listen as string | undefined,
+    php: args.php as string | undefined,
+    hosts: repeated(rawArgs, 'host'),
+  });
+  const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || runtime.env('WSGATE_CONFIG') || undefined;
+
+  const serve = defineCommand({
+    meta: { name: 'serve', description: 'Run the gateway' },
+    args: {
+      ...configArgs,
+      'log-level': { type: 'string', description: 'debug, info, warn or error (default info)' },
+    },
+    async run({ args, rawArgs }) {
+      const level = (args['log-level'] ?? runtime.env('WSGATE_LOG_LEVEL') ?? 'info') as Level;
+      if (!LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: expected one of ${LEVELS.join(', ')}`);
+      const config = await loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+      const log = createLogger(runtime.writeErr, level);
+      const running = await start(config, runtime, log).catch((error: Error) => {
+        throw new Error(`cannot start: ${error.message}`);
+      });
+      const onSignal = (signal: string) => () => {
+        log.info('stopping', { signal, sockets: running.gateway.hub.size });
+        void running.stop().then(() => {
+          log.info('stopped');
+          runtime.exit(0);
+        });
+      };
+      runtime.onSignal('SIGTERM', onSignal('SIGTERM'));
+      runtime.onSignal('SIGINT', onSignal('SIGINT'));
+    },
+  });
+
+  const check = defineCommand({
+    meta: { name: 'check', description: 'Validate a config and print it resolved' },
+    args: configArgs,
+    async run({ args, rawArgs }) {
+      const config = await loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+      runtime.writeOut(JSON.stringify(config, null, 2));
+    },
+  });
+
+  const cast = defineCommand({
+    meta: { name: 'cast', description: 'Send data to sockets through a running gateway' },
+    args: {
+      host: { type: 'string', description: 'the host whose sockets get it', required: true },
+      target: { type: 'string', description: 'all (default), token:<t>, token:not:<t>, socket:<id>' },
+      except: { type: 'string', description: 'a socket id to skip' },
+      data: { type: 'string', description: 'the JSON value to send', required: true },
+      url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` },
+    },
+    async run({ args }) {
+      let data: unknown;
+      try {
+        data = JSON.parse(args.data);
+      } catch (error) {
+        throw new UsageError(`--data: not valid JSON: ${(error as Error).message}`);
+      }
+      const body = JSON.stringify({ host: args.host, target: args.target ?? 'all', except: args.except ?? '', data });
+      const url = `${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/message`;
+      const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      runtime.writeOut(response.body);
+      if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
+    },
+  });
+
+  const health = defineCommand({
+    meta: { name: 'health', description: 'Print the status of a running gateway' },
+    args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
+    async run({ args }) {
+      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/health`);
+      runtime.writeOut(response.body);
+      if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
+    },
+  });
+
+  return defineCommand({
+    meta: { name: 'wsgate', version: VERSION, description: 'Realtime WebSocket gateway for PHP apps' },
+    subCommands: { serve, check, cast, health },
+  });
+}
+
+/** Runs the CLI; resolves once the command is done (serve keeps running). */
+export async function runCli(runtime: Runtime): Promise<void> {
+  const cli = buildCli(runtime);
+  const rawArgs = runtime.args();
+  if (rawArgs.length === 0 || rawArgs.includes('--help') || rawArgs.includes('-h')) {
+    await showUsage(...(await resolveForUsage(cli, rawArgs)));
+    return;
+  }
+  if (rawArgs[0] === '--version' || rawArgs[0] === '-v') {
+    runtime.writeOut(VERSION);
+    return;
+  }
+  const known = ['serve', 'check', 'cast', 'health'];
+  if (!known.includes(rawArgs[0]!)) {
+    runtime.writeErr(`wsgate: unknown command "${rawArgs[0]}"; expected one of ${known.join(', ')} (see wsgate --help)`);
+    runtime.exit(2);
+  }
+  try {
+    await runCommand(cli, { rawArgs });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) runtime.writeErr(problem);
+      runtime.exit(2);
+    }
+    const usage = error instanceof UsageError || (error as { code?: string }).code === 'EARG';
+    runtime.writeErr(`wsgate: ${(error as Error).message}`);
+    runtime.exit(usage ? 2 : 1);
+  }
+}
+
+async function resolveForUsage(cli: CommandDef, rawArgs: string[]): Promise<[CommandDef, CommandDef?]> {
+  const sub = rawArgs.find((a) => !a.startsWith('-'));
+  const subs = (cli.subCommands ?? {}) as Record<string, CommandDef>;
+  if (sub && subs[sub]) return [subs[sub], cli];
+  return [cli];
+}

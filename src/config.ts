@@ -1,0 +1,312 @@
+/**
+ * The config file: schema (valibot), defaults, resolution of relative paths,
+ * and errors that name the file, the field path and what was expected.
+ * Reading files is injected, so this module stays runtime-agnostic and testable.
+ */
+import * as v from 'valibot';
+import { hostKeyProblem, normaliseHost } from './hosts.ts';
+
+export type HostMode = 'oneshot' | 'module';
+
+export interface HostConfig {
+  /** The key as configured, normalised: an exact name, `*.suffix` or `*`. */
+  key: string;
+  mode: HostMode;
+  /** oneshot: the program and leading args; the hook argv is appended. */
+  command?: string[];
+  /** The PHP app file, when the host was configured by app. */
+  app?: string;
+  /** module: the file to import, or `builtin:demo`. */
+  module?: string;
+  timeoutMs: number;
+}
+
+export interface Config {
+  /** The file it came from; undefined for the built-in default. */
+  file?: string;
+  listen: string;
+  port: number;
+  php: string;
+  paths: string[];
+  timeoutMs: number;
+  maxBody: number;
+  shutdownMs: number;
+  hosts: HostConfig[];
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
+}
+
+export interface ConfigIO {
+  readTextFile(path: string): Promise<string>;
+  isFile(path: string): Promise<boolean>;
+  cwd(): string;
+}
+
+export const DEFAULTS = {
+  listen: '127.0.0.1',
+  port: 3001,
+  php: 'php',
+  paths: ['/websocket'],
+  timeout: 30,
+  maxBody: 1 << 20,
+  shutdownTimeout: 10,
+} as const;
+
+export const BUILTIN_DEMO = 'builtin:demo';
+
+const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
+const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
+
+const TopLevel = v.strictObject({
+  listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
+  port: v.optional(
+    v.pipe(v.number('expected a port number'), v.integer('expected a whole port number'), v.minValue(0, 'expected a port from 0 to 65535'), v.maxValue(65535, 'expected a port from 0 to 65535')),
+    DEFAULTS.port,
+  ),
+  php: v.optional(nonEmpty('the PHP binary (a name on PATH or a path)'), DEFAULTS.php),
+  paths: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string('expected a path'), v.check((p) => p === '*' || p.startsWith('/'), 'expected a path starting with "/", or "*" for any path'))),
+      v.minLength(1, 'expected at least one path'),
+    ),
+    [...DEFAULTS.paths],
+  ),
+  timeout: v.optional(seconds, DEFAULTS.timeout),
+  maxBody: v.optional(v.pipe(v.number('expected a size in bytes'), v.integer('expected a whole number of bytes'), v.minValue(1, 'expected at least 1 byte')), DEFAULTS.maxBody),
+  shutdownTimeout: v.optional(seconds, DEFAULTS.shutdownTimeout),
+  hosts: v.record(v.string(), v.unknown(), 'expected an object mapping host names to apps'),
+});
+
+const AppEntry = v.strictObject({
+  app: nonEmpty('the path of the app.php'),
+  build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
+  timeout: v.optional(seconds),
+});
+const CommandEntry = v.strictObject({
+  command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
+  timeout: v.optional(seconds),
+});
+const ModuleEntry = v.strictObject({
+  module: nonEmpty('the path of a JS/TS module'),
+});
+
+function pathText(base: string, issue: v.BaseIssue<unknown>): string {
+  let out = base;
+  for (const item of issue.path ?? []) {
+    const key = item.key;
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(key)}]`;
+  }
+  return out || '(top level)';
+}
+
+function describe(issue: v.BaseIssue<unknown>): string {
+  if (issue.type === 'strict_object' && issue.expected === 'never') {
+    return 'unknown field';
+  }
+  if (issue.message.startsWith('Invalid type') || issue.message.startsWith('Invalid key')) {
+    return `expected ${issue.expected}, got ${issue.received}`;
+  }
+  return `${issue.message}, got ${issue.received}`;
+}
+
+function issuesToProblems(where: string, base: string, issues: v.BaseIssue<unknown>[]): string[] {
+  return issues.map((issue) => `${where}: ${pathText(base, issue)}: ${describe(issue)}`);
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i);
+}
+
+export function resolvePath(path: string, base: string): string {
+  if (path.startsWith('/')) return path;
+  const joined = `${base.replace(/\/$/, '')}/${path}`;
+  const parts: string[] = [];
+  for (const part of joined.split('/')) {
+    if (part === '..') parts.pop();
+    else if (part !== '.' && part !== '') parts.push(part);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * Validates a parsed config object. `where` names its source in errors;
+ * relative paths resolve against `baseDir`. File existence is checked by `finish`.
+ */
+export function parseConfig(input: unknown, where: string, baseDir: string): Config {
+  const top = v.safeParse(TopLevel, input);
+  if (!top.success) throw new ConfigError(issuesToProblems(where, '', top.issues));
+  const raw = top.output;
+  const problems: string[] = [];
+  const hosts: HostConfig[] = [];
+  const seen = new Map<string, string>();
+  const timeoutMs = raw.timeout * 1000;
+
+  for (const [rawKey, entry] of Object.entries(raw.hosts)) {
+    const field = `hosts[${JSON.stringify(rawKey)}]`;
+    const key = rawKey.trim() === '*' || rawKey.trim().startsWith('*.') ? rawKey.trim().toLowerCase() : normaliseHost(rawKey);
+    const keyProblem = hostKeyProblem(key);
+    if (keyProblem) {
+      problems.push(`${where}: ${field}: host key ${keyProblem}`);
+      continue;
+    }
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      problems.push(`${where}: ${field}: names the same host as ${JSON.stringify(earlier)} ("${key}")`);
+      continue;
+    }
+    seen.set(key, rawKey);
+
+    if (typeof entry === 'string') {
+      if (!entry.trim()) {
+        problems.push(`${where}: ${field}: expected the path of the app.php, got an empty string`);
+        continue;
+      }
+      const app = resolvePath(entry, baseDir);
+      hosts.push({ key, mode: 'oneshot', app, command: [raw.php, app], timeoutMs });
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      problems.push(
+        `${where}: ${field}: expected an app path (string) or an object with "app", "command" or "module", got ${Array.isArray(entry) ? 'an array' : entry === null ? 'null' : typeof entry}`,
+      );
+      continue;
+    }
+    const forms = ['app', 'command', 'module'].filter((k) => k in entry);
+    if (forms.length !== 1) {
+      problems.push(
+        `${where}: ${field}: expected exactly one of "app", "command" or "module", got ${forms.length ? forms.map((f) => `"${f}"`).join(' and ') : 'none'}`,
+      );
+      continue;
+    }
+    const form = forms[0];
+    if (form === 'app') {
+      const parsed = v.safeParse(AppEntry, entry);
+      if (!parsed.success) {
+        problems.push(...issuesToProblems(where, field, parsed.issues));
+        continue;
+      }
+      if (parsed.output.build === false) {
+        problems.push(
+          `${where}: ${field}.build: false selects resident PHP workers, which this version of wsgate does not have yet; set "build": true to run one process per event`,
+        );
+        continue;
+      }
+      const app = resolvePath(parsed.output.app, baseDir);
+      hosts.push({ key, mode: 'oneshot', app, command: [raw.php, app], timeoutMs: (parsed.output.timeout ?? raw.timeout) * 1000 });
+    } else if (form === 'command') {
+      const parsed = v.safeParse(CommandEntry, entry);
+      if (!parsed.success) {
+        problems.push(...issuesToProblems(where, field, parsed.issues));
+        continue;
+      }
+      hosts.push({ key, mode: 'oneshot', command: parsed.output.command, timeoutMs: (parsed.output.timeout ?? raw.timeout) * 1000 });
+    } else {
+      const parsed = v.safeParse(ModuleEntry, entry);
+      if (!parsed.success) {
+        problems.push(...issuesToProblems(where, field, parsed.issues));
+        continue;
+      }
+      const module = parsed.output.module === BUILTIN_DEMO ? BUILTIN_DEMO : resolvePath(parsed.output.module, baseDir);
+      hosts.push({ key, mode: 'module', module, timeoutMs });
+    }
+  }
+  if (hosts.length === 0 && problems.length === 0) problems.push(`${where}: hosts: expected at least one host`);
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    listen: raw.listen,
+    port: raw.port,
+    php: raw.php,
+    paths: raw.paths,
+    timeoutMs,
+    maxBody: raw.maxBody,
+    shutdownMs: raw.shutdownTimeout * 1000,
+    hosts,
+  };
+}
+
+/** Command-line overrides, merged over the file's values before validation. */
+export interface Overrides {
+  port?: number;
+  listen?: string;
+  php?: string;
+  /** NAME=APP pairs; APP is a PHP app, or a module when it ends in .js/.ts/.mjs. */
+  hosts?: string[];
+}
+
+function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const merged: Record<string, unknown> = { ...raw };
+  if (overrides.port !== undefined) merged.port = overrides.port;
+  if (overrides.listen !== undefined) merged.listen = overrides.listen;
+  if (overrides.php !== undefined) merged.php = overrides.php;
+  if (overrides.hosts?.length) {
+    const hosts: Record<string, unknown> = typeof merged.hosts === 'object' && merged.hosts !== null ? { ...merged.hosts } : {};
+    for (const pair of overrides.hosts) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || eq === pair.length - 1) {
+        throw new ConfigError([`--host ${pair}: expected NAME=APP, e.g. --host example.com=/srv/app/www/app.php`]);
+      }
+      const target = pair.slice(eq + 1);
+      hosts[pair.slice(0, eq)] = /\.(m?[jt]s)$/.test(target) ? { module: target } : target;
+    }
+    merged.hosts = hosts;
+  }
+  return merged;
+}
+
+/** The built-in default: every host gets the demo chat module. */
+export const DEFAULT_HOSTS = { '*': { module: BUILTIN_DEMO } };
+
+/**
+ * The config wsgate serves: the file (if any) with the command line over it,
+ * validated, with every app and module checked to exist. Without a file and
+ * without --host, the built-in demo.
+ */
+export async function loadConfig(file: string | undefined, io: ConfigIO, overrides: Overrides = {}): Promise<Config> {
+  let raw: unknown = { hosts: overrides.hosts?.length ? {} : DEFAULT_HOSTS };
+  let where = overrides.hosts?.length ? '(command line)' : '(built-in default)';
+  let baseDir = io.cwd();
+  let path: string | undefined;
+  if (file !== undefined) {
+    path = resolvePath(file, io.cwd());
+    where = file;
+    baseDir = dirname(path);
+    let text: string;
+    try {
+      text = await io.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError([`${file}: cannot read the config file: ${(error as Error).message}`]);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError([`${file}: not valid JSON: ${(error as Error).message}`]);
+    }
+  }
+  const config = parseConfig(mergeOverrides(raw, overrides), where, baseDir);
+  config.file = path;
+  await checkFiles(config, where, io);
+  return config;
+}
+
+/** Apps and modules must exist at start: a typo fails now, not at the first event. */
+async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<void> {
+  const problems: string[] = [];
+  for (const host of config.hosts) {
+    const file = host.app ?? (host.module !== BUILTIN_DEMO ? host.module : undefined);
+    if (file && !(await io.isFile(file))) {
+      problems.push(`${where}: hosts[${JSON.stringify(host.key)}].${host.app ? 'app' : 'module'}: expected an existing file, but ${file} does not exist`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+}

@@ -1,0 +1,191 @@
+/**
+ * The socket lifecycle: auth before accept, then connect, receive and close
+ * through each socket's own ordered lane, with hook output flowing back to
+ * the hub. Runners are picked per configured host; this module does not
+ * care which kind a host uses.
+ */
+import type { Config, HostConfig } from './config.ts';
+import { HostTable } from './hosts.ts';
+import { Hub } from './hub.ts';
+import type { Conn, HostStats, Socket } from './hub.ts';
+import { newSocketId, sha256Hex } from './ids.ts';
+import { shortHash } from './log.ts';
+import type { Logger } from './log.ts';
+import { refuses } from './runners/runner.ts';
+import type { HookJob, HookName, HookOutcome, Runner } from './runners/runner.ts';
+import type { Selection } from './targets.ts';
+
+export interface Route {
+  config: HostConfig;
+  runner: Runner;
+}
+
+/** A socket between auth and accept: what the upgrade learnt about it. */
+export interface Pending {
+  id: string;
+  host: string;
+  token: string;
+  tokenHash: string;
+  route: Route;
+}
+
+/** A registered socket plus its lane: the tail of the promise chain its hooks run on. */
+interface Session extends Socket {
+  route: Route;
+  lane: Promise<void>;
+  open: boolean;
+}
+
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY = 1008;
+
+export class Gateway {
+  readonly hub = new Hub();
+  readonly #routes: HostTable<Route>;
+  readonly #configured: string[];
+  readonly #log: Logger;
+  readonly #config: Config;
+  /** Lanes still running after their socket closed (close hooks), for shutdown. */
+  readonly #draining = new Set<Promise<void>>();
+
+  constructor(config: Config, routes: Map<string, Route>, log: Logger) {
+    this.#config = config;
+    this.#routes = new HostTable(routes);
+    this.#configured = [...routes.keys()];
+    this.#log = log;
+  }
+
+  get maxBody(): number {
+    return this.#config.maxBody;
+  }
+
+  route(host: string): Route | undefined {
+    return this.#routes.match(host);
+  }
+
+  isConfigured(host: string): boolean {
+    return this.#routes.match(host) !== undefined;
+  }
+
+  configured(): string[] {
+    return this.#configured;
+  }
+
+  stats(): Record<string, HostStats> {
+    return this.hub.stats();
+  }
+
+  /**
+   * Runs the auth hook for an upgrade that has a host and a token; resolves to
+   * the pending socket when it may be accepted, or undefined (and logs why).
+   */
+  async authorize(host: string, token: string): Promise<Pending | undefined> {
+    const route = this.#routes.match(host);
+    const tokenHash = sha256Hex(token);
+    if (!route) {
+      this.#log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
+      return undefined;
+    }
+    const pending: Pending = { id: newSocketId(), host, token, tokenHash, route };
+    const outcome = await this.#run(pending, route, 'auth');
+    if (outcome === undefined || refuses(outcome)) {
+      this.#log.info('upgrade refused', { host, socket: pending.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
+      return undefined;
+    }
+    return pending;
+  }
+
+  /** The socket is accepted: register it and queue its connect hook first in its lane. */
+  open(pending: Pending, conn: Conn): Session {
+    const session: Session = { ...pending, conn, lane: Promise.resolve(), open: true };
+    this.hub.add(session);
+    this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash), sockets: this.hub.size });
+    this.#enqueue(session, async () => {
+      if (!session.open) return;
+      const result = await this.#run(session, session.route, 'connect');
+      if (session.open && result !== undefined && refuses(result)) {
+        this.#log.info('connect refused', { host: session.host, socket: session.id });
+        session.conn.close(CLOSE_POLICY, 'connect refused');
+      }
+    });
+    return session;
+  }
+
+  /** A client frame: queued behind everything this socket sent before. Only receive streams output to the socket. */
+  message(session: Session, text: string): void {
+    this.#enqueue(session, async () => {
+      await this.#run(session, session.route, 'receive', text, session);
+    });
+  }
+
+  /** The socket is gone: unregister now, run close after its last receive. */
+  closed(session: Session, code: number): void {
+    if (!session.open) return;
+    session.open = false;
+    this.hub.remove(session);
+    this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
+    const done = this.#enqueue(session, async () => {
+      await this.#run(session, session.route, 'close');
+    });
+    this.#draining.add(done);
+    done.finally(() => this.#draining.delete(done));
+  }
+
+  cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {
+    const frame = JSON.stringify(data) ?? 'null';
+    const sent = this.hub.cast(host, selection, frame, except);
+    this.#log.debug('cast', { host, target: selection.kind, sent });
+    return sent;
+  }
+
+  /** Closes every socket with 1001 and waits (bounded) for their close hooks. */
+  async shutdown(): Promise<void> {
+    for (const socket of this.hub.all()) {
+      try {
+        socket.conn.close(CLOSE_GOING_AWAY, 'server shutting down');
+      } catch {
+        // Already closing; its close event still comes.
+      }
+      this.closed(socket as Session, CLOSE_GOING_AWAY);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#config.shutdownMs)));
+    await Promise.race([Promise.allSettled([...this.#draining]), limit]);
+    clearTimeout(timer);
+  }
+
+  #enqueue(session: Session, task: () => Promise<void>): Promise<void> {
+    // A task never rejects (#run turns every failure into a log line), so the lane never breaks.
+    session.lane = session.lane.then(task, task);
+    return session.lane;
+  }
+
+  /**
+   * Runs one hook; resolves to its result, or undefined when it failed (logged
+   * with host, socket, hook and stderr). Lines go to `streamTo` while it is open.
+   */
+  async #run(who: Pending, route: Route, hook: HookName, message?: string, streamTo?: Session): Promise<unknown> {
+    const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message };
+    const onLine = streamTo
+      ? (line: string) => {
+          if (streamTo.open) streamTo.conn.send(line);
+        }
+      : undefined;
+    const started = performance.now();
+    let outcome: HookOutcome;
+    try {
+      outcome = await route.runner.run(job, onLine);
+    } catch (error) {
+      outcome = { ok: false, error: String(error) };
+    }
+    const ms = Math.round(performance.now() - started);
+    const fields = { host: who.host, socket: who.id, hook, ms, stderr: outcome.stderr };
+    if (!outcome.ok) {
+      this.#log.error('hook failed', { ...fields, error: outcome.error });
+      return undefined;
+    }
+    if (outcome.stderr) this.#log.warn('hook stderr', fields);
+    else this.#log.debug('hook', fields);
+    return outcome.result;
+  }
+}

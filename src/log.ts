@@ -1,0 +1,42 @@
+/**
+ * One line per event: `time level event key=value ...`. Callers pass the
+ * socket's token hash, never the token; anything that could carry one is
+ * the caller's to hash.
+ */
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+export type Fields = Record<string, string | number | boolean | undefined | null>;
+
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(event: string, fields?: Fields): void;
+  info(event: string, fields?: Fields): void;
+  warn(event: string, fields?: Fields): void;
+  error(event: string, fields?: Fields): void;
+}
+
+function quote(value: string): string {
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+export function formatLine(level: Level, event: string, fields: Fields, time = new Date()): string {
+  let line = `${time.toISOString()} ${level.toUpperCase().padEnd(5)} ${event}`;
+  for (const key in fields) {
+    const value = fields[key];
+    if (value === undefined || value === null || value === '') continue;
+    line += ` ${key}=${quote(String(value))}`;
+  }
+  return line;
+}
+
+export function createLogger(write: (line: string) => void, minimum: Level = 'info'): Logger {
+  const at = (level: Level) => (event: string, fields: Fields = {}) => {
+    if (ORDER[level] >= ORDER[minimum]) write(formatLine(level, event, fields));
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** The first 12 hex characters of a token's sha256: enough to tell tokens apart in logs. */
+export function shortHash(tokenHash: string): string {
+  return tokenHash.slice(0, 12);
+}

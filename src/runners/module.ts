@@ -1,0 +1,73 @@
+/**
+ * In-process hooks: a JS/TS module exporting any of `auth`, `connect`,
+ * `receive`, `close`. Each gets one context object; a missing export means
+ * accept / do nothing. This is also how the built-in demo runs.
+ */
+import type { HookJob, HookName, HookOutcome, Runner } from './runner.ts';
+
+export interface CastRequest {
+  target?: string | string[];
+  except?: string;
+}
+
+export interface HookContext {
+  host: string;
+  token: string;
+  socket: string;
+  /** The client's message text (receive only). */
+  message?: string;
+  /** Sends one text frame to this socket (receive and connect). */
+  send(line: string): void;
+  /** Casts `data` (serialised to JSON once) to sockets of this host; returns how many got it. */
+  cast(data: unknown, options?: CastRequest): number;
+}
+
+export type HookFunction = (context: HookContext) => unknown;
+export type HookModule = Partial<Record<HookName, HookFunction>>;
+
+/** How a module hook reaches the hub to cast; provided by the gateway. */
+export type ModuleCast = (host: string, data: unknown, options?: CastRequest) => number;
+
+const HOOKS: HookName[] = ['auth', 'connect', 'receive', 'close'];
+
+/** Checks that what a module exports under hook names are functions. */
+export function asHookModule(exports: Record<string, unknown>, where: string): HookModule {
+  const module: HookModule = {};
+  const source = (exports.default && typeof exports.default === 'object' ? exports.default : exports) as Record<string, unknown>;
+  for (const name of HOOKS) {
+    const value = source[name] ?? exports[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'function') throw new Error(`${where}: export "${name}" must be a function, got ${typeof value}`);
+    module[name] = value as HookFunction;
+  }
+  return module;
+}
+
+export class ModuleRunner implements Runner {
+  readonly kind = 'module';
+  readonly #hooks: HookModule;
+  readonly #cast: ModuleCast;
+
+  constructor(hooks: HookModule, cast: ModuleCast) {
+    this.#hooks = hooks;
+    this.#cast = cast;
+  }
+
+  async run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+    const hook = this.#hooks[job.hook];
+    if (!hook) return { ok: true, result: '' };
+    const context: HookContext = {
+      host: job.host,
+      token: job.token,
+      socket: job.socket,
+      message: job.message,
+      send: (line) => onLine?.(String(line)),
+      cast: (data, options) => this.#cast(job.host, data, options),
+    };
+    try {
+      return { ok: true, result: await hook(context) };
+    } catch (error) {
+      return { ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) };
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * One process per event: `<command...> websocket::<hook> <host> <token> <socket> [<message>]`,
+ * as a plain argv. stdout is streamed line by line (receive) or collected as
+ * the result; stderr is kept for the log; a timeout kills the process.
+ */
+import { LineSplitter } from '../lines.ts';
+import type { Child, SpawnOptions } from '../runtime/types.ts';
+import type { HookJob, HookOutcome, Runner } from './runner.ts';
+
+export type Spawn = (argv: string[], options?: SpawnOptions) => Child;
+
+export interface OneshotOptions {
+  /** The program and its leading arguments, e.g. ["php", "/srv/app/www/app.php"]. */
+  command: string[];
+  spawn: Spawn;
+  timeoutMs: number;
+  cwd?: string;
+}
+
+/** Enough stdout for any sane auth/connect result; the rest is dropped, not buffered. */
+const RESULT_CAP = 1 << 20;
+const STDERR_CAP = 16 << 10;
+const PIPE_GRACE_MS = 2000;
+
+export function hookArgv(command: string[], job: HookJob): string[] {
+  const argv = [...command, `websocket::${job.hook}`, job.host, job.token, job.socket];
+  if (job.message !== undefined) argv.push(job.message);
+  return argv;
+}
+
+export class OneshotRunner implements Runner {
+  readonly kind = 'oneshot';
+  readonly #options: OneshotOptions;
+
+  constructor(options: OneshotOptions) {
+    this.#options = options;
+  }
+
+  async run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+    const { spawn, timeoutMs, cwd } = this.#options;
+    let child: Child;
+    try {
+      child = spawn(hookArgv(this.#options.command, job), { cwd });
+    } catch (error) {
+      return { ok: false, error: `could not start ${this.#options.command[0]}: ${(error as Error).message}` };
+    }
+
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill();
+    }, timeoutMs);
+
+    let result = '';
+    const splitter = new LineSplitter();
+    const emit = (line: string) => {
+      if (onLine) {
+        if (line.trim() !== '') onLine(line);
+      } else if (result.length < RESULT_CAP) {
+        result += (result ? '\n' : '') + line;
+      }
+    };
+    const readStdout = (async () => {
+      for await (const chunk of child.stdout) splitter.push(chunk, emit);
+      splitter.end(emit);
+    })();
+    let stderr = '';
+    const readStderr = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        if (stderr.length < STDERR_CAP) stderr += decoder.decode(chunk, { stream: true });
+      }
+    })();
+
+    try {
+      const code = await child.exited;
+      // A grandchild that inherited the pipes could hold them open forever.
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([readStdout.catch(() => {}), readStderr.catch(() => {})]),
+        new Promise((resolve) => (grace = setTimeout(resolve, PIPE_GRACE_MS))),
+      ]);
+      clearTimeout(grace);
+      const trimmed = stderr.trim().slice(0, STDERR_CAP) || undefined;
+      if (timedOut) return { ok: false, error: `timed out after ${timeoutMs} ms and was killed`, stderr: trimmed };
+      if (code !== 0) return { ok: false, error: code === null ? 'killed by a signal' : `exited with code ${code}`, stderr: trimmed };
+      return { ok: true, result: result.trim(), stderr: trimmed };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Bun: Bun.serve with hono/bun's WebSocket handler, Bun.spawn.
+ */
+import type { Hono } from 'hono';
+import { upgradeWebSocket, websocket } from 'hono/bun';
+import type { UpgradeWebSocket } from 'hono/ws';
+import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
+
+interface BunSubprocess {
+  pid: number;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<number>;
+  signalCode: string | null;
+  kill(signal?: number): void;
+}
+interface BunServer {
+  port: number;
+  stop(closeActiveConnections?: boolean): Promise<void> | void;
+}
+interface BunGlobal {
+  serve(options: Record<string, unknown>): BunServer;
+  spawn(argv: string[], options: Record<string, unknown>): BunSubprocess;
+  file(path: string): { text(): Promise<string>; exists(): Promise<boolean>; size: number };
+  argv: string[];
+  env: Record<string, string | undefined>;
+}
+declare const Bun: BunGlobal;
+declare const process: {
+  on(signal: string, handler: () => void): void;
+  exit(code: number): never;
+  cwd(): string;
+  argv: string[];
+  stdout: { write(text: string): void };
+  stderr: { write(text: string): void };
+};
+
+function spawn(argv: string[], options: SpawnOptions = {}): Child {
+  const proc = Bun.spawn(argv, { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  return {
+    pid: proc.pid,
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    exited: proc.exited.then((code) => (proc.signalCode ? null : code)),
+    kill: () => proc.kill(9),
+  };
+}
+
+export const runtime: Runtime = {
+  name: 'bun',
+  upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket<unknown>,
+  async serve(app: Hono, { hostname, port }) {
+    const server = Bun.serve({ hostname, port, fetch: app.fetch, websocket });
+    const listener: Listener = {
+      hostname,
+      port: server.port,
+      async stop() {
+        await server.stop(false);
+      },
+    };
+    return listener;
+  },
+  spawn,
+  onSignal: (signal, handler) => process.on(signal, handler),
+  args: () => process.argv.slice(2),
+  env: (name) => Bun.env[name],
+  exit: (code) => process.exit(code),
+  readTextFile: (path) => Bun.file(path).text(),
+  isFile: async (path) => {
+    try {
+      const file = Bun.file(path);
+      return (await file.exists()) && file.size >= 0;
+    } catch {
+      return false;
+    }
+  },
+  cwd: () => process.cwd(),
+  writeOut: (line) => process.stdout.write(`${line}\n`),
+  writeErr: (line) => process.stderr.write(`${line}\n`),
+};

@@ -1,0 +1,91 @@
+/**
+ * Deno: Deno.serve with hono/deno's upgradeWebSocket, Deno.Command.
+ */
+import type { Hono } from 'hono';
+import { upgradeWebSocket } from 'hono/deno';
+import type { UpgradeWebSocket } from 'hono/ws';
+import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
+
+interface DenoChild {
+  pid: number;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  status: Promise<{ code: number; signal: string | null }>;
+  kill(signal?: string): void;
+}
+interface DenoGlobal {
+  serve(
+    options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void; onError?: (error: unknown) => Response },
+    handler: (request: Request, info: unknown) => Response | Promise<Response>,
+  ): { addr: { port: number }; shutdown(): Promise<void> };
+  Command: new (command: string, options: Record<string, unknown>) => { spawn(): DenoChild };
+  addSignalListener(signal: string, handler: () => void): void;
+  args: string[];
+  env: { get(name: string): string | undefined };
+  exit(code: number): never;
+  readTextFile(path: string): Promise<string>;
+  stat(path: string): Promise<{ isFile: boolean }>;
+  cwd(): string;
+  stdout: { writeSync(data: Uint8Array): number };
+  stderr: { writeSync(data: Uint8Array): number };
+}
+declare const Deno: DenoGlobal;
+
+const encoder = new TextEncoder();
+
+function writeAll(out: { writeSync(data: Uint8Array): number }, text: string): void {
+  let data = encoder.encode(text);
+  while (data.length > 0) data = data.subarray(out.writeSync(data));
+}
+
+function spawn(argv: string[], options: SpawnOptions = {}): Child {
+  const [file, ...args] = argv;
+  const child = new Deno.Command(file!, { args, cwd: options.cwd, env: options.env, stdin: 'null', stdout: 'piped', stderr: 'piped' }).spawn();
+  return {
+    pid: child.pid,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited: child.status.then((status) => (status.signal ? null : status.code)),
+    kill: () => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // Already exited.
+      }
+    },
+  };
+}
+
+export const runtime: Runtime = {
+  name: 'deno',
+  upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket<unknown>,
+  async serve(app: Hono, { hostname, port }) {
+    let bound = port;
+    const server = Deno.serve({ hostname, port, onListen: (addr) => (bound = addr.port) }, app.fetch);
+    const listener: Listener = {
+      hostname,
+      port: server.addr.port ?? bound,
+      async stop() {
+        // shutdown() waits for open connections; the gateway closes the sockets itself.
+        void server.shutdown();
+      },
+    };
+    return listener;
+  },
+  spawn,
+  onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
+  args: () => Deno.args,
+  env: (name) => Deno.env.get(name),
+  exit: (code) => Deno.exit(code),
+  readTextFile: (path) => Deno.readTextFile(path),
+  isFile: async (path) => {
+    try {
+      return (await Deno.stat(path)).isFile;
+    } catch {
+      return false;
+    }
+  },
+  cwd: () => Deno.cwd(),
+  writeOut: (line) => writeAll(Deno.stdout, `${line}\n`),
+  writeErr: (line) => writeAll(Deno.stderr, `${line}\n`),
+};

@@ -1,0 +1,64 @@
+/**
+ * Node: @hono/node-server with @hono/node-ws, node:child_process.
+ */
+import { spawn as spawnChild } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { createNodeWebSocket } from '@hono/node-ws';
+import type { Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
+
+// node-ws reads the app only when an upgrade arrives, so it can be filled in at serve().
+const target: { app: Hono } = { app: undefined as unknown as Hono };
+const nodeWs = createNodeWebSocket(target);
+
+function spawn(argv: string[], options: SpawnOptions = {}): Child {
+  const [file, ...args] = argv;
+  const child = spawnChild(file!, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
+  return {
+    pid: child.pid,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    exited,
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
+export const runtime: Runtime = {
+  name: 'node',
+  upgradeWebSocket: nodeWs.upgradeWebSocket as UpgradeWebSocket<unknown>,
+  serve(app, { hostname, port }) {
+    target.app = app;
+    return new Promise<Listener>((resolve, reject) => {
+      const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
+        server.off('error', reject);
+        resolve({
+          hostname,
+          port: info.port,
+          async stop() {
+            server.close();
+            (server as Server).closeIdleConnections?.();
+          },
+        });
+      }) as Server;
+      server.once('error', reject);
+      nodeWs.injectWebSocket(server);
+    });
+  },
+  spawn,
+  onSignal: (signal, handler) => void process.on(signal, handler),
+  args: () => process.argv.slice(2),
+  env: (name) => process.env[name],
+  exit: (code) => process.exit(code),
+  readTextFile: (path) => readFile(path, 'utf8'),
+  isFile: async (path) => (await stat(path).catch(() => undefined))?.isFile() ?? false,
+  cwd: () => process.cwd(),
+  writeOut: (line) => void process.stdout.write(`${line}\n`),
+  writeErr: (line) => void process.stderr.write(`${line}\n`),
+};

@@ -1,0 +1,46 @@
+/**
+ * What wsgate needs of the runtime it runs on. One implementation per runtime
+ * (bun.ts, deno.ts, node.ts); nothing outside src/runtime/ asks which one it is.
+ */
+import type { Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/** A child process with piped stdout and stderr and no stdin. */
+export interface Child {
+  readonly pid: number | undefined;
+  readonly stdout: AsyncIterable<Uint8Array>;
+  readonly stderr: AsyncIterable<Uint8Array>;
+  /** Resolves with the exit code, or null when a signal ended it. */
+  readonly exited: Promise<number | null>;
+  kill(): void;
+}
+
+export interface Listener {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stops accepting new connections; open sockets stay until closed. */
+  stop(): Promise<void>;
+}
+
+export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
+
+export interface Runtime {
+  readonly name: 'bun' | 'deno' | 'node';
+  readonly upgradeWebSocket: UpgradeWebSocket<unknown>;
+  serve(app: Hono, options: { hostname: string; port: number }): Promise<Listener>;
+  spawn(argv: string[], options?: SpawnOptions): Child;
+  onSignal(signal: Signal, handler: () => void): void;
+  args(): string[];
+  env(name: string): string | undefined;
+  exit(code: number): never;
+  readTextFile(path: string): Promise<string>;
+  isFile(path: string): Promise<boolean>;
+  cwd(): string;
+  writeOut(line: string): void;
+  writeErr(line: string): void;
+}

@@ -1,0 +1,89 @@
+/**
+ * The Hono app: routes, and the upgrade with auth before accept. The runtime
+ * adapter supplies `upgradeWebSocket`; this module does not know which runtime.
+ */
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import type { UpgradeWebSocket, WSContext } from 'hono/ws';
+import { handleHealth, handleMessage } from './bridge.ts';
+import { tokenFromCookie } from './cookies.ts';
+import type { Gateway } from './gateway.ts';
+import { requestHost } from './hosts.ts';
+import type { Logger } from './log.ts';
+
+export interface ServerOptions {
+  paths: string[];
+  upgradeWebSocket: UpgradeWebSocket<unknown>;
+  log: Logger;
+  /** Extra routes (the demo page) mounted before the 404. */
+  extra?: (app: Hono) => void;
+}
+
+const decoder = new TextDecoder();
+
+/** Binary frames reach the app as text, as they did with the old servers. */
+function frameText(data: unknown): string {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return decoder.decode(data);
+  if (ArrayBuffer.isView(data)) return decoder.decode(data);
+  return String(data);
+}
+
+const unauthorized = (c: Context) => c.text('Unauthorized', 401);
+
+export function createApp(gateway: Gateway, options: ServerOptions): Hono {
+  const { upgradeWebSocket, log } = options;
+  const anyPath = options.paths.includes('*');
+  const paths = new Set(options.paths);
+  const app = new Hono();
+
+  const upgrade = async (c: Context) => {
+    const host = requestHost(c.req.header('x-forwarded-host'), c.req.header('host'));
+    const token = tokenFromCookie(c.req.header('cookie'));
+    if (!token) {
+      log.info('upgrade refused', { host, reason: 'no token cookie' });
+      return unauthorized(c);
+    }
+    const pending = await gateway.authorize(host, token);
+    if (!pending) return unauthorized(c);
+    let session: ReturnType<Gateway['open']> | undefined;
+    return upgradeWebSocket(c, {
+      onOpen(_event, ws: WSContext<unknown>) {
+        session = gateway.open(pending, {
+          send: (frame) => ws.send(frame),
+          close: (code, reason) => ws.close(code, reason),
+        });
+      },
+      onMessage(event) {
+        if (session) gateway.message(session, frameText(event.data));
+      },
+      onClose(event) {
+        if (session) gateway.closed(session, event.code);
+      },
+      onError() {
+        // The close event that follows does the clean-up.
+      },
+    });
+  };
+
+  app.use('*', async (c, next) => {
+    const wantsUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+    const onPath = anyPath || paths.has(c.req.path);
+    if (wantsUpgrade && onPath) return upgrade(c);
+    if (!anyPath && onPath && c.req.method === 'GET') {
+      return c.json({ status: 'error', message: 'this path takes WebSocket upgrades only' }, 426);
+    }
+    return next();
+  });
+
+  app.post('/message', (c) => handleMessage(c, gateway));
+  app.get('/health', (c) => handleHealth(c, gateway));
+  app.all('/message', (c) => c.json({ status: 'error', message: 'use POST for /message' }, 405));
+  options.extra?.(app);
+  app.notFound((c) => c.json({ status: 'error', message: 'not found' }, 404));
+  app.onError((error, c) => {
+    log.error('request failed', { path: c.req.path, error: error.message });
+    return c.json({ status: 'error', message: 'internal error' }, 500);
+  });
+  return app;
+}

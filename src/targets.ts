@@ -1,0 +1,58 @@
+/**
+ * Cast targets as PHP sends them, parsed into a selection the hub can index.
+ */
+
+export type Selection =
+  | { kind: 'all' }
+  | { kind: 'token'; token: string }
+  | { kind: 'notToken'; token: string }
+  | { kind: 'sockets'; ids: string[] };
+
+export type Parsed = { ok: true; selection: Selection } | { ok: false; reason: string };
+
+const SOCKET_ID = /^[0-9a-f]{16}$/;
+
+export function isSocketId(value: string): boolean {
+  return SOCKET_ID.test(value);
+}
+
+/** `target` as it came in the bridge body: absent, a string, or a list of socket ids. */
+export function parseTarget(target: unknown): Parsed {
+  if (target === undefined || target === null || target === '' || target === 'all') {
+    return { ok: true, selection: { kind: 'all' } };
+  }
+  if (Array.isArray(target)) {
+    const ids: string[] = [];
+    for (const [i, id] of target.entries()) {
+      if (typeof id !== 'string' || !isSocketId(id)) {
+        return { ok: false, reason: `target[${i}] must be a socket id (16 lower-case hex characters)` };
+      }
+      ids.push(id);
+    }
+    return { ok: true, selection: { kind: 'sockets', ids } };
+  }
+  if (typeof target !== 'string') {
+    return { ok: false, reason: 'target must be a string or a list of socket ids' };
+  }
+  if (target.startsWith('token:not:')) {
+    const token = target.slice('token:not:'.length);
+    return token ? { ok: true, selection: { kind: 'notToken', token } } : { ok: false, reason: 'target "token:not:" needs a token' };
+  }
+  if (target.startsWith('token:')) {
+    const token = target.slice('token:'.length);
+    return token ? { ok: true, selection: { kind: 'token', token } } : { ok: false, reason: 'target "token:" needs a token' };
+  }
+  const id = target.startsWith('socket:') ? target.slice('socket:'.length) : target;
+  if (isSocketId(id)) return { ok: true, selection: { kind: 'sockets', ids: [id] } };
+  return {
+    ok: false,
+    reason: `unknown target "${target.slice(0, 80)}": expected "all", "token:<t>", "token:not:<t>", "socket:<id>", a socket id or a list of them`,
+  };
+}
+
+/** `except` as Phlo's wsCast sends it: "" or null mean "skip none". */
+export function parseExcept(except: unknown): { ok: true; except: string | undefined } | { ok: false; reason: string } {
+  if (except === undefined || except === null || except === '') return { ok: true, except: undefined };
+  if (typeof except === 'string') return { ok: true, except };
+  return { ok: false, reason: 'except must be a socket id, "" or null' };
+}
