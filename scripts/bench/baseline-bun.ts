@@ -1,0 +1,91 @@
+/**
+ * Baseline for the fan-out benchmark: the least a Bun server can do.
+ *
+ *   bun scripts/bench/baseline-bun.ts [--port 0] [--listen 127.0.0.1]
+ *
+ * - GET /websocket with an Upgrade header: accepted (no auth), subscribed to one topic.
+ * - POST /message {"data": ...}: JSON.stringify(data) once, Bun's native
+ *   server.publish() to the topic, answers {"status":"ok","sent":N}.
+ *
+ * Prints `... INFO  listening url=http://HOST:PORT runtime=bun-baseline` on
+ * stderr once bound, like wsgate, so scripts/bench/fanout.ts can find the port.
+ */
+export {};
+
+interface BunWebSocket {
+  subscribe(topic: string): void;
+}
+interface BunServer {
+  port: number;
+  upgrade(request: Request): boolean;
+  publish(topic: string, data: string): number;
+  subscriberCount(topic: string): number;
+  stop(closeActiveConnections?: boolean): void;
+}
+declare const Bun: {
+  serve(options: Record<string, unknown>): BunServer;
+  version: string;
+};
+declare const process: {
+  argv: string[];
+  stderr: { write(text: string): void };
+  on(signal: string, handler: () => void): void;
+  exit(code: number): never;
+};
+
+const TOPIC = 'all';
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1]! : fallback;
+};
+const hostname = flag('listen', '127.0.0.1');
+const port = Number(flag('port', '0'));
+
+let open = 0;
+
+const server = Bun.serve({
+  hostname,
+  port,
+  async fetch(request: Request, srv: BunServer) {
+    const url = new URL(request.url);
+    if (url.pathname === '/websocket') {
+      if (srv.upgrade(request)) return undefined;
+      return new Response('Upgrade Required', { status: 426 });
+    }
+    if (url.pathname === '/message' && request.method === 'POST') {
+      let body: { data?: unknown };
+      try {
+        body = (await request.json()) as { data?: unknown };
+      } catch {
+        return Response.json({ status: 'error', message: 'bad json' }, { status: 400 });
+      }
+      const frame = JSON.stringify(body.data ?? {});
+      // publish() returns bytes, not recipients; with one topic every open socket is a subscriber.
+      srv.publish(TOPIC, frame);
+      return Response.json({ status: 'ok', sent: srv.subscriberCount(TOPIC) });
+    }
+    if (url.pathname === '/health') return Response.json({ status: 'ok', sockets: open });
+    return new Response('not found', { status: 404 });
+  },
+  websocket: {
+    perMessageDeflate: false,
+    open(ws: BunWebSocket) {
+      open++;
+      ws.subscribe(TOPIC);
+    },
+    message() {},
+    close() {
+      open--;
+    },
+  },
+});
+
+process.stderr.write(`${new Date().toISOString()} INFO  listening url=http://${hostname}:${server.port} runtime=bun-baseline bun=${Bun.version}\n`);
+
+const stop = () => {
+  server.stop(true);
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

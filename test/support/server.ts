@@ -1,0 +1,147 @@
+/**
+ * Starts the real gateway as a child process, the way the suite was asked to:
+ * WSGATE_TARGET = node (default) | bun | deno | binary.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const FIXTURES = join(ROOT, 'test', 'fixtures');
+export const APP = join(FIXTURES, 'app.php');
+export type Target = 'node' | 'bun' | 'deno' | 'binary';
+
+export const TARGET = (process.env.WSGATE_TARGET ?? 'node') as Target;
+
+/** The argv that runs `wsgate <args>` for a target. */
+export function wsgateCommand(args: string[], target: Target = TARGET): string[] {
+  const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
+  const main = join(ROOT, 'src', 'main.ts');
+  switch (target) {
+    case 'node':
+      return [process.execPath, '--import', 'tsx', main, ...args];
+    case 'bun':
+      return [bin('bun'), main, ...args];
+    case 'deno':
+      return [bin('deno'), 'run', '--allow-all', '--quiet', main, ...args];
+    case 'binary':
+      return [join(ROOT, 'dist', 'wsgate'), ...args];
+  }
+}
+
+export function targetAvailable(target: Target = TARGET): string | undefined {
+  if (target === 'binary' && !existsSync(join(ROOT, 'dist', 'wsgate'))) return 'dist/wsgate is not built (npm run build)';
+  if ((target === 'bun' || target === 'deno') && !existsSync(join(ROOT, 'node_modules', '.bin', target))) return `${target} is not installed`;
+  return undefined;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'wsgate-test-'));
+}
+
+export interface Started {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Every log line so far. */
+  logs: string[];
+  /** Resolves with the first log line matching, now or later. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartOptions {
+  config?: unknown;
+  args?: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<Started> {
+  const args = ['serve', '--port', '0', '--log-level', 'debug', ...(options.args ?? [])];
+  if (options.config !== undefined) {
+    const file = join(tempDir(), 'wsgate.json');
+    writeFileSync(file, JSON.stringify(options.config, null, 2));
+    args.push('--config', file);
+  }
+  const [command, ...rest] = wsgateCommand(args);
+  const child = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+  let buffered = '';
+  const onData = (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      logs.push(line);
+      if (process.env.WSGATE_TEST_VERBOSE) process.stderr.write(`[server] ${line}\n`);
+      for (const w of [...waiters]) {
+        if (w.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+
+  const waitForLog = (pattern: RegExp, timeoutMs = 10_000) => {
+    const found = logs.find((l) => pattern.test(l));
+    if (found) return Promise.resolve(found);
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; logs:\n${logs.join('\n')}`));
+      }, timeoutMs);
+      const waiter = {
+        pattern,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      waiters.push(waiter);
+    });
+  };
+
+  const listening = await Promise.race([
+    waitForLog(/ listening url=/, options.timeoutMs ?? 30_000),
+    exited.then((code) => {
+      throw new Error(`server exited (${code}) before listening:\n${logs.join('\n')}`);
+    }),
+  ]);
+  const url = /url=(\S+)/.exec(listening)![1]!;
+  const port = Number(new URL(url).port);
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  return { url, port, child, logs, waitForLog, exited, stop };
+}
+
+/** Runs `wsgate <args>` to completion. */
+export function runWsgate(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...rest] = wsgateCommand(args);
+  return new Promise((resolve) => {
+    const child = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export function writeJson(path: string, value: unknown): string {
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+  return path;
+}
