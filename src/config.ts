@@ -108,9 +108,8 @@ function pathText(base: string, issue: v.BaseIssue<unknown>): string {
 }
 
 function describe(issue: v.BaseIssue<unknown>): string {
-  if (issue.type === 'strict_object' && issue.expected === 'never') {
-    return 'unknown field';
-  }
+  if (issue.type === 'strict_object' && issue.expected === 'never') return 'unknown field';
+  if (issue.type === 'strict_object' && issue.received === 'undefined') return 'is required';
   if (issue.message.startsWith('Invalid type') || issue.message.startsWith('Invalid key')) {
     return `expected ${issue.expected}, got ${issue.received}`;
   }
@@ -142,6 +141,9 @@ export function resolvePath(path: string, base: string): string {
  * relative paths resolve against `baseDir`. File existence is checked by `finish`.
  */
 export function parseConfig(input: unknown, where: string, baseDir: string): Config {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError([`${where}: expected a JSON object with "hosts", got ${Array.isArray(input) ? 'an array' : input === null ? 'null' : typeof input}`]);
+  }
   const top = v.safeParse(TopLevel, input);
   if (!top.success) throw new ConfigError(issuesToProblems(where, '', top.issues));
   const raw = top.output;

@@ -55,7 +55,8 @@ export const runtime: Runtime = {
       hostname,
       port: server.port,
       async stop() {
-        await server.stop(false);
+        // stop() resolves only once every connection is gone; the gateway closes the sockets itself.
+        void server.stop(false);
       },
     };
     return listener;

@@ -83,7 +83,7 @@ async function startGateway(): Promise<Gateway> {
       if (match) resolve(match[1]!);
     });
     void exited.then(({ code, signal }) =>
-      reject(new Error(`gateway exited before listening (code ${code}, signal ${signal}):\n${output}`)),
+      reject(new Error(`gateway exited before listening (code ${code}, signal ${signal})`)),
     );
   });
   const gateway: Gateway = {
@@ -127,8 +127,11 @@ test(
   'demo chat: a message typed in one browser shows up in another',
   { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (install Debian's chromium package to run browser tests)`, timeout: 120_000 },
   async (t) => {
-    const shots = await mkdtemp(join(tmpdir(), 'wsgate-demo-'));
     const gateway = await startGateway();
+    const shots = await mkdtemp(join(tmpdir(), 'wsgate-demo-')).catch((error: unknown) => {
+      gateway.kill('SIGKILL');
+      throw error;
+    });
     t.diagnostic(`gateway at ${gateway.url}`);
     let browser: Browser | undefined;
     const pages: Page[] = [];
@@ -187,7 +190,6 @@ test(
 
       const shot = join(shots, 'receiver.png');
       await receiver.screenshot({ path: shot, fullPage: true });
-      t.diagnostic(`receiver screenshot: ${shot}`);
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
 
       await browser.close();
@@ -204,7 +206,8 @@ test(
         for (const [i, page] of pages.entries()) {
           await page.screenshot({ path: join(shots, `failure-${i}.png`), timeout: 5_000 }).catch(() => {});
         }
-        t.diagnostic(`gateway output:\n${gateway.output()}`);
+        t.diagnostic('gateway output:');
+        for (const line of gateway.output().trimEnd().split('\n')) t.diagnostic(`  ${line}`);
       }
       await browser?.close().catch(() => {});
       if (gateway.running()) {

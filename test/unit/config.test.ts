@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, parseConfig, resolvePath } from '../../src/config.ts';
+import type { ConfigIO } from '../../src/config.ts';
+
+const io = (files: Record<string, string>): ConfigIO => ({
+  readTextFile: async (path) => {
+    if (!(path in files)) throw new Error(`ENOENT: ${path}`);
+    return files[path]!;
+  },
+  isFile: async (path) => path in files,
+  cwd: () => '/etc/wsgate',
+});
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('fills the defaults', () => {
+    const config = parseConfig({ hosts: { 'a.test': '/srv/a/app.php' } }, 'f.json', '/');
+    assert.equal(config.listen, '127.0.0.1');
+    assert.equal(config.port, 3001);
+    assert.equal(config.php, 'php');
+    assert.deepEqual(config.paths, ['/websocket']);
+    assert.equal(config.timeoutMs, 30_000);
+    assert.equal(config.maxBody, 1 << 20);
+  });
+
+  it('reads all three host forms, resolving relative paths against the file', () => {
+    const config = parseConfig(
+      {
+        php: '/usr/bin/php8.3',
+        timeout: 5,
+        hosts: {
+          'App.Example.com:443': 'www/app.php',
+          'demo.example.com': { app: '/srv/demo/app.php', build: true, timeout: 2 },
+          'tool.example.com': { command: ['node', 'hooks.js'] },
+          '*.tenant.example.com': { module: './hooks.ts' },
+        },
+      },
+      'f.json',
+      '/etc/wsgate',
+    );
+    assert.deepEqual(config.hosts, [
+      { key: 'app.example.com', mode: 'oneshot', app: '/etc/wsgate/www/app.php', command: ['/usr/bin/php8.3', '/etc/wsgate/www/app.php'], timeoutMs: 5000 },
+      { key: 'demo.example.com', mode: 'oneshot', app: '/srv/demo/app.php', command: ['/usr/bin/php8.3', '/srv/demo/app.php'], timeoutMs: 2000 },
+      { key: 'tool.example.com', mode: 'oneshot', command: ['node', 'hooks.js'], timeoutMs: 5000 },
+      { key: '*.tenant.example.com', mode: 'module', module: '/etc/wsgate/hooks.ts', timeoutMs: 5000 },
+    ]);
+  });
+
+  it('refuses build: false until resident workers exist', () => {
+    const [p] = problems(() => parseConfig({ hosts: { 'a.test': { app: '/a.php', build: false } } }, 'f.json', '/'));
+    assert.match(p!, /^f\.json: hosts\["a\.test"\]\.build: false selects resident PHP workers/);
+  });
+
+  it('names the file, the field path and what was expected', () => {
+    assert.deepEqual(problems(() => parseConfig({ port: 70000, hosts: { a: '/a.php' } }, 'f.json', '/')), ['f.json: port: expected a port from 0 to 65535, got 70000']);
+    assert.match(problems(() => parseConfig({ paths: ['websocket'], hosts: { a: '/a.php' } }, 'f.json', '/'))[0]!, /^f\.json: paths\[0\]: expected a path starting with "\/"/);
+    assert.match(problems(() => parseConfig({ hosts: { a: { command: [] } } }, 'f.json', '/'))[0]!, /^f\.json: hosts\["a"\]\.command: expected a program/);
+    assert.match(problems(() => parseConfig({ hosts: { a: { app: '/a.php', bulid: true } } }, 'f.json', '/'))[0]!, /^f\.json: hosts\["a"\]\.bulid: unknown field/);
+    assert.match(problems(() => parseConfig({ hosts: { a: 7 } }, 'f.json', '/'))[0]!, /hosts\["a"\]: expected an app path \(string\) or an object/);
+    assert.deepEqual(problems(() => parseConfig([], 'f.json', '/')), ['f.json: expected a JSON object with "hosts", got an array']);
+    assert.deepEqual(problems(() => parseConfig({}, 'f.json', '/')), ['f.json: hosts: is required']);
+  });
+
+  it('reports every problem at once', () => {
+    assert.equal(problems(() => parseConfig({ hosts: { a: 7, b: { app: '/b', build: false }, c: '' } }, 'f.json', '/')).length, 3);
+  });
+
+  it('refuses two keys that name the same host', () => {
+    assert.match(problems(() => parseConfig({ hosts: { 'a.test': '/a', 'A.TEST:80': '/b' } }, 'f.json', '/'))[0]!, /names the same host as "a\.test"/);
+  });
+});
+
+describe('loadConfig', () => {
+  it('serves the built-in demo without a file or hosts', async () => {
+    const config = await loadConfig(undefined, io({}));
+    assert.deepEqual(config.hosts, [{ key: '*', mode: 'module', module: 'builtin:demo', timeoutMs: 30_000 }]);
+    assert.equal(config.file, undefined);
+  });
+
+  it('checks that apps exist, and applies command-line overrides', async () => {
+    const files = { '/etc/wsgate/wsgate.json': JSON.stringify({ hosts: { 'a.test': 'app.php' } }), '/etc/wsgate/app.php': '' };
+    await assert.rejects(loadConfig('wsgate.json', io({ '/etc/wsgate/wsgate.json': files['/etc/wsgate/wsgate.json'] })), (e: ConfigError) =>
+      /wsgate\.json: hosts\["a\.test"\]\.app: expected an existing file, but \/etc\/wsgate\/app\.php does not exist/.test(e.problems[0]!),
+    );
+    const config = await loadConfig('wsgate.json', io(files), { port: 9000, php: 'php8', hosts: ['b.test=app.php'] });
+    assert.equal(config.port, 9000);
+    assert.equal(config.file, '/etc/wsgate/wsgate.json');
+    assert.deepEqual(config.hosts.map((h) => [h.key, h.command]), [['a.test', ['php8', '/etc/wsgate/app.php']], ['b.test', ['php8', '/etc/wsgate/app.php']]]);
+  });
+
+  it('explains unreadable and invalid files', async () => {
+    await assert.rejects(loadConfig('missing.json', io({})), /missing\.json: cannot read the config file/);
+    await assert.rejects(loadConfig('/x.json', io({ '/x.json': '{' })), /\/x\.json: not valid JSON/);
+    await assert.rejects(loadConfig(undefined, io({}), { hosts: ['nope'] }), /--host nope: expected NAME=APP/);
+  });
+});
+
+it('resolvePath joins and normalises', () => {
+  assert.equal(resolvePath('a/../b/./c.php', '/srv/x'), '/srv/x/b/c.php');
+  assert.equal(resolvePath('/abs.php', '/srv'), '/abs.php');
+});

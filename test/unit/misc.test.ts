@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { tokenFromCookie } from '../../src/cookies.ts';
+import { newSocketId } from '../../src/ids.ts';
+import { LineSplitter } from '../../src/lines.ts';
+import { createLogger, formatLine } from '../../src/log.ts';
+import { hookArgv } from '../../src/runners/oneshot.ts';
+import { refuses } from '../../src/runners/runner.ts';
+import { VERSION } from '../../src/version.ts';
+
+describe('LineSplitter', () => {
+  const split = (chunks: Array<string | Uint8Array>) => {
+    const lines: string[] = [];
+    const s = new LineSplitter();
+    for (const c of chunks) s.push(typeof c === 'string' ? new TextEncoder().encode(c) : c, (l) => lines.push(l));
+    s.end((l) => lines.push(l));
+    return lines;
+  };
+  it('splits across chunks and keeps the last unterminated line', () => assert.deepEqual(split(['a\nb', 'c\n', 'd']), ['a', 'bc', 'd']));
+  it('drops \\r of \\r\\n and keeps empty lines for the caller to judge', () => assert.deepEqual(split(['x\r\n\r\ny\n']), ['x', '', 'y']));
+  it('does not break a UTF-8 character split between chunks', () => {
+    const bytes = new TextEncoder().encode('✓\n');
+    assert.deepEqual(split([bytes.subarray(0, 1), bytes.subarray(1)]), ['✓']);
+  });
+});
+
+describe('tokenFromCookie', () => {
+  it('reads and URL-decodes token', () => assert.equal(tokenFromCookie('a=1; token=u%201; b=2'), 'u 1'));
+  it('the last token wins', () => assert.equal(tokenFromCookie('token=a; token=b'), 'b'));
+  it('keeps = inside the value', () => assert.equal(tokenFromCookie('token=a=b'), 'a=b'));
+  it('absent, empty or malformed is no token', () => {
+    for (const header of [undefined, '', 'tokens=x', 'token=', 'token=%E0%A4%A']) assert.equal(tokenFromCookie(header), undefined, String(header));
+  });
+});
+
+describe('refuses', () => {
+  it('false and "false" refuse, as value or text', () => {
+    for (const r of [false, 'false', ' "false"\n']) assert.equal(refuses(r), true, JSON.stringify(r));
+  });
+  it('anything else accepts', () => {
+    for (const r of [true, '', 'true', 'falsey', 0, null, undefined, {}]) assert.equal(refuses(r), false, JSON.stringify(r));
+  });
+});
+
+describe('hook argv', () => {
+  it('appends the hook, host, token, socket and message to the command', () => {
+    assert.deepEqual(hookArgv(['php', '/a/app.php'], { hook: 'receive', host: 'h', token: 't', socket: 's', message: 'm m' }), [
+      'php', '/a/app.php', 'websocket::receive', 'h', 't', 's', 'm m',
+    ]);
+    assert.deepEqual(hookArgv(['x'], { hook: 'auth', host: 'h', token: 't', socket: 's' }), ['x', 'websocket::auth', 'h', 't', 's']);
+  });
+});
+
+describe('log lines', () => {
+  it('one line: time, level, event, key=value, quoting where needed, skipping empties', () => {
+    const line = formatLine('info', 'open', { host: 'a.test', socket: 'abc', reason: 'two words', none: undefined, empty: '' }, new Date(0));
+    assert.equal(line, '1970-01-01T00:00:00.000Z INFO  open host=a.test socket=abc reason="two words"');
+  });
+  it('filters by level', () => {
+    const lines: string[] = [];
+    const log = createLogger((l) => lines.push(l), 'warn');
+    log.info('quiet');
+    log.error('loud', { n: 1 });
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /ERROR loud n=1$/);
+  });
+});
+
+describe('ids and version', () => {
+  it('socket ids are 16 lower-case hex and differ', () => {
+    const ids = new Set(Array.from({ length: 1000 }, newSocketId));
+    assert.equal(ids.size, 1000);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{16}$/);
+  });
+  it('VERSION matches package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    assert.equal(VERSION, pkg.version);
+  });
+});

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseExcept, parseTarget } from '../../src/targets.ts';
+
+const ID = '0123456789abcdef';
+
+describe('parseTarget', () => {
+  const ok: Array<[unknown, unknown]> = [
+    [undefined, { kind: 'all' }],
+    [null, { kind: 'all' }],
+    ['', { kind: 'all' }],
+    ['all', { kind: 'all' }],
+    ['token:abc', { kind: 'token', token: 'abc' }],
+    ['token:a:b', { kind: 'token', token: 'a:b' }],
+    ['token:not:abc', { kind: 'notToken', token: 'abc' }],
+    [`socket:${ID}`, { kind: 'sockets', ids: [ID] }],
+    [ID, { kind: 'sockets', ids: [ID] }],
+    [[ID, ID], { kind: 'sockets', ids: [ID, ID] }],
+    [[], { kind: 'sockets', ids: [] }],
+  ];
+  for (const [input, selection] of ok) {
+    it(`${JSON.stringify(input)} selects ${JSON.stringify(selection)}`, () => assert.deepEqual(parseTarget(input), { ok: true, selection }));
+  }
+  const bad: Array<[unknown, RegExp]> = [
+    ['ALL', /unknown target/],
+    ['token:', /needs a token/],
+    ['token:not:', /needs a token/],
+    ['socket:xyz', /unknown target/],
+    [ID.toUpperCase(), /unknown target/],
+    [[ID, 5], /target\[1\]/],
+    [42, /must be a string/],
+    [{ socket: ID }, /must be a string/],
+  ];
+  for (const [input, reason] of bad) {
+    it(`${JSON.stringify(input)} is refused`, () => {
+      const parsed = parseTarget(input);
+      assert.equal(parsed.ok, false);
+      if (!parsed.ok) assert.match(parsed.reason, reason);
+    });
+  }
+});
+
+describe('parseExcept', () => {
+  it('"" and null skip none', () => {
+    assert.deepEqual(parseExcept(''), { ok: true, except: undefined });
+    assert.deepEqual(parseExcept(null), { ok: true, except: undefined });
+    assert.deepEqual(parseExcept(undefined), { ok: true, except: undefined });
+  });
+  it('a string names the socket to skip', () => assert.deepEqual(parseExcept(ID), { ok: true, except: ID }));
+  it('anything else is refused', () => assert.equal(parseExcept(3).ok, false));
+});
