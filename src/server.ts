@@ -31,6 +31,9 @@ function frameText(data: unknown): string {
 
 const unauthorized = (c: Context) => c.text('Unauthorized', 401);
 
+/** Host names and IP literals; anything else in Host is a malformed request. */
+const VALID_HOST = /^[a-z0-9_.:-]+$/;
+
 export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   const { upgradeWebSocket, log } = options;
   const anyPath = options.paths.includes('*');
@@ -39,6 +42,10 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
 
   const upgrade = async (c: Context) => {
     const host = requestHost(c.req.header('x-forwarded-host'), c.req.header('host'));
+    if (!VALID_HOST.test(host)) {
+      log.info('upgrade refused', { host: JSON.stringify(host.slice(0, 100)), reason: 'bad Host header' });
+      return c.json({ status: 'error', message: 'bad Host header' }, 400);
+    }
     const token = tokenFromCookie(c.req.header('cookie'));
     if (!token) {
       log.info('upgrade refused', { host, reason: 'no token cookie' });
@@ -82,6 +89,10 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   options.extra?.(app);
   app.notFound((c) => c.json({ status: 'error', message: 'not found' }, 404));
   app.onError((error, c) => {
+    // Runtimes that build the request URL from a malformed Host throw here.
+    if (error instanceof TypeError && /invalid url/i.test(error.message)) {
+      return c.json({ status: 'error', message: 'bad request URL or Host header' }, 400);
+    }
     log.error('request failed', { path: c.req.path, error: error.message });
     return c.json({ status: 'error', message: 'internal error' }, 500);
   });

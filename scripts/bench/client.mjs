@@ -53,7 +53,7 @@ function onFrame(data) {
 
 function openOne(url, token) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers: { cookie: `token=${token}` }, perMessageDeflate: false, handshakeTimeout: 30000 });
+    const ws = new WebSocket(url, { headers: { cookie: `token=${token}` }, perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30000 });
     let settled = false;
     ws.on('open', () => {
       settled = true;

@@ -18,6 +18,9 @@ export const CLK_TCK = (() => {
 export interface CpuSample {
   /** utime + stime of the whole process (all threads, live and exited), in clock ticks. */
   ticks: number;
+  /** The user-mode and kernel-mode parts of `ticks`. */
+  userTicks: number;
+  sysTicks: number;
   /** Sum of the live threads' on-CPU time from /proc/<pid>/task/<tid>/schedstat, in ns (finer, but misses exited threads). */
   schedNs: number;
 }
@@ -26,7 +29,9 @@ export function cpu(pid: number): CpuSample {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Field 2 (comm) may hold spaces and parentheses; everything after the last ')' is space-separated from field 3 on.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
+  const userTicks = Number(fields[11]); // field 14, utime
+  const sysTicks = Number(fields[12]); // field 15, stime
+  const ticks = userTicks + sysTicks;
   let schedNs = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -39,7 +44,7 @@ export function cpu(pid: number): CpuSample {
   } catch {
     schedNs = Number.NaN;
   }
-  return { ticks, schedNs };
+  return { ticks, userTicks, sysTicks, schedNs };
 }
 
 export function ticksToMicros(ticks: number): number {

@@ -18,6 +18,7 @@ function textOf(message: string): string {
 
 export const demoHooks: HookModule = {
   connect({ cast, socket }: HookContext) {
+    cast({ type: 'welcome', you: socket.slice(0, 6) }, { target: `socket:${socket}` });
     cast({ type: 'join', from: socket.slice(0, 6) });
   },
   receive({ cast, socket, message }: HookContext) {

@@ -151,7 +151,7 @@ test(
         });
         const response = await page.goto(gateway.url, { waitUntil: 'domcontentloaded' });
         assert.equal(response?.status(), 200, `${name}: GET / status`);
-        await waitForText(page, '#status', /^connected$/, `${name}: status "connected"`);
+        await waitForText(page, '#status', /^connected as [0-9a-f]{6}$/, `${name}: status "connected as <id>"`);
         pages.push(page);
       }
       const [sender, receiver] = pages as [Page, Page];
@@ -162,12 +162,14 @@ test(
       assert.ok(tokens[0] && tokens[1], `both contexts got a token cookie: ${JSON.stringify(tokens)}`);
       assert.notEqual(tokens[0], tokens[1], 'the two contexts have different tokens');
 
-      // Each page's first log line is its own join; the sender must also have
-      // seen the receiver join, so the receiver is surely in the room.
+      // Each page learns its own id from the welcome frame and shows its own
+      // join marked "(you)"; the sender must also have seen the receiver join,
+      // so the receiver is surely in the room.
       const idOf = async (page: Page) => {
-        const first = (await page.locator('#log li.meta').first().textContent({ timeout: STEP_TIMEOUT })) ?? '';
-        const id = /^(\S+) joined$/.exec(first)?.[1];
-        assert.ok(id, `first log line is a join, got ${JSON.stringify(first)}`);
+        const status = (await page.locator('#status').textContent({ timeout: STEP_TIMEOUT })) ?? '';
+        const id = /^connected as (\S+)$/.exec(status)?.[1];
+        assert.ok(id, `status names the page's id, got ${JSON.stringify(status)}`);
+        await waitForText(page, '#log li.meta', exactly(`${id} (you) joined`), 'own join marked (you)');
         return id;
       };
       const senderId = await idOf(sender);
@@ -180,11 +182,12 @@ test(
       await sender.locator('#send button').click();
 
       const line = exactly(`${senderId}: ${text}`);
+      const own = exactly(`${senderId} (you): ${text}`);
       await waitForText(receiver, '#log li', line, 'receiver: the message');
-      await waitForText(sender, '#log li', line, 'sender: its own message');
-      for (const [who, page] of [['receiver', receiver], ['sender', sender]] as const) {
-        assert.equal(await page.locator('#log li').filter({ hasText: line }).count(), 1, `${who}: message shown once`);
-        assert.equal(await page.locator('#log li.meta').filter({ hasText: line }).count(), 0, `${who}: message is not styled as meta`);
+      await waitForText(sender, '#log li.mine', own, 'sender: its own message, marked as its own');
+      for (const [who, page, shown] of [['receiver', receiver, line], ['sender', sender, own]] as const) {
+        assert.equal(await page.locator('#log li').filter({ hasText: shown }).count(), 1, `${who}: message shown once`);
+        assert.equal(await page.locator('#log li.meta').filter({ hasText: shown }).count(), 0, `${who}: message is not styled as meta`);
       }
       assert.equal(await sender.locator('#text').inputValue(), '', 'sender: input cleared after sending');
 

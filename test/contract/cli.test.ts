@@ -78,8 +78,11 @@ describe(`cli on ${TARGET}`, { skip }, () => {
         assert.match(await page.text(), /wsgate demo chat/);
         const a = await connect(server.port, { host: 'anything.example', token: 'a' });
         const b = await connect(server.port, { host: 'anything.example', token: 'b' });
-        assert.equal(JSON.parse(await a.next()).type, 'join', 'a sees itself join');
+        const welcome = JSON.parse(await a.next());
+        assert.equal(welcome.type, 'welcome', 'a is told its own id');
+        assert.deepEqual(JSON.parse(await a.next()), { type: 'join', from: welcome.you }, 'a sees itself join');
         assert.equal(JSON.parse(await a.next()).type, 'join', 'a sees b join');
+        assert.equal(JSON.parse(await b.next()).type, 'welcome');
         assert.equal(JSON.parse(await b.next()).type, 'join');
         a.send(JSON.stringify({ text: 'hello b' }));
         for (const x of [a, b]) assert.equal(JSON.parse(await x.next()).text, 'hello b');

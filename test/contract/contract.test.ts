@@ -348,3 +348,49 @@ describe(`contract on ${TARGET}`, { skip }, () => {
     });
   });
 });
+
+describe(`malformed requests on ${TARGET}`, { skip }, () => {
+  it('answers a malformed Host with an HTTP error and stays up', async () => {
+    const server = await startServer({ config: { hosts: { '*': APP } } });
+    const upgrade = (host: string) =>
+      `GET /websocket HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: token=x\r\n\r\n`;
+    const requests = [
+      upgrade('a b'),
+      upgrade('%%%'),
+      'POST /message HTTP/1.1\r\nHost: a b\r\nContent-Length: 2\r\n\r\n{}',
+    ];
+    try {
+      for (const request of requests) {
+        const status = await rawStatus(server.port, request);
+        assert.ok(status >= 400 && status < 500, `${JSON.stringify(request.split('\r\n').slice(0, 2))} -> ${status}`);
+      }
+      assert.equal((await fetch(`${server.url}/health`)).status, 200);
+      assert.ok(!server.logs.some((l) => /ERROR/.test(l)), server.logs.join('\n'));
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
+
+/** The status code of the first response line to a raw HTTP request (0 when the connection closed without one). */
+async function rawStatus(port: number, request: string): Promise<number> {
+  const { connect: tcp } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const socket = tcp(port, '127.0.0.1', () => socket.write(request));
+    socket.setTimeout(5000, () => {
+      socket.destroy();
+      reject(new Error(`no answer to ${JSON.stringify(request)}`));
+    });
+    socket.on('data', (chunk) => {
+      data += chunk;
+      const line = /^HTTP\/1\.1 (\d{3})/.exec(data);
+      if (line) {
+        socket.destroy();
+        resolve(Number(line[1]));
+      }
+    });
+    socket.on('close', () => resolve(0));
+    socket.on('error', () => resolve(0));
+  });
+}

@@ -1,0 +1,645 @@
+/**
+ * Fan-out benchmark: what one cast to N idle sockets costs the SERVER, for
+ * wsgate on each runtime and for bare baselines (Node+ws, Bun, Deno), in one run.
+ *
+ *   node --import tsx scripts/bench/fanout.ts [flags]
+ *
+ *   --sockets N      sockets held open per server (default 2000)
+ *   --rounds K       measured casts (default 50), after --warmup W unmeasured ones (default 5)
+ *   --workers C      client processes holding the sockets (default: nproc - 1, at least 2)
+ *   --repeat R       run the whole list R times, interleaved, and report medians (default 1)
+ *   --only a,b       run only these targets (names below)
+ *   --binary PATH    the compiled wsgate (default dist/wsgate, else /tmp/wsgate-bench-bin, built if missing)
+ *   --size B         bytes of the cast frame (default 100)
+ *   --json FILE      also write every raw measurement as JSON
+ *
+ * Targets: baseline-node, wsgate-node, baseline-bun, wsgate-bun, wsgate-binary, wsgate-deno,
+ * baseline-deno (a bare Deno server, shown for reference only; ratios for
+ * wsgate-deno are taken against baseline-bun).
+ *
+ * Per target: start it as a child process (and make sure the pid measured is
+ * the real server, not a launcher), read its CPU (utime+stime, /proc/<pid>/stat)
+ * and RSS (VmRSS) with 0 sockets, open N sockets from the client workers, wait
+ * until the server is idle, read them again, then cast one frame to all
+ * sockets K times, each round waiting for every socket to receive it. wsgate
+ * runs with a config whose one host ("*") uses an empty hook module, so its
+ * auth/connect/close hooks are no-ops: this measures the gateway, not a PHP app
+ * (the built-in demo would cast a "join" to everyone on each connect).
+ *
+ * Loopback only; every child is killed on exit; every wait is bounded.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLK_TCK, cpu, fdLimits, isElf, serverPid, statusKb, ticksToMicros } from './proc.ts';
+import type { CpuSample } from './proc.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..');
+const HOST = '127.0.0.1';
+const RUN_CAP_MS = 25 * 60 * 1000;
+const START_TIMEOUT_MS = 60_000;
+const OPEN_TIMEOUT_MS = 180_000;
+const ROUND_TIMEOUT_MS = 30_000;
+const IDLE_MAX_MS = 20_000;
+
+// ---------------------------------------------------------------- flags
+
+const argv = process.argv.slice(2);
+function flag(name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith(`--${name}=`));
+  return eq?.slice(name.length + 3);
+}
+function intFlag(name: string, fallback: number, min = 1): number {
+  const raw = flag(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`--${name} ${raw}: expected a whole number >= ${min}`);
+    process.exit(2);
+  }
+  return value;
+}
+if (argv.includes('--help') || argv.includes('-h')) {
+  const doc = /\/\*\*([\s\S]*?)\*\//.exec(await import('node:fs').then((fs) => fs.readFileSync(fileURLToPath(import.meta.url), 'utf8')))?.[1] ?? '';
+  console.log(doc.replace(/^ \* ?/gm, ''));
+  process.exit(0);
+}
+
+const SOCKETS = intFlag('sockets', 2000);
+const ROUNDS = intFlag('rounds', 50);
+const WARMUP = intFlag('warmup', 5, 0);
+const WORKERS = Math.min(intFlag('workers', Math.max(2, cpus().length - 1)), SOCKETS);
+const REPEAT = intFlag('repeat', 1);
+const SIZE = intFlag('size', 100, 24);
+const JSON_OUT = flag('json');
+
+// ---------------------------------------------------------------- binaries
+
+/** The real executable behind node_modules/.bin/<name>: the ELF file, not a shim. */
+function realBinary(name: 'bun' | 'deno'): string {
+  const candidates = [
+    join(ROOT, 'node_modules', '.bin', name),
+    ...(name === 'bun'
+      ? [join(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe'), join(ROOT, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun')]
+      : [join(ROOT, 'node_modules', 'deno', 'deno'), join(ROOT, 'node_modules', '@deno', 'linux-x64-glibc', 'deno')]),
+  ];
+  for (const candidate of candidates) {
+    if (!existsSync(candidate)) continue;
+    const real = realpathSync(candidate);
+    if (isElf(real)) return real;
+  }
+  throw new Error(`no real ${name} executable found under node_modules (looked at ${candidates.join(', ')})`);
+}
+
+function compiledBinary(): { path: string; note: string } {
+  const explicit = flag('binary');
+  if (explicit) return { path: realpathSync(explicit), note: `${explicit} (given)` };
+  const dist = join(ROOT, 'dist', 'wsgate');
+  if (existsSync(dist)) return { path: realpathSync(dist), note: `dist/wsgate (built ${statSync(dist).mtime.toISOString()})` };
+  const tmp = '/tmp/wsgate-bench-bin';
+  if (!existsSync(tmp) || statSync(tmp).mtimeMs < newestSource()) {
+    console.error(`building ${tmp} (bun build --compile src/main.ts) ...`);
+    execFileSync(realBinary('bun'), ['build', '--compile', join(ROOT, 'src', 'main.ts'), '--outfile', tmp], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return { path: tmp, note: `${tmp} (bun build --compile of the current src/, built ${statSync(tmp).mtime.toISOString()})` };
+}
+
+function newestSource(): number {
+  const out = execFileSync('find', [join(ROOT, 'src'), '-type', 'f', '-printf', '%T@\n'], { encoding: 'utf8' });
+  return Math.max(...out.trim().split('\n').map((t) => Number(t) * 1000));
+}
+
+// ---------------------------------------------------------------- targets
+
+interface Target {
+  name: string;
+  runtime: 'node' | 'bun' | 'deno';
+  kind: 'baseline' | 'reference' | 'wsgate';
+  /** The baseline its ratios are taken against. */
+  baseline: 'baseline-node' | 'baseline-bun';
+  argv: string[];
+  /** The executable the measured process must be running. */
+  exe: string;
+}
+
+function targets(configFile: string, binary: string): Target[] {
+  const node = realpathSync(process.execPath);
+  const bun = realBinary('bun');
+  const deno = realBinary('deno');
+  const main = join(ROOT, 'src', 'main.ts');
+  const serve = ['serve', '--port', '0', '--listen', HOST, '--config', configFile];
+  return [
+    { name: 'baseline-node', runtime: 'node', kind: 'baseline', baseline: 'baseline-node', argv: [node, join(HERE, 'baseline-node.mjs')], exe: node },
+    { name: 'wsgate-node', runtime: 'node', kind: 'wsgate', baseline: 'baseline-node', argv: [node, '--import', 'tsx', main, ...serve], exe: node },
+    { name: 'baseline-bun', runtime: 'bun', kind: 'baseline', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts')], exe: bun },
+    { name: 'wsgate-bun', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', argv: [bun, main, ...serve], exe: bun },
+    { name: 'wsgate-binary', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', argv: [binary, ...serve], exe: binary },
+    // Not a ratio baseline (as asked, Deno is compared with baseline-bun); shown so Deno's own cost can be told from wsgate's.
+    { name: 'baseline-deno', runtime: 'deno', kind: 'reference', baseline: 'baseline-bun', argv: [deno, 'run', '--allow-all', '--quiet', join(HERE, 'baseline-deno.ts')], exe: deno },
+    { name: 'wsgate-deno', runtime: 'deno', kind: 'wsgate', baseline: 'baseline-bun', argv: [deno, 'run', '--allow-all', '--quiet', main, ...serve], exe: deno },
+  ];
+}
+
+// ---------------------------------------------------------------- children
+
+const children = new Set<ChildProcess>();
+function killAll(): void {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+setTimeout(() => {
+  console.error(`fanout: still running after ${RUN_CAP_MS / 60000} minutes; giving up`);
+  killAll();
+  process.exit(1);
+}, RUN_CAP_MS).unref();
+
+/**
+ * argv run with the open-files limit raised when this process's is too low.
+ * `exec` keeps the pid, so the pid spawned is still the program's.
+ */
+function withFdLimit(command: string[], need: number): string[] {
+  const { soft, hard } = fdLimits();
+  if (soft >= need) return command;
+  if (hard < need) throw new Error(`open-files limit too low: need ${need}, hard limit is ${hard} (raise it with ulimit -Hn)`);
+  return ['bash', '-c', `ulimit -n ${need} && exec "$@"`, 'bash', ...command];
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms} ms`)), ms)));
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Server {
+  child: ChildProcess;
+  /** The measured pid (the real server process). */
+  pid: number;
+  port: number;
+  logTail: string[];
+  stop(): Promise<void>;
+}
+
+async function startServer(target: Target): Promise<Server> {
+  const [command, ...args] = withFdLimit(target.argv, SOCKETS + 1024);
+  const child = spawn(command!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+  children.add(child);
+  const logTail: string[] = [];
+  let buffered = '';
+  let onListening: ((port: number) => void) | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Drain both pipes all the time: wsgate logs a line per socket, and a full pipe would stall it.
+  child.stdout!.on('data', () => {});
+  child.stderr!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      logTail.push(line);
+      if (logTail.length > 20) logTail.shift();
+      const match = /listening url=http:\/\/[^\s:]+:(\d+)/.exec(line);
+      if (match && onListening) onListening(Number(match[1]));
+    }
+  });
+  const port = await withTimeout(
+    new Promise<number>((resolve, reject) => {
+      onListening = resolve;
+      child.once('exit', (code, signal) => reject(new Error(`${target.name} exited (${signal ?? code}) before listening:\n  ${logTail.join('\n  ')}`)));
+      child.once('error', reject);
+    }),
+    START_TIMEOUT_MS,
+    `${target.name} start`,
+  ).catch((error) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  const pid = serverPid(child.pid!, target.exe);
+  if (pid === undefined) {
+    child.kill('SIGKILL');
+    throw new Error(`${target.name}: no process under pid ${child.pid} runs ${target.exe}`);
+  }
+  if (pid !== child.pid) console.error(`  ${target.name}: measuring pid ${pid} (a child of launcher ${child.pid})`);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await Promise.race([exited, sleep(2000)]);
+      }
+    }
+    children.delete(child);
+  };
+  return { child, pid, port, logTail, stop };
+}
+
+// ---------------------------------------------------------------- client workers
+
+interface Worker {
+  child: ChildProcess;
+  count: number;
+  open: number;
+}
+
+type WorkerMessage =
+  | { type: 'opened'; open: number; failed: number; errors: string[] }
+  | { type: 'round'; r: number; at: string }
+  | { type: 'closed'; code: number }
+  | { type: 'done' };
+
+/** Round number -> resolver called with each worker's last-receipt time. */
+const roundWaiters = new Map<number, (at: bigint) => void>();
+let unexpectedCloses = 0;
+
+function startWorker(count: number): Worker {
+  const need = count + 256;
+  const command = withFdLimit([process.execPath, join(HERE, 'client.mjs')], need);
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  const worker: Worker = { child, count, open: 0 };
+  child.on('message', (message: WorkerMessage) => {
+    if (message.type === 'round') roundWaiters.get(message.r)?.(BigInt(message.at));
+    else if (message.type === 'closed') unexpectedCloses++;
+  });
+  child.once('exit', () => children.delete(child));
+  return worker;
+}
+
+function nextMessage<T extends WorkerMessage['type']>(worker: Worker, type: T, ms: number): Promise<Extract<WorkerMessage, { type: T }>> {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const onMessage = (message: WorkerMessage) => {
+        if (message.type !== type) return;
+        worker.child.off('message', onMessage);
+        resolve(message as Extract<WorkerMessage, { type: T }>);
+      };
+      worker.child.on('message', onMessage);
+      worker.child.once('exit', (code) => reject(new Error(`client worker exited (${code})`)));
+    }),
+    ms,
+    `client worker ${type}`,
+  );
+}
+
+async function stopWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(
+    workers.map(async (w) => {
+      if (w.child.exitCode !== null) return;
+      w.child.send({ cmd: 'close' });
+      await nextMessage(w, 'done', 10_000).catch(() => {});
+      await sleep(100);
+      w.child.kill('SIGKILL');
+    }),
+  );
+}
+
+// ---------------------------------------------------------------- HTTP
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+function post(port: number, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: HOST, port, path: '/message', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(ROUND_TIMEOUT_MS, () => req.destroy(new Error('POST /message timed out')));
+    req.end(body);
+  });
+}
+
+/** The cast's `data`, sized so that JSON.stringify(data) is exactly SIZE bytes: {"r":<round>,"p":"xxxx"}. */
+function frameData(round: number): { r: number; p: string } {
+  const shell = JSON.stringify({ r: round, p: '' }).length;
+  return { r: round, p: 'x'.repeat(Math.max(0, SIZE - shell)) };
+}
+
+// ---------------------------------------------------------------- measuring
+
+interface Result {
+  target: string;
+  runtime: string;
+  pass: number;
+  pid: number;
+  threads: number;
+  rss0Kb: number;
+  rssIdleKb: number;
+  rssAfterKb: number;
+  hwmKb: number;
+  memPerSocketKb: number;
+  connectCpuUs: number;
+  idleWaitMs: number;
+  castTicks: number;
+  cpuPerFrameUs: number;
+  cpuPerFrameSchedUs: number;
+  userPerFrameUs: number;
+  sysPerFrameUs: number;
+  clientCpuPerFrameUs: number;
+  latencyMedianMs: number;
+  latencyP90Ms: number;
+  latencyMaxMs: number;
+  postMedianMs: number;
+  frames: number;
+  error?: string;
+}
+
+/** Waits until the server has used at most 1 tick in each of two consecutive 500 ms windows (bounded). */
+async function waitIdle(pid: number): Promise<number> {
+  const started = Date.now();
+  let quiet = 0;
+  let last = cpu(pid).ticks;
+  await sleep(500);
+  while (Date.now() - started < IDLE_MAX_MS) {
+    const now = cpu(pid).ticks;
+    quiet = now - last <= 1 ? quiet + 1 : 0;
+    last = now;
+    if (quiet >= 2) break;
+    await sleep(500);
+  }
+  return Date.now() - started;
+}
+
+const median = (values: number[]) => quantile(values, 0.5);
+function quantile(values: number[], q: number): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+}
+
+function processCpuTicks(pids: number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += cpu(pid).ticks;
+    } catch {
+      // exited
+    }
+  }
+  return sum;
+}
+
+async function measure(target: Target, pass: number): Promise<Result> {
+  console.error(`- ${target.name} (pass ${pass}): starting`);
+  const server = await startServer(target);
+  const workers: Worker[] = [];
+  try {
+    const { pid, port } = server;
+    await sleep(1000);
+    await waitIdle(pid);
+    const rss0Kb = statusKb(pid, 'VmRSS');
+    const cpu0 = cpu(pid);
+
+    // Open the sockets, spread evenly over the workers.
+    unexpectedCloses = 0;
+    const url = `ws://${HOST}:${port}/websocket`;
+    let first = 0;
+    for (let w = 0; w < WORKERS; w++) {
+      const count = Math.floor(SOCKETS / WORKERS) + (w < SOCKETS % WORKERS ? 1 : 0);
+      const worker = startWorker(count);
+      workers.push(worker);
+      worker.child.send({ cmd: 'open', url, count, first, concurrency: 32 });
+      first += count;
+    }
+    const opened = await Promise.all(workers.map((w) => nextMessage(w, 'opened', OPEN_TIMEOUT_MS)));
+    const open = opened.reduce((n, m) => n + m.open, 0);
+    const failed = opened.reduce((n, m) => n + m.failed, 0);
+    if (open !== SOCKETS) throw new Error(`opened ${open} of ${SOCKETS} sockets (${failed} failed: ${opened.flatMap((m) => m.errors).join('; ')})`);
+    opened.forEach((m, i) => (workers[i]!.open = m.open));
+    console.error(`  ${open} sockets open; waiting for the server to go idle`);
+    const idleWaitMs = await waitIdle(pid);
+    const rssIdleKb = statusKb(pid, 'VmRSS');
+    const cpuIdle = cpu(pid);
+
+    // Cast rounds: warm-up first (unmeasured), then the measured ones.
+    const latencies: number[] = [];
+    const posts: number[] = [];
+    let cpuStart: CpuSample | undefined;
+    let clientStart = 0;
+    const workerPids = workers.map((w) => w.child.pid!);
+    for (let r = 1; r <= WARMUP + ROUNDS; r++) {
+      const measured = r > WARMUP;
+      if (measured && !cpuStart) {
+        cpuStart = cpu(pid);
+        clientStart = processCpuTicks(workerPids);
+      }
+      let pending = workers.length;
+      let last = 0n;
+      const done = new Promise<bigint>((resolve) => {
+        roundWaiters.set(r, (at) => {
+          if (at > last) last = at;
+          if (--pending === 0) resolve(last);
+        });
+      });
+      const body = JSON.stringify({ host: HOST, target: 'all', data: frameData(r) });
+      const t0 = process.hrtime.bigint();
+      const answer = await post(port, body);
+      const tPost = process.hrtime.bigint();
+      if (answer.status !== 200) throw new Error(`POST /message answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      const sent = (JSON.parse(answer.text) as { sent?: number }).sent;
+      if (sent !== SOCKETS) throw new Error(`round ${r}: the server says it sent ${sent}, expected ${SOCKETS}`);
+      const lastAt = await withTimeout(done, ROUND_TIMEOUT_MS, `round ${r} delivery (${unexpectedCloses} sockets closed)`);
+      roundWaiters.delete(r);
+      if (measured) {
+        latencies.push(Number(lastAt - t0) / 1e6);
+        posts.push(Number(tPost - t0) / 1e6);
+      }
+    }
+    const cpuEnd = cpu(pid);
+    const clientEnd = processCpuTicks(workerPids);
+    const frames = ROUNDS * SOCKETS;
+    const castTicks = cpuEnd.ticks - cpuStart!.ticks;
+    const result: Result = {
+      target: target.name,
+      runtime: target.runtime,
+      pass,
+      pid,
+      threads: statusKb(pid, 'Threads'),
+      rss0Kb,
+      rssIdleKb,
+      rssAfterKb: statusKb(pid, 'VmRSS'),
+      hwmKb: statusKb(pid, 'VmHWM'),
+      memPerSocketKb: (rssIdleKb - rss0Kb) / SOCKETS,
+      connectCpuUs: ticksToMicros(cpuIdle.ticks - cpu0.ticks) / SOCKETS,
+      idleWaitMs,
+      castTicks,
+      cpuPerFrameUs: ticksToMicros(castTicks) / frames,
+      cpuPerFrameSchedUs: (cpuEnd.schedNs - cpuStart!.schedNs) / 1000 / frames,
+      userPerFrameUs: ticksToMicros(cpuEnd.userTicks - cpuStart!.userTicks) / frames,
+      sysPerFrameUs: ticksToMicros(cpuEnd.sysTicks - cpuStart!.sysTicks) / frames,
+      clientCpuPerFrameUs: ticksToMicros(clientEnd - clientStart) / frames,
+      latencyMedianMs: median(latencies),
+      latencyP90Ms: quantile(latencies, 0.9),
+      latencyMaxMs: Math.max(...latencies),
+      postMedianMs: median(posts),
+      frames,
+    };
+    console.error(
+      `  cpu ${result.cpuPerFrameUs.toFixed(2)} us/frame (${castTicks} ticks), latency median ${result.latencyMedianMs.toFixed(2)} ms, ` +
+        `${result.memPerSocketKb.toFixed(1)} KB/socket, client ${result.clientCpuPerFrameUs.toFixed(2)} us/frame`,
+    );
+    return result;
+  } catch (error) {
+    console.error(`  ${target.name} failed: ${(error as Error).message}\n  last log lines:\n    ${server.logTail.slice(-5).join('\n    ')}`);
+    return { target: target.name, runtime: target.runtime, pass, error: (error as Error).message } as Result;
+  } finally {
+    await stopWorkers(workers);
+    await server.stop();
+    for (const r of [...roundWaiters.keys()]) roundWaiters.delete(r);
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+function fmt(value: number, digits = 2): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+function ratio(value: number, base: number | undefined): string {
+  return base !== undefined && Number.isFinite(value) && Number.isFinite(base) && base > 0 ? `${(value / base).toFixed(2)}x` : '';
+}
+
+function combine(results: Result[]): Result[] {
+  const names = [...new Set(results.map((r) => r.target))];
+  return names.map((name) => {
+    const runs = results.filter((r) => r.target === name && !r.error);
+    if (runs.length === 0) return results.find((r) => r.target === name)!;
+    const out = { ...runs[0]!, pass: runs.length } as Result;
+    for (const key of Object.keys(out) as Array<keyof Result>) {
+      if (typeof out[key] === 'number' && key !== 'pass' && key !== 'pid') {
+        (out as unknown as Record<string, number>)[key] = median(runs.map((r) => r[key] as number));
+      }
+    }
+    return out;
+  });
+}
+
+function table(rows: Result[], list: Target[]): string {
+  const byName = new Map(rows.map((r) => [r.target, r]));
+  const lines = [
+    '| server | runtime | CPU µs / frame | vs baseline | of which user-mode µs / frame | vs baseline | median POST→last receipt (ms) | vs baseline | memory KB / idle socket | vs baseline | connect CPU µs / socket | RSS 0 → N sockets (MB) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const t of list) {
+    const r = byName.get(t.name);
+    if (!r) continue;
+    if (r.error) {
+      lines.push(`| ${t.name} | ${t.runtime} | failed: ${r.error.replace(/\|/g, '/').slice(0, 120)} | | | | | | | | | |`);
+      continue;
+    }
+    const base = t.kind === 'wsgate' ? byName.get(t.baseline) : undefined;
+    const okBase = base && !base.error ? base : undefined;
+    lines.push(
+      `| ${t.name} | ${t.runtime} | ${fmt(r.cpuPerFrameUs)} | ${ratio(r.cpuPerFrameUs, okBase?.cpuPerFrameUs)} | ` +
+        `${fmt(r.userPerFrameUs)} | ${ratio(r.userPerFrameUs, okBase?.userPerFrameUs)} | ` +
+        `${fmt(r.latencyMedianMs)} | ${ratio(r.latencyMedianMs, okBase?.latencyMedianMs)} | ` +
+        `${fmt(r.memPerSocketKb, 1)} | ${ratio(r.memPerSocketKb, okBase?.memPerSocketKb)} | ` +
+        `${fmt(r.connectCpuUs, 0)} | ${fmt(r.rss0Kb / 1024, 1)} → ${fmt(r.rssIdleKb / 1024, 1)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function detailTable(rows: Result[]): string {
+  const lines = [
+    '| server | pass | cast ticks | CPU µs/frame (stat) | user / kernel µs/frame | CPU µs/frame (schedstat) | client CPU µs/frame | latency p50 / p90 / max (ms) | POST answer p50 (ms) | idle wait (ms) | RSS after casts / peak (MB) | threads |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    if (r.error) {
+      lines.push(`| ${r.target} | ${r.pass} | failed | | | | | | | | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.target} | ${r.pass} | ${r.castTicks} | ${fmt(r.cpuPerFrameUs)} | ${fmt(r.userPerFrameUs)} / ${fmt(r.sysPerFrameUs)} | ${fmt(r.cpuPerFrameSchedUs)} | ${fmt(r.clientCpuPerFrameUs)} | ` +
+        `${fmt(r.latencyMedianMs)} / ${fmt(r.latencyP90Ms)} / ${fmt(r.latencyMaxMs)} | ${fmt(r.postMedianMs)} | ${r.idleWaitMs} | ` +
+        `${fmt(r.rssAfterKb / 1024, 1)} / ${fmt(r.hwmKb / 1024, 1)} | ${r.threads} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+const work = mkdtempSync(join(tmpdir(), 'wsgate-bench-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const hooks = join(work, 'noop-hooks.mjs');
+writeFileSync(hooks, '// No hooks: auth, connect, receive and close all accept / do nothing.\nexport {};\n');
+const configFile = join(work, 'wsgate.json');
+writeFileSync(configFile, JSON.stringify({ listen: HOST, port: 0, hosts: { '*': { module: hooks } } }, null, 2));
+
+const only = flag('only')?.split(',').map((s) => s.trim()).filter(Boolean);
+const binary = only && !only.includes('wsgate-binary') ? { path: '/bin/false', note: 'not used' } : compiledBinary();
+const all = targets(configFile, binary.path);
+if (only) {
+  const unknown = only.filter((name) => !all.some((t) => t.name === name));
+  if (unknown.length) {
+    console.error(`--only: unknown target(s) ${unknown.join(', ')}; expected ${all.map((t) => t.name).join(', ')}`);
+    process.exit(2);
+  }
+}
+const list = only ? all.filter((t) => only.includes(t.name)) : all;
+
+const { soft, hard } = fdLimits();
+console.error(
+  `fanout: ${SOCKETS} sockets, ${ROUNDS} rounds (+${WARMUP} warm-up) of ${SIZE}-byte frames, ${WORKERS} client worker(s), ` +
+    `${REPEAT} pass(es); CLK_TCK=${CLK_TCK}; open files ${soft}/${hard}; binary: ${binary.note}`,
+);
+
+const results: Result[] = [];
+const started = Date.now();
+for (let pass = 1; pass <= REPEAT; pass++) {
+  for (const target of list) results.push(await measure(target, pass));
+}
+const combined = combine(results);
+
+const versions = {
+  node: process.version,
+  bun: execFileSync(realBinary('bun'), ['--version'], { encoding: 'utf8' }).trim(),
+  deno: execFileSync(realBinary('deno'), ['--version'], { encoding: 'utf8' }).split('\n')[0]!.trim(),
+};
+console.log(`## Fan-out: ${SOCKETS} sockets, ${ROUNDS} measured casts of ${SIZE} bytes${REPEAT > 1 ? `, median of ${REPEAT} passes` : ''}\n`);
+console.log(
+  `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; node ${versions.node}, bun ${versions.bun}, ${versions.deno}; ` +
+    `${WORKERS} client worker process(es); binary: ${binary.note}; took ${Math.round((Date.now() - started) / 1000)} s.\n`,
+);
+console.log(table(combined, list));
+console.log(
+  '\nRatios: wsgate-node against baseline-node; wsgate-bun, wsgate-binary and wsgate-deno against baseline-bun ' +
+    '(so the Deno ratio compares across runtimes; baseline-deno is listed for reference, without ratios). CPU is the server process\'s utime+stime ' +
+    'over the measured casts (their HTTP requests included) divided by frames delivered; user-mode is the utime part (the kernel part is mostly loopback TCP).\n',
+);
+console.log('### Details (every pass)\n');
+console.log(detailTable(results));
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ sockets: SOCKETS, rounds: ROUNDS, warmup: WARMUP, workers: WORKERS, size: SIZE, clkTck: CLK_TCK, versions, binary: binary.note, results }, null, 2));
+agent.destroy();
+process.exit(results.some((r) => r.error) ? 1 : 0);
