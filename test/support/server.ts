@@ -38,6 +38,11 @@ export function targetAvailable(target: Target = TARGET): string | undefined {
   return undefined;
 }
 
+/** The binary runs from an empty folder: it must need no file beside it (node_modules, src). */
+function cwdFor(target: Target): string {
+  return target === 'binary' ? tempDir() : ROOT;
+}
+
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'wsgate-test-'));
 }
@@ -70,7 +75,7 @@ export async function startServer(options: StartOptions = {}): Promise<Started> 
     args.push('--config', file);
   }
   const [command, ...rest] = wsgateCommand(args);
-  const child = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command!, rest, { cwd: cwdFor(TARGET), env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let buffered = '';
@@ -132,7 +137,7 @@ export async function startServer(options: StartOptions = {}): Promise<Started> 
 export function runWsgate(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const [command, ...rest] = wsgateCommand(args);
   return new Promise((resolve) => {
-    const child = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command!, rest, { cwd: cwdFor(TARGET), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
