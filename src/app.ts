@@ -11,7 +11,9 @@ import type { Route } from './gateway.ts';
 import type { Logger } from './log.ts';
 import { asHookModule, ModuleRunner } from './runners/module.ts';
 import type { HookModule, ModuleCast } from './runners/module.ts';
+import { Pools } from './pool/pools.ts';
 import { OneshotRunner } from './runners/oneshot.ts';
+import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
 import type { Listener, Runtime } from './runtime/types.ts';
 import { createApp } from './server.ts';
@@ -30,8 +32,9 @@ async function importHooks(path: string): Promise<HookModule> {
   return asHookModule(exports, path);
 }
 
-async function createRunner(host: HostConfig, runtime: Runtime, cast: ModuleCast): Promise<Runner> {
+async function createRunner(host: HostConfig, runtime: Runtime, cast: ModuleCast, pools: Pools): Promise<Runner> {
   if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!), cast);
+  if (host.mode === 'resident') return new ResidentRunner(pools.get(host.app!, host.pool!, host.timeoutMs), host.timeoutMs);
   return new OneshotRunner({ command: host.command!, spawn: runtime.spawn, timeoutMs: host.timeoutMs });
 }
 
@@ -45,9 +48,10 @@ export async function start(config: Config, runtime: Runtime, log: Logger): Prom
     if (!except.ok) throw new Error(except.reason);
     return gateway!.cast(host, target.selection, data, except.except);
   };
+  const pools = new Pools(config.workerCap ?? Math.max(1, runtime.cores() - 1), config.php, runtime.spawn, log);
   const routes = new Map<string, Route>();
-  for (const host of config.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, runtime, cast) });
-  gateway = new Gateway(config, routes, log);
+  for (const host of config.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, runtime, cast, pools) });
+  gateway = new Gateway(config, routes, log, pools);
 
   const demo = config.hosts.some((h) => h.module === BUILTIN_DEMO);
   const app = createApp(gateway, {
@@ -70,6 +74,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger): Prom
       await listener.stop();
       await gateway!.shutdown();
       await Promise.all([...routes.values()].map((r) => r.runner.stop?.()));
+      await pools.stop();
     })());
   return { gateway, listener, stop };
 }

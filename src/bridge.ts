@@ -8,11 +8,13 @@ import { normaliseHost } from './hosts.ts';
 import { parseExcept, parseTarget } from './targets.ts';
 import type { Selection } from './targets.ts';
 import type { HostStats } from './hub.ts';
+import type { PoolsHealth } from './pool/pools.ts';
 
 export interface BridgeGateway {
   isConfigured(host: string): boolean;
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number;
   stats(): Record<string, HostStats>;
+  poolHealth(): PoolsHealth;
   configured(): string[];
   maxBody: number;
 }
@@ -87,5 +89,6 @@ export function handleHealth(c: Context, gateway: BridgeGateway): Response {
   const hosts: Record<string, { tokens: number; sockets: number }> = {};
   for (const host of registered) hosts[host] = { tokens: sockets[host]!.tokens, sockets: sockets[host]!.sockets };
   const configured = gateway.configured();
-  return c.json({ status: 'ok', workers: 0, cap: 0, pools: {}, sockets, registered, hosts, configured });
+  const { workers, cap, pools } = gateway.poolHealth();
+  return c.json({ status: 'ok', workers, cap, pools, sockets, registered, hosts, configured });
 }

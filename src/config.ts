@@ -6,7 +6,22 @@
 import * as v from 'valibot';
 import { hostKeyProblem, normaliseHost } from './hosts.ts';
 
-export type HostMode = 'oneshot' | 'module';
+export type HostMode = 'oneshot' | 'resident' | 'module';
+
+/** Resident pool settings, resolved (milliseconds). */
+export interface PoolConfig {
+  idleMs: number;
+  maxJobs: number;
+  maxQueue: number;
+  bootTimeoutMs: number;
+}
+
+export interface ScheduleEntry {
+  app: string;
+  target: string;
+  everyMs: number;
+  build: boolean;
+}
 
 export interface HostConfig {
   /** The key as configured, normalised: an exact name, `*.suffix` or `*`. */
@@ -19,6 +34,8 @@ export interface HostConfig {
   /** module: the file to import, or `builtin:demo`. */
   module?: string;
   timeoutMs: number;
+  /** resident: the pool's settings (global ones with this host's overrides). */
+  pool?: PoolConfig;
 }
 
 export interface Config {
@@ -32,6 +49,14 @@ export interface Config {
   maxBody: number;
   shutdownMs: number;
   hosts: HostConfig[];
+  /** The global worker cap; undefined means cores - 1 (at least 1). */
+  workerCap?: number;
+  pool: PoolConfig;
+  /** Apps /dispatch may run besides the hosts' apps. */
+  apps: string[];
+  /** The old daemon's behaviour: /dispatch runs any existing app path it is given. */
+  dispatchAnyApp: boolean;
+  schedule: ScheduleEntry[];
 }
 
 export class ConfigError extends Error {
@@ -56,12 +81,30 @@ export const DEFAULTS = {
   timeout: 30,
   maxBody: 1 << 20,
   shutdownTimeout: 10,
+  pool: { idle: 60, maxJobs: 10_000, maxQueue: 1000, bootTimeout: 30 },
 } as const;
 
 export const BUILTIN_DEMO = 'builtin:demo';
 
 const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
 const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
+
+const count = (what: string) => v.pipe(v.number(`expected ${what}`), v.integer(`expected a whole number`), v.minValue(1, 'expected at least 1'));
+const PoolOverrides = {
+  idle: v.optional(seconds),
+  maxJobs: v.optional(count('a number of jobs')),
+  maxQueue: v.optional(count('a number of jobs')),
+  bootTimeout: v.optional(seconds),
+};
+const PoolFields = v.strictObject({ cap: v.optional(count('a number of workers')), ...PoolOverrides });
+const HostPool = v.strictObject(PoolOverrides);
+
+const ScheduleFields = v.strictObject({
+  app: nonEmpty('the path of an app.php'),
+  target: nonEmpty('a target such as "tasks::run"'),
+  every: seconds,
+  build: v.optional(v.boolean('expected true (one-shot) or false (resident pool)'), false),
+});
 
 const TopLevel = v.strictObject({
   listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
@@ -81,12 +124,17 @@ const TopLevel = v.strictObject({
   maxBody: v.optional(v.pipe(v.number('expected a size in bytes'), v.integer('expected a whole number of bytes'), v.minValue(1, 'expected at least 1 byte')), DEFAULTS.maxBody),
   shutdownTimeout: v.optional(seconds, DEFAULTS.shutdownTimeout),
   hosts: v.record(v.string(), v.unknown(), 'expected an object mapping host names to apps'),
+  pool: v.optional(PoolFields, {}),
+  apps: v.optional(v.array(nonEmpty('the path of an app.php')), []),
+  dispatchAnyApp: v.optional(v.boolean('expected true or false'), false),
+  schedule: v.optional(v.array(ScheduleFields), []),
 });
 
 const AppEntry = v.strictObject({
   app: nonEmpty('the path of the app.php'),
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
+  pool: v.optional(HostPool),
 });
 const CommandEntry = v.strictObject({
   command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
@@ -196,14 +244,24 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
         problems.push(...issuesToProblems(where, field, parsed.issues));
         continue;
       }
-      if (parsed.output.build === false) {
-        problems.push(
-          `${where}: ${field}.build: false selects resident PHP workers, which this version of wsgate does not have yet; set "build": true to run one process per event`,
-        );
-        continue;
-      }
       const app = resolvePath(parsed.output.app, baseDir);
-      hosts.push({ key, mode: 'oneshot', app, command: [raw.php, app], timeoutMs: (parsed.output.timeout ?? raw.timeout) * 1000 });
+      const hostTimeout = (parsed.output.timeout ?? raw.timeout) * 1000;
+      if (parsed.output.build === false) {
+        const p = { ...raw.pool, ...parsed.output.pool };
+        const pool = {
+          idleMs: (p.idle ?? DEFAULTS.pool.idle) * 1000,
+          maxJobs: p.maxJobs ?? DEFAULTS.pool.maxJobs,
+          maxQueue: p.maxQueue ?? DEFAULTS.pool.maxQueue,
+          bootTimeoutMs: (p.bootTimeout ?? DEFAULTS.pool.bootTimeout) * 1000,
+        };
+        hosts.push({ key, mode: 'resident', app, command: [raw.php, app, 'phlo_serve'], timeoutMs: hostTimeout, pool });
+      } else {
+        if (parsed.output.pool) {
+          problems.push(`${where}: ${field}.pool: pool settings apply to resident hosts only ("build": false)`);
+          continue;
+        }
+        hosts.push({ key, mode: 'oneshot', app, command: [raw.php, app], timeoutMs: hostTimeout });
+      }
     } else if (form === 'command') {
       const parsed = v.safeParse(CommandEntry, entry);
       if (!parsed.success) {
@@ -222,7 +280,24 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     }
   }
   if (hosts.length === 0 && problems.length === 0) problems.push(`${where}: hosts: expected at least one host`);
+
+  // Hosts that share an app share its pool, so they must agree on its settings.
+  const pools = new Map<string, [string, PoolConfig]>();
+  for (const host of hosts) {
+    if (host.mode !== 'resident') continue;
+    const seenPool = pools.get(host.app!);
+    if (!seenPool) pools.set(host.app!, [host.key, host.pool!]);
+    else if (JSON.stringify(seenPool[1]) !== JSON.stringify(host.pool)) {
+      problems.push(`${where}: hosts[${JSON.stringify(host.key)}].pool: differs from hosts[${JSON.stringify(seenPool[0])}].pool, which runs the same app; give both the same settings`);
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
+  const globalPool = {
+    idleMs: (raw.pool.idle ?? DEFAULTS.pool.idle) * 1000,
+    maxJobs: raw.pool.maxJobs ?? DEFAULTS.pool.maxJobs,
+    maxQueue: raw.pool.maxQueue ?? DEFAULTS.pool.maxQueue,
+    bootTimeoutMs: (raw.pool.bootTimeout ?? DEFAULTS.pool.bootTimeout) * 1000,
+  };
 
   return {
     listen: raw.listen,
@@ -233,6 +308,11 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     maxBody: raw.maxBody,
     shutdownMs: raw.shutdownTimeout * 1000,
     hosts,
+    workerCap: raw.pool.cap,
+    pool: globalPool,
+    apps: raw.apps.map((app) => resolvePath(app, baseDir)),
+    dispatchAnyApp: raw.dispatchAnyApp,
+    schedule: raw.schedule.map((e) => ({ app: resolvePath(e.app, baseDir), target: e.target, everyMs: e.every * 1000, build: e.build })),
   };
 }
 
@@ -304,11 +384,18 @@ export async function loadConfig(file: string | undefined, io: ConfigIO, overrid
 /** Apps and modules must exist at start: a typo fails now, not at the first event. */
 async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<void> {
   const problems: string[] = [];
+  const missing = async (file: string | undefined) => file !== undefined && !(await io.isFile(file));
   for (const host of config.hosts) {
     const file = host.app ?? (host.module !== BUILTIN_DEMO ? host.module : undefined);
-    if (file && !(await io.isFile(file))) {
+    if (await missing(file)) {
       problems.push(`${where}: hosts[${JSON.stringify(host.key)}].${host.app ? 'app' : 'module'}: expected an existing file, but ${file} does not exist`);
     }
+  }
+  for (const [i, app] of config.apps.entries()) {
+    if (await missing(app)) problems.push(`${where}: apps[${i}]: expected an existing file, but ${app} does not exist`);
+  }
+  for (const [i, entry] of config.schedule.entries()) {
+    if (await missing(entry.app)) problems.push(`${where}: schedule[${i}].app: expected an existing file, but ${entry.app} does not exist`);
   }
   if (problems.length) throw new ConfigError(problems);
 }

@@ -11,6 +11,7 @@ import type { Conn, HostStats, Socket } from './hub.ts';
 import { newSocketId, sha256Hex } from './ids.ts';
 import { shortHash } from './log.ts';
 import type { Logger } from './log.ts';
+import type { Pools, PoolsHealth } from './pool/pools.ts';
 import { refuses } from './runners/runner.ts';
 import type { HookJob, HookName, HookOutcome, Runner } from './runners/runner.ts';
 import type { Selection } from './targets.ts';
@@ -48,8 +49,11 @@ export class Gateway {
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
 
-  constructor(config: Config, routes: Map<string, Route>, log: Logger) {
+  readonly pools: Pools;
+
+  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools) {
     this.#config = config;
+    this.pools = pools;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
     this.#log = log;
@@ -73,6 +77,10 @@ export class Gateway {
 
   stats(): Record<string, HostStats> {
     return this.hub.stats();
+  }
+
+  poolHealth(): PoolsHealth {
+    return this.pools.health();
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
 
 interface BunSubprocess {
   pid: number;
+  stdin: { write(text: string): number; flush(): void; end(): void } | undefined;
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   exited: Promise<number>;
@@ -36,9 +37,29 @@ declare const process: {
 };
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
-  const proc = Bun.spawn(argv, { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const proc = Bun.spawn(argv, { cwd: options.cwd, env: options.env, stdin: options.stdin ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const input = proc.stdin;
   return {
     pid: proc.pid,
+    stdin: input
+      ? {
+          write: (text) => {
+            try {
+              input.write(text);
+              input.flush();
+            } catch {
+              // The worker is gone; its exit is what we act on.
+            }
+          },
+          end: () => {
+            try {
+              input.end();
+            } catch {
+              // Already closed.
+            }
+          },
+        }
+      : undefined,
     stdout: proc.stdout,
     stderr: proc.stderr,
     exited: proc.exited.then((code) => (proc.signalCode ? null : code)),
@@ -75,6 +96,7 @@ export const runtime: Runtime = {
       return false;
     }
   },
+  cores: () => navigator.hardwareConcurrency,
   cwd: () => process.cwd(),
   writeOut: (line) => process.stdout.write(`${line}\n`),
   writeErr: (line) => process.stderr.write(`${line}\n`),

@@ -8,6 +8,7 @@ import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
 
 interface DenoChild {
   pid: number;
+  stdin: WritableStream<Uint8Array>;
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   status: Promise<{ code: number; signal: string | null }>;
@@ -40,9 +41,17 @@ function writeAll(out: { writeSync(data: Uint8Array): number }, text: string): v
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
   const [file, ...args] = argv;
-  const child = new Deno.Command(file!, { args, cwd: options.cwd, env: options.env, stdin: 'null', stdout: 'piped', stderr: 'piped' }).spawn();
+  const child = new Deno.Command(file!, { args, cwd: options.cwd, env: options.env, stdin: options.stdin ? 'piped' : 'null', stdout: 'piped', stderr: 'piped' }).spawn();
+  const writer = options.stdin ? child.stdin.getWriter() : undefined;
   return {
     pid: child.pid,
+    stdin: writer
+      ? {
+          // Writes are queued by the stream in order; a failure means the worker is gone, which its exit reports.
+          write: (text) => void writer.write(encoder.encode(text)).catch(() => {}),
+          end: () => void writer.close().catch(() => {}),
+        }
+      : undefined,
     stdout: child.stdout,
     stderr: child.stderr,
     exited: child.status.then((status) => (status.signal ? null : status.code)),
@@ -85,6 +94,7 @@ export const runtime: Runtime = {
       return false;
     }
   },
+  cores: () => navigator.hardwareConcurrency,
   cwd: () => Deno.cwd(),
   writeOut: (line) => writeAll(Deno.stdout, `${line}\n`),
   writeErr: (line) => writeAll(Deno.stderr, `${line}\n`),

@@ -3,6 +3,7 @@
  */
 import { spawn as spawnChild } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
@@ -16,13 +17,16 @@ const nodeWs = createNodeWebSocket(target);
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
   const [file, ...args] = argv;
-  const child = spawnChild(file!, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnChild(file!, args, { cwd: options.cwd, env: options.env, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // A worker that dies makes the next write fail with EPIPE; its exit is what we act on.
+  child.stdin?.on('error', () => {});
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));
   });
   return {
     pid: child.pid,
+    stdin: child.stdin ? { write: (text) => void child.stdin!.write(text), end: () => void child.stdin!.end() } : undefined,
     stdout: child.stdout!,
     stderr: child.stderr!,
     exited,
@@ -58,6 +62,7 @@ export const runtime: Runtime = {
   exit: (code) => process.exit(code),
   readTextFile: (path) => readFile(path, 'utf8'),
   isFile: async (path) => (await stat(path).catch(() => undefined))?.isFile() ?? false,
+  cores: () => availableParallelism(),
   cwd: () => process.cwd(),
   writeOut: (line) => void process.stdout.write(`${line}\n`),
   writeErr: (line) => void process.stderr.write(`${line}\n`),

@@ -8,11 +8,20 @@ import type { UpgradeWebSocket } from 'hono/ws';
 export interface SpawnOptions {
   cwd?: string;
   env?: Record<string, string>;
+  /** Pipe stdin (resident workers); otherwise the child gets none. */
+  stdin?: boolean;
 }
 
-/** A child process with piped stdout and stderr and no stdin. */
+/** The writable end of a child's stdin. */
+export interface ChildInput {
+  write(text: string): void;
+  end(): void;
+}
+
+/** A child process with piped stdout and stderr, and stdin when asked for. */
 export interface Child {
   readonly pid: number | undefined;
+  readonly stdin?: ChildInput;
   readonly stdout: AsyncIterable<Uint8Array>;
   readonly stderr: AsyncIterable<Uint8Array>;
   /** Resolves with the exit code, or null when a signal ended it. */
@@ -41,6 +50,8 @@ export interface Runtime {
   readTextFile(path: string): Promise<string>;
   isFile(path: string): Promise<boolean>;
   cwd(): string;
+  /** Logical CPU cores, for the default worker cap. */
+  cores(): number;
   writeOut(line: string): void;
   writeErr(line: string): void;
 }

@@ -29,7 +29,7 @@ describe(`cli on ${TARGET}`, { skip }, () => {
     });
 
     const failing: Array<[string, unknown, RegExp]> = [
-      ['a resident host (build: false)', { hosts: { 'a.test': { app: APP, build: false } } }, /hosts\["a\.test"\]\.build: false selects resident PHP workers/],
+      ['pool settings on a one-shot host', { hosts: { 'a.test': { app: APP, pool: { maxJobs: 5 } } } }, /hosts\["a\.test"\]\.pool: pool settings apply to resident hosts only/],
       ['a missing app file', { hosts: { 'a.test': '/nonexistent/app.php' } }, /hosts\["a\.test"\]\.app: expected an existing file, but \/nonexistent\/app\.php does not exist/],
       ['a wrong type', { port: 'eighty', hosts: { 'a.test': APP } }, /: port: expected a port number/],
       ['an unknown field', { hosts: { 'a.test': APP }, prot: 1 }, /: prot: unknown field/],
@@ -49,10 +49,10 @@ describe(`cli on ${TARGET}`, { skip }, () => {
     }
 
     it('serve refuses a bad config with exit 2 before binding', async () => {
-      const file = writeJson(join(dir, 'resident.json'), { port: 0, hosts: { 'a.test': { app: APP, build: false } } });
+      const file = writeJson(join(dir, 'missing-app.json'), { port: 0, hosts: { 'a.test': { app: '/nonexistent/app.php', build: false } } });
       const { code, stderr } = await runWsgate(['serve', '--config', file]);
       assert.equal(code, 2);
-      assert.match(stderr, /resident PHP workers/);
+      assert.match(stderr, /does not exist/);
       assert.doesNotMatch(stderr, /listening/);
     });
 

@@ -15,7 +15,6 @@ import type { Started } from '../support/server.ts';
 
 const skip = targetAvailable();
 const dir = tempDir();
-const EVENTS = join(dir, 'events.ndjson');
 const MAX_BODY = 64 * 1024;
 
 let server: Started;
@@ -34,7 +33,13 @@ async function whoami(client: Client): Promise<{ host: string; token: string; so
   return JSON.parse(await client.next());
 }
 
-describe(`contract on ${TARGET}`, { skip }, () => {
+type Mode = 'oneshot' | 'resident';
+
+/** A PHP app host in the mode under test. */
+const phpHost = (mode: Mode, extra: Record<string, unknown> = {}) => ({ app: APP, build: mode === 'oneshot', ...extra });
+
+for (const mode of ['oneshot', 'resident'] as const) describe(`contract on ${TARGET}, ${mode} hooks`, { skip }, () => {
+  const EVENTS = join(dir, `events-${mode}.ndjson`);
   const open: Client[] = [];
   const client = async (options: Parameters<typeof connect>[1]) => {
     const c = await connect(server.port, options);
@@ -47,13 +52,15 @@ describe(`contract on ${TARGET}`, { skip }, () => {
       env: { WSGATE_TEST_EVENTS: EVENTS },
       config: {
         maxBody: MAX_BODY,
+        // Sockets run in parallel only when there are workers for them.
+        pool: { cap: 4 },
         hosts: {
-          'app.test': APP,
-          'demo.test': { app: APP, build: true },
-          '*.tenant.test': { app: APP, build: true },
+          'app.test': mode === 'oneshot' ? APP : phpHost(mode),
+          'demo.test': phpHost(mode),
+          '*.tenant.test': phpHost(mode),
           'tool.test': { command: ['node', join(FIXTURES, 'hooks.mjs')] },
           'mod.test': { module: join(FIXTURES, 'hooks.ts') },
-          'slow.test': { app: APP, timeout: 1 },
+          'slow.test': phpHost(mode, { timeout: 1 }),
         },
       },
     });
@@ -166,7 +173,7 @@ describe(`contract on ${TARGET}`, { skip }, () => {
       const c = await client({ host: 'app.test', token: 'fails' });
       c.send(JSON.stringify({ cmd: 'fail' }));
       assert.equal(await c.next(), 'partial');
-      const line = await server.waitForLog(/hook failed host=app\.test .*hook=receive.*exited with code 3/);
+      const line = await server.waitForLog(mode === 'oneshot' ? /hook failed host=app\.test .*hook=receive.*exited with code 3/ : /hook failed host=app\.test .*hook=receive.*error="receive failed on purpose"/);
       assert.match(line, /receive failed on purpose/);
       c.send('still here');
       assert.equal(await c.next(), 'still here');
@@ -178,6 +185,7 @@ describe(`contract on ${TARGET}`, { skip }, () => {
       c.send('after the slow one');
       assert.equal(await c.next(), 'after the slow one');
       await server.waitForLog(/hook failed host=slow\.test .*hook=receive.*timed out after 1000 ms/);
+      if (mode === 'resident') await server.waitForLog(/worker died app=\S+ pid=\d+ reason="job timed out after 1000 ms"/);
     });
 
     it('runs any program as a hook with the argv appended (command hosts)', async () => {

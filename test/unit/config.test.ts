@@ -56,9 +56,41 @@ describe('parseConfig', () => {
     ]);
   });
 
-  it('refuses build: false until resident workers exist', () => {
-    const [p] = problems(() => parseConfig({ hosts: { 'a.test': { app: '/a.php', build: false } } }, 'f.json', '/'));
-    assert.match(p!, /^f\.json: hosts\["a\.test"\]\.build: false selects resident PHP workers/);
+  it('build: false selects the resident pool, with global settings and host overrides', () => {
+    const config = parseConfig(
+      { pool: { cap: 3, idle: 5 }, hosts: { 'a.test': { app: '/a.php', build: false, pool: { maxJobs: 7 } } } },
+      'f.json',
+      '/',
+    );
+    assert.equal(config.workerCap, 3);
+    assert.deepEqual(config.hosts[0], {
+      key: 'a.test',
+      mode: 'resident',
+      app: '/a.php',
+      command: ['php', '/a.php', 'phlo_serve'],
+      timeoutMs: 30_000,
+      pool: { idleMs: 5000, maxJobs: 7, maxQueue: 1000, bootTimeoutMs: 30_000 },
+    });
+    assert.deepEqual(config.pool, { idleMs: 5000, maxJobs: 10_000, maxQueue: 1000, bootTimeoutMs: 30_000 });
+  });
+
+  it('hosts sharing an app must agree on its pool', () => {
+    const [p] = problems(() =>
+      parseConfig({ hosts: { a: { app: '/a.php', build: false, pool: { maxJobs: 1 } }, b: { app: '/a.php', build: false } } }, 'f.json', '/'),
+    );
+    assert.match(p!, /hosts\["b"\]\.pool: differs from hosts\["a"\]\.pool/);
+  });
+
+  it('reads apps, dispatchAnyApp and schedule entries', () => {
+    const config = parseConfig(
+      { apps: ['x/app.php'], dispatchAnyApp: true, schedule: [{ app: 'x/app.php', target: 'tasks::run', every: 60 }], hosts: { a: '/a.php' } },
+      'f.json',
+      '/srv',
+    );
+    assert.deepEqual(config.apps, ['/srv/x/app.php']);
+    assert.equal(config.dispatchAnyApp, true);
+    assert.deepEqual(config.schedule, [{ app: '/srv/x/app.php', target: 'tasks::run', everyMs: 60_000, build: false }]);
+    assert.match(problems(() => parseConfig({ schedule: [{ app: '/a', target: 't' }], hosts: { a: '/a.php' } }, 'f.json', '/'))[0]!, /schedule\[0\]\.every: is required/);
   });
 
   it('names the file, the field path and what was expected', () => {
@@ -72,7 +104,7 @@ describe('parseConfig', () => {
   });
 
   it('reports every problem at once', () => {
-    assert.equal(problems(() => parseConfig({ hosts: { a: 7, b: { app: '/b', build: false }, c: '' } }, 'f.json', '/')).length, 3);
+    assert.equal(problems(() => parseConfig({ hosts: { a: 7, b: { app: '/b', build: 'no' }, c: '' } }, 'f.json', '/')).length, 3);
   });
 
   it('refuses two keys that name the same host', () => {

@@ -1,0 +1,38 @@
+/**
+ * The resident worker protocol (CONTRACT section 4): newline-delimited JSON.
+ * What a worker prints crosses a process boundary, so it is validated here.
+ */
+import * as v from 'valibot';
+
+const Frame = v.variant('t', [
+  v.object({ t: v.literal('ready') }),
+  v.object({ t: v.literal('line'), id: v.string(), data: v.unknown() }),
+  v.object({ t: v.literal('done'), id: v.string(), result: v.optional(v.unknown()) }),
+  v.object({ t: v.literal('error'), id: v.string(), message: v.optional(v.unknown()) }),
+  v.object({ t: v.literal('fatal'), message: v.optional(v.unknown()) }),
+]);
+
+export type WorkerFrame = v.InferOutput<typeof Frame>;
+
+/** A frame, or a reason why the line is not one (the worker is then out of sync). */
+export function parseFrame(line: string): { frame: WorkerFrame } | { problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    return { problem: `printed a line that is not JSON: ${JSON.stringify(line.slice(0, 200))}` };
+  }
+  const parsed = v.safeParse(Frame, json);
+  if (!parsed.success) return { problem: `printed a frame the protocol does not know: ${line.slice(0, 200)}` };
+  return { frame: parsed.output };
+}
+
+/** The job frame the gateway writes to a worker's stdin. */
+export function jobFrame(id: string, target: string, args: unknown[], stream: boolean): string {
+  return `${JSON.stringify({ id, target, args, stream })}\n`;
+}
+
+/** Line data as text: workers normally send strings; anything else goes out as JSON. */
+export function lineText(data: unknown): string {
+  return typeof data === 'string' ? data : JSON.stringify(data) ?? '';
+}

@@ -1,0 +1,264 @@
+/**
+ * The workers of one app: started on demand (one boot at a time), one job
+ * per worker, a bounded queue, recycled after N jobs, reaped when idle,
+ * respawned with backoff after a crash. Capacity is shared by all pools.
+ */
+import type { Logger } from '../log.ts';
+import { Worker } from './worker.ts';
+import type { Spawn, WorkerJob, WorkerOutcome } from './worker.ts';
+
+export interface PoolSettings {
+  /** Idle workers older than this are stopped. */
+  idleMs: number;
+  /** A worker is replaced after this many jobs. */
+  maxJobs: number;
+  /** Jobs waiting for a worker beyond this are refused. */
+  maxQueue: number;
+  /** A job running longer fails and its worker is killed. */
+  timeoutMs: number;
+  /** A worker that has not said ready by then is killed. */
+  bootTimeoutMs: number;
+}
+
+export interface PoolStats {
+  workers: number;
+  busy: number;
+  queued: number;
+  done: number;
+  failed: number;
+}
+
+interface Queued {
+  job: WorkerJob;
+  onLine?: (line: string) => void;
+  timeoutMs: number;
+  resolve: (outcome: WorkerOutcome) => void;
+}
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+/** The global worker cap, shared by every pool; makes room by stopping another pool's idle worker. */
+export class Capacity {
+  readonly pools = new Set<Pool>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(readonly cap: number) {}
+
+  get live(): number {
+    let n = 0;
+    for (const pool of this.pools) n += pool.liveWorkers;
+    return n;
+  }
+
+  /** True when one more worker may start now, stopping the longest-idle worker of another pool if need be. */
+  claim(pool: Pool): boolean {
+    if (this.live < this.cap) return true;
+    let oldest: { pool: Pool; idleSince: number } | undefined;
+    for (const other of this.pools) {
+      if (other === pool) continue;
+      const since = other.oldestIdle();
+      if (since !== undefined && (!oldest || since < oldest.idleSince)) oldest = { pool: other, idleSince: since };
+    }
+    if (!oldest) return false;
+    oldest.pool.stopOldestIdle('stopped to make room for another app');
+    return this.live < this.cap;
+  }
+
+  /** Another pool may be waiting for room. */
+  released(): void {
+    for (const pool of this.pools) pool.pump();
+  }
+
+  add(pool: Pool): void {
+    this.pools.add(pool);
+    // One shared timer reaps idle workers of every pool.
+    this.#timer ??= setInterval(() => {
+      const now = Date.now();
+      for (const p of this.pools) p.reap(now);
+    }, 1000);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.all([...this.pools].map((p) => p.stop()));
+  }
+}
+
+export class Pool {
+  readonly #workers = new Set<Worker>();
+  readonly #queue: Queued[] = [];
+  #booting = false;
+  #crashes = 0;
+  #notBefore = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #done = 0;
+  #failed = 0;
+
+  constructor(
+    readonly app: string,
+    readonly argv: string[],
+    readonly settings: PoolSettings,
+    readonly capacity: Capacity,
+    readonly spawn: Spawn,
+    readonly log: Logger,
+  ) {
+    capacity.add(this);
+  }
+
+  get liveWorkers(): number {
+    return this.#workers.size;
+  }
+
+  stats(): PoolStats {
+    let busy = 0;
+    for (const w of this.#workers) if (w.state === 'busy') busy++;
+    return { workers: this.#workers.size, busy, queued: this.#queue.length, done: this.#done, failed: this.#failed };
+  }
+
+  /** Runs a job on a worker of this app, queueing it when none is free. Never rejects. */
+  run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs): Promise<WorkerOutcome> {
+    if (this.#stopped) return Promise.resolve({ ok: false, error: 'the pool is stopped' });
+    if (this.#queue.length >= this.settings.maxQueue) {
+      this.#failed++;
+      return Promise.resolve({ ok: false, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });
+    }
+    return new Promise<WorkerOutcome>((resolve) => {
+      this.#queue.push({ job, onLine, timeoutMs, resolve });
+      this.pump();
+    });
+  }
+
+  /** Hands queued jobs to idle workers, and starts a worker when more are needed and allowed. */
+  pump(): void {
+    if (this.#stopped) return;
+    while (this.#queue.length > 0) {
+      const worker = this.#idleWorker();
+      if (!worker) break;
+      this.#assign(worker, this.#queue.shift()!);
+    }
+    if (this.#queue.length === 0 || this.#booting) return;
+    const wait = this.#notBefore - Date.now();
+    if (wait > 0) {
+      this.#retryTimer ??= setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    if (this.capacity.claim(this)) this.#boot();
+  }
+
+  reap(now: number): void {
+    for (const w of this.#workers) {
+      if (w.state === 'idle' && now - w.idleSince >= this.settings.idleMs) {
+        this.log.debug('worker reaped', { app: this.app, pid: w.pid, idle: now - w.idleSince });
+        w.retire();
+      }
+    }
+  }
+
+  oldestIdle(): number | undefined {
+    let oldest: number | undefined;
+    for (const w of this.#workers) if (w.state === 'idle' && (oldest === undefined || w.idleSince < oldest)) oldest = w.idleSince;
+    return oldest;
+  }
+
+  stopOldestIdle(reason: string): void {
+    let pick: Worker | undefined;
+    for (const w of this.#workers) if (w.state === 'idle' && (!pick || w.idleSince < pick.idleSince)) pick = w;
+    if (pick) {
+      this.log.debug('worker stopped', { app: this.app, pid: pick.pid, reason });
+      pick.retire();
+      // Its slot is free now; the process exits shortly.
+      this.#workers.delete(pick);
+    }
+  }
+
+  /** Replaces every worker: idle ones now, busy ones after their current job. */
+  replaceAll(): void {
+    for (const w of this.#workers) w.retire();
+    this.#crashes = 0;
+    this.#notBefore = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    for (const item of this.#queue.splice(0)) item.resolve({ ok: false, error: 'the gateway is stopping' });
+    const exits = [...this.#workers].map((w) => {
+      w.kill('stopped');
+      return w.exited;
+    });
+    await Promise.all(exits);
+  }
+
+  #idleWorker(): Worker | undefined {
+    // The most recently used idle worker: keeps the others idle long enough to be reaped.
+    let pick: Worker | undefined;
+    for (const w of this.#workers) if (w.state === 'idle' && !w.retiring && (!pick || w.idleSince > pick.idleSince)) pick = w;
+    return pick;
+  }
+
+  #boot(): void {
+    this.#booting = true;
+    const worker = new Worker(
+      this.argv,
+      this.spawn,
+      {
+        onExit: (w, reason) => this.#onExit(w, reason),
+        onStderr: (w, text) => this.log.warn('worker stderr', { app: this.app, pid: w.pid, stderr: text.trim() }),
+      },
+      this.settings.bootTimeoutMs,
+    );
+    this.#workers.add(worker);
+    this.log.debug('worker starting', { app: this.app, pid: worker.pid });
+    worker.ready.then(
+      () => {
+        this.#booting = false;
+        this.#crashes = 0;
+        this.log.info('worker ready', { app: this.app, pid: worker.pid, workers: this.#workers.size });
+        this.pump();
+      },
+      (error: Error) => {
+        this.#booting = false;
+        this.log.error('worker failed to start', { app: this.app, pid: worker.pid, error: error.message });
+        // Nothing else will serve these jobs soon: fail them rather than let them wait on a broken app.
+        if (![...this.#workers].some((w) => w !== worker && w.state !== 'dead')) {
+          for (const item of this.#queue.splice(0)) {
+            this.#failed++;
+            item.resolve({ ok: false, error: `no worker could start: ${error.message}` });
+          }
+        }
+        this.pump();
+      },
+    );
+  }
+
+  #assign(worker: Worker, item: Queued): void {
+    void worker.run(item.job, item.onLine, item.timeoutMs).then((outcome) => {
+      if (outcome.ok) this.#done++;
+      else this.#failed++;
+      item.resolve(outcome);
+      if (worker.state === 'idle' && (worker.retiring || worker.jobs >= this.settings.maxJobs)) {
+        if (!worker.retiring) this.log.debug('worker recycled', { app: this.app, pid: worker.pid, jobs: worker.jobs });
+        worker.retire();
+      }
+      this.pump();
+    });
+  }
+
+  #onExit(worker: Worker, reason: string): void {
+    this.#workers.delete(worker);
+    const expected = worker.retiring || this.#stopped;
+    if (!expected) {
+      this.#crashes++;
+      this.#notBefore = Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (this.#crashes - 1));
+      this.log.error('worker died', { app: this.app, pid: worker.pid, reason, jobs: worker.jobs });
+    }
+    this.pump();
+    this.capacity.released();
+  }
+}

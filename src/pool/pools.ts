@@ -1,0 +1,59 @@
+/**
+ * Every app's pool, created on first use and keyed by the app path, under
+ * one global worker cap.
+ */
+import type { PoolConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { Capacity, Pool } from './pool.ts';
+import type { PoolStats } from './pool.ts';
+import type { Spawn } from './worker.ts';
+
+export interface PoolsHealth {
+  workers: number;
+  cap: number;
+  pools: Record<string, PoolStats>;
+}
+
+export class Pools {
+  readonly capacity: Capacity;
+  readonly #byApp = new Map<string, Pool>();
+
+  constructor(
+    cap: number,
+    private readonly php: string,
+    private readonly spawn: Spawn,
+    private readonly log: Logger,
+  ) {
+    this.capacity = new Capacity(cap);
+  }
+
+  /** The pool of `app` (`<php> <app> phlo_serve`), made with `settings` the first time. */
+  get(app: string, settings: PoolConfig, timeoutMs: number): Pool {
+    let pool = this.#byApp.get(app);
+    if (!pool) {
+      pool = new Pool(app, [this.php, app, 'phlo_serve'], { ...settings, timeoutMs }, this.capacity, this.spawn, this.log);
+      this.#byApp.set(app, pool);
+    }
+    return pool;
+  }
+
+  health(): PoolsHealth {
+    const pools: Record<string, PoolStats> = {};
+    let workers = 0;
+    for (const [app, pool] of this.#byApp) {
+      const stats = pool.stats();
+      pools[app] = stats;
+      workers += stats.workers;
+    }
+    return { workers, cap: this.capacity.cap, pools };
+  }
+
+  /** Reload: every worker is replaced after its current job. */
+  replaceAll(): void {
+    for (const pool of this.#byApp.values()) pool.replaceAll();
+  }
+
+  stop(): Promise<void> {
+    return this.capacity.stop();
+  }
+}

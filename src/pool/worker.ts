@@ -1,0 +1,186 @@
+/**
+ * One resident worker process: boots, says ready, then runs one job at a
+ * time. Anything off-protocol (a non-JSON line, an unknown id, a `fatal`
+ * frame, an exit) ends the worker and fails its job.
+ */
+import { LineSplitter } from '../lines.ts';
+import type { Child, SpawnOptions } from '../runtime/types.ts';
+import { jobFrame, lineText, parseFrame } from './frames.ts';
+
+export interface WorkerJob {
+  target: string;
+  args: unknown[];
+  stream: boolean;
+}
+
+export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string };
+
+export type Spawn = (argv: string[], options?: SpawnOptions) => Child;
+
+interface Current {
+  id: string;
+  onLine?: (line: string) => void;
+  resolve: (outcome: WorkerOutcome) => void;
+  timer: ReturnType<typeof setTimeout>;
+  stderr: string;
+}
+
+const STDERR_CAP = 16 << 10;
+
+async function* nothing(): AsyncGenerator<Uint8Array> {}
+
+/** A spawn that throws (no such program) becomes a child that has already failed, so one path handles both. */
+function spawnOrStub(spawn: Spawn, argv: string[]): Child {
+  try {
+    return spawn(argv, { stdin: true });
+  } catch (error) {
+    return { pid: undefined, stdout: nothing(), stderr: nothing(), exited: Promise.reject(error as Error), kill() {} };
+  }
+}
+let nextWorker = 1;
+
+export class Worker {
+  readonly number = nextWorker++;
+  state: 'booting' | 'idle' | 'busy' | 'dead' = 'booting';
+  jobs = 0;
+  idleSince = Date.now();
+  /** Set when the worker should go once its current job is done (recycle, reload). */
+  retiring = false;
+  /** Why it died, once it has. */
+  death?: string;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
+
+  readonly #child: Child;
+  #current?: Current;
+  #nextJob = 1;
+  #bootStderr = '';
+  #markReady!: () => void;
+  #failBoot!: (error: Error) => void;
+
+  constructor(
+    argv: string[],
+    spawn: Spawn,
+    private readonly hooks: { onExit(worker: Worker, reason: string): void; onStderr(worker: Worker, text: string): void },
+    bootTimeoutMs: number,
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#markReady = resolve;
+      this.#failBoot = reject;
+    });
+    this.ready.catch(() => {});
+    const child = spawnOrStub(spawn, argv);
+    this.#child = child;
+    const bootTimer = setTimeout(() => this.kill(`did not say ready within ${bootTimeoutMs} ms`), bootTimeoutMs);
+    this.ready.then(() => clearTimeout(bootTimer), () => clearTimeout(bootTimer));
+
+    const splitter = new LineSplitter();
+    const onLine = (line: string) => this.#onLine(line);
+    const readStdout = (async () => {
+      for await (const chunk of child.stdout) splitter.push(chunk, onLine);
+      splitter.end(onLine);
+    })().catch(() => {});
+    const decoder = new TextDecoder();
+    const readStderr = (async () => {
+      for await (const chunk of child.stderr) this.#onStderr(decoder.decode(chunk, { stream: true }));
+    })().catch(() => {});
+    this.exited = child.exited
+      .catch((error: Error) => {
+        this.#bootStderr += error.message;
+        return -1;
+      })
+      .then(async (code) => {
+        await Promise.race([Promise.all([readStdout, readStderr]), new Promise((r) => setTimeout(r, 200))]);
+        this.#die(this.death ?? (code === null ? 'killed by a signal' : `exited with code ${code}`));
+      });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** Runs one job; the worker must be idle. Never rejects. */
+  run(job: WorkerJob, onLine: ((line: string) => void) | undefined, timeoutMs: number): Promise<WorkerOutcome> {
+    if (this.state !== 'idle') return Promise.resolve({ ok: false, error: `worker is ${this.state}` });
+    this.state = 'busy';
+    this.jobs++;
+    const id = `${this.number}.${this.#nextJob++}`;
+    return new Promise<WorkerOutcome>((resolve) => {
+      const timer = setTimeout(() => this.kill(`job timed out after ${timeoutMs} ms`), timeoutMs);
+      this.#current = { id, onLine, resolve, timer, stderr: '' };
+      this.#child.stdin!.write(jobFrame(id, job.target, job.args, job.stream));
+    });
+  }
+
+  /** Ends the worker: closes stdin so its loop can finish, then kills it. */
+  retire(): void {
+    this.retiring = true;
+    if (this.state === 'idle' || this.state === 'booting') this.kill('retired');
+  }
+
+  kill(reason: string): void {
+    if (this.state === 'dead' || this.death) return;
+    this.death = reason;
+    this.#child.stdin?.end();
+    this.#child.kill();
+  }
+
+  #onLine(line: string): void {
+    if (this.death) return;
+    if (line.trim() === '') return;
+    const parsed = parseFrame(line);
+    if ('problem' in parsed) return this.kill(parsed.problem);
+    const frame = parsed.frame;
+    if (frame.t === 'ready') {
+      if (this.state !== 'booting') return this.kill('said ready twice');
+      this.state = 'idle';
+      this.idleSince = Date.now();
+      this.#markReady();
+      return;
+    }
+    if (frame.t === 'fatal') return this.kill(`sent a fatal frame: ${lineText(frame.message ?? '')}`);
+    const current = this.#current;
+    if (!current || frame.id !== current.id) return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
+    if (frame.t === 'line') {
+      current.onLine?.(lineText(frame.data));
+      return;
+    }
+    this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') });
+  }
+
+  #finish(outcome: WorkerOutcome): void {
+    const current = this.#current;
+    if (!current) return;
+    this.#current = undefined;
+    clearTimeout(current.timer);
+    if (current.stderr) outcome.stderr = current.stderr.trim();
+    if (this.state === 'busy') {
+      this.state = 'idle';
+      this.idleSince = Date.now();
+    }
+    current.resolve(outcome);
+  }
+
+  #onStderr(text: string): void {
+    const current = this.#current;
+    if (current) {
+      if (current.stderr.length < STDERR_CAP) current.stderr += text;
+    } else {
+      if (this.state === 'booting' && this.#bootStderr.length < STDERR_CAP) this.#bootStderr += text;
+      this.hooks.onStderr(this, text);
+    }
+  }
+
+  #die(reason: string): void {
+    if (this.state === 'dead') return;
+    const wasBooting = this.state === 'booting';
+    this.state = 'dead';
+    this.death = reason;
+    if (wasBooting) {
+      const stderr = this.#bootStderr.trim();
+      this.#failBoot(new Error(`worker ${reason}${stderr ? `: ${stderr.slice(-2000)}` : ''}`));
+    }
+    this.#finish({ ok: false, error: `worker ${reason}` });
+    this.hooks.onExit(this, reason);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Hooks on the app's resident worker pool: the same job as one-shot, sent
+ * as a protocol frame instead of an argv.
+ */
+import type { Pool } from '../pool/pool.ts';
+import type { HookJob, HookOutcome, Runner } from './runner.ts';
+
+export class ResidentRunner implements Runner {
+  readonly kind = 'resident';
+
+  constructor(
+    readonly pool: Pool,
+    readonly timeoutMs: number,
+  ) {}
+
+  async run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+    const args: string[] = [job.host, job.token, job.socket];
+    if (job.message !== undefined) args.push(job.message);
+    // Empty lines are dropped as in one-shot mode: the page script parses every frame as JSON.
+    const lines = onLine && ((line: string) => line.trim() !== '' && onLine(line));
+    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine) }, lines || undefined, this.timeoutMs);
+  }
+}
