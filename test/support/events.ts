@@ -23,11 +23,11 @@ export function eventsFor(file: string, socket: string): HookEvent[] {
   return readEvents(file).filter((e) => e.argv[3] === socket);
 }
 
-/** Polls until `check` returns a value (the hook processes write the file; there is no event to await). */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+/** Polls until `check` returns a value: for state only observable from outside (files the hooks write, /health), with no event to await. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -1,0 +1,184 @@
+/**
+ * The resident pool's rules (CONTRACT section 4): on-demand workers, one
+ * boot at a time, the global cap, the queue cap, recycling, reaping, and
+ * workers that crash, print garbage or send a fatal frame.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { readEvents, waitFor } from '../support/events.ts';
+import { APP, TARGET, startServer, targetAvailable, tempDir } from '../support/server.ts';
+import type { Started } from '../support/server.ts';
+
+const skip = targetAvailable();
+const resident = (pool: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({ app: APP, build: false, pool, ...extra });
+
+async function health(server: Started) {
+  return (await (await fetch(`${server.url}/health`)).json()) as {
+    workers: number;
+    cap: number;
+    pools: Record<string, { workers: number; busy: number; queued: number; done: number; failed: number }>;
+  };
+}
+
+async function whoami(c: Client): Promise<{ pid: number; socket: string }> {
+  c.send(JSON.stringify({ cmd: 'whoami' }));
+  return JSON.parse(await c.next());
+}
+
+describe(`resident pool on ${TARGET}`, { skip }, () => {
+  describe('one app, cap 1', () => {
+    let server: Started;
+    const events = join(tempDir(), 'events.ndjson');
+    const clients: Client[] = [];
+    before(async () => {
+      server = await startServer({
+        env: { WSGATE_TEST_EVENTS: events, WSGATE_TEST_BOOT_MS: '100' },
+        config: { pool: { cap: 1 }, hosts: { 'p.test': resident({ maxQueue: 2 }) } },
+      });
+    });
+    after(async () => {
+      for (const c of clients) c.ws.terminate();
+      await server.stop();
+    });
+    const client = async (token: string) => {
+      const c = await connect(server.port, { host: 'p.test', token });
+      clients.push(c);
+      return c;
+    };
+
+    it('starts no worker before the first job, then one, and reports it in /health', async () => {
+      const before = await health(server);
+      assert.equal(before.workers, 0);
+      assert.equal(before.cap, 1);
+      assert.deepEqual(before.pools[APP], { workers: 0, busy: 0, queued: 0, done: 0, failed: 0 });
+      const c = await client('first');
+      await whoami(c);
+      const after = await health(server);
+      assert.equal(after.workers, 1);
+      const pool = after.pools[APP]!;
+      assert.equal(pool.workers, 1);
+      assert.equal(pool.queued, 0);
+      assert.ok(pool.done >= 3, `auth, connect and receive were done: ${JSON.stringify(pool)}`);
+    });
+
+    it('queues beyond the cap, and refuses jobs beyond maxQueue with a clear error', async () => {
+      const [a, b, c, d] = [await client('qa'), await client('qb'), await client('qc'), await client('qd')];
+      a.send(JSON.stringify({ cmd: 'sleep', seconds: 1 }));
+      await waitFor('a busy worker', async () => (await health(server)).pools[APP]!.busy === 1 || undefined);
+      b.send('queued one');
+      c.send('queued two');
+      await waitFor('two queued jobs', async () => (await health(server)).pools[APP]!.queued === 2 || undefined);
+      d.send('one too many');
+      await server.waitForLog(/hook failed host=p\.test .*hook=receive.*queue full: 2 jobs already wait/);
+      assert.equal(await a.next(5000), 'woke');
+      assert.equal(await b.next(5000), 'queued one');
+      assert.equal(await c.next(5000), 'queued two');
+      d.send('room again');
+      assert.equal(await d.next(), 'room again', 'the refused socket is still usable');
+      assert.equal((await health(server)).workers, 1, 'never more than the cap');
+    });
+  });
+
+  describe('broken workers', () => {
+    let server: Started;
+    before(async () => {
+      server = await startServer({ config: { hosts: { 'p.test': resident() } } });
+    });
+    after(() => server.stop());
+
+    for (const [cmd, reason] of [
+      ['crash', /reason="exited with code 70"/],
+      ['garbage', /reason="printed a line that is not JSON: \\"this is not a protocol frame\\""/],
+      ['fatal', /reason="sent a fatal frame: broken on purpose"/],
+    ] as const) {
+      it(`removes a worker that ${cmd === 'crash' ? 'dies mid-job' : cmd === 'garbage' ? 'prints a non-JSON line' : 'sends a fatal frame'}, fails its job, and serves the socket again`, async () => {
+        const c = await connect(server.port, { host: 'p.test', token: `bad-${cmd}` });
+        const { pid } = await whoami(c);
+        c.send(JSON.stringify({ cmd }));
+        const died = await server.waitForLog(new RegExp(`worker died app=\\S+ pid=${pid} ${reason.source}`));
+        assert.ok(died);
+        const failed = await server.waitForLog(new RegExp(`hook failed host=p\\.test socket=\\S+ hook=receive.*worker ${reason.source.replace(/^reason="|"$/g, '')}`));
+        if (cmd === 'crash') {
+          assert.match(failed, /crashing on purpose/, 'the worker stderr is in the log');
+          assert.equal(await c.next(), 'about to crash', 'lines before the crash were streamed');
+        }
+        const next = await whoami(c);
+        assert.notEqual(next.pid, pid, 'a new worker serves the socket');
+        c.ws.terminate();
+      });
+    }
+  });
+
+  describe('recycling', () => {
+    it('recycles a worker after maxJobs jobs', async () => {
+      const events = join(tempDir(), 'events.ndjson');
+      const server = await startServer({ env: { WSGATE_TEST_EVENTS: events }, config: { hosts: { 'p.test': resident({ maxJobs: 6 }) } } });
+      const c = await connect(server.port, { host: 'p.test', token: 'recycle' });
+      const pids = new Set<number>();
+      for (let i = 0; i < 8; i++) pids.add((await whoami(c)).pid);
+      assert.ok(pids.size >= 2, `a new worker took over: ${[...pids]}`);
+      await server.waitForLog(/worker recycled app=\S+ pid=\d+ jobs=6/);
+      const jobsPerPid = new Map<number, number>();
+      for (const e of readEvents(events)) {
+        const pid = (e as unknown as { pid?: number }).pid;
+        if (e.at === 'start' && pid) jobsPerPid.set(pid, (jobsPerPid.get(pid) ?? 0) + 1);
+      }
+      for (const [pid, jobs] of jobsPerPid) assert.ok(jobs <= 6, `worker ${pid} ran ${jobs} jobs`);
+      c.ws.terminate();
+      await server.stop();
+    });
+
+  });
+
+  describe('boot', () => {
+    it('boots one worker at a time per app', async () => {
+      const server = await startServer({ env: { WSGATE_TEST_BOOT_MS: '300' }, config: { pool: { cap: 3 }, hosts: { 'b.test': resident() } } });
+      try {
+        const clients = await Promise.all(['x', 'y', 'z'].map((token) => connect(server.port, { host: 'b.test', token })));
+        const markers = [join(tempDir(), 'm1'), join(tempDir(), 'm2')];
+        // Three sockets busy at once need three workers.
+        clients[0]!.send(JSON.stringify({ cmd: 'barrier', mine: markers[0], theirs: markers[1] }));
+        clients[1]!.send(JSON.stringify({ cmd: 'barrier', mine: markers[1], theirs: markers[0] }));
+        assert.deepEqual(JSON.parse(await clients[0]!.next()), { barrier: true });
+        assert.deepEqual(JSON.parse(await clients[1]!.next()), { barrier: true });
+        const trace = server.logs.filter((l) => / worker (starting|ready) /.test(l)).map((l) => (/ worker (starting|ready) /.exec(l)![1]));
+        assert.ok(trace.length >= 4, trace.join(','));
+        for (let i = 0; i < trace.length; i++) assert.equal(trace[i], i % 2 === 0 ? 'starting' : 'ready', `boots overlap: ${trace.join(',')}`);
+        for (const c of clients) c.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('reaps idle workers', async () => {
+      const server = await startServer({ config: { pool: { idle: 0.5 }, hosts: { 'r.test': resident() } } });
+      try {
+        const c = await connect(server.port, { host: 'r.test', token: 'idle' });
+        const { pid } = await whoami(c);
+        await server.waitForLog(new RegExp(`worker reaped app=\\S+ pid=${pid}`));
+        await waitFor('the reaped worker to be gone', async () => (await health(server)).workers === 0 || undefined);
+        const again = await whoami(c);
+        assert.notEqual(again.pid, pid, 'a new worker starts on demand');
+        c.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('fails jobs with the boot error when no worker can start, logs its stderr, and stays up', async () => {
+      const server = await startServer({ env: { WSGATE_TEST_BOOT_FAIL: '1' }, config: { hosts: { 'f.test': resident() } } });
+      try {
+        await assert.rejects(connect(server.port, { host: 'f.test', token: 't' }), (e: { status?: number }) => e.status === 401);
+        const line = await server.waitForLog(/worker failed to start app=\S+ pid=\d+ error=/);
+        assert.match(line, /boot failed on purpose/);
+        await server.waitForLog(/hook failed host=f\.test .*hook=auth.*no worker could start/);
+        assert.equal((await fetch(`${server.url}/health`)).status, 200);
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    });
+  });
+});
