@@ -11,7 +11,9 @@ import type { Route } from './gateway.ts';
 import type { Logger } from './log.ts';
 import { asHookModule, ModuleRunner } from './runners/module.ts';
 import type { HookModule, ModuleCast } from './runners/module.ts';
+import { Dispatcher } from './dispatch.ts';
 import { Pools } from './pool/pools.ts';
+import { Scheduler } from './schedule.ts';
 import { OneshotRunner } from './runners/oneshot.ts';
 import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
@@ -34,7 +36,11 @@ async function importHooks(path: string): Promise<HookModule> {
 
 async function createRunner(host: HostConfig, runtime: Runtime, cast: ModuleCast, pools: Pools): Promise<Runner> {
   if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!), cast);
-  if (host.mode === 'resident') return new ResidentRunner(pools.get(host.app!, host.pool!, host.timeoutMs), host.timeoutMs);
+  if (host.mode === 'resident') {
+    // Pools are keyed by real path, as /dispatch compares apps.
+    const app = await runtime.realPath(host.app!).catch(() => host.app!);
+    return new ResidentRunner(pools.get(app, host.pool!, host.timeoutMs), host.timeoutMs);
+  }
   return new OneshotRunner({ command: host.command!, spawn: runtime.spawn, timeoutMs: host.timeoutMs });
 }
 
@@ -53,10 +59,12 @@ export async function start(config: Config, runtime: Runtime, log: Logger): Prom
   for (const host of config.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, runtime, cast, pools) });
   gateway = new Gateway(config, routes, log, pools);
 
+  const dispatcher = await Dispatcher.create(config, pools, runtime.spawn, runtime.realPath);
   const demo = config.hosts.some((h) => h.module === BUILTIN_DEMO);
   const app = createApp(gateway, {
     paths: config.paths,
     upgradeWebSocket: runtime.upgradeWebSocket,
+    dispatcher,
     log,
     extra: demo ? mountDemoPage : undefined,
   });
@@ -68,10 +76,14 @@ export async function start(config: Config, runtime: Runtime, log: Logger): Prom
     config: config.file ?? (demo ? 'built-in demo' : 'command line'),
   });
 
+  const scheduler = new Scheduler(config, dispatcher, log);
+  await scheduler.start(runtime.realPath);
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       await listener.stop();
+      scheduler.stop();
       await gateway!.shutdown();
       await Promise.all([...routes.values()].map((r) => r.runner.stop?.()));
       await pools.stop();

@@ -9,6 +9,14 @@ import { parseExcept, parseTarget } from './targets.ts';
 import type { Selection } from './targets.ts';
 import type { HostStats } from './hub.ts';
 import type { PoolsHealth } from './pool/pools.ts';
+import type { AppCheck, DispatchJob } from './dispatch.ts';
+import type { Logger } from './log.ts';
+import type { HookOutcome } from './runners/runner.ts';
+
+export interface BridgeDispatcher {
+  check(app: string): Promise<AppCheck>;
+  run(job: DispatchJob, onLine?: (line: string) => void): Promise<HookOutcome>;
+}
 
 export interface BridgeGateway {
   isConfigured(host: string): boolean;
@@ -26,7 +34,23 @@ const MessageBody = v.looseObject({
   data: v.unknown(),
 });
 
-const error = (c: Context, status: 400 | 404 | 405 | 413 | 415, message: string) => c.json({ status: 'error', message }, status);
+const DispatchBody = v.looseObject({
+  app: v.string('app must be the path of an app.php'),
+  target: v.pipe(v.string('target must be a string such as "tasks::run"'), v.nonEmpty('target must not be empty')),
+  args: v.optional(v.unknown()),
+  stream: v.optional(v.boolean('stream must be true or false')),
+  async: v.optional(v.boolean('async must be true or false')),
+  build: v.optional(v.boolean('build must be true (one-shot) or false (resident pool)')),
+});
+
+/** valibot's words for a missing key are its own; say which field is missing instead. */
+function problem(issue: v.BaseIssue<unknown>): string {
+  const key = issue.path?.[0]?.key;
+  if (issue.received === 'undefined' && typeof key === 'string') return `${key} is required`;
+  return issue.message;
+}
+
+const error = (c: Context, status: 400 | 404 | 405 | 413 | 415 | 500, message: string) => c.json({ status: 'error', message }, status);
 
 /** Reads a body of at most `limit` bytes; undefined when it is larger (without reading the rest). */
 async function readCapped(request: Request, limit: number): Promise<string | undefined> {
@@ -55,20 +79,28 @@ async function readCapped(request: Request, limit: number): Promise<string | und
   return new TextDecoder().decode(all);
 }
 
-export async function handleMessage(c: Context, gateway: BridgeGateway): Promise<Response> {
-  const text = await readCapped(c.req.raw, gateway.maxBody);
-  if (text === undefined) return error(c, 413, `body is larger than the limit of ${gateway.maxBody} bytes`);
+/** The request body as a JSON object, or the error response to send instead. */
+async function readObject(c: Context, limit: number, example: string): Promise<{ json: object } | { response: Response }> {
+  const text = await readCapped(c.req.raw, limit);
+  if (text === undefined) return { response: error(c, 413, `body is larger than the limit of ${limit} bytes`) };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    return error(c, 400, text.trim() ? `body is not valid JSON: ${(e as Error).message}` : 'body is empty: expected a JSON object');
+    return { response: error(c, 400, text.trim() ? `body is not valid JSON: ${(e as Error).message}` : 'body is empty: expected a JSON object') };
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return error(c, 400, 'body must be a JSON object like {"host": "...", "target": "all", "data": {...}}');
+    return { response: error(c, 400, `body must be a JSON object like ${example}`) };
   }
+  return { json };
+}
+
+export async function handleMessage(c: Context, gateway: BridgeGateway): Promise<Response> {
+  const read = await readObject(c, gateway.maxBody, '{"host": "...", "target": "all", "data": {...}}');
+  if ('response' in read) return read.response;
+  const json = read.json;
   const body = v.safeParse(MessageBody, json);
-  if (!body.success) return error(c, 400, body.issues[0].message);
+  if (!body.success) return error(c, 400, problem(body.issues[0]));
   const rawHost = body.output.host || c.req.header('x-phlo-host');
   if (!rawHost) return error(c, 400, 'host is required: give "host" in the body or the X-Phlo-Host header');
   const host = normaliseHost(rawHost);
@@ -91,4 +123,61 @@ export function handleHealth(c: Context, gateway: BridgeGateway): Response {
   const configured = gateway.configured();
   const { workers, cap, pools } = gateway.poolHealth();
   return c.json({ status: 'ok', workers, cap, pools, sockets, registered, hosts, configured });
+}
+
+/** POST /dispatch: run any target of a configured app, sync, async (202) or streamed (ndjson). */
+export async function handleDispatch(c: Context, gateway: BridgeGateway, dispatcher: BridgeDispatcher, log: Logger): Promise<Response> {
+  const read = await readObject(c, gateway.maxBody, '{"app": "/srv/app/www/app.php", "target": "tasks::run", "args": []}');
+  if ('response' in read) return read.response;
+  const body = v.safeParse(DispatchBody, read.json);
+  if (!body.success) return error(c, 400, problem(body.issues[0]));
+  const { target, stream, build } = body.output;
+  const checked = await dispatcher.check(body.output.app);
+  if (!checked.ok) return error(c, 400, checked.reason);
+  const rawArgs = body.output.args;
+  const args = rawArgs === undefined ? [] : Array.isArray(rawArgs) ? rawArgs : [rawArgs];
+  const job: DispatchJob = { app: checked.app, target, args, build: build ?? false };
+  const logFailure = (message: string, stderr?: string) => log.error('dispatch failed', { app: job.app, target, error: message, stderr });
+
+  if (body.output.async) {
+    void dispatcher.run(job).then((outcome) => {
+      if (!outcome.ok) logFailure(outcome.error, outcome.stderr);
+    });
+    return c.json({ status: 'ok', queued: true }, 202);
+  }
+
+  if (stream) {
+    const encoder = new TextEncoder();
+    const frames = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = (frame: object) => {
+          try {
+            controller.enqueue(encoder.encode(`${JSON.stringify(frame)}\n`));
+          } catch {
+            // The caller went away; the job still runs to its end.
+          }
+        };
+        void dispatcher.run(job, (data) => send({ t: 'line', data })).then((outcome) => {
+          if (outcome.ok) send({ t: 'done', result: outcome.result });
+          else {
+            logFailure(outcome.error, outcome.stderr);
+            send({ t: 'error', message: outcome.error });
+          }
+          try {
+            controller.close();
+          } catch {
+            // Already cancelled by the caller.
+          }
+        });
+      },
+    });
+    return new Response(frames, { status: 200, headers: { 'content-type': 'application/x-ndjson' } });
+  }
+
+  const outcome = await dispatcher.run(job);
+  if (!outcome.ok) {
+    logFailure(outcome.error, outcome.stderr);
+    return error(c, 500, outcome.error);
+  }
+  return c.json({ status: 'ok', result: outcome.result ?? null });
 }

@@ -34,6 +34,8 @@ export interface HostConfig {
   /** module: the file to import, or `builtin:demo`. */
   module?: string;
   timeoutMs: number;
+  /** false: the minute tick skips this host's app. */
+  tick?: boolean;
   /** resident: the pool's settings (global ones with this host's overrides). */
   pool?: PoolConfig;
 }
@@ -57,6 +59,8 @@ export interface Config {
   /** The old daemon's behaviour: /dispatch runs any existing app path it is given. */
   dispatchAnyApp: boolean;
   schedule: ScheduleEntry[];
+  /** The minute tick (`tasks::run` to every host app); undefined when off. */
+  tick?: { everyMs: number };
 }
 
 export class ConfigError extends Error {
@@ -128,6 +132,10 @@ const TopLevel = v.strictObject({
   apps: v.optional(v.array(nonEmpty('the path of an app.php')), []),
   dispatchAnyApp: v.optional(v.boolean('expected true or false'), false),
   schedule: v.optional(v.array(ScheduleFields), []),
+  tick: v.optional(
+    v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}'),
+    true,
+  ),
 });
 
 const AppEntry = v.strictObject({
@@ -135,6 +143,7 @@ const AppEntry = v.strictObject({
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
   pool: v.optional(HostPool),
+  tick: v.optional(v.boolean('expected true or false')),
 });
 const CommandEntry = v.strictObject({
   command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
@@ -143,6 +152,9 @@ const CommandEntry = v.strictObject({
 const ModuleEntry = v.strictObject({
   module: nonEmpty('the path of a JS/TS module'),
 });
+
+/** Only an explicit `tick: false` is kept, so resolved hosts stay free of noise. */
+const tickOf = (tick: boolean | undefined) => (tick === false ? { tick } : {});
 
 function pathText(base: string, issue: v.BaseIssue<unknown>): string {
   let out = base;
@@ -254,13 +266,13 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
           maxQueue: p.maxQueue ?? DEFAULTS.pool.maxQueue,
           bootTimeoutMs: (p.bootTimeout ?? DEFAULTS.pool.bootTimeout) * 1000,
         };
-        hosts.push({ key, mode: 'resident', app, command: [raw.php, app, 'phlo_serve'], timeoutMs: hostTimeout, pool });
+        hosts.push({ key, mode: 'resident', app, command: [raw.php, app, 'phlo_serve'], timeoutMs: hostTimeout, pool, ...tickOf(parsed.output.tick) });
       } else {
         if (parsed.output.pool) {
           problems.push(`${where}: ${field}.pool: pool settings apply to resident hosts only ("build": false)`);
           continue;
         }
-        hosts.push({ key, mode: 'oneshot', app, command: [raw.php, app], timeoutMs: hostTimeout });
+        hosts.push({ key, mode: 'oneshot', app, command: [raw.php, app], timeoutMs: hostTimeout, ...tickOf(parsed.output.tick) });
       }
     } else if (form === 'command') {
       const parsed = v.safeParse(CommandEntry, entry);
@@ -313,6 +325,7 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     apps: raw.apps.map((app) => resolvePath(app, baseDir)),
     dispatchAnyApp: raw.dispatchAnyApp,
     schedule: raw.schedule.map((e) => ({ app: resolvePath(e.app, baseDir), target: e.target, everyMs: e.every * 1000, build: e.build })),
+    tick: raw.tick === false ? undefined : { everyMs: raw.tick === true ? 60_000 : raw.tick.every * 1000 },
   };
 }
 

@@ -5,7 +5,8 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { handleHealth, handleMessage } from './bridge.ts';
+import { handleDispatch, handleHealth, handleMessage } from './bridge.ts';
+import type { BridgeDispatcher } from './bridge.ts';
 import { tokenFromCookie } from './cookies.ts';
 import type { Gateway } from './gateway.ts';
 import { requestHost } from './hosts.ts';
@@ -14,6 +15,7 @@ import type { Logger } from './log.ts';
 export interface ServerOptions {
   paths: string[];
   upgradeWebSocket: UpgradeWebSocket<unknown>;
+  dispatcher: BridgeDispatcher;
   log: Logger;
   /** Extra routes (the demo page) mounted before the 404. */
   extra?: (app: Hono) => void;
@@ -85,7 +87,9 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
 
   app.post('/message', (c) => handleMessage(c, gateway));
   app.get('/health', (c) => handleHealth(c, gateway));
+  app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));
   app.all('/message', (c) => c.json({ status: 'error', message: 'use POST for /message' }, 405));
+  app.all('/dispatch', (c) => c.json({ status: 'error', message: 'use POST for /dispatch' }, 405));
   options.extra?.(app);
   app.notFound((c) => c.json({ status: 'error', message: 'not found' }, 404));
   app.onError((error, c) => {

@@ -14,7 +14,6 @@ export interface OneshotOptions {
   command: string[];
   spawn: Spawn;
   timeoutMs: number;
-  cwd?: string;
 }
 
 /** Enough stdout for any sane auth/connect result; the rest is dropped, not buffered. */
@@ -28,6 +27,69 @@ export function hookArgv(command: string[], job: HookJob): string[] {
   return argv;
 }
 
+/**
+ * Runs a program to its end. With `onLine`, every non-empty stdout line goes
+ * there as it is printed; without, stdout (trimmed) is the result.
+ * Exit 0 is success; anything else, or the timeout, is a failure. Never rejects.
+ */
+export async function runProcess(spawn: Spawn, argv: string[], timeoutMs: number, onLine?: (line: string) => void): Promise<HookOutcome> {
+  let child: Child;
+  try {
+    child = spawn(argv);
+  } catch (error) {
+    return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
+  }
+
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill();
+  }, timeoutMs);
+
+  let result = '';
+  const splitter = new LineSplitter();
+  const emit = (line: string) => {
+    if (onLine) {
+      if (line.trim() !== '') onLine(line);
+    } else if (result.length < RESULT_CAP) {
+      result += (result ? '\n' : '') + line;
+    }
+  };
+  const readStdout = (async () => {
+    for await (const chunk of child.stdout) splitter.push(chunk, emit);
+    splitter.end(emit);
+  })();
+  let stderr = '';
+  const readStderr = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      if (stderr.length < STDERR_CAP) stderr += decoder.decode(chunk, { stream: true });
+    }
+  })();
+
+  try {
+    let code: number | null;
+    try {
+      code = await child.exited;
+    } catch (error) {
+      return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
+    }
+    // A grandchild that inherited the pipes could hold them open forever.
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([readStdout.catch(() => {}), readStderr.catch(() => {})]),
+      new Promise((resolve) => (grace = setTimeout(resolve, PIPE_GRACE_MS))),
+    ]);
+    clearTimeout(grace);
+    const trimmed = stderr.trim().slice(0, STDERR_CAP) || undefined;
+    if (timedOut) return { ok: false, error: `timed out after ${timeoutMs} ms and was killed`, stderr: trimmed };
+    if (code !== 0) return { ok: false, error: code === null ? 'killed by a signal' : `exited with code ${code}`, stderr: trimmed };
+    return { ok: true, result: result.trim(), stderr: trimmed };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class OneshotRunner implements Runner {
   readonly kind = 'oneshot';
   readonly #options: OneshotOptions;
@@ -36,57 +98,8 @@ export class OneshotRunner implements Runner {
     this.#options = options;
   }
 
-  async run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
-    const { spawn, timeoutMs, cwd } = this.#options;
-    let child: Child;
-    try {
-      child = spawn(hookArgv(this.#options.command, job), { cwd });
-    } catch (error) {
-      return { ok: false, error: `could not start ${this.#options.command[0]}: ${(error as Error).message}` };
-    }
-
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill();
-    }, timeoutMs);
-
-    let result = '';
-    const splitter = new LineSplitter();
-    const emit = (line: string) => {
-      if (onLine) {
-        if (line.trim() !== '') onLine(line);
-      } else if (result.length < RESULT_CAP) {
-        result += (result ? '\n' : '') + line;
-      }
-    };
-    const readStdout = (async () => {
-      for await (const chunk of child.stdout) splitter.push(chunk, emit);
-      splitter.end(emit);
-    })();
-    let stderr = '';
-    const readStderr = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of child.stderr) {
-        if (stderr.length < STDERR_CAP) stderr += decoder.decode(chunk, { stream: true });
-      }
-    })();
-
-    try {
-      const code = await child.exited;
-      // A grandchild that inherited the pipes could hold them open forever.
-      let grace: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all([readStdout.catch(() => {}), readStderr.catch(() => {})]),
-        new Promise((resolve) => (grace = setTimeout(resolve, PIPE_GRACE_MS))),
-      ]);
-      clearTimeout(grace);
-      const trimmed = stderr.trim().slice(0, STDERR_CAP) || undefined;
-      if (timedOut) return { ok: false, error: `timed out after ${timeoutMs} ms and was killed`, stderr: trimmed };
-      if (code !== 0) return { ok: false, error: code === null ? 'killed by a signal' : `exited with code ${code}`, stderr: trimmed };
-      return { ok: true, result: result.trim(), stderr: trimmed };
-    } finally {
-      clearTimeout(timer);
-    }
+  run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+    const { spawn, timeoutMs, command } = this.#options;
+    return runProcess(spawn, hookArgv(command, job), timeoutMs, onLine);
   }
 }

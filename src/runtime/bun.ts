@@ -1,6 +1,7 @@
 /**
  * Bun: Bun.serve with hono/bun's WebSocket handler, Bun.spawn.
  */
+import { realpath } from 'node:fs/promises';
 import type { Hono } from 'hono';
 import { upgradeWebSocket, websocket } from 'hono/bun';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -96,6 +97,7 @@ export const runtime: Runtime = {
       return false;
     }
   },
+  realPath: (path) => realpath(path),
   cores: () => navigator.hardwareConcurrency,
   cwd: () => process.cwd(),
   writeOut: (line) => process.stdout.write(`${line}\n`),

@@ -25,6 +25,7 @@ interface DenoGlobal {
   env: { get(name: string): string | undefined };
   exit(code: number): never;
   readTextFile(path: string): Promise<string>;
+  realPath(path: string): Promise<string>;
   stat(path: string): Promise<{ isFile: boolean }>;
   cwd(): string;
   stdout: { writeSync(data: Uint8Array): number };
@@ -94,6 +95,7 @@ export const runtime: Runtime = {
       return false;
     }
   },
+  realPath: (path) => Deno.realPath(path),
   cores: () => navigator.hardwareConcurrency,
   cwd: () => Deno.cwd(),
   writeOut: (line) => writeAll(Deno.stdout, `${line}\n`),

@@ -2,7 +2,7 @@
  * Node: @hono/node-server with @hono/node-ws, node:child_process.
  */
 import { spawn as spawnChild } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
@@ -62,6 +62,7 @@ export const runtime: Runtime = {
   exit: (code) => process.exit(code),
   readTextFile: (path) => readFile(path, 'utf8'),
   isFile: async (path) => (await stat(path).catch(() => undefined))?.isFile() ?? false,
+  realPath: (path) => realpath(path),
   cores: () => availableParallelism(),
   cwd: () => process.cwd(),
   writeOut: (line) => void process.stdout.write(`${line}\n`),

@@ -49,6 +49,8 @@ export interface Runtime {
   exit(code: number): never;
   readTextFile(path: string): Promise<string>;
   isFile(path: string): Promise<boolean>;
+  /** The canonical path (symlinks resolved); rejects when it does not exist. */
+  realPath(path: string): Promise<string>;
   cwd(): string;
   /** Logical CPU cores, for the default worker cap. */
   cores(): number;

@@ -1,0 +1,89 @@
+/**
+ * Running any target of an app outside a socket's life: /dispatch and the
+ * schedule. Only configured apps may run (compared by real path), unless the
+ * config opts in to the old daemon's "any app.php" behaviour.
+ */
+import type { Config, PoolConfig } from './config.ts';
+import type { Pools } from './pool/pools.ts';
+import { runProcess } from './runners/oneshot.ts';
+import type { Spawn } from './runners/oneshot.ts';
+import type { HookOutcome } from './runners/runner.ts';
+
+export interface DispatchJob {
+  app: string;
+  target: string;
+  args: unknown[];
+  /** true: one process for this job; false: the app's resident pool. */
+  build: boolean;
+}
+
+export type AppCheck = { ok: true; app: string } | { ok: false; reason: string };
+
+interface PoolChoice {
+  pool: PoolConfig;
+  timeoutMs: number;
+}
+
+export class Dispatcher {
+  readonly #allowed: Set<string>;
+  /** Resident hosts' pool settings by real app path: /dispatch to their app shares their pool. */
+  readonly #hostPools: Map<string, PoolChoice>;
+
+  private constructor(
+    allowed: Set<string>,
+    hostPools: Map<string, PoolChoice>,
+    private readonly config: Config,
+    private readonly pools: Pools,
+    private readonly spawn: Spawn,
+    private readonly realPath: (path: string) => Promise<string>,
+  ) {
+    this.#allowed = allowed;
+    this.#hostPools = hostPools;
+  }
+
+  /** The hosts' apps and the `apps` list, by real path. */
+  static async create(config: Config, pools: Pools, spawn: Spawn, realPath: (path: string) => Promise<string>): Promise<Dispatcher> {
+    const real = (app: string) => realPath(app).catch(() => app);
+    const allowed = new Set<string>();
+    for (const app of [...config.hosts.map((h) => h.app), ...config.apps, ...config.schedule.map((e) => e.app)]) {
+      if (app) allowed.add(await real(app));
+    }
+    const hostPools = new Map<string, PoolChoice>();
+    for (const host of config.hosts) {
+      if (host.mode === 'resident') hostPools.set(await real(host.app!), { pool: host.pool!, timeoutMs: host.timeoutMs });
+    }
+    return new Dispatcher(allowed, hostPools, config, pools, spawn, realPath);
+  }
+
+  get apps(): string[] {
+    return [...this.#allowed];
+  }
+
+  /** The real path of `app` when it may run here, else why not. */
+  async check(app: string): Promise<AppCheck> {
+    if (!app.startsWith('/')) return { ok: false, reason: `app must be an absolute path, got "${app.slice(0, 200)}"` };
+    const real = await this.realPath(app).catch(() => undefined);
+    if (real && this.#allowed.has(real)) return { ok: true, app: real };
+    if (this.config.dispatchAnyApp) {
+      return real ? { ok: true, app: real } : { ok: false, reason: `app "${app}" does not exist` };
+    }
+    return {
+      ok: false,
+      reason: `app "${app.slice(0, 200)}" is not configured: add it to "apps" in the config (or set "dispatchAnyApp": true to run any app, as the old daemon did)`,
+    };
+  }
+
+  /** Runs a job whose app passed `check`. Never rejects. */
+  run(job: DispatchJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+    const args = job.args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a)));
+    if (job.build) {
+      return runProcess(this.spawn, [this.config.php, job.app, job.target, ...args], this.config.timeoutMs, onLine).then((outcome) =>
+        // The daemon answers an empty one-shot result as null.
+        outcome.ok ? { ...outcome, result: outcome.result === '' ? null : outcome.result } : outcome,
+      );
+    }
+    const host = this.#hostPools.get(job.app);
+    const pool = this.pools.get(job.app, host?.pool ?? this.config.pool, host?.timeoutMs ?? this.config.timeoutMs);
+    return pool.run({ target: job.target, args: job.args, stream: Boolean(onLine) }, onLine);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The daemon's cron: explicit `schedule` entries, and the minute tick that
+ * dispatches `tasks::run` to every app of the hosts. Each job runs at most
+ * once at a time; the first run is one interval after start.
+ */
+import type { Config } from './config.ts';
+import type { Dispatcher, DispatchJob } from './dispatch.ts';
+import type { Logger } from './log.ts';
+import type { HookOutcome } from './runners/runner.ts';
+
+const NO_TASKS = /Class "tasks" not found/;
+
+export class Scheduler {
+  readonly #timers: Array<ReturnType<typeof setInterval>> = [];
+
+  constructor(
+    private readonly config: Config,
+    private readonly dispatcher: Dispatcher,
+    private readonly log: Logger,
+  ) {}
+
+  async start(realPath: (path: string) => Promise<string>): Promise<void> {
+    const real = (app: string) => realPath(app).catch(() => app);
+    for (const [i, entry] of this.config.schedule.entries()) {
+      const job: DispatchJob = { app: await real(entry.app), target: entry.target, args: [], build: entry.build };
+      this.#every(entry.everyMs, job, `schedule[${i}]`, (outcome) => {
+        this.log.error('schedule failed', { entry: `schedule[${i}]`, app: job.app, target: job.target, error: outcome.error, stderr: outcome.stderr });
+      });
+    }
+    if (!this.config.tick) return;
+    const apps = new Map<string, boolean>();
+    for (const host of this.config.hosts) {
+      if (!host.app || host.tick === false) continue;
+      const app = await real(host.app);
+      if (!apps.has(app)) apps.set(app, host.mode === 'oneshot');
+    }
+    for (const [app, build] of apps) {
+      const job: DispatchJob = { app, target: 'tasks::run', args: [], build };
+      const seen = new Set<string>();
+      let first = true;
+      const timer = this.#every(this.config.tick.everyMs, job, 'tick', (outcome) => {
+        const message = `${outcome.error} ${outcome.stderr ?? ''}`;
+        if (first && NO_TASKS.test(message)) {
+          // An app without a tasks class has nothing to tick; the old daemon drops it the same way.
+          this.log.debug('tick dropped', { app, reason: 'no tasks class' });
+          clearInterval(timer);
+          return;
+        }
+        if (!seen.has(outcome.error)) {
+          seen.add(outcome.error);
+          this.log.error('tick failed', { app, target: job.target, error: outcome.error, stderr: outcome.stderr, note: 'logged once per distinct error' });
+        }
+      }, () => (first = false));
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.#timers.splice(0)) clearInterval(timer);
+  }
+
+  #every(ms: number, job: DispatchJob, name: string, onFailure: (outcome: HookOutcome & { ok: false }) => void, onRan?: () => void) {
+    let running = false;
+    const timer = setInterval(async () => {
+      if (running) {
+        this.log.warn('schedule skipped', { entry: name, app: job.app, target: job.target, reason: 'the previous run is still going' });
+        return;
+      }
+      running = true;
+      try {
+        const outcome = await this.dispatcher.run(job);
+        if (!outcome.ok) onFailure(outcome);
+        else this.log.debug('scheduled run', { entry: name, app: job.app, target: job.target });
+      } finally {
+        running = false;
+        onRan?.();
+      }
+    }, ms);
+    this.#timers.push(timer);
+    return timer;
+  }
+}
