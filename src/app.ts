@@ -21,21 +21,28 @@ import type { Listener, Runtime } from './runtime/types.ts';
 import { createApp } from './server.ts';
 import { parseExcept, parseTarget } from './targets.ts';
 
+export type ReloadResult = { ok: true; hosts: string[] } | { ok: false; problems: string[] };
+
 export interface Running {
   gateway: Gateway;
   listener: Listener;
+  /** Re-reads the config and applies it without dropping sockets. */
+  reload(): Promise<ReloadResult>;
   /** Stops accepting, closes sockets with 1001, waits (bounded) for close hooks. */
   stop(): Promise<void>;
 }
 
-async function importHooks(path: string): Promise<HookModule> {
+async function importHooks(path: string, generation: number): Promise<HookModule> {
   if (path === BUILTIN_DEMO) return demoHooks;
-  const exports = (await import(new URL(`file://${path}`).href)) as Record<string, unknown>;
+  // A fresh URL per reload, so edited modules are loaded anew rather than from the module cache.
+  const url = new URL(`file://${path}`);
+  if (generation > 0) url.searchParams.set('reload', String(generation));
+  const exports = (await import(url.href)) as Record<string, unknown>;
   return asHookModule(exports, path);
 }
 
-async function createRunner(host: HostConfig, runtime: Runtime, cast: ModuleCast, pools: Pools): Promise<Runner> {
-  if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!), cast);
+async function createRunner(host: HostConfig, runtime: Runtime, cast: ModuleCast, pools: Pools, generation: number): Promise<Runner> {
+  if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!, generation), cast);
   if (host.mode === 'resident') {
     // Pools are keyed by real path, as /dispatch compares apps.
     const app = await runtime.realPath(host.app!).catch(() => host.app!);
@@ -44,7 +51,10 @@ async function createRunner(host: HostConfig, runtime: Runtime, cast: ModuleCast
   return new OneshotRunner({ command: host.command!, spawn: runtime.spawn, timeoutMs: host.timeoutMs });
 }
 
-export async function start(config: Config, runtime: Runtime, log: Logger): Promise<Running> {
+const workerCap = (config: Config, runtime: Runtime) => config.workerCap ?? Math.max(1, runtime.cores() - 1);
+
+/** `loadAgain` re-reads the config for a reload (SIGHUP, POST /reload). */
+export async function start(config: Config, runtime: Runtime, log: Logger, loadAgain?: () => Promise<Config>): Promise<Running> {
   // Module hooks cast through the gateway, which exists only once the runners do.
   let gateway: Gateway | undefined;
   const cast: ModuleCast = (host, data, options = {}) => {
@@ -54,17 +64,50 @@ export async function start(config: Config, runtime: Runtime, log: Logger): Prom
     if (!except.ok) throw new Error(except.reason);
     return gateway!.cast(host, target.selection, data, except.except);
   };
-  const pools = new Pools(config.workerCap ?? Math.max(1, runtime.cores() - 1), config.php, runtime.spawn, log);
-  const routes = new Map<string, Route>();
-  for (const host of config.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, runtime, cast, pools) });
-  gateway = new Gateway(config, routes, log, pools);
+  const pools = new Pools(workerCap(config, runtime), config.php, runtime.spawn, log);
+  let generation = 0;
+  const buildRoutes = async (from: Config) => {
+    const routes = new Map<string, Route>();
+    for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, runtime, cast, pools, generation) });
+    return routes;
+  };
+  gateway = new Gateway(config, await buildRoutes(config), log, pools);
 
-  const dispatcher = await Dispatcher.create(config, pools, runtime.spawn, runtime.realPath);
+  let dispatcher = await Dispatcher.create(config, pools, runtime.spawn, runtime.realPath);
+  let scheduler = new Scheduler(config, dispatcher, log);
+  let current = config;
+
+  const reload = async (): Promise<ReloadResult> => {
+    if (!loadAgain) return { ok: false, problems: ['nothing to reload: no config file or command line to read again'] };
+    let next: Config;
+    try {
+      next = await loadAgain();
+    } catch (error) {
+      const problems = (error as { problems?: string[] }).problems ?? [(error as Error).message];
+      log.error('reload failed', { problems: problems.join('; ') });
+      return { ok: false, problems };
+    }
+    generation++;
+    // Workers of the old code finish their job and go; new ones boot with the new code and settings.
+    pools.replaceAll(next.php, workerCap(next, runtime));
+    gateway!.reload(next, await buildRoutes(next));
+    dispatcher = await Dispatcher.create(next, pools, runtime.spawn, runtime.realPath);
+    scheduler.stop();
+    scheduler = new Scheduler(next, dispatcher, log);
+    await scheduler.start(runtime.realPath);
+    if (next.listen !== current.listen || next.port !== current.port) {
+      log.warn('reload', { note: 'listen and port changes take effect at the next restart' });
+    }
+    current = next;
+    log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway!.hub.size });
+    return { ok: true, hosts: next.hosts.map((h) => h.key) };
+  };
+
   const demo = config.hosts.some((h) => h.module === BUILTIN_DEMO);
   const app = createApp(gateway, {
-    paths: config.paths,
     upgradeWebSocket: runtime.upgradeWebSocket,
-    dispatcher,
+    dispatcher: { check: (app) => dispatcher.check(app), run: (job, onLine) => dispatcher.run(job, onLine) },
+    reload,
     log,
     extra: demo ? mountDemoPage : undefined,
   });
@@ -76,7 +119,6 @@ export async function start(config: Config, runtime: Runtime, log: Logger): Prom
     config: config.file ?? (demo ? 'built-in demo' : 'command line'),
   });
 
-  const scheduler = new Scheduler(config, dispatcher, log);
   await scheduler.start(runtime.realPath);
 
   let stopping: Promise<void> | undefined;
@@ -85,8 +127,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger): Prom
       await listener.stop();
       scheduler.stop();
       await gateway!.shutdown();
-      await Promise.all([...routes.values()].map((r) => r.runner.stop?.()));
       await pools.stop();
     })());
-  return { gateway, listener, stop };
+  return { gateway, listener, reload, stop };
 }

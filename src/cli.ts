@@ -5,6 +5,7 @@
 import { defineCommand, runCommand, showUsage } from 'citty';
 import type { CommandDef } from 'citty';
 import { start } from './app.ts';
+import type { Running } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Overrides } from './config.ts';
 import { createLogger } from './log.ts';
@@ -71,20 +72,30 @@ export function buildCli(runtime: Runtime): CommandDef {
     async run({ args, rawArgs }) {
       const level = (args['log-level'] ?? runtime.env('WSGATE_LOG_LEVEL') ?? 'info') as Level;
       if (!LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: expected one of ${LEVELS.join(', ')}`);
-      const config = await loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+      const load = () => loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+      const config = await load();
       const log = createLogger(runtime.writeErr, level);
-      const running = await start(config, runtime, log).catch((error: Error) => {
-        throw new Error(`cannot start: ${error.message}`);
-      });
-      const onSignal = (signal: string) => () => {
-        log.info('stopping', { signal, sockets: running.gateway.hub.size });
-        void running.stop().then(() => {
+      // Handlers go in before the port is bound: a signal right after "listening" must find them.
+      let running: Running | undefined;
+      const onStop = (signal: string) => () => {
+        log.info('stopping', { signal, sockets: running?.gateway.hub.size ?? 0 });
+        void (running?.stop() ?? Promise.resolve()).then(() => {
           log.info('stopped');
           runtime.exit(0);
         });
       };
-      runtime.onSignal('SIGTERM', onSignal('SIGTERM'));
-      runtime.onSignal('SIGINT', onSignal('SIGINT'));
+      runtime.onSignal('SIGTERM', onStop('SIGTERM'));
+      runtime.onSignal('SIGINT', onStop('SIGINT'));
+      let reloadAsked = false;
+      runtime.onSignal('SIGHUP', () => {
+        log.info('reloading', { signal: 'SIGHUP' });
+        if (running) void running.reload();
+        else reloadAsked = true;
+      });
+      running = await start(config, runtime, log, load).catch((error: Error) => {
+        throw new Error(`cannot start: ${error.message}`);
+      });
+      if (reloadAsked) void running.reload();
     },
   });
 
@@ -121,6 +132,16 @@ export function buildCli(runtime: Runtime): CommandDef {
     },
   });
 
+  const reload = defineCommand({
+    meta: { name: 'reload', description: 'Make a running gateway re-read its config and replace its workers, keeping every socket' },
+    args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
+    async run({ args }) {
+      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/reload`, { method: 'POST' });
+      runtime.writeOut(response.body);
+      if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
+    },
+  });
+
   const health = defineCommand({
     meta: { name: 'health', description: 'Print the status of a running gateway' },
     args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
@@ -133,7 +154,7 @@ export function buildCli(runtime: Runtime): CommandDef {
 
   return defineCommand({
     meta: { name: 'wsgate', version: VERSION, description: 'Realtime WebSocket gateway for PHP apps' },
-    subCommands: { serve, check, cast, health },
+    subCommands: { serve, check, cast, health, reload },
   });
 }
 
@@ -149,7 +170,7 @@ export async function runCli(runtime: Runtime): Promise<void> {
     runtime.writeOut(VERSION);
     return;
   }
-  const known = ['serve', 'check', 'cast', 'health'];
+  const known = ['serve', 'check', 'cast', 'health', 'reload'];
   if (!known.includes(rawArgs[0]!)) {
     runtime.writeErr(`wsgate: unknown command "${rawArgs[0]}"; expected one of ${known.join(', ')} (see wsgate --help)`);
     runtime.exit(2);

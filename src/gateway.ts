@@ -42,10 +42,10 @@ export const CLOSE_POLICY = 1008;
 
 export class Gateway {
   readonly hub = new Hub();
-  readonly #routes: HostTable<Route>;
-  readonly #configured: string[];
+  #routes: HostTable<Route>;
+  #configured: string[];
   readonly #log: Logger;
-  readonly #config: Config;
+  #config: Config;
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
 
@@ -61,6 +61,35 @@ export class Gateway {
 
   get maxBody(): number {
     return this.#config.maxBody;
+  }
+
+  /** Whether `path` takes WebSocket upgrades (`"*"` in paths: any). */
+  acceptsPath(path: string): boolean {
+    const paths = this.#config.paths;
+    return paths.includes('*') || paths.includes(path);
+  }
+
+  /** Paths listed explicitly: a plain GET there is told to upgrade. */
+  isUpgradeOnlyPath(path: string): boolean {
+    return !this.#config.paths.includes('*') && this.#config.paths.includes(path);
+  }
+
+  /**
+   * A new config: new routes for every later event. Open sockets stay and
+   * move to their host's new route; those whose host is gone are closed.
+   */
+  reload(config: Config, routes: Map<string, Route>): void {
+    this.#config = config;
+    this.#routes = new HostTable(routes);
+    this.#configured = [...routes.keys()];
+    for (const socket of this.hub.all() as Session[]) {
+      const route = this.#routes.match(socket.host);
+      if (route) socket.route = route;
+      else {
+        this.#log.info('host removed', { host: socket.host, socket: socket.id });
+        socket.conn.close(CLOSE_GOING_AWAY, 'host no longer served');
+      }
+    }
   }
 
   route(host: string): Route | undefined {

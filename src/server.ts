@@ -13,10 +13,11 @@ import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
 
 export interface ServerOptions {
-  paths: string[];
   upgradeWebSocket: UpgradeWebSocket<unknown>;
   dispatcher: BridgeDispatcher;
   log: Logger;
+  /** Re-reads the config; answers what POST /reload says. */
+  reload: () => Promise<{ ok: true; hosts: string[] } | { ok: false; problems: string[] }>;
   /** Extra routes (the demo page) mounted before the 404. */
   extra?: (app: Hono) => void;
 }
@@ -38,8 +39,6 @@ const VALID_HOST = /^[a-z0-9_.:-]+$/;
 
 export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   const { upgradeWebSocket, log } = options;
-  const anyPath = options.paths.includes('*');
-  const paths = new Set(options.paths);
   const app = new Hono();
 
   const upgrade = async (c: Context) => {
@@ -77,9 +76,8 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
 
   app.use('*', async (c, next) => {
     const wantsUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
-    const onPath = anyPath || paths.has(c.req.path);
-    if (wantsUpgrade && onPath) return upgrade(c);
-    if (!anyPath && onPath && c.req.method === 'GET') {
+    if (wantsUpgrade && gateway.acceptsPath(c.req.path)) return upgrade(c);
+    if (c.req.method === 'GET' && gateway.isUpgradeOnlyPath(c.req.path)) {
       return c.json({ status: 'error', message: 'this path takes WebSocket upgrades only' }, 426);
     }
     return next();
@@ -88,6 +86,10 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   app.post('/message', (c) => handleMessage(c, gateway));
   app.get('/health', (c) => handleHealth(c, gateway));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));
+  app.post('/reload', async (c) => {
+    const result = await options.reload();
+    return result.ok ? c.json({ status: 'ok', hosts: result.hosts }) : c.json({ status: 'error', message: 'the config has errors; nothing changed', problems: result.problems }, 400);
+  });
   app.all('/message', (c) => c.json({ status: 'error', message: 'use POST for /message' }, 405));
   app.all('/dispatch', (c) => c.json({ status: 'error', message: 'use POST for /dispatch' }, 405));
   options.extra?.(app);

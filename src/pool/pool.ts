@@ -43,7 +43,7 @@ export class Capacity {
   readonly pools = new Set<Pool>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(readonly cap: number) {}
+  constructor(public cap: number) {}
 
   get live(): number {
     let n = 0;
@@ -99,8 +99,8 @@ export class Pool {
 
   constructor(
     readonly app: string,
-    readonly argv: string[],
-    readonly settings: PoolSettings,
+    public argv: string[],
+    public settings: PoolSettings,
     readonly capacity: Capacity,
     readonly spawn: Spawn,
     readonly log: Logger,

@@ -20,19 +20,21 @@ export class Pools {
 
   constructor(
     cap: number,
-    private readonly php: string,
+    private php: string,
     private readonly spawn: Spawn,
     private readonly log: Logger,
   ) {
     this.capacity = new Capacity(cap);
   }
 
-  /** The pool of `app` (`<php> <app> phlo_serve`), made with `settings` the first time. */
+  /** The pool of `app` (`<php> <app> phlo_serve`); `settings` apply from now on. */
   get(app: string, settings: PoolConfig, timeoutMs: number): Pool {
     let pool = this.#byApp.get(app);
     if (!pool) {
       pool = new Pool(app, [this.php, app, 'phlo_serve'], { ...settings, timeoutMs }, this.capacity, this.spawn, this.log);
       this.#byApp.set(app, pool);
+    } else {
+      pool.settings = { ...settings, timeoutMs };
     }
     return pool;
   }
@@ -48,8 +50,11 @@ export class Pools {
     return { workers, cap: this.capacity.cap, pools };
   }
 
-  /** Reload: every worker is replaced after its current job. */
-  replaceAll(): void {
+  /** Reload: a new php binary and cap apply to new workers; every worker is replaced after its current job. */
+  replaceAll(php: string, cap: number): void {
+    this.php = php;
+    this.capacity.cap = cap;
+    for (const [app, pool] of this.#byApp) pool.argv = [php, app, 'phlo_serve'];
     for (const pool of this.#byApp.values()) pool.replaceAll();
   }
 

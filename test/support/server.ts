@@ -49,6 +49,8 @@ export function tempDir(): string {
 
 export interface Started {
   url: string;
+  /** The config file written for this server, if any. */
+  configFile?: string;
   port: number;
   child: ChildProcess;
   /** Every log line so far. */
@@ -69,10 +71,11 @@ export interface StartOptions {
 
 export async function startServer(options: StartOptions = {}): Promise<Started> {
   const args = ['serve', '--port', '0', '--log-level', 'debug', ...(options.args ?? [])];
+  let configFile: string | undefined;
   if (options.config !== undefined) {
-    const file = join(tempDir(), 'wsgate.json');
-    writeFileSync(file, JSON.stringify(options.config, null, 2));
-    args.push('--config', file);
+    configFile = join(tempDir(), 'wsgate.json');
+    writeFileSync(configFile, JSON.stringify(options.config, null, 2));
+    args.push('--config', configFile);
   }
   const [command, ...rest] = wsgateCommand(args);
   const child = spawn(command!, rest, { cwd: cwdFor(TARGET), env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -130,7 +133,7 @@ export async function startServer(options: StartOptions = {}): Promise<Started> 
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
   };
-  return { url, port, child, logs, waitForLog, exited, stop };
+  return { url, configFile, port, child, logs, waitForLog, exited, stop };
 }
 
 /** Runs `wsgate <args>` to completion. */
