@@ -34,6 +34,9 @@ function run(command: string, argv: string[]): number {
   return result.status ?? 1;
 }
 
+// The binary carries the plain-PHP SDK: embed the current php/wsgate.php first.
+if (run(process.execPath, [join(root, 'scripts', 'embed-php.mjs')]) !== 0) process.exit(1);
+
 let status: number;
 if (args.includes('--deno')) {
   // deno compile downloads a `denort` base binary unless DENORT_BIN points at one.

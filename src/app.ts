@@ -14,6 +14,7 @@ import type { HookModule, ModuleCast } from './runners/module.ts';
 import { Dispatcher } from './dispatch.ts';
 import { Pools } from './pool/pools.ts';
 import { Scheduler } from './schedule.ts';
+import { sdkPath } from './sdk/extract.ts';
 import { OneshotRunner } from './runners/oneshot.ts';
 import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
@@ -41,14 +42,35 @@ async function importHooks(path: string, generation: number): Promise<HookModule
   return asHookModule(exports, path);
 }
 
-async function createRunner(host: HostConfig, runtime: Runtime, cast: ModuleCast, pools: Pools, generation: number): Promise<Runner> {
-  if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!, generation), cast);
+interface RunnerContext {
+  runtime: Runtime;
+  spawn: Runtime['spawn'];
+  cast: ModuleCast;
+  pools: Pools;
+  php: string;
+  generation: number;
+}
+
+async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runner> {
+  const { runtime, pools, spawn } = ctx;
+  if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!, ctx.generation), ctx.cast);
+  // A plain PHP hooks file runs through the SDK, which wsgate carries inside itself.
+  const sdk = host.hooks ? [await sdkPath(runtime), host.hooks] : undefined;
   if (host.mode === 'resident') {
     // Pools are keyed by real path, as /dispatch compares apps.
-    const app = await runtime.realPath(host.app!).catch(() => host.app!);
-    return new ResidentRunner(pools.get(app, host.pool!, host.timeoutMs), host.timeoutMs);
+    const file = host.app ?? host.hooks!;
+    const key = await runtime.realPath(file).catch(() => file);
+    return new ResidentRunner(pools.get(key, host.pool!, host.timeoutMs, sdk ?? [key]), host.timeoutMs);
   }
-  return new OneshotRunner({ command: host.command!, spawn: runtime.spawn, timeoutMs: host.timeoutMs });
+  const command = sdk ? [ctx.php, ...sdk] : host.command!;
+  return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs });
+}
+
+/** An address PHP on this machine can call: a wildcard bind is reached on loopback. */
+function callableHost(listen: string): string {
+  if (listen === '0.0.0.0' || listen === '') return '127.0.0.1';
+  if (listen === '::') return '[::1]';
+  return listen.includes(':') ? `[${listen}]` : listen;
 }
 
 const workerCap = (config: Config, runtime: Runtime) => config.workerCap ?? Math.max(1, runtime.cores() - 1);
@@ -64,16 +86,20 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     if (!except.ok) throw new Error(except.reason);
     return gateway!.cast(host, target.selection, data, except.except);
   };
-  const pools = new Pools(workerCap(config, runtime), config.php, runtime.spawn, log);
+  // Every process wsgate starts learns where to cast back (the SDK's wsCast() reads WSGATE_URL); known once bound.
+  const hookEnv: Record<string, string> = {};
+  const spawn: Runtime['spawn'] = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...hookEnv, ...options.env } });
+  const pools = new Pools(workerCap(config, runtime), config.php, spawn, log);
   let generation = 0;
   const buildRoutes = async (from: Config) => {
     const routes = new Map<string, Route>();
-    for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, runtime, cast, pools, generation) });
+    const ctx = { runtime, spawn, cast, pools, php: from.php, generation };
+    for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
     return routes;
   };
   gateway = new Gateway(config, await buildRoutes(config), log, pools);
 
-  let dispatcher = await Dispatcher.create(config, pools, runtime.spawn, runtime.realPath);
+  let dispatcher = await Dispatcher.create(config, pools, spawn, runtime.realPath);
   let scheduler = new Scheduler(config, dispatcher, log);
   let current = config;
 
@@ -91,7 +117,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next, runtime));
     gateway!.reload(next, await buildRoutes(next));
-    dispatcher = await Dispatcher.create(next, pools, runtime.spawn, runtime.realPath);
+    dispatcher = await Dispatcher.create(next, pools, spawn, runtime.realPath);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log);
     await scheduler.start(runtime.realPath);
@@ -112,6 +138,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     extra: demo ? mountDemoPage : undefined,
   });
   const listener = await runtime.serve(app, { hostname: config.listen, port: config.port });
+  hookEnv.WSGATE_URL = `http://${callableHost(config.listen)}:${listener.port}`;
   log.info('listening', {
     url: `http://${config.listen.includes(':') ? `[${config.listen}]` : config.listen}:${listener.port}`,
     runtime: runtime.name,

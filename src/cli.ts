@@ -11,6 +11,7 @@ import type { Overrides } from './config.ts';
 import { createLogger } from './log.ts';
 import type { Level } from './log.ts';
 import type { Runtime } from './runtime/types.ts';
+import { WSGATE_PHP } from './sdk/wsgate-php.ts';
 import { VERSION } from './version.ts';
 
 export class UsageError extends Error {}
@@ -142,6 +143,13 @@ export function buildCli(runtime: Runtime): CommandDef {
     },
   });
 
+  const sdk = defineCommand({
+    meta: { name: 'sdk', description: 'Print the plain-PHP SDK (wsCast() and the hooks runner): wsgate sdk > wsgate.php' },
+    run() {
+      runtime.writeOut(WSGATE_PHP.replace(/\n$/, ''));
+    },
+  });
+
   const health = defineCommand({
     meta: { name: 'health', description: 'Print the status of a running gateway' },
     args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
@@ -154,7 +162,7 @@ export function buildCli(runtime: Runtime): CommandDef {
 
   return defineCommand({
     meta: { name: 'wsgate', version: VERSION, description: 'Realtime WebSocket gateway for PHP apps' },
-    subCommands: { serve, check, cast, health, reload },
+    subCommands: { serve, check, cast, health, reload, sdk },
   });
 }
 
@@ -170,7 +178,7 @@ export async function runCli(runtime: Runtime): Promise<void> {
     runtime.writeOut(VERSION);
     return;
   }
-  const known = ['serve', 'check', 'cast', 'health', 'reload'];
+  const known = ['serve', 'check', 'cast', 'health', 'reload', 'sdk'];
   if (!known.includes(rawArgs[0]!)) {
     runtime.writeErr(`wsgate: unknown command "${rawArgs[0]}"; expected one of ${known.join(', ')} (see wsgate --help)`);
     runtime.exit(2);

@@ -31,6 +31,8 @@ export interface HostConfig {
   command?: string[];
   /** The PHP app file, when the host was configured by app. */
   app?: string;
+  /** A plain PHP file of wsAuth/wsConnect/wsReceive/wsClose, run through the bundled SDK. */
+  hooks?: string;
   /** module: the file to import, or `builtin:demo`. */
   module?: string;
   timeoutMs: number;
@@ -145,6 +147,12 @@ const AppEntry = v.strictObject({
   pool: v.optional(HostPool),
   tick: v.optional(v.boolean('expected true or false')),
 });
+const HooksEntry = v.strictObject({
+  hooks: nonEmpty('the path of a PHP file defining wsAuth, wsConnect, wsReceive or wsClose'),
+  build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
+  timeout: v.optional(seconds),
+  pool: v.optional(HostPool),
+});
 const CommandEntry = v.strictObject({
   command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
   timeout: v.optional(seconds),
@@ -152,6 +160,19 @@ const CommandEntry = v.strictObject({
 const ModuleEntry = v.strictObject({
   module: nonEmpty('the path of a JS/TS module'),
 });
+
+type PoolFieldsOut = { idle?: number; maxJobs?: number; maxQueue?: number; bootTimeout?: number };
+
+/** Pool settings: the defaults, under the global `pool`, under the host's own. */
+function poolOf(global: PoolFieldsOut, host: PoolFieldsOut = {}): PoolConfig {
+  const p = { ...global, ...host };
+  return {
+    idleMs: (p.idle ?? DEFAULTS.pool.idle) * 1000,
+    maxJobs: p.maxJobs ?? DEFAULTS.pool.maxJobs,
+    maxQueue: p.maxQueue ?? DEFAULTS.pool.maxQueue,
+    bootTimeoutMs: (p.bootTimeout ?? DEFAULTS.pool.bootTimeout) * 1000,
+  };
+}
 
 /** Only an explicit `tick: false` is kept, so resolved hosts stay free of noise. */
 const tickOf = (tick: boolean | undefined) => (tick === false ? { tick } : {});
@@ -242,10 +263,10 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
       );
       continue;
     }
-    const forms = ['app', 'command', 'module'].filter((k) => k in entry);
+    const forms = ['app', 'hooks', 'command', 'module'].filter((k) => k in entry);
     if (forms.length !== 1) {
       problems.push(
-        `${where}: ${field}: expected exactly one of "app", "command" or "module", got ${forms.length ? forms.map((f) => `"${f}"`).join(' and ') : 'none'}`,
+        `${where}: ${field}: expected exactly one of "app", "hooks", "command" or "module", got ${forms.length ? forms.map((f) => `"${f}"`).join(' and ') : 'none'}`,
       );
       continue;
     }
@@ -259,13 +280,7 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
       const app = resolvePath(parsed.output.app, baseDir);
       const hostTimeout = (parsed.output.timeout ?? raw.timeout) * 1000;
       if (parsed.output.build === false) {
-        const p = { ...raw.pool, ...parsed.output.pool };
-        const pool = {
-          idleMs: (p.idle ?? DEFAULTS.pool.idle) * 1000,
-          maxJobs: p.maxJobs ?? DEFAULTS.pool.maxJobs,
-          maxQueue: p.maxQueue ?? DEFAULTS.pool.maxQueue,
-          bootTimeoutMs: (p.bootTimeout ?? DEFAULTS.pool.bootTimeout) * 1000,
-        };
+        const pool = poolOf(raw.pool, parsed.output.pool);
         hosts.push({ key, mode: 'resident', app, command: [raw.php, app, 'phlo_serve'], timeoutMs: hostTimeout, pool, ...tickOf(parsed.output.tick) });
       } else {
         if (parsed.output.pool) {
@@ -273,6 +288,21 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
           continue;
         }
         hosts.push({ key, mode: 'oneshot', app, command: [raw.php, app], timeoutMs: hostTimeout, ...tickOf(parsed.output.tick) });
+      }
+    } else if (form === 'hooks') {
+      const parsed = v.safeParse(HooksEntry, entry);
+      if (!parsed.success) {
+        problems.push(...issuesToProblems(where, field, parsed.issues));
+        continue;
+      }
+      const hooks = resolvePath(parsed.output.hooks, baseDir);
+      const hostTimeout = (parsed.output.timeout ?? raw.timeout) * 1000;
+      if (parsed.output.build === false) {
+        hosts.push({ key, mode: 'resident', hooks, timeoutMs: hostTimeout, pool: poolOf(raw.pool, parsed.output.pool) });
+      } else if (parsed.output.pool) {
+        problems.push(`${where}: ${field}.pool: pool settings apply to resident hosts only ("build": false)`);
+      } else {
+        hosts.push({ key, mode: 'oneshot', hooks, timeoutMs: hostTimeout });
       }
     } else if (form === 'command') {
       const parsed = v.safeParse(CommandEntry, entry);
@@ -297,19 +327,15 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
   const pools = new Map<string, [string, PoolConfig]>();
   for (const host of hosts) {
     if (host.mode !== 'resident') continue;
-    const seenPool = pools.get(host.app!);
-    if (!seenPool) pools.set(host.app!, [host.key, host.pool!]);
+    const file = (host.app ?? host.hooks)!;
+    const seenPool = pools.get(file);
+    if (!seenPool) pools.set(file, [host.key, host.pool!]);
     else if (JSON.stringify(seenPool[1]) !== JSON.stringify(host.pool)) {
       problems.push(`${where}: hosts[${JSON.stringify(host.key)}].pool: differs from hosts[${JSON.stringify(seenPool[0])}].pool, which runs the same app; give both the same settings`);
     }
   }
   if (problems.length) throw new ConfigError(problems);
-  const globalPool = {
-    idleMs: (raw.pool.idle ?? DEFAULTS.pool.idle) * 1000,
-    maxJobs: raw.pool.maxJobs ?? DEFAULTS.pool.maxJobs,
-    maxQueue: raw.pool.maxQueue ?? DEFAULTS.pool.maxQueue,
-    bootTimeoutMs: (raw.pool.bootTimeout ?? DEFAULTS.pool.bootTimeout) * 1000,
-  };
+  const globalPool = poolOf(raw.pool);
 
   return {
     listen: raw.listen,
@@ -399,9 +425,9 @@ async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<
   const problems: string[] = [];
   const missing = async (file: string | undefined) => file !== undefined && !(await io.isFile(file));
   for (const host of config.hosts) {
-    const file = host.app ?? (host.module !== BUILTIN_DEMO ? host.module : undefined);
+    const [field, file] = host.app ? ['app', host.app] : host.hooks ? ['hooks', host.hooks] : ['module', host.module !== BUILTIN_DEMO ? host.module : undefined];
     if (await missing(file)) {
-      problems.push(`${where}: hosts[${JSON.stringify(host.key)}].${host.app ? 'app' : 'module'}: expected an existing file, but ${file} does not exist`);
+      problems.push(`${where}: hosts[${JSON.stringify(host.key)}].${field}: expected an existing file, but ${file} does not exist`);
     }
   }
   for (const [i, app] of config.apps.entries()) {

@@ -50,7 +50,7 @@ export class Dispatcher {
     }
     const hostPools = new Map<string, PoolChoice>();
     for (const host of config.hosts) {
-      if (host.mode === 'resident') hostPools.set(await real(host.app!), { pool: host.pool!, timeoutMs: host.timeoutMs });
+      if (host.mode === 'resident' && host.app) hostPools.set(await real(host.app!), { pool: host.pool!, timeoutMs: host.timeoutMs });
     }
     return new Dispatcher(allowed, hostPools, config, pools, spawn, realPath);
   }

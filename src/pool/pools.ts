@@ -27,12 +27,19 @@ export class Pools {
     this.capacity = new Capacity(cap);
   }
 
-  /** The pool of `app` (`<php> <app> phlo_serve`); `settings` apply from now on. */
-  get(app: string, settings: PoolConfig, timeoutMs: number): Pool {
+  readonly #leading = new Map<string, string[]>();
+
+  /**
+   * The pool of `app`: workers run `<php> <app> phlo_serve`, or with `leading`,
+   * `<php> <leading...> phlo_serve` (the SDK runner and a hooks file).
+   * `settings` apply from now on.
+   */
+  get(app: string, settings: PoolConfig, timeoutMs: number, leading: string[] = [app]): Pool {
     let pool = this.#byApp.get(app);
     if (!pool) {
-      pool = new Pool(app, [this.php, app, 'phlo_serve'], { ...settings, timeoutMs }, this.capacity, this.spawn, this.log);
+      pool = new Pool(app, [this.php, ...leading, 'phlo_serve'], { ...settings, timeoutMs }, this.capacity, this.spawn, this.log);
       this.#byApp.set(app, pool);
+      this.#leading.set(app, leading);
     } else {
       pool.settings = { ...settings, timeoutMs };
     }
@@ -54,7 +61,7 @@ export class Pools {
   replaceAll(php: string, cap: number): void {
     this.php = php;
     this.capacity.cap = cap;
-    for (const [app, pool] of this.#byApp) pool.argv = [php, app, 'phlo_serve'];
+    for (const [app, pool] of this.#byApp) pool.argv = [php, ...this.#leading.get(app)!, 'phlo_serve'];
     for (const pool of this.#byApp.values()) pool.replaceAll();
   }
 

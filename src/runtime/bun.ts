@@ -1,7 +1,8 @@
 /**
  * Bun: Bun.serve with hono/bun's WebSocket handler, Bun.spawn.
  */
-import { realpath } from 'node:fs/promises';
+import { realpath, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { Hono } from 'hono';
 import { upgradeWebSocket, websocket } from 'hono/bun';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -38,7 +39,7 @@ declare const process: {
 };
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
-  const proc = Bun.spawn(argv, { cwd: options.cwd, env: options.env, stdin: options.stdin ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const proc = Bun.spawn(argv, { cwd: options.cwd, env: options.env && { ...Bun.env, ...options.env }, stdin: options.stdin ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe' });
   const input = proc.stdin;
   return {
     pid: proc.pid,
@@ -97,6 +98,8 @@ export const runtime: Runtime = {
       return false;
     }
   },
+  writeTextFile: (path, text) => writeFile(path, text),
+  tempDir: () => tmpdir(),
   realPath: (path) => realpath(path),
   cores: () => navigator.hardwareConcurrency,
   cwd: () => process.cwd(),

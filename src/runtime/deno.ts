@@ -25,6 +25,7 @@ interface DenoGlobal {
   env: { get(name: string): string | undefined };
   exit(code: number): never;
   readTextFile(path: string): Promise<string>;
+  writeTextFile(path: string, text: string): Promise<void>;
   realPath(path: string): Promise<string>;
   stat(path: string): Promise<{ isFile: boolean }>;
   cwd(): string;
@@ -95,6 +96,8 @@ export const runtime: Runtime = {
       return false;
     }
   },
+  writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+  tempDir: () => Deno.env.get('TMPDIR') || '/tmp',
   realPath: (path) => Deno.realPath(path),
   cores: () => navigator.hardwareConcurrency,
   cwd: () => Deno.cwd(),

@@ -2,8 +2,8 @@
  * Node: @hono/node-server with @hono/node-ws, node:child_process.
  */
 import { spawn as spawnChild } from 'node:child_process';
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
@@ -17,7 +17,7 @@ const nodeWs = createNodeWebSocket(target);
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
   const [file, ...args] = argv;
-  const child = spawnChild(file!, args, { cwd: options.cwd, env: options.env, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const child = spawnChild(file!, args, { cwd: options.cwd, env: options.env && { ...process.env, ...options.env }, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   // A worker that dies makes the next write fail with EPIPE; its exit is what we act on.
   child.stdin?.on('error', () => {});
   const exited = new Promise<number | null>((resolve, reject) => {
@@ -62,6 +62,8 @@ export const runtime: Runtime = {
   exit: (code) => process.exit(code),
   readTextFile: (path) => readFile(path, 'utf8'),
   isFile: async (path) => (await stat(path).catch(() => undefined))?.isFile() ?? false,
+  writeTextFile: (path, text) => writeFile(path, text),
+  tempDir: () => tmpdir(),
   realPath: (path) => realpath(path),
   cores: () => availableParallelism(),
   cwd: () => process.cwd(),

@@ -7,6 +7,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 
 export interface SpawnOptions {
   cwd?: string;
+  /** Variables set on top of the parent's environment (which the child always inherits). */
   env?: Record<string, string>;
   /** Pipe stdin (resident workers); otherwise the child gets none. */
   stdin?: boolean;
@@ -49,6 +50,9 @@ export interface Runtime {
   exit(code: number): never;
   readTextFile(path: string): Promise<string>;
   isFile(path: string): Promise<boolean>;
+  writeTextFile(path: string, text: string): Promise<void>;
+  /** The system's folder for temporary files. */
+  tempDir(): string;
   /** The canonical path (symlinks resolved); rejects when it does not exist. */
   realPath(path: string): Promise<string>;
   cwd(): string;

@@ -78,3 +78,10 @@ describe('ids and version', () => {
     assert.equal(VERSION, pkg.version);
   });
 });
+
+describe('the embedded PHP SDK', () => {
+  it('is php/wsgate.php as it is now (run scripts/embed-php.mjs after editing it)', async () => {
+    const { WSGATE_PHP } = await import('../../src/sdk/wsgate-php.ts');
+    assert.equal(WSGATE_PHP, readFileSync(new URL('../../php/wsgate.php', import.meta.url), 'utf8'));
+  });
+});

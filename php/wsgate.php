@@ -1,0 +1,143 @@
+<?php
+/**
+ * wsgate's plain-PHP SDK: no Composer, nothing but a stock php-cli.
+ *
+ * 1. Hooks for any PHP file. Define any of these in your own file:
+ *      function wsAuth(string $host, string $token, string $socket)          // return false to refuse
+ *      function wsConnect(string $host, string $token, string $socket)       // return false to close
+ *      function wsReceive(string $host, string $token, string $socket, $message) // $message: decoded JSON (or the raw text)
+ *      function wsClose(string $host, string $token, string $socket)
+ *    and point wsgate at it: { "hooks": "/srv/app/ws.php", "build": false }
+ *    What wsReceive prints goes to the socket, line by line, as it is printed.
+ *    wsgate runs this file as:
+ *      php wsgate.php <hooks.php> websocket::<hook> <host> <token> <socket> [<message>]   (one-shot, build: true)
+ *      php wsgate.php <hooks.php> phlo_serve                                            (resident, build: false)
+ *
+ * 2. wsCast() for any PHP code:  require 'wsgate.php';  wsCast(['alert' => 'hi'], 'token:' . $token);
+ *    Settings from the environment: WSGATE_URL (default http://127.0.0.1:3001),
+ *    WSGATE_HOST (default: the request's Host), WSGATE_SECRET (sent as a bearer token).
+ */
+
+if (!function_exists('wsCast')) {
+    /**
+     * Sends $data (any JSON value) to sockets through wsgate's /message.
+     * $target: 'all', 'token:<t>', 'token:not:<t>', 'socket:<id>', or a list of socket ids.
+     * Returns how many sockets got it; throws RuntimeException when wsgate is
+     * unreachable, too slow ($timeout seconds), or refuses the cast.
+     */
+    function wsCast($data, $target = 'all', string $except = '', ?string $host = null, float $timeout = 5.0): int
+    {
+        $url = rtrim(getenv('WSGATE_URL') ?: 'http://127.0.0.1:3001', '/') . '/message';
+        $host = $host ?? (getenv('WSGATE_HOST') ?: ($_SERVER['HTTP_HOST'] ?? null));
+        if ($host === null || $host === '') {
+            throw new RuntimeException('wsCast: no host: pass it, set WSGATE_HOST, or call it from a web request');
+        }
+        $body = json_encode(['host' => $host, 'target' => $target, 'except' => $except, 'data' => $data], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        if ($body === false) throw new RuntimeException('wsCast: data cannot be encoded as JSON: ' . json_last_error_msg());
+        $headers = "Content-Type: application/json\r\nContent-Length: " . strlen($body) . "\r\n";
+        $secret = getenv('WSGATE_SECRET');
+        if ($secret) $headers .= "Authorization: Bearer $secret\r\n";
+        $context = stream_context_create(['http' => [
+            'method' => 'POST',
+            'header' => $headers,
+            'content' => $body,
+            'timeout' => $timeout,
+            'ignore_errors' => true,
+        ]]);
+        $error = null;
+        set_error_handler(function ($no, $message) use (&$error) { $error = $message; return true; });
+        try {
+            $response = file_get_contents($url, false, $context);
+        } finally {
+            restore_error_handler();
+        }
+        if ($response === false) {
+            throw new RuntimeException("wsCast: wsgate is not reachable at $url: " . preg_replace('/^file_get_contents\([^)]*\): /', '', (string) $error));
+        }
+        $status = 0;
+        foreach ($http_response_header ?? [] as $line) {
+            if (preg_match('#^HTTP/\S+ (\d{3})#', $line, $m)) $status = (int) $m[1];
+        }
+        $answer = json_decode($response, true);
+        if ($status !== 200 || !is_array($answer) || ($answer['status'] ?? '') !== 'ok') {
+            $message = is_array($answer) && isset($answer['message']) ? $answer['message'] : trim(substr($response, 0, 200));
+            throw new RuntimeException("wsCast: wsgate answered $status: $message");
+        }
+        return (int) $answer['sent'];
+    }
+}
+
+/** Runs one hook of the user's file; returns its result. Output goes wherever it is buffered to. */
+function wsgate_run_hook(string $target, array $args)
+{
+    $names = ['websocket::auth' => 'wsAuth', 'websocket::connect' => 'wsConnect', 'websocket::receive' => 'wsReceive', 'websocket::close' => 'wsClose'];
+    if (!isset($names[$target])) throw new RuntimeException("unknown target $target");
+    $function = $names[$target];
+    if (!function_exists($function)) return null;
+    [$host, $token, $socket] = array_map('strval', array_pad($args, 3, ''));
+    if ($target === 'websocket::receive') {
+        $text = (string) ($args[3] ?? '');
+        $decoded = json_decode($text, true);
+        return $function($host, $token, $socket, json_last_error() === JSON_ERROR_NONE ? $decoded : $text);
+    }
+    return $function($host, $token, $socket);
+}
+
+/** The resident loop: one JSON job per stdin line, answered on STDOUT (which output buffering does not touch). */
+function wsgate_serve(): void
+{
+    $send = function (array $frame) { fwrite(STDOUT, json_encode($frame, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE) . "\n"); };
+    $send(['t' => 'ready']);
+    while (($line = fgets(STDIN)) !== false) {
+        $job = json_decode($line, true);
+        if (!is_array($job) || !isset($job['id'], $job['target'])) {
+            $send(['t' => 'fatal', 'message' => 'wsgate sent a job this SDK cannot read']);
+            exit(1);
+        }
+        $id = $job['id'];
+        $stream = !empty($job['stream']);
+        $pending = '';
+        // Whatever the hook prints is cut into lines and streamed as they complete.
+        ob_start(function (string $chunk) use (&$pending, $send, $id, $stream) {
+            if (!$stream) return '';
+            $pending .= $chunk;
+            while (($nl = strpos($pending, "\n")) !== false) {
+                $send(['id' => $id, 't' => 'line', 'data' => rtrim(substr($pending, 0, $nl), "\r")]);
+                $pending = substr($pending, $nl + 1);
+            }
+            return '';
+        }, 1);
+        try {
+            $result = wsgate_run_hook($job['target'], $job['args'] ?? []);
+            ob_end_flush();
+            if ($stream && $pending !== '') $send(['id' => $id, 't' => 'line', 'data' => $pending]);
+            $send(['id' => $id, 't' => 'done', 'result' => $result]);
+        } catch (Throwable $e) {
+            ob_end_flush();
+            if ($stream && $pending !== '') $send(['id' => $id, 't' => 'line', 'data' => $pending]);
+            fwrite(STDERR, get_class($e) . ': ' . $e->getMessage() . ' in ' . $e->getFile() . ':' . $e->getLine() . "\n");
+            $send(['id' => $id, 't' => 'error', 'message' => $e->getMessage()]);
+        }
+    }
+}
+
+// Run as wsgate's hook runner only when this file is the script itself, not when an app requires it for wsCast().
+if (PHP_SAPI === 'cli' && isset($argv[0]) && realpath($argv[0]) === __FILE__) {
+    $hooks = $argv[1] ?? '';
+    if ($hooks === '' || !is_file($hooks)) {
+        fwrite(STDERR, "wsgate.php: expected the hooks file as the first argument, got '$hooks'\n");
+        exit(2);
+    }
+    require $hooks;
+    if (($argv[2] ?? '') === 'phlo_serve') {
+        wsgate_serve();
+        exit(0);
+    }
+    try {
+        $result = wsgate_run_hook($argv[2] ?? '', array_slice($argv, 3));
+    } catch (Throwable $e) {
+        fwrite(STDERR, get_class($e) . ': ' . $e->getMessage() . ' in ' . $e->getFile() . ':' . $e->getLine() . "\n");
+        exit(1);
+    }
+    if ($result === false && in_array($argv[2], ['websocket::auth', 'websocket::connect'], true)) echo "false\n";
+}

@@ -1,0 +1,123 @@
+/**
+ * The plain-PHP SDK: a file of wsAuth/wsConnect/wsReceive/wsClose served in
+ * one-shot and resident mode, and wsCast() from plain PHP (no curl).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, upgradeStatus } from '../support/client.ts';
+import { FIXTURES, ROOT, TARGET, startServer, targetAvailable } from '../support/server.ts';
+import type { Started } from '../support/server.ts';
+
+const skip = targetAvailable();
+const HOOKS = join(FIXTURES, 'ws.php');
+const SDK = join(ROOT, 'php', 'wsgate.php');
+
+/** Runs PHP code with the SDK required, the way an app calls wsCast(). */
+function php(code: string, env: Record<string, string> = {}) {
+  const run = spawnSync('php', ['-d', 'display_errors=stderr', '-r', `require ${JSON.stringify(SDK)}; ${code}`], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+for (const build of [true, false]) {
+  describe(`plain-PHP hooks (build: ${build}) on ${TARGET}`, { skip }, () => {
+    let server: Started;
+    before(async () => {
+      server = await startServer({ config: { hosts: { 'sdk.test': { hooks: HOOKS, build } } } });
+    });
+    after(() => server.stop());
+
+    it('refuses with wsAuth returning false, closes with wsConnect returning false', async () => {
+      assert.equal(await upgradeStatus(server.port, { host: 'sdk.test', token: 'refuse' }), 401);
+      const c = await connect(server.port, { host: 'sdk.test', token: 'no-connect' });
+      assert.equal((await c.closed).code, 1008);
+    });
+
+    it('gives wsReceive the decoded JSON message and streams what it prints', async () => {
+      const c = await connect(server.port, { host: 'sdk.test', token: 'ok' });
+      c.send(JSON.stringify({ a: [1, 'two'] }));
+      assert.equal(await c.next(), 'got {"a":[1,"two"]}');
+      assert.match(await c.next(), /^pid \d+$/);
+      c.send('plain text');
+      assert.equal(await c.next(), 'got "plain text"', 'a message that is not JSON arrives as the raw string');
+      await c.next();
+      c.ws.terminate();
+    });
+
+    it('logs an exception in a hook with its message and keeps the socket', async () => {
+      const c = await connect(server.port, { host: 'sdk.test', token: 'ok2' });
+      c.send('throw');
+      const line = await server.waitForLog(/hook failed host=sdk\.test .*hook=receive/);
+      assert.match(line, /hook threw on purpose/);
+      c.send('"again"');
+      assert.equal(await c.next(), 'got "again"');
+      c.ws.terminate();
+    });
+
+    it(`runs ${build ? 'a new process per event' : 'on resident workers'}`, async () => {
+      const c = await connect(server.port, { host: 'sdk.test', token: 'pids' });
+      const pids = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        c.send('1');
+        await c.next();
+        pids.add(await c.next());
+      }
+      assert.equal(pids.size, build ? 3 : 1, [...pids].join(','));
+      c.ws.terminate();
+    });
+
+    it('wsCast() from a hook reaches the sockets of the token', async () => {
+      const a = await connect(server.port, { host: 'sdk.test', token: 'caster' });
+      const b = await connect(server.port, { host: 'sdk.test', token: 'caster' });
+      // The hook's wsCast needs the gateway's URL: the gateway passes its env down to hooks.
+      a.send(JSON.stringify({ cast: 'hello' }));
+      assert.equal(await a.next(), 'got {"cast":"hello"}');
+      await a.next();
+      assert.equal(await b.next(), '{"cast":"hello"}', 'b got the cast, a was the except');
+      assert.equal(await a.next(), 'cast sent 1');
+      a.ws.terminate();
+      b.ws.terminate();
+    });
+  });
+}
+
+describe(`wsCast() from plain PHP on ${TARGET}`, { skip }, () => {
+  let server: Started;
+  before(async () => {
+    server = await startServer({ config: { hosts: { 'cast.test': { hooks: HOOKS } } } });
+  });
+  after(() => server.stop());
+
+  it('posts to /message with stock php-cli and returns the sent count', async () => {
+    const c = await connect(server.port, { host: 'cast.test', token: 'u1' });
+    const run = php(`echo wsCast(['n' => 1, 'list' => []], 'token:u1', '', 'cast.test');`, { WSGATE_URL: server.url });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, '1');
+    assert.equal(await c.next(), '{"n":1,"list":[]}');
+    c.ws.terminate();
+  });
+
+  it('takes the host from WSGATE_HOST', () => {
+    const run = php(`echo wsCast('x');`, { WSGATE_URL: server.url, WSGATE_HOST: 'cast.test' });
+    assert.equal(run.stdout, '0');
+  });
+
+  it('throws a clear error when the gateway refuses, is down, or there is no host', () => {
+    const refused = php(`wsCast('x', 'all', '', 'nope.test');`, { WSGATE_URL: server.url });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /wsCast: wsgate answered 400: host "nope\.test" is not configured/);
+    const down = php(`wsCast('x', 'all', '', 'cast.test', 2);`, { WSGATE_URL: 'http://127.0.0.1:9' });
+    assert.match(down.stderr, /wsCast: wsgate is not reachable at http:\/\/127\.0\.0\.1:9\/message/);
+    const nohost = php(`wsCast('x');`, { WSGATE_URL: server.url, WSGATE_HOST: '' });
+    assert.match(nohost.stderr, /wsCast: no host/);
+  });
+
+  it('is the same file the binary prints with `wsgate sdk`', async () => {
+    const { runWsgate } = await import('../support/server.ts');
+    const { readFileSync } = await import('node:fs');
+    const printed = await runWsgate(['sdk']);
+    assert.equal(printed.code, 0);
+    assert.equal(`${printed.stdout}`, readFileSync(SDK, 'utf8'));
+  });
+});
