@@ -67,6 +67,8 @@ if (!function_exists('wsCast')) {
     }
 }
 
+// Guarded like wsCast(): a hooks file may require its own copy of this file for wsCast().
+if (!function_exists('wsgate_run_hook')) {
 /** Runs one hook of the user's file; returns its result. Output goes wherever it is buffered to. */
 function wsgate_run_hook(string $target, array $args)
 {
@@ -119,6 +121,7 @@ function wsgate_serve(): void
             $send(['id' => $id, 't' => 'error', 'message' => $e->getMessage()]);
         }
     }
+}
 }
 
 // Run as wsgate's hook runner only when this file is the script itself, not when an app requires it for wsCast().

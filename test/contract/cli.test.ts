@@ -33,7 +33,7 @@ describe(`cli on ${TARGET}`, { skip }, () => {
       ['a missing app file', { hosts: { 'a.test': '/nonexistent/app.php' } }, /hosts\["a\.test"\]\.app: expected an existing file, but \/nonexistent\/app\.php does not exist/],
       ['a wrong type', { port: 'eighty', hosts: { 'a.test': APP } }, /: port: expected a port number/],
       ['an unknown field', { hosts: { 'a.test': APP }, prot: 1 }, /: prot: unknown field/],
-      ['an ambiguous host entry', { hosts: { 'a.test': { app: APP, command: ['x'] } } }, /hosts\["a\.test"\]: expected exactly one of "app", "command" or "module", got "app" and "command"/],
+      ['an ambiguous host entry', { hosts: { 'a.test': { app: APP, command: ['x'] } } }, /hosts\["a\.test"\]: expected exactly one of "app", "hooks", "command" or "module", got "app" and "command"/],
       ['a bad wildcard', { hosts: { 'a.*.test': APP } }, /hosts\["a\.\*\.test"\]: host key may use "\*" only/],
       ['no hosts', { hosts: {} }, /hosts: expected at least one host/],
       ['invalid JSON', '{ "hosts": ', /not valid JSON/],
