@@ -224,6 +224,11 @@ export class Pool {
       },
       (error: Error) => {
         this.#booting = false;
+        if (worker.retiring || this.#stopped) {
+          // Stopped on purpose mid-boot (a reload): not a failure; a fresh worker takes its place.
+          this.pump();
+          return;
+        }
         this.log.error('worker failed to start', { app: this.app, pid: worker.pid, error: error.message });
         // Nothing else will serve these jobs soon: fail them rather than let them wait on a broken app.
         if (![...this.#workers].some((w) => w !== worker && w.state !== 'dead')) {

@@ -47,6 +47,19 @@ describe(`reload on ${TARGET}`, { skip }, () => {
     }
   });
 
+  it('lets a job that waits for a booting worker run after a reload', async () => {
+    const server = await startServer({ env: { WSGATE_TEST_BOOT_MS: '500' }, config: { hosts: { 'r.test': { app: APP, build: false } } } });
+    try {
+      const upgrade = upgradeStatus(server.port, { host: 'r.test', token: 'waiting' });
+      await server.waitForLog(/worker starting/);
+      assert.equal((await fetch(`${server.url}/reload`, { method: 'POST' })).status, 200);
+      assert.equal(await upgrade, 101, 'the auth job ran on a worker of the new generation');
+      assert.ok(!server.logs.some((l) => /worker failed to start/.test(l)), 'a worker stopped by the reload is not a failure');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('keeps the running config when the new one has errors', async () => {
     const server = await startServer({ config: { hosts: { 'r.test': APP } } });
     try {
