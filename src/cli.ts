@@ -8,8 +8,8 @@ import { start } from './app.ts';
 import type { Running } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Overrides } from './config.ts';
-import { createLogger } from './log.ts';
-import type { Level } from './log.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.ts';
+import type { Level, LogFormat } from './log.ts';
 import type { Runtime } from './runtime/types.ts';
 import { WSGATE_PHP } from './sdk/wsgate-php.ts';
 import { VERSION } from './version.ts';
@@ -36,7 +36,6 @@ function portOf(value: string | undefined): number | undefined {
   return port;
 }
 
-const LEVELS = ['debug', 'info', 'warn', 'error'];
 
 async function request(url: string, init?: RequestInit): Promise<{ status: number; body: string }> {
   try {
@@ -68,14 +67,17 @@ export function buildCli(runtime: Runtime): CommandDef {
     meta: { name: 'serve', description: 'Run the gateway' },
     args: {
       ...configArgs,
-      'log-level': { type: 'string', description: 'debug, info, warn or error (default info)' },
+      'log-level': { type: 'string', description: 'debug, info, warn or error (default info; $WSGATE_LOG_LEVEL)' },
+      'log-format': { type: 'string', description: 'pretty (key=value, the default) or json (one object per line; $WSGATE_LOG_FORMAT)' },
     },
     async run({ args, rawArgs }) {
       const level = (args['log-level'] ?? runtime.env('WSGATE_LOG_LEVEL') ?? 'info') as Level;
-      if (!LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: expected one of ${LEVELS.join(', ')}`);
+      if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
+      const format = (args['log-format'] ?? runtime.env('WSGATE_LOG_FORMAT') ?? 'pretty') as LogFormat;
+      if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format ${format}: expected one of ${LOG_FORMATS.join(', ')}`);
       const load = () => loadConfig(configFile(args), runtime, overrides(args, rawArgs));
       const config = await load();
-      const log = createLogger(runtime.writeErr, level);
+      const log = createLogger(runtime.writeErr, level, format);
       // Handlers go in before the port is bound: a signal right after "listening" must find them.
       let running: Running | undefined;
       const onStop = (signal: string) => () => {

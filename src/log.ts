@@ -29,9 +29,24 @@ export function formatLine(level: Level, event: string, fields: Fields, time = n
   return line;
 }
 
-export function createLogger(write: (line: string) => void, minimum: Level = 'info'): Logger {
+/** One JSON object per line, for log shippers: {"time","level","event",...fields}. */
+export function formatJson(level: Level, event: string, fields: Fields, time = new Date()): string {
+  const out: Record<string, unknown> = { time: time.toISOString(), level, event };
+  for (const key in fields) {
+    const value = fields[key];
+    if (value !== undefined && value !== null && value !== '') out[key] = value;
+  }
+  return JSON.stringify(out);
+}
+
+export type LogFormat = 'pretty' | 'json';
+export const LOG_FORMATS: LogFormat[] = ['pretty', 'json'];
+export const LOG_LEVELS: Level[] = ['debug', 'info', 'warn', 'error'];
+
+export function createLogger(write: (line: string) => void, minimum: Level = 'info', format: LogFormat = 'pretty'): Logger {
+  const render = format === 'json' ? formatJson : formatLine;
   const at = (level: Level) => (event: string, fields: Fields = {}) => {
-    if (ORDER[level] >= ORDER[minimum]) write(formatLine(level, event, fields));
+    if (ORDER[level] >= ORDER[minimum]) write(render(level, event, fields));
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

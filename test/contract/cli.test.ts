@@ -103,6 +103,25 @@ describe(`cli on ${TARGET}`, { skip }, () => {
       }
     });
 
+    it('writes one JSON object per log line with --log-format json', async () => {
+      const server = await startServer({ config: { hosts: { 'app.test': APP } }, args: ['--log-format', 'json'] });
+      try {
+        const a = await connect(server.port, { host: 'app.test', token: 'json-logs' });
+        a.send('hi');
+        await a.next();
+        a.ws.terminate();
+        await server.waitForLog(/"event":"close"/);
+        const lines = server.logs.map((l) => JSON.parse(l));
+        const open = lines.find((l) => l.event === 'open');
+        assert.equal(open.host, 'app.test');
+        assert.match(open.socket, /^[0-9a-f]{16}$/);
+        assert.ok(!server.logs.join('\n').includes('json-logs'), 'no raw token');
+        assert.equal((await runWsgate(['serve', '--log-format', 'xml'])).code, 2);
+      } finally {
+        await server.stop();
+      }
+    });
+
     it('on SIGTERM closes sockets with 1001, runs their close hooks and exits 0', async () => {
       const events = join(tempDir(), 'events.ndjson');
       const server = await startServer({ config: { hosts: { 'app.test': APP } }, env: { WSGATE_TEST_EVENTS: events } });

@@ -122,12 +122,12 @@ export async function startServer(options: StartOptions = {}): Promise<Started> 
   };
 
   const listening = await Promise.race([
-    waitForLog(/ listening url=/, options.timeoutMs ?? 30_000),
+    waitForLog(/ listening url=|"event":"listening"/, options.timeoutMs ?? 30_000),
     exited.then((code) => {
       throw new Error(`server exited (${code}) before listening:\n${logs.join('\n')}`);
     }),
   ]);
-  const url = /url=(\S+)/.exec(listening)![1]!;
+  const url = (/url=(\S+)/.exec(listening) ?? /"url":"([^"]+)"/.exec(listening))![1]!;
   const port = Number(new URL(url).port);
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);

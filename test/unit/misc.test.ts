@@ -85,3 +85,14 @@ describe('the embedded PHP SDK', () => {
     assert.equal(WSGATE_PHP, readFileSync(new URL('../../php/wsgate.php', import.meta.url), 'utf8'));
   });
 });
+
+describe('json log lines', () => {
+  it('one object per line with time, level, event and the non-empty fields', async () => {
+    const { createLogger: make } = await import('../../src/log.ts');
+    const lines: string[] = [];
+    make((l) => lines.push(l), 'info', 'json').info('open', { host: 'a.test', sockets: 2, reason: '', none: undefined });
+    const parsed = JSON.parse(lines[0]!);
+    assert.equal(typeof parsed.time, 'string');
+    assert.deepEqual({ ...parsed, time: 'x' }, { time: 'x', level: 'info', event: 'open', host: 'a.test', sockets: 2 });
+  });
+});
