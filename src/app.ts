@@ -2,6 +2,8 @@
  * Wiring: config -> runners per host -> gateway -> Hono app -> listener, and
  * the graceful stop on SIGTERM/SIGINT.
  */
+import type { Context } from 'hono';
+import { bearerMatches, cameThroughProxy, isLoopback } from './access.ts';
 import { BUILTIN_DEMO } from './config.ts';
 import type { Config, HostConfig } from './config.ts';
 import { demoHooks } from './demo/hooks.ts';
@@ -130,7 +132,13 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   };
 
   const demo = config.hosts.some((h) => h.module === BUILTIN_DEMO);
+  const trusted = (c: Context) => {
+    const secret = current.secret;
+    if (secret && bearerMatches(c.req.header('authorization'), secret)) return true;
+    return isLoopback(runtime.remoteAddress(c)) && !cameThroughProxy((name) => c.req.header(name));
+  };
   const app = createApp(gateway, {
+    trusted,
     upgradeWebSocket: runtime.upgradeWebSocket,
     dispatcher: { check: (app) => dispatcher.check(app), run: (job, onLine) => dispatcher.run(job, onLine) },
     reload,

@@ -4,6 +4,7 @@
  */
 import { defineCommand, runCommand, showUsage } from 'citty';
 import type { CommandDef } from 'citty';
+import { isLoopbackListen } from './access.ts';
 import { start } from './app.ts';
 import type { Running } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -60,6 +61,7 @@ export function buildCli(runtime: Runtime): CommandDef {
     listen: args.listen as string | undefined,
     php: args.php as string | undefined,
     hosts: repeated(rawArgs, 'host'),
+    secret: runtime.env('WSGATE_SECRET') || undefined,
   });
   const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || runtime.env('WSGATE_CONFIG') || undefined;
 
@@ -75,7 +77,15 @@ export function buildCli(runtime: Runtime): CommandDef {
       if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
       const format = (args['log-format'] ?? runtime.env('WSGATE_LOG_FORMAT') ?? 'pretty') as LogFormat;
       if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format ${format}: expected one of ${LOG_FORMATS.join(', ')}`);
-      const load = () => loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+      const load = async () => {
+        const config = await loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+        if (!isLoopbackListen(config.listen) && !config.secret) {
+          throw new ConfigError([
+            `listening on ${config.listen} would let anyone who can reach it cast to every socket through /message: set "secret" in the config (16+ characters) or WSGATE_SECRET, or listen on 127.0.0.1 behind a proxy`,
+          ]);
+        }
+        return config;
+      };
       const config = await load();
       const log = createLogger(runtime.writeErr, level, format);
       // Handlers go in before the port is bound: a signal right after "listening" must find them.

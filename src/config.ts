@@ -63,6 +63,8 @@ export interface Config {
   schedule: ScheduleEntry[];
   /** The minute tick (`tasks::run` to every host app); undefined when off. */
   tick?: { everyMs: number };
+  /** The bridge's bearer secret; callers not on loopback must send it. */
+  secret?: string;
 }
 
 export class ConfigError extends Error {
@@ -134,6 +136,7 @@ const TopLevel = v.strictObject({
   apps: v.optional(v.array(nonEmpty('the path of an app.php')), []),
   dispatchAnyApp: v.optional(v.boolean('expected true or false'), false),
   schedule: v.optional(v.array(ScheduleFields), []),
+  secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
   tick: v.optional(
     v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}'),
     true,
@@ -352,6 +355,7 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     dispatchAnyApp: raw.dispatchAnyApp,
     schedule: raw.schedule.map((e) => ({ app: resolvePath(e.app, baseDir), target: e.target, everyMs: e.every * 1000, build: e.build })),
     tick: raw.tick === false ? undefined : { everyMs: raw.tick === true ? 60_000 : raw.tick.every * 1000 },
+    secret: raw.secret,
   };
 }
 
@@ -362,6 +366,8 @@ export interface Overrides {
   php?: string;
   /** NAME=APP pairs; APP is a PHP app, or a module when it ends in .js/.ts/.mjs. */
   hosts?: string[];
+  /** From $WSGATE_SECRET: used when the file sets none. */
+  secret?: string;
 }
 
 function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
@@ -370,6 +376,7 @@ function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
   if (overrides.port !== undefined) merged.port = overrides.port;
   if (overrides.listen !== undefined) merged.listen = overrides.listen;
   if (overrides.php !== undefined) merged.php = overrides.php;
+  if (overrides.secret && merged.secret === undefined) merged.secret = overrides.secret;
   if (overrides.hosts?.length) {
     const hosts: Record<string, unknown> = typeof merged.hosts === 'object' && merged.hosts !== null ? { ...merged.hosts } : {};
     for (const pair of overrides.hosts) {

@@ -13,6 +13,8 @@ import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
 
 export interface ServerOptions {
+  /** May this request use the bridge? (loopback without a proxy, or the bearer secret) */
+  trusted: (c: Context) => boolean;
   upgradeWebSocket: UpgradeWebSocket<unknown>;
   dispatcher: BridgeDispatcher;
   log: Logger;
@@ -83,8 +85,19 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     return next();
   });
 
+  // The bridge moves data to every user: only trusted callers get in.
+  const guard = async (c: Context, next: () => Promise<void>) => {
+    if (options.trusted(c)) return next();
+    log.warn('bridge refused', { path: c.req.path, reason: 'not on loopback and no valid bearer secret' });
+    c.header('WWW-Authenticate', 'Bearer');
+    return c.json({ status: 'error', message: 'this endpoint needs Authorization: Bearer <secret> when called from another machine or through a proxy' }, 401);
+  };
+  app.use('/message', guard);
+  app.use('/dispatch', guard);
+  app.use('/reload', guard);
   app.post('/message', (c) => handleMessage(c, gateway));
-  app.get('/health', (c) => handleHealth(c, gateway));
+  // Anyone may ask whether it is up; the numbers are for trusted callers.
+  app.get('/health', (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));
   app.post('/reload', async (c) => {
     const result = await options.reload();

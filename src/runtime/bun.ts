@@ -5,6 +5,7 @@ import { realpath, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Hono } from 'hono';
 import { upgradeWebSocket, websocket } from 'hono/bun';
+import { getConnInfo } from 'hono/bun';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
 
@@ -83,6 +84,13 @@ export const runtime: Runtime = {
       },
     };
     return listener;
+  },
+  remoteAddress: (c) => {
+    try {
+      return getConnInfo(c).remote.address;
+    } catch {
+      return undefined;
+    }
   },
   spawn,
   onSignal: (signal, handler) => process.on(signal, handler),

@@ -3,6 +3,7 @@
  */
 import type { Hono } from 'hono';
 import { upgradeWebSocket } from 'hono/deno';
+import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
 
@@ -82,6 +83,13 @@ export const runtime: Runtime = {
       },
     };
     return listener;
+  },
+  remoteAddress: (c) => {
+    try {
+      return getConnInfo(c).remote.address;
+    } catch {
+      return undefined;
+    }
   },
   spawn,
   onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
 
@@ -54,6 +55,13 @@ export const runtime: Runtime = {
       server.once('error', reject);
       nodeWs.injectWebSocket(server);
     });
+  },
+  remoteAddress: (c) => {
+    try {
+      return getConnInfo(c).remote.address;
+    } catch {
+      return undefined;
+    }
   },
   spawn,
   onSignal: (signal, handler) => void process.on(signal, handler),

@@ -2,7 +2,7 @@
  * What wsgate needs of the runtime it runs on. One implementation per runtime
  * (bun.ts, deno.ts, node.ts); nothing outside src/runtime/ asks which one it is.
  */
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 
 export interface SpawnOptions {
@@ -43,6 +43,8 @@ export interface Runtime {
   readonly name: 'bun' | 'deno' | 'node';
   readonly upgradeWebSocket: UpgradeWebSocket<unknown>;
   serve(app: Hono, options: { hostname: string; port: number }): Promise<Listener>;
+  /** The peer address of a request (upgrades included). */
+  remoteAddress(c: Context): string | undefined;
   spawn(argv: string[], options?: SpawnOptions): Child;
   onSignal(signal: Signal, handler: () => void): void;
   args(): string[];

@@ -1,0 +1,32 @@
+/**
+ * Who may use the bridge (/message, /dispatch, /reload, the detail of
+ * /health): callers on loopback that did not come through a proxy, or
+ * anyone with `Authorization: Bearer <secret>`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.toLowerCase().replace(/^::ffff:/, '');
+  return a === '::1' || a === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/** Whether binding `listen` exposes the port beyond this machine. */
+export function isLoopbackListen(listen: string): boolean {
+  return isLoopback(listen.replace(/^\[|\]$/g, ''));
+}
+
+/** A request relayed by a proxy arrives from loopback but is not from this machine. */
+export function cameThroughProxy(header: (name: string) => string | undefined): boolean {
+  return Boolean(header('x-forwarded-for') || header('forwarded') || header('x-real-ip'));
+}
+
+/** Compares in constant time (both sides hashed first, so lengths match too). */
+export function bearerMatches(authorization: string | undefined, secret: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
+  if (!match) return false;
+  const given = createHash('sha256').update(match[1]!).digest();
+  const expected = createHash('sha256').update(secret).digest();
+  return timingSafeEqual(given, expected);
+}

@@ -1,0 +1,112 @@
+/**
+ * Bridge access: /message, /dispatch, /reload and the detail of /health need
+ * the bearer secret from anyone who is not on loopback, or who came through
+ * a proxy; serve refuses to expose the port without a secret.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '../support/client.ts';
+import { createNetns } from '../support/netns.ts';
+import type { Netns } from '../support/netns.ts';
+import { APP, ROOT, TARGET, runWsgate, startServer, targetAvailable, tempDir, writeJson } from '../support/server.ts';
+import type { Started } from '../support/server.ts';
+import { join } from 'node:path';
+
+const SECRET = 'a-long-test-secret-0123456789';
+const netns = targetAvailable() ? undefined : createNetns();
+const skip = targetAvailable() ?? (typeof netns === 'string' ? netns : undefined);
+
+/** An HTTP request made from inside the namespace: the caller is another host. */
+function remote(ns: Netns, url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) {
+  const script = `fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() }))).catch((e) => { console.error(e.message); process.exit(3); })`;
+  const run = ns.run([process.execPath, '-e', script]);
+  assert.equal(run.code, 0, run.stderr);
+  const { status, body } = JSON.parse(run.stdout) as { status: number; body: string };
+  return { status, json: JSON.parse(body) as Record<string, unknown> };
+}
+
+describe(`bridge access on ${TARGET}`, { skip }, () => {
+  const ns = netns as Netns;
+  let server: Started;
+  let url: string;
+  before(async () => {
+    server = await startServer({ args: ['--listen', ns.hostAddress], env: { WSGATE_SECRET: SECRET }, config: { hosts: { 'app.test': APP } } });
+    url = `http://${ns.hostAddress}:${server.port}`;
+  });
+  after(async () => {
+    await server?.stop();
+    ns.remove();
+  });
+
+  const cast = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'app.test', data: 1 }) };
+
+  it('refuses /message, /dispatch and /reload from another host without the secret', () => {
+    for (const [path, init] of [
+      ['/message', cast],
+      ['/dispatch', { ...cast, body: JSON.stringify({ app: APP, target: 'jobs::echo' }) }],
+      ['/reload', { method: 'POST' }],
+    ] as const) {
+      const res = remote(ns, `${url}${path}`, init);
+      assert.equal(res.status, 401, path);
+      assert.match(String(res.json.message), /needs Authorization: Bearer <secret>/);
+      const wrong = remote(ns, `${url}${path}`, { ...init, headers: { ...('headers' in init ? init.headers : {}), authorization: 'Bearer wrong-secret-wrong-secret' } });
+      assert.equal(wrong.status, 401, `${path} with a wrong secret`);
+    }
+  });
+
+  it('lets another host in with the secret', () => {
+    const res = remote(ns, `${url}/message`, { ...cast, headers: { ...cast.headers, authorization: `Bearer ${SECRET}` } });
+    assert.deepEqual(res.json, { status: 'ok', host: 'app.test', sent: 0 });
+  });
+
+  it('shows another host only the status in /health, the detail with the secret', () => {
+    assert.deepEqual(remote(ns, `${url}/health`).json, { status: 'ok' });
+    const full = remote(ns, `${url}/health`, { headers: { authorization: `Bearer ${SECRET}` } }).json;
+    assert.deepEqual(full.configured, ['app.test']);
+  });
+
+  it('wsCast() sends WSGATE_SECRET', () => {
+    const sdk = join(ROOT, 'php', 'wsgate.php');
+    const run = ns.run(['php', '-r', `require ${JSON.stringify(sdk)}; echo wsCast(1, 'all', '', 'app.test');`], { WSGATE_URL: url, WSGATE_SECRET: SECRET });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, '0');
+  });
+
+  it('logs each refusal', async () => {
+    await server.waitForLog(/bridge refused path=\/message reason="not on loopback and no valid bearer secret"/);
+  });
+
+  it('keeps the WebSocket port open to other hosts', async () => {
+    const script = `const WebSocket = require(${JSON.stringify(join(ROOT, 'node_modules', 'ws'))}); const ws = new WebSocket(${JSON.stringify(`ws://${ns.hostAddress}:${server.port}/websocket`)}, { headers: { host: 'app.test', cookie: 'token=remote' } }); ws.on('open', () => { console.log('open'); ws.close(); }); ws.on('error', (e) => { console.error(e.message); process.exit(3); });`;
+    const run = ns.run([process.execPath, '-e', script]);
+    assert.equal(run.stdout.trim(), 'open', run.stderr);
+  });
+});
+
+describe(`bridge access on loopback on ${TARGET}`, { skip: targetAvailable() }, () => {
+  it('trusts loopback, but not a request relayed by a proxy', async () => {
+    const server = await startServer({ config: { hosts: { 'app.test': APP } } });
+    try {
+      const post = (headers: Record<string, string>) =>
+        fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ host: 'app.test', data: 1 }) });
+      assert.equal((await post({})).status, 200);
+      assert.equal((await post({ 'x-forwarded-for': '203.0.113.9' })).status, 401);
+      assert.equal((await post({ forwarded: 'for=203.0.113.9' })).status, 401);
+      assert.deepEqual(await (await fetch(`${server.url}/health`, { headers: { 'x-real-ip': '203.0.113.9' } })).json(), { status: 'ok' });
+      // The upgrade through a proxy is what proxies are for: it stays open.
+      const c = await connect(server.port, { host: 'app.test', token: 't', headers: { 'x-forwarded-for': '203.0.113.9' } });
+      c.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('refuses to listen beyond loopback without a secret, saying how to set one', async () => {
+    const file = writeJson(join(tempDir(), 'open.json'), { listen: '0.0.0.0', port: 0, hosts: { 'app.test': APP } });
+    const run = await runWsgate(['serve', '--config', file], { WSGATE_SECRET: '' });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /listening on 0\.0\.0\.0 .*set "secret" in the config \(16\+ characters\) or WSGATE_SECRET/);
+    const short = writeJson(join(tempDir(), 'short.json'), { secret: 'short', hosts: { 'app.test': APP } });
+    assert.match((await runWsgate(['check', '--config', short])).stderr, /secret: expected a secret of at least 16 characters/);
+  });
+});
