@@ -4,6 +4,7 @@
  * anyone with `Authorization: Bearer <secret>`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { normaliseHost } from './hosts.ts';
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
 export function isLoopback(address: string | undefined): boolean {
@@ -29,4 +30,22 @@ export function bearerMatches(authorization: string | undefined, secret: string)
   const given = createHash('sha256').update(match[1]!).digest();
   const expected = createHash('sha256').update(secret).digest();
   return timingSafeEqual(given, expected);
+}
+
+/**
+ * Whether a browser page from `origin` may open a socket to `host`. Without a
+ * list, only pages of the host itself; `"*"` allows any; entries are origins
+ * or host names, `*.example.com` for subdomains. No Origin header (not a
+ * browser) is not this check's business.
+ */
+export function originAllowed(origin: string | undefined, host: string, allowed: string[] | undefined): boolean {
+  if (origin === undefined) return true;
+  const from = normaliseHost(origin);
+  if (!allowed) return from === host;
+  for (const entry of allowed) {
+    if (entry === '*') return true;
+    const pattern = normaliseHost(entry);
+    if (pattern.startsWith('*.') ? from.endsWith(pattern.slice(1)) && from.length > pattern.length - 1 : from === pattern) return true;
+  }
+  return false;
 }

@@ -38,6 +38,8 @@ export interface HostConfig {
   timeoutMs: number;
   /** false: the minute tick skips this host's app. */
   tick?: boolean;
+  /** Pages allowed to open sockets (Origin); undefined: the host itself only. */
+  origins?: string[];
   /** resident: the pool's settings (global ones with this host's overrides). */
   pool?: PoolConfig;
 }
@@ -94,6 +96,9 @@ export const DEFAULTS = {
 
 export const BUILTIN_DEMO = 'builtin:demo';
 
+const origins = v.optional(
+  v.pipe(v.array(v.pipe(v.string('expected an origin such as "https://app.example.com", a host name, or "*"'), v.nonEmpty('expected an origin, got an empty string'))), v.minLength(1, 'expected at least one origin (["*"] allows any)')),
+);
 const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
 const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
 
@@ -137,6 +142,7 @@ const TopLevel = v.strictObject({
   dispatchAnyApp: v.optional(v.boolean('expected true or false'), false),
   schedule: v.optional(v.array(ScheduleFields), []),
   secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
+  origins,
   tick: v.optional(
     v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}'),
     true,
@@ -144,6 +150,7 @@ const TopLevel = v.strictObject({
 });
 
 const AppEntry = v.strictObject({
+  origins,
   app: nonEmpty('the path of the app.php'),
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
@@ -151,16 +158,19 @@ const AppEntry = v.strictObject({
   tick: v.optional(v.boolean('expected true or false')),
 });
 const HooksEntry = v.strictObject({
+  origins,
   hooks: nonEmpty('the path of a PHP file defining wsAuth, wsConnect, wsReceive or wsClose'),
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
   pool: v.optional(HostPool),
 });
 const CommandEntry = v.strictObject({
+  origins,
   command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
   timeout: v.optional(seconds),
 });
 const ModuleEntry = v.strictObject({
+  origins,
   module: nonEmpty('the path of a JS/TS module'),
 });
 
@@ -325,6 +335,14 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     }
   }
   if (hosts.length === 0 && problems.length === 0) problems.push(`${where}: hosts: expected at least one host`);
+
+  // Origins: the host's own list, else the top-level one, else (unset) the host itself.
+  for (const host of hosts) {
+    const entry = raw.hosts[seen.get(host.key)!];
+    const own = typeof entry === 'object' && entry !== null && 'origins' in entry ? (entry as { origins: string[] }).origins : undefined;
+    const list = own ?? raw.origins;
+    if (list) host.origins = list;
+  }
 
   // Hosts that share an app share its pool, so they must agree on its settings.
   const pools = new Map<string, [string, PoolConfig]>();

@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { handleDispatch, handleHealth, handleMessage } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
+import { originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
 import type { Gateway } from './gateway.ts';
 import { requestHost } from './hosts.ts';
@@ -48,6 +49,12 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     if (!VALID_HOST.test(host)) {
       log.info('upgrade refused', { host: JSON.stringify(host.slice(0, 100)), reason: 'bad Host header' });
       return c.json({ status: 'error', message: 'bad Host header' }, 400);
+    }
+    // Another site's page must not open sockets with this site's cookie.
+    const origin = c.req.header('origin');
+    if (!originAllowed(origin, host, gateway.route(host)?.config.origins)) {
+      log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
+      return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
     const token = tokenFromCookie(c.req.header('cookie'));
     if (!token) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect } from '../support/client.ts';
+import { connect, upgradeStatus } from '../support/client.ts';
 import { createNetns } from '../support/netns.ts';
 import type { Netns } from '../support/netns.ts';
 import { APP, ROOT, TARGET, runWsgate, startServer, targetAvailable, tempDir, writeJson } from '../support/server.ts';
@@ -96,6 +96,25 @@ describe(`bridge access on loopback on ${TARGET}`, { skip: targetAvailable() }, 
       // The upgrade through a proxy is what proxies are for: it stays open.
       const c = await connect(server.port, { host: 'app.test', token: 't', headers: { 'x-forwarded-for': '203.0.113.9' } });
       c.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('refuses upgrades from pages of other sites with 403 (Origin), per host', async () => {
+    const server = await startServer({
+      config: { hosts: { 'app.test': APP, 'open.test': { app: APP, origins: ['*'] }, 'list.test': { app: APP, origins: ['https://admin.test', '*.cdn.test'] } } },
+    });
+    try {
+      const status = (host: string, origin?: string) => upgradeStatus(server.port, { host, token: 't', headers: origin ? { origin } : {} });
+      assert.equal(await status('app.test', 'https://app.test'), 101, 'its own pages');
+      assert.equal(await status('app.test'), 101, 'no Origin: not a browser');
+      assert.equal(await status('app.test', 'https://evil.test'), 403);
+      assert.equal(await status('open.test', 'https://evil.test'), 101, '["*"] turns the check off');
+      assert.equal(await status('list.test', 'https://admin.test'), 101);
+      assert.equal(await status('list.test', 'https://x.cdn.test'), 101);
+      assert.equal(await status('list.test', 'https://list.test'), 403, 'a list replaces the default');
+      await server.waitForLog(/upgrade refused host=app\.test origin=https:\/\/evil\.test reason="origin not allowed"/);
     } finally {
       await server.stop();
     }

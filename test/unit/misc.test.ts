@@ -96,3 +96,41 @@ describe('json log lines', () => {
     assert.deepEqual({ ...parsed, time: 'x' }, { time: 'x', level: 'info', event: 'open', host: 'a.test', sockets: 2 });
   });
 });
+
+describe('originAllowed', async () => {
+  const { originAllowed } = await import('../../src/access.ts');
+  it('allows no Origin (not a browser) and the host itself by default', () => {
+    assert.equal(originAllowed(undefined, 'app.test', undefined), true);
+    assert.equal(originAllowed('https://app.test', 'app.test', undefined), true);
+    assert.equal(originAllowed('http://APP.test:8080', 'app.test', undefined), true);
+    assert.equal(originAllowed('https://evil.test', 'app.test', undefined), false);
+    assert.equal(originAllowed('null', 'app.test', undefined), false);
+  });
+  it('follows a list: origins, host names, *.suffix, *', () => {
+    const list = ['https://admin.test', '*.cdn.test'];
+    assert.equal(originAllowed('https://admin.test', 'app.test', list), true);
+    assert.equal(originAllowed('https://a.cdn.test', 'app.test', list), true);
+    assert.equal(originAllowed('https://cdn.test', 'app.test', list), false);
+    assert.equal(originAllowed('https://app.test', 'app.test', list), false, 'a list replaces the default');
+    assert.equal(originAllowed('https://anything', 'app.test', ['*']), true);
+  });
+});
+
+describe('bridge access helpers', async () => {
+  const { bearerMatches, isLoopback, isLoopbackListen, cameThroughProxy } = await import('../../src/access.ts');
+  it('knows loopback addresses', () => {
+    for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
+    for (const a of ['10.0.0.1', '::', '0.0.0.0', '', undefined, '128.0.0.1']) assert.equal(isLoopback(a), false, String(a));
+    assert.equal(isLoopbackListen('[::1]'), true);
+    assert.equal(isLoopbackListen('0.0.0.0'), false);
+  });
+  it('matches a bearer secret exactly', () => {
+    assert.equal(bearerMatches('Bearer s3cret-s3cret-s3cret', 's3cret-s3cret-s3cret'), true);
+    assert.equal(bearerMatches('bearer  s3cret-s3cret-s3cret ', 's3cret-s3cret-s3cret'), true);
+    for (const h of [undefined, '', 'Bearer', 'Bearer s3cret', 'Basic s3cret-s3cret-s3cret']) assert.equal(bearerMatches(h, 's3cret-s3cret-s3cret'), false, String(h));
+  });
+  it('sees a relayed request', () => {
+    assert.equal(cameThroughProxy((n) => (n === 'x-forwarded-for' ? '1.2.3.4' : undefined)), true);
+    assert.equal(cameThroughProxy(() => undefined), false);
+  });
+});
