@@ -140,12 +140,18 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const app = createApp(gateway, {
     trusted,
     upgradeWebSocket: runtime.upgradeWebSocket,
+    bufferedAmount: runtime.bufferedAmount,
+    terminate: runtime.terminate,
     dispatcher: { check: (app) => dispatcher.check(app), run: (job, onLine) => dispatcher.run(job, onLine) },
     reload,
     log,
     extra: demo ? mountDemoPage : undefined,
   });
-  const listener = await runtime.serve(app, { hostname: config.listen, port: config.port });
+  const listener = await runtime.serve(app, {
+    hostname: config.listen,
+    port: config.port,
+    sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive },
+  });
   hookEnv.WSGATE_URL = `http://${callableHost(config.listen)}:${listener.port}`;
   log.info('listening', {
     url: `http://${config.listen.includes(':') ? `[${config.listen}]` : config.listen}:${listener.port}`,

@@ -16,6 +16,18 @@ export interface PoolConfig {
   bootTimeoutMs: number;
 }
 
+/** Per-socket and per-server limits (bytes, counts, per second). */
+export interface Limits {
+  frame: number;
+  sockets: number;
+  socketsPerHost: number;
+  socketsPerToken: number;
+  messagesPerSecond: number;
+  messageBurst: number;
+  pending: number;
+  sendBuffer: number;
+}
+
 export interface ScheduleEntry {
   app: string;
   target: string;
@@ -67,6 +79,9 @@ export interface Config {
   tick?: { everyMs: number };
   /** The bridge's bearer secret; callers not on loopback must send it. */
   secret?: string;
+  limits: Limits;
+  /** Seconds between pings (0: off). */
+  keepalive: number;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +107,17 @@ export const DEFAULTS = {
   maxBody: 1 << 20,
   shutdownTimeout: 10,
   pool: { idle: 60, maxJobs: 10_000, maxQueue: 1000, bootTimeout: 30 },
+  limits: {
+    frame: 1 << 20,
+    sockets: 100_000,
+    socketsPerHost: 100_000,
+    socketsPerToken: 100,
+    messagesPerSecond: 100,
+    messageBurst: 200,
+    pending: 100,
+    sendBuffer: 4 << 20,
+  },
+  keepalive: 30,
 } as const;
 
 export const BUILTIN_DEMO = 'builtin:demo';
@@ -119,6 +145,17 @@ const ScheduleFields = v.strictObject({
   build: v.optional(v.boolean('expected true (one-shot) or false (resident pool)'), false),
 });
 
+const LimitFields = v.strictObject({
+  frame: v.optional(count('a size in bytes')),
+  sockets: v.optional(count('a number of sockets')),
+  socketsPerHost: v.optional(count('a number of sockets')),
+  socketsPerToken: v.optional(count('a number of sockets')),
+  messagesPerSecond: v.optional(v.pipe(v.number('expected messages per second'), v.minValue(0.001, 'expected a positive rate'))),
+  messageBurst: v.optional(count('a number of messages')),
+  pending: v.optional(count('a number of messages')),
+  sendBuffer: v.optional(count('a size in bytes')),
+});
+
 const TopLevel = v.strictObject({
   listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
   port: v.optional(
@@ -143,6 +180,8 @@ const TopLevel = v.strictObject({
   schedule: v.optional(v.array(ScheduleFields), []),
   secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
   origins,
+  limits: v.optional(LimitFields, {}),
+  keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
   tick: v.optional(
     v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}'),
     true,
@@ -374,6 +413,8 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     schedule: raw.schedule.map((e) => ({ app: resolvePath(e.app, baseDir), target: e.target, everyMs: e.every * 1000, build: e.build })),
     tick: raw.tick === false ? undefined : { everyMs: raw.tick === true ? 60_000 : raw.tick.every * 1000 },
     secret: raw.secret,
+    limits: { ...DEFAULTS.limits, ...raw.limits },
+    keepalive: raw.keepalive,
   };
 }
 

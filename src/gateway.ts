@@ -35,9 +35,16 @@ interface Session extends Socket {
   route: Route;
   lane: Promise<void>;
   open: boolean;
+  /** Receive events queued or running. */
+  pending: number;
+  /** Token bucket for messages per second: what is left, and when it was last filled. */
+  allowance: number;
+  filledAt: number;
 }
 
 export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_TRY_LATER = 1013;
 export const CLOSE_POLICY = 1008;
 
 export class Gateway {
@@ -46,6 +53,8 @@ export class Gateway {
   #configured: string[];
   readonly #log: Logger;
   #config: Config;
+  /** Upgrades whose auth hook is running: they count against the socket limit too. */
+  #authorizing = 0;
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
 
@@ -124,7 +133,8 @@ export class Gateway {
       return undefined;
     }
     const pending: Pending = { id: newSocketId(), host, token, tokenHash, route };
-    const outcome = await this.#run(pending, route, 'auth');
+    this.#authorizing++;
+    const outcome = await this.#run(pending, route, 'auth').finally(() => this.#authorizing--);
     if (outcome === undefined || refuses(outcome)) {
       this.#log.info('upgrade refused', { host, socket: pending.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
       return undefined;
@@ -132,9 +142,19 @@ export class Gateway {
     return pending;
   }
 
+  /** Why a new socket for this host and token may not open now (status and reason), if it may not. */
+  admit(host: string, token: string): { status: 429 | 503; reason: string } | undefined {
+    const limits = this.#config.limits;
+    if (this.hub.size + this.#authorizing >= limits.sockets) return { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` };
+    if (this.hub.countHost(host) >= limits.socketsPerHost) return { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` };
+    if (this.hub.countToken(host, token) >= limits.socketsPerToken) return { status: 429, reason: `this token holds its maximum of ${limits.socketsPerToken} sockets` };
+    return undefined;
+  }
+
   /** The socket is accepted: register it and queue its connect hook first in its lane. */
   open(pending: Pending, conn: Conn): Session {
-    const session: Session = { ...pending, conn, lane: Promise.resolve(), open: true };
+    const limits = this.#config.limits;
+    const session: Session = { ...pending, conn, lane: Promise.resolve(), open: true, pending: 0, allowance: limits.messageBurst, filledAt: performance.now() };
     this.hub.add(session);
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash), sockets: this.hub.size });
     this.#enqueue(session, async () => {
@@ -150,9 +170,45 @@ export class Gateway {
 
   /** A client frame: queued behind everything this socket sent before. Only receive streams output to the socket. */
   message(session: Session, text: string): void {
+    if (!session.open) return;
+    const limits = this.#config.limits;
+    const now = performance.now();
+    session.allowance = Math.min(limits.messageBurst, session.allowance + ((now - session.filledAt) / 1000) * limits.messagesPerSecond);
+    session.filledAt = now;
+    if (session.allowance < 1) return this.#refuse(session, CLOSE_POLICY, 'too many messages per second');
+    session.allowance -= 1;
+    if (session.pending >= limits.pending) return this.#refuse(session, CLOSE_POLICY, 'too many messages waiting for the app');
+    session.pending++;
     this.#enqueue(session, async () => {
-      await this.#run(session, session.route, 'receive', text, session);
+      try {
+        await this.#run(session, session.route, 'receive', text, session);
+      } finally {
+        session.pending--;
+      }
     });
+  }
+
+  /** Closes a socket that broke a limit, saying which. */
+  #refuse(session: Session, code: number, reason: string): void {
+    this.#log.warn('limit', { host: session.host, socket: session.id, code, reason });
+    session.conn.close(code, reason);
+  }
+
+  /** A frame over the size limit, for runtimes that do not check it themselves. */
+  tooBig(session: Session, bytes: number): void {
+    this.#refuse(session, CLOSE_TOO_BIG, `frame of ${bytes} bytes is over the limit of ${this.#config.limits.frame}`);
+  }
+
+  /** A client that does not read: its unsent frames pile up. It would not read a close frame either, so it is dropped. */
+  tooSlow(session: Session, buffered: number): void {
+    if (!session.open) return;
+    this.#log.warn('limit', { host: session.host, socket: session.id, code: CLOSE_TRY_LATER, reason: `${buffered} bytes unsent: the client does not read fast enough` });
+    session.conn.terminate();
+    this.closed(session, CLOSE_TRY_LATER);
+  }
+
+  get limits(): Config['limits'] {
+    return this.#config.limits;
   }
 
   /** The socket is gone: unregister now, run close after its last receive. */

@@ -8,6 +8,8 @@ import type { Selection } from './targets.ts';
 export interface Conn {
   send(frame: string): void;
   close(code?: number, reason?: string): void;
+  /** Drops the connection at once, without the close handshake. */
+  terminate(): void;
 }
 
 export interface Socket {
@@ -36,6 +38,15 @@ export class Hub {
 
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Open sockets of a host, and of one token on it. */
+  countHost(host: string): number {
+    return this.#byHost.get(host)?.sockets.size ?? 0;
+  }
+
+  countToken(host: string, token: string): number {
+    return this.#byHost.get(host)?.tokens.get(token)?.size ?? 0;
   }
 
   get(id: string): Socket | undefined {

@@ -17,6 +17,9 @@ export interface ServerOptions {
   /** May this request use the bridge? (loopback without a proxy, or the bearer secret) */
   trusted: (c: Context) => boolean;
   upgradeWebSocket: UpgradeWebSocket<unknown>;
+  /** Bytes a socket has not sent yet, and dropping it (runtime-specific). */
+  bufferedAmount: (raw: unknown) => number;
+  terminate: (raw: unknown) => void;
   dispatcher: BridgeDispatcher;
   log: Logger;
   /** Re-reads the config; answers what POST /reload says. */
@@ -61,18 +64,36 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
       log.info('upgrade refused', { host, reason: 'no token cookie' });
       return unauthorized(c);
     }
+    const full = gateway.admit(host, token);
+    if (full) {
+      log.warn('upgrade refused', { host, reason: full.reason });
+      return c.json({ status: 'error', message: full.reason }, full.status);
+    }
     const pending = await gateway.authorize(host, token);
     if (!pending) return unauthorized(c);
     let session: ReturnType<Gateway['open']> | undefined;
     return upgradeWebSocket(c, {
       onOpen(_event, ws: WSContext<unknown>) {
+        const limits = gateway.limits;
         session = gateway.open(pending, {
-          send: (frame) => ws.send(frame),
+          send: (frame) => {
+            ws.send(frame);
+            const buffered = options.bufferedAmount(ws.raw);
+            if (buffered > limits.sendBuffer && session) gateway.tooSlow(session, buffered);
+          },
           close: (code, reason) => ws.close(code, reason),
+          terminate: () => options.terminate(ws.raw),
         });
       },
       onMessage(event) {
-        if (session) gateway.message(session, frameText(event.data));
+        if (!session) return;
+        const data = event.data;
+        const size = typeof data === 'string' ? data.length : data instanceof ArrayBuffer ? data.byteLength : 0;
+        // Runtimes with a frame limit of their own never get here with a bigger one; this is for those without.
+        if (size > gateway.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > gateway.limits.frame)) {
+          return gateway.tooBig(session, size);
+        }
+        gateway.message(session, frameText(data));
       },
       onClose(event) {
         if (session) gateway.closed(session, event.code);

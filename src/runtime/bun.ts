@@ -72,9 +72,21 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
 
 export const runtime: Runtime = {
   name: 'bun',
+  terminate: (raw) => (raw as { terminate(): void }).terminate(),
+  bufferedAmount: (raw) => (raw as { getBufferedAmount(): number }).getBufferedAmount(),
   upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket<unknown>,
-  async serve(app: Hono, { hostname, port }) {
-    const server = Bun.serve({ hostname, port, fetch: app.fetch, websocket });
+  async serve(app: Hono, { hostname, port, sockets }) {
+    const server = Bun.serve({
+      hostname,
+      port,
+      fetch: app.fetch,
+      websocket: {
+        ...websocket,
+        // Bun closes oversized frames with 1009 itself, and pings idle sockets, closing those that stay silent.
+        maxPayloadLength: sockets.maxFrame,
+        ...(sockets.keepalive > 0 ? { idleTimeout: sockets.keepalive * 2, sendPings: true } : { idleTimeout: 0 }),
+      },
+    });
     const listener: Listener = {
       hostname,
       port: server.port,

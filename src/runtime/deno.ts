@@ -2,7 +2,7 @@
  * Deno: Deno.serve with hono/deno's upgradeWebSocket, Deno.Command.
  */
 import type { Hono } from 'hono';
-import { upgradeWebSocket } from 'hono/deno';
+import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
@@ -68,10 +68,18 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
   };
 }
 
+// Deno's own keepalive is an upgrade option (idleTimeout): it pings and closes sockets that miss the pong.
+let upgradeOptions: { idleTimeout?: number } = {};
+const upgradeWebSocket = ((c: never, events: never) => (honoUpgrade as (...args: unknown[]) => unknown)(c, events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
+
 export const runtime: Runtime = {
   name: 'deno',
-  upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket<unknown>,
-  async serve(app: Hono, { hostname, port }) {
+  upgradeWebSocket,
+  terminate: (raw) => (raw as WebSocket).close(1013),
+  bufferedAmount: (raw) => (raw as WebSocket).bufferedAmount,
+  async serve(app: Hono, { hostname, port, sockets }) {
+    // Deno has no frame limit of its own: the gateway checks each frame's size instead.
+    upgradeOptions = { idleTimeout: sockets.keepalive > 0 ? sockets.keepalive : 0 };
     let bound = port;
     const server = Deno.serve({ hostname, port, onListen: (addr) => (bound = addr.port) }, app.fetch);
     const listener: Listener = {

@@ -7,6 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
+import type { WebSocket } from 'ws';
 import type { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -35,11 +36,36 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
   };
 }
 
+const alive = new WeakSet<WebSocket>();
+
+/** One timer for all sockets: each must answer the previous ping before the next. */
+function startKeepalive(seconds: number): ReturnType<typeof setInterval> {
+  nodeWs.wss.on('connection', (ws: WebSocket) => {
+    alive.add(ws);
+    ws.on('pong', () => alive.add(ws));
+  });
+  return setInterval(() => {
+    for (const ws of nodeWs.wss.clients) {
+      if (!alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
+  }, seconds * 1000);
+}
+
 export const runtime: Runtime = {
   name: 'node',
+  terminate: (raw) => (raw as WebSocket).terminate(),
+  bufferedAmount: (raw) => (raw as WebSocket).bufferedAmount,
   upgradeWebSocket: nodeWs.upgradeWebSocket as UpgradeWebSocket<unknown>,
-  serve(app, { hostname, port }) {
+  serve(app, { hostname, port, sockets }) {
     target.app = app;
+    // node-ws makes its server without options: the frame limit is set on it here (ws closes with 1009).
+    (nodeWs.wss.options as { maxPayload: number }).maxPayload = sockets.maxFrame;
+    const keepalive = sockets.keepalive > 0 ? startKeepalive(sockets.keepalive) : undefined;
     return new Promise<Listener>((resolve, reject) => {
       const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
         server.off('error', reject);
@@ -47,6 +73,7 @@ export const runtime: Runtime = {
           hostname,
           port: info.port,
           async stop() {
+            clearInterval(keepalive);
             server.close();
             (server as Server).closeIdleConnections?.();
           },

@@ -39,10 +39,22 @@ export interface Listener {
 
 export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 
+/** Socket-level limits the runtime enforces itself where it can. */
+export interface SocketOptions {
+  /** Largest client frame in bytes; bigger ones close the socket with 1009. */
+  maxFrame: number;
+  /** Seconds between pings; a socket that misses its pong is closed. 0: off. */
+  keepalive: number;
+}
+
 export interface Runtime {
   readonly name: 'bun' | 'deno' | 'node';
   readonly upgradeWebSocket: UpgradeWebSocket<unknown>;
-  serve(app: Hono, options: { hostname: string; port: number }): Promise<Listener>;
+  serve(app: Hono, options: { hostname: string; port: number; sockets: SocketOptions }): Promise<Listener>;
+  /** Bytes queued for a socket and not yet sent (the adapter's raw socket). */
+  bufferedAmount(raw: unknown): number;
+  /** Drops a connection without the close handshake (a client that does not read would never finish it). */
+  terminate(raw: unknown): void;
   /** The peer address of a request (upgrades included). */
   remoteAddress(c: Context): string | undefined;
   spawn(argv: string[], options?: SpawnOptions): Child;

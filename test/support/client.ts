@@ -83,3 +83,31 @@ export async function upgradeStatus(port: number, options: ClientOptions = {}): 
     return status;
   }
 }
+
+/**
+ * A client that completes the handshake and then neither reads nor answers
+ * pings: a stalled phone, a dead NAT. Resolves once the 101 arrived.
+ */
+export async function stalledClient(port: number, options: { host: string; token: string }): Promise<import('node:net').Socket> {
+  const { connect: tcp } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = tcp(port, '127.0.0.1', () => {
+      socket.write(
+        `GET /websocket HTTP/1.1\r\nHost: ${options.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: token=${options.token}\r\n\r\n`,
+      );
+    });
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
+      // From here on nothing is read: the kernel buffers fill and pings go unanswered.
+      socket.pause();
+      resolve(socket);
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+  });
+}

@@ -5,7 +5,7 @@ import type { Socket } from '../../src/hub.ts';
 import { sha256Hex } from '../../src/ids.ts';
 
 function socket(id: string, host: string, token: string, inbox: string[] = []): Socket & { inbox: string[] } {
-  return { id, host, token, tokenHash: sha256Hex(token), inbox, conn: { send: (f) => void inbox.push(f), close() {} } };
+  return { id, host, token, tokenHash: sha256Hex(token), inbox, conn: { send: (f) => void inbox.push(f), close() {}, terminate() {} } };
 }
 
 describe('Hub', () => {
@@ -36,7 +36,7 @@ describe('Hub', () => {
     assert.deepEqual(names(), [1, 0, 1, 0]);
   });
   it('a socket whose send throws is not counted', () => {
-    const broken = { ...socket('e'.repeat(16), 'h', 't3'), conn: { send() { throw new Error('closed'); }, close() {} } };
+    const broken = { ...socket('e'.repeat(16), 'h', 't3'), conn: { send() { throw new Error('closed'); }, close() {}, terminate() {} } };
     hub.add(broken);
     assert.equal(hub.cast('h', { kind: 'all' }, 'x'), 3);
     names();
