@@ -52,6 +52,12 @@ export interface HostConfig {
   tick?: boolean;
   /** Pages allowed to open sockets (Origin); undefined: the host itself only. */
   origins?: string[];
+  /** Where the token comes from: the cookie (the default), a query parameter, or the first message. */
+  tokenFrom?: 'cookie' | 'query' | 'message';
+  /** The cookie's or the query parameter's name (default "token"). */
+  tokenName?: string;
+  /** message mode: how long a socket may take to send its auth frame. */
+  authTimeoutMs?: number;
   /** resident: the pool's settings (global ones with this host's overrides). */
   pool?: PoolConfig;
 }
@@ -125,6 +131,11 @@ export const BUILTIN_DEMO = 'builtin:demo';
 const origins = v.optional(
   v.pipe(v.array(v.pipe(v.string('expected an origin such as "https://app.example.com", a host name, or "*"'), v.nonEmpty('expected an origin, got an empty string'))), v.minLength(1, 'expected at least one origin (["*"] allows any)')),
 );
+const tokenFields = {
+  tokenFrom: v.optional(v.picklist(['cookie', 'query', 'message'], 'expected "cookie", "query" or "message"')),
+  tokenName: v.optional(v.pipe(v.string('expected a cookie or parameter name'), v.regex(/^[\w.-]+$/, 'expected a name of letters, digits, _ . -'))),
+  authTimeout: v.optional(v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'))),
+};
 const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
 const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
 
@@ -180,6 +191,7 @@ const TopLevel = v.strictObject({
   schedule: v.optional(v.array(ScheduleFields), []),
   secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
   origins,
+  ...tokenFields,
   limits: v.optional(LimitFields, {}),
   keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
   tick: v.optional(
@@ -190,6 +202,7 @@ const TopLevel = v.strictObject({
 
 const AppEntry = v.strictObject({
   origins,
+  ...tokenFields,
   app: nonEmpty('the path of the app.php'),
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
@@ -198,6 +211,7 @@ const AppEntry = v.strictObject({
 });
 const HooksEntry = v.strictObject({
   origins,
+  ...tokenFields,
   hooks: nonEmpty('the path of a PHP file defining wsAuth, wsConnect, wsReceive or wsClose'),
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
@@ -205,11 +219,13 @@ const HooksEntry = v.strictObject({
 });
 const CommandEntry = v.strictObject({
   origins,
+  ...tokenFields,
   command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
   timeout: v.optional(seconds),
 });
 const ModuleEntry = v.strictObject({
   origins,
+  ...tokenFields,
   module: nonEmpty('the path of a JS/TS module'),
 });
 
@@ -381,6 +397,13 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     const own = typeof entry === 'object' && entry !== null && 'origins' in entry ? (entry as { origins: string[] }).origins : undefined;
     const list = own ?? raw.origins;
     if (list) host.origins = list;
+    const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as { tokenFrom?: HostConfig['tokenFrom']; tokenName?: string; authTimeout?: number };
+    const tokenFrom = fields.tokenFrom ?? raw.tokenFrom;
+    const tokenName = fields.tokenName ?? raw.tokenName;
+    const authTimeout = fields.authTimeout ?? raw.authTimeout;
+    if (tokenFrom && tokenFrom !== 'cookie') host.tokenFrom = tokenFrom;
+    if (tokenName && tokenName !== 'token') host.tokenName = tokenName;
+    if (host.tokenFrom === 'message') host.authTimeoutMs = (authTimeout ?? 10) * 1000;
   }
 
   // Hosts that share an app share its pool, so they must agree on its settings.

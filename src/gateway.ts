@@ -31,7 +31,7 @@ export interface Pending {
 }
 
 /** A registered socket plus its lane: the tail of the promise chain its hooks run on. */
-interface Session extends Socket {
+export interface Session extends Socket {
   route: Route;
   lane: Promise<void>;
   open: boolean;
@@ -143,11 +143,11 @@ export class Gateway {
   }
 
   /** Why a new socket for this host and token may not open now (status and reason), if it may not. */
-  admit(host: string, token: string): { status: 429 | 503; reason: string } | undefined {
+  admit(host: string, token: string | undefined): { status: 429 | 503; reason: string } | undefined {
     const limits = this.#config.limits;
     if (this.hub.size + this.#authorizing >= limits.sockets) return { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` };
     if (this.hub.countHost(host) >= limits.socketsPerHost) return { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` };
-    if (this.hub.countToken(host, token) >= limits.socketsPerToken) return { status: 429, reason: `this token holds its maximum of ${limits.socketsPerToken} sockets` };
+    if (token !== undefined && this.hub.countToken(host, token) >= limits.socketsPerToken) return { status: 429, reason: `this token holds its maximum of ${limits.socketsPerToken} sockets` };
     return undefined;
   }
 

@@ -9,7 +9,9 @@ import { handleDispatch, handleHealth, handleMessage } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
-import type { Gateway } from './gateway.ts';
+import { CLOSE_POLICY } from './gateway.ts';
+import type { Gateway, Session } from './gateway.ts';
+import type { Conn } from './hub.ts';
 import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
 
@@ -59,49 +61,109 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
       log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
-    const token = tokenFromCookie(c.req.header('cookie'));
+    const route = gateway.route(host);
+    const from = route?.config.tokenFrom ?? 'cookie';
+    if (route && from === 'message') {
+      // The token comes in the first frame, so the socket opens before auth can run.
+      const full = gateway.admit(host, undefined);
+      if (full) return refuseFull(c, host, full);
+      return upgradeWebSocket(c, greetingEvents(host, route.config.authTimeoutMs ?? 10_000));
+    }
+    const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
     if (!token) {
-      log.info('upgrade refused', { host, reason: 'no token cookie' });
+      log.info('upgrade refused', { host, reason: from === 'query' ? 'no token parameter' : 'no token cookie' });
       return unauthorized(c);
     }
     const full = gateway.admit(host, token);
-    if (full) {
-      log.warn('upgrade refused', { host, reason: full.reason });
-      return c.json({ status: 'error', message: full.reason }, full.status);
-    }
+    if (full) return refuseFull(c, host, full);
     const pending = await gateway.authorize(host, token);
     if (!pending) return unauthorized(c);
-    let session: ReturnType<Gateway['open']> | undefined;
+    let session: Session | undefined;
     return upgradeWebSocket(c, {
       onOpen(_event, ws: WSContext<unknown>) {
-        const limits = gateway.limits;
-        session = gateway.open(pending, {
-          send: (frame) => {
-            ws.send(frame);
-            const buffered = options.bufferedAmount(ws.raw);
-            if (buffered > limits.sendBuffer && session) gateway.tooSlow(session, buffered);
-          },
-          close: (code, reason) => ws.close(code, reason),
-          terminate: () => options.terminate(ws.raw),
-        });
+        session = gateway.open(pending, connOf(ws, () => session));
       },
       onMessage(event) {
-        if (!session) return;
-        const data = event.data;
-        const size = typeof data === 'string' ? data.length : data instanceof ArrayBuffer ? data.byteLength : 0;
-        // Runtimes with a frame limit of their own never get here with a bigger one; this is for those without.
-        if (size > gateway.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > gateway.limits.frame)) {
-          return gateway.tooBig(session, size);
-        }
-        gateway.message(session, frameText(data));
+        if (session) deliver(session, event.data);
       },
       onClose(event) {
         if (session) gateway.closed(session, event.code);
       },
-      onError() {
-        // The close event that follows does the clean-up.
-      },
     });
+  };
+
+  const refuseFull = (c: Context, host: string, full: { status: 429 | 503; reason: string }) => {
+    log.warn('upgrade refused', { host, reason: full.reason });
+    return c.json({ status: 'error', message: full.reason }, full.status);
+  };
+
+  /** What the hub sends through: the runtime's socket, dropped when the client stops reading. */
+  const connOf = (ws: WSContext<unknown>, session: () => Session | undefined): Conn => {
+    const limits = gateway.limits;
+    return {
+      send: (frame) => {
+        ws.send(frame);
+        const buffered = options.bufferedAmount(ws.raw);
+        const s = session();
+        if (buffered > limits.sendBuffer && s) gateway.tooSlow(s, buffered);
+      },
+      close: (code, reason) => ws.close(code, reason),
+      terminate: () => options.terminate(ws.raw),
+    };
+  };
+
+  const deliver = (session: Session, data: unknown) => {
+    const size = typeof data === 'string' ? data.length : data instanceof ArrayBuffer ? data.byteLength : 0;
+    // Runtimes with a frame limit of their own never get here with a bigger one; this is for those without.
+    if (size > gateway.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > gateway.limits.frame)) {
+      return gateway.tooBig(session, size);
+    }
+    gateway.message(session, frameText(data));
+  };
+
+  /**
+   * The first-message flow (`"tokenFrom": "message"`): the client must send
+   * {"type":"auth","token":"..."} within the time limit; auth runs on it, and
+   * frames sent meanwhile wait, in order, for the socket to be accepted.
+   */
+  const greetingEvents = (host: string, timeoutMs: number) => {
+    let session: Session | undefined;
+    let waiting: unknown[] | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fail = (ws: WSContext<unknown>, reason: string) => {
+      clearTimeout(timer);
+      log.info('upgrade refused', { host, reason });
+      ws.close(CLOSE_POLICY, reason);
+    };
+    return {
+      onOpen(_event: Event, ws: WSContext<unknown>) {
+        timer = setTimeout(() => fail(ws, 'no auth message in time'), timeoutMs);
+      },
+      async onMessage(event: MessageEvent, ws: WSContext<unknown>) {
+        if (session) return deliver(session, event.data);
+        if (waiting) return void waiting.push(event.data);
+        let token: unknown;
+        try {
+          const first = JSON.parse(frameText(event.data)) as { type?: unknown; token?: unknown };
+          token = first?.type === 'auth' ? first.token : undefined;
+        } catch {
+          // Not JSON: refused below like any other first frame.
+        }
+        if (typeof token !== 'string' || token === '') return fail(ws, 'the first frame must be {"type":"auth","token":"..."}');
+        clearTimeout(timer);
+        waiting = [];
+        const full = gateway.admit(host, token);
+        if (full) return fail(ws, full.reason);
+        const pending = await gateway.authorize(host, token);
+        if (!pending) return fail(ws, 'unauthorized');
+        session = gateway.open(pending, connOf(ws, () => session));
+        for (const data of waiting.splice(0)) deliver(session, data);
+      },
+      onClose(event: CloseEvent) {
+        clearTimeout(timer);
+        if (session) gateway.closed(session, event.code);
+      },
+    };
   };
 
   app.use('*', async (c, next) => {

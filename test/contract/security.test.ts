@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, upgradeStatus } from '../support/client.ts';
 import { createNetns } from '../support/netns.ts';
 import type { Netns } from '../support/netns.ts';
-import { APP, ROOT, TARGET, runWsgate, startServer, targetAvailable, tempDir, writeJson } from '../support/server.ts';
+import { APP, FIXTURES, ROOT, TARGET, runWsgate, startServer, targetAvailable, tempDir, writeJson } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 import { join } from 'node:path';
 
@@ -115,6 +115,40 @@ describe(`bridge access on loopback on ${TARGET}`, { skip: targetAvailable() }, 
       assert.equal(await status('list.test', 'https://x.cdn.test'), 101);
       assert.equal(await status('list.test', 'https://list.test'), 403, 'a list replaces the default');
       await server.waitForLog(/upgrade refused host=app\.test origin=https:\/\/evil\.test reason="origin not allowed"/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('takes the token from a query parameter on hosts that say so', async () => {
+    const server = await startServer({ config: { hosts: { 'q.test': { app: APP, tokenFrom: 'query', tokenName: 'key' } } } });
+    try {
+      const c = await connect(server.port, { host: 'q.test', path: '/websocket?key=from%20query' });
+      c.send(JSON.stringify({ cmd: 'whoami' }));
+      assert.equal(JSON.parse(await c.next()).token, 'from query');
+      c.ws.terminate();
+      assert.equal(await upgradeStatus(server.port, { host: 'q.test', token: 'cookie-only' }), 401, 'the cookie does not count there');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('takes the token from the first message on hosts that say so', async () => {
+    const server = await startServer({ config: { hosts: { 'm.test': { module: join(FIXTURES, 'hooks.ts'), tokenFrom: 'message', authTimeout: 0.5 } } } });
+    try {
+      const c = await connect(server.port, { host: 'm.test' });
+      c.send(JSON.stringify({ type: 'auth', token: 'first-frame' }));
+      c.send('sent right after');
+      assert.equal(await c.next(), 'module got sent right after', 'a frame sent during auth waits for it, in order');
+      c.ws.terminate();
+      const refused = await connect(server.port, { host: 'm.test' });
+      refused.send(JSON.stringify({ type: 'auth', token: 'refuse' }));
+      assert.deepEqual(await refused.closed, { code: 1008, reason: 'unauthorized' });
+      const garbage = await connect(server.port, { host: 'm.test' });
+      garbage.send('hello');
+      assert.deepEqual(await garbage.closed, { code: 1008, reason: 'the first frame must be {"type":"auth","token":"..."}' });
+      const silent = await connect(server.port, { host: 'm.test' });
+      assert.deepEqual(await silent.closed, { code: 1008, reason: 'no auth message in time' });
     } finally {
       await server.stop();
     }
