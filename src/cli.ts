@@ -88,6 +88,10 @@ export function buildCli(runtime: Runtime): CommandDef {
       };
       const config = await load();
       const log = createLogger(runtime.writeErr, level, format);
+      // A bug in a hook module (or in wsgate) must cost one event, never the process and every socket.
+      runtime.onStray((error, kind) => {
+        log.error(kind === 'rejection' ? 'unhandled rejection' : 'uncaught exception', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
+      });
       // Handlers go in before the port is bound: a signal right after "listening" must find them.
       let running: Running | undefined;
       const onStop = (signal: string) => () => {

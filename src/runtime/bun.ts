@@ -31,7 +31,7 @@ interface BunGlobal {
 }
 declare const Bun: BunGlobal;
 declare const process: {
-  on(signal: string, handler: () => void): void;
+  on(signal: string, handler: (error: unknown) => void): void;
   exit(code: number): never;
   cwd(): string;
   argv: string[];
@@ -103,6 +103,10 @@ export const runtime: Runtime = {
     } catch {
       return undefined;
     }
+  },
+  onStray: (handler) => {
+    process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
+    process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));
   },
   spawn,
   onSignal: (signal, handler) => process.on(signal, handler),

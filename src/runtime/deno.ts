@@ -99,6 +99,16 @@ export const runtime: Runtime = {
       return undefined;
     }
   },
+  onStray: (handler) => {
+    globalThis.addEventListener('unhandledrejection', (event) => {
+      event.preventDefault();
+      handler((event as PromiseRejectionEvent).reason, 'rejection');
+    });
+    globalThis.addEventListener('error', (event) => {
+      event.preventDefault();
+      handler((event as ErrorEvent).error, 'exception');
+    });
+  },
   spawn,
   onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
   args: () => Deno.args,

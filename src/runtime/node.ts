@@ -90,6 +90,10 @@ export const runtime: Runtime = {
       return undefined;
     }
   },
+  onStray: (handler) => {
+    process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
+    process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));
+  },
   spawn,
   onSignal: (signal, handler) => void process.on(signal, handler),
   args: () => process.argv.slice(2),

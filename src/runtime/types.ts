@@ -59,6 +59,8 @@ export interface Runtime {
   remoteAddress(c: Context): string | undefined;
   spawn(argv: string[], options?: SpawnOptions): Child;
   onSignal(signal: Signal, handler: () => void): void;
+  /** Catches what would otherwise end the process (unhandled rejections, uncaught errors). */
+  onStray(handler: (error: unknown, kind: 'rejection' | 'exception') => void): void;
   args(): string[];
   env(name: string): string | undefined;
   exit(code: number): never;
