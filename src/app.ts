@@ -14,6 +14,7 @@ import type { Logger } from './log.ts';
 import { asHookModule, ModuleRunner } from './runners/module.ts';
 import type { HookModule, ModuleCast } from './runners/module.ts';
 import { Dispatcher } from './dispatch.ts';
+import type { DispatchJob } from './dispatch.ts';
 import { Pools } from './pool/pools.ts';
 import { Scheduler } from './schedule.ts';
 import { sdkPath } from './sdk/extract.ts';
@@ -21,7 +22,7 @@ import { OneshotRunner } from './runners/oneshot.ts';
 import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
 import type { Listener, Runtime } from './runtime/types.ts';
-import { createApp } from './server.ts';
+import { createApp, createBridgeApp } from './server.ts';
 import { parseExcept, parseTarget } from './targets.ts';
 
 export type ReloadResult = { ok: true; hosts: string[] } | { ok: false; problems: string[] };
@@ -137,16 +138,18 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     if (secret && bearerMatches(c.req.header('authorization'), secret)) return true;
     return isLoopback(runtime.remoteAddress(c)) && !cameThroughProxy((name) => c.req.header(name));
   };
-  const app = createApp(gateway, {
+  const serverOptions = {
+    bridgeHere: !config.bridge,
     trusted,
     upgradeWebSocket: runtime.upgradeWebSocket,
     bufferedAmount: runtime.bufferedAmount,
     terminate: runtime.terminate,
-    dispatcher: { check: (app) => dispatcher.check(app), run: (job, onLine) => dispatcher.run(job, onLine) },
+    dispatcher: { check: (app: string) => dispatcher.check(app), run: (job: DispatchJob, onLine?: (line: string) => void) => dispatcher.run(job, onLine) },
     reload,
     log,
     extra: demo ? mountDemoPage : undefined,
-  });
+  };
+  const app = createApp(gateway, serverOptions);
   const listener = await runtime.serve(app, {
     hostname: config.listen,
     port: config.port,
@@ -160,12 +163,24 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     config: config.file ?? (demo ? 'built-in demo' : 'command line'),
   });
 
+  let bridge: Listener | undefined;
+  if (config.bridge) {
+    // On a unix socket, file permissions decide who may connect: everyone who can is trusted.
+    const onSocket = 'path' in config.bridge;
+    const bridgeApp = createBridgeApp(gateway, { ...serverOptions, trusted: onSocket ? () => true : trusted });
+    bridge = await runtime.serveHttp(bridgeApp, 'path' in config.bridge ? { path: config.bridge.path } : { hostname: config.bridge.listen, port: config.bridge.port });
+    if (onSocket) delete hookEnv.WSGATE_URL;
+    else hookEnv.WSGATE_URL = `http://${callableHost(bridge.hostname)}:${bridge.port}`;
+    log.info('bridge', { url: onSocket ? `unix:${bridge.hostname}` : hookEnv.WSGATE_URL });
+  }
+
   await scheduler.start(runtime.realPath);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       await listener.stop();
+      await bridge?.stop();
       scheduler.stop();
       await gateway!.shutdown();
       await pools.stop();

@@ -79,9 +79,11 @@ export function buildCli(runtime: Runtime): CommandDef {
       if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format ${format}: expected one of ${LOG_FORMATS.join(', ')}`);
       const load = async () => {
         const config = await loadConfig(configFile(args), runtime, overrides(args, rawArgs));
-        if (!isLoopbackListen(config.listen) && !config.secret) {
+        // The bridge is where the danger is: on the public port unless it has its own address.
+        const bridgeListen = config.bridge ? ('path' in config.bridge ? '127.0.0.1' : config.bridge.listen) : config.listen;
+        if (!isLoopbackListen(bridgeListen) && !config.secret) {
           throw new ConfigError([
-            `listening on ${config.listen} would let anyone who can reach it cast to every socket through /message: set "secret" in the config (16+ characters) or WSGATE_SECRET, or listen on 127.0.0.1 behind a proxy`,
+            `listening on ${bridgeListen} would let anyone who can reach it cast to every socket through /message: set "secret" in the config (16+ characters) or WSGATE_SECRET, give the bridge its own loopback address ("bridge": {"port": 3002}), or listen on 127.0.0.1 behind a proxy`,
           ]);
         }
         return config;

@@ -88,6 +88,8 @@ export interface Config {
   limits: Limits;
   /** Seconds between pings (0: off). */
   keepalive: number;
+  /** The bridge on its own address, so the public port carries only upgrades. */
+  bridge?: { listen: string; port: number } | { path: string };
 }
 
 export class ConfigError extends Error {
@@ -193,6 +195,18 @@ const TopLevel = v.strictObject({
   origins,
   ...tokenFields,
   limits: v.optional(LimitFields, {}),
+  bridge: v.optional(
+    v.union(
+      [
+        v.strictObject({ path: nonEmpty('the path of a unix socket') }),
+        v.strictObject({
+          listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
+          port: v.pipe(v.number('expected a port number'), v.integer('expected a whole port number'), v.minValue(0, 'expected a port from 0 to 65535'), v.maxValue(65535, 'expected a port from 0 to 65535')),
+        }),
+      ],
+      'expected {"listen": "127.0.0.1", "port": 3002} or {"path": "/run/wsgate.sock"}',
+    ),
+  ),
   keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
   tick: v.optional(
     v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}'),
@@ -438,6 +452,7 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     secret: raw.secret,
     limits: { ...DEFAULTS.limits, ...raw.limits },
     keepalive: raw.keepalive,
+    ...(raw.bridge && { bridge: 'path' in raw.bridge ? { path: resolvePath(raw.bridge.path, baseDir) } : { listen: raw.bridge.listen, port: raw.bridge.port } }),
   };
 }
 

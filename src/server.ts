@@ -16,6 +16,8 @@ import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
 
 export interface ServerOptions {
+  /** Whether this app also serves the bridge (false when it has its own address). */
+  bridgeHere: boolean;
   /** May this request use the bridge? (loopback without a proxy, or the bearer secret) */
   trusted: (c: Context) => boolean;
   upgradeWebSocket: UpgradeWebSocket<unknown>;
@@ -175,6 +177,24 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     return next();
   });
 
+  if (options.bridgeHere) mountBridge(app, gateway, options);
+  else app.get('/health', (c) => c.json({ status: 'ok' }));
+  options.extra?.(app);
+  finish(app, log);
+  return app;
+}
+
+/** The bridge alone, for its own address (`"bridge"` in the config). */
+export function createBridgeApp(gateway: Gateway, options: ServerOptions): Hono {
+  const app = new Hono();
+  mountBridge(app, gateway, options);
+  finish(app, options.log);
+  return app;
+}
+
+/** /message, /dispatch, /reload and /health, behind the access check. */
+function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void {
+  const log = options.log;
   // The bridge moves data to every user: only trusted callers get in.
   const guard = async (c: Context, next: () => Promise<void>) => {
     if (options.trusted(c)) return next();
@@ -195,7 +215,9 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   });
   app.all('/message', (c) => c.json({ status: 'error', message: 'use POST for /message' }, 405));
   app.all('/dispatch', (c) => c.json({ status: 'error', message: 'use POST for /dispatch' }, 405));
-  options.extra?.(app);
+}
+
+function finish(app: Hono, log: Logger): void {
   app.notFound((c) => c.json({ status: 'error', message: 'not found' }, 404));
   app.onError((error, c) => {
     // Runtimes that build the request URL from a malformed Host throw here.
@@ -205,5 +227,4 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     log.error('request failed', { path: c.req.path, error: error.message });
     return c.json({ status: 'error', message: 'internal error' }, 500);
   });
-  return app;
 }

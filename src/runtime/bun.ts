@@ -1,7 +1,7 @@
 /**
  * Bun: Bun.serve with hono/bun's WebSocket handler, Bun.spawn.
  */
-import { realpath, writeFile } from 'node:fs/promises';
+import { realpath, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Hono } from 'hono';
 import { upgradeWebSocket, websocket } from 'hono/bun';
@@ -96,6 +96,17 @@ export const runtime: Runtime = {
       },
     };
     return listener;
+  },
+  async serveHttp(app: Hono, address) {
+    if ('path' in address) await unlink(address.path).catch(() => {});
+    const server = Bun.serve('path' in address ? { unix: address.path, fetch: app.fetch } : { hostname: address.hostname, port: address.port, fetch: app.fetch });
+    return {
+      hostname: 'path' in address ? address.path : address.hostname,
+      port: 'path' in address ? 0 : server.port,
+      async stop() {
+        void server.stop(false);
+      },
+    };
   },
   remoteAddress: (c) => {
     try {

@@ -17,7 +17,7 @@ interface DenoChild {
 }
 interface DenoGlobal {
   serve(
-    options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void; onError?: (error: unknown) => Response },
+    options: { hostname?: string; port?: number; path?: string; transport?: 'unix'; onListen?: (addr: { port: number }) => void; onError?: (error: unknown) => Response },
     handler: (request: Request, info: unknown) => Response | Promise<Response>,
   ): { addr: { port: number }; shutdown(): Promise<void> };
   Command: new (command: string, options: Record<string, unknown>) => { spawn(): DenoChild };
@@ -26,6 +26,7 @@ interface DenoGlobal {
   env: { get(name: string): string | undefined };
   exit(code: number): never;
   readTextFile(path: string): Promise<string>;
+  remove(path: string): Promise<void>;
   writeTextFile(path: string, text: string): Promise<void>;
   realPath(path: string): Promise<string>;
   stat(path: string): Promise<{ isFile: boolean }>;
@@ -91,6 +92,20 @@ export const runtime: Runtime = {
       },
     };
     return listener;
+  },
+  async serveHttp(app: Hono, address) {
+    if ('path' in address) await Deno.remove(address.path).catch(() => {});
+    const server = Deno.serve(
+      'path' in address ? { path: address.path, transport: 'unix', onListen: () => {} } : { hostname: address.hostname, port: address.port, onListen: () => {} },
+      app.fetch,
+    );
+    return {
+      hostname: 'path' in address ? address.path : address.hostname,
+      port: 'path' in address ? 0 : server.addr.port,
+      async stop() {
+        void server.shutdown();
+      },
+    };
   },
   remoteAddress: (c) => {
     try {

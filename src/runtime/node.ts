@@ -5,7 +5,8 @@ import { spawn as spawnChild } from 'node:child_process';
 import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { unlinkSync } from 'node:fs';
+import { createAdaptorServer, serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { WebSocket } from 'ws';
 import type { Hono } from 'hono';
@@ -81,6 +82,33 @@ export const runtime: Runtime = {
       }) as Server;
       server.once('error', reject);
       nodeWs.injectWebSocket(server);
+    });
+  },
+  serveHttp(app, address) {
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    return new Promise<Listener>((resolve, reject) => {
+      server.once('error', reject);
+      const done = () => {
+        server.off('error', reject);
+        const bound = server.address();
+        resolve({
+          hostname: 'path' in address ? address.path : address.hostname,
+          port: typeof bound === 'object' && bound ? bound.port : 0,
+          async stop() {
+            server.close();
+            server.closeIdleConnections?.();
+          },
+        });
+      };
+      if ('path' in address) {
+        // A socket file left by a previous run would make listen fail.
+        try {
+          unlinkSync(address.path);
+        } catch {
+          // None there.
+        }
+        server.listen(address.path, done);
+      } else server.listen(address.port, address.hostname, done);
     });
   },
   remoteAddress: (c) => {

@@ -55,6 +55,8 @@ export interface Runtime {
   bufferedAmount(raw: unknown): number;
   /** Drops a connection without the close handshake (a client that does not read would never finish it). */
   terminate(raw: unknown): void;
+  /** A plain HTTP server (the bridge on its own address): TCP, or a unix socket at `path`. */
+  serveHttp(app: Hono, address: { hostname: string; port: number } | { path: string }): Promise<Listener>;
   /** The peer address of a request (upgrades included). */
   remoteAddress(c: Context): string | undefined;
   spawn(argv: string[], options?: SpawnOptions): Child;

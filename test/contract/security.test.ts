@@ -154,6 +154,45 @@ describe(`bridge access on loopback on ${TARGET}`, { skip: targetAvailable() }, 
     }
   });
 
+  it('serves the bridge on its own address, so the public port carries only upgrades', async () => {
+    const server = await startServer({ args: ['--listen', '0.0.0.0'], env: { WSGATE_SECRET: '' }, config: { bridge: { port: 0 }, hosts: { 'app.test': APP } } });
+    try {
+      const bridgeUrl = /bridge url=(\S+)/.exec(await server.waitForLog(/ bridge url=/))![1]!;
+      const publicUrl = `http://127.0.0.1:${server.port}`;
+      const cast = (base: string) => fetch(`${base}/message`, { method: 'POST', body: JSON.stringify({ host: 'app.test', data: 1 }) });
+      assert.equal((await cast(publicUrl)).status, 404, 'no bridge on the public port');
+      assert.deepEqual(await (await fetch(`${publicUrl}/health`)).json(), { status: 'ok' });
+      assert.equal((await cast(bridgeUrl)).status, 200);
+      assert.deepEqual((await (await fetch(`${bridgeUrl}/health`)).json()).configured, ['app.test']);
+      const c = await connect(server.port, { host: 'app.test', token: 't' });
+      c.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('serves the bridge on a unix socket', async () => {
+    const path = join(tempDir(), 'wsgate.sock');
+    const server = await startServer({ config: { bridge: { path }, hosts: { 'app.test': APP } } });
+    try {
+      await server.waitForLog(/ bridge url=unix:/);
+      const { request } = await import('node:http');
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ socketPath: path, path: '/message', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let body = '';
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ host: 'app.test', data: 1 }));
+      });
+      assert.equal(answer.status, 200, answer.body);
+      assert.deepEqual(JSON.parse(answer.body), { status: 'ok', host: 'app.test', sent: 0 });
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('refuses to listen beyond loopback without a secret, saying how to set one', async () => {
     const file = writeJson(join(tempDir(), 'open.json'), { listen: '0.0.0.0', port: 0, hosts: { 'app.test': APP } });
     const run = await runWsgate(['serve', '--config', file], { WSGATE_SECRET: '' });
