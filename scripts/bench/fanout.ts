@@ -28,49 +28,47 @@
  *
  * Loopback only; every child is killed on exit; every wait is bounded.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CLK_TCK, cpu, fdLimits, isElf, serverPid, statusKb, ticksToMicros } from './proc.ts';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  BENCH_DIR as HERE,
+  HOST,
+  ROOT,
+  compiledBinary as findBinary,
+  helpFromDoc,
+  installCleanup,
+  machine,
+  median,
+  parseFlags,
+  quantile,
+  realBinary,
+  sleep,
+  startServer as startCommand,
+  track,
+  versions as runtimeVersions,
+  waitIdle,
+  withFdLimit,
+  withTimeout,
+  wsgateCommand,
+} from './harness.ts';
+import type { Server } from './harness.ts';
+import { CLK_TCK, cpu, fdLimits, statusKb, ticksToMicros } from './proc.ts';
 import type { CpuSample } from './proc.ts';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..');
-const HOST = '127.0.0.1';
 const RUN_CAP_MS = 25 * 60 * 1000;
-const START_TIMEOUT_MS = 60_000;
 const OPEN_TIMEOUT_MS = 180_000;
 const ROUND_TIMEOUT_MS = 30_000;
-const IDLE_MAX_MS = 20_000;
 
 // ---------------------------------------------------------------- flags
 
-const argv = process.argv.slice(2);
-function flag(name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  if (i >= 0) return argv[i + 1];
-  const eq = argv.find((a) => a.startsWith(`--${name}=`));
-  return eq?.slice(name.length + 3);
-}
-function intFlag(name: string, fallback: number, min = 1): number {
-  const raw = flag(name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`--${name} ${raw}: expected a whole number >= ${min}`);
-    process.exit(2);
-  }
-  return value;
-}
-if (argv.includes('--help') || argv.includes('-h')) {
-  const doc = /\/\*\*([\s\S]*?)\*\//.exec(await import('node:fs').then((fs) => fs.readFileSync(fileURLToPath(import.meta.url), 'utf8')))?.[1] ?? '';
-  console.log(doc.replace(/^ \* ?/gm, ''));
-  process.exit(0);
-}
+helpFromDoc(import.meta.url);
+const flags = parseFlags();
+const flag = flags.get;
+const intFlag = flags.int;
 
 const SOCKETS = intFlag('sockets', 2000);
 const ROUNDS = intFlag('rounds', 50);
@@ -82,39 +80,7 @@ const JSON_OUT = flag('json');
 
 // ---------------------------------------------------------------- binaries
 
-/** The real executable behind node_modules/.bin/<name>: the ELF file, not a shim. */
-function realBinary(name: 'bun' | 'deno'): string {
-  const candidates = [
-    join(ROOT, 'node_modules', '.bin', name),
-    ...(name === 'bun'
-      ? [join(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe'), join(ROOT, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun')]
-      : [join(ROOT, 'node_modules', 'deno', 'deno'), join(ROOT, 'node_modules', '@deno', 'linux-x64-glibc', 'deno')]),
-  ];
-  for (const candidate of candidates) {
-    if (!existsSync(candidate)) continue;
-    const real = realpathSync(candidate);
-    if (isElf(real)) return real;
-  }
-  throw new Error(`no real ${name} executable found under node_modules (looked at ${candidates.join(', ')})`);
-}
-
-function compiledBinary(): { path: string; note: string } {
-  const explicit = flag('binary');
-  if (explicit) return { path: realpathSync(explicit), note: `${explicit} (given)` };
-  const dist = join(ROOT, 'dist', 'wsgate');
-  if (existsSync(dist)) return { path: realpathSync(dist), note: `dist/wsgate (built ${statSync(dist).mtime.toISOString()})` };
-  const tmp = '/tmp/wsgate-bench-bin';
-  if (!existsSync(tmp) || statSync(tmp).mtimeMs < newestSource()) {
-    console.error(`building ${tmp} (bun build --compile src/main.ts) ...`);
-    execFileSync(realBinary('bun'), ['build', '--compile', join(ROOT, 'src', 'main.ts'), '--outfile', tmp], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  return { path: tmp, note: `${tmp} (bun build --compile of the current src/, built ${statSync(tmp).mtime.toISOString()})` };
-}
-
-function newestSource(): number {
-  const out = execFileSync('find', [join(ROOT, 'src'), '-type', 'f', '-printf', '%T@\n'], { encoding: 'utf8' });
-  return Math.max(...out.trim().split('\n').map((t) => Number(t) * 1000));
-}
+const compiledBinary = () => findBinary(flag('binary'));
 
 // ---------------------------------------------------------------- targets
 
@@ -130,128 +96,32 @@ interface Target {
 }
 
 function targets(configFile: string, binary: string): Target[] {
-  const node = realpathSync(process.execPath);
+  const node = process.execPath;
   const bun = realBinary('bun');
   const deno = realBinary('deno');
-  const main = join(ROOT, 'src', 'main.ts');
   const serve = ['serve', '--port', '0', '--listen', HOST, '--config', configFile];
+  const wsgate = (runtime: 'node' | 'bun' | 'deno' | 'binary') => {
+    const { argv, exe } = wsgateCommand(runtime, serve, binary);
+    return { argv, exe };
+  };
   return [
     { name: 'baseline-node', runtime: 'node', kind: 'baseline', baseline: 'baseline-node', argv: [node, join(HERE, 'baseline-node.mjs')], exe: node },
-    { name: 'wsgate-node', runtime: 'node', kind: 'wsgate', baseline: 'baseline-node', argv: [node, '--import', 'tsx', main, ...serve], exe: node },
+    { name: 'wsgate-node', runtime: 'node', kind: 'wsgate', baseline: 'baseline-node', ...wsgate('node') },
     { name: 'baseline-bun', runtime: 'bun', kind: 'baseline', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts')], exe: bun },
-    { name: 'wsgate-bun', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', argv: [bun, main, ...serve], exe: bun },
-    { name: 'wsgate-binary', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', argv: [binary, ...serve], exe: binary },
+    { name: 'wsgate-bun', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('bun') },
+    { name: 'wsgate-binary', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('binary') },
     // Not a ratio baseline (as asked, Deno is compared with baseline-bun); shown so Deno's own cost can be told from wsgate's.
     { name: 'baseline-deno', runtime: 'deno', kind: 'reference', baseline: 'baseline-bun', argv: [deno, 'run', '--allow-all', '--quiet', join(HERE, 'baseline-deno.ts')], exe: deno },
-    { name: 'wsgate-deno', runtime: 'deno', kind: 'wsgate', baseline: 'baseline-bun', argv: [deno, 'run', '--allow-all', '--quiet', main, ...serve], exe: deno },
+    { name: 'wsgate-deno', runtime: 'deno', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('deno') },
   ];
 }
 
 // ---------------------------------------------------------------- children
 
-const children = new Set<ChildProcess>();
-function killAll(): void {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-setTimeout(() => {
-  console.error(`fanout: still running after ${RUN_CAP_MS / 60000} minutes; giving up`);
-  killAll();
-  process.exit(1);
-}, RUN_CAP_MS).unref();
-
-/**
- * argv run with the open-files limit raised when this process's is too low.
- * `exec` keeps the pid, so the pid spawned is still the program's.
- */
-function withFdLimit(command: string[], need: number): string[] {
-  const { soft, hard } = fdLimits();
-  if (soft >= need) return command;
-  if (hard < need) throw new Error(`open-files limit too low: need ${need}, hard limit is ${hard} (raise it with ulimit -Hn)`);
-  return ['bash', '-c', `ulimit -n ${need} && exec "$@"`, 'bash', ...command];
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms} ms`)), ms)));
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Server {
-  child: ChildProcess;
-  /** The measured pid (the real server process). */
-  pid: number;
-  port: number;
-  logTail: string[];
-  stop(): Promise<void>;
-}
+installCleanup('fanout', RUN_CAP_MS);
 
 async function startServer(target: Target): Promise<Server> {
-  const [command, ...args] = withFdLimit(target.argv, SOCKETS + 1024);
-  const child = spawn(command!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
-  children.add(child);
-  const logTail: string[] = [];
-  let buffered = '';
-  let onListening: ((port: number) => void) | undefined;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // Drain both pipes all the time: wsgate logs a line per socket, and a full pipe would stall it.
-  child.stdout!.on('data', () => {});
-  child.stderr!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      logTail.push(line);
-      if (logTail.length > 20) logTail.shift();
-      const match = /listening url=http:\/\/[^\s:]+:(\d+)/.exec(line);
-      if (match && onListening) onListening(Number(match[1]));
-    }
-  });
-  const port = await withTimeout(
-    new Promise<number>((resolve, reject) => {
-      onListening = resolve;
-      child.once('exit', (code, signal) => reject(new Error(`${target.name} exited (${signal ?? code}) before listening:\n  ${logTail.join('\n  ')}`)));
-      child.once('error', reject);
-    }),
-    START_TIMEOUT_MS,
-    `${target.name} start`,
-  ).catch((error) => {
-    child.kill('SIGKILL');
-    throw error;
-  });
-  const pid = serverPid(child.pid!, target.exe);
-  if (pid === undefined) {
-    child.kill('SIGKILL');
-    throw new Error(`${target.name}: no process under pid ${child.pid} runs ${target.exe}`);
-  }
-  if (pid !== child.pid) console.error(`  ${target.name}: measuring pid ${pid} (a child of launcher ${child.pid})`);
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await Promise.race([exited, sleep(2000)]);
-      }
-    }
-    children.delete(child);
-  };
-  return { child, pid, port, logTail, stop };
+  return startCommand(target, { fdNeed: SOCKETS + 1024 });
 }
 
 // ---------------------------------------------------------------- client workers
@@ -275,14 +145,12 @@ let unexpectedCloses = 0;
 function startWorker(count: number): Worker {
   const need = count + 256;
   const command = withFdLimit([process.execPath, join(HERE, 'client.mjs')], need);
-  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
+  const child = track(spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const worker: Worker = { child, count, open: 0 };
   child.on('message', (message: WorkerMessage) => {
     if (message.type === 'round') roundWaiters.get(message.r)?.(BigInt(message.at));
     else if (message.type === 'closed') unexpectedCloses++;
   });
-  child.once('exit', () => children.delete(child));
   return worker;
 }
 
@@ -369,32 +237,6 @@ interface Result {
   postMedianMs: number;
   frames: number;
   error?: string;
-}
-
-/** Waits until the server has used at most 1 tick in each of two consecutive 500 ms windows (bounded). */
-async function waitIdle(pid: number): Promise<number> {
-  const started = Date.now();
-  let quiet = 0;
-  let last = cpu(pid).ticks;
-  await sleep(500);
-  while (Date.now() - started < IDLE_MAX_MS) {
-    const now = cpu(pid).ticks;
-    quiet = now - last <= 1 ? quiet + 1 : 0;
-    last = now;
-    if (quiet >= 2) break;
-    await sleep(500);
-  }
-  return Date.now() - started;
-}
-
-const median = (values: number[]) => quantile(values, 0.5);
-function quantile(values: number[], q: number): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
 }
 
 function processCpuTicks(pids: number[]): number {
@@ -622,14 +464,10 @@ for (let pass = 1; pass <= REPEAT; pass++) {
 }
 const combined = combine(results);
 
-const versions = {
-  node: process.version,
-  bun: execFileSync(realBinary('bun'), ['--version'], { encoding: 'utf8' }).trim(),
-  deno: execFileSync(realBinary('deno'), ['--version'], { encoding: 'utf8' }).split('\n')[0]!.trim(),
-};
+const versions = runtimeVersions();
 console.log(`## Fan-out: ${SOCKETS} sockets, ${ROUNDS} measured casts of ${SIZE} bytes${REPEAT > 1 ? `, median of ${REPEAT} passes` : ''}\n`);
 console.log(
-  `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; node ${versions.node}, bun ${versions.bun}, ${versions.deno}; ` +
+  `Machine: ${machine()}; node ${versions.node}, bun ${versions.bun}, ${versions.deno}; ` +
     `${WORKERS} client worker process(es); binary: ${binary.note}; took ${Math.round((Date.now() - started) / 1000)} s.\n`,
 );
 console.log(table(combined, list));

@@ -119,3 +119,23 @@ export function isElf(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * CPU of `pid`'s children that have exited and been waited for (cutime +
+ * cstime, fields 16 and 17 of /proc/<pid>/stat), in clock ticks: what
+ * one-shot hook processes cost, since they are gone before anyone can read them.
+ */
+export function reapedChildTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
+}
+
+/** The process's argv from /proc/<pid>/cmdline (empty when it is gone). */
+export function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
