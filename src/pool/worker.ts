@@ -26,6 +26,7 @@ interface Current {
 }
 
 const STDERR_CAP = 16 << 10;
+const RETIRE_GRACE_MS = 2000;
 
 async function* nothing(): AsyncGenerator<Uint8Array> {}
 
@@ -115,7 +116,8 @@ export class Worker {
   /** Ends the worker: closes stdin so its loop can finish, then kills it. */
   retire(): void {
     this.retiring = true;
-    if (this.state === 'idle' || this.state === 'booting') this.kill('retired');
+    if (this.state === 'booting') this.kill('retired');
+    else if (this.state === 'idle') this.#finishGently('retired');
   }
 
   kill(reason: string): void {
@@ -123,6 +125,18 @@ export class Worker {
     this.death = reason;
     this.#child.stdin?.end();
     this.#child.kill();
+  }
+
+  /**
+   * An idle worker that is done: end of stdin ends its loop, so PHP runs its
+   * shutdown functions and flushes; a worker that does not exit soon is killed.
+   */
+  #finishGently(reason: string): void {
+    if (this.state === 'dead' || this.death) return;
+    this.death = reason;
+    this.#child.stdin?.end();
+    const timer = setTimeout(() => this.#child.kill(), RETIRE_GRACE_MS);
+    void this.exited.then(() => clearTimeout(timer));
   }
 
   #onLine(line: string): void {

@@ -154,7 +154,7 @@ describe(`schedule on ${TARGET}`, { skip }, () => {
     try {
       await waitFor('three scheduled runs', () => readEvents(events).filter((e) => e.hook === 'jobs::slow' && e.at === 'end').length >= 3 || undefined);
       const runs = readEvents(events).filter((e) => e.hook === 'jobs::slow');
-      const first = (runs[0] as unknown as { time: number }).time * 1000;
+      const first = runs[0]!.time! * 1000;
       assert.ok(first - started >= 150, `the first run waits one interval (ran after ${Math.round(first - started)} ms)`);
       const trace = runs.map((e) => e.at);
       for (let i = 0; i < trace.length - 1; i++) assert.notEqual(trace[i], trace[i + 1], `runs overlap: ${trace.join(',')}`);
@@ -194,7 +194,7 @@ describe(`schedule on ${TARGET}`, { skip }, () => {
       await server.waitForLog(/tick dropped app=\S+notasks\.php reason="no tasks class"/);
       assert.ok(!server.logs.some((l) => /tick failed/.test(l)), 'no failure logged for the dropped app');
       const ticks = readEvents(events).filter((e) => e.hook === 'tasks::run' && e.at === 'start');
-      const pids = new Set(ticks.map((e) => (e as unknown as { pid: number }).pid));
+      const pids = new Set(ticks.map((e) => e.pid));
       assert.equal(pids.size, ticks.length, 'a.test and b.test share one app: it ticks once per interval, one-shot (a new process each time)');
     } finally {
       await server.stop();

@@ -116,21 +116,27 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
     it('recycles a worker after maxJobs jobs', async () => {
       const events = join(tempDir(), 'events.ndjson');
       const server = await startServer({ env: { WSGATE_TEST_EVENTS: events }, config: { hosts: { 'p.test': resident({ maxJobs: 6 }) } } });
-      const c = await connect(server.port, { host: 'p.test', token: 'recycle' });
-      const pids = new Set<number>();
-      for (let i = 0; i < 8; i++) pids.add((await whoami(c)).pid);
-      assert.ok(pids.size >= 2, `a new worker took over: ${[...pids]}`);
-      await server.waitForLog(/worker recycled app=\S+ pid=\d+ jobs=6/);
-      const jobsPerPid = new Map<number, number>();
-      for (const e of readEvents(events)) {
-        const pid = (e as unknown as { pid?: number }).pid;
-        if (e.at === 'start' && pid) jobsPerPid.set(pid, (jobsPerPid.get(pid) ?? 0) + 1);
+      try {
+        const c = await connect(server.port, { host: 'p.test', token: 'recycle' });
+        const pids = new Set<number>();
+        for (let i = 0; i < 8; i++) pids.add((await whoami(c)).pid);
+        assert.ok(pids.size >= 2, `a new worker took over: ${[...pids]}`);
+        await server.waitForLog(/worker recycled app=\S+ pid=\d+ jobs=6/);
+        const jobsPerPid = new Map<number, number>();
+        for (const e of readEvents(events)) {
+          const pid = e.pid;
+          if (e.at === 'start' && pid) jobsPerPid.set(pid, (jobsPerPid.get(pid) ?? 0) + 1);
+        }
+        for (const [pid, jobs] of jobsPerPid) assert.ok(jobs <= 6, `worker ${pid} ran ${jobs} jobs`);
+        const first = [...pids][0];
+        await waitFor('the recycled worker to shut down cleanly', () =>
+          readEvents(events).some((e) => e.at === 'exit' && e.pid === first),
+        );
+        c.ws.terminate();
+      } finally {
+        await server.stop();
       }
-      for (const [pid, jobs] of jobsPerPid) assert.ok(jobs <= 6, `worker ${pid} ran ${jobs} jobs`);
-      c.ws.terminate();
-      await server.stop();
     });
-
   });
 
   describe('boot', () => {

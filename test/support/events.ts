@@ -5,10 +5,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 export interface HookEvent {
-  at: 'start' | 'end';
+  /** A hook or job starting or ending, or a resident worker exiting. */
+  at: 'start' | 'end' | 'exit';
   hook: string;
   /** [websocket::<hook>, host, token, socket, message?] */
   argv: string[];
+  pid?: number;
+  /** microtime(true), for jobs. */
+  time?: number;
 }
 
 export function readEvents(file: string): HookEvent[] {
