@@ -175,12 +175,15 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   }
 
   await scheduler.start(runtime.realPath);
+  // Checked every second whatever the timeout, so a reload that turns it on needs no new timer.
+  const idleSweep = setInterval(() => gateway!.sweepIdle(), 1000);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       await listener.stop();
       await bridge?.stop();
+      clearInterval(idleSweep);
       scheduler.stop();
       await gateway!.shutdown();
       await pools.stop();

@@ -88,6 +88,8 @@ export interface Config {
   limits: Limits;
   /** Seconds between pings (0: off). */
   keepalive: number;
+  /** Seconds a socket may send nothing before it is closed (0: off). */
+  idleTimeout: number;
   /** The bridge on its own address, so the public port carries only upgrades. */
   bridge?: { listen: string; port: number } | { path: string };
 }
@@ -208,6 +210,7 @@ const TopLevel = v.strictObject({
     ),
   ),
   keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
+  idleTimeout: v.optional(v.pipe(v.number('expected seconds (0: off)'), v.minValue(0, 'expected 0 or more seconds')), 0),
   tick: v.optional(
     v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}'),
     true,
@@ -452,6 +455,7 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     secret: raw.secret,
     limits: { ...DEFAULTS.limits, ...raw.limits },
     keepalive: raw.keepalive,
+    idleTimeout: raw.idleTimeout,
     ...(raw.bridge && { bridge: 'path' in raw.bridge ? { path: resolvePath(raw.bridge.path, baseDir) } : { listen: raw.bridge.listen, port: raw.bridge.port } }),
   };
 }

@@ -40,6 +40,8 @@ export interface Session extends Socket {
   /** Token bucket for messages per second: what is left, and when it was last filled. */
   allowance: number;
   filledAt: number;
+  /** When the client last sent a frame (for idleTimeout). */
+  lastSeen: number;
 }
 
 export const CLOSE_GOING_AWAY = 1001;
@@ -154,7 +156,7 @@ export class Gateway {
   /** The socket is accepted: register it and queue its connect hook first in its lane. */
   open(pending: Pending, conn: Conn): Session {
     const limits = this.#config.limits;
-    const session: Session = { ...pending, conn, lane: Promise.resolve(), open: true, pending: 0, allowance: limits.messageBurst, filledAt: performance.now() };
+    const session: Session = { ...pending, conn, lane: Promise.resolve(), open: true, pending: 0, allowance: limits.messageBurst, filledAt: performance.now(), lastSeen: performance.now() };
     this.hub.add(session);
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash), sockets: this.hub.size });
     this.#enqueue(session, async () => {
@@ -173,6 +175,7 @@ export class Gateway {
     if (!session.open) return;
     const limits = this.#config.limits;
     const now = performance.now();
+    session.lastSeen = now;
     session.allowance = Math.min(limits.messageBurst, session.allowance + ((now - session.filledAt) / 1000) * limits.messagesPerSecond);
     session.filledAt = now;
     if (session.allowance < 1) return this.#refuse(session, CLOSE_POLICY, 'too many messages per second');
@@ -205,6 +208,18 @@ export class Gateway {
     this.#log.warn('limit', { host: session.host, socket: session.id, code: CLOSE_TRY_LATER, reason: `${buffered} bytes unsent: the client does not read fast enough` });
     session.conn.terminate();
     this.closed(session, CLOSE_TRY_LATER);
+  }
+
+  /** One shared sweep closes sockets that sent nothing for idleTimeout seconds (1001). */
+  sweepIdle(now = performance.now()): void {
+    const idleMs = this.#config.idleTimeout * 1000;
+    if (idleMs <= 0) return;
+    for (const socket of this.hub.all() as Session[]) {
+      if (now - socket.lastSeen >= idleMs) {
+        this.#log.info('idle', { host: socket.host, socket: socket.id, seconds: this.#config.idleTimeout });
+        socket.conn.close(CLOSE_GOING_AWAY, 'idle');
+      }
+    }
   }
 
   get limits(): Config['limits'] {

@@ -109,6 +109,21 @@ describe(`limits on ${TARGET}`, { skip }, () => {
     }
   });
 
+  it('closes a socket that sends nothing for idleTimeout seconds, when set', async () => {
+    const server = await startServer({ config: { idleTimeout: 1, hosts: { 'i.test': MODULE } } });
+    try {
+      const quiet = await connect(server.port, { host: 'i.test', token: 'quiet' });
+      const talker = await connect(server.port, { host: 'i.test', token: 'talker' });
+      const talking = setInterval(() => talker.send('still here'), 300);
+      assert.deepEqual(await quiet.closed, { code: 1001, reason: 'idle' });
+      assert.equal(talker.ws.readyState, talker.ws.OPEN, 'a socket that talks stays');
+      clearInterval(talking);
+      talker.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('closes a socket that stops answering pings', async () => {
     const server = await startServer({ config: { keepalive: 1, hosts: { 'k.test': MODULE } } });
     try {
