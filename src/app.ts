@@ -136,7 +136,13 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const trusted = (c: Context) => {
     const secret = current.secret;
     if (secret && bearerMatches(c.req.header('authorization'), secret)) return true;
-    return isLoopback(runtime.remoteAddress(c)) && !cameThroughProxy((name) => c.req.header(name));
+    let peer: string | undefined;
+    try {
+      peer = runtime.remoteAddress(c);
+    } catch {
+      // Unknown peer: not trusted.
+    }
+    return isLoopback(peer) && !cameThroughProxy((name) => c.req.header(name));
   };
   const serverOptions = {
     bridgeHere: !config.bridge,

@@ -108,13 +108,7 @@ export const runtime: Runtime = {
       },
     };
   },
-  remoteAddress: (c) => {
-    try {
-      return getConnInfo(c).remote.address;
-    } catch {
-      return undefined;
-    }
-  },
+  remoteAddress: (c) => getConnInfo(c).remote.address,
   onStray: (handler) => {
     process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
     process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));

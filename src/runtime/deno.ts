@@ -107,13 +107,7 @@ export const runtime: Runtime = {
       },
     };
   },
-  remoteAddress: (c) => {
-    try {
-      return getConnInfo(c).remote.address;
-    } catch {
-      return undefined;
-    }
-  },
+  remoteAddress: (c) => getConnInfo(c).remote.address,
   onStray: (handler) => {
     globalThis.addEventListener('unhandledrejection', (event) => {
       event.preventDefault();

@@ -111,13 +111,7 @@ export const runtime: Runtime = {
       } else server.listen(address.port, address.hostname, done);
     });
   },
-  remoteAddress: (c) => {
-    try {
-      return getConnInfo(c).remote.address;
-    } catch {
-      return undefined;
-    }
-  },
+  remoteAddress: (c) => getConnInfo(c).remote.address,
   onStray: (handler) => {
     process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
     process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));

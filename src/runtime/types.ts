@@ -57,7 +57,7 @@ export interface Runtime {
   terminate(raw: unknown): void;
   /** A plain HTTP server (the bridge on its own address): TCP, or a unix socket at `path`. */
   serveHttp(app: Hono, address: { hostname: string; port: number } | { path: string }): Promise<Listener>;
-  /** The peer address of a request (upgrades included). */
+  /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */
   remoteAddress(c: Context): string | undefined;
   spawn(argv: string[], options?: SpawnOptions): Child;
   onSignal(signal: Signal, handler: () => void): void;
