@@ -71,6 +71,7 @@ check('type check (tsc)', bin('tsc'), ['-p', '.']);
 if (targets.includes('binary')) check('build dist/wsgate (bun build --compile)', process.execPath, ['--import', 'tsx', 'build.ts']);
 suite('unit', files('test/unit'));
 for (const target of targets) suite(`contract on ${target}`, files('test/contract'), { WSGATE_TARGET: target });
+for (const target of targets) suite(`soak on ${target}`, files('test/soak'), { WSGATE_TARGET: target });
 suite('build', files('test/build'));
 suite('browser', files('test/browser'));
 
