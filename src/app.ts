@@ -162,7 +162,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive },
   });
   hookEnv.WSGATE_URL = `http://${callableHost(config.listen)}:${listener.port}`;
-  log.info('listening', {
+  log.always('listening', {
     url: `http://${config.listen.includes(':') ? `[${config.listen}]` : config.listen}:${listener.port}`,
     runtime: runtime.name,
     hosts: config.hosts.map((h) => h.key).join(','),
@@ -177,7 +177,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     bridge = await runtime.serveHttp(bridgeApp, 'path' in config.bridge ? { path: config.bridge.path } : { hostname: config.bridge.listen, port: config.bridge.port });
     if (onSocket) delete hookEnv.WSGATE_URL;
     else hookEnv.WSGATE_URL = `http://${callableHost(bridge.hostname)}:${bridge.port}`;
-    log.info('bridge', { url: onSocket ? `unix:${bridge.hostname}` : hookEnv.WSGATE_URL });
+    log.always('bridge', { url: onSocket ? `unix:${bridge.hostname}` : hookEnv.WSGATE_URL });
   }
 
   await scheduler.start(runtime.realPath);

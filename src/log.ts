@@ -13,6 +13,8 @@ export interface Logger {
   info(event: string, fields?: Fields): void;
   warn(event: string, fields?: Fields): void;
   error(event: string, fields?: Fields): void;
+  /** Printed at info whatever the level: where wsgate listens, which scripts on --port 0 need. */
+  always(event: string, fields?: Fields): void;
 }
 
 function quote(value: string): string {
@@ -48,7 +50,13 @@ export function createLogger(write: (line: string) => void, minimum: Level = 'in
   const at = (level: Level) => (event: string, fields: Fields = {}) => {
     if (ORDER[level] >= ORDER[minimum]) write(render(level, event, fields));
   };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    always: (event, fields = {}) => write(render('info', event, fields)),
+  };
 }
 
 /** The first 12 hex characters of a token's sha256: enough to tell tokens apart in logs. */

@@ -134,3 +134,12 @@ describe('bridge access helpers', async () => {
     assert.equal(cameThroughProxy(() => undefined), false);
   });
 });
+
+describe('the listening line', () => {
+  it('is printed whatever the level', async () => {
+    const { createLogger: make } = await import('../../src/log.ts');
+    const lines: string[] = [];
+    make((l) => lines.push(l), 'error').always('listening', { url: 'http://127.0.0.1:1' });
+    assert.match(lines[0]!, /INFO  listening url=http:\/\/127\.0\.0\.1:1$/);
+  });
+});
