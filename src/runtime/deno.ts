@@ -1,7 +1,7 @@
 /**
  * Deno: Deno.serve with hono/deno's upgradeWebSocket, Deno.Command.
  */
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -71,7 +71,27 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
 
 // Deno's own keepalive is an upgrade option (idleTimeout): it pings and closes sockets that miss the pong.
 let upgradeOptions: { idleTimeout?: number } = {};
-const upgradeWebSocket = ((c: never, events: never) => (honoUpgrade as (...args: unknown[]) => unknown)(c, events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
+// hono/deno compares the Upgrade header case-sensitively, but RFC 6455 makes
+// "WebSocket" as good as "websocket": it gets to see the value lower-cased.
+const lowerUpgrade = (c: Context): Context =>
+  new Proxy(c, {
+    get(target, key) {
+      if (key !== 'req') {
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      const req = target.req;
+      return new Proxy(req, {
+        get(r, k) {
+          if (k === 'header') return (name?: string) => (name?.toLowerCase() === 'upgrade' ? r.header('upgrade')?.toLowerCase() : name === undefined ? r.header() : r.header(name));
+          const value = Reflect.get(r, k, r);
+          return typeof value === 'function' ? value.bind(r) : value;
+        },
+      });
+    },
+  });
+const upgradeWebSocket = ((c: Context, events: never) =>
+  (honoUpgrade as (...args: unknown[]) => unknown)(lowerUpgrade(c), events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
 
 export const runtime: Runtime = {
   name: 'deno',

@@ -358,6 +358,16 @@ for (const mode of ['oneshot', 'resident'] as const) describe(`contract on ${TAR
 });
 
 describe(`malformed requests on ${TARGET}`, { skip }, () => {
+  it('takes the Upgrade header in any case (RFC 6455)', async () => {
+    const server = await startServer({ config: { hosts: { '*': APP } } });
+    try {
+      const request = `GET /websocket HTTP/1.1\r\nHost: a.test\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: token=x\r\n\r\n`;
+      assert.equal(await rawStatus(server.port, request), 101);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('answers a malformed Host with an HTTP error and stays up', async () => {
     const server = await startServer({ config: { hosts: { '*': APP } } });
     const upgrade = (host: string) =>
