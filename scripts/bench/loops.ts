@@ -8,8 +8,8 @@ import { execFileSync, fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_DIR, HOST, ROOT, quantileSorted, sleep, startServer, track, withTimeout } from './harness.ts';
-import type { Command, Server } from './harness.ts';
+import { BENCH_DIR, HOST, ROOT, freePort, quantileSorted, scriptCommand, sleep, startServer, track, withTimeout, wsgateCommand } from './harness.ts';
+import type { Command, Server, WsgateRuntime } from './harness.ts';
 import { childrenOf, cmdline, cpu, exeOf, reapedChildTicks, ticksToMicros } from './proc.ts';
 
 export const ECHO_APP = join(BENCH_DIR, 'php', 'echo.php');
@@ -258,5 +258,68 @@ export async function withServer<T>(command: Command, run: (server: Server) => P
     return await run(server);
   } finally {
     await server.stop();
+  }
+}
+
+/** One server under test, in one hook mode: what a benchmark cell needs to know. */
+export interface Target {
+  server: Server;
+  /** The command's name, e.g. wsgate-bun or echo-node. */
+  name: string;
+  runtime: WsgateRuntime;
+  mode: 'bare' | HookMode;
+  /** The pool cap, for resident cells. */
+  cap?: number;
+  /** The Host header the mode is served under (none for bare servers). */
+  host?: string;
+  wsgate: boolean;
+}
+
+export interface Servers {
+  runtimes: WsgateRuntime[];
+  modes: HookMode[];
+  caps: number[];
+  /** Also the bare echo servers (Node + ws, Bun). */
+  bare: boolean;
+  work: string;
+  php: string;
+  maxJobs?: number;
+  binary?: string;
+}
+
+/**
+ * Starts every server under test in turn (the bare echo servers, then wsgate
+ * on each runtime with each pool cap; modes other than resident only with
+ * the first cap) and calls `visit` for each mode it serves.
+ */
+export async function eachTarget(servers: Servers, visit: (target: Target) => Promise<void>): Promise<void> {
+  if (servers.bare) {
+    const bare: Array<{ runtime: 'node' | 'bun'; command: Command }> = [
+      { runtime: 'node', command: scriptCommand('node', 'echo-node', 'echo-node.mjs') },
+      { runtime: 'bun', command: scriptCommand('bun', 'echo-bun', 'echo-bun.ts') },
+    ];
+    for (const { runtime, command } of bare) {
+      await withServer(command, (server) => visit({ server, name: command.name, runtime, mode: 'bare', wsgate: false }));
+    }
+  }
+  for (const runtime of servers.runtimes) {
+    const unlimited = acceptsLimits((args) => wsgateCommand(runtime, args, servers.binary), servers.work);
+    if (unlimited) console.error(`- wsgate-${runtime}: lifting the per-socket message rate limit (limits.messagesPerSecond, messageBurst)`);
+    for (const [i, cap] of servers.caps.entries()) {
+      const modes = i === 0 ? servers.modes : servers.modes.filter((m) => m === 'resident');
+      if (modes.length === 0) continue;
+      const config = writeBenchConfig(servers.work, cap, servers.php, servers.maxJobs, unlimited);
+      const port = await freePort();
+      const command = wsgateCommand(runtime, ['serve', '--port', String(port), '--listen', HOST, '--config', config, '--log-level', 'warn'], servers.binary);
+      await withServer(
+        command,
+        async (server) => {
+          for (const mode of modes) {
+            await visit({ server, name: command.name, runtime, mode, cap: mode === 'resident' ? cap : undefined, host: BENCH_HOSTS[mode], wsgate: true });
+          }
+        },
+        port,
+      );
+    }
   }
 }

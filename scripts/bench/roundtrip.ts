@@ -48,7 +48,6 @@ import {
   ROOT,
   compiledBinary,
   fmt,
-  freePort,
   helpFromDoc,
   installCleanup,
   machine,
@@ -58,10 +57,9 @@ import {
   track,
   versions,
   withTimeout,
-  wsgateCommand,
 } from './harness.ts';
-import type { Command, Server, WsgateRuntime } from './harness.ts';
-import { BENCH_HOSTS, acceptsLimits, ECHO_APP, measureWindow, phpExe, startLoopClient, waitDrain, withServer, writeBenchConfig } from './loops.ts';
+import type { Server, WsgateRuntime } from './harness.ts';
+import { BENCH_HOSTS, ECHO_APP, eachTarget, measureWindow, phpExe, startLoopClient, waitDrain } from './loops.ts';
 import type { HookMode, Window } from './loops.ts';
 
 helpFromDoc(import.meta.url);
@@ -186,38 +184,12 @@ if (!flags.has('no-floor')) {
   }
 }
 
-if (!flags.has('no-bare')) {
-  const bare: Array<{ runtime: 'node' | 'bun'; command: Command }> = [
-    { runtime: 'node', command: scriptCommand('node', 'echo-node', 'echo-node.mjs') },
-    { runtime: 'bun', command: scriptCommand('bun', 'echo-bun', 'echo-bun.ts') },
-  ];
-  for (const { runtime, command } of bare) {
-    await withServer(command, async (server) => {
-      for (const sockets of CONCURRENCY) rows.push(await cell(server, { server: command.name, runtime, mode: 'bare' }, undefined, sockets, false));
-    });
+const servers = { runtimes: RUNTIMES, modes: MODES, caps: CAPS, bare: !flags.has('no-bare'), work, php: PHP, maxJobs: MAX_JOBS, binary: binary?.path };
+await eachTarget(servers, async (t) => {
+  for (const sockets of CONCURRENCY) {
+    rows.push(await cell(t.server, { server: t.name, runtime: t.runtime, mode: t.mode, cap: t.cap }, t.host, sockets, t.wsgate));
   }
-}
-
-for (const runtime of RUNTIMES) {
-  const unlimited = acceptsLimits((args) => wsgateCommand(runtime, args, binary?.path), work);
-  if (unlimited) console.error(`- wsgate-${runtime}: lifting the per-socket message rate limit (limits.messagesPerSecond, messageBurst)`);
-  for (const [i, cap] of CAPS.entries()) {
-    const modes = i === 0 ? MODES : MODES.filter((m) => m === 'resident');
-    if (modes.length === 0) continue;
-    const config = writeBenchConfig(work, cap, PHP, MAX_JOBS, unlimited);
-    // At --log-level warn wsgate does not log `listening`, so it gets a port picked here.
-    const port = await freePort();
-    const command = wsgateCommand(runtime, ['serve', '--port', String(port), '--listen', HOST, '--config', config, '--log-level', 'warn'], binary?.path);
-    await withServer(command, async (server) => {
-      for (const mode of modes) {
-        for (const sockets of CONCURRENCY) {
-          const base = { server: command.name, runtime, mode, cap: mode === 'resident' ? cap : undefined };
-          rows.push(await cell(server, base, BENCH_HOSTS[mode], sockets, true));
-        }
-      }
-    }, port);
-  }
-}
+});
 
 // ---------------------------------------------------------------- report
 

@@ -29,9 +29,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST, compiledBinary, fmt, freePort, helpFromDoc, installCleanup, machine, parseFlags, scriptCommand, versions, wsgateCommand } from './harness.ts';
-import type { Command, Server, WsgateRuntime } from './harness.ts';
-import { BENCH_HOSTS, acceptsLimits, measureWindow, phpExe, startLoopClient, waitDrain, withServer, writeBenchConfig } from './loops.ts';
+import { HOST, compiledBinary, fmt, helpFromDoc, installCleanup, machine, parseFlags, versions } from './harness.ts';
+import type { Server, WsgateRuntime } from './harness.ts';
+import { BENCH_HOSTS, eachTarget, measureWindow, phpExe, startLoopClient, waitDrain } from './loops.ts';
 import type { HookMode, Window } from './loops.ts';
 
 helpFromDoc(import.meta.url);
@@ -92,40 +92,10 @@ const started = Date.now();
 const rows: Row[] = [];
 const binary = RUNTIMES.includes('binary') ? compiledBinary(flags.get('binary')) : undefined;
 
-if (!flags.has('no-bare')) {
-  const bare: Array<{ runtime: 'node' | 'bun'; command: Command }> = [
-    { runtime: 'node', command: scriptCommand('node', 'echo-node', 'echo-node.mjs') },
-    { runtime: 'bun', command: scriptCommand('bun', 'echo-bun', 'echo-bun.ts') },
-  ];
-  for (const { runtime, command } of bare) {
-    await withServer(command, async (server) => {
-      for (const n of CONCURRENCY) rows.push(await cell(server, { server: command.name, runtime, mode: 'bare' }, undefined, n, false));
-    });
-  }
-}
-
-for (const runtime of RUNTIMES) {
-  const unlimited = acceptsLimits((args) => wsgateCommand(runtime, args, binary?.path), work);
-  if (unlimited) console.error(`- wsgate-${runtime}: lifting the per-socket message rate limit (limits.messagesPerSecond, messageBurst)`);
-  for (const [i, cap] of CAPS.entries()) {
-    const modes = i === 0 ? MODES : MODES.filter((m) => m === 'resident');
-    if (modes.length === 0) continue;
-    const config = writeBenchConfig(work, cap, PHP, MAX_JOBS, unlimited);
-    const port = await freePort();
-    const command = wsgateCommand(runtime, ['serve', '--port', String(port), '--listen', HOST, '--config', config, '--log-level', 'warn'], binary?.path);
-    await withServer(
-      command,
-      async (server) => {
-        for (const mode of modes) {
-          for (const n of CONCURRENCY) {
-            rows.push(await cell(server, { server: command.name, runtime, mode, cap: mode === 'resident' ? cap : undefined }, BENCH_HOSTS[mode], n, true));
-          }
-        }
-      },
-      port,
-    );
-  }
-}
+const servers = { runtimes: RUNTIMES, modes: MODES, caps: CAPS, bare: !flags.has('no-bare'), work, php: PHP, maxJobs: MAX_JOBS, binary: binary?.path };
+await eachTarget(servers, async (t) => {
+  for (const n of CONCURRENCY) rows.push(await cell(t.server, { server: t.name, runtime: t.runtime, mode: t.mode, cap: t.cap }, t.host, n, t.wsgate));
+});
 
 const v = versions();
 const find = (server: string, mode: Row['mode'], n: number) => rows.find((r) => r.server === server && r.mode === mode && r.connectors === n && !r.error);
