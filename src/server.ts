@@ -57,13 +57,13 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
       log.info('upgrade refused', { host: JSON.stringify(host.slice(0, 100)), reason: 'bad Host header' });
       return c.json({ status: 'error', message: 'bad Host header' }, 400);
     }
+    const route = gateway.route(host);
     // Another site's page must not open sockets with this site's cookie.
     const origin = c.req.header('origin');
-    if (!originAllowed(origin, host, gateway.route(host)?.config.origins)) {
+    if (!originAllowed(origin, host, route?.config.origins)) {
       log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
-    const route = gateway.route(host);
     const from = route?.config.tokenFrom ?? 'cookie';
     if (route && from === 'message') {
       // The token comes in the first frame, so the socket opens before auth can run.
