@@ -100,7 +100,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
     return routes;
   };
-  gateway = new Gateway(config, await buildRoutes(config), log, pools);
+  gateway = new Gateway(config, await buildRoutes(config), log, pools, runtime.wire);
 
   let dispatcher = await Dispatcher.create(config, pools, spawn, runtime.realPath);
   let scheduler = new Scheduler(config, dispatcher, log);
@@ -148,8 +148,6 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     bridgeHere: !config.bridge,
     trusted,
     upgradeWebSocket: runtime.upgradeWebSocket,
-    bufferedAmount: runtime.bufferedAmount,
-    terminate: runtime.terminate,
     dispatcher: { check: (app: string) => dispatcher.check(app), run: (job: DispatchJob, onLine?: (line: string) => void) => dispatcher.run(job, onLine) },
     reload,
     log,
@@ -159,7 +157,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const listener = await runtime.serve(app, {
     hostname: config.listen,
     port: config.port,
-    sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive },
+    sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive, sendBuffer: config.limits.sendBuffer },
   });
   hookEnv.WSGATE_URL = `http://${callableHost(config.listen)}:${listener.port}`;
   log.always('listening', {

@@ -7,11 +7,12 @@
 import type { Config, HostConfig } from './config.ts';
 import { HostTable } from './hosts.ts';
 import { Hub } from './hub.ts';
-import type { Conn, HostStats, Socket } from './hub.ts';
+import type { HostStats, Socket } from './hub.ts';
 import { newSocketId, sha256Hex } from './ids.ts';
 import { shortHash } from './log.ts';
 import type { Logger } from './log.ts';
 import type { Pools, PoolsHealth } from './pool/pools.ts';
+import type { Wire } from './runtime/types.ts';
 import { refuses } from './runners/runner.ts';
 import type { HookJob, HookName, HookOutcome, Runner } from './runners/runner.ts';
 import type { Selection } from './targets.ts';
@@ -50,7 +51,7 @@ export const CLOSE_TRY_LATER = 1013;
 export const CLOSE_POLICY = 1008;
 
 export class Gateway {
-  readonly hub = new Hub();
+  readonly hub: Hub;
   #routes: HostTable<Route>;
   #configured: string[];
   readonly #log: Logger;
@@ -62,8 +63,9 @@ export class Gateway {
 
   readonly pools: Pools;
 
-  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools) {
+  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire) {
     this.#config = config;
+    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered) });
     this.pools = pools;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
@@ -91,6 +93,7 @@ export class Gateway {
    */
   reload(config: Config, routes: Map<string, Route>): void {
     this.#config = config;
+    this.hub.sendBuffer = config.limits.sendBuffer;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
     for (const socket of this.hub.all() as Session[]) {
@@ -98,7 +101,7 @@ export class Gateway {
       if (route) socket.route = route;
       else {
         this.#log.info('host removed', { host: socket.host, socket: socket.id });
-        socket.conn.close(CLOSE_GOING_AWAY, 'host no longer served');
+        this.hub.close(socket, CLOSE_GOING_AWAY, 'host no longer served');
       }
     }
   }
@@ -154,9 +157,9 @@ export class Gateway {
   }
 
   /** The socket is accepted: register it and queue its connect hook first in its lane. */
-  open(pending: Pending, conn: Conn): Session {
+  open(pending: Pending, raw: unknown): Session {
     const limits = this.#config.limits;
-    const session: Session = { ...pending, conn, lane: Promise.resolve(), open: true, pending: 0, allowance: limits.messageBurst, filledAt: performance.now(), lastSeen: performance.now() };
+    const session: Session = { ...pending, raw, lane: Promise.resolve(), open: true, pending: 0, allowance: limits.messageBurst, filledAt: performance.now(), lastSeen: performance.now() };
     this.hub.add(session);
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash), sockets: this.hub.size });
     this.#enqueue(session, async () => {
@@ -164,7 +167,7 @@ export class Gateway {
       const result = await this.#run(session, session.route, 'connect');
       if (session.open && result !== undefined && refuses(result)) {
         this.#log.info('connect refused', { host: session.host, socket: session.id });
-        session.conn.close(CLOSE_POLICY, 'connect refused');
+        this.hub.close(session, CLOSE_POLICY, 'connect refused');
       }
     });
     return session;
@@ -194,7 +197,7 @@ export class Gateway {
   /** Closes a socket that broke a limit, saying which. */
   #refuse(session: Session, code: number, reason: string): void {
     this.#log.warn('limit', { host: session.host, socket: session.id, code, reason });
-    session.conn.close(code, reason);
+    this.hub.close(session, code, reason);
   }
 
   /** A frame over the size limit, for runtimes that do not check it themselves. */
@@ -206,7 +209,7 @@ export class Gateway {
   tooSlow(session: Session, buffered: number): void {
     if (!session.open) return;
     this.#log.warn('limit', { host: session.host, socket: session.id, code: CLOSE_TRY_LATER, reason: `${buffered} bytes unsent: the client does not read fast enough` });
-    session.conn.terminate();
+    this.hub.terminate(session);
     this.closed(session, CLOSE_TRY_LATER);
   }
 
@@ -217,7 +220,7 @@ export class Gateway {
     for (const socket of this.hub.all() as Session[]) {
       if (now - socket.lastSeen >= idleMs) {
         this.#log.info('idle', { host: socket.host, socket: socket.id, seconds: this.#config.idleTimeout });
-        socket.conn.close(CLOSE_GOING_AWAY, 'idle');
+        this.hub.close(socket, CLOSE_GOING_AWAY, 'idle');
       }
     }
   }
@@ -249,11 +252,7 @@ export class Gateway {
   /** Closes every socket with 1001 and waits (bounded) for their close hooks. */
   async shutdown(): Promise<void> {
     for (const socket of this.hub.all()) {
-      try {
-        socket.conn.close(CLOSE_GOING_AWAY, 'server shutting down');
-      } catch {
-        // Already closing; its close event still comes.
-      }
+      this.hub.close(socket, CLOSE_GOING_AWAY, 'server shutting down');
       this.closed(socket as Session, CLOSE_GOING_AWAY);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -276,7 +275,7 @@ export class Gateway {
     const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message };
     const onLine = streamTo
       ? (line: string) => {
-          if (streamTo.open) streamTo.conn.send(line);
+          if (streamTo.open) this.hub.send(streamTo, line);
         }
       : undefined;
     const started = performance.now();

@@ -1,16 +1,11 @@
 /**
- * The registry of open sockets, indexed by host, token and id, and the cast:
- * a frame is serialised once by the caller and handed to every selected socket.
+ * The registry of open sockets, indexed by host, token and id, and every
+ * write to them: a cast is serialised and encoded once, then handed to the
+ * selected sockets (or, where the runtime has native topics, to the runtime
+ * in one publish).
  */
+import type { OutFrame, Wire } from './runtime/types.ts';
 import type { Selection } from './targets.ts';
-
-/** What the hub needs of a live connection; the runtime adapter provides it. */
-export interface Conn {
-  send(frame: string): void;
-  close(code?: number, reason?: string): void;
-  /** Drops the connection at once, without the close handshake. */
-  terminate(): void;
-}
 
 export interface Socket {
   readonly id: string;
@@ -18,12 +13,15 @@ export interface Socket {
   readonly token: string;
   /** sha256 hex of the token, for logs and /health. */
   readonly tokenHash: string;
-  readonly conn: Conn;
+  /** The runtime adapter's socket, written through the hub's Wire. */
+  readonly raw: unknown;
 }
 
 interface HostGroup {
+  topic: string;
   sockets: Set<Socket>;
-  tokens: Map<string, Set<Socket>>;
+  /** Most tokens have one socket: the Socket itself stands for a set of one. */
+  tokens: Map<string, Socket | Set<Socket>>;
 }
 
 export interface HostStats {
@@ -32,9 +30,28 @@ export interface HostStats {
   perToken: Record<string, number>;
 }
 
+export interface HubOptions {
+  wire: Wire;
+  /** Bytes a socket may have unsent before it counts as not reading. */
+  sendBuffer: number;
+  /** A socket went over sendBuffer. */
+  onSlow(socket: Socket, buffered: number): void;
+}
+
+const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
+
 export class Hub {
   readonly #byId = new Map<string, Socket>();
   readonly #byHost = new Map<string, HostGroup>();
+  readonly #wire: Wire;
+  readonly #onSlow: HubOptions['onSlow'];
+  sendBuffer: number;
+
+  constructor(options: HubOptions) {
+    this.#wire = options.wire;
+    this.sendBuffer = options.sendBuffer;
+    this.#onSlow = options.onSlow;
+  }
 
   get size(): number {
     return this.#byId.size;
@@ -46,7 +63,7 @@ export class Hub {
   }
 
   countToken(host: string, token: string): number {
-    return this.#byHost.get(host)?.tokens.get(token)?.size ?? 0;
+    return sizeOf(this.#byHost.get(host)?.tokens.get(token));
   }
 
   get(id: string): Socket | undefined {
@@ -57,16 +74,15 @@ export class Hub {
     this.#byId.set(socket.id, socket);
     let group = this.#byHost.get(socket.host);
     if (!group) {
-      group = { sockets: new Set(), tokens: new Map() };
+      group = { topic: `host:${socket.host}`, sockets: new Set(), tokens: new Map() };
       this.#byHost.set(socket.host, group);
     }
     group.sockets.add(socket);
-    let same = group.tokens.get(socket.token);
-    if (!same) {
-      same = new Set();
-      group.tokens.set(socket.token, same);
-    }
-    same.add(socket);
+    const same = group.tokens.get(socket.token);
+    if (same === undefined) group.tokens.set(socket.token, socket);
+    else if (same instanceof Set) same.add(socket);
+    else group.tokens.set(socket.token, new Set([same, socket]));
+    this.#wire.topics?.subscribe(socket.raw, group.topic);
   }
 
   /** Returns false when the socket was not registered (already removed). */
@@ -77,37 +93,81 @@ export class Hub {
     if (!group) return true;
     group.sockets.delete(socket);
     const same = group.tokens.get(socket.token);
-    if (same) {
+    if (same === socket) group.tokens.delete(socket.token);
+    else if (same instanceof Set) {
       same.delete(socket);
-      if (same.size === 0) group.tokens.delete(socket.token);
+      if (same.size === 1) group.tokens.set(socket.token, same.values().next().value as Socket);
     }
     if (group.sockets.size === 0) this.#byHost.delete(socket.host);
+    try {
+      this.#wire.topics?.unsubscribe(socket.raw, group.topic);
+    } catch {
+      // Closed sockets leave their topics by themselves.
+    }
     return true;
+  }
+
+  /** Writes one frame to one socket; false when the socket is gone. */
+  send(socket: Socket, frame: OutFrame): boolean {
+    let buffered: number;
+    try {
+      buffered = this.#wire.send(socket.raw, frame);
+    } catch {
+      // A socket that closed under us is removed by its close event.
+      return false;
+    }
+    if (buffered > this.sendBuffer) this.#onSlow(socket, buffered);
+    return true;
+  }
+
+  close(socket: Socket, code?: number, reason?: string): void {
+    try {
+      this.#wire.close(socket.raw, code, reason);
+    } catch {
+      // Already closing; its close event still comes.
+    }
+  }
+
+  terminate(socket: Socket): void {
+    try {
+      this.#wire.terminate(socket.raw);
+    } catch {
+      // Already gone.
+    }
   }
 
   /** Sends `frame` to the selected sockets of `host`; returns how many got it. */
   cast(host: string, selection: Selection, frame: string, except?: string): number {
     const group = this.#byHost.get(host);
     if (!group) return 0;
+    const topics = this.#wire.topics;
+    if (selection.kind === 'all' && topics) {
+      const skip = except === undefined ? undefined : this.#byId.get(except);
+      const excepted = skip !== undefined && skip.host === host;
+      topics.publish(group.topic, frame, excepted ? skip.raw : undefined);
+      return group.sockets.size - (excepted ? 1 : 0);
+    }
+    const out = this.#wire.encode(frame);
     let sent = 0;
     const deliver = (socket: Socket) => {
-      if (socket.id === except) return;
-      try {
-        socket.conn.send(frame);
-        sent++;
-      } catch {
-        // A socket that closed under us is removed by its close event.
-      }
+      if (socket.id !== except && this.send(socket, out)) sent++;
     };
     switch (selection.kind) {
       case 'all':
         group.sockets.forEach(deliver);
         break;
-      case 'token':
-        group.tokens.get(selection.token)?.forEach(deliver);
+      case 'token': {
+        const same = group.tokens.get(selection.token);
+        if (same instanceof Set) same.forEach(deliver);
+        else if (same) deliver(same);
         break;
+      }
       case 'notToken':
-        for (const [token, sockets] of group.tokens) if (token !== selection.token) sockets.forEach(deliver);
+        for (const [token, same] of group.tokens) {
+          if (token === selection.token) continue;
+          if (same instanceof Set) same.forEach(deliver);
+          else deliver(same);
+        }
         break;
       case 'sockets':
         for (const id of new Set(selection.ids)) {
@@ -128,9 +188,9 @@ export class Hub {
     const out: Record<string, HostStats> = {};
     for (const [host, group] of this.#byHost) {
       const perToken: Record<string, number> = {};
-      for (const sockets of group.tokens.values()) {
-        const first = sockets.values().next().value as Socket;
-        perToken[first.tokenHash] = sockets.size;
+      for (const same of group.tokens.values()) {
+        const first = same instanceof Set ? (same.values().next().value as Socket) : same;
+        perToken[first.tokenHash] = sizeOf(same);
       }
       out[host] = { tokens: group.tokens.size, sockets: group.sockets.size, perToken };
     }

@@ -10,8 +10,7 @@ import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
 import { CLOSE_POLICY } from './gateway.ts';
-import type { Gateway, Session } from './gateway.ts';
-import type { Conn } from './hub.ts';
+import type { Gateway, Pending, Session } from './gateway.ts';
 import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
 
@@ -21,9 +20,6 @@ export interface ServerOptions {
   /** May this request use the bridge? (loopback without a proxy, or the bearer secret) */
   trusted: (c: Context) => boolean;
   upgradeWebSocket: UpgradeWebSocket<unknown>;
-  /** Bytes a socket has not sent yet, and dropping it (runtime-specific). */
-  bufferedAmount: (raw: unknown) => number;
-  terminate: (raw: unknown) => void;
   dispatcher: BridgeDispatcher;
   log: Logger;
   /** Re-reads the config; answers what POST /reload says. */
@@ -43,6 +39,42 @@ function frameText(data: unknown): string {
 }
 
 const unauthorized = (c: Context) => c.text('Unauthorized', 401);
+
+/** A client frame to the gateway, after the size check for runtimes that have none of their own. */
+function deliver(gateway: Gateway, session: Session, data: unknown): void {
+  const size = typeof data === 'string' ? data.length : data instanceof ArrayBuffer ? data.byteLength : 0;
+  if (size > gateway.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > gateway.limits.frame)) {
+    return gateway.tooBig(session, size);
+  }
+  gateway.message(session, frameText(data));
+}
+
+/**
+ * The events of one accepted socket. A class rather than closures: the
+ * runtime keeps this object as long as the socket is open, so it holds only
+ * what later events need, and never the upgrade's request.
+ */
+class SocketEvents {
+  session: Session | undefined;
+  pending: Pending | undefined;
+  constructor(
+    readonly gateway: Gateway,
+    pending: Pending,
+  ) {
+    this.pending = pending;
+  }
+  onOpen(_event: Event, ws: WSContext<unknown>): void {
+    if (!this.pending) return;
+    this.session = this.gateway.open(this.pending, ws.raw);
+    this.pending = undefined;
+  }
+  onMessage(event: MessageEvent): void {
+    if (this.session) deliver(this.gateway, this.session, event.data);
+  }
+  onClose(event: CloseEvent): void {
+    if (this.session) this.gateway.closed(this.session, event.code);
+  }
+}
 
 /** Host names and IP literals; anything else in Host is a malformed request. */
 const VALID_HOST = /^[a-z0-9_.:-]+$/;
@@ -80,18 +112,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     if (full) return refuseFull(c, host, full);
     const pending = await gateway.authorize(host, token);
     if (!pending) return unauthorized(c);
-    let session: Session | undefined;
-    return upgradeWebSocket(c, {
-      onOpen(_event, ws: WSContext<unknown>) {
-        session = gateway.open(pending, connOf(ws, () => session));
-      },
-      onMessage(event) {
-        if (session) deliver(session, event.data);
-      },
-      onClose(event) {
-        if (session) gateway.closed(session, event.code);
-      },
-    });
+    return upgradeWebSocket(c, new SocketEvents(gateway, pending));
   };
 
   const refuseFull = (c: Context, host: string, full: { status: 429 | 503; reason: string }) => {
@@ -99,29 +120,6 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     return c.json({ status: 'error', message: full.reason }, full.status);
   };
 
-  /** What the hub sends through: the runtime's socket, dropped when the client stops reading. */
-  const connOf = (ws: WSContext<unknown>, session: () => Session | undefined): Conn => {
-    const limits = gateway.limits;
-    return {
-      send: (frame) => {
-        ws.send(frame);
-        const buffered = options.bufferedAmount(ws.raw);
-        const s = session();
-        if (buffered > limits.sendBuffer && s) gateway.tooSlow(s, buffered);
-      },
-      close: (code, reason) => ws.close(code, reason),
-      terminate: () => options.terminate(ws.raw),
-    };
-  };
-
-  const deliver = (session: Session, data: unknown) => {
-    const size = typeof data === 'string' ? data.length : data instanceof ArrayBuffer ? data.byteLength : 0;
-    // Runtimes with a frame limit of their own never get here with a bigger one; this is for those without.
-    if (size > gateway.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > gateway.limits.frame)) {
-      return gateway.tooBig(session, size);
-    }
-    gateway.message(session, frameText(data));
-  };
 
   /**
    * The first-message flow (`"tokenFrom": "message"`): the client must send
@@ -142,7 +140,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         timer = setTimeout(() => fail(ws, 'no auth message in time'), timeoutMs);
       },
       async onMessage(event: MessageEvent, ws: WSContext<unknown>) {
-        if (session) return deliver(session, event.data);
+        if (session) return deliver(gateway, session, event.data);
         if (waiting) return void waiting.push(event.data);
         let token: unknown;
         try {
@@ -158,8 +156,8 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         if (full) return fail(ws, full.reason);
         const pending = await gateway.authorize(host, token);
         if (!pending) return fail(ws, 'unauthorized');
-        session = gateway.open(pending, connOf(ws, () => session));
-        for (const data of waiting.splice(0)) deliver(session, data);
+        session = gateway.open(pending, ws.raw);
+        for (const data of waiting.splice(0)) deliver(gateway, session, data);
       },
       onClose(event: CloseEvent) {
         clearTimeout(timer);

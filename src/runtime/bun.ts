@@ -7,7 +7,7 @@ import type { Hono } from 'hono';
 import { upgradeWebSocket, websocket } from 'hono/bun';
 import { getConnInfo } from 'hono/bun';
 import type { UpgradeWebSocket } from 'hono/ws';
-import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
+import type { Child, Listener, OutFrame, Runtime, SpawnOptions, Wire } from './types.ts';
 
 interface BunSubprocess {
   pid: number;
@@ -21,6 +21,18 @@ interface BunSubprocess {
 interface BunServer {
   port: number;
   stop(closeActiveConnections?: boolean): Promise<void> | void;
+  publish(topic: string, data: string): number;
+}
+interface BunSocket {
+  /** Bytes sent; -1: queued behind backpressure; 0: dropped. */
+  send(data: OutFrame): number;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  getBufferedAmount(): number;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** To every subscriber of the topic but this socket. */
+  publish(topic: string, data: string): number;
 }
 interface BunGlobal {
   serve(options: Record<string, unknown>): BunServer;
@@ -70,13 +82,34 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
   };
 }
 
+// The one WebSocket server of this process, for publish.
+let server: BunServer | undefined;
+
+const wire: Wire = {
+  encode: (frame) => frame,
+  send(raw, frame) {
+    const socket = raw as BunSocket;
+    // Anything but -1 means nothing is left queued behind this frame.
+    return socket.send(frame) === -1 ? socket.getBufferedAmount() : 0;
+  },
+  close: (raw, code, reason) => (raw as BunSocket).close(code, reason),
+  terminate: (raw) => (raw as BunSocket).terminate(),
+  topics: {
+    subscribe: (raw, topic) => (raw as BunSocket).subscribe(topic),
+    unsubscribe: (raw, topic) => (raw as BunSocket).unsubscribe(topic),
+    publish(topic, frame, except) {
+      if (except !== undefined) (except as BunSocket).publish(topic, frame);
+      else server?.publish(topic, frame);
+    },
+  },
+};
+
 export const runtime: Runtime = {
   name: 'bun',
-  terminate: (raw) => (raw as { terminate(): void }).terminate(),
-  bufferedAmount: (raw) => (raw as { getBufferedAmount(): number }).getBufferedAmount(),
+  wire,
   upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket<unknown>,
   async serve(app: Hono, { hostname, port, sockets }) {
-    const server = Bun.serve({
+    const bun = Bun.serve({
       hostname,
       port,
       fetch: app.fetch,
@@ -84,15 +117,20 @@ export const runtime: Runtime = {
         ...websocket,
         // Bun closes oversized frames with 1009 itself, and pings idle sockets, closing those that stay silent.
         maxPayloadLength: sockets.maxFrame,
+        // A publish is written by Bun, not by the hub, so Bun drops the sockets that fall behind on one. Twice the
+        // limit, so that the hub's own check (1013, logged) comes first for every frame it writes itself.
+        backpressureLimit: sockets.sendBuffer * 2,
+        closeOnBackpressureLimit: true,
         ...(sockets.keepalive > 0 ? { idleTimeout: sockets.keepalive * 2, sendPings: true } : { idleTimeout: 0 }),
       },
     });
+    server = bun;
     const listener: Listener = {
       hostname,
-      port: server.port,
+      port: bun.port,
       async stop() {
         // stop() resolves only once every connection is gone; the gateway closes the sockets itself.
-        void server.stop(false);
+        void bun.stop(false);
       },
     };
     return listener;

@@ -5,7 +5,7 @@ import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
-import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
+import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
 
 interface DenoChild {
   pid: number;
@@ -93,11 +93,23 @@ const lowerUpgrade = (c: Context): Context =>
 const upgradeWebSocket = ((c: Context, events: never) =>
   (honoUpgrade as (...args: unknown[]) => unknown)(lowerUpgrade(c), events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
 
+const wire: Wire = {
+  encode: (frame) => frame,
+  send(raw, frame) {
+    const ws = raw as WebSocket;
+    // encode() keeps text a string, which Deno sends as a text frame.
+    ws.send(frame as string);
+    return ws.bufferedAmount;
+  },
+  close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
+  // Deno has no way to drop a socket without the close handshake; close() at least stops further sends.
+  terminate: (raw) => (raw as WebSocket).close(1013),
+};
+
 export const runtime: Runtime = {
   name: 'deno',
   upgradeWebSocket,
-  terminate: (raw) => (raw as WebSocket).close(1013),
-  bufferedAmount: (raw) => (raw as WebSocket).bufferedAmount,
+  wire,
   async serve(app: Hono, { hostname, port, sockets }) {
     // Deno has no frame limit of its own: the gateway checks each frame's size instead.
     upgradeOptions = { idleTimeout: sockets.keepalive > 0 ? sockets.keepalive : 0 };

@@ -12,7 +12,7 @@ import type { WebSocket } from 'ws';
 import type { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { UpgradeWebSocket } from 'hono/ws';
-import type { Child, Listener, Runtime, SpawnOptions } from './types.ts';
+import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
 
 // node-ws reads the app only when an upgrade arrives, so it can be filled in at serve().
 const target: { app: Hono } = { app: undefined as unknown as Hono };
@@ -57,10 +57,24 @@ function startKeepalive(seconds: number): ReturnType<typeof setInterval> {
   }, seconds * 1000);
 }
 
+// Built once: ws would otherwise merge its defaults into a new object for every send.
+const TEXT = { binary: false, compress: false, fin: true, mask: false } as const;
+
+const wire: Wire = {
+  // A Buffer is written to every socket as it is; a string would be encoded again for each one.
+  encode: (frame) => Buffer.from(frame),
+  send(raw, frame) {
+    const ws = raw as WebSocket;
+    ws.send(frame, TEXT);
+    return ws.bufferedAmount;
+  },
+  close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
+  terminate: (raw) => (raw as WebSocket).terminate(),
+};
+
 export const runtime: Runtime = {
   name: 'node',
-  terminate: (raw) => (raw as WebSocket).terminate(),
-  bufferedAmount: (raw) => (raw as WebSocket).bufferedAmount,
+  wire,
   upgradeWebSocket: nodeWs.upgradeWebSocket as UpgradeWebSocket<unknown>,
   serve(app, { hostname, port, sockets }) {
     target.app = app;

@@ -45,16 +45,43 @@ export interface SocketOptions {
   maxFrame: number;
   /** Seconds between pings; a socket that misses its pong is closed. 0: off. */
   keepalive: number;
+  /** Bytes a socket may have unsent (limits.sendBuffer); where the runtime fans out natively, it enforces this itself. */
+  sendBuffer: number;
+}
+
+/** A frame in the form the runtime writes fastest: encoded once per cast, written to every socket. */
+export type OutFrame = string | Uint8Array;
+
+/**
+ * How the hub writes to an accepted socket. `raw` is the adapter's own socket
+ * object; the hub keeps it and nothing else, so an open socket costs one
+ * reference and no closures.
+ */
+export interface Wire {
+  /** A text frame, encoded once for every socket a cast goes to. */
+  encode(frame: string): OutFrame;
+  /** Sends a text frame; returns the bytes still queued for the socket afterwards. */
+  send(raw: unknown, frame: OutFrame): number;
+  close(raw: unknown, code?: number, reason?: string): void;
+  /** Drops the connection without the close handshake (a client that does not read would never finish it). */
+  terminate(raw: unknown): void;
+  /**
+   * Native topics, where the runtime has them (Bun): the runtime sends one
+   * publish to every subscriber itself, instead of a call per socket.
+   */
+  topics?: {
+    subscribe(raw: unknown, topic: string): void;
+    unsubscribe(raw: unknown, topic: string): void;
+    /** To every subscriber, or every one but `except`'s socket. */
+    publish(topic: string, frame: string, except?: unknown): void;
+  };
 }
 
 export interface Runtime {
   readonly name: 'bun' | 'deno' | 'node';
   readonly upgradeWebSocket: UpgradeWebSocket<unknown>;
   serve(app: Hono, options: { hostname: string; port: number; sockets: SocketOptions }): Promise<Listener>;
-  /** Bytes queued for a socket and not yet sent (the adapter's raw socket). */
-  bufferedAmount(raw: unknown): number;
-  /** Drops a connection without the close handshake (a client that does not read would never finish it). */
-  terminate(raw: unknown): void;
+  readonly wire: Wire;
   /** A plain HTTP server (the bridge on its own address): TCP, or a unix socket at `path`. */
   serveHttp(app: Hono, address: { hostname: string; port: number } | { path: string }): Promise<Listener>;
   /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */

@@ -109,6 +109,29 @@ describe(`limits on ${TARGET}`, { skip }, () => {
     }
   });
 
+  // Host-wide casts take another path (on Bun, one native publish): the limit must hold there too.
+  it('drops a client that does not read host-wide casts, while a reader gets every one of them', async () => {
+    const server = await startServer({ config: { limits: { sendBuffer: 256 * 1024 }, hosts: { 's.test': MODULE } } });
+    try {
+      const stalled = await stalledClient(server.port, { host: 's.test', token: 'slow' });
+      const reader = await connect(server.port, { host: 's.test', token: 'fast' });
+      const pad = 'z'.repeat(64 * 1024);
+      let casts = 0;
+      let sent = 2;
+      for (; casts < 400 && sent === 2; casts++) {
+        const res = await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 's.test', data: { n: casts, pad } }) });
+        sent = ((await res.json()) as { sent: number }).sent;
+      }
+      // The kernel's socket buffers take about 4 MB first (some 65 casts here); without the limit, 400 casts would not drop it.
+      assert.equal(sent, 1, `the stalled client was not dropped within ${casts} casts of 64 KB`);
+      for (let n = 0; n < casts; n++) assert.equal((JSON.parse(await reader.next()) as { n: number }).n, n);
+      stalled.destroy();
+      reader.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('closes a socket that sends nothing for idleTimeout seconds, when set', async () => {
     const server = await startServer({ config: { idleTimeout: 1, hosts: { 'i.test': MODULE } } });
     try {

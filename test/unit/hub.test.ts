@@ -3,53 +3,144 @@ import { describe, it } from 'node:test';
 import { Hub } from '../../src/hub.ts';
 import type { Socket } from '../../src/hub.ts';
 import { sha256Hex } from '../../src/ids.ts';
+import type { OutFrame, Wire } from '../../src/runtime/types.ts';
 
-function socket(id: string, host: string, token: string, inbox: string[] = []): Socket & { inbox: string[] } {
-  return { id, host, token, tokenHash: sha256Hex(token), inbox, conn: { send: (f) => void inbox.push(f), close() {}, terminate() {} } };
+/** A fake runtime socket: what it was sent, and how much it pretends is still queued. */
+interface Fake {
+  inbox: string[];
+  buffered: number;
+  broken?: boolean;
+  topics: Set<string>;
+  closed?: number;
 }
 
-describe('Hub', () => {
-  const hub = new Hub();
-  const a = socket('a'.repeat(16), 'h', 't1');
-  const b = socket('b'.repeat(16), 'h', 't1');
-  const c = socket('c'.repeat(16), 'h', 't2');
-  const d = socket('d'.repeat(16), 'other', 't1');
-  for (const s of [a, b, c, d]) hub.add(s);
-  const names = () => [a, b, c, d].map((s) => s.inbox.splice(0).length);
+const text = (frame: OutFrame) => (typeof frame === 'string' ? frame : new TextDecoder().decode(frame));
 
-  it('casts to all sockets of one host', () => {
-    assert.equal(hub.cast('h', { kind: 'all' }, 'x'), 3);
-    assert.deepEqual(names(), [1, 1, 1, 0]);
+function fakeWire(options: { topics?: boolean; encodeToBytes?: boolean } = {}): Wire & { sockets: Set<Fake>; publishes: number; encodes: number } {
+  const sockets = new Set<Fake>();
+  const wire = {
+    sockets,
+    publishes: 0,
+    encodes: 0,
+    encode(frame: string): OutFrame {
+      wire.encodes++;
+      return options.encodeToBytes ? new TextEncoder().encode(frame) : frame;
+    },
+    send(raw: unknown, frame: OutFrame) {
+      const fake = raw as Fake;
+      if (fake.broken) throw new Error('closed');
+      fake.inbox.push(text(frame));
+      return fake.buffered;
+    },
+    close(raw: unknown, code?: number) {
+      (raw as Fake).closed = code;
+    },
+    terminate(raw: unknown) {
+      (raw as Fake).closed = -1;
+    },
+    topics: options.topics
+      ? {
+          subscribe: (raw: unknown, topic: string) => void (raw as Fake).topics.add(topic),
+          unsubscribe: (raw: unknown, topic: string) => void (raw as Fake).topics.delete(topic),
+          publish(topic: string, frame: string, except?: unknown) {
+            wire.publishes++;
+            for (const fake of sockets) if (fake.topics.has(topic) && fake !== except) fake.inbox.push(frame);
+          },
+        }
+      : undefined,
+  };
+  return wire;
+}
+
+function socket(wire: { sockets: Set<Fake> }, id: string, host: string, token: string): Socket & { raw: Fake } {
+  const raw: Fake = { inbox: [], buffered: 0, topics: new Set() };
+  wire.sockets.add(raw);
+  return { id, host, token, tokenHash: sha256Hex(token), raw };
+}
+
+for (const topics of [false, true]) {
+  describe(`Hub (${topics ? 'native topics' : 'a write per socket'})`, () => {
+    const wire = fakeWire({ topics, encodeToBytes: !topics });
+    const slow: Array<[string, number]> = [];
+    const hub = new Hub({ wire, sendBuffer: 1000, onSlow: (s, n) => void slow.push([s.id, n]) });
+    const a = socket(wire, 'a'.repeat(16), 'h', 't1');
+    const b = socket(wire, 'b'.repeat(16), 'h', 't1');
+    const c = socket(wire, 'c'.repeat(16), 'h', 't2');
+    const d = socket(wire, 'd'.repeat(16), 'other', 't1');
+    for (const s of [a, b, c, d]) hub.add(s);
+    const counts = () => [a, b, c, d].map((s) => s.raw.inbox.splice(0).length);
+
+    it('casts to all sockets of one host', () => {
+      assert.equal(hub.cast('h', { kind: 'all' }, 'x'), 3);
+      assert.deepEqual(counts(), [1, 1, 1, 0]);
+      if (topics) assert.equal(wire.publishes, 1, 'one publish, not a send per socket');
+    });
+    it('casts by token and by not-token', () => {
+      assert.equal(hub.cast('h', { kind: 'token', token: 't1' }, 'x'), 2);
+      assert.deepEqual(counts(), [1, 1, 0, 0]);
+      assert.equal(hub.cast('h', { kind: 'notToken', token: 't1' }, 'x'), 1);
+      assert.deepEqual(counts(), [0, 0, 1, 0]);
+      assert.equal(hub.cast('h', { kind: 'token', token: 't2' }, 'x'), 1, 'a token with one socket');
+      assert.deepEqual(counts(), [0, 0, 1, 0]);
+    });
+    it('casts to listed sockets of the host only, once each', () => {
+      assert.equal(hub.cast('h', { kind: 'sockets', ids: [a.id, a.id, d.id] }, 'x'), 1);
+      assert.deepEqual(counts(), [1, 0, 0, 0]);
+    });
+    it('skips the except socket, with the exact count', () => {
+      assert.equal(hub.cast('h', { kind: 'all' }, 'x', b.id), 2);
+      assert.deepEqual(counts(), [1, 0, 1, 0]);
+      assert.equal(hub.cast('h', { kind: 'all' }, 'x', d.id), 3, 'a socket of another host excepts nothing here');
+      assert.deepEqual(counts(), [1, 1, 1, 0]);
+    });
+    it('encodes a cast once, whatever the number of sockets', () => {
+      const before = wire.encodes;
+      hub.cast('h', { kind: 'notToken', token: 'none' }, 'x');
+      assert.equal(wire.encodes - before, 1);
+      counts();
+    });
+    it('a socket whose send throws is not counted', () => {
+      const broken = socket(wire, 'e'.repeat(16), 'h', 't3');
+      broken.raw.broken = true;
+      hub.add(broken);
+      assert.equal(hub.cast('h', { kind: 'token', token: 't3' }, 'x'), 0);
+      assert.equal(hub.send(broken, 'x'), false);
+      hub.remove(broken);
+    });
+    it('reports a socket with too much unsent, once per write over the limit', () => {
+      c.raw.buffered = 5000;
+      hub.cast('h', { kind: 'token', token: 't2' }, 'x');
+      hub.send(c, 'line');
+      assert.deepEqual(slow, [
+        [c.id, 5000],
+        [c.id, 5000],
+      ]);
+      c.raw.buffered = 0;
+      counts();
+    });
+    it('counts sockets per host and token, through the one-socket and many-socket forms', () => {
+      assert.equal(hub.countHost('h'), 3);
+      assert.equal(hub.countToken('h', 't1'), 2);
+      assert.equal(hub.countToken('h', 't2'), 1);
+      assert.equal(hub.countToken('h', 'none'), 0);
+      hub.remove(b);
+      assert.equal(hub.countToken('h', 't1'), 1);
+      assert.equal(hub.cast('h', { kind: 'token', token: 't1' }, 'x'), 1);
+      assert.deepEqual(counts(), [1, 0, 0, 0]);
+      hub.add(b);
+      assert.equal(hub.countToken('h', 't1'), 2);
+    });
+    it('reports tokens by hash and forgets emptied groups', () => {
+      assert.deepEqual(hub.stats().h, { tokens: 2, sockets: 3, perToken: { [sha256Hex('t1')]: 2, [sha256Hex('t2')]: 1 } });
+      assert.equal(hub.remove(c), true);
+      assert.equal(hub.remove(c), false, 'removing twice is a no-op');
+      assert.deepEqual(hub.stats().h!.perToken, { [sha256Hex('t1')]: 2 });
+      if (topics) assert.equal(c.raw.topics.size, 0, 'a removed socket leaves its topic');
+      hub.remove(a);
+      hub.remove(b);
+      assert.equal(hub.stats().h, undefined);
+      assert.equal(hub.size, 1);
+      assert.equal(hub.cast('h', { kind: 'all' }, 'x'), 0);
+    });
   });
-  it('casts by token and by not-token', () => {
-    assert.equal(hub.cast('h', { kind: 'token', token: 't1' }, 'x'), 2);
-    assert.deepEqual(names(), [1, 1, 0, 0]);
-    assert.equal(hub.cast('h', { kind: 'notToken', token: 't1' }, 'x'), 1);
-    assert.deepEqual(names(), [0, 0, 1, 0]);
-  });
-  it('casts to listed sockets of the host only, once each', () => {
-    assert.equal(hub.cast('h', { kind: 'sockets', ids: [a.id, a.id, d.id] }, 'x'), 1);
-    assert.deepEqual(names(), [1, 0, 0, 0]);
-  });
-  it('skips the except socket', () => {
-    assert.equal(hub.cast('h', { kind: 'all' }, 'x', b.id), 2);
-    assert.deepEqual(names(), [1, 0, 1, 0]);
-  });
-  it('a socket whose send throws is not counted', () => {
-    const broken = { ...socket('e'.repeat(16), 'h', 't3'), conn: { send() { throw new Error('closed'); }, close() {}, terminate() {} } };
-    hub.add(broken);
-    assert.equal(hub.cast('h', { kind: 'all' }, 'x'), 3);
-    names();
-    hub.remove(broken);
-  });
-  it('reports tokens by hash and forgets emptied groups', () => {
-    assert.deepEqual(hub.stats().h, { tokens: 2, sockets: 3, perToken: { [sha256Hex('t1')]: 2, [sha256Hex('t2')]: 1 } });
-    assert.equal(hub.remove(c), true);
-    assert.equal(hub.remove(c), false, 'removing twice is a no-op');
-    assert.deepEqual(hub.stats().h!.perToken, { [sha256Hex('t1')]: 2 });
-    hub.remove(a);
-    hub.remove(b);
-    assert.equal(hub.stats().h, undefined);
-    assert.equal(hub.size, 1);
-  });
-});
+}
