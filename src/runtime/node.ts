@@ -13,6 +13,7 @@ import type { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
+import { frameOf, payloadOf } from './wsframe.ts';
 
 // node-ws reads the app only when an upgrade arrives, so it can be filled in at serve().
 const target: { app: Hono } = { app: undefined as unknown as Hono };
@@ -60,12 +61,24 @@ function startKeepalive(seconds: number): ReturnType<typeof setInterval> {
 // Built once: ws would otherwise merge its defaults into a new object for every send.
 const TEXT = { binary: false, compress: false, fin: true, mask: false } as const;
 
+/** The parts of ws's socket the cast path writes through (ws 8; perMessageDeflate is off in node-ws's server). */
+interface WsInternals {
+  _socket?: { write(chunk: Uint8Array): boolean };
+  _sender?: { _state: number };
+}
+
 const wire: Wire = {
-  // A Buffer is written to every socket as it is; a string would be encoded again for each one.
-  encode: (frame) => Buffer.from(frame),
+  // A cast's frame is built once; each socket then costs one write of the same bytes.
+  encode: frameOf,
   send(raw, frame) {
     const ws = raw as WebSocket;
-    ws.send(frame, TEXT);
+    if (typeof frame === 'string') ws.send(frame, TEXT);
+    else {
+      const inner = ws as unknown as WsInternals;
+      // Straight to the TCP socket only when ws has nothing of its own queued (state 0), so frames keep their order.
+      if (ws.readyState === 1 && inner._sender?._state === 0 && inner._socket) inner._socket.write(frame);
+      else ws.send(payloadOf(frame), TEXT);
+    }
     return ws.bufferedAmount;
   },
   close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
