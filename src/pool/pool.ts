@@ -36,6 +36,9 @@ interface Queued {
 }
 
 const BACKOFF_MIN_MS = 100;
+
+/** After how many jobs a worker's successor starts booting: the last tenth of its life. */
+export const successorAt = (maxJobs: number): number => Math.max(1, maxJobs - Math.ceil(maxJobs / 10));
 const BACKOFF_MAX_MS = 5000;
 
 /** The global worker cap, shared by every pool; makes room by stopping another pool's idle worker. */
@@ -202,7 +205,12 @@ export class Pool {
     return pick;
   }
 
-  #boot(): void {
+  /**
+   * Starts a worker. A successor (`replaces`) boots while the worker it
+   * replaces still serves, outside the cap, and retires it once ready: with
+   * one worker, recycling would otherwise stall every job behind a boot.
+   */
+  #boot(replaces?: Worker): void {
     this.#booting = true;
     const worker = new Worker(
       this.argv,
@@ -220,6 +228,10 @@ export class Pool {
         this.#booting = false;
         this.#crashes = 0;
         this.log.info('worker ready', { app: this.app, pid: worker.pid, workers: this.#workers.size });
+        if (replaces && !replaces.retiring && replaces.state !== 'dead') {
+          this.log.debug('worker recycled', { app: this.app, pid: replaces.pid, jobs: replaces.jobs, successor: worker.pid });
+          replaces.retire();
+        }
         this.pump();
       },
       (error: Error) => {
@@ -250,6 +262,8 @@ export class Pool {
       if (worker.state === 'idle' && (worker.retiring || worker.jobs >= this.settings.maxJobs)) {
         if (!worker.retiring) this.log.debug('worker recycled', { app: this.app, pid: worker.pid, jobs: worker.jobs });
         worker.retire();
+      } else if (!worker.retiring && worker.jobs >= successorAt(this.settings.maxJobs) && !this.#booting && !this.#stopped) {
+        this.#boot(worker);
       }
       this.pump();
     });

@@ -121,7 +121,7 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
         const pids = new Set<number>();
         for (let i = 0; i < 8; i++) pids.add((await whoami(c)).pid);
         assert.ok(pids.size >= 2, `a new worker took over: ${[...pids]}`);
-        await server.waitForLog(/worker recycled app=\S+ pid=\d+ jobs=6/);
+        await server.waitForLog(/worker recycled app=\S+ pid=\d+ jobs=[56]/);
         const jobsPerPid = new Map<number, number>();
         for (const e of readEvents(events)) {
           const pid = e.pid;
@@ -132,6 +132,28 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
         await waitFor('the recycled worker to shut down cleanly', () =>
           readEvents(events).some((e) => e.at === 'exit' && e.pid === first),
         );
+        c.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it("boots a worker's successor before it retires, so that no job waits for a boot", async () => {
+      const events = join(tempDir(), 'events.ndjson');
+      const server = await startServer({ env: { WSGATE_TEST_EVENTS: events }, config: { pool: { cap: 1 }, hosts: { 'p.test': resident({ maxJobs: 10 }) } } });
+      try {
+        const c = await connect(server.port, { host: 'p.test', token: 'successor' });
+        // auth and connect were jobs 1 and 2; seven receives bring the first worker to 9 of its 10.
+        const first = (await whoami(c)).pid;
+        for (let i = 0; i < 6; i++) assert.equal((await whoami(c)).pid, first);
+        const ready = await waitFor('a successor to boot while the first worker still serves', () =>
+          readEvents(events).find((e) => e.at === 'ready' && e.pid !== first),
+        );
+        assert.equal((await whoami(c)).pid, ready.pid, 'the next job ran on the successor');
+        const exit = await waitFor('the first worker to shut down cleanly', () => readEvents(events).find((e) => e.at === 'exit' && e.pid === first));
+        assert.ok(exit.time! > ready.time!, 'the first worker was still there when its successor was ready');
+        const health = (await (await fetch(`${server.url}/health`)).json()) as { workers: number };
+        assert.equal(health.workers, 1, 'back under the cap');
         c.ws.terminate();
       } finally {
         await server.stop();

@@ -5,13 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 export interface HookEvent {
-  /** A hook or job starting or ending, or a resident worker exiting. */
-  at: 'start' | 'end' | 'exit';
+  /** A hook or job starting or ending, or a resident worker ready or exiting. */
+  at: 'start' | 'end' | 'ready' | 'exit';
   hook: string;
   /** [websocket::<hook>, host, token, socket, message?] */
   argv: string[];
   pid?: number;
-  /** microtime(true), for jobs. */
+  /** microtime(true), for jobs and workers. */
   time?: number;
 }
 

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Receiver } from 'ws';
+import { createRequire } from 'node:module';
 import { frameOf, payloadOf } from '../../src/runtime/wsframe.ts';
+
+// ws exports its frame parser, but its type declarations leave it out.
+const { Receiver } = createRequire(import.meta.url)('ws') as {
+  Receiver: new (options: { isServer: boolean }) => NodeJS.WritableStream & { on(event: string, listener: (...args: never[]) => void): void };
+};
 
 /** What ws's own parser (as a client would run it) makes of the bytes. */
 function parse(bytes: Uint8Array): Promise<{ text: string; binary: boolean }> {
