@@ -91,7 +91,7 @@ const lowerUpgrade = (c: Context): Context =>
     },
   });
 const upgradeWebSocket = ((c: Context, events: never) =>
-  (honoUpgrade as (...args: unknown[]) => unknown)(lowerUpgrade(c), events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
+  (honoUpgrade as (...args: unknown[]) => unknown)(c.req.header('upgrade') === 'websocket' ? c : lowerUpgrade(c), events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
 
 const wire: Wire = {
   encode: (frame) => frame,
