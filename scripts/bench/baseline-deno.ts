@@ -1,7 +1,6 @@
 /**
- * Reference for the fan-out benchmark: the least a Deno server can do. Not a
- * ratio baseline (wsgate-deno is compared against baseline-bun, as asked); it
- * is reported so the Deno runtime's own cost can be told apart from wsgate's.
+ * Baseline for the fan-out benchmark: the least a Deno server can do;
+ * wsgate-deno's ratios are taken against it.
  *
  *   deno run -A scripts/bench/baseline-deno.ts [--port 0] [--listen 127.0.0.1]
  *

@@ -9,13 +9,14 @@
  *   --workers C      client processes holding the sockets (default: nproc - 1, at least 2)
  *   --repeat R       run the whole list R times, interleaved, and report medians (default 1)
  *   --only a,b       run only these targets (names below)
- *   --binary PATH    the compiled wsgate (default dist/wsgate, else /tmp/wsgate-bench-bin, built if missing)
+ *   --binary PATH    the compiled wsgate (default dist/wsgate, built by build.ts when missing)
  *   --size B         bytes of the cast frame (default 100)
  *   --json FILE      also write every raw measurement as JSON
  *
- * Targets: baseline-node, wsgate-node, baseline-bun, wsgate-bun, wsgate-binary, wsgate-deno,
- * baseline-deno (a bare Deno server, shown for reference only; ratios for
- * wsgate-deno are taken against baseline-bun).
+ * Targets: baseline-node, wsgate-node, baseline-bun, wsgate-bun, wsgate-binary, baseline-deno,
+ * wsgate-deno. Each wsgate runtime's ratios are taken against the bare server
+ * of the same runtime (wsgate-binary and wsgate-bun against baseline-bun,
+ * wsgate-deno against baseline-deno, as the performance issue now asks).
  *
  * Per target: start it as a child process (and make sure the pid measured is
  * the real server, not a launcher), read its CPU (utime+stime, /proc/<pid>/stat)
@@ -87,9 +88,9 @@ const compiledBinary = () => findBinary(flag('binary'));
 interface Target {
   name: string;
   runtime: 'node' | 'bun' | 'deno';
-  kind: 'baseline' | 'reference' | 'wsgate';
+  kind: 'baseline' | 'wsgate';
   /** The baseline its ratios are taken against. */
-  baseline: 'baseline-node' | 'baseline-bun';
+  baseline: 'baseline-node' | 'baseline-bun' | 'baseline-deno';
   argv: string[];
   /** The executable the measured process must be running. */
   exe: string;
@@ -110,9 +111,8 @@ function targets(configFile: string, binary: string): Target[] {
     { name: 'baseline-bun', runtime: 'bun', kind: 'baseline', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts')], exe: bun },
     { name: 'wsgate-bun', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('bun') },
     { name: 'wsgate-binary', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('binary') },
-    // Not a ratio baseline (as asked, Deno is compared with baseline-bun); shown so Deno's own cost can be told from wsgate's.
-    { name: 'baseline-deno', runtime: 'deno', kind: 'reference', baseline: 'baseline-bun', argv: [deno, 'run', '--allow-all', '--quiet', join(HERE, 'baseline-deno.ts')], exe: deno },
-    { name: 'wsgate-deno', runtime: 'deno', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('deno') },
+    { name: 'baseline-deno', runtime: 'deno', kind: 'baseline', baseline: 'baseline-deno', argv: [deno, 'run', '--allow-all', '--quiet', join(HERE, 'baseline-deno.ts')], exe: deno },
+    { name: 'wsgate-deno', runtime: 'deno', kind: 'wsgate', baseline: 'baseline-deno', ...wsgate('deno') },
   ];
 }
 
@@ -472,8 +472,8 @@ console.log(
 );
 console.log(table(combined, list));
 console.log(
-  '\nRatios: wsgate-node against baseline-node; wsgate-bun, wsgate-binary and wsgate-deno against baseline-bun ' +
-    '(so the Deno ratio compares across runtimes; baseline-deno is listed for reference, without ratios). CPU is the server process\'s utime+stime ' +
+  '\nRatios: wsgate-node against baseline-node; wsgate-bun and wsgate-binary against baseline-bun; wsgate-deno against baseline-deno. ' +
+    'CPU is the server process\'s utime+stime ' +
     'over the measured casts (their HTTP requests included) divided by frames delivered; user-mode is the utime part (the kernel part is mostly loopback TCP).\n',
 );
 console.log('### Details (every pass)\n');

@@ -80,25 +80,41 @@ export function realBinary(name: 'bun' | 'deno'): string {
   throw new Error(`no real ${name} executable found under node_modules (looked at ${candidates.join(', ')})`);
 }
 
-function newestSource(): number {
+/** Newest modification time (ms) of any file under src/. */
+export function newestSource(): number {
   const out = execFileSync('find', [join(ROOT, 'src'), '-type', 'f', '-printf', '%T@\n'], { encoding: 'utf8' });
   return Math.max(...out.trim().split('\n').map((t) => Number(t) * 1000));
 }
 
 /**
- * The compiled wsgate: `explicit` when given, else dist/wsgate, else
- * /tmp/wsgate-bench-bin, built from the current src/ when missing or older than it.
+ * Compiles the current src/ to `outfile` the way build.ts does (`bun build
+ * --compile --minify src/main.ts`), without build.ts's first step, which
+ * regenerates src/sdk/wsgate-php.ts from php/wsgate.php: this writes nothing under src/.
+ */
+export function buildBinary(outfile: string): string {
+  console.error(`building ${outfile} (bun build --compile --minify src/main.ts, as build.ts does) ...`);
+  execFileSync(realBinary('bun'), ['build', '--compile', '--minify', join(ROOT, 'src', 'main.ts'), '--outfile', outfile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return outfile;
+}
+
+/**
+ * The compiled wsgate: `explicit` when given, else dist/wsgate, built with
+ * `node --import tsx build.ts` (what `npm run build` runs) when missing. A
+ * dist/wsgate older than the newest file under src/ is used as it is, with a
+ * warning in its note: it may lag the code the source runtimes run.
  */
 export function compiledBinary(explicit?: string): { path: string; note: string } {
   if (explicit) return { path: realpathSync(explicit), note: `${explicit} (given)` };
   const dist = join(ROOT, 'dist', 'wsgate');
-  if (existsSync(dist)) return { path: realpathSync(dist), note: `dist/wsgate (built ${statSync(dist).mtime.toISOString()})` };
-  const tmp = '/tmp/wsgate-bench-bin';
-  if (!existsSync(tmp) || statSync(tmp).mtimeMs < newestSource()) {
-    console.error(`building ${tmp} (bun build --compile src/main.ts) ...`);
-    execFileSync(realBinary('bun'), ['build', '--compile', join(ROOT, 'src', 'main.ts'), '--outfile', tmp], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!existsSync(dist)) {
+    console.error('dist/wsgate is missing: building it with node --import tsx build.ts ...');
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'build.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    return { path: realpathSync(dist), note: `dist/wsgate (built now by build.ts, ${statSync(dist).mtime.toISOString()})` };
   }
-  return { path: tmp, note: `${tmp} (bun build --compile of the current src/, built ${statSync(tmp).mtime.toISOString()})` };
+  const built = statSync(dist).mtimeMs;
+  const stale = built < newestSource() ? '; OLDER than the newest file under src/, so it may lag the source runtimes (rebuild, or pass --binary)' : '';
+  if (stale) console.error(`warning: dist/wsgate (built ${new Date(built).toISOString()}) is older than src/`);
+  return { path: realpathSync(dist), note: `dist/wsgate (built ${new Date(built).toISOString()}${stale})` };
 }
 
 export type WsgateRuntime = 'node' | 'bun' | 'deno' | 'binary';

@@ -279,7 +279,7 @@ export interface Servers {
   runtimes: WsgateRuntime[];
   modes: HookMode[];
   caps: number[];
-  /** Also the bare echo servers (Node + ws, Bun). */
+  /** Also the bare echo servers (Node + ws, Bun; Deno when `runtimes` has deno). */
   bare: boolean;
   work: string;
   php: string;
@@ -288,15 +288,18 @@ export interface Servers {
 }
 
 /**
- * Starts every server under test in turn (the bare echo servers, then wsgate
+ * Starts every server under test in turn (the bare echo servers: Node, Bun,
+ * and Deno when wsgate runs on Deno; then wsgate
  * on each runtime with each pool cap; modes other than resident only with
  * the first cap) and calls `visit` for each mode it serves.
  */
 export async function eachTarget(servers: Servers, visit: (target: Target) => Promise<void>): Promise<void> {
   if (servers.bare) {
-    const bare: Array<{ runtime: 'node' | 'bun'; command: Command }> = [
+    const bare: Array<{ runtime: 'node' | 'bun' | 'deno'; command: Command }> = [
       { runtime: 'node', command: scriptCommand('node', 'echo-node', 'echo-node.mjs') },
       { runtime: 'bun', command: scriptCommand('bun', 'echo-bun', 'echo-bun.ts') },
+      // Deno's own socket floor, when wsgate runs on Deno in this run.
+      ...(servers.runtimes.includes('deno') ? [{ runtime: 'deno' as const, command: scriptCommand('deno', 'echo-deno', 'echo-deno.ts') }] : []),
     ];
     for (const { runtime, command } of bare) {
       await withServer(command, (server) => visit({ server, name: command.name, runtime, mode: 'bare', wsgate: false }));

@@ -139,3 +139,15 @@ export function cmdline(pid: number): string[] {
     return [];
   }
 }
+
+/**
+ * Whole-machine CPU from the first line of /proc/stat, in clock ticks summed
+ * over all CPUs: `busy` (user, nice, system, irq, softirq, steal) and `total`
+ * (busy + idle + iowait).
+ */
+export function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
+  return { busy, total: busy + idle! + iowait! };
+}

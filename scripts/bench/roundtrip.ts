@@ -11,7 +11,8 @@
  *     over its pipes directly, no gateway and no sockets, one job in flight
  *     (`raw`: bare pipes; `pool`: wsgate's own Pool + Worker classes);
  *   - socket floor: bare WebSocket echo servers (echo-node.mjs: node:http + ws;
- *     echo-bun.ts: Bun.serve), driven by the same client.
+ *     echo-bun.ts: Bun.serve; echo-deno.ts: Deno.serve, when deno is among
+ *     the runtimes), driven by the same client.
  *
  *   node --import tsx scripts/bench/roundtrip.ts [flags]
  *
@@ -23,8 +24,10 @@
  *   --size B           message bytes (default 64)
  *   --php BIN          PHP binary (default php)
  *   --max-jobs N       the pool's maxJobs (jobs before a worker is replaced; default: wsgate's, 10000)
- *   --binary PATH      the compiled wsgate (default dist/wsgate, else built to /tmp/wsgate-bench-bin)
+ *   --binary PATH      the compiled wsgate (default dist/wsgate, built by build.ts when missing)
  *   --floor-runs N     unpinned pipe-floor runs per runtime and variant (default 3; plus one on a single CPU)
+ *   --floor-variants a,b  pipe-floor variants: raw,pool (default both)
+ *   --no-pinned-floor  skip the pipe-floor run on a single CPU
  *   --floor-duration S measured seconds per pipe-floor run (default 1.5)
  *   --no-floor         skip the pipe floors;  --no-bare  skip the bare echo servers
  *   --json FILE        also write every row as JSON
@@ -76,6 +79,9 @@ const MAX_JOBS = flags.get('max-jobs') === undefined ? undefined : flags.int('ma
 const JSON_OUT = flags.get('json');
 const FLOOR_MS = flags.num('floor-duration', 1.5, 0.2) * 1000;
 const FLOOR_RUNS = flags.int('floor-runs', 3);
+const FLOOR_VARIANTS = (flags.list('floor-variants') ?? ['raw', 'pool']) as Array<'raw' | 'pool'>;
+const PINNED_FLOOR = !flags.has('no-pinned-floor');
+for (const f of FLOOR_VARIANTS) if (f !== 'raw' && f !== 'pool') throw new Error(`--floor-variants: unknown variant ${f}`);
 for (const r of RUNTIMES) if (!['node', 'bun', 'deno', 'binary'].includes(r)) throw new Error(`--runtimes: unknown runtime ${r}`);
 for (const m of MODES) if (!(m in BENCH_HOSTS)) throw new Error(`--modes: unknown mode ${m}`);
 if (CONCURRENCY.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--concurrency: expected whole numbers >= 1');
@@ -174,12 +180,12 @@ const rows: Row[] = [];
 const binary = RUNTIMES.includes('binary') ? compiledBinary(flags.get('binary')) : undefined;
 
 if (!flags.has('no-floor')) {
-  console.error(`- pipe floors: ${FLOOR_RUNS} unpinned run(s) and one on a single CPU, per runtime and variant`);
+  console.error(`- pipe floors: ${FLOOR_RUNS} unpinned run(s)${PINNED_FLOOR ? ' and one on a single CPU' : ''}, per runtime and variant (${FLOOR_VARIANTS.join(', ')})`);
   const floorRuntimes = [...new Set(RUNTIMES.map((r) => (r === 'binary' ? 'bun' : r)))] as Array<'node' | 'bun' | 'deno'>;
   for (const runtime of floorRuntimes) {
-    for (const variant of ['raw', 'pool'] as const) {
+    for (const variant of FLOOR_VARIANTS) {
       for (let n = 0; n < FLOOR_RUNS; n++) floors.push(await floor(runtime, variant, false));
-      floors.push(await floor(runtime, variant, true));
+      if (PINNED_FLOOR) floors.push(await floor(runtime, variant, true));
     }
   }
 }
@@ -268,7 +274,7 @@ function floorTable(): string {
   return lines.join('\n');
 }
 
-const bareFor = (runtime: WsgateRuntime) => (runtime === 'node' ? 'echo-node' : 'echo-bun');
+const bareFor = (runtime: WsgateRuntime) => (runtime === 'node' ? 'echo-node' : runtime === 'deno' ? 'echo-deno' : 'echo-bun');
 const floorFor = (runtime: WsgateRuntime) => (runtime === 'binary' ? 'bun' : runtime);
 
 /** At one socket nothing queues: the p50 of each layer, from the bottom up. Unpinned floors: median of the runs. */

@@ -16,7 +16,7 @@
  *   --caps a,b         resident pool caps (default 1; one-shot and module run on the first cap's server)
  *   --php BIN          PHP binary (default php)
  *   --max-jobs N       the pool's maxJobs (jobs before a worker is replaced; default: wsgate's, 10000)
- *   --binary PATH      the compiled wsgate (default dist/wsgate, else built to /tmp/wsgate-bench-bin)
+ *   --binary PATH      the compiled wsgate (default dist/wsgate, built by build.ts when missing)
  *   --no-bare          skip the bare servers
  *   --json FILE        also write every row as JSON
  *
