@@ -85,11 +85,15 @@ function wsgate_run_hook(string $target, array $args)
     return $function($host, $token, $socket);
 }
 
-/** The resident loop: one JSON job per stdin line, answered on STDOUT (which output buffering does not touch). */
+/**
+ * The resident loop: one JSON job per stdin line, answered on STDOUT (which
+ * output buffering does not touch). It reads jobs strictly one after another,
+ * so it tells the gateway it may send the next before this one is answered.
+ */
 function wsgate_serve(): void
 {
     $send = function (array $frame) { fwrite(STDOUT, json_encode($frame, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE) . "\n"); };
-    $send(['t' => 'ready']);
+    $send(['t' => 'ready', 'pipeline' => true]);
     while (($line = fgets(STDIN)) !== false) {
         $job = json_decode($line, true);
         if (!is_array($job) || !isset($job['id'], $job['target'])) {

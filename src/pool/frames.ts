@@ -5,7 +5,8 @@
 import * as v from 'valibot';
 
 const Frame = v.variant('t', [
-  v.object({ t: v.literal('ready') }),
+  // `pipeline`: the worker reads jobs one after another from stdin, so the next may be sent before it answers.
+  v.object({ t: v.literal('ready'), pipeline: v.optional(v.boolean()) }),
   v.object({ t: v.literal('line'), id: v.string(), data: v.unknown() }),
   v.object({ t: v.literal('done'), id: v.string(), result: v.optional(v.unknown()) }),
   v.object({ t: v.literal('error'), id: v.string(), message: v.optional(v.unknown()) }),

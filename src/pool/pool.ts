@@ -23,7 +23,10 @@ export interface PoolSettings {
 export interface PoolStats {
   workers: number;
   busy: number;
+  /** Jobs waiting for a worker. */
   queued: number;
+  /** Jobs already sent to a pipelining worker, behind the job it runs. */
+  pipelined: number;
   done: number;
   failed: number;
 }
@@ -117,8 +120,12 @@ export class Pool {
 
   stats(): PoolStats {
     let busy = 0;
-    for (const w of this.#workers) if (w.state === 'busy') busy++;
-    return { workers: this.#workers.size, busy, queued: this.#queue.length, done: this.#done, failed: this.#failed };
+    let pipelined = 0;
+    for (const w of this.#workers) {
+      if (w.state === 'busy') busy++;
+      if (w.inflight > 1) pipelined += w.inflight - 1;
+    }
+    return { workers: this.#workers.size, busy, queued: this.#queue.length, pipelined, done: this.#done, failed: this.#failed };
   }
 
   /** Runs a job on a worker of this app, queueing it when none is free. Never rejects. */
@@ -142,16 +149,22 @@ export class Pool {
       if (!worker) break;
       this.#assign(worker, this.#queue.shift()!);
     }
-    if (this.#queue.length === 0 || this.#booting) return;
-    const wait = this.#notBefore - Date.now();
-    if (wait > 0) {
-      this.#retryTimer ??= setTimeout(() => {
-        this.#retryTimer = undefined;
-        this.pump();
-      }, wait);
-      return;
+    if (this.#queue.length === 0) return;
+    if (!this.#booting) {
+      const wait = this.#notBefore - Date.now();
+      if (wait > 0) {
+        this.#retryTimer ??= setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.pump();
+        }, wait);
+      } else if (this.capacity.claim(this)) this.#boot();
     }
-    if (this.capacity.claim(this)) this.#boot();
+    // Whatever still waits goes behind the current job of a worker that takes jobs early, so it never idles between two.
+    while (this.#queue.length > 0) {
+      const worker = this.#pipeliningWorker();
+      if (!worker) break;
+      this.#assign(worker, this.#queue.shift()!);
+    }
   }
 
   reap(now: number): void {
@@ -210,6 +223,13 @@ export class Pool {
    * replaces still serves, outside the cap, and retires it once ready: with
    * one worker, recycling would otherwise stall every job behind a boot.
    */
+  /** The pipelining worker with the fewest jobs waiting that can take one more. */
+  #pipeliningWorker(): Worker | undefined {
+    let pick: Worker | undefined;
+    for (const w of this.#workers) if (w.canTake() && w.jobs < this.settings.maxJobs && (!pick || w.inflight < pick.inflight)) pick = w;
+    return pick;
+  }
+
   #boot(replaces?: Worker): void {
     this.#booting = true;
     const worker = new Worker(
@@ -256,6 +276,12 @@ export class Pool {
 
   #assign(worker: Worker, item: Queued): void {
     void worker.run(item.job, item.onLine, item.timeoutMs).then((outcome) => {
+      if (!outcome.ok && outcome.notStarted && !this.#stopped) {
+        // It never reached PHP's hands (its worker died before): it runs on another worker, first in line.
+        this.#queue.unshift(item);
+        this.pump();
+        return;
+      }
       if (outcome.ok) this.#done++;
       else this.#failed++;
       item.resolve(outcome);

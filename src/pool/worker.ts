@@ -1,7 +1,11 @@
 /**
  * One resident worker process: boots, says ready, then runs one job at a
- * time. Anything off-protocol (a non-JSON line, an unknown id, a `fatal`
- * frame, an exit) ends the worker and fails its job.
+ * time. A worker whose ready frame says `"pipeline": true` may be handed the
+ * next job while it still runs one: the job waits in its stdin, so PHP goes
+ * from one job to the next without waiting for the gateway. Anything
+ * off-protocol (a non-JSON line, an unknown id, a `fatal` frame, an exit)
+ * ends the worker and fails the job it runs; jobs still waiting behind it
+ * never started, and are handed back (`notStarted`) to run elsewhere.
  */
 import { LineSplitter } from '../lines.ts';
 import type { Child, SpawnOptions } from '../runtime/types.ts';
@@ -13,7 +17,10 @@ export interface WorkerJob {
   stream: boolean;
 }
 
-export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string };
+export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string; notStarted?: true };
+
+/** Jobs a pipelining worker holds at once: the one it runs and the next. */
+export const PIPELINE_DEPTH = 2;
 
 export type Spawn = (argv: string[], options?: SpawnOptions) => Child;
 
@@ -21,7 +28,9 @@ interface Current {
   id: string;
   onLine?: (line: string) => void;
   resolve: (outcome: WorkerOutcome) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timeoutMs: number;
+  /** Armed when the job reaches the head of the line, i.e. when PHP starts it. */
+  timer?: ReturnType<typeof setTimeout>;
   stderr: string;
 }
 
@@ -49,11 +58,14 @@ export class Worker {
   retiring = false;
   /** Why it died, once it has. */
   death?: string;
+  /** The worker said it reads jobs one after another from stdin, so it may be sent the next one early. */
+  pipelines = false;
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
 
   readonly #child: Child;
-  #current?: Current;
+  /** Jobs sent and not answered, oldest first: the first is the one PHP runs. */
+  readonly #inflight: Current[] = [];
   #nextJob = 1;
   #bootStderr = '';
   #markReady!: () => void;
@@ -100,17 +112,33 @@ export class Worker {
     return this.#child.pid;
   }
 
-  /** Runs one job; the worker must be idle. Never rejects. */
+  /** Jobs sent and not yet answered. */
+  get inflight(): number {
+    return this.#inflight.length;
+  }
+
+  /** Whether it can take a job now: idle, or a pipelining worker with room behind its current job. */
+  canTake(): boolean {
+    if (this.retiring || this.death) return false;
+    return this.state === 'idle' || (this.state === 'busy' && this.pipelines && this.#inflight.length < PIPELINE_DEPTH);
+  }
+
+  /** Runs one job (see canTake). Never rejects. */
   run(job: WorkerJob, onLine: ((line: string) => void) | undefined, timeoutMs: number): Promise<WorkerOutcome> {
-    if (this.state !== 'idle') return Promise.resolve({ ok: false, error: `worker is ${this.state}` });
+    if (!this.canTake()) return Promise.resolve({ ok: false, error: `worker is ${this.state}`, notStarted: true });
     this.state = 'busy';
     this.jobs++;
     const id = `${this.number}.${this.#nextJob++}`;
     return new Promise<WorkerOutcome>((resolve) => {
-      const timer = setTimeout(() => this.kill(`job timed out after ${timeoutMs} ms`), timeoutMs);
-      this.#current = { id, onLine, resolve, timer, stderr: '' };
+      const current: Current = { id, onLine, resolve, timeoutMs, stderr: '' };
+      this.#inflight.push(current);
+      if (this.#inflight.length === 1) this.#arm(current);
       this.#child.stdin!.write(jobFrame(id, job.target, job.args, job.stream));
     });
+  }
+
+  #arm(current: Current): void {
+    current.timer = setTimeout(() => this.kill(`job timed out after ${current.timeoutMs} ms`), current.timeoutMs);
   }
 
   /** Ends the worker: closes stdin so its loop can finish, then kills it. */
@@ -147,13 +175,14 @@ export class Worker {
     const frame = parsed.frame;
     if (frame.t === 'ready') {
       if (this.state !== 'booting') return this.kill('said ready twice');
+      this.pipelines = frame.pipeline === true;
       this.state = 'idle';
       this.idleSince = Date.now();
       this.#markReady();
       return;
     }
     if (frame.t === 'fatal') return this.kill(`sent a fatal frame: ${lineText(frame.message ?? '')}`);
-    const current = this.#current;
+    const current = this.#inflight[0];
     if (!current || frame.id !== current.id) return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
     if (frame.t === 'line') {
       current.onLine?.(lineText(frame.data));
@@ -162,13 +191,15 @@ export class Worker {
     this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') });
   }
 
+  /** The job at the head is answered; the next one, already in PHP's stdin, is now the one it runs. */
   #finish(outcome: WorkerOutcome): void {
-    const current = this.#current;
+    const current = this.#inflight.shift();
     if (!current) return;
-    this.#current = undefined;
     clearTimeout(current.timer);
     if (current.stderr) outcome.stderr = current.stderr.trim();
-    if (this.state === 'busy') {
+    const next = this.#inflight[0];
+    if (next) this.#arm(next);
+    else if (this.state === 'busy') {
       this.state = 'idle';
       this.idleSince = Date.now();
     }
@@ -176,7 +207,7 @@ export class Worker {
   }
 
   #onStderr(text: string): void {
-    const current = this.#current;
+    const current = this.#inflight[0];
     if (current) {
       if (current.stderr.length < STDERR_CAP) current.stderr += text;
     } else {
@@ -194,7 +225,9 @@ export class Worker {
       const stderr = this.#bootStderr.trim();
       this.#failBoot(new Error(`worker ${reason}${stderr ? `: ${stderr.slice(-2000)}` : ''}`));
     }
+    const waiting = this.#inflight.splice(1);
     this.#finish({ ok: false, error: `worker ${reason}` });
+    for (const job of waiting) job.resolve({ ok: false, error: `worker ${reason} before the job started`, notStarted: true });
     this.hooks.onExit(this, reason);
   }
 }

@@ -19,7 +19,7 @@ async function health(server: Started) {
   return (await (await fetch(`${server.url}/health`)).json()) as {
     workers: number;
     cap: number;
-    pools: Record<string, { workers: number; busy: number; queued: number; done: number; failed: number }>;
+    pools: Record<string, { workers: number; busy: number; queued: number; pipelined: number; done: number; failed: number }>;
   };
 }
 
@@ -53,7 +53,7 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
       const before = await health(server);
       assert.equal(before.workers, 0);
       assert.equal(before.cap, 1);
-      assert.deepEqual(before.pools[APP], { workers: 0, busy: 0, queued: 0, done: 0, failed: 0 });
+      assert.deepEqual(before.pools[APP], { workers: 0, busy: 0, queued: 0, pipelined: 0, done: 0, failed: 0 });
       const c = await client('first');
       await whoami(c);
       const after = await health(server);
@@ -110,6 +110,56 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
         c.ws.terminate();
       });
     }
+  });
+
+  describe('pipelining', () => {
+    const pipelined = async (server: Started) => (await health(server)).pools[APP];
+
+    it('sends a worker that offers it the next job while it runs one, and keeps a Phlo worker to one at a time', async () => {
+      for (const offers of [true, false]) {
+        const server = await startServer({ env: offers ? { WSGATE_TEST_PIPELINE: '1' } : {}, config: { pool: { cap: 1 }, hosts: { 'p.test': resident() } } });
+        try {
+          const a = await connect(server.port, { host: 'p.test', token: 'a' });
+          const b = await connect(server.port, { host: 'p.test', token: 'b' });
+          a.send(JSON.stringify({ cmd: 'sleep', seconds: 1 }));
+          await waitFor('the sleep to run', async () => (await pipelined(server))?.busy === 1);
+          b.send(JSON.stringify({ cmd: 'whoami' }));
+          const stats = await waitFor('the second job to wait', async () => {
+            const p = await pipelined(server);
+            return p && p.queued + p.pipelined === 1 ? p : undefined;
+          });
+          assert.deepEqual([stats.pipelined, stats.queued], offers ? [1, 0] : [0, 1]);
+          assert.equal(await a.next(), 'woke');
+          assert.equal(typeof JSON.parse(await b.next()).pid, 'number');
+          a.ws.terminate();
+          b.ws.terminate();
+        } finally {
+          await server.stop();
+        }
+      }
+    });
+
+    it('runs a job that waited behind a job whose worker died on a new worker, and fails only the one that ran', async () => {
+      const server = await startServer({ env: { WSGATE_TEST_PIPELINE: '1' }, config: { pool: { cap: 1 }, hosts: { 'p.test': resident() } } });
+      try {
+        const a = await connect(server.port, { host: 'p.test', token: 'a' });
+        const b = await connect(server.port, { host: 'p.test', token: 'b' });
+        const first = (await whoami(a)).pid;
+        const before = (await pipelined(server))!.failed;
+        a.send(JSON.stringify({ cmd: 'crash', after: 0.5 }));
+        assert.equal(await a.next(), 'about to crash');
+        b.send(JSON.stringify({ cmd: 'whoami' }));
+        await waitFor('the whoami to be pipelined', async () => (await pipelined(server))?.pipelined === 1);
+        const reply = JSON.parse(await b.next()) as { pid: number };
+        assert.notEqual(reply.pid, first, 'it ran on the new worker');
+        await server.waitForLog(/hook failed host=p\.test .*hook=receive/);
+        assert.equal((await pipelined(server))!.failed - before, 1, 'only the crashed job failed');
+        a.ws.terminate();
+        b.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
   });
 
   describe('recycling', () => {

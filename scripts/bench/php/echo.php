@@ -7,7 +7,8 @@
 //              receive answers one line frame (the message) and done, in a single write; every other hook: done
 
 if (($argv[1] ?? '') === 'phlo_serve') {
-    fwrite(STDOUT, "{\"t\":\"ready\"}\n");
+    // Jobs are read one after another, so the gateway may send the next early (WSGATE_BENCH_PIPELINE=0: the old protocol's one at a time).
+    fwrite(STDOUT, getenv('WSGATE_BENCH_PIPELINE') === '0' ? "{\"t\":\"ready\"}\n" : "{\"t\":\"ready\",\"pipeline\":true}\n");
     while (($line = fgets(STDIN)) !== false) {
         $job = json_decode($line, true);
         if (!is_array($job)) continue;
