@@ -27,22 +27,40 @@ export interface Pending {
   id: string;
   host: string;
   token: string;
-  tokenHash: string;
   route: Route;
 }
 
-/** A registered socket plus its lane: the tail of the promise chain its hooks run on. */
-export interface Session extends Socket {
+/** The lane of a socket with nothing queued: one settled promise shared by all, not one kept per socket. */
+const IDLE: Promise<void> = Promise.resolve();
+
+/**
+ * A socket plus its lane: the tail of the promise chain its hooks run on.
+ * Made from what the upgrade learnt before the socket opens; open() registers
+ * it. One object per socket: the server extends it with the runtime's events.
+ */
+export class Session implements Socket {
+  readonly id: string;
+  readonly host: string;
+  readonly token: string;
   route: Route;
-  lane: Promise<void>;
-  open: boolean;
+  /** The runtime adapter's socket, from open() on. */
+  raw: unknown = undefined;
+  lane: Promise<void> = IDLE;
+  open = false;
   /** Receive events queued or running. */
-  pending: number;
+  pending = 0;
   /** Token bucket for messages per second: what is left, and when it was last filled. */
-  allowance: number;
-  filledAt: number;
+  allowance = 0;
+  filledAt = 0;
   /** When the client last sent a frame (for idleTimeout). */
-  lastSeen: number;
+  lastSeen = 0;
+
+  constructor(pending: Pending) {
+    this.id = pending.id;
+    this.host = pending.host;
+    this.token = pending.token;
+    this.route = pending.route;
+  }
 }
 
 export const CLOSE_GOING_AWAY = 1001;
@@ -137,7 +155,7 @@ export class Gateway {
       this.#log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
       return undefined;
     }
-    const pending: Pending = { id: newSocketId(), host, token, tokenHash, route };
+    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, route };
     this.#authorizing++;
     const outcome = await this.#run(pending, route, 'auth').finally(() => this.#authorizing--);
     if (outcome === undefined || refuses(outcome)) {
@@ -157,11 +175,14 @@ export class Gateway {
   }
 
   /** The socket is accepted: register it and queue its connect hook first in its lane. */
-  open(pending: Pending, raw: unknown): Session {
+  open(session: Session, raw: unknown): Session {
     const limits = this.#config.limits;
-    const session: Session = { ...pending, raw, lane: Promise.resolve(), open: true, pending: 0, allowance: limits.messageBurst, filledAt: performance.now(), lastSeen: performance.now() };
+    session.raw = raw;
+    session.open = true;
+    session.allowance = limits.messageBurst;
+    session.filledAt = session.lastSeen = performance.now();
     this.hub.add(session);
-    this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash), sockets: this.hub.size });
+    this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(sha256Hex(session.token)), sockets: this.hub.size });
     this.#enqueue(session, async () => {
       if (!session.open) return;
       const result = await this.#run(session, session.route, 'connect');
@@ -263,8 +284,13 @@ export class Gateway {
 
   #enqueue(session: Session, task: () => Promise<void>): Promise<void> {
     // A task never rejects (#run turns every failure into a log line), so the lane never breaks.
-    session.lane = session.lane.then(task, task);
-    return session.lane;
+    const lane = session.lane.then(task, task);
+    session.lane = lane;
+    // Back to the shared idle lane once drained, so an idle socket holds no promise of its own.
+    void lane.then(() => {
+      if (session.lane === lane) session.lane = IDLE;
+    });
+    return lane;
   }
 
   /**

@@ -4,6 +4,7 @@
  * selected sockets (or, where the runtime has native topics, to the runtime
  * in one publish).
  */
+import { sha256Hex } from './ids.ts';
 import type { OutFrame, Wire } from './runtime/types.ts';
 import type { Selection } from './targets.ts';
 
@@ -11,15 +12,16 @@ export interface Socket {
   readonly id: string;
   readonly host: string;
   readonly token: string;
-  /** sha256 hex of the token, for logs and /health. */
-  readonly tokenHash: string;
   /** The runtime adapter's socket, written through the hub's Wire. */
   readonly raw: unknown;
 }
 
 interface HostGroup {
+  /** The host name as the group's first socket brought it: later sockets of the host share this string. */
+  host: string;
   topic: string;
-  sockets: Set<Socket>;
+  /** Sockets of the host: those in `tokens`. */
+  size: number;
   /** Most tokens have one socket: the Socket itself stands for a set of one. */
   tokens: Map<string, Socket | Set<Socket>>;
 }
@@ -59,11 +61,16 @@ export class Hub {
 
   /** Open sockets of a host, and of one token on it. */
   countHost(host: string): number {
-    return this.#byHost.get(host)?.sockets.size ?? 0;
+    return this.#byHost.get(host)?.size ?? 0;
   }
 
   countToken(host: string, token: string): number {
     return sizeOf(this.#byHost.get(host)?.tokens.get(token));
+  }
+
+  /** `host` as the hub already holds it, when it does: one string per host rather than one per socket. */
+  hostName(host: string): string {
+    return this.#byHost.get(host)?.host ?? host;
   }
 
   get(id: string): Socket | undefined {
@@ -74,10 +81,10 @@ export class Hub {
     this.#byId.set(socket.id, socket);
     let group = this.#byHost.get(socket.host);
     if (!group) {
-      group = { topic: `host:${socket.host}`, sockets: new Set(), tokens: new Map() };
+      group = { host: socket.host, topic: `host:${socket.host}`, size: 0, tokens: new Map() };
       this.#byHost.set(socket.host, group);
     }
-    group.sockets.add(socket);
+    group.size++;
     const same = group.tokens.get(socket.token);
     if (same === undefined) group.tokens.set(socket.token, socket);
     else if (same instanceof Set) same.add(socket);
@@ -91,14 +98,14 @@ export class Hub {
     this.#byId.delete(socket.id);
     const group = this.#byHost.get(socket.host);
     if (!group) return true;
-    group.sockets.delete(socket);
+    group.size--;
     const same = group.tokens.get(socket.token);
     if (same === socket) group.tokens.delete(socket.token);
     else if (same instanceof Set) {
       same.delete(socket);
       if (same.size === 1) group.tokens.set(socket.token, same.values().next().value as Socket);
     }
-    if (group.sockets.size === 0) this.#byHost.delete(socket.host);
+    if (group.size === 0) this.#byHost.delete(socket.host);
     try {
       this.#wire.topics?.unsubscribe(socket.raw, group.topic);
     } catch {
@@ -145,7 +152,7 @@ export class Hub {
       const skip = except === undefined ? undefined : this.#byId.get(except);
       const excepted = skip !== undefined && skip.host === host;
       topics.publish(group.topic, frame, excepted ? skip.raw : undefined);
-      return group.sockets.size - (excepted ? 1 : 0);
+      return group.size - (excepted ? 1 : 0);
     }
     const out = this.#wire.encode(frame);
     let sent = 0;
@@ -154,7 +161,10 @@ export class Hub {
     };
     switch (selection.kind) {
       case 'all':
-        group.sockets.forEach(deliver);
+        for (const same of group.tokens.values()) {
+          if (same instanceof Set) same.forEach(deliver);
+          else deliver(same);
+        }
         break;
       case 'token': {
         const same = group.tokens.get(selection.token);
@@ -190,9 +200,10 @@ export class Hub {
       const perToken: Record<string, number> = {};
       for (const same of group.tokens.values()) {
         const first = same instanceof Set ? (same.values().next().value as Socket) : same;
-        perToken[first.tokenHash] = sizeOf(same);
+        // Hashed here, not kept per socket: /health is rare, and 64 characters per socket add up.
+        perToken[sha256Hex(first.token)] = sizeOf(same);
       }
-      out[host] = { tokens: group.tokens.size, sockets: group.sockets.size, perToken };
+      out[host] = { tokens: group.tokens.size, sockets: group.size, perToken };
     }
     return out;
   }

@@ -9,8 +9,8 @@ import { handleDispatch, handleHealth, handleMessage } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
-import { CLOSE_POLICY } from './gateway.ts';
-import type { Gateway, Pending, Session } from './gateway.ts';
+import { CLOSE_POLICY, Session } from './gateway.ts';
+import type { Gateway, Pending } from './gateway.ts';
 import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
 
@@ -50,29 +50,25 @@ function deliver(gateway: Gateway, session: Session, data: unknown): void {
 }
 
 /**
- * The events of one accepted socket. A class rather than closures: the
+ * One accepted socket: its session, and the runtime's events as methods. The
  * runtime keeps this object as long as the socket is open, so it holds only
  * what later events need, and never the upgrade's request.
  */
-class SocketEvents {
-  session: Session | undefined;
-  pending: Pending | undefined;
-  constructor(
-    readonly gateway: Gateway,
-    pending: Pending,
-  ) {
-    this.pending = pending;
+class SocketEvents extends Session {
+  readonly gateway: Gateway;
+  constructor(gateway: Gateway, pending: Pending) {
+    super(pending);
+    this.gateway = gateway;
   }
   onOpen(_event: Event, ws: WSContext<unknown>): void {
-    if (!this.pending) return;
-    this.session = this.gateway.open(this.pending, ws.raw);
-    this.pending = undefined;
+    if (this.raw !== undefined) return;
+    this.gateway.open(this, ws.raw);
   }
   onMessage(event: MessageEvent): void {
-    if (this.session) deliver(this.gateway, this.session, event.data);
+    if (this.raw !== undefined) deliver(this.gateway, this, event.data);
   }
   onClose(event: CloseEvent): void {
-    if (this.session) this.gateway.closed(this.session, event.code);
+    if (this.raw !== undefined) this.gateway.closed(this, event.code);
   }
 }
 
@@ -156,7 +152,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         if (full) return fail(ws, full.reason);
         const pending = await gateway.authorize(host, token);
         if (!pending) return fail(ws, 'unauthorized');
-        session = gateway.open(pending, ws.raw);
+        session = gateway.open(new Session(pending), ws.raw);
         for (const data of waiting.splice(0)) deliver(gateway, session, data);
       },
       onClose(event: CloseEvent) {

@@ -1,12 +1,13 @@
 /**
- * Bun: Bun.serve with hono/bun's WebSocket handler, Bun.spawn.
+ * Bun: Bun.serve with a WebSocket handler of our own (hono/bun's keeps two URL
+ * objects per socket), Bun.spawn.
  */
 import { realpath, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import type { Hono } from 'hono';
-import { upgradeWebSocket, websocket } from 'hono/bun';
+import type { Context, Hono } from 'hono';
 import { getConnInfo } from 'hono/bun';
-import type { UpgradeWebSocket } from 'hono/ws';
+import { createWSMessageEvent } from 'hono/ws';
+import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import type { Child, Listener, OutFrame, Runtime, SpawnOptions, Wire } from './types.ts';
 
 interface BunSubprocess {
@@ -24,6 +25,9 @@ interface BunServer {
   publish(topic: string, data: string): number;
 }
 interface BunSocket {
+  /** What the upgrade gave it: the socket's event handlers, and nothing else. */
+  data: WSEvents<unknown>;
+  readyState: number;
   /** Bytes sent; -1: queued behind backpressure; 0: dropped. */
   send(data: OutFrame): number;
   close(code?: number, reason?: string): void;
@@ -82,6 +86,46 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
   };
 }
 
+/**
+ * Like hono/bun's upgradeWebSocket, but Bun keeps only the handlers as the
+ * socket's data: hono/bun's adds a URL object per socket that wsgate never reads.
+ */
+const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => {
+  const bun = c.env as { upgrade(request: Request, options: { data: unknown }): boolean };
+  if (bun.upgrade(c.req.raw, { data: events })) return Promise.resolve(new Response(null));
+  return Promise.reject(new Error('Failed to upgrade WebSocket'));
+}) as unknown as UpgradeWebSocket<unknown>;
+
+/** What a handler gets as its WSContext: made per event and dropped after it, one small object, no closures or URL. */
+class BunContext {
+  readonly raw: BunSocket;
+  constructor(raw: BunSocket) {
+    this.raw = raw;
+  }
+  get readyState() {
+    return this.raw.readyState;
+  }
+  send(data: string | ArrayBuffer | Uint8Array) {
+    this.raw.send(data as OutFrame);
+  }
+  close(code?: number, reason?: string) {
+    this.raw.close(code, reason);
+  }
+}
+const contextOf = (ws: BunSocket) => new BunContext(ws) as unknown as WSContext<unknown>;
+
+const websocket = {
+  open(ws: BunSocket) {
+    ws.data.onOpen?.(new Event('open'), contextOf(ws));
+  },
+  message(ws: BunSocket, message: string | Uint8Array) {
+    ws.data.onMessage?.(createWSMessageEvent(typeof message === 'string' ? message : (message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer)), contextOf(ws));
+  },
+  close(ws: BunSocket, code: number, reason: string) {
+    ws.data.onClose?.(new CloseEvent('close', { code, reason }), contextOf(ws));
+  },
+};
+
 // The one WebSocket server of this process, for publish.
 let server: BunServer | undefined;
 
@@ -107,7 +151,7 @@ const wire: Wire = {
 export const runtime: Runtime = {
   name: 'bun',
   wire,
-  upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket<unknown>,
+  upgradeWebSocket,
   async serve(app: Hono, { hostname, port, sockets }) {
     const bun = Bun.serve({
       hostname,

@@ -55,7 +55,7 @@ function fakeWire(options: { topics?: boolean; encodeToBytes?: boolean } = {}): 
 function socket(wire: { sockets: Set<Fake> }, id: string, host: string, token: string): Socket & { raw: Fake } {
   const raw: Fake = { inbox: [], buffered: 0, topics: new Set() };
   wire.sockets.add(raw);
-  return { id, host, token, tokenHash: sha256Hex(token), raw };
+  return { id, host, token, raw };
 }
 
 for (const topics of [false, true]) {
