@@ -16,7 +16,7 @@ export interface HookContext {
   socket: string;
   /** The client's message text (receive only). */
   message?: string;
-  /** Sends one text frame to this socket (receive and connect). */
+  /** Sends one text frame to this socket; in receive only, as a one-shot hook's printed lines (elsewhere: cast to `socket:<id>`). */
   send(line: string): void;
   /** Casts `data` (serialised to JSON once) to sockets of this host; returns how many got it. */
   cast(data: unknown, options?: CastRequest): number;

@@ -72,6 +72,8 @@ describe('ids and version', () => {
     const ids = new Set(Array.from({ length: 1000 }, newSocketId));
     assert.equal(ids.size, 1000);
     for (const id of ids) assert.match(id, /^[0-9a-f]{16}$/);
+    // 1000 ids span more than one refill of the random pool, and use every hex digit.
+    assert.equal(new Set([...ids].join('')).size, 16);
   });
   it('VERSION matches package.json', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
