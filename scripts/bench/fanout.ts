@@ -32,7 +32,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -45,6 +45,7 @@ import {
   machine,
   median,
   parseFlags,
+  postMessage,
   quantile,
   realBinary,
   sleep,
@@ -186,23 +187,6 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
-function post(port: number, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: HOST, port, path: '/message', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(ROUND_TIMEOUT_MS, () => req.destroy(new Error('POST /message timed out')));
-    req.end(body);
-  });
-}
 
 /** The cast's `data`, sized so that JSON.stringify(data) is exactly SIZE bytes: {"r":<round>,"p":"xxxx"}. */
 function frameData(round: number): { r: number; p: string } {
@@ -305,7 +289,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
       });
       const body = JSON.stringify({ host: HOST, target: 'all', data: frameData(r) });
       const t0 = process.hrtime.bigint();
-      const answer = await post(port, body);
+      const answer = await postMessage(agent, port, body, ROUND_TIMEOUT_MS);
       const tPost = process.hrtime.bigint();
       if (answer.status !== 200) throw new Error(`POST /message answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       const sent = (JSON.parse(answer.text) as { sent?: number }).sent;

@@ -46,7 +46,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -61,6 +61,7 @@ import {
   machine,
   median,
   parseFlags,
+  postMessage,
   sleep,
   startServer,
   track,
@@ -205,23 +206,6 @@ function prng(seed: number): () => number {
   };
 }
 
-function post(agent: Agent, port: number, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: HOST, port, path: '/message', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(30_000, () => req.destroy(new Error('POST /message timed out')));
-    req.end(body);
-  });
-}
 
 type Kind = 'token' | 'socket';
 
@@ -249,7 +233,7 @@ async function cast(port: number, kind: Kind, ids: Map<number, string>, count: n
         if (wait >= 1) await sleep(Math.floor(wait));
       }
       const t0 = performance.now();
-      const answer = await post(agent, port, body);
+      const answer = await postMessage(agent, port, body, 30_000);
       times.push(performance.now() - t0);
       if (answer.status !== 200) throw new Error(`POST /message answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       const sent = (JSON.parse(answer.text) as { sent?: number }).sent;
