@@ -13,8 +13,8 @@ import { shortHash } from './log.ts';
 import type { Logger } from './log.ts';
 import type { Pools, PoolsHealth } from './pool/pools.ts';
 import type { Wire } from './runtime/types.ts';
-import { refuses } from './runners/runner.ts';
-import type { HookJob, HookName, HookOutcome, Runner } from './runners/runner.ts';
+import { grantOf, refuses } from './runners/runner.ts';
+import type { Grant, HookJob, HookName, HookOutcome, Runner } from './runners/runner.ts';
 import type { Selection } from './targets.ts';
 
 export interface Route {
@@ -28,6 +28,8 @@ export interface Pending {
   host: string;
   token: string;
   route: Route;
+  /** What the auth hook granted (channels, info), if anything. */
+  grant?: Grant;
 }
 
 /** The lane of a socket with nothing queued: one settled promise shared by all, not one kept per socket. */
@@ -54,12 +56,20 @@ export class Session implements Socket {
   filledAt = 0;
   /** When the client last sent a frame (for idleTimeout). */
   lastSeen = 0;
+  /** Channels it belongs to (the hub keeps this). */
+  channels?: Set<string> = undefined;
+  /** What the auth or connect hook said about it, for presence. */
+  info: unknown = undefined;
+  /** Channels the auth hook granted, joined once the socket is open. */
+  granted: string[] | undefined;
 
   constructor(pending: Pending) {
     this.id = pending.id;
     this.host = pending.host;
     this.token = pending.token;
     this.route = pending.route;
+    this.info = pending.grant?.info;
+    this.granted = pending.grant?.channels;
   }
 }
 
@@ -162,6 +172,7 @@ export class Gateway {
       this.#log.info('upgrade refused', { host, socket: pending.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
       return undefined;
     }
+    pending.grant = this.#grant(pending, 'auth', outcome);
     return pending;
   }
 
@@ -183,15 +194,36 @@ export class Gateway {
     session.filledAt = session.lastSeen = performance.now();
     this.hub.add(session);
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(sha256Hex(session.token)), sockets: this.hub.size });
+    if (session.granted) this.#join(session, session.granted);
+    session.granted = undefined;
     this.#enqueue(session, async () => {
       if (!session.open) return;
       const result = await this.#run(session, session.route, 'connect');
-      if (session.open && result !== undefined && refuses(result)) {
+      if (!session.open || result === undefined) return;
+      if (refuses(result)) {
         this.#log.info('connect refused', { host: session.host, socket: session.id });
         this.hub.close(session, CLOSE_POLICY, 'connect refused');
+        return;
       }
+      const grant = this.#grant(session, 'connect', result);
+      if (!grant) return;
+      if (grant.info !== undefined) session.info = grant.info;
+      this.#join(session, grant.channels);
     });
     return session;
+  }
+
+  /** The grant in an auth or connect result; a malformed one is logged and grants nothing. */
+  #grant(who: Pending | Session, hook: HookName, result: unknown): Grant | undefined {
+    const { grant, problem } = grantOf(result);
+    if (problem) this.#log.warn('grant ignored', { host: who.host, socket: who.id, hook, problem });
+    return grant;
+  }
+
+  #join(session: Session, channels: string[]): void {
+    for (const channel of channels) {
+      if (this.hub.join(session, channel)) this.#log.debug('join', { host: session.host, socket: session.id, channel });
+    }
   }
 
   /** A client frame: queued behind everything this socket sent before. Only receive streams output to the socket. */

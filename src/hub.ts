@@ -14,6 +14,8 @@ export interface Socket {
   readonly token: string;
   /** The runtime adapter's socket, written through the hub's Wire. */
   readonly raw: unknown;
+  /** Channels it belongs to (kept by the hub); undefined until it joins one. */
+  channels?: Set<string>;
 }
 
 interface HostGroup {
@@ -24,6 +26,8 @@ interface HostGroup {
   size: number;
   /** Most tokens have one socket: the Socket itself stands for a set of one. */
   tokens: Map<string, Socket | Set<Socket>>;
+  /** Members per channel; a channel is gone when its last member leaves. */
+  channels: Map<string, Set<Socket>>;
 }
 
 export interface HostStats {
@@ -39,6 +43,9 @@ export interface HubOptions {
   /** A socket went over sendBuffer. */
   onSlow(socket: Socket, buffered: number): void;
 }
+
+/** A channel's native topic: the host is part of it, so equal channel names on two hosts never mix. */
+const channelTopic = (host: string, channel: string): string => `channel:${host}\n${channel}`;
 
 const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
 
@@ -81,7 +88,7 @@ export class Hub {
     this.#byId.set(socket.id, socket);
     let group = this.#byHost.get(socket.host);
     if (!group) {
-      group = { host: socket.host, topic: `host:${socket.host}`, size: 0, tokens: new Map() };
+      group = { host: socket.host, topic: `host:${socket.host}`, size: 0, tokens: new Map(), channels: new Map() };
       this.#byHost.set(socket.host, group);
     }
     group.size++;
@@ -105,6 +112,7 @@ export class Hub {
       same.delete(socket);
       if (same.size === 1) group.tokens.set(socket.token, same.values().next().value as Socket);
     }
+    if (socket.channels) for (const channel of socket.channels) this.#leave(group, socket, channel);
     if (group.size === 0) this.#byHost.delete(socket.host);
     try {
       this.#wire.topics?.unsubscribe(socket.raw, group.topic);
@@ -112,6 +120,48 @@ export class Hub {
       // Closed sockets leave their topics by themselves.
     }
     return true;
+  }
+
+  /** Adds a registered socket to a channel of its host; false when it was a member already (or is not registered). */
+  join(socket: Socket, channel: string): boolean {
+    const group = this.#byHost.get(socket.host);
+    if (!group || this.#byId.get(socket.id) !== socket || socket.channels?.has(channel)) return false;
+    (socket.channels ??= new Set()).add(channel);
+    let members = group.channels.get(channel);
+    if (!members) {
+      members = new Set();
+      group.channels.set(channel, members);
+    }
+    members.add(socket);
+    this.#wire.topics?.subscribe(socket.raw, channelTopic(socket.host, channel));
+    return true;
+  }
+
+  /** Takes a socket out of a channel; false when it was not in it. */
+  leave(socket: Socket, channel: string): boolean {
+    const group = this.#byHost.get(socket.host);
+    if (!group || !socket.channels?.has(channel)) return false;
+    this.#leave(group, socket, channel);
+    return true;
+  }
+
+  #leave(group: HostGroup, socket: Socket, channel: string): void {
+    socket.channels?.delete(channel);
+    const members = group.channels.get(channel);
+    if (members) {
+      members.delete(socket);
+      if (members.size === 0) group.channels.delete(channel);
+    }
+    try {
+      this.#wire.topics?.unsubscribe(socket.raw, channelTopic(socket.host, channel));
+    } catch {
+      // Closed sockets leave their topics by themselves.
+    }
+  }
+
+  /** Sockets in a channel of a host. */
+  countChannel(host: string, channel: string): number {
+    return this.#byHost.get(host)?.channels.get(channel)?.size ?? 0;
   }
 
   /** Writes one frame to one socket; false when the socket is gone. */
@@ -148,11 +198,14 @@ export class Hub {
     const group = this.#byHost.get(host);
     if (!group) return 0;
     const topics = this.#wire.topics;
-    if (selection.kind === 'all' && topics) {
+    if (topics && (selection.kind === 'all' || selection.kind === 'channel')) {
+      const channel = selection.kind === 'channel' ? selection.channel : undefined;
+      const members = channel === undefined ? undefined : group.channels.get(channel);
+      if (channel !== undefined && !members) return 0;
       const skip = except === undefined ? undefined : this.#byId.get(except);
-      const excepted = skip !== undefined && skip.host === host;
-      topics.publish(group.topic, frame, excepted ? skip.raw : undefined);
-      return group.size - (excepted ? 1 : 0);
+      const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
+      topics.publish(channel === undefined ? group.topic : channelTopic(host, channel), frame, excepted ? skip.raw : undefined);
+      return (members ? members.size : group.size) - (excepted ? 1 : 0);
     }
     const out = this.#wire.encode(frame);
     let sent = 0;
@@ -178,6 +231,9 @@ export class Hub {
           if (same instanceof Set) same.forEach(deliver);
           else deliver(same);
         }
+        break;
+      case 'channel':
+        group.channels.get(selection.channel)?.forEach(deliver);
         break;
       case 'sockets':
         for (const id of new Set(selection.ids)) {

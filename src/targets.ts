@@ -6,7 +6,8 @@ export type Selection =
   | { kind: 'all' }
   | { kind: 'token'; token: string }
   | { kind: 'notToken'; token: string }
-  | { kind: 'sockets'; ids: string[] };
+  | { kind: 'sockets'; ids: string[] }
+  | { kind: 'channel'; channel: string };
 
 export type Parsed = { ok: true; selection: Selection } | { ok: false; reason: string };
 
@@ -42,12 +43,25 @@ export function parseTarget(target: unknown): Parsed {
     const token = target.slice('token:'.length);
     return token ? { ok: true, selection: { kind: 'token', token } } : { ok: false, reason: 'target "token:" needs a token' };
   }
+  if (target.startsWith('channel:')) {
+    const channel = target.slice('channel:'.length);
+    const problem = channelProblem(channel);
+    return problem ? { ok: false, reason: `target "channel:": ${problem}` } : { ok: true, selection: { kind: 'channel', channel } };
+  }
   const id = target.startsWith('socket:') ? target.slice('socket:'.length) : target;
   if (isSocketId(id)) return { ok: true, selection: { kind: 'sockets', ids: [id] } };
   return {
     ok: false,
-    reason: `unknown target "${target.slice(0, 80)}": expected "all", "token:<t>", "token:not:<t>", "socket:<id>", a socket id or a list of them`,
+    reason: `unknown target "${target.slice(0, 80)}": expected "all", "token:<t>", "token:not:<t>", "socket:<id>", "channel:<name>", a socket id or a list of them`,
   };
+}
+
+/** Why `name` cannot be a channel name, if it cannot: 1 to 200 characters, no control characters. */
+export function channelProblem(name: string): string | undefined {
+  if (name === '') return 'a channel name must not be empty';
+  if (name.length > 200) return 'a channel name has at most 200 characters';
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'a channel name must not contain control characters';
+  return undefined;
 }
 
 /** `except` as Phlo's wsCast sends it: "" or null mean "skip none". */

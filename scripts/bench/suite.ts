@@ -93,7 +93,7 @@ const P = QUICK
       coldRuns: 5, coldSourceRuns: 0,
     }
   : {
-      fanSmall: 2000, fanLarge: 10_000, fanRoundsSmall: 50, fanRoundsLarge: 20, fanRepeatSmall: 3, fanRepeatLarge: 3,
+      fanSmall: 2000, fanLarge: 10_000, fanRoundsSmall: 150, fanRoundsLarge: 20, fanRepeatSmall: 3, fanRepeatLarge: 3,
       fanTargetsSmall: ['baseline-bun', 'wsgate-binary', 'baseline-node', 'wsgate-node', 'baseline-deno', 'wsgate-deno', 'wsgate-bun'],
       fanTargetsLarge: ['baseline-bun', 'wsgate-binary', 'baseline-node', 'wsgate-node', 'baseline-deno', 'wsgate-deno', 'wsgate-bun'],
       idxSmall: 100, idxLarge: 10_000, idxCasts: 12_000, idxWarmup: 3000, idxRuntimes: ['binary', 'node'],

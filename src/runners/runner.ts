@@ -2,6 +2,9 @@
  * The one interface every hook runner implements. A runner knows nothing of
  * sockets: it gets a job and a line callback, and says how the job ended.
  */
+import * as v from 'valibot';
+import { channelProblem } from '../targets.ts';
+
 export type HookName = 'auth' | 'connect' | 'receive' | 'close';
 
 export interface HookJob {
@@ -37,4 +40,40 @@ export function refuses(result: unknown): boolean {
   if (typeof result !== 'string') return false;
   const text = result.trim();
   return text === 'false' || text === '"false"';
+}
+
+/** What an auth or connect hook may grant besides acceptance: channels to join, and what presence shows of it. */
+export interface Grant {
+  channels: string[];
+  info?: unknown;
+}
+
+const GrantShape = v.object({ channels: v.optional(v.array(v.string())), info: v.optional(v.unknown()) });
+
+/**
+ * The grant in an auth or connect result: a JSON object (a value from
+ * resident and module hooks, printed JSON from one-shot ones) such as
+ * {"channels": ["room:1"], "info": {"name": "Ann"}}. Anything else grants
+ * nothing and keeps its old meaning; a malformed grant is a problem to log.
+ */
+export function grantOf(result: unknown): { grant?: Grant; problem?: string } {
+  let value = result;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (!text.startsWith('{')) return {};
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return {};
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const parsed = v.safeParse(GrantShape, value);
+  if (!parsed.success) return { problem: `a hook result's "channels" must be a list of strings: ${v.summarize(parsed.issues).slice(0, 200)}` };
+  const channels = parsed.output.channels ?? [];
+  for (const channel of channels) {
+    const problem = channelProblem(channel);
+    if (problem) return { problem: `${problem} (got ${JSON.stringify(channel.slice(0, 80))})` };
+  }
+  return { grant: { channels, info: parsed.output.info } };
 }

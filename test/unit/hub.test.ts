@@ -130,6 +130,29 @@ for (const topics of [false, true]) {
       hub.add(b);
       assert.equal(hub.countToken('h', 't1'), 2);
     });
+    it('casts to a channel: its members only, except one, exact counts; leaving and closing take sockets out', () => {
+      assert.equal(hub.join(a, 'room'), true);
+      assert.equal(hub.join(a, 'room'), false, 'joining twice is a no-op');
+      assert.equal(hub.join(c, 'room'), true);
+      assert.equal(hub.join(d, 'room'), true, 'the same name on another host is another channel');
+      assert.equal(hub.cast('h', { kind: 'channel', channel: 'room' }, 'x'), 2);
+      assert.deepEqual(counts(), [1, 0, 1, 0]);
+      assert.equal(hub.cast('h', { kind: 'channel', channel: 'room' }, 'x', c.id), 1);
+      assert.equal(hub.cast('h', { kind: 'channel', channel: 'room' }, 'x', b.id), 2, 'a non-member excepts nothing');
+      assert.deepEqual(counts(), [2, 0, 1, 0]);
+      assert.equal(hub.cast('h', { kind: 'channel', channel: 'none' }, 'x'), 0);
+      assert.equal(hub.leave(a, 'room'), true);
+      assert.equal(hub.leave(a, 'room'), false);
+      assert.equal(hub.countChannel('h', 'room'), 1);
+      hub.remove(c);
+      assert.equal(hub.countChannel('h', 'room'), 0, 'a closed socket leaves its channels');
+      if (topics) assert.equal(c.raw.topics.size, 0, 'and their topics');
+      assert.equal(hub.cast('h', { kind: 'channel', channel: 'room' }, 'x'), 0);
+      assert.equal(hub.cast('other', { kind: 'channel', channel: 'room' }, 'x'), 1);
+      hub.leave(d, 'room');
+      hub.add(c);
+      counts();
+    });
     it('reports tokens by hash and forgets emptied groups', () => {
       assert.deepEqual(hub.stats().h, { tokens: 2, sockets: 3, perToken: { [sha256Hex('t1')]: 2, [sha256Hex('t2')]: 1 } });
       assert.equal(hub.remove(c), true);

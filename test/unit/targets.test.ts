@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseExcept, parseTarget } from '../../src/targets.ts';
+import { grantOf } from '../../src/runners/runner.ts';
 
 const ID = '0123456789abcdef';
 
@@ -48,4 +49,29 @@ describe('parseExcept', () => {
   });
   it('a string names the socket to skip', () => assert.deepEqual(parseExcept(ID), { ok: true, except: ID }));
   it('anything else is refused', () => assert.equal(parseExcept(3).ok, false));
+});
+
+describe('channel targets', () => {
+  it('channel:<name> selects a channel, colons in the name included', () => {
+    assert.deepEqual(parseTarget('channel:room:1'), { ok: true, selection: { kind: 'channel', channel: 'room:1' } });
+  });
+  it('refuses an empty, too long or control-character name', () => {
+    for (const bad of ['channel:', `channel:${'x'.repeat(201)}`, 'channel:a\nb']) assert.equal(parseTarget(bad).ok, false, bad);
+    assert.equal(parseTarget(`channel:${'x'.repeat(200)}`).ok, true);
+  });
+});
+
+describe('grantOf', () => {
+  it('reads channels and info from an object or from printed JSON', () => {
+    assert.deepEqual(grantOf({ channels: ['a', 'b'], info: { name: 'Ann' } }), { grant: { channels: ['a', 'b'], info: { name: 'Ann' } } });
+    assert.deepEqual(grantOf(' {"channels":["x"]}\n'), { grant: { channels: ['x'], info: undefined } });
+    assert.deepEqual(grantOf({ info: 1 }), { grant: { channels: [], info: 1 } });
+  });
+  it('grants nothing for the old results: true, "1", "", null, a list, text', () => {
+    for (const result of [true, '1', '', null, undefined, ['a'], 'ok', '{not json']) assert.deepEqual(grantOf(result), {}, String(result));
+  });
+  it('says what is wrong with a malformed grant', () => {
+    assert.match(grantOf({ channels: 'a' }).problem ?? '', /list of strings/);
+    assert.match(grantOf({ channels: [''] }).problem ?? '', /must not be empty/);
+  });
 });

@@ -1,0 +1,103 @@
+/**
+ * Channels (issue 7, first part): joined from the auth or connect hook's
+ * result, cast to with `channel:<name>` (exact `sent`, `except`), left on
+ * close; in one-shot and resident mode, with the real PHP fixture app.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { waitFor } from '../support/events.ts';
+import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
+import type { Started } from '../support/server.ts';
+
+const skip = targetAvailable();
+
+for (const build of [true, false]) {
+  const mode = build ? 'oneshot' : 'resident';
+  describe(`channels (${mode}) on ${TARGET}`, { skip }, () => {
+    let server: Started;
+    const clients: Client[] = [];
+    before(async () => {
+      server = await startServer({ config: { hosts: { 'c.test': { app: APP, build }, 'd.test': { app: APP, build } } } });
+    });
+    after(async () => {
+      for (const c of clients) c.ws.terminate();
+      await server?.stop();
+    });
+    const client = async (token: string, host = 'c.test') => {
+      const c = await connect(server.port, { host, token });
+      clients.push(c);
+      return c;
+    };
+    const cast = async (body: Record<string, unknown>) => {
+      const res = await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { sent?: number; message?: string } };
+    };
+    const socketOf = async (c: Client) => {
+      c.send(JSON.stringify({ cmd: 'whoami' }));
+      return (JSON.parse(await c.next()) as { socket: string }).socket;
+    };
+
+    it("joins the channels the auth hook grants, and a channel cast reaches exactly them", async () => {
+      const a = await client('room-1');
+      const b = await client('room-1');
+      const c = await client('room-2');
+      const other = await client('room-1', 'd.test');
+      const plain = await client('plain');
+      const res = await cast({ host: 'c.test', target: 'channel:room:1', data: { hello: 'room 1' } });
+      assert.deepEqual([res.status, res.body.sent], [200, 2]);
+      assert.equal(await a.next(), '{"hello":"room 1"}');
+      assert.equal(await b.next(), '{"hello":"room 1"}');
+      // The others got nothing: the next frame each sees is the one cast to it now.
+      for (const [who, target] of [
+        [c, 'channel:room:2'],
+        [plain, 'token:plain'],
+        [other, 'channel:room:1'],
+      ] as const) {
+        const host = who === other ? 'd.test' : 'c.test';
+        assert.equal((await cast({ host, target, data: 'mine' })).body.sent, 1);
+        assert.equal(await who.next(), '"mine"');
+      }
+    });
+
+    it('skips the except socket with the exact count, and knows no empty channel', async () => {
+      const a = await client('room-7');
+      const b = await client('room-7');
+      const res = await cast({ host: 'c.test', target: 'channel:room:7', data: 'not to a', except: await socketOf(a) });
+      assert.equal(res.body.sent, 1);
+      assert.equal(await b.next(), '"not to a"');
+      assert.equal((await cast({ host: 'c.test', target: 'channel:nobody', data: 'x' })).body.sent, 0);
+    });
+
+    it('joins the channels the connect hook grants', async () => {
+      const late = await client('late-x');
+      await waitFor('the connect grant', async () => ((await cast({ host: 'c.test', target: 'channel:late:x', data: 'late' })).body.sent === 1 ? true : undefined));
+      assert.equal(await late.next(), '"late"');
+    });
+
+    it('leaves every channel on close', async () => {
+      const a = await client('room-9');
+      const b = await client('room-9');
+      assert.equal((await cast({ host: 'c.test', target: 'channel:room:9', data: 1 })).body.sent, 2);
+      await a.next();
+      await b.next();
+      a.ws.close();
+      await server.waitForLog(/ close host=c\.test/);
+      await waitFor('the closed socket to leave', async () => ((await cast({ host: 'c.test', target: 'channel:room:9', data: 2 })).body.sent === 1 ? true : undefined));
+    });
+
+    it('accepts a socket whose grant is malformed, joins nothing, and logs why', async () => {
+      const c = await client('bad-grant');
+      assert.equal((await cast({ host: 'c.test', target: 'token:bad-grant', data: 'in' })).body.sent, 1);
+      assert.equal(await c.next(), '"in"');
+      await server.waitForLog(/grant ignored host=c\.test .*hook=auth/);
+    });
+
+    it('refuses a channel target without a name with 400', async () => {
+      const res = await cast({ host: 'c.test', target: 'channel:', data: 'x' });
+      assert.equal(res.status, 400);
+      assert.match(res.body.message ?? '', /channel name must not be empty/);
+    });
+  });
+}
