@@ -18,29 +18,27 @@
  *    WSGATE_HOST (default: the request's Host), WSGATE_SECRET (sent as a bearer token).
  */
 
-if (!function_exists('wsCast')) {
+if (!function_exists('wsgate_bridge')) {
     /**
-     * Sends $data (any JSON value) to sockets through wsgate's /message.
-     * $target: 'all', 'token:<t>', 'token:not:<t>', 'socket:<id>', or a list of socket ids.
-     * Returns how many sockets got it; throws RuntimeException when wsgate is
-     * unreachable, too slow ($timeout seconds), or refuses the cast.
+     * One call to wsgate's bridge: $body as JSON (POST) or none (GET); returns
+     * the decoded answer. $caller names the function in every error.
      */
-    function wsCast($data, $target = 'all', string $except = '', ?string $host = null, float $timeout = 5.0): int
+    function wsgate_bridge(string $caller, string $path, ?array $body, float $timeout): array
     {
-        $url = rtrim(getenv('WSGATE_URL') ?: 'http://127.0.0.1:3001', '/') . '/message';
-        $host = $host ?? (getenv('WSGATE_HOST') ?: ($_SERVER['HTTP_HOST'] ?? null));
-        if ($host === null || $host === '') {
-            throw new RuntimeException('wsCast: no host: pass it, set WSGATE_HOST, or call it from a web request');
+        $url = rtrim(getenv('WSGATE_URL') ?: 'http://127.0.0.1:3001', '/') . $path;
+        $headers = '';
+        $content = '';
+        if ($body !== null) {
+            $content = json_encode($body, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+            if ($content === false) throw new RuntimeException("$caller: data cannot be encoded as JSON: " . json_last_error_msg());
+            $headers = "Content-Type: application/json\r\nContent-Length: " . strlen($content) . "\r\n";
         }
-        $body = json_encode(['host' => $host, 'target' => $target, 'except' => $except, 'data' => $data], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
-        if ($body === false) throw new RuntimeException('wsCast: data cannot be encoded as JSON: ' . json_last_error_msg());
-        $headers = "Content-Type: application/json\r\nContent-Length: " . strlen($body) . "\r\n";
         $secret = getenv('WSGATE_SECRET');
         if ($secret) $headers .= "Authorization: Bearer $secret\r\n";
         $context = stream_context_create(['http' => [
-            'method' => 'POST',
+            'method' => $body === null ? 'GET' : 'POST',
             'header' => $headers,
-            'content' => $body,
+            'content' => $content,
             'timeout' => $timeout,
             'ignore_errors' => true,
         ]]);
@@ -52,7 +50,7 @@ if (!function_exists('wsCast')) {
             restore_error_handler();
         }
         if ($response === false) {
-            throw new RuntimeException("wsCast: wsgate is not reachable at $url: " . preg_replace('/^file_get_contents\([^)]*\): /', '', (string) $error));
+            throw new RuntimeException("$caller: wsgate is not reachable at $url: " . preg_replace('/^file_get_contents\([^)]*\): /', '', (string) $error));
         }
         $status = 0;
         foreach ($http_response_header ?? [] as $line) {
@@ -61,9 +59,60 @@ if (!function_exists('wsCast')) {
         $answer = json_decode($response, true);
         if ($status !== 200 || !is_array($answer) || ($answer['status'] ?? '') !== 'ok') {
             $message = is_array($answer) && isset($answer['message']) ? $answer['message'] : trim(substr($response, 0, 200));
-            throw new RuntimeException("wsCast: wsgate answered $status: $message");
+            throw new RuntimeException("$caller: wsgate answered $status: $message");
         }
-        return (int) $answer['sent'];
+        return $answer;
+    }
+
+    /** The host a call is for: given, WSGATE_HOST, or the web request's Host. */
+    function wsgate_host(string $caller, ?string $host): string
+    {
+        $host = $host ?? (getenv('WSGATE_HOST') ?: ($_SERVER['HTTP_HOST'] ?? null));
+        if ($host === null || $host === '') {
+            throw new RuntimeException("$caller: no host: pass it, set WSGATE_HOST, or call it from a web request");
+        }
+        return $host;
+    }
+}
+
+if (!function_exists('wsCast')) {
+    /**
+     * Sends $data (any JSON value) to sockets through wsgate's /message.
+     * $target: 'all', 'token:<t>', 'token:not:<t>', 'socket:<id>', 'channel:<name>', or a list of socket ids.
+     * Returns how many sockets got it; throws RuntimeException when wsgate is
+     * unreachable, too slow ($timeout seconds), or refuses the cast.
+     */
+    function wsCast($data, $target = 'all', string $except = '', ?string $host = null, float $timeout = 5.0): int
+    {
+        $body = ['host' => wsgate_host('wsCast', $host), 'target' => $target, 'except' => $except, 'data' => $data];
+        return (int) wsgate_bridge('wsCast', '/message', $body, $timeout)['sent'];
+    }
+}
+
+if (!function_exists('wsSubscribe')) {
+    /** Every socket $target picks (e.g. 'token:<t>' for all of a user's tabs) joins $channel; returns how many joined. */
+    function wsSubscribe(string $channel, $target, ?string $host = null, float $timeout = 5.0): int
+    {
+        $body = ['host' => wsgate_host('wsSubscribe', $host), 'target' => $target, 'channel' => $channel];
+        return (int) wsgate_bridge('wsSubscribe', '/subscribe', $body, $timeout)['joined'];
+    }
+
+    /** Every socket $target picks leaves $channel; returns how many left. */
+    function wsUnsubscribe(string $channel, $target, ?string $host = null, float $timeout = 5.0): int
+    {
+        $body = ['host' => wsgate_host('wsUnsubscribe', $host), 'target' => $target, 'channel' => $channel];
+        return (int) wsgate_bridge('wsUnsubscribe', '/unsubscribe', $body, $timeout)['left'];
+    }
+
+    /**
+     * Who is in $channel: ['sockets' => n, 'tokens' => [sha256 => n],
+     * 'members' => [['socket' => id, 'token' => sha256, 'info' => ...], ...]].
+     */
+    function wsPresence(string $channel, ?string $host = null, float $timeout = 5.0): array
+    {
+        $query = http_build_query(['host' => wsgate_host('wsPresence', $host), 'channel' => $channel]);
+        $answer = wsgate_bridge('wsPresence', "/presence?$query", null, $timeout);
+        return ['sockets' => $answer['sockets'], 'tokens' => $answer['tokens'], 'members' => $answer['members']];
     }
 }
 

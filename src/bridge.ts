@@ -5,9 +5,10 @@
 import * as v from 'valibot';
 import type { Context } from 'hono';
 import { normaliseHost } from './hosts.ts';
-import { parseExcept, parseTarget } from './targets.ts';
+import { channelProblem, parseExcept, parseTarget } from './targets.ts';
 import type { Selection } from './targets.ts';
 import type { HostStats } from './hub.ts';
+import type { Presence } from './gateway.ts';
 import type { PoolsHealth } from './pool/pools.ts';
 import type { AppCheck, DispatchJob } from './dispatch.ts';
 import type { Logger } from './log.ts';
@@ -21,6 +22,8 @@ export interface BridgeDispatcher {
 export interface BridgeGateway {
   isConfigured(host: string): boolean;
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number;
+  subscribe(host: string, selection: Selection, channel: string, join: boolean): number;
+  presence(host: string, channel: string): Presence;
   stats(): Record<string, HostStats>;
   poolHealth(): PoolsHealth;
   configured(): string[];
@@ -32,6 +35,12 @@ const MessageBody = v.looseObject({
   target: v.optional(v.unknown()),
   except: v.optional(v.unknown()),
   data: v.unknown(),
+});
+
+const SubscribeBody = v.looseObject({
+  host: v.optional(v.nullable(v.string('expected host to be a string'))),
+  target: v.optional(v.unknown()),
+  channel: v.string('channel must be a string'),
 });
 
 const DispatchBody = v.looseObject({
@@ -101,10 +110,9 @@ export async function handleMessage(c: Context, gateway: BridgeGateway): Promise
   const json = read.json;
   const body = v.safeParse(MessageBody, json);
   if (!body.success) return error(c, 400, problem(body.issues[0]));
-  const rawHost = body.output.host || c.req.header('x-phlo-host');
-  if (!rawHost) return error(c, 400, 'host is required: give "host" in the body or the X-Phlo-Host header');
-  const host = normaliseHost(rawHost);
-  if (!gateway.isConfigured(host)) return error(c, 400, `host "${host}" is not configured`);
+  const found = bridgeHost(c, gateway, body.output.host);
+  if ('reason' in found) return error(c, 400, found.reason);
+  const host = found.host;
   const target = parseTarget(body.output.target);
   if (!target.ok) return error(c, 400, target.reason);
   const except = parseExcept(body.output.except);
@@ -113,6 +121,40 @@ export async function handleMessage(c: Context, gateway: BridgeGateway): Promise
   const data = 'data' in json ? body.output.data : {};
   const sent = gateway.cast(host, target.selection, data, except.except);
   return c.json({ status: 'ok', host, sent });
+}
+
+/** The configured host a bridge request names (body, else X-Phlo-Host), or the reason it names none. */
+function bridgeHost(c: Context, gateway: BridgeGateway, given: string | null | undefined): { host: string } | { reason: string } {
+  const raw = given || c.req.header('x-phlo-host');
+  if (!raw) return { reason: 'host is required: give "host" in the body or the X-Phlo-Host header' };
+  const host = normaliseHost(raw);
+  return gateway.isConfigured(host) ? { host } : { reason: `host "${host}" is not configured` };
+}
+
+/** POST /subscribe and /unsubscribe: {host, target, channel}; every socket the target picks joins (leaves) the channel. */
+export async function handleSubscribe(c: Context, gateway: BridgeGateway, join: boolean): Promise<Response> {
+  const read = await readObject(c, gateway.maxBody, '{"host": "...", "target": "token:<t>", "channel": "room:1"}');
+  if ('response' in read) return read.response;
+  const body = v.safeParse(SubscribeBody, read.json);
+  if (!body.success) return error(c, 400, problem(body.issues[0]));
+  const found = bridgeHost(c, gateway, body.output.host);
+  if ('reason' in found) return error(c, 400, found.reason);
+  const channelIssue = channelProblem(body.output.channel);
+  if (channelIssue) return error(c, 400, channelIssue);
+  const target = parseTarget(body.output.target);
+  if (!target.ok) return error(c, 400, target.reason);
+  const changed = gateway.subscribe(found.host, target.selection, body.output.channel, join);
+  return c.json({ status: 'ok', host: found.host, channel: body.output.channel, [join ? 'joined' : 'left']: changed });
+}
+
+/** GET /presence?host=&channel=: the channel's sockets, tokens (sha256) and each socket's info. */
+export function handlePresence(c: Context, gateway: BridgeGateway): Response {
+  const found = bridgeHost(c, gateway, c.req.query('host'));
+  if ('reason' in found) return error(c, 400, found.reason);
+  const channel = c.req.query('channel') ?? '';
+  const channelIssue = channelProblem(channel);
+  if (channelIssue) return error(c, 400, `${channelIssue} (give ?channel=)`);
+  return c.json({ status: 'ok', host: found.host, channel, ...gateway.presence(found.host, channel) });
 }
 
 export function handleHealth(c: Context, gateway: BridgeGateway): Response {

@@ -73,6 +73,13 @@ export class Session implements Socket {
   }
 }
 
+/** GET /presence: tokens appear only as their sha256. */
+export interface Presence {
+  sockets: number;
+  tokens: Record<string, number>;
+  members: Array<{ socket: string; token: string; info?: unknown }>;
+}
+
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_TRY_LATER = 1013;
@@ -293,6 +300,33 @@ export class Gateway {
     });
     this.#draining.add(done);
     done.finally(() => this.#draining.delete(done));
+  }
+
+  /** Joins (or leaves) a channel for every socket a selection picks; returns how many joined (left). */
+  subscribe(host: string, selection: Selection, channel: string, join: boolean): number {
+    let changed = 0;
+    for (const socket of this.hub.select(host, selection)) {
+      if (join ? this.hub.join(socket, channel) : this.hub.leave(socket, channel)) changed++;
+    }
+    this.#log.debug(join ? 'subscribe' : 'unsubscribe', { host, channel, target: selection.kind, sockets: changed });
+    return changed;
+  }
+
+  /** Who is in a channel: each socket with its token's hash and its info, and sockets per token hash. */
+  presence(host: string, channel: string): Presence {
+    const members: Presence['members'] = [];
+    const tokens: Record<string, number> = {};
+    const hashes = new Map<string, string>();
+    for (const socket of this.hub.members(host, channel) as Session[]) {
+      let hash = hashes.get(socket.token);
+      if (hash === undefined) {
+        hash = sha256Hex(socket.token);
+        hashes.set(socket.token, hash);
+      }
+      tokens[hash] = (tokens[hash] ?? 0) + 1;
+      members.push(socket.info === undefined ? { socket: socket.id, token: hash } : { socket: socket.id, token: hash, info: socket.info });
+    }
+    return { sockets: members.length, tokens, members };
   }
 
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {

@@ -209,40 +209,56 @@ export class Hub {
     }
     const out = this.#wire.encode(frame);
     let sent = 0;
-    const deliver = (socket: Socket) => {
+    this.#each(group, selection, (socket) => {
       if (socket.id !== except && this.send(socket, out)) sent++;
-    };
+    });
+    return sent;
+  }
+
+  /** The sockets a selection picks on a host (for joining and leaving channels from the bridge). */
+  select(host: string, selection: Selection): Socket[] {
+    const group = this.#byHost.get(host);
+    const picked: Socket[] = [];
+    if (group) this.#each(group, selection, (socket) => void picked.push(socket));
+    return picked;
+  }
+
+  /** Members of a channel of a host. */
+  members(host: string, channel: string): Socket[] {
+    return [...(this.#byHost.get(host)?.channels.get(channel) ?? [])];
+  }
+
+  #each(group: HostGroup, selection: Selection, visit: (socket: Socket) => void): void {
     switch (selection.kind) {
       case 'all':
         for (const same of group.tokens.values()) {
-          if (same instanceof Set) same.forEach(deliver);
-          else deliver(same);
+          if (same instanceof Set) same.forEach(visit);
+          else visit(same);
         }
         break;
       case 'token': {
         const same = group.tokens.get(selection.token);
-        if (same instanceof Set) same.forEach(deliver);
-        else if (same) deliver(same);
+        if (same instanceof Set) same.forEach(visit);
+        else if (same) visit(same);
         break;
       }
       case 'notToken':
         for (const [token, same] of group.tokens) {
           if (token === selection.token) continue;
-          if (same instanceof Set) same.forEach(deliver);
-          else deliver(same);
+          if (same instanceof Set) same.forEach(visit);
+          else visit(same);
         }
         break;
       case 'channel':
-        group.channels.get(selection.channel)?.forEach(deliver);
+        group.channels.get(selection.channel)?.forEach(visit);
         break;
       case 'sockets':
         for (const id of new Set(selection.ids)) {
           const socket = this.#byId.get(id);
-          if (socket && socket.host === host) deliver(socket);
+          if (socket && socket.host === group.host) visit(socket);
         }
         break;
     }
-    return sent;
   }
 
   /** Every open socket, for shutdown. */

@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { handleDispatch, handleHealth, handleMessage } from './bridge.ts';
+import { handleDispatch, handleHealth, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
@@ -199,7 +199,13 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.use('/message', guard);
   app.use('/dispatch', guard);
   app.use('/reload', guard);
+  app.use('/subscribe', guard);
+  app.use('/unsubscribe', guard);
+  app.use('/presence', guard);
   app.post('/message', (c) => handleMessage(c, gateway));
+  app.post('/subscribe', (c) => handleSubscribe(c, gateway, true));
+  app.post('/unsubscribe', (c) => handleSubscribe(c, gateway, false));
+  app.get('/presence', (c) => handlePresence(c, gateway));
   // Anyone may ask whether it is up; the numbers are for trusted callers.
   app.get('/health', (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));

@@ -101,3 +101,82 @@ for (const build of [true, false]) {
     });
   });
 }
+
+describe(`channels from the bridge, and presence, on ${TARGET}`, { skip }, () => {
+  let server: Started;
+  const clients: Client[] = [];
+  before(async () => {
+    server = await startServer({ config: { hosts: { 'c.test': { app: APP, build: false } } } });
+  });
+  after(async () => {
+    for (const c of clients) c.ws.terminate();
+    await server?.stop();
+  });
+  const client = async (token: string) => {
+    const c = await connect(server.port, { host: 'c.test', token });
+    clients.push(c);
+    return c;
+  };
+  const post = async (path: string, body: Record<string, unknown>) => {
+    const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const presence = async (channel: string) =>
+    (await (await fetch(`${server.url}/presence?host=c.test&channel=${encodeURIComponent(channel)}`)).json()) as {
+      sockets: number;
+      tokens: Record<string, number>;
+      members: Array<{ socket: string; token: string; info?: unknown }>;
+    };
+  const sha256 = async (text: string) => (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
+
+  it('POST /subscribe moves every socket of a token into a channel at once, /unsubscribe takes them out', async () => {
+    const a1 = await client('ann');
+    const a2 = await client('ann');
+    await client('bob');
+    const joined = await post('/subscribe', { host: 'c.test', target: 'token:ann', channel: 'user:ann' });
+    assert.deepEqual(joined, { status: 200, body: { status: 'ok', host: 'c.test', channel: 'user:ann', joined: 2 } });
+    assert.equal((await post('/subscribe', { host: 'c.test', target: 'token:ann', channel: 'user:ann' })).body.joined, 0, 'already members');
+    assert.equal((await post('/message', { host: 'c.test', target: 'channel:user:ann', data: 'hi ann' })).body.sent, 2);
+    assert.equal(await a1.next(), '"hi ann"');
+    assert.equal(await a2.next(), '"hi ann"');
+    assert.equal((await post('/unsubscribe', { host: 'c.test', target: 'token:ann', channel: 'user:ann' })).body.left, 2);
+    assert.equal((await post('/message', { host: 'c.test', target: 'channel:user:ann', data: 'gone' })).body.sent, 0);
+  });
+
+  it('GET /presence lists the sockets, the tokens by sha256 and each socket\'s info', async () => {
+    const r1 = await client('room-5');
+    const r2 = await client('room-5');
+    await client('room-6');
+    const seen = await presence('room:5');
+    assert.equal(seen.sockets, 2);
+    const hash = await sha256('room-5');
+    assert.deepEqual(seen.tokens, { [hash]: 2 });
+    for (const m of seen.members) {
+      assert.equal(m.token, hash, 'tokens only as sha256');
+      assert.deepEqual(m.info, { name: 'room-5' });
+    }
+    const ids = await Promise.all(
+      [r1, r2].map(async (c) => {
+        c.send(JSON.stringify({ cmd: 'whoami' }));
+        return (JSON.parse(await c.next()) as { socket: string }).socket;
+      }),
+    );
+    assert.deepEqual(seen.members.map((m) => m.socket).sort(), ids.sort());
+    assert.equal((await presence('nobody')).sockets, 0);
+  });
+
+  it('answers 400 with a reason for a bad channel, target or host', async () => {
+    for (const [path, body, reason] of [
+      ['/subscribe', { host: 'c.test', target: 'all' }, /channel/],
+      ['/subscribe', { host: 'c.test', target: 'all', channel: '' }, /must not be empty/],
+      ['/subscribe', { host: 'c.test', target: 'nonsense', channel: 'x' }, /unknown target/],
+      ['/unsubscribe', { host: 'other.test', channel: 'x' }, /not configured/],
+    ] as const) {
+      const res = await post(path, body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.match(String(res.body.message), reason);
+    }
+    const res = await fetch(`${server.url}/presence?host=c.test`);
+    assert.equal(res.status, 400);
+  });
+});

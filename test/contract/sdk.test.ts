@@ -113,6 +113,24 @@ describe(`wsCast() from plain PHP on ${TARGET}`, { skip }, () => {
     assert.match(nohost.stderr, /wsCast: no host/);
   });
 
+  it('wsSubscribe(), wsPresence() and wsUnsubscribe() move a token in and out of a channel', async () => {
+    const c = await connect(server.port, { host: 'cast.test', token: 'u2' });
+    const run = php(
+      `echo wsSubscribe('room:a', 'token:u2', 'cast.test'), ' ';
+       $p = wsPresence('room:a', 'cast.test'); echo $p['sockets'], ' ', array_keys($p['tokens'])[0], ' ';
+       echo wsCast('hi room', 'channel:room:a', '', 'cast.test'), ' ';
+       echo wsUnsubscribe('room:a', 'token:u2', 'cast.test'), ' ', wsPresence('room:a', 'cast.test')['sockets'];`,
+      { WSGATE_URL: server.url },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const { createHash } = await import('node:crypto');
+    assert.equal(run.stdout, `1 1 ${createHash('sha256').update('u2').digest('hex')} 1 1 0`);
+    assert.equal(await c.next(), '"hi room"');
+    const bad = php(`wsSubscribe('', 'all', 'cast.test');`, { WSGATE_URL: server.url });
+    assert.match(bad.stderr, /wsSubscribe: wsgate answered 400: a channel name must not be empty/);
+    c.ws.terminate();
+  });
+
   it('is the same file the binary prints with `wsgate sdk`', async () => {
     const { runWsgate } = await import('../support/server.ts');
     const { readFileSync } = await import('node:fs');

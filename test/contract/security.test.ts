@@ -1,5 +1,5 @@
 /**
- * Bridge access: /message, /dispatch, /reload and the detail of /health need
+ * Bridge access: /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence and the detail of /health need
  * the bearer secret from anyone who is not on loopback, or who came through
  * a proxy; serve refuses to expose the port without a secret.
  */
@@ -40,11 +40,15 @@ describe(`bridge access on ${TARGET}`, { skip }, () => {
 
   const cast = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'app.test', data: 1 }) };
 
-  it('refuses /message, /dispatch and /reload from another host without the secret', () => {
+  it('refuses /message, /dispatch, /reload, /subscribe, /unsubscribe and /presence from another host without the secret', () => {
+    const join = { ...cast, body: JSON.stringify({ host: 'app.test', target: 'all', channel: 'c' }) };
     for (const [path, init] of [
       ['/message', cast],
       ['/dispatch', { ...cast, body: JSON.stringify({ app: APP, target: 'jobs::echo' }) }],
       ['/reload', { method: 'POST' }],
+      ['/subscribe', join],
+      ['/unsubscribe', join],
+      ['/presence?host=app.test&channel=c', { method: 'GET' }],
     ] as const) {
       const res = remote(ns, `${url}${path}`, init);
       assert.equal(res.status, 401, path);
