@@ -3,6 +3,9 @@
  * and errors that name the file, the field path and what was expected.
  * Reading files is injected, so this module stays runtime-agnostic and testable.
  */
+import { pathProblem } from './paths.ts';
+import type { PathRoute } from './paths.ts';
+import { channelProblem } from './targets.ts';
 import * as v from 'valibot';
 import { hostKeyProblem, normaliseHost } from './hosts.ts';
 
@@ -68,7 +71,7 @@ export interface Config {
   listen: string;
   port: number;
   php: string;
-  paths: string[];
+  paths: PathRoute[];
   timeoutMs: number;
   maxBody: number;
   shutdownMs: number;
@@ -178,10 +181,17 @@ const TopLevel = v.strictObject({
     DEFAULTS.port,
   ),
   php: v.optional(nonEmpty('the PHP binary (a name on PATH or a path)'), DEFAULTS.php),
+  // A list of paths, or an object mapping paths and templates ("/ws/rooms/{room}") to what a socket there joins.
   paths: v.optional(
-    v.pipe(
-      v.array(v.pipe(v.string('expected a path'), v.check((p) => p === '*' || p.startsWith('/'), 'expected a path starting with "/", or "*" for any path'))),
-      v.minLength(1, 'expected at least one path'),
+    v.union(
+      [
+        v.pipe(v.array(v.string('expected a path')), v.minLength(1, 'expected at least one path')),
+        v.pipe(
+          v.record(v.string(), v.object({ channels: v.optional(v.array(v.string('expected a channel template such as "room:{room}"')), []) }, 'expected an object such as {"channels": ["room:{room}"]}')),
+          v.check((o) => Object.keys(o).length > 0, 'expected at least one path'),
+        ),
+      ],
+      'expected a list of paths, or an object mapping paths to {"channels": [...]}',
     ),
     [...DEFAULTS.paths],
   ),
@@ -423,6 +433,18 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     if (host.tokenFrom === 'message') host.authTimeoutMs = (authTimeout ?? 10) * 1000;
   }
 
+  const paths: PathRoute[] = Array.isArray(raw.paths)
+    ? raw.paths.map((template) => ({ template, channels: [] }))
+    : Object.entries(raw.paths).map(([template, route]) => ({ template, channels: route.channels }));
+  for (const route of paths) {
+    const problem = pathProblem(route);
+    if (problem) problems.push(`${where}: paths: ${JSON.stringify(route.template)}: ${problem}`);
+    for (const channel of route.channels) {
+      const bad = channelProblem(channel);
+      if (bad) problems.push(`${where}: paths: ${JSON.stringify(route.template)}: channels: ${bad}`);
+    }
+  }
+
   // Hosts that share an app share its pool, so they must agree on its settings.
   const pools = new Map<string, [string, PoolConfig]>();
   for (const host of hosts) {
@@ -441,7 +463,7 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     listen: raw.listen,
     port: raw.port,
     php: raw.php,
-    paths: raw.paths,
+    paths,
     timeoutMs,
     maxBody: raw.maxBody,
     shutdownMs: raw.shutdownTimeout * 1000,

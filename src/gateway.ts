@@ -9,6 +9,8 @@ import { HostTable } from './hosts.ts';
 import { Hub } from './hub.ts';
 import type { HostStats, Socket } from './hub.ts';
 import { newSocketId, sha256Hex } from './ids.ts';
+import { compilePath, matchPath } from './paths.ts';
+import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
 import type { Logger } from './log.ts';
 import type { Pools, PoolsHealth } from './pool/pools.ts';
@@ -30,6 +32,10 @@ export interface Pending {
   route: Route;
   /** What the auth hook granted (channels, info), if anything. */
   grant?: Grant;
+  /** The upgrade path's parameters (`/ws/rooms/{room}`), given to every hook. */
+  params?: Record<string, string>;
+  /** Channels the upgrade path joins. */
+  pathChannels?: string[];
 }
 
 /** The lane of a socket with nothing queued: one settled promise shared by all, not one kept per socket. */
@@ -60,8 +66,10 @@ export class Session implements Socket {
   channels?: Set<string> = undefined;
   /** What the auth or connect hook said about it, for presence. */
   info: unknown = undefined;
-  /** Channels the auth hook granted, joined once the socket is open. */
+  /** Channels the path and the auth hook granted, joined once the socket is open. */
   granted: string[] | undefined;
+  /** The upgrade path's parameters, for every hook. */
+  readonly params: Record<string, string> | undefined;
 
   constructor(pending: Pending) {
     this.id = pending.id;
@@ -69,7 +77,9 @@ export class Session implements Socket {
     this.token = pending.token;
     this.route = pending.route;
     this.info = pending.grant?.info;
-    this.granted = pending.grant?.channels;
+    this.params = pending.params;
+    const granted = [...(pending.pathChannels ?? []), ...(pending.grant?.channels ?? [])];
+    this.granted = granted.length ? granted : undefined;
   }
 }
 
@@ -91,6 +101,7 @@ export class Gateway {
   #configured: string[];
   readonly #log: Logger;
   #config: Config;
+  #paths: CompiledPath[];
   /** Upgrades whose auth hook is running: they count against the socket limit too. */
   #authorizing = 0;
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
@@ -100,6 +111,7 @@ export class Gateway {
 
   constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire) {
     this.#config = config;
+    this.#paths = config.paths.map(compilePath);
     this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered) });
     this.pools = pools;
     this.#routes = new HostTable(routes);
@@ -111,15 +123,14 @@ export class Gateway {
     return this.#config.maxBody;
   }
 
-  /** Whether `path` takes WebSocket upgrades (`"*"` in paths: any). */
-  acceptsPath(path: string): boolean {
-    const paths = this.#config.paths;
-    return paths.includes('*') || paths.includes(path);
+  /** The route an upgrade on `path` takes (its parameters and channels), or undefined when `path` takes none. */
+  upgradePath(path: string): PathMatch | undefined {
+    return matchPath(this.#paths, path);
   }
 
   /** Paths listed explicitly: a plain GET there is told to upgrade. */
   isUpgradeOnlyPath(path: string): boolean {
-    return !this.#config.paths.includes('*') && this.#config.paths.includes(path);
+    return !this.#paths.some((route) => route.template === '*') && matchPath(this.#paths, path) !== undefined;
   }
 
   /**
@@ -128,6 +139,7 @@ export class Gateway {
    */
   reload(config: Config, routes: Map<string, Route>): void {
     this.#config = config;
+    this.#paths = config.paths.map(compilePath);
     this.hub.sendBuffer = config.limits.sendBuffer;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
@@ -165,14 +177,14 @@ export class Gateway {
    * Runs the auth hook for an upgrade that has a host and a token; resolves to
    * the pending socket when it may be accepted, or undefined (and logs why).
    */
-  async authorize(host: string, token: string): Promise<Pending | undefined> {
+  async authorize(host: string, token: string, path?: PathMatch): Promise<Pending | undefined> {
     const route = this.#routes.match(host);
     const tokenHash = sha256Hex(token);
     if (!route) {
       this.#log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
       return undefined;
     }
-    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, route };
+    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined };
     this.#authorizing++;
     const outcome = await this.#run(pending, route, 'auth').finally(() => this.#authorizing--);
     if (outcome === undefined || refuses(outcome)) {
@@ -364,7 +376,7 @@ export class Gateway {
    * with host, socket, hook and stderr). Lines go to `streamTo` while it is open.
    */
   async #run(who: Pending, route: Route, hook: HookName, message?: string, streamTo?: Session): Promise<unknown> {
-    const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message };
+    const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message, params: who.params };
     const onLine = streamTo
       ? (line: string) => {
           if (streamTo.open) this.hub.send(streamTo, line);

@@ -13,6 +13,7 @@ import { CLOSE_POLICY, Session } from './gateway.ts';
 import type { Gateway, Pending } from './gateway.ts';
 import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
+import type { PathMatch } from './paths.ts';
 
 export interface ServerOptions {
   /** Whether this app also serves the bridge (false when it has its own address). */
@@ -79,7 +80,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   const { upgradeWebSocket, log } = options;
   const app = new Hono();
 
-  const upgrade = async (c: Context) => {
+  const upgrade = async (c: Context, path: PathMatch) => {
     const host = requestHost(c.req.header('x-forwarded-host'), c.req.header('host'));
     if (!VALID_HOST.test(host)) {
       log.info('upgrade refused', { host: JSON.stringify(host.slice(0, 100)), reason: 'bad Host header' });
@@ -97,7 +98,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
       // The token comes in the first frame, so the socket opens before auth can run.
       const full = gateway.admit(host, undefined);
       if (full) return refuseFull(c, host, full);
-      return upgradeWebSocket(c, greetingEvents(host, route.config.authTimeoutMs ?? 10_000));
+      return upgradeWebSocket(c, greetingEvents(host, route.config.authTimeoutMs ?? 10_000, path));
     }
     const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
     if (!token) {
@@ -106,7 +107,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     }
     const full = gateway.admit(host, token);
     if (full) return refuseFull(c, host, full);
-    const pending = await gateway.authorize(host, token);
+    const pending = await gateway.authorize(host, token, path);
     if (!pending) return unauthorized(c);
     return upgradeWebSocket(c, new SocketEvents(gateway, pending));
   };
@@ -122,7 +123,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
    * {"type":"auth","token":"..."} within the time limit; auth runs on it, and
    * frames sent meanwhile wait, in order, for the socket to be accepted.
    */
-  const greetingEvents = (host: string, timeoutMs: number) => {
+  const greetingEvents = (host: string, timeoutMs: number, path: PathMatch) => {
     let session: Session | undefined;
     let waiting: unknown[] | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -150,7 +151,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         waiting = [];
         const full = gateway.admit(host, token);
         if (full) return fail(ws, full.reason);
-        const pending = await gateway.authorize(host, token);
+        const pending = await gateway.authorize(host, token, path);
         if (!pending) return fail(ws, 'unauthorized');
         session = gateway.open(new Session(pending), ws.raw);
         for (const data of waiting.splice(0)) deliver(gateway, session, data);
@@ -164,7 +165,8 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
 
   app.use('*', async (c, next) => {
     const wantsUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
-    if (wantsUpgrade && gateway.acceptsPath(c.req.path)) return upgrade(c);
+    const path = wantsUpgrade ? gateway.upgradePath(c.req.path) : undefined;
+    if (path) return upgrade(c, path);
     if (c.req.method === 'GET' && gateway.isUpgradeOnlyPath(c.req.path)) {
       return c.json({ status: 'error', message: 'this path takes WebSocket upgrades only' }, 426);
     }

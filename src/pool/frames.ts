@@ -29,8 +29,9 @@ export function parseFrame(line: string): { frame: WorkerFrame } | { problem: st
 }
 
 /** The job frame the gateway writes to a worker's stdin. */
-export function jobFrame(id: string, target: string, args: unknown[], stream: boolean): string {
-  return `${JSON.stringify({ id, target, args, stream })}\n`;
+export function jobFrame(id: string, target: string, args: unknown[], stream: boolean, params?: Record<string, string>): string {
+  // `params` (the upgrade path's parameters) is a field old workers do not read.
+  return `${JSON.stringify(params ? { id, target, args, stream, params } : { id, target, args, stream })}\n`;
 }
 
 /** Line data as text: workers normally send strings; anything else goes out as JSON. */

@@ -15,6 +15,7 @@ export interface WorkerJob {
   target: string;
   args: unknown[];
   stream: boolean;
+  params?: Record<string, string>;
 }
 
 export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string; notStarted?: true };
@@ -133,7 +134,7 @@ export class Worker {
       const current: Current = { id, onLine, resolve, timeoutMs, stderr: '' };
       this.#inflight.push(current);
       if (this.#inflight.length === 1) this.#arm(current);
-      this.#child.stdin!.write(jobFrame(id, job.target, job.args, job.stream));
+      this.#child.stdin!.write(jobFrame(id, job.target, job.args, job.stream, job.params));
     });
   }
 

@@ -16,6 +16,8 @@ export interface HookContext {
   socket: string;
   /** The client's message text (receive only). */
   message?: string;
+  /** The upgrade path's parameters (`/ws/rooms/{room}` -> {room: ...}); empty without any. */
+  params: Record<string, string>;
   /** Sends one text frame to this socket; in receive only, as a one-shot hook's printed lines (elsewhere: cast to `socket:<id>`). */
   send(line: string): void;
   /** Casts `data` (serialised to JSON once) to sockets of this host; returns how many got it. */
@@ -61,6 +63,7 @@ export class ModuleRunner implements Runner {
       token: job.token,
       socket: job.socket,
       message: job.message,
+      params: job.params ?? {},
       send: (line) => onLine?.(String(line)),
       cast: (data, options) => this.#cast(job.host, data, options),
     };

@@ -100,6 +100,8 @@ export class OneshotRunner implements Runner {
 
   run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
     const { spawn, timeoutMs, command } = this.#options;
-    return runProcess(spawn, hookArgv(command, job), timeoutMs, onLine);
+    // The path's parameters go in the environment: the argv stays exactly what the old servers passed.
+    const withParams: Spawn = job.params ? (argv, options = {}) => spawn(argv, { ...options, env: { ...options.env, WSGATE_PARAMS: JSON.stringify(job.params) } }) : spawn;
+    return runProcess(withParams, hookArgv(command, job), timeoutMs, onLine);
   }
 }

@@ -18,6 +18,6 @@ export class ResidentRunner implements Runner {
     if (job.message !== undefined) args.push(job.message);
     // Empty lines are dropped as in one-shot mode: the page script parses every frame as JSON.
     const lines = onLine && ((line: string) => line.trim() !== '' && onLine(line));
-    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine) }, lines || undefined, this.timeoutMs);
+    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params }, lines || undefined, this.timeoutMs);
   }
 }

@@ -14,6 +14,8 @@ export interface HookJob {
   socket: string;
   /** The client's message text, for `receive` only. */
   message?: string;
+  /** The upgrade path's parameters (`/ws/rooms/{room}` -> {room}), when its route has any. */
+  params?: Record<string, string>;
 }
 
 /** How a hook ended; `stderr` is what it wrote there (trimmed, capped), if anything. */

@@ -180,3 +180,30 @@ describe(`channels from the bridge, and presence, on ${TARGET}`, { skip }, () =>
     assert.equal(res.status, 400);
   });
 });
+
+describe(`path routes on ${TARGET}`, { skip }, () => {
+  for (const build of [true, false]) {
+    it(`joins the channels of its path and gives the path's parameters to every hook (${build ? 'oneshot' : 'resident'})`, async () => {
+      const server = await startServer({
+        config: { paths: { '/websocket': {}, '/ws/rooms/{room}': { channels: ['room:{room}'] } }, hosts: { 'p.test': { app: APP, build } } },
+      });
+      try {
+        const inRoom = await connect(server.port, { host: 'p.test', token: 'p1', path: '/ws/rooms/blue%20one' });
+        const plain = await connect(server.port, { host: 'p.test', token: 'p2' });
+        inRoom.send(JSON.stringify({ cmd: 'params' }));
+        assert.deepEqual(JSON.parse(await inRoom.next()), { room: 'blue one' });
+        plain.send(JSON.stringify({ cmd: 'params' }));
+        assert.equal(await plain.next(), 'null', 'no parameters on a plain path');
+        const res = await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'p.test', target: 'channel:room:blue one', data: 'blue' }) });
+        assert.equal(((await res.json()) as { sent: number }).sent, 1);
+        assert.equal(await inRoom.next(), '"blue"');
+        const { upgradeStatus } = await import('../support/client.ts');
+        assert.equal(await upgradeStatus(server.port, { host: 'p.test', token: 'p3', path: '/ws/rooms/' }), 404, 'a path no route takes');
+        inRoom.ws.terminate();
+        plain.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});

@@ -28,7 +28,7 @@ describe('parseConfig', () => {
     assert.equal(config.listen, '127.0.0.1');
     assert.equal(config.port, 3001);
     assert.equal(config.php, 'php');
-    assert.deepEqual(config.paths, ['/websocket']);
+    assert.deepEqual(config.paths, [{ template: '/websocket', channels: [] }]);
     assert.equal(config.timeoutMs, 30_000);
     assert.equal(config.maxBody, 1 << 20);
   });
@@ -95,7 +95,7 @@ describe('parseConfig', () => {
 
   it('names the file, the field path and what was expected', () => {
     assert.deepEqual(problems(() => parseConfig({ port: 70000, hosts: { a: '/a.php' } }, 'f.json', '/')), ['f.json: port: expected a port from 0 to 65535, got 70000']);
-    assert.match(problems(() => parseConfig({ paths: ['websocket'], hosts: { a: '/a.php' } }, 'f.json', '/'))[0]!, /^f\.json: paths\[0\]: expected a path starting with "\/"/);
+    assert.match(problems(() => parseConfig({ paths: ['websocket'], hosts: { a: '/a.php' } }, 'f.json', '/'))[0]!, /^f\.json: paths: "websocket": expected a path starting with "\/"/);
     assert.match(problems(() => parseConfig({ hosts: { a: { command: [] } } }, 'f.json', '/'))[0]!, /^f\.json: hosts\["a"\]\.command: expected a program/);
     assert.match(problems(() => parseConfig({ hosts: { a: { app: '/a.php', bulid: true } } }, 'f.json', '/'))[0]!, /^f\.json: hosts\["a"\]\.bulid: unknown field/);
     assert.match(problems(() => parseConfig({ hosts: { a: 7 } }, 'f.json', '/'))[0]!, /hosts\["a"\]: expected an app path \(string\) or an object/);
