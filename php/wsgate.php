@@ -7,6 +7,8 @@
  *      function wsConnect(string $host, string $token, string $socket)       // return false to close
  *      function wsReceive(string $host, string $token, string $socket, $message) // $message: decoded JSON (or the raw text)
  *      function wsClose(string $host, string $token, string $socket)
+ *      function wsCanSubscribe(string $host, string $token, string $socket, string $channel) // hosts with clientChannels; without it, clients may join nothing
+ *    wsAuth and wsConnect may return ['channels' => [...], 'info' => [...]] to accept and join channels.
  *    and point wsgate at it: { "hooks": "/srv/app/ws.php", "build": false }
  *    What wsReceive prints goes to the socket, line by line, as it is printed.
  *    wsgate runs this file as:
@@ -121,10 +123,12 @@ if (!function_exists('wsgate_run_hook')) {
 /** Runs one hook of the user's file; returns its result. Output goes wherever it is buffered to. */
 function wsgate_run_hook(string $target, array $args)
 {
-    $names = ['websocket::auth' => 'wsAuth', 'websocket::connect' => 'wsConnect', 'websocket::receive' => 'wsReceive', 'websocket::close' => 'wsClose'];
+    $names = ['websocket::auth' => 'wsAuth', 'websocket::connect' => 'wsConnect', 'websocket::receive' => 'wsReceive', 'websocket::close' => 'wsClose', 'websocket::subscribe' => 'wsCanSubscribe'];
     if (!isset($names[$target])) throw new RuntimeException("unknown target $target");
     $function = $names[$target];
-    if (!function_exists($function)) return null;
+    // A client may join a channel only when the app says so.
+    if (!function_exists($function)) return $target === 'websocket::subscribe' ? false : null;
+    if ($target === 'websocket::subscribe') return $function(...array_map('strval', array_pad($args, 4, '')));
     [$host, $token, $socket] = array_map('strval', array_pad($args, 3, ''));
     if ($target === 'websocket::receive') {
         $text = (string) ($args[3] ?? '');
@@ -195,5 +199,8 @@ if (PHP_SAPI === 'cli' && isset($argv[0]) && realpath($argv[0]) === __FILE__) {
         fwrite(STDERR, get_class($e) . ': ' . $e->getMessage() . ' in ' . $e->getFile() . ':' . $e->getLine() . "\n");
         exit(1);
     }
-    if ($result === false && in_array($argv[2], ['websocket::auth', 'websocket::connect'], true)) echo "false\n";
+    if (in_array($argv[2], ['websocket::auth', 'websocket::connect', 'websocket::subscribe'], true)) {
+        if ($result === false) echo "false\n";
+        elseif (is_array($result)) echo json_encode($result, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE), "\n";
+    }
 }

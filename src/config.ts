@@ -55,6 +55,8 @@ export interface HostConfig {
   tick?: boolean;
   /** Pages allowed to open sockets (Origin); undefined: the host itself only. */
   origins?: string[];
+  /** Clients may send {"wsgate": "subscribe" | "unsubscribe", "channel": ...}; joining is checked by the subscribe hook. */
+  clientChannels?: boolean;
   /** Where the token comes from: the cookie (the default), a query parameter, or the first message. */
   tokenFrom?: 'cookie' | 'query' | 'message';
   /** The cookie's or the query parameter's name (default "token"). */
@@ -143,6 +145,8 @@ const tokenFields = {
   tokenName: v.optional(v.pipe(v.string('expected a cookie or parameter name'), v.regex(/^[\w.-]+$/, 'expected a name of letters, digits, _ . -'))),
   authTimeout: v.optional(v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'))),
 };
+// Whether a client may join channels itself ({"wsgate": "subscribe", ...}), each checked by the subscribe hook.
+const channelFields = { clientChannels: v.optional(v.boolean('expected true or false')) };
 const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
 const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
 
@@ -206,6 +210,7 @@ const TopLevel = v.strictObject({
   secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
   origins,
   ...tokenFields,
+  ...channelFields,
   limits: v.optional(LimitFields, {}),
   bridge: v.optional(
     v.union(
@@ -230,6 +235,7 @@ const TopLevel = v.strictObject({
 const AppEntry = v.strictObject({
   origins,
   ...tokenFields,
+  ...channelFields,
   app: nonEmpty('the path of the app.php'),
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
@@ -239,6 +245,7 @@ const AppEntry = v.strictObject({
 const HooksEntry = v.strictObject({
   origins,
   ...tokenFields,
+  ...channelFields,
   hooks: nonEmpty('the path of a PHP file defining wsAuth, wsConnect, wsReceive or wsClose'),
   build: v.optional(v.boolean('expected true (one-shot per event) or false (resident workers)'), true),
   timeout: v.optional(seconds),
@@ -247,12 +254,14 @@ const HooksEntry = v.strictObject({
 const CommandEntry = v.strictObject({
   origins,
   ...tokenFields,
+  ...channelFields,
   command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
   timeout: v.optional(seconds),
 });
 const ModuleEntry = v.strictObject({
   origins,
   ...tokenFields,
+  ...channelFields,
   module: nonEmpty('the path of a JS/TS module'),
 });
 
@@ -424,7 +433,8 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     const own = typeof entry === 'object' && entry !== null && 'origins' in entry ? (entry as { origins: string[] }).origins : undefined;
     const list = own ?? raw.origins;
     if (list) host.origins = list;
-    const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as { tokenFrom?: HostConfig['tokenFrom']; tokenName?: string; authTimeout?: number };
+    const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as { tokenFrom?: HostConfig['tokenFrom']; tokenName?: string; authTimeout?: number; clientChannels?: boolean };
+    if (fields.clientChannels ?? raw.clientChannels) host.clientChannels = true;
     const tokenFrom = fields.tokenFrom ?? raw.tokenFrom;
     const tokenName = fields.tokenName ?? raw.tokenName;
     const authTimeout = fields.authTimeout ?? raw.authTimeout;

@@ -9,6 +9,7 @@ import { HostTable } from './hosts.ts';
 import { Hub } from './hub.ts';
 import type { HostStats, Socket } from './hub.ts';
 import { newSocketId, sha256Hex } from './ids.ts';
+import { parseControl } from './control.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
@@ -257,13 +258,37 @@ export class Gateway {
     session.allowance -= 1;
     if (session.pending >= limits.pending) return this.#refuse(session, CLOSE_POLICY, 'too many messages waiting for the app');
     session.pending++;
+    const control = session.route.config.clientChannels ? parseControl(text) : undefined;
     this.#enqueue(session, async () => {
       try {
-        await this.#run(session, session.route, 'receive', text, session);
+        if (control) await this.#control(session, control);
+        else await this.#run(session, session.route, 'receive', text, session);
       } finally {
         session.pending--;
       }
     });
+  }
+
+  /**
+   * A client's own subscribe or unsubscribe, in its lane like any frame: the
+   * subscribe hook (host, token, socket, channel) decides, `false` or a
+   * failure refuses; the client is told either way.
+   */
+  async #control(session: Session, parsed: NonNullable<ReturnType<typeof parseControl>>): Promise<void> {
+    const answer = (frame: Record<string, unknown>) => {
+      if (session.open) this.hub.send(session, JSON.stringify(frame));
+    };
+    if ('problem' in parsed) return answer({ wsgate: 'error', channel: parsed.channel, reason: parsed.problem });
+    const { op, channel } = parsed.control;
+    if (op === 'unsubscribe') {
+      this.hub.leave(session, channel);
+      return answer({ wsgate: 'unsubscribed', channel });
+    }
+    const result = await this.#run(session, session.route, 'subscribe', channel);
+    const refused = result === undefined || refuses(result);
+    if (!refused && session.open) this.#join(session, [channel]);
+    this.#log.info(refused ? 'subscribe refused' : 'subscribe', { host: session.host, socket: session.id, channel });
+    answer(refused ? { wsgate: 'subscribed', channel, ok: false, reason: result === undefined ? 'the subscribe hook failed' : 'refused' } : { wsgate: 'subscribed', channel, ok: true });
   }
 
   /** Closes a socket that broke a limit, saying which. */

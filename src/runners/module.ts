@@ -16,6 +16,8 @@ export interface HookContext {
   socket: string;
   /** The client's message text (receive only). */
   message?: string;
+  /** The channel a client asks to join (subscribe only). */
+  channel?: string;
   /** The upgrade path's parameters (`/ws/rooms/{room}` -> {room: ...}); empty without any. */
   params: Record<string, string>;
   /** Sends one text frame to this socket; in receive only, as a one-shot hook's printed lines (elsewhere: cast to `socket:<id>`). */
@@ -30,7 +32,7 @@ export type HookModule = Partial<Record<HookName, HookFunction>>;
 /** How a module hook reaches the hub to cast; provided by the gateway. */
 export type ModuleCast = (host: string, data: unknown, options?: CastRequest) => number;
 
-const HOOKS: HookName[] = ['auth', 'connect', 'receive', 'close'];
+const HOOKS: HookName[] = ['auth', 'connect', 'receive', 'close', 'subscribe'];
 
 /** Checks that what a module exports under hook names are functions. */
 export function asHookModule(exports: Record<string, unknown>, where: string): HookModule {
@@ -57,13 +59,15 @@ export class ModuleRunner implements Runner {
 
   async run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
     const hook = this.#hooks[job.hook];
-    if (!hook) return { ok: true, result: '' };
+    // A client may join a channel only when the module says so.
+    if (!hook) return { ok: true, result: job.hook === 'subscribe' ? false : '' };
     const context: HookContext = {
       host: job.host,
       token: job.token,
       socket: job.socket,
-      message: job.message,
+      message: job.hook === 'subscribe' ? undefined : job.message,
       params: job.params ?? {},
+      channel: job.hook === 'subscribe' ? job.message : undefined,
       send: (line) => onLine?.(String(line)),
       cast: (data, options) => this.#cast(job.host, data, options),
     };

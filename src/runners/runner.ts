@@ -5,7 +5,8 @@
 import * as v from 'valibot';
 import { channelProblem } from '../targets.ts';
 
-export type HookName = 'auth' | 'connect' | 'receive' | 'close';
+/** `subscribe` runs only for a client's own subscribe frame, on hosts with clientChannels; its `message` is the channel. */
+export type HookName = 'auth' | 'connect' | 'receive' | 'close' | 'subscribe';
 
 export interface HookJob {
   host: string;

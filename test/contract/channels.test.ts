@@ -207,3 +207,41 @@ describe(`path routes on ${TARGET}`, { skip }, () => {
     });
   }
 });
+
+describe(`channels joined by the client on ${TARGET}`, { skip }, () => {
+  for (const build of [true, false]) {
+    it(`asks the subscribe hook, joins or refuses, and always answers (${build ? 'oneshot' : 'resident'})`, async () => {
+      const server = await startServer({ config: { hosts: { 'cc.test': { app: APP, build, clientChannels: true }, 'old.test': { app: APP, build } } } });
+      const cast = async (host: string, target: string) =>
+        ((await (await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host, target, data: 'x' }) })).json()) as { sent: number }).sent;
+      try {
+        const c = await connect(server.port, { host: 'cc.test', token: 'cc' });
+        c.send(JSON.stringify({ wsgate: 'subscribe', channel: 'news' }));
+        assert.deepEqual(JSON.parse(await c.next()), { wsgate: 'subscribed', channel: 'news', ok: true });
+        assert.equal(await cast('cc.test', 'channel:news'), 1);
+        assert.equal(await c.next(), '"x"');
+        c.send(JSON.stringify({ wsgate: 'subscribe', channel: 'secret:plans' }));
+        assert.deepEqual(JSON.parse(await c.next()), { wsgate: 'subscribed', channel: 'secret:plans', ok: false, reason: 'refused' });
+        assert.equal(await cast('cc.test', 'channel:secret:plans'), 0);
+        c.send(JSON.stringify({ wsgate: 'unsubscribe', channel: 'news' }));
+        assert.deepEqual(JSON.parse(await c.next()), { wsgate: 'unsubscribed', channel: 'news' });
+        assert.equal(await cast('cc.test', 'channel:news'), 0);
+        c.send(JSON.stringify({ wsgate: 'subscribe', channel: '' }));
+        assert.equal(JSON.parse(await c.next()).wsgate, 'error');
+        // Ordinary frames still reach the app, in order with the control frames.
+        c.send(JSON.stringify({ cmd: 'echo', text: 'still mine' }));
+        assert.deepEqual(JSON.parse(await c.next()), { cmd: 'echo', text: 'still mine' });
+        // A host without clientChannels hands the same frame to its app, as before.
+        const old = await connect(server.port, { host: 'old.test', token: 'old' });
+        const frame = JSON.stringify({ wsgate: 'subscribe', channel: 'news' });
+        old.send(frame);
+        assert.equal(await old.next(), frame);
+        assert.equal(await cast('old.test', 'channel:news'), 0);
+        c.ws.terminate();
+        old.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});

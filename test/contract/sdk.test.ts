@@ -24,7 +24,7 @@ for (const build of [true, false]) {
   describe(`plain-PHP hooks (build: ${build}) on ${TARGET}`, { skip }, () => {
     let server: Started;
     before(async () => {
-      server = await startServer({ config: { hosts: { 'sdk.test': { hooks: HOOKS, build } } } });
+      server = await startServer({ config: { hosts: { 'sdk.test': { hooks: HOOKS, build, clientChannels: true } } } });
     });
     after(() => server.stop());
 
@@ -65,6 +65,19 @@ for (const build of [true, false]) {
       }
       assert.equal(pids.size, build ? 3 : 1, [...pids].join(','));
       c.ws.terminate();
+    });
+
+    it('grants channels from wsAuth, and asks wsCanSubscribe before a client joins one', async () => {
+      const member = await connect(server.port, { host: 'sdk.test', token: 'member-chess' });
+      const sent = async (target: string) =>
+        ((await (await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'sdk.test', target, data: 1 }) })).json()) as { sent: number }).sent;
+      assert.equal(await sent('channel:club:chess'), 1);
+      assert.equal(await member.next(), '1');
+      member.send(JSON.stringify({ wsgate: 'subscribe', channel: 'open' }));
+      assert.deepEqual(JSON.parse(await member.next()), { wsgate: 'subscribed', channel: 'open', ok: true });
+      member.send(JSON.stringify({ wsgate: 'subscribe', channel: 'closed' }));
+      assert.equal(JSON.parse(await member.next()).ok, false);
+      member.ws.terminate();
     });
 
     it('wsCast() from a hook reaches the sockets of the token', async () => {
