@@ -3,6 +3,8 @@
  * and errors that name the file, the field path and what was expected.
  * Reading files is injected, so this module stays runtime-agnostic and testable.
  */
+import { patternProblem } from './channels.ts';
+import type { ChannelRule } from './channels.ts';
 import { pathProblem } from './paths.ts';
 import type { PathRoute } from './paths.ts';
 import { channelProblem } from './targets.ts';
@@ -57,6 +59,8 @@ export interface HostConfig {
   origins?: string[];
   /** Clients may send {"wsgate": "subscribe" | "unsubscribe", "channel": ...}; joining is checked by the subscribe hook. */
   clientChannels?: boolean;
+  /** Options by channel pattern (the host's own, else the global ones). */
+  channels?: ChannelRule[];
   /** Where the token comes from: the cookie (the default), a query parameter, or the first message. */
   tokenFrom?: 'cookie' | 'query' | 'message';
   /** The cookie's or the query parameter's name (default "token"). */
@@ -146,7 +150,12 @@ const tokenFields = {
   authTimeout: v.optional(v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'))),
 };
 // Whether a client may join channels itself ({"wsgate": "subscribe", ...}), each checked by the subscribe hook.
-const channelFields = { clientChannels: v.optional(v.boolean('expected true or false')) };
+const ChannelOptionsFields = v.strictObject({ presenceEvents: v.optional(v.boolean('expected true or false'), false) }, 'expected an object such as {"presenceEvents": true}');
+const channelFields = {
+  clientChannels: v.optional(v.boolean('expected true or false')),
+  // Options by channel pattern: "room:1", "room:*" or "*".
+  channels: v.optional(v.record(v.string(), ChannelOptionsFields, 'expected an object mapping channel patterns to options')),
+};
 const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
 const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
 
@@ -435,6 +444,14 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     if (list) host.origins = list;
     const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as { tokenFrom?: HostConfig['tokenFrom']; tokenName?: string; authTimeout?: number; clientChannels?: boolean };
     if (fields.clientChannels ?? raw.clientChannels) host.clientChannels = true;
+    const rules = (entry as { channels?: Record<string, { presenceEvents: boolean }> } | undefined)?.channels ?? raw.channels;
+    if (rules) {
+      host.channels = Object.entries(rules).map(([pattern, options]) => ({ pattern, presenceEvents: options.presenceEvents === true }));
+      for (const rule of host.channels) {
+        const problem = patternProblem(rule.pattern);
+        if (problem) problems.push(`${where}: ${JSON.stringify(host.key)}: channels: ${JSON.stringify(rule.pattern)}: ${problem}`);
+      }
+    }
     const tokenFrom = fields.tokenFrom ?? raw.tokenFrom;
     const tokenName = fields.tokenName ?? raw.tokenName;
     const authTimeout = fields.authTimeout ?? raw.authTimeout;

@@ -9,6 +9,7 @@ import { HostTable } from './hosts.ts';
 import { Hub } from './hub.ts';
 import type { HostStats, Socket } from './hub.ts';
 import { newSocketId, sha256Hex } from './ids.ts';
+import { channelRule } from './channels.ts';
 import { parseControl } from './control.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
@@ -241,9 +242,29 @@ export class Gateway {
   }
 
   #join(session: Session, channels: string[]): void {
-    for (const channel of channels) {
-      if (this.hub.join(session, channel)) this.#log.debug('join', { host: session.host, socket: session.id, channel });
-    }
+    for (const channel of channels) this.#joinOne(session, channel);
+  }
+
+  /** Joins one channel; on channels with presence events, the others in it are told. */
+  #joinOne(session: Session, channel: string): boolean {
+    if (!this.hub.join(session, channel)) return false;
+    this.#log.debug('join', { host: session.host, socket: session.id, channel });
+    this.#presenceEvent(session, channel, 'join');
+    return true;
+  }
+
+  #leaveOne(session: Session, channel: string): boolean {
+    if (!this.hub.leave(session, channel)) return false;
+    this.#presenceEvent(session, channel, 'leave');
+    return true;
+  }
+
+  /** {"wsgate": "join" | "leave", channel, socket, info} to the channel's other members, where its options ask for it. */
+  #presenceEvent(session: Session, channel: string, event: 'join' | 'leave'): void {
+    if (!channelRule(session.route.config.channels, channel)?.presenceEvents) return;
+    const frame: Record<string, unknown> = { wsgate: event, channel, socket: session.id };
+    if (session.info !== undefined) frame.info = session.info;
+    this.hub.cast(session.host, { kind: 'channel', channel }, JSON.stringify(frame), session.id);
   }
 
   /** A client frame: queued behind everything this socket sent before. Only receive streams output to the socket. */
@@ -281,7 +302,7 @@ export class Gateway {
     if ('problem' in parsed) return answer({ wsgate: 'error', channel: parsed.channel, reason: parsed.problem });
     const { op, channel } = parsed.control;
     if (op === 'unsubscribe') {
-      this.hub.leave(session, channel);
+      this.#leaveOne(session, channel);
       return answer({ wsgate: 'unsubscribed', channel });
     }
     const result = await this.#run(session, session.route, 'subscribe', channel);
@@ -330,7 +351,9 @@ export class Gateway {
   closed(session: Session, code: number): void {
     if (!session.open) return;
     session.open = false;
+    const channels = session.channels && [...session.channels];
     this.hub.remove(session);
+    if (channels) for (const channel of channels) this.#presenceEvent(session, channel, 'leave');
     this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
     const done = this.#enqueue(session, async () => {
       await this.#run(session, session.route, 'close');
@@ -342,8 +365,8 @@ export class Gateway {
   /** Joins (or leaves) a channel for every socket a selection picks; returns how many joined (left). */
   subscribe(host: string, selection: Selection, channel: string, join: boolean): number {
     let changed = 0;
-    for (const socket of this.hub.select(host, selection)) {
-      if (join ? this.hub.join(socket, channel) : this.hub.leave(socket, channel)) changed++;
+    for (const socket of this.hub.select(host, selection) as Session[]) {
+      if (join ? this.#joinOne(socket, channel) : this.#leaveOne(socket, channel)) changed++;
     }
     this.#log.debug(join ? 'subscribe' : 'unsubscribe', { host, channel, target: selection.kind, sockets: changed });
     return changed;

@@ -245,3 +245,34 @@ describe(`channels joined by the client on ${TARGET}`, { skip }, () => {
     });
   }
 });
+
+describe(`presence events on ${TARGET}`, { skip }, () => {
+  it('tells the others in a channel with presenceEvents who joins and who leaves, with their info', async () => {
+    const server = await startServer({ config: { hosts: { 'pe.test': { app: APP, build: false, channels: { 'room:*': { presenceEvents: true } } } } } });
+    try {
+      const a = await connect(server.port, { host: 'pe.test', token: 'room-1' });
+      const b = await connect(server.port, { host: 'pe.test', token: 'room-1' });
+      b.send(JSON.stringify({ cmd: 'whoami' }));
+      const bId = (JSON.parse(await b.next()) as { socket: string }).socket;
+      assert.deepEqual(JSON.parse(await a.next()), { wsgate: 'join', channel: 'room:1', socket: bId, info: { name: 'room-1' } });
+      // A channel without the option stays quiet: late:* has no rule.
+      const late = await connect(server.port, { host: 'pe.test', token: 'late-q' });
+      const late2 = await connect(server.port, { host: 'pe.test', token: 'late-q' });
+      await waitFor('both in late:q', async () => {
+        const res = await fetch(`${server.url}/presence?host=pe.test&channel=late:q`);
+        return ((await res.json()) as { sockets: number }).sockets === 2 || undefined;
+      });
+      late.send(JSON.stringify({ cmd: 'echo', n: 0 }));
+      assert.deepEqual(JSON.parse(await late.next()), { cmd: 'echo', n: 0 }, 'no join frame in late:q');
+      late2.ws.terminate();
+      b.ws.close();
+      assert.deepEqual(JSON.parse(await a.next()), { wsgate: 'leave', channel: 'room:1', socket: bId, info: { name: 'room-1' } });
+      a.send(JSON.stringify({ cmd: 'echo', n: 1 }));
+      assert.deepEqual(JSON.parse(await a.next()), { cmd: 'echo', n: 1 }, 'nothing else came in between');
+      a.ws.terminate();
+      late.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+});
