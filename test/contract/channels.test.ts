@@ -276,3 +276,31 @@ describe(`presence events on ${TARGET}`, { skip }, () => {
     }
   });
 });
+
+describe(`channels with module hooks on ${TARGET}`, { skip }, () => {
+  it('takes grants from connect, asks subscribe, and gives the path parameters as params', async () => {
+    const { FIXTURES } = await import('../support/server.ts');
+    const { join } = await import('node:path');
+    const server = await startServer({
+      config: { paths: { '/websocket': {}, '/ws/{team}': { channels: ['team:{team}'] } }, hosts: { 'm.test': { module: join(FIXTURES, 'hooks.ts'), clientChannels: true } } },
+    });
+    const sent = async (target: string) =>
+      ((await (await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'm.test', target, data: 1 }) })).json()) as { sent: number }).sent;
+    try {
+      const c = await connect(server.port, { host: 'm.test', token: 'member-go', path: '/ws/red' });
+      c.send('params');
+      assert.deepEqual(JSON.parse(await c.next()), { team: 'red' });
+      assert.equal(await sent('channel:team:red'), 1);
+      assert.equal(await c.next(), '1');
+      await waitFor('the connect grant', async () => ((await sent('channel:club:go')) === 1 ? true : undefined));
+      assert.equal(await c.next(), '1');
+      c.send(JSON.stringify({ wsgate: 'subscribe', channel: 'closed' }));
+      assert.equal(JSON.parse(await c.next()).ok, false);
+      c.send(JSON.stringify({ wsgate: 'subscribe', channel: 'open' }));
+      assert.equal(JSON.parse(await c.next()).ok, true);
+      c.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+});
