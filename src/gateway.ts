@@ -32,6 +32,8 @@ export interface Pending {
   host: string;
   token: string;
   route: Route;
+  /** sha256 of the token, for the log lines of the upgrade and the open. */
+  tokenHash: string;
   /** What the auth hook granted (channels, info), if anything. */
   grant?: Grant;
   /** The upgrade path's parameters (`/ws/rooms/{room}`), given to every hook. */
@@ -70,6 +72,8 @@ export class Session implements Socket {
   info: unknown = undefined;
   /** Channels the path and the auth hook granted, joined once the socket is open. */
   granted: string[] | undefined;
+  /** The token's hash until the open is logged; not kept per open socket. */
+  tokenHash: string | undefined;
   /** The upgrade path's parameters, for every hook. */
   readonly params: Record<string, string> | undefined;
 
@@ -80,6 +84,7 @@ export class Session implements Socket {
     this.route = pending.route;
     this.info = pending.grant?.info;
     this.params = pending.params;
+    this.tokenHash = pending.tokenHash;
     const granted = [...(pending.pathChannels ?? []), ...(pending.grant?.channels ?? [])];
     this.granted = granted.length ? granted : undefined;
   }
@@ -104,6 +109,8 @@ export class Gateway {
   readonly #log: Logger;
   #config: Config;
   #paths: CompiledPath[];
+  /** Whether "*" is among the paths (then a plain GET anywhere is not told to upgrade). */
+  #anyPath = false;
   /** Upgrades whose auth hook is running: they count against the socket limit too. */
   #authorizing = 0;
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
@@ -114,6 +121,7 @@ export class Gateway {
   constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire) {
     this.#config = config;
     this.#paths = config.paths.map(compilePath);
+    this.#anyPath = config.paths.some((route) => route.template === '*');
     this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered) });
     this.pools = pools;
     this.#routes = new HostTable(routes);
@@ -132,7 +140,7 @@ export class Gateway {
 
   /** Paths listed explicitly: a plain GET there is told to upgrade. */
   isUpgradeOnlyPath(path: string): boolean {
-    return !this.#paths.some((route) => route.template === '*') && matchPath(this.#paths, path) !== undefined;
+    return !this.#anyPath && matchPath(this.#paths, path) !== undefined;
   }
 
   /**
@@ -142,6 +150,7 @@ export class Gateway {
   reload(config: Config, routes: Map<string, Route>): void {
     this.#config = config;
     this.#paths = config.paths.map(compilePath);
+    this.#anyPath = config.paths.some((route) => route.template === '*');
     this.hub.sendBuffer = config.limits.sendBuffer;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
@@ -186,7 +195,7 @@ export class Gateway {
       this.#log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
       return undefined;
     }
-    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined };
+    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined };
     this.#authorizing++;
     const outcome = await this.#run(pending, route, 'auth').finally(() => this.#authorizing--);
     if (outcome === undefined || refuses(outcome)) {
@@ -214,7 +223,8 @@ export class Gateway {
     session.allowance = limits.messageBurst;
     session.filledAt = session.lastSeen = performance.now();
     this.hub.add(session);
-    this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(sha256Hex(session.token)), sockets: this.hub.size });
+    this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash ?? sha256Hex(session.token)), sockets: this.hub.size });
+    session.tokenHash = undefined;
     if (session.granted) this.#join(session, session.granted);
     session.granted = undefined;
     this.#enqueue(session, async () => {
@@ -307,7 +317,7 @@ export class Gateway {
     }
     const result = await this.#run(session, session.route, 'subscribe', channel);
     const refused = result === undefined || refuses(result);
-    if (!refused && session.open) this.#join(session, [channel]);
+    if (!refused && session.open) this.#joinOne(session, channel);
     this.#log.info(refused ? 'subscribe refused' : 'subscribe', { host: session.host, socket: session.id, channel });
     answer(refused ? { wsgate: 'subscribed', channel, ok: false, reason: result === undefined ? 'the subscribe hook failed' : 'refused' } : { wsgate: 'subscribed', channel, ok: true });
   }
@@ -423,7 +433,7 @@ export class Gateway {
    * Runs one hook; resolves to its result, or undefined when it failed (logged
    * with host, socket, hook and stderr). Lines go to `streamTo` while it is open.
    */
-  async #run(who: Pending, route: Route, hook: HookName, message?: string, streamTo?: Session): Promise<unknown> {
+  async #run(who: Pick<Pending, 'host' | 'id' | 'token' | 'params'>, route: Route, hook: HookName, message?: string, streamTo?: Session): Promise<unknown> {
     const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message, params: who.params };
     const onLine = streamTo
       ? (line: string) => {

@@ -49,6 +49,12 @@ const channelTopic = (host: string, channel: string): string => `channel:${host}
 
 const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
 
+/** Visits the sockets of a token entry: one socket, or a set of them. */
+const visitEntry = (entry: Socket | Set<Socket> | undefined, visit: (socket: Socket) => void): void => {
+  if (entry instanceof Set) entry.forEach(visit);
+  else if (entry) visit(entry);
+};
+
 export class Hub {
   readonly #byId = new Map<string, Socket>();
   readonly #byHost = new Map<string, HostGroup>();
@@ -159,11 +165,6 @@ export class Hub {
     }
   }
 
-  /** Sockets in a channel of a host. */
-  countChannel(host: string, channel: string): number {
-    return this.#byHost.get(host)?.channels.get(channel)?.size ?? 0;
-  }
-
   /** Writes one frame to one socket; false when the socket is gone. */
   send(socket: Socket, frame: OutFrame): boolean {
     let buffered: number;
@@ -231,23 +232,13 @@ export class Hub {
   #each(group: HostGroup, selection: Selection, visit: (socket: Socket) => void): void {
     switch (selection.kind) {
       case 'all':
-        for (const same of group.tokens.values()) {
-          if (same instanceof Set) same.forEach(visit);
-          else visit(same);
-        }
+        for (const same of group.tokens.values()) visitEntry(same, visit);
         break;
-      case 'token': {
-        const same = group.tokens.get(selection.token);
-        if (same instanceof Set) same.forEach(visit);
-        else if (same) visit(same);
+      case 'token':
+        visitEntry(group.tokens.get(selection.token), visit);
         break;
-      }
       case 'notToken':
-        for (const [token, same] of group.tokens) {
-          if (token === selection.token) continue;
-          if (same instanceof Set) same.forEach(visit);
-          else visit(same);
-        }
+        for (const [token, same] of group.tokens) if (token !== selection.token) visitEntry(same, visit);
         break;
       case 'channel':
         group.channels.get(selection.channel)?.forEach(visit);

@@ -117,7 +117,6 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     return c.json({ status: 'error', message: full.reason }, full.status);
   };
 
-
   /**
    * The first-message flow (`"tokenFrom": "message"`): the client must send
    * {"type":"auth","token":"..."} within the time limit; auth runs on it, and

@@ -39,10 +39,10 @@ interface Queued {
 }
 
 const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
 
 /** After how many jobs a worker's successor starts booting: the last tenth of its life. */
 export const successorAt = (maxJobs: number): number => Math.max(1, maxJobs - Math.ceil(maxJobs / 10));
-const BACKOFF_MAX_MS = 5000;
 
 /** The global worker cap, shared by every pool; makes room by stopping another pool's idle worker. */
 export class Capacity {
@@ -218,11 +218,6 @@ export class Pool {
     return pick;
   }
 
-  /**
-   * Starts a worker. A successor (`replaces`) boots while the worker it
-   * replaces still serves, outside the cap, and retires it once ready: with
-   * one worker, recycling would otherwise stall every job behind a boot.
-   */
   /** The pipelining worker with the fewest jobs waiting that can take one more. */
   #pipeliningWorker(): Worker | undefined {
     let pick: Worker | undefined;
@@ -230,6 +225,11 @@ export class Pool {
     return pick;
   }
 
+  /**
+   * Starts a worker. A successor (`replaces`) boots while the worker it
+   * replaces still serves, outside the cap, and retires it once ready: with
+   * one worker, recycling would otherwise stall every job behind a boot.
+   */
   #boot(replaces?: Worker): void {
     this.#booting = true;
     const worker = new Worker(

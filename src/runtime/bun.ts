@@ -27,7 +27,6 @@ interface BunServer {
 interface BunSocket {
   /** What the upgrade gave it: the socket's event handlers, and nothing else. */
   data: WSEvents<unknown>;
-  readyState: number;
   /** Bytes sent; -1: queued behind backpressure; 0: dropped. */
   send(data: OutFrame): number;
   close(code?: number, reason?: string): void;
@@ -96,17 +95,14 @@ const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => {
   return Promise.reject(new Error('Failed to upgrade WebSocket'));
 }) as unknown as UpgradeWebSocket<unknown>;
 
-/** What a handler gets as its WSContext: made per event and dropped after it, one small object, no closures or URL. */
+/**
+ * What a handler gets as its WSContext: made per event and dropped after it.
+ * wsgate writes through the Wire, so handlers use only `raw` and `close`.
+ */
 class BunContext {
   readonly raw: BunSocket;
   constructor(raw: BunSocket) {
     this.raw = raw;
-  }
-  get readyState() {
-    return this.raw.readyState;
-  }
-  send(data: string | ArrayBuffer | Uint8Array) {
-    this.raw.send(data as OutFrame);
   }
   close(code?: number, reason?: string) {
     this.raw.close(code, reason);
