@@ -32,7 +32,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { HOST, ROOT, compiledBinary, fmt, freePort, helpFromDoc, installCleanup, machine, parseFlags, quantile, sleep, track, versions, wsgateCommand } from './harness.ts';
+import { HOST, ROOT, compiledBinary, fmt, freePort, helpFromDoc, installCleanup, machine, onLines, parseFlags, quantile, sleep, track, versions, wsgateCommand } from './harness.ts';
 import type { WsgateRuntime } from './harness.ts';
 
 helpFromDoc(import.meta.url);
@@ -76,17 +76,10 @@ async function once(runtime: WsgateRuntime, run: number, binary: string | undefi
   const t0 = performance.now();
   const child = track(spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } }));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let buffered = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (Number.isNaN(listeningAt) && line.includes('listening url=')) listeningAt = performance.now();
-      tail.push(line);
-      if (tail.length > 10) tail.shift();
-    }
+  onLines(child.stderr!, (line) => {
+    if (Number.isNaN(listeningAt) && line.includes('listening url=')) listeningAt = performance.now();
+    tail.push(line);
+    if (tail.length > 10) tail.shift();
   });
   let attempts = 0;
   let refusedAnswers = 0;

@@ -302,25 +302,31 @@ async function acceptsConnections(port: number, child: ChildProcess): Promise<nu
  * the time (wsgate logs a line per socket at info). Makes sure the pid measured
  * runs `command.exe` (walking down from a launcher when needed).
  */
+/** Calls `onLine` for each complete line a stream gives (wsgate's log on stderr). */
+export function onLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      onLine(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+}
+
 export async function startServer(command: Command, options: StartOptions = {}): Promise<Server> {
   const [program, ...args] = withFdLimit(command.argv, options.fdNeed ?? 4096);
   const child = track(spawn(program!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env } }));
   const logTail: string[] = [];
-  let buffered = '';
   let onListening: ((port: number) => void) | undefined;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.stdout!.on('data', () => {});
-  child.stderr!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      logTail.push(line);
-      if (logTail.length > 20) logTail.shift();
-      const match = /listening url=http:\/\/[^\s:]+:(\d+)/.exec(line);
-      if (match && onListening) onListening(Number(match[1]));
-    }
+  onLines(child.stderr!, (line) => {
+    logTail.push(line);
+    if (logTail.length > 20) logTail.shift();
+    const match = /listening url=http:\/\/[^\s:]+:(\d+)/.exec(line);
+    if (match && onListening) onListening(Number(match[1]));
   });
   const port = await withTimeout(
     new Promise<number>((resolve, reject) => {
