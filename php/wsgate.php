@@ -16,6 +16,7 @@
  *      php wsgate.php <hooks.php> phlo_serve                                            (resident, build: false)
  *
  * 2. wsCast() for any PHP code:  require 'wsgate.php';  wsCast(['alert' => 'hi'], 'token:' . $token);
+ *    Also wsSubscribe(), wsUnsubscribe(), wsPresence() and wsHistory().
  *    Settings from the environment: WSGATE_URL (default http://127.0.0.1:3001),
  *    WSGATE_HOST (default: the request's Host), WSGATE_SECRET (sent as a bearer token).
  */
@@ -115,6 +116,22 @@ if (!function_exists('wsSubscribe')) {
         $query = http_build_query(['host' => wsgate_host('wsPresence', $host), 'channel' => $channel]);
         $answer = wsgate_bridge('wsPresence', "/presence?$query", null, $timeout);
         return ['sockets' => $answer['sockets'], 'tokens' => $answer['tokens'], 'members' => $answer['members']];
+    }
+
+    /**
+     * Recent publications of $channel ('@all' for host-wide casts), for a
+     * channel with "history": ['epoch' => e, 'offset' => newest,
+     * 'publications' => [['offset' => n, 'data' => ...], ...]]. With $since
+     * (['epoch' => e, 'offset' => n]) only those after it, and 'recovered'
+     * says whether they are all that came after it.
+     */
+    function wsHistory(string $channel, ?array $since = null, ?string $host = null, float $timeout = 5.0): array
+    {
+        $query = ['host' => wsgate_host('wsHistory', $host), 'channel' => $channel];
+        if ($since !== null) $query += ['since' => (int) $since['offset'], 'epoch' => (string) $since['epoch']];
+        $answer = wsgate_bridge('wsHistory', '/history?' . http_build_query($query), null, $timeout);
+        unset($answer['status'], $answer['host'], $answer['channel']);
+        return $answer;
     }
 }
 

@@ -9,6 +9,7 @@ import { channelProblem, parseExcept, parseTarget } from './targets.ts';
 import type { Selection } from './targets.ts';
 import type { HostStats } from './hub.ts';
 import type { Presence } from './gateway.ts';
+import type { Position, Since } from './history.ts';
 import type { PoolsHealth } from './pool/pools.ts';
 import type { AppCheck, DispatchJob } from './dispatch.ts';
 import type { Logger } from './log.ts';
@@ -24,6 +25,7 @@ export interface BridgeGateway {
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number;
   subscribe(host: string, selection: Selection, channel: string, join: boolean): number;
   presence(host: string, channel: string): Presence;
+  history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined;
   stats(): Record<string, HostStats>;
   poolHealth(): PoolsHealth;
   configured(): string[];
@@ -155,6 +157,38 @@ export function handlePresence(c: Context, gateway: BridgeGateway): Response {
   const channelIssue = channelProblem(channel);
   if (channelIssue) return error(c, 400, `${channelIssue} (give ?channel=)`);
   return c.json({ status: 'ok', host: found.host, channel, ...gateway.presence(found.host, channel) });
+}
+
+/**
+ * GET /history?host=&channel=&since=&epoch= (or &token= for a token's
+ * casts, channel=@all for the host-wide ones): the publications after
+ * `since`, or all the stream holds. The frames are JSON already, so the body
+ * is put together around them rather than parsed and written again.
+ */
+export function handleHistory(c: Context, gateway: BridgeGateway): Response {
+  const found = bridgeHost(c, gateway, c.req.query('host'));
+  if ('reason' in found) return error(c, 400, found.reason);
+  const channel = c.req.query('channel');
+  const token = c.req.query('token');
+  if ((channel === undefined) === (token === undefined)) return error(c, 400, 'give ?channel=<name> (or @all for host-wide casts), or ?token=<t> for casts to a token');
+  if (channel !== undefined) {
+    const channelIssue = channelProblem(channel);
+    if (channelIssue) return error(c, 400, channelIssue);
+  }
+  const sinceText = c.req.query('since');
+  const epoch = c.req.query('epoch');
+  let since: Position | undefined;
+  if (sinceText !== undefined) {
+    const offset = Number(sinceText);
+    if (!/^\d+$/.test(sinceText) || !Number.isSafeInteger(offset)) return error(c, 400, 'since must be an offset: a whole number of 0 or more');
+    if (!epoch) return error(c, 400, 'since needs the epoch it belongs to: give &epoch=');
+    since = { epoch, offset };
+  }
+  const got = gateway.history(found.host, channel !== undefined ? { channel } : { token: token! }, since);
+  if (!got) return error(c, 400, channel !== undefined ? `channel "${channel}" keeps no history: give its pattern "history" in "channels" (or the host "history" for @all)` : 'casts to tokens keep no history on this host: give the host "history"');
+  const head = { status: 'ok', host: found.host, ...(channel !== undefined ? { channel } : {}), epoch: got.top.epoch, offset: got.top.offset, ...(since ? { recovered: got.recovered } : {}) };
+  const publications = got.publications.map((p) => `{"offset":${p.offset},"data":${p.frame}}`).join(',');
+  return c.body(`${JSON.stringify(head).slice(0, -1)},"publications":[${publications}]}`, 200, { 'content-type': 'application/json' });
 }
 
 export function handleHealth(c: Context, gateway: BridgeGateway): Response {

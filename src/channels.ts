@@ -2,10 +2,13 @@
  * Per-channel options, by channel pattern: "room:1" (exactly), "room:*"
  * (every name with that prefix) or "*". The most specific pattern wins.
  */
+import type { HistoryLimits } from './history.ts';
 
 export interface ChannelOptions {
   /** Joins and leaves are cast to the channel: {"wsgate": "join" | "leave", channel, socket, info}. */
   presenceEvents: boolean;
+  /** Recent publications are kept, with an offset each, for recovery and GET /history. */
+  history?: HistoryLimits;
 }
 
 export interface ChannelRule extends ChannelOptions {

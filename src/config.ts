@@ -5,6 +5,8 @@
  */
 import { patternProblem } from './channels.ts';
 import type { ChannelRule } from './channels.ts';
+import type { HistoryLimits } from './history.ts';
+import type { ReplayLimits } from './replay.ts';
 import { pathProblem } from './paths.ts';
 import type { PathRoute } from './paths.ts';
 import { channelProblem } from './targets.ts';
@@ -61,6 +63,10 @@ export interface HostConfig {
   clientChannels?: boolean;
   /** Options by channel pattern (the host's own, else the global ones). */
   channels?: ChannelRule[];
+  /** History of host-wide and token casts (streams "@all" and "@token"). */
+  history?: HistoryLimits;
+  /** Frames kept for a token whose last socket closed. */
+  replay?: ReplayLimits;
   /** Where the token comes from: the cookie (the default), a query parameter, or the first message. */
   tokenFrom?: 'cookie' | 'query' | 'message';
   /** The cookie's or the query parameter's name (default "token"). */
@@ -139,6 +145,9 @@ export const DEFAULTS = {
   keepalive: 30,
 } as const;
 
+const historyLimits = (given: { size: number; ttl: number } | undefined): HistoryLimits | undefined =>
+  given && { size: given.size, ttlMs: given.ttl * 1000 };
+
 export const BUILTIN_DEMO = 'builtin:demo';
 
 const origins = v.optional(
@@ -149,12 +158,32 @@ const tokenFields = {
   tokenName: v.optional(v.pipe(v.string('expected a cookie or parameter name'), v.regex(/^[\w.-]+$/, 'expected a name of letters, digits, _ . -'))),
   authTimeout: v.optional(v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'))),
 };
-// Whether a client may join channels itself ({"wsgate": "subscribe", ...}), each checked by the subscribe hook.
-const ChannelOptionsFields = v.strictObject({ presenceEvents: v.optional(v.boolean('expected true or false'), false) }, 'expected an object such as {"presenceEvents": true}');
+const historySeconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
+const HistoryFields = v.strictObject(
+  {
+    size: v.pipe(v.number('expected a number of publications'), v.integer('expected a whole number'), v.minValue(1, 'expected at least 1'), v.maxValue(100_000, 'expected at most 100000')),
+    ttl: historySeconds,
+  },
+  'expected an object such as {"size": 100, "ttl": 300}',
+);
+const ChannelOptionsFields = v.strictObject(
+  { presenceEvents: v.optional(v.boolean('expected true or false'), false), history: v.optional(HistoryFields) },
+  'expected an object such as {"presenceEvents": true, "history": {"size": 100, "ttl": 300}}',
+);
 const channelFields = {
+  // Whether a client may join channels itself ({"wsgate": "subscribe", ...}), each checked by the subscribe hook.
   clientChannels: v.optional(v.boolean('expected true or false')),
   // Options by channel pattern: "room:1", "room:*" or "*".
   channels: v.optional(v.record(v.string(), ChannelOptionsFields, 'expected an object mapping channel patterns to options')),
+  // History of the host-wide ("all") and token casts.
+  history: v.optional(HistoryFields),
+  // Frames kept for a token whose last socket closed, given to its next socket.
+  replay: v.optional(
+    v.strictObject(
+      { window: historySeconds, frames: v.optional(v.pipe(v.number('expected a number of frames'), v.integer('expected a whole number'), v.minValue(1, 'expected at least 1')), 1000) },
+      'expected an object such as {"window": 30}',
+    ),
+  ),
 };
 const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
 const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
@@ -444,14 +473,20 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     if (list) host.origins = list;
     const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as { tokenFrom?: HostConfig['tokenFrom']; tokenName?: string; authTimeout?: number; clientChannels?: boolean };
     if (fields.clientChannels ?? raw.clientChannels) host.clientChannels = true;
-    const rules = (entry as { channels?: Record<string, { presenceEvents: boolean }> } | undefined)?.channels ?? raw.channels;
+    type ChannelFields = { channels?: Record<string, { presenceEvents: boolean; history?: { size: number; ttl: number } }>; history?: { size: number; ttl: number }; replay?: { window: number; frames: number } };
+    const hostFields = (typeof entry === 'object' && entry !== null ? entry : {}) as ChannelFields;
+    const rules = hostFields.channels ?? raw.channels;
     if (rules) {
-      host.channels = Object.entries(rules).map(([pattern, options]) => ({ pattern, presenceEvents: options.presenceEvents === true }));
+      host.channels = Object.entries(rules).map(([pattern, options]) => ({ pattern, presenceEvents: options.presenceEvents === true, history: historyLimits(options.history) }));
       for (const rule of host.channels) {
         const problem = patternProblem(rule.pattern);
         if (problem) problems.push(`${where}: ${JSON.stringify(host.key)}: channels: ${JSON.stringify(rule.pattern)}: ${problem}`);
       }
     }
+    const history = historyLimits(hostFields.history ?? raw.history);
+    if (history) host.history = history;
+    const replay = hostFields.replay ?? raw.replay;
+    if (replay) host.replay = { windowMs: replay.window * 1000, frames: replay.frames };
     const tokenFrom = fields.tokenFrom ?? raw.tokenFrom;
     const tokenName = fields.tokenName ?? raw.tokenName;
     const authTimeout = fields.authTimeout ?? raw.authTimeout;

@@ -11,6 +11,10 @@ import type { HostStats, Socket } from './hub.ts';
 import { newSocketId, sha256Hex } from './ids.ts';
 import { channelRule } from './channels.ts';
 import { parseControl } from './control.ts';
+import type { Control } from './control.ts';
+import { MemoryHistory, streamKey } from './history.ts';
+import type { HistoryLimits, HistoryStore, Position, Since } from './history.ts';
+import { Replay } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
@@ -40,6 +44,25 @@ export interface Pending {
   params?: Record<string, string>;
   /** Channels the upgrade path joins. */
   pathChannels?: string[];
+  /** It opted in to wsgate's frames (`?wsgate=1`), and where it stopped in each stream (`recover`). */
+  client?: ClientOptions;
+}
+
+/** What a client that knows wsgate said on the upgrade (docs/PROTOCOL.md). */
+export interface ClientOptions {
+  aware: boolean;
+  recover?: Map<string, Position>;
+}
+
+/** The streams of host-wide and token casts, by the names clients know them. */
+export const ALL_STREAM = '@all';
+export const TOKEN_STREAM = '@token';
+const tokenStreamKey = (host: string, token: string): string => streamKey(host, `${TOKEN_STREAM}\n${token}`);
+
+/** A publication as an opted-in socket gets it: the frame, said which stream and where in it. */
+function envelope(stream: string, position: Position | undefined, frame: string): string {
+  const head = `{"wsgate":"pub","channel":${JSON.stringify(stream)}`;
+  return position ? `${head},"epoch":"${position.epoch}","offset":${position.offset},"data":${frame}}` : `${head},"data":${frame}}`;
 }
 
 /** The lane of a socket with nothing queued: one settled promise shared by all, not one kept per socket. */
@@ -76,6 +99,10 @@ export class Session implements Socket {
   tokenHash: string | undefined;
   /** The upgrade path's parameters, for every hook. */
   readonly params: Record<string, string> | undefined;
+  /** It opted in to envelopes and wsgate's own frames. */
+  readonly aware: boolean;
+  /** Where it stopped per stream, from the upgrade; each is used by the first join of its stream. */
+  recover: Map<string, Position> | undefined;
 
   constructor(pending: Pending) {
     this.id = pending.id;
@@ -85,6 +112,8 @@ export class Session implements Socket {
     this.info = pending.grant?.info;
     this.params = pending.params;
     this.tokenHash = pending.tokenHash;
+    this.aware = pending.client?.aware === true;
+    this.recover = pending.client?.recover;
     const granted = [...(pending.pathChannels ?? []), ...(pending.grant?.channels ?? [])];
     this.granted = granted.length ? granted : undefined;
   }
@@ -115,6 +144,9 @@ export class Gateway {
   #authorizing = 0;
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
+  readonly #history: HistoryStore = new MemoryHistory();
+  readonly #replay = new Replay();
+  #sweeps = 0;
 
   readonly pools: Pools;
 
@@ -188,14 +220,14 @@ export class Gateway {
    * Runs the auth hook for an upgrade that has a host and a token; resolves to
    * the pending socket when it may be accepted, or undefined (and logs why).
    */
-  async authorize(host: string, token: string, path?: PathMatch): Promise<Pending | undefined> {
+  async authorize(host: string, token: string, path?: PathMatch, client?: ClientOptions): Promise<Pending | undefined> {
     const route = this.#routes.match(host);
     const tokenHash = sha256Hex(token);
     if (!route) {
       this.#log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
       return undefined;
     }
-    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined };
+    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
     this.#authorizing++;
     const outcome = await this.#run(pending, route, 'auth').finally(() => this.#authorizing--);
     if (outcome === undefined || refuses(outcome)) {
@@ -225,8 +257,17 @@ export class Gateway {
     this.hub.add(session);
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash ?? sha256Hex(session.token)), sockets: this.hub.size });
     session.tokenHash = undefined;
+    this.#replayTo(session);
     if (session.granted) this.#join(session, session.granted);
     session.granted = undefined;
+    if (session.aware) {
+      const history = session.route.config.history;
+      if (history) {
+        this.#announce(session, ALL_STREAM, streamKey(session.host, ALL_STREAM), history, 'joined');
+        this.#announce(session, TOKEN_STREAM, tokenStreamKey(session.host, session.token), history, 'joined');
+      }
+      this.hub.send(session, `{"wsgate":"ready","socket":"${session.id}"}`);
+    }
     this.#enqueue(session, async () => {
       if (!session.open) return;
       const result = await this.#run(session, session.route, 'connect');
@@ -255,17 +296,46 @@ export class Gateway {
     for (const channel of channels) this.#joinOne(session, channel);
   }
 
-  /** Joins one channel; on channels with presence events, the others in it are told. */
-  #joinOne(session: Session, channel: string): boolean {
+  /**
+   * Joins one channel; on channels with presence events, the others in it are
+   * told. An opted-in socket is told too (`answer` says how), with the
+   * publications it missed, before anything live can reach it.
+   */
+  #joinOne(session: Session, channel: string, answer: 'joined' | 'subscribed' = 'joined', since?: Position): boolean {
     if (!this.hub.join(session, channel)) return false;
     this.#log.debug('join', { host: session.host, socket: session.id, channel });
     this.#presenceEvent(session, channel, 'join');
+    if (session.aware) this.#announce(session, channel, streamKey(session.host, channel), channelRule(session.route.config.channels, channel)?.history, answer, since);
     return true;
   }
 
-  #leaveOne(session: Session, channel: string): boolean {
+  /**
+   * Tells an opted-in socket it is in a stream: where the stream is, and when
+   * the socket said where it stopped (`since`, else the upgrade's `recover`),
+   * whether what it missed can be given, followed by exactly that.
+   */
+  #announce(session: Session, stream: string, key: string, limits: HistoryLimits | undefined, answer: 'joined' | 'subscribed', since?: Position): void {
+    const frame: Record<string, unknown> = answer === 'joined' ? { wsgate: 'joined', channel: stream } : { wsgate: 'subscribed', channel: stream, ok: true };
+    const asked = since ?? session.recover?.get(stream);
+    session.recover?.delete(stream);
+    let missed: Since | undefined;
+    if (limits) {
+      missed = this.#history.since(key, asked, limits);
+      frame.epoch = missed.top.epoch;
+      frame.offset = missed.top.offset;
+      if (asked) frame.recovered = missed.recovered;
+    } else if (asked) frame.recovered = false;
+    this.hub.send(session, JSON.stringify(frame));
+    if (asked && missed?.recovered) {
+      for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
+    }
+    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.recovered ? missed.publications.length : undefined });
+  }
+
+  #leaveOne(session: Session, channel: string, answer?: 'left'): boolean {
     if (!this.hub.leave(session, channel)) return false;
     this.#presenceEvent(session, channel, 'leave');
+    if (answer && session.aware && session.open) this.hub.send(session, JSON.stringify({ wsgate: 'left', channel }));
     return true;
   }
 
@@ -274,7 +344,21 @@ export class Gateway {
     if (!channelRule(session.route.config.channels, channel)?.presenceEvents) return;
     const frame: Record<string, unknown> = { wsgate: event, channel, socket: session.id };
     if (session.info !== undefined) frame.info = session.info;
-    this.hub.cast(session.host, { kind: 'channel', channel }, JSON.stringify(frame), session.id);
+    const text = JSON.stringify(frame);
+    const selection: Selection = { kind: 'channel', channel };
+    // Not a publication: never wrapped, never in history; but a gone token would have seen it.
+    if (session.route.config.replay) this.#replay.record(session.host, selection, text);
+    this.hub.cast(session.host, selection, text, session.id);
+  }
+
+  /** Frames a token missed while it had no socket, to its new one (before anything live). */
+  #replayTo(session: Session): void {
+    if (!session.route.config.replay) return;
+    const missed = this.#replay.back(session.host, session.token);
+    // An opted-in client recovers by offsets instead: the plain frames would reach it twice.
+    if (!missed || session.aware) return;
+    for (const frame of missed.frames) this.hub.send(session, frame);
+    this.#log.info('replayed', { host: session.host, socket: session.id, frames: missed.frames.length, dropped: missed.dropped || undefined });
   }
 
   /** A client frame: queued behind everything this socket sent before. Only receive streams output to the socket. */
@@ -289,7 +373,7 @@ export class Gateway {
     session.allowance -= 1;
     if (session.pending >= limits.pending) return this.#refuse(session, CLOSE_POLICY, 'too many messages waiting for the app');
     session.pending++;
-    const control = session.route.config.clientChannels ? parseControl(text) : undefined;
+    const control = session.aware || session.route.config.clientChannels ? parseControl(text) : undefined;
     this.#enqueue(session, async () => {
       try {
         if (control) await this.#control(session, control);
@@ -310,16 +394,29 @@ export class Gateway {
       if (session.open) this.hub.send(session, JSON.stringify(frame));
     };
     if ('problem' in parsed) return answer({ wsgate: 'error', channel: parsed.channel, reason: parsed.problem });
-    const { op, channel } = parsed.control;
-    if (op === 'unsubscribe') {
+    const control: Control = parsed.control;
+    const { channel } = control;
+    if (control.op === 'presence') {
+      if (!session.channels?.has(channel)) return answer({ wsgate: 'error', channel, reason: 'presence is only for a channel this socket is in' });
+      return answer({ wsgate: 'presence', channel, members: this.presence(session.host, channel).members });
+    }
+    if (control.op === 'unsubscribe') {
       this.#leaveOne(session, channel);
       return answer({ wsgate: 'unsubscribed', channel });
     }
+    if (!session.route.config.clientChannels) return answer({ wsgate: 'subscribed', channel, ok: false, reason: 'this host does not let clients choose channels ("clientChannels")' });
     const result = await this.#run(session, session.route, 'subscribe', channel);
     const refused = result === undefined || refuses(result);
-    if (!refused && session.open) this.#joinOne(session, channel);
     this.#log.info(refused ? 'subscribe refused' : 'subscribe', { host: session.host, socket: session.id, channel });
-    answer(refused ? { wsgate: 'subscribed', channel, ok: false, reason: result === undefined ? 'the subscribe hook failed' : 'refused' } : { wsgate: 'subscribed', channel, ok: true });
+    if (!session.open) return;
+    if (refused) return answer({ wsgate: 'subscribed', channel, ok: false, reason: result === undefined ? 'the subscribe hook failed' : 'refused' });
+    if (!session.aware) {
+      this.#joinOne(session, channel);
+      return answer({ wsgate: 'subscribed', channel, ok: true });
+    }
+    const since = control.op === 'subscribe' ? control.since : undefined;
+    // Already in it: still say where the stream is, and give what it missed.
+    if (!this.#joinOne(session, channel, 'subscribed', since)) this.#announce(session, channel, streamKey(session.host, channel), channelRule(session.route.config.channels, channel)?.history, 'subscribed', since);
   }
 
   /** Closes a socket that broke a limit, saying which. */
@@ -343,6 +440,8 @@ export class Gateway {
 
   /** One shared sweep closes sockets that sent nothing for idleTimeout seconds (1001). */
   sweepIdle(now = performance.now()): void {
+    this.#replay.sweep(undefined, (host, token, frames) => this.#log.info('replay expired', { host, token: shortHash(sha256Hex(token)), frames }));
+    if (++this.#sweeps % 10 === 0) this.#history.sweep();
     const idleMs = this.#config.idleTimeout * 1000;
     if (idleMs <= 0) return;
     for (const socket of this.hub.all() as Session[]) {
@@ -363,6 +462,8 @@ export class Gateway {
     session.open = false;
     const channels = session.channels && [...session.channels];
     this.hub.remove(session);
+    const replay = session.route.config.replay;
+    if (replay && !session.aware && this.hub.countToken(session.host, session.token) === 0) this.#replay.left(session.host, session.token, channels ?? [], replay);
     if (channels) for (const channel of channels) this.#presenceEvent(session, channel, 'leave');
     this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
     const done = this.#enqueue(session, async () => {
@@ -376,7 +477,7 @@ export class Gateway {
   subscribe(host: string, selection: Selection, channel: string, join: boolean): number {
     let changed = 0;
     for (const socket of this.hub.select(host, selection) as Session[]) {
-      if (join ? this.#joinOne(socket, channel) : this.#leaveOne(socket, channel)) changed++;
+      if (join ? this.#joinOne(socket, channel) : this.#leaveOne(socket, channel, 'left')) changed++;
     }
     this.#log.debug(join ? 'subscribe' : 'unsubscribe', { host, channel, target: selection.kind, sockets: changed });
     return changed;
@@ -399,11 +500,42 @@ export class Gateway {
     return { sockets: members.length, tokens, members };
   }
 
+  /**
+   * A cast from the bridge or a hook. Casts to a stream (all, a token, a
+   * channel) are kept in its history when it has one, kept for gone tokens
+   * when the host replays, and reach opted-in sockets wrapped.
+   */
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {
     const frame = JSON.stringify(data) ?? 'null';
-    const sent = this.hub.cast(host, selection, frame, except);
+    const config = this.#routes.match(host)?.config;
+    let stream: string | undefined;
+    let key = '';
+    let limits: HistoryLimits | undefined;
+    if (selection.kind === 'channel') {
+      stream = selection.channel;
+      limits = channelRule(config?.channels, stream)?.history;
+      if (limits) key = streamKey(host, stream);
+    } else if (selection.kind === 'all' || selection.kind === 'token') {
+      stream = selection.kind === 'all' ? ALL_STREAM : TOKEN_STREAM;
+      limits = config?.history;
+      if (limits) key = selection.kind === 'all' ? streamKey(host, ALL_STREAM) : tokenStreamKey(host, selection.token);
+    }
+    const position = limits ? this.#history.append(key, frame, limits) : undefined;
+    if (config?.replay) this.#replay.record(host, selection, frame);
+    const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.#log.debug('cast', { host, target: selection.kind, sent });
     return sent;
+  }
+
+  /**
+   * GET /history: a stream's publications after `since` (all it holds without
+   * one); undefined when the stream keeps no history.
+   */
+  history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined {
+    const config = this.#routes.match(host)?.config;
+    if ('token' in stream) return config?.history && this.#history.since(tokenStreamKey(host, stream.token), since, config.history);
+    const limits = stream.channel === ALL_STREAM ? config?.history : channelRule(config?.channels, stream.channel)?.history;
+    return limits && this.#history.since(streamKey(host, stream.channel), since, limits);
   }
 
   /** Closes every socket with 1001 and waits (bounded) for their close hooks. */

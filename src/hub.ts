@@ -16,12 +16,16 @@ export interface Socket {
   readonly raw: unknown;
   /** Channels it belongs to (kept by the hub); undefined until it joins one. */
   channels?: Set<string>;
+  /** It opted in to wsgate's envelopes (docs/PROTOCOL.md): casts to streams reach it wrapped. */
+  readonly aware?: boolean;
 }
 
 interface HostGroup {
   /** The host name as the group's first socket brought it: later sockets of the host share this string. */
   host: string;
   topic: string;
+  /** Sockets that opted in to envelopes: they take their host's and channels' frames from topics of their own. */
+  aware: number;
   /** Sockets of the host: those in `tokens`. */
   size: number;
   /** Most tokens have one socket: the Socket itself stands for a set of one. */
@@ -46,6 +50,9 @@ export interface HubOptions {
 
 /** A channel's native topic: the host is part of it, so equal channel names on two hosts never mix. */
 const channelTopic = (host: string, channel: string): string => `channel:${host}\n${channel}`;
+
+/** The topic of the same frames, wrapped for sockets that opted in to envelopes. */
+const awareTopic = (topic: string, socket: Socket): string => (socket.aware ? `${topic}\n+` : topic);
 
 const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
 
@@ -94,7 +101,7 @@ export class Hub {
     this.#byId.set(socket.id, socket);
     let group = this.#byHost.get(socket.host);
     if (!group) {
-      group = { host: socket.host, topic: `host:${socket.host}`, size: 0, tokens: new Map(), channels: new Map() };
+      group = { host: socket.host, topic: `host:${socket.host}`, aware: 0, size: 0, tokens: new Map(), channels: new Map() };
       this.#byHost.set(socket.host, group);
     }
     group.size++;
@@ -102,7 +109,8 @@ export class Hub {
     if (same === undefined) group.tokens.set(socket.token, socket);
     else if (same instanceof Set) same.add(socket);
     else group.tokens.set(socket.token, new Set([same, socket]));
-    this.#wire.topics?.subscribe(socket.raw, group.topic);
+    if (socket.aware) group.aware++;
+    this.#wire.topics?.subscribe(socket.raw, awareTopic(group.topic, socket));
   }
 
   /** Returns false when the socket was not registered (already removed). */
@@ -112,6 +120,7 @@ export class Hub {
     const group = this.#byHost.get(socket.host);
     if (!group) return true;
     group.size--;
+    if (socket.aware) group.aware--;
     const same = group.tokens.get(socket.token);
     if (same === socket) group.tokens.delete(socket.token);
     else if (same instanceof Set) {
@@ -121,7 +130,7 @@ export class Hub {
     if (socket.channels) for (const channel of socket.channels) this.#leave(group, socket, channel);
     if (group.size === 0) this.#byHost.delete(socket.host);
     try {
-      this.#wire.topics?.unsubscribe(socket.raw, group.topic);
+      this.#wire.topics?.unsubscribe(socket.raw, awareTopic(group.topic, socket));
     } catch {
       // Closed sockets leave their topics by themselves.
     }
@@ -139,7 +148,7 @@ export class Hub {
       group.channels.set(channel, members);
     }
     members.add(socket);
-    this.#wire.topics?.subscribe(socket.raw, channelTopic(socket.host, channel));
+    this.#wire.topics?.subscribe(socket.raw, awareTopic(channelTopic(socket.host, channel), socket));
     return true;
   }
 
@@ -159,7 +168,7 @@ export class Hub {
       if (members.size === 0) group.channels.delete(channel);
     }
     try {
-      this.#wire.topics?.unsubscribe(socket.raw, channelTopic(socket.host, channel));
+      this.#wire.topics?.unsubscribe(socket.raw, awareTopic(channelTopic(socket.host, channel), socket));
     } catch {
       // Closed sockets leave their topics by themselves.
     }
@@ -194,8 +203,12 @@ export class Hub {
     }
   }
 
-  /** Sends `frame` to the selected sockets of `host`; returns how many got it. */
-  cast(host: string, selection: Selection, frame: string, except?: string): number {
+  /**
+   * Sends `frame` to the selected sockets of `host`; returns how many got it.
+   * Sockets that opted in to envelopes get `wrap()` instead, when given: it is
+   * called at most once, and only when such a socket is among them.
+   */
+  cast(host: string, selection: Selection, frame: string, except?: string, wrap?: () => string): number {
     const group = this.#byHost.get(host);
     if (!group) return 0;
     const topics = this.#wire.topics;
@@ -205,13 +218,18 @@ export class Hub {
       if (channel !== undefined && !members) return 0;
       const skip = except === undefined ? undefined : this.#byId.get(except);
       const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
-      topics.publish(channel === undefined ? group.topic : channelTopic(host, channel), frame, excepted ? skip.raw : undefined);
+      const topic = channel === undefined ? group.topic : channelTopic(host, channel);
+      topics.publish(topic, frame, excepted ? skip.raw : undefined);
+      if (group.aware > 0) topics.publish(`${topic}\n+`, wrap ? wrap() : frame, excepted ? skip.raw : undefined);
       return (members ? members.size : group.size) - (excepted ? 1 : 0);
     }
     const out = this.#wire.encode(frame);
+    let wrapped: OutFrame | undefined;
     let sent = 0;
     this.#each(group, selection, (socket) => {
-      if (socket.id !== except && this.send(socket, out)) sent++;
+      if (socket.id === except) return;
+      const bytes = socket.aware && wrap ? (wrapped ??= this.#wire.encode(wrap())) : out;
+      if (this.send(socket, bytes)) sent++;
     });
     return sent;
   }

@@ -5,12 +5,13 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { handleDispatch, handleHealth, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
+import { handleDispatch, handleHealth, handleHistory, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
 import { CLOSE_POLICY, Session } from './gateway.ts';
-import type { Gateway, Pending } from './gateway.ts';
+import type { ClientOptions, Gateway, Pending } from './gateway.ts';
+import { parseRecover } from './control.ts';
 import { requestHost } from './hosts.ts';
 import type { Logger } from './log.ts';
 import type { PathMatch } from './paths.ts';
@@ -40,6 +41,13 @@ function frameText(data: unknown): string {
 }
 
 const unauthorized = (c: Context) => c.text('Unauthorized', 401);
+
+/** `?wsgate=1` opts a client in to wsgate's own frames; `recover` says where it stopped (docs/PROTOCOL.md). */
+function clientOptions(c: Context): ClientOptions | undefined | { problem: string } {
+  if (c.req.query('wsgate') !== '1') return undefined;
+  const recover = parseRecover(c.req.query('recover'));
+  return 'problem' in recover ? recover : { aware: true, recover: recover.positions };
+}
 
 /** A client frame to the gateway, after the size check for runtimes that have none of their own. */
 function deliver(gateway: Gateway, session: Session, data: unknown): void {
@@ -93,12 +101,17 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
       log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
+    const client = clientOptions(c);
+    if (client && 'problem' in client) {
+      log.info('upgrade refused', { host, reason: client.problem });
+      return c.json({ status: 'error', message: client.problem }, 400);
+    }
     const from = route?.config.tokenFrom ?? 'cookie';
     if (route && from === 'message') {
       // The token comes in the first frame, so the socket opens before auth can run.
       const full = gateway.admit(host, undefined);
       if (full) return refuseFull(c, host, full);
-      return upgradeWebSocket(c, greetingEvents(host, route.config.authTimeoutMs ?? 10_000, path));
+      return upgradeWebSocket(c, greetingEvents(host, route.config.authTimeoutMs ?? 10_000, path, client));
     }
     const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
     if (!token) {
@@ -107,7 +120,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     }
     const full = gateway.admit(host, token);
     if (full) return refuseFull(c, host, full);
-    const pending = await gateway.authorize(host, token, path);
+    const pending = await gateway.authorize(host, token, path, client);
     if (!pending) return unauthorized(c);
     return upgradeWebSocket(c, new SocketEvents(gateway, pending));
   };
@@ -122,7 +135,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
    * {"type":"auth","token":"..."} within the time limit; auth runs on it, and
    * frames sent meanwhile wait, in order, for the socket to be accepted.
    */
-  const greetingEvents = (host: string, timeoutMs: number, path: PathMatch) => {
+  const greetingEvents = (host: string, timeoutMs: number, path: PathMatch, client: ClientOptions | undefined) => {
     let session: Session | undefined;
     let waiting: unknown[] | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -150,7 +163,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         waiting = [];
         const full = gateway.admit(host, token);
         if (full) return fail(ws, full.reason);
-        const pending = await gateway.authorize(host, token, path);
+        const pending = await gateway.authorize(host, token, path, client);
         if (!pending) return fail(ws, 'unauthorized');
         session = gateway.open(new Session(pending), ws.raw);
         for (const data of waiting.splice(0)) deliver(gateway, session, data);
@@ -203,10 +216,12 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.use('/subscribe', guard);
   app.use('/unsubscribe', guard);
   app.use('/presence', guard);
+  app.use('/history', guard);
   app.post('/message', (c) => handleMessage(c, gateway));
   app.post('/subscribe', (c) => handleSubscribe(c, gateway, true));
   app.post('/unsubscribe', (c) => handleSubscribe(c, gateway, false));
   app.get('/presence', (c) => handlePresence(c, gateway));
+  app.get('/history', (c) => handleHistory(c, gateway));
   // Anyone may ask whether it is up; the numbers are for trusted callers.
   app.get('/health', (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));

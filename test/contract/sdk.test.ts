@@ -98,7 +98,7 @@ for (const build of [true, false]) {
 describe(`wsCast() from plain PHP on ${TARGET}`, { skip }, () => {
   let server: Started;
   before(async () => {
-    server = await startServer({ config: { hosts: { 'cast.test': { hooks: HOOKS } } } });
+    server = await startServer({ config: { hosts: { 'cast.test': { hooks: HOOKS, channels: { 'news:*': { history: { size: 10, ttl: 60 } } } } } } });
   });
   after(() => server.stop());
 
@@ -142,6 +142,20 @@ describe(`wsCast() from plain PHP on ${TARGET}`, { skip }, () => {
     const bad = php(`wsSubscribe('', 'all', 'cast.test');`, { WSGATE_URL: server.url });
     assert.match(bad.stderr, /wsSubscribe: wsgate answered 400: a channel name must not be empty/);
     c.ws.terminate();
+  });
+
+  it("wsHistory() reads a channel's recent publications, all or after a position", () => {
+    const run = php(
+      `wsCast(['n' => 1], 'channel:news:1', '', 'cast.test'); wsCast(['n' => 2], 'channel:news:1', '', 'cast.test');
+       $all = wsHistory('news:1', null, 'cast.test');
+       $after = wsHistory('news:1', ['epoch' => $all['epoch'], 'offset' => 1], 'cast.test');
+       echo json_encode([$all['offset'], count($all['publications']), $after['recovered'], $after['publications']]);`,
+      { WSGATE_URL: server.url },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [2, 2, true, [{ offset: 2, data: { n: 2 } }]]);
+    const none = php(`wsHistory('plain', null, 'cast.test');`, { WSGATE_URL: server.url });
+    assert.match(none.stderr, /wsHistory: wsgate answered 400: channel "plain" keeps no history/);
   });
 
   it('is the same file the binary prints with `wsgate sdk`', async () => {

@@ -1,0 +1,156 @@
+/**
+ * Recent publications per stream (a channel, a host's `@all`, a token's
+ * casts), so a client that drops can be given exactly what it missed. Each
+ * stream numbers its publications 1, 2, 3 ... within an epoch; a new epoch
+ * (a restart, or a stream that expired and began again) tells a client that
+ * its position means nothing here any more.
+ *
+ * Kept in memory behind HistoryStore, so a cluster can keep it elsewhere.
+ */
+import { randomBytes } from 'node:crypto';
+
+export interface HistoryLimits {
+  /** Publications kept per stream. */
+  size: number;
+  /** How long each is kept, in milliseconds. */
+  ttlMs: number;
+}
+
+export interface Position {
+  epoch: string;
+  offset: number;
+}
+
+export interface Publication {
+  offset: number;
+  /** The frame as cast: JSON text. */
+  frame: string;
+}
+
+export interface Since {
+  /** Where the stream is now. */
+  top: Position;
+  /** Whether `publications` are all that came after the position asked about. */
+  recovered: boolean;
+  /** After the position when recovered; else everything the stream still holds. */
+  publications: Publication[];
+}
+
+export interface HistoryStore {
+  /** Records a publication; returns its position. */
+  append(stream: string, frame: string, limits: HistoryLimits, now?: number): Position;
+  /** Where a stream is now (a stream never published to starts an epoch at offset 0). */
+  top(stream: string, limits: HistoryLimits, now?: number): Position;
+  /** What came after `since`; `since` undefined: everything held. */
+  since(stream: string, since: Position | undefined, limits: HistoryLimits, now?: number): Since;
+  /** Drops expired publications, and forgets streams left empty and alone for long. */
+  sweep(now?: number): void;
+  /** Streams held, for tests and /health. */
+  readonly size: number;
+}
+
+/** A stream's publications in a ring: `start` is the oldest held, `count` how many. */
+interface Ring {
+  epoch: string;
+  /** The offset of the newest publication (0: none yet). */
+  offset: number;
+  frames: string[];
+  times: number[];
+  start: number;
+  count: number;
+  ttlMs: number;
+  /** When it was last published to or asked about. */
+  touched: number;
+}
+
+/**
+ * An emptied stream is forgotten only after it was left alone this long, so a
+ * client of a quiet channel still resumes in the same epoch.
+ */
+const FORGET_AFTER_MS = 3_600_000;
+
+/** Epochs are short and random: a restart must not reuse one. */
+const newEpoch = (): string => randomBytes(6).toString('base64url');
+
+/** The key of a stream within a host: hosts never share a stream. */
+export const streamKey = (host: string, stream: string): string => `${host}\n${stream}`;
+
+export class MemoryHistory implements HistoryStore {
+  readonly #rings = new Map<string, Ring>();
+
+  get size(): number {
+    return this.#rings.size;
+  }
+
+  #ring(stream: string, limits: HistoryLimits, now: number): Ring {
+    let ring = this.#rings.get(stream);
+    if (ring && ring.frames.length !== limits.size) ring = this.#resize(stream, ring, limits);
+    if (!ring) {
+      ring = { epoch: newEpoch(), offset: 0, frames: new Array(limits.size), times: new Array(limits.size), start: 0, count: 0, ttlMs: limits.ttlMs, touched: now };
+      this.#rings.set(stream, ring);
+    }
+    ring.ttlMs = limits.ttlMs;
+    ring.touched = now;
+    this.#expire(ring, now);
+    return ring;
+  }
+
+  /** A reload changed the size: keep the newest that fit. */
+  #resize(stream: string, old: Ring, limits: HistoryLimits): Ring {
+    const keep = Math.min(old.count, limits.size);
+    const ring: Ring = { ...old, frames: new Array(limits.size), times: new Array(limits.size), start: 0, count: keep };
+    for (let i = 0; i < keep; i++) {
+      const from = (old.start + old.count - keep + i) % old.frames.length;
+      ring.frames[i] = old.frames[from]!;
+      ring.times[i] = old.times[from]!;
+    }
+    this.#rings.set(stream, ring);
+    return ring;
+  }
+
+  #expire(ring: Ring, now: number): void {
+    while (ring.count > 0 && now - ring.times[ring.start]! >= ring.ttlMs) {
+      ring.frames[ring.start] = undefined as unknown as string;
+      ring.start = (ring.start + 1) % ring.frames.length;
+      ring.count--;
+    }
+  }
+
+  append(stream: string, frame: string, limits: HistoryLimits, now = Date.now()): Position {
+    const ring = this.#ring(stream, limits, now);
+    const capacity = ring.frames.length;
+    const at = (ring.start + ring.count) % capacity;
+    ring.frames[at] = frame;
+    ring.times[at] = now;
+    if (ring.count < capacity) ring.count++;
+    else ring.start = (ring.start + 1) % capacity;
+    ring.offset++;
+    return { epoch: ring.epoch, offset: ring.offset };
+  }
+
+  top(stream: string, limits: HistoryLimits, now = Date.now()): Position {
+    const ring = this.#ring(stream, limits, now);
+    return { epoch: ring.epoch, offset: ring.offset };
+  }
+
+  since(stream: string, since: Position | undefined, limits: HistoryLimits, now = Date.now()): Since {
+    const ring = this.#ring(stream, limits, now);
+    const top = { epoch: ring.epoch, offset: ring.offset };
+    const oldest = ring.offset - ring.count + 1;
+    // Recoverable: same epoch, not ahead of us, and nothing between it and the oldest held is lost.
+    const recovered = since !== undefined && since.epoch === ring.epoch && since.offset <= ring.offset && since.offset >= oldest - 1;
+    const from = recovered ? since.offset + 1 : oldest;
+    const publications: Publication[] = [];
+    for (let offset = from; offset <= ring.offset; offset++) {
+      publications.push({ offset, frame: ring.frames[(ring.start + (offset - oldest)) % ring.frames.length]! });
+    }
+    return { top, recovered, publications };
+  }
+
+  sweep(now = Date.now()): void {
+    for (const [stream, ring] of this.#rings) {
+      this.#expire(ring, now);
+      if (ring.count === 0 && now - ring.touched >= ring.ttlMs + FORGET_AFTER_MS) this.#rings.delete(stream);
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Transparent replay for clients that know nothing of offsets (Phlo's page
+ * script): when a token's last socket closes, the frames that would have
+ * reached it are kept for a short window, and its next socket gets them, in
+ * order, before anything live.
+ */
+import type { Selection } from './targets.ts';
+
+export interface ReplayLimits {
+  /** How long a gone token's frames are kept, in milliseconds. */
+  windowMs: number;
+  /** At most this many frames per token; the oldest go first. */
+  frames: number;
+}
+
+/** A token with no open socket on its host, and what it missed so far. */
+interface Absent {
+  host: string;
+  token: string;
+  until: number;
+  channels: readonly string[];
+  frames: string[];
+  /** Frames that did not fit. */
+  dropped: number;
+  limit: number;
+}
+
+export interface Missed {
+  frames: string[];
+  dropped: number;
+}
+
+const key = (host: string, name: string): string => `${host}\n${name}`;
+
+export class Replay {
+  /** By host and token. */
+  readonly #absent = new Map<string, Absent>();
+  /** By host: the absent tokens of each, for host-wide casts (and the fast "none here" test). */
+  readonly #byHost = new Map<string, Set<Absent>>();
+  /** By host and channel: the absent tokens whose last socket was in it. */
+  readonly #byChannel = new Map<string, Set<Absent>>();
+
+  get size(): number {
+    return this.#absent.size;
+  }
+
+  /** The token's last socket on `host` closed, a member of `channels`. */
+  left(host: string, token: string, channels: readonly string[], limits: ReplayLimits, now = Date.now()): void {
+    this.#forget(key(host, token));
+    const absent: Absent = { host, token, until: now + limits.windowMs, channels, frames: [], dropped: 0, limit: limits.frames };
+    this.#absent.set(key(host, token), absent);
+    let hosted = this.#byHost.get(host);
+    if (!hosted) this.#byHost.set(host, (hosted = new Set()));
+    hosted.add(absent);
+    for (const channel of channels) {
+      const k = key(host, channel);
+      let members = this.#byChannel.get(k);
+      if (!members) this.#byChannel.set(k, (members = new Set()));
+      members.add(absent);
+    }
+  }
+
+  /** A socket of the token opened: what it missed within the window, if anything; forgets the token either way. */
+  back(host: string, token: string, now = Date.now()): Missed | undefined {
+    const k = key(host, token);
+    const absent = this.#absent.get(k);
+    if (!absent) return undefined;
+    this.#forget(k);
+    if (absent.until <= now || (absent.frames.length === 0 && absent.dropped === 0)) return undefined;
+    return { frames: absent.frames, dropped: absent.dropped };
+  }
+
+  /** A frame cast on `host`: kept for every absent token it would have reached. */
+  record(host: string, selection: Selection, frame: string): void {
+    const hosted = this.#byHost.get(host);
+    if (!hosted) return;
+    switch (selection.kind) {
+      case 'all':
+        for (const absent of hosted) keep(absent, frame);
+        break;
+      case 'notToken':
+        for (const absent of hosted) if (absent.token !== selection.token) keep(absent, frame);
+        break;
+      case 'token': {
+        const absent = this.#absent.get(key(host, selection.token));
+        if (absent) keep(absent, frame);
+        break;
+      }
+      case 'channel':
+        this.#byChannel.get(key(host, selection.channel))?.forEach((absent) => keep(absent, frame));
+        break;
+      case 'sockets':
+        // Socket ids die with their sockets: a new socket has a new id.
+        break;
+    }
+  }
+
+  /** Forgets tokens whose window is over; calls `expired` for each that had missed frames. */
+  sweep(now = Date.now(), expired?: (host: string, token: string, frames: number) => void): void {
+    for (const [k, absent] of this.#absent) {
+      if (absent.until > now) continue;
+      this.#forget(k);
+      if (absent.frames.length > 0) expired?.(absent.host, absent.token, absent.frames.length + absent.dropped);
+    }
+  }
+
+  #forget(k: string): void {
+    const absent = this.#absent.get(k);
+    if (!absent) return;
+    this.#absent.delete(k);
+    const hosted = this.#byHost.get(absent.host);
+    hosted?.delete(absent);
+    if (hosted?.size === 0) this.#byHost.delete(absent.host);
+    for (const channel of absent.channels) {
+      const ck = key(absent.host, channel);
+      const members = this.#byChannel.get(ck);
+      members?.delete(absent);
+      if (members?.size === 0) this.#byChannel.delete(ck);
+    }
+  }
+}
+
+function keep(absent: Absent, frame: string): void {
+  absent.frames.push(frame);
+  if (absent.frames.length > absent.limit) {
+    absent.frames.shift();
+    absent.dropped++;
+  }
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryHistory } from '../../src/history.ts';
+import { Replay } from '../../src/replay.ts';
+
+const limits = { size: 3, ttlMs: 1000 };
+
+describe('MemoryHistory', () => {
+  it('numbers publications per stream within one epoch', () => {
+    const h = new MemoryHistory();
+    const a1 = h.append('a', '1', limits, 0);
+    const a2 = h.append('a', '2', limits, 0);
+    const b1 = h.append('b', 'x', limits, 0);
+    assert.deepEqual([a1.offset, a2.offset, b1.offset], [1, 2, 1]);
+    assert.equal(a1.epoch, a2.epoch);
+    assert.notEqual(a1.epoch, b1.epoch);
+    assert.deepEqual(h.top('a', limits, 0), a2);
+    assert.deepEqual(h.top('new', limits, 0).offset, 0);
+  });
+
+  it('gives what came after a position while the ring still holds it all', () => {
+    const h = new MemoryHistory();
+    for (const f of ['1', '2', '3', '4']) h.append('s', f, limits, 0);
+    const { epoch } = h.top('s', limits, 0);
+    assert.deepEqual(h.since('s', { epoch, offset: 2 }, limits, 0), { top: { epoch, offset: 4 }, recovered: true, publications: [{ offset: 3, frame: '3' }, { offset: 4, frame: '4' }] });
+    assert.deepEqual(h.since('s', { epoch, offset: 1 }, limits, 0).publications.map((p) => p.offset), [2, 3, 4]);
+    assert.equal(h.since('s', { epoch, offset: 1 }, limits, 0).recovered, true);
+    // 1 is gone (size 3): a client at 0 missed it.
+    const lost = h.since('s', { epoch, offset: 0 }, limits, 0);
+    assert.deepEqual([lost.recovered, lost.publications.map((p) => p.offset)], [false, [2, 3, 4]]);
+    assert.equal(h.since('s', { epoch, offset: 4 }, limits, 0).publications.length, 0);
+    assert.equal(h.since('s', { epoch, offset: 4 }, limits, 0).recovered, true);
+    assert.equal(h.since('s', { epoch, offset: 5 }, limits, 0).recovered, false, 'ahead of the stream');
+    assert.equal(h.since('s', { epoch: 'other', offset: 3 }, limits, 0).recovered, false);
+  });
+
+  it('expires publications after their ttl, and keeps the epoch of a quiet stream for an hour', () => {
+    const h = new MemoryHistory();
+    const { epoch } = h.append('s', '1', limits, 0);
+    h.append('s', '2', limits, 600);
+    assert.deepEqual(h.since('s', undefined, limits, 1200).publications, [{ offset: 2, frame: '2' }]);
+    assert.equal(h.since('s', { epoch, offset: 0 }, limits, 1200).recovered, false);
+    h.sweep(1700);
+    assert.equal(h.size, 1, 'an emptied stream is kept');
+    assert.deepEqual(h.since('s', { epoch, offset: 2 }, limits, 1800), { top: { epoch, offset: 2 }, recovered: true, publications: [] });
+    h.sweep(1800 + 1000 + 3_600_000);
+    assert.equal(h.size, 0);
+    assert.notEqual(h.top('s', limits, 0).epoch, epoch);
+  });
+
+  it('keeps the newest publications when a reload changes the size', () => {
+    const h = new MemoryHistory();
+    for (const f of ['1', '2', '3']) h.append('s', f, limits, 0);
+    const smaller = { size: 2, ttlMs: 1000 };
+    assert.deepEqual(h.since('s', undefined, smaller, 0).publications.map((p) => p.frame), ['2', '3']);
+    h.append('s', '4', { size: 5, ttlMs: 1000 }, 0);
+    assert.deepEqual(h.since('s', undefined, { size: 5, ttlMs: 1000 }, 0).publications.map((p) => [p.offset, p.frame]), [[2, '2'], [3, '3'], [4, '4']]);
+  });
+});
+
+describe('Replay', () => {
+  const window = { windowMs: 1000, frames: 3 };
+  it('keeps for a gone token what each kind of cast would have brought it', () => {
+    const r = new Replay();
+    r.left('h', 'ann', ['room:1'], window, 0);
+    r.record('h', { kind: 'all' }, 'all');
+    r.record('h', { kind: 'channel', channel: 'room:1' }, 'room 1');
+    r.record('h', { kind: 'channel', channel: 'room:2' }, 'room 2');
+    r.record('h', { kind: 'token', token: 'bob' }, 'bob');
+    r.record('h', { kind: 'notToken', token: 'ann' }, 'not ann');
+    r.record('other', { kind: 'all' }, 'other host');
+    r.record('h', { kind: 'sockets', ids: ['x'] }, 'socket');
+    assert.deepEqual(r.back('h', 'ann', 10), { frames: ['all', 'room 1'], dropped: 0 });
+    assert.equal(r.back('h', 'ann', 10), undefined, 'given once');
+    assert.equal(r.size, 0);
+  });
+
+  it('keeps the newest frames, counts the dropped, and forgets after the window', () => {
+    const r = new Replay();
+    r.left('h', 'ann', [], window, 0);
+    for (const f of ['1', '2', '3', '4']) r.record('h', { kind: 'token', token: 'ann' }, f);
+    assert.deepEqual(r.back('h', 'ann', 999), { frames: ['2', '3', '4'], dropped: 1 });
+    r.left('h', 'ann', [], window, 0);
+    r.record('h', { kind: 'all' }, 'late');
+    const expired: Array<[string, number]> = [];
+    r.sweep(1000, (host, _token, frames) => expired.push([host, frames]));
+    assert.deepEqual(expired, [['h', 1]]);
+    assert.equal(r.back('h', 'ann', 1001), undefined);
+  });
+});
