@@ -24,6 +24,7 @@ export interface BridgeGateway {
   isConfigured(host: string): boolean;
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number;
   subscribe(host: string, selection: Selection, channel: string, join: boolean): number;
+  disconnect(host: string, selection: Selection, code: number, reason: string): number;
   presence(host: string, channel: string): Presence;
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined;
   stats(): Record<string, HostStats>;
@@ -43,6 +44,15 @@ const SubscribeBody = v.looseObject({
   host: v.optional(v.nullable(v.string('expected host to be a string'))),
   target: v.optional(v.unknown()),
   channel: v.string('channel must be a string'),
+});
+
+/** Close codes an app may send: normal, going away, policy, try again later, and the private range. */
+const closeCode = (code: number) => [1000, 1001, 1008, 1011, 1012, 1013].includes(code) || (code >= 3000 && code <= 4999);
+const DisconnectBody = v.looseObject({
+  host: v.optional(v.nullable(v.string('expected host to be a string'))),
+  target: v.optional(v.unknown()),
+  code: v.optional(v.pipe(v.number('code must be a number'), v.check(closeCode, 'code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999'))),
+  reason: v.optional(v.pipe(v.string('reason must be a string'), v.check((r) => new TextEncoder().encode(r).byteLength <= 123, 'reason must be at most 123 bytes'))),
 });
 
 const DispatchBody = v.looseObject({
@@ -147,6 +157,21 @@ export async function handleSubscribe(c: Context, gateway: BridgeGateway, join: 
   if (!target.ok) return error(c, 400, target.reason);
   const changed = gateway.subscribe(found.host, target.selection, body.output.channel, join);
   return c.json({ status: 'ok', host: found.host, channel: body.output.channel, [join ? 'joined' : 'left']: changed });
+}
+
+/** POST /disconnect {host, target, code?, reason?}: closes every socket the target picks (their clients may come back). */
+export async function handleDisconnect(c: Context, gateway: BridgeGateway): Promise<Response> {
+  const read = await readObject(c, gateway.maxBody, '{"host": "...", "target": "token:<t>", "code": 1000, "reason": "..."}');
+  if ('response' in read) return read.response;
+  const body = v.safeParse(DisconnectBody, read.json);
+  if (!body.success) return error(c, 400, problem(body.issues[0]));
+  const found = bridgeHost(c, gateway, body.output.host);
+  if ('reason' in found) return error(c, 400, found.reason);
+  if (body.output.target === undefined) return error(c, 400, 'target is required: "all" closes every socket of the host, so say it');
+  const target = parseTarget(body.output.target);
+  if (!target.ok) return error(c, 400, target.reason);
+  const closed = gateway.disconnect(found.host, target.selection, body.output.code ?? 1000, body.output.reason ?? 'disconnected by the app');
+  return c.json({ status: 'ok', host: found.host, closed });
 }
 
 /** GET /presence?host=&channel=: the channel's sockets, tokens (sha256) and each socket's info. */

@@ -326,10 +326,10 @@ export class Gateway {
       if (asked) frame.recovered = missed.recovered;
     } else if (asked) frame.recovered = false;
     this.hub.send(session, JSON.stringify(frame));
-    if (asked && missed?.recovered) {
+    if (asked && missed) {
       for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
     }
-    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.recovered ? missed.publications.length : undefined });
+    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length });
   }
 
   #leaveOne(session: Session, channel: string, answer?: 'left'): boolean {
@@ -481,6 +481,16 @@ export class Gateway {
     }
     this.#log.debug(join ? 'subscribe' : 'unsubscribe', { host, channel, target: selection.kind, sockets: changed });
     return changed;
+  }
+
+  /** Closes every socket a selection picks (POST /disconnect); returns how many. */
+  disconnect(host: string, selection: Selection, code: number, reason: string): number {
+    const sockets = this.hub.select(host, selection);
+    for (const socket of sockets) {
+      this.#log.info('disconnect', { host, socket: socket.id, code });
+      this.hub.close(socket, code, reason);
+    }
+    return sockets.length;
   }
 
   /** Who is in a channel: each socket with its token's hash and its info, and sockets per token hash. */

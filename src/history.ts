@@ -32,7 +32,7 @@ export interface Since {
   top: Position;
   /** Whether `publications` are all that came after the position asked about. */
   recovered: boolean;
-  /** After the position when recovered; else everything the stream still holds. */
+  /** What the stream holds after the position (all it holds for another epoch or none given). */
   publications: Publication[];
 }
 
@@ -139,7 +139,10 @@ export class MemoryHistory implements HistoryStore {
     const oldest = ring.offset - ring.count + 1;
     // Recoverable: same epoch, not ahead of us, and nothing between it and the oldest held is lost.
     const recovered = since !== undefined && since.epoch === ring.epoch && since.offset <= ring.offset && since.offset >= oldest - 1;
-    const from = recovered ? since.offset + 1 : oldest;
+    // Not recovered: still everything held after the position (all of another epoch), so
+    // a client misses only what is truly gone, and is told it may have.
+    const after = since !== undefined && since.epoch === ring.epoch && since.offset <= ring.offset ? since.offset : 0;
+    const from = Math.max(oldest, after + 1);
     const publications: Publication[] = [];
     for (let offset = from; offset <= ring.offset; offset++) {
       publications.push({ offset, frame: ring.frames[(ring.start + (offset - oldest)) % ring.frames.length]! });

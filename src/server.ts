@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { handleDispatch, handleHealth, handleHistory, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
+import { handleDisconnect, handleDispatch, handleHealth, handleHistory, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
@@ -217,11 +217,13 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.use('/unsubscribe', guard);
   app.use('/presence', guard);
   app.use('/history', guard);
+  app.use('/disconnect', guard);
   app.post('/message', (c) => handleMessage(c, gateway));
   app.post('/subscribe', (c) => handleSubscribe(c, gateway, true));
   app.post('/unsubscribe', (c) => handleSubscribe(c, gateway, false));
   app.get('/presence', (c) => handlePresence(c, gateway));
   app.get('/history', (c) => handleHistory(c, gateway));
+  app.post('/disconnect', (c) => handleDisconnect(c, gateway));
   // Anyone may ask whether it is up; the numbers are for trusted callers.
   app.get('/health', (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));

@@ -125,16 +125,20 @@ describe(`history and recovery on ${TARGET}`, { skip }, () => {
     const a = await open('room-4');
     const { epoch } = (await untilReady(a))[0]!;
     for (let i = 1; i <= 7; i++) await cast('h.test', 'channel:room:4', i);
-    // size 5 keeps 3..7: a client at 1 missed 2, which is gone.
+    // size 5 keeps 3..7: a client at 1 missed 2, which is gone; it still gets 3..7.
     const old = await open('room-4', { recover: { 'room:4': { epoch: epoch!, offset: 1 } } });
     const [joined, ...rest] = await untilReady(old);
-    assert.deepEqual([joined!.recovered, joined!.offset, rest.length], [false, 7, 3], JSON.stringify(rest));
+    assert.deepEqual([joined!.recovered, joined!.offset], [false, 7]);
+    assert.deepEqual(rest.filter((f) => f.channel === 'room:4').map((f) => f.offset), [3, 4, 5, 6, 7]);
     // At 2, everything after it is held.
     const edge = await open('room-4', { recover: { 'room:4': { epoch: epoch!, offset: 2 } } });
     const edgeFrames = await untilReady(edge);
     assert.deepEqual(edgeFrames.filter((f) => f.channel === 'room:4').map((f) => f.offset), [7, 3, 4, 5, 6, 7]);
+    // Another epoch (a restart): everything this epoch holds is new to the client.
     const other = await open('room-4', { recover: { 'room:4': { epoch: 'another', offset: 6 } } });
-    assert.equal((await untilReady(other))[0]!.recovered, false);
+    const otherFrames = await untilReady(other);
+    assert.equal(otherFrames[0]!.recovered, false);
+    assert.deepEqual(otherFrames.filter((f) => f.wsgate === 'pub').map((f) => f.offset), [3, 4, 5, 6, 7]);
   });
 
   it('recovers a channel the client subscribes to itself, from the position it gives', async () => {
@@ -223,6 +227,26 @@ describe(`history and recovery on ${TARGET}`, { skip }, () => {
   it('refuses a malformed recover with 400 and a reason', async () => {
     await assert.rejects(connect(server.port, { host: 'h.test', token: 't', path: '/websocket?wsgate=1&recover=%7Bnope' }), { status: 400 });
     await server.waitForLog(/upgrade refused host=h\.test reason="?recover is not valid JSON/);
+  });
+
+  it('closes the sockets a target picks at POST /disconnect, with the code and reason given', async () => {
+    const [a, b, other] = [await open('kick-me', { aware: false }), await open('kick-me', { aware: false }), await open('stay', { aware: false })];
+    const res = await post('/disconnect', { host: 'h.test', target: 'token:kick-me', code: 4001, reason: 'bye' });
+    assert.deepEqual(res.body, { status: 'ok', host: 'h.test', closed: 2 });
+    assert.deepEqual(await a.closed, { code: 4001, reason: 'bye' });
+    assert.deepEqual((await b.closed).code, 4001);
+    assert.equal(await cast('h.test', 'token:stay', 'still here'), 1);
+    assert.equal(await other.next(), '"still here"');
+    for (const [body, reason] of [
+      [{ host: 'h.test' }, /target is required/],
+      [{ host: 'h.test', target: 'all', code: 1006 }, /code must be/],
+      [{ host: 'h.test', target: 'all', reason: 'x'.repeat(124) }, /at most 123 bytes/],
+      [{ host: 'h.test', target: 'bogus' }, /unknown target/],
+    ] as const) {
+      const bad = await post('/disconnect', body);
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.match(String(bad.body.message), reason);
+    }
   });
 
   describe('transparent replay for plain clients', () => {

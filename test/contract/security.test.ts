@@ -1,5 +1,5 @@
 /**
- * Bridge access: /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence and the detail of /health need
+ * Bridge access: /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence, /history, /disconnect and the detail of /health need
  * the bearer secret from anyone who is not on loopback, or who came through
  * a proxy; serve refuses to expose the port without a secret.
  */
@@ -40,7 +40,7 @@ describe(`bridge access on ${TARGET}`, { skip }, () => {
 
   const cast = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'app.test', data: 1 }) };
 
-  it('refuses /message, /dispatch, /reload, /subscribe, /unsubscribe and /presence from another host without the secret', () => {
+  it('refuses /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence, /history and /disconnect from another host without the secret', () => {
     const join = { ...cast, body: JSON.stringify({ host: 'app.test', target: 'all', channel: 'c' }) };
     for (const [path, init] of [
       ['/message', cast],
@@ -49,6 +49,8 @@ describe(`bridge access on ${TARGET}`, { skip }, () => {
       ['/subscribe', join],
       ['/unsubscribe', join],
       ['/presence?host=app.test&channel=c', { method: 'GET' }],
+      ['/history?host=app.test&channel=c', { method: 'GET' }],
+      ['/disconnect', { ...cast, body: JSON.stringify({ host: 'app.test', target: 'all' }) }],
     ] as const) {
       const res = remote(ns, `${url}${path}`, init);
       assert.equal(res.status, 401, path);

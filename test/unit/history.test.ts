@@ -31,6 +31,11 @@ describe('MemoryHistory', () => {
     assert.equal(h.since('s', { epoch, offset: 4 }, limits, 0).publications.length, 0);
     assert.equal(h.since('s', { epoch, offset: 4 }, limits, 0).recovered, true);
     assert.equal(h.since('s', { epoch, offset: 5 }, limits, 0).recovered, false, 'ahead of the stream');
+    // Not recovered, same epoch: still what is held after the position.
+    for (const f of ['5', '6', '7']) h.append('s', f, limits, 0);
+    assert.deepEqual(h.since('s', { epoch, offset: 3 }, limits, 0).publications.map((p) => p.offset), [5, 6, 7]);
+    assert.deepEqual(h.since('s', { epoch, offset: 4 }, limits, 0).publications.map((p) => p.offset), [5, 6, 7]);
+    assert.equal(h.since('s', { epoch, offset: 4 }, limits, 0).recovered, true);
     assert.equal(h.since('s', { epoch: 'other', offset: 3 }, limits, 0).recovered, false);
   });
 
