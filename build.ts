@@ -34,8 +34,10 @@ function run(command: string, argv: string[]): number {
   return result.status ?? 1;
 }
 
-// The binary carries the plain-PHP SDK: embed the current php/wsgate.php first.
+// The binary carries the plain-PHP SDK: embed the current php/wsgate.php first,
 if (run(process.execPath, [join(root, 'scripts', 'embed-php.mjs')]) !== 0) process.exit(1);
+// ... and the browser client it serves at /wsgate.js.
+if (run(process.execPath, [join(root, 'scripts', 'embed-client.mjs')]) !== 0) process.exit(1);
 
 let status: number;
 if (args.includes('--deno')) {

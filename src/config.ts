@@ -577,8 +577,15 @@ function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
   return merged;
 }
 
-/** The built-in default: every host gets the demo chat module. */
-export const DEFAULT_HOSTS = { '*': { module: BUILTIN_DEMO } };
+/**
+ * The built-in default: every host gets the demo chat rooms (a room per
+ * /ws/rooms/{room}, with presence and history), and /websocket stays the
+ * one-room chat Phlo's page script would use.
+ */
+export const DEFAULT_CONFIG = {
+  hosts: { '*': { module: BUILTIN_DEMO, channels: { 'room:*': { presenceEvents: true, history: { size: 200, ttl: 600 } } } } },
+  paths: { '/websocket': {}, '/ws/rooms/{room}': { channels: ['room:{room}'] } },
+};
 
 /**
  * The config wsgate serves: the file (if any) with the command line over it,
@@ -586,7 +593,7 @@ export const DEFAULT_HOSTS = { '*': { module: BUILTIN_DEMO } };
  * without --host, the built-in demo.
  */
 export async function loadConfig(file: string | undefined, io: ConfigIO, overrides: Overrides = {}): Promise<Config> {
-  let raw: unknown = { hosts: overrides.hosts?.length ? {} : DEFAULT_HOSTS };
+  let raw: unknown = overrides.hosts?.length ? { hosts: {} } : DEFAULT_CONFIG;
   let where = overrides.hosts?.length ? '(command line)' : '(built-in default)';
   let baseDir = io.cwd();
   let path: string | undefined;

@@ -8,6 +8,7 @@ import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { handleDisconnect, handleDispatch, handleHealth, handleHistory, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
+import { mountAssets } from './assets.ts';
 import { tokenFromCookie } from './cookies.ts';
 import { CLOSE_POLICY, Session } from './gateway.ts';
 import type { ClientOptions, Gateway, Pending } from './gateway.ts';
@@ -185,6 +186,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     return next();
   });
 
+  mountAssets(app);
   if (options.bridgeHere) mountBridge(app, gateway, options);
   else app.get('/health', (c) => c.json({ status: 'ok' }));
   options.extra?.(app);

@@ -1,8 +1,9 @@
 /**
- * The demo page at GET /: sets a `token` cookie when there is none, then
- * opens /websocket and shows the host's chat.
+ * The demo pages: GET / (the lobby) and GET /rooms/<room>. Each sets a
+ * `token` cookie when there is none, loads /wsgate.js and joins its room
+ * over /ws/rooms/<room>: chat, who is online, and nothing lost over a drop.
  */
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { newSocketId } from '../ids.ts';
 
 const PAGE = `<!doctype html>
@@ -12,28 +13,45 @@ const PAGE = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>wsgate demo chat</title>
 <style>
-  body { font: 16px/1.4 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+  body { font: 16px/1.4 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
   h1 { font-size: 1.3rem; }
   #status { font-size: .9rem; color: #666; }
   #status.up::before { content: "● "; color: #2a8f2a; }
   #status.down::before { content: "● "; color: #c33; }
-  #log { list-style: none; padding: .5rem; border: 1px solid #ccc; border-radius: 6px; height: 20rem; overflow-y: auto; }
+  main { display: flex; gap: 1rem; }
+  #log { flex: 1; list-style: none; margin: 0 0 .5rem; padding: .5rem; border: 1px solid #ccc; border-radius: 6px; height: 20rem; overflow-y: auto; }
   #log li { margin: .2rem 0; overflow-wrap: anywhere; }
   #log .mine { color: #0b5394; }
   #log .meta { color: #888; font-style: italic; }
+  aside { width: 12rem; }
+  aside h2 { font-size: 1rem; margin: 0 0 .3rem; }
+  #online { list-style: none; padding: 0; margin: 0; }
+  #online li::before { content: "● "; color: #2a8f2a; }
   form { display: flex; gap: .5rem; }
   input { flex: 1; padding: .5rem; font: inherit; }
   button { padding: .5rem 1rem; font: inherit; }
+  nav { margin-top: 1rem; font-size: .9rem; }
 </style>
 </head>
 <body>
-<h1>wsgate demo chat</h1>
+<h1>wsgate demo chat: <span id="room"></span></h1>
 <p id="status">connecting…</p>
-<ul id="log" aria-live="polite"></ul>
-<form id="send"><input id="text" autocomplete="off" maxlength="2000" placeholder="Say something" aria-label="Message"><button>Send</button></form>
+<main>
+  <div style="flex:1">
+    <ul id="log" aria-live="polite"></ul>
+    <form id="send"><input id="text" autocomplete="off" maxlength="2000" placeholder="Say something" aria-label="Message"><button>Send</button></form>
+  </div>
+  <aside><h2>Online</h2><ul id="online"></ul></aside>
+</main>
+<nav>Rooms: <a href="/">lobby</a> · <a href="/rooms/tea">tea</a> · <a href="/rooms/code">code</a></nav>
+<script src="/wsgate.js"></script>
 <script>
+const room = decodeURIComponent(location.pathname.startsWith('/rooms/') ? location.pathname.slice(7) : '') || 'lobby';
+document.getElementById('room').textContent = room;
 const log = document.getElementById('log');
 const status = document.getElementById('status');
+const online = document.getElementById('online');
+const members = new Map();
 let me = '';
 const add = (text, kind) => {
   const li = document.createElement('li');
@@ -42,40 +60,51 @@ const add = (text, kind) => {
   log.append(li);
   log.scrollTop = log.scrollHeight;
 };
-let socket;
-let delay = 333;
-function connect() {
-  socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/websocket');
-  socket.onopen = () => { status.textContent = 'connected'; status.className = 'up'; delay = 333; };
-  socket.onclose = () => { status.textContent = 'disconnected, retrying…'; status.className = 'down'; setTimeout(connect, delay); delay = Math.min(delay * 3, 10000); };
-  socket.onmessage = (event) => {
-    const msg = JSON.parse(event.data);
-    const who = msg.from === me ? msg.from + ' (you)' : msg.from;
-    if (msg.type === 'welcome') { me = msg.you; status.textContent = 'connected as ' + me; }
-    else if (msg.type === 'chat') add(who + ': ' + msg.text, msg.from === me ? 'mine' : '');
-    else if (msg.type === 'join') add(who + ' joined', 'meta');
-    else if (msg.type === 'leave') add(who + ' left', 'meta');
-  };
-}
+const nameOf = (info) => (info && info.name) || 'someone';
+const showOnline = () => {
+  online.replaceChildren(...[...members].map(([socket, name]) => {
+    const li = document.createElement('li');
+    li.textContent = socket === ws.socket ? name + ' (you)' : name;
+    return li;
+  }));
+};
+
+const ws = wsgate.connect('/ws/rooms/' + encodeURIComponent(room));
+// The path joins the room: listen, do not ask for it.
+const chat = ws.subscribe('room:' + room, (msg) => {
+  if (msg && msg.type === 'chat') add(msg.socket === ws.socket ? msg.from + ' (you): ' + msg.text : msg.from + ': ' + msg.text, msg.socket === ws.socket ? 'mine' : '');
+}, { request: false });
+chat.on('join', ({ socket, info }) => { members.set(socket, nameOf(info)); showOnline(); add(nameOf(info) + ' joined', 'meta'); });
+chat.on('leave', ({ socket, info }) => { members.delete(socket); showOnline(); add(nameOf(info) + ' left', 'meta'); });
+ws.on('connected', async () => {
+  status.className = 'up';
+  const list = await chat.presence().catch(() => []);
+  members.clear();
+  for (const m of list) members.set(m.socket, nameOf(m.info));
+  me = members.get(ws.socket) || '';
+  status.textContent = 'connected as ' + me;
+  showOnline();
+});
+ws.on('disconnected', () => { status.textContent = 'disconnected, reconnecting…'; status.className = 'down'; });
+ws.on('recovered', ({ recovered }) => { if (!recovered) add('some messages may have been missed while away', 'meta'); });
 document.getElementById('send').onsubmit = (event) => {
   event.preventDefault();
   const input = document.getElementById('text');
-  // Keep what was typed while disconnected; it can be sent once the socket is back.
-  if (!input.value || socket.readyState !== 1) return;
-  socket.send(JSON.stringify({ text: input.value }));
-  input.value = '';
+  // Sent now, or queued by wsgate.js while it reconnects.
+  if (input.value && ws.send({ text: input.value })) input.value = '';
 };
-connect();
 </script>
 </body>
 </html>`;
 
 export function mountDemoPage(app: Hono): void {
-  app.get('/', (c) => {
+  const page = (c: Context) => {
     if (!/(?:^|;\s*)token=/.test(c.req.header('cookie') ?? '')) {
       c.header('Set-Cookie', `token=demo-${newSocketId()}; Path=/; SameSite=Lax; HttpOnly`);
     }
     return c.html(PAGE);
-  });
+  };
+  app.get('/', page);
+  app.get('/rooms/:room', page);
   app.get('/favicon.ico', (c) => c.body(null, 204));
 }

@@ -249,6 +249,21 @@ describe(`history and recovery on ${TARGET}`, { skip }, () => {
     }
   });
 
+  it('serves the browser client from inside itself: /wsgate.js, /wsgate.mjs and /wsgate.d.ts', async () => {
+    for (const [path, type, shape] of [
+      ['/wsgate.js', /^text\/javascript/, /var wsgate = /],
+      ['/wsgate.mjs', /^text\/javascript/, /export \{[^}]*connect/],
+      ['/wsgate.d.ts', /^application\/typescript/, /export declare function connect\(/],
+    ] as const) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get('content-type') ?? '', type, path);
+      assert.match(await res.text(), shape, path);
+      const etag = res.headers.get('etag')!;
+      assert.equal((await fetch(`${server.url}${path}`, { headers: { 'if-none-match': etag } })).status, 304, `${path} unchanged`);
+    }
+  });
+
   describe('transparent replay for plain clients', () => {
     it('gives a token that comes back within the window what would have reached it, in order, before live', async () => {
       const a = await open('room-8', { host: 'r.test', aware: false });

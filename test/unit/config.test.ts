@@ -113,9 +113,15 @@ describe('parseConfig', () => {
 });
 
 describe('loadConfig', () => {
-  it('serves the built-in demo without a file or hosts', async () => {
+  it('serves the built-in demo rooms without a file or hosts', async () => {
     const config = await loadConfig(undefined, io({}));
-    assert.deepEqual(config.hosts, [{ key: '*', mode: 'module', module: 'builtin:demo', timeoutMs: 30_000 }]);
+    assert.deepEqual(config.hosts, [
+      { key: '*', mode: 'module', module: 'builtin:demo', timeoutMs: 30_000, channels: [{ pattern: 'room:*', presenceEvents: true, history: { size: 200, ttlMs: 600_000 } }] },
+    ]);
+    assert.deepEqual(config.paths, [
+      { template: '/websocket', channels: [] },
+      { template: '/ws/rooms/{room}', channels: ['room:{room}'] },
+    ]);
     assert.equal(config.file, undefined);
   });
 
@@ -140,4 +146,33 @@ describe('loadConfig', () => {
 it('resolvePath joins and normalises', () => {
   assert.equal(resolvePath('a/../b/./c.php', '/srv/x'), '/srv/x/b/c.php');
   assert.equal(resolvePath('/abs.php', '/srv'), '/abs.php');
+});
+
+describe('history and replay options', () => {
+  const load = (raw: unknown) => loadConfig('w.json', io({ '/etc/wsgate/w.json': JSON.stringify(raw), '/etc/wsgate/app.php': '' }));
+  it('reads history per channel pattern and per host, and replay per host or globally', async () => {
+    const config = await load({
+      replay: { window: 30 },
+      hosts: {
+        'a.test': { app: 'app.php', history: { size: 10, ttl: 5 }, channels: { 'room:*': { history: { size: 3, ttl: 1.5 } } } },
+        'b.test': { app: 'app.php', replay: { window: 2, frames: 5 } },
+      },
+    });
+    const [a, b] = config.hosts;
+    assert.deepEqual(a!.history, { size: 10, ttlMs: 5000 });
+    assert.deepEqual(a!.channels, [{ pattern: 'room:*', presenceEvents: false, history: { size: 3, ttlMs: 1500 } }]);
+    assert.deepEqual(a!.replay, { windowMs: 30_000, frames: 1000 });
+    assert.deepEqual(b!.replay, { windowMs: 2000, frames: 5 });
+    assert.equal(b!.history, undefined);
+  });
+  it('says what is wrong with them', async () => {
+    for (const [raw, pattern] of [
+      [{ hosts: { 'a.test': { app: 'app.php', history: { size: 0, ttl: 5 } } } }, /history\.size: expected at least 1/],
+      [{ hosts: { 'a.test': { app: 'app.php', channels: { 'r:*': { history: { size: 5 } } } } } }, /history\.ttl/],
+      [{ hosts: { 'a.test': { app: 'app.php', replay: { frames: 5 } } } }, /replay\.window/],
+      [{ hosts: { 'a.test': { app: 'app.php', replay: { window: 5, extra: 1 } } } }, /replay/],
+    ] as const) {
+      await assert.rejects(load(raw), (e: ConfigError) => e.problems.some((p) => pattern.test(p)) || assert.fail(`${JSON.stringify(raw)}: ${e.problems.join('; ')}`));
+    }
+  });
 });
