@@ -73,7 +73,8 @@ suite('unit', files('test/unit'));
 for (const target of targets) suite(`contract on ${target}`, files('test/contract'), { WSGATE_TARGET: target });
 for (const target of targets) suite(`soak on ${target}`, files('test/soak'), { WSGATE_TARGET: target });
 suite('build', files('test/build'));
-suite('browser', files('test/browser'));
+// The browser tests from source on Node, and against the binary users run.
+for (const target of targets.filter((t) => t === 'node' || t === 'binary')) suite(`browser on ${target}`, files('test/browser'), { WSGATE_TARGET: target });
 
 console.log('');
 for (const failure of failures) console.log(`FAILED: ${failure}`);

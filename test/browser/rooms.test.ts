@@ -1,7 +1,8 @@
 /**
  * The browser client wsgate.js in a real headless Chromium (Debian's
  * chromium through playwright-core), on the built-in demo rooms: the gateway
- * runs from source with no config, as the README's first command starts it.
+ * runs with no config, as the README's first command starts it, from source
+ * on Node or as the binary (WSGATE_TARGET).
  *
  * - two pages in one room chat, and each lists both as online;
  * - the server drops one page's socket (POST /disconnect) while casts to the
@@ -19,16 +20,15 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { TARGET, cwdFor, targetAvailable, wsgateCommand } from '../support/server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Upper bound for every single wait (server start, page load, a message arriving). */
 const STEP_TIMEOUT = 20_000;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (install Debian's chromium package to run browser tests)`;
+const skip = existsSync(CHROMIUM) ? (targetAvailable() ?? false) : `${CHROMIUM} not found (install Debian's chromium package to run browser tests)`;
 
 interface Gateway {
   url: string;
@@ -46,12 +46,13 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** `wsgate serve` from source with no config (the built-in demo); resolves once it logs its URL. */
+/** `wsgate serve` (WSGATE_TARGET: from source or the binary) with no config, the built-in demo; resolves once it logs its URL. */
 async function startGateway(port = 0): Promise<Gateway> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.WSGATE_CONFIG;
   delete env.WSGATE_LOG_LEVEL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--log-level', 'info'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...args] = wsgateCommand(['serve', '--port', String(port), '--log-level', 'info']);
+  const child = spawn(command!, args, { cwd: cwdFor(TARGET), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const listening = new Promise<string>((resolve, reject) => {
@@ -91,7 +92,7 @@ async function waitForLine(page: Page, text: RegExp | string, what: string): Pro
 
 const botLines = async (page: Page) => (await page.locator('#log li').allTextContents()).filter((line) => line.startsWith('bot: '));
 
-describe('wsgate.js in Chromium: demo rooms', { skip, timeout: 180_000 }, () => {
+describe(`wsgate.js in Chromium: demo rooms on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   let browser: Browser;
   let gateway: Gateway;
   let shots: string;

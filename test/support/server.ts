@@ -39,7 +39,7 @@ export function targetAvailable(target: Target = TARGET): string | undefined {
 }
 
 /** The binary runs from an empty folder: it must need no file beside it (node_modules, src). */
-function cwdFor(target: Target): string {
+export function cwdFor(target: Target): string {
   return target === 'binary' ? tempDir() : ROOT;
 }
 
