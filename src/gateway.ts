@@ -319,12 +319,11 @@ export class Gateway {
     const asked = since ?? session.recover?.get(stream);
     session.recover?.delete(stream);
     let missed: Since | undefined;
-    if (limits) {
+    if (limits && asked) {
       missed = this.#history.since(key, asked, limits);
-      frame.epoch = missed.top.epoch;
-      frame.offset = missed.top.offset;
-      if (asked) frame.recovered = missed.recovered;
-    } else if (asked) frame.recovered = false;
+      Object.assign(frame, missed.top, { recovered: missed.recovered });
+    } else if (limits) Object.assign(frame, this.#history.top(key, limits));
+    else if (asked) frame.recovered = false;
     this.hub.send(session, JSON.stringify(frame));
     if (asked && missed) {
       for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
