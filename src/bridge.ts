@@ -29,6 +29,8 @@ export interface BridgeGateway {
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined;
   stats(): Record<string, HostStats>;
   poolHealth(): PoolsHealth;
+  /** Streams with history held, and gone tokens whose frames are kept for replay. */
+  recoveryHealth(): { streams: number; replaying: number };
   configured(): string[];
   maxBody: number;
 }
@@ -223,7 +225,7 @@ export function handleHealth(c: Context, gateway: BridgeGateway): Response {
   for (const host of registered) hosts[host] = { tokens: sockets[host]!.tokens, sockets: sockets[host]!.sockets };
   const configured = gateway.configured();
   const { workers, cap, pools } = gateway.poolHealth();
-  return c.json({ status: 'ok', workers, cap, pools, sockets, registered, hosts, configured });
+  return c.json({ status: 'ok', workers, cap, pools, sockets, registered, hosts, configured, history: gateway.recoveryHealth() });
 }
 
 /** POST /dispatch: run any target of a configured app, sync, async (202) or streamed (ndjson). */

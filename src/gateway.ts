@@ -212,6 +212,10 @@ export class Gateway {
     return this.hub.stats();
   }
 
+  recoveryHealth(): { streams: number; replaying: number } {
+    return { streams: this.#history.size, replaying: this.#replay.size };
+  }
+
   poolHealth(): PoolsHealth {
     return this.pools.health();
   }

@@ -283,6 +283,9 @@ describe(`history and recovery on ${TARGET}`, { skip }, () => {
       // frames: 3 keeps the last three of the four it missed.
       assert.deepEqual([await b.next(), await b.next(), await b.next(), await b.next()], ['"to the room"', '"to the token"', '"to all but other"', '"live"']);
       await server.waitForLog(/ replayed host=r\.test .*frames=3 dropped=1/);
+      const health = (await (await fetch(`${server.url}/health`)).json()) as { history: { streams: number; replaying: number } };
+      assert.ok(health.history.streams >= 5, `streams with history in /health: ${JSON.stringify(health.history)}`);
+      assert.equal(typeof health.history.replaying, 'number');
       // Only once: the next socket of the token gets nothing old.
       const c = await open('room-8', { host: 'r.test', aware: false });
       await cast('r.test', 'token:room-8', 'again');
