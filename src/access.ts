@@ -23,11 +23,30 @@ export function cameThroughProxy(header: (name: string) => string | undefined): 
   return Boolean(header('x-forwarded-for') || header('forwarded') || header('x-real-ip'));
 }
 
-/** Compares in constant time (both sides hashed first, so lengths match too). */
+/**
+ * `Authorization: Bearer <secret>`, or Basic with the secret as the password
+ * (any user name), which is what a browser asks for on /dashboard and what
+ * Prometheus's basic_auth sends. Compared in constant time (both sides hashed
+ * first, so lengths match too).
+ */
 export function bearerMatches(authorization: string | undefined, secret: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
-  if (!match) return false;
-  const given = createHash('sha256').update(match[1]!).digest();
+  const header = authorization?.trim() ?? '';
+  const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header)?.[1];
+  let password = bearer;
+  if (basic !== undefined) {
+    let decoded = '';
+    try {
+      decoded = new TextDecoder().decode(Uint8Array.from(atob(basic), (c) => c.charCodeAt(0)));
+    } catch {
+      return false;
+    }
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return false;
+    password = decoded.slice(colon + 1);
+  }
+  if (password === undefined) return false;
+  const given = createHash('sha256').update(password).digest();
   const expected = createHash('sha256').update(secret).digest();
   return timingSafeEqual(given, expected);
 }

@@ -31,6 +31,7 @@ export interface BridgeGateway {
   poolHealth(): PoolsHealth;
   /** Streams with history held, and gone tokens whose frames are kept for replay. */
   recoveryHealth(): { streams: number; replaying: number };
+  metricsText(): string;
   configured(): string[];
   maxBody: number;
 }
@@ -216,6 +217,11 @@ export function handleHistory(c: Context, gateway: BridgeGateway): Response {
   const head = { status: 'ok', host: found.host, ...(channel !== undefined ? { channel } : {}), epoch: got.top.epoch, offset: got.top.offset, ...(since ? { recovered: got.recovered } : {}) };
   const publications = got.publications.map((p) => `{"offset":${p.offset},"data":${p.frame}}`).join(',');
   return c.body(`${JSON.stringify(head).slice(0, -1)},"publications":[${publications}]}`, 200, { 'content-type': 'application/json' });
+}
+
+/** GET /metrics: Prometheus text format. */
+export function handleMetrics(c: Context, gateway: BridgeGateway): Response {
+  return c.body(gateway.metricsText(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 }
 
 export function handleHealth(c: Context, gateway: BridgeGateway): Response {

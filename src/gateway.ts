@@ -18,6 +18,8 @@ import { Replay } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
+import { Metrics, utf8Length } from './metrics.ts';
+import type { Gauge } from './metrics.ts';
 import type { Logger } from './log.ts';
 import type { Pools, PoolsHealth } from './pool/pools.ts';
 import type { Wire } from './runtime/types.ts';
@@ -149,12 +151,13 @@ export class Gateway {
   #sweeps = 0;
 
   readonly pools: Pools;
+  readonly metrics = new Metrics();
 
   constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire) {
     this.#config = config;
     this.#paths = config.paths.map(compilePath);
     this.#anyPath = config.paths.some((route) => route.template === '*');
-    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered) });
+    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered), traffic: (host) => this.metrics.traffic(host) });
     this.pools = pools;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
@@ -212,6 +215,28 @@ export class Gateway {
     return this.hub.stats();
   }
 
+  /** GET /metrics: the counters, after gauges measured now. */
+  metricsText(extra: Gauge[] = []): string {
+    const sizes = this.hub.sizes();
+    const { cap, pools } = this.pools.health();
+    const apps = Object.entries(pools);
+    const perApp = (pick: (stats: (typeof pools)[string]) => number) => apps.map(([app, stats]) => ({ labels: { app }, value: pick(stats) }));
+    const recovery = this.recoveryHealth();
+    return this.metrics.render([
+      { name: 'wsgate_sockets', help: 'Open sockets per host.', samples: sizes.map(({ host, sockets }) => ({ labels: { host }, value: sockets })) },
+      { name: 'wsgate_tokens', help: 'Distinct tokens with open sockets per host.', samples: sizes.map(({ host, tokens }) => ({ labels: { host }, value: tokens })) },
+      { name: 'wsgate_pool_cap', help: 'Resident workers allowed in all.', samples: [{ value: cap }] },
+      { name: 'wsgate_pool_workers', help: 'Live resident workers per app.', samples: perApp((p) => p.workers) },
+      { name: 'wsgate_pool_busy', help: 'Workers running a job per app.', samples: perApp((p) => p.busy) },
+      { name: 'wsgate_pool_queued', help: 'Jobs waiting for a worker per app.', samples: perApp((p) => p.queued) },
+      { name: 'wsgate_pool_jobs_total', type: 'counter', help: 'Jobs done and failed per app.', samples: apps.flatMap(([app, p]) => [{ labels: { app, result: 'done' }, value: p.done }, { labels: { app, result: 'failed' }, value: p.failed }]) },
+      { name: 'wsgate_pool_recycled_total', type: 'counter', help: 'Workers retired after maxJobs per app.', samples: perApp((p) => p.recycled) },
+      { name: 'wsgate_history_streams', help: 'Streams whose recent publications are held.', samples: [{ value: recovery.streams }] },
+      { name: 'wsgate_replay_tokens', help: 'Gone tokens whose frames are kept for replay.', samples: [{ value: recovery.replaying }] },
+      ...extra,
+    ]);
+  }
+
   recoveryHealth(): { streams: number; replaying: number } {
     return { streams: this.#history.size, replaying: this.#replay.size };
   }
@@ -229,6 +254,7 @@ export class Gateway {
     const tokenHash = sha256Hex(token);
     if (!route) {
       this.#log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
+      this.refused(host, 'host_not_configured');
       return undefined;
     }
     const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
@@ -236,10 +262,16 @@ export class Gateway {
     const outcome = await this.#run(pending, route, 'auth').finally(() => this.#authorizing--);
     if (outcome === undefined || refuses(outcome)) {
       this.#log.info('upgrade refused', { host, socket: pending.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
+      this.refused(host, outcome === undefined ? 'auth_failed' : 'auth_refused');
       return undefined;
     }
     pending.grant = this.#grant(pending, 'auth', outcome);
     return pending;
+  }
+
+  /** Counts a refused upgrade; hosts that are not configured count as "", so strangers cannot grow the label set. */
+  refused(host: string, reason: string): void {
+    this.metrics.upgrade(this.#routes.match(host) ? host : '', 'refused', reason);
   }
 
   /** Why a new socket for this host and token may not open now (status and reason), if it may not. */
@@ -259,6 +291,7 @@ export class Gateway {
     session.allowance = limits.messageBurst;
     session.filledAt = session.lastSeen = performance.now();
     this.hub.add(session);
+    this.metrics.upgrade(session.host, 'accepted');
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash ?? sha256Hex(session.token)), sockets: this.hub.size });
     session.tokenHash = undefined;
     this.#replayTo(session);
@@ -351,7 +384,7 @@ export class Gateway {
     const selection: Selection = { kind: 'channel', channel };
     // Not a publication: never wrapped, never in history; but a gone token would have seen it.
     if (session.route.config.replay) this.#replay.record(session.host, selection, text);
-    this.hub.cast(session.host, selection, text, session.id);
+    this.metrics.cast(session.host, 'presence', this.hub.cast(session.host, selection, text, session.id));
   }
 
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
@@ -370,6 +403,9 @@ export class Gateway {
     const limits = this.#config.limits;
     const now = performance.now();
     session.lastSeen = now;
+    const traffic = this.metrics.traffic(session.host);
+    traffic.framesIn++;
+    traffic.bytesIn += utf8Length(text);
     session.allowance = Math.min(limits.messageBurst, session.allowance + ((now - session.filledAt) / 1000) * limits.messagesPerSecond);
     session.filledAt = now;
     if (session.allowance < 1) return this.#refuse(session, CLOSE_POLICY, 'too many messages per second');
@@ -536,6 +572,7 @@ export class Gateway {
     const position = limits ? this.#history.append(key, frame, limits) : undefined;
     if (config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
+    this.metrics.cast(host, selection.kind, sent);
     this.#log.debug('cast', { host, target: selection.kind, sent });
     return sent;
   }
@@ -592,7 +629,9 @@ export class Gateway {
     } catch (error) {
       outcome = { ok: false, error: String(error) };
     }
-    const ms = Math.round(performance.now() - started);
+    const elapsed = performance.now() - started;
+    this.metrics.hook(who.host, hook, route.config.mode, elapsed / 1000, outcome.ok);
+    const ms = Math.round(elapsed);
     const fields = { host: who.host, socket: who.id, hook, ms, stderr: outcome.stderr };
     if (!outcome.ok) {
       this.#log.error('hook failed', { ...fields, error: outcome.error });

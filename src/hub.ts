@@ -5,6 +5,8 @@
  * in one publish).
  */
 import { sha256Hex } from './ids.ts';
+import { utf8Length } from './metrics.ts';
+import type { HostTraffic } from './metrics.ts';
 import type { OutFrame, Wire } from './runtime/types.ts';
 import type { Selection } from './targets.ts';
 
@@ -46,7 +48,11 @@ export interface HubOptions {
   sendBuffer: number;
   /** A socket went over sendBuffer. */
   onSlow(socket: Socket, buffered: number): void;
+  /** Where a host's frames out are counted. */
+  traffic?: (host: string) => HostTraffic;
 }
+
+const frameBytes = (frame: OutFrame): number => (typeof frame === 'string' ? utf8Length(frame) : frame.byteLength);
 
 /** A channel's native topic: the host is part of it, so equal channel names on two hosts never mix. */
 const channelTopic = (host: string, channel: string): string => `channel:${host}\n${channel}`;
@@ -67,12 +73,14 @@ export class Hub {
   readonly #byHost = new Map<string, HostGroup>();
   readonly #wire: Wire;
   readonly #onSlow: HubOptions['onSlow'];
+  readonly #traffic: HubOptions['traffic'];
   sendBuffer: number;
 
   constructor(options: HubOptions) {
     this.#wire = options.wire;
     this.sendBuffer = options.sendBuffer;
     this.#onSlow = options.onSlow;
+    this.#traffic = options.traffic;
   }
 
   get size(): number {
@@ -176,6 +184,17 @@ export class Hub {
 
   /** Writes one frame to one socket; false when the socket is gone. */
   send(socket: Socket, frame: OutFrame): boolean {
+    if (!this.#write(socket, frame)) return false;
+    if (this.#traffic) {
+      const counters = this.#traffic(socket.host);
+      counters.framesOut++;
+      counters.bytesOut += frameBytes(frame);
+    }
+    return true;
+  }
+
+  /** Writes without counting: a cast counts once for all its sockets. */
+  #write(socket: Socket, frame: OutFrame): boolean {
     let buffered: number;
     try {
       buffered = this.#wire.send(socket.raw, frame);
@@ -221,7 +240,7 @@ export class Hub {
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
       if (group.aware > 0) topics.publish(`${topic}\n+`, wrap ? wrap() : frame, excepted ? skip.raw : undefined);
-      return (members ? members.size : group.size) - (excepted ? 1 : 0);
+      return this.#counted(host, frame, (members ? members.size : group.size) - (excepted ? 1 : 0));
     }
     const out = this.#wire.encode(frame);
     let wrapped: OutFrame | undefined;
@@ -229,8 +248,18 @@ export class Hub {
     this.#each(group, selection, (socket) => {
       if (socket.id === except) return;
       const bytes = socket.aware && wrap ? (wrapped ??= this.#wire.encode(wrap())) : out;
-      if (this.send(socket, bytes)) sent++;
+      if (this.#write(socket, bytes)) sent++;
     });
+    return this.#counted(host, frame, sent);
+  }
+
+  /** Counts a cast's frames out (its bytes as cast: envelopes add a few). */
+  #counted(host: string, frame: string, sent: number): number {
+    if (this.#traffic && sent > 0) {
+      const counters = this.#traffic(host);
+      counters.framesOut += sent;
+      counters.bytesOut += sent * utf8Length(frame);
+    }
     return sent;
   }
 
@@ -273,6 +302,11 @@ export class Hub {
   /** Every open socket, for shutdown. */
   all(): Socket[] {
     return [...this.#byId.values()];
+  }
+
+  /** Sockets and tokens per host, without hashing tokens (for /metrics). */
+  sizes(): Array<{ host: string; sockets: number; tokens: number }> {
+    return [...this.#byHost.values()].map((group) => ({ host: group.host, sockets: group.size, tokens: group.tokens.size }));
   }
 
   stats(): Record<string, HostStats> {

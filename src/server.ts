@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { handleDisconnect, handleDispatch, handleHealth, handleHistory, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
+import { handleDisconnect, handleDispatch, handleHealth, handleHistory, handleMetrics, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { mountAssets } from './assets.ts';
@@ -93,6 +93,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     const host = requestHost(c.req.header('x-forwarded-host'), c.req.header('host'));
     if (!VALID_HOST.test(host)) {
       log.info('upgrade refused', { host: JSON.stringify(host.slice(0, 100)), reason: 'bad Host header' });
+      gateway.refused('', 'bad_host');
       return c.json({ status: 'error', message: 'bad Host header' }, 400);
     }
     const route = gateway.route(host);
@@ -100,11 +101,13 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     const origin = c.req.header('origin');
     if (!originAllowed(origin, host, route?.config.origins)) {
       log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
+      gateway.refused(host, 'origin');
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
     const client = clientOptions(c);
     if (client && 'problem' in client) {
       log.info('upgrade refused', { host, reason: client.problem });
+      gateway.refused(host, 'bad_request');
       return c.json({ status: 'error', message: client.problem }, 400);
     }
     const from = route?.config.tokenFrom ?? 'cookie';
@@ -117,6 +120,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
     if (!token) {
       log.info('upgrade refused', { host, reason: from === 'query' ? 'no token parameter' : 'no token cookie' });
+      gateway.refused(host, 'no_token');
       return unauthorized(c);
     }
     const full = gateway.admit(host, token);
@@ -128,6 +132,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
 
   const refuseFull = (c: Context, host: string, full: { status: 429 | 503; reason: string }) => {
     log.warn('upgrade refused', { host, reason: full.reason });
+    gateway.refused(host, 'limit');
     return c.json({ status: 'error', message: full.reason }, full.status);
   };
 
@@ -140,14 +145,16 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     let session: Session | undefined;
     let waiting: unknown[] | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const fail = (ws: WSContext<unknown>, reason: string) => {
+    const fail = (ws: WSContext<unknown>, reason: string, kind: string) => {
       clearTimeout(timer);
       log.info('upgrade refused', { host, reason });
+      // authorize() counted its own refusals.
+      if (kind !== 'auth') gateway.refused(host, kind);
       ws.close(CLOSE_POLICY, reason);
     };
     return {
       onOpen(_event: Event, ws: WSContext<unknown>) {
-        timer = setTimeout(() => fail(ws, 'no auth message in time'), timeoutMs);
+        timer = setTimeout(() => fail(ws, 'no auth message in time', 'no_auth_message'), timeoutMs);
       },
       async onMessage(event: MessageEvent, ws: WSContext<unknown>) {
         if (session) return deliver(gateway, session, event.data);
@@ -159,13 +166,13 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         } catch {
           // Not JSON: refused below like any other first frame.
         }
-        if (typeof token !== 'string' || token === '') return fail(ws, 'the first frame must be {"type":"auth","token":"..."}');
+        if (typeof token !== 'string' || token === '') return fail(ws, 'the first frame must be {"type":"auth","token":"..."}', 'no_token');
         clearTimeout(timer);
         waiting = [];
         const full = gateway.admit(host, token);
-        if (full) return fail(ws, full.reason);
+        if (full) return fail(ws, full.reason, 'limit');
         const pending = await gateway.authorize(host, token, path, client);
-        if (!pending) return fail(ws, 'unauthorized');
+        if (!pending) return fail(ws, 'unauthorized', 'auth');
         session = gateway.open(new Session(pending), ws.raw);
         for (const data of waiting.splice(0)) deliver(gateway, session, data);
       },
@@ -220,12 +227,14 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.use('/presence', guard);
   app.use('/history', guard);
   app.use('/disconnect', guard);
+  app.use('/metrics', guard);
   app.post('/message', (c) => handleMessage(c, gateway));
   app.post('/subscribe', (c) => handleSubscribe(c, gateway, true));
   app.post('/unsubscribe', (c) => handleSubscribe(c, gateway, false));
   app.get('/presence', (c) => handlePresence(c, gateway));
   app.get('/history', (c) => handleHistory(c, gateway));
   app.post('/disconnect', (c) => handleDisconnect(c, gateway));
+  app.get('/metrics', (c) => handleMetrics(c, gateway));
   // Anyone may ask whether it is up; the numbers are for trusted callers.
   app.get('/health', (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));

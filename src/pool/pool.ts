@@ -29,6 +29,8 @@ export interface PoolStats {
   pipelined: number;
   done: number;
   failed: number;
+  /** Workers retired after maxJobs. */
+  recycled: number;
 }
 
 interface Queued {
@@ -102,6 +104,7 @@ export class Pool {
   #stopped = false;
   #done = 0;
   #failed = 0;
+  #recycled = 0;
 
   constructor(
     readonly app: string,
@@ -125,7 +128,7 @@ export class Pool {
       if (w.state === 'busy') busy++;
       if (w.inflight > 1) pipelined += w.inflight - 1;
     }
-    return { workers: this.#workers.size, busy, queued: this.#queue.length, pipelined, done: this.#done, failed: this.#failed };
+    return { workers: this.#workers.size, busy, queued: this.#queue.length, pipelined, done: this.#done, failed: this.#failed, recycled: this.#recycled };
   }
 
   /** Runs a job on a worker of this app, queueing it when none is free. Never rejects. */
@@ -250,6 +253,7 @@ export class Pool {
         this.log.info('worker ready', { app: this.app, pid: worker.pid, workers: this.#workers.size });
         if (replaces && !replaces.retiring && replaces.state !== 'dead') {
           this.log.debug('worker recycled', { app: this.app, pid: replaces.pid, jobs: replaces.jobs, successor: worker.pid });
+          this.#recycled++;
           replaces.retire();
         }
         this.pump();
@@ -286,7 +290,10 @@ export class Pool {
       else this.#failed++;
       item.resolve(outcome);
       if (worker.state === 'idle' && (worker.retiring || worker.jobs >= this.settings.maxJobs)) {
-        if (!worker.retiring) this.log.debug('worker recycled', { app: this.app, pid: worker.pid, jobs: worker.jobs });
+        if (!worker.retiring) {
+          this.log.debug('worker recycled', { app: this.app, pid: worker.pid, jobs: worker.jobs });
+          this.#recycled++;
+        }
         worker.retire();
       } else if (!worker.retiring && worker.jobs >= successorAt(this.settings.maxJobs) && !this.#booting && !this.#stopped) {
         this.#boot(worker);

@@ -53,7 +53,7 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
       const before = await health(server);
       assert.equal(before.workers, 0);
       assert.equal(before.cap, 1);
-      assert.deepEqual(before.pools[APP], { workers: 0, busy: 0, queued: 0, pipelined: 0, done: 0, failed: 0 });
+      assert.deepEqual(before.pools[APP], { workers: 0, busy: 0, queued: 0, pipelined: 0, done: 0, failed: 0, recycled: 0 });
       const c = await client('first');
       await whoami(c);
       const after = await health(server);

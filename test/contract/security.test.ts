@@ -1,5 +1,5 @@
 /**
- * Bridge access: /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence, /history, /disconnect and the detail of /health need
+ * Bridge access: /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence, /history, /disconnect, /metrics and the detail of /health need
  * the bearer secret from anyone who is not on loopback, or who came through
  * a proxy; serve refuses to expose the port without a secret.
  */
@@ -22,7 +22,13 @@ function remote(ns: Netns, url: string, init: { method?: string; body?: string; 
   const run = ns.run([process.execPath, '-e', script]);
   assert.equal(run.code, 0, run.stderr);
   const { status, body } = JSON.parse(run.stdout) as { status: number; body: string };
-  return { status, json: JSON.parse(body) as Record<string, unknown> };
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    // /metrics answers text.
+  }
+  return { status, json, text: body };
 }
 
 describe(`bridge access on ${TARGET}`, { skip }, () => {
@@ -40,7 +46,7 @@ describe(`bridge access on ${TARGET}`, { skip }, () => {
 
   const cast = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'app.test', data: 1 }) };
 
-  it('refuses /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence, /history and /disconnect from another host without the secret', () => {
+  it('refuses /message, /dispatch, /reload, /subscribe, /unsubscribe, /presence, /history, /disconnect and /metrics from another host without the secret', () => {
     const join = { ...cast, body: JSON.stringify({ host: 'app.test', target: 'all', channel: 'c' }) };
     for (const [path, init] of [
       ['/message', cast],
@@ -51,6 +57,7 @@ describe(`bridge access on ${TARGET}`, { skip }, () => {
       ['/presence?host=app.test&channel=c', { method: 'GET' }],
       ['/history?host=app.test&channel=c', { method: 'GET' }],
       ['/disconnect', { ...cast, body: JSON.stringify({ host: 'app.test', target: 'all' }) }],
+      ['/metrics', { method: 'GET' }],
     ] as const) {
       const res = remote(ns, `${url}${path}`, init);
       assert.equal(res.status, 401, path);
@@ -63,6 +70,13 @@ describe(`bridge access on ${TARGET}`, { skip }, () => {
   it('lets another host in with the secret', () => {
     const res = remote(ns, `${url}/message`, { ...cast, headers: { ...cast.headers, authorization: `Bearer ${SECRET}` } });
     assert.deepEqual(res.json, { status: 'ok', host: 'app.test', sent: 0 });
+  });
+
+  it('takes the secret as a Basic password too, as Prometheus and browsers send it', () => {
+    const metrics = remote(ns, `${url}/metrics`, { headers: { authorization: `Basic ${btoa(`prometheus:${SECRET}`)}` } });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /^# HELP wsgate_sockets /);
+    assert.equal(remote(ns, `${url}/metrics`, { headers: { authorization: `Basic ${btoa('prometheus:wrong')}` } }).status, 401);
   });
 
   it('shows another host only the status in /health, the detail with the secret', () => {
