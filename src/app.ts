@@ -2,6 +2,7 @@
  * Wiring: config -> runners per host -> gateway -> Hono app -> listener, and
  * the graceful stop on SIGTERM/SIGINT.
  */
+import { hostname } from 'node:os';
 import type { Context } from 'hono';
 import { bearerMatches, cameThroughProxy, isLoopback } from './access.ts';
 import { BUILTIN_DEMO } from './config.ts';
@@ -23,6 +24,7 @@ import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
 import type { Listener, Runtime } from './runtime/types.ts';
 import { createApp, createBridgeApp } from './server.ts';
+import { VERSION } from './version.ts';
 import { parseExcept, parseTarget } from './targets.ts';
 
 export type ReloadResult = { ok: true; hosts: string[] } | { ok: false; problems: string[] };
@@ -152,6 +154,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     reload,
     log,
     extra: demo ? mountDemoPage : undefined,
+    about: { runtime: runtime.name, version: VERSION, node: hostname() },
   };
   const app = createApp(gateway, serverOptions);
   const listener = await runtime.serve(app, {
@@ -160,6 +163,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive, sendBuffer: config.limits.sendBuffer },
   });
   hookEnv.WSGATE_URL = `http://${callableHost(config.listen)}:${listener.port}`;
+  serverOptions.about.node = `${hostname()}:${listener.port}`;
   log.always('listening', {
     url: `http://${config.listen.includes(':') ? `[${config.listen}]` : config.listen}:${listener.port}`,
     runtime: runtime.name,

@@ -18,6 +18,8 @@ import { Replay } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
+import { Feed } from './dashboard/feed.ts';
+import type { FeedEvent, Sample } from './dashboard/feed.ts';
 import { Metrics, utf8Length } from './metrics.ts';
 import type { Gauge } from './metrics.ts';
 import type { Logger } from './log.ts';
@@ -121,6 +123,20 @@ export class Session implements Socket {
   }
 }
 
+export interface DashboardData {
+  started: number;
+  now: number;
+  sockets: number;
+  hosts: Array<{ host: string; sockets: number; tokens: number }>;
+  configured: string[];
+  workers: number;
+  cap: number;
+  pools: PoolsHealth['pools'];
+  history: { streams: number; replaying: number };
+  events: FeedEvent[];
+  samples: Sample[];
+}
+
 /** GET /presence: tokens appear only as their sha256. */
 export interface Presence {
   sockets: number;
@@ -152,6 +168,8 @@ export class Gateway {
 
   readonly pools: Pools;
   readonly metrics = new Metrics();
+  readonly feed = new Feed();
+  readonly #started = Date.now();
 
   constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire) {
     this.#config = config;
@@ -237,6 +255,24 @@ export class Gateway {
     ]);
   }
 
+  /** What the dashboard polls: hosts, pools, the feed after `after`, and the samples. */
+  dashboard(after = 0): DashboardData {
+    const { workers, cap, pools } = this.pools.health();
+    return {
+      started: this.#started,
+      now: Date.now(),
+      sockets: this.hub.size,
+      hosts: this.hub.sizes().sort((a, b) => b.sockets - a.sockets),
+      configured: this.#configured,
+      workers,
+      cap,
+      pools,
+      history: this.recoveryHealth(),
+      events: this.feed.since(after),
+      samples: this.feed.samples(),
+    };
+  }
+
   recoveryHealth(): { streams: number; replaying: number } {
     return { streams: this.#history.size, replaying: this.#replay.size };
   }
@@ -292,6 +328,7 @@ export class Gateway {
     session.filledAt = session.lastSeen = performance.now();
     this.hub.add(session);
     this.metrics.upgrade(session.host, 'accepted');
+    this.feed.push('connect', session.host, session.id);
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash ?? sha256Hex(session.token)), sockets: this.hub.size });
     session.tokenHash = undefined;
     this.#replayTo(session);
@@ -479,6 +516,7 @@ export class Gateway {
 
   /** One shared sweep closes sockets that sent nothing for idleTimeout seconds (1001). */
   sweepIdle(now = performance.now()): void {
+    this.feed.sample({ casts: this.metrics.castTotal(), ...this.metrics.hookTotals() });
     this.#replay.sweep(undefined, (host, token, frames) => this.#log.info('replay expired', { host, token: shortHash(sha256Hex(token)), frames }));
     if (++this.#sweeps % 10 === 0) this.#history.sweep();
     const idleMs = this.#config.idleTimeout * 1000;
@@ -505,6 +543,7 @@ export class Gateway {
     if (replay && !session.aware && this.hub.countToken(session.host, session.token) === 0) this.#replay.left(session.host, session.token, channels ?? [], replay);
     if (channels) for (const channel of channels) this.#presenceEvent(session, channel, 'leave');
     this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
+    this.feed.push('disconnect', session.host, session.id, `code ${code}`);
     const done = this.#enqueue(session, async () => {
       await this.#run(session, session.route, 'close');
     });
@@ -635,6 +674,7 @@ export class Gateway {
     const fields = { host: who.host, socket: who.id, hook, ms, stderr: outcome.stderr };
     if (!outcome.ok) {
       this.#log.error('hook failed', { ...fields, error: outcome.error });
+      this.feed.push('hook failed', who.host, who.id, `${hook}: ${outcome.error}`);
       return undefined;
     }
     if (outcome.stderr) this.#log.warn('hook stderr', fields);

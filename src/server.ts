@@ -9,6 +9,7 @@ import { handleDisconnect, handleDispatch, handleHealth, handleHistory, handleMe
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import { mountAssets } from './assets.ts';
+import { dashboardPage } from './dashboard/page.ts';
 import { tokenFromCookie } from './cookies.ts';
 import { CLOSE_POLICY, Session } from './gateway.ts';
 import type { ClientOptions, Gateway, Pending } from './gateway.ts';
@@ -29,6 +30,8 @@ export interface ServerOptions {
   reload: () => Promise<{ ok: true; hosts: string[] } | { ok: false; problems: string[] }>;
   /** Extra routes (the demo page) mounted before the 404. */
   extra?: (app: Hono) => void;
+  /** What the dashboard says about this process. */
+  about?: { runtime: string; version: string; node: string };
 }
 
 const decoder = new TextDecoder();
@@ -219,6 +222,12 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
     c.header('WWW-Authenticate', 'Bearer');
     return c.json({ status: 'error', message: 'this endpoint needs Authorization: Bearer <secret> when called from another machine or through a proxy' }, 401);
   };
+  const basicGuard = async (c: Context, next: () => Promise<void>) => {
+    if (options.trusted(c)) return next();
+    log.warn('bridge refused', { path: c.req.path, reason: 'not on loopback and no valid secret' });
+    c.header('WWW-Authenticate', 'Basic realm="wsgate", charset="UTF-8"');
+    return c.json({ status: 'error', message: 'the dashboard needs the secret (as the password) when opened from another machine or through a proxy' }, 401);
+  };
   app.use('/message', guard);
   app.use('/dispatch', guard);
   app.use('/reload', guard);
@@ -228,6 +237,9 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.use('/history', guard);
   app.use('/disconnect', guard);
   app.use('/metrics', guard);
+  // Browsers ask for Basic auth when told to: the dashboard works from a remote browser with the secret as password.
+  app.use('/dashboard', basicGuard);
+  app.use('/dashboard/*', basicGuard);
   app.post('/message', (c) => handleMessage(c, gateway));
   app.post('/subscribe', (c) => handleSubscribe(c, gateway, true));
   app.post('/unsubscribe', (c) => handleSubscribe(c, gateway, false));
@@ -235,6 +247,14 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.get('/history', (c) => handleHistory(c, gateway));
   app.post('/disconnect', (c) => handleDisconnect(c, gateway));
   app.get('/metrics', (c) => handleMetrics(c, gateway));
+  app.get('/dashboard', dashboardPage);
+  app.get('/dashboard/data', (c) => {
+    const about = options.about ?? { runtime: 'unknown', version: '', node: 'this node' };
+    const data = gateway.dashboard(Number(c.req.query('after') ?? 0) || 0);
+    // One node until cluster mode lists the others.
+    const nodes = [{ node: about.node, sockets: data.sockets, state: 'this node' }];
+    return c.json({ ...data, runtime: about.runtime, version: about.version, node: about.node, nodes });
+  });
   // Anyone may ask whether it is up; the numbers are for trusted callers.
   app.get('/health', (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));

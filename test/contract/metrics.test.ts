@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
-import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { APP, ROOT, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
 const skip = targetAvailable();
@@ -91,6 +93,14 @@ describe(`GET /metrics on ${TARGET}`, { skip }, () => {
     assert.ok(app && samples.get(app)! >= 1, 'a live worker of the resident app');
     assert.ok(at(`wsgate_pool_jobs_total{app=${/\{app=("[^"]*")/.exec(app)![1]},result="done"}`)! >= 4);
     assert.equal(at('wsgate_pool_cap'), (await (await fetch(`${server.url}/health`)).json() as { cap: number }).cap);
+  });
+
+  it('has every series the Grafana dashboard in docs/ queries', async () => {
+    const dashboard = readFileSync(join(ROOT, 'docs', 'grafana-dashboard.json'), 'utf8');
+    const used = new Set([...dashboard.matchAll(/\b(wsgate_\w+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+    assert.ok(used.size >= 10, `the dashboard queries ${used.size} series`);
+    const { types } = await scrape();
+    for (const name of used) assert.ok(types.has(name), `${name}, queried by docs/grafana-dashboard.json, is in /metrics`);
   });
 
   it('counts one-shot hooks under their own mode', async () => {
