@@ -24,6 +24,8 @@ import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
 import type { Listener, Runtime } from './runtime/types.ts';
 import { createApp, createBridgeApp } from './server.ts';
+import { Cluster } from './cluster/cluster.ts';
+import { connectRedis } from './cluster/redis.ts';
 import { VERSION } from './version.ts';
 import { parseExcept, parseTarget } from './targets.ts';
 
@@ -69,6 +71,17 @@ async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runne
   }
   const command = sdk ? [ctx.php, ...sdk] : host.command!;
   return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs });
+}
+
+/** A Redis URL fit for a log line: without its password. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return 'redis://(unparsable)';
+  }
 }
 
 /** An address PHP on this machine can call: a wildcard bind is reached on loopback. */
@@ -163,7 +176,15 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive, sendBuffer: config.limits.sendBuffer },
   });
   hookEnv.WSGATE_URL = `http://${callableHost(config.listen)}:${listener.port}`;
-  serverOptions.about.node = `${hostname()}:${listener.port}`;
+  serverOptions.about.node = config.cluster?.node ?? `${hostname()}:${listener.port}`;
+  let cluster: Cluster | undefined;
+  if (config.cluster) {
+    const { redis, prefix, deadlineMs, heartbeatMs, ttlMs } = config.cluster;
+    cluster = new Cluster(connectRedis(redis), { node: serverOptions.about.node, prefix, deadlineMs, heartbeatMs, ttlMs }, log, (request) => gateway!.applyRequest(request));
+    gateway.attachCluster(cluster);
+    cluster.start();
+    log.always('cluster', { node: cluster.node, redis: redactUrl(redis) });
+  }
   log.always('listening', {
     url: `http://${config.listen.includes(':') ? `[${config.listen}]` : config.listen}:${listener.port}`,
     runtime: runtime.name,
@@ -194,6 +215,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       clearInterval(idleSweep);
       scheduler.stop();
       await gateway!.shutdown();
+      await cluster?.stop();
       await pools.stop();
     })());
   return { gateway, listener, reload, stop };

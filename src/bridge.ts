@@ -8,7 +8,7 @@ import { normaliseHost } from './hosts.ts';
 import { channelProblem, parseExcept, parseTarget } from './targets.ts';
 import type { Selection } from './targets.ts';
 import type { HostStats } from './hub.ts';
-import type { Presence } from './gateway.ts';
+import type { Presence, Spread } from './gateway.ts';
 import type { Position, Since } from './history.ts';
 import type { PoolsHealth } from './pool/pools.ts';
 import type { AppCheck, DispatchJob } from './dispatch.ts';
@@ -22,10 +22,12 @@ export interface BridgeDispatcher {
 
 export interface BridgeGateway {
   isConfigured(host: string): boolean;
-  cast(host: string, selection: Selection, data: unknown, except: string | undefined): number;
-  subscribe(host: string, selection: Selection, channel: string, join: boolean): number;
-  disconnect(host: string, selection: Selection, code: number, reason: string): number;
-  presence(host: string, channel: string): Presence;
+  castEverywhere(host: string, selection: Selection, data: unknown, except: string | undefined): Promise<Spread<number>>;
+  subscribeEverywhere(host: string, selection: Selection, channel: string, join: boolean): Promise<Spread<number>>;
+  disconnectEverywhere(host: string, selection: Selection, code: number, reason: string): Promise<Spread<number>>;
+  presenceEverywhere(host: string, channel: string): Promise<Spread<Presence>>;
+  healthEverywhere(): Promise<Spread<{ sockets: Record<string, HostStats>; perNode: Record<string, { sockets: number; workers: number }> }>>;
+  readonly cluster: { node: string; up: boolean; reason?: string; nodes(): string[] } | undefined;
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined;
   stats(): Record<string, HostStats>;
   poolHealth(): PoolsHealth;
@@ -73,6 +75,9 @@ function problem(issue: v.BaseIssue<unknown>): string {
   if (issue.received === 'undefined' && typeof key === 'string') return `${key} is required`;
   return issue.message;
 }
+
+/** In a cluster, which nodes answered (and which did not, or why only this one did). */
+const spreadFields = (spread: Spread<unknown>) => (spread.nodes ? { nodes: spread.nodes } : {});
 
 const error = (c: Context, status: 400 | 404 | 405 | 413 | 415 | 500, message: string) => c.json({ status: 'error', message }, status);
 
@@ -134,8 +139,8 @@ export async function handleMessage(c: Context, gateway: BridgeGateway): Promise
   if (!except.ok) return error(c, 400, except.reason);
   // The old servers send {} when data is missing; keep that, but send every value that was given as it came.
   const data = 'data' in json ? body.output.data : {};
-  const sent = gateway.cast(host, target.selection, data, except.except);
-  return c.json({ status: 'ok', host, sent });
+  const spread = await gateway.castEverywhere(host, target.selection, data, except.except);
+  return c.json({ status: 'ok', host, sent: spread.value, ...spreadFields(spread) });
 }
 
 /** The configured host a bridge request names (body, else X-Phlo-Host), or the reason it names none. */
@@ -158,8 +163,8 @@ export async function handleSubscribe(c: Context, gateway: BridgeGateway, join: 
   if (channelIssue) return error(c, 400, channelIssue);
   const target = parseTarget(body.output.target);
   if (!target.ok) return error(c, 400, target.reason);
-  const changed = gateway.subscribe(found.host, target.selection, body.output.channel, join);
-  return c.json({ status: 'ok', host: found.host, channel: body.output.channel, [join ? 'joined' : 'left']: changed });
+  const spread = await gateway.subscribeEverywhere(found.host, target.selection, body.output.channel, join);
+  return c.json({ status: 'ok', host: found.host, channel: body.output.channel, [join ? 'joined' : 'left']: spread.value, ...spreadFields(spread) });
 }
 
 /** POST /disconnect {host, target, code?, reason?}: closes every socket the target picks (their clients may come back). */
@@ -173,18 +178,19 @@ export async function handleDisconnect(c: Context, gateway: BridgeGateway): Prom
   if (body.output.target === undefined) return error(c, 400, 'target is required: "all" closes every socket of the host, so say it');
   const target = parseTarget(body.output.target);
   if (!target.ok) return error(c, 400, target.reason);
-  const closed = gateway.disconnect(found.host, target.selection, body.output.code ?? 1000, body.output.reason ?? 'disconnected by the app');
-  return c.json({ status: 'ok', host: found.host, closed });
+  const spread = await gateway.disconnectEverywhere(found.host, target.selection, body.output.code ?? 1000, body.output.reason ?? 'disconnected by the app');
+  return c.json({ status: 'ok', host: found.host, closed: spread.value, ...spreadFields(spread) });
 }
 
 /** GET /presence?host=&channel=: the channel's sockets, tokens (sha256) and each socket's info. */
-export function handlePresence(c: Context, gateway: BridgeGateway): Response {
+export async function handlePresence(c: Context, gateway: BridgeGateway): Promise<Response> {
   const found = bridgeHost(c, gateway, c.req.query('host'));
   if ('reason' in found) return error(c, 400, found.reason);
   const channel = c.req.query('channel') ?? '';
   const channelIssue = channelProblem(channel);
   if (channelIssue) return error(c, 400, `${channelIssue} (give ?channel=)`);
-  return c.json({ status: 'ok', host: found.host, channel, ...gateway.presence(found.host, channel) });
+  const spread = await gateway.presenceEverywhere(found.host, channel);
+  return c.json({ status: 'ok', host: found.host, channel, ...spread.value, ...spreadFields(spread) });
 }
 
 /**
@@ -224,14 +230,22 @@ export function handleMetrics(c: Context, gateway: BridgeGateway): Response {
   return c.body(gateway.metricsText(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 }
 
-export function handleHealth(c: Context, gateway: BridgeGateway): Response {
-  const sockets = gateway.stats();
+export async function handleHealth(c: Context, gateway: BridgeGateway): Promise<Response> {
+  const { value, nodes } = await gateway.healthEverywhere();
+  const sockets = value.sockets;
   const registered = Object.keys(sockets);
   const hosts: Record<string, { tokens: number; sockets: number }> = {};
   for (const host of registered) hosts[host] = { tokens: sockets[host]!.tokens, sockets: sockets[host]!.sockets };
   const configured = gateway.configured();
   const { workers, cap, pools } = gateway.poolHealth();
-  return c.json({ status: 'ok', workers, cap, pools, sockets, registered, hosts, configured, history: gateway.recoveryHealth() });
+  const body: Record<string, unknown> = { status: 'ok', workers, cap, pools, sockets, registered, hosts, configured, history: gateway.recoveryHealth() };
+  const cluster = gateway.cluster;
+  if (cluster) {
+    // Pools stay per node: workers, cap and pools above are this node's.
+    body.cluster = { node: cluster.node, redis: cluster.up ? 'up' : 'down', nodes: value.perNode, missing: nodes?.missing ?? [] };
+    if (!cluster.up) Object.assign(body, { status: 'degraded', reason: cluster.reason });
+  }
+  return c.json(body);
 }
 
 /** POST /dispatch: run any target of a configured app, sync, async (202) or streamed (ndjson). */

@@ -62,6 +62,7 @@ export function buildCli(runtime: Runtime): CommandDef {
     php: args.php as string | undefined,
     hosts: repeated(rawArgs, 'host'),
     secret: runtime.env('WSGATE_SECRET') || undefined,
+    redis: runtime.env('WSGATE_REDIS_URL') || undefined,
   });
   const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || runtime.env('WSGATE_CONFIG') || undefined;
 

@@ -107,6 +107,18 @@ export interface Config {
   idleTimeout: number;
   /** The bridge on its own address, so the public port carries only upgrades. */
   bridge?: { listen: string; port: number } | { path: string };
+  /** Several gateways acting as one over Redis. */
+  cluster?: ClusterConfig;
+}
+
+export interface ClusterConfig {
+  redis: string;
+  /** This node's name; default hostname:port once the port is known. */
+  node?: string;
+  prefix: string;
+  deadlineMs: number;
+  heartbeatMs: number;
+  ttlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -246,6 +258,16 @@ const TopLevel = v.strictObject({
   dispatchAnyApp: v.optional(v.boolean('expected true or false'), false),
   schedule: v.optional(v.array(ScheduleFields), []),
   secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
+  cluster: v.optional(
+    v.strictObject({
+      redis: v.pipe(nonEmpty('a Redis URL such as "redis://127.0.0.1:6379"'), v.regex(/^rediss?:\/\//, 'expected a Redis URL such as "redis://127.0.0.1:6379"')),
+      node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
+      prefix: v.optional(v.string('expected a key prefix'), 'wsgate:'),
+      deadline: v.optional(seconds, 1),
+      heartbeat: v.optional(seconds, 1),
+      ttl: v.optional(seconds, 5),
+    }),
+  ),
   origins,
   ...tokenFields,
   ...channelFields,
@@ -540,6 +562,9 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     limits: { ...DEFAULTS.limits, ...raw.limits },
     keepalive: raw.keepalive,
     idleTimeout: raw.idleTimeout,
+    ...(raw.cluster && {
+      cluster: { redis: raw.cluster.redis, node: raw.cluster.node, prefix: raw.cluster.prefix, deadlineMs: raw.cluster.deadline * 1000, heartbeatMs: raw.cluster.heartbeat * 1000, ttlMs: raw.cluster.ttl * 1000 },
+    }),
     ...(raw.bridge && { bridge: 'path' in raw.bridge ? { path: resolvePath(raw.bridge.path, baseDir) } : { listen: raw.bridge.listen, port: raw.bridge.port } }),
   };
 }
@@ -553,6 +578,8 @@ export interface Overrides {
   hosts?: string[];
   /** From $WSGATE_SECRET: used when the file sets none. */
   secret?: string;
+  /** From $WSGATE_REDIS_URL: cluster mode with this Redis, when the file sets no cluster. */
+  redis?: string;
 }
 
 function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
@@ -562,6 +589,7 @@ function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
   if (overrides.listen !== undefined) merged.listen = overrides.listen;
   if (overrides.php !== undefined) merged.php = overrides.php;
   if (overrides.secret && merged.secret === undefined) merged.secret = overrides.secret;
+  if (overrides.redis && merged.cluster === undefined) merged.cluster = { redis: overrides.redis };
   if (overrides.hosts?.length) {
     const hosts: Record<string, unknown> = typeof merged.hosts === 'object' && merged.hosts !== null ? { ...merged.hosts } : {};
     for (const pair of overrides.hosts) {

@@ -18,6 +18,9 @@ import { Replay } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
+import type { Cluster } from './cluster/cluster.ts';
+import type { ClusterRequest } from './cluster/messages.ts';
+import { mergePresence, mergeStats } from './cluster/merge.ts';
 import { Feed } from './dashboard/feed.ts';
 import type { FeedEvent, Sample } from './dashboard/feed.ts';
 import { Metrics, utf8Length } from './metrics.ts';
@@ -137,12 +140,26 @@ export interface DashboardData {
   samples: Sample[];
 }
 
+/** A bridge answer gathered over the cluster: the nodes that answered, those that did not, and why only this one, if so. */
+export interface Spread<T> {
+  value: T;
+  nodes?: { answered: string[]; missing: string[]; degraded?: string };
+}
+
+/** What a node tells the others for GET /health. */
+export interface NodeHealth {
+  sockets: Record<string, HostStats>;
+  workers: number;
+}
+
 /** GET /presence: tokens appear only as their sha256. */
 export interface Presence {
   sockets: number;
   tokens: Record<string, number>;
   members: Array<{ socket: string; token: string; info?: unknown }>;
 }
+
+const sum = (results: unknown[]): number => results.reduce<number>((total, n) => total + (typeof n === 'number' ? n : 0), 0);
 
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TOO_BIG = 1009;
@@ -170,6 +187,7 @@ export class Gateway {
   readonly metrics = new Metrics();
   readonly feed = new Feed();
   readonly #started = Date.now();
+  #cluster: Cluster | undefined;
 
   constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire) {
     this.#config = config;
@@ -231,6 +249,70 @@ export class Gateway {
 
   stats(): Record<string, HostStats> {
     return this.hub.stats();
+  }
+
+  /** From now on bridge requests reach every node, and hook casts are passed on. */
+  attachCluster(cluster: Cluster): void {
+    this.#cluster = cluster;
+    cluster.info = () => ({ sockets: this.hub.size });
+  }
+
+  get cluster(): Cluster | undefined {
+    return this.#cluster;
+  }
+
+  /** A request from the bus (or from this node's own bridge), applied to this node's sockets. */
+  applyRequest(request: ClusterRequest): unknown {
+    switch (request.t) {
+      case 'cast':
+        return this.#castFrame(request.host, request.selection, request.frame, request.except);
+      case 'presenceEvent':
+        return this.#presenceCast(request.host, request.channel, request.frame, request.except);
+      case 'subscribe':
+        return this.subscribe(request.host, request.selection, request.channel, request.join);
+      case 'disconnect':
+        return this.disconnect(request.host, request.selection, request.code, request.reason);
+      case 'presence':
+        return this.presence(request.host, request.channel);
+      case 'health':
+        return { sockets: this.hub.stats(), workers: this.pools.health().workers } satisfies NodeHealth;
+    }
+  }
+
+  /** Runs a bridge request here, or on every live node and merges their answers. */
+  async #everywhere<T>(request: ClusterRequest, merge: (results: unknown[]) => T): Promise<Spread<T>> {
+    if (!this.#cluster) return { value: merge([this.applyRequest(request)]) };
+    const gathered = await this.#cluster.request(request);
+    const nodes: NonNullable<Spread<T>['nodes']> = { answered: [...gathered.results.keys()], missing: gathered.missing };
+    if (gathered.degraded) nodes.degraded = gathered.degraded;
+    return { value: merge([...gathered.results.values()]), nodes };
+  }
+
+  castEverywhere(host: string, selection: Selection, data: unknown, except: string | undefined): Promise<Spread<number>> {
+    const frame = JSON.stringify(data) ?? 'null';
+    return this.#everywhere({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, sum);
+  }
+
+  subscribeEverywhere(host: string, selection: Selection, channel: string, join: boolean): Promise<Spread<number>> {
+    return this.#everywhere({ t: 'subscribe', host, selection, channel, join }, sum);
+  }
+
+  disconnectEverywhere(host: string, selection: Selection, code: number, reason: string): Promise<Spread<number>> {
+    return this.#everywhere({ t: 'disconnect', host, selection, code, reason }, sum);
+  }
+
+  presenceEverywhere(host: string, channel: string): Promise<Spread<Presence>> {
+    return this.#everywhere({ t: 'presence', host, channel }, mergePresence);
+  }
+
+  /** Sockets per host over every node, with each node's own count. */
+  healthEverywhere(): Promise<Spread<{ sockets: Record<string, HostStats>; perNode: Record<string, { sockets: number; workers: number }> }>> {
+    return this.#everywhere({ t: 'health' }, (results) => mergeStats(results)).then((spread) => {
+      const perNode: Record<string, { sockets: number; workers: number }> = {};
+      const answered = spread.nodes?.answered ?? [this.#cluster?.node ?? 'this node'];
+      answered.forEach((node, i) => (perNode[node] = spread.value.perNode[i] ?? { sockets: 0, workers: 0 }));
+      return { ...spread, value: { sockets: spread.value.sockets, perNode } };
+    });
   }
 
   /** GET /metrics: the counters, after gauges measured now. */
@@ -399,7 +481,9 @@ export class Gateway {
     } else if (limits) Object.assign(frame, this.#history.top(key, limits));
     else if (asked) frame.recovered = false;
     this.hub.send(session, JSON.stringify(frame));
-    if (asked && missed) {
+    // In a cluster each node keeps its own history for now: another epoch may be another node's, not a restart.
+    const otherEpoch = asked !== undefined && missed !== undefined && asked.epoch !== missed.top.epoch;
+    if (asked && missed && !(otherEpoch && this.#cluster)) {
       for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
     }
     if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length });
@@ -418,10 +502,17 @@ export class Gateway {
     const frame: Record<string, unknown> = { wsgate: event, channel, socket: session.id };
     if (session.info !== undefined) frame.info = session.info;
     const text = JSON.stringify(frame);
+    this.#presenceCast(session.host, channel, text, session.id);
+    this.#cluster?.notify({ t: 'presenceEvent', host: session.host, channel, frame: text, except: session.id });
+  }
+
+  /** A join or leave frame to a channel's members: never wrapped, never in history; but a gone token would have seen it. */
+  #presenceCast(host: string, channel: string, frame: string, except: string): number {
     const selection: Selection = { kind: 'channel', channel };
-    // Not a publication: never wrapped, never in history; but a gone token would have seen it.
-    if (session.route.config.replay) this.#replay.record(session.host, selection, text);
-    this.metrics.cast(session.host, 'presence', this.hub.cast(session.host, selection, text, session.id));
+    if (this.#routes.match(host)?.config.replay) this.#replay.record(host, selection, frame);
+    const sent = this.hub.cast(host, selection, frame, except);
+    this.metrics.cast(host, 'presence', sent);
+    return sent;
   }
 
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
@@ -595,6 +686,13 @@ export class Gateway {
    */
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {
     const frame = JSON.stringify(data) ?? 'null';
+    const sent = this.#castFrame(host, selection, frame, except);
+    // A hook's cast reaches the other nodes' sockets too; only this node's count is known now.
+    this.#cluster?.notify({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) });
+    return sent;
+  }
+
+  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined): number {
     const config = this.#routes.match(host)?.config;
     let stream: string | undefined;
     let key = '';

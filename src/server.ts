@@ -248,15 +248,20 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.post('/disconnect', (c) => handleDisconnect(c, gateway));
   app.get('/metrics', (c) => handleMetrics(c, gateway));
   app.get('/dashboard', dashboardPage);
-  app.get('/dashboard/data', (c) => {
+  app.get('/dashboard/data', async (c) => {
     const about = options.about ?? { runtime: 'unknown', version: '', node: 'this node' };
     const data = gateway.dashboard(Number(c.req.query('after') ?? 0) || 0);
-    // One node until cluster mode lists the others.
-    const nodes = [{ node: about.node, sockets: data.sockets, state: 'this node' }];
+    let nodes = [{ node: about.node, sockets: data.sockets, state: 'this node' }];
+    const cluster = gateway.cluster;
+    if (cluster) {
+      const { value, nodes: spread } = await gateway.healthEverywhere();
+      nodes = Object.entries(value.perNode).map(([node, n]) => ({ node, sockets: n.sockets, state: node === cluster.node ? (cluster.up ? 'this node' : `this node, degraded: ${cluster.reason}`) : 'up' }));
+      for (const node of spread?.missing ?? []) nodes.push({ node, sockets: 0, state: 'not answering' });
+    }
     return c.json({ ...data, runtime: about.runtime, version: about.version, node: about.node, nodes });
   });
   // Anyone may ask whether it is up; the numbers are for trusted callers.
-  app.get('/health', (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
+  app.get('/health', async (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));
   app.post('/reload', async (c) => {
     const result = await options.reload();

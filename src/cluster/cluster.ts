@@ -1,0 +1,209 @@
+/**
+ * Several gateways acting as one, over Redis. A bridge request taken by any
+ * node goes on the bus; every live node (the taker too, on its own copy, so
+ * all see the same order) applies it to its own sockets and answers; the
+ * taker sums the answers, and says which nodes did not answer in time.
+ * Each node keeps a heartbeat key with a time to live, so the live nodes are
+ * known, and a dead node drops out within that time.
+ *
+ * Without Redis the node goes on alone: it applies requests locally, says
+ * it is degraded (and why), and rejoins when Redis is back.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.ts';
+import { BusMessageSchema, ReplySchema, parseWith } from './messages.ts';
+import type { BusMessage, ClusterRequest } from './messages.ts';
+import type { RedisLink } from './redis.ts';
+
+export interface ClusterOptions {
+  node: string;
+  /** Key and channel prefix, so clusters can share a Redis. */
+  prefix: string;
+  heartbeatMs: number;
+  /** A node whose heartbeat is older than this is gone. */
+  ttlMs: number;
+  /** How long a request waits for the other nodes' answers. */
+  deadlineMs: number;
+}
+
+export interface Gathered {
+  /** Each answering node's result, this node's first. */
+  results: Map<string, unknown>;
+  /** Live nodes that did not answer within the deadline. */
+  missing: string[];
+  /** Why only this node answered, when Redis is away. */
+  degraded?: string;
+}
+
+interface Waiting {
+  expected: Set<string>;
+  results: Map<string, unknown>;
+  finish: () => void;
+}
+
+export class Cluster {
+  readonly node: string;
+  readonly #link: RedisLink;
+  readonly #options: ClusterOptions;
+  readonly #log: Logger;
+  readonly #apply: (request: ClusterRequest) => unknown;
+  readonly #waiting = new Map<string, Waiting>();
+  #up = false;
+  #reason = 'connecting to Redis';
+  #live = new Set<string>();
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  /** Heartbeat payload: what /health shows of this node. */
+  info: () => Record<string, unknown> = () => ({});
+
+  constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest) => unknown) {
+    this.#link = link;
+    this.#options = options;
+    this.#log = log;
+    this.#apply = apply;
+    this.node = options.node;
+    link.onState((state, reason) => {
+      if (this.#stopped) return;
+      if (state === 'up') {
+        this.#up = true;
+        this.#log.always('cluster joined', { node: this.node });
+        void this.#beat();
+      } else {
+        const first = this.#up || this.#reason === 'connecting to Redis';
+        this.#up = false;
+        this.#reason = `Redis unreachable: ${reason ?? 'connection lost'}`;
+        // Once per outage, not once per retry.
+        if (first) this.#log.error('cluster degraded', { node: this.node, reason: this.#reason });
+      }
+    });
+  }
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  get reason(): string | undefined {
+    return this.#up ? undefined : this.#reason;
+  }
+
+  /** Live nodes as of the last heartbeat, this one included. */
+  nodes(): string[] {
+    return [...new Set([this.node, ...this.#live])].sort();
+  }
+
+  /** Starts listening and beating; does not wait for Redis, which may come later (the node serves alone meanwhile). */
+  start(): void {
+    const { prefix } = this.#options;
+    this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatMs);
+    this.#link
+      .subscribe([`${prefix}bus`, `${prefix}reply:${this.node}`], (channel, text) => {
+        if (channel === `${prefix}bus`) this.#onBus(text);
+        else this.#onReply(text);
+      })
+      .catch((error: Error) => this.#log.error('cluster subscribe failed', { node: this.node, error: error.message }));
+  }
+
+  /** Sends a request to every live node and gathers their answers (this node's applied on its copy from the bus). */
+  async request(request: ClusterRequest): Promise<Gathered> {
+    if (!this.#up) return this.#alone(request);
+    const id = randomBytes(9).toString('base64url');
+    const expected = new Set(this.nodes());
+    const results = new Map<string, unknown>();
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, this.#options.deadlineMs);
+      function finish() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#waiting.set(id, { expected, results, finish });
+    });
+    try {
+      await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify({ id, from: this.node, request } satisfies BusMessage));
+    } catch (error) {
+      this.#waiting.get(id)?.finish();
+      this.#waiting.delete(id);
+      if (results.size === 0) return this.#alone(request, `Redis publish failed: ${(error as Error).message}`);
+    }
+    await done;
+    this.#waiting.delete(id);
+    const missing = [...expected].filter((node) => !results.has(node));
+    // This node first: its answer is the one it would give alone.
+    const ordered = new Map<string, unknown>();
+    if (results.has(this.node)) ordered.set(this.node, results.get(this.node));
+    for (const [node, result] of results) if (node !== this.node) ordered.set(node, result);
+    return { results: ordered, missing };
+  }
+
+  /** Tells the other nodes of something this node already did (casts from hooks); nobody answers. */
+  notify(request: ClusterRequest): void {
+    if (!this.#up) return;
+    const message: BusMessage = { id: '', from: this.node, skipSender: true, request };
+    this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(message)).catch(() => {
+      // Redis went away: the state listener says so, once.
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#heartbeat);
+    for (const waiting of this.#waiting.values()) waiting.finish();
+    if (this.#up) await this.#link.del(`${this.#options.prefix}node:${this.node}`).catch(() => {});
+    await this.#link.close();
+  }
+
+  #alone(request: ClusterRequest, reason = this.#reason): Gathered {
+    return { results: new Map([[this.node, this.#apply(request)]]), missing: [...this.#live].filter((node) => node !== this.node), degraded: reason };
+  }
+
+  #onBus(text: string): void {
+    const parsed = parseWith(BusMessageSchema, text);
+    if (!parsed.ok) {
+      this.#log.warn('cluster message ignored', { node: this.node, problem: parsed.problem });
+      return;
+    }
+    const message = parsed.value;
+    if (message.skipSender && message.from === this.node) return;
+    let result: unknown;
+    try {
+      result = this.#apply(message.request);
+    } catch (error) {
+      this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: (error as Error).message });
+      return;
+    }
+    if (!message.id) return;
+    if (message.from === this.node) this.#answer(message.id, this.node, result);
+    else {
+      const reply = JSON.stringify({ id: message.id, node: this.node, result });
+      this.#link.publish(`${this.#options.prefix}reply:${message.from}`, reply).catch(() => {});
+    }
+  }
+
+  #onReply(text: string): void {
+    const parsed = parseWith(ReplySchema, text);
+    if (parsed.ok) this.#answer(parsed.value.id, parsed.value.node, parsed.value.result);
+  }
+
+  #answer(id: string, node: string, result: unknown): void {
+    const waiting = this.#waiting.get(id);
+    if (!waiting) return;
+    waiting.results.set(node, result);
+    // A node that answered but was not yet known counts too; waiting ends when every expected one has.
+    if ([...waiting.expected].every((expected) => waiting.results.has(expected))) waiting.finish();
+  }
+
+  async #beat(): Promise<void> {
+    if (!this.#up || this.#stopped) return;
+    const { prefix, ttlMs } = this.#options;
+    try {
+      await this.#link.setWithTtl(`${prefix}node:${this.node}`, JSON.stringify({ node: this.node, at: Date.now(), ...this.info() }), ttlMs);
+      const found = await this.#link.scanValues(`${prefix}node:*`);
+      const live = new Set<string>();
+      for (const key of found.keys()) live.add(key.slice(`${prefix}node:`.length));
+      for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
+      for (const node of this.#live) if (!live.has(node) && node !== this.node) this.#log.warn('cluster node gone', { node });
+      this.#live = live;
+    } catch {
+      // Redis went away mid-beat: the state listener says so.
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * What nodes say to each other over Redis: requests on the bus, answers on
+ * each node's own reply channel. Both are checked with valibot on the way
+ * in: a Redis anyone can write to is a boundary like any other.
+ */
+import * as v from 'valibot';
+
+const SelectionSchema = v.variant('kind', [
+  v.object({ kind: v.literal('all') }),
+  v.object({ kind: v.literal('token'), token: v.string() }),
+  v.object({ kind: v.literal('notToken'), token: v.string() }),
+  v.object({ kind: v.literal('channel'), channel: v.string() }),
+  v.object({ kind: v.literal('sockets'), ids: v.array(v.string()) }),
+]);
+
+export const RequestSchema = v.variant('t', [
+  /** A cast: `frame` is the JSON text, serialised once by the node that took it. */
+  v.object({ t: v.literal('cast'), host: v.string(), selection: SelectionSchema, frame: v.string(), except: v.optional(v.string()) }),
+  /** A join or leave event, cast to a channel's members as it is (no history, no envelope). */
+  v.object({ t: v.literal('presenceEvent'), host: v.string(), channel: v.string(), frame: v.string(), except: v.string() }),
+  v.object({ t: v.literal('subscribe'), host: v.string(), selection: SelectionSchema, channel: v.string(), join: v.boolean() }),
+  v.object({ t: v.literal('disconnect'), host: v.string(), selection: SelectionSchema, code: v.number(), reason: v.string() }),
+  v.object({ t: v.literal('presence'), host: v.string(), channel: v.string() }),
+  v.object({ t: v.literal('health') }),
+]);
+
+export type ClusterRequest = v.InferOutput<typeof RequestSchema>;
+
+export const BusMessageSchema = v.object({
+  /** Empty: nobody waits for answers. */
+  id: v.string(),
+  from: v.string(),
+  /** The sender applied it already (casts from hooks): it skips its own copy. */
+  skipSender: v.optional(v.boolean()),
+  request: RequestSchema,
+});
+
+export type BusMessage = v.InferOutput<typeof BusMessageSchema>;
+
+export const ReplySchema = v.object({ id: v.string(), node: v.string(), result: v.unknown() });
+
+export type Reply = v.InferOutput<typeof ReplySchema>;
+
+/** The text parsed and checked, or undefined (and why) when it is not a message of ours. */
+export function parseWith<T>(schema: v.GenericSchema<unknown, T>, text: string): { ok: true; value: T } | { ok: false; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: 'not JSON' };
+  }
+  const parsed = v.safeParse(schema, json);
+  return parsed.success ? { ok: true, value: parsed.output } : { ok: false, problem: v.summarize(parsed.issues).slice(0, 200) };
+}

@@ -1,0 +1,91 @@
+/**
+ * The little of Redis that a cluster needs, behind one interface: publish and
+ * subscribe for the bus, and keys with a time to live for the heartbeats.
+ * Backed by ioredis (it runs on Node, Bun and Deno alike), with two
+ * connections, since a subscribed connection can do nothing else.
+ *
+ * Commands fail at once while Redis is away (no offline queue): a cast that
+ * waited for Redis to come back would reach its sockets late and out of
+ * order, so the cluster delivers locally instead and says it is degraded.
+ */
+import { Redis } from 'ioredis';
+
+export interface RedisLink {
+  publish(channel: string, message: string): Promise<void>;
+  /** Messages of these channels go to `onMessage`, now and after every reconnect. */
+  subscribe(channels: string[], onMessage: (channel: string, message: string) => void): Promise<void>;
+  /** SET key value PX ttl. */
+  setWithTtl(key: string, value: string, ttlMs: number): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Keys matching a glob, with their values (SCAN, then MGET). */
+  scanValues(pattern: string): Promise<Map<string, string>>;
+  /** "up" once both connections are ready; "down" with why otherwise. */
+  onState(listener: (state: 'up' | 'down', reason?: string) => void): void;
+  close(): Promise<void>;
+}
+
+/** Waits a little longer after each failed attempt, up to two seconds. */
+const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
+
+export function connectRedis(url: string): RedisLink {
+  const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
+  const commands = new Redis(url, options);
+  // The subscriber may queue its SUBSCRIBE until it is connected: that is what makes it resubscribe by itself.
+  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+  const listeners: Array<(state: 'up' | 'down', reason?: string) => void> = [];
+  let state: 'up' | 'down' = 'down';
+  let lastError = 'connecting';
+  const update = () => {
+    const next = commands.status === 'ready' && subscriber.status === 'ready' ? 'up' : 'down';
+    if (next === state) return;
+    state = next;
+    for (const listener of listeners) listener(state, state === 'down' ? lastError : undefined);
+  };
+  for (const client of [commands, subscriber]) {
+    client.on('ready', update);
+    client.on('close', update);
+    client.on('end', update);
+    client.on('error', (error: Error) => {
+      lastError = error.message || String(error);
+      update();
+    });
+  }
+  return {
+    async publish(channel, message) {
+      await commands.publish(channel, message);
+    },
+    async subscribe(channels, onMessage) {
+      subscriber.on('message', onMessage);
+      await subscriber.subscribe(...channels);
+    },
+    async setWithTtl(key, value, ttlMs) {
+      await commands.set(key, value, 'PX', ttlMs);
+    },
+    async del(key) {
+      await commands.del(key);
+    },
+    async scanValues(pattern) {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await commands.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+      const values = keys.length ? await commands.mget(...keys) : [];
+      const found = new Map<string, string>();
+      keys.forEach((key, i) => {
+        const value = values[i];
+        if (value !== null && value !== undefined) found.set(key, value);
+      });
+      return found;
+    },
+    onState(listener) {
+      listeners.push(listener);
+    },
+    async close() {
+      commands.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Cluster mode (issue 8): three wsgate nodes on loopback sharing a real
+ * redis-server (Debian's, on a port of its own). Casts of every kind from
+ * every node with exact `sent`, subscribe and presence across nodes,
+ * /health over the cluster, a node killed with SIGKILL, and Redis killed and
+ * restarted mid-traffic. Skipped when redis-server is missing.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { waitFor } from '../support/events.ts';
+import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
+import type { Started } from '../support/server.ts';
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+const skip = targetAvailable() ?? (hasRedis ? false : 'redis-server is not installed (apt-get install redis-server)');
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+/** A redis-server of the test's own: no persistence, loopback only. */
+async function startRedis(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Ready to accept connections/.test(output)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+const sha = (token: string) => createHash('sha256').update(token).digest('hex');
+
+describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
+  let redisPort: number;
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  const nodes: Started[] = [];
+  const clients: Client[] = [];
+
+  const configFor = (name: string) => ({
+    hosts: { 'c.test': { app: APP, build: false } },
+    cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
+  });
+
+  before(async () => {
+    redisPort = await freePort();
+    redis = await startRedis(redisPort);
+    for (const name of ['n1', 'n2', 'n3']) nodes.push(await startServer({ config: configFor(name) }));
+    // Every node sees the other two before the tests start.
+    for (const node of nodes) await waitFor(`${node.url} sees three nodes`, async () => ((await health(node)).cluster?.nodes && Object.keys((await health(node)).cluster!.nodes).length === 3 ? true : undefined));
+  });
+  after(async () => {
+    for (const c of clients) c.ws.terminate();
+    for (const node of nodes) await node.stop();
+    await redis?.stop();
+  });
+
+  type Health = { status: string; reason?: string; sockets: Record<string, { sockets: number; tokens: number; perToken: Record<string, number> }>; cluster?: { node: string; redis: string; nodes: Record<string, { sockets: number }>; missing: string[] } };
+  const health = async (node: Started) => (await (await fetch(`${node.url}/health`)).json()) as Health;
+  const post = async (node: Started, path: string, body: Record<string, unknown>) => {
+    const res = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return (await res.json()) as Record<string, unknown> & { sent?: number; nodes?: { answered: string[]; missing: string[]; degraded?: string } };
+  };
+  const open = async (node: Started, token: string) => {
+    const c = await connect(node.port, { host: 'c.test', token });
+    clients.push(c);
+    return c;
+  };
+  const socketOf = async (c: Client) => {
+    c.send('{"cmd":"whoami"}');
+    return (JSON.parse(await c.next()) as { socket: string }).socket;
+  };
+
+  it('delivers casts of every kind from every node to the sockets of all nodes, with the exact sum in sent', async () => {
+    const [n1, n2, n3] = nodes as [Started, Started, Started];
+    const a = await open(n1, 'ann');
+    const b = await open(n2, 'ann');
+    const c = await open(n3, 'bob');
+    const idB = await socketOf(b);
+    for (const from of nodes) {
+      const all = await post(from, '/message', { host: 'c.test', target: 'all', data: 'all' });
+      assert.equal(all.sent, 3, `all from ${from.url}`);
+      assert.deepEqual([...all.nodes!.answered].sort(), ['n1', 'n2', 'n3']);
+      assert.deepEqual(all.nodes!.missing, []);
+      for (const x of [a, b, c]) assert.equal(await x.next(), '"all"');
+      assert.equal((await post(from, '/message', { host: 'c.test', target: 'token:ann', data: 'ann' })).sent, 2);
+      assert.equal(await a.next(), '"ann"');
+      assert.equal(await b.next(), '"ann"');
+      assert.equal((await post(from, '/message', { host: 'c.test', target: 'token:not:ann', data: 'not ann' })).sent, 1);
+      assert.equal(await c.next(), '"not ann"');
+      assert.equal((await post(from, '/message', { host: 'c.test', target: `socket:${idB}`, data: 'just b' })).sent, 1);
+      assert.equal(await b.next(), '"just b"');
+      assert.equal((await post(from, '/message', { host: 'c.test', target: 'all', except: idB, data: 'not b' })).sent, 2);
+      assert.equal(await a.next(), '"not b"');
+      assert.equal(await c.next(), '"not b"');
+    }
+  });
+
+  it('joins channels across nodes from any node, casts to them, and answers presence over all nodes', async () => {
+    const [n1, n2, n3] = nodes as [Started, Started, Started];
+    const x = await open(n2, 'carl');
+    const y = await open(n3, 'carl');
+    const joined = await post(n1, '/subscribe', { host: 'c.test', target: 'token:carl', channel: 'room:x' });
+    assert.equal(joined.joined, 2);
+    assert.equal((await post(n1, '/message', { host: 'c.test', target: 'channel:room:x', data: 'to the room' })).sent, 2);
+    assert.equal(await x.next(), '"to the room"');
+    assert.equal(await y.next(), '"to the room"');
+    const presence = (await (await fetch(`${n1.url}/presence?host=c.test&channel=room:x`)).json()) as { sockets: number; tokens: Record<string, number> };
+    assert.equal(presence.sockets, 2);
+    assert.deepEqual(presence.tokens, { [sha('carl')]: 2 });
+  });
+
+  it('aggregates /health over the nodes, with each node\'s own count', async () => {
+    const h = await health(nodes[0]!);
+    assert.equal(h.status, 'ok');
+    assert.equal(h.cluster!.redis, 'up');
+    const total = Object.values(h.cluster!.nodes).reduce((n, node) => n + node.sockets, 0);
+    assert.equal(h.sockets['c.test']!.sockets, total);
+    assert.equal(total, clients.filter((c) => c.ws.readyState === c.ws.OPEN).length);
+    assert.equal(h.sockets['c.test']!.perToken[sha('ann')], 2);
+  });
+
+  it('drops a node killed with SIGKILL from presence within the heartbeat ttl', async () => {
+    const victim = await startServer({ config: configFor('n4') });
+    const v = await open(victim, 'dora');
+    await waitFor('n1 sees n4', async () => ('n4' in ((await health(nodes[0]!)).cluster?.nodes ?? {}) ? true : undefined));
+    assert.equal((await post(nodes[0]!, '/subscribe', { host: 'c.test', target: 'token:dora', channel: 'room:v' })).joined, 1);
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    await v.closed;
+    const gone = await waitFor('n4 dropped from the cluster', async () => {
+      const h = await health(nodes[0]!);
+      return !('n4' in (h.cluster?.nodes ?? {})) && h.cluster!.missing.length === 0 ? h : undefined;
+    });
+    assert.equal(gone.status, 'ok');
+    const presence = (await (await fetch(`${nodes[0]!.url}/presence?host=c.test&channel=room:v`)).json()) as { sockets: number };
+    assert.equal(presence.sockets, 0);
+  });
+
+  it('goes on locally while Redis is down, says degraded, and rejoins by itself when it is back', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    const local = await open(n1, 'eve');
+    const remote = await open(n2, 'eve');
+    await redis.stop();
+    await n1.waitForLog(/cluster degraded node=n1/);
+    const alone = await post(n1, '/message', { host: 'c.test', target: 'token:eve', data: 'while down' });
+    assert.equal(alone.sent, 1, 'only n1\'s own socket');
+    assert.match(String(alone.nodes?.degraded), /Redis/);
+    assert.equal(await local.next(), '"while down"');
+    const h = await health(n1);
+    assert.equal(h.status, 'degraded');
+    assert.match(String(h.reason), /Redis unreachable/);
+    redis = await startRedis(redisPort);
+    await n1.waitForLog(/cluster joined node=n1/, 15_000);
+    await waitFor('all three nodes back', async () => {
+      const r = await post(n1, '/message', { host: 'c.test', target: 'token:eve', data: 'back' });
+      return r.sent === 2 && !r.nodes?.degraded ? r : undefined;
+    }, 15_000);
+    assert.equal((await post(n1, '/message', { host: 'c.test', target: 'token:eve', data: 'final' })).sent, 2);
+    // Before "final", each socket saw only the tries that reached it.
+    for (const c of [local, remote]) {
+      let frame: string;
+      while ((frame = await c.next()) !== '"final"') assert.equal(frame, '"back"');
+    }
+  });
+});
