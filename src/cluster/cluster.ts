@@ -53,6 +53,8 @@ export class Cluster {
   #live = new Set<string>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  /** A node is announced only once it listens on the bus: before, it would miss requests it is expected to answer. */
+  #subscribed = false;
   /** Heartbeat payload: what /health shows of this node. */
   info: () => Record<string, unknown> = () => ({});
 
@@ -99,6 +101,10 @@ export class Cluster {
       .subscribe([`${prefix}bus`, `${prefix}reply:${this.node}`], (channel, text) => {
         if (channel === `${prefix}bus`) this.#onBus(text);
         else this.#onReply(text);
+      })
+      .then(() => {
+        this.#subscribed = true;
+        return this.#beat();
       })
       .catch((error: Error) => this.#log.error('cluster subscribe failed', { node: this.node, error: error.message }));
   }
@@ -192,7 +198,7 @@ export class Cluster {
   }
 
   async #beat(): Promise<void> {
-    if (!this.#up || this.#stopped) return;
+    if (!this.#up || this.#stopped || !this.#subscribed) return;
     const { prefix, ttlMs } = this.#options;
     try {
       await this.#link.setWithTtl(`${prefix}node:${this.node}`, JSON.stringify({ node: this.node, at: Date.now(), ...this.info() }), ttlMs);
