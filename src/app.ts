@@ -2,6 +2,7 @@
  * Wiring: config -> runners per host -> gateway -> Hono app -> listener, and
  * the graceful stop on SIGTERM/SIGINT.
  */
+import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Context } from 'hono';
 import { bearerMatches, cameThroughProxy, isLoopback } from './access.ts';
@@ -22,7 +23,7 @@ import { sdkPath } from './sdk/extract.ts';
 import { OneshotRunner } from './runners/oneshot.ts';
 import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
-import type { Listener, Runtime } from './runtime/types.ts';
+import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp, createBridgeApp } from './server.ts';
 import { Cluster } from './cluster/cluster.ts';
 import { connectRedis } from './cluster/redis.ts';
@@ -91,6 +92,21 @@ function callableHost(listen: string): string {
   return listen.includes(':') ? `[${listen}]` : listen;
 }
 
+/** The certificate chain and key as the listener takes them (the config check has read them once already). */
+async function readTls(tls: NonNullable<Config['tls']>, runtime: Runtime): Promise<TlsPem> {
+  return { cert: await runtime.readTextFile(tls.cert), key: await runtime.readTextFile(tls.key) };
+}
+
+/** What the log says of a certificate being served: whose it is and until when. */
+function certFields(pem: TlsPem, file: string): Record<string, string> {
+  try {
+    const cert = new X509Certificate(pem.cert);
+    return { cert: file, subject: cert.subject.replace(/\n/g, ', '), expires: new Date(cert.validTo).toISOString() };
+  } catch {
+    return { cert: file };
+  }
+}
+
 const workerCap = (config: Config, runtime: Runtime) => config.workerCap ?? Math.max(1, runtime.cores() - 1);
 
 /** `loadAgain` re-reads the config for a reload (SIGHUP, POST /reload). */
@@ -131,6 +147,25 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       log.error('reload failed', { problems: problems.join('; ') });
       return { ok: false, problems };
     }
+    // The certificate is read again at every reload (renewed in place, as certbot does) and swapped before anything
+    // else changes: a pair the listener will not take fails the whole reload, and the old certificate keeps serving.
+    // Whether the port serves TLS is settled at start (config.tls); a reload can change the certificate, not that.
+    if (next.tls && config.tls && listener.setTls) {
+      let pem: TlsPem;
+      try {
+        pem = await readTls(next.tls, runtime);
+        await listener.setTls(pem);
+      } catch (error) {
+        const problems = [`tls: cannot serve ${next.tls.cert} with ${next.tls.key}: ${(error as Error).message}; the previous certificate stays in use`];
+        log.error('reload failed', { problems: problems.join('; ') });
+        return { ok: false, problems };
+      }
+      log.info('tls', { ...certFields(pem, next.tls.cert), note: 'new connections get this certificate, open ones keep theirs' });
+    } else if (next.tls && config.tls) {
+      log.warn('reload', { note: `tls: certificate changes take effect at the next restart on ${runtime.name}` });
+    } else if (Boolean(next.tls) !== Boolean(config.tls)) {
+      log.warn('reload', { note: 'turning tls on or off takes effect at the next restart' });
+    }
     generation++;
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next, runtime));
@@ -170,12 +205,16 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     about: { runtime: runtime.name, version: VERSION, node: hostname() },
   };
   const app = createApp(gateway, serverOptions);
+  // With tls, the one public port serves https and wss only (the bridge on an address of its own stays plain http).
+  const tls = config.tls && (await readTls(config.tls, runtime));
+  const scheme = tls ? 'https' : 'http';
   const listener = await runtime.serve(app, {
     hostname: config.listen,
     port: config.port,
     sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive, sendBuffer: config.limits.sendBuffer },
+    tls,
   });
-  hookEnv.WSGATE_URL = `http://${callableHost(config.listen)}:${listener.port}`;
+  hookEnv.WSGATE_URL = `${scheme}://${callableHost(config.listen)}:${listener.port}`;
   serverOptions.about.node = config.cluster?.node ?? `${hostname()}:${listener.port}`;
   let cluster: Cluster | undefined;
   if (config.cluster) {
@@ -185,8 +224,13 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     cluster.start();
     log.always('cluster', { node: cluster.node, redis: redactUrl(redis) });
   }
+  if (tls) log.info('tls', certFields(tls, config.tls!.cert));
+  if (tls && !config.bridge) {
+    // PHP checks the certificate against the address it calls, which a public certificate does not name.
+    log.info('tls', { note: `hooks cast to ${hookEnv.WSGATE_URL}, which PHP verifies against this certificate: give the bridge a loopback port of its own ("bridge": {"port": 3002}) for plain http there` });
+  }
   log.always('listening', {
-    url: `http://${config.listen.includes(':') ? `[${config.listen}]` : config.listen}:${listener.port}`,
+    url: `${scheme}://${config.listen.includes(':') ? `[${config.listen}]` : config.listen}:${listener.port}`,
     runtime: runtime.name,
     hosts: config.hosts.map((h) => h.key).join(','),
     config: config.file ?? (demo ? 'built-in demo' : 'command line'),

@@ -11,6 +11,7 @@ import { pathProblem } from './paths.ts';
 import type { PathRoute } from './paths.ts';
 import { channelProblem } from './targets.ts';
 import * as v from 'valibot';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { hostKeyProblem, normaliseHost } from './hosts.ts';
 
 export type HostMode = 'oneshot' | 'resident' | 'module';
@@ -109,6 +110,8 @@ export interface Config {
   bridge?: { listen: string; port: number } | { path: string };
   /** Several gateways acting as one over Redis. */
   cluster?: ClusterConfig;
+  /** HTTPS and WSS on the public port: the paths of the PEM certificate chain and its private key (read at start and at every reload). */
+  tls?: { cert: string; key: string };
 }
 
 export interface ClusterConfig {
@@ -282,6 +285,12 @@ const TopLevel = v.strictObject({
         }),
       ],
       'expected {"listen": "127.0.0.1", "port": 3002} or {"path": "/run/wsgate.sock"}',
+    ),
+  ),
+  tls: v.optional(
+    v.strictObject(
+      { cert: nonEmpty('the path of a PEM certificate chain, e.g. "/etc/letsencrypt/live/example.com/fullchain.pem"'), key: nonEmpty('the path of its PEM private key, e.g. "/etc/letsencrypt/live/example.com/privkey.pem"') },
+      'expected {"cert": "/path/fullchain.pem", "key": "/path/privkey.pem"}',
     ),
   ),
   keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
@@ -566,6 +575,7 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
       cluster: { redis: raw.cluster.redis, node: raw.cluster.node, prefix: raw.cluster.prefix, deadlineMs: raw.cluster.deadline * 1000, heartbeatMs: raw.cluster.heartbeat * 1000, ttlMs: raw.cluster.ttl * 1000 },
     }),
     ...(raw.bridge && { bridge: 'path' in raw.bridge ? { path: resolvePath(raw.bridge.path, baseDir) } : { listen: raw.bridge.listen, port: raw.bridge.port } }),
+    ...(raw.tls && { tls: { cert: resolvePath(raw.tls.cert, baseDir), key: resolvePath(raw.tls.key, baseDir) } }),
   };
 }
 
@@ -663,5 +673,61 @@ async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<
   for (const [i, entry] of config.schedule.entries()) {
     if (await missing(entry.app)) problems.push(`${where}: schedule[${i}].app: expected an existing file, but ${entry.app} does not exist`);
   }
+  if (config.tls) problems.push(...(await tlsProblems(config.tls, where, io)));
   if (problems.length) throw new ConfigError(problems);
+}
+
+const BEGIN_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+const BEGIN_PRIVATE_KEY = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
+
+/**
+ * The certificate and key must be readable PEM and belong together: checked at
+ * start and at every reload, so a bad renewal fails the reload and the running
+ * certificate stays. (node:crypto parses them the same on Bun, Deno and Node.)
+ */
+async function tlsProblems(tls: { cert: string; key: string }, where: string, io: ConfigIO): Promise<string[]> {
+  const problems: string[] = [];
+  const read = async (field: 'cert' | 'key'): Promise<string | undefined> => {
+    const file = tls[field];
+    if (!(await io.isFile(file))) {
+      problems.push(`${where}: tls.${field}: expected an existing file, but ${file} does not exist`);
+      return undefined;
+    }
+    try {
+      return await io.readTextFile(file);
+    } catch (error) {
+      problems.push(`${where}: tls.${field}: cannot read ${file}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  const certText = await read('cert');
+  const keyText = await read('key');
+  let cert: X509Certificate | undefined;
+  if (certText !== undefined) {
+    if (!certText.includes(BEGIN_CERTIFICATE)) problems.push(`${where}: tls.cert: expected a PEM certificate chain ("${BEGIN_CERTIFICATE}"), but ${tls.cert} holds none`);
+    else {
+      try {
+        cert = new X509Certificate(certText);
+      } catch (error) {
+        problems.push(`${where}: tls.cert: ${tls.cert} does not hold a valid certificate: ${(error as Error).message}`);
+      }
+    }
+  }
+  let key: ReturnType<typeof createPrivateKey> | undefined;
+  if (keyText !== undefined) {
+    if (!BEGIN_PRIVATE_KEY.test(keyText)) problems.push(`${where}: tls.key: expected a PEM private key ("-----BEGIN PRIVATE KEY-----"), but ${tls.key} holds none`);
+    else if (keyText.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /Proc-Type:\s*4,ENCRYPTED/.test(keyText)) {
+      problems.push(`${where}: tls.key: ${tls.key} is encrypted with a passphrase, which wsgate cannot ask for: give it the key unencrypted (openssl pkey -in key.pem -out key-plain.pem), readable by wsgate's user only`);
+    } else {
+      try {
+        key = createPrivateKey(keyText);
+      } catch (error) {
+        problems.push(`${where}: tls.key: ${tls.key} does not hold a usable private key: ${(error as Error).message}`);
+      }
+    }
+  }
+  if (cert && key && !cert.checkPrivateKey(key)) {
+    problems.push(`${where}: tls.key: ${tls.key} is not the private key of the certificate in tls.cert (${tls.cert}); give the key that was issued with it`);
+  }
+  return problems;
 }

@@ -1,6 +1,9 @@
 /**
  * Bun: Bun.serve with a WebSocket handler of our own (hono/bun's keeps two URL
- * objects per socket), Bun.spawn.
+ * objects per socket), Bun.spawn. With TLS, a new certificate means a new
+ * Bun.serve on the same port (SO_REUSEPORT), which takes the new connections
+ * while the old one stops accepting and keeps its sockets: Bun cannot swap a
+ * server's certificate (server.reload() ignores `tls`).
  */
 import { realpath, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +11,7 @@ import type { Context, Hono } from 'hono';
 import { getConnInfo } from 'hono/bun';
 import { createWSMessageEvent } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
-import type { Child, Listener, OutFrame, Runtime, SpawnOptions, Wire } from './types.ts';
+import type { Child, Listener, OutFrame, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface BunSubprocess {
   pid: number;
@@ -23,10 +26,12 @@ interface BunServer {
   port: number;
   stop(closeActiveConnections?: boolean): Promise<void> | void;
   publish(topic: string, data: string): number;
+  readonly pendingWebSockets: number;
+  readonly pendingRequests: number;
 }
 interface BunSocket {
-  /** What the upgrade gave it: the socket's event handlers, and nothing else. */
-  data: WSEvents<unknown>;
+  /** What the upgrade gave it: the socket's event handlers, and (with TLS) the server that accepted it. */
+  data: WSEvents<unknown> & { [OWNER]?: BunServer };
   /** Bytes sent; -1: queued behind backpressure; 0: dropped. */
   send(data: OutFrame): number;
   close(code?: number, reason?: string): void;
@@ -85,12 +90,17 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
   };
 }
 
+// Which server accepted a socket, where more than one may have sockets (TLS): kept on the socket's data.
+const OWNER = Symbol('server');
+let tagOwner = false;
+
 /**
  * Like hono/bun's upgradeWebSocket, but Bun keeps only the handlers as the
  * socket's data: hono/bun's adds a URL object per socket that wsgate never reads.
  */
 const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => {
   const bun = c.env as { upgrade(request: Request, options: { data: unknown }): boolean };
+  if (tagOwner) (events as BunSocket['data'])[OWNER] = bun as unknown as BunServer;
   if (bun.upgrade(c.req.raw, { data: events })) return Promise.resolve(new Response(null));
   return Promise.reject(new Error('Failed to upgrade WebSocket'));
 }) as unknown as UpgradeWebSocket<unknown>;
@@ -122,8 +132,9 @@ const websocket = {
   },
 };
 
-// The one WebSocket server of this process, for publish.
+// The WebSocket server of this process, for publish; with TLS, also the servers a certificate swap stopped, while they have sockets.
 let server: BunServer | undefined;
+let retired: BunServer[] = [];
 
 const wire: Wire = {
   encode: (frame) => frame,
@@ -140,6 +151,11 @@ const wire: Wire = {
     publish(topic, frame, except) {
       if (except !== undefined) (except as BunSocket).publish(topic, frame);
       else server?.publish(topic, frame);
+      // A topic is per server: the sockets of servers stopped by a certificate swap get it from theirs.
+      if (retired.length === 0) return;
+      const owner = except === undefined ? server : (except as BunSocket).data[OWNER];
+      if (owner !== server) server?.publish(topic, frame);
+      for (const old of retired) if (old !== owner) old.publish(topic, frame);
     },
   },
 };
@@ -148,10 +164,10 @@ export const runtime: Runtime = {
   name: 'bun',
   wire,
   upgradeWebSocket,
-  async serve(app: Hono, { hostname, port, sockets }) {
-    const bun = Bun.serve({
+  async serve(app: Hono, { hostname, port, sockets, tls }) {
+    const options = (bound: number, pem: TlsPem | undefined) => ({
       hostname,
-      port,
+      port: bound,
       fetch: app.fetch,
       websocket: {
         ...websocket,
@@ -163,7 +179,17 @@ export const runtime: Runtime = {
         closeOnBackpressureLimit: true,
         ...(sockets.keepalive > 0 ? { idleTimeout: sockets.keepalive * 2, sendPings: true } : { idleTimeout: 0 }),
       },
+      // SO_REUSEPORT, so that the server with the next certificate can bind the port before this one lets go of it.
+      ...(pem && { tls: { cert: pem.cert, key: pem.key }, reusePort: true }),
     });
+    if (tls && port !== 0) {
+      // With SO_REUSEPORT a second wsgate on the same port would share it silently: bind once without, to fail as usual.
+      const probe = Bun.serve({ hostname, port, fetch: () => new Response(null) });
+      await probe.stop(true);
+    }
+    tagOwner = Boolean(tls);
+    // Throws on a certificate and key that do not go together.
+    let bun = Bun.serve(options(port, tls));
     server = bun;
     const listener: Listener = {
       hostname,
@@ -171,7 +197,19 @@ export const runtime: Runtime = {
       async stop() {
         // stop() resolves only once every connection is gone; the gateway closes the sockets itself.
         void bun.stop(false);
+        for (const old of retired) void old.stop(false);
       },
+      ...(tls && {
+        async setTls(pem: TlsPem) {
+          // The new server first (it throws on a bad pair, and then nothing has changed), then the old one stops accepting.
+          const next = Bun.serve(options(listener.port, pem));
+          const old = bun;
+          bun = next;
+          server = next;
+          void old.stop(false);
+          retired = [...retired.filter((s) => s.pendingWebSockets > 0 || s.pendingRequests > 0), old];
+        },
+      }),
     };
     return listener;
   },

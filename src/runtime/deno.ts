@@ -1,11 +1,19 @@
 /**
  * Deno: Deno.serve with hono/deno's upgradeWebSocket, Deno.Command.
+ *
+ * TLS: Deno.serve takes a certificate only when it starts, and its shutdown()
+ * closes the upgraded sockets too, so a new certificate cannot be had from it
+ * without dropping them (nor from a second Deno.serve on the port: reusePort
+ * with TLS needs --unstable-net). The TLS listener is node:tls instead, whose
+ * setSecureContext() swaps the certificate for new handshakes; each decrypted
+ * connection is piped to Deno.serve on a loopback port of its own, and the
+ * client's address goes with it (looked up by the piped connection's port).
  */
 import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
-import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
+import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
   pid: number;
@@ -15,10 +23,19 @@ interface DenoChild {
   status: Promise<{ code: number; signal: string | null }>;
   kill(signal?: string): void;
 }
+interface DenoNetAddr {
+  transport: 'tcp';
+  hostname: string;
+  port: number;
+}
+interface DenoServeInfo {
+  remoteAddr: DenoNetAddr;
+  completed: Promise<void>;
+}
 interface DenoGlobal {
   serve(
     options: { hostname?: string; port?: number; path?: string; transport?: 'unix'; onListen?: (addr: { port: number }) => void; onError?: (error: unknown) => Response },
-    handler: (request: Request, info: unknown) => Response | Promise<Response>,
+    handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): { addr: { port: number }; shutdown(): Promise<void> };
   Command: new (command: string, options: Record<string, unknown>) => { spawn(): DenoChild };
   addSignalListener(signal: string, handler: () => void): void;
@@ -106,13 +123,109 @@ const wire: Wire = {
   terminate: (raw) => (raw as WebSocket).close(1013),
 };
 
+/** A peer the piped connection does not map to: not loopback, so never trusted. */
+const UNKNOWN_PEER: DenoNetAddr = { transport: 'tcp', hostname: '', port: 0 };
+
+/** An address a handshake with ourselves can go to: a wildcard bind is reached on loopback. */
+const selfAddress = (hostname: string) => (hostname === '0.0.0.0' || hostname === '' ? '127.0.0.1' : hostname === '::' ? '::1' : hostname.replace(/^\[|\]$/g, ''));
+
+/** TLS on node:tls, piped to Deno.serve on loopback (see the top of this file). */
+async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem): Promise<Listener> {
+  // Loaded only with TLS: node compatibility costs start-up time that plain serving does not need.
+  const [{ createServer, connect: connectTls }, { connect }, { createPrivateKey, X509Certificate }] = await Promise.all([import('node:tls'), import('node:net'), import('node:crypto')]);
+  // Deno's node:tls takes any PEM without a word (handshakes then fail): the pair is checked here first.
+  const checkPair = (pair: TlsPem) => {
+    if (!new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key))) throw new Error('the key does not belong to the certificate');
+  };
+  checkPair(pem);
+  // Client address by the local port of the piped connection that carries it.
+  const peers = new Map<number, DenoNetAddr>();
+  const inner = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (request, info) =>
+    app.fetch(request, { remoteAddr: peers.get(info.remoteAddr.port) ?? UNKNOWN_PEER, completed: info.completed }),
+  );
+  const innerPort = inner.addr.port;
+  // Throws on a certificate and key that do not go together.
+  const front = createServer({ cert: pem.cert, key: pem.key }, (outer) => {
+    const peer: DenoNetAddr = { transport: 'tcp', hostname: (outer.remoteAddress ?? '').replace(/^::ffff:/, ''), port: outer.remotePort ?? 0 };
+    const link = connect({ host: '127.0.0.1', port: innerPort, noDelay: true });
+    outer.setNoDelay(true);
+    const drop = () => {
+      outer.destroy();
+      link.destroy();
+    };
+    outer.on('error', drop);
+    link.on('error', drop);
+    // The client gone: so is its piped connection. The other way round, pipe() ends the client's side once all is written.
+    outer.on('close', () => link.destroy());
+    link.on('close', () => outer.end());
+    link.once('connect', () => {
+      const local = link.localPort!;
+      // Known before the first byte goes through, so the request always finds it.
+      peers.set(local, peer);
+      link.once('close', () => {
+        if (peers.get(local) === peer) peers.delete(local);
+      });
+      outer.pipe(link);
+      link.pipe(outer);
+    });
+  });
+  // A failed handshake concerns that client only.
+  front.on('tlsClientError', () => {});
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.listen(port, hostname, () => {
+      front.off('error', reject);
+      resolve();
+    });
+  }).catch(async (error) => {
+    await inner.shutdown();
+    throw error;
+  });
+  const bound = front.address();
+  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+  /** One handshake with ourselves, as a client would make it. */
+  const handshake = () =>
+    new Promise<void>((resolve, reject) => {
+      const socket = connectTls({ host: selfAddress(hostname), port: boundPort, rejectUnauthorized: false }, () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', reject);
+      socket.setTimeout(5000, () => socket.destroy(new Error('no TLS handshake within 5 s')));
+    });
+  let current = pem;
+  return {
+    hostname,
+    port: boundPort,
+    async stop() {
+      front.close();
+      // shutdown() waits for open connections; the gateway closes the sockets itself.
+      void inner.shutdown();
+    },
+    // New handshakes get the new certificate; open connections keep theirs. A pair that fails the check, or a
+    // handshake with it, is not kept: the one before serves again.
+    async setTls(next) {
+      checkPair(next);
+      front.setSecureContext({ cert: next.cert, key: next.key });
+      try {
+        await handshake();
+      } catch (error) {
+        front.setSecureContext({ cert: current.cert, key: current.key });
+        throw new Error(`a TLS handshake with it failed: ${(error as Error).message}`);
+      }
+      current = next;
+    },
+  };
+}
+
 export const runtime: Runtime = {
   name: 'deno',
   upgradeWebSocket,
   wire,
-  async serve(app: Hono, { hostname, port, sockets }) {
+  async serve(app: Hono, { hostname, port, sockets, tls }) {
     // Deno has no frame limit of its own: the gateway checks each frame's size instead.
     upgradeOptions = { idleTimeout: sockets.keepalive > 0 ? sockets.keepalive : 0 };
+    if (tls) return serveTls(app, hostname, port, tls);
     let bound = port;
     const server = Deno.serve({ hostname, port, onListen: (addr) => (bound = addr.port) }, app.fetch);
     const listener: Listener = {

@@ -1,10 +1,13 @@
 /**
- * Node: @hono/node-server with @hono/node-ws, node:child_process.
+ * Node: @hono/node-server with @hono/node-ws, node:child_process; node:https
+ * for TLS, whose certificate is swapped in place (setSecureContext).
  */
 import { spawn as spawnChild } from 'node:child_process';
 import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
 import { unlinkSync } from 'node:fs';
 import { createAdaptorServer, serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
@@ -89,14 +92,16 @@ export const runtime: Runtime = {
   name: 'node',
   wire,
   upgradeWebSocket: nodeWs.upgradeWebSocket as UpgradeWebSocket<unknown>,
-  serve(app, { hostname, port, sockets }) {
+  serve(app, { hostname, port, sockets, tls }) {
     target.app = app;
     // node-ws makes its server without options: the frame limit is set on it here (ws closes with 1009).
     (nodeWs.wss.options as { maxPayload: number }).maxPayload = sockets.maxFrame;
-    const keepalive = sockets.keepalive > 0 ? startKeepalive(sockets.keepalive) : undefined;
     return new Promise<Listener>((resolve, reject) => {
-      const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
+      // https.createServer throws here on a certificate and key that do not go together.
+      const https = tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {};
+      const server = serve({ fetch: app.fetch, hostname, port, ...https }, (info) => {
         server.off('error', reject);
+        const keepalive = sockets.keepalive > 0 ? startKeepalive(sockets.keepalive) : undefined;
         resolve({
           hostname,
           port: info.port,
@@ -105,6 +110,8 @@ export const runtime: Runtime = {
             server.close();
             (server as Server).closeIdleConnections?.();
           },
+          // New handshakes use the new context; connections already made keep theirs. Throws, changing nothing, on a bad pair.
+          ...(tls && { setTls: async (next) => (server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key }) }),
         });
       }) as Server;
       server.once('error', reject);

@@ -30,11 +30,23 @@ export interface Child {
   kill(): void;
 }
 
+/** A certificate chain and its private key, as PEM text. */
+export interface TlsPem {
+  cert: string;
+  key: string;
+}
+
 export interface Listener {
   readonly hostname: string;
   readonly port: number;
   /** Stops accepting new connections; open sockets stay until closed. */
   stop(): Promise<void>;
+  /**
+   * Only on a listener serving TLS: new handshakes get this certificate from
+   * now on, while every open connection stays as it is. Rejects, and keeps
+   * serving the old one, when the runtime will not take the pair.
+   */
+  setTls?(tls: TlsPem): Promise<void>;
 }
 
 export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
@@ -80,7 +92,8 @@ export interface Wire {
 export interface Runtime {
   readonly name: 'bun' | 'deno' | 'node';
   readonly upgradeWebSocket: UpgradeWebSocket<unknown>;
-  serve(app: Hono, options: { hostname: string; port: number; sockets: SocketOptions }): Promise<Listener>;
+  /** The public port; with `tls`, it serves https and wss only, and the listener can swap the certificate (setTls). */
+  serve(app: Hono, options: { hostname: string; port: number; sockets: SocketOptions; tls?: TlsPem }): Promise<Listener>;
   readonly wire: Wire;
   /** A plain HTTP server (the bridge on its own address): TCP, or a unix socket at `path`. */
   serveHttp(app: Hono, address: { hostname: string; port: number } | { path: string }): Promise<Listener>;

@@ -176,3 +176,65 @@ describe('history and replay options', () => {
     }
   });
 });
+
+describe('the tls option', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const opensslMissing = spawnSync('openssl', ['version']).status === 0 ? undefined : 'openssl is not installed: it makes the test certificates';
+  /** A self-signed certificate and its key, as PEM text. */
+  const makePair = (): { cert: string; key: string } => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-unit-'));
+    const run = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=unit'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
+  };
+  const pair = opensslMissing ? { cert: '', key: '' } : makePair();
+  const other = opensslMissing ? { cert: '', key: '' } : makePair();
+  const base = { '/etc/wsgate/app.php': '' };
+  const load = (tls: unknown, files: Record<string, string>) => loadConfig('w.json', io({ ...base, ...files, '/etc/wsgate/w.json': JSON.stringify({ hosts: { 'a.test': 'app.php' }, tls }) }));
+  const rejectsWith = async (promise: Promise<unknown>, pattern: RegExp) =>
+    assert.rejects(promise, (e: ConfigError) => e.problems.some((p) => pattern.test(p)) || assert.fail(e.problems.join('; ')));
+
+  it('is off unless given', () => {
+    assert.equal(parseConfig({ hosts: { 'a.test': '/a.php' } }, 'f.json', '/').tls, undefined);
+  });
+
+  it('resolves both paths against the config file', () => {
+    const config = parseConfig({ hosts: { 'a.test': '/a.php' }, tls: { cert: 'tls/fullchain.pem', key: '/etc/ssl/privkey.pem' } }, 'f.json', '/etc/wsgate');
+    assert.deepEqual(config.tls, { cert: '/etc/wsgate/tls/fullchain.pem', key: '/etc/ssl/privkey.pem' });
+  });
+
+  it('wants both fields, as paths, and nothing else', () => {
+    const check = (tls: unknown) => problems(() => parseConfig({ hosts: { 'a.test': '/a.php' }, tls }, 'f.json', '/'));
+    assert.deepEqual(check({ cert: '/c.pem' }), ['f.json: tls.key: is required']);
+    assert.match(check({ cert: '', key: '/k.pem' })[0]!, /^f\.json: tls\.cert: expected the path of a PEM certificate chain.*got an empty string/);
+    assert.match(check({ cert: '/c.pem', key: '/k.pem', ca: '/ca.pem' })[0]!, /^f\.json: tls\.ca: unknown field/);
+    assert.match(check('/c.pem')[0]!, /^f\.json: tls: expected \{"cert": "\/path\/fullchain\.pem", "key": "\/path\/privkey\.pem"\}/);
+  });
+
+  it('checks at load that both files exist and can be read', async () => {
+    await rejectsWith(load({ cert: 'c.pem', key: 'k.pem' }, { '/etc/wsgate/k.pem': pair.key }), /^w\.json: tls\.cert: expected an existing file, but \/etc\/wsgate\/c\.pem does not exist$/);
+    const unreadable: ConfigIO = {
+      ...io({ ...base, '/etc/wsgate/c.pem': pair.cert, '/etc/wsgate/w.json': JSON.stringify({ hosts: { 'a.test': 'app.php' }, tls: { cert: 'c.pem', key: 'k.pem' } }) }),
+      isFile: async () => true,
+    };
+    await rejectsWith(loadConfig('w.json', unreadable), /^w\.json: tls\.key: cannot read \/etc\/wsgate\/k\.pem: ENOENT/);
+  });
+
+  it('checks that they are PEM, and that the key is the certificate\'s', { skip: opensslMissing }, async () => {
+    const config = await load({ cert: 'c.pem', key: 'k.pem' }, { '/etc/wsgate/c.pem': pair.cert, '/etc/wsgate/k.pem': pair.key });
+    assert.deepEqual(config.tls, { cert: '/etc/wsgate/c.pem', key: '/etc/wsgate/k.pem' });
+    await rejectsWith(load({ cert: 'c.pem', key: 'k.pem' }, { '/etc/wsgate/c.pem': pair.key, '/etc/wsgate/k.pem': pair.key }), /^w\.json: tls\.cert: expected a PEM certificate chain/);
+    await rejectsWith(load({ cert: 'c.pem', key: 'k.pem' }, { '/etc/wsgate/c.pem': pair.cert, '/etc/wsgate/k.pem': pair.cert }), /^w\.json: tls\.key: expected a PEM private key/);
+    await rejectsWith(
+      load({ cert: 'c.pem', key: 'k.pem' }, { '/etc/wsgate/c.pem': pair.cert, '/etc/wsgate/k.pem': other.key }),
+      /^w\.json: tls\.key: \/etc\/wsgate\/k\.pem is not the private key of the certificate in tls\.cert \(\/etc\/wsgate\/c\.pem\)/,
+    );
+    const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    await rejectsWith(load({ cert: 'c.pem', key: 'k.pem' }, { '/etc/wsgate/c.pem': broken, '/etc/wsgate/k.pem': pair.key }), /^w\.json: tls\.cert: \/etc\/wsgate\/c\.pem does not hold a valid certificate/);
+    const encrypted = '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n';
+    await rejectsWith(load({ cert: 'c.pem', key: 'k.pem' }, { '/etc/wsgate/c.pem': pair.cert, '/etc/wsgate/k.pem': encrypted }), /^w\.json: tls\.key: .* is encrypted with a passphrase/);
+  });
+});
