@@ -38,9 +38,12 @@ function portOf(value: string | undefined): number | undefined {
 }
 
 
-async function request(url: string, init?: RequestInit): Promise<{ status: number; body: string }> {
+/** A call to a running gateway's bridge; with $WSGATE_SECRET set it goes as the bearer, so a node on a private address answers too. */
+async function request(url: string, init: RequestInit = {}, secret?: string): Promise<{ status: number; body: string }> {
+  const headers = new Headers(init.headers);
+  if (secret) headers.set('authorization', `Bearer ${secret}`);
   try {
-    const response = await fetch(url, init);
+    const response = await fetch(url, { ...init, headers });
     return { status: response.status, body: await response.text() };
   } catch (error) {
     throw new Error(`cannot reach ${url}: ${(error as Error).message}`);
@@ -146,7 +149,7 @@ export function buildCli(runtime: Runtime): CommandDef {
       }
       const body = JSON.stringify({ host: args.host, target: args.target ?? 'all', except: args.except ?? '', data });
       const url = `${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/message`;
-      const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, runtime.env('WSGATE_SECRET'));
       runtime.writeOut(response.body);
       if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
     },
@@ -156,7 +159,7 @@ export function buildCli(runtime: Runtime): CommandDef {
     meta: { name: 'reload', description: 'Make a running gateway re-read its config and replace its workers, keeping every socket' },
     args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
     async run({ args }) {
-      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/reload`, { method: 'POST' });
+      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/reload`, { method: 'POST' }, runtime.env('WSGATE_SECRET'));
       runtime.writeOut(response.body);
       if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
     },
@@ -173,7 +176,7 @@ export function buildCli(runtime: Runtime): CommandDef {
     meta: { name: 'health', description: 'Print the status of a running gateway' },
     args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
     async run({ args }) {
-      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/health`);
+      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/health`, {}, runtime.env('WSGATE_SECRET'));
       runtime.writeOut(response.body);
       if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
     },

@@ -160,6 +160,16 @@ const wire: Wire = {
   },
 };
 
+/**
+ * Bun hands a request without a Host header (HTTP/1.0, as some load
+ * balancers' health checks send) a bare path as its URL, which routing cannot
+ * read: such a request gets an absolute one on loopback.
+ */
+const withAbsoluteUrl =
+  (fetch: Hono['fetch']) =>
+  (request: Request, server: unknown): Response | Promise<Response> =>
+    fetch(request.url.startsWith('/') ? new Request(`http://localhost${request.url}`, request) : request, server);
+
 export const runtime: Runtime = {
   name: 'bun',
   wire,
@@ -168,7 +178,7 @@ export const runtime: Runtime = {
     const options = (bound: number, pem: TlsPem | undefined) => ({
       hostname,
       port: bound,
-      fetch: app.fetch,
+      fetch: withAbsoluteUrl(app.fetch),
       websocket: {
         ...websocket,
         // Bun closes oversized frames with 1009 itself, and pings idle sockets, closing those that stay silent.
@@ -215,7 +225,8 @@ export const runtime: Runtime = {
   },
   async serveHttp(app: Hono, address) {
     if ('path' in address) await unlink(address.path).catch(() => {});
-    const server = Bun.serve('path' in address ? { unix: address.path, fetch: app.fetch } : { hostname: address.hostname, port: address.port, fetch: app.fetch });
+    const fetch = withAbsoluteUrl(app.fetch);
+    const server = Bun.serve('path' in address ? { unix: address.path, fetch } : { hostname: address.hostname, port: address.port, fetch });
     return {
       hostname: 'path' in address ? address.path : address.hostname,
       port: 'path' in address ? 0 : server.port,

@@ -332,6 +332,19 @@ for (const mode of ['oneshot', 'resident'] as const) describe(`contract on ${TAR
   });
 
   describe('GET /health', () => {
+    it('answers an HTTP/1.0 request without a Host header, as load balancers\' health checks send it', async () => {
+      const { connect: tcp } = await import('node:net');
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = tcp(server.port, '127.0.0.1', () => socket.end('GET /health HTTP/1.0\r\n\r\n'));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.[01] 200 /);
+      assert.match(answer, /"status":"ok"/);
+    });
+
     it('counts sockets and tokens per host, with tokens only as sha256', async () => {
       const token = 'very-secret-token-value';
       const x = await client({ host: 'health.tenant.test', token });

@@ -72,6 +72,15 @@ describe(`bridge access on ${TARGET}`, { skip }, () => {
     assert.deepEqual(res.json, { status: 'ok', host: 'app.test', sent: 0 });
   });
 
+  it('wsgate health, cast and reload send WSGATE_SECRET as the bearer', async () => {
+    const without = await runWsgate(['health', '--url', url], { WSGATE_SECRET: '' });
+    assert.deepEqual(JSON.parse(without.stdout), { status: 'ok' });
+    const withSecret = await runWsgate(['health', '--url', url], { WSGATE_SECRET: SECRET });
+    assert.deepEqual(JSON.parse(withSecret.stdout).configured, ['app.test'], withSecret.stderr);
+    const cast = await runWsgate(['cast', '--url', url, '--host', 'app.test', '--data', '1'], { WSGATE_SECRET: SECRET });
+    assert.equal(cast.code, 0, cast.stderr);
+  });
+
   it('takes the secret as a Basic password too, as Prometheus and browsers send it', () => {
     const metrics = remote(ns, `${url}/metrics`, { headers: { authorization: `Basic ${btoa(`prometheus:${SECRET}`)}` } });
     assert.equal(metrics.status, 200);
