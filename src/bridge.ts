@@ -242,7 +242,7 @@ export async function handleHealth(c: Context, gateway: BridgeGateway): Promise<
   const cluster = gateway.cluster;
   if (cluster) {
     // Pools stay per node: workers, cap and pools above are this node's.
-    body.cluster = { node: cluster.node, redis: cluster.up ? 'up' : 'down', nodes: value.perNode, missing: nodes?.missing ?? [] };
+    body.cluster = { node: cluster.node, redis: cluster.up ? 'up' : 'down', nodes: value.perNode, missing: nodes?.missing ?? [], live: cluster.nodes() };
     if (!cluster.up) Object.assign(body, { status: 'degraded', reason: cluster.reason });
   }
   return c.json(body);

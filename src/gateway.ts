@@ -333,6 +333,7 @@ export class Gateway {
       { name: 'wsgate_pool_recycled_total', type: 'counter', help: 'Workers retired after maxJobs per app.', samples: perApp((p) => p.recycled) },
       { name: 'wsgate_history_streams', help: 'Streams whose recent publications are held.', samples: [{ value: recovery.streams }] },
       { name: 'wsgate_replay_tokens', help: 'Gone tokens whose frames are kept for replay.', samples: [{ value: recovery.replaying }] },
+      ...this.#clusterGauges(),
       ...extra,
     ]);
   }
@@ -353,6 +354,21 @@ export class Gateway {
       events: this.feed.since(after),
       samples: this.feed.samples(),
     };
+  }
+
+  /** Redis link state and the cost of the hop to the other nodes; none without a cluster. */
+  #clusterGauges(): Gauge[] {
+    const cluster = this.#cluster;
+    if (!cluster) return [];
+    const { requests, seconds, incomplete, degraded } = cluster.stats;
+    return [
+      { name: 'wsgate_cluster_redis_up', help: '1 while this node is linked to Redis, 0 while it serves alone.', samples: [{ value: cluster.up ? 1 : 0 }] },
+      { name: 'wsgate_cluster_nodes', help: 'Live nodes this node knows of, itself included.', samples: [{ value: cluster.nodes().length }] },
+      { name: 'wsgate_cluster_requests_total', type: 'counter', help: 'Bridge requests gathered over the cluster.', samples: [{ value: requests }] },
+      { name: 'wsgate_cluster_request_seconds_total', type: 'counter', help: 'Summed time from publishing a request to the last answer (divide by requests for the mean cross-node latency).', samples: [{ value: seconds }] },
+      { name: 'wsgate_cluster_incomplete_total', type: 'counter', help: 'Requests some live node did not answer within the deadline.', samples: [{ value: incomplete }] },
+      { name: 'wsgate_cluster_degraded_total', type: 'counter', help: 'Requests served by this node alone because Redis was away.', samples: [{ value: degraded }] },
+    ];
   }
 
   recoveryHealth(): { streams: number; replaying: number } {

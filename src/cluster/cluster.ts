@@ -51,10 +51,14 @@ export class Cluster {
   #up = false;
   #reason = 'connecting to Redis';
   #live = new Set<string>();
+  /** When each node's heartbeat key was last found. */
+  readonly #seen = new Map<string, number>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   /** A node is announced only once it listens on the bus: before, it would miss requests it is expected to answer. */
   #subscribed = false;
+  /** Bridge requests gathered over Redis: how many, their summed round trip, and those some node missed. */
+  readonly stats = { requests: 0, seconds: 0, incomplete: 0, degraded: 0 };
   /** Heartbeat payload: what /health shows of this node. */
   info: () => Record<string, unknown> = () => ({});
 
@@ -112,6 +116,7 @@ export class Cluster {
   /** Sends a request to every live node and gathers their answers (this node's applied on its copy from the bus). */
   async request(request: ClusterRequest): Promise<Gathered> {
     if (!this.#up) return this.#alone(request);
+    const started = performance.now();
     const id = randomBytes(9).toString('base64url');
     const expected = new Set(this.nodes());
     const results = new Map<string, unknown>();
@@ -133,6 +138,9 @@ export class Cluster {
     await done;
     this.#waiting.delete(id);
     const missing = [...expected].filter((node) => !results.has(node));
+    this.stats.requests++;
+    this.stats.seconds += (performance.now() - started) / 1000;
+    if (missing.length) this.stats.incomplete++;
     // This node first: its answer is the one it would give alone.
     const ordered = new Map<string, unknown>();
     if (results.has(this.node)) ordered.set(this.node, results.get(this.node));
@@ -158,6 +166,7 @@ export class Cluster {
   }
 
   #alone(request: ClusterRequest, reason = this.#reason): Gathered {
+    this.stats.degraded++;
     return { results: new Map([[this.node, this.#apply(request)]]), missing: [...this.#live].filter((node) => node !== this.node), degraded: reason };
   }
 
@@ -203,8 +212,15 @@ export class Cluster {
     try {
       await this.#link.setWithTtl(`${prefix}node:${this.node}`, JSON.stringify({ node: this.node, at: Date.now(), ...this.info() }), ttlMs);
       const found = await this.#link.scanValues(`${prefix}node:*`);
+      const now = Date.now();
+      for (const key of found.keys()) this.#seen.set(key.slice(`${prefix}node:`.length), now);
+      // A node counts as live for a ttl after it was last seen, so one scan that misses it (its key being
+      // set again after a Redis restart) does not make requests stop waiting for it.
       const live = new Set<string>();
-      for (const key of found.keys()) live.add(key.slice(`${prefix}node:`.length));
+      for (const [node, at] of this.#seen) {
+        if (now - at < ttlMs) live.add(node);
+        else this.#seen.delete(node);
+      }
       for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
       for (const node of this.#live) if (!live.has(node) && node !== this.node) this.#log.warn('cluster node gone', { node });
       this.#live = live;

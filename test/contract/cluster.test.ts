@@ -69,7 +69,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     redis = await startRedis(redisPort);
     for (const name of ['n1', 'n2', 'n3']) nodes.push(await startServer({ config: configFor(name) }));
     // Every node sees the other two before the tests start.
-    for (const node of nodes) await waitFor(`${node.url} sees three nodes`, async () => ((await health(node)).cluster?.nodes && Object.keys((await health(node)).cluster!.nodes).length === 3 ? true : undefined));
+    for (const node of nodes) await waitFor(`${node.url} knows three live nodes`, async () => ((await health(node)).cluster?.live.length === 3 ? true : undefined));
   });
   after(async () => {
     for (const c of clients) c.ws.terminate();
@@ -77,7 +77,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     await redis?.stop();
   });
 
-  type Health = { status: string; reason?: string; sockets: Record<string, { sockets: number; tokens: number; perToken: Record<string, number> }>; cluster?: { node: string; redis: string; nodes: Record<string, { sockets: number }>; missing: string[] } };
+  type Health = { status: string; reason?: string; sockets: Record<string, { sockets: number; tokens: number; perToken: Record<string, number> }>; cluster?: { node: string; redis: string; nodes: Record<string, { sockets: number }>; missing: string[]; live: string[] } };
   const health = async (node: Started) => (await (await fetch(`${node.url}/health`)).json()) as Health;
   const post = async (node: Started, path: string, body: Record<string, unknown>) => {
     const res = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -142,17 +142,27 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.equal(h.sockets['c.test']!.perToken[sha('ann')], 2);
   });
 
+  it('reports the Redis link and the cross-node round trip in /metrics', async () => {
+    const text = await (await fetch(`${nodes[0]!.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value('wsgate_cluster_redis_up'), 1);
+    assert.equal(value('wsgate_cluster_nodes'), 3);
+    assert.ok(value('wsgate_cluster_requests_total') >= 5, 'the casts and subscribes above went over the cluster');
+    assert.ok(value('wsgate_cluster_request_seconds_total') > 0);
+    assert.equal(value('wsgate_cluster_incomplete_total'), 0);
+  });
+
   it('drops a node killed with SIGKILL from presence within the heartbeat ttl', async () => {
     const victim = await startServer({ config: configFor('n4') });
     const v = await open(victim, 'dora');
-    await waitFor('n1 sees n4', async () => ('n4' in ((await health(nodes[0]!)).cluster?.nodes ?? {}) ? true : undefined));
+    await waitFor('n1 knows n4', async () => ((await health(nodes[0]!)).cluster?.live.includes('n4') ? true : undefined));
     assert.equal((await post(nodes[0]!, '/subscribe', { host: 'c.test', target: 'token:dora', channel: 'room:v' })).joined, 1);
     victim.child.kill('SIGKILL');
     await victim.exited;
     await v.closed;
     const gone = await waitFor('n4 dropped from the cluster', async () => {
       const h = await health(nodes[0]!);
-      return !('n4' in (h.cluster?.nodes ?? {})) && h.cluster!.missing.length === 0 ? h : undefined;
+      return !h.cluster!.live.includes('n4') && !('n4' in h.cluster!.nodes) && h.cluster!.missing.length === 0 ? h : undefined;
     });
     assert.equal(gone.status, 'ok');
     const presence = (await (await fetch(`${nodes[0]!.url}/presence?host=c.test&channel=room:v`)).json()) as { sockets: number };
@@ -174,6 +184,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.match(String(h.reason), /Redis unreachable/);
     redis = await startRedis(redisPort);
     await n1.waitForLog(/cluster joined node=n1/, 15_000);
+    await waitFor('n1 knows all three nodes again', async () => ((await health(n1)).cluster?.live.length === 3 ? true : undefined), 15_000);
     await waitFor('all three nodes back', async () => {
       const r = await post(n1, '/message', { host: 'c.test', target: 'token:eve', data: 'back' });
       return r.sent === 2 && !r.nodes?.degraded ? r : undefined;
