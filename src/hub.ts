@@ -225,7 +225,9 @@ export class Hub {
   /**
    * Sends `frame` to the selected sockets of `host`; returns how many got it.
    * Sockets that opted in to envelopes get `wrap()` instead, when given: it is
-   * called at most once, and only when such a socket is among them.
+   * called at most once; with native topics whenever the host has such a
+   * socket (the envelope topic is published to blindly), else only when one
+   * is among the selected.
    */
   cast(host: string, selection: Selection, frame: string, except?: string, wrap?: () => string): number {
     const group = this.#byHost.get(host);
