@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
+import { waitFor } from '../support/events.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP, ROOT, TARGET, startServer, targetAvailable } from '../support/server.ts';
@@ -108,7 +109,8 @@ describe(`GET /metrics on ${TARGET}`, { skip }, () => {
     clients.push(c);
     c.send('{"cmd":"echo"}');
     await c.next();
-    const { samples } = await scrape();
-    assert.equal(samples.get('wsgate_hook_runs_total{host="o.test",hook="receive",mode="oneshot",result="ok"}'), 1);
+    // The echo streams out before the one-shot process has exited, and the run counts once it has.
+    const runs = await waitFor('the one-shot receive counted', async () => (await scrape()).samples.get('wsgate_hook_runs_total{host="o.test",hook="receive",mode="oneshot",result="ok"}'));
+    assert.equal(runs, 1);
   });
 });
