@@ -115,7 +115,8 @@ export class Cluster {
 
   /** Sends a request to every live node and gathers their answers (this node's applied on its copy from the bus). */
   async request(request: ClusterRequest): Promise<Gathered> {
-    if (!this.#up) return this.#alone(request);
+    // Not yet listening on the bus: its own copy would not come back to it.
+    if (!this.#up || !this.#subscribed) return this.#alone(request, this.#up ? 'not yet subscribed to the cluster bus' : this.#reason);
     const started = performance.now();
     const id = randomBytes(9).toString('base64url');
     const expected = new Set(this.nodes());

@@ -14,7 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
-import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { APP, ROOT, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
@@ -142,6 +144,15 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.equal(h.sockets['c.test']!.perToken[sha('ann')], 2);
   });
 
+  it('lists the nodes on the dashboard, with their sockets', async () => {
+    const data = (await (await fetch(`${nodes[0]!.url}/dashboard/data`)).json()) as { nodes: Array<{ node: string; sockets: number; state: string }> };
+    assert.deepEqual(data.nodes.map((n) => n.node).sort(), ['n1', 'n2', 'n3']);
+    assert.equal(data.nodes.find((n) => n.node === 'n1')!.state, 'this node');
+    assert.equal(data.nodes.find((n) => n.node === 'n2')!.state, 'up');
+    const h = await health(nodes[0]!);
+    for (const n of data.nodes) assert.equal(n.sockets, h.cluster!.nodes[n.node]!.sockets, n.node);
+  });
+
   it('reports the Redis link and the cross-node round trip in /metrics', async () => {
     const text = await (await fetch(`${nodes[0]!.url}/metrics`)).text();
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
@@ -150,6 +161,10 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.ok(value('wsgate_cluster_requests_total') >= 5, 'the casts and subscribes above went over the cluster');
     assert.ok(value('wsgate_cluster_request_seconds_total') > 0);
     assert.equal(value('wsgate_cluster_incomplete_total'), 0);
+    const dashboard = readFileSync(join(ROOT, 'docs', 'grafana-dashboard.json'), 'utf8');
+    const queried = new Set([...dashboard.matchAll(/\b(wsgate_cluster_\w+)/g)].map((m) => m[1]!));
+    assert.ok(queried.size >= 4, 'the Grafana dashboard has cluster panels');
+    for (const name of queried) assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name}, queried by docs/grafana-dashboard.json, is in /metrics`);
   });
 
   it('drops a node killed with SIGKILL from presence within the heartbeat ttl', async () => {
