@@ -12,7 +12,7 @@ import { newSocketId, sha256Hex } from './ids.ts';
 import { channelRule } from './channels.ts';
 import { parseControl } from './control.ts';
 import type { Control } from './control.ts';
-import { MemoryHistory, streamKey } from './history.ts';
+import { MemoryHistory, newEpoch, streamKey } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since } from './history.ts';
 import { Replay } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
@@ -20,6 +20,7 @@ import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
 import type { Cluster } from './cluster/cluster.ts';
 import type { ClusterRequest } from './cluster/messages.ts';
+import type { NumberedStream } from './cluster/redis.ts';
 import { mergePresence, mergeStats } from './cluster/merge.ts';
 import { Feed } from './dashboard/feed.ts';
 import type { FeedEvent, Sample } from './dashboard/feed.ts';
@@ -265,7 +266,7 @@ export class Gateway {
   applyRequest(request: ClusterRequest): unknown {
     switch (request.t) {
       case 'cast':
-        return this.#castFrame(request.host, request.selection, request.frame, request.except);
+        return this.#castFrame(request.host, request.selection, request.frame, request.except, request.position);
       case 'presenceEvent':
         return this.#presenceCast(request.host, request.channel, request.frame, request.except);
       case 'subscribe':
@@ -280,9 +281,9 @@ export class Gateway {
   }
 
   /** Runs a bridge request here, or on every live node and merges their answers. */
-  async #everywhere<T>(request: ClusterRequest, merge: (results: unknown[]) => T): Promise<Spread<T>> {
+  async #everywhere<T>(request: ClusterRequest, merge: (results: unknown[]) => T, numbered?: NumberedStream): Promise<Spread<T>> {
     if (!this.#cluster) return { value: merge([this.applyRequest(request)]) };
-    const gathered = await this.#cluster.request(request);
+    const gathered = await this.#cluster.request(request, numbered);
     const nodes: NonNullable<Spread<T>['nodes']> = { answered: [...gathered.results.keys()], missing: gathered.missing };
     if (gathered.degraded) nodes.degraded = gathered.degraded;
     return { value: merge([...gathered.results.values()]), nodes };
@@ -290,7 +291,23 @@ export class Gateway {
 
   castEverywhere(host: string, selection: Selection, data: unknown, except: string | undefined): Promise<Spread<number>> {
     const frame = JSON.stringify(data) ?? 'null';
-    return this.#everywhere({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, sum);
+    return this.#everywhere({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, sum, this.#numbered(host, selection));
+  }
+
+  /** In a cluster, a stream with history is numbered in Redis, so every node gives a publication the same offset. */
+  #numbered(host: string, selection: Selection): NumberedStream | undefined {
+    const stream = this.#cluster && this.#streamOf(host, selection);
+    if (!stream?.limits) return undefined;
+    return { key: stream.key, epoch: newEpoch(), size: stream.limits.size, expireMs: stream.limits.ttlMs + 3_600_000 };
+  }
+
+  /** The stream a cast goes to (a channel, the host's @all, a token's @token), and its history, if it keeps one. */
+  #streamOf(host: string, selection: Selection): { stream: string; key: string; limits?: HistoryLimits } | undefined {
+    const config = this.#routes.match(host)?.config;
+    if (selection.kind === 'channel') return { stream: selection.channel, key: streamKey(host, selection.channel), limits: channelRule(config?.channels, selection.channel)?.history };
+    if (selection.kind === 'all') return { stream: ALL_STREAM, key: streamKey(host, ALL_STREAM), limits: config?.history };
+    if (selection.kind === 'token') return { stream: TOKEN_STREAM, key: tokenStreamKey(host, selection.token), limits: config?.history };
+    return undefined;
   }
 
   subscribeEverywhere(host: string, selection: Selection, channel: string, join: boolean): Promise<Spread<number>> {
@@ -497,9 +514,7 @@ export class Gateway {
     } else if (limits) Object.assign(frame, this.#history.top(key, limits));
     else if (asked) frame.recovered = false;
     this.hub.send(session, JSON.stringify(frame));
-    // In a cluster each node keeps its own history for now: another epoch may be another node's, not a restart.
-    const otherEpoch = asked !== undefined && missed !== undefined && asked.epoch !== missed.top.epoch;
-    if (asked && missed && !(otherEpoch && this.#cluster)) {
+    if (asked && missed) {
       for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
     }
     if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length });
@@ -702,27 +717,25 @@ export class Gateway {
    */
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {
     const frame = JSON.stringify(data) ?? 'null';
+    const numbered = this.#numbered(host, selection);
+    const request: ClusterRequest = { t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) };
+    // Numbered in Redis first, then applied here on its way back like on every node: this node's sockets it picks.
+    if (numbered && this.#cluster!.send(request, numbered)) return this.hub.select(host, selection).filter((socket) => socket.id !== except).length;
     const sent = this.#castFrame(host, selection, frame, except);
     // A hook's cast reaches the other nodes' sockets too; only this node's count is known now.
     this.#cluster?.notify({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) });
     return sent;
   }
 
-  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined): number {
+  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered?: Position): number {
     const config = this.#routes.match(host)?.config;
-    let stream: string | undefined;
-    let key = '';
-    let limits: HistoryLimits | undefined;
-    if (selection.kind === 'channel') {
-      stream = selection.channel;
-      limits = channelRule(config?.channels, stream)?.history;
-      if (limits) key = streamKey(host, stream);
-    } else if (selection.kind === 'all' || selection.kind === 'token') {
-      stream = selection.kind === 'all' ? ALL_STREAM : TOKEN_STREAM;
-      limits = config?.history;
-      if (limits) key = selection.kind === 'all' ? streamKey(host, ALL_STREAM) : tokenStreamKey(host, selection.token);
-    }
-    const position = limits ? this.#history.append(key, frame, limits) : undefined;
+    const target = this.#streamOf(host, selection);
+    const stream = target?.stream;
+    let position: Position | undefined;
+    if (target?.limits && numbered) {
+      this.#history.put(target.key, frame, numbered, target.limits);
+      position = numbered;
+    } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
     if (config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.metrics.cast(host, selection.kind, sent);

@@ -39,6 +39,8 @@ export interface Since {
 export interface HistoryStore {
   /** Records a publication; returns its position. */
   append(stream: string, frame: string, limits: HistoryLimits, now?: number): Position;
+  /** Records a publication numbered elsewhere (by the cluster, in Redis), keeping this node's copy in step. */
+  put(stream: string, frame: string, position: Position, limits: HistoryLimits, now?: number): void;
   /** Where a stream is now (a stream never published to starts an epoch at offset 0). */
   top(stream: string, limits: HistoryLimits, now?: number): Position;
   /** What came after `since`; `since` undefined: everything held. */
@@ -61,6 +63,8 @@ interface Ring {
   ttlMs: number;
   /** When it was last published to or asked about. */
   touched: number;
+  /** Its positions come from the cluster (put), not from this node (append). */
+  shared: boolean;
 }
 
 /**
@@ -70,7 +74,7 @@ interface Ring {
 const FORGET_AFTER_MS = 3_600_000;
 
 /** Epochs are short and random: a restart must not reuse one. */
-const newEpoch = (): string => randomBytes(6).toString('base64url');
+export const newEpoch = (): string => randomBytes(6).toString('base64url');
 
 /** The key of a stream within a host: hosts never share a stream. */
 export const streamKey = (host: string, stream: string): string => `${host}\n${stream}`;
@@ -86,7 +90,7 @@ export class MemoryHistory implements HistoryStore {
     let ring = this.#rings.get(stream);
     if (ring && ring.frames.length !== limits.size) ring = this.#resize(stream, ring, limits);
     if (!ring) {
-      ring = { epoch: newEpoch(), offset: 0, frames: new Array(limits.size), times: new Array(limits.size), start: 0, count: 0, ttlMs: limits.ttlMs, touched: now };
+      ring = { epoch: newEpoch(), offset: 0, frames: new Array(limits.size), times: new Array(limits.size), start: 0, count: 0, ttlMs: limits.ttlMs, touched: now, shared: false };
       this.#rings.set(stream, ring);
     }
     ring.ttlMs = limits.ttlMs;
@@ -118,14 +122,34 @@ export class MemoryHistory implements HistoryStore {
 
   append(stream: string, frame: string, limits: HistoryLimits, now = Date.now()): Position {
     const ring = this.#ring(stream, limits, now);
+    // Numbering of its own after the cluster's (Redis away): an epoch of its own, so no position means two things.
+    if (ring.shared) this.#restart(ring, newEpoch(), 0, false);
+    this.#store(ring, frame, now);
+    ring.offset++;
+    return { epoch: ring.epoch, offset: ring.offset };
+  }
+
+  put(stream: string, frame: string, position: Position, limits: HistoryLimits, now = Date.now()): void {
+    const ring = this.#ring(stream, limits, now);
+    if (ring.epoch === position.epoch && ring.shared && position.offset <= ring.offset) return;
+    // Another epoch, or a gap (this node missed some): what it holds no longer leads up to this one.
+    if (!ring.shared || ring.epoch !== position.epoch || position.offset !== ring.offset + 1) this.#restart(ring, position.epoch, position.offset - 1, true);
+    this.#store(ring, frame, now);
+    ring.offset = position.offset;
+  }
+
+  #restart(ring: Ring, epoch: string, offset: number, shared: boolean): void {
+    ring.frames.fill(undefined as unknown as string);
+    Object.assign(ring, { epoch, offset, start: 0, count: 0, shared });
+  }
+
+  #store(ring: Ring, frame: string, now: number): void {
     const capacity = ring.frames.length;
     const at = (ring.start + ring.count) % capacity;
     ring.frames[at] = frame;
     ring.times[at] = now;
     if (ring.count < capacity) ring.count++;
     else ring.start = (ring.start + 1) % capacity;
-    ring.offset++;
-    return { epoch: ring.epoch, offset: ring.offset };
   }
 
   top(stream: string, limits: HistoryLimits, now = Date.now()): Position {

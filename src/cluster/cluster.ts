@@ -13,7 +13,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { BusMessageSchema, ReplySchema, parseWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
-import type { RedisLink } from './redis.ts';
+import type { NumberedStream, RedisLink } from './redis.ts';
+
+/** Stands in for the position in a numbered message until Redis fills it in. */
+const POSITION = '\u0000position\u0000';
 
 export interface ClusterOptions {
   node: string;
@@ -114,7 +117,7 @@ export class Cluster {
   }
 
   /** Sends a request to every live node and gathers their answers (this node's applied on its copy from the bus). */
-  async request(request: ClusterRequest): Promise<Gathered> {
+  async request(request: ClusterRequest, numbered?: NumberedStream): Promise<Gathered> {
     // Not yet listening on the bus: its own copy would not come back to it.
     if (!this.#up || !this.#subscribed) return this.#alone(request, this.#up ? 'not yet subscribed to the cluster bus' : this.#reason);
     const started = performance.now();
@@ -130,7 +133,7 @@ export class Cluster {
       this.#waiting.set(id, { expected, results, finish });
     });
     try {
-      await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify({ id, from: this.node, request } satisfies BusMessage));
+      await this.#publish({ id, from: this.node, request }, numbered);
     } catch (error) {
       this.#waiting.get(id)?.finish();
       this.#waiting.delete(id);
@@ -147,6 +150,24 @@ export class Cluster {
     if (results.has(this.node)) ordered.set(this.node, results.get(this.node));
     for (const [node, result] of results) if (node !== this.node) ordered.set(node, result);
     return { results: ordered, missing };
+  }
+
+  /** A numbered request goes through Redis's script, which puts its position in: `position` stands in for it here. */
+  async #publish(message: BusMessage, numbered: NumberedStream | undefined): Promise<void> {
+    const channel = `${this.#options.prefix}bus`;
+    if (!numbered || message.request.t !== 'cast') return this.#link.publish(channel, JSON.stringify(message));
+    const text = JSON.stringify({ ...message, request: { ...message.request, position: POSITION } });
+    const [head, tail] = text.split(JSON.stringify(POSITION)) as [string, string];
+    await this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail);
+  }
+
+  /** Sends a request every node applies on receipt, this one too, without waiting for answers. */
+  send(request: ClusterRequest, numbered?: NumberedStream): boolean {
+    if (!this.#up || !this.#subscribed) return false;
+    this.#publish({ id: '', from: this.node, request }, numbered).catch(() => {
+      // Redis went away: the state listener says so, once.
+    });
+    return true;
   }
 
   /** Tells the other nodes of something this node already did (casts from hooks); nobody answers. */

@@ -15,7 +15,15 @@ const SelectionSchema = v.variant('kind', [
 
 export const RequestSchema = v.variant('t', [
   /** A cast: `frame` is the JSON text, serialised once by the node that took it. */
-  v.object({ t: v.literal('cast'), host: v.string(), selection: SelectionSchema, frame: v.string(), except: v.optional(v.string()) }),
+  v.object({
+    t: v.literal('cast'),
+    host: v.string(),
+    selection: SelectionSchema,
+    frame: v.string(),
+    except: v.optional(v.string()),
+    /** Where Redis numbered it, for streams with history. */
+    position: v.optional(v.object({ epoch: v.string(), offset: v.number() })),
+  }),
   /** A join or leave event, cast to a channel's members as it is (no history, no envelope). */
   v.object({ t: v.literal('presenceEvent'), host: v.string(), channel: v.string(), frame: v.string(), except: v.string() }),
   v.object({ t: v.literal('subscribe'), host: v.string(), selection: SelectionSchema, channel: v.string(), join: v.boolean() }),

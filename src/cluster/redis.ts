@@ -19,10 +19,43 @@ export interface RedisLink {
   del(key: string): Promise<void>;
   /** Keys matching a glob, with their values (SCAN, then MGET). */
   scanValues(pattern: string): Promise<Map<string, string>>;
+  /**
+   * Numbers a publication of a stream with history and publishes it, in one
+   * step: the stream's epoch (made once), the next offset, the frame kept in a
+   * Redis Stream, and the bus message with the position put between `head`
+   * and `tail`. Done in Redis in one script, so the bus carries publications
+   * in the order of their offsets.
+   */
+  publishNumbered(stream: NumberedStream, frame: string, channel: string, head: string, tail: string): Promise<{ epoch: string; offset: number }>;
   /** "up" once both connections are ready; "down" with why otherwise. */
   onState(listener: (state: 'up' | 'down', reason?: string) => void): void;
   close(): Promise<void>;
 }
+
+export interface NumberedStream {
+  /** The key the stream's epoch, offset and entries hang off. */
+  key: string;
+  /** An epoch to take when the stream has none. */
+  epoch: string;
+  /** Entries kept (about). */
+  size: number;
+  /** How long the keys outlive the last publication. */
+  expireMs: number;
+}
+
+const NUMBER_AND_PUBLISH = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+local offset = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. offset, 'f', ARGV[3])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6] .. '{"epoch":"' .. epoch .. '","offset":' .. offset .. '}' .. ARGV[7])
+return {epoch, offset}
+`;
 
 /** Waits a little longer after each failed attempt, up to two seconds. */
 const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
@@ -53,6 +86,11 @@ export function connectRedis(url: string): RedisLink {
   return {
     async publish(channel, message) {
       await commands.publish(channel, message);
+    },
+    async publishNumbered(stream, frame, channel, head, tail) {
+      const keys = [`${stream.key}:epoch`, `${stream.key}:offset`, `${stream.key}:stream`];
+      const [epoch, offset] = (await commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, stream.expireMs, channel, head, tail)) as [string, number];
+      return { epoch, offset: Number(offset) };
     },
     async subscribe(channels, onMessage) {
       subscriber.on('message', onMessage);

@@ -62,7 +62,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   const clients: Client[] = [];
 
   const configFor = (name: string) => ({
-    hosts: { 'c.test': { app: APP, build: false } },
+    hosts: { 'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } },
     cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
   });
 
@@ -132,6 +132,42 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     const presence = (await (await fetch(`${n1.url}/presence?host=c.test&channel=room:x`)).json()) as { sockets: number; tokens: Record<string, number> };
     assert.equal(presence.sockets, 2);
     assert.deepEqual(presence.tokens, { [sha('carl')]: 2 });
+  });
+
+  it('numbers a stream in Redis, so a client resumes on another node exactly where it stopped', async () => {
+    const [n1, n2, n3] = nodes as [Started, Started, Started];
+    type Frame = { wsgate?: string; channel?: string; epoch?: string; offset?: number; data?: unknown; recovered?: boolean };
+    const aware = async (node: Started, recover?: Record<string, { epoch: string; offset: number }>) => {
+      const path = `/websocket?wsgate=1${recover ? `&recover=${encodeURIComponent(JSON.stringify(recover))}` : ''}`;
+      const c = await connect(node.port, { host: 'c.test', token: 'room-h', path });
+      clients.push(c);
+      const frames: Frame[] = [];
+      for (;;) {
+        const frame = JSON.parse(await c.next()) as Frame;
+        frames.push(frame);
+        if (frame.wsgate === 'ready') return { c, frames };
+      }
+    };
+    const next = async (c: Client) => JSON.parse(await c.next()) as Frame;
+    const watcher = await aware(n3);
+    const first = await aware(n1);
+    assert.equal((await post(n2, '/message', { host: 'c.test', target: 'channel:room:h', data: 'one' })).sent, 2);
+    const one = await next(first.c);
+    assert.deepEqual([one.wsgate, one.offset, one.data], ['pub', 1, 'one']);
+    // Every node gives the same publication the same position.
+    const seen = await next(watcher.c);
+    assert.deepEqual([seen.epoch, seen.offset], [one.epoch, 1]);
+    first.c.ws.terminate();
+    await first.c.closed;
+    await waitFor('n1 closed it', async () => ((await health(n1)).cluster!.nodes.n1!.sockets === 1 ? true : undefined));
+    for (const [from, word] of [[n3, 'two'], [n1, 'three']] as const) assert.equal((await post(from, '/message', { host: 'c.test', target: 'channel:room:h', data: word })).sent, 1);
+    const back = await aware(n2, { 'room:h': { epoch: one.epoch!, offset: 1 } });
+    const joined = back.frames.find((f) => f.wsgate === 'joined' && f.channel === 'room:h')!;
+    assert.deepEqual([joined.recovered, joined.epoch, joined.offset], [true, one.epoch, 3]);
+    assert.deepEqual(back.frames.filter((f) => f.wsgate === 'pub').map((f) => [f.offset, f.data]), [[2, 'two'], [3, 'three']]);
+    assert.equal((await post(n1, '/message', { host: 'c.test', target: 'channel:room:h', data: 'four' })).sent, 2);
+    const four = await next(back.c);
+    assert.deepEqual([four.epoch, four.offset, four.data], [one.epoch, 4, 'four']);
   });
 
   it('aggregates /health over the nodes, with each node\'s own count', async () => {

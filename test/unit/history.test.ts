@@ -93,3 +93,26 @@ describe('Replay', () => {
     assert.equal(r.back('h', 'ann', 1001), undefined);
   });
 });
+
+describe('MemoryHistory.put: a copy of a stream numbered elsewhere', () => {
+  const limits = { size: 3, ttlMs: 1000 };
+  it('keeps the given positions, ignores repeats, and starts over on another epoch or a gap', () => {
+    const h = new MemoryHistory();
+    h.put('s', 'a', { epoch: 'E', offset: 5 }, limits, 0);
+    h.put('s', 'b', { epoch: 'E', offset: 6 }, limits, 0);
+    h.put('s', 'b again', { epoch: 'E', offset: 6 }, limits, 0);
+    assert.deepEqual(h.since('s', { epoch: 'E', offset: 4 }, limits, 0), { top: { epoch: 'E', offset: 6 }, recovered: true, publications: [{ offset: 5, frame: 'a' }, { offset: 6, frame: 'b' }] });
+    h.put('s', 'd', { epoch: 'E', offset: 8 }, limits, 0);
+    assert.deepEqual(h.since('s', { epoch: 'E', offset: 6 }, limits, 0).recovered, false, 'offset 7 never came here');
+    h.put('s', 'x', { epoch: 'F', offset: 1 }, limits, 0);
+    assert.deepEqual(h.since('s', undefined, limits, 0).publications, [{ offset: 1, frame: 'x' }]);
+    assert.equal(h.top('s', limits, 0).epoch, 'F');
+  });
+  it('numbers its own publications in an epoch of its own after a copied one', () => {
+    const h = new MemoryHistory();
+    h.put('s', 'a', { epoch: 'E', offset: 5 }, limits, 0);
+    const own = h.append('s', 'alone', limits, 0);
+    assert.notEqual(own.epoch, 'E');
+    assert.equal(own.offset, 1);
+  });
+});
