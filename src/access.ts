@@ -24,15 +24,17 @@ export function cameThroughProxy(header: (name: string) => string | undefined): 
 }
 
 /**
- * `Authorization: Bearer <secret>`, or Basic with the secret as the password
- * (any user name), which is what a browser asks for on /dashboard and what
- * Prometheus's basic_auth sends. Compared in constant time (both sides hashed
- * first, so lengths match too).
+ * `Authorization: Bearer <secret>`, or, where `allowBasic` (the read-only
+ * /metrics and /dashboard), Basic with the secret as the password (any user
+ * name): what a browser asks for and Prometheus's basic_auth sends. Never on
+ * the rest of the bridge: a browser replays cached Basic credentials on any
+ * request to the origin, which another site could make it send (CSRF).
+ * Compared in constant time (both sides hashed first, so lengths match too).
  */
-export function bearerMatches(authorization: string | undefined, secret: string): boolean {
+export function bearerMatches(authorization: string | undefined, secret: string, allowBasic = false): boolean {
   const header = authorization?.trim() ?? '';
   const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header)?.[1];
+  const basic = allowBasic ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header)?.[1] : undefined;
   let password = bearer;
   if (basic !== undefined) {
     let decoded = '';

@@ -183,9 +183,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   };
 
   const demo = config.hosts.some((h) => h.module === BUILTIN_DEMO);
-  const trusted = (c: Context) => {
+  const trusted = (c: Context, allowBasic = false) => {
     const secret = current.secret;
-    if (secret && bearerMatches(c.req.header('authorization'), secret)) return true;
+    if (secret && bearerMatches(c.req.header('authorization'), secret, allowBasic)) return true;
     let peer: string | undefined;
     try {
       peer = runtime.remoteAddress(c);
@@ -219,7 +219,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   let cluster: Cluster | undefined;
   if (config.cluster) {
     const { redis, prefix, deadlineMs, heartbeatMs, ttlMs } = config.cluster;
-    cluster = new Cluster(connectRedis(redis), { node: serverOptions.about.node, prefix, deadlineMs, heartbeatMs, ttlMs }, log, (request) => gateway!.applyRequest(request));
+    cluster = new Cluster(connectRedis(redis), { node: serverOptions.about.node, prefix, deadlineMs, heartbeatMs, ttlMs }, log, (request, own) => gateway!.applyRequest(request, own));
     gateway.attachCluster(cluster);
     cluster.start();
     log.always('cluster', { node: cluster.node, redis: redactUrl(redis) });

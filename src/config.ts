@@ -262,14 +262,17 @@ const TopLevel = v.strictObject({
   schedule: v.optional(v.array(ScheduleFields), []),
   secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
   cluster: v.optional(
-    v.strictObject({
-      redis: v.pipe(nonEmpty('a Redis URL such as "redis://127.0.0.1:6379"'), v.regex(/^rediss?:\/\//, 'expected a Redis URL such as "redis://127.0.0.1:6379"')),
-      node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
-      prefix: v.optional(v.string('expected a key prefix'), 'wsgate:'),
-      deadline: v.optional(seconds, 1),
-      heartbeat: v.optional(seconds, 1),
-      ttl: v.optional(seconds, 5),
-    }),
+    v.pipe(
+      v.strictObject({
+        redis: v.pipe(nonEmpty('a Redis URL such as "redis://127.0.0.1:6379"'), v.regex(/^rediss?:\/\//, 'expected a Redis URL such as "redis://127.0.0.1:6379"')),
+        node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
+        prefix: v.optional(v.string('expected a key prefix'), 'wsgate:'),
+        deadline: v.optional(seconds, 1),
+        heartbeat: v.optional(seconds, 1),
+        ttl: v.optional(seconds, 5),
+      }),
+      v.check((c) => c.ttl > c.heartbeat, 'ttl must be longer than heartbeat, or live nodes would expire between beats'),
+    ),
   ),
   origins,
   ...tokenFields,

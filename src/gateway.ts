@@ -194,7 +194,7 @@ export class Gateway {
     this.#config = config;
     this.#paths = config.paths.map(compilePath);
     this.#anyPath = config.paths.some((route) => route.template === '*');
-    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered), traffic: (host) => this.metrics.traffic(host) });
+    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered), traffic: (host) => this.metrics.traffic(this.#label(host)) });
     this.pools = pools;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
@@ -263,12 +263,14 @@ export class Gateway {
   }
 
   /** A request from the bus (or from this node's own bridge), applied to this node's sockets. */
-  applyRequest(request: ClusterRequest): unknown {
+  applyRequest(request: ClusterRequest, own = true): unknown {
+    // Another node may serve hosts this one does not (a config being rolled out): nothing here for them.
+    if ('host' in request && !this.#routes.match(request.host)) return request.t === 'presence' ? { sockets: 0, tokens: {}, members: [] } : 0;
     switch (request.t) {
       case 'cast':
-        return this.#castFrame(request.host, request.selection, request.frame, request.except, request.position);
+        return this.#castFrame(request.host, request.selection, request.frame, request.except, request.position, own);
       case 'presenceEvent':
-        return this.#presenceCast(request.host, request.channel, request.frame, request.except);
+        return this.#presenceCast(request.host, request.channel, request.frame, request.except, own);
       case 'subscribe':
         return this.subscribe(request.host, request.selection, request.channel, request.join);
       case 'disconnect':
@@ -298,7 +300,9 @@ export class Gateway {
   #numbered(host: string, selection: Selection): NumberedStream | undefined {
     const stream = this.#cluster && this.#streamOf(host, selection);
     if (!stream?.limits) return undefined;
-    return { key: stream.key, epoch: newEpoch(), size: stream.limits.size, expireMs: stream.limits.ttlMs + 3_600_000 };
+    // Redis keys show in SCAN and MONITOR: a token's stream is named by its hash there.
+    const key = selection.kind === 'token' ? streamKey(host, `${TOKEN_STREAM}\n${sha256Hex(selection.token)}`) : stream.key;
+    return { key, epoch: newEpoch(), size: stream.limits.size, expireMs: stream.limits.ttlMs + 3_600_000 };
   }
 
   /** The stream a cast goes to (a channel, the host's @all, a token's @token), and its history, if it keeps one. */
@@ -420,9 +424,17 @@ export class Gateway {
     return pending;
   }
 
-  /** Counts a refused upgrade; hosts that are not configured count as "", so strangers cannot grow the label set. */
+  /**
+   * Metrics are labelled by the configured host key (`*.tenant.example.com`,
+   * `*`), not by the Host a request names, and hosts that are not configured
+   * count as "": whatever strangers send, the label set stays the config's.
+   */
+  #label(host: string): string {
+    return this.#routes.match(host)?.config.key ?? '';
+  }
+
   refused(host: string, reason: string): void {
-    this.metrics.upgrade(this.#routes.match(host) ? host : '', 'refused', reason);
+    this.metrics.upgrade(this.#label(host), 'refused', reason);
   }
 
   /** Why a new socket for this host and token may not open now (status and reason), if it may not. */
@@ -442,7 +454,7 @@ export class Gateway {
     session.allowance = limits.messageBurst;
     session.filledAt = session.lastSeen = performance.now();
     this.hub.add(session);
-    this.metrics.upgrade(session.host, 'accepted');
+    this.metrics.upgrade(session.route.config.key, 'accepted');
     this.feed.push('connect', session.host, session.id);
     this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash ?? sha256Hex(session.token)), sockets: this.hub.size });
     session.tokenHash = undefined;
@@ -538,11 +550,11 @@ export class Gateway {
   }
 
   /** A join or leave frame to a channel's members: never wrapped, never in history; but a gone token would have seen it. */
-  #presenceCast(host: string, channel: string, frame: string, except: string): number {
+  #presenceCast(host: string, channel: string, frame: string, except: string, own = true): number {
     const selection: Selection = { kind: 'channel', channel };
     if (this.#routes.match(host)?.config.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except);
-    this.metrics.cast(host, 'presence', sent);
+    this.metrics.cast(this.#label(host), 'presence', sent, own);
     return sent;
   }
 
@@ -562,7 +574,7 @@ export class Gateway {
     const limits = this.#config.limits;
     const now = performance.now();
     session.lastSeen = now;
-    const traffic = this.metrics.traffic(session.host);
+    const traffic = this.metrics.traffic(session.route.config.key);
     traffic.framesIn++;
     traffic.bytesIn += utf8Length(text);
     session.allowance = Math.min(limits.messageBurst, session.allowance + ((now - session.filledAt) / 1000) * limits.messagesPerSecond);
@@ -720,14 +732,16 @@ export class Gateway {
     const numbered = this.#numbered(host, selection);
     const request: ClusterRequest = { t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) };
     // Numbered in Redis first, then applied here on its way back like on every node: this node's sockets it picks.
-    if (numbered && this.#cluster!.send(request, numbered)) return this.hub.select(host, selection).filter((socket) => socket.id !== except).length;
-    const sent = this.#castFrame(host, selection, frame, except);
+    const local = () => this.#castFrame(host, selection, frame, except);
+    if (numbered && this.#cluster!.send(request, numbered, local)) return this.hub.select(host, selection).filter((socket) => socket.id !== except).length;
+    const sent = local();
     // A hook's cast reaches the other nodes' sockets too; only this node's count is known now.
-    this.#cluster?.notify({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) });
+    this.#cluster?.notify(request);
     return sent;
   }
 
-  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered?: Position): number {
+  /** `own`: this node took the cast (another node's, from the bus, counts its deliveries here but not the cast). */
+  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered?: Position, own = true): number {
     const config = this.#routes.match(host)?.config;
     const target = this.#streamOf(host, selection);
     const stream = target?.stream;
@@ -738,7 +752,7 @@ export class Gateway {
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
     if (config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
-    this.metrics.cast(host, selection.kind, sent);
+    this.metrics.cast(this.#label(host), selection.kind, sent, own);
     this.#log.debug('cast', { host, target: selection.kind, sent });
     return sent;
   }
@@ -796,7 +810,7 @@ export class Gateway {
       outcome = { ok: false, error: String(error) };
     }
     const elapsed = performance.now() - started;
-    this.metrics.hook(who.host, hook, route.config.mode, elapsed / 1000, outcome.ok);
+    this.metrics.hook(route.config.key, hook, route.config.mode, elapsed / 1000, outcome.ok);
     const ms = Math.round(elapsed);
     const fields = { host: who.host, socket: who.id, hook, ms, stderr: outcome.stderr };
     if (!outcome.ok) {

@@ -59,11 +59,12 @@ export class Metrics {
     this.#upgrades.set(key, (this.#upgrades.get(key) ?? 0) + 1);
   }
 
-  cast(host: string, kind: string, deliveries: number): void {
+  /** `counted`: the cast itself counts here (false on the other nodes of a cluster, which add only their deliveries). */
+  cast(host: string, kind: string, deliveries: number, counted = true): void {
     const key = `${host}${SEP}${kind}`;
     let entry = this.#casts.get(key);
     if (!entry) this.#casts.set(key, (entry = { casts: 0, deliveries: 0 }));
-    entry.casts++;
+    if (counted) entry.casts++;
     entry.deliveries += deliveries;
   }
 

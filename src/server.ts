@@ -22,7 +22,8 @@ export interface ServerOptions {
   /** Whether this app also serves the bridge (false when it has its own address). */
   bridgeHere: boolean;
   /** May this request use the bridge? (loopback without a proxy, or the bearer secret) */
-  trusted: (c: Context) => boolean;
+  /** `allowBasic`: the read-only monitoring pages also take the secret as a Basic password. */
+  trusted: (c: Context, allowBasic?: boolean) => boolean;
   upgradeWebSocket: UpgradeWebSocket<unknown>;
   dispatcher: BridgeDispatcher;
   log: Logger;
@@ -223,10 +224,10 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
     return c.json({ status: 'error', message: 'this endpoint needs Authorization: Bearer <secret> when called from another machine or through a proxy' }, 401);
   };
   const basicGuard = async (c: Context, next: () => Promise<void>) => {
-    if (options.trusted(c)) return next();
+    if (options.trusted(c, true)) return next();
     log.warn('bridge refused', { path: c.req.path, reason: 'not on loopback and no valid secret' });
     c.header('WWW-Authenticate', 'Basic realm="wsgate", charset="UTF-8"');
-    return c.json({ status: 'error', message: 'the dashboard needs the secret (as the password) when opened from another machine or through a proxy' }, 401);
+    return c.json({ status: 'error', message: 'this page needs the secret (Authorization: Bearer <secret>, or as the Basic password) when opened from another machine or through a proxy' }, 401);
   };
   app.use('/message', guard);
   app.use('/dispatch', guard);
@@ -236,7 +237,7 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.use('/presence', guard);
   app.use('/history', guard);
   app.use('/disconnect', guard);
-  app.use('/metrics', guard);
+  app.use('/metrics', basicGuard);
   // Browsers ask for Basic auth when told to: the dashboard works from a remote browser with the secret as password.
   app.use('/dashboard', basicGuard);
   app.use('/dashboard/*', basicGuard);

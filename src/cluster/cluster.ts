@@ -49,7 +49,8 @@ export class Cluster {
   readonly #link: RedisLink;
   readonly #options: ClusterOptions;
   readonly #log: Logger;
-  readonly #apply: (request: ClusterRequest) => unknown;
+  /** `own`: this node sent the request (its own copy, back from the bus). */
+  readonly #apply: (request: ClusterRequest, own: boolean) => unknown;
   readonly #waiting = new Map<string, Waiting>();
   #up = false;
   #reason = 'connecting to Redis';
@@ -60,12 +61,13 @@ export class Cluster {
   #stopped = false;
   /** A node is announced only once it listens on the bus: before, it would miss requests it is expected to answer. */
   #subscribed = false;
+  #beating = false;
   /** Bridge requests gathered over Redis: how many, their summed round trip, and those some node missed. */
   readonly stats = { requests: 0, seconds: 0, incomplete: 0, degraded: 0 };
   /** Heartbeat payload: what /health shows of this node. */
   info: () => Record<string, unknown> = () => ({});
 
-  constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest) => unknown) {
+  constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest, own: boolean) => unknown) {
     this.#link = link;
     this.#options = options;
     this.#log = log;
@@ -161,12 +163,15 @@ export class Cluster {
     await this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail);
   }
 
-  /** Sends a request every node applies on receipt, this one too, without waiting for answers. */
-  send(request: ClusterRequest, numbered?: NumberedStream): boolean {
+  /**
+   * Sends a request every node applies on receipt, this one too, without
+   * waiting for answers; false when it cannot now. Should Redis fail it on
+   * the way, `failed` runs: the caller delivers it here after all, late
+   * rather than never.
+   */
+  send(request: ClusterRequest, numbered: NumberedStream | undefined, failed: () => void): boolean {
     if (!this.#up || !this.#subscribed) return false;
-    this.#publish({ id: '', from: this.node, request }, numbered).catch(() => {
-      // Redis went away: the state listener says so, once.
-    });
+    this.#publish({ id: '', from: this.node, request }, numbered).catch(failed);
     return true;
   }
 
@@ -189,7 +194,7 @@ export class Cluster {
 
   #alone(request: ClusterRequest, reason = this.#reason): Gathered {
     this.stats.degraded++;
-    return { results: new Map([[this.node, this.#apply(request)]]), missing: [...this.#live].filter((node) => node !== this.node), degraded: reason };
+    return { results: new Map([[this.node, this.#apply(request, true)]]), missing: [...this.#live].filter((node) => node !== this.node), degraded: reason };
   }
 
   #onBus(text: string): void {
@@ -202,7 +207,7 @@ export class Cluster {
     if (message.skipSender && message.from === this.node) return;
     let result: unknown;
     try {
-      result = this.#apply(message.request);
+      result = this.#apply(message.request, message.from === this.node);
     } catch (error) {
       this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: (error as Error).message });
       return;
@@ -229,18 +234,29 @@ export class Cluster {
   }
 
   async #beat(): Promise<void> {
-    if (!this.#up || this.#stopped || !this.#subscribed) return;
+    // A slow Redis must not pile up beats.
+    if (!this.#up || this.#stopped || !this.#subscribed || this.#beating) return;
+    this.#beating = true;
+    try {
+      await this.#beatOnce();
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  async #beatOnce(): Promise<void> {
     const { prefix, ttlMs } = this.#options;
     try {
       await this.#link.setWithTtl(`${prefix}node:${this.node}`, JSON.stringify({ node: this.node, at: Date.now(), ...this.info() }), ttlMs);
       const found = await this.#link.scanValues(`${prefix}node:*`);
       const now = Date.now();
       for (const key of found.keys()) this.#seen.set(key.slice(`${prefix}node:`.length), now);
-      // A node counts as live for a ttl after it was last seen, so one scan that misses it (its key being
-      // set again after a Redis restart) does not make requests stop waiting for it.
+      // A node counts as live for two heartbeats after it was last seen, so one scan that misses it (its key
+      // being set again after a Redis restart) does not make requests stop waiting for it.
+      const grace = 2 * this.#options.heartbeatMs;
       const live = new Set<string>();
       for (const [node, at] of this.#seen) {
-        if (now - at < ttlMs) live.add(node);
+        if (now - at < grace) live.add(node);
         else this.#seen.delete(node);
       }
       for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });

@@ -63,24 +63,27 @@ const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(a
 export function connectRedis(url: string): RedisLink {
   const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
   const commands = new Redis(url, options);
-  // The subscriber may queue its SUBSCRIBE until it is connected: that is what makes it resubscribe by itself.
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+  // The subscriber queues its SUBSCRIBE until it is connected, however long Redis takes to come (a node may start
+  // first), and resubscribes by itself after a reconnect.
+  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
   const listeners: Array<(state: 'up' | 'down', reason?: string) => void> = [];
-  let state: 'up' | 'down' = 'down';
+  // Unknown until the first connect succeeds or fails, so a node that starts without Redis says so too.
+  let state: 'up' | 'down' | undefined;
   let lastError = 'connecting';
-  const update = () => {
+  const update = (failed = false) => {
     const next = commands.status === 'ready' && subscriber.status === 'ready' ? 'up' : 'down';
-    if (next === state) return;
+    // Still connecting, and nothing failed yet: not down so far.
+    if (next === state || (state === undefined && next === 'down' && !failed)) return;
     state = next;
     for (const listener of listeners) listener(state, state === 'down' ? lastError : undefined);
   };
   for (const client of [commands, subscriber]) {
-    client.on('ready', update);
-    client.on('close', update);
-    client.on('end', update);
+    client.on('ready', () => update());
+    client.on('close', () => update());
+    client.on('end', () => update());
     client.on('error', (error: Error) => {
       lastError = error.message || String(error);
-      update();
+      update(true);
     });
   }
   return {
@@ -89,7 +92,7 @@ export function connectRedis(url: string): RedisLink {
     },
     async publishNumbered(stream, frame, channel, head, tail) {
       const keys = [`${stream.key}:epoch`, `${stream.key}:offset`, `${stream.key}:stream`];
-      const [epoch, offset] = (await commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, stream.expireMs, channel, head, tail)) as [string, number];
+      const [epoch, offset] = (await commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail)) as [string, number];
       return { epoch, offset: Number(offset) };
     },
     async subscribe(channels, onMessage) {
@@ -97,7 +100,7 @@ export function connectRedis(url: string): RedisLink {
       await subscriber.subscribe(...channels);
     },
     async setWithTtl(key, value, ttlMs) {
-      await commands.set(key, value, 'PX', ttlMs);
+      await commands.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)));
     },
     async del(key) {
       await commands.del(key);

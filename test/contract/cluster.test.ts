@@ -220,6 +220,27 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.equal(presence.sockets, 0);
   });
 
+  it('starts while Redis is away, serves alone, and joins once Redis comes', async () => {
+    const port = await freePort();
+    const lonely = await startServer({ config: { hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'early', heartbeat: 0.2, ttl: 1.5, deadline: 2 } } });
+    let late: Awaited<ReturnType<typeof startRedis>> | undefined;
+    try {
+      await lonely.waitForLog(/cluster degraded node=early/);
+      const alone = await post(lonely, '/message', { host: 'c.test', target: 'all', data: 'x' });
+      assert.match(String(alone.nodes?.degraded), /Redis/);
+      late = await startRedis(port);
+      await lonely.waitForLog(/cluster joined node=early/, 15_000);
+      const joined = await waitFor('answers over the bus', async () => {
+        const r = await post(lonely, '/message', { host: 'c.test', target: 'all', data: 'y' });
+        return r.nodes && !r.nodes.degraded ? r : undefined;
+      }, 15_000);
+      assert.deepEqual(joined.nodes!.answered, ['early']);
+    } finally {
+      await lonely.stop();
+      await late?.stop();
+    }
+  });
+
   it('goes on locally while Redis is down, says degraded, and rejoins by itself when it is back', async () => {
     const [n1, n2] = nodes as [Started, Started];
     const local = await open(n1, 'eve');
