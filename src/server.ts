@@ -227,7 +227,7 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
     if (options.trusted(c, true)) return next();
     log.warn('bridge refused', { path: c.req.path, reason: 'not on loopback and no valid secret' });
     c.header('WWW-Authenticate', 'Basic realm="wsgate", charset="UTF-8"');
-    return c.json({ status: 'error', message: 'this page needs the secret (Authorization: Bearer <secret>, or as the Basic password) when opened from another machine or through a proxy' }, 401);
+    return c.json({ status: 'error', message: 'this page needs Authorization: Bearer <secret> (or the secret as the Basic password) when opened from another machine or through a proxy' }, 401);
   };
   app.use('/message', guard);
   app.use('/dispatch', guard);
