@@ -182,6 +182,8 @@ export class Gateway {
   readonly #draining = new Set<Promise<void>>();
   readonly #history: HistoryStore = new MemoryHistory();
   readonly #replay = new Replay();
+  /** Sockets joining a channel while what they missed is read from Redis, by stream key: its publications meanwhile. */
+  readonly #recovering = new Map<string, Map<Session, Array<{ position: Position; frame: string }>>>();
   #sweeps = 0;
 
   readonly pools: Pools;
@@ -279,6 +281,8 @@ export class Gateway {
         return this.presence(request.host, request.channel);
       case 'health':
         return { sockets: this.hub.stats(), workers: this.pools.health().workers } satisfies NodeHealth;
+      case 'leaving':
+        return undefined;
     }
   }
 
@@ -503,6 +507,17 @@ export class Gateway {
    * publications it missed, before anything live can reach it.
    */
   #joinOne(session: Session, channel: string, answer: 'joined' | 'subscribed' = 'joined', since?: Position): boolean {
+    if (session.aware && this.#cluster?.up && !session.channels?.has(channel)) {
+      const limits = channelRule(session.route.config.channels, channel)?.history;
+      const key = streamKey(session.host, channel);
+      const asked = since ?? session.recover?.get(channel);
+      // This node's copy cannot fill the gap (it was not up, or not for all of it): Redis may.
+      if (limits && asked && !this.#history.since(key, asked, limits).recovered) {
+        session.recover?.delete(channel);
+        void this.#joinFromRedis(session, channel, key, limits, answer, asked);
+        return true;
+      }
+    }
     if (!this.hub.join(session, channel)) return false;
     this.#log.debug('join', { host: session.host, socket: session.id, channel });
     this.#presenceEvent(session, channel, 'join');
@@ -530,6 +545,47 @@ export class Gateway {
       for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
     }
     if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length });
+  }
+
+  /**
+   * Joins a channel once what the socket missed is read from Redis. Until
+   * then it is not a member: publications of the channel that arrive
+   * meanwhile are held for it, and follow what Redis gave, so it gets each
+   * once and in order.
+   */
+  async #joinFromRedis(session: Session, channel: string, key: string, limits: HistoryLimits, answer: 'joined' | 'subscribed', asked: Position): Promise<void> {
+    const held: Array<{ position: Position; frame: string }> = [];
+    let waiting = this.#recovering.get(key);
+    if (!waiting) this.#recovering.set(key, (waiting = new Map()));
+    waiting.set(session, held);
+    const stored = await this.#cluster!.readStream(key, asked.offset);
+    waiting.delete(session);
+    if (waiting.size === 0) this.#recovering.delete(key);
+    if (!session.open || !this.hub.join(session, channel)) return;
+    this.#log.debug('join', { host: session.host, socket: session.id, channel });
+    this.#presenceEvent(session, channel, 'join');
+    const first = stored?.entries[0];
+    const recovered =
+      stored !== undefined && stored.epoch === asked.epoch && (first ? first.offset === asked.offset + 1 : stored.offset === asked.offset);
+    if (!recovered) {
+      // Redis cannot fill it either: what this node holds, said as not recovered.
+      this.#announce(session, channel, key, limits, answer, asked);
+      for (const { position, frame } of held) this.hub.send(session, envelope(channel, position, frame));
+      return;
+    }
+    const top = Math.max(stored.offset, held.at(-1)?.position.offset ?? 0);
+    const head: Record<string, unknown> = answer === 'joined' ? { wsgate: 'joined', channel } : { wsgate: 'subscribed', channel, ok: true };
+    this.hub.send(session, JSON.stringify({ ...head, epoch: asked.epoch, offset: top, recovered: true }));
+    let last = asked.offset;
+    for (const entry of stored.entries) {
+      this.hub.send(session, envelope(channel, { epoch: asked.epoch, offset: entry.offset }, entry.frame));
+      last = entry.offset;
+    }
+    for (const { position, frame } of held) {
+      if (position.epoch === asked.epoch && position.offset <= last) continue;
+      this.hub.send(session, envelope(channel, position, frame));
+    }
+    this.#log.info('recovered', { host: session.host, socket: session.id, channel, missed: stored.entries.length, from: 'redis' });
   }
 
   #leaveOne(session: Session, channel: string, answer?: 'left'): boolean {
@@ -750,6 +806,7 @@ export class Gateway {
       this.#history.put(target.key, frame, numbered, target.limits);
       position = numbered;
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
+    if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => held.push({ position: position!, frame }));
     if (config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.metrics.cast(this.#label(host), selection.kind, sent, own);

@@ -175,6 +175,16 @@ export class Cluster {
     return true;
   }
 
+  /** What Redis holds of a numbered stream after `after`; undefined when Redis cannot say now. */
+  async readStream(key: string, after: number): Promise<{ epoch?: string; offset: number; entries: Array<{ offset: number; frame: string }> } | undefined> {
+    if (!this.#up) return undefined;
+    try {
+      return await this.#link.readStream(`${this.#options.prefix}history:${key}`, after);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Tells the other nodes of something this node already did (casts from hooks); nobody answers. */
   notify(request: ClusterRequest): void {
     if (!this.#up) return;
@@ -188,7 +198,11 @@ export class Cluster {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
     for (const waiting of this.#waiting.values()) waiting.finish();
-    if (this.#up) await this.#link.del(`${this.#options.prefix}node:${this.node}`).catch(() => {});
+    if (this.#up) {
+      await this.#link.del(`${this.#options.prefix}node:${this.node}`).catch(() => {});
+      const leaving: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'leaving', node: this.node } };
+      await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(leaving)).catch(() => {});
+    }
     await this.#link.close();
   }
 
@@ -205,6 +219,11 @@ export class Cluster {
     }
     const message = parsed.value;
     if (message.skipSender && message.from === this.node) return;
+    if (message.request.t === 'leaving') {
+      this.#seen.delete(message.request.node);
+      this.#live.delete(message.request.node);
+      return;
+    }
     let result: unknown;
     try {
       result = this.#apply(message.request, message.from === this.node);

@@ -30,6 +30,8 @@ export const RequestSchema = v.variant('t', [
   v.object({ t: v.literal('disconnect'), host: v.string(), selection: SelectionSchema, code: v.number(), reason: v.string() }),
   v.object({ t: v.literal('presence'), host: v.string(), channel: v.string() }),
   v.object({ t: v.literal('health') }),
+  /** A node stopping gracefully: the others stop waiting for it at once. */
+  v.object({ t: v.literal('leaving'), node: v.string() }),
 ]);
 
 export type ClusterRequest = v.InferOutput<typeof RequestSchema>;

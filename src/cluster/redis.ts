@@ -27,6 +27,8 @@ export interface RedisLink {
    * in the order of their offsets.
    */
   publishNumbered(stream: NumberedStream, frame: string, channel: string, head: string, tail: string): Promise<{ epoch: string; offset: number }>;
+  /** A numbered stream as Redis holds it: its epoch, its newest offset, and the entries after `after`. */
+  readStream(key: string, after: number): Promise<{ epoch?: string; offset: number; entries: Array<{ offset: number; frame: string }> }>;
   /** "up" once both connections are ready; "down" with why otherwise. */
   onState(listener: (state: 'up' | 'down', reason?: string) => void): void;
   close(): Promise<void>;
@@ -94,6 +96,17 @@ export function connectRedis(url: string): RedisLink {
       const keys = [`${stream.key}:epoch`, `${stream.key}:offset`, `${stream.key}:stream`];
       const [epoch, offset] = (await commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail)) as [string, number];
       return { epoch, offset: Number(offset) };
+    },
+    async readStream(key, after) {
+      const replies = await commands.multi().get(`${key}:epoch`).get(`${key}:offset`).xrange(`${key}:stream`, `(0-${after}`, '+').exec();
+      if (!replies) throw new Error('the read was aborted');
+      for (const [error] of replies) if (error) throw error;
+      const [epoch, offset, entries] = replies.map(([, value]) => value) as [string | null, string | null, Array<[string, string[]]>];
+      return {
+        ...(epoch === null ? {} : { epoch }),
+        offset: Number(offset ?? 0),
+        entries: entries.map(([id, fields]) => ({ offset: Number(id.slice(2)), frame: fields[fields.indexOf('f') + 1] ?? 'null' })),
+      };
     },
     async subscribe(channels, onMessage) {
       subscriber.on('message', onMessage);

@@ -170,6 +170,34 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.deepEqual([four.epoch, four.offset, four.data], [one.epoch, 4, 'four']);
   });
 
+  it('gives a client coming back to a node that was not up what it missed, from the Redis Stream', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    for (const word of ['a', 'b', 'c']) await post(n1, '/message', { host: 'c.test', target: 'channel:room:late', data: word });
+    const held = (await (await fetch(`${n1.url}/history?host=c.test&channel=room:late`)).json()) as { epoch: string; offset: number };
+    assert.equal(held.offset, 3);
+    const fresh = await startServer({ config: configFor('n6') });
+    try {
+      await waitFor('n1 knows n6', async () => ((await health(n1)).cluster?.live.includes('n6') ? true : undefined));
+      const path = `/websocket?wsgate=1&recover=${encodeURIComponent(JSON.stringify({ 'room:late': { epoch: held.epoch, offset: 1 } }))}`;
+      const c = await connect(fresh.port, { host: 'c.test', token: 'room-late', path });
+      clients.push(c);
+      type Frame = { wsgate?: string; channel?: string; epoch?: string; offset?: number; data?: unknown; recovered?: boolean };
+      const frames: Frame[] = [];
+      while (frames.filter((f) => f.wsgate === 'pub').length < 2) frames.push(JSON.parse(await c.next()) as Frame);
+      const joined = frames.find((f) => f.wsgate === 'joined' && f.channel === 'room:late')!;
+      assert.deepEqual([joined.recovered, joined.epoch, joined.offset], [true, held.epoch, 3]);
+      assert.deepEqual(frames.filter((f) => f.wsgate === 'pub').map((f) => [f.offset, f.data]), [[2, 'b'], [3, 'c']]);
+      await fresh.waitForLog(/ recovered host=c\.test .*channel=room:late missed=2 from=redis/);
+      assert.equal((await post(n2, '/message', { host: 'c.test', target: 'channel:room:late', data: 'd' })).sent, 1);
+      let live: Frame;
+      do live = JSON.parse(await c.next()) as Frame;
+      while (live.wsgate !== 'pub');
+      assert.deepEqual([live.epoch, live.offset, live.data], [held.epoch, 4, 'd']);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it('aggregates /health over the nodes, with each node\'s own count', async () => {
     const h = await health(nodes[0]!);
     assert.equal(h.status, 'ok');
