@@ -82,6 +82,7 @@ import {
   waitIdle,
   withFdLimit,
   withTimeout,
+  workerMailbox,
   wsgateCommand,
 } from './harness.ts';
 import type { Server } from './harness.ts';
@@ -310,40 +311,7 @@ async function main(): Promise<void> {
   function startWorker(): Worker {
     const command = withFdLimit([process.execPath, '--import', 'tsx', SELF, '--client-worker'], SOCKETS + 1024);
     const child = track(spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }));
-    const mailbox: FromWorker[] = [];
-    const waiters = new Set<{ type: string; resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
-    let exited: Error | undefined;
-    child.once('exit', (code) => {
-      exited = new Error(`client worker exited (${code})`);
-      for (const waiter of waiters) waiter.reject(exited);
-      waiters.clear();
-    });
-    child.on('message', (message: FromWorker) => {
-      if (message.type === 'closed') {
-        unexpectedCloses++;
-        return;
-      }
-      for (const waiter of waiters) {
-        if (waiter.type !== message.type) continue;
-        waiters.delete(waiter);
-        return waiter.resolve(message);
-      }
-      mailbox.push(message);
-    });
-    return {
-      child,
-      next: (type, ms) => {
-        const i = mailbox.findIndex((m) => m.type === type);
-        if (i >= 0) return Promise.resolve(mailbox.splice(i, 1)[0] as never);
-        if (exited) return Promise.reject(exited);
-        let waiter: { type: string; resolve: (m: FromWorker) => void; reject: (e: Error) => void } | undefined;
-        const arrived = new Promise<never>((resolve, reject) => {
-          waiter = { type, resolve: resolve as unknown as (m: FromWorker) => void, reject };
-          waiters.add(waiter);
-        });
-        return withTimeout(arrived, ms, `client worker ${type}`).finally(() => waiters.delete(waiter!));
-      },
-    };
+    return { child, next: workerMailbox<FromWorker>(child, () => unexpectedCloses++) };
   }
 
   const ask = <T extends FromWorker['type']>(workers: Worker[], message: ToWorker, reply: T, ms = 30_000) =>

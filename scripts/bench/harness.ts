@@ -416,3 +416,41 @@ export function postMessage(agent: Agent, port: number, body: string, timeoutMs:
     req.end(body);
   });
 }
+
+/**
+ * A client worker's IPC messages, awaited by type. Messages nobody waits for
+ * yet are kept for a later `next`; `closed` messages (a socket the server
+ * closed) are only counted through `onClosed`. A worker that exits fails
+ * whatever waits on it.
+ */
+export function workerMailbox<M extends { type: string }>(child: ChildProcess, onClosed: () => void): <T extends M['type']>(type: T, ms: number) => Promise<Extract<M, { type: T }>> {
+  type Waiter = { type: string; resolve: (m: M) => void; reject: (e: Error) => void };
+  const mailbox: M[] = [];
+  const waiters = new Set<Waiter>();
+  let exited: Error | undefined;
+  child.once('exit', (code) => {
+    exited = new Error(`client worker exited (${code})`);
+    for (const waiter of waiters) waiter.reject(exited);
+    waiters.clear();
+  });
+  child.on('message', (message: M) => {
+    if (message.type === 'closed') return onClosed();
+    for (const waiter of waiters) {
+      if (waiter.type !== message.type) continue;
+      waiters.delete(waiter);
+      return waiter.resolve(message);
+    }
+    mailbox.push(message);
+  });
+  return (type, ms) => {
+    const i = mailbox.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(mailbox.splice(i, 1)[0] as never);
+    if (exited) return Promise.reject(exited);
+    let waiter: Waiter | undefined;
+    const arrived = new Promise<never>((resolve, reject) => {
+      waiter = { type, resolve: resolve as unknown as (m: M) => void, reject };
+      waiters.add(waiter);
+    });
+    return withTimeout(arrived, ms, `client worker ${type}`).finally(() => waiters.delete(waiter!));
+  };
+}

@@ -68,7 +68,7 @@ import {
   versions,
   waitIdle,
   withFdLimit,
-  withTimeout,
+  workerMailbox,
   wsgateCommand,
 } from './harness.ts';
 import type { Server, WsgateRuntime } from './harness.ts';
@@ -119,34 +119,7 @@ let unexpectedCloses = 0;
 function startWorker(): Worker {
   const command = withFdLimit([process.execPath, join(BENCH_DIR, 'index-client.mjs')], LARGE + 1024);
   const child = track(spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const mailbox: WorkerMessage[] = [];
-  const waiters = new Set<{ type: string; resolve: (m: WorkerMessage) => void }>();
-  child.on('message', (message: WorkerMessage) => {
-    if (message.type === 'closed') {
-      unexpectedCloses++;
-      return;
-    }
-    for (const waiter of waiters) {
-      if (waiter.type !== message.type) continue;
-      waiters.delete(waiter);
-      return waiter.resolve(message);
-    }
-    mailbox.push(message);
-  });
-  return {
-    child,
-    next: (type, ms) => {
-      const i = mailbox.findIndex((m) => m.type === type);
-      if (i >= 0) return Promise.resolve(mailbox.splice(i, 1)[0] as never);
-      let waiter: { type: string; resolve: (m: WorkerMessage) => void } | undefined;
-      const arrived = new Promise<never>((resolve, reject) => {
-        waiter = { type, resolve: resolve as unknown as (m: WorkerMessage) => void };
-        waiters.add(waiter);
-        child.once('exit', (code) => reject(new Error(`client worker exited (${code})`)));
-      });
-      return withTimeout(arrived, ms, `client worker ${type}`).finally(() => waiters.delete(waiter!));
-    },
-  };
+  return { child, next: workerMailbox<WorkerMessage>(child, () => unexpectedCloses++) };
 }
 
 /** Opens sockets first..first+count-1, spread over the workers; returns index -> id of the new ones. */
