@@ -177,7 +177,8 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.equal(held.offset, 3);
     const fresh = await startServer({ config: configFor('n6') });
     try {
-      await waitFor('n1 knows n6', async () => ((await health(n1)).cluster?.live.includes('n6') ? true : undefined));
+      // Every node must know n6 before a cast from any of them waits for its answer.
+      for (const node of nodes) await waitFor(`${node.url} knows n6`, async () => ((await health(node)).cluster?.live.includes('n6') ? true : undefined));
       const path = `/websocket?wsgate=1&recover=${encodeURIComponent(JSON.stringify({ 'room:late': { epoch: held.epoch, offset: 1 } }))}`;
       const c = await connect(fresh.port, { host: 'c.test', token: 'room-late', path });
       clients.push(c);
