@@ -282,6 +282,7 @@ export class Gateway {
       case 'health':
         return { sockets: this.hub.stats(), workers: this.pools.health().workers } satisfies NodeHealth;
       case 'leaving':
+      case 'joining':
         return undefined;
     }
   }

@@ -111,9 +111,11 @@ export class Cluster {
         if (channel === `${prefix}bus`) this.#onBus(text);
         else this.#onReply(text);
       })
-      .then(() => {
+      .then(async () => {
         this.#subscribed = true;
-        return this.#beat();
+        await this.#beat();
+        const joining: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
+        await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(joining)).catch(() => {});
       })
       .catch((error: Error) => this.#log.error('cluster subscribe failed', { node: this.node, error: error.message }));
   }
@@ -222,6 +224,11 @@ export class Cluster {
     if (message.request.t === 'leaving') {
       this.#seen.delete(message.request.node);
       this.#live.delete(message.request.node);
+      return;
+    }
+    if (message.request.t === 'joining') {
+      this.#seen.set(message.request.node, Date.now());
+      this.#live.add(message.request.node);
       return;
     }
     let result: unknown;

@@ -32,6 +32,8 @@ export const RequestSchema = v.variant('t', [
   v.object({ t: v.literal('health') }),
   /** A node stopping gracefully: the others stop waiting for it at once. */
   v.object({ t: v.literal('leaving'), node: v.string() }),
+  /** A node now listening on the bus: the others wait for its answers from now on, not from their next heartbeat. */
+  v.object({ t: v.literal('joining'), node: v.string() }),
 ]);
 
 export type ClusterRequest = v.InferOutput<typeof RequestSchema>;

@@ -249,6 +249,23 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.equal(presence.sockets, 0);
   });
 
+  it('counts a node that joins from the moment it listens, not from the others\' next heartbeat', async () => {
+    // Heartbeats ten seconds apart: without the node's own "joining" message, the first would not know the second for that long.
+    const slow = (name: string) => ({ hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, prefix: 'slow:', heartbeat: 10, ttl: 30, deadline: 2 } });
+    const first = await startServer({ config: slow('s1') });
+    const second = await startServer({ config: slow('s2') });
+    try {
+      await waitFor('s1 knows s2 well before its next heartbeat', async () => ((await health(first)).cluster?.live.includes('s2') ? true : undefined), 4000);
+      const c = await connect(second.port, { host: 'c.test', token: 'slowpoke' });
+      clients.push(c);
+      assert.equal((await post(first, '/message', { host: 'c.test', target: 'token:slowpoke', data: 'hi' })).sent, 1);
+      assert.equal(await c.next(), '"hi"');
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
+  });
+
   it('starts while Redis is away, serves alone, and joins once Redis comes', async () => {
     const port = await freePort();
     const lonely = await startServer({ config: { hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'early', heartbeat: 0.2, ttl: 1.5, deadline: 2 } } });
