@@ -62,6 +62,8 @@ export class Cluster {
   /** A node is announced only once it listens on the bus: before, it would miss requests it is expected to answer. */
   #subscribed = false;
   #beating = false;
+  /** Whether the others were told this node is here, since the link last came up. */
+  #announced = false;
   /** Bridge requests gathered over Redis: how many, their summed round trip, and those some node missed. */
   readonly stats = { requests: 0, seconds: 0, incomplete: 0, degraded: 0 };
   /** Heartbeat payload: what /health shows of this node. */
@@ -82,6 +84,7 @@ export class Cluster {
       } else {
         const first = this.#up || this.#reason === 'connecting to Redis';
         this.#up = false;
+        this.#announced = false;
         this.#reason = `Redis unreachable: ${reason ?? 'connection lost'}`;
         // Once per outage, not once per retry.
         if (first) this.#log.error('cluster degraded', { node: this.node, reason: this.#reason });
@@ -111,11 +114,9 @@ export class Cluster {
         if (channel === `${prefix}bus`) this.#onBus(text);
         else this.#onReply(text);
       })
-      .then(async () => {
+      .then(() => {
         this.#subscribed = true;
-        await this.#beat();
-        const joining: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
-        await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(joining)).catch(() => {});
+        return this.#beat();
       })
       .catch((error: Error) => this.#log.error('cluster subscribe failed', { node: this.node, error: error.message }));
   }
@@ -274,6 +275,12 @@ export class Cluster {
     const { prefix, ttlMs } = this.#options;
     try {
       await this.#link.setWithTtl(`${prefix}node:${this.node}`, JSON.stringify({ node: this.node, at: Date.now(), ...this.info() }), ttlMs);
+      if (!this.#announced) {
+        // Said once per link (again after Redis comes back): the others count this node from now, not from their next beat.
+        const joining: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
+        await this.#link.publish(`${prefix}bus`, JSON.stringify(joining));
+        this.#announced = true;
+      }
       const found = await this.#link.scanValues(`${prefix}node:*`);
       const now = Date.now();
       for (const key of found.keys()) this.#seen.set(key.slice(`${prefix}node:`.length), now);
