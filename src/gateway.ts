@@ -303,7 +303,7 @@ export class Gateway {
 
   /** In a cluster, a stream with history is numbered in Redis, so every node gives a publication the same offset. */
   #numbered(host: string, selection: Selection): NumberedStream | undefined {
-    const stream = this.#cluster && this.#streamOf(host, selection);
+    const stream = this.#cluster && this.#streamOf(this.#routes.match(host)?.config, host, selection);
     if (!stream?.limits) return undefined;
     // Redis keys show in SCAN and MONITOR: a token's stream is named by its hash there.
     const key = selection.kind === 'token' ? streamKey(host, `${TOKEN_STREAM}\n${sha256Hex(selection.token)}`) : stream.key;
@@ -311,8 +311,7 @@ export class Gateway {
   }
 
   /** The stream a cast goes to (a channel, the host's @all, a token's @token), and its history, if it keeps one. */
-  #streamOf(host: string, selection: Selection): { stream: string; key: string; limits?: HistoryLimits } | undefined {
-    const config = this.#routes.match(host)?.config;
+  #streamOf(config: HostConfig | undefined, host: string, selection: Selection): { stream: string; key: string; limits?: HistoryLimits } | undefined {
     if (selection.kind === 'channel') return { stream: selection.channel, key: streamKey(host, selection.channel), limits: channelRule(config?.channels, selection.channel)?.history };
     if (selection.kind === 'all') return { stream: ALL_STREAM, key: streamKey(host, ALL_STREAM), limits: config?.history };
     if (selection.kind === 'token') return { stream: TOKEN_STREAM, key: tokenStreamKey(host, selection.token), limits: config?.history };
@@ -609,9 +608,10 @@ export class Gateway {
   /** A join or leave frame to a channel's members: never wrapped, never in history; but a gone token would have seen it. */
   #presenceCast(host: string, channel: string, frame: string, except: string, own = true): number {
     const selection: Selection = { kind: 'channel', channel };
-    if (this.#routes.match(host)?.config.replay) this.#replay.record(host, selection, frame);
+    const config = this.#routes.match(host)?.config;
+    if (config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except);
-    this.metrics.cast(this.#label(host), 'presence', sent, own);
+    this.metrics.cast(config?.key ?? '', 'presence', sent, own);
     return sent;
   }
 
@@ -799,8 +799,9 @@ export class Gateway {
 
   /** `own`: this node took the cast (another node's, from the bus, counts its deliveries here but not the cast). */
   #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered?: Position, own = true): number {
+    // One route lookup per cast: history, replay and the metrics label all come from it.
     const config = this.#routes.match(host)?.config;
-    const target = this.#streamOf(host, selection);
+    const target = this.#streamOf(config, host, selection);
     const stream = target?.stream;
     let position: Position | undefined;
     if (target?.limits && numbered) {
@@ -810,7 +811,7 @@ export class Gateway {
     if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => held.push({ position: position!, frame }));
     if (config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
-    this.metrics.cast(this.#label(host), selection.kind, sent, own);
+    this.metrics.cast(config?.key ?? '', selection.kind, sent, own);
     this.#log.debug('cast', { host, target: selection.kind, sent });
     return sent;
   }
@@ -820,10 +821,9 @@ export class Gateway {
    * one); undefined when the stream keeps no history.
    */
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined {
-    const config = this.#routes.match(host)?.config;
-    if ('token' in stream) return config?.history && this.#history.since(tokenStreamKey(host, stream.token), since, config.history);
-    const limits = stream.channel === ALL_STREAM ? config?.history : channelRule(config?.channels, stream.channel)?.history;
-    return limits && this.#history.since(streamKey(host, stream.channel), since, limits);
+    const selection: Selection = 'token' in stream ? { kind: 'token', token: stream.token } : stream.channel === ALL_STREAM ? { kind: 'all' } : { kind: 'channel', channel: stream.channel };
+    const target = this.#streamOf(this.#routes.match(host)?.config, host, selection);
+    return target?.limits && this.#history.since(target.key, since, target.limits);
   }
 
   /** Closes every socket with 1001 and waits (bounded) for their close hooks. */
