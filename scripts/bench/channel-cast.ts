@@ -83,6 +83,7 @@ import {
   installCleanup,
   machine,
   median,
+  pacedLanes,
   parseFlags,
   postMessage,
   sleep,
@@ -492,16 +493,8 @@ async function main(): Promise<void> {
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const channel = group.channel!;
     const times: number[] = [];
-    let next = 0;
-    const start = performance.now();
-    const lane = async () => {
-      while (next < count) {
-        const k = next++;
-        if (rate > 0) {
-          const wait = start + (k * 1000) / rate - performance.now();
-          // 1 ms timer resolution: a cast due within the next millisecond goes now (no spinning).
-          if (wait >= 1) await sleep(Math.floor(wait));
-        }
+    try {
+      await pacedLanes(count, CONCURRENCY, rate, async (k) => {
         const body = JSON.stringify({ host: group.host, target: `channel:${channel}`, data: { c: k, ch: channel } });
         const t0 = performance.now();
         const answer = await postMessage(agent, port, body, 30_000);
@@ -509,10 +502,7 @@ async function main(): Promise<void> {
         if (answer.status !== 200) throw new Error(`POST /message answered ${answer.status}: ${answer.text.slice(0, 200)}`);
         const sent = (JSON.parse(answer.text) as { sent?: number }).sent;
         if (sent !== group.size) throw new Error(`${group.name}: the server says it sent ${sent}, expected ${group.size}`);
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+      });
     } finally {
       agent.destroy();
     }

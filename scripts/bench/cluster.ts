@@ -72,6 +72,7 @@ import {
   helpFromDoc,
   installCleanup,
   machine,
+  pacedLanes,
   parseFlags,
   postMessage,
   quantileSorted,
@@ -373,36 +374,27 @@ async function main(): Promise<void> {
     const answerMs: number[] = [];
     let badAnswers = 0;
     let badSample: string | undefined;
-    let next = 0;
     const t0 = performance.now();
-    const lane = async () => {
-      while (next < count) {
-        const k = next++;
-        if (rate > 0) {
-          const wait = t0 + (k * 1000) / rate - performance.now();
-          // Timer resolution is 1 ms: a cast due within the next millisecond goes now (no spinning).
-          if (wait >= 1) await sleep(Math.floor(wait));
-        }
-        const n = k % ports.length;
-        const t = mono();
-        const body = JSON.stringify({ host: HOST, target: 'all', data: { p: windowId, c: k, t } });
-        const answer = await postMessage(agents[n]!, ports[n]!, body, 30_000).catch((error: Error) => ({ status: 0, text: error.message }));
-        answerMs.push(mono() - t);
-        let ok = answer.status === 200;
-        if (ok) {
-          const parsed = JSON.parse(answer.text) as { sent?: number; nodes?: { answered?: string[]; missing?: string[]; degraded?: string } };
-          ok = parsed.sent === SOCKETS;
-          if (cluster) ok &&= parsed.nodes?.answered?.length === ports.length && parsed.nodes.missing?.length === 0 && !parsed.nodes.degraded;
-          else ok &&= parsed.nodes === undefined;
-        }
-        if (!ok) {
-          badAnswers++;
-          badSample ??= `${answer.status} ${answer.text.slice(0, 200)}`;
-        }
+    const castOne = async (k: number) => {
+      const n = k % ports.length;
+      const t = mono();
+      const body = JSON.stringify({ host: HOST, target: 'all', data: { p: windowId, c: k, t } });
+      const answer = await postMessage(agents[n]!, ports[n]!, body, 30_000).catch((error: Error) => ({ status: 0, text: error.message }));
+      answerMs.push(mono() - t);
+      let ok = answer.status === 200;
+      if (ok) {
+        const parsed = JSON.parse(answer.text) as { sent?: number; nodes?: { answered?: string[]; missing?: string[]; degraded?: string } };
+        ok = parsed.sent === SOCKETS;
+        if (cluster) ok &&= parsed.nodes?.answered?.length === ports.length && parsed.nodes.missing?.length === 0 && !parsed.nodes.degraded;
+        else ok &&= parsed.nodes === undefined;
+      }
+      if (!ok) {
+        badAnswers++;
+        badSample ??= `${answer.status} ${answer.text.slice(0, 200)}`;
       }
     };
     try {
-      await Promise.all(Array.from({ length: lanes }, lane));
+      await pacedLanes(count, lanes, rate, castOne);
     } finally {
       for (const agent of agents) agent.destroy();
     }

@@ -454,3 +454,25 @@ export function workerMailbox<M extends { type: string }>(child: ChildProcess, o
     return withTimeout(arrived, ms, `client worker ${type}`).finally(() => waiters.delete(waiter!));
   };
 }
+
+/**
+ * Runs tasks 0..count-1 on `lanes` concurrent lanes, task k not before
+ * k / rate seconds after the start (rate 0: as fast as the lanes go), so the
+ * server sees the same arrival pattern whatever the driver's speed.
+ */
+export async function pacedLanes(count: number, lanes: number, rate: number, task: (k: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const start = performance.now();
+  const lane = async () => {
+    while (next < count) {
+      const k = next++;
+      if (rate > 0) {
+        const wait = start + (k * 1000) / rate - performance.now();
+        // Timer resolution is 1 ms: a task due within the next millisecond goes now (no spinning, which would take a vCPU from the server).
+        if (wait >= 1) await sleep(Math.floor(wait));
+      }
+      await task(k);
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+}

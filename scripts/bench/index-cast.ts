@@ -60,6 +60,7 @@ import {
   installCleanup,
   machine,
   median,
+  pacedLanes,
   parseFlags,
   postMessage,
   sleep,
@@ -193,28 +194,16 @@ async function cast(port: number, kind: Kind, ids: Map<number, string>, count: n
     return JSON.stringify({ host: HOST, target, data: { c: n } });
   });
   const times: number[] = [];
-  let next = 0;
-  const start = performance.now();
-  const lane = async () => {
-    while (next < count) {
-      const k = next++;
+  try {
+    await pacedLanes(count, CONCURRENCY, RATE, async (k) => {
       const body = bodies[k]!;
-      if (RATE > 0) {
-        const due = start + (k * 1000) / RATE;
-        const wait = due - performance.now();
-        // Timer resolution is 1 ms: a cast due within the next millisecond goes now (no spinning, which would take a vCPU from the server).
-        if (wait >= 1) await sleep(Math.floor(wait));
-      }
       const t0 = performance.now();
       const answer = await postMessage(agent, port, body, 30_000);
       times.push(performance.now() - t0);
       if (answer.status !== 200) throw new Error(`POST /message answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       const sent = (JSON.parse(answer.text) as { sent?: number }).sent;
       if (sent !== 1) throw new Error(`${kind} cast: the server says it sent ${sent}, expected 1 (${body})`);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+    });
   } finally {
     agent.destroy();
   }
