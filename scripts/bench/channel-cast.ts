@@ -709,19 +709,8 @@ async function main(): Promise<void> {
   // ------------------------------------------------------------ pooling and ratios
 
   /** The cells of one (runtime, phase, host, channel), pooled: CPU summed over them / casts summed. */
-  interface Pooled {
-    server: string;
-    runtime: WsgateRuntime;
-    phase: Phase;
-    host: HostLabel;
-    channel: string;
-    history: boolean;
-    clients: 'plain' | 'opted-in';
-    hostSockets: number;
+  interface Pooled extends Pick<Row, 'server' | 'runtime' | 'phase' | 'host' | 'channel' | 'history' | 'clients' | 'hostSockets' | 'casts' | 'ticks' | 'cpuUsPerCast'> {
     cells: number;
-    casts: number;
-    ticks: number;
-    cpuUsPerCast: number;
     userUsPerCast: number;
     sysUsPerCast: number;
     schedUsPerCast: number;
