@@ -58,7 +58,8 @@ const frameBytes = (frame: OutFrame): number => (typeof frame === 'string' ? utf
 const channelTopic = (host: string, channel: string): string => `channel:${host}\n${channel}`;
 
 /** The topic of the same frames, wrapped for sockets that opted in to envelopes. */
-const awareTopic = (topic: string, socket: Socket): string => (socket.aware ? `${topic}\n+` : topic);
+const AWARE = '\n+';
+const awareTopic = (topic: string, socket: Socket): string => (socket.aware ? topic + AWARE : topic);
 
 const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
 
@@ -241,7 +242,7 @@ export class Hub {
       const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
-      if (group.aware > 0) topics.publish(`${topic}\n+`, wrap ? wrap() : frame, excepted ? skip.raw : undefined);
+      if (group.aware > 0) topics.publish(topic + AWARE, wrap ? wrap() : frame, excepted ? skip.raw : undefined);
       return this.#counted(host, frame, (members ? members.size : group.size) - (excepted ? 1 : 0));
     }
     const out = this.#wire.encode(frame);
