@@ -13,7 +13,8 @@ import { channelRule } from './channels.ts';
 import { parseControl } from './control.ts';
 import type { Control } from './control.ts';
 import { MemoryHistory, newEpoch, streamKey } from './history.ts';
-import type { HistoryLimits, HistoryStore, Position, Since } from './history.ts';
+import { joinStored } from './history.ts';
+import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
 import { Replay } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
@@ -54,6 +55,8 @@ export interface Pending {
   pathChannels?: string[];
   /** It opted in to wsgate's frames (`?wsgate=1`), and where it stopped in each stream (`recover`). */
   client?: ClientOptions;
+  /** What Redis held of the host-wide and token streams it recovers, where this node's copy could not fill the gap. */
+  stored?: Map<string, StoredStream>;
 }
 
 /** What a client that knows wsgate said on the upgrade (docs/PROTOCOL.md). */
@@ -66,6 +69,9 @@ export interface ClientOptions {
 export const ALL_STREAM = '@all';
 export const TOKEN_STREAM = '@token';
 const tokenStreamKey = (host: string, token: string): string => streamKey(host, `${TOKEN_STREAM}\n${token}`);
+/** Redis keys show in SCAN and MONITOR: a token's stream is named by its hash there. */
+const redisStreamKey = (host: string, selection: Selection, key: string): string =>
+  selection.kind === 'token' ? streamKey(host, `${TOKEN_STREAM}\n${sha256Hex(selection.token)}`) : key;
 
 /** A publication as an opted-in socket gets it: the frame, said which stream and where in it. */
 function envelope(stream: string, position: Position | undefined, frame: string): string {
@@ -111,6 +117,8 @@ export class Session implements Socket {
   readonly aware: boolean;
   /** Where it stopped per stream, from the upgrade; each is used by the first join of its stream. */
   recover: Map<string, Position> | undefined;
+  /** What Redis held of its `@all` and `@token` streams, read at the upgrade, until the open uses it. */
+  stored: Map<string, StoredStream> | undefined;
 
   constructor(pending: Pending) {
     this.id = pending.id;
@@ -122,6 +130,7 @@ export class Session implements Socket {
     this.tokenHash = pending.tokenHash;
     this.aware = pending.client?.aware === true;
     this.recover = pending.client?.recover;
+    this.stored = pending.stored;
     const granted = [...(pending.pathChannels ?? []), ...(pending.grant?.channels ?? [])];
     this.granted = granted.length ? granted : undefined;
   }
@@ -281,6 +290,10 @@ export class Gateway {
         return this.presence(request.host, request.channel);
       case 'health':
         return { sockets: this.hub.stats(), workers: this.pools.health().workers } satisfies NodeHealth;
+      case 'replayLeft':
+        return this.#replayLeft(request.host, request.token, request.channels);
+      case 'replayBack':
+        return this.#replay.forget(request.host, request.token);
       case 'leaving':
       case 'joining':
         return undefined;
@@ -305,9 +318,7 @@ export class Gateway {
   #numbered(host: string, selection: Selection): NumberedStream | undefined {
     const stream = this.#cluster && this.#streamOf(this.#routes.match(host)?.config, host, selection);
     if (!stream?.limits) return undefined;
-    // Redis keys show in SCAN and MONITOR: a token's stream is named by its hash there.
-    const key = selection.kind === 'token' ? streamKey(host, `${TOKEN_STREAM}\n${sha256Hex(selection.token)}`) : stream.key;
-    return { key, epoch: newEpoch(), size: stream.limits.size, expireMs: stream.limits.ttlMs + 3_600_000 };
+    return { key: redisStreamKey(host, selection, stream.key), epoch: newEpoch(), size: stream.limits.size, expireMs: stream.limits.ttlMs + 3_600_000 };
   }
 
   /** The stream a cast goes to (a channel, the host's @all, a token's @token), and its history, if it keeps one. */
@@ -425,7 +436,27 @@ export class Gateway {
       return undefined;
     }
     pending.grant = this.#grant(pending, 'auth', outcome);
+    const history = route.config.history;
+    if (client?.recover && history && this.#cluster?.up) pending.stored = await this.#readStored(pending.host, token, history, client.recover);
     return pending;
+  }
+
+  /**
+   * Before a socket that resumes its `@all` or `@token` stream opens: what
+   * Redis holds of each whose gap this node's copy cannot fill (it started
+   * later, or was cut off). Read now, so the open can give it at once, before
+   * anything live.
+   */
+  async #readStored(host: string, token: string, limits: HistoryLimits, recover: Map<string, Position>): Promise<Map<string, StoredStream> | undefined> {
+    let stored: Map<string, StoredStream> | undefined;
+    for (const [stream, selection] of [[ALL_STREAM, { kind: 'all' }], [TOKEN_STREAM, { kind: 'token', token }]] as const) {
+      const asked = recover.get(stream);
+      const key = stream === ALL_STREAM ? streamKey(host, ALL_STREAM) : tokenStreamKey(host, token);
+      if (!asked || this.#history.since(key, asked, limits).recovered) continue;
+      const read = await this.#cluster!.readStream(redisStreamKey(host, selection, key), asked.offset);
+      if (read) (stored ??= new Map()).set(stream, read);
+    }
+    return stored;
   }
 
   /**
@@ -470,6 +501,7 @@ export class Gateway {
       if (history) {
         this.#announce(session, ALL_STREAM, streamKey(session.host, ALL_STREAM), history, 'joined');
         this.#announce(session, TOKEN_STREAM, tokenStreamKey(session.host, session.token), history, 'joined');
+        session.stored = undefined;
       }
       this.hub.send(session, `{"wsgate":"ready","socket":"${session.id}"}`);
     }
@@ -537,6 +569,9 @@ export class Gateway {
     let missed: Since | undefined;
     if (limits && asked) {
       missed = this.#history.since(key, asked, limits);
+      const stored = missed.recovered ? undefined : session.stored?.get(stream);
+      const joined = stored && joinStored(asked, stored, (after) => this.#history.since(key, after, limits));
+      if (joined) missed = joined;
       Object.assign(frame, missed.top, { recovered: missed.recovered });
     } else if (limits) Object.assign(frame, this.#history.top(key, limits));
     else if (asked) frame.recovered = false;
@@ -544,7 +579,7 @@ export class Gateway {
     if (asked && missed) {
       for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
     }
-    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length });
+    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length, from: session.stored?.has(stream) ? 'redis' : undefined });
   }
 
   /**
@@ -615,10 +650,24 @@ export class Gateway {
     return sent;
   }
 
+  /**
+   * Another node's last socket of a token closed. This node keeps what
+   * reaches the token from now on, unless it still holds a socket of it:
+   * then the token is not gone, and every node is told so.
+   */
+  #replayLeft(host: string, token: string, channels: string[]): void {
+    const replay = this.#routes.match(host)?.config.replay;
+    if (!replay) return;
+    if (this.hub.countToken(host, token) > 0) this.#cluster?.notify({ t: 'replayBack', host, token });
+    else this.#replay.left(host, token, channels, replay);
+  }
+
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
   #replayTo(session: Session): void {
     if (!session.route.config.replay) return;
     const missed = this.#replay.back(session.host, session.token);
+    // The other nodes kept the same frames: they forget them, or they would give them again after its next leave.
+    this.#cluster?.notify({ t: 'replayBack', host: session.host, token: session.token });
     // An opted-in client recovers by offsets instead: the plain frames would reach it twice.
     if (!missed || session.aware) return;
     for (const frame of missed.frames) this.hub.send(session, frame);
@@ -731,7 +780,11 @@ export class Gateway {
     const channels = session.channels && [...session.channels];
     this.hub.remove(session);
     const replay = session.route.config.replay;
-    if (replay && !session.aware && this.hub.countToken(session.host, session.token) === 0) this.#replay.left(session.host, session.token, channels ?? [], replay);
+    if (replay && !session.aware && this.hub.countToken(session.host, session.token) === 0) {
+      this.#replay.left(session.host, session.token, channels ?? [], replay);
+      // Every node keeps its frames, so it gets them on whichever node it comes back to.
+      this.#cluster?.notify({ t: 'replayLeft', host: session.host, token: session.token, channels: channels ?? [] });
+    }
     if (channels) for (const channel of channels) this.#presenceEvent(session, channel, 'leave');
     this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
     this.feed.push('disconnect', session.host, session.id, `code ${code}`);

@@ -36,6 +36,31 @@ export interface Since {
   publications: Publication[];
 }
 
+/** A stream as Redis held it when asked: its epoch, its newest offset, and the entries after the position asked about. */
+export interface StoredStream {
+  epoch?: string;
+  offset: number;
+  entries: Publication[];
+}
+
+/**
+ * What a client that stopped at `asked` missed, when this node's copy could
+ * not say: what Redis held (`stored`), followed by this node's copy after
+ * it (`local`). Undefined when neither fills the gap.
+ */
+export function joinStored(asked: Position, stored: StoredStream, local: (after: Position) => Since): Since | undefined {
+  const first = stored.entries[0];
+  const covers = stored.epoch === asked.epoch && (first ? first.offset === asked.offset + 1 : stored.offset === asked.offset);
+  if (!covers) return undefined;
+  const last = Math.max(stored.offset, stored.entries.at(-1)?.offset ?? 0);
+  const after = local({ epoch: asked.epoch, offset: last });
+  if (after.recovered) return { top: after.top, recovered: true, publications: [...stored.entries, ...after.publications] };
+  // This node's copy has seen none of the epoch yet, or lags behind Redis (what it lacks is on its way and
+  // reaches the client live, where wsgate.js drops what it already has): Redis's read is all there is.
+  if (after.top.epoch !== asked.epoch || after.top.offset <= last) return { top: { epoch: asked.epoch, offset: last }, recovered: true, publications: stored.entries };
+  return undefined;
+}
+
 export interface HistoryStore {
   /** Records a publication; returns its position. */
   append(stream: string, frame: string, limits: HistoryLimits, now?: number): Position;

@@ -44,20 +44,41 @@ export class Replay {
     return this.#absent.size;
   }
 
-  /** The token's last socket on `host` closed, a member of `channels`. */
+  /**
+   * The token's last socket on `host` closed, a member of `channels`. In a
+   * cluster the token may already be kept (its last sockets on two nodes
+   * closed at about the same time): what it missed so far stays, its window
+   * runs from now, and it is kept for the channels of both.
+   */
   left(host: string, token: string, channels: readonly string[], limits: ReplayLimits, now = Date.now()): void {
-    this.#forget(key(host, token));
-    const absent: Absent = { host, token, until: now + limits.windowMs, channels, frames: [], dropped: 0, limit: limits.frames };
-    this.#absent.set(key(host, token), absent);
-    let hosted = this.#byHost.get(host);
-    if (!hosted) this.#byHost.set(host, (hosted = new Set()));
-    hosted.add(absent);
-    for (const channel of channels) {
-      const k = key(host, channel);
-      let members = this.#byChannel.get(k);
-      if (!members) this.#byChannel.set(k, (members = new Set()));
+    const k = key(host, token);
+    let absent = this.#absent.get(k);
+    // One whose window is over but not yet swept begins again.
+    if (absent && absent.until <= now) {
+      this.#forget(k);
+      absent = undefined;
+    }
+    if (absent) absent.until = Math.max(absent.until, now + limits.windowMs);
+    else {
+      absent = { host, token, until: now + limits.windowMs, channels: [], frames: [], dropped: 0, limit: limits.frames };
+      this.#absent.set(k, absent);
+      let hosted = this.#byHost.get(host);
+      if (!hosted) this.#byHost.set(host, (hosted = new Set()));
+      hosted.add(absent);
+    }
+    const added = channels.filter((channel) => !absent.channels.includes(channel));
+    if (added.length) absent.channels = [...absent.channels, ...added];
+    for (const channel of added) {
+      const ck = key(host, channel);
+      let members = this.#byChannel.get(ck);
+      if (!members) this.#byChannel.set(ck, (members = new Set()));
       members.add(absent);
     }
+  }
+
+  /** The token has a socket again somewhere else (another node): nothing is kept for it any longer. */
+  forget(host: string, token: string): void {
+    this.#forget(key(host, token));
   }
 
   /** A socket of the token opened: what it missed within the window, if anything; forgets the token either way. */

@@ -30,6 +30,14 @@ export const RequestSchema = v.variant('t', [
   v.object({ t: v.literal('disconnect'), host: v.string(), selection: SelectionSchema, code: v.number(), reason: v.string() }),
   v.object({ t: v.literal('presence'), host: v.string(), channel: v.string() }),
   v.object({ t: v.literal('health') }),
+  /**
+   * A token's last socket on the sender closed, on a host that replays: every
+   * node keeps what would have reached it, so it gets that on whichever node
+   * it comes back to. A node that still holds a socket of the token says `replayBack`.
+   */
+  v.object({ t: v.literal('replayLeft'), host: v.string(), token: v.string(), channels: v.array(v.string()) }),
+  /** A socket of the token opened (or was still open) on the sender: nobody keeps its frames any longer. */
+  v.object({ t: v.literal('replayBack'), host: v.string(), token: v.string() }),
   /** A node stopping gracefully: the others stop waiting for it at once. */
   v.object({ t: v.literal('leaving'), node: v.string() }),
   /** A node now listening on the bus: the others wait for its answers from now on, not from their next heartbeat. */

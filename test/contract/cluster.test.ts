@@ -62,7 +62,11 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   const clients: Client[] = [];
 
   const configFor = (name: string) => ({
-    hosts: { 'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } },
+    hosts: {
+      'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } },
+      // Replay for plain clients, and history of host-wide and token casts.
+      'r.test': { app: APP, build: false, replay: { window: 30 }, history: { size: 50, ttl: 60 } },
+    },
     cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
   });
 
@@ -194,6 +198,93 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
       do live = JSON.parse(await c.next()) as Frame;
       while (live.wsgate !== 'pub');
       assert.deepEqual([live.epoch, live.offset, live.data], [held.epoch, 4, 'd']);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  type Health8 = Health & { history: { streams: number; replaying: number } };
+  const replaying = async (node: Started) => ((await health(node)) as Health8).history.replaying;
+  /** r.test's sockets are closed at the end of each test, so the socket counts of the tests after stay c.test's. */
+  const closeReplayHost = async (list: Client[]) => {
+    for (const c of list) c.ws.terminate();
+    await waitFor('no r.test sockets on any node', async () => (((await health(nodes[0]!)).sockets['r.test']?.sockets ?? 0) === 0 ? true : undefined));
+  };
+
+  it('gives a plain client that comes back to another node what it missed while gone (the replay window)', async () => {
+    const [n1, n2, n3] = nodes as [Started, Started, Started];
+    const first = await connect(n1.port, { host: 'r.test', token: 'phil' });
+    first.ws.terminate();
+    await first.closed;
+    // Every node keeps the gone token's frames, so whichever it comes back to has them.
+    for (const node of nodes) await waitFor(`${node.url} keeps phil's frames`, async () => ((await replaying(node)) === 1 ? true : undefined));
+    assert.equal((await post(n2, '/message', { host: 'r.test', target: 'token:phil', data: 'one' })).sent, 0);
+    assert.equal((await post(n1, '/message', { host: 'r.test', target: 'all', data: 'two' })).sent, 0);
+    const back = await connect(n3.port, { host: 'r.test', token: 'phil' });
+    assert.equal(await back.next(), '"one"');
+    assert.equal(await back.next(), '"two"');
+    // Given once: the other nodes forget them.
+    for (const node of nodes) await waitFor(`${node.url} forgot phil`, async () => ((await replaying(node)) === 0 ? true : undefined));
+    assert.equal((await post(n1, '/message', { host: 'r.test', target: 'token:phil', data: 'live' })).sent, 1);
+    assert.equal(await back.next(), '"live"');
+    back.ws.terminate();
+    await back.closed;
+    // Its next absence starts empty everywhere: nothing it already had comes twice.
+    for (const node of nodes) await waitFor(`${node.url} keeps phil's frames again`, async () => ((await replaying(node)) === 1 ? true : undefined));
+    assert.equal((await post(n2, '/message', { host: 'r.test', target: 'token:phil', data: 'while gone again' })).sent, 0);
+    const again = await connect(n1.port, { host: 'r.test', token: 'phil' });
+    assert.equal(await again.next(), '"while gone again"');
+    await closeReplayHost([again]);
+  });
+
+  it('keeps nothing for replay while the token still has a socket on another node', async () => {
+    const [n1, n2, n3] = nodes as [Started, Started, Started];
+    // What n1 keeps for tokens of the tests before (phil's last socket was on n1, so n1 knows at once).
+    const kept = await replaying(n1);
+    const leaving = await connect(n1.port, { host: 'r.test', token: 'quinn' });
+    const staying = await connect(n2.port, { host: 'r.test', token: 'quinn' });
+    leaving.ws.terminate();
+    await leaving.closed;
+    await waitFor('n1 closed it', async () => ((await health(n1)).sockets['r.test']?.sockets === 1 ? true : undefined));
+    // n1 took the token for gone; n2, which holds a socket of it, says it is not.
+    await waitFor('n1 was told quinn is still here', async () => ((await replaying(n1)) === kept ? true : undefined));
+    assert.equal((await post(n3, '/message', { host: 'r.test', target: 'token:quinn', data: 'to the one left' })).sent, 1);
+    assert.equal(await staying.next(), '"to the one left"');
+    const third = await connect(n3.port, { host: 'r.test', token: 'quinn' });
+    assert.equal((await post(n1, '/message', { host: 'r.test', target: 'token:quinn', data: 'both' })).sent, 2);
+    assert.equal(await third.next(), '"both"', 'nothing replayed before the live cast');
+    await closeReplayHost([staying, third]);
+  });
+
+  it('gives a client resuming @all and @token on a node that was not up what it missed, from Redis', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    for (const word of ['a1', 'a2']) assert.equal((await post(n1, '/message', { host: 'r.test', target: 'all', data: word })).sent, 0);
+    for (const word of ['t1', 't2']) assert.equal((await post(n2, '/message', { host: 'r.test', target: 'token:tess', data: word })).sent, 0);
+    type Held = { epoch: string; offset: number };
+    const all = (await (await fetch(`${n1.url}/history?host=r.test&channel=@all`)).json()) as Held;
+    const mine = (await (await fetch(`${n2.url}/history?host=r.test&token=tess`)).json()) as Held;
+    assert.ok(all.offset >= 2);
+    assert.equal(mine.offset, 2);
+    const fresh = await startServer({ config: configFor('n7') });
+    try {
+      for (const node of nodes) await waitFor(`${node.url} knows n7`, async () => ((await health(node)).cluster?.live.includes('n7') ? true : undefined));
+      const recover = { '@all': { epoch: all.epoch, offset: all.offset - 1 }, '@token': { epoch: mine.epoch, offset: 0 } };
+      const c = await connect(fresh.port, { host: 'r.test', token: 'tess', path: `/websocket?wsgate=1&recover=${encodeURIComponent(JSON.stringify(recover))}` });
+      type Frame = { wsgate?: string; channel?: string; epoch?: string; offset?: number; data?: unknown; recovered?: boolean };
+      const frames: Frame[] = [];
+      do frames.push(JSON.parse(await c.next()) as Frame);
+      while (frames.at(-1)!.wsgate !== 'ready');
+      const joined = (stream: string) => frames.find((f) => f.wsgate === 'joined' && f.channel === stream)!;
+      assert.deepEqual([joined('@all').recovered, joined('@all').epoch, joined('@all').offset], [true, all.epoch, all.offset]);
+      assert.deepEqual([joined('@token').recovered, joined('@token').epoch, joined('@token').offset], [true, mine.epoch, 2]);
+      const pubs = (stream: string) => frames.filter((f) => f.wsgate === 'pub' && f.channel === stream).map((f) => [f.offset, f.data]);
+      assert.deepEqual(pubs('@all'), [[all.offset, 'a2']]);
+      assert.deepEqual(pubs('@token'), [[1, 't1'], [2, 't2']]);
+      await fresh.waitForLog(/ recovered host=r\.test .*channel=@token missed=2 from=redis/);
+      assert.equal((await post(n2, '/message', { host: 'r.test', target: 'token:tess', data: 't3' })).sent, 1);
+      const live = JSON.parse(await c.next()) as Frame;
+      assert.deepEqual([live.channel, live.epoch, live.offset, live.data], ['@token', mine.epoch, 3, 't3']);
+      await closeReplayHost([c]);
     } finally {
       await fresh.stop();
     }

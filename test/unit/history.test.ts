@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryHistory } from '../../src/history.ts';
+import { MemoryHistory, joinStored } from '../../src/history.ts';
 import { Replay } from '../../src/replay.ts';
 
 const limits = { size: 3, ttlMs: 1000 };
@@ -92,6 +92,32 @@ describe('Replay', () => {
     assert.deepEqual(expired, [['h', 1]]);
     assert.equal(r.back('h', 'ann', 1001), undefined);
   });
+
+  it('keeps what a token missed when it leaves a second node, for the channels of both', () => {
+    const r = new Replay();
+    r.left('h', 'ann', ['room:1'], window, 0);
+    r.record('h', { kind: 'token', token: 'ann' }, 'first');
+    r.left('h', 'ann', ['room:2'], window, 500);
+    r.record('h', { kind: 'channel', channel: 'room:1' }, 'room 1');
+    r.record('h', { kind: 'channel', channel: 'room:2' }, 'room 2');
+    assert.equal(r.size, 1);
+    // The window runs from the second leave.
+    assert.deepEqual(r.back('h', 'ann', 1200), { frames: ['first', 'room 1', 'room 2'], dropped: 0 });
+  });
+
+  it('begins again when the window ran out before the sweep, and forgets a token back elsewhere', () => {
+    const r = new Replay();
+    r.left('h', 'ann', [], window, 0);
+    r.record('h', { kind: 'all' }, 'stale');
+    r.left('h', 'ann', [], window, 2000);
+    r.record('h', { kind: 'all' }, 'fresh');
+    assert.deepEqual(r.back('h', 'ann', 2100), { frames: ['fresh'], dropped: 0 });
+    r.left('h', 'bob', ['room:1'], window, 0);
+    r.forget('h', 'bob');
+    r.record('h', { kind: 'channel', channel: 'room:1' }, 'x');
+    assert.equal(r.size, 0);
+    assert.equal(r.back('h', 'bob', 10), undefined);
+  });
 });
 
 describe('MemoryHistory.put: a copy of a stream numbered elsewhere', () => {
@@ -114,5 +140,46 @@ describe('MemoryHistory.put: a copy of a stream numbered elsewhere', () => {
     const own = h.append('s', 'alone', limits, 0);
     assert.notEqual(own.epoch, 'E');
     assert.equal(own.offset, 1);
+  });
+});
+
+describe('joinStored: what Redis held, then this node\'s copy', () => {
+  const limits = { size: 10, ttlMs: 1000 };
+  const asked = { epoch: 'E', offset: 2 };
+  const stored = { epoch: 'E', offset: 4, entries: [{ offset: 3, frame: 'c' }, { offset: 4, frame: 'd' }] };
+  const copy = (fill: (h: MemoryHistory) => void) => {
+    const h = new MemoryHistory();
+    fill(h);
+    return (after: { epoch: string; offset: number }) => h.since('s', after, limits, 0);
+  };
+
+  it('gives Redis\'s entries followed by what this node received after them', () => {
+    const local = copy((h) => {
+      h.put('s', 'e', { epoch: 'E', offset: 5 }, limits, 0);
+      h.put('s', 'f', { epoch: 'E', offset: 6 }, limits, 0);
+    });
+    assert.deepEqual(joinStored(asked, stored, local), {
+      top: { epoch: 'E', offset: 6 },
+      recovered: true,
+      publications: ['c', 'd', 'e', 'f'].map((frame, i) => ({ offset: i + 3, frame })),
+    });
+  });
+
+  it('gives Redis\'s entries alone when this node saw none of the epoch, or lags behind Redis', () => {
+    const expected = { top: { epoch: 'E', offset: 4 }, recovered: true, publications: stored.entries };
+    assert.deepEqual(joinStored(asked, stored, copy(() => {})), expected);
+    assert.deepEqual(joinStored(asked, stored, copy((h) => h.put('s', 'c', { epoch: 'E', offset: 3 }, limits, 0))), expected);
+  });
+
+  it('gives nothing when Redis lost part of the gap, has another epoch, or this node\'s copy has a gap after it', () => {
+    const none = copy(() => {});
+    assert.equal(joinStored(asked, { ...stored, entries: stored.entries.slice(1) }, none), undefined);
+    assert.equal(joinStored(asked, { ...stored, epoch: 'F' }, none), undefined);
+    const gap = copy((h) => h.put('s', 'g', { epoch: 'E', offset: 7 }, limits, 0));
+    assert.equal(joinStored(asked, stored, gap), undefined);
+  });
+
+  it('says nothing was missed when Redis is where the client stopped', () => {
+    assert.deepEqual(joinStored(asked, { epoch: 'E', offset: 2, entries: [] }, copy(() => {})), { top: asked, recovered: true, publications: [] });
   });
 });
