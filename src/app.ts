@@ -23,6 +23,7 @@ import { sdkPath } from './sdk/extract.ts';
 import { OneshotRunner } from './runners/oneshot.ts';
 import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
+import { serialised } from './runtime/serial.ts';
 import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp, createBridgeApp } from './server.ts';
 import { Cluster } from './cluster/cluster.ts';
@@ -137,7 +138,10 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   let scheduler = new Scheduler(config, dispatcher, log);
   let current = config;
 
-  const reload = async (): Promise<ReloadResult> => {
+  // One reload at a time, in the order asked for (SIGHUP twice, POST /reload): each reads the config and the
+  // certificate once the one before has finished, so the last one asked for is what serves. Overlapping, an earlier
+  // reload whose reads took longer would swap in its older pair, routes and pools after a later one.
+  const reload = serialised(async (): Promise<ReloadResult> => {
     if (!loadAgain) return { ok: false, problems: ['nothing to reload: no config file or command line to read again'] };
     let next: Config;
     try {
@@ -180,7 +184,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     current = next;
     log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway!.hub.size });
     return { ok: true, hosts: next.hosts.map((h) => h.key) };
-  };
+  });
 
   const demo = config.hosts.some((h) => h.module === BUILTIN_DEMO);
   const trusted = (c: Context, allowBasic = false) => {

@@ -251,7 +251,8 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   app.get('/dashboard', dashboardPage);
   app.get('/dashboard/data', async (c) => {
     const about = options.about ?? { runtime: 'unknown', version: '', node: 'this node' };
-    const data = gateway.dashboard(Number(c.req.query('after') ?? 0) || 0);
+    const feed = gateway.feed;
+    const data = gateway.dashboard(feed.resume(c.req.query('feed'), Number(c.req.query('after') ?? 0) || 0));
     let nodes = [{ node: about.node, sockets: data.sockets, state: 'this node' }];
     const cluster = gateway.cluster;
     if (cluster) {
@@ -259,7 +260,7 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
       nodes = Object.entries(value.perNode).map(([node, n]) => ({ node, sockets: n.sockets, state: node === cluster.node ? (cluster.up ? 'this node' : `this node, degraded: ${cluster.reason}`) : 'up' }));
       for (const node of spread?.missing ?? []) nodes.push({ node, sockets: 0, state: 'not answering' });
     }
-    return c.json({ ...data, runtime: about.runtime, version: about.version, node: about.node, nodes });
+    return c.json({ ...data, feed: feed.id, runtime: about.runtime, version: about.version, node: about.node, nodes });
   });
   // Anyone may ask whether it is up; the numbers are for trusted callers.
   app.get('/health', async (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));

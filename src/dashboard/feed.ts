@@ -24,6 +24,12 @@ export interface Sample {
 }
 
 export class Feed {
+  /**
+   * Random per process: `seq` numbers mean something only to the feed that
+   * gave them, and behind a load balancer, or after a restart, a page's next
+   * poll may reach a process whose numbers run their own way.
+   */
+  readonly id = crypto.randomUUID();
   readonly #events: FeedEvent[] = [];
   readonly #samples: Sample[] = [];
   #seq = 0;
@@ -45,6 +51,16 @@ export class Feed {
   /** Events after `seq` (all kept, without it). */
   since(seq = 0): FeedEvent[] {
     return this.#events.filter((event) => event.seq > seq);
+  }
+
+  /**
+   * The `seq` to give since() for a page's cursor: its own number when this
+   * feed gave it; 0, all that is kept, when another feed did (the page then
+   * replaces what it shows, as it cannot tell which of its events these are).
+   * Without a feed id at all `after` is taken as it is, as before feed ids.
+   */
+  resume(feed: string | undefined, after: number): number {
+    return feed === undefined || feed === this.id ? after : 0;
   }
 
   /** Takes one sample from running totals; the first call only sets the baseline. */

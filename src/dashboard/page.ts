@@ -79,7 +79,8 @@ export const DASHBOARD_PAGE = `<!doctype html>
 </main>
 <script>
 const $ = (id) => document.getElementById(id);
-let after = 0;
+// The cursor is the feed's id and a number in it: numbers from another process (another node, or a restart) mean nothing here.
+let feedId = '', after = 0;
 const cell = (text, numeric) => { const td = document.createElement('td'); td.textContent = text; if (numeric) td.className = 'n'; return td; };
 const rows = (body, list, empty, width) => {
   body.replaceChildren(...(list.length ? list.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; })
@@ -93,7 +94,7 @@ const chart = (svg, values) => {
 const since = (ms) => { const s = Math.floor(ms / 1000); return s < 120 ? s + ' s' : s < 7200 ? Math.floor(s / 60) + ' min' : Math.floor(s / 3600) + ' h'; };
 async function poll() {
   try {
-    const res = await fetch('/dashboard/data?after=' + after, { cache: 'no-store' });
+    const res = await fetch('/dashboard/data?feed=' + encodeURIComponent(feedId) + '&after=' + after, { cache: 'no-store' });
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const d = await res.json();
     $('state').textContent = 'live'; $('state').className = 'up';
@@ -110,6 +111,8 @@ async function poll() {
     $('castsNow').textContent = casts.length ? casts[casts.length - 1] : '–';
     $('hookNow').textContent = hooks.length ? hooks[hooks.length - 1].toFixed(1) : '–';
     const feed = $('feed');
+    // Another feed answered with all it holds: appended, it would repeat or interleave events of two processes.
+    if (d.feed !== feedId) { feedId = d.feed; after = 0; feed.replaceChildren(); }
     for (const e of d.events) {
       after = Math.max(after, e.seq);
       const li = document.createElement('li');

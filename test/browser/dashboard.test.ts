@@ -82,4 +82,32 @@ describe('the dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     const later = (await (await fetch(`${server.url}/dashboard/data?after=${last}`)).json()) as { events: unknown[] };
     assert.deepEqual(later.events, [], 'only events after the one given');
   });
+
+  it('sends its feed id back with the cursor, and replaces its feed when another process answers', async () => {
+    const real = (await (await fetch(`${server.url}/dashboard/data`)).json()) as { feed: string; events: Array<{ seq: number }> };
+    const last = real.events.at(-1)!.seq;
+    const read = async (query: string) => ((await (await fetch(`${server.url}/dashboard/data?${query}`)).json()) as { events: unknown[] }).events;
+    assert.deepEqual(await read(`feed=${real.feed}&after=${last}`), [], 'its own cursor');
+    assert.deepEqual(await read(`feed=elsewhere&after=${last}`), real.events, "another process's cursor: all it holds");
+
+    // A stand-in for another node (or this one restarted), whose numbers run their own way: seq 1 here is no event the page has.
+    const events = [{ seq: 1, at: Date.now(), kind: 'connect', host: 'elsewhere.test', socket: 'feedfeedfeedfeed' }];
+    const asked: URLSearchParams[] = [];
+    await page.route('**/dashboard/data?*', (route) => {
+      const query = new URL(route.request().url()).searchParams;
+      asked.push(query);
+      const own = query.get('feed') === 'another-process';
+      return route.fulfill({ json: { ...real, feed: 'another-process', events: own ? events.filter((e) => e.seq > Number(query.get('after'))) : events } });
+    });
+    await shows('#feed li', /elsewhere\.test/, "the other process's event");
+    assert.equal(await page.locator('#feed li').count(), 1, 'in place of the feed shown before, not added to it');
+    assert.equal(asked[0]!.get('feed'), real.feed, 'the first poll sent back the id of the feed it had');
+    await page.unroute('**/dashboard/data?*');
+
+    // Back on the gateway, with the stand-in's cursor: it answers with all it holds, which again replaces the feed.
+    await page.locator('#feed li', { hasText: 'elsewhere.test' }).waitFor({ state: 'detached' });
+    const now = (await (await fetch(`${server.url}/dashboard/data`)).json()) as { events: unknown[] };
+    assert.equal(await page.locator('#feed li').count(), now.events.length, 'each event once');
+    assert.deepEqual(pageErrors, []);
+  });
 });

@@ -2,12 +2,13 @@
  * Built-in TLS: with "tls" the one port serves https and wss (upgrades, the
  * bridge, /health), and a reload (POST /reload, SIGHUP) re-reads the files:
  * new handshakes get the new certificate, open sockets stay, and a broken pair
- * fails the reload while the old certificate keeps serving.
+ * fails the reload while the old certificate keeps serving; overlapping reloads
+ * take effect in the order they were asked for, the last one serving.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -44,6 +45,11 @@ function makeCert(dir: string, name: string, ip = '127.0.0.1'): Pair {
 function install(pair: Pair, at: { cert: string; key: string }): void {
   copyFileSync(pair.cert, at.cert);
   copyFileSync(pair.key, at.key);
+}
+
+/** Writes a config the way a deploy should: a reload reads the old file or the new one, never half of it. */
+function replaceJson(path: string, value: unknown): void {
+  renameSync(writeJson(`${path}.new`, value), path);
 }
 
 /** The fingerprint of the certificate a new TLS handshake gets. */
@@ -120,6 +126,30 @@ function wss(port: number, ca: Buffer[], options: { host: string; token: string 
 async function socketOf(client: Wss): Promise<string> {
   client.ws.send(JSON.stringify({ cmd: 'whoami' }));
   return (JSON.parse(await client.next()) as { socket: string }).socket;
+}
+
+/** Resolves with the lines matching `pattern` once there are `count` of them after the first `from` (as the child writes them). */
+function logsFrom(server: Started, from: number, pattern: RegExp, count: number, timeoutMs = 20_000): Promise<string[]> {
+  const streams = [server.child.stdout!, server.child.stderr!];
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      for (const stream of streams) stream.off('data', check);
+    };
+    // Added after the server's own listener, so the lines of a chunk are in `logs` when this runs.
+    const check = () => {
+      const found = server.logs.slice(from).filter((line) => pattern.test(line));
+      if (found.length < count) return;
+      done();
+      resolve(found);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`fewer than ${count} log lines matching ${pattern} within ${timeoutMs} ms; logs:\n${server.logs.slice(from).join('\n')}`));
+    }, timeoutMs);
+    for (const stream of streams) stream.on('data', check);
+    check();
+  });
 }
 
 async function cast(server: Started, ca: Buffer[], body: Record<string, unknown>): Promise<number> {
@@ -248,6 +278,53 @@ describe(`tls on ${TARGET}`, { skip }, () => {
       assert.equal(await cast(server, ca, { host: 'tls.test', target: 'all', data: 'after SIGHUP' }), 1);
       assert.equal(await open.next(), '"after SIGHUP"');
       open.ws.terminate();
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
+  it('serves the pair of the last reload asked for when reloads overlap', async () => {
+    const dir = tempDir();
+    const first = makeCert(dir, 'first');
+    const renewals = ['second', 'third', 'fourth'].map((name) => makeCert(dir, name));
+    const live = { cert: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') };
+    install(first, live);
+    const server = await startServer({ config: { hosts: { 'tls.test': APP }, tls: live } });
+    try {
+      const from = server.logs.length;
+      // Each SIGHUP once the one before has begun its reload, with the files replaced in between: the reloads overlap,
+      // and one begun earlier may read a pair half replaced (and fail) or the next one, but never serve last.
+      for (const [i, pair] of renewals.entries()) {
+        install(pair, live);
+        server.child.kill('SIGHUP');
+        await logsFrom(server, from, / reloading signal=SIGHUP/, i + 1);
+      }
+      const outcomes = await logsFrom(server, from, /reloaded hosts=|reload failed/, renewals.length);
+      assert.match(outcomes.at(-1)!, /reloaded hosts=tls\.test/, 'the last reload succeeds');
+      const swaps = server.logs.slice(from).filter((line) => / tls cert=/.test(line));
+      assert.match(swaps.at(-1)!, /subject="?CN=wsgate-test-fourth/, 'the last swap is the last pair');
+      assert.equal(await servedFingerprint(server.port), renewals.at(-1)!.fingerprint);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
+  it('keeps the later reload when an earlier one takes longer to read its config', async () => {
+    const dir = tempDir();
+    const [first, slow, fast] = ['first', 'slow', 'fast'].map((name) => makeCert(dir, name)) as [Pair, Pair, Pair];
+    const server = await startServer({ config: { hosts: { 'tls.test': APP }, tls: { cert: first.cert, key: first.key } } });
+    try {
+      const from = server.logs.length;
+      // Many hosts, each app file checked in turn: this config takes its reload far longer to read than the next one.
+      const many = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`h${i}.test`, APP]));
+      replaceJson(server.configFile!, { hosts: { 'tls.test': APP, ...many }, tls: { cert: slow.cert, key: slow.key } });
+      server.child.kill('SIGHUP');
+      await logsFrom(server, from, / reloading signal=SIGHUP/, 1);
+      replaceJson(server.configFile!, { hosts: { 'tls.test': APP }, tls: { cert: fast.cert, key: fast.key } });
+      server.child.kill('SIGHUP');
+      const outcomes = await logsFrom(server, from, /reloaded hosts=|reload failed/, 2);
+      assert.match(outcomes.at(-1)!, /reloaded hosts=tls\.test sockets/, 'the config asked for last is the one in use');
+      assert.equal(await servedFingerprint(server.port), fast.fingerprint, 'and so is its certificate');
     } finally {
       assert.equal(await server.stop(), 0);
     }

@@ -11,6 +11,21 @@ describe('dashboard Feed', () => {
     feed.push('hook failed', 'h', 'e', 'x'.repeat(400));
     assert.equal(feed.since(4)[0]!.detail!.length, 300);
   });
+  it("takes a page's cursor only from the feed that numbered it", () => {
+    // The process the page polled last: another node behind the balancer, or this one before a restart.
+    const before = new Feed();
+    for (const socket of ['a', 'b', 'c', 'd', 'e']) before.push('connect', 'h', socket);
+    const now = new Feed();
+    now.push('connect', 'h', 'x');
+    now.push('disconnect', 'h', 'x');
+    assert.notEqual(now.id, before.id);
+    const read = (feed: string | undefined, after: number) => now.since(now.resume(feed, after)).map((e) => `${e.kind} ${e.socket}`);
+    assert.deepEqual(read(before.id, 5), ['connect x', 'disconnect x'], 'a cursor ahead of this feed would miss its events');
+    assert.deepEqual(read(before.id, 1), ['connect x', 'disconnect x'], 'one behind would repeat some: all, for the page to replace its feed with');
+    assert.deepEqual(read('', 0), ['connect x', 'disconnect x'], "the page's first poll");
+    assert.deepEqual(read(now.id, 1), ['disconnect x'], 'its own cursor means what it says');
+    assert.deepEqual(read(undefined, 1), ['disconnect x'], 'a caller that sends no feed id at all gets `after` as before');
+  });
   it('samples casts and the mean hook latency per interval from running totals', () => {
     const feed = new Feed(10, 2);
     feed.sample({ casts: 5, runs: 2, seconds: 0.1 }, 0);

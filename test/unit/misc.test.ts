@@ -7,6 +7,7 @@ import { LineSplitter } from '../../src/lines.ts';
 import { createLogger, formatLine } from '../../src/log.ts';
 import { hookArgv } from '../../src/runners/oneshot.ts';
 import { refuses } from '../../src/runners/runner.ts';
+import { serialised } from '../../src/runtime/serial.ts';
 import { VERSION } from '../../src/version.ts';
 
 describe('LineSplitter', () => {
@@ -150,5 +151,42 @@ describe('the listening line', () => {
     const lines: string[] = [];
     make((l) => lines.push(l), 'error').always('listening', { url: 'http://127.0.0.1:1' });
     assert.match(lines[0]!, /INFO  listening url=http:\/\/127\.0\.0\.1:1$/);
+  });
+});
+
+describe('serialised', () => {
+  it('runs a call once the one before has settled, failed or not, so a rollback never undoes a later swap', async () => {
+    // A certificate swap as a TLS listener makes it: serve the new pair, await a check, roll back to `current` if it fails.
+    let serving = 'old';
+    let current = 'old';
+    const checks = new Map<string, { settle: (ok: boolean) => void; done: Promise<void> }>();
+    for (const pair of ['broken', 'good']) {
+      let settle!: (ok: boolean) => void;
+      const done = new Promise<void>((resolve, reject) => (settle = (ok) => (ok ? resolve() : reject(new Error(`${pair} failed`)))));
+      checks.set(pair, { settle, done });
+    }
+    const started: string[] = [];
+    const swap = serialised(async (pair: string) => {
+      started.push(pair);
+      serving = pair;
+      try {
+        await checks.get(pair)!.done;
+      } catch (error) {
+        serving = current;
+        throw error;
+      }
+      current = pair;
+    });
+    const broken = swap('broken');
+    const good = swap('good');
+    await Promise.resolve();
+    assert.deepEqual(started, ['broken'], 'the second waits for the first');
+    checks.get('broken')!.settle(false);
+    checks.get('good')!.settle(true);
+    await assert.rejects(broken, /broken failed/);
+    await good;
+    assert.deepEqual(started, ['broken', 'good']);
+    assert.equal(current, 'good');
+    assert.equal(serving, 'good', 'the last pair asked for serves');
   });
 });
