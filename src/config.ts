@@ -138,7 +138,9 @@ export interface ConfigIO {
   cwd(): string;
 }
 
-export const DEFAULTS = {
+export /** Frames kept per gone token when `replay` does not say. */
+const REPLAY_FRAMES = 1000;
+const DEFAULTS = {
   listen: '127.0.0.1',
   port: 3001,
   php: 'php',
@@ -195,7 +197,7 @@ const channelFields = {
   // Frames kept for a token whose last socket closed, given to its next socket.
   replay: v.optional(
     v.strictObject(
-      { window: historySeconds, frames: v.optional(v.pipe(v.number('expected a number of frames'), v.integer('expected a whole number'), v.minValue(1, 'expected at least 1')), 1000) },
+      { window: historySeconds, frames: v.optional(v.pipe(v.number('expected a number of frames'), v.integer('expected a whole number'), v.minValue(1, 'expected at least 1')), REPLAY_FRAMES) },
       'expected an object such as {"window": 30}',
     ),
   ),
@@ -520,7 +522,8 @@ export function parseConfig(input: unknown, where: string, baseDir: string): Con
     const history = historyLimits(hostFields.history ?? raw.history);
     if (history) host.history = history;
     const replay = hostFields.replay ?? raw.replay;
-    if (replay) host.replay = { windowMs: replay.window * 1000, frames: replay.frames };
+    // The host's own fields are read as given: the schema's default is not in them.
+    if (replay) host.replay = { windowMs: replay.window * 1000, frames: replay.frames ?? REPLAY_FRAMES };
     const tokenFrom = fields.tokenFrom ?? raw.tokenFrom;
     const tokenName = fields.tokenName ?? raw.tokenName;
     const authTimeout = fields.authTimeout ?? raw.authTimeout;

@@ -156,9 +156,11 @@ describe('history and replay options', () => {
       hosts: {
         'a.test': { app: 'app.php', history: { size: 10, ttl: 5 }, channels: { 'room:*': { history: { size: 3, ttl: 1.5 } } } },
         'b.test': { app: 'app.php', replay: { window: 2, frames: 5 } },
+        'c.test': { app: 'app.php', replay: { window: 3 } },
       },
     });
-    const [a, b] = config.hosts;
+    const [a, b, c] = config.hosts;
+    assert.deepEqual(c!.replay, { windowMs: 3000, frames: 1000 }, 'a host\'s own replay takes the default frames too');
     assert.deepEqual(a!.history, { size: 10, ttlMs: 5000 });
     assert.deepEqual(a!.channels, [{ pattern: 'room:*', presenceEvents: false, history: { size: 3, ttlMs: 1500 } }]);
     assert.deepEqual(a!.replay, { windowMs: 30_000, frames: 1000 });
