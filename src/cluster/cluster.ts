@@ -3,8 +3,8 @@
  * node goes on the bus; every live node (the taker too, on its own copy, so
  * all see the same order) applies it to its own sockets and answers; the
  * taker sums the answers, and says which nodes did not answer in time.
- * Each node keeps a heartbeat key with a time to live, so the live nodes are
- * known, and a dead node drops out within that time.
+ * Each node beats into one sorted set in Redis, by Redis's clock, so the live
+ * nodes are known, and a dead node drops out within the ttl.
  *
  * Without Redis the node goes on alone: it applies requests locally, says
  * it is degraded (and why), and rejoins when Redis is back.
@@ -55,7 +55,7 @@ export class Cluster {
   #up = false;
   #reason = 'connecting to Redis';
   #live = new Set<string>();
-  /** When each node's heartbeat key was last found. */
+  /** When each node was last found in the set of nodes (this node's clock). */
   readonly #seen = new Map<string, number>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
@@ -66,8 +66,8 @@ export class Cluster {
   #announced = false;
   /** Bridge requests gathered over Redis: how many, their summed round trip, and those some node missed. */
   readonly stats = { requests: 0, seconds: 0, incomplete: 0, degraded: 0 };
-  /** Heartbeat payload: what /health shows of this node. */
-  info: () => Record<string, unknown> = () => ({});
+  /** Runs each time the others have been told this node is here (at start, and after Redis comes back). */
+  joined: () => void = () => {};
 
   constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest, own: boolean) => unknown) {
     this.#link = link;
@@ -202,7 +202,7 @@ export class Cluster {
     clearInterval(this.#heartbeat);
     for (const waiting of this.#waiting.values()) waiting.finish();
     if (this.#up) {
-      await this.#link.del(`${this.#options.prefix}node:${this.node}`).catch(() => {});
+      await this.#link.leave(`${this.#options.prefix}nodes`, this.node).catch(() => {});
       const leaving: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'leaving', node: this.node } };
       await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(leaving)).catch(() => {});
     }
@@ -272,31 +272,40 @@ export class Cluster {
   }
 
   async #beatOnce(): Promise<void> {
-    const { prefix, ttlMs } = this.#options;
     try {
-      await this.#link.setWithTtl(`${prefix}node:${this.node}`, JSON.stringify({ node: this.node, at: Date.now(), ...this.info() }), ttlMs);
-      if (!this.#announced) {
-        // Said once per link (again after Redis comes back): the others count this node from now, not from their next beat.
-        const joining: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
-        await this.#link.publish(`${prefix}bus`, JSON.stringify(joining));
-        this.#announced = true;
-      }
-      const found = await this.#link.scanValues(`${prefix}node:*`);
-      const now = Date.now();
-      for (const key of found.keys()) this.#seen.set(key.slice(`${prefix}node:`.length), now);
-      // A node counts as live for two heartbeats after it was last seen, so one scan that misses it (its key
-      // being set again after a Redis restart) does not make requests stop waiting for it.
-      const grace = 2 * this.#options.heartbeatMs;
-      const live = new Set<string>();
-      for (const [node, at] of this.#seen) {
-        if (now - at < grace) live.add(node);
-        else this.#seen.delete(node);
-      }
-      for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
-      for (const node of this.#live) if (!live.has(node) && node !== this.node) this.#log.warn('cluster node gone', { node });
-      this.#live = live;
+      const found = await this.#link.heartbeat(`${this.#options.prefix}nodes`, this.node, this.#options.ttlMs);
+      // Once in the set, so a node that hears of this one and beats finds it there too.
+      const announcing = !this.#announced;
+      if (announcing) await this.#announce();
+      this.#recount(found);
+      // After the count: what follows asks the nodes just found.
+      if (announcing) this.joined();
     } catch {
       // Redis went away mid-beat: the state listener says so.
     }
+  }
+
+  /** Said once per link (again after Redis comes back): the others count this node from now, not from their next beat. */
+  async #announce(): Promise<void> {
+    const joining: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
+    await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(joining));
+    this.#announced = true;
+  }
+
+  /** Takes the nodes a beat found as live, and logs those that came and went. */
+  #recount(found: string[]): void {
+    const now = Date.now();
+    for (const node of found) this.#seen.set(node, now);
+    // A node counts as live for two heartbeats after it was last seen, so one beat that misses it (the set being
+    // filled again after a Redis restart) does not make requests stop waiting for it.
+    const grace = 2 * this.#options.heartbeatMs;
+    const live = new Set<string>();
+    for (const [node, at] of this.#seen) {
+      if (now - at < grace) live.add(node);
+      else this.#seen.delete(node);
+    }
+    for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
+    for (const node of this.#live) if (!live.has(node) && node !== this.node) this.#log.warn('cluster node gone', { node });
+    this.#live = live;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The little of Redis that a cluster needs, behind one interface: publish and
- * subscribe for the bus, and keys with a time to live for the heartbeats.
+ * subscribe for the bus, and one sorted set of the nodes by their last
+ * heartbeat.
  * Backed by ioredis (it runs on Node, Bun and Deno alike), with two
  * connections, since a subscribed connection can do nothing else.
  *
@@ -14,11 +15,15 @@ export interface RedisLink {
   publish(channel: string, message: string): Promise<void>;
   /** Messages of these channels go to `onMessage`, now and after every reconnect. */
   subscribe(channels: string[], onMessage: (channel: string, message: string) => void): Promise<void>;
-  /** SET key value PX ttl. */
-  setWithTtl(key: string, value: string, ttlMs: number): Promise<void>;
-  del(key: string): Promise<void>;
-  /** Keys matching a glob, with their values (SCAN, then MGET). */
-  scanValues(pattern: string): Promise<Map<string, string>>;
+  /**
+   * Marks `node` as seen now in the sorted set `key`, drops the members not
+   * seen within `ttlMs`, and returns those left. "Now" is Redis's clock, so
+   * the nodes' clocks need not agree; and it is one script on one key, so a
+   * beat costs the same however much else the Redis holds.
+   */
+  heartbeat(key: string, node: string, ttlMs: number): Promise<string[]>;
+  /** Takes `node` out of the sorted set `key` (a graceful stop), rather than leaving it to expire. */
+  leave(key: string, node: string): Promise<void>;
   /**
    * Numbers a publication of a stream with history and publishes it, in one
    * step: the stream's epoch (made once), the next offset, the frame kept in a
@@ -29,7 +34,7 @@ export interface RedisLink {
   publishNumbered(stream: NumberedStream, frame: string, channel: string, head: string, tail: string): Promise<{ epoch: string; offset: number }>;
   /** A numbered stream as Redis holds it: its epoch, its newest offset, and the entries after `after`. */
   readStream(key: string, after: number): Promise<{ epoch?: string; offset: number; entries: Array<{ offset: number; frame: string }> }>;
-  /** "up" once both connections are ready; "down" with why otherwise. */
+  /** "up" once the command connection is ready and the subscriber listens; "down" with why otherwise. */
   onState(listener: (state: 'up' | 'down', reason?: string) => void): void;
   close(): Promise<void>;
 }
@@ -59,21 +64,85 @@ redis.call('PUBLISH', ARGV[5], ARGV[6] .. '{"epoch":"' .. epoch .. '","offset":'
 return {epoch, offset}
 `;
 
+/**
+ * KEYS[1] the set of nodes, ARGV: the node, the ttl, how long the set outlives
+ * the last beat. TIME before writes is fine since Redis 5 (scripts replicate
+ * their effects, not themselves). The set expires on its own so a cluster
+ * whose nodes are all gone leaves nothing behind; twice the ttl, so it never
+ * goes before a member would have dropped out anyway.
+ */
+const HEARTBEAT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[2])))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
+/** The heartbeat script as a command of its own: ioredis sends it whole once per connection, then by its SHA. */
+type WithHeartbeat = Redis & { wsgateHeartbeat(key: string, node: string, ttlMs: number, keepMs: number): Promise<string[]> };
+
 /** Waits a little longer after each failed attempt, up to two seconds. */
 const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
 
+/**
+ * Whether the subscriber listens again on the connection it has now.
+ *
+ * ioredis's 'ready' does not say so. On a reconnect, readyHandler (ioredis
+ * 6.0, lib/redis/event_handler.ts) sets the status to ready, which emits 'ready' on
+ * the next tick, and in the same call writes the autoResubscribe SUBSCRIBE
+ * without awaiting its answer or telling anyone when it comes. So at 'ready'
+ * the SUBSCRIBE is at best on its way to Redis, and a publish made meanwhile on
+ * another connection can be handled first and never reach this node: its own
+ * copy of a request it then waits for in vain, or another node's request once
+ * this one has said it is back. Hence the link counts the subscriber only once
+ * Redis has answered a SUBSCRIBE of the same channels sent on 'ready': it goes
+ * on the same connection, behind ioredis's own, and subscribing twice changes
+ * nothing in Redis. (Not a PING: it would only follow the SUBSCRIBE because
+ * ioredis happens to write that before emitting 'ready'.)
+ */
+function listening(subscriber: Redis, channels: () => string[], changed: () => void): () => boolean {
+  // Connections closed so far: an answer that comes after its connection closed says nothing about the next one.
+  let closes = 0;
+  let confirmed = false;
+  subscriber.on('close', () => {
+    closes++;
+    confirmed = false;
+  });
+  subscriber.on('ready', () => {
+    const asked = closes;
+    const wanted = channels();
+    (wanted.length ? subscriber.subscribe(...wanted) : Promise.resolve()).then(
+      () => {
+        if (asked !== closes) return;
+        confirmed = true;
+        changed();
+      },
+      () => {
+        // The connection went: its 'close' is what counts.
+      },
+    );
+  });
+  return () => confirmed && subscriber.status === 'ready';
+}
+
 export function connectRedis(url: string): RedisLink {
   const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
-  const commands = new Redis(url, options);
+  const commands = new Redis(url, options) as WithHeartbeat;
+  commands.defineCommand('wsgateHeartbeat', { lua: HEARTBEAT, numberOfKeys: 1 });
   // The subscriber queues its SUBSCRIBE until it is connected, however long Redis takes to come (a node may start
   // first), and resubscribes by itself after a reconnect.
   const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  const channels: string[] = [];
   const listeners: Array<(state: 'up' | 'down', reason?: string) => void> = [];
+  // Before the listeners below, so a subscriber that closes no longer counts as listening when they look.
+  const listens = listening(subscriber, () => channels, () => update());
   // Unknown until the first connect succeeds or fails, so a node that starts without Redis says so too.
   let state: 'up' | 'down' | undefined;
   let lastError = 'connecting';
   const update = (failed = false) => {
-    const next = commands.status === 'ready' && subscriber.status === 'ready' ? 'up' : 'down';
+    const next = commands.status === 'ready' && listens() ? 'up' : 'down';
     // Still connecting, and nothing failed yet: not down so far.
     if (next === state || (state === undefined && next === 'down' && !failed)) return;
     state = next;
@@ -108,31 +177,17 @@ export function connectRedis(url: string): RedisLink {
         entries: entries.map(([id, fields]) => ({ offset: Number(id.slice(2)), frame: fields[fields.indexOf('f') + 1] ?? 'null' })),
       };
     },
-    async subscribe(channels, onMessage) {
+    async subscribe(wanted, onMessage) {
+      channels.push(...wanted);
       subscriber.on('message', onMessage);
-      await subscriber.subscribe(...channels);
+      await subscriber.subscribe(...wanted);
     },
-    async setWithTtl(key, value, ttlMs) {
-      await commands.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)));
+    async heartbeat(key, node, ttlMs) {
+      const ttl = Math.max(1, Math.round(ttlMs));
+      return commands.wsgateHeartbeat(key, node, ttl, 2 * ttl);
     },
-    async del(key) {
-      await commands.del(key);
-    },
-    async scanValues(pattern) {
-      const keys: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = await commands.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
-        cursor = next;
-        keys.push(...batch);
-      } while (cursor !== '0');
-      const values = keys.length ? await commands.mget(...keys) : [];
-      const found = new Map<string, string>();
-      keys.forEach((key, i) => {
-        const value = values[i];
-        if (value !== null && value !== undefined) found.set(key, value);
-      });
-      return found;
+    async leave(key, node) {
+      await commands.zrem(key, node);
     },
     onState(listener) {
       listeners.push(listener);

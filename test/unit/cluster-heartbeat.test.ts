@@ -1,0 +1,279 @@
+/**
+ * The cluster's heartbeat and its Redis link, against a redis-server of the
+ * test's own: the live nodes are one sorted set scored by Redis's clock (no
+ * SCAN of the keyspace), a node whose beats stop drops out, one that stops
+ * gracefully takes itself out, and a reconnected subscriber counts as up only
+ * once Redis has its subscription again. Skipped when redis-server is missing.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import { connect, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { Cluster } from '../../src/cluster/cluster.ts';
+import { connectRedis } from '../../src/cluster/redis.ts';
+import type { RedisLink } from '../../src/cluster/redis.ts';
+import { createLogger } from '../../src/log.ts';
+import { waitFor } from '../support/events.ts';
+
+const skip = spawnSync('redis-server', ['--version']).status === 0 ? false : 'redis-server is not installed (apt-get install redis-server)';
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+/** A redis-server of the test's own: no persistence, loopback only. */
+async function startRedis(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Ready to accept connections/.test(output)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A logger that keeps its lines, and says when one matching a pattern comes. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const events = new EventEmitter();
+  const log = createLogger((line) => {
+    lines.push(line);
+    events.emit('line', line);
+  }, 'debug');
+  const waitForLine = (pattern: RegExp) =>
+    new Promise<string>((resolve) => {
+      const found = lines.find((line) => pattern.test(line));
+      if (found) return resolve(found);
+      const check = (line: string) => {
+        if (!pattern.test(line)) return;
+        events.off('line', check);
+        resolve(line);
+      };
+      events.on('line', check);
+    });
+  return { log, lines, waitForLine };
+}
+
+/** The link's states as they come, and a way to await the next one. */
+function watchStates(link: RedisLink) {
+  const seen: string[] = [];
+  const events = new EventEmitter();
+  link.onState((state) => {
+    seen.push(state);
+    events.emit(state);
+  });
+  return { seen, next: (state: 'up' | 'down') => once(events, state) };
+}
+
+/** Milliseconds by Redis's clock. */
+async function redisNow(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+describe('cluster heartbeat over Redis', { skip, timeout: 60_000 }, () => {
+  let port: number;
+  let server: Awaited<ReturnType<typeof startRedis>>;
+  let redis: Redis;
+  let prefix = 0;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  before(async () => {
+    port = await freePort();
+    server = await startRedis(port);
+    redis = new Redis(port, '127.0.0.1');
+  });
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  /** A node on a prefix of the test's own, and its link and log. */
+  function node(name: string, options: { prefix: string; heartbeatMs?: number; ttlMs?: number }) {
+    const link = connectRedis(`redis://127.0.0.1:${port}`);
+    const logger = recordingLogger();
+    const cluster = new Cluster(link, { node: name, prefix: options.prefix, heartbeatMs: options.heartbeatMs ?? 50, ttlMs: options.ttlMs ?? 300, deadlineMs: 1000 }, logger.log, () => 0);
+    cleanups.push(() => cluster.stop());
+    cluster.start();
+    return { cluster, link, ...logger };
+  }
+
+  const freshPrefix = () => `hb${++prefix}:`;
+
+  /**
+   * Until these nodes are in the set. A node that starts after them then finds them on its first beat, and logs
+   * "cluster node up" for each (one it heard of on the bus first, from its "joining", it would count without a word).
+   */
+  const beating = (p: string, ...names: string[]) =>
+    waitFor(`${names.join(', ')} in the set`, async () => {
+      const scores = await Promise.all(names.map((name) => redis.zscore(`${p}nodes`, name)));
+      return scores.every((score) => score !== null);
+    });
+
+  it('keeps the live nodes in one sorted set scored by Redis\'s clock, never scanning the keyspace', async () => {
+    const p = freshPrefix();
+    await redis.config('RESETSTAT');
+    const from = await redisNow(redis);
+    node('a', { prefix: p });
+    await beating(p, 'a');
+    const b = node('b', { prefix: p });
+    await b.waitForLine(/cluster node up node=a/);
+    const to = await redisNow(redis);
+    const members = await redis.zrange(`${p}nodes`, '0', '-1', 'WITHSCORES');
+    const scores = new Map<string, number>();
+    for (let i = 0; i < members.length; i += 2) scores.set(members[i]!, Number(members[i + 1]));
+    assert.deepEqual([...scores.keys()].sort(), ['a', 'b']);
+    for (const [name, score] of scores) assert.ok(score >= from && score <= to, `${name}'s score ${score} is Redis's time between ${from} and ${to}`);
+    // Left alone, the set goes away: twice the ttl after the last beat.
+    const ttl = await redis.pttl(`${p}nodes`);
+    assert.ok(ttl > 0 && ttl <= 600, `the set expires (pttl ${ttl})`);
+    assert.equal(await redis.exists(`${p}node:a`, `${p}node:b`), 0, 'no key per node');
+    const stats = await redis.info('commandstats');
+    assert.doesNotMatch(stats, /cmdstat_(scan|keys|mget):/);
+  });
+
+  it('drops the members not seen within the ttl, by Redis\'s clock', async () => {
+    const p = freshPrefix();
+    const link = connectRedis(`redis://127.0.0.1:${port}`);
+    cleanups.push(() => link.close());
+    const states = watchStates(link);
+    await states.next('up');
+    const now = await redisNow(redis);
+    await redis.zadd(`${p}nodes`, String(now - 5001), 'ghost', String(now - 1000), 'fresh');
+    assert.deepEqual(await link.heartbeat(`${p}nodes`, 'a', 5000), ['fresh', 'a']);
+    assert.equal(await redis.zscore(`${p}nodes`, 'ghost'), null);
+  });
+
+  it('counts a node whose beats stop as gone, and takes one that stops gracefully out of the set', async () => {
+    const p = freshPrefix();
+    const b = node('b', { prefix: p });
+    const c = node('c', { prefix: p });
+    await beating(p, 'b', 'c');
+    const a = node('a', { prefix: p });
+    await a.waitForLine(/cluster node up node=b/);
+    await a.waitForLine(/cluster node up node=c/);
+    // b dies without a word: its link is cut, so it beats no more.
+    await b.link.close();
+    await a.waitForLine(/cluster node gone node=b/);
+    assert.equal(await redis.zscore(`${p}nodes`, 'b'), null, 'b expired from the set');
+    assert.deepEqual(a.cluster.nodes(), ['a', 'c']);
+    // c's entry would still be fresh for the ttl: it is gone because c took it out.
+    await c.cluster.stop();
+    assert.equal(await redis.zscore(`${p}nodes`, 'c'), null, 'c took itself out');
+  });
+
+  it('says the link is up after a reconnect only once Redis has the subscription back', async () => {
+    const proxy = await holdingProxy(port);
+    cleanups.push(() => proxy.close());
+    const link = connectRedis(`redis://127.0.0.1:${proxy.port}`);
+    cleanups.push(() => link.close());
+    const states = watchStates(link);
+    const received = new EventEmitter();
+    const first = states.next('up');
+    await link.subscribe(['hb:channel'], (_channel, message) => received.emit('message', message));
+    await first;
+
+    // Cut the subscriber's connection, and hold its SUBSCRIBE on the way back: ioredis's 'ready' comes before Redis
+    // has it (it is emitted on the next tick after the SUBSCRIBE is written, before the proxy can even read it).
+    proxy.holdSubscribes = true;
+    const down = states.next('down');
+    const held = once(proxy, 'held');
+    proxy.cutSubscriber();
+    await down;
+    const up = states.next('up');
+    await held;
+    assert.deepEqual(states.seen.slice(-1), ['down'], 'not up while Redis does not have the subscription yet');
+
+    proxy.release();
+    await up;
+    // Up means listening: a message published now reaches it.
+    const message = once(received, 'message');
+    await link.publish('hb:channel', 'after the reconnect');
+    assert.deepEqual(await message, ['after the reconnect']);
+  });
+});
+
+/**
+ * A TCP proxy in front of Redis that can hold back what a client sends from
+ * its first SUBSCRIBE on, until released; it says 'held' when it does.
+ */
+async function holdingProxy(redisPort: number) {
+  interface Pair {
+    client: Socket;
+    upstream: Socket;
+    subscriber: boolean;
+    held?: Buffer[];
+  }
+  const pairs = new Set<Pair>();
+  const proxy = Object.assign(new EventEmitter(), {
+    port: 0,
+    holdSubscribes: false,
+    cutSubscriber() {
+      for (const pair of pairs) {
+        if (!pair.subscriber) continue;
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+    },
+    release() {
+      proxy.holdSubscribes = false;
+      for (const pair of pairs) {
+        for (const chunk of pair.held ?? []) pair.upstream.write(chunk);
+        delete pair.held;
+      }
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const pair of pairs) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+      server.close(() => resolve());
+    }),
+  });
+  const server: Server = createServer((client) => {
+    const upstream = connect(redisPort, '127.0.0.1');
+    const pair: Pair = { client, upstream, subscriber: false };
+    pairs.add(pair);
+    const drop = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', drop).on('error', drop);
+    upstream.on('close', drop).on('error', drop);
+    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      const subscribing = /subscribe/i.test(chunk.toString('latin1'));
+      if (subscribing) pair.subscriber = true;
+      if (pair.held) pair.held.push(chunk);
+      else if (subscribing && proxy.holdSubscribes) {
+        pair.held = [chunk];
+        proxy.emit('held');
+      } else upstream.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.port = (server.address() as { port: number }).port;
+  return proxy;
+}
