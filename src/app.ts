@@ -14,7 +14,7 @@ import { Gateway } from './gateway.ts';
 import type { Route } from './gateway.ts';
 import type { Logger } from './log.ts';
 import { asHookModule, ModuleRunner } from './runners/module.ts';
-import type { HookModule, ModuleCast } from './runners/module.ts';
+import type { CastRequest, HookModule, ModuleCast } from './runners/module.ts';
 import { Dispatcher } from './dispatch.ts';
 import type { DispatchJob } from './dispatch.ts';
 import { Pools } from './pool/pools.ts';
@@ -114,12 +114,23 @@ const workerCap = (config: Config, runtime: Runtime) => config.workerCap ?? Math
 export async function start(config: Config, runtime: Runtime, log: Logger, loadAgain?: () => Promise<Config>): Promise<Running> {
   // Module hooks cast through the gateway, which exists only once the runners do.
   let gateway: Gateway | undefined;
-  const cast: ModuleCast = (host, data, options = {}) => {
+  const castArgs = (options: CastRequest) => {
     const target = parseTarget(options.target);
     if (!target.ok) throw new Error(target.reason);
     const except = parseExcept(options.except);
     if (!except.ok) throw new Error(except.reason);
-    return gateway!.cast(host, target.selection, data, except.except);
+    return { selection: target.selection, except: except.except };
+  };
+  const cast: ModuleCast = {
+    now(host, data, options = {}) {
+      const { selection, except } = castArgs(options);
+      return gateway!.cast(host, selection, data, except);
+    },
+    async everywhere(host, data, options = {}) {
+      const { selection, except } = castArgs(options);
+      const { value, nodes } = await gateway!.castEverywhere(host, selection, data, except);
+      return nodes ? { sent: value, nodes } : { sent: value };
+    },
   };
   // Every process wsgate starts learns where to cast back (the SDK's wsCast() reads WSGATE_URL); known once bound.
   const hookEnv: Record<string, string> = {};

@@ -15,11 +15,14 @@ import type { Control } from './control.ts';
 import { MemoryHistory, newEpoch, streamKey } from './history.ts';
 import { joinStored } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
+import * as v from 'valibot';
 import { Replay } from './replay.ts';
+import type { Kept } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
 import type { Cluster } from './cluster/cluster.ts';
+import { KeptListSchema } from './cluster/messages.ts';
 import type { ClusterRequest } from './cluster/messages.ts';
 import type { NumberedStream } from './cluster/redis.ts';
 import { mergePresence, mergeStats } from './cluster/merge.ts';
@@ -194,6 +197,12 @@ export class Gateway {
   /** Sockets joining a channel while what they missed is read from Redis, by stream key: its publications meanwhile. */
   readonly #recovering = new Map<string, Map<Session, Array<{ position: Position; frame: string }>>>();
   #sweeps = 0;
+  /**
+   * While this node gathers what the others keep for gone tokens: the casts
+   * it kept for replay since its request's place on the bus, and the tokens
+   * that came back meanwhile, applied once the answers are in.
+   */
+  #replaySync: { casts: Array<{ host: string; selection: Selection; frame: string }>; back: Set<string> } | undefined;
 
   readonly pools: Pools;
   readonly metrics = new Metrics();
@@ -266,7 +275,48 @@ export class Gateway {
   /** From now on bridge requests reach every node, and hook casts are passed on. */
   attachCluster(cluster: Cluster): void {
     this.#cluster = cluster;
-    cluster.info = () => ({ sockets: this.hub.size });
+    cluster.joined = () => void this.#syncReplay().catch((error: Error) => this.#log.error('replay sync failed', { node: cluster.node, error: error.message }));
+  }
+
+  /**
+   * A node that joins the cluster (or comes back to it) takes over what the
+   * others keep for gone tokens, so a token that left before it started gets
+   * its frames here too. Its request's place on the bus splits the casts: the
+   * others' answers hold those before it, this node keeps those after it.
+   */
+  async #syncReplay(): Promise<void> {
+    const cluster = this.#cluster;
+    if (!cluster || !this.#config.hosts.some((host) => host.replay)) return;
+    const gathered = await cluster.request({ t: 'replaySync' });
+    const sync = this.#replaySync;
+    this.#replaySync = undefined;
+    if (!sync) return;
+    const size = (kept: Kept) => kept.frames.length + kept.dropped;
+    const best = new Map<string, Kept>();
+    for (const [node, result] of gathered.results) {
+      if (node === cluster.node) continue;
+      const parsed = v.safeParse(KeptListSchema, result);
+      if (!parsed.success) {
+        this.#log.warn('cluster message ignored', { node, problem: `replay state: ${v.summarize(parsed.issues).slice(0, 200)}` });
+        continue;
+      }
+      for (const kept of parsed.output) {
+        const k = `${kept.host}\n${kept.token}`;
+        const have = best.get(k);
+        if (!have || size(kept) > size(have)) best.set(k, kept);
+      }
+    }
+    const now = Date.now();
+    const limit = (host: string) => this.#routes.match(host)?.config.replay?.frames;
+    const taken = new Replay();
+    for (const [k, kept] of best) {
+      const frames = limit(kept.host);
+      if (frames !== undefined && !sync.back.has(k) && this.hub.countToken(kept.host, kept.token) === 0) taken.adopt(kept, frames, now);
+    }
+    for (const { host, selection, frame } of sync.casts) taken.record(host, selection, frame);
+    const adopted = taken.kept(now);
+    for (const kept of adopted) this.#replay.adopt(kept, limit(kept.host)!, now);
+    if (adopted.length) this.#log.info('replay synced', { node: cluster.node, tokens: adopted.length });
   }
 
   get cluster(): Cluster | undefined {
@@ -293,7 +343,12 @@ export class Gateway {
       case 'replayLeft':
         return this.#replayLeft(request.host, request.token, request.channels);
       case 'replayBack':
+        this.#replaySync?.back.add(`${request.host}\n${request.token}`);
         return this.#replay.forget(request.host, request.token);
+      case 'replaySync':
+        if (!own) return this.#replay.kept();
+        this.#replaySync = { casts: [], back: new Set() };
+        return [];
       case 'leaving':
       case 'joining':
         return undefined;
@@ -644,7 +699,7 @@ export class Gateway {
   #presenceCast(host: string, channel: string, frame: string, except: string, own = true): number {
     const selection: Selection = { kind: 'channel', channel };
     const config = this.#routes.match(host)?.config;
-    if (config?.replay) this.#replay.record(host, selection, frame);
+    if (config?.replay) this.#keepForReplay(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except);
     this.metrics.cast(config?.key ?? '', 'presence', sent, own);
     return sent;
@@ -662,10 +717,16 @@ export class Gateway {
     else this.#replay.left(host, token, channels, replay);
   }
 
+  #keepForReplay(host: string, selection: Selection, frame: string): void {
+    this.#replay.record(host, selection, frame);
+    this.#replaySync?.casts.push({ host, selection, frame });
+  }
+
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
   #replayTo(session: Session): void {
     if (!session.route.config.replay) return;
     const missed = this.#replay.back(session.host, session.token);
+    this.#replaySync?.back.add(`${session.host}\n${session.token}`);
     // The other nodes kept the same frames: they forget them, or they would give them again after its next leave.
     this.#cluster?.notify({ t: 'replayBack', host: session.host, token: session.token });
     // An opted-in client recovers by offsets instead: the plain frames would reach it twice.
@@ -862,7 +923,7 @@ export class Gateway {
       position = numbered;
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
     if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => held.push({ position: position!, frame }));
-    if (config?.replay) this.#replay.record(host, selection, frame);
+    if (config?.replay) this.#keepForReplay(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.metrics.cast(config?.key ?? '', selection.kind, sent, own);
     this.#log.debug('cast', { host, target: selection.kind, sent });

@@ -25,6 +25,17 @@ interface Absent {
   limit: number;
 }
 
+/** A gone token as one node keeps it, for another. */
+export interface Kept {
+  host: string;
+  token: string;
+  channels: string[];
+  /** What is left of its window, in milliseconds. */
+  windowMs: number;
+  frames: string[];
+  dropped: number;
+}
+
 export interface Missed {
   frames: string[];
   dropped: number;
@@ -74,6 +85,26 @@ export class Replay {
       if (!members) this.#byChannel.set(ck, (members = new Set()));
       members.add(absent);
     }
+  }
+
+  /** What is kept now, for a node that joins the cluster later: each token with the rest of its window. */
+  kept(now = Date.now()): Kept[] {
+    const kept: Kept[] = [];
+    for (const absent of this.#absent.values()) {
+      if (absent.until <= now) continue;
+      const { host, token, channels, frames, dropped } = absent;
+      kept.push({ host, token, channels: [...channels], windowMs: absent.until - now, frames: [...frames], dropped });
+    }
+    return kept;
+  }
+
+  /** Keeps a token another node kept (see kept()), unless this node keeps it already. */
+  adopt(kept: Kept, frames: number, now = Date.now()): void {
+    if (this.#absent.has(key(kept.host, kept.token))) return;
+    this.left(kept.host, kept.token, kept.channels, { windowMs: kept.windowMs, frames }, now);
+    const absent = this.#absent.get(key(kept.host, kept.token))!;
+    absent.frames = kept.frames.slice(-frames);
+    absent.dropped = kept.dropped + (kept.frames.length - absent.frames.length);
   }
 
   /** The token has a socket again somewhere else (another node): nothing is kept for it any longer. */

@@ -38,6 +38,8 @@ export const RequestSchema = v.variant('t', [
   v.object({ t: v.literal('replayLeft'), host: v.string(), token: v.string(), channels: v.array(v.string()) }),
   /** A socket of the token opened (or was still open) on the sender: nobody keeps its frames any longer. */
   v.object({ t: v.literal('replayBack'), host: v.string(), token: v.string() }),
+  /** A node that joins asks the others what they keep for gone tokens (answered with a KeptList). */
+  v.object({ t: v.literal('replaySync') }),
   /** A node stopping gracefully: the others stop waiting for it at once. */
   v.object({ t: v.literal('leaving'), node: v.string() }),
   /** A node now listening on the bus: the others wait for its answers from now on, not from their next heartbeat. */
@@ -45,6 +47,18 @@ export const RequestSchema = v.variant('t', [
 ]);
 
 export type ClusterRequest = v.InferOutput<typeof RequestSchema>;
+
+/** A node's answer to `replaySync`: each gone token it keeps, with the rest of its window. */
+export const KeptListSchema = v.array(
+  v.object({
+    host: v.string(),
+    token: v.string(),
+    channels: v.array(v.string()),
+    windowMs: v.number(),
+    frames: v.array(v.string()),
+    dropped: v.number(),
+  }),
+);
 
 export const BusMessageSchema = v.object({
   /** Empty: nobody waits for answers. */

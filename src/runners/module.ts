@@ -10,6 +10,12 @@ export interface CastRequest {
   except?: string;
 }
 
+/** What a cast through every node of a cluster answers: the exact sum, and which nodes answered (as POST /message says). */
+export interface CastAnswer {
+  sent: number;
+  nodes?: { answered: string[]; missing: string[]; degraded?: string };
+}
+
 export interface HookContext {
   host: string;
   token: string;
@@ -22,15 +28,26 @@ export interface HookContext {
   params: Record<string, string>;
   /** Sends one text frame to this socket; in receive only, as a one-shot hook's printed lines (elsewhere: cast to `socket:<id>`). */
   send(line: string): void;
-  /** Casts `data` (serialised to JSON once) to sockets of this host; returns how many got it. */
+  /**
+   * Casts `data` (serialised to JSON once) to sockets of this host, here at
+   * once and on the other nodes of a cluster; returns how many got it on this node.
+   */
   cast(data: unknown, options?: CastRequest): number;
+  /**
+   * Casts like POST /message: in a cluster, through every node in the bus's
+   * order, resolving with the exact sum over the nodes; alone, as cast().
+   */
+  castEverywhere(data: unknown, options?: CastRequest): Promise<CastAnswer>;
 }
 
 export type HookFunction = (context: HookContext) => unknown;
 export type HookModule = Partial<Record<HookName, HookFunction>>;
 
 /** How a module hook reaches the hub to cast; provided by the gateway. */
-export type ModuleCast = (host: string, data: unknown, options?: CastRequest) => number;
+export interface ModuleCast {
+  now(host: string, data: unknown, options?: CastRequest): number;
+  everywhere(host: string, data: unknown, options?: CastRequest): Promise<CastAnswer>;
+}
 
 const HOOKS: HookName[] = ['auth', 'connect', 'receive', 'close', 'subscribe'];
 
@@ -69,7 +86,8 @@ export class ModuleRunner implements Runner {
       params: job.params ?? {},
       channel: job.hook === 'subscribe' ? job.message : undefined,
       send: (line) => onLine?.(String(line)),
-      cast: (data, options) => this.#cast(job.host, data, options),
+      cast: (data, options) => this.#cast.now(job.host, data, options),
+      castEverywhere: (data, options) => this.#cast.everywhere(job.host, data, options),
     };
     try {
       return { ok: true, result: await hook(context) };

@@ -66,6 +66,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
       'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } },
       // Replay for plain clients, and history of host-wide and token casts.
       'r.test': { app: APP, build: false, replay: { window: 30 }, history: { size: 50, ttl: 60 } },
+      'm.test': { module: join(ROOT, 'test', 'fixtures', 'hooks.ts') },
     },
     cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
   });
@@ -205,11 +206,26 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
 
   type Health8 = Health & { history: { streams: number; replaying: number } };
   const replaying = async (node: Started) => ((await health(node)) as Health8).history.replaying;
-  /** r.test's sockets are closed at the end of each test, so the socket counts of the tests after stay c.test's. */
-  const closeReplayHost = async (list: Client[]) => {
+  /** Sockets of r.test and m.test are closed at the end of each test, so the socket counts of the tests after stay c.test's. */
+  const closeOnHost = async (host: string, list: Client[]) => {
     for (const c of list) c.ws.terminate();
-    await waitFor('no r.test sockets on any node', async () => (((await health(nodes[0]!)).sockets['r.test']?.sockets ?? 0) === 0 ? true : undefined));
+    await waitFor(`no ${host} sockets on any node`, async () => (((await health(nodes[0]!)).sockets[host]?.sockets ?? 0) === 0 ? true : undefined));
   };
+  const closeReplayHost = (list: Client[]) => closeOnHost('r.test', list);
+
+  it('lets a module hook cast through every node and learn the exact sum', async () => {
+    const [n1, n2, n3] = nodes as [Started, Started, Started];
+    const sender = await connect(n1.port, { host: 'm.test', token: 'mo' });
+    const others = [await connect(n2.port, { host: 'm.test', token: 'mo' }), await connect(n3.port, { host: 'm.test', token: 'max' })];
+    sender.send('cast-everywhere');
+    const id = (JSON.parse(await sender.next()) as { everywhere: string }).everywhere;
+    const answer = JSON.parse(await sender.next()) as { sent: number; nodes: { answered: string[]; missing: string[] } };
+    assert.equal(answer.sent, 3);
+    assert.deepEqual([...answer.nodes.answered].sort(), ['n1', 'n2', 'n3']);
+    assert.deepEqual(answer.nodes.missing, []);
+    for (const c of others) assert.deepEqual(JSON.parse(await c.next()), { everywhere: id });
+    await closeOnHost('m.test', [sender, ...others]);
+  });
 
   it('gives a plain client that comes back to another node what it missed while gone (the replay window)', async () => {
     const [n1, n2, n3] = nodes as [Started, Started, Started];
@@ -235,6 +251,30 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     const again = await connect(n1.port, { host: 'r.test', token: 'phil' });
     assert.equal(await again.next(), '"while gone again"');
     await closeReplayHost([again]);
+  });
+
+  it('gives a plain client what it missed on a node that started after it left', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    const base = await Promise.all(nodes.map(replaying));
+    const gone = await connect(n1.port, { host: 'r.test', token: 'rita' });
+    gone.ws.terminate();
+    await gone.closed;
+    for (const [i, node] of nodes.entries()) await waitFor(`${node.url} keeps rita's frames`, async () => ((await replaying(node)) === base[i]! + 1 ? true : undefined));
+    assert.equal((await post(n2, '/message', { host: 'r.test', target: 'token:rita', data: 'before' })).sent, 0);
+    const fresh = await startServer({ config: configFor('n8') });
+    try {
+      // It asks the others what they keep once it joins; casts after its question it keeps itself.
+      await fresh.waitForLog(/replay synced node=n8 tokens=\d+/);
+      for (const node of nodes) await waitFor(`${node.url} knows n8`, async () => ((await health(node)).cluster?.live.includes('n8') ? true : undefined));
+      assert.equal(await replaying(fresh), await replaying(n1));
+      assert.equal((await post(n1, '/message', { host: 'r.test', target: 'token:rita', data: 'after' })).sent, 0);
+      const back = await connect(fresh.port, { host: 'r.test', token: 'rita' });
+      assert.equal(await back.next(), '"before"');
+      assert.equal(await back.next(), '"after"');
+      await closeReplayHost([back]);
+    } finally {
+      await fresh.stop();
+    }
   });
 
   it('keeps nothing for replay while the token still has a socket on another node', async () => {
