@@ -6,10 +6,7 @@
  * restarted mid-traffic. Skipped when redis-server is missing.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
@@ -18,46 +15,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP, ROOT, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
+import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import type { RedisServer } from '../support/redis.ts';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-const skip = targetAvailable() ?? (hasRedis ? false : 'redis-server is not installed (apt-get install redis-server)');
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
-/** A redis-server of the test's own: no persistence, loopback only. */
-async function startRedis(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/Ready to accept connections/.test(output)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
+const skip = targetAvailable() ?? redisMissing;
 
 const sha = (token: string) => createHash('sha256').update(token).digest('hex');
 
 describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   let redisPort: number;
-  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let redis: RedisServer;
   const nodes: Started[] = [];
   const clients: Client[] = [];
 
@@ -400,7 +367,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   it('starts while Redis is away, serves alone, and joins once Redis comes', async () => {
     const port = await freePort();
     const lonely = await startServer({ config: { hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'early', heartbeat: 0.2, ttl: 1.5, deadline: 2 } } });
-    let late: Awaited<ReturnType<typeof startRedis>> | undefined;
+    let late: RedisServer | undefined;
     try {
       await lonely.waitForLog(/cluster degraded node=early/);
       const alone = await post(lonely, '/message', { host: 'c.test', target: 'all', data: 'x' });

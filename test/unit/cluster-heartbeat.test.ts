@@ -6,8 +6,6 @@
  * once Redis has its subscription again. Skipped when redis-server is missing.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -18,39 +16,10 @@ import { connectRedis } from '../../src/cluster/redis.ts';
 import type { RedisLink } from '../../src/cluster/redis.ts';
 import { createLogger } from '../../src/log.ts';
 import { waitFor } from '../support/events.ts';
+import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import type { RedisServer } from '../support/redis.ts';
 
-const skip = spawnSync('redis-server', ['--version']).status === 0 ? false : 'redis-server is not installed (apt-get install redis-server)';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
-/** A redis-server of the test's own: no persistence, loopback only. */
-async function startRedis(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/Ready to accept connections/.test(output)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
+const skip = redisMissing;
 
 /** A logger that keeps its lines, and says when one matching a pattern comes. */
 function recordingLogger() {
@@ -93,7 +62,7 @@ async function redisNow(redis: Redis): Promise<number> {
 
 describe('cluster heartbeat over Redis', { skip, timeout: 60_000 }, () => {
   let port: number;
-  let server: Awaited<ReturnType<typeof startRedis>>;
+  let server: RedisServer;
   let redis: Redis;
   let prefix = 0;
   const cleanups: Array<() => Promise<unknown>> = [];
