@@ -138,9 +138,10 @@ export interface ConfigIO {
   cwd(): string;
 }
 
-export /** Frames kept per gone token when `replay` does not say. */
+/** Frames kept per gone token when `replay` does not say. */
 const REPLAY_FRAMES = 1000;
-const DEFAULTS = {
+
+export const DEFAULTS = {
   listen: '127.0.0.1',
   port: 3001,
   php: 'php',
