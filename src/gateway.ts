@@ -15,15 +15,13 @@ import type { Control } from './control.ts';
 import { MemoryHistory, newEpoch, streamKey } from './history.ts';
 import { joinStored } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
-import * as v from 'valibot';
 import { Replay } from './replay.ts';
-import type { Kept } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
 import type { Cluster } from './cluster/cluster.ts';
-import { KeptListSchema } from './cluster/messages.ts';
 import type { ClusterRequest } from './cluster/messages.ts';
+import { ReplaySync, SYNC_ANSWER_BYTES } from './cluster/replay-sync.ts';
 import type { NumberedStream } from './cluster/redis.ts';
 import { mergePresence, mergeStats } from './cluster/merge.ts';
 import { Feed } from './dashboard/feed.ts';
@@ -197,12 +195,8 @@ export class Gateway {
   /** Sockets joining a channel while what they missed is read from Redis, by stream key: its publications meanwhile. */
   readonly #recovering = new Map<string, Map<Session, Array<{ position: Position; frame: string }>>>();
   #sweeps = 0;
-  /**
-   * While this node gathers what the others keep for gone tokens: the casts
-   * it kept for replay since its request's place on the bus, and the tokens
-   * that came back meanwhile, applied once the answers are in.
-   */
-  #replaySync: { casts: Array<{ host: string; selection: Selection; frame: string }>; back: Set<string> } | undefined;
+  /** What the others keep for gone tokens, being gathered (see ReplaySync), by request. */
+  readonly #syncs = new Map<string, ReplaySync>();
 
   readonly pools: Pools;
   readonly metrics = new Metrics();
@@ -281,42 +275,30 @@ export class Gateway {
   /**
    * A node that joins the cluster (or comes back to it) takes over what the
    * others keep for gone tokens, so a token that left before it started gets
-   * its frames here too. Its request's place on the bus splits the casts: the
-   * others' answers hold those before it, this node keeps those after it.
+   * its frames here too; then it tells the others of the tokens that left it
+   * while they could not be told.
    */
   async #syncReplay(): Promise<void> {
     const cluster = this.#cluster;
     if (!cluster || !this.#config.hosts.some((host) => host.replay)) return;
-    const gathered = await cluster.request({ t: 'replaySync' });
-    const sync = this.#replaySync;
-    this.#replaySync = undefined;
-    if (!sync) return;
-    const size = (kept: Kept) => kept.frames.length + kept.dropped;
-    const best = new Map<string, Kept>();
-    for (const [node, result] of gathered.results) {
-      if (node === cluster.node) continue;
-      const parsed = v.safeParse(KeptListSchema, result);
-      if (!parsed.success) {
-        this.#log.warn('cluster message ignored', { node, problem: `replay state: ${v.summarize(parsed.issues).slice(0, 200)}` });
-        continue;
-      }
-      for (const kept of parsed.output) {
-        const k = `${kept.host}\n${kept.token}`;
-        const have = best.get(k);
-        if (!have || size(kept) > size(have)) best.set(k, kept);
-      }
+    const id = newEpoch();
+    const sync = new ReplaySync();
+    this.#syncs.set(id, sync);
+    let gathered: Awaited<ReturnType<Cluster['request']>>;
+    try {
+      gathered = await cluster.request({ t: 'replaySync', sync: id });
+    } finally {
+      this.#syncs.delete(id);
     }
-    const now = Date.now();
-    const limit = (host: string) => this.#routes.match(host)?.config.replay?.frames;
-    const taken = new Replay();
-    for (const [k, kept] of best) {
-      const frames = limit(kept.host);
-      if (frames !== undefined && !sync.back.has(k) && this.hub.countToken(kept.host, kept.token) === 0) taken.adopt(kept, frames, now);
-    }
-    for (const { host, selection, frame } of sync.casts) taken.record(host, selection, frame);
-    const adopted = taken.kept(now);
-    for (const kept of adopted) this.#replay.adopt(kept, limit(kept.host)!, now);
-    if (adopted.length) this.#log.info('replay synced', { node: cluster.node, tokens: adopted.length });
+    if (!sync.started) return this.#log.warn('replay sync incomplete', { node: cluster.node, reason: gathered.degraded ?? 'its own request did not come back in time' });
+    const answers = [...gathered.results].filter(([node]) => node !== cluster.node).map(([, result]) => result);
+    const merged = sync.merge(this.#replay, answers, {
+      limits: (host) => this.#routes.match(host)?.config.replay,
+      present: (host, token) => this.hub.countToken(host, token) > 0,
+    });
+    for (const solo of this.#replay.takeSolo()) cluster.notify({ t: 'replayLeft', ...solo });
+    const fields = { node: cluster.node, tokens: merged.adopted, forgotten: merged.forgotten || undefined, invalid: merged.invalid || undefined };
+    this.#log.info('replay synced', fields);
   }
 
   get cluster(): Cluster | undefined {
@@ -324,13 +306,15 @@ export class Gateway {
   }
 
   /** A request from the bus (or from this node's own bridge), applied to this node's sockets. */
-  applyRequest(request: ClusterRequest, own = true): unknown {
+  applyRequest(request: ClusterRequest, own = true, echo = false): unknown {
     // Another node may serve hosts this one does not (a config being rolled out): nothing here for them.
     if ('host' in request && !this.#routes.match(request.host)) return request.t === 'presence' ? { sockets: 0, tokens: {}, members: [] } : 0;
     switch (request.t) {
       case 'cast':
+        if (echo) return this.#keepCast(request.host, request.selection, request.frame);
         return this.#castFrame(request.host, request.selection, request.frame, request.except, request.position, own);
       case 'presenceEvent':
+        if (echo) return this.#keepCast(request.host, { kind: 'channel', channel: request.channel }, request.frame);
         return this.#presenceCast(request.host, request.channel, request.frame, request.except, own);
       case 'subscribe':
         return this.subscribe(request.host, request.selection, request.channel, request.join);
@@ -343,11 +327,11 @@ export class Gateway {
       case 'replayLeft':
         return this.#replayLeft(request.host, request.token, request.channels);
       case 'replayBack':
-        this.#replaySync?.back.add(`${request.host}\n${request.token}`);
+        for (const sync of this.#syncs.values()) sync.back(request.host, request.token);
         return this.#replay.forget(request.host, request.token);
       case 'replaySync':
-        if (!own) return this.#replay.kept();
-        this.#replaySync = { casts: [], back: new Set() };
+        if (!own) return this.#replay.kept(Date.now(), SYNC_ANSWER_BYTES);
+        this.#syncs.get(request.sync)?.split(this.#replay);
         return [];
       case 'leaving':
       case 'joining':
@@ -484,7 +468,17 @@ export class Gateway {
     }
     const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
     this.#authorizing++;
-    const outcome = await this.#run(pending, route, 'auth').finally(() => this.#authorizing--);
+    try {
+      return await this.#authorizeCounted(pending, route, host, tokenHash, client);
+    } finally {
+      this.#authorizing--;
+    }
+  }
+
+  /** authorize() while the upgrade counts against the socket limit: the auth hook, then what Redis holds for it. */
+  async #authorizeCounted(pending: Pending, route: Route, host: string, tokenHash: string, client: ClientOptions | undefined): Promise<Pending | undefined> {
+    const token = pending.token;
+    const outcome = await this.#run(pending, route, 'auth');
     if (outcome === undefined || refuses(outcome)) {
       this.#log.info('upgrade refused', { host, socket: pending.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
       this.refused(host, outcome === undefined ? 'auth_failed' : 'auth_refused');
@@ -691,15 +685,16 @@ export class Gateway {
     const frame: Record<string, unknown> = { wsgate: event, channel, socket: session.id };
     if (session.info !== undefined) frame.info = session.info;
     const text = JSON.stringify(frame);
-    this.#presenceCast(session.host, channel, text, session.id);
-    this.#cluster?.notify({ t: 'presenceEvent', host: session.host, channel, frame: text, except: session.id });
+    const request: ClusterRequest = { t: 'presenceEvent', host: session.host, channel, frame: text, except: session.id };
+    const echoed = this.#echo(request, { kind: 'channel', channel }, text);
+    this.#presenceCast(session.host, channel, text, session.id, true, !echoed);
   }
 
   /** A join or leave frame to a channel's members: never wrapped, never in history; but a gone token would have seen it. */
-  #presenceCast(host: string, channel: string, frame: string, except: string, own = true): number {
+  #presenceCast(host: string, channel: string, frame: string, except: string, own = true, keep = true): number {
     const selection: Selection = { kind: 'channel', channel };
     const config = this.#routes.match(host)?.config;
-    if (config?.replay) this.#keepForReplay(host, selection, frame);
+    if (keep && config?.replay) this.#keepForReplay(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except);
     this.metrics.cast(config?.key ?? '', 'presence', sent, own);
     return sent;
@@ -719,14 +714,30 @@ export class Gateway {
 
   #keepForReplay(host: string, selection: Selection, frame: string): void {
     this.#replay.record(host, selection, frame);
-    this.#replaySync?.casts.push({ host, selection, frame });
+    for (const sync of this.#syncs.values()) sync.cast(host, selection, frame);
+  }
+
+  /** A cast this node delivered already, back from the bus (or not sent there): kept for replay now. */
+  #keepCast(host: string, selection: Selection, frame: string): void {
+    if (this.#routes.match(host)?.config.replay) this.#keepForReplay(host, selection, frame);
+  }
+
+  /**
+   * Passes on a cast this node delivers itself at once (hook casts, presence
+   * events). Its own copy comes back from the bus to be kept for replay, so
+   * every node keeps frames for gone tokens in the bus's order; false when it
+   * cannot go on the bus, and the caller keeps it now.
+   */
+  #echo(request: ClusterRequest, selection: Selection, frame: string): boolean {
+    const host = (request as { host: string }).host;
+    return this.#cluster?.notify(request, { failed: () => this.#keepCast(host, selection, frame) }) === true;
   }
 
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
   #replayTo(session: Session): void {
     if (!session.route.config.replay) return;
     const missed = this.#replay.back(session.host, session.token);
-    this.#replaySync?.back.add(`${session.host}\n${session.token}`);
+    for (const sync of this.#syncs.values()) sync.back(session.host, session.token);
     // The other nodes kept the same frames: they forget them, or they would give them again after its next leave.
     this.#cluster?.notify({ t: 'replayBack', host: session.host, token: session.token });
     // An opted-in client recovers by offsets instead: the plain frames would reach it twice.
@@ -818,7 +829,8 @@ export class Gateway {
   /** One shared sweep closes sockets that sent nothing for idleTimeout seconds (1001). */
   sweepIdle(now = performance.now()): void {
     this.feed.sample({ casts: this.metrics.castTotal(), ...this.metrics.hookTotals() });
-    this.#replay.sweep(undefined, (host, token, frames) => this.#log.info('replay expired', { host, token: shortHash(sha256Hex(token)), frames }));
+    // Every node of a cluster keeps a gone token's frames: the node it left says so, the others only in debug.
+    this.#replay.sweep(undefined, (host, token, frames, here) => this.#log[here ? 'info' : 'debug']('replay expired', { host, token: shortHash(sha256Hex(token)), frames }));
     if (++this.#sweeps % 10 === 0) this.#history.sweep();
     const idleMs = this.#config.idleTimeout * 1000;
     if (idleMs <= 0) return;
@@ -842,9 +854,10 @@ export class Gateway {
     this.hub.remove(session);
     const replay = session.route.config.replay;
     if (replay && !session.aware && this.hub.countToken(session.host, session.token) === 0) {
-      this.#replay.left(session.host, session.token, channels ?? [], replay);
-      // Every node keeps its frames, so it gets them on whichever node it comes back to.
-      this.#cluster?.notify({ t: 'replayLeft', host: session.host, token: session.token, channels: channels ?? [] });
+      // Every node keeps its frames, so it gets them on whichever node it comes back to; the others are told
+      // once they can be (after Redis comes back), if not now.
+      const told = this.#cluster?.notify({ t: 'replayLeft', host: session.host, token: session.token, channels: channels ?? [] }) ?? true;
+      this.#replay.left(session.host, session.token, channels ?? [], replay, undefined, { here: true, solo: !told });
     }
     if (channels) for (const channel of channels) this.#presenceEvent(session, channel, 'leave');
     this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
@@ -905,14 +918,14 @@ export class Gateway {
     // Numbered in Redis first, then applied here on its way back like on every node: this node's sockets it picks.
     const local = () => this.#castFrame(host, selection, frame, except);
     if (numbered && this.#cluster!.send(request, numbered, local)) return this.hub.select(host, selection).filter((socket) => socket.id !== except).length;
-    const sent = local();
-    // A hook's cast reaches the other nodes' sockets too; only this node's count is known now.
-    this.#cluster?.notify(request);
-    return sent;
+    // A hook's cast reaches the other nodes' sockets too; only this node's count is known now (castEverywhere waits for theirs).
+    const echoed = this.#echo(request, selection, frame);
+    return this.#castFrame(host, selection, frame, except, undefined, true, !echoed);
   }
 
   /** `own`: this node took the cast (another node's, from the bus, counts its deliveries here but not the cast). */
-  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered?: Position, own = true): number {
+  /** `keep`: kept for replay here now (not when its echo from the bus will be). */
+  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered?: Position, own = true, keep = true): number {
     // One route lookup per cast: history, replay and the metrics label all come from it.
     const config = this.#routes.match(host)?.config;
     const target = this.#streamOf(config, host, selection);
@@ -923,7 +936,7 @@ export class Gateway {
       position = numbered;
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
     if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => held.push({ position: position!, frame }));
-    if (config?.replay) this.#keepForReplay(host, selection, frame);
+    if (keep && config?.replay) this.#keepForReplay(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.metrics.cast(config?.key ?? '', selection.kind, sent, own);
     this.#log.debug('cast', { host, target: selection.kind, sent });

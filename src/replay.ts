@@ -23,6 +23,16 @@ interface Absent {
   /** Frames that did not fit. */
   dropped: number;
   limit: number;
+  /** Its last socket closed on this node (not on another node of the cluster). */
+  here: boolean;
+  /** It left while the other nodes of the cluster could not be told. */
+  solo: boolean;
+}
+
+/** How a token came to be kept: on this node or another, and whether the others were told. */
+export interface LeftHow {
+  here?: boolean;
+  solo?: boolean;
 }
 
 /** A gone token as one node keeps it, for another. */
@@ -42,6 +52,8 @@ export interface Missed {
 }
 
 const key = (host: string, name: string): string => `${host}\n${name}`;
+/** How tokens are told apart across hosts, here and in a cluster sync. */
+export const replayKey = key;
 
 export class Replay {
   /** By host and token. */
@@ -61,7 +73,7 @@ export class Replay {
    * closed at about the same time): what it missed so far stays, its window
    * runs from now, and it is kept for the channels of both.
    */
-  left(host: string, token: string, channels: readonly string[], limits: ReplayLimits, now = Date.now()): void {
+  left(host: string, token: string, channels: readonly string[], limits: ReplayLimits, now = Date.now(), how: LeftHow = { here: true }): void {
     const k = key(host, token);
     let absent = this.#absent.get(k);
     // One whose window is over but not yet swept begins again.
@@ -69,9 +81,12 @@ export class Replay {
       this.#forget(k);
       absent = undefined;
     }
-    if (absent) absent.until = Math.max(absent.until, now + limits.windowMs);
-    else {
-      absent = { host, token, until: now + limits.windowMs, channels: [], frames: [], dropped: 0, limit: limits.frames };
+    if (absent) {
+      absent.until = Math.max(absent.until, now + limits.windowMs);
+      absent.here ||= how.here === true;
+      absent.solo ||= how.solo === true;
+    } else {
+      absent = { host, token, until: now + limits.windowMs, channels: [], frames: [], dropped: 0, limit: limits.frames, here: how.here === true, solo: how.solo === true };
       this.#absent.set(k, absent);
       let hosted = this.#byHost.get(host);
       if (!hosted) this.#byHost.set(host, (hosted = new Set()));
@@ -87,24 +102,59 @@ export class Replay {
     }
   }
 
-  /** What is kept now, for a node that joins the cluster later: each token with the rest of its window. */
-  kept(now = Date.now()): Kept[] {
+  /**
+   * What is kept now, for a node that joins the cluster later: each token
+   * with the rest of its window. At most about `bytes` of frames in all, the
+   * newest of each token first: the answer is one Redis message, and a
+   * subscriber whose output buffer overflows is cut off by Redis.
+   */
+  kept(now = Date.now(), bytes = Infinity): Kept[] {
     const kept: Kept[] = [];
+    let left = bytes;
     for (const absent of this.#absent.values()) {
       if (absent.until <= now) continue;
-      const { host, token, channels, frames, dropped } = absent;
-      kept.push({ host, token, channels: [...channels], windowMs: absent.until - now, frames: [...frames], dropped });
+      const { host, token, channels, dropped } = absent;
+      let from = absent.frames.length;
+      while (from > 0 && left >= absent.frames[from - 1]!.length) left -= absent.frames[--from]!.length;
+      kept.push({ host, token, channels: [...channels], windowMs: absent.until - now, frames: absent.frames.slice(from), dropped: dropped + from });
     }
     return kept;
   }
 
-  /** Keeps a token another node kept (see kept()), unless this node keeps it already. */
-  adopt(kept: Kept, frames: number, now = Date.now()): void {
-    if (this.#absent.has(key(kept.host, kept.token))) return;
-    this.left(kept.host, kept.token, kept.channels, { windowMs: kept.windowMs, frames }, now);
+  /** Tokens kept now, by replayKey(). */
+  keys(): IterableIterator<string> {
+    return this.#absent.keys();
+  }
+
+  /** How many frames the token missed so far (kept and dropped), or undefined when it is not kept. */
+  missed(host: string, token: string): number | undefined {
+    const absent = this.#absent.get(key(host, token));
+    return absent && absent.frames.length + absent.dropped;
+  }
+
+  /** Keeps a token as another node kept it (see kept()), in place of what this node kept of it, if anything. */
+  adopt(kept: Kept, limits: ReplayLimits, now = Date.now()): void {
+    this.#forget(key(kept.host, kept.token));
+    this.left(kept.host, kept.token, kept.channels, { windowMs: Math.min(kept.windowMs, limits.windowMs), frames: limits.frames }, now, {});
     const absent = this.#absent.get(key(kept.host, kept.token))!;
-    absent.frames = kept.frames.slice(-frames);
+    absent.frames = kept.frames.slice(-limits.frames);
     absent.dropped = kept.dropped + (kept.frames.length - absent.frames.length);
+  }
+
+  /** The tokens that left while the cluster could not be told: now it can. Each is said once. */
+  takeSolo(): Array<{ host: string; token: string; channels: string[] }> {
+    const solo: Array<{ host: string; token: string; channels: string[] }> = [];
+    for (const absent of this.#absent.values()) {
+      if (!absent.solo) continue;
+      absent.solo = false;
+      solo.push({ host: absent.host, token: absent.token, channels: [...absent.channels] });
+    }
+    return solo;
+  }
+
+  /** Whether the token left while the cluster could not be told (and has not been told since). */
+  isSolo(host: string, token: string): boolean {
+    return this.#absent.get(key(host, token))?.solo === true;
   }
 
   /** The token has a socket again somewhere else (another node): nothing is kept for it any longer. */
@@ -147,12 +197,12 @@ export class Replay {
     }
   }
 
-  /** Forgets tokens whose window is over; calls `expired` for each that had missed frames. */
-  sweep(now = Date.now(), expired?: (host: string, token: string, frames: number) => void): void {
+  /** Forgets tokens whose window is over; calls `expired` for each that had missed frames (`here`: it left this node). */
+  sweep(now = Date.now(), expired?: (host: string, token: string, frames: number, here: boolean) => void): void {
     for (const [k, absent] of this.#absent) {
       if (absent.until > now) continue;
       this.#forget(k);
-      if (absent.frames.length > 0) expired?.(absent.host, absent.token, absent.frames.length + absent.dropped);
+      if (absent.frames.length > 0) expired?.(absent.host, absent.token, absent.frames.length + absent.dropped, absent.here);
     }
   }
 

@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import { BusMessageSchema, ReplySchema, parseWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
+import type { StoredStream } from '../history.ts';
 
 /** Stands in for the position in a numbered message until Redis fills it in. */
 const POSITION = '\u0000position\u0000';
@@ -49,8 +50,8 @@ export class Cluster {
   readonly #link: RedisLink;
   readonly #options: ClusterOptions;
   readonly #log: Logger;
-  /** `own`: this node sent the request (its own copy, back from the bus). */
-  readonly #apply: (request: ClusterRequest, own: boolean) => unknown;
+  /** `own`: this node sent the request (its own copy, back from the bus); `echo`: it delivered it already (see notify()). */
+  readonly #apply: (request: ClusterRequest, own: boolean, echo?: boolean) => unknown;
   readonly #waiting = new Map<string, Waiting>();
   #up = false;
   #reason = 'connecting to Redis';
@@ -69,7 +70,7 @@ export class Cluster {
   /** Runs each time the others have been told this node is here (at start, and after Redis comes back). */
   joined: () => void = () => {};
 
-  constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest, own: boolean) => unknown) {
+  constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest, own: boolean, echo?: boolean) => unknown) {
     this.#link = link;
     this.#options = options;
     this.#log = log;
@@ -179,22 +180,34 @@ export class Cluster {
   }
 
   /** What Redis holds of a numbered stream after `after`; undefined when Redis cannot say now. */
-  async readStream(key: string, after: number): Promise<{ epoch?: string; offset: number; entries: Array<{ offset: number; frame: string }> } | undefined> {
+  async readStream(key: string, after: number): Promise<StoredStream | undefined> {
     if (!this.#up) return undefined;
     try {
-      return await this.#link.readStream(`${this.#options.prefix}history:${key}`, after);
+      // A Redis that hangs must not hold the upgrades that wait for it: past the deadline, the client is told it was not recovered.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), this.#options.deadlineMs);
+      });
+      return await Promise.race([this.#link.readStream(`${this.#options.prefix}history:${key}`, after), late]).finally(() => clearTimeout(timer));
     } catch {
       return undefined;
     }
   }
 
-  /** Tells the other nodes of something this node already did (casts from hooks); nobody answers. */
-  notify(request: ClusterRequest): void {
-    if (!this.#up) return;
-    const message: BusMessage = { id: '', from: this.node, skipSender: true, request };
+  /**
+   * Tells the other nodes of something this node already did (casts from
+   * hooks); nobody answers. False when Redis is away. With `echo`, this
+   * node's own copy comes back too (see BusMessage.echo), and `failed` runs
+   * should the publish fail on the way.
+   */
+  notify(request: ClusterRequest, echo?: { failed: () => void }): boolean {
+    if (!this.#up) return false;
+    const message: BusMessage = echo ? { id: '', from: this.node, echo: true, request } : { id: '', from: this.node, skipSender: true, request };
     this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(message)).catch(() => {
       // Redis went away: the state listener says so, once.
+      echo?.failed();
     });
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -222,6 +235,10 @@ export class Cluster {
     }
     const message = parsed.value;
     if (message.skipSender && message.from === this.node) return;
+    if (message.echo && message.from === this.node) {
+      this.#applySafely(message, true, true);
+      return;
+    }
     if (message.request.t === 'leaving') {
       this.#seen.delete(message.request.node);
       this.#live.delete(message.request.node);
@@ -232,18 +249,27 @@ export class Cluster {
       this.#live.add(message.request.node);
       return;
     }
-    let result: unknown;
+    const own = message.from === this.node;
+    const applied = this.#applySafely(message, own);
+    if (!applied || !message.id) return;
+    if (own) return this.#answer(message.id, this.node, applied.result);
+    let reply: string;
     try {
-      result = this.#apply(message.request, message.from === this.node);
+      reply = JSON.stringify({ id: message.id, node: this.node, result: applied.result });
     } catch (error) {
-      this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: (error as Error).message });
+      this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: `its answer: ${(error as Error).message}` });
       return;
     }
-    if (!message.id) return;
-    if (message.from === this.node) this.#answer(message.id, this.node, result);
-    else {
-      const reply = JSON.stringify({ id: message.id, node: this.node, result });
-      this.#link.publish(`${this.#options.prefix}reply:${message.from}`, reply).catch(() => {});
+    this.#link.publish(`${this.#options.prefix}reply:${message.from}`, reply).catch(() => {});
+  }
+
+  /** Applies a request here; a failure is this request's alone, logged, never the bus listener's. */
+  #applySafely(message: BusMessage, own: boolean, echo = false): { result: unknown } | undefined {
+    try {
+      return { result: this.#apply(message.request, own, echo) };
+    } catch (error) {
+      this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: (error as Error).message });
+      return undefined;
     }
   }
 

@@ -4,6 +4,7 @@
  * in: a Redis anyone can write to is a boundary like any other.
  */
 import * as v from 'valibot';
+import type { Kept } from '../replay.ts';
 
 const SelectionSchema = v.variant('kind', [
   v.object({ kind: v.literal('all') }),
@@ -39,7 +40,7 @@ export const RequestSchema = v.variant('t', [
   /** A socket of the token opened (or was still open) on the sender: nobody keeps its frames any longer. */
   v.object({ t: v.literal('replayBack'), host: v.string(), token: v.string() }),
   /** A node that joins asks the others what they keep for gone tokens (answered with a KeptList). */
-  v.object({ t: v.literal('replaySync') }),
+  v.object({ t: v.literal('replaySync'), sync: v.string() }),
   /** A node stopping gracefully: the others stop waiting for it at once. */
   v.object({ t: v.literal('leaving'), node: v.string() }),
   /** A node now listening on the bus: the others wait for its answers from now on, not from their next heartbeat. */
@@ -54,11 +55,12 @@ export const KeptListSchema = v.array(
     host: v.string(),
     token: v.string(),
     channels: v.array(v.string()),
-    windowMs: v.number(),
+    // The adopting node caps it at its own window.
+    windowMs: v.pipe(v.number(), v.minValue(0)),
     frames: v.array(v.string()),
-    dropped: v.number(),
+    dropped: v.pipe(v.number(), v.integer(), v.minValue(0)),
   }),
-);
+) satisfies v.GenericSchema<unknown, Kept[]>;
 
 export const BusMessageSchema = v.object({
   /** Empty: nobody waits for answers. */
@@ -66,6 +68,11 @@ export const BusMessageSchema = v.object({
   from: v.string(),
   /** The sender applied it already (casts from hooks): it skips its own copy. */
   skipSender: v.optional(v.boolean()),
+  /**
+   * The sender delivered it already, and keeps it for replay when its own
+   * copy comes back, so every node keeps frames for gone tokens in bus order.
+   */
+  echo: v.optional(v.boolean()),
   request: RequestSchema,
 });
 

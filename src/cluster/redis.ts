@@ -10,6 +10,7 @@
  * order, so the cluster delivers locally instead and says it is degraded.
  */
 import { Redis } from 'ioredis';
+import type { StoredStream } from '../history.ts';
 
 export interface RedisLink {
   publish(channel: string, message: string): Promise<void>;
@@ -33,7 +34,7 @@ export interface RedisLink {
    */
   publishNumbered(stream: NumberedStream, frame: string, channel: string, head: string, tail: string): Promise<{ epoch: string; offset: number }>;
   /** A numbered stream as Redis holds it: its epoch, its newest offset, and the entries after `after`. */
-  readStream(key: string, after: number): Promise<{ epoch?: string; offset: number; entries: Array<{ offset: number; frame: string }> }>;
+  readStream(key: string, after: number): Promise<StoredStream>;
   /** "up" once the command connection is ready and the subscriber listens; "down" with why otherwise. */
   onState(listener: (state: 'up' | 'down', reason?: string) => void): void;
   close(): Promise<void>;

@@ -391,6 +391,11 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     const remote = await open(n2, 'eve');
     await redis.stop();
     await n1.waitForLog(/cluster degraded node=n1/);
+    // A plain client leaves n1 while the others cannot be told: they are told once Redis is back.
+    const solo = await connect(n1.port, { host: 'r.test', token: 'sol' });
+    solo.ws.terminate();
+    await solo.closed;
+    await waitFor('n1 keeps sol', async () => (await replaying(n1)) > 0 ? true : undefined);
     const alone = await post(n1, '/message', { host: 'c.test', target: 'token:eve', data: 'while down' });
     assert.equal(alone.sent, 1, 'only n1\'s own socket');
     assert.match(String(alone.nodes?.degraded), /Redis/);
@@ -406,6 +411,12 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
       return r.sent === 2 && !r.nodes?.degraded ? r : undefined;
     }, 15_000);
     assert.equal((await post(n1, '/message', { host: 'c.test', target: 'token:eve', data: 'final' })).sent, 2);
+    // Its second sync: the first was at its start.
+    await waitFor('n1 synced again after Redis came back', () => n1.logs.filter((line) => / replay synced node=n1 /.test(line)).length >= 2);
+    assert.equal((await post(n2, '/message', { host: 'r.test', target: 'token:sol', data: 'for sol' })).sent, 0);
+    const back = await connect(n2.port, { host: 'r.test', token: 'sol' });
+    assert.equal(await back.next(), '"for sol"', 'n2 learnt of sol\'s leaving from n1 once Redis was back');
+    back.ws.terminate();
     // Before "final", each socket saw only the tries that reached it.
     for (const c of [local, remote]) {
       let frame: string;
