@@ -23,7 +23,7 @@ import { sdkPath } from './sdk/extract.ts';
 import { OneshotRunner } from './runners/oneshot.ts';
 import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
-import { serialised } from './runtime/serial.ts';
+import { serialised } from './serial.ts';
 import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp, createBridgeApp } from './server.ts';
 import { Cluster } from './cluster/cluster.ts';

@@ -13,7 +13,7 @@ import { channelRule } from './channels.ts';
 import { parseControl } from './control.ts';
 import type { Control } from './control.ts';
 import { MemoryHistory, newEpoch, streamKey } from './history.ts';
-import { joinStored } from './history.ts';
+import { covers, joinStored } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
 import { Replay } from './replay.ts';
 import { compilePath, matchPath } from './paths.ts';
@@ -648,10 +648,7 @@ export class Gateway {
     if (!session.open || !this.hub.join(session, channel)) return;
     this.#log.debug('join', { host: session.host, socket: session.id, channel });
     this.#presenceEvent(session, channel, 'join');
-    const first = stored?.entries[0];
-    const recovered =
-      stored !== undefined && stored.epoch === asked.epoch && (first ? first.offset === asked.offset + 1 : stored.offset === asked.offset);
-    if (!recovered) {
+    if (!covers(asked, stored)) {
       // Redis cannot fill it either: what this node holds, said as not recovered.
       this.#announce(session, channel, key, limits, answer, asked);
       for (const { position, frame } of held) this.hub.send(session, envelope(channel, position, frame));

@@ -43,15 +43,19 @@ export interface StoredStream {
   entries: Publication[];
 }
 
+/** Whether what Redis held follows on from `asked` without a gap: same epoch, and nothing after it lost. */
+export function covers(asked: Position, stored: StoredStream | undefined): stored is StoredStream {
+  const first = stored?.entries[0];
+  return stored !== undefined && stored.epoch === asked.epoch && (first ? first.offset === asked.offset + 1 : stored.offset === asked.offset);
+}
+
 /**
  * What a client that stopped at `asked` missed, when this node's copy could
  * not say: what Redis held (`stored`), followed by this node's copy after
  * it (`local`). Undefined when neither fills the gap.
  */
 export function joinStored(asked: Position, stored: StoredStream, local: (after: Position) => Since): Since | undefined {
-  const first = stored.entries[0];
-  const covers = stored.epoch === asked.epoch && (first ? first.offset === asked.offset + 1 : stored.offset === asked.offset);
-  if (!covers) return undefined;
+  if (!covers(asked, stored)) return undefined;
   const last = Math.max(stored.offset, stored.entries.at(-1)?.offset ?? 0);
   const after = local({ epoch: asked.epoch, offset: last });
   if (after.recovered) return { top: after.top, recovered: true, publications: [...stored.entries, ...after.publications] };

@@ -66,18 +66,20 @@ return {epoch, offset}
 `;
 
 /**
- * KEYS[1] the set of nodes, ARGV: the node, the ttl, how long the set outlives
- * the last beat. TIME before writes is fine since Redis 5 (scripts replicate
- * their effects, not themselves). The set expires on its own so a cluster
- * whose nodes are all gone leaves nothing behind; twice the ttl, so it never
- * goes before a member would have dropped out anyway.
+ * KEYS[1] the set of nodes, ARGV: the node, its ttl, how long the set
+ * outlives the last beat. Each member is scored by when it expires, by its
+ * own ttl: a node with a short ttl does not drop one that beats more slowly.
+ * TIME before writes is fine since Redis 5 (scripts replicate their effects,
+ * not themselves). The set expires on its own so a cluster whose nodes are
+ * all gone leaves nothing behind; twice the ttl, so it never goes before a
+ * member would have dropped out anyway.
  */
 const HEARTBEAT = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[2])))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 

@@ -13,7 +13,7 @@ import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
-import { serialised } from './serial.ts';
+import { serialised } from '../serial.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {

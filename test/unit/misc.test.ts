@@ -7,7 +7,7 @@ import { LineSplitter } from '../../src/lines.ts';
 import { createLogger, formatLine } from '../../src/log.ts';
 import { hookArgv } from '../../src/runners/oneshot.ts';
 import { refuses } from '../../src/runners/runner.ts';
-import { serialised } from '../../src/runtime/serial.ts';
+import { serialised } from '../../src/serial.ts';
 import { VERSION } from '../../src/version.ts';
 
 describe('LineSplitter', () => {
