@@ -442,6 +442,7 @@ export class Gateway {
       { name: 'wsgate_cluster_requests_total', type: 'counter', help: 'Bridge requests gathered over the cluster.', samples: [{ value: requests }] },
       { name: 'wsgate_cluster_request_seconds_total', type: 'counter', help: 'Summed time from publishing a request to the last answer (divide by requests for the mean cross-node latency).', samples: [{ value: seconds }] },
       { name: 'wsgate_cluster_incomplete_total', type: 'counter', help: 'Requests some live node did not answer within the deadline.', samples: [{ value: incomplete }] },
+      { name: 'wsgate_cluster_pending', help: 'Requests waiting for other nodes\' answers, and joins waiting for a Redis read, now.', samples: [{ value: cluster.pending + [...this.#recovering.values()].reduce((n, waiting) => n + waiting.size, 0) }] },
       { name: 'wsgate_cluster_degraded_total', type: 'counter', help: 'Requests served by this node alone because Redis was away.', samples: [{ value: degraded }] },
     ];
   }

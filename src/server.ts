@@ -259,6 +259,11 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
       const { value, nodes: spread } = await gateway.healthEverywhere();
       nodes = Object.entries(value.perNode).map(([node, n]) => ({ node, sockets: n.sockets, state: node === cluster.node ? (cluster.up ? 'this node' : `this node, degraded: ${cluster.reason}`) : 'up' }));
       for (const node of spread?.missing ?? []) nodes.push({ node, sockets: 0, state: 'not answering' });
+      // Hosts and sockets over the whole cluster, as /health says them: whichever node a poll reaches shows the same.
+      data.hosts = Object.entries(value.sockets)
+        .map(([host, stats]) => ({ host, sockets: stats.sockets, tokens: stats.tokens }))
+        .sort((a, b) => b.sockets - a.sockets);
+      data.sockets = data.hosts.reduce((total, host) => total + host.sockets, 0);
     }
     return c.json({ ...data, feed: feed.id, runtime: about.runtime, version: about.version, node: about.node, nodes });
   });

@@ -101,6 +101,11 @@ export class Cluster {
     return this.#up ? undefined : this.#reason;
   }
 
+  /** Requests waiting for other nodes' answers now: none once a burst or an outage is over. */
+  get pending(): number {
+    return this.#waiting.size;
+  }
+
   /** Live nodes as of the last heartbeat, this one included. */
   nodes(): string[] {
     return [...new Set([this.node, ...this.#live])].sort();

@@ -308,12 +308,16 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   });
 
   it('lists the nodes on the dashboard, with their sockets', async () => {
-    const data = (await (await fetch(`${nodes[0]!.url}/dashboard/data`)).json()) as { nodes: Array<{ node: string; sockets: number; state: string }> };
+    const data = (await (await fetch(`${nodes[0]!.url}/dashboard/data`)).json()) as { sockets: number; hosts: Array<{ host: string; sockets: number }>; nodes: Array<{ node: string; sockets: number; state: string }> };
     assert.deepEqual(data.nodes.map((n) => n.node).sort(), ['n1', 'n2', 'n3']);
     assert.equal(data.nodes.find((n) => n.node === 'n1')!.state, 'this node');
     assert.equal(data.nodes.find((n) => n.node === 'n2')!.state, 'up');
     const h = await health(nodes[0]!);
     for (const n of data.nodes) assert.equal(n.sockets, h.cluster!.nodes[n.node]!.sockets, n.node);
+    // Hosts and sockets are the cluster's, not only the polled node's.
+    assert.equal(data.sockets, data.nodes.reduce((total, n) => total + n.sockets, 0));
+    assert.equal(data.hosts.find((x) => x.host === 'c.test')!.sockets, h.sockets['c.test']!.sockets);
+    assert.ok(data.sockets > (await health(nodes[0]!)).cluster!.nodes.n1!.sockets, 'more than n1 holds alone');
   });
 
   it('reports the Redis link and the cross-node round trip in /metrics', async () => {
@@ -417,6 +421,8 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     const back = await connect(n2.port, { host: 'r.test', token: 'sol' });
     assert.equal(await back.next(), '"for sol"', 'n2 learnt of sol\'s leaving from n1 once Redis was back');
     back.ws.terminate();
+    // Nothing left over from the outage: no request still waits for answers.
+    for (const node of [n1, n2]) assert.match(await (await fetch(`${node.url}/metrics`)).text(), /^wsgate_cluster_pending 0$/m);
     // Before "final", each socket saw only the tries that reached it.
     for (const c of [local, remote]) {
       let frame: string;
