@@ -15,13 +15,12 @@ import type { Control } from './control.ts';
 import { MemoryHistory, newEpoch, streamKey } from './history.ts';
 import { covers, joinStored } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
-import { Replay } from './replay.ts';
+import { ReplayWindow } from './replay-window.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
 import type { Cluster } from './cluster/cluster.ts';
 import type { ClusterRequest } from './cluster/messages.ts';
-import { ReplaySync, SYNC_ANSWER_BYTES } from './cluster/replay-sync.ts';
 import type { NumberedStream } from './cluster/redis.ts';
 import { mergePresence, mergeStats } from './cluster/merge.ts';
 import { Feed } from './dashboard/feed.ts';
@@ -191,12 +190,10 @@ export class Gateway {
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
   readonly #history: HistoryStore = new MemoryHistory();
-  readonly #replay = new Replay();
+  readonly #replay: ReplayWindow;
   /** Sockets joining a channel while what they missed is read from Redis, by stream key: its publications meanwhile. */
   readonly #recovering = new Map<string, Map<Session, Array<{ position: Position; frame: string }>>>();
   #sweeps = 0;
-  /** What the others keep for gone tokens, being gathered (see ReplaySync), by request. */
-  readonly #syncs = new Map<string, ReplaySync>();
 
   readonly pools: Pools;
   readonly metrics = new Metrics();
@@ -213,6 +210,12 @@ export class Gateway {
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
     this.#log = log;
+    this.#replay = new ReplayWindow({
+      limits: (host) => this.#routes.match(host)?.config.replay,
+      sockets: (host, token) => this.hub.countToken(host, token),
+      anyHost: () => this.#config.hosts.some((host) => host.replay),
+      log,
+    });
   }
 
   get maxBody(): number {
@@ -269,36 +272,8 @@ export class Gateway {
   /** From now on bridge requests reach every node, and hook casts are passed on. */
   attachCluster(cluster: Cluster): void {
     this.#cluster = cluster;
-    cluster.joined = () => void this.#syncReplay().catch((error: Error) => this.#log.error('replay sync failed', { node: cluster.node, error: error.message }));
-  }
-
-  /**
-   * A node that joins the cluster (or comes back to it) takes over what the
-   * others keep for gone tokens, so a token that left before it started gets
-   * its frames here too; then it tells the others of the tokens that left it
-   * while they could not be told.
-   */
-  async #syncReplay(): Promise<void> {
-    const cluster = this.#cluster;
-    if (!cluster || !this.#config.hosts.some((host) => host.replay)) return;
-    const id = newEpoch();
-    const sync = new ReplaySync();
-    this.#syncs.set(id, sync);
-    let gathered: Awaited<ReturnType<Cluster['request']>>;
-    try {
-      gathered = await cluster.request({ t: 'replaySync', sync: id });
-    } finally {
-      this.#syncs.delete(id);
-    }
-    if (!sync.started) return this.#log.warn('replay sync incomplete', { node: cluster.node, reason: gathered.degraded ?? 'its own request did not come back in time' });
-    const answers = [...gathered.results].filter(([node]) => node !== cluster.node).map(([, result]) => result);
-    const merged = sync.merge(this.#replay, answers, {
-      limits: (host) => this.#routes.match(host)?.config.replay,
-      present: (host, token) => this.hub.countToken(host, token) > 0,
-    });
-    for (const solo of this.#replay.takeSolo()) cluster.notify({ t: 'replayLeft', ...solo });
-    const fields = { node: cluster.node, tokens: merged.adopted, forgotten: merged.forgotten || undefined, invalid: merged.invalid || undefined };
-    this.#log.info('replay synced', fields);
+    this.#replay.attach(cluster);
+    cluster.joined = () => void this.#replay.sync().catch((error: Error) => this.#log.error('replay sync failed', { node: cluster.node, error: error.message }));
   }
 
   get cluster(): Cluster | undefined {
@@ -311,10 +286,10 @@ export class Gateway {
     if ('host' in request && !this.#routes.match(request.host)) return request.t === 'presence' ? { sockets: 0, tokens: {}, members: [] } : 0;
     switch (request.t) {
       case 'cast':
-        if (echo) return this.#keepCast(request.host, request.selection, request.frame);
+        if (echo) return this.#replay.keep(request.host, request.selection, request.frame);
         return this.#castFrame(request.host, request.selection, request.frame, request.except, request.position, own);
       case 'presenceEvent':
-        if (echo) return this.#keepCast(request.host, { kind: 'channel', channel: request.channel }, request.frame);
+        if (echo) return this.#replay.keep(request.host, { kind: 'channel', channel: request.channel }, request.frame);
         return this.#presenceCast(request.host, request.channel, request.frame, request.except, own);
       case 'subscribe':
         return this.subscribe(request.host, request.selection, request.channel, request.join);
@@ -325,14 +300,9 @@ export class Gateway {
       case 'health':
         return { sockets: this.hub.stats(), workers: this.pools.health().workers } satisfies NodeHealth;
       case 'replayLeft':
-        return this.#replayLeft(request.host, request.token, request.channels);
       case 'replayBack':
-        for (const sync of this.#syncs.values()) sync.back(request.host, request.token);
-        return this.#replay.forget(request.host, request.token);
       case 'replaySync':
-        if (!own) return this.#replay.kept(Date.now(), SYNC_ANSWER_BYTES);
-        this.#syncs.get(request.sync)?.split(this.#replay);
-        return [];
+        return this.#replay.apply(request, own);
       case 'leaving':
       case 'joining':
         return undefined;
@@ -692,32 +662,10 @@ export class Gateway {
   #presenceCast(host: string, channel: string, frame: string, except: string, own = true, keep = true): number {
     const selection: Selection = { kind: 'channel', channel };
     const config = this.#routes.match(host)?.config;
-    if (keep && config?.replay) this.#keepForReplay(host, selection, frame);
+    if (keep && config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except);
     this.metrics.cast(config?.key ?? '', 'presence', sent, own);
     return sent;
-  }
-
-  /**
-   * Another node's last socket of a token closed. This node keeps what
-   * reaches the token from now on, unless it still holds a socket of it:
-   * then the token is not gone, and every node is told so.
-   */
-  #replayLeft(host: string, token: string, channels: string[]): void {
-    const replay = this.#routes.match(host)?.config.replay;
-    if (!replay) return;
-    if (this.hub.countToken(host, token) > 0) this.#cluster?.notify({ t: 'replayBack', host, token });
-    else this.#replay.left(host, token, channels, replay);
-  }
-
-  #keepForReplay(host: string, selection: Selection, frame: string): void {
-    this.#replay.record(host, selection, frame);
-    for (const sync of this.#syncs.values()) sync.cast(host, selection, frame);
-  }
-
-  /** A cast this node delivered already, back from the bus (or not sent there): kept for replay now. */
-  #keepCast(host: string, selection: Selection, frame: string): void {
-    if (this.#routes.match(host)?.config.replay) this.#keepForReplay(host, selection, frame);
   }
 
   /**
@@ -728,16 +676,13 @@ export class Gateway {
    */
   #echo(request: ClusterRequest, selection: Selection, frame: string): boolean {
     const host = (request as { host: string }).host;
-    return this.#cluster?.notify(request, { failed: () => this.#keepCast(host, selection, frame) }) === true;
+    return this.#cluster?.notify(request, { failed: () => this.#replay.keep(host, selection, frame) }) === true;
   }
 
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
   #replayTo(session: Session): void {
     if (!session.route.config.replay) return;
     const missed = this.#replay.back(session.host, session.token);
-    for (const sync of this.#syncs.values()) sync.back(session.host, session.token);
-    // The other nodes kept the same frames: they forget them, or they would give them again after its next leave.
-    this.#cluster?.notify({ t: 'replayBack', host: session.host, token: session.token });
     // An opted-in client recovers by offsets instead: the plain frames would reach it twice.
     if (!missed || session.aware) return;
     for (const frame of missed.frames) this.hub.send(session, frame);
@@ -827,8 +772,7 @@ export class Gateway {
   /** One shared sweep closes sockets that sent nothing for idleTimeout seconds (1001). */
   sweepIdle(now = performance.now()): void {
     this.feed.sample({ casts: this.metrics.castTotal(), ...this.metrics.hookTotals() });
-    // Every node of a cluster keeps a gone token's frames: the node it left says so, the others only in debug.
-    this.#replay.sweep(undefined, (host, token, frames, here) => this.#log[here ? 'info' : 'debug']('replay expired', { host, token: shortHash(sha256Hex(token)), frames }));
+    this.#replay.sweep();
     if (++this.#sweeps % 10 === 0) this.#history.sweep();
     const idleMs = this.#config.idleTimeout * 1000;
     if (idleMs <= 0) return;
@@ -851,12 +795,7 @@ export class Gateway {
     const channels = session.channels && [...session.channels];
     this.hub.remove(session);
     const replay = session.route.config.replay;
-    if (replay && !session.aware && this.hub.countToken(session.host, session.token) === 0) {
-      // Every node keeps its frames, so it gets them on whichever node it comes back to; the others are told
-      // once they can be (after Redis comes back), if not now.
-      const told = this.#cluster?.notify({ t: 'replayLeft', host: session.host, token: session.token, channels: channels ?? [] }) ?? true;
-      this.#replay.left(session.host, session.token, channels ?? [], replay, undefined, { here: true, solo: !told });
-    }
+    if (replay && !session.aware && this.hub.countToken(session.host, session.token) === 0) this.#replay.left(session.host, session.token, channels ?? [], replay);
     if (channels) for (const channel of channels) this.#presenceEvent(session, channel, 'leave');
     this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
     this.feed.push('disconnect', session.host, session.id, `code ${code}`);
@@ -934,7 +873,7 @@ export class Gateway {
       position = numbered;
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
     if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => held.push({ position: position!, frame }));
-    if (keep && config?.replay) this.#keepForReplay(host, selection, frame);
+    if (keep && config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.metrics.cast(config?.key ?? '', selection.kind, sent, own);
     this.#log.debug('cast', { host, target: selection.kind, sent });
