@@ -1,9 +1,8 @@
 /**
  * One call at a time, in the order the calls were made: each starts once the
  * one before has settled, whatever its outcome. For work that awaits midway
- * and must not interleave with the next call (a certificate swap that may roll
- * back to the pair before it, a reload that reads files and then applies them).
- * Runtime-agnostic: no runtime's API is used here.
+ * and must not interleave with the next call (a reload that reads the config
+ * and certificate files, then swaps them in).
  */
 export function serialised<A extends unknown[], R>(run: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   let last: Promise<unknown> = Promise.resolve();

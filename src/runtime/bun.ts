@@ -212,7 +212,6 @@ export const runtime: Runtime = {
       ...(tls && {
         async setTls(pem: TlsPem) {
           // The new server first (it throws on a bad pair, and then nothing has changed), then the old one stops accepting.
-          // Nothing here awaits, so two swaps cannot interleave: unlike Deno's, this one needs no queue.
           const next = Bun.serve(options(listener.port, pem));
           const old = bun;
           bun = next;

@@ -13,7 +13,6 @@ import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
-import { serialised } from '../serial.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
@@ -204,10 +203,8 @@ async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem):
       void inner.shutdown();
     },
     // New handshakes get the new certificate; open connections keep theirs. A pair that fails the check, or a
-    // handshake with it, is not kept: the one before serves again. One swap at a time, as the handshake awaits:
-    // overlapping, a swap that failed would roll back over a later one that succeeded (or to a pair no longer
-    // current), and one that finished last would leave its pair as `current` while another served.
-    setTls: serialised(async (next: TlsPem) => {
+    // handshake with it, is not kept: the one before serves again.
+    async setTls(next: TlsPem) {
       checkPair(next);
       front.setSecureContext({ cert: next.cert, key: next.key });
       try {
@@ -217,7 +214,7 @@ async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem):
         throw new Error(`a TLS handshake with it failed: ${(error as Error).message}`);
       }
       current = next;
-    }),
+    },
   };
 }
 

@@ -111,7 +111,6 @@ export const runtime: Runtime = {
             (server as Server).closeIdleConnections?.();
           },
           // New handshakes use the new context; connections already made keep theirs. Throws, changing nothing, on a bad pair.
-          // Synchronous, so two swaps cannot interleave: unlike Deno's, this one needs no queue.
           ...(tls && { setTls: async (next) => (server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key }) }),
         });
       }) as Server;
