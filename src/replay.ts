@@ -73,7 +73,7 @@ export class Replay {
    * closed at about the same time): what it missed so far stays, its window
    * runs from now, and it is kept for the channels of both.
    */
-  left(host: string, token: string, channels: readonly string[], limits: ReplayLimits, now = Date.now(), how: LeftHow = { here: true }): void {
+  left(host: string, token: string, channels: readonly string[], limits: ReplayLimits, now = Date.now(), how: LeftHow = {}): void {
     const k = key(host, token);
     let absent = this.#absent.get(k);
     // One whose window is over but not yet swept begins again.
@@ -121,9 +121,9 @@ export class Replay {
     return kept;
   }
 
-  /** Tokens kept now, by replayKey(). */
-  keys(): IterableIterator<string> {
-    return this.#absent.keys();
+  /** The gone tokens kept now. */
+  *gone(): IterableIterator<{ host: string; token: string }> {
+    for (const { host, token } of this.#absent.values()) yield { host, token };
   }
 
   /** How many frames the token missed so far (kept and dropped), or undefined when it is not kept. */
@@ -135,7 +135,7 @@ export class Replay {
   /** Keeps a token as another node kept it (see kept()), in place of what this node kept of it, if anything. */
   adopt(kept: Kept, limits: ReplayLimits, now = Date.now()): void {
     this.#forget(key(kept.host, kept.token));
-    this.left(kept.host, kept.token, kept.channels, { windowMs: Math.min(kept.windowMs, limits.windowMs), frames: limits.frames }, now, {});
+    this.left(kept.host, kept.token, kept.channels, { windowMs: Math.min(kept.windowMs, limits.windowMs), frames: limits.frames }, now);
     const absent = this.#absent.get(key(kept.host, kept.token))!;
     absent.frames = kept.frames.slice(-limits.frames);
     absent.dropped = kept.dropped + (kept.frames.length - absent.frames.length);

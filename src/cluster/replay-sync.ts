@@ -37,12 +37,12 @@ export class ReplaySync {
   readonly #casts: Array<{ host: string; selection: Selection; frame: string }> = [];
   /** Tokens that came back since the split: what the answers say of them is out of date. */
   readonly #back = new Set<string>();
-  /** The tokens this node kept at the split; undefined until its own request came back from the bus. */
-  #before: Set<string> | undefined;
+  /** The tokens this node kept at the split, by replayKey(); undefined until its own request came back from the bus. */
+  #before: Map<string, { host: string; token: string }> | undefined;
 
   /** This node's own request came back from the bus: from here on, what happens is noted. */
   split(replay: Replay): void {
-    this.#before = new Set(replay.keys());
+    this.#before = new Map([...replay.gone()].map((gone) => [replayKey(gone.host, gone.token), gone]));
   }
 
   get started(): boolean {
@@ -85,9 +85,8 @@ export class ReplaySync {
       }
     }
     if (valid > 0) {
-      for (const k of before) {
+      for (const [k, { host, token }] of before) {
         if (best.has(k)) continue;
-        const [host, token] = splitKey(k);
         if (replay.missed(host, token) === undefined || replay.isSolo(host, token)) continue;
         replay.forget(host, token);
         merged.forgotten++;
@@ -109,9 +108,4 @@ export class ReplaySync {
     }
     return merged;
   }
-}
-
-function splitKey(k: string): [string, string] {
-  const at = k.indexOf('\n');
-  return [k.slice(0, at), k.slice(at + 1)];
 }
