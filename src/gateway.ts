@@ -169,6 +169,9 @@ export interface Presence {
   members: Array<{ socket: string; token: string; info?: unknown }>;
 }
 
+/** What a node delivers itself at once and passes on (see Gateway.#echo). */
+type Delivered = Extract<ClusterRequest, { t: 'cast' | 'presenceEvent' }>;
+
 const sum = (results: unknown[]): number => results.reduce<number>((total, n) => total + (typeof n === 'number' ? n : 0), 0);
 
 export const CLOSE_GOING_AWAY = 1001;
@@ -286,10 +289,10 @@ export class Gateway {
     if ('host' in request && !this.#routes.match(request.host)) return request.t === 'presence' ? { sockets: 0, tokens: {}, members: [] } : 0;
     switch (request.t) {
       case 'cast':
-        if (echo) return this.#replay.keep(request.host, request.selection, request.frame);
+        if (echo) return this.#keepDelivered(request);
         return this.#castFrame(request.host, request.selection, request.frame, request.except, request.position, own);
       case 'presenceEvent':
-        if (echo) return this.#replay.keep(request.host, { kind: 'channel', channel: request.channel }, request.frame);
+        if (echo) return this.#keepDelivered(request);
         return this.#presenceCast(request.host, request.channel, request.frame, request.except, own);
       case 'subscribe':
         return this.subscribe(request.host, request.selection, request.channel, request.join);
@@ -653,8 +656,7 @@ export class Gateway {
     const frame: Record<string, unknown> = { wsgate: event, channel, socket: session.id };
     if (session.info !== undefined) frame.info = session.info;
     const text = JSON.stringify(frame);
-    const request: ClusterRequest = { t: 'presenceEvent', host: session.host, channel, frame: text, except: session.id };
-    const echoed = this.#echo(request, { kind: 'channel', channel }, text);
+    const echoed = this.#echo({ t: 'presenceEvent', host: session.host, channel, frame: text, except: session.id });
     this.#presenceCast(session.host, channel, text, session.id, true, !echoed);
   }
 
@@ -674,9 +676,14 @@ export class Gateway {
    * every node keeps frames for gone tokens in the bus's order; false when it
    * cannot go on the bus, and the caller keeps it now.
    */
-  #echo(request: ClusterRequest, selection: Selection, frame: string): boolean {
-    const host = (request as { host: string }).host;
-    return this.#cluster?.notify(request, { failed: () => this.#replay.keep(host, selection, frame) }) === true;
+  #echo(request: Delivered): boolean {
+    return this.#cluster?.notify(request, { failed: () => this.#keepDelivered(request) }) === true;
+  }
+
+  /** A cast or presence event this node delivered already, kept for replay now. */
+  #keepDelivered(request: Delivered): void {
+    const selection: Selection = request.t === 'cast' ? request.selection : { kind: 'channel', channel: request.channel };
+    this.#replay.keep(request.host, selection, request.frame);
   }
 
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
@@ -851,12 +858,12 @@ export class Gateway {
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {
     const frame = JSON.stringify(data) ?? 'null';
     const numbered = this.#numbered(host, selection);
-    const request: ClusterRequest = { t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) };
+    const request: Extract<ClusterRequest, { t: 'cast' }> = { t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) };
     // Numbered in Redis first, then applied here on its way back like on every node: this node's sockets it picks.
     const local = () => this.#castFrame(host, selection, frame, except);
     if (numbered && this.#cluster!.send(request, numbered, local)) return this.hub.select(host, selection).filter((socket) => socket.id !== except).length;
     // A hook's cast reaches the other nodes' sockets too; only this node's count is known now (castEverywhere waits for theirs).
-    const echoed = this.#echo(request, selection, frame);
+    const echoed = this.#echo(request);
     return this.#castFrame(host, selection, frame, except, undefined, true, !echoed);
   }
 
