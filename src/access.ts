@@ -4,7 +4,7 @@
  * anyone with `Authorization: Bearer <secret>`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { normaliseHost } from './hosts.ts';
+import { parseAuthority } from './hosts.ts';
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
 export function isLoopback(address: string | undefined): boolean {
@@ -16,11 +16,6 @@ export function isLoopback(address: string | undefined): boolean {
 /** Whether binding `listen` exposes the port beyond this machine. */
 export function isLoopbackListen(listen: string): boolean {
   return isLoopback(listen.replace(/^\[|\]$/g, ''));
-}
-
-/** A request relayed by a proxy arrives from loopback but is not from this machine. */
-export function cameThroughProxy(header: (name: string) => string | undefined): boolean {
-  return Boolean(header('x-forwarded-for') || header('forwarded') || header('x-real-ip'));
 }
 
 /**
@@ -54,19 +49,107 @@ export function bearerMatches(authorization: string | undefined, secret: string,
 }
 
 /**
- * Whether a browser page from `origin` may open a socket to `host`. Without a
- * list, only pages of the host itself; `"*"` allows any; entries are origins
- * or host names, `*.example.com` for subdomains. No Origin header (not a
+ * A request relayed by a proxy arrives from loopback but is not from this
+ * machine. The header's presence is what counts: an empty `X-Forwarded-For:`
+ * still says a proxy was in between.
+ */
+export function cameThroughProxy(header: (name: string) => string | undefined): boolean {
+  return ['x-forwarded-for', 'forwarded', 'x-real-ip'].some((name) => header(name) !== undefined);
+}
+
+const DEFAULT_PORT = { http: 80, https: 443 } as const;
+
+/** A web origin (`https://app.example:8443`) as scheme, host and effective port; undefined for `null` and other schemes. */
+function parseOrigin(value: string): { scheme: 'http' | 'https'; host: string; port: number } | undefined {
+  const match = /^(https?):\/\/([^/?#]+)$/i.exec(value.trim().replace(/\/$/, ''));
+  if (!match) return undefined;
+  const scheme = match[1]!.toLowerCase() as 'http' | 'https';
+  const authority = parseAuthority(match[2]!);
+  if (!authority?.host) return undefined;
+  return { scheme, host: authority.host, port: authority.port ?? DEFAULT_PORT[scheme] };
+}
+
+/** What a request says about the site it reached: its host, the port in its Host, and `https` when it is known to be TLS. */
+export interface Site {
+  host: string;
+  port?: number;
+  scheme?: 'https';
+}
+
+/**
+ * Whether a browser page from `origin` may open a socket to `site`. Without a
+ * list, only pages of the site itself: same host, same port (the one in Host,
+ * else the default of the page's scheme), and https when the socket is known
+ * to be TLS. `"*"` allows any; entries are origins (`https://admin.example`,
+ * exact), or host names (`admin.example`, `*.example.com` for subdomains) on
+ * their scheme's default port unless they name one. No Origin header (not a
  * browser) is not this check's business.
  */
-export function originAllowed(origin: string | undefined, host: string, allowed: string[] | undefined): boolean {
+export function originAllowed(origin: string | undefined, site: Site, allowed: string[] | undefined): boolean {
   if (origin === undefined) return true;
-  const from = normaliseHost(origin);
-  if (!allowed) return from === host;
+  if (allowed?.includes('*')) return true;
+  const from = parseOrigin(origin);
+  if (!from) return false;
+  if (!allowed) {
+    if (from.host !== site.host || (site.scheme && from.scheme !== site.scheme)) return false;
+    return from.port === (site.port ?? DEFAULT_PORT[from.scheme]);
+  }
   for (const entry of allowed) {
-    if (entry === '*') return true;
-    const pattern = normaliseHost(entry);
-    if (pattern.startsWith('*.') ? from.endsWith(pattern.slice(1)) && from.length > pattern.length - 1 : from === pattern) return true;
+    if (/^https?:\/\//i.test(entry)) {
+      const exact = parseOrigin(entry);
+      if (exact && exact.scheme === from.scheme && exact.host === from.host && exact.port === from.port) return true;
+      continue;
+    }
+    const pattern = parseAuthority(entry.startsWith('*.') ? entry.slice(2) : entry);
+    if (!pattern) continue;
+    const hostMatches = entry.startsWith('*.') ? from.host.endsWith(`.${pattern.host}`) : from.host === pattern.host;
+    if (hostMatches && from.port === (pattern.port ?? DEFAULT_PORT[from.scheme])) return true;
   }
   return false;
+}
+
+/** Host names that always mean this machine: a page cannot point them elsewhere by DNS (browsers resolve `*.localhost` themselves). */
+function isLoopbackName(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || isLoopback(host);
+}
+
+/** Whether a bridge caller is trusted, and if not, why (for the log). */
+export type Trust = { ok: true } | { ok: false; reason: string };
+
+/** What the trust check reads of a request. */
+export interface Caller {
+  /** The peer address, if the runtime could tell. */
+  peer: string | undefined;
+  header(name: string): string | undefined;
+  /** The scheme of the listener the request came in on. */
+  scheme: 'http' | 'https';
+}
+
+/**
+ * Whether a caller may use the bridge without the secret, and if not, why.
+ * Being on loopback is not enough: a web page in the user's browser is on
+ * loopback too. So the request must also not be a browser's cross-site
+ * request (an Origin other than the gateway's own, or Sec-Fetch-Site other
+ * than same-origin/none; no JSON content type is demanded, since PHP posts
+ * JSON as form bodies too), must name a loopback Host (a rebound DNS name
+ * does not), and must not have come through a proxy (a header naming a
+ * forwarded client, even empty).
+ */
+export function loopbackTrust(caller: Caller, ownAddresses: string[]): Trust {
+  if (!isLoopback(caller.peer)) return { ok: false, reason: 'not on loopback' };
+  if (cameThroughProxy(caller.header)) return { ok: false, reason: 'came through a proxy' };
+  const hostHeader = caller.header('host');
+  const authority = hostHeader === undefined ? undefined : parseAuthority(hostHeader);
+  if (hostHeader !== undefined && (!authority || !(isLoopbackName(authority.host) || ownAddresses.includes(authority.host)))) {
+    return { ok: false, reason: 'Host is not a loopback name (DNS rebinding?)' };
+  }
+  const fetchSite = caller.header('sec-fetch-site')?.toLowerCase();
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return { ok: false, reason: `a ${fetchSite} request from a web page` };
+  const origin = caller.header('origin');
+  if (origin !== undefined) {
+    const from = parseOrigin(origin);
+    const own = authority && { scheme: caller.scheme, host: authority.host, port: authority.port ?? DEFAULT_PORT[caller.scheme] };
+    if (!from || !own || from.scheme !== own.scheme || from.host !== own.host || from.port !== own.port) return { ok: false, reason: 'a cross-origin request from a web page' };
+  }
+  return { ok: true };
 }

@@ -5,7 +5,8 @@
 import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Context } from 'hono';
-import { bearerMatches, cameThroughProxy, isLoopback } from './access.ts';
+import { bearerMatches, loopbackTrust } from './access.ts';
+import type { Trust } from './access.ts';
 import { BUILTIN_DEMO } from './config.ts';
 import type { Config, HostConfig } from './config.ts';
 import { demoHooks } from './demo/hooks.ts';
@@ -198,21 +199,24 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   });
 
   const demo = config.hosts.some((h) => h.module === BUILTIN_DEMO);
-  const trusted = (c: Context, allowBasic = false) => {
+  const trusted = (c: Context, allowBasic = false): Trust => {
     const secret = current.secret;
-    if (secret && bearerMatches(c.req.header('authorization'), secret, allowBasic)) return true;
+    if (secret && bearerMatches(c.req.header('authorization'), secret, allowBasic)) return { ok: true };
     let peer: string | undefined;
     try {
       peer = runtime.remoteAddress(c);
     } catch {
       // Unknown peer: not trusted.
     }
-    return isLoopback(peer) && !cameThroughProxy((name) => c.req.header(name));
+    const scheme = c.req.url.startsWith('https:') ? 'https' : 'http';
+    const own = [current.listen, ...(current.bridge && 'listen' in current.bridge ? [current.bridge.listen] : [])].map((a) => a.replace(/^\[|\]$/g, '').toLowerCase());
+    return loopbackTrust({ peer, header: (name) => c.req.header(name), scheme }, own);
   };
   const serverOptions = {
     bridgeHere: !config.bridge,
     trusted,
     upgradeWebSocket: runtime.upgradeWebSocket,
+    watchUpgrade: runtime.watchUpgrade,
     dispatcher: { check: (app: string) => dispatcher.check(app), run: (job: DispatchJob, onLine?: (line: string) => void) => dispatcher.run(job, onLine) },
     reload,
     log,
@@ -255,7 +259,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   if (config.bridge) {
     // On a unix socket, file permissions decide who may connect: everyone who can is trusted.
     const onSocket = 'path' in config.bridge;
-    const bridgeApp = createBridgeApp(gateway, { ...serverOptions, trusted: onSocket ? () => true : trusted });
+    const bridgeApp = createBridgeApp(gateway, { ...serverOptions, trusted: onSocket ? (): Trust => ({ ok: true }) : trusted });
     bridge = await runtime.serveHttp(bridgeApp, 'path' in config.bridge ? { path: config.bridge.path } : { hostname: config.bridge.listen, port: config.bridge.port });
     if (onSocket) delete hookEnv.WSGATE_URL;
     else hookEnv.WSGATE_URL = `http://${callableHost(bridge.hostname)}:${bridge.port}`;

@@ -35,6 +35,8 @@ export interface BridgeGateway {
   recoveryHealth(): { streams: number; replaying: number };
   metricsText(): string;
   configured(): string[];
+  /** Sockets admitted but not open yet (auth running, or waiting for the auth frame). */
+  readonly admissions: { readonly size: number };
   maxBody: number;
 }
 
@@ -238,7 +240,7 @@ export async function handleHealth(c: Context, gateway: BridgeGateway): Promise<
   for (const host of registered) hosts[host] = { tokens: sockets[host]!.tokens, sockets: sockets[host]!.sockets };
   const configured = gateway.configured();
   const { workers, cap, pools } = gateway.poolHealth();
-  const body: Record<string, unknown> = { status: 'ok', workers, cap, pools, sockets, registered, hosts, configured, history: gateway.recoveryHealth() };
+  const body: Record<string, unknown> = { status: 'ok', workers, cap, pools, sockets, registered, hosts, configured, admitting: gateway.admissions.size, history: gateway.recoveryHealth() };
   const cluster = gateway.cluster;
   if (cluster) {
     // Pools stay per node: workers, cap and pools above are this node's.

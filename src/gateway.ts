@@ -5,6 +5,8 @@
  * care which kind a host uses.
  */
 import type { Config, HostConfig } from './config.ts';
+import { Admissions } from './admissions.ts';
+import type { Ticket } from './admissions.ts';
 import { HostTable } from './hosts.ts';
 import { Hub } from './hub.ts';
 import type { HostStats, Socket } from './hub.ts';
@@ -96,6 +98,8 @@ export class Session implements Socket {
   raw: unknown = undefined;
   lane: Promise<void> = IDLE;
   open = false;
+  /** Closed by the gateway for a limit; frames still arriving until the close completes are dropped unlogged. */
+  closing = false;
   /** Receive events queued or running. */
   pending = 0;
   /** Token bucket for messages per second: what is left, and when it was last filled. */
@@ -174,8 +178,18 @@ type Delivered = Extract<ClusterRequest, { t: 'cast' | 'presenceEvent' }>;
 
 const sum = (results: unknown[]): number => results.reduce<number>((total, n) => total + (typeof n === 'number' ? n : 0), 0);
 
+/** Why an upgrade is refused: the HTTP status and what the client and the log are told. */
+export interface Refusal {
+  status: 401 | 429 | 503;
+  reason: string;
+}
+
+/** What #run answers for a hook that never ran because every slot and queue place was taken. */
+const BUSY = Symbol('busy');
+
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_BAD_DATA = 1007;
 export const CLOSE_TRY_LATER = 1013;
 export const CLOSE_POLICY = 1008;
 
@@ -188,8 +202,8 @@ export class Gateway {
   #paths: CompiledPath[];
   /** Whether "*" is among the paths (then a plain GET anywhere is not told to upgrade). */
   #anyPath = false;
-  /** Upgrades whose auth hook is running: they count against the socket limit too. */
-  #authorizing = 0;
+  /** Sockets admitted but not open (auth running, or waiting for the auth frame): they count against the limits too. */
+  readonly admissions = new Admissions();
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
   readonly #history: HistoryStore = new MemoryHistory();
@@ -373,6 +387,7 @@ export class Gateway {
     return this.metrics.render([
       { name: 'wsgate_sockets', help: 'Open sockets per host.', samples: sizes.map(({ host, sockets }) => ({ labels: { host }, value: sockets })) },
       { name: 'wsgate_tokens', help: 'Distinct tokens with open sockets per host.', samples: sizes.map(({ host, tokens }) => ({ labels: { host }, value: tokens })) },
+      { name: 'wsgate_sockets_admitting', help: 'Sockets admitted but not open yet: auth running, or waiting for the auth frame.', samples: [{ value: this.admissions.size }] },
       { name: 'wsgate_pool_cap', help: 'Resident workers allowed in all.', samples: [{ value: cap }] },
       { name: 'wsgate_pool_workers', help: 'Live resident workers per app.', samples: perApp((p) => p.workers) },
       { name: 'wsgate_pool_busy', help: 'Workers running a job per app.', samples: perApp((p) => p.busy) },
@@ -429,34 +444,35 @@ export class Gateway {
   }
 
   /**
-   * Runs the auth hook for an upgrade that has a host and a token; resolves to
-   * the pending socket when it may be accepted, or undefined (and logs why).
+   * Runs the auth hook for an upgrade that has a host and a token (its place
+   * held by the caller's ticket); resolves to the pending socket when it may
+   * be accepted, or to why not. When `signal` aborts (the client went away),
+   * the hook is cancelled and nothing is registered.
    */
-  async authorize(host: string, token: string, path?: PathMatch, client?: ClientOptions): Promise<Pending | undefined> {
+  async authorize(host: string, token: string, path?: PathMatch, client?: ClientOptions, signal?: AbortSignal): Promise<Pending | Refusal> {
     const route = this.#routes.match(host);
     const tokenHash = sha256Hex(token);
     if (!route) {
       this.#log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
       this.refused(host, 'host_not_configured');
-      return undefined;
+      return { status: 401, reason: 'host not configured' };
     }
     const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
-    this.#authorizing++;
-    try {
-      return await this.#authorizeCounted(pending, route, host, tokenHash, client);
-    } finally {
-      this.#authorizing--;
+    const outcome = await this.#run(pending, route, 'auth', undefined, undefined, signal);
+    if (signal?.aborted) {
+      this.#log.info('upgrade abandoned', { host, socket: pending.id, token: shortHash(tokenHash), reason: 'the client went away during auth' });
+      this.refused(host, 'abandoned');
+      return { status: 401, reason: 'the client went away' };
     }
-  }
-
-  /** authorize() while the upgrade counts against the socket limit: the auth hook, then what Redis holds for it. */
-  async #authorizeCounted(pending: Pending, route: Route, host: string, tokenHash: string, client: ClientOptions | undefined): Promise<Pending | undefined> {
-    const token = pending.token;
-    const outcome = await this.#run(pending, route, 'auth');
+    if (outcome === BUSY) {
+      this.#log.warn('upgrade refused', { host, socket: pending.id, token: shortHash(tokenHash), reason: 'hook processes are all busy' });
+      this.refused(host, 'busy');
+      return { status: 503, reason: 'the gateway is busy: too many hooks are running or waiting; try again later' };
+    }
     if (outcome === undefined || refuses(outcome)) {
       this.#log.info('upgrade refused', { host, socket: pending.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
       this.refused(host, outcome === undefined ? 'auth_failed' : 'auth_refused');
-      return undefined;
+      return { status: 401, reason: 'unauthorized' };
     }
     pending.grant = this.#grant(pending, 'auth', outcome);
     const history = route.config.history;
@@ -495,12 +511,30 @@ export class Gateway {
     this.metrics.upgrade(this.#label(host), 'refused', reason);
   }
 
-  /** Why a new socket for this host and token may not open now (status and reason), if it may not. */
-  admit(host: string, token: string | undefined): { status: 429 | 503; reason: string } | undefined {
+  /**
+   * A place for a new socket of this host (and token, when known), held by
+   * the ticket until the socket opens or goes; or why there is none. Places
+   * held by sockets still in auth count like open sockets.
+   */
+  admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal } {
     const limits = this.#config.limits;
-    if (this.hub.size + this.#authorizing >= limits.sockets) return { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` };
-    if (this.hub.countHost(host) >= limits.socketsPerHost) return { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` };
-    if (token !== undefined && this.hub.countToken(host, token) >= limits.socketsPerToken) return { status: 429, reason: `this token holds its maximum of ${limits.socketsPerToken} sockets` };
+    const admitting = this.admissions;
+    if (this.hub.size + admitting.size >= limits.sockets) return { refused: { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` } };
+    if (this.hub.countHost(host) + admitting.countHost(host) >= limits.socketsPerHost) return { refused: { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` } };
+    const refused = token === undefined ? undefined : this.#tokenFull(host, token);
+    return refused ? { refused } : { ticket: admitting.enter(host, token) };
+  }
+
+  /** The first-frame flow learnt the token of an admitted socket: it takes the token's place too, or is refused. */
+  admitToken(ticket: Ticket, token: string): Refusal | undefined {
+    const refused = this.#tokenFull(ticket.host, token);
+    if (!refused) ticket.setToken(token);
+    return refused;
+  }
+
+  #tokenFull(host: string, token: string): Refusal | undefined {
+    const limit = this.#config.limits.socketsPerToken;
+    if (this.hub.countToken(host, token) + this.admissions.countToken(host, token) >= limit) return { status: 429, reason: `this token holds its maximum of ${limit} sockets` };
     return undefined;
   }
 
@@ -698,7 +732,7 @@ export class Gateway {
 
   /** A client frame: queued behind everything this socket sent before. Only receive streams output to the socket. */
   message(session: Session, text: string): void {
-    if (!session.open) return;
+    if (!session.open || session.closing) return;
     const limits = this.#config.limits;
     const now = performance.now();
     session.lastSeen = now;
@@ -710,8 +744,10 @@ export class Gateway {
     if (session.allowance < 1) return this.#refuse(session, CLOSE_POLICY, 'too many messages per second');
     session.allowance -= 1;
     if (session.pending >= limits.pending) return this.#refuse(session, CLOSE_POLICY, 'too many messages waiting for the app');
-    session.pending++;
     const control = session.aware || session.route.config.clientChannels ? parseControl(text) : undefined;
+    // A process argument cannot carry a NUL byte: the hook could never see this message, so the client is told.
+    if (!control && session.route.config.mode === 'oneshot' && text.includes('\0')) return this.#unreachable(session);
+    session.pending++;
     this.#enqueue(session, async () => {
       try {
         if (control) await this.#control(session, control);
@@ -757,10 +793,20 @@ export class Gateway {
     if (!this.#joinOne(session, channel, 'subscribed', since)) this.#announce(session, channel, streamKey(session.host, channel), channelRule(session.route.config.channels, channel)?.history, 'subscribed', since);
   }
 
-  /** Closes a socket that broke a limit, saying which. */
+  /** Closes a socket that broke a limit, saying which; once, however many frames it sends until the close completes. */
   #refuse(session: Session, code: number, reason: string): void {
+    if (session.closing) return;
+    session.closing = true;
     this.#log.warn('limit', { host: session.host, socket: session.id, code, reason });
     this.hub.close(session, code, reason);
+  }
+
+  /** A message a one-shot hook cannot be given: an opted-in client gets an error frame, a plain one a 1007 close. */
+  #unreachable(session: Session): void {
+    const reason = 'a message with a NUL byte cannot be passed to this host\'s hook';
+    if (!session.aware) return this.#refuse(session, CLOSE_BAD_DATA, reason);
+    this.#log.info('message refused', { host: session.host, socket: session.id, reason });
+    this.hub.send(session, JSON.stringify({ wsgate: 'error', reason }));
   }
 
   /** A frame over the size limit, for runtimes that do not check it themselves. */
@@ -924,7 +970,7 @@ export class Gateway {
    * Runs one hook; resolves to its result, or undefined when it failed (logged
    * with host, socket, hook and stderr). Lines go to `streamTo` while it is open.
    */
-  async #run(who: Pick<Pending, 'host' | 'id' | 'token' | 'params'>, route: Route, hook: HookName, message?: string, streamTo?: Session): Promise<unknown> {
+  async #run(who: Pick<Pending, 'host' | 'id' | 'token' | 'params'>, route: Route, hook: HookName, message?: string, streamTo?: Session, signal?: AbortSignal): Promise<unknown> {
     const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message, params: who.params };
     const onLine = streamTo
       ? (line: string) => {
@@ -934,7 +980,7 @@ export class Gateway {
     const started = performance.now();
     let outcome: HookOutcome;
     try {
-      outcome = await route.runner.run(job, onLine);
+      outcome = await route.runner.run(job, onLine, signal);
     } catch (error) {
       outcome = { ok: false, error: String(error) };
     }
@@ -942,6 +988,14 @@ export class Gateway {
     this.metrics.hook(route.config.key, hook, route.config.mode, elapsed / 1000, outcome.ok);
     const ms = Math.round(elapsed);
     const fields = { host: who.host, socket: who.id, hook, ms, stderr: outcome.stderr };
+    if (!outcome.ok && outcome.cancelled) {
+      this.#log.info('hook cancelled', { host: who.host, socket: who.id, hook, ms });
+      return undefined;
+    }
+    if (!outcome.ok && outcome.busy) {
+      this.#log.warn('hook refused', { host: who.host, socket: who.id, hook, error: outcome.error });
+      return BUSY;
+    }
     if (!outcome.ok) {
       this.#log.error('hook failed', { ...fields, error: outcome.error });
       this.feed.push('hook failed', who.host, who.id, `${hook}: ${outcome.error}`);

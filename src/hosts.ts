@@ -3,10 +3,84 @@
  * Pure functions; the server feeds them header values.
  */
 
-/** The request's host: first value of X-Forwarded-Host, else Host, normalised. */
-export function requestHost(forwarded: string | null | undefined, host: string | null | undefined): string {
+/** A request's authority: the host name (normalised) and the port, when one was given. */
+export interface Authority {
+  host: string;
+  port?: number;
+  /** The scheme a forwarded value named (`https://app.example`), if any. */
+  scheme?: 'http' | 'https';
+}
+
+/** Host names and IP literals after normalising; anything else is not a host. */
+const HOST_NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+const IPV6 = /^[0-9a-f:.]+$/;
+
+/**
+ * One Host or X-Forwarded-Host value, strictly: `name[:port]`, `[v6][:port]`,
+ * or a bare v6 address; a leading `http://`/`https://` and a plain path are
+ * allowed and dropped (the contract's proxies send them). Userinfo
+ * (`evil.com@a.test`), dot segments (`a.test/../b.test`), backslashes and
+ * anything that is not a host name make it undefined: a value a browser or
+ * proxy never sends must not route to some host by the parser's choice.
+ */
+export function parseAuthority(value: string): Authority | undefined {
+  let rest = value.trim().toLowerCase();
+  let scheme: Authority['scheme'];
+  const schemeMatch = /^(https?):\/\//.exec(rest);
+  if (schemeMatch) {
+    scheme = schemeMatch[1] as 'http' | 'https';
+    rest = rest.slice(schemeMatch[0].length);
+  }
+  if (/[@\\\s]/.test(rest)) return undefined;
+  const end = rest.search(/[/?#]/);
+  const path = end >= 0 ? rest.slice(end) : '';
+  if (/(^|\/)\.\.?(\/|$|\?|#)/.test(path)) return undefined;
+  let authority = end >= 0 ? rest.slice(0, end) : rest;
+  let port: number | undefined;
+  let host: string;
+  if (authority.startsWith('[')) {
+    const close = authority.indexOf(']');
+    if (close < 0) return undefined;
+    host = authority.slice(1, close);
+    const after = authority.slice(close + 1);
+    if (after && !/^:\d{1,5}$/.test(after)) return undefined;
+    if (after) port = Number(after.slice(1));
+    if (!IPV6.test(host) || !host.includes(':')) return undefined;
+  } else if ((authority.match(/:/g) ?? []).length > 1) {
+    host = authority;
+    if (!IPV6.test(host)) return undefined;
+  } else {
+    const colon = authority.indexOf(':');
+    if (colon >= 0) {
+      const digits = authority.slice(colon + 1);
+      if (!/^\d{1,5}$/.test(digits)) return undefined;
+      port = Number(digits);
+      authority = authority.slice(0, colon);
+    }
+    host = authority.replace(/\.$/, '');
+    if (!HOST_NAME.test(host)) return undefined;
+  }
+  if (port !== undefined && port > 65535) return undefined;
+  const parsed: Authority = { host };
+  if (port !== undefined) parsed.port = port;
+  if (scheme) parsed.scheme = scheme;
+  return parsed;
+}
+
+/**
+ * The request's authority: the first value of X-Forwarded-Host, else Host.
+ * `{host: ''}` when neither says anything; undefined when the one that
+ * counts is malformed.
+ */
+export function requestAuthority(forwarded: string | null | undefined, host: string | null | undefined): Authority | undefined {
   const first = forwarded?.split(',')[0]?.trim();
-  return normaliseHost(first ? first : host ?? '');
+  const value = first ? first : host?.trim() ?? '';
+  return value ? parseAuthority(value) : { host: '' };
+}
+
+/** The request's host name, normalised; undefined when the header that counts is malformed. */
+export function requestHost(forwarded: string | null | undefined, host: string | null | undefined): string | undefined {
+  return requestAuthority(forwarded, host)?.host;
 }
 
 /**

@@ -8,23 +8,31 @@ import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { handleDisconnect, handleDispatch, handleHealth, handleHistory, handleMetrics, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
 import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
+import type { Trust } from './access.ts';
 import { mountAssets } from './assets.ts';
 import { dashboardPage } from './dashboard/page.ts';
 import { tokenFromCookie } from './cookies.ts';
-import { CLOSE_POLICY, Session } from './gateway.ts';
-import type { ClientOptions, Gateway, Pending } from './gateway.ts';
+import { CLOSE_POLICY, CLOSE_TRY_LATER, Session } from './gateway.ts';
+import type { ClientOptions, Gateway, Pending, Refusal } from './gateway.ts';
+import type { Ticket } from './admissions.ts';
 import { parseRecover } from './control.ts';
-import { requestHost } from './hosts.ts';
+import { requestAuthority } from './hosts.ts';
 import type { Logger } from './log.ts';
 import type { PathMatch } from './paths.ts';
+import type { Runtime } from './runtime/types.ts';
 
 export interface ServerOptions {
   /** Whether this app also serves the bridge (false when it has its own address). */
   bridgeHere: boolean;
-  /** May this request use the bridge? (loopback without a proxy, or the bearer secret) */
-  /** `allowBasic`: the read-only monitoring pages also take the secret as a Basic password. */
-  trusted: (c: Context, allowBasic?: boolean) => boolean;
+  /**
+   * May this request use the bridge? (the bearer secret, or loopback without a
+   * proxy, a cross-site page or a foreign Host), and if not, why.
+   * `allowBasic`: the read-only monitoring pages also take the secret as a Basic password.
+   */
+  trusted: (c: Context, allowBasic?: boolean) => Trust;
   upgradeWebSocket: UpgradeWebSocket<unknown>;
+  /** Tells when an upgrade's client goes away while it waits for auth (the runtime's own way). */
+  watchUpgrade: Runtime['watchUpgrade'];
   dispatcher: BridgeDispatcher;
   log: Logger;
   /** Re-reads the config; answers what POST /reload says. */
@@ -43,6 +51,16 @@ function frameText(data: unknown): string {
   if (data instanceof ArrayBuffer) return decoder.decode(data);
   if (ArrayBuffer.isView(data)) return decoder.decode(data);
   return String(data);
+}
+
+/**
+ * Whether the socket is known to be TLS: this listener's own, or a proxy's
+ * word. Unknown is not "plain": a proxy may end TLS without saying so.
+ */
+function isTls(c: Context, forwardedScheme: 'http' | 'https' | undefined): boolean {
+  if (c.req.url.startsWith('https:') || forwardedScheme === 'https') return true;
+  const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+  return proto === 'https' || proto === 'wss';
 }
 
 const unauthorized = (c: Context) => c.text('Unauthorized', 401);
@@ -86,24 +104,23 @@ class SocketEvents extends Session {
   }
 }
 
-/** Host names and IP literals; anything else in Host is a malformed request. */
-const VALID_HOST = /^[a-z0-9_.:-]+$/;
-
 export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   const { upgradeWebSocket, log } = options;
   const app = new Hono();
 
   const upgrade = async (c: Context, path: PathMatch) => {
-    const host = requestHost(c.req.header('x-forwarded-host'), c.req.header('host'));
-    if (!VALID_HOST.test(host)) {
-      log.info('upgrade refused', { host: JSON.stringify(host.slice(0, 100)), reason: 'bad Host header' });
+    const forwardedHost = c.req.header('x-forwarded-host');
+    const authority = requestAuthority(forwardedHost, c.req.header('host'));
+    if (!authority?.host) {
+      log.info('upgrade refused', { host: JSON.stringify((forwardedHost || c.req.header('host') || '').slice(0, 100)), reason: 'bad Host header' });
       gateway.refused('', 'bad_host');
       return c.json({ status: 'error', message: 'bad Host header' }, 400);
     }
+    const host = authority.host;
     const route = gateway.route(host);
     // Another site's page must not open sockets with this site's cookie.
     const origin = c.req.header('origin');
-    if (!originAllowed(origin, host, route?.config.origins)) {
+    if (!originAllowed(origin, { host, port: authority.port, scheme: isTls(c, authority.scheme) ? 'https' : undefined }, route?.config.origins)) {
       log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
       gateway.refused(host, 'origin');
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
@@ -116,9 +133,11 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     }
     const from = route?.config.tokenFrom ?? 'cookie';
     if (route && from === 'message') {
-      // The token comes in the first frame, so the socket opens before auth can run.
-      const full = gateway.admit(host, undefined);
-      if (full) return refuseFull(c, host, full);
+      // The token comes in the first frame, so the socket opens before auth can run. A full gateway says so now,
+      // cheaply; the socket takes its place when it opens (an upgrade whose client vanishes may never open).
+      const admitted = gateway.admit(host, undefined);
+      if ('refused' in admitted) return refuseFull(c, host, admitted.refused);
+      admitted.ticket.release();
       return upgradeWebSocket(c, greetingEvents(host, route.config.authTimeoutMs ?? 10_000, path, client));
     }
     const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
@@ -127,14 +146,22 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
       gateway.refused(host, 'no_token');
       return unauthorized(c);
     }
-    const full = gateway.admit(host, token);
-    if (full) return refuseFull(c, host, full);
-    const pending = await gateway.authorize(host, token, path, client);
-    if (!pending) return unauthorized(c);
+    const admitted = gateway.admit(host, token);
+    if ('refused' in admitted) return refuseFull(c, host, admitted.refused);
+    // The upgrade's place is held while auth runs; a client that goes away meanwhile cancels its hook.
+    const watch = options.watchUpgrade(c);
+    let pending: Pending | Refusal;
+    try {
+      pending = await gateway.authorize(host, token, path, client, watch.signal);
+    } finally {
+      watch.done();
+      admitted.ticket.release();
+    }
+    if ('status' in pending) return pending.status === 401 ? unauthorized(c) : c.json({ status: 'error', message: pending.reason }, pending.status);
     return upgradeWebSocket(c, new SocketEvents(gateway, pending));
   };
 
-  const refuseFull = (c: Context, host: string, full: { status: 429 | 503; reason: string }) => {
+  const refuseFull = (c: Context, host: string, full: Refusal) => {
     log.warn('upgrade refused', { host, reason: full.reason });
     gateway.refused(host, 'limit');
     return c.json({ status: 'error', message: full.reason }, full.status);
@@ -149,20 +176,36 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     let session: Session | undefined;
     let waiting: unknown[] | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const fail = (ws: WSContext<unknown>, reason: string, kind: string) => {
+    /** Its place among the sockets, from the open until it is accepted or gone. */
+    let ticket: Ticket | undefined;
+    /** Cancels the auth hook when the socket goes first. */
+    let auth: AbortController | undefined;
+    let gone = false;
+    const fail = (ws: WSContext<unknown>, reason: string, kind: string, code = CLOSE_POLICY) => {
       clearTimeout(timer);
+      ticket?.release();
+      waiting = [];
       log.info('upgrade refused', { host, reason });
       // authorize() counted its own refusals.
       if (kind !== 'auth') gateway.refused(host, kind);
-      ws.close(CLOSE_POLICY, reason);
+      ws.close(code, reason);
     };
     return {
       onOpen(_event: Event, ws: WSContext<unknown>) {
+        // The gateway may have filled up since the upgrade was let through.
+        const admitted = gateway.admit(host, undefined);
+        if ('refused' in admitted) return fail(ws, admitted.refused.reason, 'limit', CLOSE_TRY_LATER);
+        ticket = admitted.ticket;
         timer = setTimeout(() => fail(ws, 'no auth message in time', 'no_auth_message'), timeoutMs);
       },
       async onMessage(event: MessageEvent, ws: WSContext<unknown>) {
         if (session) return deliver(gateway, session, event.data);
-        if (waiting) return void waiting.push(event.data);
+        if (!ticket || ticket.released) return;
+        if (waiting) {
+          // Frames sent during auth wait for it, as many as may wait for the app on an open socket.
+          if (waiting.length >= gateway.limits.pending) return fail(ws, 'too many messages before auth finished', 'limit');
+          return void waiting.push(event.data);
+        }
         let token: unknown;
         try {
           const first = JSON.parse(frameText(event.data)) as { type?: unknown; token?: unknown };
@@ -173,15 +216,23 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         if (typeof token !== 'string' || token === '') return fail(ws, 'the first frame must be {"type":"auth","token":"..."}', 'no_token');
         clearTimeout(timer);
         waiting = [];
-        const full = gateway.admit(host, token);
+        const full = gateway.admitToken(ticket, token);
         if (full) return fail(ws, full.reason, 'limit');
-        const pending = await gateway.authorize(host, token, path, client);
-        if (!pending) return fail(ws, 'unauthorized', 'auth');
+        auth = new AbortController();
+        const pending = await gateway.authorize(host, token, path, client, auth.signal);
+        // Gone meanwhile: onClose released its place and cancelled the hook; nothing is registered.
+        if (gone) return;
+        if ('status' in pending) return fail(ws, pending.status === 503 ? pending.reason : 'unauthorized', 'auth', pending.status === 503 ? CLOSE_TRY_LATER : CLOSE_POLICY);
         session = gateway.open(new Session(pending), ws.raw);
+        ticket.release();
         for (const data of waiting.splice(0)) deliver(gateway, session, data);
       },
       onClose(event: CloseEvent) {
+        gone = true;
         clearTimeout(timer);
+        auth?.abort();
+        ticket?.release();
+        waiting = undefined;
         if (session) gateway.closed(session, event.code);
       },
     };
@@ -218,14 +269,16 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
   const log = options.log;
   // The bridge moves data to every user: only trusted callers get in.
   const guard = async (c: Context, next: () => Promise<void>) => {
-    if (options.trusted(c)) return next();
-    log.warn('bridge refused', { path: c.req.path, reason: 'not on loopback and no valid bearer secret' });
+    const trust = options.trusted(c);
+    if (trust.ok) return next();
+    log.warn('bridge refused', { path: c.req.path, reason: `${trust.reason} and no valid bearer secret` });
     c.header('WWW-Authenticate', 'Bearer');
-    return c.json({ status: 'error', message: 'this endpoint needs Authorization: Bearer <secret> when called from another machine or through a proxy' }, 401);
+    return c.json({ status: 'error', message: 'this endpoint needs Authorization: Bearer <secret> when called from another machine, through a proxy, or from a web page' }, 401);
   };
   const basicGuard = async (c: Context, next: () => Promise<void>) => {
-    if (options.trusted(c, true)) return next();
-    log.warn('bridge refused', { path: c.req.path, reason: 'not on loopback and no valid secret' });
+    const trust = options.trusted(c, true);
+    if (trust.ok) return next();
+    log.warn('bridge refused', { path: c.req.path, reason: `${trust.reason} and no valid secret` });
     c.header('WWW-Authenticate', 'Basic realm="wsgate", charset="UTF-8"');
     return c.json({ status: 'error', message: 'this page needs Authorization: Bearer <secret> (or the secret as the Basic password) when opened from another machine or through a proxy' }, 401);
   };
@@ -268,7 +321,7 @@ function mountBridge(app: Hono, gateway: Gateway, options: ServerOptions): void 
     return c.json({ ...data, feed: feed.id, runtime: about.runtime, version: about.version, node: about.node, nodes });
   });
   // Anyone may ask whether it is up; the numbers are for trusted callers.
-  app.get('/health', async (c) => (options.trusted(c) ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
+  app.get('/health', async (c) => (options.trusted(c).ok ? handleHealth(c, gateway) : c.json({ status: 'ok' })));
   app.post('/dispatch', (c) => handleDispatch(c, gateway, options.dispatcher, log));
   app.post('/reload', async (c) => {
     const result = await options.reload();

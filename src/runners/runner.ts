@@ -22,7 +22,7 @@ export interface HookJob {
 /** How a hook ended; `stderr` is what it wrote there (trimmed, capped), if anything. */
 export type HookOutcome =
   | { ok: true; result: unknown; stderr?: string }
-  | { ok: false; error: string; stderr?: string };
+  | { ok: false; error: string; stderr?: string; cancelled?: true; busy?: true };
 
 export interface Runner {
   /** What `/health` and logs call this runner. */
@@ -32,7 +32,7 @@ export interface Runner {
    * as soon as it is printed; without it the output is only the result.
    * Never rejects: every failure is an outcome.
    */
-  run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome>;
+  run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome>;
   /** Lets go of processes or resources; called on shutdown. */
   stop?(): Promise<void>;
 }

@@ -235,6 +235,8 @@ export const runtime: Runtime = {
       },
     };
   },
+  // Bun aborts a request's signal when its client disconnects before the answer.
+  watchUpgrade: (c) => ({ signal: c.req.raw.signal, done() {} }),
   remoteAddress: (c) => getConnInfo(c).remote.address,
   onStray: (handler) => {
     process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));

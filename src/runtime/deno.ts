@@ -252,6 +252,8 @@ export const runtime: Runtime = {
       },
     };
   },
+  // Deno aborts a request's signal when its client disconnects before the answer.
+  watchUpgrade: (c) => ({ signal: c.req.raw.signal, done() {} }),
   remoteAddress: (c) => getConnInfo(c).remote.address,
   onStray: (handler) => {
     globalThis.addEventListener('unhandledrejection', (event) => {

@@ -5,14 +5,14 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
 import { unlinkSync } from 'node:fs';
 import { createAdaptorServer, serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { WebSocket } from 'ws';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
@@ -39,6 +39,21 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
     exited,
     kill: () => child.kill('SIGKILL'),
   };
+}
+
+/**
+ * node-ws builds the upgrade's Request itself, without a signal: the TCP
+ * socket's close is what says the client went away. The listener is removed
+ * once the answer is given, so an open WebSocket keeps nothing of it.
+ */
+function watchUpgrade(c: Context): { signal: AbortSignal; done(): void } {
+  const gone = new AbortController();
+  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+  if (!socket) return { signal: c.req.raw.signal, done() {} };
+  if (socket.destroyed) gone.abort();
+  const onClose = () => gone.abort();
+  socket.once('close', onClose);
+  return { signal: gone.signal, done: () => void socket.off('close', onClose) };
 }
 
 const alive = new WeakSet<WebSocket>();
@@ -145,6 +160,7 @@ export const runtime: Runtime = {
       } else server.listen(address.port, address.hostname, done);
     });
   },
+  watchUpgrade,
   remoteAddress: (c) => getConnInfo(c).remote.address,
   onStray: (handler) => {
     process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));

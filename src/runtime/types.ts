@@ -99,6 +99,12 @@ export interface Runtime {
   readonly wire: Wire;
   /** A plain HTTP server (the bridge on its own address): TCP, or a unix socket at `path`. */
   serveHttp(app: Hono, address: { hostname: string; port: number } | { path: string }): Promise<Listener>;
+  /**
+   * A signal that aborts when the client of a request that is still being
+   * answered (an upgrade waiting for its auth hook) goes away; `done()` when
+   * the answer is given, so nothing is kept for the connection's life.
+   */
+  watchUpgrade(c: Context): { signal: AbortSignal; done(): void };
   /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */
   remoteAddress(c: Context): string | undefined;
   spawn(argv: string[], options?: SpawnOptions): Child;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HostTable, hostKeyProblem, normaliseHost, requestHost } from '../../src/hosts.ts';
+import { HostTable, hostKeyProblem, normaliseHost, parseAuthority, requestHost } from '../../src/hosts.ts';
 
 describe('normaliseHost', () => {
   const cases: Array<[string, string]> = [
@@ -19,7 +19,26 @@ describe('normaliseHost', () => {
   for (const [input, expected] of cases) it(`${JSON.stringify(input)} -> ${JSON.stringify(expected)}`, () => assert.equal(normaliseHost(input), expected));
 });
 
+describe('parseAuthority', () => {
+  it('reads host and port, and drops a leading scheme and a plain path (the contract)', () => {
+    assert.deepEqual(parseAuthority('APP.test:3001'), { host: 'app.test', port: 3001 });
+    assert.deepEqual(parseAuthority('https://Demo.test:443/x'), { host: 'demo.test', port: 443, scheme: 'https' });
+    assert.deepEqual(parseAuthority('[::1]:3001'), { host: '::1', port: 3001 });
+    assert.deepEqual(parseAuthority('::1'), { host: '::1' });
+    assert.deepEqual(parseAuthority('example.com.'), { host: 'example.com' });
+  });
+  it('refuses what no browser or proxy sends instead of routing it somewhere', () => {
+    for (const bad of ['evil.com@a.test', 'a.test/../b.test', 'a.test/./x', 'a.test\\b.test', 'a.test:99999', 'a.test:x', 'a test', 'a.test:80:80x', '[::1', 'a..test', '<script>']) {
+      assert.equal(parseAuthority(bad), undefined, bad);
+    }
+  });
+});
+
 describe('requestHost', () => {
+  it('is undefined for a malformed Host or X-Forwarded-Host', () => {
+    assert.equal(requestHost(undefined, 'evil.com@a.test'), undefined);
+    assert.equal(requestHost('a.test/../b.test', 'c.example'), undefined);
+  });
   it('prefers the first X-Forwarded-Host value', () => assert.equal(requestHost('A.example, b.example', 'c.example'), 'a.example'));
   it('falls back to Host when X-Forwarded-Host is absent or empty', () => {
     assert.equal(requestHost(undefined, 'C.example:80'), 'c.example');

@@ -102,20 +102,60 @@ describe('json log lines', () => {
 
 describe('originAllowed', async () => {
   const { originAllowed } = await import('../../src/access.ts');
+  const app = { host: 'app.test' };
   it('allows no Origin (not a browser) and the host itself by default', () => {
-    assert.equal(originAllowed(undefined, 'app.test', undefined), true);
-    assert.equal(originAllowed('https://app.test', 'app.test', undefined), true);
-    assert.equal(originAllowed('http://APP.test:8080', 'app.test', undefined), true);
-    assert.equal(originAllowed('https://evil.test', 'app.test', undefined), false);
-    assert.equal(originAllowed('null', 'app.test', undefined), false);
+    assert.equal(originAllowed(undefined, app, undefined), true);
+    assert.equal(originAllowed('https://app.test', app, undefined), true);
+    assert.equal(originAllowed('http://APP.test', app, undefined), true);
+    assert.equal(originAllowed('https://evil.test', app, undefined), false);
+    assert.equal(originAllowed('null', app, undefined), false);
+  });
+  it('checks the port and, on a socket known to be TLS, the scheme', () => {
+    assert.equal(originAllowed('http://app.test:8080', app, undefined), false, 'another port is another origin');
+    assert.equal(originAllowed('http://app.test:3001', { host: 'app.test', port: 3001 }, undefined), true);
+    assert.equal(originAllowed('http://app.test', { host: 'app.test', port: 3001 }, undefined), false);
+    assert.equal(originAllowed('https://app.test:443', app, undefined), true);
+    assert.equal(originAllowed('http://app.test', { host: 'app.test', scheme: 'https' }, undefined), false, 'a plain-http page on a TLS socket');
+    assert.equal(originAllowed('https://app.test', { host: 'app.test', scheme: 'https' }, undefined), true);
+    assert.equal(originAllowed('ftp://app.test', app, undefined), false);
+    assert.equal(originAllowed('https://evil.test@app.test', app, undefined), false);
   });
   it('follows a list: origins, host names, *.suffix, *', () => {
-    const list = ['https://admin.test', '*.cdn.test'];
-    assert.equal(originAllowed('https://admin.test', 'app.test', list), true);
-    assert.equal(originAllowed('https://a.cdn.test', 'app.test', list), true);
-    assert.equal(originAllowed('https://cdn.test', 'app.test', list), false);
-    assert.equal(originAllowed('https://app.test', 'app.test', list), false, 'a list replaces the default');
-    assert.equal(originAllowed('https://anything', 'app.test', ['*']), true);
+    const list = ['https://admin.test', '*.cdn.test', 'http://localhost:5173'];
+    assert.equal(originAllowed('https://admin.test', app, list), true);
+    assert.equal(originAllowed('http://admin.test', app, list), false, 'an origin entry is exact: scheme');
+    assert.equal(originAllowed('https://admin.test:8443', app, list), false, 'an origin entry is exact: port');
+    assert.equal(originAllowed('https://a.cdn.test', app, list), true);
+    assert.equal(originAllowed('https://a.cdn.test:8443', app, list), false, 'a host entry means its default port');
+    assert.equal(originAllowed('https://cdn.test', app, list), false);
+    assert.equal(originAllowed('http://localhost:5173', app, list), true);
+    assert.equal(originAllowed('https://app.test', app, list), false, 'a list replaces the default');
+    assert.equal(originAllowed('https://anything', app, ['*']), true);
+  });
+});
+
+describe('loopbackTrust', async () => {
+  const { loopbackTrust } = await import('../../src/access.ts');
+  const caller = (headers: Record<string, string>, peer = '127.0.0.1') => ({ peer, scheme: 'http' as const, header: (name: string) => headers[name] });
+  const phlo = { host: '127.0.0.1:3001', 'content-type': 'application/json', accept: '*/*' };
+  it("trusts Phlo's wsCast request (curl on loopback, no Origin)", () => assert.deepEqual(loopbackTrust(caller(phlo), ['127.0.0.1']), { ok: true }));
+  it('trusts localhost, [::1] and the listen address as Host', () => {
+    for (const host of ['localhost:3001', '[::1]:3001', 'app.localhost', '10.0.0.5:3001']) assert.equal(loopbackTrust(caller({ host }), ['10.0.0.5']).ok, true, host);
+  });
+  it('refuses a rebound DNS name, another peer, and a proxy (even an empty header)', () => {
+    assert.equal(loopbackTrust(caller({ host: 'attacker.example:3001' }), ['127.0.0.1']).ok, false);
+    assert.equal(loopbackTrust(caller({ host: 'evil.com@127.0.0.1' }), ['127.0.0.1']).ok, false);
+    assert.equal(loopbackTrust(caller(phlo, '10.1.2.3'), ['127.0.0.1']).ok, false);
+    assert.equal(loopbackTrust(caller({ ...phlo, 'x-forwarded-for': '' }), ['127.0.0.1']).ok, false);
+  });
+  it("refuses a page of another origin, and trusts the gateway's own pages", () => {
+    assert.equal(loopbackTrust(caller({ ...phlo, origin: 'https://evil.example' }), []).ok, false);
+    assert.equal(loopbackTrust(caller({ ...phlo, origin: 'null' }), []).ok, false);
+    assert.equal(loopbackTrust(caller({ ...phlo, origin: 'http://127.0.0.1:9999' }), []).ok, false, 'another port');
+    assert.equal(loopbackTrust(caller({ ...phlo, 'sec-fetch-site': 'cross-site' }), []).ok, false);
+    assert.equal(loopbackTrust(caller({ ...phlo, 'sec-fetch-site': 'same-site' }), []).ok, false);
+    assert.equal(loopbackTrust(caller({ ...phlo, origin: 'http://127.0.0.1:3001', 'sec-fetch-site': 'same-origin' }), []).ok, true);
+    assert.equal(loopbackTrust(caller({ ...phlo, 'sec-fetch-site': 'none' }), []).ok, true, 'typed into the address bar');
   });
 });
 
@@ -142,6 +182,7 @@ describe('bridge access helpers', async () => {
   it('sees a relayed request', () => {
     assert.equal(cameThroughProxy((n) => (n === 'x-forwarded-for' ? '1.2.3.4' : undefined)), true);
     assert.equal(cameThroughProxy(() => undefined), false);
+    assert.equal(cameThroughProxy((n) => (n === 'x-forwarded-for' ? '' : undefined)), true, 'an empty header still names a proxy');
   });
 });
 
