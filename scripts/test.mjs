@@ -72,6 +72,8 @@ if (targets.includes('binary')) check('build dist/wsgate (bun build --compile)',
 suite('unit', files('test/unit'));
 for (const target of targets) suite(`contract on ${target}`, files('test/contract'), { WSGATE_TARGET: target });
 for (const target of targets) suite(`soak on ${target}`, files('test/soak'), { WSGATE_TARGET: target });
+// The attack suite: hostile pages, floods, abandoned upgrades (npm run test:security runs it alone).
+for (const target of targets) suite(`security on ${target}`, files('test/security'), { WSGATE_TARGET: target });
 suite('build', files('test/build'));
 // The browser tests from source on Node, and against the binary users run.
 for (const target of targets.filter((t) => t === 'node' || t === 'binary')) suite(`browser on ${target}`, files('test/browser'), { WSGATE_TARGET: target });

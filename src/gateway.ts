@@ -184,6 +184,21 @@ export interface Refusal {
   reason: string;
 }
 
+const CANCELLED: HookOutcome = { ok: false, error: 'cancelled: the client went away', cancelled: true };
+
+/** The hook's outcome, or "cancelled" as soon as the signal aborts (the runner stops the hook itself). */
+function untilAborted(running: Promise<HookOutcome>, signal: AbortSignal): Promise<HookOutcome> {
+  if (signal.aborted) return Promise.resolve(CANCELLED);
+  return new Promise((resolve) => {
+    const abort = () => resolve(CANCELLED);
+    signal.addEventListener('abort', abort, { once: true });
+    void running.then((outcome) => {
+      signal.removeEventListener('abort', abort);
+      resolve(outcome);
+    });
+  });
+}
+
 /** What #run answers for a hook that never ran because every slot and queue place was taken. */
 const BUSY = Symbol('busy');
 
@@ -980,7 +995,8 @@ export class Gateway {
     const started = performance.now();
     let outcome: HookOutcome;
     try {
-      outcome = await route.runner.run(job, onLine, signal);
+      // Whatever the runner does with the signal, the caller is answered the moment it aborts.
+      outcome = await (signal ? untilAborted(route.runner.run(job, onLine, signal), signal) : route.runner.run(job, onLine));
     } catch (error) {
       outcome = { ok: false, error: String(error) };
     }

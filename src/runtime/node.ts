@@ -43,17 +43,25 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
 
 /**
  * node-ws builds the upgrade's Request itself, without a signal: the TCP
- * socket's close is what says the client went away. The listener is removed
+ * socket's end or close is what says the client went away. The listener is removed
  * once the answer is given, so an open WebSocket keeps nothing of it.
  */
 function watchUpgrade(c: Context): { signal: AbortSignal; done(): void } {
   const gone = new AbortController();
   const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
   if (!socket) return { signal: c.req.raw.signal, done() {} };
-  if (socket.destroyed) gone.abort();
+  if (socket.destroyed || socket.readableEnded) gone.abort();
   const onClose = () => gone.abort();
+  // The HTTP server lets sockets half-open and has handed an upgrade's socket over: its FIN is an 'end', not a 'close'.
   socket.once('close', onClose);
-  return { signal: gone.signal, done: () => void socket.off('close', onClose) };
+  socket.once('end', onClose);
+  return {
+    signal: gone.signal,
+    done: () => {
+      socket.off('close', onClose);
+      socket.off('end', onClose);
+    },
+  };
 }
 
 const alive = new WeakSet<WebSocket>();
