@@ -16,6 +16,7 @@ import { MemoryHistory, newEpoch, streamKey } from './history.ts';
 import { covers, joinStored } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
 import { ReplayWindow } from './replay-window.ts';
+import { MemoryBudget, warnOnEvict } from './budget.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
@@ -77,6 +78,30 @@ const redisStreamKey = (host: string, selection: Selection, key: string): string
 function envelope(stream: string, position: Position | undefined, frame: string): string {
   const head = `{"wsgate":"pub","channel":${JSON.stringify(stream)}`;
   return position ? `${head},"epoch":"${position.epoch}","offset":${position.offset},"data":${frame}}` : `${head},"data":${frame}}`;
+}
+
+/**
+ * Publications of a channel held for a socket while what it missed is read
+ * from Redis. At most `limit`: past it they are dropped (`lost`) and the
+ * socket is given this node's copy instead, said as not recovered if it
+ * cannot fill the gap, rather than held without bound while Redis is slow.
+ */
+interface HeldWhileRecovering {
+  entries: Array<{ position: Position; frame: string }>;
+  limit: number;
+  lost: boolean;
+}
+
+/** At most this many publications held per socket while it recovers from Redis (fewer for a stream that keeps fewer). */
+const RECOVERING_HELD = 1000;
+
+function holdWhileRecovering(held: HeldWhileRecovering, position: Position, frame: string): void {
+  if (held.lost) return;
+  if (held.entries.length < held.limit) held.entries.push({ position, frame });
+  else {
+    held.lost = true;
+    held.entries = [];
+  }
 }
 
 /** The lane of a socket with nothing queued: one settled promise shared by all, not one kept per socket. */
@@ -192,10 +217,12 @@ export class Gateway {
   #authorizing = 0;
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
-  readonly #history: HistoryStore = new MemoryHistory();
+  /** One bound on what history and replay keep in all (limits.historyBytes). */
+  readonly #budget: MemoryBudget;
+  readonly #history: HistoryStore;
   readonly #replay: ReplayWindow;
   /** Sockets joining a channel while what they missed is read from Redis, by stream key: its publications meanwhile. */
-  readonly #recovering = new Map<string, Map<Session, Array<{ position: Position; frame: string }>>>();
+  readonly #recovering = new Map<string, Map<Session, HeldWhileRecovering>>();
   #sweeps = 0;
 
   readonly pools: Pools;
@@ -213,7 +240,11 @@ export class Gateway {
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
     this.#log = log;
+    this.#budget = new MemoryBudget(config.limits.historyBytes);
+    warnOnEvict(this.#budget, log);
+    this.#history = new MemoryHistory(this.#budget);
     this.#replay = new ReplayWindow({
+      budget: this.#budget,
       limits: (host) => this.#routes.match(host)?.config.replay,
       sockets: (host, token) => this.hub.countToken(host, token),
       anyHost: () => this.#config.hosts.some((host) => host.replay),
@@ -244,6 +275,7 @@ export class Gateway {
     this.#paths = config.paths.map(compilePath);
     this.#anyPath = config.paths.some((route) => route.template === '*');
     this.hub.sendBuffer = config.limits.sendBuffer;
+    this.#budget.limit = config.limits.historyBytes;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
     for (const socket of this.hub.all() as Session[]) {
@@ -381,6 +413,9 @@ export class Gateway {
       { name: 'wsgate_pool_recycled_total', type: 'counter', help: 'Workers retired after maxJobs per app.', samples: perApp((p) => p.recycled) },
       { name: 'wsgate_history_streams', help: 'Streams whose recent publications are held.', samples: [{ value: recovery.streams }] },
       { name: 'wsgate_replay_tokens', help: 'Gone tokens whose frames are kept for replay.', samples: [{ value: recovery.replaying }] },
+      { name: 'wsgate_history_bytes', help: 'Bytes of past frames kept for history and replay (frames, plus a fixed cost per frame and per stream).', samples: [{ value: recovery.bytes }] },
+      { name: 'wsgate_history_budget_bytes', help: 'What history and replay may keep in all (limits.historyBytes).', samples: [{ value: recovery.budget }] },
+      { name: 'wsgate_history_evicted_total', type: 'counter', help: 'Publications dropped, oldest first, to stay within limits.historyBytes.', samples: [{ value: recovery.evicted }] },
       ...this.#clusterGauges(),
       ...extra,
     ]);
@@ -420,8 +455,8 @@ export class Gateway {
     ];
   }
 
-  recoveryHealth(): { streams: number; replaying: number } {
-    return { streams: this.#history.size, replaying: this.#replay.size };
+  recoveryHealth(): { streams: number; replaying: number; bytes: number; budget: number; evicted: number } {
+    return { streams: this.#history.size, replaying: this.#replay.size, bytes: this.#budget.bytes, budget: this.#budget.limit, evicted: this.#budget.evicted };
   }
 
   poolHealth(): PoolsHealth {
@@ -612,18 +647,20 @@ export class Gateway {
    * once and in order.
    */
   async #joinFromRedis(session: Session, channel: string, key: string, limits: HistoryLimits, answer: 'joined' | 'subscribed', asked: Position): Promise<void> {
-    const held: Array<{ position: Position; frame: string }> = [];
+    const holding: HeldWhileRecovering = { entries: [], limit: Math.min(limits.size, RECOVERING_HELD), lost: false };
     let waiting = this.#recovering.get(key);
     if (!waiting) this.#recovering.set(key, (waiting = new Map()));
-    waiting.set(session, held);
+    waiting.set(session, holding);
     const stored = await this.#cluster!.readStream(key, asked.offset);
     waiting.delete(session);
     if (waiting.size === 0) this.#recovering.delete(key);
     if (!session.open || !this.hub.join(session, channel)) return;
     this.#log.debug('join', { host: session.host, socket: session.id, channel });
     this.#presenceEvent(session, channel, 'join');
-    if (!covers(asked, stored)) {
-      // Redis cannot fill it either: what this node holds, said as not recovered.
+    const held = holding.entries;
+    if (holding.lost) this.#log.warn('recovery buffer full', { host: session.host, socket: session.id, channel, held: holding.limit });
+    if (!covers(asked, stored) || holding.lost) {
+      // Redis cannot fill it either, or more came meanwhile than was held: what this node holds, said as not recovered unless it fills the gap.
       this.#announce(session, channel, key, limits, answer, asked);
       for (const { position, frame } of held) this.hub.send(session, envelope(channel, position, frame));
       return;
@@ -879,7 +916,7 @@ export class Gateway {
       this.#history.put(target.key, frame, numbered, target.limits);
       position = numbered;
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
-    if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => held.push({ position: position!, frame }));
+    if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => holdWhileRecovering(held, position!, frame));
     if (keep && config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.metrics.cast(config?.key ?? '', selection.kind, sent, own);
