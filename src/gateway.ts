@@ -17,6 +17,8 @@ import { covers, joinStored } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { MemoryBudget, warnOnEvict } from './budget.ts';
+import { RECOVERING_HELD, holdWhileRecovering } from './recovering.ts';
+import type { HeldWhileRecovering } from './recovering.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
@@ -78,30 +80,6 @@ const redisStreamKey = (host: string, selection: Selection, key: string): string
 function envelope(stream: string, position: Position | undefined, frame: string): string {
   const head = `{"wsgate":"pub","channel":${JSON.stringify(stream)}`;
   return position ? `${head},"epoch":"${position.epoch}","offset":${position.offset},"data":${frame}}` : `${head},"data":${frame}}`;
-}
-
-/**
- * Publications of a channel held for a socket while what it missed is read
- * from Redis. At most `limit`: past it they are dropped (`lost`) and the
- * socket is given this node's copy instead, said as not recovered if it
- * cannot fill the gap, rather than held without bound while Redis is slow.
- */
-interface HeldWhileRecovering {
-  entries: Array<{ position: Position; frame: string }>;
-  limit: number;
-  lost: boolean;
-}
-
-/** At most this many publications held per socket while it recovers from Redis (fewer for a stream that keeps fewer). */
-const RECOVERING_HELD = 1000;
-
-function holdWhileRecovering(held: HeldWhileRecovering, position: Position, frame: string): void {
-  if (held.lost) return;
-  if (held.entries.length < held.limit) held.entries.push({ position, frame });
-  else {
-    held.lost = true;
-    held.entries = [];
-  }
 }
 
 /** The lane of a socket with nothing queued: one settled promise shared by all, not one kept per socket. */

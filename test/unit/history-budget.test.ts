@@ -11,6 +11,7 @@ import type { Logger } from '../../src/log.ts';
 import { MemoryHistory } from '../../src/history.ts';
 import { Replay } from '../../src/replay.ts';
 import { ReplaySync } from '../../src/cluster/replay-sync.ts';
+import { holdWhileRecovering } from '../../src/recovering.ts';
 
 const limits = { size: 100, ttlMs: 60_000 };
 /** A frame whose entry costs exactly 1000 bytes. */
@@ -260,5 +261,15 @@ describe('a replay sync during a flood', () => {
     const merged = sync.merge(replay, [[{ host: 'h', token: 't', channels: [], windowMs: 1000, frames: ['"a"'], dropped: 0 }]], { limits: () => ({ windowMs: 1000, frames: 10 }), present: () => false });
     assert.deepEqual(merged, { adopted: 0, forgotten: 0, invalid: 0 });
     assert.equal(replay.size, 0);
+  });
+});
+
+describe('publications held for a socket that recovers from Redis', () => {
+  it('are held up to the limit, then dropped altogether and said lost', () => {
+    const held = { entries: [] as Array<{ position: { epoch: string; offset: number }; frame: string }>, limit: 3, lost: false };
+    for (let offset = 1; offset <= 3; offset++) holdWhileRecovering(held, { epoch: 'e', offset }, String(offset));
+    assert.deepEqual([held.entries.map((e) => e.frame), held.lost], [['1', '2', '3'], false]);
+    for (let offset = 4; offset <= 1000; offset++) holdWhileRecovering(held, { epoch: 'e', offset }, String(offset));
+    assert.deepEqual([held.entries.length, held.lost], [0, true]);
   });
 });
