@@ -11,6 +11,7 @@ import type { Logger } from '../../src/log.ts';
 import { MemoryHistory } from '../../src/history.ts';
 import { Replay } from '../../src/replay.ts';
 import { ReplaySync } from '../../src/cluster/replay-sync.ts';
+import { ConfigError, parseConfig } from '../../src/config.ts';
 import { holdWhileRecovering } from '../../src/recovering.ts';
 
 const limits = { size: 100, ttlMs: 60_000 };
@@ -271,5 +272,15 @@ describe('publications held for a socket that recovers from Redis', () => {
     assert.deepEqual([held.entries.map((e) => e.frame), held.lost], [['1', '2', '3'], false]);
     for (let offset = 4; offset <= 1000; offset++) holdWhileRecovering(held, { epoch: 'e', offset }, String(offset));
     assert.deepEqual([held.entries.length, held.lost], [0, true]);
+  });
+});
+
+describe('limits.historyBytes', () => {
+  it('is 64 MiB unless said, and at least 1024 bytes', () => {
+    assert.equal(parseConfig({ hosts: { 'a.test': '/srv/a/app.php' } }, 'f.json', '/').limits.historyBytes, 67_108_864);
+    assert.equal(parseConfig({ hosts: { 'a.test': '/srv/a/app.php' }, limits: { historyBytes: 1024 } }, 'f.json', '/').limits.historyBytes, 1024);
+    for (const bad of [1023, 2.5, '1M']) {
+      assert.throws(() => parseConfig({ hosts: { 'a.test': '/srv/a/app.php' }, limits: { historyBytes: bad } }, 'f.json', '/'), (error: unknown) => error instanceof ConfigError && /historyBytes/.test(error.message), String(bad));
+    }
   });
 });
