@@ -11,7 +11,7 @@
  * the ledger as dead until they reach its front or the ledger is compacted,
  * so a put costs O(1) amortised and nothing scans the streams.
  */
-import { utf8Length } from './metrics.ts';
+import { Buffer } from 'node:buffer';
 import type { Logger } from './log.ts';
 
 /**
@@ -90,9 +90,18 @@ export class MemoryBudget {
     this.#enforce();
   }
 
-  /** A new entry of `holder`, not yet counted: see add(). */
-  entry(frame: string, holder: Holder): Held {
-    return { frame, bytes: utf8Length(frame) + ENTRY_OVERHEAD, live: true, holder };
+  /**
+   * What keeping `frame` once costs. A frame kept by several holders (a
+   * stream's history and gone tokens) is counted by each, though the string
+   * is shared: the count errs on the side of too much.
+   */
+  cost(frame: string): number {
+    return Buffer.byteLength(frame, 'utf8') + ENTRY_OVERHEAD;
+  }
+
+  /** A new entry of `holder`, not yet counted: see add(). `bytes`: its cost(), when known already. */
+  entry(frame: string, holder: Holder, bytes = this.cost(frame)): Held {
+    return { frame, bytes, live: true, holder };
   }
 
   /**

@@ -259,7 +259,7 @@ export class MemoryHistory implements HistoryStore {
   #store(ring: Ring, frame: string, now: number): void {
     if (held(ring) >= ring.size) this.#dropOldest(ring);
     this.#idle.delete(ring);
-    const entry: Entry = { ...this.#budget.entry(frame, ring.holder), time: now };
+    const entry: Entry = { frame, bytes: this.#budget.cost(frame), live: true, holder: ring.holder, time: now };
     ring.entries.push(entry);
     this.#budget.add(entry);
   }

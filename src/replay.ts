@@ -189,20 +189,23 @@ export class Replay {
   record(host: string, selection: Selection, frame: string): void {
     const hosted = this.#byHost.get(host);
     if (!hosted) return;
+    // Measured once, however many tokens keep it.
+    let bytes: number | undefined;
+    const keep = (absent: Absent) => this.#keep(absent, frame, (bytes ??= this.#budget.cost(frame)));
     switch (selection.kind) {
       case 'all':
-        for (const absent of hosted) this.#keep(absent, frame);
+        for (const absent of hosted) keep(absent);
         break;
       case 'notToken':
-        for (const absent of hosted) if (absent.token !== selection.token) this.#keep(absent, frame);
+        for (const absent of hosted) if (absent.token !== selection.token) keep(absent);
         break;
       case 'token': {
         const absent = this.#absent.get(key(host, selection.token));
-        if (absent) this.#keep(absent, frame);
+        if (absent) keep(absent);
         break;
       }
       case 'channel':
-        this.#byChannel.get(key(host, selection.channel))?.forEach((absent) => this.#keep(absent, frame));
+        this.#byChannel.get(key(host, selection.channel))?.forEach(keep);
         break;
       case 'sockets':
         // Socket ids die with their sockets: a new socket has a new id.
@@ -238,9 +241,9 @@ export class Replay {
   }
 
   /** One more frame the token missed: past its limit, its oldest goes. Shared with history, the budget may take the oldest anywhere. */
-  #keep(absent: Absent, frame: string): void {
+  #keep(absent: Absent, frame: string, bytes?: number): void {
     if (absent.frames.length >= absent.limit) this.#dropOldest(absent);
-    const held = this.#budget.entry(frame, absent.holder);
+    const held = this.#budget.entry(frame, absent.holder, bytes);
     absent.frames.push(held);
     this.#budget.add(held);
   }
