@@ -3,6 +3,7 @@
  * and errors that name the file, the field path and what was expected.
  * Reading files is injected, so this module stays runtime-agnostic and testable.
  */
+import { DEFAULT_HISTORY_BYTES } from './budget.ts';
 import { patternProblem } from './channels.ts';
 import type { ChannelRule } from './channels.ts';
 import type { HistoryLimits } from './history.ts';
@@ -34,6 +35,8 @@ export interface Limits {
   messageBurst: number;
   pending: number;
   sendBuffer: number;
+  /** Bytes of past frames kept in all, history and replay together (see src/budget.ts). */
+  historyBytes: number;
 }
 
 export interface ScheduleEntry {
@@ -159,6 +162,7 @@ export const DEFAULTS = {
     messageBurst: 200,
     pending: 100,
     sendBuffer: 4 << 20,
+    historyBytes: DEFAULT_HISTORY_BYTES,
   },
   keepalive: 30,
 } as const;
@@ -232,6 +236,8 @@ const LimitFields = v.strictObject({
   messageBurst: v.optional(count('a number of messages')),
   pending: v.optional(count('a number of messages')),
   sendBuffer: v.optional(count('a size in bytes')),
+  // Below a kilobyte not even one stream with one frame would fit.
+  historyBytes: v.optional(v.pipe(v.number('expected a size in bytes'), v.integer('expected a whole number of bytes'), v.minValue(1024, 'expected at least 1024 bytes'))),
 });
 
 const TopLevel = v.strictObject({

@@ -18,6 +18,9 @@ import { MemoryHistory, newEpoch, streamKey } from './history.ts';
 import { covers, joinStored } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
 import { ReplayWindow } from './replay-window.ts';
+import { MemoryBudget, warnOnEvict } from './budget.ts';
+import { RECOVERING_HELD, holdWhileRecovering } from './recovering.ts';
+import type { HeldWhileRecovering } from './recovering.ts';
 import { compilePath, matchPath } from './paths.ts';
 import type { CompiledPath, PathMatch } from './paths.ts';
 import { shortHash } from './log.ts';
@@ -221,10 +224,12 @@ export class Gateway {
   readonly admissions = new Admissions();
   /** Lanes still running after their socket closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
-  readonly #history: HistoryStore = new MemoryHistory();
+  /** One bound on what history and replay keep in all (limits.historyBytes). */
+  readonly #budget: MemoryBudget;
+  readonly #history: HistoryStore;
   readonly #replay: ReplayWindow;
   /** Sockets joining a channel while what they missed is read from Redis, by stream key: its publications meanwhile. */
-  readonly #recovering = new Map<string, Map<Session, Array<{ position: Position; frame: string }>>>();
+  readonly #recovering = new Map<string, Map<Session, HeldWhileRecovering>>();
   #sweeps = 0;
 
   readonly pools: Pools;
@@ -242,7 +247,11 @@ export class Gateway {
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
     this.#log = log;
+    this.#budget = new MemoryBudget(config.limits.historyBytes);
+    warnOnEvict(this.#budget, log);
+    this.#history = new MemoryHistory(this.#budget);
     this.#replay = new ReplayWindow({
+      budget: this.#budget,
       limits: (host) => this.#routes.match(host)?.config.replay,
       sockets: (host, token) => this.hub.countToken(host, token),
       anyHost: () => this.#config.hosts.some((host) => host.replay),
@@ -273,6 +282,7 @@ export class Gateway {
     this.#paths = config.paths.map(compilePath);
     this.#anyPath = config.paths.some((route) => route.template === '*');
     this.hub.sendBuffer = config.limits.sendBuffer;
+    this.#budget.limit = config.limits.historyBytes;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
     for (const socket of this.hub.all() as Session[]) {
@@ -411,6 +421,9 @@ export class Gateway {
       { name: 'wsgate_pool_recycled_total', type: 'counter', help: 'Workers retired after maxJobs per app.', samples: perApp((p) => p.recycled) },
       { name: 'wsgate_history_streams', help: 'Streams whose recent publications are held.', samples: [{ value: recovery.streams }] },
       { name: 'wsgate_replay_tokens', help: 'Gone tokens whose frames are kept for replay.', samples: [{ value: recovery.replaying }] },
+      { name: 'wsgate_history_bytes', help: 'Bytes of past frames kept for history and replay (frames, plus a fixed cost per frame and per stream).', samples: [{ value: recovery.bytes }] },
+      { name: 'wsgate_history_budget_bytes', help: 'What history and replay may keep in all (limits.historyBytes).', samples: [{ value: recovery.budget }] },
+      { name: 'wsgate_history_evicted_total', type: 'counter', help: 'Publications dropped, oldest first, to stay within limits.historyBytes.', samples: [{ value: recovery.evicted }] },
       ...this.#clusterGauges(),
       ...extra,
     ]);
@@ -450,8 +463,8 @@ export class Gateway {
     ];
   }
 
-  recoveryHealth(): { streams: number; replaying: number } {
-    return { streams: this.#history.size, replaying: this.#replay.size };
+  recoveryHealth(): { streams: number; replaying: number; bytes: number; budget: number; evicted: number } {
+    return { streams: this.#history.size, replaying: this.#replay.size, bytes: this.#budget.bytes, budget: this.#budget.limit, evicted: this.#budget.evicted };
   }
 
   poolHealth(): PoolsHealth {
@@ -661,18 +674,20 @@ export class Gateway {
    * once and in order.
    */
   async #joinFromRedis(session: Session, channel: string, key: string, limits: HistoryLimits, answer: 'joined' | 'subscribed', asked: Position): Promise<void> {
-    const held: Array<{ position: Position; frame: string }> = [];
+    const holding: HeldWhileRecovering = { entries: [], limit: Math.min(limits.size, RECOVERING_HELD), lost: false };
     let waiting = this.#recovering.get(key);
     if (!waiting) this.#recovering.set(key, (waiting = new Map()));
-    waiting.set(session, held);
+    waiting.set(session, holding);
     const stored = await this.#cluster!.readStream(key, asked.offset);
     waiting.delete(session);
     if (waiting.size === 0) this.#recovering.delete(key);
     if (!session.open || !this.hub.join(session, channel)) return;
     this.#log.debug('join', { host: session.host, socket: session.id, channel });
     this.#presenceEvent(session, channel, 'join');
-    if (!covers(asked, stored)) {
-      // Redis cannot fill it either: what this node holds, said as not recovered.
+    const held = holding.entries;
+    if (holding.lost) this.#log.warn('recovery buffer full', { host: session.host, socket: session.id, channel, held: holding.limit });
+    if (!covers(asked, stored) || holding.lost) {
+      // Redis cannot fill it either, or more came meanwhile than was held: what this node holds, said as not recovered unless it fills the gap.
       this.#announce(session, channel, key, limits, answer, asked);
       for (const { position, frame } of held) this.hub.send(session, envelope(channel, position, frame));
       return;
@@ -940,7 +955,7 @@ export class Gateway {
       this.#history.put(target.key, frame, numbered, target.limits);
       position = numbered;
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
-    if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => held.push({ position: position!, frame }));
+    if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => holdWhileRecovering(held, position!, frame));
     if (keep && config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
     this.metrics.cast(config?.key ?? '', selection.kind, sent, own);

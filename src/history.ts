@@ -7,7 +7,9 @@
  *
  * Kept in memory behind HistoryStore, so a cluster can keep it elsewhere.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { MemoryBudget, STREAM_OVERHEAD } from './budget.ts';
+import type { Held, Holder } from './budget.ts';
 
 export interface HistoryLimits {
   /** Publications kept per stream. */
@@ -80,21 +82,34 @@ export interface HistoryStore {
   readonly size: number;
 }
 
-/** A stream's publications in a ring: `start` is the oldest held, `count` how many. */
+/** A kept publication of a stream: when it was kept, for its ttl. */
+interface Entry extends Held {
+  readonly time: number;
+}
+
+/**
+ * A stream's publications, oldest first from `head` (the slots before it are
+ * dropped ones, cut off now and then). Grown as publications come, not made
+ * at the stream's full size: what a stream costs is what it holds.
+ */
 interface Ring {
+  key: string;
   epoch: string;
   /** The offset of the newest publication (0: none yet). */
   offset: number;
-  frames: string[];
-  times: number[];
-  start: number;
-  count: number;
+  entries: Array<Entry | undefined>;
+  head: number;
+  size: number;
   ttlMs: number;
   /** When it was last published to or asked about. */
   touched: number;
   /** Its positions come from the cluster (put), not from this node (append). */
   shared: boolean;
+  /** What the budget asks when this stream's oldest publication is the oldest kept anywhere. */
+  holder: Holder;
 }
+
+const held = (ring: Ring): number => ring.entries.length - ring.head;
 
 /**
  * An emptied stream is forgotten only after it was left alone this long, so a
@@ -110,52 +125,120 @@ export const streamKey = (host: string, stream: string): string => `${host}\n${s
 
 export class MemoryHistory implements HistoryStore {
   readonly #rings = new Map<string, Ring>();
+  readonly #budget: MemoryBudget;
+  /** Makes the epochs of streams not yet created: see #unborn(). */
+  readonly #salt = randomBytes(12).toString('base64url');
+  /** Bumped each time a stream is forgotten, so no epoch #unborn() gives is one a forgotten stream had. */
+  #generation = 0;
+  /** Streams emptied by their ttl but kept for their epoch, longest empty first: the first to go when over budget. */
+  readonly #idle = new Set<Ring>();
+
+  /** `budget`: shared with the replay window, for one bound on all that is kept; a budget of its own without. */
+  constructor(budget: MemoryBudget = new MemoryBudget()) {
+    this.#budget = budget;
+    budget.reclaimWith(() => {
+      for (const ring of this.#idle) {
+        this.#forget(ring);
+        return true;
+      }
+      return false;
+    });
+  }
 
   get size(): number {
     return this.#rings.size;
   }
 
-  #ring(stream: string, limits: HistoryLimits, now: number): Ring {
-    let ring = this.#rings.get(stream);
-    if (ring && ring.frames.length !== limits.size) ring = this.#resize(stream, ring, limits);
-    if (!ring) {
-      ring = { epoch: newEpoch(), offset: 0, frames: new Array(limits.size), times: new Array(limits.size), start: 0, count: 0, ttlMs: limits.ttlMs, touched: now, shared: false };
-      this.#rings.set(stream, ring);
-    }
+  /**
+   * The epoch a stream that is not held would start with, said to readers
+   * without creating it (a read of any name must cost nothing): the same for
+   * the same name until any stream is forgotten, and what its first
+   * publication then takes. So a client that read the top of a quiet stream
+   * (epoch E, offset 0) and comes back after its first publications is told
+   * it recovered when it did; once a stream was forgotten meanwhile (rare
+   * outside a flood) the epoch differs, and it is told it did not, which is
+   * never wrong, only cautious. A forgotten stream's own epoch never comes
+   * back: it was made at an earlier generation. Salted per process, so a
+   * restart does not reuse one either.
+   */
+  #unborn(stream: string): string {
+    return createHash('sha256').update(`${this.#salt}\n${this.#generation}\n${stream}`).digest('base64url').slice(0, 8);
+  }
+
+  /** The stream as it is now (expired publications dropped), or undefined when it is not held. Reads use this. */
+  #find(stream: string, limits: HistoryLimits, now: number): Ring | undefined {
+    const ring = this.#rings.get(stream);
+    if (!ring) return undefined;
     ring.ttlMs = limits.ttlMs;
     ring.touched = now;
+    if (ring.size !== limits.size) this.#resize(ring, limits.size);
     this.#expire(ring, now);
     return ring;
   }
 
-  /** A reload changed the size: keep the newest that fit. */
-  #resize(stream: string, old: Ring, limits: HistoryLimits): Ring {
-    const keep = Math.min(old.count, limits.size);
-    const ring: Ring = { ...old, frames: new Array(limits.size), times: new Array(limits.size), start: 0, count: keep };
-    for (let i = 0; i < keep; i++) {
-      const from = (old.start + old.count - keep + i) % old.frames.length;
-      ring.frames[i] = old.frames[from]!;
-      ring.times[i] = old.times[from]!;
-    }
+  /** The stream to publish to, created when not held. */
+  #ring(stream: string, limits: HistoryLimits, now: number): Ring {
+    const found = this.#find(stream, limits, now);
+    if (found) return found;
+    const ring: Ring = { key: stream, epoch: this.#unborn(stream), offset: 0, entries: [], head: 0, size: limits.size, ttlMs: limits.ttlMs, touched: now, shared: false, holder: { evict: () => this.#evict(ring) } };
     this.#rings.set(stream, ring);
+    this.#budget.charge(STREAM_OVERHEAD);
     return ring;
   }
 
+  /** A reload changed the size: keep the newest that fit. */
+  #resize(ring: Ring, size: number): void {
+    ring.size = size;
+    while (held(ring) > size) this.#dropOldest(ring);
+  }
+
   #expire(ring: Ring, now: number): void {
-    while (ring.count > 0 && now - ring.times[ring.start]! >= ring.ttlMs) {
-      ring.frames[ring.start] = undefined as unknown as string;
-      ring.start = (ring.start + 1) % ring.frames.length;
-      ring.count--;
+    while (held(ring) > 0 && now - ring.entries[ring.head]!.time >= ring.ttlMs) this.#dropOldest(ring);
+  }
+
+  #dropOldest(ring: Ring): void {
+    const entry = ring.entries[ring.head]!;
+    ring.entries[ring.head++] = undefined;
+    // The dropped slots are cut off once they are half the array, so each costs O(1) amortised.
+    if (ring.head === ring.entries.length) {
+      ring.entries = [];
+      ring.head = 0;
+      this.#idle.add(ring);
+    } else if (ring.head >= 32 && ring.head * 2 >= ring.entries.length) {
+      ring.entries = ring.entries.slice(ring.head);
+      ring.head = 0;
     }
+    this.#budget.release(entry);
+  }
+
+  /**
+   * The budget is over and this stream holds the oldest publication kept:
+   * it goes, as if the stream's size had cut it off (a client from before it
+   * is told it did not recover). A stream left empty is forgotten: its next
+   * publication starts a new epoch, which tells the same to a client that
+   * stopped at its last offset, cautious but never wrong.
+   */
+  #evict(ring: Ring): void {
+    if (held(ring) === 0) return;
+    this.#dropOldest(ring);
+    if (held(ring) === 0) this.#forget(ring);
+  }
+
+  #forget(ring: Ring): void {
+    if (this.#rings.get(ring.key) !== ring) return;
+    this.#rings.delete(ring.key);
+    this.#idle.delete(ring);
+    this.#generation++;
+    this.#budget.charge(-STREAM_OVERHEAD);
   }
 
   append(stream: string, frame: string, limits: HistoryLimits, now = Date.now()): Position {
     const ring = this.#ring(stream, limits, now);
     // Numbering of its own after the cluster's (Redis away): an epoch of its own, so no position means two things.
     if (ring.shared) this.#restart(ring, newEpoch(), 0, false);
+    const position = { epoch: ring.epoch, offset: ++ring.offset };
     this.#store(ring, frame, now);
-    ring.offset++;
-    return { epoch: ring.epoch, offset: ring.offset };
+    return position;
   }
 
   put(stream: string, frame: string, position: Position, limits: HistoryLimits, now = Date.now()): void {
@@ -163,33 +246,39 @@ export class MemoryHistory implements HistoryStore {
     if (ring.epoch === position.epoch && ring.shared && position.offset <= ring.offset) return;
     // Another epoch, or a gap (this node missed some): what it holds no longer leads up to this one.
     if (!ring.shared || ring.epoch !== position.epoch || position.offset !== ring.offset + 1) this.#restart(ring, position.epoch, position.offset - 1, true);
-    this.#store(ring, frame, now);
     ring.offset = position.offset;
+    this.#store(ring, frame, now);
   }
 
   #restart(ring: Ring, epoch: string, offset: number, shared: boolean): void {
-    ring.frames.fill(undefined as unknown as string);
-    Object.assign(ring, { epoch, offset, start: 0, count: 0, shared });
+    while (held(ring) > 0) this.#dropOldest(ring);
+    Object.assign(ring, { epoch, offset, shared });
   }
 
+  /** Keeps the stream's newest publication (its offset already counted); the budget may then drop the oldest anywhere, even this. */
   #store(ring: Ring, frame: string, now: number): void {
-    const capacity = ring.frames.length;
-    const at = (ring.start + ring.count) % capacity;
-    ring.frames[at] = frame;
-    ring.times[at] = now;
-    if (ring.count < capacity) ring.count++;
-    else ring.start = (ring.start + 1) % capacity;
+    if (held(ring) >= ring.size) this.#dropOldest(ring);
+    this.#idle.delete(ring);
+    const entry: Entry = { frame, bytes: this.#budget.cost(frame), live: true, holder: ring.holder, time: now };
+    ring.entries.push(entry);
+    this.#budget.add(entry);
   }
 
   top(stream: string, limits: HistoryLimits, now = Date.now()): Position {
-    const ring = this.#ring(stream, limits, now);
-    return { epoch: ring.epoch, offset: ring.offset };
+    const ring = this.#find(stream, limits, now);
+    return ring ? { epoch: ring.epoch, offset: ring.offset } : { epoch: this.#unborn(stream), offset: 0 };
   }
 
   since(stream: string, since: Position | undefined, limits: HistoryLimits, now = Date.now()): Since {
-    const ring = this.#ring(stream, limits, now);
+    const ring = this.#find(stream, limits, now);
+    if (!ring) {
+      // Nothing held: a position at the start of the epoch a first publication would take misses nothing.
+      const top = { epoch: this.#unborn(stream), offset: 0 };
+      return { top, recovered: since !== undefined && since.epoch === top.epoch && since.offset === 0, publications: [] };
+    }
     const top = { epoch: ring.epoch, offset: ring.offset };
-    const oldest = ring.offset - ring.count + 1;
+    const count = held(ring);
+    const oldest = ring.offset - count + 1;
     // Recoverable: same epoch, not ahead of us, and nothing between it and the oldest held is lost.
     const recovered = since !== undefined && since.epoch === ring.epoch && since.offset <= ring.offset && since.offset >= oldest - 1;
     // Not recovered: still everything held after the position (all of another epoch), so
@@ -198,15 +287,15 @@ export class MemoryHistory implements HistoryStore {
     const from = Math.max(oldest, after + 1);
     const publications: Publication[] = [];
     for (let offset = from; offset <= ring.offset; offset++) {
-      publications.push({ offset, frame: ring.frames[(ring.start + (offset - oldest)) % ring.frames.length]! });
+      publications.push({ offset, frame: ring.entries[ring.head + (offset - oldest)]!.frame });
     }
     return { top, recovered, publications };
   }
 
   sweep(now = Date.now()): void {
-    for (const [stream, ring] of this.#rings) {
+    for (const ring of this.#rings.values()) {
       this.#expire(ring, now);
-      if (ring.count === 0 && now - ring.touched >= ring.ttlMs + FORGET_AFTER_MS) this.#rings.delete(stream);
+      if (held(ring) === 0 && now - ring.touched >= ring.ttlMs + FORGET_AFTER_MS) this.#forget(ring);
     }
   }
 }

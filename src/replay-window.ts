@@ -8,11 +8,12 @@
  */
 import type { Cluster } from './cluster/cluster.ts';
 import type { ClusterRequest } from './cluster/messages.ts';
-import { ReplaySync, SYNC_ANSWER_BYTES } from './cluster/replay-sync.ts';
+import { ReplaySync, SYNC_ANSWER_BYTES, SYNC_CASTS_BYTES } from './cluster/replay-sync.ts';
 import { newEpoch } from './history.ts';
 import { sha256Hex } from './ids.ts';
 import { shortHash } from './log.ts';
 import type { Logger } from './log.ts';
+import type { MemoryBudget } from './budget.ts';
 import { Replay } from './replay.ts';
 import type { Missed, ReplayLimits } from './replay.ts';
 import type { Selection } from './targets.ts';
@@ -27,10 +28,12 @@ export interface ReplayWindowOptions {
   /** Whether any host replays (a node with none has nothing to sync). */
   anyHost(): boolean;
   log: Logger;
+  /** Shared with history: one bound on all the process keeps of past frames. */
+  budget?: MemoryBudget;
 }
 
 export class ReplayWindow {
-  readonly #replay = new Replay();
+  readonly #replay: Replay;
   /** Syncs under way, by request: what each notes from its request's place on the bus. */
   readonly #syncs = new Map<string, ReplaySync>();
   readonly #options: ReplayWindowOptions;
@@ -38,6 +41,7 @@ export class ReplayWindow {
 
   constructor(options: ReplayWindowOptions) {
     this.#options = options;
+    this.#replay = new Replay(options.budget);
   }
 
   /** Gone tokens kept now. */
@@ -126,6 +130,11 @@ export class ReplayWindow {
     }
     const { log } = this.#options;
     if (!sync.started) return log.warn('replay sync incomplete', { node: cluster.node, reason: gathered.degraded ?? 'its own request did not come back in time' });
+    if (sync.overflowed) {
+      log.warn('replay sync abandoned', { node: cluster.node, reason: `more than ${SYNC_CASTS_BYTES} bytes of casts arrived while the answers were awaited; gone tokens that left before this node joined are not kept here` });
+      for (const solo of this.#replay.takeSolo()) cluster.notify({ t: 'replayLeft', ...solo });
+      return;
+    }
     const answers = [...gathered.results].filter(([node]) => node !== cluster.node).map(([, result]) => result);
     const merged = sync.merge(this.#replay, answers, { limits: this.#options.limits, present: (host, token) => this.#options.sockets(host, token) > 0 });
     for (const solo of this.#replay.takeSolo()) cluster.notify({ t: 'replayLeft', ...solo });

@@ -4,6 +4,8 @@
  * reached it are kept for a short window, and its next socket gets them, in
  * order, before anything live.
  */
+import { MemoryBudget } from './budget.ts';
+import type { Held, Holder } from './budget.ts';
 import type { Selection } from './targets.ts';
 
 export interface ReplayLimits {
@@ -19,14 +21,16 @@ interface Absent {
   token: string;
   until: number;
   channels: readonly string[];
-  frames: string[];
-  /** Frames that did not fit. */
+  /** Counted in the budget shared with history. */
+  frames: Held[];
+  /** Frames that did not fit, or were evicted for the budget. */
   dropped: number;
   limit: number;
   /** Its last socket closed on this node (not on another node of the cluster). */
   here: boolean;
   /** It left while the other nodes of the cluster could not be told. */
   solo: boolean;
+  holder: Holder;
 }
 
 /** How a token came to be kept: on this node or another, and whether the others were told. */
@@ -56,12 +60,18 @@ const key = (host: string, name: string): string => `${host}\n${name}`;
 export const replayKey = key;
 
 export class Replay {
+  readonly #budget: MemoryBudget;
   /** By host and token. */
   readonly #absent = new Map<string, Absent>();
   /** By host: the absent tokens of each, for host-wide casts (and the fast "none here" test). */
   readonly #byHost = new Map<string, Set<Absent>>();
   /** By host and channel: the absent tokens whose last socket was in it. */
   readonly #byChannel = new Map<string, Set<Absent>>();
+
+  /** `budget`: shared with history; without, one that never evicts (a scratch copy, as ReplaySync's). */
+  constructor(budget: MemoryBudget = new MemoryBudget(Infinity)) {
+    this.#budget = budget;
+  }
 
   get size(): number {
     return this.#absent.size;
@@ -86,7 +96,8 @@ export class Replay {
       absent.here ||= how.here === true;
       absent.solo ||= how.solo === true;
     } else {
-      absent = { host, token, until: now + limits.windowMs, channels: [], frames: [], dropped: 0, limit: limits.frames, here: how.here === true, solo: how.solo === true };
+      const created: Absent = { host, token, until: now + limits.windowMs, channels: [], frames: [], dropped: 0, limit: limits.frames, here: how.here === true, solo: how.solo === true, holder: { evict: () => this.#dropOldest(created) } };
+      absent = created;
       this.#absent.set(k, absent);
       let hosted = this.#byHost.get(host);
       if (!hosted) this.#byHost.set(host, (hosted = new Set()));
@@ -115,8 +126,8 @@ export class Replay {
       if (absent.until <= now) continue;
       const { host, token, channels, dropped } = absent;
       let from = absent.frames.length;
-      while (from > 0 && left >= absent.frames[from - 1]!.length) left -= absent.frames[--from]!.length;
-      kept.push({ host, token, channels: [...channels], windowMs: absent.until - now, frames: absent.frames.slice(from), dropped: dropped + from });
+      while (from > 0 && left >= absent.frames[from - 1]!.frame.length) left -= absent.frames[--from]!.frame.length;
+      kept.push({ host, token, channels: [...channels], windowMs: absent.until - now, frames: absent.frames.slice(from).map((held) => held.frame), dropped: dropped + from });
     }
     return kept;
   }
@@ -137,8 +148,9 @@ export class Replay {
     this.#forget(key(kept.host, kept.token));
     this.left(kept.host, kept.token, kept.channels, { windowMs: Math.min(kept.windowMs, limits.windowMs), frames: limits.frames }, now);
     const absent = this.#absent.get(key(kept.host, kept.token))!;
-    absent.frames = kept.frames.slice(-limits.frames);
-    absent.dropped = kept.dropped + (kept.frames.length - absent.frames.length);
+    const frames = kept.frames.slice(-limits.frames);
+    absent.dropped = kept.dropped + (kept.frames.length - frames.length);
+    for (const frame of frames) this.#keep(absent, frame);
   }
 
   /** The tokens that left while the cluster could not be told: now it can. Each is said once. */
@@ -167,29 +179,33 @@ export class Replay {
     const k = key(host, token);
     const absent = this.#absent.get(k);
     if (!absent) return undefined;
+    const frames = absent.frames.map((held) => held.frame);
     this.#forget(k);
-    if (absent.until <= now || (absent.frames.length === 0 && absent.dropped === 0)) return undefined;
-    return { frames: absent.frames, dropped: absent.dropped };
+    if (absent.until <= now || (frames.length === 0 && absent.dropped === 0)) return undefined;
+    return { frames, dropped: absent.dropped };
   }
 
   /** A frame cast on `host`: kept for every absent token it would have reached. */
   record(host: string, selection: Selection, frame: string): void {
     const hosted = this.#byHost.get(host);
     if (!hosted) return;
+    // Measured once, however many tokens keep it.
+    let bytes: number | undefined;
+    const keep = (absent: Absent) => this.#keep(absent, frame, (bytes ??= this.#budget.cost(frame)));
     switch (selection.kind) {
       case 'all':
-        for (const absent of hosted) keep(absent, frame);
+        for (const absent of hosted) keep(absent);
         break;
       case 'notToken':
-        for (const absent of hosted) if (absent.token !== selection.token) keep(absent, frame);
+        for (const absent of hosted) if (absent.token !== selection.token) keep(absent);
         break;
       case 'token': {
         const absent = this.#absent.get(key(host, selection.token));
-        if (absent) keep(absent, frame);
+        if (absent) keep(absent);
         break;
       }
       case 'channel':
-        this.#byChannel.get(key(host, selection.channel))?.forEach((absent) => keep(absent, frame));
+        this.#byChannel.get(key(host, selection.channel))?.forEach(keep);
         break;
       case 'sockets':
         // Socket ids die with their sockets: a new socket has a new id.
@@ -201,8 +217,9 @@ export class Replay {
   sweep(now = Date.now(), expired?: (host: string, token: string, frames: number, here: boolean) => void): void {
     for (const [k, absent] of this.#absent) {
       if (absent.until > now) continue;
+      const frames = absent.frames.length;
       this.#forget(k);
-      if (absent.frames.length > 0) expired?.(absent.host, absent.token, absent.frames.length + absent.dropped, absent.here);
+      if (frames > 0) expired?.(absent.host, absent.token, frames + absent.dropped, absent.here);
     }
   }
 
@@ -210,6 +227,8 @@ export class Replay {
     const absent = this.#absent.get(k);
     if (!absent) return;
     this.#absent.delete(k);
+    for (const held of absent.frames) this.#budget.release(held);
+    absent.frames = [];
     const hosted = this.#byHost.get(absent.host);
     hosted?.delete(absent);
     if (hosted?.size === 0) this.#byHost.delete(absent.host);
@@ -220,12 +239,20 @@ export class Replay {
       if (members?.size === 0) this.#byChannel.delete(ck);
     }
   }
-}
 
-function keep(absent: Absent, frame: string): void {
-  absent.frames.push(frame);
-  if (absent.frames.length > absent.limit) {
-    absent.frames.shift();
+  /** One more frame the token missed: past its limit, its oldest goes. Shared with history, the budget may take the oldest anywhere. */
+  #keep(absent: Absent, frame: string, bytes?: number): void {
+    if (absent.frames.length >= absent.limit) this.#dropOldest(absent);
+    const held = this.#budget.entry(frame, absent.holder, bytes);
+    absent.frames.push(held);
+    this.#budget.add(held);
+  }
+
+  /** Its oldest frame goes (its limit, or the budget): the client is told how many it lost when it comes back. */
+  #dropOldest(absent: Absent): void {
+    const held = absent.frames.shift();
+    if (!held) return;
     absent.dropped++;
+    this.#budget.release(held);
   }
 }

@@ -43,7 +43,12 @@ interface Waiting {
   expected: Set<string>;
   results: Map<string, unknown>;
   finish: () => void;
+  /** Answers were dropped (see MAX_UNKNOWN_ANSWERS); said once per request. */
+  overflowed?: boolean;
 }
+
+/** Answers a request takes from nodes it did not expect (they joined since the last heartbeat). */
+const MAX_UNKNOWN_ANSWERS = 64;
 
 export class Cluster {
   readonly node: string;
@@ -286,6 +291,12 @@ export class Cluster {
   #answer(id: string, node: string, result: unknown): void {
     const waiting = this.#waiting.get(id);
     if (!waiting) return;
+    // Answers of nodes not yet known are taken too, but not without end: a peer that makes up node names would grow them until the deadline.
+    if (!waiting.expected.has(node) && !waiting.results.has(node) && waiting.results.size >= waiting.expected.size + MAX_UNKNOWN_ANSWERS) {
+      if (!waiting.overflowed) this.#log.warn('cluster answers dropped', { node: this.node, from: node, reason: `more than ${MAX_UNKNOWN_ANSWERS} answers from nodes not known to be live` });
+      waiting.overflowed = true;
+      return;
+    }
     waiting.results.set(node, result);
     // A node that answered but was not yet known counts too; waiting ends when every expected one has.
     if ([...waiting.expected].every((expected) => waiting.results.has(expected))) waiting.finish();

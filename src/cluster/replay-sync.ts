@@ -11,9 +11,18 @@ import { Replay, replayKey } from '../replay.ts';
 import type { Kept, ReplayLimits } from '../replay.ts';
 import type { Selection } from '../targets.ts';
 import { KeptListSchema } from './messages.ts';
+import { ENTRY_OVERHEAD } from '../budget.ts';
+import { utf8Length } from '../metrics.ts';
 
 /** What the others' answers may hold in all: one Redis message, well under a subscriber's output limit. */
 export const SYNC_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * What the casts noted while the answers are awaited may hold in all (their
+ * frames plus ENTRY_OVERHEAD each). A flood during a sync must not grow them
+ * without end: past it, the sync is given up (see overflowed).
+ */
+export const SYNC_CASTS_BYTES = 16 * 1024 * 1024;
 
 export interface MergeOptions {
   /** The host's replay limits here; undefined when this node does not replay it. */
@@ -39,6 +48,19 @@ export class ReplaySync {
   readonly #back = new Set<string>();
   /** The tokens this node kept at the split, by replayKey(); undefined until its own request came back from the bus. */
   #before: Map<string, { host: string; token: string }> | undefined;
+  #castBytes = 0;
+  readonly #castLimit: number;
+  /** The casts since the split outgrew their limit: they are gone, and merge() takes nothing over. */
+  #overflowed = false;
+
+  constructor(castLimit = SYNC_CASTS_BYTES) {
+    this.#castLimit = castLimit;
+  }
+
+  /** Whether the casts noted outgrew their limit (then merge() took nothing over). */
+  get overflowed(): boolean {
+    return this.#overflowed;
+  }
 
   /** This node's own request came back from the bus: from here on, what happens is noted. */
   split(replay: Replay): void {
@@ -50,7 +72,15 @@ export class ReplaySync {
   }
 
   cast(host: string, selection: Selection, frame: string): void {
-    if (this.#before) this.#casts.push({ host, selection, frame });
+    if (!this.#before || this.#overflowed) return;
+    this.#castBytes += utf8Length(frame) + ENTRY_OVERHEAD;
+    if (this.#castBytes <= this.#castLimit) {
+      this.#casts.push({ host, selection, frame });
+      return;
+    }
+    // Without every cast since the split, what the answers bring cannot be brought up to date: this node keeps its own.
+    this.#overflowed = true;
+    this.#casts.length = 0;
   }
 
   back(host: string, token: string): void {
@@ -66,7 +96,7 @@ export class ReplaySync {
   merge(replay: Replay, answers: unknown[], options: MergeOptions): Merged {
     const merged: Merged = { adopted: 0, forgotten: 0, invalid: 0 };
     const before = this.#before;
-    if (!before) return merged;
+    if (!before || this.#overflowed) return merged;
     const now = options.now ?? Date.now();
     const size = (kept: Kept) => kept.frames.length + kept.dropped;
     const best = new Map<string, Kept>();
