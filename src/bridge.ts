@@ -31,8 +31,8 @@ export interface BridgeGateway {
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined;
   stats(): Record<string, HostStats>;
   poolHealth(): PoolsHealth;
-  /** Streams with history held, and gone tokens whose frames are kept for replay. */
-  recoveryHealth(): { streams: number; replaying: number };
+  /** Streams with history held, gone tokens whose frames are kept for replay, and the memory budget they share. */
+  recoveryHealth(): { streams: number; replaying: number; bytes: number; budget: number; evicted: number };
   metricsText(): string;
   configured(): string[];
   /** Sockets admitted but not open yet (auth running, or waiting for the auth frame). */
