@@ -34,6 +34,14 @@ export interface Limits {
   messageBurst: number;
   pending: number;
   sendBuffer: number;
+  /** One-shot hook and `build` dispatch processes running at once, process-wide. */
+  hookProcesses: number;
+  /** Jobs waiting for a hook process slot; beyond it they are refused at once (busy). */
+  hookQueue: number;
+  /** One-shot auth hooks of one host running at once. */
+  authsPerHost: number;
+  /** Bytes a line of hook output may have; a longer one fails the hook. */
+  hookLine: number;
 }
 
 export interface ScheduleEntry {
@@ -159,6 +167,14 @@ export const DEFAULTS = {
     messageBurst: 200,
     pending: 100,
     sendBuffer: 4 << 20,
+    // Hook processes mostly wait on I/O, so well above the cores; at ~20-30 MB a PHP CLI, 64 stay within a small box's memory.
+    hookProcesses: 64,
+    // About what 64 slots get through within one hook timeout when hooks take tens of ms; more would only wait longer.
+    hookQueue: 1000,
+    // Half the processes: one host's upgrade flood leaves room for other hosts and for every other hook.
+    authsPerHost: 32,
+    // As limits.frame: a line goes out as one frame, and a client may not send one bigger either.
+    hookLine: 1 << 20,
   },
   keepalive: 30,
 } as const;
@@ -232,6 +248,10 @@ const LimitFields = v.strictObject({
   messageBurst: v.optional(count('a number of messages')),
   pending: v.optional(count('a number of messages')),
   sendBuffer: v.optional(count('a size in bytes')),
+  hookProcesses: v.optional(count('a number of processes')),
+  hookQueue: v.optional(v.pipe(v.number('expected a number of jobs'), v.integer('expected a whole number'), v.minValue(0, 'expected 0 or more'))),
+  authsPerHost: v.optional(count('a number of auth hooks')),
+  hookLine: v.optional(count('a size in bytes')),
 });
 
 const TopLevel = v.strictObject({
