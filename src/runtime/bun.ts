@@ -248,6 +248,8 @@ export const runtime: Runtime = {
     };
   },
   remoteAddress: (c) => getConnInfo(c).remote.address,
+  // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
+  clientGone: (c) => c.req.raw.signal,
   onStray: (handler) => {
     process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
     process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));

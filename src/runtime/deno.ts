@@ -76,7 +76,7 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
   const writer = options.stdin ? child.stdin.getWriter() : undefined;
   const exited = child.status.then((status) => (status.signal ? null : status.code));
   const group = options.group ? child.pid : undefined;
-  if (group) trackGroup(group, exited);
+  if (group) trackGroup(group, exited, (handler) => globalThis.addEventListener('unload', handler));
   const killLeader = () => {
     try {
       child.kill('SIGKILL');
@@ -267,6 +267,8 @@ export const runtime: Runtime = {
     };
   },
   remoteAddress: (c) => getConnInfo(c).remote.address,
+  // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
+  clientGone: (c) => c.req.raw.signal,
   onStray: (handler) => {
     globalThis.addEventListener('unhandledrejection', (event) => {
       event.preventDefault();

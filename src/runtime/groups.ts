@@ -20,8 +20,13 @@ export function killGroup(pid: number, killLeader: () => void): void {
   }
 }
 
-/** Tracks a group leader until it exits; on wsgate's own exit, every group still tracked is killed. */
-export function trackGroup(pid: number, exited: Promise<unknown>): void {
+/**
+ * Tracks a group leader until it exits; on wsgate's own exit, every group
+ * still tracked is killed. `atExit` registers a synchronous handler for the
+ * runtime's exit (Node and Bun: process 'exit'; Deno: 'unload', as Deno.exit
+ * does not emit process 'exit').
+ */
+export function trackGroup(pid: number, exited: Promise<unknown>, atExit: (handler: () => void) => void = (handler) => process.on('exit', handler)): void {
   leaders.add(pid);
   // The leader's exit does not end its group, but a pid about to be reused must not be signalled later.
   void exited.then(
@@ -30,8 +35,8 @@ export function trackGroup(pid: number, exited: Promise<unknown>): void {
   );
   if (hooked) return;
   hooked = true;
-  // Synchronous, so it runs on every exit path that runs 'exit' handlers (runtime.exit after a stop, an uncaught error).
-  process.on('exit', () => {
+  // Synchronous, so it runs on every exit path that runs exit handlers (runtime.exit after a stop, an uncaught error).
+  atExit(() => {
     for (const leader of leaders) {
       try {
         process.kill(-leader, 'SIGKILL');

@@ -5,7 +5,7 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
 import { unlinkSync } from 'node:fs';
@@ -155,6 +155,18 @@ export const runtime: Runtime = {
     });
   },
   remoteAddress: (c) => getConnInfo(c).remote.address,
+  clientGone(c) {
+    // node-ws builds the upgrade's Request itself, without a signal: the connection's close is what says the client left.
+    const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+    if (!socket) return c.req.raw.signal;
+    if (socket.destroyed) return AbortSignal.abort();
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    // An upgrade's socket is half-open (http's allowHalfOpen): the client's FIN shows as 'end', and 'close' may never come.
+    socket.once('end', abort);
+    socket.once('close', abort);
+    return controller.signal;
+  },
   onStray: (handler) => {
     process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
     process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));

@@ -108,6 +108,11 @@ export interface Runtime {
   serveHttp(app: Hono, address: { hostname: string; port: number } | { path: string }): Promise<Listener>;
   /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */
   remoteAddress(c: Context): string | undefined;
+  /**
+   * Aborts when the client of a request (an upgrade waiting for its auth hook)
+   * closes its connection, so the hook run for it can be cancelled.
+   */
+  clientGone(c: Context): AbortSignal;
   spawn(argv: string[], options?: SpawnOptions): Child;
   onSignal(signal: Signal, handler: () => void): void;
   /** Catches what would otherwise end the process (unhandled rejections, uncaught errors). */
