@@ -36,8 +36,8 @@ export class LineSplitter {
     if (start < chunk.length) {
       const tail = chunk.subarray(start);
       this.#restBytes += tail.length;
-      // Checked before keeping it: what is over the bound is never held.
-      if (this.#restBytes > this.maxLine) throw this.#tooLong();
+      // Checked before keeping it: what is over the bound is never held (one byte more may be the \r of a \r\n).
+      if (this.#restBytes > this.maxLine + 1) throw this.#tooLong();
       // A copy: a runtime may reuse the chunk's buffer for the next read.
       this.#rest.push(tail.slice());
     }
