@@ -135,7 +135,8 @@ export class OneshotRunner implements Runner {
   async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
     const { spawn, timeoutMs, command, slots, maxLine } = this.#options;
     // Auth hooks also count against their host's cap: one host's flood of upgrades cannot take every slot.
-    const slot = await slots.acquire(job.hook === 'auth' ? { authHost: job.host } : {}, signal);
+    // A close hook is never refused: the app must hear that a socket it accepted has gone.
+    const slot = await slots.acquire(job.hook === 'auth' ? { authHost: job.host } : { neverBusy: job.hook === 'close' }, signal);
     if (!slot.ok) return 'busy' in slot ? { ok: false, error: slot.busy, busy: true } : cancelledOutcome();
     try {
       // The path's parameters go in the environment: the argv stays exactly what the old servers passed.

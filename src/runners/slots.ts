@@ -21,6 +21,11 @@ export interface SlotLimits {
 export interface SlotClaim {
   /** Set for auth hooks: the host whose auth cap applies. */
   authHost?: string;
+  /**
+   * Waits whatever the queue's bound: for close hooks, which the app needs to
+   * hear of every socket it accepted (their number is bounded by limits.sockets).
+   */
+  neverBusy?: boolean;
 }
 
 export type Acquired = { ok: true; release: () => void } | { ok: false; busy: string } | { ok: false; cancelled: true };
@@ -77,7 +82,7 @@ export class HookSlots {
   acquire(claim: SlotClaim = {}, signal?: AbortSignal): Promise<Acquired> {
     if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
     if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
-    if (this.#queue.length >= this.#limits.queue) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
+    if (this.#queue.length >= this.#limits.queue && !claim.neverBusy) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
     return new Promise<Acquired>((resolve) => {
       const waiter: Waiter = { claim, grant: resolve };
       if (signal) {

@@ -85,6 +85,17 @@ describe('HookSlots', () => {
     assert.match((over as { busy: string }).busy, /^busy: limits\.authsPerHost .* for a, .* is full$/);
   });
 
+  it('a close hook waits even when the queue is full: the app must hear of every socket that went', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 1, authsPerHost: 1 });
+    const release = granted(await slots.acquire());
+    void slots.acquire();
+    assert.equal((await slots.acquire()).ok, false, 'full');
+    const close = slots.acquire({ neverBusy: true });
+    assert.equal(slots.stats().queued, 2);
+    release();
+    assert.equal(await settled(close), false, 'in its turn, behind the one queued before it');
+  });
+
   it('a release counts once, however often it is called (a failure path and a finally)', async () => {
     const slots = new HookSlots({ processes: 1, queue: 5, authsPerHost: 1 });
     const release = granted(await slots.acquire({ authHost: 'h' }));
