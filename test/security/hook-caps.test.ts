@@ -81,6 +81,10 @@ describe(`hook caps on ${TARGET}`, { skip, timeout: 90_000 }, () => {
       assert.deepEqual(refused.value, [503, 503, 503, 503, 503]);
       assert.ok(refused.ms < 2000, `refused after ${Math.round(refused.ms)} ms`);
       await server.waitForLog(/busy: limits\.authsPerHost/);
+      // The flood costs two processes, not one per upgrade: the server stays responsive.
+      const health = await timed(fetch(`${server.url}/health`));
+      assert.equal(health.value.status, 200);
+      assert.ok(health.ms < 1000, `/health took ${Math.round(health.ms)} ms`);
       // Another host is not held up by this one's flood.
       const other = await timed(upgradeStatus(server.port, { host: 'other.test', token: 'fine' }));
       assert.equal(other.value, 101);
