@@ -24,6 +24,8 @@ import { sdkPath } from './sdk/extract.ts';
 import { OneshotRunner } from './runners/oneshot.ts';
 import { ResidentRunner } from './runners/resident.ts';
 import type { Runner } from './runners/runner.ts';
+import { HookSlots } from './runners/slots.ts';
+import type { SlotLimits } from './runners/slots.ts';
 import { serialised } from './serial.ts';
 import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp, createBridgeApp } from './server.ts';
@@ -59,6 +61,8 @@ interface RunnerContext {
   pools: Pools;
   php: string;
   generation: number;
+  slots: HookSlots;
+  hookLine: number;
 }
 
 async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runner> {
@@ -73,7 +77,7 @@ async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runne
     return new ResidentRunner(pools.get(key, host.pool!, host.timeoutMs, sdk ?? [key]), host.timeoutMs);
   }
   const command = sdk ? [ctx.php, ...sdk] : host.command!;
-  return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs });
+  return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs, slots: ctx.slots, maxLine: ctx.hookLine });
 }
 
 /** A Redis URL fit for a log line: without its password. */
@@ -111,6 +115,8 @@ function certFields(pem: TlsPem, file: string): Record<string, string> {
 
 const workerCap = (config: Config, runtime: Runtime) => config.workerCap ?? Math.max(1, runtime.cores() - 1);
 
+const slotLimits = ({ limits }: Config): SlotLimits => ({ processes: limits.hookProcesses, queue: limits.hookQueue, authsPerHost: limits.authsPerHost });
+
 /** `loadAgain` re-reads the config for a reload (SIGHUP, POST /reload). */
 export async function start(config: Config, runtime: Runtime, log: Logger, loadAgain?: () => Promise<Config>): Promise<Running> {
   // Module hooks cast through the gateway, which exists only once the runners do.
@@ -137,16 +143,20 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const hookEnv: Record<string, string> = {};
   const spawn: Runtime['spawn'] = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...hookEnv, ...options.env } });
   const pools = new Pools(workerCap(config, runtime), config.php, spawn, log);
+  // One for the life of the process: a reload changes its limits, and what runs keeps its slot.
+  const slots = new HookSlots(slotLimits(config));
   let generation = 0;
   const buildRoutes = async (from: Config) => {
+    slots.configure(slotLimits(from));
+    pools.maxLine = from.limits.hookLine;
     const routes = new Map<string, Route>();
-    const ctx = { runtime, spawn, cast, pools, php: from.php, generation };
+    const ctx = { runtime, spawn, cast, pools, php: from.php, generation, slots, hookLine: from.limits.hookLine };
     for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
     return routes;
   };
   gateway = new Gateway(config, await buildRoutes(config), log, pools, runtime.wire);
 
-  let dispatcher = await Dispatcher.create(config, pools, spawn, runtime.realPath);
+  let dispatcher = await Dispatcher.create(config, pools, spawn, runtime.realPath, slots);
   let scheduler = new Scheduler(config, dispatcher, log);
   let current = config;
 
@@ -186,7 +196,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next, runtime));
     gateway!.reload(next, await buildRoutes(next));
-    dispatcher = await Dispatcher.create(next, pools, spawn, runtime.realPath);
+    dispatcher = await Dispatcher.create(next, pools, spawn, runtime.realPath, slots);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log);
     await scheduler.start(runtime.realPath);
@@ -217,7 +227,11 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     trusted,
     upgradeWebSocket: runtime.upgradeWebSocket,
     watchUpgrade: runtime.watchUpgrade,
-    dispatcher: { check: (app: string) => dispatcher.check(app), run: (job: DispatchJob, onLine?: (line: string) => void) => dispatcher.run(job, onLine) },
+    dispatcher: {
+      check: (app: string) => dispatcher.check(app),
+      run: (job: DispatchJob, onLine?: (line: string) => void, signal?: AbortSignal) => dispatcher.run(job, onLine, signal),
+      refusal: (job: DispatchJob) => dispatcher.refusal(job),
+    },
     reload,
     log,
     extra: demo ? mountDemoPage : undefined,

@@ -17,7 +17,9 @@ import type { HookOutcome } from './runners/runner.ts';
 
 export interface BridgeDispatcher {
   check(app: string): Promise<AppCheck>;
-  run(job: DispatchJob, onLine?: (line: string) => void): Promise<HookOutcome>;
+  run(job: DispatchJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome>;
+  /** Why the job would be refused at once (its cap's queue is full), if it would. */
+  refusal(job: DispatchJob): string | undefined;
 }
 
 export interface BridgeGateway {
@@ -81,7 +83,7 @@ function problem(issue: v.BaseIssue<unknown>): string {
 /** In a cluster, which nodes answered (and which did not, or why only this one did). */
 const spreadFields = (spread: Spread<unknown>) => (spread.nodes ? { nodes: spread.nodes } : {});
 
-const error = (c: Context, status: 400 | 404 | 405 | 413 | 415 | 500, message: string) => c.json({ status: 'error', message }, status);
+const error = (c: Context, status: 400 | 404 | 405 | 413 | 415 | 500 | 503, message: string) => c.json({ status: 'error', message }, status);
 
 /** Reads a body of at most `limit` bytes; undefined when it is larger (without reading the rest). */
 async function readCapped(request: Request, limit: number): Promise<string | undefined> {
@@ -265,6 +267,12 @@ export async function handleDispatch(c: Context, gateway: BridgeGateway, dispatc
   const logFailure = (message: string, stderr?: string) => log.error('dispatch failed', { app: job.app, target, error: message, stderr });
 
   if (body.output.async) {
+    // Checked and queued in the same turn, so the answer holds: 503 now rather than a 202 for a job that cannot wait.
+    const busy = dispatcher.refusal(job);
+    if (busy) {
+      log.warn('dispatch refused', { app: job.app, target, reason: busy });
+      return error(c, 503, busy);
+    }
     void dispatcher.run(job).then((outcome) => {
       if (!outcome.ok) logFailure(outcome.error, outcome.stderr);
     });
@@ -302,7 +310,7 @@ export async function handleDispatch(c: Context, gateway: BridgeGateway, dispatc
   const outcome = await dispatcher.run(job);
   if (!outcome.ok) {
     logFailure(outcome.error, outcome.stderr);
-    return error(c, 500, outcome.error);
+    return error(c, outcome.busy ? 503 : 500, outcome.error);
   }
   return c.json({ status: 'ok', result: outcome.result ?? null });
 }

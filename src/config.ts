@@ -37,6 +37,14 @@ export interface Limits {
   sendBuffer: number;
   /** Bytes of past frames kept in all, history and replay together (see src/budget.ts). */
   historyBytes: number;
+  /** One-shot hook and `build` dispatch processes running at once, process-wide. */
+  hookProcesses: number;
+  /** Jobs waiting for a hook process slot; beyond it they are refused at once (busy). */
+  hookQueue: number;
+  /** One-shot auth hooks of one host running at once. */
+  authsPerHost: number;
+  /** Bytes a line of hook output may have; a longer one fails the hook. */
+  hookLine: number;
 }
 
 export interface ScheduleEntry {
@@ -163,6 +171,14 @@ export const DEFAULTS = {
     pending: 100,
     sendBuffer: 4 << 20,
     historyBytes: DEFAULT_HISTORY_BYTES,
+    // Hook processes mostly wait on I/O, so well above the cores; at ~20-30 MB a PHP CLI, 64 stay within a small box's memory.
+    hookProcesses: 64,
+    // About what 64 slots get through within one hook timeout when hooks take tens of ms; more would only wait longer.
+    hookQueue: 1000,
+    // Half the processes: one host's upgrade flood leaves room for other hosts and for every other hook.
+    authsPerHost: 32,
+    // As limits.frame: a line goes out as one frame, and a client may not send one bigger either.
+    hookLine: 1 << 20,
   },
   keepalive: 30,
 } as const;
@@ -238,6 +254,10 @@ const LimitFields = v.strictObject({
   sendBuffer: v.optional(count('a size in bytes')),
   // Below a kilobyte not even one stream with one frame would fit.
   historyBytes: v.optional(v.pipe(v.number('expected a size in bytes'), v.integer('expected a whole number of bytes'), v.minValue(1024, 'expected at least 1024 bytes'))),
+  hookProcesses: v.optional(count('a number of processes')),
+  hookQueue: v.optional(v.pipe(v.number('expected a number of jobs'), v.integer('expected a whole number'), v.minValue(0, 'expected 0 or more'))),
+  authsPerHost: v.optional(count('a number of auth hooks')),
+  hookLine: v.optional(count('a size in bytes')),
 });
 
 const TopLevel = v.strictObject({

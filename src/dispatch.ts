@@ -7,7 +7,9 @@ import type { Config, PoolConfig } from './config.ts';
 import type { Pools } from './pool/pools.ts';
 import { runProcess } from './runners/oneshot.ts';
 import type { Spawn } from './runners/oneshot.ts';
+import { cancelledOutcome } from './runners/runner.ts';
 import type { HookOutcome } from './runners/runner.ts';
+import type { HookSlots } from './runners/slots.ts';
 
 export interface DispatchJob {
   app: string;
@@ -36,13 +38,14 @@ export class Dispatcher {
     private readonly pools: Pools,
     private readonly spawn: Spawn,
     private readonly realPath: (path: string) => Promise<string>,
+    private readonly slots: HookSlots,
   ) {
     this.#allowed = allowed;
     this.#hostPools = hostPools;
   }
 
   /** The hosts' apps and the `apps` list, by real path. */
-  static async create(config: Config, pools: Pools, spawn: Spawn, realPath: (path: string) => Promise<string>): Promise<Dispatcher> {
+  static async create(config: Config, pools: Pools, spawn: Spawn, realPath: (path: string) => Promise<string>, slots: HookSlots): Promise<Dispatcher> {
     const real = (app: string) => realPath(app).catch(() => app);
     const allowed = new Set<string>();
     for (const app of [...config.hosts.map((h) => h.app), ...config.apps, ...config.schedule.map((e) => e.app)]) {
@@ -52,7 +55,7 @@ export class Dispatcher {
     for (const host of config.hosts) {
       if (host.mode === 'resident' && host.app) hostPools.set(await real(host.app!), { pool: host.pool!, timeoutMs: host.timeoutMs });
     }
-    return new Dispatcher(allowed, hostPools, config, pools, spawn, realPath);
+    return new Dispatcher(allowed, hostPools, config, pools, spawn, realPath, slots);
   }
 
   get apps(): string[] {
@@ -73,17 +76,36 @@ export class Dispatcher {
     };
   }
 
-  /** Runs a job whose app passed `check`. Never rejects. */
-  run(job: DispatchJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+  /**
+   * Why the job would be refused at once if run now (its process cap's queue
+   * is full), if it would: an async request answers 503 instead of 202 then.
+   * Checked and run in one go (no await between), the answer holds.
+   */
+  refusal(job: DispatchJob): string | undefined {
+    return job.build ? this.slots.refusal() : undefined;
+  }
+
+  /**
+   * Runs a job whose app passed `check`. A `build` job is a process, under the
+   * same cap as one-shot hooks (busy when its queue is full); a resident job
+   * waits in its pool's dispatch lane. Never rejects.
+   */
+  async run(job: DispatchJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
     const args = job.args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a)));
     if (job.build) {
-      return runProcess(this.spawn, [this.config.php, job.app, job.target, ...args], this.config.timeoutMs, onLine).then((outcome) =>
+      const slot = await this.slots.acquire({}, signal);
+      if (!slot.ok) return 'busy' in slot ? { ok: false, error: slot.busy, busy: true } : cancelledOutcome();
+      try {
+        const argv = [this.config.php, job.app, job.target, ...args];
+        const outcome = await runProcess(this.spawn, argv, { timeoutMs: this.config.timeoutMs, onLine, signal, maxLine: this.config.limits.hookLine });
         // The daemon answers an empty one-shot result as null.
-        outcome.ok ? { ...outcome, result: outcome.result === '' ? null : outcome.result } : outcome,
-      );
+        return outcome.ok ? { ...outcome, result: outcome.result === '' ? null : outcome.result } : outcome;
+      } finally {
+        slot.release();
+      }
     }
     const host = this.#hostPools.get(job.app);
     const pool = this.pools.get(job.app, host?.pool ?? this.config.pool, host?.timeoutMs ?? this.config.timeoutMs);
-    return pool.run({ target: job.target, args: job.args, stream: Boolean(onLine) }, onLine);
+    return pool.run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: 'dispatch' }, onLine, undefined, signal);
   }
 }

@@ -2,8 +2,11 @@
  * The workers of one app: started on demand (one boot at a time), one job
  * per worker, a bounded queue, recycled after N jobs, reaped when idle,
  * respawned with backoff after a crash. Capacity is shared by all pools.
+ * The queue is fair: jobs wait in lanes (one per socket; dispatch jobs share
+ * one), served round-robin, each lane in its own order.
  */
 import type { Logger } from '../log.ts';
+import { cancelledOutcome } from '../runners/runner.ts';
 import { Worker } from './worker.ts';
 import type { Spawn, WorkerJob, WorkerOutcome } from './worker.ts';
 
@@ -18,6 +21,8 @@ export interface PoolSettings {
   timeoutMs: number;
   /** A worker that has not said ready by then is killed. */
   bootTimeoutMs: number;
+  /** Bytes a line a job prints may have (limits.hookLine); a worker printing a longer frame is killed. */
+  maxLine?: number;
 }
 
 export interface PoolStats {
@@ -38,8 +43,85 @@ interface Queued {
   onLine?: (line: string) => void;
   timeoutMs: number;
   resolve: (outcome: WorkerOutcome) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
 }
 
+/**
+ * Waiting jobs by lane, served round-robin: the lane served last goes to
+ * the back, so a lane with a hundred jobs waiting takes one turn in each
+ * round, and another lane's single job waits one round at most.
+ */
+export class FairQueue<T extends { job: { lane?: string } }> {
+  /** Lanes in turn order (a Map keeps insertion order; a lane moves to the back by re-insertion). */
+  readonly #lanes = new Map<string, T[]>();
+  /** Jobs handed back (their worker died before they started): first in line, ahead of every lane. */
+  readonly #front: T[] = [];
+  #size = 0;
+
+  get length(): number {
+    return this.#size;
+  }
+
+  push(item: T): void {
+    const key = item.job.lane ?? '';
+    const lane = this.#lanes.get(key);
+    if (lane) lane.push(item);
+    else this.#lanes.set(key, [item]);
+    this.#size++;
+  }
+
+  /** Back first in line. */
+  unshift(item: T): void {
+    this.#front.unshift(item);
+    this.#size++;
+  }
+
+  shift(): T | undefined {
+    let item = this.#front.shift();
+    if (!item) {
+      const next = this.#lanes.entries().next();
+      if (next.done) return undefined;
+      const [key, lane] = next.value;
+      item = lane.shift()!;
+      this.#lanes.delete(key);
+      if (lane.length > 0) this.#lanes.set(key, lane);
+    }
+    this.#size--;
+    return item;
+  }
+
+  /** Takes `item` out wherever it waits; false when it no longer waits. */
+  remove(item: T): boolean {
+    const at = this.#front.indexOf(item);
+    if (at >= 0) {
+      this.#front.splice(at, 1);
+      this.#size--;
+      return true;
+    }
+    const key = item.job.lane ?? '';
+    const lane = this.#lanes.get(key);
+    const index = lane?.indexOf(item) ?? -1;
+    if (index < 0) return false;
+    lane!.splice(index, 1);
+    if (lane!.length === 0) this.#lanes.delete(key);
+    this.#size--;
+    return true;
+  }
+
+  /** Empties the queue, oldest lanes first. */
+  drain(): T[] {
+    const all = [...this.#front];
+    for (const lane of this.#lanes.values()) all.push(...lane);
+    this.#front.length = 0;
+    this.#lanes.clear();
+    this.#size = 0;
+    return all;
+  }
+}
+
+const REAP_MIN_MS = 25;
+const REAP_MAX_MS = 1000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
@@ -78,13 +160,29 @@ export class Capacity {
     for (const pool of this.pools) pool.pump();
   }
 
+  #every = 0;
+
   add(pool: Pool): void {
     this.pools.add(pool);
-    // One shared timer reaps idle workers of every pool.
-    this.#timer ??= setInterval(() => {
+    this.settingsChanged();
+  }
+
+  /**
+   * One shared timer reaps idle workers of every pool, at half the shortest
+   * idle setting (at most every second): a worker goes within 1.5x its idle
+   * time, as the Phlo daemon's reaper, whose timer follows the setting too.
+   */
+  settingsChanged(): void {
+    let shortest = 2 * REAP_MAX_MS;
+    for (const pool of this.pools) shortest = Math.min(shortest, pool.settings.idleMs);
+    const every = Math.max(REAP_MIN_MS, Math.min(REAP_MAX_MS, Math.floor(shortest / 2)));
+    if (this.#timer && every === this.#every) return;
+    clearInterval(this.#timer);
+    this.#every = every;
+    this.#timer = setInterval(() => {
       const now = Date.now();
       for (const p of this.pools) p.reap(now);
-    }, 1000);
+    }, every);
   }
 
   async stop(): Promise<void> {
@@ -96,7 +194,7 @@ export class Capacity {
 
 export class Pool {
   readonly #workers = new Set<Worker>();
-  readonly #queue: Queued[] = [];
+  readonly #queue = new FairQueue<Queued>();
   #booting = false;
   #crashes = 0;
   #notBefore = 0;
@@ -131,15 +229,34 @@ export class Pool {
     return { workers: this.#workers.size, busy, queued: this.#queue.length, pipelined, done: this.#done, failed: this.#failed, recycled: this.#recycled };
   }
 
-  /** Runs a job on a worker of this app, queueing it when none is free. Never rejects. */
-  run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs): Promise<WorkerOutcome> {
+  /**
+   * Runs a job on a worker of this app, queueing it in its lane when none is
+   * free. When `signal` aborts, a queued job leaves the queue (never sent to
+   * a worker); a job already sent runs to its end on the worker (the Phlo
+   * daemon never stops one midway either), its lines are dropped and its
+   * result is replaced by the cancelled outcome. Never rejects.
+   */
+  run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs, signal?: AbortSignal): Promise<WorkerOutcome> {
+    if (signal?.aborted) return Promise.resolve(cancelledOutcome());
     if (this.#stopped) return Promise.resolve({ ok: false, error: 'the pool is stopped' });
     if (this.#queue.length >= this.settings.maxQueue) {
       this.#failed++;
       return Promise.resolve({ ok: false, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });
     }
     return new Promise<WorkerOutcome>((resolve) => {
-      this.#queue.push({ job, onLine, timeoutMs, resolve });
+      const item: Queued = { job, onLine, timeoutMs, resolve, signal };
+      if (signal) {
+        item.onLine = onLine && ((line) => signal.aborted || onLine(line));
+        item.resolve = (outcome) => {
+          signal.removeEventListener('abort', item.onAbort!);
+          resolve(signal.aborted ? cancelledOutcome() : outcome);
+        };
+        item.onAbort = () => {
+          if (this.#queue.remove(item)) item.resolve(cancelledOutcome());
+        };
+        signal.addEventListener('abort', item.onAbort, { once: true });
+      }
+      this.#queue.push(item);
       this.pump();
     });
   }
@@ -206,7 +323,7 @@ export class Pool {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    for (const item of this.#queue.splice(0)) item.resolve({ ok: false, error: 'the gateway is stopping' });
+    for (const item of this.#queue.drain()) item.resolve({ ok: false, error: 'the gateway is stopping' });
     const exits = [...this.#workers].map((w) => {
       w.kill('stopped');
       return w.exited;
@@ -243,6 +360,7 @@ export class Pool {
         onStderr: (w, text) => this.log.warn('worker stderr', { app: this.app, pid: w.pid, stderr: text.trim() }),
       },
       this.settings.bootTimeoutMs,
+      this.settings.maxLine,
     );
     this.#workers.add(worker);
     this.log.debug('worker starting', { app: this.app, pid: worker.pid });
@@ -268,7 +386,7 @@ export class Pool {
         this.log.error('worker failed to start', { app: this.app, pid: worker.pid, error: error.message });
         // Nothing else will serve these jobs soon: fail them rather than let them wait on a broken app.
         if (![...this.#workers].some((w) => w !== worker && w.state !== 'dead')) {
-          for (const item of this.#queue.splice(0)) {
+          for (const item of this.#queue.drain()) {
             this.#failed++;
             item.resolve({ ok: false, error: `no worker could start: ${error.message}` });
           }
@@ -280,7 +398,7 @@ export class Pool {
 
   #assign(worker: Worker, item: Queued): void {
     void worker.run(item.job, item.onLine, item.timeoutMs).then((outcome) => {
-      if (!outcome.ok && outcome.notStarted && !this.#stopped) {
+      if (!outcome.ok && outcome.notStarted && !this.#stopped && !item.signal?.aborted) {
         // It never reached PHP's hands (its worker died before): it runs on another worker, first in line.
         this.#queue.unshift(item);
         this.pump();

@@ -16,6 +16,8 @@ export interface PoolsHealth {
 
 export class Pools {
   readonly capacity: Capacity;
+  /** Bytes a line a job prints may have (limits.hookLine), for workers started from now on. */
+  maxLine: number | undefined;
   readonly #byApp = new Map<string, Pool>();
 
   constructor(
@@ -37,11 +39,13 @@ export class Pools {
   get(app: string, settings: PoolConfig, timeoutMs: number, leading: string[] = [app]): Pool {
     let pool = this.#byApp.get(app);
     if (!pool) {
-      pool = new Pool(app, [this.php, ...leading, 'phlo_serve'], { ...settings, timeoutMs }, this.capacity, this.spawn, this.log);
+      pool = new Pool(app, [this.php, ...leading, 'phlo_serve'], { ...settings, timeoutMs, maxLine: this.maxLine }, this.capacity, this.spawn, this.log);
       this.#byApp.set(app, pool);
       this.#leading.set(app, leading);
     } else {
-      pool.settings = { ...settings, timeoutMs };
+      pool.settings = { ...settings, timeoutMs, maxLine: this.maxLine };
+      // The reaper's pace follows the idle settings.
+      this.capacity.settingsChanged();
     }
     return pool;
   }

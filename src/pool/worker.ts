@@ -7,7 +7,7 @@
  * ends the worker and fails the job it runs; jobs still waiting behind it
  * never started, and are handed back (`notStarted`) to run elsewhere.
  */
-import { LineSplitter } from '../lines.ts';
+import { LineSplitter, LineTooLong } from '../lines.ts';
 import type { Child, SpawnOptions } from '../runtime/types.ts';
 import { jobFrame, lineText, parseFrame } from './frames.ts';
 
@@ -16,6 +16,8 @@ export interface WorkerJob {
   args: unknown[];
   stream: boolean;
   params?: Record<string, string>;
+  /** The pool queue's lane (a socket, or dispatch): lanes are served round-robin. Not sent to the worker. */
+  lane?: string;
 }
 
 export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string; notStarted?: true };
@@ -43,7 +45,8 @@ async function* nothing(): AsyncGenerator<Uint8Array> {}
 /** A spawn that throws (no such program) becomes a child that has already failed, so one path handles both. */
 function spawnOrStub(spawn: Spawn, argv: string[]): Child {
   try {
-    return spawn(argv, { stdin: true });
+    // Its own process group: a kill (timeout, off-protocol) ends what the worker started too.
+    return spawn(argv, { stdin: true, group: true });
   } catch (error) {
     return { pid: undefined, stdout: nothing(), stderr: nothing(), exited: Promise.reject(error as Error), kill() {} };
   }
@@ -77,6 +80,7 @@ export class Worker {
     spawn: Spawn,
     private readonly hooks: { onExit(worker: Worker, reason: string): void; onStderr(worker: Worker, text: string): void },
     bootTimeoutMs: number,
+    maxLine?: number,
   ) {
     this.ready = new Promise<void>((resolve, reject) => {
       this.#markReady = resolve;
@@ -88,12 +92,15 @@ export class Worker {
     const bootTimer = setTimeout(() => this.kill(`did not say ready within ${bootTimeoutMs} ms`), bootTimeoutMs);
     this.ready.then(() => clearTimeout(bootTimer), () => clearTimeout(bootTimer));
 
-    const splitter = new LineSplitter();
+    // A frame wraps a line in JSON, whose escaping may double it: the bound on frames is twice the bound on lines.
+    const splitter = new LineSplitter(maxLine === undefined ? undefined : 2 * maxLine);
     const onLine = (line: string) => this.#onLine(line);
     const readStdout = (async () => {
       for await (const chunk of child.stdout) splitter.push(chunk, onLine);
       splitter.end(onLine);
-    })().catch(() => {});
+    })().catch((error: unknown) => {
+      if (error instanceof LineTooLong) this.kill(`printed a frame longer than ${error.limit} bytes (a line of output is longer than ${maxLine} bytes)`);
+    });
     const decoder = new TextDecoder();
     const readStderr = (async () => {
       for await (const chunk of child.stderr) this.#onStderr(decoder.decode(chunk, { stream: true }));

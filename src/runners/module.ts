@@ -3,6 +3,7 @@
  * `receive`, `close`. Each gets one context object; a missing export means
  * accept / do nothing. This is also how the built-in demo runs.
  */
+import { cancelledOutcome } from './runner.ts';
 import type { HookJob, HookName, HookOutcome, Runner } from './runner.ts';
 
 export interface CastRequest {
@@ -74,7 +75,8 @@ export class ModuleRunner implements Runner {
     this.#cast = cast;
   }
 
-  async run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+  async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
+    if (signal?.aborted) return cancelledOutcome();
     const hook = this.#hooks[job.hook];
     // A client may join a channel only when the module says so.
     if (!hook) return { ok: true, result: job.hook === 'subscribe' ? false : '' };
@@ -85,14 +87,20 @@ export class ModuleRunner implements Runner {
       message: job.hook === 'subscribe' ? undefined : job.message,
       params: job.params ?? {},
       channel: job.hook === 'subscribe' ? job.message : undefined,
-      send: (line) => onLine?.(String(line)),
+      // Once the client is gone, what the hook sends goes nowhere.
+      send: (line) => {
+        if (!signal?.aborted) onLine?.(String(line));
+      },
       cast: (data, options) => this.#cast.now(job.host, data, options),
       castEverywhere: (data, options) => this.#cast.everywhere(job.host, data, options),
     };
+    // A hook cannot be stopped midway: it runs to its end (so a socket's hooks never overlap), and its result is ignored.
+    let outcome: HookOutcome;
     try {
-      return { ok: true, result: await hook(context) };
+      outcome = { ok: true, result: await hook(context) };
     } catch (error) {
-      return { ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) };
+      outcome = { ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) };
     }
+    return signal?.aborted ? cancelledOutcome() : outcome;
   }
 }

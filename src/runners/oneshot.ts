@@ -1,11 +1,15 @@
 /**
  * One process per event: `<command...> websocket::<hook> <host> <token> <socket> [<message>]`,
  * as a plain argv. stdout is streamed line by line (receive) or collected as
- * the result; stderr is kept for the log; a timeout kills the process.
+ * the result; stderr is kept for the log; a timeout, a line over the bound or
+ * the client going away kills the process and everything it started. Each
+ * process holds a slot of the shared HookSlots while it runs.
  */
-import { LineSplitter } from '../lines.ts';
+import { LineSplitter, LineTooLong } from '../lines.ts';
 import type { Child, SpawnOptions } from '../runtime/types.ts';
+import { cancelledOutcome } from './runner.ts';
 import type { HookJob, HookOutcome, Runner } from './runner.ts';
+import type { HookSlots } from './slots.ts';
 
 export type Spawn = (argv: string[], options?: SpawnOptions) => Child;
 
@@ -14,6 +18,10 @@ export interface OneshotOptions {
   command: string[];
   spawn: Spawn;
   timeoutMs: number;
+  /** The process-wide caps every one-shot hook process counts against. */
+  slots: HookSlots;
+  /** Bytes a line of output may have (limits.hookLine). */
+  maxLine: number;
 }
 
 /** Enough stdout for any sane auth/connect result; the rest is dropped, not buffered. */
@@ -27,28 +35,46 @@ export function hookArgv(command: string[], job: HookJob): string[] {
   return argv;
 }
 
+export interface ProcessOptions {
+  timeoutMs: number;
+  /** Every non-empty stdout line, as it is printed; without it, stdout (trimmed) is the result. */
+  onLine?: (line: string) => void;
+  /** Aborts when the client went away: the process group is killed, the outcome is cancelled. */
+  signal?: AbortSignal;
+  /** Bytes a line of stdout may have (limits.hookLine); a longer one kills the process and fails it. */
+  maxLine?: number;
+}
+
 /**
- * Runs a program to its end. With `onLine`, every non-empty stdout line goes
- * there as it is printed; without, stdout (trimmed) is the result.
+ * Runs a program to its end, as the leader of its own process group, so a
+ * kill (timeout, cancel, an over-long line) ends whatever it started too.
  * Exit 0 is success; anything else, or the timeout, is a failure. Never rejects.
  */
-export async function runProcess(spawn: Spawn, argv: string[], timeoutMs: number, onLine?: (line: string) => void): Promise<HookOutcome> {
+export async function runProcess(spawn: Spawn, argv: string[], options: ProcessOptions): Promise<HookOutcome> {
+  const { timeoutMs, onLine, signal, maxLine } = options;
+  if (signal?.aborted) return cancelledOutcome();
   let child: Child;
   try {
-    child = spawn(argv);
+    child = spawn(argv, { group: true });
   } catch (error) {
     return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
   }
 
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
+  // Why it was killed, if it was: the first reason wins, and nothing more is sent once there is one.
+  let ended: { error: string; cancelled?: true } | undefined;
+  const end = (why: { error: string; cancelled?: true }) => {
+    if (ended) return;
+    ended = why;
     child.kill();
-  }, timeoutMs);
+  };
+  const timer = setTimeout(() => end({ error: `timed out after ${timeoutMs} ms and was killed` }), timeoutMs);
+  const onAbort = () => end(cancelledOutcome());
+  signal?.addEventListener('abort', onAbort, { once: true });
 
   let result = '';
-  const splitter = new LineSplitter();
+  const splitter = new LineSplitter(maxLine);
   const emit = (line: string) => {
+    if (ended) return;
     if (onLine) {
       if (line.trim() !== '') onLine(line);
     } else if (result.length < RESULT_CAP) {
@@ -56,8 +82,13 @@ export async function runProcess(spawn: Spawn, argv: string[], timeoutMs: number
     }
   };
   const readStdout = (async () => {
-    for await (const chunk of child.stdout) splitter.push(chunk, emit);
-    splitter.end(emit);
+    try {
+      for await (const chunk of child.stdout) splitter.push(chunk, emit);
+      splitter.end(emit);
+    } catch (error) {
+      if (error instanceof LineTooLong) end({ error: error.message });
+      else throw error;
+    }
   })();
   let stderr = '';
   const readStderr = (async () => {
@@ -82,11 +113,14 @@ export async function runProcess(spawn: Spawn, argv: string[], timeoutMs: number
     ]);
     clearTimeout(grace);
     const trimmed = stderr.trim().slice(0, STDERR_CAP) || undefined;
-    if (timedOut) return { ok: false, error: `timed out after ${timeoutMs} ms and was killed`, stderr: trimmed };
+    const why = ended as { error: string; cancelled?: true } | undefined;
+    if (why?.cancelled) return cancelledOutcome();
+    if (why) return { ok: false, error: why.error, stderr: trimmed };
     if (code !== 0) return { ok: false, error: code === null ? 'killed by a signal' : `exited with code ${code}`, stderr: trimmed };
     return { ok: true, result: result.trim(), stderr: trimmed };
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -98,10 +132,18 @@ export class OneshotRunner implements Runner {
     this.#options = options;
   }
 
-  run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
-    const { spawn, timeoutMs, command } = this.#options;
-    // The path's parameters go in the environment: the argv stays exactly what the old servers passed.
-    const withParams: Spawn = job.params ? (argv, options = {}) => spawn(argv, { ...options, env: { ...options.env, WSGATE_PARAMS: JSON.stringify(job.params) } }) : spawn;
-    return runProcess(withParams, hookArgv(command, job), timeoutMs, onLine);
+  async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
+    const { spawn, timeoutMs, command, slots, maxLine } = this.#options;
+    // Auth hooks also count against their host's cap: one host's flood of upgrades cannot take every slot.
+    // A close hook is never refused: the app must hear that a socket it accepted has gone.
+    const slot = await slots.acquire(job.hook === 'auth' ? { authHost: job.host } : { neverBusy: job.hook === 'close' }, signal);
+    if (!slot.ok) return 'busy' in slot ? { ok: false, error: slot.busy, busy: true } : cancelledOutcome();
+    try {
+      // The path's parameters go in the environment: the argv stays exactly what the old servers passed.
+      const withParams: Spawn = job.params ? (argv, options = {}) => spawn(argv, { ...options, env: { ...options.env, WSGATE_PARAMS: JSON.stringify(job.params) } }) : spawn;
+      return await runProcess(withParams, hookArgv(command, job), { timeoutMs, onLine, signal, maxLine });
+    } finally {
+      slot.release();
+    }
   }
 }

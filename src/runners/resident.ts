@@ -13,11 +13,12 @@ export class ResidentRunner implements Runner {
     readonly timeoutMs: number,
   ) {}
 
-  async run(job: HookJob, onLine?: (line: string) => void): Promise<HookOutcome> {
+  async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
     const args: string[] = [job.host, job.token, job.socket];
     if (job.message !== undefined) args.push(job.message);
     // Empty lines are dropped as in one-shot mode: the page script parses every frame as JSON.
     const lines = onLine && ((line: string) => line.trim() !== '' && onLine(line));
-    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params }, lines || undefined, this.timeoutMs);
+    // Each socket is a lane of the pool's queue: one socket's backlog does not hold up another's next hook.
+    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane: `socket:${job.socket}` }, lines || undefined, this.timeoutMs, signal);
   }
 }

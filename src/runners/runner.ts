@@ -19,10 +19,18 @@ export interface HookJob {
   params?: Record<string, string>;
 }
 
-/** How a hook ended; `stderr` is what it wrote there (trimmed, capped), if anything. */
+/**
+ * How a hook ended; `stderr` is what it wrote there (trimmed, capped), if
+ * anything. A failure is `cancelled` when the job's signal aborted (its
+ * client went away), and `busy` when a cap's queue was full and nothing
+ * started (an upgrade answers 503 then).
+ */
 export type HookOutcome =
   | { ok: true; result: unknown; stderr?: string }
   | { ok: false; error: string; stderr?: string; cancelled?: true; busy?: true };
+
+/** The outcome of a job whose client went away before it ended. */
+export const cancelledOutcome = (): HookOutcome & { ok: false } => ({ ok: false, error: 'cancelled: the client went away', cancelled: true });
 
 export interface Runner {
   /** What `/health` and logs call this runner. */
@@ -30,7 +38,11 @@ export interface Runner {
   /**
    * Runs one hook. `onLine` receives each non-empty line the hook prints,
    * as soon as it is printed; without it the output is only the result.
-   * Never rejects: every failure is an outcome.
+   * When `signal` aborts (the client went away), the outcome is cancelledOutcome() and
+   * no more lines come: a one-shot process is killed with its process group,
+   * a job still queued leaves its queue, and a resident or module hook already
+   * running is left to finish (its result is ignored). Already aborted: nothing
+   * starts. Never rejects: every failure is an outcome.
    */
   run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome>;
   /** Lets go of processes or resources; called on shutdown. */

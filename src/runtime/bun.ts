@@ -11,6 +11,7 @@ import type { Context, Hono } from 'hono';
 import { getConnInfo } from 'hono/bun';
 import { createWSMessageEvent } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
+import { killGroup, trackGroup } from './groups.ts';
 import type { Child, Listener, OutFrame, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface BunSubprocess {
@@ -60,8 +61,19 @@ declare const process: {
 };
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
-  const proc = Bun.spawn(argv, { cwd: options.cwd, env: options.env && { ...Bun.env, ...options.env }, stdin: options.stdin ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  // detached: Bun calls setsid() in the child, which makes it a process group leader.
+  const proc = Bun.spawn(argv, {
+    cwd: options.cwd,
+    env: options.env && { ...Bun.env, ...options.env },
+    stdin: options.stdin ? 'pipe' : 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    detached: options.group === true,
+  });
   const input = proc.stdin;
+  const exited = proc.exited.then((code) => (proc.signalCode ? null : code));
+  const group = options.group ? proc.pid : undefined;
+  if (group) trackGroup(group, exited);
   return {
     pid: proc.pid,
     stdin: input
@@ -85,8 +97,8 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
       : undefined,
     stdout: proc.stdout,
     stderr: proc.stderr,
-    exited: proc.exited.then((code) => (proc.signalCode ? null : code)),
-    kill: () => proc.kill(9),
+    exited,
+    kill: () => (group ? killGroup(group, () => proc.kill(9)) : proc.kill(9)),
   };
 }
 
@@ -238,6 +250,7 @@ export const runtime: Runtime = {
   // Bun aborts a request's signal when its client disconnects before the answer.
   watchUpgrade: (c) => ({ signal: c.req.raw.signal, done() {} }),
   remoteAddress: (c) => getConnInfo(c).remote.address,
+  // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
   onStray: (handler) => {
     process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
     process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));

@@ -13,6 +13,7 @@ import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
+import { killGroup, trackGroup } from './groups.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
@@ -62,8 +63,27 @@ function writeAll(out: { writeSync(data: Uint8Array): number }, text: string): v
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
   const [file, ...args] = argv;
-  const child = new Deno.Command(file!, { args, cwd: options.cwd, env: options.env, stdin: options.stdin ? 'piped' : 'null', stdout: 'piped', stderr: 'piped' }).spawn();
+  // detached: Deno calls setsid() in the child, which makes it a process group leader.
+  const child = new Deno.Command(file!, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin ? 'piped' : 'null',
+    stdout: 'piped',
+    stderr: 'piped',
+    detached: options.group === true,
+  }).spawn();
   const writer = options.stdin ? child.stdin.getWriter() : undefined;
+  const exited = child.status.then((status) => (status.signal ? null : status.code));
+  const group = options.group ? child.pid : undefined;
+  if (group) trackGroup(group, exited, (handler) => globalThis.addEventListener('unload', handler));
+  const killLeader = () => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already exited.
+    }
+  };
   return {
     pid: child.pid,
     stdin: writer
@@ -75,14 +95,8 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
       : undefined,
     stdout: child.stdout,
     stderr: child.stderr,
-    exited: child.status.then((status) => (status.signal ? null : status.code)),
-    kill: () => {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // Already exited.
-      }
-    },
+    exited,
+    kill: () => (group ? killGroup(group, killLeader) : killLeader()),
   };
 }
 
@@ -255,6 +269,7 @@ export const runtime: Runtime = {
   // Deno aborts a request's signal when its client disconnects before the answer.
   watchUpgrade: (c) => ({ signal: c.req.raw.signal, done() {} }),
   remoteAddress: (c) => getConnInfo(c).remote.address,
+  // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
   onStray: (handler) => {
     globalThis.addEventListener('unhandledrejection', (event) => {
       event.preventDefault();

@@ -15,6 +15,7 @@ import type { WebSocket } from 'ws';
 import type { Context, Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { UpgradeWebSocket } from 'hono/ws';
+import { killGroup, trackGroup } from './groups.ts';
 import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 
@@ -24,20 +25,28 @@ const nodeWs = createNodeWebSocket(target);
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
   const [file, ...args] = argv;
-  const child = spawnChild(file!, args, { cwd: options.cwd, env: options.env && { ...process.env, ...options.env }, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // detached: setsid(), which makes the child a process group leader; the pipes keep it tied to wsgate as before.
+  const child = spawnChild(file!, args, {
+    cwd: options.cwd,
+    env: options.env && { ...process.env, ...options.env },
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    detached: options.group === true,
+  });
   // A worker that dies makes the next write fail with EPIPE; its exit is what we act on.
   child.stdin?.on('error', () => {});
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));
   });
+  const group = options.group && child.pid ? child.pid : undefined;
+  if (group) trackGroup(group, exited);
   return {
     pid: child.pid,
     stdin: child.stdin ? { write: (text) => void child.stdin!.write(text), end: () => void child.stdin!.end() } : undefined,
     stdout: child.stdout!,
     stderr: child.stderr!,
     exited,
-    kill: () => child.kill('SIGKILL'),
+    kill: () => (group ? killGroup(group, () => child.kill('SIGKILL')) : child.kill('SIGKILL')),
   };
 }
 

@@ -11,6 +11,12 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Pipe stdin (resident workers); otherwise the child gets none. */
   stdin?: boolean;
+  /**
+   * Start the child as the leader of a process group of its own, so that
+   * kill() ends it and everything it started; groups still alive when
+   * wsgate exits are killed then (src/runtime/groups.ts).
+   */
+  group?: boolean;
 }
 
 /** The writable end of a child's stdin. */
@@ -27,6 +33,7 @@ export interface Child {
   readonly stderr: AsyncIterable<Uint8Array>;
   /** Resolves with the exit code, or null when a signal ended it. */
   readonly exited: Promise<number | null>;
+  /** SIGKILL: to its whole process group when spawned with `group`. */
   kill(): void;
 }
 

@@ -1,0 +1,153 @@
+/**
+ * How many hook processes run at once, process-wide: every one-shot hook and
+ * every `build: true` dispatch takes a slot for the life of its process.
+ * One-shot auth hooks are also capped per host, so one host's flood of
+ * upgrades cannot take every slot. What is over a cap waits in one bounded
+ * FIFO queue; over the queue's bound it is refused at once (busy), and what
+ * leaves (its client gone) frees its place. One object lives as long as
+ * wsgate, across reloads: in-flight counts stay right, new limits apply.
+ */
+
+export interface SlotLimits {
+  /** Hook processes running at once (limits.hookProcesses). */
+  processes: number;
+  /** Jobs waiting for a slot (limits.hookQueue); over it, busy at once. */
+  queue: number;
+  /** One-shot auth hooks of one host running at once (limits.authsPerHost). */
+  authsPerHost: number;
+}
+
+/** What a job needs: a slot, and for an auth hook, one of its host's. */
+export interface SlotClaim {
+  /** Set for auth hooks: the host whose auth cap applies. */
+  authHost?: string;
+  /**
+   * Waits whatever the queue's bound: for close hooks, which the app needs to
+   * hear of every socket it accepted (their number is bounded by limits.sockets).
+   */
+  neverBusy?: boolean;
+}
+
+export type Acquired = { ok: true; release: () => void } | { ok: false; busy: string } | { ok: false; cancelled: true };
+
+export interface SlotStats {
+  running: number;
+  queued: number;
+  processes: number;
+  queue: number;
+  authsPerHost: number;
+}
+
+interface Waiter {
+  claim: SlotClaim;
+  grant: (acquired: Acquired) => void;
+  leave?: () => void;
+}
+
+export class HookSlots {
+  #limits: SlotLimits;
+  #running = 0;
+  readonly #authRunning = new Map<string, number>();
+  readonly #queue: Waiter[] = [];
+
+  constructor(limits: SlotLimits) {
+    this.#limits = { ...limits };
+  }
+
+  get limits(): SlotLimits {
+    return this.#limits;
+  }
+
+  /** Reload: new limits apply to what starts from now on; what runs keeps its slot. */
+  configure(limits: SlotLimits): void {
+    this.#limits = { ...limits };
+    this.#pump();
+  }
+
+  stats(): SlotStats {
+    return { running: this.#running, queued: this.#queue.length, ...this.#limits };
+  }
+
+  /** Why a job with this claim would be refused now, if it would (the answer for an async request before it is queued). */
+  refusal(claim: SlotClaim = {}): string | undefined {
+    if (this.#startsNow(claim)) return undefined;
+    return this.#queue.length >= this.#limits.queue ? this.#busy(claim) : undefined;
+  }
+
+  /**
+   * A slot now, or once one frees up; busy at once when the queue is full;
+   * cancelled when `signal` aborts first (its place in the queue is freed).
+   * `release` must be called exactly once when the process is done.
+   */
+  acquire(claim: SlotClaim = {}, signal?: AbortSignal): Promise<Acquired> {
+    if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
+    if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
+    if (this.#queue.length >= this.#limits.queue && !claim.neverBusy) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
+    return new Promise<Acquired>((resolve) => {
+      const waiter: Waiter = { claim, grant: resolve };
+      if (signal) {
+        const onAbort = () => {
+          const at = this.#queue.indexOf(waiter);
+          if (at >= 0) this.#queue.splice(at, 1);
+          resolve({ ok: false, cancelled: true });
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiter.leave = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#queue.push(waiter);
+    });
+  }
+
+  /** It fits, and no waiter that fits too is ahead of it (whoever waits for the same thing goes first). */
+  #startsNow(claim: SlotClaim): boolean {
+    return this.#fits(claim) && !this.#queue.some((w) => this.#fits(w.claim));
+  }
+
+  #fits(claim: SlotClaim): boolean {
+    if (this.#running >= this.#limits.processes) return false;
+    return claim.authHost === undefined || (this.#authRunning.get(claim.authHost) ?? 0) < this.#limits.authsPerHost;
+  }
+
+  #busy(claim: SlotClaim): string {
+    const { processes, queue, authsPerHost } = this.#limits;
+    if (this.#running < processes && claim.authHost !== undefined) {
+      return `busy: limits.authsPerHost (${authsPerHost} auth hooks running for ${claim.authHost}, ${queue} waiting) is full`;
+    }
+    return `busy: limits.hookProcesses (${processes} hook processes running, ${queue} waiting) is full`;
+  }
+
+  #take(claim: SlotClaim): Acquired {
+    this.#running++;
+    const host = claim.authHost;
+    if (host !== undefined) this.#authRunning.set(host, (this.#authRunning.get(host) ?? 0) + 1);
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#running--;
+        if (host !== undefined) {
+          const left = this.#authRunning.get(host)! - 1;
+          if (left > 0) this.#authRunning.set(host, left);
+          else this.#authRunning.delete(host);
+        }
+        this.#pump();
+      },
+    };
+  }
+
+  /** Starts waiters in queue order; one blocked only by its host's auth cap does not hold up the others. */
+  #pump(): void {
+    for (let i = 0; i < this.#queue.length && this.#running < this.#limits.processes; ) {
+      const waiter = this.#queue[i]!;
+      if (!this.#fits(waiter.claim)) {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
+      waiter.leave?.();
+      waiter.grant(this.#take(waiter.claim));
+    }
+  }
+}

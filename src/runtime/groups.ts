@@ -1,0 +1,48 @@
+/**
+ * Children started as leaders of their own process group (SpawnOptions.group):
+ * killing one kills everything it started, and whatever is still alive when
+ * wsgate exits is killed too. A group leader no longer shares wsgate's
+ * process group, so a terminal's Ctrl-C or a supervisor that signals the
+ * group would not reach it: the exit hook below is what ends it then.
+ */
+import process from 'node:process';
+
+const leaders = new Set<number>();
+let hooked = false;
+
+/** SIGKILL to the whole group of `pid`; the leader alone when the group is gone or cannot be signalled. */
+export function killGroup(pid: number, killLeader: () => void): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is already gone (or this platform has no groups): the leader alone, as before.
+    killLeader();
+  }
+}
+
+/**
+ * Tracks a group leader until it exits; on wsgate's own exit, every group
+ * still tracked is killed. `atExit` registers a synchronous handler for the
+ * runtime's exit (Node and Bun: process 'exit'; Deno: 'unload', as Deno.exit
+ * does not emit process 'exit').
+ */
+export function trackGroup(pid: number, exited: Promise<unknown>, atExit: (handler: () => void) => void = (handler) => process.on('exit', handler)): void {
+  leaders.add(pid);
+  // The leader's exit does not end its group, but a pid about to be reused must not be signalled later.
+  void exited.then(
+    () => leaders.delete(pid),
+    () => leaders.delete(pid),
+  );
+  if (hooked) return;
+  hooked = true;
+  // Synchronous, so it runs on every exit path that runs exit handlers (runtime.exit after a stop, an uncaught error).
+  atExit(() => {
+    for (const leader of leaders) {
+      try {
+        process.kill(-leader, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * The resident pool's queue, its reaper and its bound on frames, on real PHP
+ * workers (test/fixtures/app.php phlo_serve).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createLogger } from '../../src/log.ts';
+import { Capacity, FairQueue, Pool } from '../../src/pool/pool.ts';
+import type { PoolSettings } from '../../src/pool/pool.ts';
+import type { Spawn } from '../../src/pool/worker.ts';
+import { runtime } from '../../src/runtime/node.ts';
+import { APP, tempDir } from '../support/server.ts';
+
+const log = createLogger(() => {}, 'error');
+const events = join(tempDir(), 'events.ndjson');
+writeFileSync(events, '');
+const spawn: Spawn = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...options.env, WSGATE_TEST_EVENTS: events } });
+const settings: PoolSettings = { idleMs: 60_000, maxJobs: 10_000, maxQueue: 1000, timeoutMs: 10_000, bootTimeoutMs: 10_000 };
+const pools: Pool[] = [];
+const newPool = (overrides: Partial<PoolSettings> = {}) => {
+  const pool = new Pool(APP, ['php', APP, 'phlo_serve'], { ...settings, ...overrides }, new Capacity(1), spawn, log);
+  pools.push(pool);
+  return pool;
+};
+after(() => Promise.all(pools.map((p) => p.capacity.stop())));
+
+describe('FairQueue', () => {
+  const item = (lane: string, n: number) => ({ job: { lane }, n });
+  it('serves lanes round-robin, each lane in its own order', () => {
+    const q = new FairQueue<ReturnType<typeof item>>();
+    for (let n = 0; n < 4; n++) q.push(item('a', n));
+    q.push(item('b', 0));
+    q.push(item('c', 0));
+    q.push(item('b', 1));
+    const order: string[] = [];
+    for (let i = 0; i < 10 && q.length > 0; i++) {
+      const next = q.shift()!;
+      order.push(`${next.job.lane}${next.n}`);
+    }
+    assert.deepEqual(order, ['a0', 'b0', 'c0', 'a1', 'b1', 'a2', 'a3']);
+  });
+  it('puts a handed-back job first, and removes one wherever it waits', () => {
+    const q = new FairQueue<ReturnType<typeof item>>();
+    const a0 = item('a', 0);
+    const b0 = item('b', 0);
+    q.push(a0);
+    q.push(b0);
+    const back = item('b', 9);
+    q.unshift(back);
+    assert.equal(q.remove(a0), true);
+    assert.equal(q.remove(a0), false);
+    assert.equal(q.length, 2);
+    assert.equal(q.shift(), back);
+    assert.equal(q.shift(), b0);
+    assert.equal(q.shift(), undefined);
+    assert.equal(q.length, 0);
+  });
+});
+
+describe('Pool on PHP workers', { timeout: 60_000 }, () => {
+  it("one lane's backlog does not hold up another lane's single job", async () => {
+    const pool = newPool();
+    await pool.run({ target: 'jobs::echo', args: [], stream: false }); // boots the one worker
+    const finished: string[] = [];
+    const runs: Promise<unknown>[] = [];
+    for (let n = 0; n < 10; n++) runs.push(pool.run({ target: 'jobs::slow', args: [100], stream: false, lane: 'busy' }).then(() => finished.push(`busy${n}`)));
+    runs.push(pool.run({ target: 'jobs::echo', args: ['quiet'], stream: false, lane: 'quiet' }).then(() => finished.push('quiet')));
+    await Promise.all(runs);
+    // FIFO would finish it last (after ten 100 ms jobs); round-robin after the one running and one turn of the busy lane.
+    assert.ok(finished.indexOf('quiet') <= 2, `finished in order ${finished.join(',')}`);
+    assert.deepEqual(
+      finished.filter((f) => f !== 'quiet'),
+      Array.from({ length: 10 }, (_, n) => `busy${n}`),
+      'one lane stays in order',
+    );
+  });
+
+  it('a queued job whose signal aborts is never sent to a worker; a running one is left to finish and reads as cancelled', async () => {
+    const pool = newPool();
+    await pool.run({ target: 'jobs::echo', args: [], stream: false });
+    const controller = new AbortController();
+    const running = pool.run({ target: 'jobs::slow', args: [300, 'running-marker'], stream: false, lane: 's' }, undefined, undefined, controller.signal);
+    const queued = pool.run({ target: 'jobs::slow', args: [0, 'queued-marker'], stream: false, lane: 's' }, undefined, undefined, controller.signal);
+    assert.equal(pool.stats().queued, 1);
+    controller.abort();
+    assert.deepEqual(await queued, { ok: false, error: 'cancelled: the client went away', cancelled: true });
+    assert.equal(pool.stats().queued, 0);
+    assert.equal((await running).ok, false);
+    // The worker is still the same and still serves.
+    assert.equal((await pool.run({ target: 'jobs::echo', args: ['after'], stream: false })).ok, true);
+    const log = readFileSync(events, 'utf8');
+    assert.match(log, /running-marker/, 'the running job ran');
+    assert.doesNotMatch(log, /queued-marker/, 'the queued job never reached PHP');
+    assert.equal(pool.stats().workers, 1);
+  });
+
+  it('reaps a worker idle past pool.idle within about twice the idle time', async () => {
+    const idleMs = 250;
+    const pool = newPool({ idleMs });
+    await pool.run({ target: 'jobs::echo', args: [], stream: false });
+    const idleFrom = performance.now();
+    assert.equal(pool.stats().workers, 1);
+    // Polled, bounded: the reaper leaves no event to wait for but the worker count.
+    for (let i = 0; i < 100 && pool.stats().workers > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const took = performance.now() - idleFrom;
+    assert.equal(pool.stats().workers, 0, 'reaped');
+    assert.ok(took < 2 * idleMs, `reaped after ${Math.round(took)} ms, idle is ${idleMs} ms`);
+  });
+
+  it('a worker that prints a frame over the bound is killed, its job failed, nothing of it sent', async () => {
+    const pool = newPool({ maxLine: 1000 });
+    const lines: string[] = [];
+    const outcome = await pool.run({ target: 'jobs::lines', args: ['short', 'x'.repeat(5000)], stream: true }, (line) => lines.push(line));
+    assert.equal(outcome.ok, false);
+    assert.match((outcome as { error: string }).error, /a line of output is longer than 1000 bytes/);
+    assert.deepEqual(lines, ['short']);
+    const next = await pool.run({ target: 'jobs::echo', args: ['again'], stream: false });
+    assert.deepEqual(next, { ok: true, result: ['again'] }, 'a new worker serves the next job');
+  });
+});

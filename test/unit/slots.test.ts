@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OneshotRunner } from '../../src/runners/oneshot.ts';
+import { HookSlots } from '../../src/runners/slots.ts';
+import { runtime } from '../../src/runtime/node.ts';
+import type { Acquired } from '../../src/runners/slots.ts';
+
+const granted = (a: Acquired): (() => void) => {
+  assert.equal(a.ok, true, JSON.stringify(a));
+  return (a as { release: () => void }).release;
+};
+
+/** Whether a promise has settled by the end of this turn of the event loop. */
+async function settled<T>(promise: Promise<T>): Promise<boolean> {
+  let done = false;
+  void promise.then(() => (done = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  return done;
+}
+
+describe('HookSlots', () => {
+  it('runs up to the cap at once; the next waits until one is released, in order', async () => {
+    const slots = new HookSlots({ processes: 2, queue: 10, authsPerHost: 10 });
+    const a = granted(await slots.acquire());
+    granted(await slots.acquire());
+    const third = slots.acquire();
+    const fourth = slots.acquire();
+    assert.equal(await settled(third), false);
+    assert.deepEqual({ running: slots.stats().running, queued: slots.stats().queued }, { running: 2, queued: 2 });
+    a();
+    assert.equal(await settled(third), true);
+    assert.equal(await settled(fourth), false, 'the fourth still waits: FIFO, one slot freed');
+    granted(await third);
+  });
+
+  it('is busy at once, spawning nothing, when the queue is full', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 2, authsPerHost: 10 });
+    granted(await slots.acquire());
+    void slots.acquire();
+    void slots.acquire();
+    const over = await slots.acquire();
+    assert.equal(over.ok, false);
+    assert.match((over as { busy: string }).busy, /^busy: limits\.hookProcesses .* is full$/);
+    assert.match(slots.refusal() ?? '', /^busy: /, 'refusal() tells ahead of time');
+    assert.equal(slots.stats().queued, 2);
+  });
+
+  it('a queued job whose signal aborts leaves the queue, and its place is free', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 1, authsPerHost: 10 });
+    const release = granted(await slots.acquire());
+    const controller = new AbortController();
+    const waiting = slots.acquire({}, controller.signal);
+    assert.ok(slots.refusal(), 'full now');
+    controller.abort();
+    assert.deepEqual(await waiting, { ok: false, cancelled: true });
+    assert.equal(slots.stats().queued, 0);
+    assert.equal(slots.refusal(), undefined, 'the queue has room again');
+    const next = slots.acquire();
+    release();
+    granted(await next);
+    assert.equal(slots.stats().running, 1, 'the aborted job never took the freed slot');
+  });
+
+  it('an already aborted signal starts nothing', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 1, authsPerHost: 1 });
+    assert.deepEqual(await slots.acquire({}, AbortSignal.abort()), { ok: false, cancelled: true });
+    assert.equal(slots.stats().running, 0);
+  });
+
+  it('caps auth hooks per host without holding up other hosts or other hooks', async () => {
+    const slots = new HookSlots({ processes: 10, queue: 10, authsPerHost: 1 });
+    const first = granted(await slots.acquire({ authHost: 'a' }));
+    const secondA = slots.acquire({ authHost: 'a' });
+    assert.equal(await settled(secondA), false);
+    granted(await slots.acquire({ authHost: 'b' }));
+    granted(await slots.acquire());
+    first();
+    granted(await secondA);
+  });
+
+  it('names the host cap when that is what is full', async () => {
+    const slots = new HookSlots({ processes: 10, queue: 0, authsPerHost: 1 });
+    granted(await slots.acquire({ authHost: 'a' }));
+    const over = await slots.acquire({ authHost: 'a' });
+    assert.match((over as { busy: string }).busy, /^busy: limits\.authsPerHost .* for a, .* is full$/);
+  });
+
+  it('a close hook waits even when the queue is full: the app must hear of every socket that went', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 1, authsPerHost: 1 });
+    const release = granted(await slots.acquire());
+    void slots.acquire();
+    assert.equal((await slots.acquire()).ok, false, 'full');
+    const close = slots.acquire({ neverBusy: true });
+    assert.equal(slots.stats().queued, 2);
+    release();
+    assert.equal(await settled(close), false, 'in its turn, behind the one queued before it');
+  });
+
+  it('a release counts once, however often it is called (a failure path and a finally)', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 5, authsPerHost: 1 });
+    const release = granted(await slots.acquire({ authHost: 'h' }));
+    release();
+    release();
+    assert.equal(slots.stats().running, 0);
+    granted(await slots.acquire({ authHost: 'h' }));
+    assert.equal(slots.stats().running, 1);
+  });
+
+  it('new limits apply at once and keep what runs counted (a reload)', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 5, authsPerHost: 5 });
+    const release = granted(await slots.acquire());
+    const waiting = slots.acquire();
+    slots.configure({ processes: 2, queue: 5, authsPerHost: 5 });
+    granted(await waiting);
+    assert.equal(slots.stats().running, 2);
+    release();
+    assert.equal(slots.stats().running, 1);
+  });
+});
+
+describe('OneshotRunner under HookSlots', () => {
+  const job = { host: 'h', hook: 'auth' as const, token: 't', socket: 's' };
+  const runner = (slots: HookSlots, script: string) => new OneshotRunner({ command: ['sh', '-c', script, 'sh'], spawn: runtime.spawn, timeoutMs: 5000, slots, maxLine: 1024 });
+
+  it('releases its slot when the process ends, well or badly', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 0, authsPerHost: 1 });
+    assert.equal((await runner(slots, 'echo ok').run(job)).ok, true);
+    assert.equal(slots.stats().running, 0);
+    const failed = await runner(slots, 'exit 3').run(job);
+    assert.equal(failed.ok, false);
+    assert.equal(slots.stats().running, 0);
+    assert.equal((await runner(slots, 'echo again').run(job)).ok, true, 'the one slot is still there');
+  });
+
+  it('answers busy at once, starting no process, when the queue is full', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 0, authsPerHost: 1 });
+    const controller = new AbortController();
+    const long = runner(slots, 'sleep 5').run(job, undefined, controller.signal);
+    const started = performance.now();
+    const busy = await runner(slots, 'echo never').run({ ...job, hook: 'connect' });
+    assert.ok(performance.now() - started < 500);
+    assert.deepEqual({ ok: busy.ok, busy: (busy as { busy?: true }).busy }, { ok: false, busy: true });
+    controller.abort();
+    const cancelled = await long;
+    assert.deepEqual(cancelled, { ok: false, error: 'cancelled: the client went away', cancelled: true });
+    assert.equal(slots.stats().running, 0);
+  });
+});
