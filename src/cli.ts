@@ -2,12 +2,13 @@
  * The command line (citty): serve, check, cast, health.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
  */
-import { defineCommand, runCommand, showUsage } from 'citty';
+import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { CommandDef } from 'citty';
 import { start } from './app.ts';
 import type { Running } from './app.ts';
 import { ConfigError, loadConfig, servePolicy } from './config.ts';
 import type { Overrides } from './config.ts';
+import { colourWanted, stripColour } from './colour.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.ts';
 import type { Level, LogFormat } from './log.ts';
 import type { Runtime } from './runtime/types.ts';
@@ -184,7 +185,9 @@ export async function runCli(runtime: Runtime): Promise<void> {
   const cli = buildCli(runtime);
   const rawArgs = runtime.args();
   if (rawArgs.length === 0 || rawArgs.includes('--help') || rawArgs.includes('-h')) {
-    await showUsage(...(await resolveForUsage(cli, rawArgs)));
+    // citty colours its usage unless NO_COLOR, CI or TERM=dumb is set; whether stdout is a terminal is wsgate's to ask.
+    const usage = await renderUsage(...(await resolveForUsage(cli, rawArgs)));
+    runtime.writeOut(`${colourWanted(runtime.env, runtime.isTerminal('out')) ? usage : stripColour(usage)}\n`);
     return;
   }
   if (rawArgs[0] === '--version' || rawArgs[0] === '-v') {

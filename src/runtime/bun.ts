@@ -55,8 +55,8 @@ declare const process: {
   exit(code: number): never;
   cwd(): string;
   argv: string[];
-  stdout: { write(text: string): void };
-  stderr: { write(text: string): void };
+  stdout: { write(text: string): void; isTTY?: boolean };
+  stderr: { write(text: string): void; isTTY?: boolean };
 };
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
@@ -261,4 +261,5 @@ export const runtime: Runtime = {
   cwd: () => process.cwd(),
   writeOut: (line) => process.stdout.write(`${line}\n`),
   writeErr: (line) => process.stderr.write(`${line}\n`),
+  isTerminal: (stream) => (stream === 'out' ? process.stdout : process.stderr).isTTY === true,
 };

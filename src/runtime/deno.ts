@@ -48,8 +48,8 @@ interface DenoGlobal {
   realPath(path: string): Promise<string>;
   stat(path: string): Promise<{ isFile: boolean }>;
   cwd(): string;
-  stdout: { writeSync(data: Uint8Array): number };
-  stderr: { writeSync(data: Uint8Array): number };
+  stdout: { writeSync(data: Uint8Array): number; isTerminal(): boolean };
+  stderr: { writeSync(data: Uint8Array): number; isTerminal(): boolean };
 }
 declare const Deno: DenoGlobal;
 
@@ -283,4 +283,5 @@ export const runtime: Runtime = {
   cwd: () => Deno.cwd(),
   writeOut: (line) => writeAll(Deno.stdout, `${line}\n`),
   writeErr: (line) => writeAll(Deno.stderr, `${line}\n`),
+  isTerminal: (stream) => (stream === 'out' ? Deno.stdout : Deno.stderr).isTerminal(),
 };

@@ -164,4 +164,5 @@ export const runtime: Runtime = {
   cwd: () => process.cwd(),
   writeOut: (line) => void process.stdout.write(`${line}\n`),
   writeErr: (line) => void process.stderr.write(`${line}\n`),
+  isTerminal: (stream) => (stream === 'out' ? process.stdout : process.stderr).isTTY === true,
 };
