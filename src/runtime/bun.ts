@@ -11,6 +11,7 @@ import type { Context, Hono } from 'hono';
 import { getConnInfo } from 'hono/bun';
 import { createWSMessageEvent } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
+import { protocolCloseCode } from './close-code.ts';
 import type { Child, Listener, OutFrame, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface BunSubprocess {
@@ -128,7 +129,9 @@ const websocket = {
     ws.data.onMessage?.(createWSMessageEvent(typeof message === 'string' ? message : (message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer)), contextOf(ws));
   },
   close(ws: BunSocket, code: number, reason: string) {
-    ws.data.onClose?.(new CloseEvent('close', { code, reason }), contextOf(ws));
+    // uWebSockets fails a bad frame with 1006 here and says why in the reason ("Received invalid UTF-8"): the code it sent is that one.
+    const sent = code === 1006 ? (protocolCloseCode(reason) ?? code) : code;
+    ws.data.onClose?.(new CloseEvent('close', { code: sent, reason }), contextOf(ws));
   },
 };
 

@@ -12,7 +12,8 @@
 import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
-import type { UpgradeWebSocket } from 'hono/ws';
+import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
+import { ReportedCloseWithError } from './close-code.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
@@ -107,8 +108,9 @@ const lowerUpgrade = (c: Context): Context =>
       });
     },
   });
-const upgradeWebSocket = ((c: Context, events: never) =>
-  (honoUpgrade as (...args: unknown[]) => unknown)(c.req.header('upgrade') === 'websocket' ? c : lowerUpgrade(c), events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
+// Deno drops a connection that sends invalid UTF-8 and reports code 0; its error event says why.
+const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) =>
+  (honoUpgrade as (...args: unknown[]) => unknown)(c.req.header('upgrade') === 'websocket' ? c : lowerUpgrade(c), new ReportedCloseWithError(events), upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
 
 const wire: Wire = {
   encode: (frame) => frame,

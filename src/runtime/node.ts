@@ -12,9 +12,10 @@ import { unlinkSync } from 'node:fs';
 import { createAdaptorServer, serve } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { WebSocket } from 'ws';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { UpgradeWebSocket } from 'hono/ws';
+import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
+import { noteProtocolError, ReportedClose } from './close-code.ts';
 import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 
@@ -40,6 +41,15 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
     kill: () => child.kill('SIGKILL'),
   };
 }
+
+// ws fails a connection on a bad frame (1007, 1009, 1002) and then says 1006 in its close event: the error says which it sent.
+function onSocketError(this: WebSocket, error: Error) {
+  noteProtocolError(this, error);
+}
+nodeWs.wss.on('connection', (ws: WebSocket) => ws.on('error', onSocketError));
+
+const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) =>
+  (nodeWs.upgradeWebSocket as (c: Context, events: WSEvents<unknown>) => Promise<Response>)(c, new ReportedClose(events))) as unknown as UpgradeWebSocket<unknown>;
 
 const alive = new WeakSet<WebSocket>();
 
@@ -91,7 +101,7 @@ const wire: Wire = {
 export const runtime: Runtime = {
   name: 'node',
   wire,
-  upgradeWebSocket: nodeWs.upgradeWebSocket as UpgradeWebSocket<unknown>,
+  upgradeWebSocket,
   serve(app, { hostname, port, sockets, tls }) {
     target.app = app;
     // node-ws makes its server without options: the frame limit is set on it here (ws closes with 1009).
