@@ -138,6 +138,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       const { value, nodes } = await gateway!.castEverywhere(host, selection, data, except);
       return nodes ? { sent: value, nodes } : { sent: value };
     },
+    toSocket(host, socket, text) {
+      return gateway!.castText(host, { kind: 'sockets', ids: [socket] }, text, undefined);
+    },
   };
   // Every process wsgate starts learns where to cast back (the SDK's wsCast() reads WSGATE_URL); known once bound.
   const hookEnv: Record<string, string> = {};

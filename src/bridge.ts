@@ -46,7 +46,8 @@ const MessageBody = v.looseObject({
   host: v.optional(v.nullable(v.string('expected host to be a string'))),
   target: v.optional(v.unknown()),
   except: v.optional(v.unknown()),
-  data: v.unknown(),
+  // Optional: valibot counts a missing key of a plain unknown() as an issue, and a missing data sends {}.
+  data: v.optional(v.unknown()),
 });
 
 const SubscribeBody = v.looseObject({
@@ -237,10 +238,11 @@ export function handleMetrics(c: Context, gateway: BridgeGateway): Response {
 export async function handleHealth(c: Context, gateway: BridgeGateway): Promise<Response> {
   const { value, nodes } = await gateway.healthEverywhere();
   const sockets = value.sockets;
-  const registered = Object.keys(sockets);
   const hosts: Record<string, { tokens: number; sockets: number }> = {};
-  for (const host of registered) hosts[host] = { tokens: sockets[host]!.tokens, sockets: sockets[host]!.sockets };
+  for (const [host, stats] of Object.entries(sockets)) hosts[host] = { tokens: stats.tokens, sockets: stats.sockets };
   const configured = gateway.configured();
+  // The daemon's host map, as phloWS's `configured`: its smoke test looks for a host here before any socket opens.
+  const registered = [...configured];
   const { workers, cap, pools } = gateway.poolHealth();
   const body: Record<string, unknown> = { status: 'ok', workers, cap, pools, sockets, registered, hosts, configured, admitting: gateway.admissions.size, history: gateway.recoveryHealth() };
   const cluster = gateway.cluster;

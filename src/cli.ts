@@ -2,13 +2,13 @@
  * The command line (citty): serve, check, cast, health.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
  */
-import { defineCommand, runCommand, showUsage } from 'citty';
+import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { CommandDef } from 'citty';
-import { isLoopbackListen } from './access.ts';
 import { start } from './app.ts';
 import type { Running } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, servePolicy } from './config.ts';
 import type { Overrides } from './config.ts';
+import { colourWanted, stripColour } from './colour.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.ts';
 import type { Level, LogFormat } from './log.ts';
 import type { Runtime } from './runtime/types.ts';
@@ -68,6 +68,8 @@ export function buildCli(runtime: Runtime): CommandDef {
     redis: runtime.env('WSGATE_REDIS_URL') || undefined,
   });
   const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || runtime.env('WSGATE_CONFIG') || undefined;
+  /** The config as `serve` would take it: `check` and `serve` (and each reload) load through this one path. */
+  const loadServable = async (args: Record<string, unknown>, rawArgs: string[]) => servePolicy(await loadConfig(configFile(args), runtime, overrides(args, rawArgs)));
 
   const serve = defineCommand({
     meta: { name: 'serve', description: 'Run the gateway' },
@@ -81,17 +83,7 @@ export function buildCli(runtime: Runtime): CommandDef {
       if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
       const format = (args['log-format'] ?? runtime.env('WSGATE_LOG_FORMAT') ?? 'pretty') as LogFormat;
       if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format ${format}: expected one of ${LOG_FORMATS.join(', ')}`);
-      const load = async () => {
-        const config = await loadConfig(configFile(args), runtime, overrides(args, rawArgs));
-        // The bridge is where the danger is: on the public port unless it has its own address.
-        const bridgeListen = config.bridge ? ('path' in config.bridge ? '127.0.0.1' : config.bridge.listen) : config.listen;
-        if (!isLoopbackListen(bridgeListen) && !config.secret) {
-          throw new ConfigError([
-            `listening on ${bridgeListen} would let anyone who can reach it cast to every socket through /message: set "secret" in the config (16+ characters) or WSGATE_SECRET, give the bridge its own loopback address ("bridge": {"port": 3002}), or listen on 127.0.0.1 behind a proxy`,
-          ]);
-        }
-        return config;
-      };
+      const load = () => loadServable(args, rawArgs);
       const config = await load();
       const log = createLogger(runtime.writeErr, level, format);
       // A bug in a hook module (or in wsgate) must cost one event, never the process and every socket.
@@ -126,7 +118,7 @@ export function buildCli(runtime: Runtime): CommandDef {
     meta: { name: 'check', description: 'Validate a config and print it resolved' },
     args: configArgs,
     async run({ args, rawArgs }) {
-      const config = await loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+      const config = await loadServable(args, rawArgs);
       runtime.writeOut(JSON.stringify(config, null, 2));
     },
   });
@@ -193,7 +185,9 @@ export async function runCli(runtime: Runtime): Promise<void> {
   const cli = buildCli(runtime);
   const rawArgs = runtime.args();
   if (rawArgs.length === 0 || rawArgs.includes('--help') || rawArgs.includes('-h')) {
-    await showUsage(...(await resolveForUsage(cli, rawArgs)));
+    // citty colours its usage unless NO_COLOR, CI or TERM=dumb is set; whether stdout is a terminal is wsgate's to ask.
+    const usage = await renderUsage(...(await resolveForUsage(cli, rawArgs)));
+    runtime.writeOut(`${colourWanted(runtime.env, runtime.isTerminal('out')) ? usage : stripColour(usage)}\n`);
     return;
   }
   if (rawArgs[0] === '--version' || rawArgs[0] === '-v') {

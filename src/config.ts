@@ -14,6 +14,7 @@ import { channelProblem } from './targets.ts';
 import * as v from 'valibot';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { hostKeyProblem, normaliseHost } from './hosts.ts';
+import { isLoopbackListen } from './access.ts';
 
 export type HostMode = 'oneshot' | 'resident' | 'module';
 
@@ -687,6 +688,22 @@ export async function loadConfig(file: string | undefined, io: ConfigIO, overrid
   const config = parseConfig(mergeOverrides(raw, overrides), where, baseDir);
   config.file = path;
   await checkFiles(config, where, io);
+  return config;
+}
+
+/**
+ * Whether a loaded config may be served: the rules that depend on more than
+ * one field. `serve`, a reload and `check` all ask this one function, so
+ * `check` never passes a config that `serve` would refuse.
+ */
+export function servePolicy(config: Config): Config {
+  // The bridge is where the danger is: on the public port unless it has its own address.
+  const bridgeListen = config.bridge ? ('path' in config.bridge ? '127.0.0.1' : config.bridge.listen) : config.listen;
+  if (!isLoopbackListen(bridgeListen) && !config.secret) {
+    throw new ConfigError([
+      `listening on ${bridgeListen} would let anyone who can reach it cast to every socket through /message: set "secret" in the config (16+ characters) or WSGATE_SECRET, give the bridge its own loopback address ("bridge": {"port": 3002}), or listen on 127.0.0.1 behind a proxy`,
+    ]);
+  }
   return config;
 }
 

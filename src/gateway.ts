@@ -932,7 +932,11 @@ export class Gateway {
    * when the host replays, and reach opted-in sockets wrapped.
    */
   cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {
-    const frame = JSON.stringify(data) ?? 'null';
+    return this.castText(host, selection, JSON.stringify(data) ?? 'null', except);
+  }
+
+  /** cast() of a frame that is its text already (a module hook's send() outside receive), sent as it is. */
+  castText(host: string, selection: Selection, frame: string, except: string | undefined): number {
     const numbered = this.#numbered(host, selection);
     const request: Extract<ClusterRequest, { t: 'cast' }> = { t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) };
     // Numbered in Redis first, then applied here on its way back like on every node: this node's sockets it picks.

@@ -28,8 +28,16 @@ export const DASHBOARD_PAGE = `<!doctype html>
   .number b { display: block; font-size: 1.6rem; font-variant-numeric: tabular-nums; }
   .number span { color: var(--muted); }
   table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
-  th, td { text-align: left; padding: .25rem .4rem; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+  th, td { text-align: left; padding: .25rem .4rem; border-bottom: 1px solid var(--line); }
+  /* Headers and numbers stay on one line; names may break anywhere (an app path has no spaces), but keep a column wide enough to read. */
+  th, td.n { white-space: nowrap; }
+  td { overflow-wrap: anywhere; }
+  td:first-child { min-width: 8rem; }
   th { color: var(--muted); font-weight: 500; }
+  /* A narrow screen scrolls a table sideways rather than crushing its columns. */
+  .scroll { overflow-x: auto; }
+  /* Seven columns and an app path: the pools get a row of their own. */
+  section.wide { grid-column: 1 / -1; }
   td.n, th.n { text-align: right; }
   #feed { list-style: none; margin: 0; padding: 0; max-height: 18rem; overflow-y: auto; font-family: ui-monospace, monospace; font-size: 12px; }
   #feed li { padding: .15rem 0; border-bottom: 1px solid var(--line); }
@@ -62,15 +70,15 @@ export const DASHBOARD_PAGE = `<!doctype html>
   </section>
   <section>
     <h2>Hosts</h2>
-    <table><thead><tr><th>host</th><th class="n">sockets</th><th class="n">tokens</th></tr></thead><tbody id="hosts"></tbody></table>
+    <div class="scroll"><table><thead><tr><th>host</th><th class="n">sockets</th><th class="n">tokens</th></tr></thead><tbody id="hosts"></tbody></table></div>
   </section>
-  <section>
+  <section class="wide">
     <h2>Resident pools</h2>
-    <table><thead><tr><th>app</th><th class="n">workers</th><th class="n">busy</th><th class="n">queued</th><th class="n">done</th><th class="n">failed</th><th class="n">recycled</th></tr></thead><tbody id="pools"></tbody></table>
+    <div class="scroll"><table><thead><tr><th>app</th><th class="n">workers</th><th class="n">busy</th><th class="n">queued</th><th class="n">done</th><th class="n">failed</th><th class="n">recycled</th></tr></thead><tbody id="pools"></tbody></table></div>
   </section>
   <section>
     <h2>Nodes</h2>
-    <table><thead><tr><th>node</th><th class="n">sockets</th><th>state</th></tr></thead><tbody id="nodes"></tbody></table>
+    <div class="scroll"><table><thead><tr><th>node</th><th class="n">sockets</th><th>state</th></tr></thead><tbody id="nodes"></tbody></table></div>
   </section>
   <section>
     <h2>Live feed</h2>

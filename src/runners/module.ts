@@ -27,7 +27,13 @@ export interface HookContext {
   channel?: string;
   /** The upgrade path's parameters (`/ws/rooms/{room}` -> {room: ...}); empty without any. */
   params: Record<string, string>;
-  /** Sends one text frame to this socket; in receive only, as a one-shot hook's printed lines (elsewhere: cast to `socket:<id>`). */
+  /**
+   * Sends one text frame to this socket, as it is (not JSON-serialised), like
+   * a line a one-shot hook prints. In receive it goes straight back in order
+   * with the hook's output; in the other hooks it is a cast to `socket:<id>`,
+   * which in a cluster reaches the node holding the socket. In auth the socket
+   * is not open yet, so nothing arrives.
+   */
   send(line: string): void;
   /**
    * Casts `data` (serialised to JSON once) to sockets of this host, here at
@@ -48,6 +54,8 @@ export type HookModule = Partial<Record<HookName, HookFunction>>;
 export interface ModuleCast {
   now(host: string, data: unknown, options?: CastRequest): number;
   everywhere(host: string, data: unknown, options?: CastRequest): Promise<CastAnswer>;
+  /** One raw text frame to one socket of the host, through the cast path (any node); how many got it here. */
+  toSocket(host: string, socket: string, text: string): number;
 }
 
 const HOOKS: HookName[] = ['auth', 'connect', 'receive', 'close', 'subscribe'];
@@ -87,9 +95,11 @@ export class ModuleRunner implements Runner {
       message: job.hook === 'subscribe' ? undefined : job.message,
       params: job.params ?? {},
       channel: job.hook === 'subscribe' ? job.message : undefined,
-      // Once the client is gone, what the hook sends goes nowhere.
+      // Once the client is gone, what the hook sends goes nowhere; outside receive it is a cast to its socket.
       send: (line) => {
-        if (!signal?.aborted) onLine?.(String(line));
+        if (signal?.aborted) return;
+        if (onLine) onLine(String(line));
+        else this.#cast.toSocket(job.host, job.socket, String(line));
       },
       cast: (data, options) => this.#cast.now(job.host, data, options),
       castEverywhere: (data, options) => this.#cast.everywhere(job.host, data, options),

@@ -12,6 +12,7 @@ import { getConnInfo } from 'hono/bun';
 import { createWSMessageEvent } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { killGroup, trackGroup } from './groups.ts';
+import { protocolCloseCode } from './close-code.ts';
 import type { Child, Listener, OutFrame, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface BunSubprocess {
@@ -56,8 +57,8 @@ declare const process: {
   exit(code: number): never;
   cwd(): string;
   argv: string[];
-  stdout: { write(text: string): void };
-  stderr: { write(text: string): void };
+  stdout: { write(text: string): void; isTTY?: boolean };
+  stderr: { write(text: string): void; isTTY?: boolean };
 };
 
 function spawn(argv: string[], options: SpawnOptions = {}): Child {
@@ -140,7 +141,9 @@ const websocket = {
     ws.data.onMessage?.(createWSMessageEvent(typeof message === 'string' ? message : (message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer)), contextOf(ws));
   },
   close(ws: BunSocket, code: number, reason: string) {
-    ws.data.onClose?.(new CloseEvent('close', { code, reason }), contextOf(ws));
+    // uWebSockets fails a bad frame with 1006 here and says why in the reason ("Received invalid UTF-8"): the code it sent is that one.
+    const sent = code === 1006 ? (protocolCloseCode(reason) ?? code) : code;
+    ws.data.onClose?.(new CloseEvent('close', { code: sent, reason }), contextOf(ws));
   },
 };
 
@@ -276,4 +279,5 @@ export const runtime: Runtime = {
   cwd: () => process.cwd(),
   writeOut: (line) => process.stdout.write(`${line}\n`),
   writeErr: (line) => process.stderr.write(`${line}\n`),
+  isTerminal: (stream) => (stream === 'out' ? process.stdout : process.stderr).isTTY === true,
 };

@@ -12,8 +12,9 @@
 import type { Context, Hono } from 'hono';
 import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
 import { getConnInfo } from 'hono/deno';
-import type { UpgradeWebSocket } from 'hono/ws';
 import { killGroup, trackGroup } from './groups.ts';
+import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
+import { ReportedCloseWithError } from './close-code.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
@@ -49,8 +50,8 @@ interface DenoGlobal {
   realPath(path: string): Promise<string>;
   stat(path: string): Promise<{ isFile: boolean }>;
   cwd(): string;
-  stdout: { writeSync(data: Uint8Array): number };
-  stderr: { writeSync(data: Uint8Array): number };
+  stdout: { writeSync(data: Uint8Array): number; isTerminal(): boolean };
+  stderr: { writeSync(data: Uint8Array): number; isTerminal(): boolean };
 }
 declare const Deno: DenoGlobal;
 
@@ -121,8 +122,9 @@ const lowerUpgrade = (c: Context): Context =>
       });
     },
   });
-const upgradeWebSocket = ((c: Context, events: never) =>
-  (honoUpgrade as (...args: unknown[]) => unknown)(c.req.header('upgrade') === 'websocket' ? c : lowerUpgrade(c), events, upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
+// Deno drops a connection that sends invalid UTF-8 and reports code 0; its error event says why.
+const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) =>
+  (honoUpgrade as (...args: unknown[]) => unknown)(c.req.header('upgrade') === 'websocket' ? c : lowerUpgrade(c), new ReportedCloseWithError(events), upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
 
 const wire: Wire = {
   encode: (frame) => frame,
@@ -300,4 +302,5 @@ export const runtime: Runtime = {
   cwd: () => Deno.cwd(),
   writeOut: (line) => writeAll(Deno.stdout, `${line}\n`),
   writeErr: (line) => writeAll(Deno.stderr, `${line}\n`),
+  isTerminal: (stream) => (stream === 'out' ? Deno.stdout : Deno.stderr).isTerminal(),
 };

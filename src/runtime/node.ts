@@ -14,8 +14,9 @@ import { createNodeWebSocket } from '@hono/node-ws';
 import type { WebSocket } from 'ws';
 import type { Context, Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { UpgradeWebSocket } from 'hono/ws';
 import { killGroup, trackGroup } from './groups.ts';
+import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
+import { noteProtocolError, ReportedClose } from './close-code.ts';
 import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 
@@ -73,6 +74,15 @@ function watchUpgrade(c: Context): { signal: AbortSignal; done(): void } {
   };
 }
 
+// ws fails a connection on a bad frame (1007, 1009, 1002) and then says 1006 in its close event: the error says which it sent.
+function onSocketError(this: WebSocket, error: Error) {
+  noteProtocolError(this, error);
+}
+nodeWs.wss.on('connection', (ws: WebSocket) => ws.on('error', onSocketError));
+
+const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) =>
+  (nodeWs.upgradeWebSocket as (c: Context, events: WSEvents<unknown>) => Promise<Response>)(c, new ReportedClose(events))) as unknown as UpgradeWebSocket<unknown>;
+
 const alive = new WeakSet<WebSocket>();
 
 /** One timer for all sockets: each must answer the previous ping before the next. */
@@ -123,7 +133,7 @@ const wire: Wire = {
 export const runtime: Runtime = {
   name: 'node',
   wire,
-  upgradeWebSocket: nodeWs.upgradeWebSocket as UpgradeWebSocket<unknown>,
+  upgradeWebSocket,
   serve(app, { hostname, port, sockets, tls }) {
     target.app = app;
     // node-ws makes its server without options: the frame limit is set on it here (ws closes with 1009).
@@ -197,4 +207,5 @@ export const runtime: Runtime = {
   cwd: () => process.cwd(),
   writeOut: (line) => void process.stdout.write(`${line}\n`),
   writeErr: (line) => void process.stderr.write(`${line}\n`),
+  isTerminal: (stream) => (stream === 'out' ? process.stdout : process.stderr).isTTY === true,
 };

@@ -133,4 +133,6 @@ export interface Runtime {
   cores(): number;
   writeOut(line: string): void;
   writeErr(line: string): void;
+  /** Whether stdout (stderr) is a terminal, which alone shows colour codes. */
+  isTerminal(stream: 'out' | 'err'): boolean;
 }

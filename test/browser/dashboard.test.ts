@@ -72,6 +72,21 @@ describe('the dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  it('keeps every header of the pool table on one line at a normal window width', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await shows('#pools tr', /app\.php\s*[1-9]/, 'the resident app with a worker');
+    // One client rect per line box: a header wrapped letter by letter ("wor kers") has two.
+    const lines = await page.$$eval('#pools', ([body]) =>
+      [...body!.closest('table')!.querySelectorAll('th')].map((th) => {
+        const range = document.createRange();
+        range.selectNodeContents(th);
+        return { text: th.textContent, lines: range.getClientRects().length };
+      }),
+    );
+    assert.equal(lines.length, 7);
+    for (const { text, lines: count } of lines) assert.equal(count, 1, `header "${text}" takes ${count} lines`);
+  });
+
   it('asks a browser elsewhere for the secret, and serves the data only to the trusted', async () => {
     const res = await fetch(`${server.url}/dashboard/data`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
     assert.equal(res.status, 401);

@@ -280,6 +280,14 @@ for (const mode of ['oneshot', 'resident'] as const) describe(`contract on ${TAR
       assert.deepEqual(res.json, { status: 'ok', host: 'cast.tenant.test', sent: 3 });
       for (const x of [a, b, c]) assert.equal(await x.next(), '{}');
     });
+    it('sends {} when data is missing, as the old servers do', async () => {
+      const res = await post('/message', { host: 'cast.tenant.test', target: `socket:${ids.a}` });
+      assert.deepEqual(res.json, { status: 'ok', host: 'cast.tenant.test', sent: 1 });
+      assert.equal(await a.next(), '{}');
+      // A null that was given is sent as null, not replaced.
+      await post('/message', { host: 'cast.tenant.test', target: `socket:${ids.a}`, data: null });
+      assert.equal(await a.next(), 'null');
+    });
     it('normalises the host in the body', async () => {
       const res = await post('/message', { host: 'https://CAST.tenant.test:8443/', data: [] });
       assert.deepEqual(res.json, { status: 'ok', host: 'cast.tenant.test', sent: 3 });
@@ -363,10 +371,28 @@ for (const mode of ['oneshot', 'resident'] as const) describe(`contract on ${TAR
       const sha = (t: string) => createHash('sha256').update(t).digest('hex');
       assert.deepEqual(health.sockets['health.tenant.test'], { tokens: 2, sockets: 3, perToken: { [sha(token)]: 2, [sha('another')]: 1 } });
       assert.deepEqual(health.hosts['health.tenant.test'], { tokens: 2, sockets: 3 });
-      assert.ok(health.registered.includes('health.tenant.test'));
-      assert.deepEqual([...health.configured].sort(), ['*.tenant.test', 'app.test', 'demo.test', 'mod.test', 'slow.test', 'tool.test']);
+      const configuredHosts = ['*.tenant.test', 'app.test', 'demo.test', 'mod.test', 'slow.test', 'tool.test'];
+      // CONTRACT.md 6: registered (the daemon's name) and configured (phloWS's) both list the configured hosts.
+      assert.deepEqual([...health.registered].sort(), configuredHosts);
+      assert.deepEqual([...health.configured].sort(), configuredHosts);
       assert.ok(!server.logs.join('\n').includes(token), 'no raw token in the logs');
     });
+  });
+});
+
+describe(`GET /health right after start on ${TARGET}`, { skip }, () => {
+  it('lists the configured hosts as registered before any socket opens, as the daemon\'s smoke test expects', async () => {
+    const fresh = await startServer({ config: { hosts: { 'a.test': APP, '*.b.test': APP } } });
+    try {
+      const health = await (await fetch(`${fresh.url}/health`)).json();
+      assert.deepEqual([...health.registered].sort(), ['*.b.test', 'a.test']);
+      assert.deepEqual([...health.configured].sort(), ['*.b.test', 'a.test']);
+      // sockets and hosts stay the live counts: nothing is open yet.
+      assert.deepEqual(health.sockets, {});
+      assert.deepEqual(health.hosts, {});
+    } finally {
+      await fresh.stop();
+    }
   });
 });
 
