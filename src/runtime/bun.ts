@@ -250,8 +250,16 @@ export const runtime: Runtime = {
       },
     };
   },
-  // Bun aborts a request's signal when its client disconnects before the answer.
-  watchUpgrade: (c) => ({ signal: c.req.raw.signal, done() {} }),
+  // Bun aborts a request's signal when its client disconnects before the answer. The listener goes once the answer
+  // is given, so an open socket keeps nothing of it.
+  watchUpgrade(c) {
+    const gone = new AbortController();
+    const request = c.req.raw.signal;
+    if (request.aborted) gone.abort();
+    const abort = () => gone.abort();
+    request.addEventListener('abort', abort, { once: true });
+    return { signal: gone.signal, done: () => request.removeEventListener('abort', abort) };
+  },
   remoteAddress: (c) => getConnInfo(c).remote.address,
   // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
   onStray: (handler) => {

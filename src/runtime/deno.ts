@@ -268,8 +268,16 @@ export const runtime: Runtime = {
       },
     };
   },
-  // Deno aborts a request's signal when its client disconnects before the answer.
-  watchUpgrade: (c) => ({ signal: c.req.raw.signal, done() {} }),
+  // Deno aborts a request's signal when its client disconnects before the answer. Deno also aborts it after a successful answer (and warns of that legacy behaviour when someone still listens), so
+  // the listener goes once the answer is given.
+  watchUpgrade(c) {
+    const gone = new AbortController();
+    const request = c.req.raw.signal;
+    if (request.aborted) gone.abort();
+    const abort = () => gone.abort();
+    request.addEventListener('abort', abort, { once: true });
+    return { signal: gone.signal, done: () => request.removeEventListener('abort', abort) };
+  },
   remoteAddress: (c) => getConnInfo(c).remote.address,
   // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
   onStray: (handler) => {
