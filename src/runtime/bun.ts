@@ -13,6 +13,7 @@ import { createWSMessageEvent } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { killGroup, trackGroup } from './groups.ts';
 import { protocolCloseCode } from './close-code.ts';
+import { followUntilAnswered } from './request-watch.ts';
 import type { Child, Listener, OutFrame, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface BunSubprocess {
@@ -250,16 +251,9 @@ export const runtime: Runtime = {
       },
     };
   },
-  // Bun aborts a request's signal when its client disconnects before the answer. The listener goes once the answer
-  // is given, so an open socket keeps nothing of it.
-  watchUpgrade(c) {
-    const gone = new AbortController();
-    const request = c.req.raw.signal;
-    if (request.aborted) gone.abort();
-    const abort = () => gone.abort();
-    request.addEventListener('abort', abort, { once: true });
-    return { signal: gone.signal, done: () => request.removeEventListener('abort', abort) };
-  },
+  // Bun aborts a request's signal when its client disconnects before the answer.
+  watchUpgrade: (c) => followUntilAnswered(c.req.raw.signal),
+
   remoteAddress: (c) => getConnInfo(c).remote.address,
   // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
   onStray: (handler) => {

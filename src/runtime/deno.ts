@@ -15,6 +15,7 @@ import { getConnInfo } from 'hono/deno';
 import { killGroup, trackGroup } from './groups.ts';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { ReportedCloseWithError } from './close-code.ts';
+import { followUntilAnswered } from './request-watch.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
@@ -268,16 +269,9 @@ export const runtime: Runtime = {
       },
     };
   },
-  // Deno aborts a request's signal when its client disconnects before the answer. Deno also aborts it after a successful answer (and warns of that legacy behaviour when someone still listens), so
-  // the listener goes once the answer is given.
-  watchUpgrade(c) {
-    const gone = new AbortController();
-    const request = c.req.raw.signal;
-    if (request.aborted) gone.abort();
-    const abort = () => gone.abort();
-    request.addEventListener('abort', abort, { once: true });
-    return { signal: gone.signal, done: () => request.removeEventListener('abort', abort) };
-  },
+  // Deno aborts a request's signal when its client disconnects before the answer.
+  watchUpgrade: (c) => followUntilAnswered(c.req.raw.signal),
+
   remoteAddress: (c) => getConnInfo(c).remote.address,
   // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
   onStray: (handler) => {
