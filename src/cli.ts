@@ -9,7 +9,8 @@ import type { Running } from './app.ts';
 import { ConfigError, loadConfig, servePolicy } from './config.ts';
 import type { Overrides } from './config.ts';
 import { colourWanted, stripColour } from './colour.ts';
-import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, shortHash } from './log.ts';
+import { sha256Hex } from './ids.ts';
 import type { Level, LogFormat } from './log.ts';
 import type { Runtime } from './runtime/types.ts';
 import { WSGATE_PHP } from './sdk/wsgate-php.ts';
@@ -119,7 +120,9 @@ export function buildCli(runtime: Runtime): CommandDef {
     args: configArgs,
     async run({ args, rawArgs }) {
       const config = await loadServable(args, rawArgs);
-      runtime.writeOut(JSON.stringify(config, null, 2));
+      // The secret is never printed (check's output ends up in CI logs and tickets): its hash says which one is set.
+      const shown = config.secret ? { ...config, secret: `sha256:${shortHash(sha256Hex(config.secret))}` } : config;
+      runtime.writeOut(JSON.stringify(shown, null, 2));
     },
   });
 

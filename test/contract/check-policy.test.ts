@@ -40,7 +40,10 @@ describe(`check applies serve's policy on ${TARGET}`, { skip }, () => {
 
   it('passes the same configs once they are safe: a secret, or the bridge on its own loopback address', async () => {
     const withSecret = writeJson(join(dir, 'secret.json'), { listen: '0.0.0.0', port: 0, secret: SECRET, hosts: { 'a.test': APP } });
-    assert.equal((await runWsgate(['check', '--config', withSecret], env)).code, 0);
+    const checkedSecret = await runWsgate(['check', '--config', withSecret], env);
+    assert.equal(checkedSecret.code, 0);
+    assert.ok(!checkedSecret.stdout.includes(SECRET), 'check never prints the secret');
+    assert.match(JSON.parse(checkedSecret.stdout).secret, /^sha256:[0-9a-f]+$/);
     const secretFromEnv = writeJson(join(dir, 'env-secret.json'), { listen: '0.0.0.0', port: 0, hosts: { 'a.test': APP } });
     assert.equal((await runWsgate(['check', '--config', secretFromEnv], { WSGATE_SECRET: SECRET })).code, 0);
     const ownBridge = writeJson(join(dir, 'own-bridge.json'), { listen: '0.0.0.0', port: 0, bridge: { port: 0 }, hosts: { 'a.test': APP } });
