@@ -594,6 +594,8 @@ export class Gateway {
       if (!session.open) return;
       const result = await this.#run(session, session.route, 'connect');
       if (!session.open || result === undefined) return;
+      // The app never said yes: a socket whose connect could not run does not stay.
+      if (result === BUSY) return this.#refuse(session, CLOSE_TRY_LATER, 'the gateway is busy: the connect hook could not run; try again later');
       if (refuses(result)) {
         this.#log.info('connect refused', { host: session.host, socket: session.id });
         this.hub.close(session, CLOSE_POLICY, 'connect refused');
@@ -781,7 +783,7 @@ export class Gateway {
     this.#enqueue(session, async () => {
       try {
         if (control) await this.#control(session, control);
-        else await this.#run(session, session.route, 'receive', text, session);
+        else if ((await this.#run(session, session.route, 'receive', text, session)) === BUSY) this.#busyMessage(session);
       } finally {
         session.pending--;
       }
@@ -810,10 +812,11 @@ export class Gateway {
     }
     if (!session.route.config.clientChannels) return answer({ wsgate: 'subscribed', channel, ok: false, reason: 'this host does not let clients choose channels ("clientChannels")' });
     const result = await this.#run(session, session.route, 'subscribe', channel);
-    const refused = result === undefined || refuses(result);
+    // Only a hook that ran and said yes lets a client in: a failure or a full hook queue refuses.
+    const refused = result === undefined || result === BUSY || refuses(result);
     this.#log.info(refused ? 'subscribe refused' : 'subscribe', { host: session.host, socket: session.id, channel });
     if (!session.open) return;
-    if (refused) return answer({ wsgate: 'subscribed', channel, ok: false, reason: result === undefined ? 'the subscribe hook failed' : 'refused' });
+    if (refused) return answer({ wsgate: 'subscribed', channel, ok: false, reason: result === undefined ? 'the subscribe hook failed' : result === BUSY ? 'the gateway is busy; try again later' : 'refused' });
     if (!session.aware) {
       this.#joinOne(session, channel);
       return answer({ wsgate: 'subscribed', channel, ok: true });
@@ -829,6 +832,18 @@ export class Gateway {
     session.closing = true;
     this.#log.warn('limit', { host: session.host, socket: session.id, code, reason });
     this.hub.close(session, code, reason);
+  }
+
+  /**
+   * A message whose receive hook could not start (every hook slot and queue
+   * place taken): not dropped in silence. An opted-in client is told and may
+   * send it again; a plain one is closed with 1013, so it reconnects later.
+   */
+  #busyMessage(session: Session): void {
+    if (!session.open) return;
+    const reason = 'the gateway is busy: the message was not delivered; try again later';
+    if (!session.aware) return this.#refuse(session, CLOSE_TRY_LATER, reason);
+    this.hub.send(session, JSON.stringify({ wsgate: 'error', reason }));
   }
 
   /** A message a one-shot hook cannot be given: an opted-in client gets an error frame, a plain one a 1007 close. */

@@ -225,9 +225,10 @@ export class MemoryHistory implements HistoryStore {
   }
 
   #forget(ring: Ring): void {
+    // Out of the idle set whatever else: the budget's reclaimer takes from it until it is empty, so it must shrink.
+    this.#idle.delete(ring);
     if (this.#rings.get(ring.key) !== ring) return;
     this.#rings.delete(ring.key);
-    this.#idle.delete(ring);
     this.#generation++;
     this.#budget.charge(-STREAM_OVERHEAD);
   }

@@ -72,6 +72,13 @@ function clientOptions(c: Context): ClientOptions | undefined | { problem: strin
   return 'problem' in recover ? recover : { aware: true, recover: recover.positions };
 }
 
+/** A frame's size as it came (the check for the pre-auth byte bound; exact for binary, close enough for text). */
+function frameBytes(data: unknown): number {
+  if (typeof data === 'string') return data.length;
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  return ArrayBuffer.isView(data) ? data.byteLength : 0;
+}
+
 /** A client frame to the gateway, after the size check for runtimes that have none of their own. */
 function deliver(gateway: Gateway, session: Session, data: unknown): void {
   const size = typeof data === 'string' ? data.length : data instanceof ArrayBuffer ? data.byteLength : 0;
@@ -175,6 +182,8 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
   const greetingEvents = (host: string, timeoutMs: number, path: PathMatch, client: ClientOptions | undefined) => {
     let session: Session | undefined;
     let waiting: unknown[] | undefined;
+    /** Bytes of the frames waiting for auth: a count alone would let 100 frames of 1 MiB wait. */
+    let waitingBytes = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     /** Its place among the sockets, from the open until it is accepted or gone. */
     let ticket: Ticket | undefined;
@@ -183,6 +192,8 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     let gone = false;
     const fail = (ws: WSContext<unknown>, reason: string, kind: string, code = CLOSE_POLICY) => {
       clearTimeout(timer);
+      // Refused while its auth runs: the hook is cancelled and its answer, when it comes, registers nothing.
+      auth?.abort();
       ticket?.release();
       waiting = [];
       log.info('upgrade refused', { host, reason });
@@ -203,7 +214,8 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         if (!ticket || ticket.released) return;
         if (waiting) {
           // Frames sent during auth wait for it, as many as may wait for the app on an open socket.
-          if (waiting.length >= gateway.limits.pending) return fail(ws, 'too many messages before auth finished', 'limit');
+          waitingBytes += frameBytes(event.data);
+          if (waiting.length >= gateway.limits.pending || waitingBytes > gateway.limits.sendBuffer) return fail(ws, 'too many messages before auth finished', 'limit');
           return void waiting.push(event.data);
         }
         let token: unknown;
@@ -220,8 +232,9 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         if (full) return fail(ws, full.reason, 'limit');
         auth = new AbortController();
         const pending = await gateway.authorize(host, token, path, client, auth.signal);
-        // Gone meanwhile: onClose released its place and cancelled the hook; nothing is registered.
-        if (gone) return;
+        auth = undefined;
+        // Gone or refused meanwhile: onClose or fail() gave its place back and cancelled the hook; nothing is registered.
+        if (gone || ticket.released) return;
         if ('status' in pending) return fail(ws, pending.status === 503 ? pending.reason : 'unauthorized', 'auth', pending.status === 503 ? CLOSE_TRY_LATER : CLOSE_POLICY);
         session = gateway.open(new Session(pending), ws.raw);
         ticket.release();

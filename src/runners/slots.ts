@@ -71,7 +71,7 @@ export class HookSlots {
   /** Why a job with this claim would be refused now, if it would (the answer for an async request before it is queued). */
   refusal(claim: SlotClaim = {}): string | undefined {
     if (this.#startsNow(claim)) return undefined;
-    return this.#queue.length >= this.#limits.queue ? this.#busy(claim) : undefined;
+    return this.#bounded() >= this.#limits.queue ? this.#busy(claim) : undefined;
   }
 
   /**
@@ -82,7 +82,7 @@ export class HookSlots {
   acquire(claim: SlotClaim = {}, signal?: AbortSignal): Promise<Acquired> {
     if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
     if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
-    if (this.#queue.length >= this.#limits.queue && !claim.neverBusy) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
+    if (!claim.neverBusy && this.#bounded() >= this.#limits.queue) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
     return new Promise<Acquired>((resolve) => {
       const waiter: Waiter = { claim, grant: resolve };
       if (signal) {
@@ -96,6 +96,16 @@ export class HookSlots {
       }
       this.#queue.push(waiter);
     });
+  }
+
+  /**
+   * Waiters the queue bound counts: close hooks wait beyond it and do not
+   * take its places, or a mass disconnect would make every other hook busy.
+   */
+  #bounded(): number {
+    let n = 0;
+    for (const waiter of this.#queue) if (!waiter.claim.neverBusy) n++;
+    return n;
   }
 
   /** It fits, and no waiter that fits too is ahead of it (whoever waits for the same thing goes first). */

@@ -186,3 +186,31 @@ describe(`log and input abuse on ${TARGET}`, { skip: targetAvailable() }, () => 
     aware.close();
   });
 });
+
+describe(`a full hook queue refuses, never lets through, on ${TARGET}`, { skip: targetAvailable() }, () => {
+  let server: Started;
+  before(async () => {
+    server = await startServer({ config: { hosts: { 'busy.test': { command: ['sh', SCRIPT], clientChannels: true } }, limits: { hookProcesses: 1, hookQueue: 0 } } });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('refuses a subscribe and tells of an undelivered message while every hook slot is taken', async () => {
+    const holder = await connect(server.port, { host: 'busy.test', token: 'holder' });
+    await server.waitForLog(/ hook host=busy\.test .*hook=connect/);
+    const client = await connect(server.port, { host: 'busy.test', token: 'client', path: '/websocket?wsgate=1' });
+    assert.match(await client.next(), /"wsgate":"ready"/);
+    await until('both connect hooks ran', () => server.logs.filter((line) => / hook host=busy\.test .*hook=connect/.test(line)).length === 2);
+    holder.send('sleep');
+    assert.equal(await holder.next(), 'sleeping', 'the one slot is taken');
+    client.send(JSON.stringify({ wsgate: 'subscribe', channel: 'room:x' }));
+    assert.deepEqual(JSON.parse(await client.next()), { wsgate: 'subscribed', channel: 'room:x', ok: false, reason: 'the gateway is busy; try again later' });
+    client.send('hello');
+    assert.deepEqual(JSON.parse(await client.next()), { wsgate: 'error', reason: 'the gateway is busy: the message was not delivered; try again later' });
+    const presence = (await (await fetch(`${server.url}/presence?host=busy.test&channel=room:x`)).json()) as { sockets: number };
+    assert.equal(presence.sockets, 0, 'a subscribe hook that never ran let nobody in');
+    holder.close();
+    client.close();
+  });
+});

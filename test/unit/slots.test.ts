@@ -96,6 +96,17 @@ describe('HookSlots', () => {
     assert.equal(await settled(close), false, 'in its turn, behind the one queued before it');
   });
 
+  it('close hooks waiting take no place in the queue bound: a mass disconnect does not make every other hook busy', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 2, authsPerHost: 5 });
+    granted(await slots.acquire());
+    for (let i = 0; i < 50; i++) void slots.acquire({ neverBusy: true });
+    assert.equal(slots.refusal(), undefined, 'fifty close hooks waiting, yet the queue has room');
+    const waiting = slots.acquire();
+    assert.equal(await settled(waiting), false, 'it waits (behind the close hooks), it is not refused');
+    void slots.acquire();
+    assert.equal((await slots.acquire()).ok, false, 'two bounded waiters fill a queue of 2');
+  });
+
   it('a release counts once, however often it is called (a failure path and a finally)', async () => {
     const slots = new HookSlots({ processes: 1, queue: 5, authsPerHost: 1 });
     const release = granted(await slots.acquire({ authHost: 'h' }));
