@@ -35,7 +35,7 @@ import type { Gauge } from './metrics.ts';
 import type { Logger } from './log.ts';
 import type { Pools, PoolsHealth } from './pool/pools.ts';
 import type { Wire } from './runtime/types.ts';
-import { grantOf, refuses } from './runners/runner.ts';
+import { cancelledOutcome, grantOf, refuses } from './runners/runner.ts';
 import type { Grant, HookJob, HookName, HookOutcome, Runner } from './runners/runner.ts';
 import type { Selection } from './targets.ts';
 
@@ -187,13 +187,11 @@ export interface Refusal {
   reason: string;
 }
 
-const CANCELLED: HookOutcome = { ok: false, error: 'cancelled: the client went away', cancelled: true };
-
 /** The hook's outcome, or "cancelled" as soon as the signal aborts (the runner stops the hook itself). */
 function untilAborted(running: Promise<HookOutcome>, signal: AbortSignal): Promise<HookOutcome> {
-  if (signal.aborted) return Promise.resolve(CANCELLED);
+  if (signal.aborted) return Promise.resolve(cancelledOutcome());
   return new Promise((resolve) => {
-    const abort = () => resolve(CANCELLED);
+    const abort = () => resolve(cancelledOutcome());
     signal.addEventListener('abort', abort, { once: true });
     void running.then((outcome) => {
       signal.removeEventListener('abort', abort);

@@ -81,7 +81,7 @@ function frameBytes(data: unknown): number {
 
 /** A client frame to the gateway, after the size check for runtimes that have none of their own. */
 function deliver(gateway: Gateway, session: Session, data: unknown): void {
-  const size = typeof data === 'string' ? data.length : data instanceof ArrayBuffer ? data.byteLength : 0;
+  const size = frameBytes(data);
   if (size > gateway.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > gateway.limits.frame)) {
     return gateway.tooBig(session, size);
   }
