@@ -776,12 +776,12 @@ export class Gateway {
     if (session.pending >= limits.pending) return this.#refuse(session, CLOSE_POLICY, 'too many messages waiting for the app');
     const control = session.aware || session.route.config.clientChannels ? parseControl(text) : undefined;
     // A process argument cannot carry a NUL byte: the hook could never see this message, so the client is told.
-    if (!control && session.route.config.mode === 'oneshot' && text.includes('\0')) return this.#unreachable(session);
+    if (!control && session.route.config.mode === 'oneshot' && text.includes('\0')) return this.#undelivered(session, CLOSE_BAD_DATA, "a message with a NUL byte cannot be passed to this host's hook");
     session.pending++;
     this.#enqueue(session, async () => {
       try {
         if (control) await this.#control(session, control);
-        else if ((await this.#run(session, session.route, 'receive', text, session)) === BUSY) this.#busyMessage(session);
+        else if ((await this.#run(session, session.route, 'receive', text, session)) === BUSY) this.#undelivered(session, CLOSE_TRY_LATER, 'the gateway is busy: the message was not delivered; try again later');
       } finally {
         session.pending--;
       }
@@ -833,21 +833,14 @@ export class Gateway {
   }
 
   /**
-   * A message whose receive hook could not start (every hook slot and queue
-   * place taken): not dropped in silence. An opted-in client is told and may
-   * send it again; a plain one is closed with 1013, so it reconnects later.
+   * A message the app did not get: its receive hook could not start (every
+   * hook slot and queue place taken), or a one-shot hook's argv cannot carry
+   * it (a NUL byte). Never dropped in silence: an opted-in client is told and
+   * may send it again; a plain one is closed with `code` and the reason.
    */
-  #busyMessage(session: Session): void {
+  #undelivered(session: Session, code: number, reason: string): void {
     if (!session.open) return;
-    const reason = 'the gateway is busy: the message was not delivered; try again later';
-    if (!session.aware) return this.#refuse(session, CLOSE_TRY_LATER, reason);
-    this.hub.send(session, JSON.stringify({ wsgate: 'error', reason }));
-  }
-
-  /** A message a one-shot hook cannot be given: an opted-in client gets an error frame, a plain one a 1007 close. */
-  #unreachable(session: Session): void {
-    const reason = 'a message with a NUL byte cannot be passed to this host\'s hook';
-    if (!session.aware) return this.#refuse(session, CLOSE_BAD_DATA, reason);
+    if (!session.aware) return this.#refuse(session, code, reason);
     this.#log.info('message refused', { host: session.host, socket: session.id, reason });
     this.hub.send(session, JSON.stringify({ wsgate: 'error', reason }));
   }
