@@ -4,16 +4,16 @@
  */
 import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { CommandDef } from 'citty';
-import { start } from './app.ts';
-import type { Running } from './app.ts';
-import { ConfigError, loadConfig, servePolicy } from './config.ts';
-import type { Overrides } from './config.ts';
-import { colourWanted, stripColour } from './colour.ts';
-import { createLogger, LOG_FORMATS, LOG_LEVELS, shortHash } from './log.ts';
-import { sha256Hex } from './ids.ts';
-import type { Level, LogFormat } from './log.ts';
+import { start } from './start.ts';
+import type { Running } from './start.ts';
+import { ConfigError, loadConfig, servePolicy } from './config/config.ts';
+import type { Overrides } from './config/config.ts';
+import { colourWanted, stripColour } from './ops/colour.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, shortHash } from './ops/log.ts';
+import { sha256Hex } from './core/ids.ts';
+import type { Level, LogFormat } from './ops/log.ts';
 import type { Runtime } from './runtime/types.ts';
-import { WSGATE_PHP } from './sdk/wsgate-php.ts';
+import { WSGATE_PHP } from './hooks/sdk/wsgate-php.ts';
 import { VERSION } from './version.ts';
 
 export class UsageError extends Error {}

@@ -91,7 +91,7 @@ export function newestSource(): number {
 /**
  * Compiles the current src/ to `outfile` the way build.ts does (`bun build
  * --compile --minify src/main.ts`), without build.ts's first step, which
- * regenerates src/sdk/wsgate-php.ts from php/wsgate.php: this writes nothing under src/.
+ * regenerates src/hooks/sdk/wsgate-php.ts from php/wsgate.php: this writes nothing under src/.
  */
 export function buildBinary(outfile: string): string {
   console.error(`building ${outfile} (bun build --compile --minify src/main.ts, as build.ts does) ...`);

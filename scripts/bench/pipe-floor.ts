@@ -13,7 +13,7 @@
  *   raw   the job frame written to stdin as wsgate writes it; stdout scanned
  *         for the done frame with indexOf, nothing parsed: pipes + PHP's loop
  *         (fgets, json_decode, json_encode, fwrite) and little else.
- *   pool  wsgate's own Pool (cap 1) and Worker from src/pool/: its job frame,
+ *   pool  wsgate's own Pool (cap 1) and Worker from src/hooks/pool/: its job frame,
  *         LineSplitter, JSON.parse + valibot frame check, timers, the queue.
  *         Everything below the gateway, without the gateway.
  */
@@ -151,11 +151,11 @@ async function raw() {
 }
 
 async function pool() {
-  const { Pool, Capacity } = (await import('../../src/pool/pool.ts')) as unknown as {
+  const { Pool, Capacity } = (await import('../../src/hooks/pool/pool.ts')) as unknown as {
     Pool: new (app: string, argv: string[], settings: object, capacity: object, spawn: Spawn, log: object) => PoolLike;
     Capacity: new (cap: number) => object;
   };
-  const { createLogger } = (await import('../../src/log.ts')) as unknown as { createLogger(write: (line: string) => void, level: string): object };
+  const { createLogger } = (await import('../../src/ops/log.ts')) as unknown as { createLogger(write: (line: string) => void, level: string): object };
   const log = createLogger((line) => console.error(line), 'warn');
   const pids: number[] = [];
   const tracking: Spawn = (a, o) => {

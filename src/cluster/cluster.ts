@@ -10,11 +10,11 @@
  * it is degraded (and why), and rejoins when Redis is back.
  */
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../ops/log.ts';
 import { BusMessageSchema, ReplySchema, parseWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
-import type { StoredStream } from '../history.ts';
+import type { StoredStream } from '../core/history/history.ts';
 
 /** Stands in for the position in a numbered message until Redis fills it in. */
 const POSITION = '\u0000position\u0000';

@@ -4,7 +4,7 @@
  * in: a Redis anyone can write to is a boundary like any other.
  */
 import * as v from 'valibot';
-import type { Kept } from '../replay.ts';
+import type { Kept } from '../core/history/replay.ts';
 
 const SelectionSchema = v.variant('kind', [
   v.object({ kind: v.literal('all') }),

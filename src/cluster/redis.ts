@@ -10,7 +10,7 @@
  * order, so the cluster delivers locally instead and says it is degraded.
  */
 import { Redis } from 'ioredis';
-import type { StoredStream } from '../history.ts';
+import type { StoredStream } from '../core/history/history.ts';
 
 export interface RedisLink {
   publish(channel: string, message: string): Promise<void>;

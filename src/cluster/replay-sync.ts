@@ -7,12 +7,12 @@
  * are in it can put the two together, each frame once.
  */
 import * as v from 'valibot';
-import { Replay, replayKey } from '../replay.ts';
-import type { Kept, ReplayLimits } from '../replay.ts';
-import type { Selection } from '../targets.ts';
+import { Replay, replayKey } from '../core/history/replay.ts';
+import type { Kept, ReplayLimits } from '../core/history/replay.ts';
+import type { Selection } from '../core/targets.ts';
 import { KeptListSchema } from './messages.ts';
-import { ENTRY_OVERHEAD } from '../budget.ts';
-import { utf8Length } from '../metrics.ts';
+import { ENTRY_OVERHEAD } from '../core/history/budget.ts';
+import { utf8Length } from '../ops/metrics.ts';
 
 /** What the others' answers may hold in all: one Redis message, well under a subscriber's output limit. */
 export const SYNC_ANSWER_BYTES = 4 * 1024 * 1024;

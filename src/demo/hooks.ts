@@ -5,7 +5,7 @@
  * from presence. A socket at /websocket (no room) is in the old one-room chat
  * of the whole host, as Phlo's page script would use it.
  */
-import type { HookContext, HookModule } from '../runners/module.ts';
+import type { HookContext, HookModule } from '../hooks/runners/module.ts';
 
 const MAX_TEXT = 2000;
 

@@ -4,7 +4,7 @@
  * over /ws/rooms/<room>: chat, who is online, and nothing lost over a drop.
  */
 import type { Context, Hono } from 'hono';
-import { newSocketId } from '../ids.ts';
+import { newSocketId } from '../core/ids.ts';
 
 const PAGE = `<!doctype html>
 <html lang="en">

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { channelRule, patternProblem } from '../../src/channels.ts';
+import { channelRule, patternProblem } from '../../src/config/channel-rules.ts';
 
 describe('channelRule', () => {
   const rules = [

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { Cluster } from '../../src/cluster/cluster.ts';
 import { connectRedis } from '../../src/cluster/redis.ts';
 import type { RedisLink } from '../../src/cluster/redis.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
 import { freePort, redisMissing, startRedis } from '../support/redis.ts';
 import type { RedisServer } from '../support/redis.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { colourWanted, stripColour } from '../../src/colour.ts';
+import { colourWanted, stripColour } from '../../src/ops/colour.ts';
 
 const env = (values: Record<string, string>) => (name: string) => values[name];
 

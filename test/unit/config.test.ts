@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseConfig, resolvePath } from '../../src/config.ts';
-import type { ConfigIO } from '../../src/config.ts';
+import { ConfigError, loadConfig, parseConfig, resolvePath } from '../../src/config/config.ts';
+import type { ConfigIO } from '../../src/config/config.ts';
 
 const io = (files: Record<string, string>): ConfigIO => ({
   readTextFile: async (path) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseControl, parseRecover } from '../../src/control.ts';
+import { parseControl, parseRecover } from '../../src/protocols/wsgate/control.ts';
 
 describe('parseControl', () => {
   it('reads subscribe and unsubscribe frames', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Feed } from '../../src/dashboard/feed.ts';
+import { Feed } from '../../src/ops/feed.ts';
 
 describe('dashboard Feed', () => {
   it('keeps the newest events, numbered, and gives those after a number', () => {

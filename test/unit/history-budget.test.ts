@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ENTRY_OVERHEAD, MemoryBudget, STREAM_OVERHEAD, warnOnEvict } from '../../src/budget.ts';
-import type { Logger } from '../../src/log.ts';
-import { MemoryHistory } from '../../src/history.ts';
-import { Replay } from '../../src/replay.ts';
+import { ENTRY_OVERHEAD, MemoryBudget, STREAM_OVERHEAD, warnOnEvict } from '../../src/core/history/budget.ts';
+import type { Logger } from '../../src/ops/log.ts';
+import { MemoryHistory } from '../../src/core/history/history.ts';
+import { Replay } from '../../src/core/history/replay.ts';
 import { ReplaySync } from '../../src/cluster/replay-sync.ts';
-import { ConfigError, parseConfig } from '../../src/config.ts';
-import { holdWhileRecovering } from '../../src/recovering.ts';
+import { ConfigError, parseConfig } from '../../src/config/config.ts';
+import { holdWhileRecovering } from '../../src/core/history/recovering.ts';
 
 const limits = { size: 100, ttlMs: 60_000 };
 /** A frame whose entry costs exactly 1000 bytes. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryHistory, joinStored } from '../../src/history.ts';
-import { Replay } from '../../src/replay.ts';
+import { MemoryHistory, joinStored } from '../../src/core/history/history.ts';
+import { Replay } from '../../src/core/history/replay.ts';
 
 const limits = { size: 3, ttlMs: 1000 };
 

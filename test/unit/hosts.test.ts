@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HostTable, hostKeyProblem, normaliseHost, parseAuthority, requestHost } from '../../src/hosts.ts';
+import { HostTable, hostKeyProblem, normaliseHost, parseAuthority, requestHost } from '../../src/config/hosts.ts';
 
 describe('normaliseHost', () => {
   const cases: Array<[string, string]> = [

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Hub } from '../../src/hub.ts';
-import type { Socket } from '../../src/hub.ts';
-import { sha256Hex } from '../../src/ids.ts';
+import { Hub } from '../../src/core/hub.ts';
+import type { Socket } from '../../src/core/hub.ts';
+import { sha256Hex } from '../../src/core/ids.ts';
 import type { OutFrame, Wire } from '../../src/runtime/types.ts';
 
 /** A fake runtime socket: what it was sent, and how much it pretends is still queued. */

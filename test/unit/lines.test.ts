@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LineSplitter, LineTooLong } from '../../src/lines.ts';
+import { LineSplitter, LineTooLong } from '../../src/hooks/lines.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Metrics, utf8Length } from '../../src/metrics.ts';
+import { Metrics, utf8Length } from '../../src/ops/metrics.ts';
 
 /** The value of one sample line, by its exact name and labels. */
 const sample = (text: string, line: string): number | undefined => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { tokenFromCookie } from '../../src/cookies.ts';
-import { newSocketId } from '../../src/ids.ts';
-import { LineSplitter } from '../../src/lines.ts';
-import { createLogger, formatLine } from '../../src/log.ts';
-import { hookArgv } from '../../src/runners/oneshot.ts';
-import { refuses } from '../../src/runners/runner.ts';
+import { tokenFromCookie } from '../../src/http/cookies.ts';
+import { newSocketId } from '../../src/core/ids.ts';
+import { LineSplitter } from '../../src/hooks/lines.ts';
+import { createLogger, formatLine } from '../../src/ops/log.ts';
+import { hookArgv } from '../../src/hooks/runners/oneshot.ts';
+import { refuses } from '../../src/hooks/runners/runner.ts';
 import { serialised } from '../../src/serial.ts';
 import { VERSION } from '../../src/version.ts';
 
@@ -84,14 +84,14 @@ describe('ids and version', () => {
 
 describe('the embedded PHP SDK', () => {
   it('is php/wsgate.php as it is now (run scripts/embed-php.mjs after editing it)', async () => {
-    const { WSGATE_PHP } = await import('../../src/sdk/wsgate-php.ts');
+    const { WSGATE_PHP } = await import('../../src/hooks/sdk/wsgate-php.ts');
     assert.equal(WSGATE_PHP, readFileSync(new URL('../../php/wsgate.php', import.meta.url), 'utf8'));
   });
 });
 
 describe('json log lines', () => {
   it('one object per line with time, level, event and the non-empty fields', async () => {
-    const { createLogger: make } = await import('../../src/log.ts');
+    const { createLogger: make } = await import('../../src/ops/log.ts');
     const lines: string[] = [];
     make((l) => lines.push(l), 'info', 'json').info('open', { host: 'a.test', sockets: 2, reason: '', none: undefined });
     const parsed = JSON.parse(lines[0]!);
@@ -101,7 +101,7 @@ describe('json log lines', () => {
 });
 
 describe('originAllowed', async () => {
-  const { originAllowed } = await import('../../src/access.ts');
+  const { originAllowed } = await import('../../src/http/access.ts');
   const app = { host: 'app.test' };
   it('allows no Origin (not a browser) and the host itself by default', () => {
     assert.equal(originAllowed(undefined, app, undefined), true);
@@ -135,7 +135,7 @@ describe('originAllowed', async () => {
 });
 
 describe('loopbackTrust', async () => {
-  const { loopbackTrust } = await import('../../src/access.ts');
+  const { loopbackTrust } = await import('../../src/http/access.ts');
   const caller = (headers: Record<string, string>, peer = '127.0.0.1') => ({ peer, scheme: 'http' as const, header: (name: string) => headers[name] });
   const phlo = { host: '127.0.0.1:3001', 'content-type': 'application/json', accept: '*/*' };
   it("trusts Phlo's wsCast request (curl on loopback, no Origin)", () => assert.deepEqual(loopbackTrust(caller(phlo), ['127.0.0.1']), { ok: true }));
@@ -160,7 +160,7 @@ describe('loopbackTrust', async () => {
 });
 
 describe('bridge access helpers', async () => {
-  const { bearerMatches, isLoopback, isLoopbackListen, cameThroughProxy } = await import('../../src/access.ts');
+  const { bearerMatches, isLoopback, isLoopbackListen, cameThroughProxy } = await import('../../src/http/access.ts');
   it('knows loopback addresses', () => {
     for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
     for (const a of ['10.0.0.1', '::', '0.0.0.0', '', undefined, '128.0.0.1']) assert.equal(isLoopback(a), false, String(a));
@@ -188,7 +188,7 @@ describe('bridge access helpers', async () => {
 
 describe('the listening line', () => {
   it('is printed whatever the level', async () => {
-    const { createLogger: make } = await import('../../src/log.ts');
+    const { createLogger: make } = await import('../../src/ops/log.ts');
     const lines: string[] = [];
     make((l) => lines.push(l), 'error').always('listening', { url: 'http://127.0.0.1:1' });
     assert.match(lines[0]!, /INFO  listening url=http:\/\/127\.0\.0\.1:1$/);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../src/config.ts';
-import { compilePath, expandChannel, matchPath, pathProblem } from '../../src/paths.ts';
+import { ConfigError, parseConfig } from '../../src/config/config.ts';
+import { compilePath, expandChannel, matchPath, pathProblem } from '../../src/config/paths.ts';
 
 const routes = (spec: Record<string, string[]>) => Object.entries(spec).map(([template, channels]) => compilePath({ template, channels }));
 

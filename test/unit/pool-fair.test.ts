@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createLogger } from '../../src/log.ts';
-import { FairQueue } from '../../src/pool/fair-queue.ts';
-import { Capacity, Pool } from '../../src/pool/pool.ts';
-import type { PoolSettings } from '../../src/pool/pool.ts';
-import type { Spawn } from '../../src/pool/worker.ts';
+import { createLogger } from '../../src/ops/log.ts';
+import { FairQueue } from '../../src/hooks/pool/fair-queue.ts';
+import { Capacity, Pool } from '../../src/hooks/pool/pool.ts';
+import type { PoolSettings } from '../../src/hooks/pool/pool.ts';
+import type { Spawn } from '../../src/hooks/pool/worker.ts';
 import { runtime } from '../../src/runtime/node.ts';
 import { APP, tempDir } from '../support/server.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ReplaySync } from '../../src/cluster/replay-sync.ts';
-import { Replay } from '../../src/replay.ts';
-import type { Kept } from '../../src/replay.ts';
+import { Replay } from '../../src/core/history/replay.ts';
+import type { Kept } from '../../src/core/history/replay.ts';
 
 const limits = { windowMs: 30_000, frames: 3 };
 const options = { limits: (host: string) => (host === 'h' ? limits : undefined), present: () => false, now: 0 };

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OneshotRunner } from '../../src/runners/oneshot.ts';
-import { HookSlots } from '../../src/runners/slots.ts';
+import { OneshotRunner } from '../../src/hooks/runners/oneshot.ts';
+import { HookSlots } from '../../src/hooks/runners/slots.ts';
 import { runtime } from '../../src/runtime/node.ts';
-import type { Acquired } from '../../src/runners/slots.ts';
+import type { Acquired } from '../../src/hooks/runners/slots.ts';
 
 const granted = (a: Acquired): (() => void) => {
   assert.equal(a.ok, true, JSON.stringify(a));

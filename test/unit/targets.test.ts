@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseExcept, parseTarget } from '../../src/targets.ts';
-import { grantOf } from '../../src/runners/runner.ts';
+import { parseExcept, parseTarget } from '../../src/core/targets.ts';
+import { grantOf } from '../../src/hooks/runners/runner.ts';
 
 const ID = '0123456789abcdef';
 

@@ -6,7 +6,7 @@
  */
 import { MemoryBudget } from './budget.ts';
 import type { Held, Holder } from './budget.ts';
-import type { Selection } from './targets.ts';
+import type { Selection } from '../targets.ts';
 
 export interface ReplayLimits {
   /** How long a gone token's frames are kept, in milliseconds. */

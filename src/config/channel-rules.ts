@@ -2,7 +2,7 @@
  * Per-channel options, by channel pattern: "room:1" (exactly), "room:*"
  * (every name with that prefix) or "*". The most specific pattern wins.
  */
-import type { HistoryLimits } from './history.ts';
+import type { HistoryLimits } from '../core/history/history.ts';
 
 export interface ChannelOptions {
   /** Joins and leaves are cast to the channel: {"wsgate": "join" | "leave", channel, socket, info}. */

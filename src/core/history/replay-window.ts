@@ -6,17 +6,17 @@
  * node it comes back to gives the frames and tells the others to forget
  * them; a node that joins asks the others what they keep (ReplaySync).
  */
-import type { Cluster } from './cluster/cluster.ts';
-import type { ClusterRequest } from './cluster/messages.ts';
-import { ReplaySync, SYNC_ANSWER_BYTES, SYNC_CASTS_BYTES } from './cluster/replay-sync.ts';
+import type { Cluster } from '../../cluster/cluster.ts';
+import type { ClusterRequest } from '../../cluster/messages.ts';
+import { ReplaySync, SYNC_ANSWER_BYTES, SYNC_CASTS_BYTES } from '../../cluster/replay-sync.ts';
 import { newEpoch } from './history.ts';
-import { sha256Hex } from './ids.ts';
-import { shortHash } from './log.ts';
-import type { Logger } from './log.ts';
+import { sha256Hex } from '../ids.ts';
+import { shortHash } from '../../ops/log.ts';
+import type { Logger } from '../../ops/log.ts';
 import type { MemoryBudget } from './budget.ts';
 import { Replay } from './replay.ts';
 import type { Missed, ReplayLimits } from './replay.ts';
-import type { Selection } from './targets.ts';
+import type { Selection } from '../targets.ts';
 
 type ReplayRequest = Extract<ClusterRequest, { t: 'replayLeft' | 'replayBack' | 'replaySync' }>;
 

@@ -5,9 +5,9 @@
  * in one publish).
  */
 import { sha256Hex } from './ids.ts';
-import { utf8Length } from './metrics.ts';
-import type { HostTraffic } from './metrics.ts';
-import type { OutFrame, Wire } from './runtime/types.ts';
+import { utf8Length } from '../ops/metrics.ts';
+import type { HostTraffic } from '../ops/metrics.ts';
+import type { OutFrame, Wire } from '../runtime/types.ts';
 import type { Selection } from './targets.ts';
 
 export interface Socket {

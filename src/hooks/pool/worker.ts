@@ -8,7 +8,7 @@
  * never started, and are handed back (`notStarted`) to run elsewhere.
  */
 import { LineSplitter, LineTooLong } from '../lines.ts';
-import type { Child, SpawnOptions } from '../runtime/types.ts';
+import type { Child, SpawnOptions } from '../../runtime/types.ts';
 import { jobFrame, lineText, parseFrame } from './frames.ts';
 
 export interface WorkerJob {

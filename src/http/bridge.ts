@@ -4,16 +4,16 @@
  */
 import * as v from 'valibot';
 import type { Context } from 'hono';
-import { normaliseHost } from './hosts.ts';
-import { channelProblem, parseExcept, parseTarget } from './targets.ts';
-import type { Selection } from './targets.ts';
-import type { HostStats } from './hub.ts';
-import type { Presence, Spread } from './gateway.ts';
-import type { Position, Since } from './history.ts';
-import type { PoolsHealth } from './pool/pools.ts';
-import type { AppCheck, DispatchJob } from './dispatch.ts';
-import type { Logger } from './log.ts';
-import type { HookOutcome } from './runners/runner.ts';
+import { normaliseHost } from '../config/hosts.ts';
+import { channelProblem, parseExcept, parseTarget } from '../core/targets.ts';
+import type { Selection } from '../core/targets.ts';
+import type { HostStats } from '../core/hub.ts';
+import type { Presence, Spread } from '../core/gateway.ts';
+import type { Position, Since } from '../core/history/history.ts';
+import type { PoolsHealth } from '../hooks/pool/pools.ts';
+import type { AppCheck, DispatchJob } from '../hooks/dispatch.ts';
+import type { Logger } from '../ops/log.ts';
+import type { HookOutcome } from '../hooks/runners/runner.ts';
 
 export interface BridgeDispatcher {
   check(app: string): Promise<AppCheck>;

@@ -6,8 +6,8 @@
  * frame is the app's, exactly as before.
  */
 import * as v from 'valibot';
-import type { Position } from './history.ts';
-import { channelProblem } from './targets.ts';
+import type { Position } from '../../core/history/history.ts';
+import { channelProblem } from '../../core/targets.ts';
 
 export type Control = { op: 'subscribe'; channel: string; since?: Position } | { op: 'unsubscribe' | 'presence'; channel: string };
 

@@ -4,7 +4,7 @@
  * anyone with `Authorization: Bearer <secret>`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseAuthority } from './hosts.ts';
+import { parseAuthority } from '../config/hosts.ts';
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
 export function isLoopback(address: string | undefined): boolean {

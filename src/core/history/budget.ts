@@ -12,7 +12,7 @@
  * so a put costs O(1) amortised and nothing scans the streams.
  */
 import { Buffer } from 'node:buffer';
-import type { Logger } from './log.ts';
+import type { Logger } from '../../ops/log.ts';
 
 /**
  * What an entry costs besides its frame: the entry object, its slots in its

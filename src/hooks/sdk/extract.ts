@@ -2,7 +2,7 @@
  * The plain-PHP SDK travels inside wsgate; PHP needs it as a file. It is
  * written once per content (the name carries its hash) to the temp folder.
  */
-import { sha256Hex } from '../ids.ts';
+import { sha256Hex } from '../../core/ids.ts';
 import { WSGATE_PHP } from './wsgate-php.ts';
 
 export interface SdkIO {

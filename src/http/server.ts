@@ -10,16 +10,16 @@ import type { BridgeDispatcher } from './bridge.ts';
 import { originAllowed } from './access.ts';
 import type { Trust } from './access.ts';
 import { mountAssets } from './assets.ts';
-import { dashboardPage } from './dashboard/page.ts';
+import { dashboardPage } from '../ops/dashboard-page.ts';
 import { tokenFromCookie } from './cookies.ts';
-import { CLOSE_POLICY, CLOSE_TRY_LATER, Session } from './gateway.ts';
-import type { ClientOptions, Gateway, Pending, Refusal } from './gateway.ts';
-import type { Ticket } from './admissions.ts';
-import { parseRecover } from './control.ts';
-import { requestAuthority } from './hosts.ts';
-import type { Logger } from './log.ts';
-import type { PathMatch } from './paths.ts';
-import type { Runtime } from './runtime/types.ts';
+import { CLOSE_POLICY, CLOSE_TRY_LATER, Session } from '../core/gateway.ts';
+import type { ClientOptions, Gateway, Pending, Refusal } from '../core/gateway.ts';
+import type { Ticket } from '../core/admissions.ts';
+import { parseRecover } from '../protocols/wsgate/control.ts';
+import { requestAuthority } from '../config/hosts.ts';
+import type { Logger } from '../ops/log.ts';
+import type { PathMatch } from '../config/paths.ts';
+import type { Runtime } from '../runtime/types.ts';
 
 export interface ServerOptions {
   /** Whether this app also serves the bridge (false when it has its own address). */

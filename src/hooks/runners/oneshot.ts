@@ -6,7 +6,7 @@
  * process holds a slot of the shared HookSlots while it runs.
  */
 import { LineSplitter, LineTooLong } from '../lines.ts';
-import type { Child, SpawnOptions } from '../runtime/types.ts';
+import type { Child, SpawnOptions } from '../../runtime/types.ts';
 import { cancelledOutcome } from './runner.ts';
 import type { HookJob, HookOutcome, Runner } from './runner.ts';
 import type { HookSlots } from './slots.ts';

@@ -3,9 +3,9 @@
  * dispatches `tasks::run` to every app of the hosts. Each job runs at most
  * once at a time; the first run is one interval after start.
  */
-import type { Config } from './config.ts';
+import type { Config } from '../config/config.ts';
 import type { Dispatcher, DispatchJob } from './dispatch.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../ops/log.ts';
 import type { HookOutcome } from './runners/runner.ts';
 
 const NO_TASKS = /Class "tasks" not found/;

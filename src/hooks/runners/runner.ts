@@ -3,7 +3,7 @@
  * sockets: it gets a job and a line callback, and says how the job ended.
  */
 import * as v from 'valibot';
-import { channelProblem } from '../targets.ts';
+import { channelProblem } from '../../core/targets.ts';
 
 /** `subscribe` runs only for a client's own subscribe frame, on hosts with clientChannels; its `message` is the channel. */
 export type HookName = 'auth' | 'connect' | 'receive' | 'close' | 'subscribe';

@@ -4,39 +4,39 @@
  * the hub. Runners are picked per configured host; this module does not
  * care which kind a host uses.
  */
-import type { Config, HostConfig } from './config.ts';
+import type { Config, HostConfig } from '../config/config.ts';
 import { Admissions } from './admissions.ts';
 import type { Ticket } from './admissions.ts';
-import { HostTable } from './hosts.ts';
+import { HostTable } from '../config/hosts.ts';
 import { Hub } from './hub.ts';
 import type { HostStats, Socket } from './hub.ts';
 import { newSocketId, sha256Hex } from './ids.ts';
-import { channelRule } from './channels.ts';
-import { parseControl } from './control.ts';
-import type { Control } from './control.ts';
-import { MemoryHistory, newEpoch, streamKey } from './history.ts';
-import { covers, joinStored } from './history.ts';
-import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
-import { ReplayWindow } from './replay-window.ts';
-import { MemoryBudget, warnOnEvict } from './budget.ts';
-import { RECOVERING_HELD, holdWhileRecovering } from './recovering.ts';
-import type { HeldWhileRecovering } from './recovering.ts';
-import { compilePath, matchPath } from './paths.ts';
-import type { CompiledPath, PathMatch } from './paths.ts';
-import { shortHash } from './log.ts';
-import type { Cluster } from './cluster/cluster.ts';
-import type { ClusterRequest } from './cluster/messages.ts';
-import type { NumberedStream } from './cluster/redis.ts';
-import { mergePresence, mergeStats } from './cluster/merge.ts';
-import { Feed } from './dashboard/feed.ts';
-import type { FeedEvent, Sample } from './dashboard/feed.ts';
-import { Metrics, utf8Length } from './metrics.ts';
-import type { Gauge } from './metrics.ts';
-import type { Logger } from './log.ts';
-import type { Pools, PoolsHealth } from './pool/pools.ts';
-import type { Wire } from './runtime/types.ts';
-import { cancelledOutcome, grantOf, refuses } from './runners/runner.ts';
-import type { Grant, HookJob, HookName, HookOutcome, Runner } from './runners/runner.ts';
+import { channelRule } from '../config/channel-rules.ts';
+import { parseControl } from '../protocols/wsgate/control.ts';
+import type { Control } from '../protocols/wsgate/control.ts';
+import { MemoryHistory, newEpoch, streamKey } from './history/history.ts';
+import { covers, joinStored } from './history/history.ts';
+import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history/history.ts';
+import { ReplayWindow } from './history/replay-window.ts';
+import { MemoryBudget, warnOnEvict } from './history/budget.ts';
+import { RECOVERING_HELD, holdWhileRecovering } from './history/recovering.ts';
+import type { HeldWhileRecovering } from './history/recovering.ts';
+import { compilePath, matchPath } from '../config/paths.ts';
+import type { CompiledPath, PathMatch } from '../config/paths.ts';
+import { shortHash } from '../ops/log.ts';
+import type { Cluster } from '../cluster/cluster.ts';
+import type { ClusterRequest } from '../cluster/messages.ts';
+import type { NumberedStream } from '../cluster/redis.ts';
+import { mergePresence, mergeStats } from '../cluster/merge.ts';
+import { Feed } from '../ops/feed.ts';
+import type { FeedEvent, Sample } from '../ops/feed.ts';
+import { Metrics, utf8Length } from '../ops/metrics.ts';
+import type { Gauge } from '../ops/metrics.ts';
+import type { Logger } from '../ops/log.ts';
+import type { Pools, PoolsHealth } from '../hooks/pool/pools.ts';
+import type { Wire } from '../runtime/types.ts';
+import { cancelledOutcome, grantOf, refuses } from '../hooks/runners/runner.ts';
+import type { Grant, HookJob, HookName, HookOutcome, Runner } from '../hooks/runners/runner.ts';
 import type { Selection } from './targets.ts';
 
 export interface Route {

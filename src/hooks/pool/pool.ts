@@ -5,7 +5,7 @@
  * The queue is fair: jobs wait in lanes (one per socket; dispatch jobs share
  * one), served round-robin, each lane in its own order.
  */
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../ops/log.ts';
 import { cancelledOutcome } from '../runners/runner.ts';
 import { FairQueue } from './fair-queue.ts';
 import { Worker } from './worker.ts';

@@ -2,8 +2,8 @@
  * Every app's pool, created on first use and keyed by the app path, under
  * one global worker cap.
  */
-import type { PoolConfig } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { PoolConfig } from '../../config/config.ts';
+import type { Logger } from '../../ops/log.ts';
 import { Capacity, Pool } from './pool.ts';
 import type { PoolStats } from './pool.ts';
 import type { Spawn } from './worker.ts';

@@ -5,8 +5,8 @@
  * scripts/embed-client.mjs.
  */
 import type { Hono } from 'hono';
-import { WSGATE_DTS, WSGATE_JS, WSGATE_MJS } from './client/bundle.ts';
-import { sha256Hex } from './ids.ts';
+import { WSGATE_DTS, WSGATE_JS, WSGATE_MJS } from '../client/bundle.ts';
+import { sha256Hex } from '../core/ids.ts';
 
 const FILES: Record<string, { body: string; type: string }> = {
   '/wsgate.js': { body: WSGATE_JS, type: 'text/javascript; charset=utf-8' },

@@ -3,7 +3,7 @@
  * schedule. Only configured apps may run (compared by real path), unless the
  * config opts in to the old daemon's "any app.php" behaviour.
  */
-import type { Config, PoolConfig } from './config.ts';
+import type { Config, PoolConfig } from '../config/config.ts';
 import type { Pools } from './pool/pools.ts';
 import { runProcess } from './runners/oneshot.ts';
 import type { Spawn } from './runners/oneshot.ts';

@@ -3,18 +3,18 @@
  * and errors that name the file, the field path and what was expected.
  * Reading files is injected, so this module stays runtime-agnostic and testable.
  */
-import { DEFAULT_HISTORY_BYTES } from './budget.ts';
-import { patternProblem } from './channels.ts';
-import type { ChannelRule } from './channels.ts';
-import type { HistoryLimits } from './history.ts';
-import type { ReplayLimits } from './replay.ts';
+import { DEFAULT_HISTORY_BYTES } from '../core/history/budget.ts';
+import { patternProblem } from './channel-rules.ts';
+import type { ChannelRule } from './channel-rules.ts';
+import type { HistoryLimits } from '../core/history/history.ts';
+import type { ReplayLimits } from '../core/history/replay.ts';
 import { pathProblem } from './paths.ts';
 import type { PathRoute } from './paths.ts';
-import { channelProblem } from './targets.ts';
+import { channelProblem } from '../core/targets.ts';
 import * as v from 'valibot';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { hostKeyProblem, normaliseHost } from './hosts.ts';
-import { isLoopbackListen } from './access.ts';
+import { isLoopbackListen } from '../http/access.ts';
 
 export type HostMode = 'oneshot' | 'resident' | 'module';
 
