@@ -12,7 +12,7 @@ import type { Config, HostConfig } from './config/config.ts';
 import { demoHooks } from './demo/hooks.ts';
 import { mountDemoPage } from './demo/page.ts';
 import { Gateway } from './core/gateway.ts';
-import type { Route } from './core/gateway.ts';
+import type { Route } from './core/route.ts';
 import type { Logger } from './ops/log.ts';
 import { asHookModule, ModuleRunner } from './hooks/runners/module.ts';
 import type { CastRequest, HookModule, ModuleCast } from './hooks/runners/module.ts';

@@ -5,6 +5,9 @@
  * care which kind a host uses.
  */
 import type { Config, HostConfig } from '../config/config.ts';
+import { Client } from './client.ts';
+import type { Authorized, ClientOptions } from './client.ts';
+import type { Route } from './route.ts';
 import { Admissions } from './admissions.ts';
 import type { Ticket } from './admissions.ts';
 import { HostTable } from '../config/hosts.ts';
@@ -39,37 +42,6 @@ import { cancelledOutcome, grantOf, refuses } from '../hooks/runners/runner.ts';
 import type { Grant, HookJob, HookName, HookOutcome, Runner } from '../hooks/runners/runner.ts';
 import type { Selection } from './targets.ts';
 
-export interface Route {
-  config: HostConfig;
-  runner: Runner;
-}
-
-/** A socket between auth and accept: what the upgrade learnt about it. */
-export interface Pending {
-  id: string;
-  host: string;
-  token: string;
-  route: Route;
-  /** sha256 of the token, for the log lines of the upgrade and the open. */
-  tokenHash: string;
-  /** What the auth hook granted (channels, info), if anything. */
-  grant?: Grant;
-  /** The upgrade path's parameters (`/ws/rooms/{room}`), given to every hook. */
-  params?: Record<string, string>;
-  /** Channels the upgrade path joins. */
-  pathChannels?: string[];
-  /** It opted in to wsgate's frames (`?wsgate=1`), and where it stopped in each stream (`recover`). */
-  client?: ClientOptions;
-  /** What Redis held of the host-wide and token streams it recovers, where this node's copy could not fill the gap. */
-  stored?: Map<string, StoredStream>;
-}
-
-/** What a client that knows wsgate said on the upgrade (docs/PROTOCOL.md). */
-export interface ClientOptions {
-  aware: boolean;
-  recover?: Map<string, Position>;
-}
-
 /** The streams of host-wide and token casts, by the names clients know them. */
 export const ALL_STREAM = '@all';
 export const TOKEN_STREAM = '@token';
@@ -82,65 +54,6 @@ const redisStreamKey = (host: string, selection: Selection, key: string): string
 function envelope(stream: string, position: Position | undefined, frame: string): string {
   const head = `{"wsgate":"pub","channel":${JSON.stringify(stream)}`;
   return position ? `${head},"epoch":"${position.epoch}","offset":${position.offset},"data":${frame}}` : `${head},"data":${frame}}`;
-}
-
-/** The lane of a socket with nothing queued: one settled promise shared by all, not one kept per socket. */
-const IDLE: Promise<void> = Promise.resolve();
-
-/**
- * A socket plus its lane: the tail of the promise chain its hooks run on.
- * Made from what the upgrade learnt before the socket opens; open() registers
- * it. One object per socket: the server extends it with the runtime's events.
- */
-export class Session implements Socket {
-  readonly id: string;
-  readonly host: string;
-  readonly token: string;
-  route: Route;
-  /** The runtime adapter's socket, from open() on. */
-  raw: unknown = undefined;
-  lane: Promise<void> = IDLE;
-  open = false;
-  /** Closed by the gateway for a limit; frames still arriving until the close completes are dropped unlogged. */
-  closing = false;
-  /** Receive events queued or running. */
-  pending = 0;
-  /** Token bucket for messages per second: what is left, and when it was last filled. */
-  allowance = 0;
-  filledAt = 0;
-  /** When the client last sent a frame (for idleTimeout). */
-  lastSeen = 0;
-  /** Channels it belongs to (the hub keeps this). */
-  channels?: Set<string> = undefined;
-  /** What the auth or connect hook said about it, for presence. */
-  info: unknown = undefined;
-  /** Channels the path and the auth hook granted, joined once the socket is open. */
-  granted: string[] | undefined;
-  /** The token's hash until the open is logged; not kept per open socket. */
-  tokenHash: string | undefined;
-  /** The upgrade path's parameters, for every hook. */
-  readonly params: Record<string, string> | undefined;
-  /** It opted in to envelopes and wsgate's own frames. */
-  readonly aware: boolean;
-  /** Where it stopped per stream, from the upgrade; each is used by the first join of its stream. */
-  recover: Map<string, Position> | undefined;
-  /** What Redis held of its `@all` and `@token` streams, read at the upgrade, until the open uses it. */
-  stored: Map<string, StoredStream> | undefined;
-
-  constructor(pending: Pending) {
-    this.id = pending.id;
-    this.host = pending.host;
-    this.token = pending.token;
-    this.route = pending.route;
-    this.info = pending.grant?.info;
-    this.params = pending.params;
-    this.tokenHash = pending.tokenHash;
-    this.aware = pending.client?.aware === true;
-    this.recover = pending.client?.recover;
-    this.stored = pending.stored;
-    const granted = [...(pending.pathChannels ?? []), ...(pending.grant?.channels ?? [])];
-    this.granted = granted.length ? granted : undefined;
-  }
 }
 
 export interface DashboardData {
@@ -227,7 +140,7 @@ export class Gateway {
   readonly #history: HistoryStore;
   readonly #replay: ReplayWindow;
   /** Sockets joining a channel while what they missed is read from Redis, by stream key: its publications meanwhile. */
-  readonly #recovering = new Map<string, Map<Session, HeldWhileRecovering>>();
+  readonly #recovering = new Map<string, Map<Client, HeldWhileRecovering>>();
   #sweeps = 0;
 
   readonly pools: Pools;
@@ -240,7 +153,7 @@ export class Gateway {
     this.#config = config;
     this.#paths = config.paths.map(compilePath);
     this.#anyPath = config.paths.some((route) => route.template === '*');
-    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Session, buffered), traffic: (host) => this.metrics.traffic(this.#label(host)) });
+    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (socket, buffered) => this.tooSlow(socket as Client, buffered), traffic: (host) => this.metrics.traffic(this.#label(host)) });
     this.pools = pools;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
@@ -283,9 +196,9 @@ export class Gateway {
     this.#budget.limit = config.limits.historyBytes;
     this.#routes = new HostTable(routes);
     this.#configured = [...routes.keys()];
-    for (const socket of this.hub.all() as Session[]) {
+    for (const socket of this.hub.all() as Client[]) {
       const route = this.#routes.match(socket.host);
-      if (route) socket.route = route;
+      if (route) socket.moveTo(route);
       else {
         this.#log.info('host removed', { host: socket.host, socket: socket.id });
         this.hub.close(socket, CLOSE_GOING_AWAY, 'host no longer served');
@@ -475,7 +388,7 @@ export class Gateway {
    * be accepted, or to why not. When `signal` aborts (the client went away),
    * the hook is cancelled and nothing is registered.
    */
-  async authorize(host: string, token: string, path?: PathMatch, client?: ClientOptions, signal?: AbortSignal): Promise<Pending | Refusal> {
+  async authorize(host: string, token: string, path?: PathMatch, client?: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal> {
     const route = this.#routes.match(host);
     const tokenHash = sha256Hex(token);
     if (!route) {
@@ -483,7 +396,7 @@ export class Gateway {
       this.refused(host, 'host_not_configured');
       return { status: 401, reason: 'host not configured' };
     }
-    const pending: Pending = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
+    const pending: Authorized = { id: newSocketId(), host: this.hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
     const outcome = await this.#run(pending, route, 'auth', undefined, undefined, signal);
     if (signal?.aborted) {
       this.#log.info('upgrade abandoned', { host, socket: pending.id, token: shortHash(tokenHash), reason: 'the client went away during auth' });
@@ -565,30 +478,26 @@ export class Gateway {
   }
 
   /** The socket is accepted: register it and queue its connect hook first in its lane. */
-  open(session: Session, raw: unknown): Session {
+  open(session: Client, raw: unknown): Client {
     const limits = this.#config.limits;
-    session.raw = raw;
-    session.open = true;
-    session.allowance = limits.messageBurst;
-    session.filledAt = session.lastSeen = performance.now();
+    session.attach(raw, limits, performance.now());
     this.hub.add(session);
     this.metrics.upgrade(session.route.config.key, 'accepted');
     this.feed.push('connect', session.host, session.id);
-    this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.tokenHash ?? sha256Hex(session.token)), sockets: this.hub.size });
-    session.tokenHash = undefined;
+    this.#log.info('open', { host: session.host, socket: session.id, token: shortHash(session.takeTokenHash() ?? sha256Hex(session.token)), sockets: this.hub.size });
     this.#replayTo(session);
-    if (session.granted) this.#join(session, session.granted);
-    session.granted = undefined;
+    const granted = session.takeGranted();
+    if (granted) this.#join(session, granted);
     if (session.aware) {
       const history = session.route.config.history;
       if (history) {
         this.#announce(session, ALL_STREAM, streamKey(session.host, ALL_STREAM), history, 'joined');
         this.#announce(session, TOKEN_STREAM, tokenStreamKey(session.host, session.token), history, 'joined');
-        session.stored = undefined;
+        session.dropStored();
       }
       this.hub.send(session, `{"wsgate":"ready","socket":"${session.id}"}`);
     }
-    this.#enqueue(session, async () => {
+    void session.enqueue(async () => {
       if (!session.open) return;
       const result = await this.#run(session, session.route, 'connect');
       if (!session.open || result === undefined) return;
@@ -601,20 +510,20 @@ export class Gateway {
       }
       const grant = this.#grant(session, 'connect', result);
       if (!grant) return;
-      if (grant.info !== undefined) session.info = grant.info;
+      if (grant.info !== undefined) session.setInfo(grant.info);
       this.#join(session, grant.channels);
     });
     return session;
   }
 
   /** The grant in an auth or connect result; a malformed one is logged and grants nothing. */
-  #grant(who: Pending | Session, hook: HookName, result: unknown): Grant | undefined {
+  #grant(who: Authorized | Client, hook: HookName, result: unknown): Grant | undefined {
     const { grant, problem } = grantOf(result);
     if (problem) this.#log.warn('grant ignored', { host: who.host, socket: who.id, hook, problem });
     return grant;
   }
 
-  #join(session: Session, channels: string[]): void {
+  #join(session: Client, channels: string[]): void {
     for (const channel of channels) this.#joinOne(session, channel);
   }
 
@@ -623,14 +532,14 @@ export class Gateway {
    * told. An opted-in socket is told too (`answer` says how), with the
    * publications it missed, before anything live can reach it.
    */
-  #joinOne(session: Session, channel: string, answer: 'joined' | 'subscribed' = 'joined', since?: Position): boolean {
+  #joinOne(session: Client, channel: string, answer: 'joined' | 'subscribed' = 'joined', since?: Position): boolean {
     if (session.aware && this.#cluster?.up && !session.channels?.has(channel)) {
       const limits = channelRule(session.route.config.channels, channel)?.history;
       const key = streamKey(session.host, channel);
-      const asked = since ?? session.recover?.get(channel);
+      const asked = since ?? session.recoverOf(channel);
       // This node's copy cannot fill the gap (it was not up, or not for all of it): Redis may.
       if (limits && asked && !this.#history.since(key, asked, limits).recovered) {
-        session.recover?.delete(channel);
+        session.takeRecover(channel);
         void this.#joinFromRedis(session, channel, key, limits, answer, asked);
         return true;
       }
@@ -647,14 +556,14 @@ export class Gateway {
    * the socket said where it stopped (`since`, else the upgrade's `recover`),
    * whether what it missed can be given, followed by exactly that.
    */
-  #announce(session: Session, stream: string, key: string, limits: HistoryLimits | undefined, answer: 'joined' | 'subscribed', since?: Position): void {
+  #announce(session: Client, stream: string, key: string, limits: HistoryLimits | undefined, answer: 'joined' | 'subscribed', since?: Position): void {
     const frame: Record<string, unknown> = answer === 'joined' ? { wsgate: 'joined', channel: stream } : { wsgate: 'subscribed', channel: stream, ok: true };
-    const asked = since ?? session.recover?.get(stream);
-    session.recover?.delete(stream);
+    const recovered = session.takeRecover(stream);
+    const asked = since ?? recovered;
     let missed: Since | undefined;
     if (limits && asked) {
       missed = this.#history.since(key, asked, limits);
-      const stored = missed.recovered ? undefined : session.stored?.get(stream);
+      const stored = missed.recovered ? undefined : session.storedOf(stream);
       const joined = stored && joinStored(asked, stored, (after) => this.#history.since(key, after, limits));
       if (joined) missed = joined;
       Object.assign(frame, missed.top, { recovered: missed.recovered });
@@ -664,7 +573,7 @@ export class Gateway {
     if (asked && missed) {
       for (const publication of missed.publications) this.hub.send(session, envelope(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
     }
-    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length, from: session.stored?.has(stream) ? 'redis' : undefined });
+    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: session.host, socket: session.id, channel: stream, missed: missed?.publications.length, from: session.storedOf(stream) ? 'redis' : undefined });
   }
 
   /**
@@ -673,7 +582,7 @@ export class Gateway {
    * meanwhile are held for it, and follow what Redis gave, so it gets each
    * once and in order.
    */
-  async #joinFromRedis(session: Session, channel: string, key: string, limits: HistoryLimits, answer: 'joined' | 'subscribed', asked: Position): Promise<void> {
+  async #joinFromRedis(session: Client, channel: string, key: string, limits: HistoryLimits, answer: 'joined' | 'subscribed', asked: Position): Promise<void> {
     const holding: HeldWhileRecovering = { entries: [], limit: Math.min(limits.size, RECOVERING_HELD), lost: false };
     let waiting = this.#recovering.get(key);
     if (!waiting) this.#recovering.set(key, (waiting = new Map()));
@@ -707,7 +616,7 @@ export class Gateway {
     this.#log.info('recovered', { host: session.host, socket: session.id, channel, missed: stored.entries.length, from: 'redis' });
   }
 
-  #leaveOne(session: Session, channel: string, answer?: 'left'): boolean {
+  #leaveOne(session: Client, channel: string, answer?: 'left'): boolean {
     if (!this.hub.leave(session, channel)) return false;
     this.#presenceEvent(session, channel, 'leave');
     if (answer && session.aware && session.open) this.hub.send(session, JSON.stringify({ wsgate: 'left', channel }));
@@ -715,7 +624,7 @@ export class Gateway {
   }
 
   /** {"wsgate": "join" | "leave", channel, socket, info} to the channel's other members, where its options ask for it. */
-  #presenceEvent(session: Session, channel: string, event: 'join' | 'leave'): void {
+  #presenceEvent(session: Client, channel: string, event: 'join' | 'leave'): void {
     if (!channelRule(session.route.config.channels, channel)?.presenceEvents) return;
     const frame: Record<string, unknown> = { wsgate: event, channel, socket: session.id };
     if (session.info !== undefined) frame.info = session.info;
@@ -751,7 +660,7 @@ export class Gateway {
   }
 
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
-  #replayTo(session: Session): void {
+  #replayTo(session: Client): void {
     if (!session.route.config.replay) return;
     const missed = this.#replay.back(session.host, session.token);
     // An opted-in client recovers by offsets instead: the plain frames would reach it twice.
@@ -761,30 +670,21 @@ export class Gateway {
   }
 
   /** A client frame: queued behind everything this socket sent before. Only receive streams output to the socket. */
-  message(session: Session, text: string): void {
+  message(session: Client, text: string): void {
     if (!session.open || session.closing) return;
     const limits = this.#config.limits;
     const now = performance.now();
-    session.lastSeen = now;
     const traffic = this.metrics.traffic(session.route.config.key);
     traffic.framesIn++;
     traffic.bytesIn += utf8Length(text);
-    session.allowance = Math.min(limits.messageBurst, session.allowance + ((now - session.filledAt) / 1000) * limits.messagesPerSecond);
-    session.filledAt = now;
-    if (session.allowance < 1) return this.#refuse(session, CLOSE_POLICY, 'too many messages per second');
-    session.allowance -= 1;
-    if (session.pending >= limits.pending) return this.#refuse(session, CLOSE_POLICY, 'too many messages waiting for the app');
+    if (!session.takeMessage(limits, now)) return this.#refuse(session, CLOSE_POLICY, 'too many messages per second');
+    if (session.waiting >= limits.pending) return this.#refuse(session, CLOSE_POLICY, 'too many messages waiting for the app');
     const control = session.aware || session.route.config.clientChannels ? parseControl(text) : undefined;
     // A process argument cannot carry a NUL byte: the hook could never see this message, so the client is told.
     if (!control && session.route.config.mode === 'oneshot' && text.includes('\0')) return this.#undelivered(session, CLOSE_BAD_DATA, "a message with a NUL byte cannot be passed to this host's hook");
-    session.pending++;
-    this.#enqueue(session, async () => {
-      try {
-        if (control) await this.#control(session, control);
-        else if ((await this.#run(session, session.route, 'receive', text, session)) === BUSY) this.#undelivered(session, CLOSE_TRY_LATER, 'the gateway is busy: the message was not delivered; try again later');
-      } finally {
-        session.pending--;
-      }
+    session.enqueueMessage(async () => {
+      if (control) await this.#control(session, control);
+      else if ((await this.#run(session, session.route, 'receive', text, session)) === BUSY) this.#undelivered(session, CLOSE_TRY_LATER, 'the gateway is busy: the message was not delivered; try again later');
     });
   }
 
@@ -793,7 +693,7 @@ export class Gateway {
    * subscribe hook (host, token, socket, channel) decides, `false` or a
    * failure refuses; the client is told either way.
    */
-  async #control(session: Session, parsed: NonNullable<ReturnType<typeof parseControl>>): Promise<void> {
+  async #control(session: Client, parsed: NonNullable<ReturnType<typeof parseControl>>): Promise<void> {
     const answer = (frame: Record<string, unknown>) => {
       if (session.open) this.hub.send(session, JSON.stringify(frame));
     };
@@ -825,9 +725,8 @@ export class Gateway {
   }
 
   /** Closes a socket that broke a limit, saying which; once, however many frames it sends until the close completes. */
-  #refuse(session: Session, code: number, reason: string): void {
-    if (session.closing) return;
-    session.closing = true;
+  #refuse(session: Client, code: number, reason: string): void {
+    if (!session.startClosing()) return;
     this.#log.warn('limit', { host: session.host, socket: session.id, code, reason });
     this.hub.close(session, code, reason);
   }
@@ -838,7 +737,7 @@ export class Gateway {
    * it (a NUL byte). Never dropped in silence: an opted-in client is told and
    * may send it again; a plain one is closed with `code` and the reason.
    */
-  #undelivered(session: Session, code: number, reason: string): void {
+  #undelivered(session: Client, code: number, reason: string): void {
     if (!session.open) return;
     if (!session.aware) return this.#refuse(session, code, reason);
     this.#log.info('message refused', { host: session.host, socket: session.id, reason });
@@ -846,12 +745,12 @@ export class Gateway {
   }
 
   /** A frame over the size limit, for runtimes that do not check it themselves. */
-  tooBig(session: Session, bytes: number): void {
+  tooBig(session: Client, bytes: number): void {
     this.#refuse(session, CLOSE_TOO_BIG, `frame of ${bytes} bytes is over the limit of ${this.#config.limits.frame}`);
   }
 
   /** A client that does not read: its unsent frames pile up. It would not read a close frame either, so it is dropped. */
-  tooSlow(session: Session, buffered: number): void {
+  tooSlow(session: Client, buffered: number): void {
     if (!session.open) return;
     this.#log.warn('limit', { host: session.host, socket: session.id, code: CLOSE_TRY_LATER, reason: `${buffered} bytes unsent: the client does not read fast enough` });
     this.hub.terminate(session);
@@ -865,7 +764,7 @@ export class Gateway {
     if (++this.#sweeps % 10 === 0) this.#history.sweep();
     const idleMs = this.#config.idleTimeout * 1000;
     if (idleMs <= 0) return;
-    for (const socket of this.hub.all() as Session[]) {
+    for (const socket of this.hub.all() as Client[]) {
       if (now - socket.lastSeen >= idleMs) {
         this.#log.info('idle', { host: socket.host, socket: socket.id, seconds: this.#config.idleTimeout });
         this.hub.close(socket, CLOSE_GOING_AWAY, 'idle');
@@ -878,9 +777,8 @@ export class Gateway {
   }
 
   /** The socket is gone: unregister now, run close after its last receive. */
-  closed(session: Session, code: number): void {
-    if (!session.open) return;
-    session.open = false;
+  closed(session: Client, code: number): void {
+    if (!session.markClosed()) return;
     const channels = session.channels && [...session.channels];
     this.hub.remove(session);
     const replay = session.route.config.replay;
@@ -888,7 +786,7 @@ export class Gateway {
     if (channels) for (const channel of channels) this.#presenceEvent(session, channel, 'leave');
     this.#log.info('close', { host: session.host, socket: session.id, code, sockets: this.hub.size });
     this.feed.push('disconnect', session.host, session.id, `code ${code}`);
-    const done = this.#enqueue(session, async () => {
+    const done = session.enqueue(async () => {
       await this.#run(session, session.route, 'close');
     });
     this.#draining.add(done);
@@ -898,7 +796,7 @@ export class Gateway {
   /** Joins (or leaves) a channel for every socket a selection picks; returns how many joined (left). */
   subscribe(host: string, selection: Selection, channel: string, join: boolean): number {
     let changed = 0;
-    for (const socket of this.hub.select(host, selection) as Session[]) {
+    for (const socket of this.hub.select(host, selection) as Client[]) {
       if (join ? this.#joinOne(socket, channel) : this.#leaveOne(socket, channel, 'left')) changed++;
     }
     this.#log.debug(join ? 'subscribe' : 'unsubscribe', { host, channel, target: selection.kind, sockets: changed });
@@ -920,7 +818,7 @@ export class Gateway {
     const members: Presence['members'] = [];
     const tokens: Record<string, number> = {};
     const hashes = new Map<string, string>();
-    for (const socket of this.hub.members(host, channel) as Session[]) {
+    for (const socket of this.hub.members(host, channel) as Client[]) {
       let hash = hashes.get(socket.token);
       if (hash === undefined) {
         hash = sha256Hex(socket.token);
@@ -987,7 +885,7 @@ export class Gateway {
   async shutdown(): Promise<void> {
     for (const socket of this.hub.all()) {
       this.hub.close(socket, CLOSE_GOING_AWAY, 'server shutting down');
-      this.closed(socket as Session, CLOSE_GOING_AWAY);
+      this.closed(socket as Client, CLOSE_GOING_AWAY);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#config.shutdownMs)));
@@ -995,22 +893,11 @@ export class Gateway {
     clearTimeout(timer);
   }
 
-  #enqueue(session: Session, task: () => Promise<void>): Promise<void> {
-    // A task never rejects (#run turns every failure into a log line), so the lane never breaks.
-    const lane = session.lane.then(task, task);
-    session.lane = lane;
-    // Back to the shared idle lane once drained, so an idle socket holds no promise of its own.
-    void lane.then(() => {
-      if (session.lane === lane) session.lane = IDLE;
-    });
-    return lane;
-  }
-
   /**
    * Runs one hook; resolves to its result, or undefined when it failed (logged
    * with host, socket, hook and stderr). Lines go to `streamTo` while it is open.
    */
-  async #run(who: Pick<Pending, 'host' | 'id' | 'token' | 'params'>, route: Route, hook: HookName, message?: string, streamTo?: Session, signal?: AbortSignal): Promise<unknown> {
+  async #run(who: Pick<Authorized, 'host' | 'id' | 'token' | 'params'>, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: AbortSignal): Promise<unknown> {
     const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message, params: who.params };
     const onLine = streamTo
       ? (line: string) => {

@@ -11,8 +11,10 @@ import { originAllowed } from './access.ts';
 import type { Trust } from './access.ts';
 import { mountAssets } from './assets.ts';
 import { tokenFromCookie } from './cookies.ts';
-import { CLOSE_POLICY, CLOSE_TRY_LATER, Session } from '../core/gateway.ts';
-import type { ClientOptions, Gateway, Pending, Refusal } from '../core/gateway.ts';
+import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../core/gateway.ts';
+import type { Gateway, Refusal } from '../core/gateway.ts';
+import { Client } from '../core/client.ts';
+import type { Authorized, ClientOptions } from '../core/client.ts';
 import type { Ticket } from '../core/admissions.ts';
 import { parseRecover } from '../protocols/wsgate/control.ts';
 import { requestAuthority } from '../config/hosts.ts';
@@ -79,7 +81,7 @@ function frameBytes(data: unknown): number {
 }
 
 /** A client frame to the gateway, after the size check for runtimes that have none of their own. */
-function deliver(gateway: Gateway, session: Session, data: unknown): void {
+function deliver(gateway: Gateway, session: Client, data: unknown): void {
   const size = frameBytes(data);
   if (size > gateway.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > gateway.limits.frame)) {
     return gateway.tooBig(session, size);
@@ -92,21 +94,21 @@ function deliver(gateway: Gateway, session: Session, data: unknown): void {
  * runtime keeps this object as long as the socket is open, so it holds only
  * what later events need, and never the upgrade's request.
  */
-class SocketEvents extends Session {
+class SocketEvents extends Client {
   readonly gateway: Gateway;
-  constructor(gateway: Gateway, pending: Pending) {
-    super(pending);
+  constructor(gateway: Gateway, authorized: Authorized) {
+    super(authorized);
     this.gateway = gateway;
   }
   onOpen(_event: Event, ws: WSContext<unknown>): void {
-    if (this.raw !== undefined) return;
+    if (this.attached) return;
     this.gateway.open(this, ws.raw);
   }
   onMessage(event: MessageEvent): void {
-    if (this.raw !== undefined) deliver(this.gateway, this, event.data);
+    if (this.attached) deliver(this.gateway, this, event.data);
   }
   onClose(event: CloseEvent): void {
-    if (this.raw !== undefined) this.gateway.closed(this, event.code);
+    if (this.attached) this.gateway.closed(this, event.code);
   }
 }
 
@@ -156,15 +158,15 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
     if ('refused' in admitted) return refuseFull(c, host, admitted.refused);
     // The upgrade's place is held while auth runs; a client that goes away meanwhile cancels its hook.
     const watch = options.watchUpgrade(c);
-    let pending: Pending | Refusal;
+    let authorized: Authorized | Refusal;
     try {
-      pending = await gateway.authorize(host, token, path, client, watch.signal);
+      authorized = await gateway.authorize(host, token, path, client, watch.signal);
     } finally {
       watch.done();
       admitted.ticket.release();
     }
-    if ('status' in pending) return pending.status === 401 ? unauthorized(c) : c.json({ status: 'error', message: pending.reason }, pending.status);
-    return upgradeWebSocket(c, new SocketEvents(gateway, pending));
+    if ('status' in authorized) return authorized.status === 401 ? unauthorized(c) : c.json({ status: 'error', message: authorized.reason }, authorized.status);
+    return upgradeWebSocket(c, new SocketEvents(gateway, authorized));
   };
 
   const refuseFull = (c: Context, host: string, full: Refusal) => {
@@ -179,7 +181,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
    * frames sent meanwhile wait, in order, for the socket to be accepted.
    */
   const greetingEvents = (host: string, timeoutMs: number, path: PathMatch, client: ClientOptions | undefined) => {
-    let session: Session | undefined;
+    let session: Client | undefined;
     let waiting: unknown[] | undefined;
     /** Bytes of the frames waiting for auth: a count alone would let 100 frames of 1 MiB wait. */
     let waitingBytes = 0;
@@ -235,7 +237,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
         // Gone or refused meanwhile: onClose or fail() gave its place back and cancelled the hook; nothing is registered.
         if (gone || ticket.released) return;
         if ('status' in pending) return fail(ws, pending.status === 503 ? pending.reason : 'unauthorized', 'auth', pending.status === 503 ? CLOSE_TRY_LATER : CLOSE_POLICY);
-        session = gateway.open(new Session(pending), ws.raw);
+        session = gateway.open(new Client(pending), ws.raw);
         ticket.release();
         for (const data of waiting.splice(0)) deliver(gateway, session, data);
       },
