@@ -30,8 +30,8 @@ import { serialised } from './serial.ts';
 import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/server.ts';
 import { createBridgeApp } from './http/bridge-app.ts';
-import { Cluster } from './cluster/cluster.ts';
-import { connectRedis } from './cluster/redis.ts';
+import { RedisBroker } from './cluster/redis-broker.ts';
+import { MemoryBroker } from './core/memory-broker.ts';
 import { VERSION } from './version.ts';
 import { parseExcept, parseTarget } from './core/targets.ts';
 
@@ -158,7 +158,10 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
     return routes;
   };
-  gateway = new Gateway(config, await buildRoutes(config), log, pools, runtime.wire);
+  // Alone, or among other nodes over Redis: the gateway does not ask which.
+  const redis = config.cluster && new RedisBroker({ redis: config.cluster.redis, prefix: config.cluster.prefix, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
+  const broker = redis || new MemoryBroker();
+  gateway = new Gateway(config, await buildRoutes(config), log, pools, runtime.wire, broker);
 
   let dispatcher = await Dispatcher.create(config, pools, spawn, runtime.realPath, slots);
   let scheduler = new Scheduler(config, dispatcher, log);
@@ -253,13 +256,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   });
   hookEnv.WSGATE_URL = `${scheme}://${callableHost(config.listen)}:${listener.port}`;
   serverOptions.about.node = config.cluster?.node ?? `${hostname()}:${listener.port}`;
-  let cluster: Cluster | undefined;
-  if (config.cluster) {
-    const { redis, prefix, deadlineMs, heartbeatMs, ttlMs } = config.cluster;
-    cluster = new Cluster(connectRedis(redis), { node: serverOptions.about.node, prefix, deadlineMs, heartbeatMs, ttlMs }, log, (request, own) => gateway!.applyRequest(request, own));
-    gateway.attachCluster(cluster);
-    cluster.start();
-    log.always('cluster', { node: cluster.node, redis: redactUrl(redis) });
+  if (redis) {
+    redis.start(serverOptions.about.node);
+    log.always('cluster', { node: serverOptions.about.node, redis: redactUrl(config.cluster!.redis) });
   }
   if (tls) log.info('tls', certFields(tls, config.tls!.cert));
   if (tls && !config.bridge) {
@@ -296,7 +295,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       clearInterval(idleSweep);
       scheduler.stop();
       await gateway!.shutdown();
-      await cluster?.stop();
+      await broker.stop();
       await pools.stop();
     })());
   return { gateway, listener, reload, stop };

@@ -4,7 +4,7 @@
  * in: a Redis anyone can write to is a boundary like any other.
  */
 import * as v from 'valibot';
-import type { Kept } from '../core/history/replay.ts';
+import type { NodeRequest } from '../core/requests.ts';
 
 const SelectionSchema = v.variant('kind', [
   v.object({ kind: v.literal('all') }),
@@ -49,18 +49,8 @@ export const RequestSchema = v.variant('t', [
 
 export type ClusterRequest = v.InferOutput<typeof RequestSchema>;
 
-/** A node's answer to `replaySync`: each gone token it keeps, with the rest of its window. */
-export const KeptListSchema = v.array(
-  v.object({
-    host: v.string(),
-    token: v.string(),
-    channels: v.array(v.string()),
-    // The adopting node caps it at its own window.
-    windowMs: v.pipe(v.number(), v.minValue(0)),
-    frames: v.array(v.string()),
-    dropped: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  }),
-) satisfies v.GenericSchema<unknown, Kept[]>;
+// The bus carries the core's requests, and the two nodes' messages about themselves: the schema must not drift from them.
+RequestSchema satisfies v.GenericSchema<unknown, NodeRequest | { t: 'leaving' | 'joining'; node: string }>;
 
 export const BusMessageSchema = v.object({
   /** Empty: nobody waits for answers. */

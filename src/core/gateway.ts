@@ -27,9 +27,9 @@ import type { HeldWhileRecovering } from './history/recovering.ts';
 import { compilePath, matchPath } from '../config/paths.ts';
 import type { CompiledPath, PathMatch } from '../config/paths.ts';
 import { shortHash } from '../ops/log.ts';
-import type { Cluster } from '../cluster/cluster.ts';
-import type { ClusterRequest } from '../cluster/messages.ts';
-import type { NumberedStream } from '../cluster/redis.ts';
+import type { Broker, BrokerHandler, StreamRef } from './broker.ts';
+import type { NodeRequest, Publication } from './requests.ts';
+import { ALL_STREAM, TOKEN_STREAM, streamOf, tokenStreamKey } from './streams.ts';
 import { mergePresence, mergeStats } from '../cluster/merge.ts';
 import { Feed } from '../ops/feed.ts';
 import type { FeedEvent, Sample } from '../ops/feed.ts';
@@ -41,14 +41,6 @@ import type { Wire } from '../runtime/types.ts';
 import { cancelledOutcome, grantOf, refuses } from '../hooks/runners/runner.ts';
 import type { Grant, HookJob, HookName, HookOutcome, Runner } from '../hooks/runners/runner.ts';
 import type { Selection } from './targets.ts';
-
-/** The streams of host-wide and token casts, by the names clients know them. */
-export const ALL_STREAM = '@all';
-export const TOKEN_STREAM = '@token';
-const tokenStreamKey = (host: string, token: string): string => streamKey(host, `${TOKEN_STREAM}\n${token}`);
-/** Redis keys show in SCAN and MONITOR: a token's stream is named by its hash there. */
-const redisStreamKey = (host: string, selection: Selection, key: string): string =>
-  selection.kind === 'token' ? streamKey(host, `${TOKEN_STREAM}\n${sha256Hex(selection.token)}`) : key;
 
 /** A publication as an opted-in socket gets it: the frame, said which stream and where in it. */
 function envelope(stream: string, position: Position | undefined, frame: string): string {
@@ -89,9 +81,6 @@ export interface Presence {
   members: Array<{ socket: string; token: string; info?: unknown }>;
 }
 
-/** What a node delivers itself at once and passes on (see Gateway.#echo). */
-type Delivered = Extract<ClusterRequest, { t: 'cast' | 'presenceEvent' }>;
-
 const sum = (results: unknown[]): number => results.reduce<number>((total, n) => total + (typeof n === 'number' ? n : 0), 0);
 
 /** Why an upgrade is refused: the HTTP status and what the client and the log are told. */
@@ -122,7 +111,7 @@ export const CLOSE_BAD_DATA = 1007;
 export const CLOSE_TRY_LATER = 1013;
 export const CLOSE_POLICY = 1008;
 
-export class Gateway {
+export class Gateway implements BrokerHandler {
   readonly hub: Hub;
   #routes: HostTable<Route>;
   #configured: string[];
@@ -147,9 +136,9 @@ export class Gateway {
   readonly metrics = new Metrics();
   readonly feed = new Feed();
   readonly #started = Date.now();
-  #cluster: Cluster | undefined;
+  readonly #broker: Broker;
 
-  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire) {
+  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker) {
     this.#config = config;
     this.#paths = config.paths.map(compilePath);
     this.#anyPath = config.paths.some((route) => route.template === '*');
@@ -167,7 +156,11 @@ export class Gateway {
       sockets: (host, token) => this.hub.countToken(host, token),
       anyHost: () => this.#config.hosts.some((host) => host.replay),
       log,
+      broker,
     });
+    this.#broker = broker;
+    broker.bind(this);
+    broker.onJoined(() => void this.#replay.sync().catch((error: Error) => this.#log.error('replay sync failed', { node: broker.status()?.node, error: error.message })));
   }
 
   get maxBody(): number {
@@ -222,28 +215,30 @@ export class Gateway {
     return this.hub.stats();
   }
 
-  /** From now on bridge requests reach every node, and hook casts are passed on. */
-  attachCluster(cluster: Cluster): void {
-    this.#cluster = cluster;
-    this.#replay.attach(cluster);
-    cluster.joined = () => void this.#replay.sync().catch((error: Error) => this.#log.error('replay sync failed', { node: cluster.node, error: error.message }));
+  /** The nodes as the broker knows them; undefined for a node alone. */
+  get cluster() {
+    return this.#broker.status();
   }
 
-  get cluster(): Cluster | undefined {
-    return this.#cluster;
-  }
-
-  /** A request from the bus (or from this node's own bridge), applied to this node's sockets. */
-  applyRequest(request: ClusterRequest, own = true, echo = false): unknown {
+  /** A publication reached this node (BrokerHandler). */
+  deliver(publication: Publication, taken: boolean): number {
     // Another node may serve hosts this one does not (a config being rolled out): nothing here for them.
+    if (!this.#routes.match(publication.host)) return 0;
+    if (publication.t === 'cast') return this.#castFrame(publication.host, publication.selection, publication.frame, publication.except, publication.position, taken);
+    return this.#presenceCast(publication.host, publication.channel, publication.frame, publication.except, taken);
+  }
+
+  /** A publication in the order every node sees it, kept for gone tokens (BrokerHandler). */
+  keep(publication: Publication): void {
+    if (!this.#routes.match(publication.host)) return;
+    const selection: Selection = publication.t === 'cast' ? publication.selection : { kind: 'channel', channel: publication.channel };
+    this.#replay.keep(publication.host, selection, publication.frame);
+  }
+
+  /** Any other request, applied to this node's sockets (BrokerHandler). */
+  apply(request: Exclude<NodeRequest, Publication>, taken: boolean): unknown {
     if ('host' in request && !this.#routes.match(request.host)) return request.t === 'presence' ? { sockets: 0, tokens: {}, members: [] } : 0;
     switch (request.t) {
-      case 'cast':
-        if (echo) return this.#keepDelivered(request);
-        return this.#castFrame(request.host, request.selection, request.frame, request.except, request.position, own);
-      case 'presenceEvent':
-        if (echo) return this.#keepDelivered(request);
-        return this.#presenceCast(request.host, request.channel, request.frame, request.except, own);
       case 'subscribe':
         return this.subscribe(request.host, request.selection, request.channel, request.join);
       case 'disconnect':
@@ -255,40 +250,29 @@ export class Gateway {
       case 'replayLeft':
       case 'replayBack':
       case 'replaySync':
-        return this.#replay.apply(request, own);
-      case 'leaving':
-      case 'joining':
-        return undefined;
+        return this.#replay.apply(request, taken);
     }
   }
 
-  /** Runs a bridge request here, or on every live node and merges their answers. */
-  async #everywhere<T>(request: ClusterRequest, merge: (results: unknown[]) => T, numbered?: NumberedStream): Promise<Spread<T>> {
-    if (!this.#cluster) return { value: merge([this.applyRequest(request)]) };
-    const gathered = await this.#cluster.request(request, numbered);
-    const nodes: NonNullable<Spread<T>['nodes']> = { answered: [...gathered.results.keys()], missing: gathered.missing };
-    if (gathered.degraded) nodes.degraded = gathered.degraded;
-    return { value: merge([...gathered.results.values()]), nodes };
+  /** Runs a bridge request on every live node (this one alone, when alone) and merges their answers. */
+  async #everywhere<T>(request: NodeRequest, merge: (results: unknown[]) => T, stream?: StreamRef): Promise<Spread<T>> {
+    const gathered = await this.#broker.gather(request, stream);
+    const value = merge([...gathered.results.values()]);
+    if (!gathered.spread) return { value };
+    const nodes: NonNullable<Spread<T>['nodes']> = { answered: [...gathered.results.keys()], missing: gathered.spread.missing };
+    if (gathered.spread.degraded) nodes.degraded = gathered.spread.degraded;
+    return { value, nodes };
   }
 
   castEverywhere(host: string, selection: Selection, data: unknown, except: string | undefined): Promise<Spread<number>> {
     const frame = JSON.stringify(data) ?? 'null';
-    return this.#everywhere({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, sum, this.#numbered(host, selection));
+    return this.#everywhere({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, sum, this.#streamRef(host, selection));
   }
 
-  /** In a cluster, a stream with history is numbered in Redis, so every node gives a publication the same offset. */
-  #numbered(host: string, selection: Selection): NumberedStream | undefined {
-    const stream = this.#cluster && this.#streamOf(this.#routes.match(host)?.config, host, selection);
-    if (!stream?.limits) return undefined;
-    return { key: redisStreamKey(host, selection, stream.key), epoch: newEpoch(), size: stream.limits.size, expireMs: stream.limits.ttlMs + 3_600_000 };
-  }
-
-  /** The stream a cast goes to (a channel, the host's @all, a token's @token), and its history, if it keeps one. */
-  #streamOf(config: HostConfig | undefined, host: string, selection: Selection): { stream: string; key: string; limits?: HistoryLimits } | undefined {
-    if (selection.kind === 'channel') return { stream: selection.channel, key: streamKey(host, selection.channel), limits: channelRule(config?.channels, selection.channel)?.history };
-    if (selection.kind === 'all') return { stream: ALL_STREAM, key: streamKey(host, ALL_STREAM), limits: config?.history };
-    if (selection.kind === 'token') return { stream: TOKEN_STREAM, key: tokenStreamKey(host, selection.token), limits: config?.history };
-    return undefined;
+  /** The stream with history a cast goes to, for a broker that numbers it; undefined when it keeps none. */
+  #streamRef(host: string, selection: Selection): StreamRef | undefined {
+    const stream = streamOf(this.#routes.match(host)?.config, host, selection);
+    return stream?.limits && { host, key: stream.key, selection, limits: stream.limits };
   }
 
   subscribeEverywhere(host: string, selection: Selection, channel: string, join: boolean): Promise<Spread<number>> {
@@ -307,7 +291,7 @@ export class Gateway {
   healthEverywhere(): Promise<Spread<{ sockets: Record<string, HostStats>; perNode: Record<string, { sockets: number; workers: number }> }>> {
     return this.#everywhere({ t: 'health' }, (results) => mergeStats(results)).then((spread) => {
       const perNode: Record<string, { sockets: number; workers: number }> = {};
-      const answered = spread.nodes?.answered ?? [this.#cluster?.node ?? 'this node'];
+      const answered = spread.nodes?.answered ?? [this.#broker.status()?.node ?? 'this node'];
       answered.forEach((node, i) => (perNode[node] = spread.value.perNode[i] ?? { sockets: 0, workers: 0 }));
       return { ...spread, value: { sockets: spread.value.sockets, perNode } };
     });
@@ -360,7 +344,7 @@ export class Gateway {
 
   /** Redis link state and the cost of the hop to the other nodes; none without a cluster. */
   #clusterGauges(): Gauge[] {
-    const cluster = this.#cluster;
+    const cluster = this.#broker.status();
     if (!cluster) return [];
     const { requests, seconds, incomplete, degraded } = cluster.stats;
     return [
@@ -415,7 +399,7 @@ export class Gateway {
     }
     pending.grant = this.#grant(pending, 'auth', outcome);
     const history = route.config.history;
-    if (client?.recover && history && this.#cluster?.up) pending.stored = await this.#readStored(pending.host, token, history, client.recover);
+    if (client?.recover && history && this.#broker.shared) pending.stored = await this.#readStored(pending.host, token, history, client.recover);
     return pending;
   }
 
@@ -431,7 +415,7 @@ export class Gateway {
       const asked = recover.get(stream);
       const key = stream === ALL_STREAM ? streamKey(host, ALL_STREAM) : tokenStreamKey(host, token);
       if (!asked || this.#history.since(key, asked, limits).recovered) continue;
-      const read = await this.#cluster!.readStream(redisStreamKey(host, selection, key), asked.offset);
+      const read = await this.#broker.readStream({ host, key, selection }, asked.offset);
       if (read) (stored ??= new Map()).set(stream, read);
     }
     return stored;
@@ -533,7 +517,7 @@ export class Gateway {
    * publications it missed, before anything live can reach it.
    */
   #joinOne(session: Client, channel: string, answer: 'joined' | 'subscribed' = 'joined', since?: Position): boolean {
-    if (session.aware && this.#cluster?.up && !session.channels?.has(channel)) {
+    if (session.aware && this.#broker.shared && !session.channels?.has(channel)) {
       const limits = channelRule(session.route.config.channels, channel)?.history;
       const key = streamKey(session.host, channel);
       const asked = since ?? session.recoverOf(channel);
@@ -587,7 +571,7 @@ export class Gateway {
     let waiting = this.#recovering.get(key);
     if (!waiting) this.#recovering.set(key, (waiting = new Map()));
     waiting.set(session, holding);
-    const stored = await this.#cluster!.readStream(key, asked.offset);
+    const stored = await this.#broker.readStream({ host: session.host, key, selection: { kind: 'channel', channel } }, asked.offset);
     waiting.delete(session);
     if (waiting.size === 0) this.#recovering.delete(key);
     if (!session.open || !this.hub.join(session, channel)) return;
@@ -628,35 +612,14 @@ export class Gateway {
     if (!channelRule(session.route.config.channels, channel)?.presenceEvents) return;
     const frame: Record<string, unknown> = { wsgate: event, channel, socket: session.id };
     if (session.info !== undefined) frame.info = session.info;
-    const text = JSON.stringify(frame);
-    const echoed = this.#echo({ t: 'presenceEvent', host: session.host, channel, frame: text, except: session.id });
-    this.#presenceCast(session.host, channel, text, session.id, true, !echoed);
+    this.#broker.publish({ t: 'presenceEvent', host: session.host, channel, frame: JSON.stringify(frame), except: session.id });
   }
 
   /** A join or leave frame to a channel's members: never wrapped, never in history; but a gone token would have seen it. */
-  #presenceCast(host: string, channel: string, frame: string, except: string, own = true, keep = true): number {
-    const selection: Selection = { kind: 'channel', channel };
-    const config = this.#routes.match(host)?.config;
-    if (keep && config?.replay) this.#replay.record(host, selection, frame);
-    const sent = this.hub.cast(host, selection, frame, except);
-    this.metrics.cast(config?.key ?? '', 'presence', sent, own);
+  #presenceCast(host: string, channel: string, frame: string, except: string, taken: boolean): number {
+    const sent = this.hub.cast(host, { kind: 'channel', channel }, frame, except);
+    this.metrics.cast(this.#label(host), 'presence', sent, taken);
     return sent;
-  }
-
-  /**
-   * Passes on a cast this node delivers itself at once (hook casts, presence
-   * events). Its own copy comes back from the bus to be kept for replay, so
-   * every node keeps frames for gone tokens in the bus's order; false when it
-   * cannot go on the bus, and the caller keeps it now.
-   */
-  #echo(request: Delivered): boolean {
-    return this.#cluster?.notify(request, { failed: () => this.#keepDelivered(request) }) === true;
-  }
-
-  /** A cast or presence event this node delivered already, kept for replay now. */
-  #keepDelivered(request: Delivered): void {
-    const selection: Selection = request.t === 'cast' ? request.selection : { kind: 'channel', channel: request.channel };
-    this.#replay.keep(request.host, selection, request.frame);
   }
 
   /** Frames a token missed while it had no socket, to its new one (before anything live). */
@@ -841,22 +804,16 @@ export class Gateway {
 
   /** cast() of a frame that is its text already (a module hook's send() outside receive), sent as it is. */
   castText(host: string, selection: Selection, frame: string, except: string | undefined): number {
-    const numbered = this.#numbered(host, selection);
-    const request: Extract<ClusterRequest, { t: 'cast' }> = { t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) };
-    // Numbered in Redis first, then applied here on its way back like on every node: this node's sockets it picks.
-    const local = () => this.#castFrame(host, selection, frame, except);
-    if (numbered && this.#cluster!.send(request, numbered, local)) return this.hub.select(host, selection).filter((socket) => socket.id !== except).length;
-    // A hook's cast reaches the other nodes' sockets too; only this node's count is known now (castEverywhere waits for theirs).
-    const echoed = this.#echo(request);
-    return this.#castFrame(host, selection, frame, except, undefined, true, !echoed);
+    const sent = this.#broker.publish({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, this.#streamRef(host, selection));
+    // Numbered by the broker, this node's copy comes back later: the sockets it will reach are those here now.
+    return sent ?? this.hub.select(host, selection).filter((socket) => socket.id !== except).length;
   }
 
-  /** `own`: this node took the cast (another node's, from the bus, counts its deliveries here but not the cast). */
-  /** `keep`: kept for replay here now (not when its echo from the bus will be). */
-  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered?: Position, own = true, keep = true): number {
-    // One route lookup per cast: history, replay and the metrics label all come from it.
+  /** A cast delivered to this node's sockets, and to its stream's history (at `numbered`, where the broker numbered it). `taken`: this node took it. */
+  #castFrame(host: string, selection: Selection, frame: string, except: string | undefined, numbered: Position | undefined, taken: boolean): number {
+    // One route lookup per cast: history and the metrics label both come from it.
     const config = this.#routes.match(host)?.config;
-    const target = this.#streamOf(config, host, selection);
+    const target = streamOf(config, host, selection);
     const stream = target?.stream;
     let position: Position | undefined;
     if (target?.limits && numbered) {
@@ -864,9 +821,8 @@ export class Gateway {
       position = numbered;
     } else if (target?.limits) position = this.#history.append(target.key, frame, target.limits);
     if (position && this.#recovering.size > 0) this.#recovering.get(target!.key)?.forEach((held) => holdWhileRecovering(held, position!, frame));
-    if (keep && config?.replay) this.#replay.record(host, selection, frame);
     const sent = this.hub.cast(host, selection, frame, except, stream === undefined ? undefined : () => envelope(stream, position, frame));
-    this.metrics.cast(config?.key ?? '', selection.kind, sent, own);
+    this.metrics.cast(config?.key ?? '', selection.kind, sent, taken);
     this.#log.debug('cast', { host, target: selection.kind, sent });
     return sent;
   }
@@ -877,7 +833,7 @@ export class Gateway {
    */
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined {
     const selection: Selection = 'token' in stream ? { kind: 'token', token: stream.token } : stream.channel === ALL_STREAM ? { kind: 'all' } : { kind: 'channel', channel: stream.channel };
-    const target = this.#streamOf(this.#routes.match(host)?.config, host, selection);
+    const target = streamOf(this.#routes.match(host)?.config, host, selection);
     return target?.limits && this.#history.since(target.key, since, target.limits);
   }
 

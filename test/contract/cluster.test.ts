@@ -34,6 +34,8 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
       // Replay for plain clients, and history of host-wide and token casts.
       'r.test': { app: APP, build: false, replay: { window: 30 }, history: { size: 50, ttl: 60 } },
       'm.test': { module: join(ROOT, 'test', 'fixtures', 'hooks.ts') },
+      // Joins and leaves told to the channel's members.
+      'p.test': { app: APP, build: false, channels: { 'lobby:*': { presenceEvents: true } } },
     },
     cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
   });
@@ -104,6 +106,28 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     const presence = (await (await fetch(`${n1.url}/presence?host=c.test&channel=room:x`)).json()) as { sockets: number; tokens: Record<string, number> };
     assert.equal(presence.sockets, 2);
     assert.deepEqual(presence.tokens, { [sha('carl')]: 2 });
+  });
+
+  it('tells each member of a channel of a join once, on the joiner\'s own node as on the others', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    const here = await connect(n1.port, { host: 'p.test', token: 'pia' });
+    const there = await connect(n2.port, { host: 'p.test', token: 'pim' });
+    clients.push(here, there);
+    assert.equal((await post(n1, '/subscribe', { host: 'p.test', target: 'token:pia', channel: 'lobby:1' })).joined, 1);
+    assert.equal((await post(n1, '/subscribe', { host: 'p.test', target: 'token:pim', channel: 'lobby:1' })).joined, 1);
+    assert.equal((JSON.parse(await here.next()) as { wsgate: string }).wsgate, 'join', 'the first member is told of the second');
+    const joiner = await connect(n1.port, { host: 'p.test', token: 'pol' });
+    clients.push(joiner);
+    const id = await socketOf(joiner);
+    assert.equal((await post(n2, '/subscribe', { host: 'p.test', target: 'token:pol', channel: 'lobby:1' })).joined, 1);
+    for (const member of [here, there]) {
+      const event = JSON.parse(await member.next()) as { wsgate: string; socket: string };
+      assert.deepEqual([event.wsgate, event.socket], ['join', id]);
+    }
+    // A cast after the join comes next: a second copy of the join would come first.
+    assert.equal((await post(n2, '/message', { host: 'p.test', target: 'channel:lobby:1', except: id, data: 'after' })).sent, 2);
+    assert.equal(await here.next(), '"after"');
+    assert.equal(await there.next(), '"after"');
   });
 
   it('numbers a stream in Redis, so a client resumes on another node exactly where it stopped', async () => {

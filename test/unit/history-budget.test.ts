@@ -10,7 +10,7 @@ import { ENTRY_OVERHEAD, MemoryBudget, STREAM_OVERHEAD, warnOnEvict } from '../.
 import type { Logger } from '../../src/ops/log.ts';
 import { MemoryHistory } from '../../src/core/history/history.ts';
 import { Replay } from '../../src/core/history/replay.ts';
-import { ReplaySync } from '../../src/cluster/replay-sync.ts';
+import { ReplaySync } from '../../src/core/history/replay-sync.ts';
 import { ConfigError, parseConfig } from '../../src/config/config.ts';
 import { holdWhileRecovering } from '../../src/core/history/recovering.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReplaySync } from '../../src/cluster/replay-sync.ts';
+import { ReplaySync } from '../../src/core/history/replay-sync.ts';
 import { Replay } from '../../src/core/history/replay.ts';
 import type { Kept } from '../../src/core/history/replay.ts';
 

@@ -6,9 +6,9 @@
  * node it comes back to gives the frames and tells the others to forget
  * them; a node that joins asks the others what they keep (ReplaySync).
  */
-import type { Cluster } from '../../cluster/cluster.ts';
-import type { ClusterRequest } from '../../cluster/messages.ts';
-import { ReplaySync, SYNC_ANSWER_BYTES, SYNC_CASTS_BYTES } from '../../cluster/replay-sync.ts';
+import type { Broker } from '../broker.ts';
+import type { NodeRequest } from '../requests.ts';
+import { ReplaySync, SYNC_ANSWER_BYTES, SYNC_CASTS_BYTES } from './replay-sync.ts';
 import { newEpoch } from './history.ts';
 import { sha256Hex } from '../ids.ts';
 import { shortHash } from '../../ops/log.ts';
@@ -18,7 +18,7 @@ import { Replay } from './replay.ts';
 import type { Missed, ReplayLimits } from './replay.ts';
 import type { Selection } from '../targets.ts';
 
-type ReplayRequest = Extract<ClusterRequest, { t: 'replayLeft' | 'replayBack' | 'replaySync' }>;
+type ReplayRequest = Extract<NodeRequest, { t: 'replayLeft' | 'replayBack' | 'replaySync' }>;
 
 export interface ReplayWindowOptions {
   /** The host's replay limits; undefined when it does not replay. */
@@ -30,6 +30,8 @@ export interface ReplayWindowOptions {
   log: Logger;
   /** Shared with history: one bound on all the process keeps of past frames. */
   budget?: MemoryBudget;
+  /** How the other nodes are told, and asked what they keep. */
+  broker: Broker;
 }
 
 export class ReplayWindow {
@@ -37,20 +39,17 @@ export class ReplayWindow {
   /** Syncs under way, by request: what each notes from its request's place on the bus. */
   readonly #syncs = new Map<string, ReplaySync>();
   readonly #options: ReplayWindowOptions;
-  #cluster: Cluster | undefined;
+  readonly #broker: Broker;
 
   constructor(options: ReplayWindowOptions) {
     this.#options = options;
     this.#replay = new Replay(options.budget);
+    this.#broker = options.broker;
   }
 
   /** Gone tokens kept now. */
   get size(): number {
     return this.#replay.size;
-  }
-
-  attach(cluster: Cluster): void {
-    this.#cluster = cluster;
   }
 
   /** A cast on a host that replays: kept for every gone token it would have reached. */
@@ -70,7 +69,7 @@ export class ReplayWindow {
    * to; the others are told once they can be (after Redis comes back), if not now.
    */
   left(host: string, token: string, channels: string[], limits: ReplayLimits): void {
-    const told = this.#cluster?.notify({ t: 'replayLeft', host, token, channels }) ?? true;
+    const told = this.#broker.notify({ t: 'replayLeft', host, token, channels });
     this.#replay.left(host, token, channels, limits, undefined, { here: true, solo: !told });
   }
 
@@ -79,7 +78,7 @@ export class ReplayWindow {
     const missed = this.#replay.back(host, token);
     for (const sync of this.#syncs.values()) sync.back(host, token);
     // The other nodes kept the same frames: they forget them, or they would give them again after its next leave.
-    this.#cluster?.notify({ t: 'replayBack', host, token });
+    this.#broker.notify({ t: 'replayBack', host, token });
     return missed;
   }
 
@@ -106,7 +105,7 @@ export class ReplayWindow {
   #leftElsewhere(host: string, token: string, channels: string[]): void {
     const limits = this.#options.limits(host);
     if (!limits) return;
-    if (this.#options.sockets(host, token) > 0) this.#cluster?.notify({ t: 'replayBack', host, token });
+    if (this.#options.sockets(host, token) > 0) this.#broker.notify({ t: 'replayBack', host, token });
     else this.#replay.left(host, token, channels, limits);
   }
 
@@ -117,28 +116,29 @@ export class ReplayWindow {
    * while they could not be told.
    */
   async sync(): Promise<void> {
-    const cluster = this.#cluster;
-    if (!cluster || !this.#options.anyHost()) return;
+    const broker = this.#broker;
+    const node = broker.status()?.node;
+    if (!this.#options.anyHost()) return;
     const id = newEpoch();
     const sync = new ReplaySync();
     this.#syncs.set(id, sync);
-    let gathered: Awaited<ReturnType<Cluster['request']>>;
+    let gathered: Awaited<ReturnType<Broker['gather']>>;
     try {
-      gathered = await cluster.request({ t: 'replaySync', sync: id });
+      gathered = await broker.gather({ t: 'replaySync', sync: id });
     } finally {
       this.#syncs.delete(id);
     }
     const { log } = this.#options;
-    if (!sync.started) return log.warn('replay sync incomplete', { node: cluster.node, reason: gathered.degraded ?? 'its own request did not come back in time' });
+    if (!sync.started) return log.warn('replay sync incomplete', { node, reason: gathered.spread?.degraded ?? 'its own request did not come back in time' });
     if (sync.overflowed) {
-      log.warn('replay sync abandoned', { node: cluster.node, reason: `more than ${SYNC_CASTS_BYTES} bytes of casts arrived while the answers were awaited; gone tokens that left before this node joined are not kept here` });
-      for (const solo of this.#replay.takeSolo()) cluster.notify({ t: 'replayLeft', ...solo });
+      log.warn('replay sync abandoned', { node, reason: `more than ${SYNC_CASTS_BYTES} bytes of casts arrived while the answers were awaited; gone tokens that left before this node joined are not kept here` });
+      for (const solo of this.#replay.takeSolo()) broker.notify({ t: 'replayLeft', ...solo });
       return;
     }
-    const answers = [...gathered.results].filter(([node]) => node !== cluster.node).map(([, result]) => result);
+    const answers = [...gathered.results].filter(([from]) => from !== node).map(([, result]) => result);
     const merged = sync.merge(this.#replay, answers, { limits: this.#options.limits, present: (host, token) => this.#options.sockets(host, token) > 0 });
-    for (const solo of this.#replay.takeSolo()) cluster.notify({ t: 'replayLeft', ...solo });
-    log.info('replay synced', { node: cluster.node, tokens: merged.adopted, forgotten: merged.forgotten || undefined, invalid: merged.invalid || undefined });
+    for (const solo of this.#replay.takeSolo()) broker.notify({ t: 'replayLeft', ...solo });
+    log.info('replay synced', { node, tokens: merged.adopted, forgotten: merged.forgotten || undefined, invalid: merged.invalid || undefined });
   }
 
   /** Forgets tokens whose window is over. Every node keeps them: the node the token left says so, the others only in debug. */

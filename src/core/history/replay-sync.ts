@@ -7,12 +7,25 @@
  * are in it can put the two together, each frame once.
  */
 import * as v from 'valibot';
-import { Replay, replayKey } from '../core/history/replay.ts';
-import type { Kept, ReplayLimits } from '../core/history/replay.ts';
-import type { Selection } from '../core/targets.ts';
-import { KeptListSchema } from './messages.ts';
-import { ENTRY_OVERHEAD } from '../core/history/budget.ts';
-import { utf8Length } from '../ops/metrics.ts';
+import { Replay, replayKey } from './replay.ts';
+import type { Kept, ReplayLimits } from './replay.ts';
+import type { Selection } from '../targets.ts';
+import { ENTRY_OVERHEAD } from './budget.ts';
+import { utf8Length } from '../../ops/metrics.ts';
+
+
+/** A node's answer to `replaySync`: each gone token it keeps, with the rest of its window. */
+export const KeptListSchema = v.array(
+  v.object({
+    host: v.string(),
+    token: v.string(),
+    channels: v.array(v.string()),
+    // The adopting node caps it at its own window.
+    windowMs: v.pipe(v.number(), v.minValue(0)),
+    frames: v.array(v.string()),
+    dropped: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  }),
+) satisfies v.GenericSchema<unknown, Kept[]>;
 
 /** What the others' answers may hold in all: one Redis message, well under a subscriber's output limit. */
 export const SYNC_ANSWER_BYTES = 4 * 1024 * 1024;
