@@ -218,6 +218,21 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     await closeOnHost('m.test', [sender, ...others]);
   });
 
+  it('delivers a module hook\'s cast() once to each socket, on the hook\'s own node as on the others', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    const sender = await connect(n1.port, { host: 'm.test', token: 'mia' });
+    const neighbour = await connect(n1.port, { host: 'm.test', token: 'mel' });
+    const far = await connect(n2.port, { host: 'm.test', token: 'mox' });
+    sender.send('cast');
+    assert.equal(await sender.next(), 'module got cast');
+    for (const c of [sender, neighbour, far]) assert.equal(typeof (JSON.parse(await c.next()) as { from?: unknown }).from, 'string');
+    // What the sender is sent next comes next everywhere: a second copy of the cast would come first.
+    assert.equal(await sender.next(), 'module done');
+    assert.equal((await post(n2, '/message', { host: 'm.test', target: 'all', data: 'after' })).sent, 3);
+    for (const c of [sender, neighbour, far]) assert.equal(await c.next(), '"after"');
+    await closeOnHost('m.test', [sender, neighbour, far]);
+  });
+
   it('gives a plain client that comes back to another node what it missed while gone (the replay window)', async () => {
     const [n1, n2, n3] = nodes as [Started, Started, Started];
     const first = await connect(n1.port, { host: 'r.test', token: 'phil' });
