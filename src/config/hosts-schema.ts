@@ -51,8 +51,7 @@ function inherit(own: SharedOptions, top: SharedOptions): Partial<HostConfig> {
   if (origins) host.origins = origins;
   if (own.clientChannels ?? top.clientChannels) host.clientChannels = true;
   const channels = own.channels ?? top.channels;
-  // A copy per host: hosts inheriting the top level's rules must not share the objects.
-  if (channels) host.channels = channels.map((rule) => ({ ...rule }));
+  if (channels) host.channels = channels;
   const history = own.history ?? top.history;
   if (history) host.history = history;
   const replay = own.replay ?? top.replay;
