@@ -9,14 +9,17 @@ import * as v from 'valibot';
 import { ConfigError, configSchema, loadConfig, parseConfig } from '../../src/config/config.ts';
 import type { ConfigIO } from '../../src/config/config.ts';
 
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems;
-  }
-  assert.fail('expected a ConfigError');
+/** What parseConfig says is wrong with `input`, read from f.json. */
+function problemsOf(input: unknown): string[] {
+  const thrown = (() => {
+    try {
+      parseConfig(input, 'f.json', '/');
+    } catch (error) {
+      return error;
+    }
+  })();
+  assert.ok(thrown instanceof ConfigError, `expected a ConfigError, got ${String(thrown)}`);
+  return thrown.problems;
 }
 
 const hostOf = (entry: unknown, top: Record<string, unknown> = {}) => parseConfig({ ...top, hosts: { 'a.test': entry } }, 'f.json', '/etc/wsgate').hosts[0];
@@ -91,28 +94,22 @@ describe('each host form transforms to its HostConfig', () => {
 
 describe('a file with many problems', () => {
   it('gets every one of them, each with its path, in the order of the file\'s fields', () => {
-    const found = problems(() =>
-      parseConfig(
-        {
-          port: 'x',
-          paths: ['ws'],
-          limits: { frame: 0 },
-          channels: { 'a*b': {} },
-          hosts: {
-            'a.*.b': '/a.php',
-            one: { app: '/a.php', bulid: true },
-            'ONE:80': '/b.php',
-            two: 7,
-            three: { app: '/a.php', command: ['x'] },
-            four: { hooks: '/h.php', pool: { maxJobs: 1 } },
-            five: { module: '' },
-            six: { app: '/a.php', form: 'app' },
-          },
-        },
-        'f.json',
-        '/',
-      ),
-    );
+    const found = problemsOf({
+      port: 'x',
+      paths: ['ws'],
+      limits: { frame: 0 },
+      channels: { 'a*b': {} },
+      hosts: {
+        'a.*.b': '/a.php',
+        one: { app: '/a.php', bulid: true },
+        'ONE:80': '/b.php',
+        two: 7,
+        three: { app: '/a.php', command: ['x'] },
+        four: { hooks: '/h.php', pool: { maxJobs: 1 } },
+        five: { module: '' },
+        six: { app: '/a.php', form: 'app' },
+      },
+    });
     assert.deepEqual(found, [
       'f.json: port: expected a port number, got "x"',
       'f.json: paths: "ws": expected a path starting with "/", or "*" for any path',
@@ -130,9 +127,9 @@ describe('a file with many problems', () => {
   });
 
   it('checks what spans fields once the fields themselves are right', () => {
-    assert.deepEqual(problems(() => parseConfig({ hosts: {} }, 'f.json', '/')), ['f.json: hosts: expected at least one host']);
+    assert.deepEqual(problemsOf({ hosts: {} }), ['f.json: hosts: expected at least one host']);
     assert.deepEqual(
-      problems(() => parseConfig({ hosts: { a: { app: '/a.php', build: false }, b: { app: '/a.php', build: false, pool: { idle: 1 } } } }, 'f.json', '/')),
+      problemsOf({ hosts: { a: { app: '/a.php', build: false }, b: { app: '/a.php', build: false, pool: { idle: 1 } } } }),
       ['f.json: hosts["b"].pool: differs from hosts["a"].pool, which runs the same app; give both the same settings'],
     );
   });
@@ -145,8 +142,8 @@ describe('the rules serve applies are part of validation', () => {
   const hosts = { 'a.test': '/a.php' };
 
   it('refuses a public listen, or a public bridge address, without a secret', () => {
-    assert.deepEqual(problems(() => parseConfig({ listen: '0.0.0.0', hosts }, 'f.json', '/')), [`f.json: ${refusal('0.0.0.0')}`]);
-    assert.deepEqual(problems(() => parseConfig({ bridge: { listen: '10.0.0.5', port: 3002 }, hosts }, 'f.json', '/')), [`f.json: ${refusal('10.0.0.5')}`]);
+    assert.deepEqual(problemsOf({ listen: '0.0.0.0', hosts }), [`f.json: ${refusal('0.0.0.0')}`]);
+    assert.deepEqual(problemsOf({ bridge: { listen: '10.0.0.5', port: 3002 }, hosts }), [`f.json: ${refusal('10.0.0.5')}`]);
     assert.equal(v.safeParse(configSchema('/'), { listen: '0.0.0.0', hosts }).success, false);
   });
 
