@@ -6,7 +6,7 @@ import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { CommandDef } from 'citty';
 import { start } from './start.ts';
 import type { Running } from './start.ts';
-import { ConfigError, loadConfig, servePolicy } from './config/config.ts';
+import { ConfigError, loadConfig } from './config/config.ts';
 import type { Overrides } from './config/config.ts';
 import { colourWanted, stripColour } from './ops/colour.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, shortHash } from './ops/log.ts';
@@ -69,8 +69,8 @@ export function buildCli(runtime: Runtime): CommandDef {
     redis: runtime.env('WSGATE_REDIS_URL') || undefined,
   });
   const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || runtime.env('WSGATE_CONFIG') || undefined;
-  /** The config as `serve` would take it: `check` and `serve` (and each reload) load through this one path. */
-  const loadServable = async (args: Record<string, unknown>, rawArgs: string[]) => servePolicy(await loadConfig(configFile(args), runtime, overrides(args, rawArgs)));
+  /** The config as `serve` takes it (its rules are part of validation): `check`, `serve` and each reload load through here. */
+  const loadServable = (args: Record<string, unknown>, rawArgs: string[]) => loadConfig(configFile(args), runtime, overrides(args, rawArgs));
 
   const serve = defineCommand({
     meta: { name: 'serve', description: 'Run the gateway' },

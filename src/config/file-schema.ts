@@ -1,0 +1,123 @@
+/**
+ * The whole config file in one valibot pipeline: every field checked (all
+ * problems at once, each with its path), then resolved into the typed Config,
+ * then the rules `serve` applies. `parseConfig` is that pipeline and nothing more.
+ */
+import * as v from 'valibot';
+import { DEFAULTS } from './defaults.ts';
+import { hostsSchema, poolOf } from './hosts-schema.ts';
+import type { HostDefaults, HostDraft } from './hosts-schema.ts';
+import { at, ConfigError, issuesToProblems } from './problems.ts';
+import { resolvePath } from './resolve-path.ts';
+import { Bridge, Cluster, LimitsFields, nonEmpty, Paths, Pool, port, Schedule, seconds, sharedFields, Tick, Tls } from './schema.ts';
+import { serveRules } from './serve-rules.ts';
+import type { Config, HostConfig, PoolConfig } from './types.ts';
+
+const fileFields = (baseDir: string) =>
+  v.strictObject({
+    listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
+    port: v.optional(port, DEFAULTS.port),
+    php: v.optional(nonEmpty('the PHP binary (a name on PATH or a path)'), DEFAULTS.php),
+    paths: v.optional(Paths, [...DEFAULTS.paths]),
+    timeout: v.optional(seconds, DEFAULTS.timeout),
+    maxBody: v.optional(v.pipe(v.number('expected a size in bytes'), v.integer('expected a whole number of bytes'), v.minValue(1, 'expected at least 1 byte')), DEFAULTS.maxBody),
+    shutdownTimeout: v.optional(seconds, DEFAULTS.shutdownTimeout),
+    hosts: hostsSchema(baseDir),
+    pool: v.optional(Pool, {}),
+    apps: v.optional(v.array(nonEmpty('the path of an app.php')), []),
+    dispatchAnyApp: v.optional(v.boolean('expected true or false'), false),
+    schedule: v.optional(v.array(Schedule), []),
+    secret: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a secret of at least 16 characters'))),
+    cluster: v.optional(Cluster),
+    ...sharedFields,
+    limits: v.optional(LimitsFields, {}),
+    bridge: v.optional(Bridge),
+    tls: v.optional(Tls),
+    keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
+    idleTimeout: v.optional(v.pipe(v.number('expected seconds (0: off)'), v.minValue(0, 'expected 0 or more seconds')), 0),
+    tick: v.optional(Tick, true),
+  });
+
+type FileFields = v.InferOutput<ReturnType<typeof fileFields>>;
+
+/** The hosts, completed with the top level's defaults. */
+function resolveHosts(hosts: { key: string; draft: HostDraft }[], file: FileFields): HostConfig[] {
+  const { origins, tokenFrom, tokenName, authTimeout, clientChannels, channels, history, replay } = file;
+  const top: HostDefaults = { php: file.php, timeout: file.timeout, pool: file.pool, shared: { origins, tokenFrom, tokenName, authTimeout, clientChannels, channels, history, replay } };
+  return hosts.map(({ key, draft }) => draft(key, top));
+}
+
+/** Hosts that share an app share its pool, so they must agree on its settings. */
+function poolDisagreements(hosts: HostConfig[]): Array<{ key: string; message: string }> {
+  const found: Array<{ key: string; message: string }> = [];
+  const pools = new Map<string, [string, PoolConfig]>();
+  for (const host of hosts) {
+    if (host.mode !== 'resident') continue;
+    const file = (host.app ?? host.hooks)!;
+    const seen = pools.get(file);
+    if (!seen) pools.set(file, [host.key, host.pool!]);
+    else if (JSON.stringify(seen[1]) !== JSON.stringify(host.pool)) {
+      found.push({ key: host.key, message: `differs from hosts[${JSON.stringify(seen[0])}].pool, which runs the same app; give both the same settings` });
+    }
+  }
+  return found;
+}
+
+function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string): Config {
+  return {
+    listen: file.listen,
+    port: file.port,
+    php: file.php,
+    paths: file.paths,
+    timeoutMs: file.timeout * 1000,
+    maxBody: file.maxBody,
+    shutdownMs: file.shutdownTimeout * 1000,
+    hosts,
+    workerCap: file.pool.cap,
+    pool: poolOf(file.pool),
+    apps: file.apps.map((app) => resolvePath(app, baseDir)),
+    dispatchAnyApp: file.dispatchAnyApp,
+    schedule: file.schedule.map((e) => ({ app: resolvePath(e.app, baseDir), target: e.target, everyMs: e.every * 1000, build: e.build })),
+    tick: file.tick === false ? undefined : { everyMs: file.tick === true ? 60_000 : file.tick.every * 1000 },
+    secret: file.secret,
+    limits: { ...DEFAULTS.limits, ...file.limits },
+    keepalive: file.keepalive,
+    idleTimeout: file.idleTimeout,
+    ...(file.cluster && {
+      cluster: { redis: file.cluster.redis, node: file.cluster.node, prefix: file.cluster.prefix, deadlineMs: file.cluster.deadline * 1000, heartbeatMs: file.cluster.heartbeat * 1000, ttlMs: file.cluster.ttl * 1000 },
+    }),
+    ...(file.bridge && { bridge: 'path' in file.bridge ? { path: resolvePath(file.bridge.path, baseDir) } : { listen: file.bridge.listen, port: file.bridge.port } }),
+    ...(file.tls && { tls: { cert: resolvePath(file.tls.cert, baseDir), key: resolvePath(file.tls.key, baseDir) } }),
+  };
+}
+
+const describeInput = (input: unknown) => (Array.isArray(input) ? 'an array' : input === null ? 'null' : typeof input);
+
+/** The pipeline for a file whose relative paths resolve against `baseDir`: unknown in, a Config that `serve` takes out. */
+export const configSchema = (baseDir: string) =>
+  v.pipe(
+    v.unknown(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      const input = dataset.value;
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) addIssue({ message: `expected a JSON object with "hosts", got ${describeInput(input)}` });
+    }),
+    fileFields(baseDir),
+    v.rawTransform(({ dataset, addIssue }): Config => {
+      const file = dataset.value;
+      const hosts = resolveHosts(file.hosts, file);
+      for (const { key, message } of poolDisagreements(hosts)) addIssue({ message, path: at('hosts', key, 'pool') });
+      return toConfig(file, hosts, baseDir);
+    }),
+    serveRules,
+  );
+
+/**
+ * Checks a parsed config object and resolves it. `where` names its source in
+ * problems; relative paths resolve against `baseDir`. Whether the files it
+ * names exist is loadConfig's to check.
+ */
+export function parseConfig(input: unknown, where: string, baseDir: string): Config {
+  const parsed = v.safeParse(configSchema(baseDir), input);
+  if (!parsed.success) throw new ConfigError(issuesToProblems(where, parsed.issues));
+  return parsed.output;
+}

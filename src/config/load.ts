@@ -1,0 +1,86 @@
+/**
+ * The config wsgate serves: the file (if any) read, the command line merged
+ * over it, the one pipeline run over that, and every file it names checked to
+ * exist. `serve`, `check` and every reload load through here.
+ */
+import { BUILTIN_DEMO, DEFAULT_CONFIG } from './defaults.ts';
+import { parseConfig } from './file-schema.ts';
+import { ConfigError } from './problems.ts';
+import { dirname, resolvePath } from './resolve-path.ts';
+import { tlsProblems } from './tls-files.ts';
+import type { Config, ConfigIO, Overrides } from './types.ts';
+
+function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const merged: Record<string, unknown> = { ...raw };
+  if (overrides.port !== undefined) merged.port = overrides.port;
+  if (overrides.listen !== undefined) merged.listen = overrides.listen;
+  if (overrides.php !== undefined) merged.php = overrides.php;
+  if (overrides.secret && merged.secret === undefined) merged.secret = overrides.secret;
+  if (overrides.redis && merged.cluster === undefined) merged.cluster = { redis: overrides.redis };
+  if (overrides.hosts?.length) {
+    const hosts: Record<string, unknown> = typeof merged.hosts === 'object' && merged.hosts !== null ? { ...merged.hosts } : {};
+    for (const pair of overrides.hosts) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || eq === pair.length - 1) {
+        throw new ConfigError([`--host ${pair}: expected NAME=APP, e.g. --host example.com=/srv/app/www/app.php`]);
+      }
+      const target = pair.slice(eq + 1);
+      hosts[pair.slice(0, eq)] = /\.(m?[jt]s)$/.test(target) ? { module: target } : target;
+    }
+    merged.hosts = hosts;
+  }
+  return merged;
+}
+
+/**
+ * The file (if any) with the command line over it, checked as `serve` checks
+ * it, with every app and module checked to exist. Without a file and without
+ * --host, the built-in demo.
+ */
+export async function loadConfig(file: string | undefined, io: ConfigIO, overrides: Overrides = {}): Promise<Config> {
+  let raw: unknown = overrides.hosts?.length ? { hosts: {} } : DEFAULT_CONFIG;
+  let where = overrides.hosts?.length ? '(command line)' : '(built-in default)';
+  let baseDir = io.cwd();
+  let path: string | undefined;
+  if (file !== undefined) {
+    path = resolvePath(file, io.cwd());
+    where = file;
+    baseDir = dirname(path);
+    let text: string;
+    try {
+      text = await io.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError([`${file}: cannot read the config file: ${(error as Error).message}`]);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError([`${file}: not valid JSON: ${(error as Error).message}`]);
+    }
+  }
+  const config = parseConfig(mergeOverrides(raw, overrides), where, baseDir);
+  config.file = path;
+  await checkFiles(config, where, io);
+  return config;
+}
+
+/** Apps and modules must exist at start: a typo fails now, not at the first event. */
+async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<void> {
+  const problems: string[] = [];
+  const missing = async (file: string | undefined) => file !== undefined && !(await io.isFile(file));
+  for (const host of config.hosts) {
+    const [field, file] = host.app ? ['app', host.app] : host.hooks ? ['hooks', host.hooks] : ['module', host.module !== BUILTIN_DEMO ? host.module : undefined];
+    if (await missing(file)) {
+      problems.push(`${where}: hosts[${JSON.stringify(host.key)}].${field}: expected an existing file, but ${file} does not exist`);
+    }
+  }
+  for (const [i, app] of config.apps.entries()) {
+    if (await missing(app)) problems.push(`${where}: apps[${i}]: expected an existing file, but ${app} does not exist`);
+  }
+  for (const [i, entry] of config.schedule.entries()) {
+    if (await missing(entry.app)) problems.push(`${where}: schedule[${i}].app: expected an existing file, but ${entry.app} does not exist`);
+  }
+  if (config.tls) problems.push(...(await tlsProblems(config.tls, where, io)));
+  if (problems.length) throw new ConfigError(problems);
+}

@@ -1,0 +1,60 @@
+/**
+ * Config problems as people read them: the file, the field path and what was
+ * expected, one line each. Valibot's issues are turned into those lines here
+ * and nowhere else.
+ */
+import type * as v from 'valibot';
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
+}
+
+/**
+ * A path for an issue raised by one of our own rules, relative to the schema
+ * that raises it (valibot prepends the fields above it).
+ */
+export function at(...keys: [string, ...string[]]): [v.IssuePathItem, ...v.IssuePathItem[]] {
+  const items = keys.map((key): v.IssuePathItem => ({ type: 'object', origin: 'value', input: {}, key, value: undefined }));
+  return items as [v.IssuePathItem, ...v.IssuePathItem[]];
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function pathText(path: v.BaseIssue<unknown>['path']): string {
+  let out = '';
+  for (const [i, item] of (path ?? []).entries()) {
+    const key = item.key;
+    // A host key is quoted even when it could be bare: `hosts["a.test"]` reads as one name, and `hosts.a` would not match its neighbours.
+    const hostKey = i === 1 && path![0]!.key === 'hosts';
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && IDENTIFIER.test(key) && !hostKey) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
+function describe(issue: v.BaseIssue<unknown>): string {
+  // Our own rules (raw checks and transforms) write their whole sentence, "got" included.
+  if (issue.type === 'raw_check' || issue.type === 'raw_transform') return issue.message;
+  if (issue.type === 'strict_object' && issue.expected === 'never') return 'unknown field';
+  if (issue.type === 'strict_object' && issue.received === 'undefined') return 'is required';
+  // The message already says what was got ("..., got an empty string"); valibot's received is the length.
+  if (issue.type === 'non_empty') return issue.message;
+  if (issue.message.startsWith('Invalid type') || issue.message.startsWith('Invalid key')) {
+    return `expected ${issue.expected}, got ${issue.received}`;
+  }
+  return `${issue.message}, got ${issue.received}`;
+}
+
+export function issuesToProblems(where: string, issues: readonly v.BaseIssue<unknown>[]): string[] {
+  return issues.map((issue) => {
+    const path = pathText(issue.path);
+    if (path) return `${where}: ${path}: ${describe(issue)}`;
+    // A rule about the whole file names no field; a type issue at the top is said to be there.
+    return issue.type === 'raw_check' || issue.type === 'raw_transform' ? `${where}: ${describe(issue)}` : `${where}: (top level): ${describe(issue)}`;
+  });
+}

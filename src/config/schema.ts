@@ -1,0 +1,169 @@
+/**
+ * The schemas of the config's fields, each with the words a problem with it
+ * is reported in. Where a field has a resolved form (milliseconds, rules,
+ * routes), its schema transforms to that, so what comes out is typed.
+ */
+import * as v from 'valibot';
+import { patternProblem } from './channel-rules.ts';
+import type { ChannelRule } from './channel-rules.ts';
+import { pathProblem } from './paths.ts';
+import type { PathRoute } from './paths.ts';
+import { channelProblem } from '../core/targets.ts';
+import type { HistoryLimits } from '../core/history/history.ts';
+import { DEFAULTS, REPLAY_FRAMES } from './defaults.ts';
+
+export const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
+export const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
+export const count = (what: string) => v.pipe(v.number(`expected ${what}`), v.integer(`expected a whole number`), v.minValue(1, 'expected at least 1'));
+export const port = v.pipe(v.number('expected a port number'), v.integer('expected a whole port number'), v.minValue(0, 'expected a port from 0 to 65535'), v.maxValue(65535, 'expected a port from 0 to 65535'));
+
+const History = v.pipe(
+  v.strictObject(
+    {
+      size: v.pipe(v.number('expected a number of publications'), v.integer('expected a whole number'), v.minValue(1, 'expected at least 1'), v.maxValue(100_000, 'expected at most 100000')),
+      ttl: seconds,
+    },
+    'expected an object such as {"size": 100, "ttl": 300}',
+  ),
+  v.transform(({ size, ttl }): HistoryLimits => ({ size, ttlMs: ttl * 1000 })),
+);
+
+const ChannelOptions = v.strictObject(
+  { presenceEvents: v.optional(v.boolean('expected true or false'), false), history: v.optional(History) },
+  'expected an object such as {"presenceEvents": true, "history": {"size": 100, "ttl": 300}}',
+);
+
+/** A channel pattern: "room:1", "room:*" or "*". */
+const ChannelPattern = v.pipe(
+  v.string(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? patternProblem(dataset.value) : undefined;
+    if (problem) addIssue({ message: problem });
+  }),
+);
+
+/**
+ * What a host may set for itself and the top level may set for every host; a
+ * host's own value wins (see inherit in hosts-schema.ts).
+ */
+export const sharedFields = {
+  // Pages allowed to open sockets; unset: the host itself only.
+  origins: v.optional(
+    v.pipe(v.array(v.pipe(v.string('expected an origin such as "https://app.example.com", a host name, or "*"'), v.nonEmpty('expected an origin, got an empty string'))), v.minLength(1, 'expected at least one origin (["*"] allows any)')),
+  ),
+  tokenFrom: v.optional(v.picklist(['cookie', 'query', 'message'], 'expected "cookie", "query" or "message"')),
+  tokenName: v.optional(v.pipe(v.string('expected a cookie or parameter name'), v.regex(/^[\w.-]+$/, 'expected a name of letters, digits, _ . -'))),
+  authTimeout: v.optional(seconds),
+  // Whether a client may join channels itself ({"wsgate": "subscribe", ...}), each checked by the subscribe hook.
+  clientChannels: v.optional(v.boolean('expected true or false')),
+  // Options by channel pattern.
+  channels: v.optional(
+    v.pipe(
+      v.record(ChannelPattern, ChannelOptions, 'expected an object mapping channel patterns to options'),
+      v.transform((rules) => Object.entries(rules).map(([pattern, options]): ChannelRule => ({ pattern, presenceEvents: options.presenceEvents, history: options.history }))),
+    ),
+  ),
+  // History of the host-wide ("all") and token casts.
+  history: v.optional(History),
+  // Frames kept for a token whose last socket closed, given to its next socket.
+  replay: v.optional(
+    v.pipe(
+      v.strictObject(
+        { window: seconds, frames: v.optional(v.pipe(v.number('expected a number of frames'), v.integer('expected a whole number'), v.minValue(1, 'expected at least 1')), REPLAY_FRAMES) },
+        'expected an object such as {"window": 30}',
+      ),
+      v.transform(({ window, frames }) => ({ windowMs: window * 1000, frames })),
+    ),
+  ),
+};
+const Shared = v.object(sharedFields);
+export type SharedOptions = v.InferOutput<typeof Shared>;
+
+export const poolFields = {
+  idle: v.optional(seconds),
+  maxJobs: v.optional(count('a number of jobs')),
+  maxQueue: v.optional(count('a number of jobs')),
+  bootTimeout: v.optional(seconds),
+};
+export const HostPool = v.strictObject(poolFields);
+export type PoolFields = v.InferOutput<typeof HostPool>;
+export const Pool = v.strictObject({ cap: v.optional(count('a number of workers')), ...poolFields });
+
+export const Schedule = v.strictObject({
+  app: nonEmpty('the path of an app.php'),
+  target: nonEmpty('a target such as "tasks::run"'),
+  every: seconds,
+  build: v.optional(v.boolean('expected true (one-shot) or false (resident pool)'), false),
+});
+
+export const LimitsFields = v.strictObject({
+  frame: v.optional(count('a size in bytes')),
+  sockets: v.optional(count('a number of sockets')),
+  socketsPerHost: v.optional(count('a number of sockets')),
+  socketsPerToken: v.optional(count('a number of sockets')),
+  messagesPerSecond: v.optional(v.pipe(v.number('expected messages per second'), v.minValue(0.001, 'expected a positive rate'))),
+  messageBurst: v.optional(count('a number of messages')),
+  pending: v.optional(count('a number of messages')),
+  sendBuffer: v.optional(count('a size in bytes')),
+  // Below a kilobyte not even one stream with one frame would fit.
+  historyBytes: v.optional(v.pipe(v.number('expected a size in bytes'), v.integer('expected a whole number of bytes'), v.minValue(1024, 'expected at least 1024 bytes'))),
+  hookProcesses: v.optional(count('a number of processes')),
+  hookQueue: v.optional(v.pipe(v.number('expected a number of jobs'), v.integer('expected a whole number'), v.minValue(0, 'expected 0 or more'))),
+  authsPerHost: v.optional(count('a number of auth hooks')),
+  hookLine: v.optional(count('a size in bytes')),
+});
+
+/** A list of paths, or an object mapping paths and templates ("/ws/rooms/{room}") to what a socket there joins. */
+export const Paths = v.pipe(
+  v.union(
+    [
+      v.pipe(v.array(v.string('expected a path')), v.minLength(1, 'expected at least one path')),
+      v.pipe(
+        v.record(v.string(), v.object({ channels: v.optional(v.array(v.string('expected a channel template such as "room:{room}"')), []) }, 'expected an object such as {"channels": ["room:{room}"]}')),
+        v.check((o) => Object.keys(o).length > 0, 'expected at least one path'),
+      ),
+    ],
+    'expected a list of paths, or an object mapping paths to {"channels": [...]}',
+  ),
+  v.transform((paths): PathRoute[] =>
+    Array.isArray(paths) ? paths.map((template) => ({ template, channels: [] })) : Object.entries(paths).map(([template, route]) => ({ template, channels: route.channels })),
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const route of dataset.value) {
+      const problem = pathProblem(route);
+      if (problem) addIssue({ message: `${JSON.stringify(route.template)}: ${problem}` });
+      for (const channel of route.channels) {
+        const bad = channelProblem(channel);
+        if (bad) addIssue({ message: `${JSON.stringify(route.template)}: channels: ${bad}` });
+      }
+    }
+  }),
+);
+
+export const Cluster = v.pipe(
+  v.strictObject({
+    redis: v.pipe(nonEmpty('a Redis URL such as "redis://127.0.0.1:6379"'), v.regex(/^rediss?:\/\//, 'expected a Redis URL such as "redis://127.0.0.1:6379"')),
+    node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
+    prefix: v.optional(v.string('expected a key prefix'), 'wsgate:'),
+    deadline: v.optional(seconds, 1),
+    heartbeat: v.optional(seconds, 1),
+    ttl: v.optional(seconds, 5),
+  }),
+  v.check((c) => c.ttl > c.heartbeat, 'ttl must be longer than heartbeat, or live nodes would expire between beats'),
+);
+
+export const Bridge = v.union(
+  [
+    v.strictObject({ path: nonEmpty('the path of a unix socket') }),
+    v.strictObject({ listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen), port }),
+  ],
+  'expected {"listen": "127.0.0.1", "port": 3002} or {"path": "/run/wsgate.sock"}',
+);
+
+export const Tls = v.strictObject(
+  { cert: nonEmpty('the path of a PEM certificate chain, e.g. "/etc/letsencrypt/live/example.com/fullchain.pem"'), key: nonEmpty('the path of its PEM private key, e.g. "/etc/letsencrypt/live/example.com/privkey.pem"') },
+  'expected {"cert": "/path/fullchain.pem", "key": "/path/privkey.pem"}',
+);
+
+export const Tick = v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}');
