@@ -11,7 +11,7 @@ import { BUILTIN_DEMO } from './config/config.ts';
 import type { Config, HostConfig } from './config/config.ts';
 import { demoHooks } from './demo/hooks.ts';
 import { mountDemoPage } from './demo/page.ts';
-import { Gateway } from './core/gateway.ts';
+import { Gateway } from './gateway.ts';
 import type { Route } from './core/route.ts';
 import type { Logger } from './ops/log.ts';
 import { asHookModule, ModuleRunner } from './hooks/runners/module.ts';
@@ -285,7 +285,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
 
   await scheduler.start(runtime.realPath);
   // Checked every second whatever the timeout, so a reload that turns it on needs no new timer.
-  const idleSweep = setInterval(() => gateway!.sweepIdle(), 1000);
+  const idleSweep = setInterval(() => gateway!.sweep(), 1000);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -8,10 +8,11 @@ import type { Socket } from './hub.ts';
 import type { Position, StoredStream } from './history/history.ts';
 import type { Grant } from '../hooks/runners/runner.ts';
 import type { Route } from './route.ts';
+import type { ClientProtocol } from './protocol.ts';
 
-/** What a client that knows wsgate said on the upgrade (docs/PROTOCOL.md). */
+/** The protocol a connection speaks, as its upgrade chose it, and where it said it stopped in each stream. */
 export interface ClientOptions {
-  aware: boolean;
+  protocol: ClientProtocol;
   recover?: Map<string, Position>;
 }
 
@@ -29,8 +30,8 @@ export interface Authorized {
   params?: Record<string, string>;
   /** Channels the upgrade path joins. */
   pathChannels?: string[];
-  /** It opted in to wsgate's frames (`?wsgate=1`), and where it stopped in each stream (`recover`). */
-  client?: ClientOptions;
+  /** Its protocol, and where it stopped in each stream (`recover`). */
+  client: ClientOptions;
   /** What Redis held of the host-wide and token streams it recovers, where this node's copy could not fill the gap. */
   stored?: Map<string, StoredStream>;
 }
@@ -76,7 +77,9 @@ export class Client implements Socket {
   #tokenHash: string | undefined;
   /** The upgrade path's parameters, for every hook. */
   readonly params: Record<string, string> | undefined;
-  /** It opted in to envelopes and wsgate's own frames. */
+  /** What it speaks: how the core's publications and answers are framed for it. */
+  readonly protocol: ClientProtocol;
+  /** Casts to streams reach it framed by its protocol (kept apart on the hub's topics). */
   readonly aware: boolean;
   /** Where it stopped per stream, from the upgrade; each is used by the first join of its stream. */
   #recover: Map<string, Position> | undefined;
@@ -91,8 +94,9 @@ export class Client implements Socket {
     this.#info = authorized.grant?.info;
     this.params = authorized.params;
     this.#tokenHash = authorized.tokenHash;
-    this.aware = authorized.client?.aware === true;
-    this.#recover = authorized.client?.recover;
+    this.protocol = authorized.client.protocol;
+    this.aware = this.protocol.wraps;
+    this.#recover = authorized.client.recover;
     this.#stored = authorized.stored;
     const granted = [...(authorized.pathChannels ?? []), ...(authorized.grant?.channels ?? [])];
     this.#granted = granted.length ? granted : undefined;

@@ -9,6 +9,7 @@ import { utf8Length } from '../ops/metrics.ts';
 import type { HostTraffic } from '../ops/metrics.ts';
 import type { OutFrame, Wire } from '../runtime/types.ts';
 import type { Selection } from './targets.ts';
+import type { ClientProtocol } from './protocol.ts';
 
 export interface Socket {
   readonly id: string;
@@ -18,8 +19,10 @@ export interface Socket {
   readonly raw: unknown;
   /** Channels it belongs to (kept by the hub); undefined until it joins one. */
   channels?: Set<string>;
-  /** It opted in to wsgate's envelopes (docs/PROTOCOL.md): casts to streams reach it wrapped. */
+  /** Casts to streams reach it framed by its protocol (docs/PROTOCOL.md's envelopes). */
   readonly aware?: boolean;
+  /** Its protocol, for the frame of a cast to a stream when it is `aware`. */
+  readonly protocol?: ClientProtocol;
 }
 
 interface HostGroup {
@@ -28,6 +31,8 @@ interface HostGroup {
   topic: string;
   /** Sockets that opted in to envelopes: they take their host's and channels' frames from topics of their own. */
   aware: number;
+  /** The protocol those sockets speak, which frames what is published to their topics. */
+  wrapper?: ClientProtocol;
   /** Sockets of the host: those in `tokens`. */
   size: number;
   /** Most tokens have one socket: the Socket itself stands for a set of one. */
@@ -118,7 +123,10 @@ export class Hub {
     if (same === undefined) group.tokens.set(socket.token, socket);
     else if (same instanceof Set) same.add(socket);
     else group.tokens.set(socket.token, new Set([same, socket]));
-    if (socket.aware) group.aware++;
+    if (socket.aware) {
+      group.aware++;
+      group.wrapper ??= socket.protocol;
+    }
     this.#wire.topics?.subscribe(socket.raw, awareTopic(group.topic, socket));
   }
 
@@ -225,12 +233,12 @@ export class Hub {
 
   /**
    * Sends `frame` to the selected sockets of `host`; returns how many got it.
-   * Sockets that opted in to envelopes get `wrap()` instead, when given: it is
-   * called at most once; with native topics whenever the host has such a
-   * socket (the envelope topic is published to blindly), else only when one
-   * is among the selected.
+   * Sockets that opted in to envelopes get `wrap(protocol)` instead, when
+   * given: it is called at most once per protocol; with native topics
+   * whenever the host has such a socket (the envelope topic is published to
+   * blindly), else only when one is among the selected.
    */
-  cast(host: string, selection: Selection, frame: string, except?: string, wrap?: () => string): number {
+  cast(host: string, selection: Selection, frame: string, except?: string, wrap?: (protocol: ClientProtocol) => string): number {
     const group = this.#byHost.get(host);
     if (!group) return 0;
     const topics = this.#wire.topics;
@@ -242,15 +250,20 @@ export class Hub {
       const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
-      if (group.aware > 0) topics.publish(topic + AWARE, wrap ? wrap() : frame, excepted ? skip.raw : undefined);
+      if (group.aware > 0) topics.publish(topic + AWARE, wrap && group.wrapper ? wrap(group.wrapper) : frame, excepted ? skip.raw : undefined);
       return this.#counted(host, frame, (members ? members.size : group.size) - (excepted ? 1 : 0));
     }
     const out = this.#wire.encode(frame);
     let wrapped: OutFrame | undefined;
+    let wrappedFor: ClientProtocol | undefined;
     let sent = 0;
     this.#each(group, selection, (socket) => {
       if (socket.id === except) return;
-      const bytes = socket.aware && wrap ? (wrapped ??= this.#wire.encode(wrap())) : out;
+      let bytes = out;
+      if (socket.aware && wrap && socket.protocol) {
+        if (wrappedFor !== socket.protocol) wrapped = this.#wire.encode(wrap((wrappedFor = socket.protocol)));
+        bytes = wrapped!;
+      }
       if (this.#write(socket, bytes)) sent++;
     });
     return this.#counted(host, frame, sent);

@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { handleDisconnect, handleDispatch, handleHealth, handleHistory, handleMetrics, handleMessage, handlePresence, handleSubscribe } from './bridge.ts';
 import { dashboardPage } from '../ops/dashboard-page.ts';
-import type { Gateway } from '../core/gateway.ts';
+import type { Gateway } from '../gateway.ts';
 import type { Logger } from '../ops/log.ts';
 import type { ServerOptions } from './server.ts';
 

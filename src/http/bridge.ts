@@ -8,7 +8,7 @@ import { normaliseHost } from '../config/hosts.ts';
 import { channelProblem, parseExcept, parseTarget } from '../core/targets.ts';
 import type { Selection } from '../core/targets.ts';
 import type { HostStats } from '../core/hub.ts';
-import type { Presence, Spread } from '../core/gateway.ts';
+import type { Presence, Spread } from '../gateway.ts';
 import type { Position, Since } from '../core/history/history.ts';
 import type { PoolsHealth } from '../hooks/pool/pools.ts';
 import type { AppCheck, DispatchJob } from '../hooks/dispatch.ts';

@@ -11,12 +11,13 @@ import { originAllowed } from './access.ts';
 import type { Trust } from './access.ts';
 import { mountAssets } from './assets.ts';
 import { tokenFromCookie } from './cookies.ts';
-import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../core/gateway.ts';
-import type { Gateway, Refusal } from '../core/gateway.ts';
+import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../gateway.ts';
+import type { Gateway, Refusal } from '../gateway.ts';
 import { Client } from '../core/client.ts';
 import type { Authorized, ClientOptions } from '../core/client.ts';
 import type { Ticket } from '../core/admissions.ts';
 import { parseRecover } from '../protocols/wsgate/control.ts';
+import { AWARE, PLAIN } from '../protocols/wsgate/protocol.ts';
 import { requestAuthority } from '../config/hosts.ts';
 import type { Logger } from '../ops/log.ts';
 import type { PathMatch } from '../config/paths.ts';
@@ -66,11 +67,11 @@ function isTls(c: Context, forwardedScheme: 'http' | 'https' | undefined): boole
 
 const unauthorized = (c: Context) => c.text('Unauthorized', 401);
 
-/** `?wsgate=1` opts a client in to wsgate's own frames; `recover` says where it stopped (docs/PROTOCOL.md). */
-function clientOptions(c: Context): ClientOptions | undefined | { problem: string } {
-  if (c.req.query('wsgate') !== '1') return undefined;
+/** The protocol an upgrade asks for: `?wsgate=1` opts a client in to wsgate's own frames, `recover` says where it stopped (docs/PROTOCOL.md). */
+function clientOptions(c: Context): ClientOptions | { problem: string } {
+  if (c.req.query('wsgate') !== '1') return { protocol: PLAIN };
   const recover = parseRecover(c.req.query('recover'));
-  return 'problem' in recover ? recover : { aware: true, recover: recover.positions };
+  return 'problem' in recover ? recover : { protocol: AWARE, recover: recover.positions };
 }
 
 /** A frame's size as it came (the check for the pre-auth byte bound; exact for binary, close enough for text). */
@@ -134,7 +135,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
     const client = clientOptions(c);
-    if (client && 'problem' in client) {
+    if ('problem' in client) {
       log.info('upgrade refused', { host, reason: client.problem });
       gateway.refused(host, 'bad_request');
       return c.json({ status: 'error', message: client.problem }, 400);
@@ -180,7 +181,7 @@ export function createApp(gateway: Gateway, options: ServerOptions): Hono {
    * {"type":"auth","token":"..."} within the time limit; auth runs on it, and
    * frames sent meanwhile wait, in order, for the socket to be accepted.
    */
-  const greetingEvents = (host: string, timeoutMs: number, path: PathMatch, client: ClientOptions | undefined) => {
+  const greetingEvents = (host: string, timeoutMs: number, path: PathMatch, client: ClientOptions) => {
     let session: Client | undefined;
     let waiting: unknown[] | undefined;
     /** Bytes of the frames waiting for auth: a count alone would let 100 frames of 1 MiB wait. */

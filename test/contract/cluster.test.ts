@@ -112,12 +112,10 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     const [n1, n2] = nodes as [Started, Started];
     const here = await connect(n1.port, { host: 'p.test', token: 'pia' });
     const there = await connect(n2.port, { host: 'p.test', token: 'pim' });
-    clients.push(here, there);
     assert.equal((await post(n1, '/subscribe', { host: 'p.test', target: 'token:pia', channel: 'lobby:1' })).joined, 1);
     assert.equal((await post(n1, '/subscribe', { host: 'p.test', target: 'token:pim', channel: 'lobby:1' })).joined, 1);
     assert.equal((JSON.parse(await here.next()) as { wsgate: string }).wsgate, 'join', 'the first member is told of the second');
     const joiner = await connect(n1.port, { host: 'p.test', token: 'pol' });
-    clients.push(joiner);
     const id = await socketOf(joiner);
     assert.equal((await post(n2, '/subscribe', { host: 'p.test', target: 'token:pol', channel: 'lobby:1' })).joined, 1);
     for (const member of [here, there]) {
@@ -128,6 +126,8 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.equal((await post(n2, '/message', { host: 'p.test', target: 'channel:lobby:1', except: id, data: 'after' })).sent, 2);
     assert.equal(await here.next(), '"after"');
     assert.equal(await there.next(), '"after"');
+    // The tests after this one count c.test's sockets per node.
+    await closeOnHost('p.test', [here, there, joiner]);
   });
 
   it('numbers a stream in Redis, so a client resumes on another node exactly where it stopped', async () => {

@@ -9,7 +9,9 @@ import * as v from 'valibot';
 import type { Position } from '../../core/history/history.ts';
 import { channelProblem } from '../../core/targets.ts';
 
-export type Control = { op: 'subscribe'; channel: string; since?: Position } | { op: 'unsubscribe' | 'presence'; channel: string };
+import type { ClientRequest } from '../../core/protocol.ts';
+
+export type Control = ClientRequest;
 
 const PositionSchema = v.object({
   epoch: v.string(),

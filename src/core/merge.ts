@@ -3,8 +3,8 @@
  * sockets per host of /health. Pure functions: what another node sent is
  * checked for shape, and what does not fit is left out rather than trusted.
  */
-import type { HostStats } from '../core/hub.ts';
-import type { Presence } from '../core/gateway.ts';
+import type { HostStats } from './hub.ts';
+import type { Presence } from './presence.ts';
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);

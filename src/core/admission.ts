@@ -1,0 +1,113 @@
+/**
+ * Who gets in: a place among the sockets (held while auth runs, so sockets
+ * still in auth count against every limit), then the auth hook.
+ */
+import { Admissions } from './admissions.ts';
+import type { Ticket } from './admissions.ts';
+import type { Authorized, ClientOptions } from './client.ts';
+import type { CoreEvents } from './events.ts';
+import { BUSY } from './hook-calls.ts';
+import type { HookCalls } from './hook-calls.ts';
+import type { Hub } from './hub.ts';
+import { newSocketId, sha256Hex } from './ids.ts';
+import type { Routes } from './routes.ts';
+import type { Recovery } from './history/recovery.ts';
+import type { PathMatch } from '../config/paths.ts';
+import { refuses } from '../hooks/runners/runner.ts';
+import { shortHash } from '../ops/log.ts';
+import type { Logger } from '../ops/log.ts';
+
+/** Why an upgrade is refused: the HTTP status and what the client and the log are told. */
+export interface Refusal {
+  status: 401 | 429 | 503;
+  reason: string;
+}
+
+export interface AdmissionParts {
+  hub: Hub;
+  routes: Routes;
+  hooks: HookCalls;
+  recovery: Recovery;
+  events: CoreEvents;
+  log: Logger;
+}
+
+export class Admission {
+  /** Sockets admitted but not open (auth running, or waiting for the auth frame): they count against the limits too. */
+  readonly admissions = new Admissions();
+  readonly #p: AdmissionParts;
+
+  constructor(parts: AdmissionParts) {
+    this.#p = parts;
+  }
+
+  /** An upgrade refused before or during auth, counted for /metrics under the host's configured key. */
+  refused(host: string, kind: string): void {
+    this.#p.events.refused(this.#p.routes.label(host), kind);
+  }
+
+  /**
+   * A place for a new socket of this host (and token, when known), held by
+   * the ticket until the socket opens or goes; or why there is none.
+   */
+  admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal } {
+    const { hub, routes } = this.#p;
+    const limits = routes.limits;
+    const admitting = this.admissions;
+    if (hub.size + admitting.size >= limits.sockets) return { refused: { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` } };
+    if (hub.countHost(host) + admitting.countHost(host) >= limits.socketsPerHost) return { refused: { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` } };
+    const refused = token === undefined ? undefined : this.#tokenFull(host, token);
+    return refused ? { refused } : { ticket: admitting.enter(host, token) };
+  }
+
+  /** The first-frame flow learnt the token of an admitted socket: it takes the token's place too, or is refused. */
+  admitToken(ticket: Ticket, token: string): Refusal | undefined {
+    const refused = this.#tokenFull(ticket.host, token);
+    if (!refused) ticket.setToken(token);
+    return refused;
+  }
+
+  #tokenFull(host: string, token: string): Refusal | undefined {
+    const limit = this.#p.routes.limits.socketsPerToken;
+    if (this.#p.hub.countToken(host, token) + this.admissions.countToken(host, token) >= limit) return { status: 429, reason: `this token holds its maximum of ${limit} sockets` };
+    return undefined;
+  }
+
+  /**
+   * Runs the auth hook for an upgrade that has a host and a token (its place
+   * held by the caller's ticket); resolves to what it learnt when it may be
+   * accepted, or to why not. When `signal` aborts (the client went away),
+   * the hook is cancelled and nothing is registered.
+   */
+  async authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal> {
+    const { routes, hub, hooks, recovery, log } = this.#p;
+    const route = routes.match(host);
+    const tokenHash = sha256Hex(token);
+    if (!route) {
+      log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
+      this.refused(host, 'host_not_configured');
+      return { status: 401, reason: 'host not configured' };
+    }
+    const authorized: Authorized = { id: newSocketId(), host: hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
+    const outcome = await hooks.run(authorized, route, 'auth', undefined, undefined, signal);
+    if (signal?.aborted) {
+      log.info('upgrade abandoned', { host, socket: authorized.id, token: shortHash(tokenHash), reason: 'the client went away during auth' });
+      this.refused(host, 'abandoned');
+      return { status: 401, reason: 'the client went away' };
+    }
+    if (outcome === BUSY) {
+      log.warn('upgrade refused', { host, socket: authorized.id, token: shortHash(tokenHash), reason: 'hook processes are all busy' });
+      this.refused(host, 'busy');
+      return { status: 503, reason: 'the gateway is busy: too many hooks are running or waiting; try again later' };
+    }
+    if (outcome === undefined || refuses(outcome)) {
+      log.info('upgrade refused', { host, socket: authorized.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
+      this.refused(host, outcome === undefined ? 'auth_failed' : 'auth_refused');
+      return { status: 401, reason: 'unauthorized' };
+    }
+    authorized.grant = hooks.grant(authorized, 'auth', outcome);
+    const history = route.config.history;
+    if (client.recover && history) authorized.stored = await recovery.readStored(authorized.host, token, history, client.recover);
+    return authorized;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Channel membership: joining (with what a resuming client missed, before
+ * anything live), leaving, the join and leave events of channels that ask
+ * for them, and who is in a channel.
+ */
+import type { Client } from './client.ts';
+import type { Broker } from './broker.ts';
+import type { Hub } from './hub.ts';
+import type { Presence } from './presence.ts';
+import type { Recovery } from './history/recovery.ts';
+import { streamKey } from './history/history.ts';
+import type { Position } from './history/history.ts';
+import type { Selection } from './targets.ts';
+import { sha256Hex } from './ids.ts';
+import { channelRule } from '../config/channel-rules.ts';
+import type { Logger } from '../ops/log.ts';
+
+export const CLOSE_GOING_AWAY = 1001;
+
+export class Channels {
+  readonly #hub: Hub;
+  readonly #recovery: Recovery;
+  readonly #broker: Broker;
+  readonly #log: Logger;
+
+  constructor(hub: Hub, recovery: Recovery, broker: Broker, log: Logger) {
+    this.#hub = hub;
+    this.#recovery = recovery;
+    this.#broker = broker;
+    this.#log = log;
+  }
+
+  joinAll(client: Client, channels: string[]): void {
+    for (const channel of channels) this.join(client, channel);
+  }
+
+  /**
+   * Joins one channel; on channels with presence events, the others in it are
+   * told. A client that resumes is told too (`how` says in which words), with
+   * the publications it missed, before anything live can reach it. False when
+   * it was in it already.
+   */
+  join(client: Client, channel: string, how: 'joined' | 'subscribed' = 'joined', since?: Position): boolean {
+    const limits = channelRule(client.route.config.channels, channel)?.history;
+    const key = streamKey(client.host, channel);
+    if (client.protocol.resumes && this.#broker.shared && limits && !client.channels?.has(channel)) {
+      const asked = since ?? client.recoverOf(channel);
+      // This node's copy cannot fill the gap (it was not up, or not for all of it): the shared store may.
+      if (asked && !this.#recovery.covers(key, asked, limits)) {
+        client.takeRecover(channel);
+        void this.#recovery.joinFromStore(client, channel, key, limits, how, asked, () => this.#enter(client, channel));
+        return true;
+      }
+    }
+    if (!this.#enter(client, channel)) return false;
+    if (client.protocol.resumes) this.#recovery.announce(client, channel, key, limits, how, since);
+    return true;
+  }
+
+  /** Makes it a member, and tells the others where the channel asks for it. */
+  #enter(client: Client, channel: string): boolean {
+    if (!this.#hub.join(client, channel)) return false;
+    this.#log.debug('join', { host: client.host, socket: client.id, channel });
+    this.presenceEvent(client, channel, 'join');
+    return true;
+  }
+
+  /** Takes it out of a channel; `tell`: the app did, and a client that resumes is told. False when it was not in it. */
+  leave(client: Client, channel: string, tell = false): boolean {
+    if (!this.#hub.leave(client, channel)) return false;
+    this.presenceEvent(client, channel, 'leave');
+    if (tell && client.open) {
+      const left = client.protocol.left(channel);
+      if (left !== undefined) this.#hub.send(client, left);
+    }
+    return true;
+  }
+
+  /** A join or leave told to the channel's other members on every node, where the channel's options ask for it. */
+  presenceEvent(client: Client, channel: string, event: 'join' | 'leave'): void {
+    if (!channelRule(client.route.config.channels, channel)?.presenceEvents) return;
+    const frame = client.protocol.presenceEvent(event, channel, client.id, client.info);
+    this.#broker.publish({ t: 'presenceEvent', host: client.host, channel, frame, except: client.id });
+  }
+
+  /** Joins (or leaves) a channel for every client a selection picks on this node; returns how many joined (left). */
+  subscribe(host: string, selection: Selection, channel: string, join: boolean): number {
+    let changed = 0;
+    for (const client of this.#hub.select(host, selection) as Client[]) {
+      if (join ? this.join(client, channel) : this.leave(client, channel, true)) changed++;
+    }
+    this.#log.debug(join ? 'subscribe' : 'unsubscribe', { host, channel, target: selection.kind, sockets: changed });
+    return changed;
+  }
+
+  /** Closes every client a selection picks on this node (POST /disconnect); returns how many. */
+  disconnect(host: string, selection: Selection, code: number, reason: string): number {
+    const clients = this.#hub.select(host, selection);
+    for (const client of clients) {
+      this.#log.info('disconnect', { host, socket: client.id, code });
+      this.#hub.close(client, code, reason);
+    }
+    return clients.length;
+  }
+
+  /** Who is in a channel on this node: each client with its token's hash and its info, and clients per token hash. */
+  presence(host: string, channel: string): Presence {
+    const members: Presence['members'] = [];
+    const tokens: Record<string, number> = {};
+    const hashes = new Map<string, string>();
+    for (const client of this.#hub.members(host, channel) as Client[]) {
+      let hash = hashes.get(client.token);
+      if (hash === undefined) {
+        hash = sha256Hex(client.token);
+        hashes.set(client.token, hash);
+      }
+      tokens[hash] = (tokens[hash] ?? 0) + 1;
+      members.push(client.info === undefined ? { socket: client.id, token: hash } : { socket: client.id, token: hash, info: client.info });
+    }
+    return { sockets: members.length, tokens, members };
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * What the core tells the world: sockets opened, closed and refused, hooks
+ * run, casts delivered. Metrics, the dashboard's feed and the log observe
+ * these (src/ops/observers.ts); the core calls none of them itself.
+ */
+import type { Client } from './client.ts';
+import type { HookName } from '../hooks/runners/runner.ts';
+
+/** One hook run as it ended. */
+export interface HookRun {
+  host: string;
+  socket: string;
+  hook: HookName;
+  /** The configured host key, the metrics label. */
+  label: string;
+  mode: string;
+  seconds: number;
+  outcome: 'ok' | 'failed' | 'cancelled' | 'busy';
+  error?: string;
+  stderr?: string;
+}
+
+/** Counters of frames and bytes per host, added to on the hot paths without a call per frame. */
+export interface Traffic {
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+}
+
+export interface CoreObserver {
+  /** An upgrade refused: `label` is the configured host key ("" for strangers), `kind` why, in one word. */
+  refused?(label: string, kind: string): void;
+  opened?(client: Client, tokenHash: string, sockets: number): void;
+  closed?(client: Client, code: number, sockets: number): void;
+  hook?(run: HookRun): void;
+  /** A publication delivered to this node's sockets; `taken`: this node took it from a caller (it counts as a cast here). */
+  cast?(label: string, kind: string, sent: number, taken: boolean): void;
+}
+
+const NO_TRAFFIC: Traffic = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
+
+export class CoreEvents {
+  readonly #observers: CoreObserver[] = [];
+  #traffic: (label: string) => Traffic = () => NO_TRAFFIC;
+
+  observe(observer: CoreObserver): void {
+    this.#observers.push(observer);
+  }
+
+  /** Where a host's frames in and out are counted. */
+  countTrafficWith(traffic: (label: string) => Traffic): void {
+    this.#traffic = traffic;
+  }
+
+  traffic(label: string): Traffic {
+    return this.#traffic(label);
+  }
+
+  refused(label: string, kind: string): void {
+    for (const o of this.#observers) o.refused?.(label, kind);
+  }
+
+  opened(client: Client, tokenHash: string, sockets: number): void {
+    for (const o of this.#observers) o.opened?.(client, tokenHash, sockets);
+  }
+
+  closed(client: Client, code: number, sockets: number): void {
+    for (const o of this.#observers) o.closed?.(client, code, sockets);
+  }
+
+  hook(run: HookRun): void {
+    for (const o of this.#observers) o.hook?.(run);
+  }
+
+  cast(label: string, kind: string, sent: number, taken: boolean): void {
+    for (const o of this.#observers) o.cast?.(label, kind, sent, taken);
+  }
+}

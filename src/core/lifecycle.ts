@@ -1,0 +1,226 @@
+/**
+ * A connection's life after auth: the open (what it missed, its channels,
+ * then its connect hook), each frame in its lane (the app's receive hook, or
+ * a request of the gateway itself), the limits that close it, and the close
+ * hook after its last receive.
+ */
+import type { Client } from './client.ts';
+import type { Channels } from './channels.ts';
+import type { CoreEvents } from './events.ts';
+import { BUSY } from './hook-calls.ts';
+import type { HookCalls } from './hook-calls.ts';
+import type { Hub } from './hub.ts';
+import type { ClientRequest } from './protocol.ts';
+import type { Routes } from './routes.ts';
+import type { Recovery } from './history/recovery.ts';
+import { streamKey } from './history/history.ts';
+import { channelRule } from '../config/channel-rules.ts';
+import { refuses } from '../hooks/runners/runner.ts';
+import { sha256Hex } from './ids.ts';
+import { utf8Length } from '../ops/metrics.ts';
+import type { Logger } from '../ops/log.ts';
+
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_BAD_DATA = 1007;
+export const CLOSE_TRY_LATER = 1013;
+export const CLOSE_POLICY = 1008;
+
+export interface LifecycleParts {
+  hub: Hub;
+  routes: Routes;
+  hooks: HookCalls;
+  channels: Channels;
+  recovery: Recovery;
+  events: CoreEvents;
+  log: Logger;
+  /** Who may see a channel's members (the presence of this node, or of all). */
+  presence: Channels['presence'];
+}
+
+export class Lifecycle {
+  readonly #p: LifecycleParts;
+  /** Lanes still running after their client closed (close hooks), for shutdown. */
+  readonly #draining = new Set<Promise<void>>();
+
+  constructor(parts: LifecycleParts) {
+    this.#p = parts;
+  }
+
+  /** The runtime accepted it: register it, give it what it missed, and queue its connect hook first in its lane. */
+  open(client: Client, raw: unknown): Client {
+    const { hub, routes, recovery, channels, events } = this.#p;
+    client.attach(raw, routes.limits, performance.now());
+    hub.add(client);
+    events.opened(client, client.takeTokenHash() ?? sha256Hex(client.token), hub.size);
+    recovery.replayTo(client);
+    const granted = client.takeGranted();
+    if (granted) channels.joinAll(client, granted);
+    if (client.protocol.resumes) recovery.announceOwnStreams(client);
+    const ready = client.protocol.ready(client.id);
+    if (ready !== undefined) hub.send(client, ready);
+    void client.enqueue(async () => {
+      if (!client.open) return;
+      const result = await this.#p.hooks.run(client, client.route, 'connect');
+      if (!client.open || result === undefined) return;
+      // The app never said yes: a client whose connect could not run does not stay.
+      if (result === BUSY) return this.#refuse(client, CLOSE_TRY_LATER, 'the gateway is busy: the connect hook could not run; try again later');
+      if (refuses(result)) {
+        this.#p.log.info('connect refused', { host: client.host, socket: client.id });
+        hub.close(client, CLOSE_POLICY, 'connect refused');
+        return;
+      }
+      const grant = this.#p.hooks.grant(client, 'connect', result);
+      if (!grant) return;
+      if (grant.info !== undefined) client.setInfo(grant.info);
+      channels.joinAll(client, grant.channels);
+    });
+    return client;
+  }
+
+  /** A client frame: queued behind everything it sent before. Only receive streams output to the client. */
+  message(client: Client, text: string): void {
+    if (!client.open || client.closing) return;
+    const limits = this.#p.routes.limits;
+    const config = client.route.config;
+    const traffic = this.#p.events.traffic(config.key);
+    traffic.framesIn++;
+    traffic.bytesIn += utf8Length(text);
+    if (!client.takeMessage(limits, performance.now())) return this.#refuse(client, CLOSE_POLICY, 'too many messages per second');
+    if (client.waiting >= limits.pending) return this.#refuse(client, CLOSE_POLICY, 'too many messages waiting for the app');
+    const request = client.protocol.request(text, config.clientChannels === true);
+    // A process argument cannot carry a NUL byte: the hook could never see this message, so the client is told.
+    if (!request && config.mode === 'oneshot' && text.includes('\0')) return this.#undelivered(client, CLOSE_BAD_DATA, "a message with a NUL byte cannot be passed to this host's hook");
+    client.enqueueMessage(async () => {
+      if (request) await this.#request(client, request);
+      else if ((await this.#p.hooks.run(client, client.route, 'receive', text, client)) === BUSY) this.#undelivered(client, CLOSE_TRY_LATER, 'the gateway is busy: the message was not delivered; try again later');
+    });
+  }
+
+  /**
+   * A client's own subscribe, unsubscribe or presence request, in its lane
+   * like any frame: the subscribe hook (host, token, socket, channel)
+   * decides, `false` or a failure refuses; the client is told either way.
+   */
+  async #request(client: Client, parsed: { request: ClientRequest } | { problem: string; channel?: string }): Promise<void> {
+    const { hub, channels, recovery, log } = this.#p;
+    const protocol = client.protocol;
+    const answer = (frame: string) => {
+      if (client.open) hub.send(client, frame);
+    };
+    if ('problem' in parsed) return answer(protocol.error(parsed.problem, parsed.channel));
+    const request = parsed.request;
+    const { channel } = request;
+    if (request.op === 'presence') {
+      if (!client.channels?.has(channel)) return answer(protocol.error('presence is only for a channel this socket is in', channel));
+      return answer(protocol.presence(channel, this.#p.presence(client.host, channel).members));
+    }
+    if (request.op === 'unsubscribe') {
+      channels.leave(client, channel);
+      return answer(protocol.unsubscribed(channel));
+    }
+    if (!client.route.config.clientChannels) return answer(protocol.subscribeRefused(channel, 'this host does not let clients choose channels ("clientChannels")'));
+    const result = await this.#p.hooks.run(client, client.route, 'subscribe', channel);
+    // Only a hook that ran and said yes lets a client in: a failure or a full hook queue refuses.
+    const refused = result === undefined || result === BUSY || refuses(result);
+    log.info(refused ? 'subscribe refused' : 'subscribe', { host: client.host, socket: client.id, channel });
+    if (!client.open) return;
+    if (refused) return answer(protocol.subscribeRefused(channel, result === undefined ? 'the subscribe hook failed' : result === BUSY ? 'the gateway is busy; try again later' : 'refused'));
+    if (!protocol.resumes) {
+      channels.join(client, channel);
+      return answer(protocol.inStream(channel, 'subscribed', {}));
+    }
+    const since = request.op === 'subscribe' ? request.since : undefined;
+    // Already in it: still say where the stream is, and give what it missed.
+    if (!channels.join(client, channel, 'subscribed', since)) recovery.announce(client, channel, streamKey(client.host, channel), channelRule(client.route.config.channels, channel)?.history, 'subscribed', since);
+  }
+
+  /** Closes a client that broke a limit, saying which; once, however many frames it sends until the close completes. */
+  #refuse(client: Client, code: number, reason: string): void {
+    if (!client.startClosing()) return;
+    this.#p.log.warn('limit', { host: client.host, socket: client.id, code, reason });
+    this.#p.hub.close(client, code, reason);
+  }
+
+  /**
+   * A message the app did not get: its receive hook could not start (every
+   * hook slot and queue place taken), or a one-shot hook's argv cannot carry
+   * it (a NUL byte). Never dropped in silence: a client that resumes is told
+   * and may send it again; a plain one is closed with `code` and the reason.
+   */
+  #undelivered(client: Client, code: number, reason: string): void {
+    if (!client.open) return;
+    if (!client.protocol.resumes) return this.#refuse(client, code, reason);
+    this.#p.log.info('message refused', { host: client.host, socket: client.id, reason });
+    this.#p.hub.send(client, client.protocol.error(reason));
+  }
+
+  /** A frame over the size limit, for runtimes that do not check it themselves. */
+  tooBig(client: Client, bytes: number): void {
+    this.#refuse(client, CLOSE_TOO_BIG, `frame of ${bytes} bytes is over the limit of ${this.#p.routes.limits.frame}`);
+  }
+
+  /** A client that does not read: its unsent frames pile up. It would not read a close frame either, so it is dropped. */
+  tooSlow(client: Client, buffered: number): void {
+    if (!client.open) return;
+    this.#p.log.warn('limit', { host: client.host, socket: client.id, code: CLOSE_TRY_LATER, reason: `${buffered} bytes unsent: the client does not read fast enough` });
+    this.#p.hub.terminate(client);
+    this.closed(client, CLOSE_TRY_LATER);
+  }
+
+  /** Closes clients that sent nothing for idleTimeout seconds (1001). */
+  sweepIdle(now: number): void {
+    const idle = this.#p.routes.config.idleTimeout;
+    const idleMs = idle * 1000;
+    if (idleMs <= 0) return;
+    const { hub, log } = this.#p;
+    for (const client of hub.all() as Client[]) {
+      if (now - client.lastSeen >= idleMs) {
+        log.info('idle', { host: client.host, socket: client.id, seconds: idle });
+        hub.close(client, CLOSE_GOING_AWAY, 'idle');
+      }
+    }
+  }
+
+  /** The client is gone: unregister now, run close after its last receive. */
+  closed(client: Client, code: number): void {
+    if (!client.markClosed()) return;
+    const { hub, channels, recovery, events } = this.#p;
+    const joined = client.channels && [...client.channels];
+    hub.remove(client);
+    recovery.left(client, joined ?? []);
+    if (joined) for (const channel of joined) channels.presenceEvent(client, channel, 'leave');
+    events.closed(client, code, hub.size);
+    const done = client.enqueue(async () => {
+      await this.#p.hooks.run(client, client.route, 'close');
+    });
+    this.#draining.add(done);
+    void done.finally(() => this.#draining.delete(done));
+  }
+
+  /** A reload: clients whose host is still served take its new route; the others are closed. */
+  rehome(): void {
+    const { hub, routes, log } = this.#p;
+    for (const client of hub.all() as Client[]) {
+      const route = routes.match(client.host);
+      if (route) client.moveTo(route);
+      else {
+        log.info('host removed', { host: client.host, socket: client.id });
+        hub.close(client, CLOSE_GOING_AWAY, 'host no longer served');
+      }
+    }
+  }
+
+  /** Closes every client with 1001 and waits (bounded) for their close hooks. */
+  async shutdown(): Promise<void> {
+    const { hub, routes } = this.#p;
+    for (const client of hub.all() as Client[]) {
+      hub.close(client, CLOSE_GOING_AWAY, 'server shutting down');
+      this.closed(client, CLOSE_GOING_AWAY);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, routes.config.shutdownMs)));
+    await Promise.race([Promise.allSettled([...this.#draining]), limit]);
+    clearTimeout(timer);
+  }
+}

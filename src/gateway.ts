@@ -1,0 +1,243 @@
+/**
+ * One gateway node: the core's parts wired together (src/core/), watched by
+ * the monitor (src/ops/). This is what the HTTP layer and the wiring in
+ * start.ts talk to; each call is handed to the part whose job it is.
+ */
+import type { Config } from './config/config.ts';
+import { Admission } from './core/admission.ts';
+import type { Refusal } from './core/admission.ts';
+import type { Ticket } from './core/admissions.ts';
+import type { Broker, BrokerStatus } from './core/broker.ts';
+import { Channels } from './core/channels.ts';
+import type { Authorized, Client, ClientOptions } from './core/client.ts';
+import { CoreEvents } from './core/events.ts';
+import { HookCalls } from './core/hook-calls.ts';
+import { Hub } from './core/hub.ts';
+import type { HostStats } from './core/hub.ts';
+import { Lifecycle } from './core/lifecycle.ts';
+import type { Presence } from './core/presence.ts';
+import { Publishing } from './core/publishing.ts';
+import type { ClusterHealth, Spread } from './core/publishing.ts';
+import type { Route } from './core/route.ts';
+import { Routes } from './core/routes.ts';
+import type { Selection } from './core/targets.ts';
+import { Recovery } from './core/history/recovery.ts';
+import type { RecoveryHealth } from './core/history/recovery.ts';
+import type { Position, Since } from './core/history/history.ts';
+import type { PathMatch } from './config/paths.ts';
+import type { Pools, PoolsHealth } from './hooks/pool/pools.ts';
+import { logObserver } from './ops/log-observer.ts';
+import type { Logger } from './ops/log.ts';
+import { Monitor } from './ops/monitor.ts';
+import type { Wire } from './runtime/types.ts';
+
+export type { Refusal } from './core/admission.ts';
+export type { Spread } from './core/publishing.ts';
+export type { Presence } from './core/presence.ts';
+export { CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TRY_LATER } from './core/lifecycle.ts';
+
+export class Gateway {
+  readonly hub: Hub;
+  readonly pools: Pools;
+  readonly events = new CoreEvents();
+  readonly monitor: Monitor;
+  readonly #routes: Routes;
+  readonly #broker: Broker;
+  readonly #recovery: Recovery;
+  readonly #channels: Channels;
+  readonly #publishing: Publishing;
+  readonly #admission: Admission;
+  readonly #lifecycle: Lifecycle;
+
+  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker) {
+    const events = this.events;
+    this.#routes = new Routes(config, routes);
+    this.pools = pools;
+    this.#broker = broker;
+    this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (client, buffered) => this.#lifecycle.tooSlow(client as Client, buffered), traffic: (host) => events.traffic(this.#routes.label(host)) });
+    const hub = this.hub;
+    const hooks = new HookCalls(hub, events, log);
+    this.#recovery = new Recovery(hub, this.#routes, broker, log);
+    this.#channels = new Channels(hub, this.#recovery, broker, log);
+    this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, log, workers: () => pools.health().workers });
+    this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events, log });
+    this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log, presence: (host, channel) => this.#channels.presence(host, channel) });
+    const gateway = this;
+    this.monitor = new Monitor({
+      sizes: () => hub.sizes(),
+      get sockets() {
+        return hub.size;
+      },
+      get admitting() {
+        return gateway.admissions.size;
+      },
+      poolHealth: () => pools.health(),
+      recoveryHealth: () => gateway.recoveryHealth(),
+      get cluster() {
+        return broker.status();
+      },
+      get recoveryWaiting() {
+        return gateway.#recovery.waiting;
+      },
+      configured: () => gateway.configured(),
+    });
+    events.observe(this.monitor.observer());
+    events.observe(logObserver(log));
+    events.countTrafficWith((label) => this.monitor.metrics.traffic(label));
+  }
+
+  // ---- config and routes
+
+  get limits(): Config['limits'] {
+    return this.#routes.limits;
+  }
+
+  get maxBody(): number {
+    return this.#routes.config.maxBody;
+  }
+
+  upgradePath(path: string): PathMatch | undefined {
+    return this.#routes.upgradePath(path);
+  }
+
+  isUpgradeOnlyPath(path: string): boolean {
+    return this.#routes.isUpgradeOnlyPath(path);
+  }
+
+  route(host: string): Route | undefined {
+    return this.#routes.match(host);
+  }
+
+  isConfigured(host: string): boolean {
+    return this.#routes.match(host) !== undefined;
+  }
+
+  configured(): string[] {
+    return this.#routes.configured();
+  }
+
+  /**
+   * A new config: new routes for every later event. Open sockets stay and
+   * move to their host's new route; those whose host is gone are closed.
+   */
+  reload(config: Config, routes: Map<string, Route>): void {
+    this.#routes.replace(config, routes);
+    this.hub.sendBuffer = config.limits.sendBuffer;
+    this.#recovery.reconfigure();
+    this.#lifecycle.rehome();
+  }
+
+  // ---- admission and a connection's life (the HTTP layer's upgrade)
+
+  get admissions(): Admission['admissions'] {
+    return this.#admission.admissions;
+  }
+
+  admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal } {
+    return this.#admission.admit(host, token);
+  }
+
+  admitToken(ticket: Ticket, token: string): Refusal | undefined {
+    return this.#admission.admitToken(ticket, token);
+  }
+
+  refused(host: string, kind: string): void {
+    this.#admission.refused(host, kind);
+  }
+
+  authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal> {
+    return this.#admission.authorize(host, token, path, client, signal);
+  }
+
+  open(client: Client, raw: unknown): Client {
+    return this.#lifecycle.open(client, raw);
+  }
+
+  message(client: Client, text: string): void {
+    this.#lifecycle.message(client, text);
+  }
+
+  tooBig(client: Client, bytes: number): void {
+    this.#lifecycle.tooBig(client, bytes);
+  }
+
+  closed(client: Client, code: number): void {
+    this.#lifecycle.closed(client, code);
+  }
+
+  /** Once a second: idle sockets, the replay window and history, and the dashboard's sample. */
+  sweep(now = performance.now()): void {
+    this.monitor.sample();
+    this.#recovery.sweep();
+    this.#lifecycle.sweepIdle(now);
+  }
+
+  shutdown(): Promise<void> {
+    return this.#lifecycle.shutdown();
+  }
+
+  // ---- casts and the bridge's requests, over every node
+
+  cast(host: string, selection: Selection, data: unknown, except: string | undefined): number {
+    return this.#publishing.cast(host, selection, data, except);
+  }
+
+  castText(host: string, selection: Selection, frame: string, except: string | undefined): number {
+    return this.#publishing.castText(host, selection, frame, except);
+  }
+
+  castEverywhere(host: string, selection: Selection, data: unknown, except: string | undefined): Promise<Spread<number>> {
+    return this.#publishing.castEverywhere(host, selection, data, except);
+  }
+
+  subscribeEverywhere(host: string, selection: Selection, channel: string, join: boolean): Promise<Spread<number>> {
+    return this.#publishing.subscribeEverywhere(host, selection, channel, join);
+  }
+
+  disconnectEverywhere(host: string, selection: Selection, code: number, reason: string): Promise<Spread<number>> {
+    return this.#publishing.disconnectEverywhere(host, selection, code, reason);
+  }
+
+  presenceEverywhere(host: string, channel: string): Promise<Spread<Presence>> {
+    return this.#publishing.presenceEverywhere(host, channel);
+  }
+
+  healthEverywhere(): Promise<Spread<ClusterHealth>> {
+    return this.#publishing.healthEverywhere();
+  }
+
+  history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined {
+    return this.#recovery.history(host, stream, since);
+  }
+
+  // ---- what /health, /metrics and the dashboard show
+
+  /** The nodes as the broker knows them; undefined for a node alone. */
+  get cluster(): BrokerStatus | undefined {
+    return this.#broker.status();
+  }
+
+  stats(): Record<string, HostStats> {
+    return this.hub.stats();
+  }
+
+  poolHealth(): PoolsHealth {
+    return this.pools.health();
+  }
+
+  recoveryHealth(): RecoveryHealth {
+    return this.#recovery.health();
+  }
+
+  get feed(): Monitor['feed'] {
+    return this.monitor.feed;
+  }
+
+  metricsText(): string {
+    return this.monitor.metricsText();
+  }
+
+  dashboard(after = 0): ReturnType<Monitor['dashboard']> {
+    return this.monitor.dashboard(after);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The core in-process: a Gateway over a fake wire, with module hooks given
+ * as plain functions and a memory broker. No server, no PHP, no sockets:
+ * what a connection is sent is what its fake socket holds.
+ */
+import { Gateway } from '../../src/gateway.ts';
+import { parseConfig } from '../../src/config/config.ts';
+import type { Config } from '../../src/config/config.ts';
+import { Client } from '../../src/core/client.ts';
+import type { Authorized } from '../../src/core/client.ts';
+import type { Refusal } from '../../src/core/admission.ts';
+import { MemoryBroker } from '../../src/core/memory-broker.ts';
+import type { Broker } from '../../src/core/broker.ts';
+import type { Route } from '../../src/core/route.ts';
+import { ModuleRunner } from '../../src/hooks/runners/module.ts';
+import type { HookModule } from '../../src/hooks/runners/module.ts';
+import { Pools } from '../../src/hooks/pool/pools.ts';
+import { createLogger } from '../../src/ops/log.ts';
+import { AWARE, PLAIN } from '../../src/protocols/wsgate/protocol.ts';
+import { parseTarget } from '../../src/core/targets.ts';
+import type { OutFrame, Wire } from '../../src/runtime/types.ts';
+
+/** A socket as the fake runtime holds it: what it was sent, and how it was closed. */
+export class FakeSocket {
+  readonly sent: string[] = [];
+  closed: { code?: number; reason?: string } | undefined;
+  /** Bytes the fake pretends are still queued (a client that does not read). */
+  buffered = 0;
+  client!: Client;
+
+  /** The frames sent so far, parsed, and forgotten. */
+  take(): unknown[] {
+    return this.sent.splice(0).map((text) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return text;
+      }
+    });
+  }
+}
+
+const decoder = new TextDecoder();
+
+export interface Core {
+  gateway: Gateway;
+  config: Config;
+  lines: string[];
+  /** Upgrades a client of `host` with `token` (plain, or aware with `recover`), through auth, and opens it. */
+  connect(host: string, token: string, options?: { aware?: boolean; path?: string }): Promise<FakeSocket>;
+  /** As connect(), for an upgrade that must be refused: the refusal. */
+  refused(host: string, token: string): Promise<Refusal>;
+  /** The client sends a text frame. */
+  send(socket: FakeSocket, text: string): void;
+  /** Lets every queued lane and microtask run. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A gateway with `hosts` (config form) whose module hooks are `hooks[host]`. */
+export function startCore(file: Record<string, unknown>, hooks: Record<string, HookModule>, broker: Broker = new MemoryBroker()): Core {
+  const config = parseConfig(file, 'test.json', '/tmp');
+  const lines: string[] = [];
+  const log = createLogger((line) => lines.push(line), 'debug');
+  let gateway!: Gateway;
+  const wire: Wire = {
+    encode: (frame) => frame,
+    send(raw, frame: OutFrame) {
+      const socket = raw as FakeSocket;
+      if (socket.closed) throw new Error('closed');
+      socket.sent.push(typeof frame === 'string' ? frame : decoder.decode(frame));
+      return socket.buffered;
+    },
+    close(raw, code, reason) {
+      const socket = raw as FakeSocket;
+      if (socket.closed) return;
+      socket.closed = { code, reason };
+      // The runtime's close event comes after the call, as it does on a real socket.
+      queueMicrotask(() => gateway.closed(socket.client, code ?? 1005));
+    },
+    terminate(raw) {
+      const socket = raw as FakeSocket;
+      socket.closed ??= { code: 1006 };
+    },
+  };
+  const cast = {
+    now: (host: string, data: unknown, options: { target?: string | string[]; except?: string } = {}) => {
+      const target = parseTarget(options.target);
+      if (!target.ok) throw new Error(target.reason);
+      return gateway.cast(host, target.selection, data, options.except);
+    },
+    everywhere: async (host: string, data: unknown, options: { target?: string | string[] } = {}) => {
+      const target = parseTarget(options.target);
+      if (!target.ok) throw new Error(target.reason);
+      const { value } = await gateway.castEverywhere(host, target.selection, data, undefined);
+      return { sent: value };
+    },
+    toSocket: (host: string, socket: string, text: string) => gateway.castText(host, { kind: 'sockets', ids: [socket] }, text, undefined),
+  };
+  const routes = new Map<string, Route>(config.hosts.map((host) => [host.key, { config: host, runner: new ModuleRunner(hooks[host.key] ?? {}, cast) }]));
+  const pools = new Pools(1, 'php', () => {
+    throw new Error('no processes in the in-process core');
+  }, log);
+  gateway = new Gateway(config, routes, log, pools, wire, broker);
+
+  const upgrade = async (host: string, token: string, options: { aware?: boolean; path?: string } = {}): Promise<Authorized | Refusal> => {
+    const admitted = gateway.admit(host, token);
+    if ('refused' in admitted) return admitted.refused;
+    try {
+      return await gateway.authorize(host, token, gateway.upgradePath(options.path ?? '/websocket'), { protocol: options.aware ? AWARE : PLAIN });
+    } finally {
+      admitted.ticket.release();
+    }
+  };
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  return {
+    gateway,
+    config,
+    lines,
+    async connect(host, token, options) {
+      const authorized = await upgrade(host, token, options);
+      if ('status' in authorized) throw new Error(`refused: ${authorized.status} ${authorized.reason}`);
+      const socket = new FakeSocket();
+      socket.client = new Client(authorized);
+      gateway.open(socket.client, socket);
+      await settle();
+      return socket;
+    },
+    async refused(host, token) {
+      const authorized = await upgrade(host, token);
+      if (!('status' in authorized)) throw new Error('expected a refusal');
+      return authorized;
+    },
+    send(socket, text) {
+      gateway.message(socket.client, text);
+    },
+    settle,
+    stop: () => gateway.shutdown(),
+  };
+}
