@@ -66,7 +66,7 @@ const PAGE_REFUSAL = 'this page needs Authorization: Bearer <secret> (or the sec
 describe('GET /health', () => {
   it('tells anyone that it is up, and nothing more', async () => {
     const t = setup();
-    for (const headers of [{}, { authorization: basic(SECRET) }, { authorization: 'Bearer nope' }]) {
+    for (const headers of [{}, { authorization: basic(SECRET) }, { authorization: 'Bearer nope' }] as Array<Record<string, string>>) {
       const response = await t.request('/health', headers, REMOTE);
       assert.equal(response.status, 200);
       assert.deepEqual(await response.json(), { status: 'ok' }, JSON.stringify(headers));

@@ -4,7 +4,7 @@ import { normaliseHost } from '../../config/hosts.ts';
 import type { Spread } from '../../core/gateway.ts';
 import type { BridgeGateway } from './gateway.ts';
 
-export const error = (c: Context, status: 400 | 404 | 405 | 413 | 415 | 500 | 503, message: string) => c.json({ status: 'error', message }, status);
+export const error = (c: Context, status: 400 | 405 | 413 | 500 | 503, message: string) => c.json({ status: 'error', message }, status);
 
 /** In a cluster, which nodes answered (and which did not, or why only this one did). */
 export const spreadFields = (spread: Spread<unknown>) => (spread.nodes ? { nodes: spread.nodes } : {});
