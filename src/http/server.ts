@@ -5,8 +5,9 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { finish, mountBridge } from './bridge-app.ts';
-import type { BridgeDispatcher } from './bridge.ts';
+import { mountBridge } from './bridge-app.ts';
+import { finish } from './errors.ts';
+import type { BridgeDispatcher } from './options.ts';
 import { originAllowed } from './access.ts';
 import type { Trust } from './access.ts';
 import { mountAssets } from './assets.ts';
