@@ -5,6 +5,7 @@
  */
 import type { Client } from './client.ts';
 import type { HookName } from '../hooks/runners/runner.ts';
+import type { Traffic } from './hub.ts';
 
 /** One hook run as it ended. */
 export interface HookRun {
@@ -18,14 +19,6 @@ export interface HookRun {
   outcome: 'ok' | 'failed' | 'cancelled' | 'busy';
   error?: string;
   stderr?: string;
-}
-
-/** Counters of frames and bytes per host, added to on the hot paths without a call per frame. */
-export interface Traffic {
-  framesIn: number;
-  bytesIn: number;
-  framesOut: number;
-  bytesOut: number;
 }
 
 export interface CoreObserver {

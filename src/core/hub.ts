@@ -5,8 +5,7 @@
  * in one publish).
  */
 import { sha256Hex } from './ids.ts';
-import { utf8Length } from '../ops/metrics.ts';
-import type { HostTraffic } from '../ops/metrics.ts';
+import { utf8Length } from './utf8.ts';
 import type { OutFrame, Wire } from '../runtime/types.ts';
 import type { Selection } from './targets.ts';
 import type { ClientProtocol } from './protocol.ts';
@@ -23,6 +22,14 @@ export interface Socket {
   readonly aware?: boolean;
   /** Its protocol, for the frame of a cast to a stream when it is `aware`. */
   readonly protocol?: ClientProtocol;
+}
+
+/** Counters of frames and bytes per host, added to on the hot paths without a call per frame. */
+export interface Traffic {
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
 }
 
 interface HostGroup {
@@ -54,7 +61,7 @@ export interface HubOptions {
   /** A socket went over sendBuffer. */
   onSlow(socket: Socket, buffered: number): void;
   /** Where a host's frames out are counted. */
-  traffic?: (host: string) => HostTraffic;
+  traffic?: (host: string) => Traffic;
 }
 
 const frameBytes = (frame: OutFrame): number => (typeof frame === 'string' ? utf8Length(frame) : frame.byteLength);

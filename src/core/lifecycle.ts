@@ -17,7 +17,7 @@ import { streamKey } from './history/history.ts';
 import { channelRule } from '../config/channel-rules.ts';
 import { refuses } from '../hooks/runners/runner.ts';
 import { sha256Hex } from './ids.ts';
-import { utf8Length } from '../ops/metrics.ts';
+import { utf8Length } from './utf8.ts';
 import type { Logger } from '../ops/log.ts';
 
 export const CLOSE_GOING_AWAY = 1001;

@@ -11,7 +11,7 @@ import { Replay, replayKey } from './replay.ts';
 import type { Kept, ReplayLimits } from './replay.ts';
 import type { Selection } from '../targets.ts';
 import { ENTRY_OVERHEAD } from './budget.ts';
-import { utf8Length } from '../../ops/metrics.ts';
+import { utf8Length } from '../utf8.ts';
 
 
 /** A node's answer to `replaySync`: each gone token it keeps, with the rest of its window. */
