@@ -28,7 +28,7 @@ import { HookSlots } from './hooks/runners/slots.ts';
 import type { SlotLimits } from './hooks/runners/slots.ts';
 import { serialised } from './serial.ts';
 import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
-import { createApp } from './http/server.ts';
+import { createApp } from './http/public.ts';
 import { createBridgeApp } from './http/bridge-app.ts';
 import { RedisBroker } from './cluster/redis-broker.ts';
 import { MemoryBroker } from './core/memory-broker.ts';

@@ -11,15 +11,18 @@ import { opsApp } from './ops.ts';
 import type { OpsGateway } from './ops.ts';
 import type { BridgeOptions } from './options.ts';
 
+/** What the bridge and the ops pages need of the gateway. */
+export type BridgeAppGateway = BridgeGateway & OpsGateway;
+
 /** The bridge alone, for its own address. */
-export function createBridgeApp(gateway: BridgeGateway & OpsGateway, options: BridgeOptions): Hono {
+export function createBridgeApp(gateway: BridgeAppGateway, options: BridgeOptions): Hono {
   const app = new Hono();
   mountBridge(app, gateway, options);
   finish(app, options.log);
   return app;
 }
 
-export function mountBridge(app: Hono, gateway: BridgeGateway & OpsGateway, options: BridgeOptions): void {
+export function mountBridge(app: Hono, gateway: BridgeAppGateway, options: BridgeOptions): void {
   app.route('/', bridgeApi(gateway, options));
   app.route('/', opsApp(gateway, options));
 }

@@ -1,0 +1,23 @@
+/**
+ * What a protocol's front end may ask of the core for its connections: a
+ * place, auth, the open, each frame, the close. The gateway (src/gateway.ts)
+ * provides it.
+ */
+import type { Ticket } from './admissions.ts';
+import type { Refusal } from './admission.ts';
+import type { Authorized, Client, ClientOptions } from './client.ts';
+import type { Limits } from '../config/config.ts';
+import type { PathMatch } from '../config/paths.ts';
+
+export interface Connections {
+  readonly limits: Limits;
+  admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal };
+  admitToken(ticket: Ticket, token: string): Refusal | undefined;
+  authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal>;
+  /** An upgrade refused outside authorize(), counted under `kind`. */
+  refused(host: string, kind: string): void;
+  open(client: Client, raw: unknown): Client;
+  message(client: Client, text: string): void;
+  tooBig(client: Client, bytes: number): void;
+  closed(client: Client, code: number): void;
+}

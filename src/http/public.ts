@@ -1,0 +1,51 @@
+/**
+ * The public port's Hono app: upgrades on the configured paths, the browser
+ * client, the bridge and ops pages (unless the bridge has an address of its
+ * own), the demo, and the answers for everything else.
+ */
+import { Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { mountAssets } from './assets.ts';
+import { mountBridge } from './bridge-app.ts';
+import type { BridgeAppGateway } from './bridge-app.ts';
+import { finish } from './errors.ts';
+import type { BridgeOptions } from './options.ts';
+import { upgradeHandler } from './upgrade.ts';
+import type { UpgradeGateway } from './upgrade.ts';
+import type { PathMatch } from '../config/paths.ts';
+import type { Runtime } from '../runtime/types.ts';
+
+export interface ServerOptions extends BridgeOptions {
+  /** Whether this app also serves the bridge (false when it has its own address). */
+  bridgeHere: boolean;
+  upgradeWebSocket: UpgradeWebSocket<unknown>;
+  /** Tells when an upgrade's client goes away while it waits for auth (the runtime's own way). */
+  watchUpgrade: Runtime['watchUpgrade'];
+  /** Extra routes (the demo page) mounted before the 404. */
+  extra?: (app: Hono) => void;
+}
+
+export interface PublicGateway extends UpgradeGateway, BridgeAppGateway {
+  upgradePath(path: string): PathMatch | undefined;
+  isUpgradeOnlyPath(path: string): boolean;
+}
+
+export function createApp(gateway: PublicGateway, options: ServerOptions): Hono {
+  const app = new Hono();
+  const upgrade = upgradeHandler(gateway, options);
+  app.use('*', async (c, next) => {
+    const wantsUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+    const path = wantsUpgrade ? gateway.upgradePath(c.req.path) : undefined;
+    if (path) return upgrade(c, path);
+    if (c.req.method === 'GET' && gateway.isUpgradeOnlyPath(c.req.path)) {
+      return c.json({ status: 'error', message: 'this path takes WebSocket upgrades only' }, 426);
+    }
+    return next();
+  });
+  mountAssets(app);
+  if (options.bridgeHere) mountBridge(app, gateway, options);
+  else app.get('/health', (c) => c.json({ status: 'ok' }));
+  options.extra?.(app);
+  finish(app, options.log);
+  return app;
+}

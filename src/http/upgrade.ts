@@ -1,0 +1,119 @@
+/**
+ * The upgrade, with auth before accept: the Host and Origin checks, the
+ * protocol the client asks for, the token, a place among the sockets, the
+ * auth hook; then the runtime's upgrade with the protocol's socket events.
+ * The runtime adapter supplies `upgradeWebSocket`; this module does not know
+ * which runtime.
+ */
+import type { Context } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { originAllowed } from './access.ts';
+import { tokenFromCookie } from './cookies.ts';
+import type { Authorized, ClientOptions } from '../core/client.ts';
+import type { Connections } from '../core/connections.ts';
+import type { Refusal } from '../core/admission.ts';
+import type { Route } from '../core/route.ts';
+import { requestAuthority } from '../config/hosts.ts';
+import type { PathMatch } from '../config/paths.ts';
+import { parseRecover } from '../protocols/wsgate/control.ts';
+import { firstFrameAuth } from '../protocols/wsgate/first-frame-auth.ts';
+import { AWARE, PLAIN } from '../protocols/wsgate/protocol.ts';
+import { ClientEvents } from '../protocols/wsgate/socket-events.ts';
+import type { Logger } from '../ops/log.ts';
+import type { Runtime } from '../runtime/types.ts';
+
+export interface UpgradeOptions {
+  upgradeWebSocket: UpgradeWebSocket<unknown>;
+  /** Tells when an upgrade's client goes away while it waits for auth (the runtime's own way). */
+  watchUpgrade: Runtime['watchUpgrade'];
+  log: Logger;
+}
+
+/** What the upgrade needs of the gateway besides the connections: the route of a host. */
+export interface UpgradeGateway extends Connections {
+  route(host: string): Route | undefined;
+}
+
+/**
+ * Whether the socket is known to be TLS: this listener's own, or a proxy's
+ * word. Unknown is not "plain": a proxy may end TLS without saying so.
+ */
+function isTls(c: Context, forwardedScheme: 'http' | 'https' | undefined): boolean {
+  if (c.req.url.startsWith('https:') || forwardedScheme === 'https') return true;
+  const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+  return proto === 'https' || proto === 'wss';
+}
+
+const unauthorized = (c: Context) => c.text('Unauthorized', 401);
+
+/** The protocol an upgrade asks for: `?wsgate=1` opts a client in to wsgate's own frames, `recover` says where it stopped (docs/PROTOCOL.md). */
+function clientOptions(c: Context): ClientOptions | { problem: string } {
+  if (c.req.query('wsgate') !== '1') return { protocol: PLAIN };
+  const recover = parseRecover(c.req.query('recover'));
+  return 'problem' in recover ? recover : { protocol: AWARE, recover: recover.positions };
+}
+
+/** The handler of an upgrade on a path that takes them. */
+export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions): (c: Context, path: PathMatch) => Promise<Response> {
+  const { upgradeWebSocket, log } = options;
+  const refuseFull = (c: Context, host: string, full: Refusal) => {
+    log.warn('upgrade refused', { host, reason: full.reason });
+    gateway.refused(host, 'limit');
+    return c.json({ status: 'error', message: full.reason }, full.status);
+  };
+
+  const upgrade = async (c: Context, path: PathMatch): Promise<Response> => {
+    const forwardedHost = c.req.header('x-forwarded-host');
+    const authority = requestAuthority(forwardedHost, c.req.header('host'));
+    if (!authority?.host) {
+      log.info('upgrade refused', { host: JSON.stringify((forwardedHost || c.req.header('host') || '').slice(0, 100)), reason: 'bad Host header' });
+      gateway.refused('', 'bad_host');
+      return c.json({ status: 'error', message: 'bad Host header' }, 400);
+    }
+    const host = authority.host;
+    const route = gateway.route(host);
+    // Another site's page must not open sockets with this site's cookie.
+    const origin = c.req.header('origin');
+    if (!originAllowed(origin, { host, port: authority.port, scheme: isTls(c, authority.scheme) ? 'https' : undefined }, route?.config.origins)) {
+      log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
+      gateway.refused(host, 'origin');
+      return c.json({ status: 'error', message: 'origin not allowed' }, 403);
+    }
+    const client = clientOptions(c);
+    if ('problem' in client) {
+      log.info('upgrade refused', { host, reason: client.problem });
+      gateway.refused(host, 'bad_request');
+      return c.json({ status: 'error', message: client.problem }, 400);
+    }
+    const from = route?.config.tokenFrom ?? 'cookie';
+    if (route && from === 'message') {
+      // The token comes in the first frame, so the socket opens before auth can run. A full gateway says so now,
+      // cheaply; the socket takes its place when it opens (an upgrade whose client vanishes may never open).
+      const admitted = gateway.admit(host, undefined);
+      if ('refused' in admitted) return refuseFull(c, host, admitted.refused);
+      admitted.ticket.release();
+      return upgradeWebSocket(c, firstFrameAuth(gateway, log, host, route.config.authTimeoutMs ?? 10_000, path, client));
+    }
+    const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
+    if (!token) {
+      log.info('upgrade refused', { host, reason: from === 'query' ? 'no token parameter' : 'no token cookie' });
+      gateway.refused(host, 'no_token');
+      return unauthorized(c);
+    }
+    const admitted = gateway.admit(host, token);
+    if ('refused' in admitted) return refuseFull(c, host, admitted.refused);
+    // The upgrade's place is held while auth runs; a client that goes away meanwhile cancels its hook.
+    const watch = options.watchUpgrade(c);
+    let authorized: Authorized | Refusal;
+    try {
+      authorized = await gateway.authorize(host, token, path, client, watch.signal);
+    } finally {
+      watch.done();
+      admitted.ticket.release();
+    }
+    if ('status' in authorized) return authorized.status === 401 ? unauthorized(c) : c.json({ status: 'error', message: authorized.reason }, authorized.status);
+    return upgradeWebSocket(c, new ClientEvents(gateway, authorized));
+  };
+
+  return upgrade;
+}

@@ -1,0 +1,94 @@
+/**
+ * Phlo's first-frame auth (`"tokenFrom": "message"`): the socket opens before
+ * auth can run, then the client must send {"type":"auth","token":"..."}
+ * within the time limit; auth runs on it, and frames sent meanwhile wait, in
+ * order and bounded, for the connection to be accepted.
+ */
+import type { WSContext } from 'hono/ws';
+import { Client } from '../../core/client.ts';
+import type { ClientOptions } from '../../core/client.ts';
+import type { Connections } from '../../core/connections.ts';
+import type { Ticket } from '../../core/admissions.ts';
+import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../../core/lifecycle.ts';
+import type { PathMatch } from '../../config/paths.ts';
+import type { Logger } from '../../ops/log.ts';
+import { deliver, frameBytes, frameText } from './socket-events.ts';
+
+export interface WSEvents {
+  onOpen(event: Event, ws: WSContext<unknown>): void;
+  onMessage(event: MessageEvent, ws: WSContext<unknown>): void | Promise<void>;
+  onClose(event: CloseEvent): void;
+}
+
+/** The events of a socket whose token comes in its first frame. */
+export function firstFrameAuth(core: Connections, log: Logger, host: string, timeoutMs: number, path: PathMatch, client: ClientOptions): WSEvents {
+  let session: Client | undefined;
+  let waiting: unknown[] | undefined;
+  /** Bytes of the frames waiting for auth: a count alone would let 100 frames of 1 MiB wait. */
+  let waitingBytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Its place among the sockets, from the open until it is accepted or gone. */
+  let ticket: Ticket | undefined;
+  /** Cancels the auth hook when the socket goes first. */
+  let auth: AbortController | undefined;
+  let gone = false;
+  const fail = (ws: WSContext<unknown>, reason: string, kind: string, code = CLOSE_POLICY) => {
+    clearTimeout(timer);
+    // Refused while its auth runs: the hook is cancelled and its answer, when it comes, registers nothing.
+    auth?.abort();
+    ticket?.release();
+    waiting = [];
+    log.info('upgrade refused', { host, reason });
+    // authorize() counted its own refusals.
+    if (kind !== 'auth') core.refused(host, kind);
+    ws.close(code, reason);
+  };
+  return {
+    onOpen(_event: Event, ws: WSContext<unknown>) {
+      // The gateway may have filled up since the upgrade was let through.
+      const admitted = core.admit(host, undefined);
+      if ('refused' in admitted) return fail(ws, admitted.refused.reason, 'limit', CLOSE_TRY_LATER);
+      ticket = admitted.ticket;
+      timer = setTimeout(() => fail(ws, 'no auth message in time', 'no_auth_message'), timeoutMs);
+    },
+    async onMessage(event: MessageEvent, ws: WSContext<unknown>) {
+      if (session) return deliver(core, session, event.data);
+      if (!ticket || ticket.released) return;
+      if (waiting) {
+        // Frames sent during auth wait for it, as many as may wait for the app on an open socket.
+        waitingBytes += frameBytes(event.data);
+        if (waiting.length >= core.limits.pending || waitingBytes > core.limits.sendBuffer) return fail(ws, 'too many messages before auth finished', 'limit');
+        return void waiting.push(event.data);
+      }
+      let token: unknown;
+      try {
+        const first = JSON.parse(frameText(event.data)) as { type?: unknown; token?: unknown };
+        token = first?.type === 'auth' ? first.token : undefined;
+      } catch {
+        // Not JSON: refused below like any other first frame.
+      }
+      if (typeof token !== 'string' || token === '') return fail(ws, 'the first frame must be {"type":"auth","token":"..."}', 'no_token');
+      clearTimeout(timer);
+      waiting = [];
+      const full = core.admitToken(ticket, token);
+      if (full) return fail(ws, full.reason, 'limit');
+      auth = new AbortController();
+      const pending = await core.authorize(host, token, path, client, auth.signal);
+      auth = undefined;
+      // Gone or refused meanwhile: onClose or fail() gave its place back and cancelled the hook; nothing is registered.
+      if (gone || ticket.released) return;
+      if ('status' in pending) return fail(ws, pending.status === 503 ? pending.reason : 'unauthorized', 'auth', pending.status === 503 ? CLOSE_TRY_LATER : CLOSE_POLICY);
+      session = core.open(new Client(pending), ws.raw);
+      ticket.release();
+      for (const data of waiting.splice(0)) deliver(core, session, data);
+    },
+    onClose(event: CloseEvent) {
+      gone = true;
+      clearTimeout(timer);
+      auth?.abort();
+      ticket?.release();
+      waiting = undefined;
+      if (session) core.closed(session, event.code);
+    },
+  };
+}
