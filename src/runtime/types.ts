@@ -52,7 +52,7 @@ export interface Listener {
    * Only on a listener serving TLS: new handshakes get this certificate from
    * now on, while every open connection stays as it is. Rejects, and keeps
    * serving the old one, when the runtime will not take the pair. Called
-   * one at a time (reloads are serialised in app.ts), so a swap that awaits
+   * one at a time (reloads are serialised in start.ts), so a swap that awaits
    * midway need not guard against the next one.
    */
   setTls?(tls: TlsPem): Promise<void>;

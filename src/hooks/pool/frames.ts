@@ -1,5 +1,5 @@
 /**
- * The resident worker protocol (CONTRACT section 4): newline-delimited JSON.
+ * The resident worker protocol, as Phlo's `phlo_serve` workers speak it: newline-delimited JSON.
  * What a worker prints crosses a process boundary, so it is validated here.
  */
 import * as v from 'valibot';
