@@ -100,9 +100,9 @@ export class Publishing implements BrokerHandler {
 
   /** A publication in the order every node sees it: kept for gone tokens. */
   keep(publication: Publication): void {
-    if (!this.#p.routes.match(publication.host)) return;
+    if (!this.#p.routes.match(publication.host)?.config.replay) return;
     const selection: Selection = publication.t === 'cast' ? publication.selection : { kind: 'channel', channel: publication.channel };
-    this.#p.recovery.keep(publication.host, selection, publication.frame);
+    this.#p.recovery.record(publication.host, selection, publication.frame);
   }
 
   /** Any other request, applied to this node's sockets. */

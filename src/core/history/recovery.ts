@@ -79,9 +79,9 @@ export class Recovery {
     return position;
   }
 
-  /** A publication, in the order every node sees it: kept for gone tokens it would have reached. */
-  keep(host: string, selection: Selection, frame: string): void {
-    this.#replay.keep(host, selection, frame);
+  /** A publication on a host that replays, in the order every node sees it: kept for gone tokens it would have reached. */
+  record(host: string, selection: Selection, frame: string): void {
+    this.#replay.record(host, selection, frame);
   }
 
   /** A plain client's last socket of its token closed, on a host that replays. */

@@ -58,11 +58,6 @@ export class ReplayWindow {
     for (const sync of this.#syncs.values()) sync.cast(host, selection, frame);
   }
 
-  /** As record(), for a host not yet looked up. */
-  keep(host: string, selection: Selection, frame: string): void {
-    if (this.#options.limits(host)) this.record(host, selection, frame);
-  }
-
   /**
    * A plain client's last socket of the token on this node closed. Every
    * node keeps its frames, so it gets them on whichever node it comes back
