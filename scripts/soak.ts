@@ -13,7 +13,7 @@
  *   --warmup N        seconds of warm-up churn before the baseline (default: 10 % of --seconds, 5 to 60)
  *   --settle N        seconds the end state may take to return to the baseline (default 45)
  *   --every N         seconds between rows of the printed table (default: about 20 rows)
- *   --out PREFIX      writes PREFIX-<runtime>.csv, .json and .png (default docs/soak)
+ *   --out PREFIX      writes PREFIX-<runtime>.csv, .json and .png (default docs/data/soak)
  *   --no-png          skip the PNG (headless Chromium)
  *   --heap            node only: also force full GCs over the inspector (--inspect on
  *                     127.0.0.1) at the baseline and the end and compare the JS heap in use
@@ -427,7 +427,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
    */
   const baselineWindow = Math.min(30, Math.max(3, Math.round(warmupSeconds / 2)));
   const every = options.every || Math.max(1, Math.round((warmupSeconds + seconds + 30) / 20));
-  const out = options.out === undefined ? join(ROOT, 'docs', 'soak') : options.out;
+  const out = options.out === undefined ? join(ROOT, 'docs', 'data', 'soak') : options.out;
   const png = options.png ?? true;
   const heap = options.heap ?? false;
   if (heap && runtime !== 'node') throw new Error(`the heap probe needs the node runtime (got ${runtime})`);

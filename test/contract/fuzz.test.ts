@@ -12,8 +12,19 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { APP, FIXTURES, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
+import { loggedCloseCode, socketIdOf } from '../support/logs.ts';
 
 const skip = targetAvailable();
+/**
+ * The close code a client sees after a text frame that is not UTF-8: 1007 (RFC 6455, 8.1). Deno's WebSocket layer
+ * drops such a connection itself, before wsgate sees the frame, and writes no close frame (checked on the wire
+ * with Deno 2.9: nothing follows the frame but the FIN), so the client can only see 1006 there. What wsgate
+ * logs is 1007 on every runtime (src/runtime/close-code.ts reads it from Deno's error event), asserted with it.
+ */
+const BAD_UTF8_SEEN = TARGET === 'deno' ? 1006 : 1007;
+/** Bun (and the binary, which is Bun) closes some requests with an unknown method without a status line. */
+const HANGS_UP_ON_UNKNOWN_METHODS = TARGET === 'bun' || TARGET === 'binary';
+const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 const RUNS = Number(process.env.WSGATE_FUZZ_RUNS ?? 150);
 const MAX_BODY = 16 * 1024;
 
@@ -58,7 +69,7 @@ describe(`fuzzing on ${TARGET}`, { skip }, () => {
     );
   });
 
-  it(`survives ${RUNS} sockets sending random frames: text, binary, invalid UTF-8, fragments, pings`, async () => {
+  it(`closes ${RUNS} sockets sending random frames with the exact code: text, binary, invalid UTF-8, fragments, pings`, async () => {
     const frame = fc.oneof(
       fc.record({ kind: fc.constant('text' as const), data: fc.string({ unit: 'grapheme', maxLength: 200 }) }),
       fc.record({ kind: fc.constant('binary' as const), data: fc.uint8Array({ maxLength: 300 }) }),
@@ -67,14 +78,21 @@ describe(`fuzzing on ${TARGET}`, { skip }, () => {
       fc.record({ kind: fc.constant('ping' as const), data: fc.uint8Array({ maxLength: 125 }) }),
       fc.record({ kind: fc.constant('huge' as const), data: fc.constant(70 * 1024) }),
     );
+    let sockets = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(frame, { minLength: 1, maxLength: 6 }), async (frames) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/websocket`, { headers: { host: 'fuzz.test', cookie: 'token=fuzz' } });
-        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      fc.asyncProperty(fc.array(frame, { minLength: 1, maxLength: 6 }), async (generated) => {
+        // The server fails the connection on the first bad frame and reads nothing after it. Frames sent after it
+        // would only race the close (and on Deno, data that follows a close makes it drop the connection unsaid).
+        const bad = generated.findIndex((f) => f.kind === 'badutf8' || f.kind === 'huge');
+        const frames = bad < 0 ? generated : generated.slice(0, bad + 1);
+        const last = frames.at(-1)!.kind;
+        const wanted = last === 'huge' ? { client: 1009, logged: 1009 } : last === 'badutf8' ? { client: BAD_UTF8_SEEN, logged: 1007 } : { client: 1000, logged: 1000 };
+        const token = `fuzz-${++sockets}`;
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/websocket`, { headers: { host: 'fuzz.test', cookie: `token=${token}` } });
         const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
         ws.on('error', () => {});
         for (const f of frames) {
-          if (ws.readyState !== ws.OPEN) break;
           if (f.kind === 'text') ws.send(f.data);
           else if (f.kind === 'binary') ws.send(f.data, { binary: true });
           else if (f.kind === 'badutf8') ws.send(Buffer.from(f.data), { binary: false });
@@ -82,12 +100,12 @@ describe(`fuzzing on ${TARGET}`, { skip }, () => {
           else if (f.kind === 'huge') ws.send('h'.repeat(f.data));
           else f.data.forEach((part, i) => ws.send(part, { fin: i === f.data.length - 1 }));
         }
-        const sentBad = frames.some((f) => f.kind === 'badutf8' || f.kind === 'huge');
-        // A clean close from our side; the server's own close code wins if it closed first.
-        setTimeout(() => ws.readyState === ws.OPEN && ws.close(1000), 50);
-        const code = await closed;
-        if (sentBad) assert.ok([1007, 1009, 1006, 1000, 1005].includes(code), `closed with ${code} after ${JSON.stringify(frames.map((f) => f.kind))}`);
-        else assert.ok([1000, 1005].includes(code), `a clean session closed with ${code}`);
+        // A clean session is closed by the client, its close frame queued behind its frames; a bad one by the server.
+        if (bad < 0) ws.close(1000);
+        const kinds = JSON.stringify(frames.map((f) => f.kind));
+        assert.equal(await closed, wanted.client, `the client's close code after ${kinds}`);
+        const socket = await socketIdOf(server, 'fuzz.test', token);
+        assert.equal(await loggedCloseCode(server, 'fuzz.test', socket), wanted.logged, `the logged close code after ${kinds}`);
       }),
       { numRuns: RUNS },
     );
@@ -108,10 +126,14 @@ describe(`fuzzing on ${TARGET}`, { skip }, () => {
     let answered = 0;
     await fc.assert(
       fc.asyncProperty(request, async (raw) => {
-        const answer = await new Promise<string>((resolve) => {
+        const answer = await new Promise<string | undefined>((resolve) => {
           let data = '';
           const socket = tcp(server.port, '127.0.0.1', () => socket.write(raw));
-          socket.setTimeout(3000, () => socket.destroy());
+          // A bound, not a pause: a request left with neither an answer nor a close fails the property.
+          socket.setTimeout(3000, () => {
+            resolve(undefined);
+            socket.destroy();
+          });
           socket.on('data', (chunk) => {
             data += chunk.toString('latin1');
             if (data.includes('\r\n')) socket.destroy();
@@ -119,9 +141,15 @@ describe(`fuzzing on ${TARGET}`, { skip }, () => {
           socket.on('close', () => resolve(data));
           socket.on('error', () => {});
         });
+        assert.notEqual(answer, undefined, `neither answered nor closed within 3 s: ${JSON.stringify(raw.slice(0, 120))}`);
         if (answer) {
           answered++;
           assert.match(answer, /^HTTP\/1\.[01] \d{3}/, `answered ${JSON.stringify(answer.slice(0, 80))} to ${JSON.stringify(raw.slice(0, 120))}`);
+        } else {
+          // Node and Deno answer every one of these. Bun's HTTP parser hangs up, before wsgate sees the request,
+          // on some whose method is a token it does not know (`N / HTTP/1.1`, `D /websocket HTTP/1.0`); never on a known method.
+          const method = raw.slice(0, raw.indexOf(' '));
+          assert.ok(HANGS_UP_ON_UNKNOWN_METHODS && !KNOWN_METHODS.includes(method), `hung up on without an answer: ${JSON.stringify(raw.slice(0, 120))}`);
         }
       }),
       { numRuns: RUNS },

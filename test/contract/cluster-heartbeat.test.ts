@@ -4,6 +4,11 @@
  * SCAN of the keyspace), a node whose beats stop drops out, one that stops
  * gracefully takes itself out, and a reconnected subscriber counts as up only
  * once Redis has its subscription again. Skipped when redis-server is missing.
+ *
+ * A contract test, not a unit test: it needs a real Redis (its clock, its Lua,
+ * its commandstats, its reconnects), which no fake RedisLink has. It runs the
+ * cluster code in this Node process, whatever WSGATE_TARGET says, so it runs
+ * once, with the node target; cluster.test.ts runs the cluster on each target.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
@@ -17,9 +22,10 @@ import type { RedisLink } from '../../src/cluster/redis.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
 import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { TARGET } from '../support/server.ts';
 import type { RedisServer } from '../support/redis.ts';
 
-const skip = redisMissing;
+const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the link and heartbeat run in this process, not in the server under test');
 
 /** A logger that keeps its lines, and says when one matching a pattern comes. */
 function recordingLogger() {
