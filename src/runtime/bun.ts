@@ -7,13 +7,13 @@
  * server's certificate (server.reload() ignores `tls`).
  */
 import { unlink } from 'node:fs/promises';
-import process from 'node:process';
 import type { Hono } from 'hono';
 import { getBunServer, getConnInfo } from 'hono/bun';
 import { createWSMessageEvent, defineWebSocketHelper } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { protocolCloseCode } from './close-code.ts';
+import { onProcessSignal, onProcessStray } from './process-events.ts';
 import { followUntilAnswered } from './request-watch.ts';
 import type { Child, Listener, OutFrame, Runtime, SocketOptions, SpawnOptions, TlsPem, Wire } from './types.ts';
 
@@ -268,11 +268,8 @@ export function createBunRuntime(): Runtime {
     // Bun aborts a request's signal when its client disconnects before the answer, upgrades waiting for theirs included.
     watchUpgrade: (c) => followUntilAnswered(c.req.raw.signal),
     remoteAddress: (c) => getConnInfo(c).remote.address,
-    onStray: (handler) => {
-      process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
-      process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));
-    },
+    onStray: onProcessStray,
     spawn: createSpawn(),
-    onSignal: (signal, handler) => void process.on(signal, handler),
+    onSignal: onProcessSignal,
   };
 }

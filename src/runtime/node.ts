@@ -21,6 +21,7 @@ import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { noteProtocolError, ReportedClose } from './close-code.ts';
+import { onProcessSignal, onProcessStray } from './process-events.ts';
 import type { Child, Listener, Runtime, SocketOptions, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 
@@ -218,11 +219,8 @@ export function createNodeRuntime(): Runtime {
     },
     watchUpgrade,
     remoteAddress: (c) => getConnInfo(c).remote.address,
-    onStray: (handler) => {
-      process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
-      process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));
-    },
+    onStray: onProcessStray,
     spawn: createSpawn(),
-    onSignal: (signal, handler) => void process.on(signal, handler),
+    onSignal: onProcessSignal,
   };
 }
