@@ -126,9 +126,9 @@ export interface Runtime {
   watchUpgrade(c: Context): { signal: AbortSignal; done(): void };
   /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */
   remoteAddress(c: Context): string | undefined;
-  /** Per runtime for speed: Bun.spawn and Deno.Command are native, node:child_process is emulated there. */
+  /** Per runtime: Bun.spawn and Deno.Command, each runtime's own (scripts/bench/spawn.ts measures them against node:child_process). */
   spawn(argv: string[], options?: SpawnOptions): Child;
-  /** Per runtime because Deno's own listener (Deno.addSignalListener) is the one its process honours without node emulation. */
+  /** Per runtime: Deno's own Deno.addSignalListener rather than its emulation of node:process; Node and Bun share process-events.ts. */
   onSignal(signal: Signal, handler: () => void): void;
   /**
    * Catches what would otherwise end the process (unhandled rejections,
