@@ -2,12 +2,15 @@
  * The command line (citty): serve, check, cast, health.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
  */
+import { readFile, stat } from 'node:fs/promises';
+import process from 'node:process';
+import { isatty } from 'node:tty';
 import { defineCommand, renderUsage, runCommand } from 'citty';
 import type { CommandDef } from 'citty';
 import { start } from './start.ts';
 import type { Running } from './start.ts';
 import { ConfigError, loadConfig } from './config/config.ts';
-import type { Overrides } from './config/config.ts';
+import type { ConfigIO, Overrides } from './config/config.ts';
 import { colourWanted, stripColour } from './ops/colour.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, shortHash } from './ops/log.ts';
 import { sha256Hex } from './core/ids.ts';
@@ -19,6 +22,12 @@ import { VERSION } from './version.ts';
 export class UsageError extends Error {}
 
 const DEFAULT_URL = 'http://127.0.0.1:3001';
+
+const env = (name: string): string | undefined => process.env[name];
+const writeOut = (line: string) => void process.stdout.write(`${line}\n`);
+const writeErr = (line: string) => void process.stderr.write(`${line}\n`);
+/** The config's files through node:fs (all three runtimes have it); the config's tests hand loadConfig fakes instead. */
+const files: ConfigIO = { readTextFile: (path) => readFile(path, 'utf8'), isFile: (path) => stat(path).then((s) => s.isFile(), () => false), cwd: () => process.cwd() };
 
 /** Every value of a repeatable flag, as `--flag v` or `--flag=v`. */
 function repeated(rawArgs: string[], flag: string): string[] {
@@ -65,12 +74,12 @@ export function buildCli(runtime: Runtime): CommandDef {
     listen: args.listen as string | undefined,
     php: args.php as string | undefined,
     hosts: repeated(rawArgs, 'host'),
-    secret: runtime.env('WSGATE_SECRET') || undefined,
-    redis: runtime.env('WSGATE_REDIS_URL') || undefined,
+    secret: env('WSGATE_SECRET') || undefined,
+    redis: env('WSGATE_REDIS_URL') || undefined,
   });
-  const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || runtime.env('WSGATE_CONFIG') || undefined;
+  const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || env('WSGATE_CONFIG') || undefined;
   /** The config as `serve` takes it (its rules are part of validation): `check`, `serve` and each reload load through here. */
-  const loadServable = (args: Record<string, unknown>, rawArgs: string[]) => loadConfig(configFile(args), runtime, overrides(args, rawArgs));
+  const loadServable = (args: Record<string, unknown>, rawArgs: string[]) => loadConfig(configFile(args), files, overrides(args, rawArgs));
 
   const serve = defineCommand({
     meta: { name: 'serve', description: 'Run the gateway' },
@@ -80,13 +89,13 @@ export function buildCli(runtime: Runtime): CommandDef {
       'log-format': { type: 'string', description: 'pretty (key=value, the default) or json (one object per line; $WSGATE_LOG_FORMAT)' },
     },
     async run({ args, rawArgs }) {
-      const level = (args['log-level'] ?? runtime.env('WSGATE_LOG_LEVEL') ?? 'info') as Level;
+      const level = (args['log-level'] ?? env('WSGATE_LOG_LEVEL') ?? 'info') as Level;
       if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
-      const format = (args['log-format'] ?? runtime.env('WSGATE_LOG_FORMAT') ?? 'pretty') as LogFormat;
+      const format = (args['log-format'] ?? env('WSGATE_LOG_FORMAT') ?? 'pretty') as LogFormat;
       if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format ${format}: expected one of ${LOG_FORMATS.join(', ')}`);
       const load = () => loadServable(args, rawArgs);
       const config = await load();
-      const log = createLogger(runtime.writeErr, level, format);
+      const log = createLogger(writeErr, level, format);
       // A bug in a hook module (or in wsgate) must cost one event, never the process and every socket.
       runtime.onStray((error, kind) => {
         log.error(kind === 'rejection' ? 'unhandled rejection' : 'uncaught exception', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
@@ -97,7 +106,7 @@ export function buildCli(runtime: Runtime): CommandDef {
         log.info('stopping', { signal, sockets: running?.gateway.hub.size ?? 0 });
         void (running?.stop() ?? Promise.resolve()).then(() => {
           log.info('stopped');
-          runtime.exit(0);
+          process.exit(0);
         });
       };
       runtime.onSignal('SIGTERM', onStop('SIGTERM'));
@@ -122,7 +131,7 @@ export function buildCli(runtime: Runtime): CommandDef {
       const config = await loadServable(args, rawArgs);
       // The secret is never printed (check's output ends up in CI logs and tickets): its hash says which one is set.
       const shown = config.secret ? { ...config, secret: `sha256:${shortHash(sha256Hex(config.secret))}` } : config;
-      runtime.writeOut(JSON.stringify(shown, null, 2));
+      writeOut(JSON.stringify(shown, null, 2));
     },
   });
 
@@ -144,8 +153,8 @@ export function buildCli(runtime: Runtime): CommandDef {
       }
       const body = JSON.stringify({ host: args.host, target: args.target ?? 'all', except: args.except ?? '', data });
       const url = `${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/message`;
-      const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, runtime.env('WSGATE_SECRET'));
-      runtime.writeOut(response.body);
+      const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, env('WSGATE_SECRET'));
+      writeOut(response.body);
       if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
     },
   });
@@ -154,8 +163,8 @@ export function buildCli(runtime: Runtime): CommandDef {
     meta: { name: 'reload', description: 'Make a running gateway re-read its config and replace its workers, keeping every socket' },
     args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
     async run({ args }) {
-      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/reload`, { method: 'POST' }, runtime.env('WSGATE_SECRET'));
-      runtime.writeOut(response.body);
+      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/reload`, { method: 'POST' }, env('WSGATE_SECRET'));
+      writeOut(response.body);
       if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
     },
   });
@@ -163,7 +172,7 @@ export function buildCli(runtime: Runtime): CommandDef {
   const sdk = defineCommand({
     meta: { name: 'sdk', description: 'Print the plain-PHP SDK (wsCast() and the hooks runner): wsgate sdk > wsgate.php' },
     run() {
-      runtime.writeOut(WSGATE_PHP.replace(/\n$/, ''));
+      writeOut(WSGATE_PHP.replace(/\n$/, ''));
     },
   });
 
@@ -171,8 +180,8 @@ export function buildCli(runtime: Runtime): CommandDef {
     meta: { name: 'health', description: 'Print the status of a running gateway' },
     args: { url: { type: 'string', description: `the gateway (default ${DEFAULT_URL})` } },
     async run({ args }) {
-      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/health`, {}, runtime.env('WSGATE_SECRET'));
-      runtime.writeOut(response.body);
+      const response = await request(`${(args.url ?? DEFAULT_URL).replace(/\/$/, '')}/health`, {}, env('WSGATE_SECRET'));
+      writeOut(response.body);
       if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`);
     },
   });
@@ -186,32 +195,32 @@ export function buildCli(runtime: Runtime): CommandDef {
 /** Runs the CLI; resolves once the command is done (serve keeps running). */
 export async function runCli(runtime: Runtime): Promise<void> {
   const cli = buildCli(runtime);
-  const rawArgs = runtime.args();
+  const rawArgs = process.argv.slice(2);
   if (rawArgs.length === 0 || rawArgs.includes('--help') || rawArgs.includes('-h')) {
     // citty colours its usage unless NO_COLOR, CI or TERM=dumb is set; whether stdout is a terminal is wsgate's to ask.
     const usage = await renderUsage(...(await resolveForUsage(cli, rawArgs)));
-    runtime.writeOut(`${colourWanted(runtime.env, runtime.isTerminal('out')) ? usage : stripColour(usage)}\n`);
+    writeOut(`${colourWanted(env, isatty(1)) ? usage : stripColour(usage)}\n`);
     return;
   }
   if (rawArgs[0] === '--version' || rawArgs[0] === '-v') {
-    runtime.writeOut(VERSION);
+    writeOut(VERSION);
     return;
   }
   const known = ['serve', 'check', 'cast', 'health', 'reload', 'sdk'];
   if (!known.includes(rawArgs[0]!)) {
-    runtime.writeErr(`wsgate: unknown command "${rawArgs[0]}"; expected one of ${known.join(', ')} (see wsgate --help)`);
-    runtime.exit(2);
+    writeErr(`wsgate: unknown command "${rawArgs[0]}"; expected one of ${known.join(', ')} (see wsgate --help)`);
+    process.exit(2);
   }
   try {
     await runCommand(cli, { rawArgs });
   } catch (error) {
     if (error instanceof ConfigError) {
-      for (const problem of error.problems) runtime.writeErr(problem);
-      runtime.exit(2);
+      for (const problem of error.problems) writeErr(problem);
+      process.exit(2);
     }
     const usage = error instanceof UsageError || (error as { code?: string }).code === 'EARG';
-    runtime.writeErr(`wsgate: ${(error as Error).message}`);
-    runtime.exit(usage ? 2 : 1);
+    writeErr(`wsgate: ${(error as Error).message}`);
+    process.exit(usage ? 2 : 1);
   }
 }
 

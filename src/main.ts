@@ -1,16 +1,15 @@
 #!/usr/bin/env -S bun
 /**
- * Entry point: pick the adapter for the runtime we find ourselves on, then
+ * Entry point: make the adapter for the runtime we find ourselves on, then
  * hand over to the CLI. The only place that asks which runtime this is.
  */
 import { runCli } from './cli.ts';
 import type { Runtime } from './runtime/types.ts';
 
 async function detect(): Promise<Runtime> {
-  if ('Bun' in globalThis) return (await import('./runtime/bun.ts')).runtime;
-  if ('Deno' in globalThis) return (await import('./runtime/deno.ts')).runtime;
-  return (await import('./runtime/node.ts')).runtime;
+  if ('Bun' in globalThis) return (await import('./runtime/bun.ts')).createBunRuntime();
+  if ('Deno' in globalThis) return (await import('./runtime/deno.ts')).createDenoRuntime();
+  return (await import('./runtime/node.ts')).createNodeRuntime();
 }
 
-const runtime = await detect();
-await runCli(runtime);
+await runCli(await detect());

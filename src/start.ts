@@ -3,7 +3,8 @@
  * the graceful stop on SIGTERM/SIGINT.
  */
 import { X509Certificate } from 'node:crypto';
-import { hostname } from 'node:os';
+import { readFile, realpath } from 'node:fs/promises';
+import { availableParallelism, hostname } from 'node:os';
 import type { Context } from 'hono';
 import { bearerMatches, loopbackTrust } from './http/access.ts';
 import type { Trust } from './http/access.ts';
@@ -56,7 +57,6 @@ async function importHooks(path: string, generation: number): Promise<HookModule
 }
 
 interface RunnerContext {
-  runtime: Runtime;
   spawn: Runtime['spawn'];
   cast: ModuleCast;
   pools: Pools;
@@ -67,14 +67,14 @@ interface RunnerContext {
 }
 
 async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runner> {
-  const { runtime, pools, spawn } = ctx;
+  const { pools, spawn } = ctx;
   if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!, ctx.generation), ctx.cast);
   // A plain PHP hooks file runs through the SDK, which wsgate carries inside itself.
-  const sdk = host.hooks ? [await sdkPath(runtime), host.hooks] : undefined;
+  const sdk = host.hooks ? [await sdkPath(), host.hooks] : undefined;
   if (host.mode === 'resident') {
     // Pools are keyed by real path, as /dispatch compares apps.
     const file = host.app ?? host.hooks!;
-    const key = await runtime.realPath(file).catch(() => file);
+    const key = await realpath(file).catch(() => file);
     return new ResidentRunner(pools.get(key, host.pool!, host.timeoutMs, sdk ?? [key]), host.timeoutMs);
   }
   const command = sdk ? [ctx.php, ...sdk] : host.command!;
@@ -100,8 +100,8 @@ function callableHost(listen: string): string {
 }
 
 /** The certificate chain and key as the listener takes them (the config check has read them once already). */
-async function readTls(tls: NonNullable<Config['tls']>, runtime: Runtime): Promise<TlsPem> {
-  return { cert: await runtime.readTextFile(tls.cert), key: await runtime.readTextFile(tls.key) };
+async function readTls(tls: NonNullable<Config['tls']>): Promise<TlsPem> {
+  return { cert: await readFile(tls.cert, 'utf8'), key: await readFile(tls.key, 'utf8') };
 }
 
 /** What the log says of a certificate being served: whose it is and until when. */
@@ -114,7 +114,7 @@ function certFields(pem: TlsPem, file: string): Record<string, string> {
   }
 }
 
-const workerCap = (config: Config, runtime: Runtime) => config.workerCap ?? Math.max(1, runtime.cores() - 1);
+const workerCap = (config: Config) => config.workerCap ?? Math.max(1, availableParallelism() - 1);
 
 const slotLimits = ({ limits }: Config): SlotLimits => ({ processes: limits.hookProcesses, queue: limits.hookQueue, authsPerHost: limits.authsPerHost });
 
@@ -146,7 +146,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Every process wsgate starts learns where to cast back (the SDK's wsCast() reads WSGATE_URL); known once bound.
   const hookEnv: Record<string, string> = {};
   const spawn: Runtime['spawn'] = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...hookEnv, ...options.env } });
-  const pools = new Pools(workerCap(config, runtime), config.php, spawn, log);
+  const pools = new Pools(workerCap(config), config.php, spawn, log);
   // One for the life of the process: a reload changes its limits, and what runs keeps its slot.
   const slots = new HookSlots(slotLimits(config));
   let generation = 0;
@@ -154,7 +154,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     slots.configure(slotLimits(from));
     pools.maxLine = from.limits.hookLine;
     const routes = new Map<string, Route>();
-    const ctx = { runtime, spawn, cast, pools, php: from.php, generation, slots, hookLine: from.limits.hookLine };
+    const ctx = { spawn, cast, pools, php: from.php, generation, slots, hookLine: from.limits.hookLine };
     for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
     return routes;
   };
@@ -163,7 +163,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const broker = redis || new MemoryBroker();
   gateway = new Gateway(config, await buildRoutes(config), log, pools, runtime.wire, broker);
 
-  let dispatcher = await Dispatcher.create(config, pools, spawn, runtime.realPath, slots);
+  let dispatcher = await Dispatcher.create(config, pools, spawn, realpath, slots);
   let scheduler = new Scheduler(config, dispatcher, log);
   let current = config;
 
@@ -186,7 +186,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     if (next.tls && config.tls && listener.setTls) {
       let pem: TlsPem;
       try {
-        pem = await readTls(next.tls, runtime);
+        pem = await readTls(next.tls);
         await listener.setTls(pem);
       } catch (error) {
         const problems = [`tls: cannot serve ${next.tls.cert} with ${next.tls.key}: ${(error as Error).message}; the previous certificate stays in use`];
@@ -201,12 +201,12 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     }
     generation++;
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
-    pools.replaceAll(next.php, workerCap(next, runtime));
+    pools.replaceAll(next.php, workerCap(next));
     gateway!.reload(next, await buildRoutes(next));
-    dispatcher = await Dispatcher.create(next, pools, spawn, runtime.realPath, slots);
+    dispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log);
-    await scheduler.start(runtime.realPath);
+    await scheduler.start(realpath);
     if (next.listen !== current.listen || next.port !== current.port) {
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });
     }
@@ -246,7 +246,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   };
   const app = createApp(gateway, serverOptions);
   // With tls, the one public port serves https and wss only (the bridge on an address of its own stays plain http).
-  const tls = config.tls && (await readTls(config.tls, runtime));
+  const tls = config.tls && (await readTls(config.tls));
   const scheme = tls ? 'https' : 'http';
   const listener = await runtime.serve(app, {
     hostname: config.listen,
@@ -283,7 +283,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     log.always('bridge', { url: onSocket ? `unix:${bridge.hostname}` : hookEnv.WSGATE_URL });
   }
 
-  await scheduler.start(runtime.realPath);
+  await scheduler.start(realpath);
   // Checked every second whatever the timeout, so a reload that turns it on needs no new timer.
   const idleSweep = setInterval(() => gateway!.sweep(), 1000);
 

@@ -63,7 +63,8 @@ const message = (n: number) => {
 const job = (n: number) => ({ target: 'websocket::receive', args: ['bench.local', 'bench-0', '0123456789abcdef', message(n)], stream: true });
 
 const adapter = `../../src/runtime/${runtimeName}.ts`;
-const { runtime } = (await import(adapter)) as { runtime: { spawn: Spawn } };
+const factories = (await import(adapter)) as Record<string, () => { spawn: Spawn }>;
+const runtime = factories[`create${runtimeName[0]!.toUpperCase()}${runtimeName.slice(1)}Runtime`]!();
 const spawn = runtime.spawn;
 
 function quantile(sorted: number[], q: number): number {

@@ -1,5 +1,7 @@
 /**
- * Deno: Deno.serve with hono/deno's upgradeWebSocket, Deno.Command.
+ * Deno: Deno.serve, with Deno.upgradeWebSocket under hono's public
+ * defineWebSocketHelper (hono/deno's own compares the Upgrade header
+ * case-sensitively), Deno.Command.
  *
  * TLS: Deno.serve takes a certificate only when it starts, and its shutdown()
  * closes the upgraded sockets too, so a new certificate cannot be had from it
@@ -9,11 +11,11 @@
  * connection is piped to Deno.serve on a loopback port of its own, and the
  * client's address goes with it (looked up by the piped connection's port).
  */
-import type { Context, Hono } from 'hono';
-import { upgradeWebSocket as honoUpgrade } from 'hono/deno';
+import type { Hono } from 'hono';
 import { getConnInfo } from 'hono/deno';
-import { killGroup, trackGroup } from './groups.ts';
+import { defineWebSocketHelper, WSContext } from 'hono/ws';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
+import { createGroupTracker, killGroup } from './groups.ts';
 import { ReportedCloseWithError } from './close-code.ts';
 import { followUntilAnswered } from './request-watch.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
@@ -41,91 +43,85 @@ interface DenoGlobal {
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): { addr: { port: number }; shutdown(): Promise<void> };
   Command: new (command: string, options: Record<string, unknown>) => { spawn(): DenoChild };
+  upgradeWebSocket(request: Request, options: { protocol?: string; idleTimeout?: number }): { response: Response; socket: WebSocket };
   addSignalListener(signal: string, handler: () => void): void;
-  args: string[];
-  env: { get(name: string): string | undefined };
-  exit(code: number): never;
-  readTextFile(path: string): Promise<string>;
   remove(path: string): Promise<void>;
-  writeTextFile(path: string, text: string): Promise<void>;
-  realPath(path: string): Promise<string>;
-  stat(path: string): Promise<{ isFile: boolean }>;
-  cwd(): string;
-  stdout: { writeSync(data: Uint8Array): number; isTerminal(): boolean };
-  stderr: { writeSync(data: Uint8Array): number; isTerminal(): boolean };
 }
 declare const Deno: DenoGlobal;
 
 const encoder = new TextEncoder();
 
-function writeAll(out: { writeSync(data: Uint8Array): number }, text: string): void {
-  let data = encoder.encode(text);
-  while (data.length > 0) data = data.subarray(out.writeSync(data));
-}
-
-function spawn(argv: string[], options: SpawnOptions = {}): Child {
-  const [file, ...args] = argv;
-  // detached: Deno calls setsid() in the child, which makes it a process group leader.
-  const child = new Deno.Command(file!, {
-    args,
-    cwd: options.cwd,
-    env: options.env,
-    stdin: options.stdin ? 'piped' : 'null',
-    stdout: 'piped',
-    stderr: 'piped',
-    detached: options.group === true,
-  }).spawn();
-  const writer = options.stdin ? child.stdin.getWriter() : undefined;
-  const exited = child.status.then((status) => (status.signal ? null : status.code));
-  const group = options.group ? child.pid : undefined;
-  if (group) trackGroup(group, exited, (handler) => globalThis.addEventListener('unload', handler));
-  const killLeader = () => {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // Already exited.
-    }
-  };
-  return {
-    pid: child.pid,
-    stdin: writer
-      ? {
-          // Writes are queued by the stream in order; a failure means the worker is gone, which its exit reports.
-          write: (text) => void writer.write(encoder.encode(text)).catch(() => {}),
-          end: () => void writer.close().catch(() => {}),
-        }
-      : undefined,
-    stdout: child.stdout,
-    stderr: child.stderr,
-    exited,
-    kill: () => (group ? killGroup(group, killLeader) : killLeader()),
-  };
-}
-
-// Deno's own keepalive is an upgrade option (idleTimeout): it pings and closes sockets that miss the pong.
-let upgradeOptions: { idleTimeout?: number } = {};
-// hono/deno compares the Upgrade header case-sensitively, but RFC 6455 makes
-// "WebSocket" as good as "websocket": it gets to see the value lower-cased.
-const lowerUpgrade = (c: Context): Context =>
-  new Proxy(c, {
-    get(target, key) {
-      if (key !== 'req') {
-        const value = Reflect.get(target, key, target);
-        return typeof value === 'function' ? value.bind(target) : value;
+function createSpawn(): Runtime['spawn'] {
+  // Deno.exit does not emit process 'exit'; 'unload' is its exit hook.
+  const track = createGroupTracker((handler) => globalThis.addEventListener('unload', handler));
+  return (argv: string[], options: SpawnOptions = {}): Child => {
+    const [file, ...args] = argv;
+    // detached: Deno calls setsid() in the child, which makes it a process group leader.
+    const child = new Deno.Command(file!, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      stdin: options.stdin ? 'piped' : 'null',
+      stdout: 'piped',
+      stderr: 'piped',
+      detached: options.group === true,
+    }).spawn();
+    const writer = options.stdin ? child.stdin.getWriter() : undefined;
+    const exited = child.status.then((status) => (status.signal ? null : status.code));
+    const group = options.group ? child.pid : undefined;
+    if (group) track(group, exited);
+    const killLeader = () => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // Already exited.
       }
-      const req = target.req;
-      return new Proxy(req, {
-        get(r, k) {
-          if (k === 'header') return (name?: string) => (name?.toLowerCase() === 'upgrade' ? r.header('upgrade')?.toLowerCase() : name === undefined ? r.header() : r.header(name));
-          const value = Reflect.get(r, k, r);
-          return typeof value === 'function' ? value.bind(r) : value;
-        },
-      });
-    },
-  });
-// Deno drops a connection that sends invalid UTF-8 and reports code 0; its error event says why.
-const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) =>
-  (honoUpgrade as (...args: unknown[]) => unknown)(c.req.header('upgrade') === 'websocket' ? c : lowerUpgrade(c), new ReportedCloseWithError(events), upgradeOptions)) as unknown as UpgradeWebSocket<unknown>;
+    };
+    return {
+      pid: child.pid,
+      stdin: writer
+        ? {
+            // Writes are queued by the stream in order; a failure means the worker is gone, which its exit reports.
+            write: (text) => void writer.write(encoder.encode(text)).catch(() => {}),
+            end: () => void writer.close().catch(() => {}),
+          }
+        : undefined,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      exited,
+      kill: () => (group ? killGroup(group, killLeader) : killLeader()),
+    };
+  };
+}
+
+/**
+ * The upgrade, as hono/deno makes it but for the Upgrade header, which RFC
+ * 6455 compares case-insensitively ("WebSocket" is as good as "websocket").
+ * `idleTimeout` is Deno's keepalive: it pings, and closes sockets that miss
+ * the pong; read at each upgrade, as serve() sets it after the app is built.
+ */
+function createUpgrade(idleTimeout: () => number): UpgradeWebSocket<unknown> {
+  return defineWebSocketHelper((c, events: WSEvents<unknown>) => {
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return;
+    const protocol = c.req.header('sec-websocket-protocol')?.split(',')[0]?.trim();
+    const { response, socket } = Deno.upgradeWebSocket(c.req.raw, { ...(protocol && { protocol }), idleTimeout: idleTimeout() });
+    const ws = new WSContext({
+      raw: socket,
+      send: (data) => socket.send(data),
+      close: (code, reason) => socket.close(code, reason),
+      get readyState() {
+        return socket.readyState as WSContext['readyState'];
+      },
+    });
+    // Deno drops a connection that sends invalid UTF-8 and reports code 0; its error event says why.
+    const reported = new ReportedCloseWithError(events);
+    socket.onopen = (event) => reported.onOpen(event, ws);
+    socket.onmessage = (event) => reported.onMessage(event, ws);
+    socket.onclose = (event) => reported.onClose(event, ws);
+    socket.onerror = (event) => reported.onError(event, ws);
+    return response;
+  }) as unknown as UpgradeWebSocket<unknown>;
+}
 
 const wire: Wire = {
   encode: (frame) => frame,
@@ -235,74 +231,55 @@ async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem):
   };
 }
 
-export const runtime: Runtime = {
-  name: 'deno',
-  upgradeWebSocket,
-  wire,
-  async serve(app: Hono, { hostname, port, sockets, tls }) {
-    // Deno has no frame limit of its own: the gateway checks each frame's size instead.
-    upgradeOptions = { idleTimeout: sockets.keepalive > 0 ? sockets.keepalive : 0 };
-    if (tls) return serveTls(app, hostname, port, tls);
-    let bound = port;
-    const server = Deno.serve({ hostname, port, onListen: (addr) => (bound = addr.port) }, app.fetch);
-    const listener: Listener = {
-      hostname,
-      port: server.addr.port ?? bound,
-      async stop() {
-        // shutdown() waits for open connections; the gateway closes the sockets itself.
-        void server.shutdown();
-      },
-    };
-    return listener;
-  },
-  async serveHttp(app: Hono, address) {
-    if ('path' in address) await Deno.remove(address.path).catch(() => {});
-    const server = Deno.serve(
-      'path' in address ? { path: address.path, transport: 'unix', onListen: () => {} } : { hostname: address.hostname, port: address.port, onListen: () => {} },
-      app.fetch,
-    );
-    return {
-      hostname: 'path' in address ? address.path : address.hostname,
-      port: 'path' in address ? 0 : server.addr.port,
-      async stop() {
-        void server.shutdown();
-      },
-    };
-  },
-  // Deno aborts a request's signal when its client disconnects before the answer.
-  watchUpgrade: (c) => followUntilAnswered(c.req.raw.signal),
-
-  remoteAddress: (c) => getConnInfo(c).remote.address,
-  // The request's own signal aborts when its client disconnects, upgrades waiting for their answer included.
-  onStray: (handler) => {
-    globalThis.addEventListener('unhandledrejection', (event) => {
-      event.preventDefault();
-      handler((event as PromiseRejectionEvent).reason, 'rejection');
-    });
-    globalThis.addEventListener('error', (event) => {
-      event.preventDefault();
-      handler((event as ErrorEvent).error, 'exception');
-    });
-  },
-  spawn,
-  onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
-  args: () => Deno.args,
-  env: (name) => Deno.env.get(name),
-  exit: (code) => Deno.exit(code),
-  readTextFile: (path) => Deno.readTextFile(path),
-  isFile: async (path) => {
-    try {
-      return (await Deno.stat(path)).isFile;
-    } catch {
-      return false;
-    }
-  },
-  writeTextFile: (path, text) => Deno.writeTextFile(path, text),
-  tempDir: () => Deno.env.get('TMPDIR') || '/tmp',
-  realPath: (path) => Deno.realPath(path),
-  cores: () => navigator.hardwareConcurrency,
-  cwd: () => Deno.cwd(),
-  writeOut: (line) => writeAll(Deno.stdout, `${line}\n`),
-  writeErr: (line) => writeAll(Deno.stderr, `${line}\n`),
-  isTerminal: (stream) => (stream === 'out' ? Deno.stdout : Deno.stderr).isTerminal(),
-};
+export function createDenoRuntime(): Runtime {
+  let keepalive = 0;
+  return {
+    name: 'deno',
+    upgradeWebSocket: createUpgrade(() => keepalive),
+    wire,
+    async serve(app: Hono, { hostname, port, sockets, tls }) {
+      // Deno has no frame limit of its own: the gateway checks each frame's size instead.
+      keepalive = sockets.keepalive > 0 ? sockets.keepalive : 0;
+      if (tls) return serveTls(app, hostname, port, tls);
+      let bound = port;
+      const server = Deno.serve({ hostname, port, onListen: (addr) => (bound = addr.port) }, app.fetch);
+      return {
+        hostname,
+        port: server.addr.port ?? bound,
+        async stop() {
+          // shutdown() waits for open connections; the gateway closes the sockets itself.
+          void server.shutdown();
+        },
+      };
+    },
+    async serveHttp(app: Hono, address) {
+      if ('path' in address) await Deno.remove(address.path).catch(() => {});
+      const server = Deno.serve(
+        'path' in address ? { path: address.path, transport: 'unix', onListen: () => {} } : { hostname: address.hostname, port: address.port, onListen: () => {} },
+        app.fetch,
+      );
+      return {
+        hostname: 'path' in address ? address.path : address.hostname,
+        port: 'path' in address ? 0 : server.addr.port,
+        async stop() {
+          void server.shutdown();
+        },
+      };
+    },
+    // Deno aborts a request's signal when its client disconnects before the answer, upgrades waiting for theirs included.
+    watchUpgrade: (c) => followUntilAnswered(c.req.raw.signal),
+    remoteAddress: (c) => getConnInfo(c).remote.address,
+    onStray: (handler) => {
+      globalThis.addEventListener('unhandledrejection', (event) => {
+        event.preventDefault();
+        handler((event as PromiseRejectionEvent).reason, 'rejection');
+      });
+      globalThis.addEventListener('error', (event) => {
+        event.preventDefault();
+        handler((event as ErrorEvent).error, 'exception');
+      });
+    },
+    spawn: createSpawn(),
+    onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
+  };
+}

@@ -7,9 +7,6 @@
  */
 import process from 'node:process';
 
-const leaders = new Set<number>();
-let hooked = false;
-
 /** SIGKILL to the whole group of `pid`; the leader alone when the group is gone or cannot be signalled. */
 export function killGroup(pid: number, killLeader: () => void): void {
   try {
@@ -20,29 +17,37 @@ export function killGroup(pid: number, killLeader: () => void): void {
   }
 }
 
+/** Registers a synchronous handler for the runtime's exit. */
+export type AtExit = (handler: () => void) => void;
+
 /**
- * Tracks a group leader until it exits; on wsgate's own exit, every group
- * still tracked is killed. `atExit` registers a synchronous handler for the
- * runtime's exit (Node and Bun: process 'exit'; Deno: 'unload', as Deno.exit
- * does not emit process 'exit').
+ * The group leaders one runtime adapter started, tracked until they exit; on
+ * wsgate's own exit, every group still tracked is killed. `atExit` is the
+ * runtime's exit hook (Node and Bun: process 'exit'; Deno: 'unload', as
+ * Deno.exit does not emit process 'exit'); it is registered with the first
+ * leader, so an adapter that never starts one adds no handler.
  */
-export function trackGroup(pid: number, exited: Promise<unknown>, atExit: (handler: () => void) => void = (handler) => process.on('exit', handler)): void {
-  leaders.add(pid);
-  // The leader's exit does not end its group, but a pid about to be reused must not be signalled later.
-  void exited.then(
-    () => leaders.delete(pid),
-    () => leaders.delete(pid),
-  );
-  if (hooked) return;
-  hooked = true;
-  // Synchronous, so it runs on every exit path that runs exit handlers (runtime.exit after a stop, an uncaught error).
-  atExit(() => {
-    for (const leader of leaders) {
-      try {
-        process.kill(-leader, 'SIGKILL');
-      } catch {
-        // Gone already.
+export function createGroupTracker(atExit: AtExit = (handler) => process.on('exit', handler)): (pid: number, exited: Promise<unknown>) => void {
+  const leaders = new Set<number>();
+  let hooked = false;
+  return (pid, exited) => {
+    leaders.add(pid);
+    // The leader's exit does not end its group, but a pid about to be reused must not be signalled later.
+    void exited.then(
+      () => leaders.delete(pid),
+      () => leaders.delete(pid),
+    );
+    if (hooked) return;
+    hooked = true;
+    // Synchronous, so it runs on every exit path that runs exit handlers (process.exit after a stop, an uncaught error).
+    atExit(() => {
+      for (const leader of leaders) {
+        try {
+          process.kill(-leader, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
       }
-    }
-  });
+    });
+  };
 }

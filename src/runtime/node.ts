@@ -1,53 +1,57 @@
 /**
  * Node: @hono/node-server with @hono/node-ws, node:child_process; node:https
  * for TLS, whose certificate is swapped in place (setSecureContext).
+ *
+ * Public APIs only, but for one option that @hono/node-ws gives no way to
+ * pass (setMaxPayload below); test/unit/runtime-pins.test.ts fails when the
+ * installed ws or @hono/node-ws stops honouring it.
  */
 import { spawn as spawnChild } from 'node:child_process';
-import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { unlinkSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
-import { unlinkSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { createAdaptorServer, serve } from '@hono/node-server';
-import { createNodeWebSocket } from '@hono/node-ws';
-import type { WebSocket } from 'ws';
-import type { Context, Hono } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { killGroup, trackGroup } from './groups.ts';
+import { createNodeWebSocket } from '@hono/node-ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
+import { createGroupTracker, killGroup } from './groups.ts';
 import { noteProtocolError, ReportedClose } from './close-code.ts';
-import type { Child, Listener, Runtime, SpawnOptions, Wire } from './types.ts';
+import { onProcessSignal, onProcessStray } from './process-events.ts';
+import type { Child, Listener, Runtime, SocketOptions, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 
-// node-ws reads the app only when an upgrade arrives, so it can be filled in at serve().
-const target: { app: Hono } = { app: undefined as unknown as Hono };
-const nodeWs = createNodeWebSocket(target);
-
-function spawn(argv: string[], options: SpawnOptions = {}): Child {
-  const [file, ...args] = argv;
-  // detached: setsid(), which makes the child a process group leader; the pipes keep it tied to wsgate as before.
-  const child = spawnChild(file!, args, {
-    cwd: options.cwd,
-    env: options.env && { ...process.env, ...options.env },
-    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    detached: options.group === true,
-  });
-  // A worker that dies makes the next write fail with EPIPE; its exit is what we act on.
-  child.stdin?.on('error', () => {});
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => resolve(code));
-  });
-  const group = options.group && child.pid ? child.pid : undefined;
-  if (group) trackGroup(group, exited);
-  return {
-    pid: child.pid,
-    stdin: child.stdin ? { write: (text) => void child.stdin!.write(text), end: () => void child.stdin!.end() } : undefined,
-    stdout: child.stdout!,
-    stderr: child.stderr!,
-    exited,
-    kill: () => (group ? killGroup(group, () => child.kill('SIGKILL')) : child.kill('SIGKILL')),
+function createSpawn(): Runtime['spawn'] {
+  const track = createGroupTracker();
+  return (argv: string[], options: SpawnOptions = {}): Child => {
+    const [file, ...args] = argv;
+    // detached: setsid(), which makes the child a process group leader; the pipes keep it tied to wsgate as before.
+    const child = spawnChild(file!, args, {
+      cwd: options.cwd,
+      env: options.env && { ...process.env, ...options.env },
+      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      detached: options.group === true,
+    });
+    // A worker that dies makes the next write fail with EPIPE; its exit is what we act on.
+    child.stdin?.on('error', () => {});
+    const exited = new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => resolve(code));
+    });
+    const group = options.group && child.pid ? child.pid : undefined;
+    if (group) track(group, exited);
+    return {
+      pid: child.pid,
+      stdin: child.stdin ? { write: (text) => void child.stdin!.write(text), end: () => void child.stdin!.end() } : undefined,
+      stdout: child.stdout!,
+      stderr: child.stderr!,
+      exited,
+      kill: () => (group ? killGroup(group, () => child.kill('SIGKILL')) : child.kill('SIGKILL')),
+    };
   };
 }
 
@@ -58,7 +62,8 @@ function spawn(argv: string[], options: SpawnOptions = {}): Child {
  */
 function watchUpgrade(c: Context): { signal: AbortSignal; done(): void } {
   const gone = new AbortController();
-  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+  // node-server's bindings: the node:http request the upgrade came with.
+  const socket = (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket;
   if (!socket) return { signal: c.req.raw.signal, done() {} };
   if (socket.destroyed || socket.readableEnded) gone.abort();
   const onClose = () => gone.abort();
@@ -74,25 +79,30 @@ function watchUpgrade(c: Context): { signal: AbortSignal; done(): void } {
   };
 }
 
+/**
+ * The frame limit (ws closes bigger frames with 1009). node-ws makes its
+ * WebSocketServer without options and takes none to pass on, and ws reads
+ * `options.maxPayload` at each handleUpgrade: the one write to a field ws
+ * does not document. Pinned by test/unit/runtime-pins.test.ts.
+ */
+export function setMaxPayload(wss: WebSocketServer, bytes: number): void {
+  (wss.options as { maxPayload: number }).maxPayload = bytes;
+}
+
 // ws fails a connection on a bad frame (1007, 1009, 1002) and then says 1006 in its close event: the error says which it sent.
 function onSocketError(this: WebSocket, error: Error) {
   noteProtocolError(this, error);
 }
-nodeWs.wss.on('connection', (ws: WebSocket) => ws.on('error', onSocketError));
 
-const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) =>
-  (nodeWs.upgradeWebSocket as (c: Context, events: WSEvents<unknown>) => Promise<Response>)(c, new ReportedClose(events))) as unknown as UpgradeWebSocket<unknown>;
-
-const alive = new WeakSet<WebSocket>();
-
-/** One timer for all sockets: each must answer the previous ping before the next. */
-function startKeepalive(seconds: number): ReturnType<typeof setInterval> {
-  nodeWs.wss.on('connection', (ws: WebSocket) => {
+/** One timer for all sockets of a server: each must answer the previous ping before the next. */
+function startKeepalive(wss: WebSocketServer, seconds: number): ReturnType<typeof setInterval> {
+  const alive = new WeakSet<WebSocket>();
+  wss.on('connection', (ws: WebSocket) => {
     alive.add(ws);
     ws.on('pong', () => alive.add(ws));
   });
   return setInterval(() => {
-    for (const ws of nodeWs.wss.clients) {
+    for (const ws of wss.clients) {
       if (!alive.has(ws)) {
         ws.terminate();
         continue;
@@ -106,106 +116,111 @@ function startKeepalive(seconds: number): ReturnType<typeof setInterval> {
 // Built once: ws would otherwise merge its defaults into a new object for every send.
 const TEXT = { binary: false, compress: false, fin: true, mask: false } as const;
 
-/** The parts of ws's socket the cast path writes through (ws 8; perMessageDeflate is off in node-ws's server). */
-interface WsInternals {
-  _socket?: { write(chunk: Uint8Array): boolean };
-  _sender?: { _state: number };
+/**
+ * Writes a cast's frame, built once, as the same bytes to each socket's
+ * connection (`connections`: the node:http upgrade's socket, which ws took
+ * over). ws writes each frame to that socket at once when it compresses
+ * nothing (node-ws negotiates no permessage-deflate; wsgate sends no Blobs),
+ * so a write beside it keeps the frames in order; the pin test checks both.
+ */
+function createWire(connections: WeakMap<WebSocket, Duplex>): Wire {
+  return {
+    encode: frameOf,
+    send(raw, frame) {
+      const ws = raw as WebSocket;
+      if (typeof frame === 'string') ws.send(frame, TEXT);
+      else {
+        // Not once ws has begun to close: its close frame must be the last.
+        const connection = ws.readyState === 1 ? connections.get(ws) : undefined;
+        if (connection) connection.write(frame);
+        else ws.send(payloadOf(frame), TEXT);
+      }
+      return ws.bufferedAmount;
+    },
+    close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
+    terminate: (raw) => (raw as WebSocket).terminate(),
+  };
 }
 
-const wire: Wire = {
-  // A cast's frame is built once; each socket then costs one write of the same bytes.
-  encode: frameOf,
-  send(raw, frame) {
-    const ws = raw as WebSocket;
-    if (typeof frame === 'string') ws.send(frame, TEXT);
-    else {
-      const inner = ws as unknown as WsInternals;
-      // Straight to the TCP socket only when ws has nothing of its own queued (state 0), so frames keep their order.
-      if (ws.readyState === 1 && inner._sender?._state === 0 && inner._socket) inner._socket.write(frame);
-      else ws.send(payloadOf(frame), TEXT);
-    }
-    return ws.bufferedAmount;
-  },
-  close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
-  terminate: (raw) => (raw as WebSocket).terminate(),
-};
+type NodeUpgrade = (c: Context, events: WSEvents<unknown>) => Promise<Response>;
 
-export const runtime: Runtime = {
-  name: 'node',
-  wire,
-  upgradeWebSocket,
-  serve(app, { hostname, port, sockets, tls }) {
-    target.app = app;
-    // node-ws makes its server without options: the frame limit is set on it here (ws closes with 1009).
-    (nodeWs.wss.options as { maxPayload: number }).maxPayload = sockets.maxFrame;
-    return new Promise<Listener>((resolve, reject) => {
-      // https.createServer throws here on a certificate and key that do not go together.
-      const https = tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {};
-      const server = serve({ fetch: app.fetch, hostname, port, ...https }, (info) => {
-        server.off('error', reject);
-        const keepalive = sockets.keepalive > 0 ? startKeepalive(sockets.keepalive) : undefined;
-        resolve({
-          hostname,
-          port: info.port,
-          async stop() {
-            clearInterval(keepalive);
-            server.close();
-            (server as Server).closeIdleConnections?.();
-          },
-          // New handshakes use the new context; connections already made keep theirs. Throws, changing nothing, on a bad pair.
-          ...(tls && { setTls: async (next) => (server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key }) }),
-        });
-      }) as Server;
-      server.once('error', reject);
-      nodeWs.injectWebSocket(server);
+export function createNodeRuntime(): Runtime {
+  const connections = new WeakMap<WebSocket, Duplex>();
+  // node-ws needs the app to make its upgrade helper, which the app is built with: the helper of the server serve() made.
+  let upgrade: NodeUpgrade = () => Promise.reject(new Error('serve() first: no server takes upgrades yet'));
+  const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => upgrade(c, new ReportedClose(events))) as unknown as UpgradeWebSocket<unknown>;
+
+  /** node-ws on this server: the app's upgrades, the frame limit, each socket's connection and error. */
+  const acceptSockets = (app: Hono, server: Server, sockets: SocketOptions): WebSocketServer => {
+    const nodeWs = createNodeWebSocket({ app });
+    setMaxPayload(nodeWs.wss, sockets.maxFrame);
+    nodeWs.wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
+      connections.set(ws, request.socket);
+      ws.on('error', onSocketError);
     });
-  },
-  serveHttp(app, address) {
-    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-    return new Promise<Listener>((resolve, reject) => {
-      server.once('error', reject);
-      const done = () => {
-        server.off('error', reject);
-        const bound = server.address();
-        resolve({
-          hostname: 'path' in address ? address.path : address.hostname,
-          port: typeof bound === 'object' && bound ? bound.port : 0,
-          async stop() {
-            server.close();
-            server.closeIdleConnections?.();
-          },
-        });
-      };
-      if ('path' in address) {
-        // A socket file left by a previous run would make listen fail.
-        try {
-          unlinkSync(address.path);
-        } catch {
-          // None there.
-        }
-        server.listen(address.path, done);
-      } else server.listen(address.port, address.hostname, done);
-    });
-  },
-  watchUpgrade,
-  remoteAddress: (c) => getConnInfo(c).remote.address,
-  onStray: (handler) => {
-    process.on('unhandledRejection', (error: unknown) => handler(error, 'rejection'));
-    process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));
-  },
-  spawn,
-  onSignal: (signal, handler) => void process.on(signal, handler),
-  args: () => process.argv.slice(2),
-  env: (name) => process.env[name],
-  exit: (code) => process.exit(code),
-  readTextFile: (path) => readFile(path, 'utf8'),
-  isFile: async (path) => (await stat(path).catch(() => undefined))?.isFile() ?? false,
-  writeTextFile: (path, text) => writeFile(path, text),
-  tempDir: () => tmpdir(),
-  realPath: (path) => realpath(path),
-  cores: () => availableParallelism(),
-  cwd: () => process.cwd(),
-  writeOut: (line) => void process.stdout.write(`${line}\n`),
-  writeErr: (line) => void process.stderr.write(`${line}\n`),
-  isTerminal: (stream) => (stream === 'out' ? process.stdout : process.stderr).isTTY === true,
-};
+    upgrade = nodeWs.upgradeWebSocket as unknown as NodeUpgrade;
+    nodeWs.injectWebSocket(server);
+    return nodeWs.wss;
+  };
+
+  return {
+    name: 'node',
+    wire: createWire(connections),
+    upgradeWebSocket,
+    serve(app, { hostname, port, sockets, tls }) {
+      return new Promise<Listener>((resolve, reject) => {
+        // https.createServer throws here on a certificate and key that do not go together.
+        const https = tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {};
+        const server = serve({ fetch: app.fetch, hostname, port, ...https }, (info) => {
+          server.off('error', reject);
+          const keepalive = sockets.keepalive > 0 ? startKeepalive(wss, sockets.keepalive) : undefined;
+          resolve({
+            hostname,
+            port: info.port,
+            async stop() {
+              clearInterval(keepalive);
+              server.close();
+              server.closeIdleConnections?.();
+            },
+            // New handshakes use the new context; connections already made keep theirs. Throws, changing nothing, on a bad pair.
+            ...(tls && { setTls: async (next) => (server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key }) }),
+          });
+        }) as Server;
+        server.once('error', reject);
+        const wss = acceptSockets(app, server, sockets);
+      });
+    },
+    serveHttp(app, address) {
+      const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+      return new Promise<Listener>((resolve, reject) => {
+        server.once('error', reject);
+        const done = () => {
+          server.off('error', reject);
+          const bound = server.address();
+          resolve({
+            hostname: 'path' in address ? address.path : address.hostname,
+            port: typeof bound === 'object' && bound ? bound.port : 0,
+            async stop() {
+              server.close();
+              server.closeIdleConnections?.();
+            },
+          });
+        };
+        if ('path' in address) {
+          // A socket file left by a previous run would make listen fail.
+          try {
+            unlinkSync(address.path);
+          } catch {
+            // None there.
+          }
+          server.listen(address.path, done);
+        } else server.listen(address.port, address.hostname, done);
+      });
+    },
+    watchUpgrade,
+    remoteAddress: (c) => getConnInfo(c).remote.address,
+    onStray: onProcessStray,
+    spawn: createSpawn(),
+    onSignal: onProcessSignal,
+  };
+}

@@ -1,6 +1,12 @@
 /**
- * What wsgate needs of the runtime it runs on. One implementation per runtime
- * (bun.ts, deno.ts, node.ts); nothing outside src/runtime/ asks which one it is.
+ * What wsgate needs of the runtime it runs on, and only what differs between
+ * them: serving, upgrades, spawning, signals. Files, the environment, stdio,
+ * argv, exit, the temp folder and the core count are not here: all three
+ * runtimes provide node:fs, node:os, node:process and node:tty, and callers
+ * use those directly. One factory per runtime (createBunRuntime in bun.ts,
+ * createDenoRuntime in deno.ts, createNodeRuntime in node.ts) returns a fresh
+ * Runtime with no state shared through its module; nothing outside
+ * src/runtime/ asks which one it is.
  */
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -98,6 +104,12 @@ export interface Wire {
   };
 }
 
+/**
+ * One runtime adapter, as a factory returns it: it serves one public port
+ * (serve), whose upgrades go through its upgradeWebSocket and whose sockets
+ * its wire writes to; a second Runtime from the same factory shares nothing
+ * with it.
+ */
 export interface Runtime {
   readonly name: 'bun' | 'deno' | 'node';
   readonly upgradeWebSocket: UpgradeWebSocket<unknown>;
@@ -114,25 +126,14 @@ export interface Runtime {
   watchUpgrade(c: Context): { signal: AbortSignal; done(): void };
   /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */
   remoteAddress(c: Context): string | undefined;
+  /** Per runtime: Bun.spawn and Deno.Command, each runtime's own (scripts/bench/spawn.ts measures them against node:child_process). */
   spawn(argv: string[], options?: SpawnOptions): Child;
+  /** Per runtime: Deno's own Deno.addSignalListener rather than its emulation of node:process; Node and Bun share process-events.ts. */
   onSignal(signal: Signal, handler: () => void): void;
-  /** Catches what would otherwise end the process (unhandled rejections, uncaught errors). */
+  /**
+   * Catches what would otherwise end the process (unhandled rejections,
+   * uncaught errors). Per runtime: on Deno only the global events, with
+   * preventDefault(), keep the process alive.
+   */
   onStray(handler: (error: unknown, kind: 'rejection' | 'exception') => void): void;
-  args(): string[];
-  env(name: string): string | undefined;
-  exit(code: number): never;
-  readTextFile(path: string): Promise<string>;
-  isFile(path: string): Promise<boolean>;
-  writeTextFile(path: string, text: string): Promise<void>;
-  /** The system's folder for temporary files. */
-  tempDir(): string;
-  /** The canonical path (symlinks resolved); rejects when it does not exist. */
-  realPath(path: string): Promise<string>;
-  cwd(): string;
-  /** Logical CPU cores, for the default worker cap. */
-  cores(): number;
-  writeOut(line: string): void;
-  writeErr(line: string): void;
-  /** Whether stdout (stderr) is a terminal, which alone shows colour codes. */
-  isTerminal(stream: 'out' | 'err'): boolean;
 }

@@ -11,8 +11,10 @@ import { FairQueue } from '../../src/hooks/pool/fair-queue.ts';
 import { Capacity, Pool } from '../../src/hooks/pool/pool.ts';
 import type { PoolSettings } from '../../src/hooks/pool/pool.ts';
 import type { Spawn } from '../../src/hooks/pool/worker.ts';
-import { runtime } from '../../src/runtime/node.ts';
+import { createNodeRuntime } from '../../src/runtime/node.ts';
 import { APP, tempDir } from '../support/server.ts';
+
+const runtime = createNodeRuntime();
 
 const log = createLogger(() => {}, 'error');
 const events = join(tempDir(), 'events.ndjson');

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OneshotRunner } from '../../src/hooks/runners/oneshot.ts';
 import { HookSlots } from '../../src/hooks/runners/slots.ts';
-import { runtime } from '../../src/runtime/node.ts';
+import { createNodeRuntime } from '../../src/runtime/node.ts';
 import type { Acquired } from '../../src/hooks/runners/slots.ts';
+
+const runtime = createNodeRuntime();
 
 const granted = (a: Acquired): (() => void) => {
   assert.equal(a.ok, true, JSON.stringify(a));
