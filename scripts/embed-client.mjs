@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the browser client src/client/wsgate.ts into src/client/bundle.ts:
+// Builds the browser client (src/client/, entry wsgate.ts) into src/client/bundle.ts:
 // an ES module, a classic script defining `window.wsgate`, and the module's
 // declarations, so every gateway serves them from inside itself.
 // Run by hand after editing the client; a unit test checks the two have not drifted.
@@ -33,7 +33,7 @@ function bundle(format) {
 }
 
 /**
- * The declarations, by tsc itself from the types in wsgate.ts. Without the
+ * The declarations, by tsc itself from the types in src/client/. Without the
  * project's tsconfig: browser libs only, so it also checks the client uses
  * nothing of Node's.
  */
@@ -41,10 +41,16 @@ function declarations() {
   const out = mkdtempSync(join(tmpdir(), 'wsgate-client-'));
   try {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const args = ['--ignoreConfig', '--declaration', '--emitDeclarationOnly', '--strict', '--target', 'es2020', '--lib', 'es2020,dom', '--types', '', '--outDir', out, source];
+    const args = ['--ignoreConfig', '--declaration', '--emitDeclarationOnly', '--strict', '--target', 'es2020', '--lib', 'es2020,dom', '--types', '', '--module', 'esnext', '--moduleResolution', 'bundler', '--allowImportingTsExtensions', '--outDir', out, source];
     const run = spawnSync(process.execPath, [tsc, ...args], { cwd: root, encoding: 'utf8' });
     if (run.status !== 0) throw new Error(`tsc failed on src/client/wsgate.ts:\n${run.stdout}${run.stderr}`);
-    return `${BANNER.replace('wsgate.js', 'wsgate.d.ts')}\n${readFileSync(join(out, 'wsgate.d.ts'), 'utf8')}`;
+    // Served as one file, which can import nothing: the public types of
+    // types.ts in place of the entry's lines that import them from there.
+    const types = readFileSync(join(out, 'types.d.ts'), 'utf8');
+    const entry = readFileSync(join(out, 'wsgate.d.ts'), 'utf8').replace(/^(import|export) type .* from '\.\/types\.ts';\n/gm, '');
+    const imports = /^(import|export) .* from /m;
+    if (imports.test(types) || imports.test(entry)) throw new Error('wsgate.d.ts would import: the public API may use only the types in src/client/types.ts');
+    return `${BANNER.replace('wsgate.js', 'wsgate.d.ts')}\n${types}${entry}`;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -1,0 +1,119 @@
+/**
+ * The app's subscriptions, and the channels wsgate has this connection in:
+ * who hears what arrives on a channel, when to ask wsgate to join one or
+ * leave it, and where a stream stands when the connection joins or leaves it.
+ */
+import { emitter, type Emitter, type Listener } from './emitter.ts';
+import type { Link } from './frames.ts';
+import type { Positions } from './positions.ts';
+import type { Member, MessageHandler, Position, RecoveredEvent, SubscribeOptions, Subscription, WsgateErrorEvent } from './types.ts';
+
+interface Sub {
+  readonly request: boolean;
+  readonly events: Emitter;
+}
+
+export interface Subscriptions {
+  subscribe(channel: string, handler?: MessageHandler, options?: SubscribeOptions): Subscription;
+  /** Tells the channel's subscriptions; the client too, except of messages that have a subscription to go to. */
+  tell(channel: string, event: string, ...args: unknown[]): void;
+  /** wsgate joined the connection to the channel; `recovered` is its verdict if we asked to recover the stream. */
+  joined(channel: string, position: Position | undefined, recovered: boolean | undefined): void;
+  /** wsgate accepted a subscribe. */
+  subscribed(channel: string, position: Position | undefined, recovered: boolean | undefined): void;
+  refused(channel: string, reason: string): void;
+  left(channel: string): void;
+  /** On "ready": asks for the channels wsgate did not join at the upgrade. */
+  request(): void;
+  /** After "connected": the verdicts on the streams joined at the upgrade. */
+  tellVerdicts(): void;
+  /** The connection is gone, and with it the channels it was in. */
+  reset(): void;
+}
+
+export function subscriptions(client: Emitter, link: Link, positions: Positions, presence: (channel: string) => Promise<Member[]>): Subscriptions {
+  const subs = new Map<string, Set<Sub>>();
+  /** Channels wsgate has this connection in, and those it asked for itself. Both end with the connection. */
+  const joined = new Set<string>();
+  const requested = new Set<string>();
+  /** Verdicts on streams joined at the upgrade: told on "ready", once the missed publications are in. */
+  const verdicts: RecoveredEvent[] = [];
+
+  function request(channel: string): void {
+    requested.add(channel);
+    const since = positions.all.get(channel);
+    link.write(since ? { wsgate: 'subscribe', channel, since } : { wsgate: 'subscribe', channel });
+  }
+
+  /** A subscription on the channel asks for it, wsgate did not join it, and nobody asked yet. */
+  function wantsRequest(channel: string): boolean {
+    if (joined.has(channel) || requested.has(channel)) return false;
+    return [...(subs.get(channel) ?? [])].some((sub) => sub.request);
+  }
+
+  function tell(channel: string, event: string, ...args: unknown[]): void {
+    const list = subs.get(channel);
+    if (event !== 'message' || !list) client.emit(event, ...args);
+    if (list) for (const sub of [...list]) sub.events.emit(event, ...args);
+  }
+
+  return {
+    subscribe(channel, handler, options = {}) {
+      const sub: Sub = { request: options.request !== false, events: emitter() };
+      if (handler) sub.events.on('message', handler as Listener);
+      let list = subs.get(channel);
+      if (!list) subs.set(channel, (list = new Set()));
+      list.add(sub);
+      if (link.connected && wantsRequest(channel)) request(channel);
+      return {
+        channel,
+        on: (event, listener) => sub.events.on(event, listener as Listener),
+        presence: () => presence(channel),
+        unsubscribe() {
+          const current = subs.get(channel);
+          if (!current?.delete(sub)) return;
+          if (current.size === 0) subs.delete(channel);
+          // Leave only what we asked for, once nobody else here still asks for it.
+          if (!requested.has(channel) || [...current].some((other) => other.request)) return;
+          requested.delete(channel);
+          if (link.connected) link.write({ wsgate: 'unsubscribe', channel });
+        },
+      };
+    },
+    tell,
+    joined(channel, position, recovered) {
+      joined.add(channel);
+      positions.settle(channel, position, recovered);
+      if (recovered === undefined) return;
+      // A join after "ready" (a bridge subscribe) is told at once.
+      if (link.connected) tell(channel, 'recovered', { channel, recovered } satisfies RecoveredEvent);
+      else verdicts.push({ channel, recovered });
+    },
+    subscribed(channel, position, recovered) {
+      joined.add(channel);
+      positions.settle(channel, position, recovered);
+      if (recovered !== undefined) tell(channel, 'recovered', { channel, recovered } satisfies RecoveredEvent);
+    },
+    refused(channel, reason) {
+      requested.delete(channel);
+      client.emit('error', { reason, channel } satisfies WsgateErrorEvent);
+    },
+    left(channel) {
+      joined.delete(channel);
+      // Not in the stream any more: nothing after this was missed.
+      positions.forget(channel);
+    },
+    request() {
+      // wsgate sent its "joined" frames before "ready": ask only for the rest.
+      for (const channel of subs.keys()) if (wantsRequest(channel)) request(channel);
+    },
+    tellVerdicts() {
+      for (const verdict of verdicts.splice(0)) tell(verdict.channel, 'recovered', verdict);
+    },
+    reset() {
+      joined.clear();
+      requested.clear();
+      verdicts.length = 0;
+    },
+  };
+}
