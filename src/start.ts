@@ -16,7 +16,8 @@ import { Gateway } from './gateway.ts';
 import type { Route } from './core/route.ts';
 import type { Logger } from './ops/log.ts';
 import { asHookModule, ModuleRunner } from './hooks/runners/module.ts';
-import type { CastRequest, HookModule, ModuleCast } from './hooks/runners/module.ts';
+import type { HookModule, ModuleCast } from './hooks/runners/module.ts';
+import { moduleCast } from './hooks/runners/module-cast.ts';
 import { Dispatcher } from './hooks/dispatch.ts';
 import type { DispatchJob } from './hooks/dispatch.ts';
 import { Pools } from './hooks/pool/pools.ts';
@@ -34,7 +35,6 @@ import { createBridgeApp } from './http/bridge-app.ts';
 import { RedisBroker } from './cluster/redis-broker.ts';
 import { MemoryBroker } from './core/memory-broker.ts';
 import { VERSION } from './version.ts';
-import { parseExcept, parseTarget } from './core/targets.ts';
 
 export type ReloadResult = { ok: true; hosts: string[] } | { ok: false; problems: string[] };
 
@@ -120,29 +120,6 @@ const slotLimits = ({ limits }: Config): SlotLimits => ({ processes: limits.hook
 
 /** `loadAgain` re-reads the config for a reload (SIGHUP, POST /reload). */
 export async function start(config: Config, runtime: Runtime, log: Logger, loadAgain?: () => Promise<Config>): Promise<Running> {
-  // Module hooks cast through the gateway, which exists only once the runners do.
-  let gateway: Gateway | undefined;
-  const castArgs = (options: CastRequest) => {
-    const target = parseTarget(options.target);
-    if (!target.ok) throw new Error(target.reason);
-    const except = parseExcept(options.except);
-    if (!except.ok) throw new Error(except.reason);
-    return { selection: target.selection, except: except.except };
-  };
-  const cast: ModuleCast = {
-    now(host, data, options = {}) {
-      const { selection, except } = castArgs(options);
-      return gateway!.cast(host, selection, data, except);
-    },
-    async everywhere(host, data, options = {}) {
-      const { selection, except } = castArgs(options);
-      const { value, nodes } = await gateway!.castEverywhere(host, selection, data, except);
-      return nodes ? { sent: value, nodes } : { sent: value };
-    },
-    toSocket(host, socket, text) {
-      return gateway!.castText(host, { kind: 'sockets', ids: [socket] }, text, undefined);
-    },
-  };
   // Every process wsgate starts learns where to cast back (the SDK's wsCast() reads WSGATE_URL); known once bound.
   const hookEnv: Record<string, string> = {};
   const spawn: Runtime['spawn'] = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...hookEnv, ...options.env } });
@@ -161,7 +138,10 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Alone, or among other nodes over Redis: the gateway does not ask which.
   const redis = config.cluster && new RedisBroker({ redis: config.cluster.redis, prefix: config.cluster.prefix, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
   const broker = redis || new MemoryBroker();
-  gateway = new Gateway(config, await buildRoutes(config), log, pools, runtime.wire, broker);
+  // Module hooks cast through the gateway: its routes (and their runners) come once it exists.
+  const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker);
+  const cast = moduleCast(gateway);
+  gateway.reload(config, await buildRoutes(config));
 
   let dispatcher = await Dispatcher.create(config, pools, spawn, realpath, slots);
   let scheduler = new Scheduler(config, dispatcher, log);
@@ -202,7 +182,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     generation++;
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next));
-    gateway!.reload(next, await buildRoutes(next));
+    gateway.reload(next, await buildRoutes(next));
     dispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log);
@@ -211,7 +191,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });
     }
     current = next;
-    log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway!.hub.size });
+    log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway.hub.size });
     return { ok: true, hosts: next.hosts.map((h) => h.key) };
   });
 
@@ -285,7 +265,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
 
   await scheduler.start(realpath);
   // Checked every second whatever the timeout, so a reload that turns it on needs no new timer.
-  const idleSweep = setInterval(() => gateway!.sweep(), 1000);
+  const idleSweep = setInterval(() => gateway.sweep(), 1000);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -294,7 +274,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       await bridge?.stop();
       clearInterval(idleSweep);
       scheduler.stop();
-      await gateway!.shutdown();
+      await gateway.shutdown();
       await broker.stop();
       await pools.stop();
     })());

@@ -17,7 +17,7 @@ import type { HookModule } from '../../src/hooks/runners/module.ts';
 import { Pools } from '../../src/hooks/pool/pools.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { AWARE, PLAIN } from '../../src/protocols/wsgate/protocol.ts';
-import { parseTarget } from '../../src/core/targets.ts';
+import { moduleCast } from '../../src/hooks/runners/module-cast.ts';
 import type { OutFrame, Wire } from '../../src/runtime/types.ts';
 
 /** A socket as the fake runtime holds it: what it was sent, and how it was closed. */
@@ -83,25 +83,12 @@ export function startCore(file: Record<string, unknown>, hooks: Record<string, H
       socket.closed ??= { code: 1006 };
     },
   };
-  const cast = {
-    now: (host: string, data: unknown, options: { target?: string | string[]; except?: string } = {}) => {
-      const target = parseTarget(options.target);
-      if (!target.ok) throw new Error(target.reason);
-      return gateway.cast(host, target.selection, data, options.except);
-    },
-    everywhere: async (host: string, data: unknown, options: { target?: string | string[] } = {}) => {
-      const target = parseTarget(options.target);
-      if (!target.ok) throw new Error(target.reason);
-      const { value } = await gateway.castEverywhere(host, target.selection, data, undefined);
-      return { sent: value };
-    },
-    toSocket: (host: string, socket: string, text: string) => gateway.castText(host, { kind: 'sockets', ids: [socket] }, text, undefined),
-  };
-  const routes = new Map<string, Route>(config.hosts.map((host) => [host.key, { config: host, runner: new ModuleRunner(hooks[host.key] ?? {}, cast) }]));
   const pools = new Pools(1, 'php', () => {
     throw new Error('no processes in the in-process core');
   }, log);
-  gateway = new Gateway(config, routes, log, pools, wire, broker);
+  gateway = new Gateway(config, new Map(), log, pools, wire, broker);
+  const cast = moduleCast(gateway);
+  gateway.reload(config, new Map<string, Route>(config.hosts.map((host) => [host.key, { config: host, runner: new ModuleRunner(hooks[host.key] ?? {}, cast) }])));
 
   const upgrade = async (host: string, token: string, options: { aware?: boolean; path?: string } = {}): Promise<Authorized | Refusal> => {
     const admitted = gateway.admit(host, token);

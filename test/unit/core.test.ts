@@ -194,6 +194,23 @@ describe('core in-process', () => {
     assert.deepEqual(b.closed, { code: 1001, reason: 'host no longer served' });
   });
 
+  it('lets a module hook cast to a target, and send to its socket outside receive', async () => {
+    core = startCore({ hosts: { 'a.test': MODULE } }, {
+      'a.test': {
+        connect: ({ send }) => send('welcome'),
+        receive: ({ message, cast }) => void cast({ said: message }, { target: 'token:bob' }),
+      },
+    });
+    const ann = await core.connect('a.test', 'ann');
+    const bob = await core.connect('a.test', 'bob');
+    assert.deepEqual(ann.take(), ['welcome']);
+    assert.deepEqual(bob.take(), ['welcome']);
+    core.send(ann, 'hi');
+    await core.settle();
+    assert.deepEqual(bob.take(), [{ said: 'hi' }]);
+    assert.deepEqual(ann.take(), []);
+  });
+
   it('counts casts, deliveries and hooks for /metrics through its observers', async () => {
     core = startCore({ hosts: { 'a.test': MODULE } }, { 'a.test': { receive: () => undefined } });
     const s = await core.connect('a.test', 'ann');
