@@ -8,13 +8,13 @@ export function logObserver(log: Logger): CoreObserver {
     opened: (client, tokenHash, sockets) => log.info('open', { host: client.host, socket: client.id, token: shortHash(tokenHash), sockets }),
     closed: (client, code, sockets) => log.info('close', { host: client.host, socket: client.id, code, sockets }),
     hook(run) {
+      const { host, socket, hook, stderr, error } = run;
       const ms = Math.round(run.seconds * 1000);
-      const base = { host: run.host, socket: run.socket, hook: run.hook };
-      if (run.outcome === 'cancelled') return log.info('hook cancelled', { ...base, ms });
-      if (run.outcome === 'busy') return log.warn('hook refused', { ...base, error: run.error });
-      if (run.outcome === 'failed') return log.error('hook failed', { ...base, ms, stderr: run.stderr, error: run.error });
-      if (run.stderr) log.warn('hook stderr', { ...base, ms, stderr: run.stderr });
-      else log.debug('hook', { ...base, ms, stderr: run.stderr });
+      // One plain object per run, as every hook run passes here: no spreads.
+      if (run.outcome === 'ok') return stderr ? log.warn('hook stderr', { host, socket, hook, ms, stderr }) : log.debug('hook', { host, socket, hook, ms, stderr });
+      if (run.outcome === 'cancelled') return log.info('hook cancelled', { host, socket, hook, ms });
+      if (run.outcome === 'busy') return log.warn('hook refused', { host, socket, hook, error });
+      log.error('hook failed', { host, socket, hook, ms, stderr, error });
     },
   };
 }
