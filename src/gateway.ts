@@ -11,6 +11,7 @@ import type { Broker, BrokerStatus } from './core/broker.ts';
 import { Channels } from './core/channels.ts';
 import type { Authorized, Client, ClientOptions } from './core/client.ts';
 import { CoreEvents } from './core/events.ts';
+import type { UpgradeRefusal } from './core/events.ts';
 import { HookCalls } from './core/hook-calls.ts';
 import { Hub } from './core/hub.ts';
 import type { HostStats } from './core/hub.ts';
@@ -60,7 +61,7 @@ export class Gateway {
     this.#recovery = new Recovery(hub, this.#routes, broker, log);
     this.#channels = new Channels(hub, this.#recovery, broker, log);
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, log, workers: () => pools.health().workers });
-    this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events, log });
+    this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events });
     this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log, presence: (host, channel) => this.#channels.presence(host, channel) });
     const gateway = this;
     this.monitor = new Monitor({
@@ -141,8 +142,8 @@ export class Gateway {
     return this.#admission.admitToken(ticket, token);
   }
 
-  refused(host: string, kind: string): void {
-    this.#admission.refused(host, kind);
+  refused(refusal: UpgradeRefusal): void {
+    this.#admission.refused(refusal);
   }
 
   authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal> {

@@ -5,7 +5,7 @@
 import { Admissions } from './admissions.ts';
 import type { Ticket } from './admissions.ts';
 import type { Authorized, ClientOptions } from './client.ts';
-import type { CoreEvents } from './events.ts';
+import type { CoreEvents, UpgradeRefusal } from './events.ts';
 import { BUSY } from './hook-calls.ts';
 import type { HookCalls } from './hook-calls.ts';
 import type { Hub } from './hub.ts';
@@ -15,7 +15,6 @@ import type { Recovery } from './history/recovery.ts';
 import type { PathMatch } from '../config/paths.ts';
 import { refuses } from '../hooks/runners/runner.ts';
 import { shortHash } from '../ops/log.ts';
-import type { Logger } from '../ops/log.ts';
 
 /** Why an upgrade is refused: the HTTP status and what the client and the log are told. */
 export interface Refusal {
@@ -29,7 +28,6 @@ export interface AdmissionParts {
   hooks: HookCalls;
   recovery: Recovery;
   events: CoreEvents;
-  log: Logger;
 }
 
 export class Admission {
@@ -41,9 +39,9 @@ export class Admission {
     this.#p = parts;
   }
 
-  /** An upgrade refused before or during auth, counted for /metrics under the host's configured key. */
-  refused(host: string, kind: string): void {
-    this.#p.events.refused(this.#p.routes.label(host), kind);
+  /** An upgrade refused before or during auth: logged, and counted for /metrics under the host's configured key. */
+  refused(refusal: UpgradeRefusal): void {
+    this.#p.events.refused(refusal, this.#p.routes.label(refusal.host));
   }
 
   /**
@@ -80,29 +78,26 @@ export class Admission {
    * the hook is cancelled and nothing is registered.
    */
   async authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal> {
-    const { routes, hub, hooks, recovery, log } = this.#p;
+    const { routes, hub, hooks, recovery } = this.#p;
     const route = routes.match(host);
     const tokenHash = sha256Hex(token);
     if (!route) {
-      log.warn('upgrade refused', { host, token: shortHash(tokenHash), reason: 'host not configured' });
-      this.refused(host, 'host_not_configured');
+      this.refused({ host, token: shortHash(tokenHash), kind: 'host_not_configured', reason: 'host not configured', level: 'warn' });
       return { status: 401, reason: 'host not configured' };
     }
     const authorized: Authorized = { id: newSocketId(), host: hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
     const outcome = await hooks.run(authorized, route, 'auth', undefined, undefined, signal);
     if (signal?.aborted) {
-      log.info('upgrade abandoned', { host, socket: authorized.id, token: shortHash(tokenHash), reason: 'the client went away during auth' });
-      this.refused(host, 'abandoned');
+      this.refused({ host, socket: authorized.id, token: shortHash(tokenHash), kind: 'abandoned', reason: 'the client went away during auth', level: 'info' });
       return { status: 401, reason: 'the client went away' };
     }
     if (outcome === BUSY) {
-      log.warn('upgrade refused', { host, socket: authorized.id, token: shortHash(tokenHash), reason: 'hook processes are all busy' });
-      this.refused(host, 'busy');
+      this.refused({ host, socket: authorized.id, token: shortHash(tokenHash), kind: 'busy', reason: 'hook processes are all busy', level: 'warn' });
       return { status: 503, reason: 'the gateway is busy: too many hooks are running or waiting; try again later' };
     }
     if (outcome === undefined || refuses(outcome)) {
-      log.info('upgrade refused', { host, socket: authorized.id, token: shortHash(tokenHash), reason: outcome === undefined ? 'auth hook failed' : 'auth returned false' });
-      this.refused(host, outcome === undefined ? 'auth_failed' : 'auth_refused');
+      const failed = outcome === undefined;
+      this.refused({ host, socket: authorized.id, token: shortHash(tokenHash), kind: failed ? 'auth_failed' : 'auth_refused', reason: failed ? 'auth hook failed' : 'auth returned false', level: 'info' });
       return { status: 401, reason: 'unauthorized' };
     }
     authorized.grant = hooks.grant(authorized, 'auth', outcome);

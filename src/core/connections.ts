@@ -6,6 +6,7 @@
 import type { Ticket } from './admissions.ts';
 import type { Refusal } from './admission.ts';
 import type { Authorized, Client, ClientOptions } from './client.ts';
+import type { UpgradeRefusal } from './events.ts';
 import type { Limits } from '../config/config.ts';
 import type { PathMatch } from '../config/paths.ts';
 
@@ -14,8 +15,8 @@ export interface Connections {
   admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal };
   admitToken(ticket: Ticket, token: string): Refusal | undefined;
   authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal>;
-  /** An upgrade refused outside authorize(), counted under `kind`. */
-  refused(host: string, kind: string): void;
+  /** An upgrade refused outside authorize(): logged and counted. */
+  refused(refusal: UpgradeRefusal): void;
   open(client: Client, raw: unknown): Client;
   message(client: Client, text: string): void;
   tooBig(client: Client, bytes: number): void;

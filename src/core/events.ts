@@ -21,9 +21,27 @@ export interface HookRun {
   stderr?: string;
 }
 
+/** An upgrade turned away, before or during auth. */
+export interface UpgradeRefusal {
+  /** The host it named ("" when its Host header was unusable). */
+  host: string;
+  /** What the log shows as the host, when not `host` (the unusable header, quoted). */
+  shown?: string;
+  /** Why, in one word, for /metrics. */
+  kind: string;
+  /** Why, for the log. */
+  reason: string;
+  /** warn: the gateway or its config turned it away; info: the client's own doing. */
+  level: 'info' | 'warn';
+  socket?: string;
+  /** The token's short hash. */
+  token?: string;
+  origin?: string;
+}
+
 export interface CoreObserver {
-  /** An upgrade refused: `label` is the configured host key ("" for strangers), `kind` why, in one word. */
-  refused?(label: string, kind: string): void;
+  /** An upgrade refused; `label` is the configured host key ("" for strangers). */
+  refused?(refusal: UpgradeRefusal, label: string): void;
   opened?(client: Client, tokenHash: string, sockets: number): void;
   closed?(client: Client, code: number, sockets: number): void;
   hook?(run: HookRun): void;
@@ -50,8 +68,8 @@ export class CoreEvents {
     return this.#traffic(label);
   }
 
-  refused(label: string, kind: string): void {
-    for (const o of this.#observers) o.refused?.(label, kind);
+  refused(refusal: UpgradeRefusal, label: string): void {
+    for (const o of this.#observers) o.refused?.(refusal, label);
   }
 
   opened(client: Client, tokenHash: string, sockets: number): void {

@@ -19,14 +19,12 @@ import { parseRecover } from '../protocols/wsgate/control.ts';
 import { firstFrameAuth } from '../protocols/wsgate/first-frame-auth.ts';
 import { AWARE, PLAIN } from '../protocols/wsgate/protocol.ts';
 import { ClientEvents } from '../protocols/wsgate/socket-events.ts';
-import type { Logger } from '../ops/log.ts';
 import type { Runtime } from '../runtime/types.ts';
 
 export interface UpgradeOptions {
   upgradeWebSocket: UpgradeWebSocket<unknown>;
   /** Tells when an upgrade's client goes away while it waits for auth (the runtime's own way). */
   watchUpgrade: Runtime['watchUpgrade'];
-  log: Logger;
 }
 
 /** What the upgrade needs of the gateway besides the connections: the route of a host. */
@@ -55,10 +53,9 @@ function clientOptions(c: Context): ClientOptions | { problem: string } {
 
 /** The handler of an upgrade on a path that takes them. */
 export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions): (c: Context, path: PathMatch) => Promise<Response> {
-  const { upgradeWebSocket, log } = options;
+  const { upgradeWebSocket } = options;
   const refuseFull = (c: Context, host: string, full: Refusal) => {
-    log.warn('upgrade refused', { host, reason: full.reason });
-    gateway.refused(host, 'limit');
+    gateway.refused({ host, kind: 'limit', reason: full.reason, level: 'warn' });
     return c.json({ status: 'error', message: full.reason }, full.status);
   };
 
@@ -66,8 +63,7 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
     const forwardedHost = c.req.header('x-forwarded-host');
     const authority = requestAuthority(forwardedHost, c.req.header('host'));
     if (!authority?.host) {
-      log.info('upgrade refused', { host: JSON.stringify((forwardedHost || c.req.header('host') || '').slice(0, 100)), reason: 'bad Host header' });
-      gateway.refused('', 'bad_host');
+      gateway.refused({ host: '', shown: JSON.stringify((forwardedHost || c.req.header('host') || '').slice(0, 100)), kind: 'bad_host', reason: 'bad Host header', level: 'info' });
       return c.json({ status: 'error', message: 'bad Host header' }, 400);
     }
     const host = authority.host;
@@ -75,14 +71,12 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
     // Another site's page must not open sockets with this site's cookie.
     const origin = c.req.header('origin');
     if (!originAllowed(origin, { host, port: authority.port, scheme: isTls(c, authority.scheme) ? 'https' : undefined }, route?.config.origins)) {
-      log.warn('upgrade refused', { host, origin: origin!.slice(0, 200), reason: 'origin not allowed' });
-      gateway.refused(host, 'origin');
+      gateway.refused({ host, origin: origin!.slice(0, 200), kind: 'origin', reason: 'origin not allowed', level: 'warn' });
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
     const client = clientOptions(c);
     if ('problem' in client) {
-      log.info('upgrade refused', { host, reason: client.problem });
-      gateway.refused(host, 'bad_request');
+      gateway.refused({ host, kind: 'bad_request', reason: client.problem, level: 'info' });
       return c.json({ status: 'error', message: client.problem }, 400);
     }
     const from = route?.config.tokenFrom ?? 'cookie';
@@ -92,12 +86,11 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
       const admitted = gateway.admit(host, undefined);
       if ('refused' in admitted) return refuseFull(c, host, admitted.refused);
       admitted.ticket.release();
-      return upgradeWebSocket(c, firstFrameAuth(gateway, log, host, route.config.authTimeoutMs ?? 10_000, path, client));
+      return upgradeWebSocket(c, firstFrameAuth(gateway, host, route.config.authTimeoutMs ?? 10_000, path, client));
     }
     const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
     if (!token) {
-      log.info('upgrade refused', { host, reason: from === 'query' ? 'no token parameter' : 'no token cookie' });
-      gateway.refused(host, 'no_token');
+      gateway.refused({ host, kind: 'no_token', reason: from === 'query' ? 'no token parameter' : 'no token cookie', level: 'info' });
       return unauthorized(c);
     }
     const admitted = gateway.admit(host, token);

@@ -5,6 +5,9 @@ import type { Logger } from './log.ts';
 
 export function logObserver(log: Logger): CoreObserver {
   return {
+    refused({ host, shown, kind, reason, level, socket, token, origin }) {
+      log[level](kind === 'abandoned' ? 'upgrade abandoned' : 'upgrade refused', { host: shown ?? host, socket, token, origin, reason });
+    },
     opened: (client, tokenHash, sockets) => log.info('open', { host: client.host, socket: client.id, token: shortHash(tokenHash), sockets }),
     closed: (client, code, sockets) => log.info('close', { host: client.host, socket: client.id, code, sockets }),
     hook(run) {

@@ -53,7 +53,7 @@ export class Monitor {
   observer(): CoreObserver {
     const { metrics, feed } = this;
     return {
-      refused: (label, kind) => metrics.upgrade(label, 'refused', kind),
+      refused: (refusal, label) => metrics.upgrade(label, 'refused', refusal.kind),
       opened: (client) => {
         metrics.upgrade(client.route.config.key, 'accepted');
         feed.push('connect', client.host, client.id);

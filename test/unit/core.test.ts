@@ -21,6 +21,10 @@ describe('core in-process', () => {
     assert.deepEqual(await core.refused('b.test', 'yes'), { status: 401, reason: 'host not configured' });
     assert.match(core.gateway.metricsText(), /wsgate_upgrades_total\{host="a.test",result="refused",reason="auth_refused"\} 1/);
     assert.match(core.gateway.metricsText(), /wsgate_upgrades_total\{host="",result="refused",reason="host_not_configured"\} 1/);
+    // One log line each, from the refusal event, with the token only as a short hash.
+    assert.equal(core.lines.filter((line) => / INFO  upgrade refused host=a\.test socket=\w+ token=\w+ reason="auth returned false"$/.test(line)).length, 1);
+    assert.equal(core.lines.filter((line) => / WARN  upgrade refused host=b\.test token=\w+ reason="host not configured"$/.test(line)).length, 1);
+    assert.equal(core.lines.some((line) => line.includes('token=no ') || line.endsWith('token=no')), false);
   });
 
   it('runs connect, receive and close in order, with receive output back to the socket', async () => {

@@ -11,7 +11,6 @@ import type { Connections } from '../../core/connections.ts';
 import type { Ticket } from '../../core/admissions.ts';
 import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../../core/lifecycle.ts';
 import type { PathMatch } from '../../config/paths.ts';
-import type { Logger } from '../../ops/log.ts';
 import { deliver, frameBytes, frameText } from './socket-events.ts';
 
 export interface WSEvents {
@@ -21,7 +20,7 @@ export interface WSEvents {
 }
 
 /** The events of a socket whose token comes in its first frame. */
-export function firstFrameAuth(core: Connections, log: Logger, host: string, timeoutMs: number, path: PathMatch, client: ClientOptions): WSEvents {
+export function firstFrameAuth(core: Connections, host: string, timeoutMs: number, path: PathMatch, client: ClientOptions): WSEvents {
   let session: Client | undefined;
   let waiting: unknown[] | undefined;
   /** Bytes of the frames waiting for auth: a count alone would let 100 frames of 1 MiB wait. */
@@ -38,9 +37,8 @@ export function firstFrameAuth(core: Connections, log: Logger, host: string, tim
     auth?.abort();
     ticket?.release();
     waiting = [];
-    log.info('upgrade refused', { host, reason });
-    // authorize() counted its own refusals.
-    if (kind !== 'auth') core.refused(host, kind);
+    // authorize() told of its own refusals, with the socket and token.
+    if (kind !== 'auth') core.refused({ host, kind, reason, level: 'info' });
     ws.close(code, reason);
   };
   return {
