@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,8 +43,17 @@ export function cwdFor(target: Target): string {
   return target === 'binary' ? tempDir() : ROOT;
 }
 
+/** Folders made by this test process: removed when it exits (WSGATE_KEEP_TEMP=1 keeps them for a look). */
+const made: string[] = [];
+
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'wsgate-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-test-'));
+  if (made.push(dir) === 1 && !process.env.WSGATE_KEEP_TEMP) {
+    process.on('exit', () => {
+      for (const folder of made) rmSync(folder, { recursive: true, force: true });
+    });
+  }
+  return dir;
 }
 
 export interface Started {
