@@ -30,14 +30,11 @@ import type { Pools, PoolsHealth } from './hooks/pool/pools.ts';
 import { logObserver } from './ops/log-observer.ts';
 import type { Logger } from './ops/log.ts';
 import { Monitor } from './ops/monitor.ts';
+import type { Watched } from './ops/monitor.ts';
 import type { Wire } from './runtime/types.ts';
 
-export type { Refusal } from './core/admission.ts';
-export type { Spread } from './core/publishing.ts';
-export type { Presence } from './core/presence.ts';
-export { CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TRY_LATER } from './core/lifecycle.ts';
 
-export class Gateway {
+export class Gateway implements Watched {
   readonly hub: Hub;
   readonly pools: Pools;
   readonly events = new CoreEvents();
@@ -62,26 +59,8 @@ export class Gateway {
     this.#channels = new Channels(hub, this.#recovery, broker, log);
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, log, workers: () => pools.health().workers });
     this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events });
-    this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log, presence: (host, channel) => this.#channels.presence(host, channel) });
-    const gateway = this;
-    this.monitor = new Monitor({
-      sizes: () => hub.sizes(),
-      get sockets() {
-        return hub.size;
-      },
-      get admitting() {
-        return gateway.admissions.size;
-      },
-      poolHealth: () => pools.health(),
-      recoveryHealth: () => gateway.recoveryHealth(),
-      get cluster() {
-        return broker.status();
-      },
-      get recoveryWaiting() {
-        return gateway.#recovery.waiting;
-      },
-      configured: () => gateway.configured(),
-    });
+    this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log });
+    this.monitor = new Monitor(this);
     events.observe(this.monitor.observer());
     events.observe(logObserver(log));
     events.countTrafficWith((label) => this.monitor.metrics.traffic(label));
@@ -220,6 +199,23 @@ export class Gateway {
 
   stats(): Record<string, HostStats> {
     return this.hub.stats();
+  }
+
+  sizes(): ReturnType<Hub['sizes']> {
+    return this.hub.sizes();
+  }
+
+  get sockets(): number {
+    return this.hub.size;
+  }
+
+  get admitting(): number {
+    return this.#admission.admissions.size;
+  }
+
+  /** Joins waiting for the shared store. */
+  get recoveryWaiting(): number {
+    return this.#recovery.waiting;
   }
 
   poolHealth(): PoolsHealth {

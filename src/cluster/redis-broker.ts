@@ -60,12 +60,13 @@ export class RedisBroker implements Broker {
     return applyHere(this.#handler!, request, own);
   }
 
-  publish(publication: Publication, stream?: StreamRef): number | undefined {
+  publish(publication: Publication, streamOf?: () => StreamRef | undefined): number | undefined {
     const handler = this.#handler!;
     const cluster = this.#cluster;
     if (!cluster) return applyHere(handler, publication, true) as number;
     // Numbered in Redis first, then delivered here on its way back like on every node; should Redis fail it, here after all.
-    if (stream && publication.t === 'cast' && cluster.send(publication, this.#numbered(stream), () => applyHere(handler, publication, true))) return undefined;
+    const stream = publication.t === 'cast' ? streamOf?.() : undefined;
+    if (stream && cluster.send(publication, this.#numbered(stream), () => applyHere(handler, publication, true))) return undefined;
     // Delivered here now and passed on; kept for replay when this node's own copy comes back, or now if it cannot go.
     const echoed = cluster.notify(publication, { failed: () => handler.keep(publication) });
     const sent = handler.deliver(publication, true);

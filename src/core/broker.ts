@@ -51,9 +51,11 @@ export interface Broker {
    * Publishes a cast or presence event to every node, this one included,
    * delivered and kept through the handler. Returns how many of this node's
    * sockets got it, or undefined when this node's own copy comes back later
-   * (a stream numbered by the broker), in the broker's order.
+   * (a stream numbered by the broker), in the broker's order. `stream` is
+   * asked for only by a broker that numbers streams, so a node alone does
+   * not look it up for every cast.
    */
-  publish(publication: Publication, stream?: StreamRef): number | undefined;
+  publish(publication: Publication, stream?: () => StreamRef | undefined): number | undefined;
   /** Runs a request on every live node and gathers their answers. */
   gather(request: NodeRequest, stream?: StreamRef): Promise<Gathered>;
   /** News the other nodes act on (a token gone or back); false when they cannot be told now. */

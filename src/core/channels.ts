@@ -15,8 +15,6 @@ import { sha256Hex } from './ids.ts';
 import { channelRule } from '../config/channel-rules.ts';
 import type { Logger } from '../ops/log.ts';
 
-export const CLOSE_GOING_AWAY = 1001;
-
 export class Channels {
   readonly #hub: Hub;
   readonly #recovery: Recovery;

@@ -34,8 +34,6 @@ export interface LifecycleParts {
   recovery: Recovery;
   events: CoreEvents;
   log: Logger;
-  /** Who may see a channel's members (the presence of this node, or of all). */
-  presence: Channels['presence'];
 }
 
 export class Lifecycle {
@@ -113,7 +111,7 @@ export class Lifecycle {
     const { channel } = request;
     if (request.op === 'presence') {
       if (!client.channels?.has(channel)) return answer(protocol.error('presence is only for a channel this socket is in', channel));
-      return answer(protocol.presence(channel, this.#p.presence(client.host, channel).members));
+      return answer(protocol.presence(channel, channels.presence(client.host, channel).members));
     }
     if (request.op === 'unsubscribe') {
       channels.leave(client, channel);

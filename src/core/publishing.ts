@@ -66,7 +66,7 @@ export class Publishing implements BrokerHandler {
 
   /** cast() of a frame that is its text already (a module hook's send() outside receive), sent as it is. */
   castText(host: string, selection: Selection, frame: string, except: string | undefined): number {
-    const sent = this.#p.broker.publish({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, this.#streamRef(host, selection));
+    const sent = this.#p.broker.publish({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, () => this.#streamRef(host, selection));
     // Numbered by the broker, this node's copy comes back later: the sockets it will reach are those here now.
     return sent ?? this.#p.hub.select(host, selection).filter((socket) => socket.id !== except).length;
   }

@@ -10,19 +10,15 @@ import type { CompiledPath, PathMatch } from '../config/paths.ts';
 import type { Route } from './route.ts';
 
 export class Routes {
-  #config: Config;
-  #table: HostTable<Route>;
-  #configured: string[];
-  #paths: CompiledPath[];
+  #config!: Config;
+  #table!: HostTable<Route>;
+  #configured!: string[];
+  #paths!: CompiledPath[];
   /** Whether "*" is among the paths (then a plain GET anywhere is not told to upgrade). */
-  #anyPath: boolean;
+  #anyPath!: boolean;
 
   constructor(config: Config, routes: Map<string, Route>) {
-    this.#config = config;
-    this.#table = new HostTable(routes);
-    this.#configured = [...routes.keys()];
-    this.#paths = config.paths.map(compilePath);
-    this.#anyPath = config.paths.some((route) => route.template === '*');
+    this.replace(config, routes);
   }
 
   replace(config: Config, routes: Map<string, Route>): void {
