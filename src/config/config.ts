@@ -5,7 +5,7 @@
  * serve-rules.ts) to the typed Config of types.ts; load.ts reads the file,
  * merges the command line and checks that the files it names exist.
  */
-export type { ClusterConfig, Config, ConfigIO, HostConfig, HostMode, Limits, Overrides, PoolConfig, ScheduleEntry } from './types.ts';
+export type { ClusterConfig, Config, ConfigIO, HostConfig, HostMode, Limits, Overrides, PoolConfig, PusherApp, PusherConfig, PusherLimits, PusherWebhook, PusherWebhookEvent, ScheduleEntry } from './types.ts';
 export { BUILTIN_DEMO, DEFAULT_CONFIG, DEFAULTS } from './defaults.ts';
 export { ConfigError } from './problems.ts';
 export { resolvePath } from './resolve-path.ts';

@@ -116,6 +116,66 @@ export interface Config {
   cluster?: ClusterConfig;
   /** HTTPS and WSS on the public port: the paths of the PEM certificate chain and its private key (read at start and at every reload). */
   tls?: { cert: string; key: string };
+  /** Pusher Channels apps (pusher-js, Laravel Echo, Laravel broadcasting): upgrades at /app/{key}, the HTTP API at /apps/{id}. */
+  pusher?: PusherConfig;
+}
+
+export interface PusherConfig {
+  apps: PusherApp[];
+}
+
+/** What a Pusher app may post to its webhooks. */
+export type PusherWebhookEvent = 'channel_occupied' | 'channel_vacated' | 'member_added' | 'member_removed' | 'client_event' | 'cache_miss';
+
+export interface PusherWebhook {
+  /** Where the batch is POSTed (http or https). */
+  url: string;
+  /** The events it takes; undefined: all of them. */
+  events?: PusherWebhookEvent[];
+}
+
+/** Pusher's own limits, as its docs state them, each settable per app. */
+export interface PusherLimits {
+  /** Characters in a channel name (Pusher: 200; 164 for a user id). */
+  channelName: number;
+  /** Characters in an event name (Pusher: 200). */
+  eventName: number;
+  /** Bytes of an event's data (Pusher: 10 KB). */
+  payload: number;
+  /** Events in one batch_events request (Pusher: 10). */
+  batch: number;
+  /** Channels one event is triggered on (Pusher: 100). */
+  channels: number;
+  /** Users in one presence channel (Pusher: 100). */
+  presenceMembers: number;
+  /** Bytes of one member's user_info (Pusher: 1 KB). */
+  userInfo: number;
+}
+
+export interface PusherApp {
+  id: string;
+  key: string;
+  secret: string;
+  /**
+   * The host whose channels the app's sockets and API share (a channel is
+   * the same channel for every protocol on it). When the file names none,
+   * the app has a space of its own, `pusher:{id}`, with no hooks.
+   */
+  host: string;
+  /** Whether `host` was named in the file (a configured host's), or is the app's own space. */
+  sharesHost: boolean;
+  /** Clients may send `client-` events on private and presence channels they are in. */
+  clientEvents: boolean;
+  /** Client events one connection may send per second (Pusher: 10); more gets error 4301. */
+  clientEventsPerSecond: number;
+  /** Pages allowed to connect (Origin); undefined: any, as Pusher (private channels are guarded by their signatures). */
+  origins?: string[];
+  /** Connections of this app at once, on this node; undefined: only the gateway's limits. */
+  maxConnections?: number;
+  /** Seconds without a frame before either side pings (sent to the client as activity_timeout). */
+  activityTimeout: number;
+  limits: PusherLimits;
+  webhooks: PusherWebhook[];
 }
 
 export interface ClusterConfig {
