@@ -16,6 +16,8 @@ import { HookCalls } from './core/hook-calls.ts';
 import { Hub } from './core/hub.ts';
 import type { HostStats } from './core/hub.ts';
 import { Lifecycle } from './core/lifecycle.ts';
+import { MemoryMembers } from './core/members.ts';
+import type { MemberStore } from './core/members.ts';
 import type { Presence } from './core/presence.ts';
 import { Publishing } from './core/publishing.ts';
 import type { ClusterHealth, Spread } from './core/publishing.ts';
@@ -30,6 +32,7 @@ import type { Pools, PoolsHealth } from './hooks/pool/pools.ts';
 import { logObserver } from './ops/log-observer.ts';
 import type { Logger } from './ops/log.ts';
 import { Monitor } from './ops/monitor.ts';
+import { PusherFront } from './protocols/pusher/front.ts';
 import type { Watched } from './ops/monitor.ts';
 import type { Wire } from './runtime/types.ts';
 
@@ -39,6 +42,8 @@ export class Gateway implements Watched {
   readonly pools: Pools;
   readonly events = new CoreEvents();
   readonly monitor: Monitor;
+  /** The Pusher apps and their connections on this node. */
+  readonly pusher: PusherFront;
   readonly #routes: Routes;
   readonly #broker: Broker;
   readonly #recovery: Recovery;
@@ -47,7 +52,7 @@ export class Gateway implements Watched {
   readonly #admission: Admission;
   readonly #lifecycle: Lifecycle;
 
-  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker) {
+  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker, members: MemberStore = new MemoryMembers()) {
     const events = this.events;
     this.#routes = new Routes(config, routes);
     this.pools = pools;
@@ -56,10 +61,12 @@ export class Gateway implements Watched {
     const hub = this.hub;
     const hooks = new HookCalls(hub, events, log);
     this.#recovery = new Recovery(hub, this.#routes, broker, log);
-    this.#channels = new Channels(hub, this.#recovery, broker, log);
+    this.#channels = new Channels({ hub, recovery: this.#recovery, broker, members, events, log });
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, log, workers: () => pools.health().workers });
     this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events });
-    this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log });
+    const publishing = this.#publishing;
+    this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log, castText: (host, selection, frame, except) => publishing.castText(host, selection, frame, except) });
+    this.pusher = new PusherFront(config.pusher?.apps);
     this.monitor = new Monitor(this);
     events.observe(this.monitor.observer());
     events.observe(logObserver(log));
@@ -84,6 +91,10 @@ export class Gateway implements Watched {
     return this.#routes.isUpgradeOnlyPath(path);
   }
 
+  hostName(host: string): string {
+    return this.hub.hostName(host);
+  }
+
   route(host: string): Route | undefined {
     return this.#routes.match(host);
   }
@@ -105,6 +116,7 @@ export class Gateway implements Watched {
     this.hub.sendBuffer = config.limits.sendBuffer;
     this.#recovery.reconfigure();
     this.#lifecycle.rehome();
+    this.pusher.configure(config.pusher?.apps ?? []);
   }
 
   // ---- admission and a connection's life (the HTTP layer's upgrade)
@@ -145,11 +157,20 @@ export class Gateway implements Watched {
     this.#lifecycle.closed(client, code);
   }
 
+  send(client: Client, frame: string): boolean {
+    return this.hub.send(client, frame);
+  }
+
+  close(client: Client, code: number, reason: string): void {
+    this.hub.close(client, code, reason);
+  }
+
   /** Once a second: idle sockets, the replay window and history, and the dashboard's sample. */
   sweep(now = performance.now()): void {
     this.monitor.sample();
     this.#recovery.sweep();
     this.#lifecycle.sweepIdle(now);
+    this.pusher.sweep(now);
   }
 
   shutdown(): Promise<void> {
@@ -176,6 +197,15 @@ export class Gateway implements Watched {
 
   disconnectEverywhere(host: string, selection: Selection, code: number, reason: string): Promise<Spread<number>> {
     return this.#publishing.disconnectEverywhere(host, selection, code, reason);
+  }
+
+  channelsEverywhere(host: string, which: { prefix?: string; channel?: string }): Promise<Spread<Record<string, number>>> {
+    return this.#publishing.channelsEverywhere(host, which);
+  }
+
+  /** The users of a channel with members by user. */
+  users(host: string, channel: string): Promise<Map<string, unknown>> {
+    return this.#channels.users(host, channel);
   }
 
   presenceEverywhere(host: string, channel: string): Promise<Spread<Presence>> {

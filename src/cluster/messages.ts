@@ -30,6 +30,7 @@ export const RequestSchema = v.variant('t', [
   v.object({ t: v.literal('subscribe'), host: v.string(), selection: SelectionSchema, channel: v.string(), join: v.boolean() }),
   v.object({ t: v.literal('disconnect'), host: v.string(), selection: SelectionSchema, code: v.number(), reason: v.string() }),
   v.object({ t: v.literal('presence'), host: v.string(), channel: v.string() }),
+  v.object({ t: v.literal('channels'), host: v.string(), prefix: v.optional(v.string()), channel: v.optional(v.string()) }),
   v.object({ t: v.literal('health') }),
   /**
    * A token's last socket on the sender closed, on a host that replays: every

@@ -7,6 +7,9 @@ import type { Client } from './client.ts';
 import type { Broker } from './broker.ts';
 import type { Hub } from './hub.ts';
 import type { Presence } from './presence.ts';
+import type { CoreEvents } from './events.ts';
+import type { MemberStore } from './members.ts';
+import type { Member } from './protocol.ts';
 import type { Recovery } from './history/recovery.ts';
 import { streamKey } from './history/history.ts';
 import type { Position } from './history/history.ts';
@@ -20,12 +23,16 @@ export class Channels {
   readonly #recovery: Recovery;
   readonly #broker: Broker;
   readonly #log: Logger;
+  readonly #members: MemberStore;
+  readonly #events: CoreEvents;
 
-  constructor(hub: Hub, recovery: Recovery, broker: Broker, log: Logger) {
-    this.#hub = hub;
-    this.#recovery = recovery;
-    this.#broker = broker;
-    this.#log = log;
+  constructor(parts: { hub: Hub; recovery: Recovery; broker: Broker; members: MemberStore; events: CoreEvents; log: Logger }) {
+    this.#hub = parts.hub;
+    this.#recovery = parts.recovery;
+    this.#broker = parts.broker;
+    this.#members = parts.members;
+    this.#events = parts.events;
+    this.#log = parts.log;
   }
 
   joinAll(client: Client, channels: string[]): void {
@@ -59,19 +66,56 @@ export class Channels {
   #enter(client: Client, channel: string): boolean {
     if (!this.#hub.join(client, channel)) return false;
     this.#log.debug('join', { host: client.host, socket: client.id, channel });
+    if (this.#hub.count(client.host, channel) === 1) this.#events.channel(client.host, channel, true);
     this.presenceEvent(client, channel, 'join');
     return true;
+  }
+
+  /**
+   * Joins a channel with members by user, as `member` (its signature
+   * checked by the protocol); the others are told when it is the user's
+   * first socket there. Resolves to the channel's users, or undefined when
+   * the client was in it already or went away meanwhile.
+   */
+  async joinAsMember(client: Client, channel: string, member: Member): Promise<Map<string, unknown> | undefined> {
+    if (!this.#enter(client, channel)) return undefined;
+    const first = await this.#members.add(client.host, channel, client.id, member);
+    if (first) this.#memberEvent(client, channel, member, true);
+    if (!client.open) return undefined;
+    return this.#members.users(client.host, channel);
+  }
+
+  /** The users in a channel with members by user (on every node the member store sees). */
+  users(host: string, channel: string): Promise<Map<string, unknown>> {
+    return this.#members.users(host, channel);
+  }
+
+  #memberEvent(client: Client, channel: string, member: Member, added: boolean): void {
+    const frame = client.protocol.memberEvent?.(added, channel, member);
+    if (frame !== undefined) this.#broker.publish({ t: 'presenceEvent', host: client.host, channel, frame, except: client.id });
+    this.#events.member(client.host, channel, member, added);
   }
 
   /** Takes it out of a channel; `tell`: the app did, and a client that resumes is told. False when it was not in it. */
   leave(client: Client, channel: string, tell = false): boolean {
     if (!this.#hub.leave(client, channel)) return false;
-    this.presenceEvent(client, channel, 'leave');
+    this.departed(client, channel);
     if (tell && client.open) {
       const left = client.protocol.left(channel);
       if (left !== undefined) this.#hub.send(client, left);
     }
     return true;
+  }
+
+  /** It is out of a channel (left, or closed): the others are told, as the channel asks. */
+  departed(client: Client, channel: string): void {
+    this.presenceEvent(client, channel, 'leave');
+    if (client.protocol.memberEvent) {
+      void this.#members.remove(client.host, channel, client.id).then((member) => {
+        if (member) this.#memberEvent(client, channel, member, false);
+      });
+    }
+    if (this.#hub.count(client.host, channel) === 0) this.#events.channel(client.host, channel, false);
   }
 
   /** A join or leave told to the channel's other members on every node, where the channel's options ask for it. */

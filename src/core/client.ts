@@ -8,7 +8,7 @@ import type { Socket } from './hub.ts';
 import type { Position, StoredStream } from './history/history.ts';
 import type { Grant } from '../hooks/runners/runner.ts';
 import type { Route } from './route.ts';
-import type { ClientProtocol } from './protocol.ts';
+import type { ClientProtocol, ParsedFrame } from './protocol.ts';
 
 /** The protocol a connection speaks, as its upgrade chose it, and where it said it stopped in each stream. */
 export interface ClientOptions {
@@ -234,6 +234,11 @@ export class Client implements Socket {
   /** What Redis held of `stream` for it, read at the upgrade. */
   storedOf(stream: string): StoredStream | undefined {
     return this.#stored?.get(stream);
+  }
+
+  /** What a frame it sent asks: read by its protocol (a protocol with state per connection overrides this). */
+  request(text: string, hostAllows: boolean): ParsedFrame {
+    return this.protocol.request?.(text, hostAllows);
   }
 
   /** The upgrade's Redis reads are used: they are not kept for the client's life. */

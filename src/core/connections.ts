@@ -21,4 +21,8 @@ export interface Connections {
   message(client: Client, text: string): void;
   tooBig(client: Client, bytes: number): void;
   closed(client: Client, code: number): void;
+  /** A frame of the protocol's own to one client; false when it is gone. */
+  send(client: Client, frame: string): boolean;
+  /** Closes a client with a code of the protocol's own. */
+  close(client: Client, code: number, reason: string): void;
 }

@@ -6,6 +6,7 @@
 import type { Client } from './client.ts';
 import type { HookName } from '../hooks/runners/runner.ts';
 import type { Traffic } from './hub.ts';
+import type { Member } from './protocol.ts';
 
 /** One hook run as it ended. */
 export interface HookRun {
@@ -47,6 +48,12 @@ export interface CoreObserver {
   hook?(run: HookRun): void;
   /** A publication delivered to this node's sockets; `taken`: this node took it from a caller (it counts as a cast here). */
   cast?(label: string, kind: string, sent: number, taken: boolean): void;
+  /** A channel got its first socket (`occupied`) or lost its last, on this node. */
+  channel?(host: string, channel: string, occupied: boolean): void;
+  /** A user came to (`added`) or left a channel with members by user. */
+  member?(host: string, channel: string, member: Member, added: boolean): void;
+  /** A client sent an event to the others in a channel. */
+  clientEvent?(client: Client, channel: string, event: string, data: unknown, user?: string): void;
 }
 
 const NO_TRAFFIC: Traffic = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
@@ -86,5 +93,17 @@ export class CoreEvents {
 
   cast(label: string, kind: string, sent: number, taken: boolean): void {
     for (const o of this.#observers) o.cast?.(label, kind, sent, taken);
+  }
+
+  channel(host: string, channel: string, occupied: boolean): void {
+    for (const o of this.#observers) o.channel?.(host, channel, occupied);
+  }
+
+  member(host: string, channel: string, member: Member, added: boolean): void {
+    for (const o of this.#observers) o.member?.(host, channel, member, added);
+  }
+
+  clientEvent(client: Client, channel: string, event: string, data: unknown, user?: string): void {
+    for (const o of this.#observers) o.clientEvent?.(client, channel, event, data, user);
   }
 }

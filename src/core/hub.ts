@@ -18,9 +18,9 @@ export interface Socket {
   readonly raw: unknown;
   /** Channels it belongs to (kept by the hub); undefined until it joins one. */
   channels?: Set<string>;
-  /** Casts to streams reach it framed by its protocol (docs/PROTOCOL.md's envelopes). */
+  /** Casts reach it framed by its protocol (docs/PROTOCOL.md's envelopes, Pusher's events). */
   readonly aware?: boolean;
-  /** Its protocol, for the frame of a cast to a stream when it is `aware`. */
+  /** Its protocol, for the frame of a cast when it is `aware`. */
   readonly protocol?: ClientProtocol;
 }
 
@@ -36,10 +36,8 @@ interface HostGroup {
   /** The host name as the group's first socket brought it: later sockets of the host share this string. */
   host: string;
   topic: string;
-  /** Sockets that opted in to envelopes: they take their host's and channels' frames from topics of their own. */
-  aware: number;
-  /** The protocol those sockets speak, which frames what is published to their topics. */
-  wrapper?: ClientProtocol;
+  /** Sockets whose protocol frames casts, by protocol: each protocol's take their frames from topics of their own. */
+  wrapped: Map<ClientProtocol, number>;
   /** Sockets of the host: those in `tokens`. */
   size: number;
   /** Most tokens have one socket: the Socket itself stands for a set of one. */
@@ -69,9 +67,9 @@ const frameBytes = (frame: OutFrame): number => (typeof frame === 'string' ? utf
 /** A channel's native topic: the host is part of it, so equal channel names on two hosts never mix. */
 const channelTopic = (host: string, channel: string): string => `channel:${host}\n${channel}`;
 
-/** The topic of the same frames, wrapped for sockets that opted in to envelopes. */
-const AWARE = '\n+';
-const awareTopic = (topic: string, socket: Socket): string => (socket.aware ? topic + AWARE : topic);
+/** The topic of the same frames, framed by a protocol for its sockets. */
+const wrappedTopic = (topic: string, protocol: ClientProtocol): string => `${topic}\n+${protocol.name}`;
+const topicOf = (topic: string, socket: Socket): string => (socket.aware && socket.protocol ? wrappedTopic(topic, socket.protocol) : topic);
 
 const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
 
@@ -122,7 +120,7 @@ export class Hub {
     this.#byId.set(socket.id, socket);
     let group = this.#byHost.get(socket.host);
     if (!group) {
-      group = { host: socket.host, topic: `host:${socket.host}`, aware: 0, size: 0, tokens: new Map(), channels: new Map() };
+      group = { host: socket.host, topic: `host:${socket.host}`, wrapped: new Map(), size: 0, tokens: new Map(), channels: new Map() };
       this.#byHost.set(socket.host, group);
     }
     group.size++;
@@ -130,11 +128,8 @@ export class Hub {
     if (same === undefined) group.tokens.set(socket.token, socket);
     else if (same instanceof Set) same.add(socket);
     else group.tokens.set(socket.token, new Set([same, socket]));
-    if (socket.aware) {
-      group.aware++;
-      group.wrapper ??= socket.protocol;
-    }
-    this.#wire.topics?.subscribe(socket.raw, awareTopic(group.topic, socket));
+    if (socket.aware && socket.protocol) group.wrapped.set(socket.protocol, (group.wrapped.get(socket.protocol) ?? 0) + 1);
+    this.#wire.topics?.subscribe(socket.raw, topicOf(group.topic, socket));
   }
 
   /** Returns false when the socket was not registered (already removed). */
@@ -144,7 +139,11 @@ export class Hub {
     const group = this.#byHost.get(socket.host);
     if (!group) return true;
     group.size--;
-    if (socket.aware) group.aware--;
+    if (socket.aware && socket.protocol) {
+      const left = group.wrapped.get(socket.protocol)! - 1;
+      if (left > 0) group.wrapped.set(socket.protocol, left);
+      else group.wrapped.delete(socket.protocol);
+    }
     const same = group.tokens.get(socket.token);
     if (same === socket) group.tokens.delete(socket.token);
     else if (same instanceof Set) {
@@ -154,7 +153,7 @@ export class Hub {
     if (socket.channels) for (const channel of socket.channels) this.#leave(group, socket, channel);
     if (group.size === 0) this.#byHost.delete(socket.host);
     try {
-      this.#wire.topics?.unsubscribe(socket.raw, awareTopic(group.topic, socket));
+      this.#wire.topics?.unsubscribe(socket.raw, topicOf(group.topic, socket));
     } catch {
       // Closed sockets leave their topics by themselves.
     }
@@ -172,7 +171,7 @@ export class Hub {
       group.channels.set(channel, members);
     }
     members.add(socket);
-    this.#wire.topics?.subscribe(socket.raw, awareTopic(channelTopic(socket.host, channel), socket));
+    this.#wire.topics?.subscribe(socket.raw, topicOf(channelTopic(socket.host, channel), socket));
     return true;
   }
 
@@ -192,7 +191,7 @@ export class Hub {
       if (members.size === 0) group.channels.delete(channel);
     }
     try {
-      this.#wire.topics?.unsubscribe(socket.raw, awareTopic(channelTopic(socket.host, channel), socket));
+      this.#wire.topics?.unsubscribe(socket.raw, topicOf(channelTopic(socket.host, channel), socket));
     } catch {
       // Closed sockets leave their topics by themselves.
     }
@@ -240,10 +239,10 @@ export class Hub {
 
   /**
    * Sends `frame` to the selected sockets of `host`; returns how many got it.
-   * Sockets that opted in to envelopes get `wrap(protocol)` instead, when
+   * Sockets whose protocol frames casts get `wrap(protocol)` instead, when
    * given: it is called at most once per protocol; with native topics
-   * whenever the host has such a socket (the envelope topic is published to
-   * blindly), else only when one is among the selected.
+   * whenever the host has such a socket (its protocol's topic is published
+   * to blindly), else only when one is among the selected.
    */
   cast(host: string, selection: Selection, frame: string, except?: string, wrap?: (protocol: ClientProtocol) => string): number {
     const group = this.#byHost.get(host);
@@ -257,7 +256,7 @@ export class Hub {
       const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
-      if (group.aware > 0) topics.publish(topic + AWARE, wrap && group.wrapper ? wrap(group.wrapper) : frame, excepted ? skip.raw : undefined);
+      for (const protocol of group.wrapped.keys()) topics.publish(wrappedTopic(topic, protocol), wrap ? wrap(protocol) : frame, excepted ? skip.raw : undefined);
       return this.#counted(host, frame, (members ? members.size : group.size) - (excepted ? 1 : 0));
     }
     const out = this.#wire.encode(frame);
@@ -292,6 +291,19 @@ export class Hub {
     const picked: Socket[] = [];
     if (group) this.#each(group, selection, (socket) => void picked.push(socket));
     return picked;
+  }
+
+  /** Sockets per occupied channel of a host, of those whose names start with `prefix`. */
+  occupied(host: string, prefix = ''): Record<string, number> {
+    const counts: Record<string, number> = {};
+    const channels = this.#byHost.get(host)?.channels;
+    if (channels) for (const [channel, members] of channels) if (channel.startsWith(prefix)) counts[channel] = members.size;
+    return counts;
+  }
+
+  /** How many of a host's sockets are in a channel. */
+  count(host: string, channel: string): number {
+    return this.#byHost.get(host)?.channels.get(channel)?.size ?? 0;
   }
 
   /** Members of a channel of a host. */

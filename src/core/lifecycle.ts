@@ -10,7 +10,8 @@ import type { CoreEvents } from './events.ts';
 import { BUSY } from './hook-calls.ts';
 import type { HookCalls } from './hook-calls.ts';
 import type { Hub } from './hub.ts';
-import type { ClientRequest } from './protocol.ts';
+import type { ClientRequest, ParsedFrame } from './protocol.ts';
+import type { Selection } from './targets.ts';
 import type { Routes } from './routes.ts';
 import type { Recovery } from './history/recovery.ts';
 import { streamKey } from './history/history.ts';
@@ -34,6 +35,8 @@ export interface LifecycleParts {
   recovery: Recovery;
   events: CoreEvents;
   log: Logger;
+  /** Casts on every node (Publishing.castText): a client's event to its channel. */
+  castText(host: string, selection: Selection, frame: string, except: string | undefined): number;
 }
 
 export class Lifecycle {
@@ -57,6 +60,7 @@ export class Lifecycle {
     if (client.protocol.resumes) recovery.announceOwnStreams(client);
     const ready = client.protocol.ready(client.id);
     if (ready !== undefined) hub.send(client, ready);
+    if (!client.protocol.hooks) return client;
     void client.enqueue(async () => {
       if (!client.open) return;
       const result = await this.#p.hooks.run(client, client.route, 'connect');
@@ -86,7 +90,10 @@ export class Lifecycle {
     traffic.bytesIn += utf8Length(text);
     if (!client.takeMessage(limits, performance.now())) return this.#refuse(client, CLOSE_POLICY, 'too many messages per second');
     if (client.waiting >= limits.pending) return this.#refuse(client, CLOSE_POLICY, 'too many messages waiting for the app');
-    const request = client.protocol.request(text, config.clientChannels === true);
+    const request = client.request(text, config.clientChannels === true);
+    // An answer the protocol gives at once (a ping's pong) waits only for the answers to what came before it.
+    if (request && !('request' in request) && 'reply' in request && client.waiting === 0) return void this.#p.hub.send(client, request.reply);
+    if (!request && !client.protocol.hooks) return;
     // A process argument cannot carry a NUL byte: the hook could never see this message, so the client is told.
     if (!request && config.mode === 'oneshot' && text.includes('\0')) return this.#undelivered(client, CLOSE_BAD_DATA, "a message with a NUL byte cannot be passed to this host's hook");
     client.enqueueMessage(async () => {
@@ -100,22 +107,27 @@ export class Lifecycle {
    * like any frame: the subscribe hook (host, token, socket, channel)
    * decides, `false` or a failure refuses; the client is told either way.
    */
-  async #request(client: Client, parsed: { request: ClientRequest } | { problem: string; channel?: string }): Promise<void> {
+  async #request(client: Client, parsed: NonNullable<ParsedFrame>): Promise<void> {
     const { hub, channels, recovery, log } = this.#p;
     const protocol = client.protocol;
     const answer = (frame: string) => {
       if (client.open) hub.send(client, frame);
     };
     if ('problem' in parsed) return answer(protocol.error(parsed.problem, parsed.channel));
+    if (parsed.reply !== undefined) answer(parsed.reply);
+    if (!('request' in parsed)) return;
     const request = parsed.request;
     const { channel } = request;
+    if (request.op === 'publish') return this.#publish(client, request);
+    if (request.op === 'subscribe' && request.signed) return this.#signedSubscribe(client, request);
     if (request.op === 'presence') {
       if (!client.channels?.has(channel)) return answer(protocol.error('presence is only for a channel this socket is in', channel));
       return answer(protocol.presence(channel, channels.presence(client.host, channel).members));
     }
     if (request.op === 'unsubscribe') {
       channels.leave(client, channel);
-      return answer(protocol.unsubscribed(channel));
+      const done = protocol.unsubscribed(channel);
+      return done === undefined ? undefined : answer(done);
     }
     if (!client.route.config.clientChannels) return answer(protocol.subscribeRefused(channel, 'this host does not let clients choose channels ("clientChannels")'));
     const result = await this.#p.hooks.run(client, client.route, 'subscribe', channel);
@@ -131,6 +143,32 @@ export class Lifecycle {
     const since = request.op === 'subscribe' ? request.since : undefined;
     // Already in it: still say where the stream is, and give what it missed.
     if (!channels.join(client, channel, 'subscribed', since)) recovery.announce(client, channel, streamKey(client.host, channel), channelRule(client.route.config.channels, channel)?.history, 'subscribed', since);
+  }
+
+  /** A subscribe the app signed (checked by the protocol): no hook; a member's channel answers with its users. */
+  async #signedSubscribe(client: Client, request: Extract<ClientRequest, { op: 'subscribe' }>): Promise<void> {
+    const { channels, hub } = this.#p;
+    const { channel, member, maxUsers } = request;
+    let users: Map<string, unknown> | undefined;
+    if (member) {
+      if (maxUsers !== undefined && !client.channels?.has(channel)) {
+        const now = await channels.users(client.host, channel);
+        if (now.size >= maxUsers && !now.has(member.user)) return void (client.open && hub.send(client, client.protocol.subscribeRefused(channel, `the channel holds its maximum of ${maxUsers} users`)));
+      }
+      users = (await channels.joinAsMember(client, channel, member)) ?? (client.channels?.has(channel) ? await channels.users(client.host, channel) : undefined);
+    } else channels.join(client, channel, 'subscribed');
+    if (!request.quiet && client.open && client.channels?.has(channel)) hub.send(client, client.protocol.inStream(channel, 'subscribed', users ? { users } : {}));
+  }
+
+  /** An event from a client to the others in a channel it is in (the protocol checked that it may send it). */
+  #publish(client: Client, request: Extract<ClientRequest, { op: 'publish' }>): void {
+    const { channel } = request;
+    if (!client.channels?.has(channel)) {
+      if (client.open) this.#p.hub.send(client, client.protocol.error(`not subscribed to ${channel}`, channel));
+      return;
+    }
+    this.#p.castText(client.host, { kind: 'channel', channel }, request.frame, client.id);
+    this.#p.events.clientEvent(client, channel, request.event, request.data, request.user);
   }
 
   /** Closes a client that broke a limit, saying which; once, however many frames it sends until the close completes. */
@@ -175,7 +213,7 @@ export class Lifecycle {
     for (const client of hub.all() as Client[]) {
       if (now - client.lastSeen >= idleMs) {
         log.info('idle', { host: client.host, socket: client.id, seconds: idle });
-        hub.close(client, CLOSE_GOING_AWAY, 'idle');
+        hub.close(client, client.protocol.goingAway?.idle ?? CLOSE_GOING_AWAY, 'idle');
       }
     }
   }
@@ -186,9 +224,11 @@ export class Lifecycle {
     const { hub, channels, recovery, events } = this.#p;
     const joined = client.channels && [...client.channels];
     hub.remove(client);
-    recovery.left(client, joined ?? []);
-    if (joined) for (const channel of joined) channels.presenceEvent(client, channel, 'leave');
+    // A gone token's frames are kept for its return; a protocol without the app's tokens has none to come back.
+    if (client.protocol.hooks) recovery.left(client, joined ?? []);
+    if (joined) for (const channel of joined) channels.departed(client, channel);
     events.closed(client, code, hub.size);
+    if (!client.protocol.hooks) return;
     const done = client.enqueue(async () => {
       await this.#p.hooks.run(client, client.route, 'close');
     });
@@ -204,7 +244,7 @@ export class Lifecycle {
       if (route) client.moveTo(route);
       else {
         log.info('host removed', { host: client.host, socket: client.id });
-        hub.close(client, CLOSE_GOING_AWAY, 'host no longer served');
+        hub.close(client, client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY, 'host no longer served');
       }
     }
   }
@@ -213,8 +253,9 @@ export class Lifecycle {
   async shutdown(): Promise<void> {
     const { hub, routes } = this.#p;
     for (const client of hub.all() as Client[]) {
-      hub.close(client, CLOSE_GOING_AWAY, 'server shutting down');
-      this.closed(client, CLOSE_GOING_AWAY);
+      const code = client.protocol.goingAway?.shutdown ?? CLOSE_GOING_AWAY;
+      hub.close(client, code, 'server shutting down');
+      this.closed(client, code);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, routes.config.shutdownMs)));

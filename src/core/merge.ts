@@ -9,6 +9,16 @@ import type { Presence } from './presence.ts';
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
 
+/** Sockets per channel over the nodes: each node's counts added up. */
+export function mergeCounts(results: unknown[]): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const result of results) {
+    if (!isRecord(result)) continue;
+    for (const [channel, n] of Object.entries(result)) merged[channel] = (merged[channel] ?? 0) + count(n);
+  }
+  return merged;
+}
+
 export function mergePresence(results: unknown[]): Presence {
   const merged: Presence = { sockets: 0, tokens: {}, members: [] };
   for (const result of results) {

@@ -8,7 +8,7 @@ import type { Broker, BrokerHandler, StreamRef } from './broker.ts';
 import type { Channels } from './channels.ts';
 import type { CoreEvents } from './events.ts';
 import type { Hub, HostStats } from './hub.ts';
-import { mergePresence, mergeStats } from './merge.ts';
+import { mergeCounts, mergePresence, mergeStats } from './merge.ts';
 import type { Presence } from './presence.ts';
 import type { NodeRequest, Publication } from './requests.ts';
 import type { Routes } from './routes.ts';
@@ -92,7 +92,7 @@ export class Publishing implements BrokerHandler {
     const { host, selection, frame, except } = publication;
     const stream = streamOf(config, host, selection);
     const position: Position | undefined = stream?.limits && this.#p.recovery.place({ ...stream, limits: stream.limits }, frame, publication.position);
-    const sent = hub.cast(host, selection, frame, except, stream && ((protocol) => protocol.publication(stream.stream, position, frame)));
+    const sent = hub.cast(host, selection, frame, except, (protocol) => protocol.publication(stream?.stream, position, frame));
     events.cast(config.key, selection.kind, sent, taken);
     this.#p.log.debug('cast', { host, target: selection.kind, sent });
     return sent;
@@ -107,7 +107,7 @@ export class Publishing implements BrokerHandler {
 
   /** Any other request, applied to this node's sockets. */
   apply(request: Exclude<NodeRequest, Publication>, taken: boolean): unknown {
-    if ('host' in request && !this.#p.routes.match(request.host)) return request.t === 'presence' ? { sockets: 0, tokens: {}, members: [] } : 0;
+    if ('host' in request && !this.#p.routes.match(request.host)) return request.t === 'presence' ? { sockets: 0, tokens: {}, members: [] } : request.t === 'channels' ? {} : 0;
     const { channels } = this.#p;
     switch (request.t) {
       case 'subscribe':
@@ -116,6 +116,8 @@ export class Publishing implements BrokerHandler {
         return channels.disconnect(request.host, request.selection, request.code, request.reason);
       case 'presence':
         return channels.presence(request.host, request.channel);
+      case 'channels':
+        return request.channel === undefined ? this.#p.hub.occupied(request.host, request.prefix) : { [request.channel]: this.#p.hub.count(request.host, request.channel) };
       case 'health':
         return { sockets: this.#p.hub.stats(), workers: this.#p.workers() } satisfies NodeHealth;
       case 'replayLeft':
@@ -146,6 +148,11 @@ export class Publishing implements BrokerHandler {
 
   disconnectEverywhere(host: string, selection: Selection, code: number, reason: string): Promise<Spread<number>> {
     return this.#everywhere({ t: 'disconnect', host, selection, code, reason }, sum);
+  }
+
+  /** Sockets per occupied channel over every node (of those named `prefix`..., or the one `channel`). */
+  channelsEverywhere(host: string, which: { prefix?: string; channel?: string }): Promise<Spread<Record<string, number>>> {
+    return this.#everywhere({ t: 'channels', host, ...which }, mergeCounts);
   }
 
   presenceEverywhere(host: string, channel: string): Promise<Spread<Presence>> {

@@ -35,6 +35,8 @@ export type NodeRequest =
   | { t: 'subscribe'; host: string; selection: Selection; channel: string; join: boolean }
   | { t: 'disconnect'; host: string; selection: Selection; code: number; reason: string }
   | { t: 'presence'; host: string; channel: string }
+  /** Sockets per occupied channel of a host: those named `prefix`..., or the one `channel`. */
+  | { t: 'channels'; host: string; prefix?: string; channel?: string }
   | { t: 'health' }
   /** A token's last socket on the sender closed, on a host that replays: every node keeps what would have reached it. */
   | { t: 'replayLeft'; host: string; token: string; channels: string[] }

@@ -13,6 +13,9 @@ import type { BridgeOptions } from './options.ts';
 import { upgradeHandler } from './upgrade.ts';
 import type { UpgradeGateway } from './upgrade.ts';
 import type { PathMatch } from '../config/paths.ts';
+import { pusherUpgrade as pusherUpgradeHandler } from './pusher/upgrade.ts';
+import type { PusherUpgradeGateway } from './pusher/upgrade.ts';
+import type { PusherFront } from '../protocols/pusher/front.ts';
 import type { Runtime } from '../runtime/types.ts';
 
 export interface ServerOptions extends BridgeOptions {
@@ -25,16 +28,22 @@ export interface ServerOptions extends BridgeOptions {
   extra?: (app: Hono) => void;
 }
 
-export interface PublicGateway extends UpgradeGateway, BridgeAppGateway {
+export interface PublicGateway extends UpgradeGateway, BridgeAppGateway, PusherUpgradeGateway {
   upgradePath(path: string): PathMatch | undefined;
   isUpgradeOnlyPath(path: string): boolean;
+  readonly pusher: PusherFront;
 }
+
+/** Where pusher-js and Laravel Echo connect: /app/{key}. */
+const PUSHER_PATH = /^\/app\/[^/]+$/;
 
 export function createApp(gateway: PublicGateway, options: ServerOptions): Hono {
   const app = new Hono();
   const upgrade = upgradeHandler(gateway, options);
+  const pusherUpgrade = pusherUpgradeHandler(gateway, gateway.pusher, options.upgradeWebSocket);
   app.use('*', async (c, next) => {
     const wantsUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+    if (wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.apps.length > 0) return pusherUpgrade(c, decodeURIComponent(c.req.path.slice(5)));
     const path = wantsUpgrade ? gateway.upgradePath(c.req.path) : undefined;
     if (path) return upgrade(c, path);
     if (c.req.method === 'GET' && gateway.isUpgradeOnlyPath(c.req.path)) {

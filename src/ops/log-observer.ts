@@ -8,7 +8,8 @@ export function logObserver(log: Logger): CoreObserver {
     refused({ host, shown, kind, reason, level, socket, token, origin }) {
       log[level](kind === 'abandoned' ? 'upgrade abandoned' : 'upgrade refused', { host: shown ?? host, socket, token, origin, reason });
     },
-    opened: (client, tokenHash, sockets) => log.info('open', { host: client.host, socket: client.id, token: shortHash(tokenHash), sockets }),
+    // A connection with no token of the app's (Pusher's) is named by its protocol instead.
+    opened: (client, tokenHash, sockets) => log.info('open', { host: client.host, socket: client.id, ...(tokenHash ? { token: shortHash(tokenHash) } : { protocol: client.protocol.name }), sockets }),
     closed: (client, code, sockets) => log.info('close', { host: client.host, socket: client.id, code, sockets }),
     hook(run) {
       const { host, socket, hook, stderr, error } = run;

@@ -19,6 +19,11 @@ import { createLogger } from '../../src/ops/log.ts';
 import { AWARE, PLAIN } from '../../src/protocols/wsgate/protocol.ts';
 import { moduleCast } from '../../src/hooks/runners/module-cast.ts';
 import type { OutFrame, Wire } from '../../src/runtime/types.ts';
+import type { PusherApp } from '../../src/config/config.ts';
+import { PusherConnection } from '../../src/protocols/pusher/connection.ts';
+import { PUSHER } from '../../src/protocols/pusher/protocol.ts';
+import { pusherSocketId } from '../../src/protocols/pusher/socket-id.ts';
+import type { WSContext } from 'hono/ws';
 
 /** A socket as the fake runtime holds it: what it was sent, and how it was closed. */
 export class FakeSocket {
@@ -52,6 +57,8 @@ export interface Core {
   refused(host: string, token: string): Promise<Refusal>;
   /** The client sends a text frame. */
   send(socket: FakeSocket, text: string): void;
+  /** Opens a Pusher connection of `app` (its host configured in the file, or its own), as the /app/{key} upgrade does. */
+  connectPusher(app: PusherApp): Promise<FakeSocket>;
   /** Lets every queued lane and microtask run. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -119,6 +126,17 @@ export function startCore(file: Record<string, unknown>, hooks: Record<string, H
       const authorized = await upgrade(host, token);
       if (!('status' in authorized)) throw new Error('expected a refusal');
       return authorized;
+    },
+    async connectPusher(app) {
+      const id = pusherSocketId();
+      const route = gateway.route(app.host);
+      if (!route) throw new Error(`no route for ${app.host}`);
+      const socket = new FakeSocket();
+      const connection = new PusherConnection(gateway, gateway.pusher, { id, host: app.host, token: id, tokenHash: '', route, client: { protocol: PUSHER } }, app);
+      socket.client = connection;
+      connection.onOpen(new Event('open'), { raw: socket } as unknown as WSContext<unknown>);
+      await settle();
+      return socket;
     },
     send(socket, text) {
       gateway.message(socket.client, text);

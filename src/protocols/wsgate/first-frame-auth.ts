@@ -11,7 +11,7 @@ import type { Connections } from '../../core/connections.ts';
 import type { Ticket } from '../../core/admissions.ts';
 import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../../core/lifecycle.ts';
 import type { PathMatch } from '../../config/paths.ts';
-import { deliver, frameBytes, frameText } from './socket-events.ts';
+import { deliver, frameBytes, frameText } from '../incoming.ts';
 
 export interface WSEvents {
   onOpen(event: Event, ws: WSContext<unknown>): void;

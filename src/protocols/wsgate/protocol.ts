@@ -5,7 +5,7 @@
  * (`?wsgate=1`, wsgate.js): casts to streams come in envelopes with their
  * position, and the client is told of every stream it is in.
  */
-import type { ClientProtocol, StreamState } from '../../core/protocol.ts';
+import type { ClientProtocol, ParsedFrame, StreamState } from '../../core/protocol.ts';
 import type { Position } from '../../core/history/history.ts';
 import { parseControl } from './control.ts';
 
@@ -21,7 +21,9 @@ function inStream(stream: string, how: 'joined' | 'subscribed', state: StreamSta
 }
 
 const shared = {
-  publication: envelope,
+  hooks: true,
+  // A cast to chosen sockets is not a stream's: it reaches them as the app cast it.
+  publication: (stream: string | undefined, position: Position | undefined, frame: string) => (stream === undefined ? frame : envelope(stream, position, frame)),
   inStream,
   unsubscribed: (channel: string) => JSON.stringify({ wsgate: 'unsubscribed', channel }),
   subscribeRefused: (channel: string, reason: string) => JSON.stringify({ wsgate: 'subscribed', channel, ok: false, reason }),
@@ -36,6 +38,7 @@ const shared = {
 
 export const PLAIN: ClientProtocol = {
   ...shared,
+  name: 'plain',
   wraps: false,
   resumes: false,
   ready: () => undefined,
@@ -45,6 +48,7 @@ export const PLAIN: ClientProtocol = {
 
 export const AWARE: ClientProtocol = {
   ...shared,
+  name: 'wsgate',
   wraps: true,
   resumes: true,
   ready: (socket) => `{"wsgate":"ready","socket":"${socket}"}`,
@@ -52,7 +56,7 @@ export const AWARE: ClientProtocol = {
   request: (text) => toRequest(parseControl(text)),
 };
 
-function toRequest(parsed: ReturnType<typeof parseControl>): ReturnType<ClientProtocol['request']> {
+function toRequest(parsed: ReturnType<typeof parseControl>): ParsedFrame {
   if (parsed === undefined || 'problem' in parsed) return parsed;
   return { request: parsed.control };
 }

@@ -1,0 +1,77 @@
+/**
+ * A Pusher client's upgrade at /app/{key}: its app by key, the protocol
+ * version it speaks, the app's origins, a place among the sockets; then the
+ * runtime's upgrade with a PusherConnection. Pusher's clients act on close
+ * codes, not on HTTP statuses, so what they must act on (no such app, a
+ * protocol they must not retry, an app over capacity) is said the Pusher
+ * way: the socket opens, gets a pusher:error and is closed with its code.
+ */
+import type { Context } from 'hono';
+import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
+import { originAllowed } from '../access.ts';
+import type { Authorized } from '../../core/client.ts';
+import type { Connections } from '../../core/connections.ts';
+import type { Route } from '../../core/route.ts';
+import { requestAuthority } from '../../config/hosts.ts';
+import { PusherConnection } from '../../protocols/pusher/connection.ts';
+import { PUSHER_CLOSE, pusherError } from '../../protocols/pusher/frames.ts';
+import type { PusherFront } from '../../protocols/pusher/front.ts';
+import { PUSHER } from '../../protocols/pusher/protocol.ts';
+import { pusherSocketId } from '../../protocols/pusher/socket-id.ts';
+
+export interface PusherUpgradeGateway extends Connections {
+  route(host: string): Route | undefined;
+  /** One string per host, as the hub holds it. */
+  hostName(host: string): string;
+}
+
+/** The protocol versions whose frames these are: pusher-js 8 speaks 7; 5 and 6 differ in nothing this server sends. */
+const PROTOCOLS = new Set(['5', '6', '7']);
+
+/** Opens the socket only to say, the Pusher way, why it cannot stay. */
+function closeWith(code: number, message: string): WSEvents<unknown> {
+  return {
+    onOpen(_event: Event, ws: WSContext<unknown>) {
+      ws.send(pusherError(code, message));
+      ws.close(code, message);
+    },
+  };
+}
+
+export function pusherUpgrade(gateway: PusherUpgradeGateway, front: PusherFront, upgradeWebSocket: UpgradeWebSocket<unknown>): (c: Context, key: string) => Promise<Response> {
+  return async (c, key) => {
+    const app = front.byKey(key);
+    if (!app) {
+      gateway.refused({ host: '', shown: JSON.stringify(key.slice(0, 100)), kind: 'pusher_app', reason: 'no Pusher app has this key', level: 'info' });
+      return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.noSuchApp, `App key ${key.slice(0, 100)} does not exist`));
+    }
+    const host = app.host;
+    const version = c.req.query('protocol');
+    if (version === undefined) return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.noProtocol, 'No protocol version supplied'));
+    if (!PROTOCOLS.has(version)) return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.unsupportedProtocol, `Unsupported protocol version ${version.slice(0, 20)}`));
+    const origin = c.req.header('origin');
+    if (app.origins && !originAllowed(origin, { host: requestAuthority(undefined, c.req.header('host'))?.host ?? '' }, app.origins)) {
+      gateway.refused({ host, origin: origin!.slice(0, 200), kind: 'origin', reason: 'origin not allowed', level: 'warn' });
+      return c.json({ status: 'error', message: 'origin not allowed' }, 403);
+    }
+    if (app.maxConnections !== undefined && front.count(app) >= app.maxConnections) {
+      gateway.refused({ host, kind: 'limit', reason: `the app holds its maximum of ${app.maxConnections} connections`, level: 'warn' });
+      return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.overCapacity, 'Over capacity'));
+    }
+    const route = gateway.route(host);
+    if (!route) {
+      gateway.refused({ host, kind: 'host_not_configured', reason: `the app's host ${host} is not configured`, level: 'warn' });
+      return c.json({ status: 'error', message: 'the app is not served here' }, 503);
+    }
+    const id = pusherSocketId();
+    // A Pusher connection has no token: it is its own, so per-token limits never bind it.
+    const admitted = gateway.admit(host, id);
+    if ('refused' in admitted) {
+      gateway.refused({ host, kind: 'limit', reason: admitted.refused.reason, level: 'warn' });
+      return c.json({ status: 'error', message: admitted.refused.reason }, admitted.refused.status);
+    }
+    admitted.ticket.release();
+    const authorized: Authorized = { id, host: gateway.hostName(host), token: id, tokenHash: '', route, client: { protocol: PUSHER } };
+    return upgradeWebSocket(c, new PusherConnection(gateway, front, authorized, app));
+  };
+}

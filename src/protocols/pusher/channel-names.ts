@@ -1,0 +1,41 @@
+/**
+ * What a Pusher channel's name makes of it: who may subscribe (anyone, or
+ * with the app's signature), whether it has members by user, whether
+ * clients may send events on it, whether it keeps its last event, and
+ * whose user channel it is.
+ */
+import type { PusherLimits } from '../../config/config.ts';
+
+export interface ChannelKind {
+  /** Subscribing needs the app's signature (private-, presence-, private-encrypted-). */
+  signed: boolean;
+  /** Members by user, each with the channel data its signature covers (presence-). */
+  members: boolean;
+  /** Clients may send `client-` events on it (private and presence, not encrypted). */
+  clientEvents: boolean;
+  /** It gives a new subscriber its last event, or pusher:cache_miss (cache- in the name's kind). */
+  cache: boolean;
+  /** `#server-to-user-{id}`: only the connection signed in as that user may subscribe. */
+  user?: string;
+}
+
+/** Pusher's rule for channel names; the `#server-to-user-` prefix is the only other form. */
+const NAME = /^[A-Za-z0-9_\-=@,.;]+$/;
+export const USER_CHANNEL = '#server-to-user-';
+
+export function channelKind(name: string): ChannelKind {
+  if (name.startsWith(USER_CHANNEL)) return { signed: false, members: false, clientEvents: false, cache: false, user: name.slice(USER_CHANNEL.length) };
+  if (name.startsWith('private-encrypted-')) return { signed: true, members: false, clientEvents: false, cache: name.startsWith('private-encrypted-cache-') };
+  if (name.startsWith('private-')) return { signed: true, members: false, clientEvents: true, cache: name.startsWith('private-cache-') };
+  if (name.startsWith('presence-')) return { signed: true, members: true, clientEvents: true, cache: name.startsWith('presence-cache-') };
+  return { signed: false, members: false, clientEvents: false, cache: name.startsWith('cache-') };
+}
+
+/** Why a channel name is not one, or undefined when it is. */
+export function channelNameProblem(name: unknown, limits: Pick<PusherLimits, 'channelName'>): string | undefined {
+  if (typeof name !== 'string' || name === '') return 'a channel name is required';
+  if (name.length > limits.channelName) return `the channel name is longer than ${limits.channelName} characters`;
+  const plain = name.startsWith(USER_CHANNEL) ? name.slice(USER_CHANNEL.length) : name;
+  if (!NAME.test(plain)) return 'a channel name may only have letters, digits and _ - = @ , . ;';
+  return undefined;
+}

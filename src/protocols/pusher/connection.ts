@@ -1,0 +1,181 @@
+/**
+ * One Pusher connection: the runtime's events, and what its frames ask,
+ * read with what only the connection knows: its app (whose secret signs its
+ * channels), the user it signed in as, its client-event allowance and
+ * whether it was pinged. The core does the rest, as for any connection.
+ */
+import type { WSContext } from 'hono/ws';
+import { Client } from '../../core/client.ts';
+import type { Authorized } from '../../core/client.ts';
+import type { Connections } from '../../core/connections.ts';
+import type { ParsedFrame } from '../../core/protocol.ts';
+import { utf8Length } from '../../core/utf8.ts';
+import type { PusherApp } from '../../config/config.ts';
+import { deliver } from '../incoming.ts';
+import { channelKind, channelNameProblem, USER_CHANNEL } from './channel-names.ts';
+import { connectionEstablished, PING, PONG, PUSHER_CLOSE, pusherError, signinSuccess, subscriptionError } from './frames.ts';
+import { memberOf, readFrame, signinOf, subscribeOf, unsubscribeOf, userOf } from './messages.ts';
+import type { ClientFrame } from './messages.ts';
+import { verifyChannel, verifyUser } from './signatures.ts';
+
+/** Where a front keeps its open connections (for pings, reloads and counts per app). */
+export interface PusherRegistry {
+  opened(connection: PusherConnection): void;
+  closed(connection: PusherConnection): void;
+}
+
+/** Seconds a pinged connection has to answer before it is closed with 4201 (pusher-js waits as long for its own pings). */
+export const PONG_TIMEOUT = 30;
+
+export class PusherConnection extends Client {
+  readonly core: Connections;
+  readonly #registry: PusherRegistry;
+  #app: PusherApp;
+  /** The user it signed in as (pusher:signin). */
+  #user: string | undefined;
+  /** Its user id in each presence channel, for the user_id its client events carry there. */
+  #members: Map<string, string> | undefined;
+  /** Client events left this second, and when the allowance was last filled. */
+  #allowance = 0;
+  #filledAt = 0;
+  /** When it was pinged for being quiet; 0 once it says anything. */
+  #pingedAt = 0;
+
+  constructor(core: Connections, registry: PusherRegistry, authorized: Authorized, app: PusherApp) {
+    super(authorized);
+    this.core = core;
+    this.#registry = registry;
+    this.#app = app;
+    this.#allowance = app.clientEventsPerSecond;
+  }
+
+  get app(): PusherApp {
+    return this.#app;
+  }
+
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** A reload changed its app's settings (the app is still served, under the same key). */
+  moveToApp(app: PusherApp): void {
+    this.#app = app;
+  }
+
+  onOpen(_event: Event, ws: WSContext<unknown>): void {
+    if (this.attached) return;
+    this.core.open(this, ws.raw);
+    this.core.send(this, connectionEstablished(this.id, this.#app.activityTimeout));
+    this.#registry.opened(this);
+  }
+
+  onMessage(event: MessageEvent): void {
+    if (this.attached) deliver(this.core, this, event.data);
+  }
+
+  onClose(event: CloseEvent): void {
+    if (!this.attached) return;
+    this.#registry.closed(this);
+    this.core.closed(this, event.code);
+  }
+
+  /** Once a second: a connection quiet for its activity timeout is pinged, and closed when it stays quiet. */
+  check(now: number): void {
+    if (!this.open || this.closing) return;
+    if (this.#pingedAt > 0) {
+      if (now - this.#pingedAt >= PONG_TIMEOUT * 1000) this.core.close(this, PUSHER_CLOSE.noPong, 'Pong reply not received');
+    } else if (now - this.lastSeen >= this.#app.activityTimeout * 1000) {
+      this.#pingedAt = now;
+      this.core.send(this, PING);
+    }
+  }
+
+  override request(text: string): ParsedFrame {
+    // Any frame answers a ping.
+    this.#pingedAt = 0;
+    const frame = readFrame(text);
+    if (!frame) return { reply: pusherError(null, 'a frame must be a JSON object with an "event"') };
+    switch (frame.event) {
+      case 'pusher:ping':
+        return { reply: PONG };
+      case 'pusher:pong':
+        return undefined;
+      case 'pusher:subscribe':
+        return this.#subscribe(frame);
+      case 'pusher:unsubscribe': {
+        const data = unsubscribeOf(frame);
+        if (!data) return { reply: pusherError(null, 'pusher:unsubscribe needs {"channel": ...}') };
+        this.#members?.delete(data.channel);
+        return { request: { op: 'unsubscribe', channel: data.channel } };
+      }
+      case 'pusher:signin':
+        return this.#signin(frame);
+    }
+    if (frame.event.startsWith('client-')) return this.#clientEvent(frame);
+    return { reply: pusherError(null, `unknown event ${JSON.stringify(frame.event.slice(0, 100))}: clients send pusher: and client- events only`) };
+  }
+
+  #subscribe(frame: ClientFrame): ParsedFrame {
+    const data = subscribeOf(frame);
+    if (!data) return { reply: pusherError(null, 'pusher:subscribe needs {"channel": ...}') };
+    const { channel } = data;
+    const problem = channelNameProblem(channel, this.#app.limits);
+    if (problem) return { reply: subscriptionError(channel, problem, 400, 'Error') };
+    const kind = channelKind(channel);
+    if (kind.user !== undefined) {
+      if (kind.user !== this.#user) return { reply: subscriptionError(channel, 'only the connection signed in as this user may subscribe to its channel', 403) };
+      return { request: { op: 'subscribe', channel, signed: true } };
+    }
+    if (!kind.signed) return { request: { op: 'subscribe', channel, signed: true } };
+    if (data.auth === undefined || !verifyChannel(this.#app, this.id, channel, data.auth, kind.members ? data.channel_data : undefined)) {
+      return { reply: subscriptionError(channel, `invalid signature for ${channel}`, 401) };
+    }
+    if (!kind.members) return { request: { op: 'subscribe', channel, signed: true } };
+    const member = data.channel_data === undefined ? undefined : memberOf(data.channel_data);
+    if (!member) return { reply: subscriptionError(channel, 'a presence channel needs channel_data with a user_id', 400, 'Error') };
+    if (member.info !== undefined && utf8Length(JSON.stringify(member.info)) > this.#app.limits.userInfo) {
+      return { reply: subscriptionError(channel, `user_info is over ${this.#app.limits.userInfo} bytes`, 400, 'Error') };
+    }
+    (this.#members ??= new Map()).set(channel, member.user);
+    return { request: { op: 'subscribe', channel, signed: true, member, maxUsers: this.#app.limits.presenceMembers } };
+  }
+
+  #signin(frame: ClientFrame): ParsedFrame {
+    const data = signinOf(frame);
+    if (!data) return { reply: pusherError(null, 'pusher:signin needs {"auth": ..., "user_data": ...}') };
+    const user = userOf(data.user_data);
+    if (!user) return { reply: pusherError(null, 'user_data must be JSON with a non-empty string "id"') };
+    if (!verifyUser(this.#app, this.id, data.user_data, data.auth)) return { reply: pusherError(PUSHER_CLOSE.unauthorized, 'invalid signature for pusher:signin') };
+    if (this.#user !== undefined && this.#user !== user.id) return { reply: pusherError(null, 'this connection is signed in as another user already') };
+    this.#user = user.id;
+    // Quietly in its user channel from now on, so the API reaches it there (and terminate_connections finds it) before pusher-js subscribes.
+    return { request: { op: 'subscribe', channel: USER_CHANNEL + user.id, signed: true, quiet: true }, reply: signinSuccess(data.user_data) };
+  }
+
+  #clientEvent(frame: ClientFrame): ParsedFrame {
+    const app = this.#app;
+    const channel = frame.channel;
+    if (!app.clientEvents) return { reply: pusherError(null, 'client events are not enabled for this app') };
+    if (channel === undefined || !channelKind(channel).clientEvents) return { reply: pusherError(null, 'client events go to a private or presence channel only') };
+    if (!this.channels?.has(channel)) return { reply: pusherError(null, `not subscribed to ${channel}`) };
+    if (frame.event.length > app.limits.eventName) return { reply: pusherError(null, `the event name is longer than ${app.limits.eventName} characters`) };
+    const data = frame.data ?? {};
+    const text = typeof data === 'string' ? data : JSON.stringify(data);
+    if (utf8Length(text) > app.limits.payload) return { reply: pusherError(null, `the event's data is over ${app.limits.payload} bytes`) };
+    if (!this.#takeEvent(app.clientEventsPerSecond)) return { reply: pusherError(PUSHER_CLOSE.clientEventRate, `over ${app.clientEventsPerSecond} client events per second`) };
+    const user = this.#members?.get(channel);
+    const out: Record<string, unknown> = { event: frame.event, channel, data };
+    if (user !== undefined) out.user_id = user;
+    return { request: { op: 'publish', channel, event: frame.event, data, frame: JSON.stringify(out), user } };
+  }
+
+  /** One client event from its allowance (refilled continuously up to one second's worth). */
+  #takeEvent(perSecond: number): boolean {
+    const now = performance.now();
+    this.#allowance = Math.min(perSecond, this.#allowance + ((now - this.#filledAt) / 1000) * perSecond);
+    this.#filledAt = now;
+    if (this.#allowance < 1) return false;
+    this.#allowance -= 1;
+    return true;
+  }
+}
