@@ -52,6 +52,8 @@ export interface CoreObserver {
   channel?(host: string, channel: string, occupied: boolean): void;
   /** A user came to (`added`) or left a channel with members by user. */
   member?(host: string, channel: string, member: Member, added: boolean): void;
+  /** A client subscribed to a channel that gives its last publication, and there was none. */
+  cacheMiss?(host: string, channel: string): void;
   /** A client sent an event to the others in a channel. */
   clientEvent?(client: Client, channel: string, event: string, data: unknown, user?: string): void;
 }
@@ -101,6 +103,10 @@ export class CoreEvents {
 
   member(host: string, channel: string, member: Member, added: boolean): void {
     for (const o of this.#observers) o.member?.(host, channel, member, added);
+  }
+
+  cacheMiss(host: string, channel: string): void {
+    for (const o of this.#observers) o.cacheMiss?.(host, channel);
   }
 
   clientEvent(client: Client, channel: string, event: string, data: unknown, user?: string): void {

@@ -157,7 +157,18 @@ export class Lifecycle {
       }
       users = (await channels.joinAsMember(client, channel, member)) ?? (client.channels?.has(channel) ? await channels.users(client.host, channel) : undefined);
     } else channels.join(client, channel, 'subscribed');
-    if (!request.quiet && client.open && client.channels?.has(channel)) hub.send(client, client.protocol.inStream(channel, 'subscribed', users ? { users } : {}));
+    if (request.quiet || !client.open || !client.channels?.has(channel)) return;
+    hub.send(client, client.protocol.inStream(channel, 'subscribed', users ? { users } : {}));
+    if (request.cache) this.#lastPublication(client, channel);
+  }
+
+  /** What a channel that keeps its last publication has, or word that it has none. */
+  #lastPublication(client: Client, channel: string): void {
+    const last = this.#p.recovery.history(client.host, { channel })?.publications.at(-1);
+    if (last) return void this.#p.hub.send(client, client.protocol.publication(channel, undefined, last.frame));
+    const miss = client.protocol.cacheMiss?.(channel);
+    if (miss !== undefined) this.#p.hub.send(client, miss);
+    this.#p.events.cacheMiss(client.host, channel);
   }
 
   /** An event from a client to the others in a channel it is in (the protocol checked that it may send it). */

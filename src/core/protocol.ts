@@ -26,12 +26,13 @@ export interface Member {
  * What a client asks of the gateway itself rather than of the app. A
  * subscribe `signed` by the app (its signature checked by the protocol)
  * needs no subscribe hook; with `member`, the channel has members by user
- * (at most `maxUsers`); `quiet`: the protocol answers it itself.
+ * (at most `maxUsers`); `quiet`: the protocol answers it itself; `cache`:
+ * the channel's last publication follows the answer (or word that there is none).
  * `publish`: an event to the others in a channel it is in (`frame` as the
  * channel's other members get it, and `event`, its name, for observers).
  */
 export type ClientRequest =
-  | { op: 'subscribe'; channel: string; since?: Position; signed?: boolean; member?: Member; maxUsers?: number; quiet?: boolean }
+  | { op: 'subscribe'; channel: string; since?: Position; signed?: boolean; member?: Member; maxUsers?: number; quiet?: boolean; cache?: boolean }
   | { op: 'unsubscribe' | 'presence'; channel: string }
   | { op: 'publish'; channel: string; event: string; data: unknown; frame: string; user?: string };
 
@@ -73,6 +74,8 @@ export interface ClientProtocol {
   presence(channel: string, members: Presence['members']): string;
   /** A request it made was wrong, or a message it sent could not reach the app. */
   error(reason: string, channel?: string): string;
+  /** A subscriber of a channel that gives its last publication is told there is none. */
+  cacheMiss?(channel: string): string;
   /** A user came to (`added`) or left a channel with members by user: told to the channel's other members. Absent: it has no such channels. */
   memberEvent?(added: boolean, channel: string, member: Member): string;
   /** A socket joined or left a channel with presence events: told to the channel's other members. */

@@ -35,7 +35,7 @@ describe('Pusher front end, in-process', () => {
   });
 
   const start = (app: PusherApp = APP) => {
-    core = startCore({ hosts: { 'a.test': { module: '/tmp/hooks.ts' } } }, { 'a.test': {} });
+    core = startCore({ hosts: { 'a.test': { module: '/tmp/hooks.ts', channels: { 'cache-*': { history: { size: 1, ttl: 1800 } } } } } }, { 'a.test': {} });
     core.gateway.pusher.configure([app]);
     return core;
   };
@@ -197,5 +197,26 @@ describe('Pusher front end, in-process', () => {
     core!.gateway.sweep(t0 + 1500 + 31_000);
     assert.equal(quiet.closed?.code, 4201);
     assert.equal(lively.closed, undefined);
+  });
+
+  it("gives a cache channel's subscriber its last event, or pusher:cache_miss when it has none", async () => {
+    start();
+    const misses: string[] = [];
+    core!.gateway.events.observe({ cacheMiss: (_host, channel) => void misses.push(channel) });
+    const first = await core!.connectPusher(APP);
+    subscribe(first, 'cache-prices');
+    await core!.settle();
+    assert.deepEqual(frames(first).slice(1).map((f) => [f.event, f.channel]), [['pusher_internal:subscription_succeeded', 'cache-prices'], ['pusher:cache_miss', 'cache-prices']]);
+    assert.deepEqual(misses, ['cache-prices']);
+    core!.gateway.cast('a.test', { kind: 'channel', channel: 'cache-prices' }, { event: 'price', data: '1' }, undefined);
+    core!.gateway.cast('a.test', { kind: 'channel', channel: 'cache-prices' }, { event: 'price', data: '2' }, undefined);
+    const second = await core!.connectPusher(APP);
+    subscribe(second, 'cache-prices');
+    await core!.settle();
+    assert.deepEqual(frames(second).slice(1), [
+      { event: 'pusher_internal:subscription_succeeded', channel: 'cache-prices', data: '{}' },
+      { event: 'price', channel: 'cache-prices', data: '2' },
+    ]);
+    assert.deepEqual(misses, ['cache-prices']);
   });
 });

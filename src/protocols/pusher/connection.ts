@@ -126,18 +126,19 @@ export class PusherConnection extends Client {
       if (kind.user !== this.#user) return { reply: subscriptionError(channel, 'only the connection signed in as this user may subscribe to its channel', 403) };
       return { request: { op: 'subscribe', channel, signed: true } };
     }
-    if (!kind.signed) return { request: { op: 'subscribe', channel, signed: true } };
+    const cache = kind.cache || undefined;
+    if (!kind.signed) return { request: { op: 'subscribe', channel, signed: true, cache } };
     if (data.auth === undefined || !verifyChannel(this.#app, this.id, channel, data.auth, kind.members ? data.channel_data : undefined)) {
       return { reply: subscriptionError(channel, `invalid signature for ${channel}`, 401) };
     }
-    if (!kind.members) return { request: { op: 'subscribe', channel, signed: true } };
+    if (!kind.members) return { request: { op: 'subscribe', channel, signed: true, cache } };
     const member = data.channel_data === undefined ? undefined : memberOf(data.channel_data);
     if (!member) return { reply: subscriptionError(channel, 'a presence channel needs channel_data with a user_id', 400, 'Error') };
     if (member.info !== undefined && utf8Length(JSON.stringify(member.info)) > this.#app.limits.userInfo) {
       return { reply: subscriptionError(channel, `user_info is over ${this.#app.limits.userInfo} bytes`, 400, 'Error') };
     }
     (this.#members ??= new Map()).set(channel, member.user);
-    return { request: { op: 'subscribe', channel, signed: true, member, maxUsers: this.#app.limits.presenceMembers } };
+    return { request: { op: 'subscribe', channel, signed: true, member, maxUsers: this.#app.limits.presenceMembers, cache } };
   }
 
   #signin(frame: ClientFrame): ParsedFrame {

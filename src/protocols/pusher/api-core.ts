@@ -1,0 +1,81 @@
+/**
+ * The Pusher HTTP API's requests, done by the core over every node: events
+ * cast to channels, counts of channels and users, connections closed. An
+ * event reaches every subscriber of its channel on the app's host, whatever
+ * protocol it speaks: Pusher clients get it as Pusher sends it, plain and
+ * wsgate.js sockets get the same object, `{event, channel, data}`, with
+ * `data` the text the app sent.
+ */
+import type { Spread } from '../../core/publishing.ts';
+import type { Selection } from '../../core/targets.ts';
+import type { PusherApp } from '../../config/config.ts';
+import type { ChannelInfo, ChannelInfoField, PusherApiGateway, PusherEvent } from '../../http/pusher/gateway.ts';
+import { channelKind, USER_CHANNEL } from './channel-names.ts';
+import { PUSHER_CLOSE } from './frames.ts';
+import type { PusherFront } from './front.ts';
+
+/** What the API needs of the core (the Gateway). */
+export interface PusherCore {
+  castText(host: string, selection: Selection, frame: string, except: string | undefined): number;
+  channelsEverywhere(host: string, which: { prefix?: string; channel?: string }): Promise<Spread<Record<string, number>>>;
+  users(host: string, channel: string): Promise<Map<string, unknown>>;
+  disconnectEverywhere(host: string, selection: Selection, code: number, reason: string): Promise<Spread<number>>;
+}
+
+export class PusherApiCore implements PusherApiGateway {
+  readonly #front: PusherFront;
+  readonly #core: PusherCore;
+
+  constructor(front: PusherFront, core: PusherCore) {
+    this.#front = front;
+    this.#core = core;
+  }
+
+  app(id: string): PusherApp | undefined {
+    return this.#front.byId(id);
+  }
+
+  async trigger(app: PusherApp, event: PusherEvent, info?: ChannelInfoField[]): Promise<Record<string, ChannelInfo> | undefined> {
+    for (const channel of event.channels) {
+      const frame = JSON.stringify({ event: event.name, channel, data: event.data });
+      this.#core.castText(app.host, { kind: 'channel', channel }, frame, event.socketId);
+    }
+    if (!info?.length) return undefined;
+    const answer: Record<string, ChannelInfo> = {};
+    for (const channel of event.channels) answer[channel] = await this.channel(app, channel, info);
+    return answer;
+  }
+
+  async channels(app: PusherApp, prefix: string | undefined, info: ChannelInfoField[]): Promise<Record<string, Omit<ChannelInfo, 'occupied'>>> {
+    const counts = (await this.#core.channelsEverywhere(app.host, prefix === undefined ? {} : { prefix })).value;
+    const answer: Record<string, Omit<ChannelInfo, 'occupied'>> = {};
+    for (const [channel, sockets] of Object.entries(counts)) {
+      // A user's own channel is the connection's, not one the app lists (as Pusher).
+      if (sockets === 0 || channel.startsWith(USER_CHANNEL)) continue;
+      answer[channel] = await this.#fields(app, channel, sockets, info);
+    }
+    return answer;
+  }
+
+  async channel(app: PusherApp, name: string, info: ChannelInfoField[]): Promise<ChannelInfo> {
+    const sockets = (await this.#core.channelsEverywhere(app.host, { channel: name })).value[name] ?? 0;
+    return { occupied: sockets > 0, ...(await this.#fields(app, name, sockets, info)) };
+  }
+
+  async #fields(app: PusherApp, channel: string, sockets: number, info: ChannelInfoField[]): Promise<Omit<ChannelInfo, 'occupied'>> {
+    const fields: Omit<ChannelInfo, 'occupied'> = {};
+    if (info.includes('subscription_count')) fields.subscription_count = sockets;
+    if (info.includes('user_count') && channelKind(channel).members) fields.user_count = (await this.#core.users(app.host, channel)).size;
+    return fields;
+  }
+
+  async users(app: PusherApp, channel: string): Promise<string[]> {
+    return [...(await this.#core.users(app.host, channel)).keys()];
+  }
+
+  /** Closes the user's connections on every node: each signed-in connection is in its user channel. */
+  async terminateUser(app: PusherApp, userId: string): Promise<number> {
+    const closed = await this.#core.disconnectEverywhere(app.host, { kind: 'channel', channel: USER_CHANNEL + userId }, PUSHER_CLOSE.unauthorized, 'connections terminated by the app');
+    return closed.value;
+  }
+}
