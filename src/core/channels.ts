@@ -66,7 +66,7 @@ export class Channels {
   #enter(client: Client, channel: string): boolean {
     if (!this.#hub.join(client, channel)) return false;
     this.#log.debug('join', { host: client.host, socket: client.id, channel });
-    if (this.#hub.count(client.host, channel) === 1) this.#events.channel(client.host, channel, true);
+    this.#occupancy(client.host, channel, true);
     this.presenceEvent(client, channel, 'join');
     return true;
   }
@@ -115,7 +115,15 @@ export class Channels {
         if (member) this.#memberEvent(client, channel, member, false);
       });
     }
-    if (this.#hub.count(client.host, channel) === 0) this.#events.channel(client.host, channel, false);
+    this.#occupancy(client.host, channel, false);
+  }
+
+  /** Tells observers when a channel's first socket on any node came, or its last went (the store decides, once). */
+  #occupancy(host: string, channel: string, joined: boolean): void {
+    if (!this.#events.wantsChannels) return;
+    void this.#members.occupancy(host, channel, joined, this.#hub.count(host, channel)).then((changed) => {
+      if (changed) this.#events.channel(host, channel, joined);
+    });
   }
 
   /** A join or leave told to the channel's other members on every node, where the channel's options ask for it. */

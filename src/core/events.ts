@@ -66,7 +66,11 @@ export class CoreEvents {
 
   observe(observer: CoreObserver): void {
     this.#observers.push(observer);
+    if (observer.channel) this.wantsChannels = true;
   }
+
+  /** Some observer takes channel events: only then is occupancy asked of the member store (a round trip among nodes). */
+  wantsChannels = false;
 
   /** Where a host's frames in and out are counted. */
   countTrafficWith(traffic: (label: string) => Traffic): void {

@@ -1,8 +1,10 @@
 /**
- * Channels with members by user (Pusher's presence channels): a user is in
- * a channel while any of its sockets is, so its arrival is told on its
- * first socket and its departure on its last. The store answers for every
- * node the broker reaches: the memory store for a node alone.
+ * Who is in a channel over every node: members by user (Pusher's presence
+ * channels: a user is in while any of its sockets is, so its arrival is
+ * told on its first socket and its departure on its last), and whether a
+ * channel is occupied at all (its first socket anywhere, its last). Each
+ * change is decided once, by the store, so it is told once however many
+ * nodes there are. The memory store is a node alone's.
  */
 import type { Member } from './protocol.ts';
 
@@ -13,6 +15,12 @@ export interface MemberStore {
   remove(host: string, channel: string, socket: string): Promise<Member | undefined>;
   /** The users in a channel, each once, with the info its first socket brought. */
   users(host: string, channel: string): Promise<Map<string, unknown>>;
+  /**
+   * A socket of this node joined (`joined`) or left a channel, leaving `here`
+   * of this node's sockets in it; true when that made the channel occupied
+   * (its first socket on any node) or vacated (its last).
+   */
+  occupancy(host: string, channel: string, joined: boolean, here: number): Promise<boolean>;
 }
 
 interface UserEntry {
@@ -54,6 +62,10 @@ export class MemoryMembers implements MemberStore {
     users.delete(user);
     if (users.size === 0) this.#channels.delete(at);
     return { user, info: entry.info };
+  }
+
+  async occupancy(_host: string, _channel: string, joined: boolean, here: number): Promise<boolean> {
+    return joined ? here === 1 : here === 0;
   }
 
   async users(host: string, channel: string): Promise<Map<string, unknown>> {
