@@ -33,7 +33,8 @@ const Name = (what: string) =>
     v.string(`expected ${what}`),
     v.nonEmpty(`expected ${what}, got an empty string`),
     v.maxLength(100, 'expected at most 100 characters'),
-    v.regex(/^[A-Za-z0-9_.-]+$/, `expected ${what} of letters, digits, _ . - only (it is part of a URL path)`),
+    // `*`, not `+`: an empty one is nonEmpty's to report, once.
+    v.regex(/^[A-Za-z0-9_.-]*$/, `expected ${what} of letters, digits, _ . - only (it is part of a URL path)`),
   );
 
 const SECRET_MIN = 16;
