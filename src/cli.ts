@@ -76,6 +76,12 @@ export function buildCli(runtime: Runtime): CommandDef {
     hosts: repeated(rawArgs, 'host'),
     secret: env('WSGATE_SECRET') || undefined,
     redis: env('WSGATE_REDIS_URL') || undefined,
+    pusherApp: {
+      id: env('WSGATE_PUSHER_APP_ID') || undefined,
+      key: env('WSGATE_PUSHER_APP_KEY') || undefined,
+      secret: env('WSGATE_PUSHER_APP_SECRET') || undefined,
+      host: env('WSGATE_PUSHER_APP_HOST') || undefined,
+    },
   });
   const configFile = (args: Record<string, unknown>) => (args.config as string | undefined) || env('WSGATE_CONFIG') || undefined;
   /** The config as `serve` takes it (its rules are part of validation): `check`, `serve` and each reload load through here. */
@@ -129,8 +135,10 @@ export function buildCli(runtime: Runtime): CommandDef {
     args: configArgs,
     async run({ args, rawArgs }) {
       const config = await loadServable(args, rawArgs);
-      // The secret is never printed (check's output ends up in CI logs and tickets): its hash says which one is set.
-      const shown = config.secret ? { ...config, secret: `sha256:${shortHash(sha256Hex(config.secret))}` } : config;
+      // No secret is printed (check's output ends up in CI logs and tickets): its hash says which one is set.
+      const hashed = (secret: string) => `sha256:${shortHash(sha256Hex(secret))}`;
+      const pusher = config.pusher && { apps: config.pusher.apps.map((app) => ({ ...app, secret: hashed(app.secret) })) };
+      const shown = { ...config, ...(config.secret && { secret: hashed(config.secret) }), ...(pusher && { pusher }) };
       writeOut(JSON.stringify(shown, null, 2));
     },
   });

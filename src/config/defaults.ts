@@ -1,8 +1,13 @@
 /** What wsgate uses where the config says nothing, and the config it serves when there is none. */
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_HISTORY_BYTES } from '../core/history/budget.ts';
+import type { Config, PusherApp } from './types.ts';
 
 /** The hook module wsgate ships: a chat demo, so a bare `wsgate serve` shows something working. */
 export const BUILTIN_DEMO = 'builtin:demo';
+
+/** A module with no hooks: every socket is let in and nothing runs. The host of a Pusher app with a space of its own, whose channels are guarded by the app's signatures. */
+export const BUILTIN_NONE = 'builtin:none';
 
 /** Frames kept per gone token when `replay` does not say. */
 export const REPLAY_FRAMES = 1000;
@@ -41,6 +46,17 @@ export const DEFAULTS = {
   keepalive: 30,
 } as const;
 
+/** A Pusher app's settings where the file says nothing: Pusher's own (its docs' limits; client events off, as its dashboard and Reverb have them). */
+export const PUSHER_DEFAULTS = {
+  clientEvents: false,
+  clientEventsPerSecond: 10,
+  activityTimeout: 120,
+  limits: { channelName: 200, eventName: 200, payload: 10_240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024 },
+} as const;
+
+/** The built-in default's Pusher app, for the demo page's pusher-js; its secret is made per load (defaultConfig). */
+export const DEMO_PUSHER_APP = { id: 'demo', key: 'wsgate-demo' } as const;
+
 /**
  * The built-in default: every host gets the demo chat rooms (a room per
  * /ws/rooms/{room}, with presence and history), and /websocket stays the
@@ -50,3 +66,18 @@ export const DEFAULT_CONFIG = {
   hosts: { '*': { module: BUILTIN_DEMO, channels: { 'room:*': { presenceEvents: true, history: { size: 200, ttl: 600 } } } } },
   paths: { '/websocket': {}, '/ws/rooms/{room}': { channels: ['room:{room}'] } },
 };
+
+/**
+ * The built-in default as a bare `wsgate serve` runs it: DEFAULT_CONFIG and
+ * the demo's Pusher app, in a space of its own, with client events on. Its
+ * secret is new at every load: a published one would let any page on the
+ * internet sign private channels and API calls on a gateway left running it.
+ */
+export function defaultConfig(): typeof DEFAULT_CONFIG & { pusher: { apps: Array<{ id: string; key: string; secret: string; clientEvents: boolean }> } } {
+  return { ...DEFAULT_CONFIG, pusher: { apps: [{ ...DEMO_PUSHER_APP, secret: randomBytes(32).toString('hex'), clientEvents: true }] } };
+}
+
+/** The demo's Pusher app in a loaded config, when it has it (the built-in default does): the demo page reads its key, its auth endpoint its secret. */
+export function demoPusherApp(config: Pick<Config, 'pusher'>): PusherApp | undefined {
+  return config.pusher?.apps.find((app) => app.id === DEMO_PUSHER_APP.id && app.key === DEMO_PUSHER_APP.key && !app.sharesHost);
+}

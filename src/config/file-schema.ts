@@ -8,12 +8,14 @@ import { DEFAULTS } from './defaults.ts';
 import { hostsSchema, poolOf } from './hosts-schema.ts';
 import type { HostDefaults, HostDraft } from './hosts-schema.ts';
 import { at, ConfigError, issuesToProblems } from './problems.ts';
+import { processEnv, pusherSchema, resolvePusher } from './pusher-schema.ts';
+import type { EnvLookup } from './pusher-schema.ts';
 import { resolvePath } from './resolve-path.ts';
 import { Bridge, Cluster, LimitsFields, nonEmpty, Paths, Pool, port, Schedule, seconds, sharedFields, Tick, Tls } from './schema.ts';
 import { serveRules } from './serve-rules.ts';
 import type { Config, HostConfig, PoolConfig } from './types.ts';
 
-const fileFields = (baseDir: string) =>
+const fileFields = (baseDir: string, env: EnvLookup) =>
   v.strictObject({
     listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
     port: v.optional(port, DEFAULTS.port),
@@ -36,6 +38,7 @@ const fileFields = (baseDir: string) =>
     keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
     idleTimeout: v.optional(v.pipe(v.number('expected seconds (0: off)'), v.minValue(0, 'expected 0 or more seconds')), 0),
     tick: v.optional(Tick, true),
+    pusher: v.optional(pusherSchema(env)),
   });
 
 type FileFields = v.InferOutput<ReturnType<typeof fileFields>>;
@@ -63,7 +66,7 @@ function poolDisagreements(hosts: HostConfig[]): Array<{ key: string; message: s
   return found;
 }
 
-function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string): Config {
+function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string, pusher: Config['pusher']): Config {
   return {
     listen: file.listen,
     port: file.port,
@@ -88,25 +91,32 @@ function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string): Confi
     }),
     ...(file.bridge && { bridge: 'path' in file.bridge ? { path: resolvePath(file.bridge.path, baseDir) } : { listen: file.bridge.listen, port: file.bridge.port } }),
     ...(file.tls && { tls: { cert: resolvePath(file.tls.cert, baseDir), key: resolvePath(file.tls.key, baseDir) } }),
+    ...(pusher && { pusher }),
   };
 }
 
 const describeInput = (input: unknown) => (Array.isArray(input) ? 'an array' : input === null ? 'null' : typeof input);
 
-/** The pipeline for a file whose relative paths resolve against `baseDir`: unknown in, a Config that `serve` takes out. */
-export const configSchema = (baseDir: string) =>
+/**
+ * The pipeline for a file whose relative paths resolve against `baseDir`:
+ * unknown in, a Config that `serve` takes out. `{"env": "NAME"}` values are
+ * read through `env`.
+ */
+export const configSchema = (baseDir: string, env: EnvLookup = processEnv) =>
   v.pipe(
     v.unknown(),
     v.rawCheck(({ dataset, addIssue }) => {
       const input = dataset.value;
       if (typeof input !== 'object' || input === null || Array.isArray(input)) addIssue({ message: `expected a JSON object with "hosts", got ${describeInput(input)}` });
     }),
-    fileFields(baseDir),
+    fileFields(baseDir, env),
     v.rawTransform(({ dataset, addIssue }): Config => {
       const file = dataset.value;
       const hosts = resolveHosts(file.hosts, file);
       for (const { key, message } of poolDisagreements(hosts)) addIssue({ message, path: at('hosts', key, 'pool') });
-      return toConfig(file, hosts, baseDir);
+      const pusher = file.pusher && resolvePusher(file.pusher.apps, hosts, file.timeout * 1000);
+      for (const { path, message } of pusher?.problems ?? []) addIssue({ message, path });
+      return toConfig(file, [...hosts, ...(pusher?.hosts ?? [])], baseDir, pusher?.pusher);
     }),
     serveRules,
   );
@@ -116,8 +126,8 @@ export const configSchema = (baseDir: string) =>
  * problems; relative paths resolve against `baseDir`. Whether the files it
  * names exist is loadConfig's to check.
  */
-export function parseConfig(input: unknown, where: string, baseDir: string): Config {
-  const parsed = v.safeParse(configSchema(baseDir), input);
+export function parseConfig(input: unknown, where: string, baseDir: string, env: EnvLookup = processEnv): Config {
+  const parsed = v.safeParse(configSchema(baseDir, env), input);
   if (!parsed.success) throw new ConfigError(issuesToProblems(where, parsed.issues));
   return parsed.output;
 }

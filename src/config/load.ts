@@ -3,14 +3,33 @@
  * over it, the one pipeline run over that, and every file it names checked to
  * exist. `serve`, `check` and every reload load through here.
  */
-import { BUILTIN_DEMO, DEFAULT_CONFIG } from './defaults.ts';
+import { BUILTIN_DEMO, BUILTIN_NONE, defaultConfig } from './defaults.ts';
 import { parseConfig } from './file-schema.ts';
 import { ConfigError } from './problems.ts';
 import { dirname, resolvePath } from './resolve-path.ts';
 import { tlsProblems } from './tls-files.ts';
 import type { Config, ConfigIO, Overrides } from './types.ts';
 
-function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
+/** The environment variable each field of a Pusher app from the environment comes from, as problems name them. */
+export const PUSHER_APP_ENV = { id: 'WSGATE_PUSHER_APP_ID', key: 'WSGATE_PUSHER_APP_KEY', secret: 'WSGATE_PUSHER_APP_SECRET', host: 'WSGATE_PUSHER_APP_HOST' } as const;
+
+/** The app the environment describes, as the file would write it; undefined when it describes none. Half an app is a mistake worth stopping for. */
+function envPusherApp(app: Overrides['pusherApp']): Record<string, string> | undefined {
+  if (!app || !Object.values(app).some(Boolean)) return undefined;
+  const missing = (['id', 'key', 'secret'] as const).filter((field) => !app[field]).map((field) => PUSHER_APP_ENV[field]);
+  if (missing.length) {
+    const names = missing.join(' and ');
+    throw new ConfigError([`${names} ${missing.length > 1 ? 'are' : 'is'} not set: a Pusher app from the environment needs ${PUSHER_APP_ENV.id}, ${PUSHER_APP_ENV.key} and ${PUSHER_APP_ENV.secret} (${PUSHER_APP_ENV.host} is optional)`]);
+  }
+  return { id: app.id!, key: app.key!, secret: app.secret!, ...(app.host && { host: app.host }) };
+}
+
+/** A problem with the environment's app names its variable, for it is in no file. */
+function nameEnvFields(problems: string[]): string[] {
+  return problems.map((problem) => problem.replace(/^(.*?: pusher\.apps\[0\]\.(id|key|secret|host)):/, (_, path: string, field: keyof typeof PUSHER_APP_ENV) => `${path} (from ${PUSHER_APP_ENV[field]}):`));
+}
+
+function mergeOverrides(raw: unknown, overrides: Overrides, envApp: Record<string, string> | undefined): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const merged: Record<string, unknown> = { ...raw };
   if (overrides.port !== undefined) merged.port = overrides.port;
@@ -18,6 +37,7 @@ function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
   if (overrides.php !== undefined) merged.php = overrides.php;
   if (overrides.secret && merged.secret === undefined) merged.secret = overrides.secret;
   if (overrides.redis && merged.cluster === undefined) merged.cluster = { redis: overrides.redis };
+  if (envApp && merged.pusher === undefined) merged.pusher = { apps: [envApp] };
   if (overrides.hosts?.length) {
     const hosts: Record<string, unknown> = typeof merged.hosts === 'object' && merged.hosts !== null ? { ...merged.hosts } : {};
     for (const pair of overrides.hosts) {
@@ -39,7 +59,8 @@ function mergeOverrides(raw: unknown, overrides: Overrides): unknown {
  * --host, the built-in demo.
  */
 export async function loadConfig(file: string | undefined, io: ConfigIO, overrides: Overrides = {}): Promise<Config> {
-  let raw: unknown = overrides.hosts?.length ? { hosts: {} } : DEFAULT_CONFIG;
+  const envApp = envPusherApp(overrides.pusherApp);
+  let raw: unknown = overrides.hosts?.length ? { hosts: {} } : builtinDefault(envApp !== undefined);
   let where = overrides.hosts?.length ? '(command line)' : '(built-in default)';
   let baseDir = io.cwd();
   let path: string | undefined;
@@ -59,10 +80,23 @@ export async function loadConfig(file: string | undefined, io: ConfigIO, overrid
       throw new ConfigError([`${file}: not valid JSON: ${(error as Error).message}`]);
     }
   }
-  const config = parseConfig(mergeOverrides(raw, overrides), where, baseDir);
+  const merged = mergeOverrides(raw, overrides, envApp);
+  let config: Config;
+  try {
+    config = parseConfig(merged, where, baseDir, overrides.env);
+  } catch (error) {
+    const fromEnv = envApp !== undefined && (merged as { pusher?: { apps?: unknown[] } }).pusher?.apps?.[0] === envApp;
+    throw fromEnv && error instanceof ConfigError ? new ConfigError(nameEnvFields(error.problems)) : error;
+  }
   config.file = path;
   await checkFiles(config, where, io);
   return config;
+}
+
+/** The built-in default; an app from the environment takes the demo app's place, as it would a file's. */
+function builtinDefault(envApp: boolean): unknown {
+  const { pusher, ...rest } = defaultConfig();
+  return envApp ? rest : { ...rest, pusher };
 }
 
 /** Apps and modules must exist at start: a typo fails now, not at the first event. */
@@ -70,7 +104,8 @@ async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<
   const problems: string[] = [];
   const missing = async (file: string | undefined) => file !== undefined && !(await io.isFile(file));
   for (const host of config.hosts) {
-    const [field, file] = host.app ? ['app', host.app] : host.hooks ? ['hooks', host.hooks] : ['module', host.module !== BUILTIN_DEMO ? host.module : undefined];
+    const builtin = host.module === BUILTIN_DEMO || host.module === BUILTIN_NONE;
+    const [field, file] = host.app ? ['app', host.app] : host.hooks ? ['hooks', host.hooks] : ['module', builtin ? undefined : host.module];
     if (await missing(file)) {
       problems.push(`${where}: hosts[${JSON.stringify(host.key)}].${field}: expected an existing file, but ${file} does not exist`);
     }

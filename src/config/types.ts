@@ -206,4 +206,11 @@ export interface Overrides {
   secret?: string;
   /** From $WSGATE_REDIS_URL: cluster mode with this Redis, when the file sets no cluster. */
   redis?: string;
+  /**
+   * From $WSGATE_PUSHER_APP_ID, _KEY, _SECRET and _HOST (Laravel's PUSHER_APP_* under wsgate's names):
+   * one Pusher app, when the file has no "pusher" section. The first three go together.
+   */
+  pusherApp?: { id?: string; key?: string; secret?: string; host?: string };
+  /** Where `{"env": "NAME"}` values are read; the process's environment when not given (tests give their own). */
+  env?: (name: string) => string | undefined;
 }
