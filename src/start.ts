@@ -8,7 +8,7 @@ import { availableParallelism, hostname } from 'node:os';
 import type { Context } from 'hono';
 import { bearerMatches, loopbackTrust } from './http/access.ts';
 import type { Trust } from './http/access.ts';
-import { BUILTIN_DEMO } from './config/config.ts';
+import { BUILTIN_DEMO, BUILTIN_NONE } from './config/config.ts';
 import type { Config, HostConfig } from './config/config.ts';
 import { demoHooks } from './demo/hooks.ts';
 import { mountDemoPage } from './demo/page.ts';
@@ -49,6 +49,8 @@ export interface Running {
 
 async function importHooks(path: string, generation: number): Promise<HookModule> {
   if (path === BUILTIN_DEMO) return demoHooks;
+  // A Pusher app's own space: its channels are guarded by the app's signatures, and it runs no hooks.
+  if (path === BUILTIN_NONE) return {};
   // A fresh URL per reload, so edited modules are loaded anew rather than from the module cache.
   const url = new URL(`file://${path}`);
   if (generation > 0) url.searchParams.set('reload', String(generation));

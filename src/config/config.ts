@@ -6,7 +6,7 @@
  * merges the command line and checks that the files it names exist.
  */
 export type { ClusterConfig, Config, ConfigIO, HostConfig, HostMode, Limits, Overrides, PoolConfig, PusherApp, PusherConfig, PusherLimits, PusherWebhook, PusherWebhookEvent, ScheduleEntry } from './types.ts';
-export { BUILTIN_DEMO, DEFAULT_CONFIG, DEFAULTS } from './defaults.ts';
+export { BUILTIN_DEMO, BUILTIN_NONE, DEFAULT_CONFIG, DEFAULTS, DEMO_PUSHER_APP, PUSHER_DEFAULTS, defaultConfig, demoPusherApp } from './defaults.ts';
 export { ConfigError } from './problems.ts';
 export { resolvePath } from './resolve-path.ts';
 export { configSchema, parseConfig } from './file-schema.ts';

@@ -5,6 +5,7 @@
  * host of an app with a space of its own) is `resolvePusher`'s, run by the
  * whole-file pipeline once every field is right.
  */
+import type { ChannelRule } from './channel-rules.ts';
 import process from 'node:process';
 import * as v from 'valibot';
 import { BUILTIN_NONE, PUSHER_DEFAULTS } from './defaults.ts';
@@ -189,6 +190,18 @@ export interface ResolvedPusher {
  * some host key matches (as a request for it would be matched); an app that
  * names none gets `pusher:{id}`, served by a module with no hooks.
  */
+/** Pusher's cache channels keep their last event for 30 minutes: a history of one, unless the host's own rule says otherwise. */
+export const PUSHER_CACHE_RULES: readonly ChannelRule[] = ['cache-*', 'private-cache-*', 'private-encrypted-cache-*', 'presence-cache-*'].map((pattern) => ({
+  pattern,
+  presenceEvents: false,
+  history: { size: 1, ttlMs: 30 * 60_000 },
+}));
+
+function addCacheRules(host: HostConfig): void {
+  const rules = (host.channels ??= []);
+  for (const cache of PUSHER_CACHE_RULES) if (!rules.some((rule) => rule.pattern === cache.pattern)) rules.push(cache);
+}
+
 export function resolvePusher(drafts: PusherAppDraft[], hosts: HostConfig[], timeoutMs: number): ResolvedPusher {
   const table = new HostTable(hosts.map((h): [string, HostConfig] => [h.key, h]));
   const resolved: ResolvedPusher = { pusher: { apps: [] }, hosts: [], problems: [] };
@@ -197,10 +210,14 @@ export function resolvePusher(drafts: PusherAppDraft[], hosts: HostConfig[], tim
     if (host === undefined) {
       const own = pusherHostOf(draft.id);
       resolved.pusher.apps.push({ ...rest, host: own, sharesHost: false });
-      resolved.hosts.push({ key: own, mode: 'module', module: BUILTIN_NONE, timeoutMs });
+      const config: HostConfig = { key: own, mode: 'module', module: BUILTIN_NONE, timeoutMs };
+      addCacheRules(config);
+      resolved.hosts.push(config);
       continue;
     }
-    if (!table.match(host)) {
+    const shared = table.match(host);
+    if (shared) addCacheRules(shared);
+    else {
       const keys = hosts.map((h) => JSON.stringify(h.key)).join(', ');
       resolved.problems.push({ path: pathOf('pusher', 'apps', i, 'host'), message: `no configured host matches "${host}" (the hosts are ${keys}); name one of them, or leave "host" out for a space of the app's own` });
     }

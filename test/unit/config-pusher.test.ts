@@ -4,6 +4,7 @@
  * app may come from WSGATE_PUSHER_APP_*, and the built-in default carries a
  * demo app whose secret is made at each load.
  */
+import { PUSHER_CACHE_RULES } from '../../src/config/pusher-schema.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/config.ts';
@@ -33,13 +34,13 @@ describe('a Pusher app resolves', () => {
     const config = parse({ apps: [{ id: '1', key: 'app-key', secret: SECRET }] });
     const expected: PusherApp = { id: '1', key: 'app-key', secret: SECRET, host: 'pusher:1', sharesHost: false, clientEvents: false, clientEventsPerSecond: 10, activityTimeout: 120, limits: LIMITS, webhooks: [] };
     assert.deepEqual(config.pusher, { apps: [expected] });
-    assert.deepEqual(config.hosts.at(-1), { key: 'pusher:1', mode: 'module', module: 'builtin:none', timeoutMs: 30_000 });
+    assert.deepEqual(config.hosts.at(-1), { key: 'pusher:1', mode: 'module', module: 'builtin:none', timeoutMs: 30_000, channels: [...PUSHER_CACHE_RULES] });
     assert.deepEqual(config.hosts.map((h) => h.key), ['app.test', '*.tenant.test', 'pusher:1'], 'the configured hosts come first, untouched');
   });
 
   it('the own space\'s host takes the top-level timeout and nothing of the shared options', () => {
     const config = parseConfig({ timeout: 4, origins: ['https://x.test'], tokenFrom: 'query', hosts, pusher: { apps: [{ id: 'a', key: 'k', secret: SECRET }] } }, 'f.json', '/srv');
-    assert.deepEqual(config.hosts.at(-1), { key: 'pusher:a', mode: 'module', module: 'builtin:none', timeoutMs: 4000 });
+    assert.deepEqual(config.hosts.at(-1), { key: 'pusher:a', mode: 'module', module: 'builtin:none', timeoutMs: 4000, channels: [...PUSHER_CACHE_RULES] });
   });
 
   it('with every field given, sharing a configured host matched exactly or by a wildcard', () => {
@@ -79,6 +80,15 @@ describe('a Pusher app resolves', () => {
     assert.equal(two!.host, 'a.tenant.test');
     assert.equal(two!.sharesHost, true);
     assert.deepEqual(config.hosts.map((h) => h.key), ['app.test', '*.tenant.test'], 'no host is added for apps that share one');
+  });
+
+  it('gives the host it shares rules for cache channels (the last event for 30 minutes), keeping a rule of the host\'s own', () => {
+    const config = parseConfig({ hosts: { 'a.test': { module: '/srv/h.ts', channels: { 'cache-*': { history: { size: 5, ttl: 60 } }, 'room:*': { presenceEvents: true } } } }, pusher: { apps: [{ id: 'a', key: 'k', secret: SECRET, host: 'a.test' }] } }, 'f.json', '/srv');
+    const rules = config.hosts[0]!.channels!;
+    assert.deepEqual(rules.find((rule) => rule.pattern === 'cache-*')!.history, { size: 5, ttlMs: 60_000 });
+    assert.deepEqual(rules.find((rule) => rule.pattern === 'presence-cache-*')!.history, { size: 1, ttlMs: 1_800_000 });
+    assert.equal(rules.filter((rule) => rule.pattern === 'cache-*').length, 1);
+    assert.equal(rules.find((rule) => rule.pattern === 'room:*')!.presenceEvents, true);
   });
 
   it('a host named "*" takes any host name', () => {

@@ -1,3 +1,4 @@
+import { PUSHER_CACHE_RULES } from '../../src/config/pusher-schema.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, parseConfig, resolvePath } from '../../src/config/config.ts';
@@ -117,6 +118,8 @@ describe('loadConfig', () => {
     const config = await loadConfig(undefined, io({}));
     assert.deepEqual(config.hosts, [
       { key: '*', mode: 'module', module: 'builtin:demo', timeoutMs: 30_000, channels: [{ pattern: 'room:*', presenceEvents: true, history: { size: 200, ttlMs: 600_000 } }] },
+      // The demo Pusher app's own space (test/unit/config-pusher.test.ts covers the app).
+      { key: 'pusher:demo', mode: 'module', module: 'builtin:none', timeoutMs: 30_000, channels: [...PUSHER_CACHE_RULES] },
     ]);
     assert.deepEqual(config.paths, [
       { template: '/websocket', channels: [] },
