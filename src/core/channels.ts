@@ -145,9 +145,9 @@ export class Channels {
 
   /** Closes every client a selection picks on this node (POST /disconnect); returns how many. */
   disconnect(host: string, selection: Selection, code: number, reason: string): number {
-    const clients = this.#hub.select(host, selection);
+    const clients = this.#hub.select(host, selection) as Client[];
     for (const client of clients) {
-      this.#log.info('disconnect', { host, socket: client.id, code });
+      this.#events.closing(client, { kind: 'disconnect', code });
       this.#hub.close(client, code, reason);
     }
     return clients.length;

@@ -40,7 +40,16 @@ export interface UpgradeRefusal {
   origin?: string;
 }
 
+/** Why the gateway closes a client (its own close is reported by `closed` when it completes). */
+export type Closing =
+  | { kind: 'limit'; code: number; reason: string }
+  | { kind: 'idle'; code: number; seconds: number }
+  | { kind: 'disconnect'; code: number }
+  | { kind: 'host_removed' | 'connect_refused'; code: number };
+
 export interface CoreObserver {
+  /** The gateway closes a client, and why. */
+  closing?(client: Client, closing: Closing): void;
   /** An upgrade refused; `label` is the configured host key ("" for strangers). */
   refused?(refusal: UpgradeRefusal, label: string): void;
   opened?(client: Client, tokenHash: string, sockets: number): void;
@@ -91,6 +100,10 @@ export class CoreEvents {
 
   closed(client: Client, code: number, sockets: number): void {
     for (const o of this.#observers) o.closed?.(client, code, sockets);
+  }
+
+  closing(client: Client, closing: Closing): void {
+    for (const o of this.#observers) o.closing?.(client, closing);
   }
 
   hook(run: HookRun): void {

@@ -68,7 +68,7 @@ export class Lifecycle {
       // The app never said yes: a client whose connect could not run does not stay.
       if (result === BUSY) return this.#refuse(client, CLOSE_TRY_LATER, 'the gateway is busy: the connect hook could not run; try again later');
       if (refuses(result)) {
-        this.#p.log.info('connect refused', { host: client.host, socket: client.id });
+        this.#p.events.closing(client, { kind: 'connect_refused', code: CLOSE_POLICY });
         hub.close(client, CLOSE_POLICY, 'connect refused');
         return;
       }
@@ -185,7 +185,7 @@ export class Lifecycle {
   /** Closes a client that broke a limit, saying which; once, however many frames it sends until the close completes. */
   #refuse(client: Client, code: number, reason: string): void {
     if (!client.startClosing()) return;
-    this.#p.log.warn('limit', { host: client.host, socket: client.id, code, reason });
+    this.#p.events.closing(client, { kind: 'limit', code, reason });
     this.#p.hub.close(client, code, reason);
   }
 
@@ -210,7 +210,7 @@ export class Lifecycle {
   /** A client that does not read: its unsent frames pile up. It would not read a close frame either, so it is dropped. */
   tooSlow(client: Client, buffered: number): void {
     if (!client.open) return;
-    this.#p.log.warn('limit', { host: client.host, socket: client.id, code: CLOSE_TRY_LATER, reason: `${buffered} bytes unsent: the client does not read fast enough` });
+    this.#p.events.closing(client, { kind: 'limit', code: CLOSE_TRY_LATER, reason: `${buffered} bytes unsent: the client does not read fast enough` });
     this.#p.hub.terminate(client);
     this.closed(client, CLOSE_TRY_LATER);
   }
@@ -220,11 +220,12 @@ export class Lifecycle {
     const idle = this.#p.routes.config.idleTimeout;
     const idleMs = idle * 1000;
     if (idleMs <= 0) return;
-    const { hub, log } = this.#p;
+    const { hub, events } = this.#p;
     for (const client of hub.all() as Client[]) {
       if (now - client.lastSeen >= idleMs) {
-        log.info('idle', { host: client.host, socket: client.id, seconds: idle });
-        hub.close(client, client.protocol.goingAway?.idle ?? CLOSE_GOING_AWAY, 'idle');
+        const code = client.protocol.goingAway?.idle ?? CLOSE_GOING_AWAY;
+        events.closing(client, { kind: 'idle', code, seconds: idle });
+        hub.close(client, code, 'idle');
       }
     }
   }
@@ -249,13 +250,14 @@ export class Lifecycle {
 
   /** A reload: clients whose host is still served take its new route; the others are closed. */
   rehome(): void {
-    const { hub, routes, log } = this.#p;
+    const { hub, routes, events } = this.#p;
     for (const client of hub.all() as Client[]) {
       const route = routes.match(client.host);
       if (route) client.moveTo(route);
       else {
-        log.info('host removed', { host: client.host, socket: client.id });
-        hub.close(client, client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY, 'host no longer served');
+        const code = client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY;
+        events.closing(client, { kind: 'host_removed', code });
+        hub.close(client, code, 'host no longer served');
       }
     }
   }

@@ -11,6 +11,21 @@ export function logObserver(log: Logger): CoreObserver {
     // A connection with no token of the app's (Pusher's) is named by its protocol instead.
     opened: (client, tokenHash, sockets) => log.info('open', { host: client.host, socket: client.id, ...(tokenHash ? { token: shortHash(tokenHash) } : { protocol: client.protocol.name }), sockets }),
     closed: (client, code, sockets) => log.info('close', { host: client.host, socket: client.id, code, sockets }),
+    closing(client, closing) {
+      const { host, id: socket } = client;
+      switch (closing.kind) {
+        case 'limit':
+          return log.warn('limit', { host, socket, code: closing.code, reason: closing.reason });
+        case 'idle':
+          return log.info('idle', { host, socket, seconds: closing.seconds });
+        case 'disconnect':
+          return log.info('disconnect', { host, socket, code: closing.code });
+        case 'host_removed':
+          return log.info('host removed', { host, socket });
+        case 'connect_refused':
+          return log.info('connect refused', { host, socket });
+      }
+    },
     hook(run) {
       const { host, socket, hook, stderr, error } = run;
       const ms = Math.round(run.seconds * 1000);
