@@ -110,7 +110,7 @@ export class Channels {
   /** It is out of a channel (left, or closed): the others are told, as the channel asks. */
   departed(client: Client, channel: string): void {
     this.presenceEvent(client, channel, 'leave');
-    if (client.protocol.memberEvent) {
+    if (client.protocol.hasMembers?.(channel)) {
       void this.#members.remove(client.host, channel, client.id).then((member) => {
         if (member) this.#memberEvent(client, channel, member, false);
       });

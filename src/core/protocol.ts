@@ -78,6 +78,8 @@ export interface ClientProtocol {
   cacheMiss?(channel: string): string;
   /** A user came to (`added`) or left a channel with members by user: told to the channel's other members. Absent: it has no such channels. */
   memberEvent?(added: boolean, channel: string, member: Member): string;
+  /** Whether a channel of this name has members by user (so a client leaving it may be a user leaving). */
+  hasMembers?(channel: string): boolean;
   /** A socket joined or left a channel with presence events: told to the channel's other members. */
   presenceEvent(event: 'join' | 'leave', channel: string, socket: string, info: unknown): string;
   /**

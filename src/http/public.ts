@@ -37,13 +37,22 @@ export interface PublicGateway extends UpgradeGateway, BridgeAppGateway, PusherU
 /** Where pusher-js and Laravel Echo connect: /app/{key}. */
 const PUSHER_PATH = /^\/app\/[^/]+$/;
 
+/** The key in /app/{key}; a malformed escape is a key no app has. */
+function appKeyOf(path: string): string {
+  try {
+    return decodeURIComponent(path.slice('/app/'.length));
+  } catch {
+    return path.slice('/app/'.length);
+  }
+}
+
 export function createApp(gateway: PublicGateway, options: ServerOptions): Hono {
   const app = new Hono();
   const upgrade = upgradeHandler(gateway, options);
   const pusherUpgrade = pusherUpgradeHandler(gateway, gateway.pusher, options.upgradeWebSocket);
   app.use('*', async (c, next) => {
     const wantsUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
-    if (wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.apps.length > 0) return pusherUpgrade(c, decodeURIComponent(c.req.path.slice(5)));
+    if (wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.serving) return pusherUpgrade(c, appKeyOf(c.req.path));
     const path = wantsUpgrade ? gateway.upgradePath(c.req.path) : undefined;
     if (path) return upgrade(c, path);
     if (c.req.method === 'GET' && gateway.isUpgradeOnlyPath(c.req.path)) {

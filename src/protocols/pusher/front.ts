@@ -29,6 +29,11 @@ export class PusherFront implements PusherRegistry {
     }
   }
 
+  /** Whether there are apps at all (else /app/ is no Pusher path). */
+  get serving(): boolean {
+    return this.#byId.size > 0;
+  }
+
   get apps(): PusherApp[] {
     return [...this.#byId.values()];
   }

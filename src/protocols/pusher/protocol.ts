@@ -8,6 +8,7 @@
  */
 import type { ClientProtocol } from '../../core/protocol.ts';
 import { ALL_STREAM, TOKEN_STREAM } from '../../core/streams.ts';
+import { channelKind } from './channel-names.ts';
 import { cacheMiss, memberEvent, PUSHER_CLOSE, pusherError, subscriptionError, subscriptionSucceeded } from './frames.ts';
 
 /** The event name of a cast that is not a Pusher event: what `.listen('.message')` hears. */
@@ -53,6 +54,7 @@ export const PUSHER: ClientProtocol = {
   presence: (channel) => subscriptionError(channel, 'not a request Pusher clients make', 400, 'Error'),
   error: (reason) => pusherError(null, reason),
   memberEvent,
+  hasMembers: (channel) => channelKind(channel).members,
   cacheMiss,
   presenceEvent(event, channel, socket, info) {
     const frame: Record<string, unknown> = { wsgate: event, channel, socket };
