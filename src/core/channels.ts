@@ -91,8 +91,9 @@ export class Channels {
   }
 
   #memberEvent(client: Client, channel: string, member: Member, added: boolean): void {
-    const frame = client.protocol.memberEvent?.(added, channel, member);
-    if (frame !== undefined) this.#broker.publish({ t: 'presenceEvent', host: client.host, channel, frame, except: client.id });
+    const told = client.protocol.memberEvent?.(added, channel, member);
+    if (typeof told === 'string') this.#broker.publish({ t: 'presenceEvent', host: client.host, channel, frame: told, except: client.id });
+    else if (told) this.#broker.publish({ t: 'presenceEvent', host: client.host, channel: told.to, frame: told.frame, except: client.id });
     this.#events.member(client.host, channel, member, added);
   }
 

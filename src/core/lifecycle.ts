@@ -117,8 +117,9 @@ export class Lifecycle {
     if (parsed.reply !== undefined) answer(parsed.reply);
     if (!('request' in parsed)) return;
     const request = parsed.request;
-    const { channel } = request;
     if (request.op === 'publish') return this.#publish(client, request);
+    if (request.op === 'signin') return this.#signin(client, request);
+    const { channel } = request;
     if (request.op === 'subscribe' && request.signed) return this.#signedSubscribe(client, request);
     if (request.op === 'presence') {
       if (!client.channels?.has(channel)) return answer(protocol.error('presence is only for a channel this socket is in', channel));
@@ -169,6 +170,15 @@ export class Lifecycle {
     const miss = client.protocol.cacheMiss?.(channel);
     if (miss !== undefined) this.#p.hub.send(client, miss);
     this.#p.events.cacheMiss(client.host, channel);
+  }
+
+  /** A client signed in: in its channels, and among the users online (the first of its user's sockets tells those who watch it). */
+  async #signin(client: Client, request: Extract<ClientRequest, { op: 'signin' }>): Promise<void> {
+    const { channels, hub } = this.#p;
+    for (const channel of request.channels) channels.join(client, channel, 'subscribed');
+    const online = await channels.joinAsMember(client, request.online, request.user);
+    const frame = online && client.open ? request.answer(online) : undefined;
+    if (frame !== undefined) hub.send(client, frame);
   }
 
   /** An event from a client to the others in a channel it is in (the protocol checked that it may send it). */

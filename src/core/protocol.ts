@@ -34,7 +34,13 @@ export interface Member {
 export type ClientRequest =
   | { op: 'subscribe'; channel: string; since?: Position; signed?: boolean; member?: Member; maxUsers?: number; quiet?: boolean; cache?: boolean }
   | { op: 'unsubscribe' | 'presence'; channel: string }
-  | { op: 'publish'; channel: string; event: string; data: unknown; frame: string; user?: string };
+  | { op: 'publish'; channel: string; event: string; data: unknown; frame: string; user?: string }
+  /**
+   * The client is `user` from now on (its signature checked by the
+   * protocol): it joins `channels` quietly, and `online` as a member (the
+   * users online); `answer` words what it is told of who is online.
+   */
+  | { op: 'signin'; user: Member; channels: string[]; online: string; answer(online: Map<string, unknown>): string | undefined };
 
 /** What the protocol made of a frame: a request, a problem, an answer it gives at once, or undefined (the app's message). */
 export type ParsedFrame = { request: ClientRequest; reply?: string } | { problem: string; channel?: string } | { reply: string } | undefined;
@@ -76,8 +82,12 @@ export interface ClientProtocol {
   error(reason: string, channel?: string): string;
   /** A subscriber of a channel that gives its last publication is told there is none. */
   cacheMiss?(channel: string): string;
-  /** A user came to (`added`) or left a channel with members by user: told to the channel's other members. Absent: it has no such channels. */
-  memberEvent?(added: boolean, channel: string, member: Member): string;
+  /**
+   * A user came to (`added`) or left a channel with members by user: told to
+   * the channel's other members, or to the members of `to` when it says
+   * (those who watch the user). Absent: it has no such channels.
+   */
+  memberEvent?(added: boolean, channel: string, member: Member): string | { to: string; frame: string } | undefined;
   /** Whether a channel of this name has members by user (so a client leaving it may be a user leaving). */
   hasMembers?(channel: string): boolean;
   /** A socket joined or left a channel with presence events: told to the channel's other members. */

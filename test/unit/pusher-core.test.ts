@@ -219,4 +219,36 @@ describe('Pusher front end, in-process', () => {
     ]);
     assert.deepEqual(misses, ['cache-prices']);
   });
+
+  it('tells a signed-in connection when the users on its watchlist come online and go offline, once per user', async () => {
+    start();
+    const signin = async (id: string, watchlist?: string[]) => {
+      const socket = await core!.connectPusher(APP);
+      const data = watchlist ? { id, watchlist } : { id };
+      const signed = sdk.authenticateUser(socketIdOf(socket), data);
+      core!.send(socket, JSON.stringify({ event: 'pusher:signin', data: signed }));
+      await core!.settle();
+      return socket;
+    };
+    const watched = (socket: FakeSocket) => frames(socket).filter((f) => f.event === 'pusher_internal:watchlist_events').map((f) => dataOf(f).events);
+    const ann = await signin('ann', ['bob', 'cy']);
+    assert.deepEqual(watched(ann), [], 'nobody it watches is online');
+    const bob = await signin('bob');
+    assert.deepEqual(watched(ann), [[{ name: 'online', user_ids: ['bob'] }]]);
+    const bob2 = await signin('bob');
+    assert.deepEqual(watched(ann), [], 'a second connection of bob is not news');
+    const dee = await signin('dee', ['bob', 'ann']);
+    assert.deepEqual(watched(dee), [[{ name: 'online', user_ids: ['bob', 'ann'] }]]);
+    core!.gateway.closed(bob.client, 1000);
+    await core!.settle();
+    assert.deepEqual(watched(ann), []);
+    core!.gateway.closed(bob2.client, 1000);
+    await core!.settle();
+    assert.deepEqual(watched(ann), [[{ name: 'offline', user_ids: ['bob'] }]]);
+    assert.deepEqual(watched(dee), [[{ name: 'offline', user_ids: ['bob'] }]]);
+    // Nobody can subscribe to the gateway's own channels.
+    subscribe(ann, '#online');
+    await core!.settle();
+    assert.equal(frames(ann)[0]?.event, 'pusher:subscription_error');
+  });
 });

@@ -10,7 +10,7 @@ import type { Spread } from '../../core/publishing.ts';
 import type { Selection } from '../../core/targets.ts';
 import type { PusherApp } from '../../config/config.ts';
 import type { ChannelInfo, ChannelInfoField, PusherApiGateway, PusherEvent } from '../../http/pusher/gateway.ts';
-import { channelKind, USER_CHANNEL } from './channel-names.ts';
+import { channelKind, isInternal, USER_CHANNEL } from './channel-names.ts';
 import { PUSHER_CLOSE } from './frames.ts';
 import type { PusherFront } from './front.ts';
 
@@ -50,8 +50,8 @@ export class PusherApiCore implements PusherApiGateway {
     const counts = (await this.#core.channelsEverywhere(app.host, prefix === undefined ? {} : { prefix })).value;
     const answer: Record<string, Omit<ChannelInfo, 'occupied'>> = {};
     for (const [channel, sockets] of Object.entries(counts)) {
-      // A user's own channel is the connection's, not one the app lists (as Pusher).
-      if (sockets === 0 || channel.startsWith(USER_CHANNEL)) continue;
+      // A user's own channel is its connection's, not one the app lists (as Pusher); the gateway's own neither.
+      if (sockets === 0 || isInternal(channel)) continue;
       answer[channel] = await this.#fields(app, channel, sockets, info);
     }
     return answer;

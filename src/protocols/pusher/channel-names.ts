@@ -22,6 +22,17 @@ export interface ChannelKind {
 /** Pusher's rule for channel names; the `#server-to-user-` prefix is the only other form. */
 const NAME = /^[A-Za-z0-9_\-=@,.;]+$/;
 export const USER_CHANNEL = '#server-to-user-';
+/**
+ * The gateway's own channels, which no client may name (a `#` is not in
+ * Pusher's names): the signed-in users, as members by user, and per user
+ * the connections that watch it.
+ */
+export const ONLINE = '#online';
+export const WATCHERS = '#watchers-of-';
+/** Channels of the gateway's own or a user's: no app hears of them (webhooks, channel lists). */
+export const isInternal = (channel: string): boolean => channel.startsWith('#');
+/** Users one connection may watch (Pusher's own limit). */
+export const WATCHLIST_MAX = 100;
 
 export function channelKind(name: string): ChannelKind {
   if (name.startsWith(USER_CHANNEL)) return { signed: false, members: false, clientEvents: false, cache: false, user: name.slice(USER_CHANNEL.length) };

@@ -12,8 +12,8 @@ import type { ParsedFrame } from '../../core/protocol.ts';
 import { utf8Length } from '../../core/utf8.ts';
 import type { PusherApp } from '../../config/config.ts';
 import { deliver } from '../incoming.ts';
-import { channelKind, channelNameProblem, USER_CHANNEL } from './channel-names.ts';
-import { connectionEstablished, PING, PONG, PUSHER_CLOSE, pusherError, signinSuccess, subscriptionError } from './frames.ts';
+import { channelKind, channelNameProblem, ONLINE, USER_CHANNEL, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
+import { connectionEstablished, PING, PONG, PUSHER_CLOSE, pusherError, signinSuccess, subscriptionError, watchlistEvents } from './frames.ts';
 import { memberOf, readFrame, signinOf, subscribeOf, unsubscribeOf, userOf } from './messages.ts';
 import type { ClientFrame } from './messages.ts';
 import { verifyChannel, verifyUser } from './signatures.ts';
@@ -147,10 +147,24 @@ export class PusherConnection extends Client {
     const user = userOf(data.user_data);
     if (!user) return { reply: pusherError(null, 'user_data must be JSON with a non-empty string "id"') };
     if (!verifyUser(this.#app, this.id, data.user_data, data.auth)) return { reply: pusherError(PUSHER_CLOSE.unauthorized, 'invalid signature for pusher:signin') };
-    if (this.#user !== undefined && this.#user !== user.id) return { reply: pusherError(null, 'this connection is signed in as another user already') };
+    if (this.#user !== undefined) return { reply: pusherError(null, 'this connection is signed in already') };
+    const watchlist = [...new Set(user.watchlist ?? [])];
+    if (watchlist.length > WATCHLIST_MAX) return { reply: pusherError(null, `a watchlist has at most ${WATCHLIST_MAX} users`) };
     this.#user = user.id;
-    // Quietly in its user channel from now on, so the API reaches it there (and terminate_connections finds it) before pusher-js subscribes.
-    return { request: { op: 'subscribe', channel: USER_CHANNEL + user.id, signed: true, quiet: true }, reply: signinSuccess(data.user_data) };
+    return {
+      request: {
+        op: 'signin',
+        user: { user: user.id },
+        // Quietly in its user channel from now on, so the API reaches it there (and terminate_connections finds it) before pusher-js subscribes.
+        channels: [USER_CHANNEL + user.id, ...watchlist.map((id) => WATCHERS + id)],
+        online: ONLINE,
+        answer: (online) => {
+          const here = watchlist.filter((id) => online.has(id));
+          return here.length ? watchlistEvents('online', here) : undefined;
+        },
+      },
+      reply: signinSuccess(data.user_data),
+    };
   }
 
   #clientEvent(frame: ClientFrame): ParsedFrame {

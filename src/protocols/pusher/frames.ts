@@ -46,4 +46,7 @@ export const memberEvent = (added: boolean, channel: string, member: Member): st
 
 export const signinSuccess = (userData: string): string => event('pusher:signin_success', JSON.stringify({ user_data: userData }));
 
+export const watchlistEvents = (name: 'online' | 'offline', users: string[]): string =>
+  event('pusher_internal:watchlist_events', JSON.stringify({ events: [{ name, user_ids: users }] }));
+
 export const cacheMiss = (channel: string): string => JSON.stringify({ event: 'pusher:cache_miss', channel });

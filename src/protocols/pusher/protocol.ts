@@ -8,8 +8,8 @@
  */
 import type { ClientProtocol } from '../../core/protocol.ts';
 import { ALL_STREAM, TOKEN_STREAM } from '../../core/streams.ts';
-import { channelKind } from './channel-names.ts';
-import { cacheMiss, memberEvent, PUSHER_CLOSE, pusherError, subscriptionError, subscriptionSucceeded } from './frames.ts';
+import { channelKind, ONLINE, WATCHERS } from './channel-names.ts';
+import { cacheMiss, memberEvent, PUSHER_CLOSE, pusherError, subscriptionError, subscriptionSucceeded, watchlistEvents } from './frames.ts';
 
 /** The event name of a cast that is not a Pusher event: what `.listen('.message')` hears. */
 export const CAST_EVENT = 'message';
@@ -53,8 +53,12 @@ export const PUSHER: ClientProtocol = {
   subscribeRefused: (channel, reason) => subscriptionError(channel, reason, 403),
   presence: (channel) => subscriptionError(channel, 'not a request Pusher clients make', 400, 'Error'),
   error: (reason) => pusherError(null, reason),
-  memberEvent,
-  hasMembers: (channel) => channelKind(channel).members,
+  memberEvent(added, channel, member) {
+    // A user's first connection signed in, or its last went: told to the connections that watch it.
+    if (channel === ONLINE) return { to: WATCHERS + member.user, frame: watchlistEvents(added ? 'online' : 'offline', [member.user]) };
+    return memberEvent(added, channel, member);
+  },
+  hasMembers: (channel) => channel === ONLINE || channelKind(channel).members,
   cacheMiss,
   presenceEvent(event, channel, socket, info) {
     const frame: Record<string, unknown> = { wsgate: event, channel, socket };

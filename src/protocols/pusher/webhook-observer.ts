@@ -6,7 +6,7 @@
  */
 import type { CoreObserver } from '../../core/events.ts';
 import type { PusherApp } from '../../config/config.ts';
-import { USER_CHANNEL } from './channel-names.ts';
+import { isInternal } from './channel-names.ts';
 import { PUSHER } from './protocol.ts';
 
 /** Until the webhook sender lands (its own event type replaces this). */
@@ -25,11 +25,11 @@ export function webhookObserver(appsOn: AppsOn, sink: WebhookSink): CoreObserver
   };
   return {
     channel(host, channel, occupied) {
-      // A user's own channel is its connection's, not one the app hears of (as Pusher).
-      if (!channel.startsWith(USER_CHANNEL)) emit(host, { name: occupied ? 'channel_occupied' : 'channel_vacated', channel });
+      // A user's own channel is its connection's, not one the app hears of (as Pusher); the gateway's own neither.
+      if (!isInternal(channel)) emit(host, { name: occupied ? 'channel_occupied' : 'channel_vacated', channel });
     },
     member(host, channel, member, added) {
-      emit(host, { name: added ? 'member_added' : 'member_removed', channel, user_id: member.user });
+      if (!isInternal(channel)) emit(host, { name: added ? 'member_added' : 'member_removed', channel, user_id: member.user });
     },
     clientEvent(client, channel, event, data, user) {
       if (client.protocol !== PUSHER) return;
