@@ -51,7 +51,7 @@ export const PUSHER_DEFAULTS = {
   clientEvents: false,
   clientEventsPerSecond: 10,
   activityTimeout: 120,
-  limits: { channelName: 200, eventName: 200, payload: 10_240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024 },
+  limits: { channelName: 200, eventName: 200, payload: 10_240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 },
 } as const;
 
 /** The built-in default's Pusher app, for the demo page's pusher-js; its secret is made per load (defaultConfig). */

@@ -86,6 +86,7 @@ const Limits = v.strictObject(
     channels: v.optional(count('a number of channels')),
     presenceMembers: v.optional(count('a number of members')),
     userInfo: v.optional(count('a size in bytes')),
+    subscriptions: v.optional(count('a number of channels')),
   },
   'expected an object such as {"payload": 10240, "presenceMembers": 100}',
 );

@@ -150,6 +150,8 @@ export interface PusherLimits {
   presenceMembers: number;
   /** Bytes of one member's user_info (Pusher: 1 KB). */
   userInfo: number;
+  /** Channels one connection may be subscribed to at once (a bound on what a client can make the gateway hold; Pusher states none). */
+  subscriptions: number;
 }
 
 export interface PusherApp {

@@ -149,12 +149,14 @@ export class Lifecycle {
   /** A subscribe the app signed (checked by the protocol): no hook; a member's channel answers with its users. */
   async #signedSubscribe(client: Client, request: Extract<ClientRequest, { op: 'subscribe' }>): Promise<void> {
     const { channels, hub } = this.#p;
-    const { channel, member, maxUsers } = request;
+    const { channel, member, maxUsers, maxChannels } = request;
+    const refuse = (reason: string) => void (client.open && hub.send(client, client.protocol.subscribeRefused(channel, reason)));
+    if (maxChannels !== undefined && (client.channels?.size ?? 0) >= maxChannels && !client.channels?.has(channel)) return refuse(`a connection may be in at most ${maxChannels} channels`);
     let users: Map<string, unknown> | undefined;
     if (member) {
       if (maxUsers !== undefined && !client.channels?.has(channel)) {
         const now = await channels.users(client.host, channel);
-        if (now.size >= maxUsers && !now.has(member.user)) return void (client.open && hub.send(client, client.protocol.subscribeRefused(channel, `the channel holds its maximum of ${maxUsers} users`)));
+        if (now.size >= maxUsers && !now.has(member.user)) return refuse(`the channel holds its maximum of ${maxUsers} users`);
       }
       users = (await channels.joinAsMember(client, channel, member)) ?? (client.channels?.has(channel) ? await channels.users(client.host, channel) : undefined);
     } else channels.join(client, channel, 'subscribed');

@@ -26,13 +26,13 @@ export interface Member {
  * What a client asks of the gateway itself rather than of the app. A
  * subscribe `signed` by the app (its signature checked by the protocol)
  * needs no subscribe hook; with `member`, the channel has members by user
- * (at most `maxUsers`); `quiet`: the protocol answers it itself; `cache`:
+ * (at most `maxUsers`); `maxChannels`: the most the client may be in; `quiet`: the protocol answers it itself; `cache`:
  * the channel's last publication follows the answer (or word that there is none).
  * `publish`: an event to the others in a channel it is in (`frame` as the
  * channel's other members get it, and `event`, its name, for observers).
  */
 export type ClientRequest =
-  | { op: 'subscribe'; channel: string; since?: Position; signed?: boolean; member?: Member; maxUsers?: number; quiet?: boolean; cache?: boolean }
+  | { op: 'subscribe'; channel: string; since?: Position; signed?: boolean; member?: Member; maxUsers?: number; maxChannels?: number; quiet?: boolean; cache?: boolean }
   | { op: 'unsubscribe' | 'presence'; channel: string }
   | { op: 'publish'; channel: string; event: string; data: unknown; frame: string; user?: string }
   /**

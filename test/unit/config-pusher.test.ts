@@ -27,7 +27,7 @@ function problemsOf(pusher: unknown, vars: Record<string, string> = {}): string[
   return assert.fail('expected a ConfigError');
 }
 
-const LIMITS = { channelName: 200, eventName: 200, payload: 10_240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024 };
+const LIMITS = { channelName: 200, eventName: 200, payload: 10_240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 };
 
 describe('a Pusher app resolves', () => {
   it('with Pusher\'s defaults, in a space of its own with a hook-less host', () => {

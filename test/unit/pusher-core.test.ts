@@ -17,7 +17,7 @@ const APP: PusherApp = {
   clientEvents: true,
   clientEventsPerSecond: 10,
   activityTimeout: 120,
-  limits: { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024 },
+  limits: { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 },
   webhooks: [],
 };
 const sdk = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1' });
@@ -250,5 +250,29 @@ describe('Pusher front end, in-process', () => {
     subscribe(ann, '#online');
     await core!.settle();
     assert.equal(frames(ann)[0]?.event, 'pusher:subscription_error');
+  });
+
+  it('bounds what a connection can make the gateway hold: its subscriptions and the ids it names', async () => {
+    const app = { ...APP, limits: { ...APP.limits, subscriptions: 3 } };
+    start(app);
+    const socket = await core!.connectPusher(app);
+    frames(socket);
+    for (const channel of ['a', 'b', 'c', 'd']) subscribe(socket, channel);
+    subscribe(socket, 'a');
+    await core!.settle();
+    const answers = frames(socket).map((f) => [f.event, f.channel]);
+    assert.deepEqual(answers, [
+      ['pusher_internal:subscription_succeeded', 'a'],
+      ['pusher_internal:subscription_succeeded', 'b'],
+      ['pusher_internal:subscription_succeeded', 'c'],
+      ['pusher:subscription_error', 'd'],
+      // Already in it: not one more.
+      ['pusher_internal:subscription_succeeded', 'a'],
+    ]);
+    const long = 'u'.repeat(201);
+    subscribe(socket, 'presence-x', sdk.authorizeChannel(socketIdOf(socket), 'presence-x', { user_id: long }));
+    core!.send(socket, JSON.stringify({ event: 'pusher:signin', data: sdk.authenticateUser(socketIdOf(socket), { id: long }) }));
+    await core!.settle();
+    assert.deepEqual(frames(socket).map((f) => f.event), ['pusher:subscription_error', 'pusher:error']);
   });
 });

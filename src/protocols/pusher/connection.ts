@@ -127,18 +127,20 @@ export class PusherConnection extends Client {
       return { request: { op: 'subscribe', channel, signed: true } };
     }
     const cache = kind.cache || undefined;
-    if (!kind.signed) return { request: { op: 'subscribe', channel, signed: true, cache } };
+    const limits = this.#app.limits;
+    const maxChannels = limits.subscriptions;
+    if (!kind.signed) return { request: { op: 'subscribe', channel, signed: true, cache, maxChannels } };
     if (data.auth === undefined || !verifyChannel(this.#app, this.id, channel, data.auth, kind.members ? data.channel_data : undefined)) {
       return { reply: subscriptionError(channel, `invalid signature for ${channel}`, 401) };
     }
-    if (!kind.members) return { request: { op: 'subscribe', channel, signed: true, cache } };
+    if (!kind.members) return { request: { op: 'subscribe', channel, signed: true, cache, maxChannels } };
     const member = data.channel_data === undefined ? undefined : memberOf(data.channel_data);
-    if (!member) return { reply: subscriptionError(channel, 'a presence channel needs channel_data with a user_id', 400, 'Error') };
+    if (!member || member.user.length > limits.channelName) return { reply: subscriptionError(channel, `a presence channel needs channel_data with a user_id of at most ${limits.channelName} characters`, 400, 'Error') };
     if (member.info !== undefined && utf8Length(JSON.stringify(member.info)) > this.#app.limits.userInfo) {
       return { reply: subscriptionError(channel, `user_info is over ${this.#app.limits.userInfo} bytes`, 400, 'Error') };
     }
     (this.#members ??= new Map()).set(channel, member.user);
-    return { request: { op: 'subscribe', channel, signed: true, member, maxUsers: this.#app.limits.presenceMembers, cache } };
+    return { request: { op: 'subscribe', channel, signed: true, member, maxUsers: limits.presenceMembers, cache, maxChannels } };
   }
 
   #signin(frame: ClientFrame): ParsedFrame {
@@ -150,6 +152,8 @@ export class PusherConnection extends Client {
     if (this.#user !== undefined) return { reply: pusherError(null, 'this connection is signed in already') };
     const watchlist = [...new Set(user.watchlist ?? [])];
     if (watchlist.length > WATCHLIST_MAX) return { reply: pusherError(null, `a watchlist has at most ${WATCHLIST_MAX} users`) };
+    const longest = this.#app.limits.channelName;
+    if ([user.id, ...watchlist].some((id) => id.length > longest)) return { reply: pusherError(null, `a user id has at most ${longest} characters`) };
     this.#user = user.id;
     return {
       request: {
