@@ -16,6 +16,7 @@ import { HookCalls } from './core/hook-calls.ts';
 import { Hub } from './core/hub.ts';
 import type { HostStats } from './core/hub.ts';
 import { Lifecycle } from './core/lifecycle.ts';
+import { ClientRequests } from './core/client-requests.ts';
 import { MemoryMembers } from './core/members.ts';
 import type { MemberStore } from './core/members.ts';
 import type { Presence } from './core/presence.ts';
@@ -65,7 +66,8 @@ export class Gateway implements Watched {
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, log, workers: () => pools.health().workers });
     this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events });
     const publishing = this.#publishing;
-    this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log, castText: (host, selection, frame, except) => publishing.castText(host, selection, frame, except) });
+    const requests = new ClientRequests({ hub, hooks, channels: this.#channels, recovery: this.#recovery, events, log, castText: (host, selection, frame, except) => publishing.castText(host, selection, frame, except) });
+    this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log, requests });
     this.pusher = new PusherFront(config.pusher?.apps);
     this.monitor = new Monitor(this);
     events.observe(this.monitor.observer());
