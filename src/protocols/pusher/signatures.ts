@@ -84,7 +84,10 @@ export interface ApiRequest {
 
 export interface ApiRefusal {
   status: 400 | 401;
+  /** What is wrong, short enough for a log line. */
   message: string;
+  /** More for the caller's answer only: what the signature should have covered. */
+  hint?: string;
 }
 
 type Query = Map<string, string>;
@@ -180,6 +183,6 @@ export function verifyApiRequest(app: SigningApp, request: ApiRequest): ApiRefus
   for (const path of paths) {
     for (const reading of readings) good = sameHex(hmac(app.secret, apiSigningText(request.method, path, reading)), signature!, HEX_SHA256) || good;
   }
-  if (!good) return { status: 401, message: `invalid auth_signature: expected the hex HMAC-SHA256, with the app's secret, of ${JSON.stringify(apiSigningText(request.method, request.path, query))}` };
+  if (!good) return { status: 401, message: 'invalid auth_signature', hint: `expected the hex HMAC-SHA256, with the app's secret, of ${JSON.stringify(apiSigningText(request.method, request.path, query))}` };
   return undefined;
 }
