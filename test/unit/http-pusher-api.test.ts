@@ -82,6 +82,12 @@ describe('pusher api: events', () => {
     assert.deepEqual(t.calls, [['trigger', '1001', { name: 'e', data: 'x', channels: ['presence-room', 'public'], socketId: '123.456' }, ['user_count', 'subscription_count'] satisfies ChannelInfoField[]]]);
   });
 
+  it('answers info for channels named like Object properties as for any other', async () => {
+    const t = setup();
+    const response = await t.post('/events', { name: 'e', data: 'x', channels: ['__proto__', 'constructor'], info: 'subscription_count' });
+    assert.equal(await response.text(), '{"channels":{"__proto__":{"subscription_count":3},"constructor":{"subscription_count":3}}}');
+  });
+
   it('sends data that is not a string as its JSON, and reads a JSON body under any Content-Type', async () => {
     const t = setup();
     assert.equal((await t.post('/events', event({ data: { id: 7 } }), { headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status, 200);

@@ -47,6 +47,9 @@ function oversize(app: PusherApp, events: Array<{ data: string }>): string | und
   return undefined;
 }
 
+/** A channel's entry in an answer keyed by name: `constructor` and `__proto__` are valid channel names. */
+const own = <T>(record: Record<string, T> | undefined, key: string) => (record && Object.hasOwn(record, key) ? record[key] : undefined);
+
 /** Only the fields asked for, and user_count only where it means something (presence channels). */
 function infoOf(channel: string, got: Omit<ChannelInfo, 'occupied'> | undefined, fields: ChannelInfoField[]): Partial<Record<ChannelInfoField, number>> {
   const out: Partial<Record<ChannelInfoField, number>> = {};
@@ -84,7 +87,7 @@ export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions):
       if (tooBig) return refuse(c, 413, tooBig, log);
       const got = await gateway.trigger(app, { name, data, channels, ...(socket_id ? { socketId: socket_id } : {}) }, info.length ? info : undefined);
       if (!info.length) return c.json({});
-      return c.json({ channels: Object.fromEntries(channels.map((channel) => [channel, infoOf(channel, got?.[channel], info)])) });
+      return c.json({ channels: Object.fromEntries(channels.map((channel) => [channel, infoOf(channel, own(got, channel), info)])) });
     })
     .post('/apps/:appId/batch_events', async (c) => {
       const app = c.get('pusherApp');
@@ -97,7 +100,7 @@ export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions):
       // One after the other: a batch's events arrive in its order.
       for (const { name, data, channel, socket_id, info } of batch) {
         const got = await gateway.trigger(app, { name, data, channels: [channel], ...(socket_id ? { socketId: socket_id } : {}) }, info.length ? info : undefined);
-        answers.push(infoOf(channel, got?.[channel], info));
+        answers.push(infoOf(channel, own(got, channel), info));
       }
       return c.json(batch.some((event) => event.info.length) ? { batch: answers } : {});
     })
