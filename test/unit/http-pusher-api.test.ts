@@ -21,6 +21,7 @@ const APP: PusherApp = { ...base, id: '1001', key: 'app-key', secret: 'app-secre
 /** An app with small limits, to hit each one. */
 const SMALL: PusherApp = { ...base, id: 'small', key: 'small-key', secret: 'small-secret-0123456789', limits: { ...LIMITS, channelName: 30, eventName: 20, payload: 100, batch: 2, channels: 3 } };
 const MAX_BODY = 4096;
+let maxBody = MAX_BODY;
 
 type Call = [string, ...unknown[]];
 
@@ -39,7 +40,7 @@ function setup(now?: () => number) {
     users: async (app, channel) => (calls.push(['users', app.id, channel]), ['u1', 'u2']),
     terminateUser: async (app, userId) => (calls.push(['terminate', app.id, userId]), 2),
   };
-  const api = pusherApi(gateway, { log: createLogger((line) => lines.push(line), 'debug'), maxBody: MAX_BODY, ...(now ? { now } : {}) });
+  const api = pusherApi(gateway, { log: createLogger((line) => lines.push(line), 'debug'), maxBody: () => maxBody, ...(now ? { now } : {}) });
   /** A request signed as the SDK signs it, with `change` applied to the query after signing. */
   const request = (method: 'GET' | 'POST', path: string, o: { app?: PusherApp; params?: Record<string, string>; body?: unknown; signer?: { key: string; secret: string }; change?: (q: URLSearchParams) => void; headers?: Record<string, string> } = {}) => {
     const app = o.app ?? APP;
@@ -137,6 +138,13 @@ describe('pusher api: events', () => {
     assert.equal((await t.post('/events', event({ data: 'é'.repeat(50), channel: undefined, channels: ['a', 'b', 'c'] }), small)).status, 200);
     await refused(await t.post('/events', event({ data: 'x'.repeat(MAX_BODY) })), 413, /larger than the limit of 4096 bytes/);
     assert.equal(t.calls.length, 1);
+    // Read per request, as a reload changes it.
+    maxBody = 64;
+    try {
+      await refused(await t.post('/events', event({ data: 'x'.repeat(40) })), 413, /larger than the limit of 64 bytes/);
+    } finally {
+      maxBody = MAX_BODY;
+    }
   });
 });
 

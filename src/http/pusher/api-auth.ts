@@ -33,16 +33,19 @@ function rawTarget(url: string): { path: string; query: string } {
 
 export interface AuthOptions {
   log?: Logger;
-  maxBody: number;
+  /** A function is read per request, so a reload's new limit applies at once. */
+  maxBody: number | (() => number);
   now: () => number;
 }
 
 /** The app (404 when unknown), then the body cap (413), then the signature (401 or 400). */
 export function pusherAuth(gateway: PusherApiGateway, options: AuthOptions): MiddlewareHandler<PusherEnv, '/apps/:appId/*'> {
-  const cap = bodyLimit({ maxSize: options.maxBody, onError: (c) => refuse(c, 413, `the body is larger than the limit of ${options.maxBody} bytes`, options.log) });
+  const limit = options.maxBody;
   return async (c, next) => {
     const app = gateway.app(c.req.param('appId'));
     if (!app) return refuse(c, 404, `unknown app id ${JSON.stringify(c.req.param('appId'))}`, options.log);
+    const maxSize = typeof limit === 'number' ? limit : limit();
+    const cap = bodyLimit({ maxSize, onError: (c) => refuse(c, 413, `the body is larger than the limit of ${maxSize} bytes`, options.log) });
     return cap(c, async () => {
       const body = await c.req.text();
       const { path, query } = rawTarget(c.req.url);

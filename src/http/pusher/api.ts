@@ -15,8 +15,8 @@ import type { ChannelInfo, ChannelInfoField, PusherApiGateway } from './gateway.
 
 export interface PusherApiOptions {
   log?: Logger;
-  /** Bytes of a request body; the rest is not read (413). */
-  maxBody: number;
+  /** Bytes of a request body; the rest is not read (413). A function is read per request (a reload may change it). */
+  maxBody: number | (() => number);
   /** The clock the signatures' timestamps are checked against, in ms. */
   now?: () => number;
 }
