@@ -4,6 +4,7 @@
  * every tampered value is refused without a throw.
  */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,8 @@ const APP = { id: '1001', key: 'app-key', secret: 'app-secret-of-some-length' };
 const OTHER = { ...APP, secret: 'another-secret-entirely' };
 const sdk = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1' });
 const SOCKET = '1234.5678';
+/** A request signed by hand, for the encodings the node SDK does not use. */
+const hmacHex = (text: string) => createHmac('sha256', APP.secret).update(text).digest('hex');
 
 describe('channel auth', () => {
   it('equals the SDK for a private channel and verifies what it signed', () => {
@@ -148,9 +151,17 @@ describe('HTTP API requests, as the SDK sends them', () => {
     const now = Date.now();
     const ts = String(Math.floor(now / 1000));
     const signed = `GET\n/apps/1001/channels\nauth_key=${APP.key}&auth_timestamp=${ts}&auth_version=1.0&filter_by_prefix=a b`;
-    const signature = signWebhook(APP, signed);
+    const signature = hmacHex(signed);
     const query = `auth_key=${APP.key}&auth_timestamp=${ts}&auth_version=1.0&filter_by_prefix=a+b&auth_signature=${signature}`;
     assert.equal(verifyApiRequest(APP, { method: 'GET', path: '/apps/1001/channels', query, body: '', now }), undefined);
+  });
+
+  it('accepts values percent-encoded on the wire (RFC 3986, as Guzzle sends the PHP SDK\'s query), signed unencoded', () => {
+    const now = Date.now();
+    const ts = String(Math.floor(now / 1000));
+    const signed = `GET\n/apps/1001/channels/presence-a\nauth_key=${APP.key}&auth_timestamp=${ts}&auth_version=1.0&info=user_count,subscription_count`;
+    const query = `auth_key=${APP.key}&auth_timestamp=${ts}&auth_version=1.0&info=user_count%2Csubscription_count&auth_signature=${hmacHex(signed)}`;
+    assert.equal(verifyApiRequest(APP, { method: 'GET', path: '/apps/1001/channels/presence-a', query, body: '', now }), undefined);
   });
 
   it('refuses each tampered part, with 401 or 400 and no signature in the message', async () => {
