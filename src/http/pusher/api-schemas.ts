@@ -23,7 +23,6 @@ export const isPresence = (channel: string) => channel.startsWith('presence-');
 export function userIdProblem(id: string): string | undefined {
   if (!id) return 'the user id is empty';
   if (id.length > USER_ID_MAX) return `the user id is ${id.length} characters; the limit is ${USER_ID_MAX}`;
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(id)) return 'the user id holds a control character';
   return undefined;
 }
@@ -52,8 +51,6 @@ export function parseInfo(info: string | null | undefined): { fields: ChannelInf
   }
   return { fields };
 }
-
-const optionalText = (what: string) => v.nullish(v.string(`${what} must be a string`));
 
 /** An event's `data` as the text delivered: the SDKs send a JSON string; another value is sent as its JSON. */
 const data = v.pipe(
