@@ -15,7 +15,7 @@ import { pusherApi } from '../../src/http/pusher/api.ts';
 import type { ChannelInfoField, PusherApiGateway, PusherEvent } from '../../src/http/pusher/gateway.ts';
 import { createLogger } from '../../src/ops/log.ts';
 
-const LIMITS = { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024 };
+const LIMITS = { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 };
 const base = { host: 'app.test', sharesHost: true, clientEvents: false, clientEventsPerSecond: 10, activityTimeout: 120, webhooks: [] };
 const APP: PusherApp = { ...base, id: '1001', key: 'app-key', secret: 'app-secret-0123456789', limits: LIMITS };
 /** An app with small limits, to hit each one. */
