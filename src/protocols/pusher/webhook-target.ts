@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { createHmac } from 'node:crypto';
 import type { PusherApp } from '../../config/types.ts';
 import { VERSION } from '../../version.ts';
@@ -53,12 +54,33 @@ function failureReason(error: unknown, signal: AbortSignal): string {
   return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : 'network';
 }
 
+/**
+ * fetch refuses a URL with credentials in it, so `https://user:pass@host/`
+ * becomes the URL without them and a Basic Authorization header.
+ */
+function splitCredentials(url: string): { url: string; authorization?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (parsed.username === '' && parsed.password === '') return { url };
+  const pair = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` };
+}
+
 export class HttpTarget implements WebhookTarget {
   readonly label: string;
   readonly #url: string;
+  readonly #authorization: Record<string, string>;
 
   constructor(url: string) {
-    this.#url = url;
+    const split = splitCredentials(url);
+    this.#url = split.url;
+    this.#authorization = split.authorization === undefined ? {} : { Authorization: split.authorization };
     this.label = hostOf(url);
   }
 
@@ -72,6 +94,7 @@ export class HttpTarget implements WebhookTarget {
           'User-Agent': `wsgate/${VERSION}`,
           'X-Pusher-Key': batch.app.key,
           'X-Pusher-Signature': sign(batch.app.secret, batch.body),
+          ...this.#authorization,
         },
         body: batch.body,
         signal,

@@ -119,16 +119,20 @@ export class Webhooks {
   /**
    * Takes no more events and sends what waits, retries included, until all
    * is answered or the deadline passes; then what is left is dropped (one
-   * warn line) and requests still out are aborted.
+   * warn line) and requests still out are aborted. A deadline of 0 drops
+   * it all at once.
    */
   async stop(deadlineMs = this.#options.stopDeadlineMs): Promise<void> {
     this.#stopping = true;
     const queues = [...this.#apps.values()].flatMap((entry) => entry.queues);
-    for (const queue of queues) queue.flush();
-    let cancel: (() => void) | undefined;
-    const deadline = new Promise<'deadline'>((resolve) => (cancel = this.#options.schedule(deadlineMs, () => resolve('deadline'))));
-    const outcome = await Promise.race([Promise.all(queues.map((queue) => queue.whenIdle())).then(() => 'idle' as const), deadline]);
-    cancel?.();
+    let outcome: 'idle' | 'deadline' = 'deadline';
+    if (deadlineMs > 0) {
+      for (const queue of queues) queue.flush();
+      let cancel: (() => void) | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => (cancel = this.#options.schedule(deadlineMs, () => resolve('deadline'))));
+      outcome = await Promise.race([Promise.all(queues.map((queue) => queue.whenIdle())).then(() => 'idle' as const), deadline]);
+      cancel?.();
+    }
     if (outcome === 'deadline') {
       const lost = queues.reduce((sum, queue) => sum + queue.close(), 0);
       if (lost > 0) this.#log.warn('webhook', { result: 'stop-deadline', dropped: lost, deadline_ms: deadlineMs });
