@@ -170,7 +170,7 @@ after(async () => {
 const occupied: WebhookEvent = { name: 'channel_occupied', channel: 'presence-room' };
 const added: WebhookEvent = { name: 'member_added', channel: 'presence-room', user_id: '42' };
 
-describe('Pusher webhooks: format', () => {
+describe('Pusher webhooks: format', { timeout: 10_000 }, () => {
   it('sends one signed batch that the pusher SDK validates, with the events as emitted', async () => {
     endpoint.answer = () => 200;
     const app = pusherApp([{ url: endpoint.url('/pusher/webhook') }]);
@@ -246,7 +246,7 @@ describe('Pusher webhooks: format', () => {
   });
 });
 
-describe('Pusher webhooks: delivery', () => {
+describe('Pusher webhooks: delivery', { timeout: 10_000 }, () => {
   it('retries a 500 after a jittered backoff and counts the batch once when it goes through', async () => {
     let calls = 0;
     endpoint.answer = () => (++calls === 1 ? 500 : 200);
@@ -365,7 +365,7 @@ describe('Pusher webhooks: delivery', () => {
   });
 });
 
-describe('Pusher webhooks: bounds, reload and stop', () => {
+describe('Pusher webhooks: bounds, reload and stop', { timeout: 10_000 }, () => {
   it('drops the oldest waiting events beyond the app\'s bound, counts them, and warns once per burst', async () => {
     endpoint.answer = () => 200;
     const app = pusherApp([{ url: endpoint.url('/') }]);
@@ -390,7 +390,7 @@ describe('Pusher webhooks: bounds, reload and stop', () => {
 
   it('takes from the webhook that is behind, not from the one that keeps up', async () => {
     endpoint.answer = () => 200;
-    const app = pusherApp([{ url: endpoint.url('/busy') }, { url: endpoint.url('/quiet'), events: ['cache_miss'] }]);
+    const app = pusherApp([{ url: endpoint.url('/quiet'), events: ['cache_miss'] }, { url: endpoint.url('/busy') }]);
     const hooks = webhooks(app, { maxQueuedEvents: 4 });
     hooks.emit(app, { name: 'cache_miss', channel: 'cache-a' });
     for (let i = 0; i < 4; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
