@@ -48,7 +48,9 @@ export const realSchedule: Schedule = (ms, fn) => {
 };
 
 export function webhookOptions(given: Partial<WebhookOptions> & { logger: Logger }): WebhookOptions {
-  return {
+  // An option passed as undefined means its default, not undefined.
+  const set = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<WebhookOptions> & { logger: Logger };
+  const options: WebhookOptions = {
     batchDelayMs: 50,
     batchEvents: 100,
     batchBytes: 256 * 1024,
@@ -64,8 +66,11 @@ export function webhookOptions(given: Partial<WebhookOptions> & { logger: Logger
     now: Date.now,
     random: Math.random,
     target: (_app, webhook) => new HttpTarget(webhook.url),
-    ...given,
+    ...set,
   };
+  // None of these can be 0: the queue would never send, or never try.
+  for (const key of ['batchEvents', 'maxAttempts', 'concurrency'] as const) options[key] = Math.max(1, Math.floor(options[key]));
+  return options;
 }
 
 /** Exponential, capped, with "equal jitter" (half fixed, half random) so endpoints that fail together are not retried in step. */

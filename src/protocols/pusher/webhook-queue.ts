@@ -167,7 +167,8 @@ export class WebhookQueue {
 
   #pump(): void {
     while (!this.#closed && this.#due && this.#pending.length > 0 && this.#inFlight < this.#options.concurrency) {
-      void this.#send(this.#take());
+      // #send handles every failure itself; the catch is for a logger that throws.
+      this.#send(this.#take()).catch(() => undefined);
     }
     this.#settle();
   }
