@@ -372,11 +372,15 @@ describe('Pusher webhooks: bounds, reload and stop', { timeout: 10_000 }, () => 
     const hooks = webhooks(app, { maxQueuedEvents: 3 });
     for (let i = 0; i < 6; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
     assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 3, retries: 0, queued: 3, inFlight: 0 });
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c6' });
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c7' });
+    assert.equal(hooks.stats().dropped, 5);
     assert.equal(log.matching(/WARN .*result=queue-full/).length, 1, 'one line for the burst, not one per event');
     await clock.fire();
-    assert.deepEqual(asPusherSees(await endpoint.next()).events.map((event) => (event as { channel: string }).channel), ['c3', 'c4', 'c5']);
+    assert.deepEqual(asPusherSees(await endpoint.next()).events.map((event) => (event as { channel: string }).channel), ['c5', 'c6', 'c7']);
+    assert.equal(log.matching(/result=queue-full-ended/).length, 0);
     hooks.emit(app, occupied);
-    assert.match(log.matching(/result=queue-full-ended/)[0] ?? '', /app=1001 result=queue-full-ended dropped=3/);
+    assert.match(log.matching(/result=queue-full-ended/)[0] ?? '', /app=1001 result=queue-full-ended dropped=5/);
   });
 
   it('bounds the bytes waiting too', () => {

@@ -144,7 +144,7 @@ export class Webhooks {
    * Keeps the app's waiting events within its bound by dropping the oldest
    * of its longest queue: the webhook that is behind loses its backlog,
    * not the ones that keep up. One warn line when a burst of drops begins,
-   * one info line with its count when the next event fits again.
+   * one info line with its count once the queue is down to half its bound.
    */
   #bound(entry: AppQueues): void {
     const { maxQueuedEvents, maxQueuedBytes } = this.#options;
@@ -168,7 +168,8 @@ export class Webhooks {
     if (dropped > 0) {
       if (entry.burst === 0) this.#log.warn('webhook', { app: entry.app.id, result: 'queue-full', max_events: maxQueuedEvents, max_bytes: maxQueuedBytes });
       entry.burst += dropped;
-    } else if (entry.burst > 0) {
+    } else if (entry.burst > 0 && events <= maxQueuedEvents / 2 && bytes <= maxQueuedBytes / 2) {
+      // Half the bound, not just under it: an endpoint that stays behind keeps the queue near full, and is one burst, not one per batch it takes.
       this.#log.info('webhook', { app: entry.app.id, result: 'queue-full-ended', dropped: entry.burst });
       entry.burst = 0;
     }
