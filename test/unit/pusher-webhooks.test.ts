@@ -132,7 +132,7 @@ function pusherApp(webhooks: PusherWebhook[], secret = SECRET): PusherApp {
     clientEvents: true,
     clientEventsPerSecond: 10,
     activityTimeout: 120,
-    limits: { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024 },
+    limits: { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 },
     webhooks,
   };
 }

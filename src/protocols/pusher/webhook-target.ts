@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createHmac } from 'node:crypto';
+import { signWebhook } from './signatures.ts';
 import type { PusherApp } from '../../config/types.ts';
 import { VERSION } from '../../version.ts';
 
@@ -29,9 +29,6 @@ export interface WebhookTarget {
   deliver(batch: Batch, signal: AbortSignal): Promise<Delivery>;
 }
 
-// A private copy so this file stands alone; the integrator may swap it for
-// signatures.ts's signWebhook(app, body), which computes the same digest.
-const sign = (secret: string, body: string): string => createHmac('sha256', secret).update(body).digest('hex');
 
 export function hostOf(url: string): string {
   try {
@@ -93,7 +90,7 @@ export class HttpTarget implements WebhookTarget {
           'Content-Type': 'application/json',
           'User-Agent': `wsgate/${VERSION}`,
           'X-Pusher-Key': batch.app.key,
-          'X-Pusher-Signature': sign(batch.app.secret, batch.body),
+          'X-Pusher-Signature': signWebhook(batch.app, batch.body),
           ...this.#authorization,
         },
         body: batch.body,
