@@ -8,6 +8,18 @@
  */
 import type { Member } from './protocol.ts';
 
+/**
+ * What removing a gone node's entries changed: a user whose last socket was
+ * there (`member`), or a channel whose last socket was (`vacated`). Told by
+ * the one node that removed them.
+ */
+export interface OrphanedChange {
+  host: string;
+  channel: string;
+  member?: Member;
+  vacated?: boolean;
+}
+
 export interface MemberStore {
   /** `socket` joined as `member`; true when it is the user's first socket in the channel. */
   add(host: string, channel: string, socket: string, member: Member): Promise<boolean>;
@@ -21,6 +33,12 @@ export interface MemberStore {
    * (its first socket on any node) or vacated (its last).
    */
   occupancy(host: string, channel: string, joined: boolean, here: number): Promise<boolean>;
+  /**
+   * Changes no socket of this node made: another node died with members and
+   * channels of its own (a store shared by several nodes only; a node alone
+   * takes its sockets with it).
+   */
+  onOrphaned?(listener: (change: OrphanedChange) => void): void;
 }
 
 interface UserEntry {
