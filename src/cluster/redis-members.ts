@@ -81,6 +81,8 @@ export class RedisMembers implements MemberStore {
   #start!: (node: string) => void;
   /** This node's leftovers from its last run being cleared: nothing is added meanwhile. */
   #clearing: Promise<void> | undefined;
+  /** Settled once the connection is first ready or first fails: until then a call waits rather than fail. */
+  readonly #attempted: Promise<void>;
   #stopped = false;
   #stopWaiting: (() => void) | undefined;
   /** Whether the last command failed: one warning per outage. */
@@ -98,6 +100,15 @@ export class RedisMembers implements MemberStore {
     this.#started = new Promise((resolve) => (this.#start = resolve));
     // Failures are told by the calls that meet them; without a listener ioredis would print each to stderr.
     redis.on('error', () => {});
+    this.#attempted = new Promise((resolve) => {
+      if (redis.status === 'ready') return resolve();
+      const events = ['ready', 'error', 'close', 'end'];
+      const settled = () => {
+        for (const event of events) redis.off(event, settled);
+        resolve();
+      };
+      for (const event of events) redis.on(event, settled);
+    });
     redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 2 });
     redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 2 });
     redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 1 });
@@ -213,8 +224,11 @@ export class RedisMembers implements MemberStore {
   /** This node's name once the store may be used, or undefined once it is stopped. */
   async #ready(): Promise<string | undefined> {
     const node = this.#node ?? (await this.#started);
-    // While Redis is away nothing is added, so there is nothing to wait for: the call fails at once.
-    if (this.#clearing && this.#redis.status === 'ready') await this.#clearing;
+    if (this.#clearing) {
+      await this.#attempted;
+      // While Redis is away nothing is added, so there is nothing to wait for: the call fails at once.
+      if (this.#clearing !== undefined && this.#redis.status === 'ready') await this.#clearing;
+    }
     return this.#stopped ? undefined : node;
   }
 
