@@ -7,7 +7,7 @@
  * keys in one slot and each script stays on one node):
  * - `users`: a hash of user -> its info as JSON ('' for none);
  * - `user:<user>`: a set of `node\nsocket`, the user's sockets there;
- * - `nodes`: a set of the nodes with sockets there.
+ * - `nodes`: a set of the nodes with sockets there (each as `node\nrun`).
  * Per node, under its own tag: `held`, what it put in the above (so that
  * whoever outlives it can take it out), and `cleanup`, the lock that lets
  * one survivor do so.
@@ -33,15 +33,23 @@ export function nodeKeys(prefix: string, node: string): { held: string; cleanup:
   return { held: `${base}held`, cleanup: `${base}cleanup` };
 }
 
-/** What a node holds: a socket of a user in a channel, or a place among a channel's nodes. */
+/**
+ * What a node holds, with the run (one start of the node) that put it there:
+ * a socket of a user in a channel, or the run's place among a channel's
+ * nodes. A node that starts again under the same name clears its last run's
+ * entries while its new ones come, so each names its run.
+ */
 export const HeldSchema = v.union([
-  v.tuple([v.literal('m'), v.string(), v.string(), v.string(), v.string()]),
-  v.tuple([v.literal('o'), v.string(), v.string()]),
+  v.tuple([v.literal('m'), v.string(), v.string(), v.string(), v.string(), v.string()]),
+  v.tuple([v.literal('o'), v.string(), v.string(), v.string()]),
 ]);
 export type Held = v.InferOutput<typeof HeldSchema>;
 
-export const memberHeld = (host: string, channel: string, socket: string, user: string): string => JSON.stringify(['m', host, channel, socket, user]);
-export const channelHeld = (host: string, channel: string): string => JSON.stringify(['o', host, channel]);
+export const memberHeld = (host: string, channel: string, socket: string, user: string, run: string): string => JSON.stringify(['m', host, channel, socket, user, run]);
+export const channelHeld = (host: string, channel: string, run: string): string => JSON.stringify(['o', host, channel, run]);
+
+/** A run's place in a channel's set of nodes: its node's name and the run, so the runs of one name never take each other's place. */
+export const nodeRun = (node: string, run: string): string => `${node}\n${run}`;
 
 /** KEYS: users hash, the user's set; ARGV: `node\nsocket`, user, info. 1 when the user had no socket there before. */
 export const ADD = `

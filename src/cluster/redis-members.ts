@@ -13,13 +13,14 @@
  * Redis being away never fails a join or a leave: the answer is "nothing
  * changed" and one warning per outage is logged.
  */
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
 import { parseWith } from './messages.ts';
-import { ADD, HeldSchema, OCCUPY, REMOVE, VACATE, channelHeld, channelKeys, memberHeld, nodeKeys } from './member-scripts.ts';
+import { ADD, HeldSchema, OCCUPY, REMOVE, VACATE, channelHeld, channelKeys, memberHeld, nodeKeys, nodeRun } from './member-scripts.ts';
 import type { Held } from './member-scripts.ts';
 
 interface Scripts<R> {
@@ -77,14 +78,14 @@ export class RedisMembers implements MemberStore {
   readonly #lockMs: number;
   readonly #log: Logger;
   #node: string | undefined;
-  readonly #started: Promise<string>;
+  /** This start of the node: what it holds is told apart from what a run of the same name before it left. */
+  readonly #run = randomBytes(6).toString('hex');
   #start!: (node: string) => void;
-  /** This node's leftovers from its last run being cleared: nothing is added meanwhile. */
-  #clearing: Promise<void> | undefined;
-  /** Settled once the connection is first ready or first fails: until then a call waits rather than fail. */
-  readonly #attempted: Promise<void>;
+  /** The node's name, once it is started and the connection was first ready or first failed (until then a call waits rather than fail). */
+  readonly #go: Promise<string>;
+  /** What the last run of this name left: cleared once, as soon as Redis is there. */
+  #leftovers: 'waiting' | 'clearing' | 'cleared' = 'waiting';
   #stopped = false;
-  #stopWaiting: (() => void) | undefined;
   /** Whether the last command failed: one warning per outage. */
   #failing = false;
   /** The user of each of this node's sockets per channel, so a leave needs only the socket. */
@@ -97,10 +98,10 @@ export class RedisMembers implements MemberStore {
     this.#prefix = options.prefix;
     this.#lockMs = options.cleanupLockMs ?? 30_000;
     this.#log = log;
-    this.#started = new Promise((resolve) => (this.#start = resolve));
+    const started = new Promise<string>((resolve) => (this.#start = resolve));
     // Failures are told by the calls that meet them; without a listener ioredis would print each to stderr.
     redis.on('error', () => {});
-    this.#attempted = new Promise((resolve) => {
+    const attempted = new Promise<void>((resolve) => {
       if (redis.status === 'ready') return resolve();
       const events = ['ready', 'error', 'close', 'end'];
       const settled = () => {
@@ -109,6 +110,9 @@ export class RedisMembers implements MemberStore {
       };
       for (const event of events) redis.on(event, settled);
     });
+    // One promise that every call awaits: they reach Redis in the order they were made.
+    this.#go = Promise.all([started, attempted]).then(([node]) => node);
+    redis.on('ready', () => void this.#clearLeftovers());
     redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 2 });
     redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 2 });
     redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 1 });
@@ -116,14 +120,14 @@ export class RedisMembers implements MemberStore {
   }
 
   /**
-   * Takes this node's name (known once it listens) and clears what a run of
-   * the same name left behind; until then, calls wait.
+   * Takes this node's name (known once it listens; calls wait until then) and
+   * clears what a run of the same name left behind, alongside this run's own.
    */
   start(node: string): void {
     if (this.#node !== undefined) return;
     this.#node = node;
-    this.#clearing = this.#clearOwn(node).finally(() => (this.#clearing = undefined));
     this.#start(node);
+    void this.#clearLeftovers();
   }
 
   onOrphaned(listener: (change: OrphanedChange) => void): void {
@@ -138,7 +142,7 @@ export class RedisMembers implements MemberStore {
     const held = nodeKeys(this.#prefix, node).held;
     // Listed as held before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
     const replies = await this.#exec('add', (pipe) =>
-      scripted(pipe.sadd(held, memberHeld(host, channel, socket, member.user))).wsgateMemberAdd(keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)),
+      scripted(pipe.sadd(held, memberHeld(host, channel, socket, member.user, this.#run))).wsgateMemberAdd(keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)),
     );
     return replies?.[1] === 1;
   }
@@ -153,7 +157,7 @@ export class RedisMembers implements MemberStore {
     const keys = channelKeys(this.#prefix, host, channel);
     const held = nodeKeys(this.#prefix, node).held;
     // Taken off the list after it is removed, for the same reason as in add().
-    const replies = await this.#exec('remove', (pipe) => pipe.wsgateMemberRemove(keys.users, keys.user(user), `${node}\n${socket}`, user).srem(held, memberHeld(host, channel, socket, user)));
+    const replies = await this.#exec('remove', (pipe) => pipe.wsgateMemberRemove(keys.users, keys.user(user), `${node}\n${socket}`, user).srem(held, memberHeld(host, channel, socket, user, this.#run)));
     const last = replies?.[0];
     return Array.isArray(last) ? memberOf(user, String(last[0] ?? '')) : undefined;
   }
@@ -181,15 +185,17 @@ export class RedisMembers implements MemberStore {
     if (node === undefined) return false;
     const nodes = channelKeys(this.#prefix, host, channel).nodes;
     const held = nodeKeys(this.#prefix, node).held;
-    const entry = channelHeld(host, channel);
-    const replies = await this.#exec(joined ? 'occupy' : 'vacate', (pipe) => (joined ? scripted(pipe.sadd(held, entry)).wsgateOccupy(nodes, node) : pipe.wsgateVacate(nodes, node).srem(held, entry)));
+    const entry = channelHeld(host, channel, this.#run);
+    const here = nodeRun(node, this.#run);
+    const replies = await this.#exec(joined ? 'occupy' : 'vacate', (pipe) => (joined ? scripted(pipe.sadd(held, entry)).wsgateOccupy(nodes, here) : pipe.wsgateVacate(nodes, here).srem(held, entry)));
     return replies?.[joined ? 1 : 0] === 1;
   }
 
   /**
    * A node was found gone (Cluster.onNodeGone): the first survivor to claim
    * its cleanup takes its entries out and tells what that changed; the others
-   * do nothing.
+   * do nothing. One that beats again by then was restarted: its new run
+   * clears what the last one left.
    */
   async nodeGone(node: string): Promise<void> {
     const self = await this.#ready();
@@ -197,6 +203,8 @@ export class RedisMembers implements MemberStore {
     try {
       const claimed = await this.#redis.set(nodeKeys(this.#prefix, node).cleanup, self, 'PX', this.#lockMs, 'NX');
       if (claimed !== 'OK') return;
+      // The cluster's set of live nodes (cluster.ts, redis.ts HEARTBEAT).
+      if ((await this.#redis.zscore(`${this.#prefix}nodes`, node)) !== null) return;
       const changes = await this.#clear(node);
       this.#log.info('members of gone node removed', { node, changes: changes.length });
       this.#tell(changes);
@@ -205,11 +213,10 @@ export class RedisMembers implements MemberStore {
     }
   }
 
-  /** Takes this node's entries out (what its sockets' leaves did not) and closes the connection. */
+  /** Takes this node's entries out (what its sockets' leaves did not), tells what that changed, and closes the connection. */
   async stop(): Promise<void> {
     const node = this.#node;
-    this.#stopWaiting?.();
-    await this.#clearing;
+    // Calls from now on answer at once: none can add behind the clearing.
     this.#stopped = true;
     if (node !== undefined && this.#redis.status === 'ready') {
       try {
@@ -223,49 +230,44 @@ export class RedisMembers implements MemberStore {
 
   /** This node's name once the store may be used, or undefined once it is stopped. */
   async #ready(): Promise<string | undefined> {
-    const node = this.#node ?? (await this.#started);
-    if (this.#clearing) {
-      await this.#attempted;
-      // While Redis is away nothing is added, so there is nothing to wait for: the call fails at once.
-      if (this.#clearing !== undefined && this.#redis.status === 'ready') await this.#clearing;
-    }
+    const node = await this.#go;
     return this.#stopped ? undefined : node;
   }
 
-  /** What a run of this name left: cleared once Redis is first there, by this node, which tells what it changed. */
-  async #clearOwn(node: string): Promise<void> {
-    if (!(await this.#connected())) return;
+  /**
+   * What a run of this name left (it was killed, and no survivor cleared it
+   * yet): cleared by this run, which tells what it changed. Its own entries
+   * may come meanwhile; they name this run, and are left alone.
+   */
+  async #clearLeftovers(): Promise<void> {
+    const node = this.#node;
+    if (node === undefined || this.#stopped || this.#leftovers !== 'waiting' || this.#redis.status !== 'ready') return;
+    this.#leftovers = 'clearing';
     try {
-      const changes = await this.#clear(node);
+      const changes = await this.#clear(node, this.#run);
+      this.#leftovers = 'cleared';
       if (changes.length) this.#log.info('members of last run removed', { node, changes: changes.length });
       this.#tell(changes);
     } catch (error) {
+      // Again when Redis is back.
+      this.#leftovers = 'waiting';
       this.#failed('clear last run', error);
     }
   }
 
-  #connected(): Promise<boolean> {
-    if (this.#redis.status === 'ready') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const ready = () => finish(true);
-      const finish = (connected: boolean) => {
-        this.#redis.off('ready', ready);
-        this.#stopWaiting = undefined;
-        resolve(connected);
-      };
-      this.#redis.on('ready', ready);
-      this.#stopWaiting = () => finish(false);
-    });
-  }
-
-  /** Removes every entry `node` holds; returns what that changed, the members' departures before the channels' vacancies. */
-  async #clear(node: string): Promise<OrphanedChange[]> {
+  /**
+   * Removes the entries `node` holds (but those of the run `keep`); returns
+   * what that changed, the members' departures before the channels' vacancies.
+   */
+  async #clear(node: string, keep?: string): Promise<OrphanedChange[]> {
     const held = nodeKeys(this.#prefix, node).held;
     const texts = await this.#redis.smembers(held);
-    const entries: Array<{ text: string; held?: Held }> = texts.map((text) => {
-      const parsed = parseWith(HeldSchema, text);
-      return parsed.ok ? { text, held: parsed.value } : { text };
-    });
+    const entries: Array<{ text: string; held?: Held }> = texts
+      .map((text) => {
+        const parsed = parseWith(HeldSchema, text);
+        return parsed.ok ? { text, held: parsed.value } : { text };
+      })
+      .filter(({ held: entry }) => keep === undefined || entry?.[entry.length - 1] !== keep);
     const order = (entry: { held?: Held }) => (entry.held?.[0] === 'm' ? 0 : entry.held?.[0] === 'o' ? 1 : 2);
     entries.sort((a, b) => order(a) - order(b));
     const changes: OrphanedChange[] = [];
@@ -277,7 +279,7 @@ export class RedisMembers implements MemberStore {
           const keys = channelKeys(this.#prefix, entry[1], entry[2]);
           pipe.wsgateMemberRemove(keys.users, keys.user(entry[4]), `${node}\n${entry[3]}`, entry[4]);
         } else if (entry?.[0] === 'o') {
-          pipe.wsgateVacate(channelKeys(this.#prefix, entry[1], entry[2]).nodes, node);
+          pipe.wsgateVacate(channelKeys(this.#prefix, entry[1], entry[2]).nodes, nodeRun(node, entry[3]));
         } else {
           // Not a line any node writes: dropped, and nothing to undo.
           pipe.echo('');

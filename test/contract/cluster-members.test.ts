@@ -220,16 +220,23 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     const p = freshPrefix();
     const first = store('a', p);
     const other = store('b', p);
-    await first.members.add(HOST, 'presence-room', 's1', { user: 'u' });
+    await first.members.add(HOST, 'presence-room', 's1', { user: 'u', info: 1 });
     await first.members.occupancy(HOST, 'room', true, 1);
+    await first.members.occupancy(HOST, 'busy', true, 1);
+    // a is killed, and comes back before anyone cleared up after it.
     first.connection.disconnect();
     const again = store('a', p);
-    // Its first call waits for the leftovers to go: a join now is the user's first again.
-    assert.equal(await again.members.add(HOST, 'presence-room', 's2', { user: 'u' }), true);
+    // What a clearing changed is told all at once, when it is done.
+    const told = new Promise<void>((resolve) => again.members.onOrphaned(() => resolve()));
+    // The new run's entries come while the last run's go, and are not taken with them.
+    assert.equal(await again.members.occupancy(HOST, 'busy', true, 1), false, 'the last run still held busy');
+    await told;
     assert.deepEqual(again.orphaned, [
-      { host: HOST, channel: 'presence-room', member: { user: 'u' } },
+      { host: HOST, channel: 'presence-room', member: { user: 'u', info: 1 } },
       { host: HOST, channel: 'room', vacated: true },
     ]);
+    assert.equal(await other.members.occupancy(HOST, 'busy', true, 1), false, 'the new run holds busy');
+    assert.equal(await again.members.add(HOST, 'presence-room', 's2', { user: 'u' }), true, 'u\'s first socket again');
     assert.equal(await again.members.occupancy(HOST, 'room', true, 1), true);
     await other.members.add(HOST, 'presence-room', 's3', { user: 'v' });
     await again.members.stop();
