@@ -7,8 +7,9 @@
  * Each node also keeps a list of what it put there. A node that stops takes
  * its own entries out; one that dies leaves them, and one survivor (the one
  * that takes the dead node's cleanup lock) takes them out and tells what
- * that changed. A node that starts again under the same name clears what its
- * last run left before it adds anything.
+ * that changed. A node that starts again under the same name (before any
+ * survivor did so) clears what its last run left: each start is a run of its
+ * own, so the new run's entries are told apart and left alone.
  *
  * Redis being away never fails a join or a leave: the answer is "nothing
  * changed" and one warning per outage is logged.
@@ -201,10 +202,10 @@ export class RedisMembers implements MemberStore {
     const self = await this.#ready();
     if (self === undefined || node === self) return;
     try {
-      const claimed = await this.#redis.set(nodeKeys(this.#prefix, node).cleanup, self, 'PX', this.#lockMs, 'NX');
-      if (claimed !== 'OK') return;
       // The cluster's set of live nodes (cluster.ts, redis.ts HEARTBEAT).
       if ((await this.#redis.zscore(`${this.#prefix}nodes`, node)) !== null) return;
+      const claimed = await this.#redis.set(nodeKeys(this.#prefix, node).cleanup, self, 'PX', this.#lockMs, 'NX');
+      if (claimed !== 'OK') return;
       const changes = await this.#clear(node);
       this.#log.info('members of gone node removed', { node, changes: changes.length });
       this.#tell(changes);

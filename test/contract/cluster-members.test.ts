@@ -193,6 +193,22 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.equal(a.orphaned.length + b.orphaned.length, 3);
   });
 
+  it('leaves a node found gone that beats again (restarted) to clear its last run itself', async () => {
+    const p = freshPrefix();
+    const a = store('a', p);
+    const c = store('c', p);
+    await c.members.add(HOST, 'presence-room', 'c1', { user: 'z' });
+    // c is in the cluster's set of live nodes again by the time a hears it went.
+    await redis.zadd(`${p}nodes`, String(Date.now() + 60_000), 'c');
+    await a.members.nodeGone('c');
+    assert.deepEqual(a.orphaned, []);
+    assert.deepEqual(await a.members.users(HOST, 'presence-room'), new Map([['z', undefined]]));
+    // Gone for good later: the first word did not take the claim.
+    await redis.zrem(`${p}nodes`, 'c');
+    await a.members.nodeGone('c');
+    assert.deepEqual(a.orphaned, [{ host: HOST, channel: 'presence-room', member: { user: 'z' } }]);
+  });
+
   it('learns of a dead node from the cluster\'s heartbeat', async () => {
     const p = freshPrefix();
     const quiet = createLogger(() => {}, 'error');
