@@ -12,10 +12,22 @@
  * whoever outlives it can take it out), and `cleanup`, the lock that lets
  * one survivor do so.
  */
+import { Buffer } from 'node:buffer';
 import * as v from 'valibot';
 
-/** Host, channel, user and node names may hold ':', '{' or '}': encoded, no name can end a key part or a hash tag early. */
-const part = (name: string): string => encodeURIComponent(name);
+/**
+ * Host, channel, user and node names may hold ':', '{' or '}': encoded, no
+ * name can end a key part or a hash tag early. A name with a lone surrogate
+ * (which encodeURIComponent refuses) is spelt in hex after '%%', which no
+ * encoded name holds, so no two names share a key.
+ */
+function part(name: string): string {
+  try {
+    return encodeURIComponent(name);
+  } catch {
+    return `%%${Buffer.from(name, 'utf16le').toString('hex')}`;
+  }
+}
 
 export interface ChannelKeys {
   users: string;

@@ -95,6 +95,10 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.equal(await a.add(`${HOST}:b`, 'presence-a', 's3', { user: 'u' }), true, 'a host with the other channel\'s tail');
     assert.equal(await a.add(HOST, 'presence-{x}', 's4', { user: 'u:{1}' }), true);
     assert.deepEqual(await a.users(HOST, 'presence-{x}'), new Map([['u:{1}', undefined]]));
+    // A lone surrogate, which encodeURIComponent throws on, names a channel of its own too.
+    assert.equal(await a.add(HOST, 'presence-\ud800', 's5', { user: 'u' }), true);
+    assert.equal(await a.add(HOST, 'presence-\ud801', 's6', { user: 'u' }), true);
+    assert.deepEqual(await a.remove(HOST, 'presence-\ud800', 's5'), { user: 'u' });
     const keys = channelKeys(p, HOST, 'presence-{x}');
     // One hash tag per channel: Redis Cluster would put all of a script's keys in one slot.
     const tag = (key: string) => key.slice(key.indexOf('{') + 1, key.indexOf('}'));
