@@ -175,17 +175,13 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.equal(cleared.length, 1, `one survivor claimed the cleanup: ${cleared.join('\n')}`);
     const told = [...a.orphaned, ...b.orphaned];
     assert.equal(a.orphaned.length === 0 || b.orphaned.length === 0, true, 'one survivor told it all');
-    assert.deepEqual(
-      told.sort((l, r) => JSON.stringify(l).localeCompare(JSON.stringify(r))),
-      [
-        { host: HOST, channel: 'presence-lonely', member: { user: 'z', info: { name: 'Zoe' } } },
-        { host: HOST, channel: 'presence-lonely', vacated: true },
-        { host: HOST, channel: 'presence-shared', member: { user: 'x', info: 7 } },
-      ].sort((l, r) => JSON.stringify(l).localeCompare(JSON.stringify(r))),
-    );
-    // The members' departure comes before the channel's vacancy.
-    const lonely = told.filter((change) => change.channel === 'presence-lonely');
-    assert.ok(a.orphaned.concat(b.orphaned).indexOf(lonely.find((change) => change.vacated)!) > a.orphaned.concat(b.orphaned).indexOf(lonely.find((change) => change.member)!));
+    const byText = (l: OrphanedChange, r: OrphanedChange) => JSON.stringify(l).localeCompare(JSON.stringify(r));
+    const member = { host: HOST, channel: 'presence-lonely', member: { user: 'z', info: { name: 'Zoe' } } };
+    const vacated = { host: HOST, channel: 'presence-lonely', vacated: true };
+    assert.deepEqual([...told].sort(byText), [member, vacated, { host: HOST, channel: 'presence-shared', member: { user: 'x', info: 7 } }].sort(byText));
+    // The user's departure is told before the channel's vacancy.
+    const at = (change: OrphanedChange) => told.findIndex((one) => JSON.stringify(one) === JSON.stringify(change));
+    assert.ok(at(member) < at(vacated), JSON.stringify(told));
     assert.deepEqual(await a.members.users(HOST, 'presence-lonely'), new Map());
     assert.deepEqual(await b.members.users(HOST, 'presence-shared'), new Map([['y', undefined]]));
     assert.equal(await redis.exists(nodeKeys(p, 'c').held), 0, 'c\'s list is gone');
