@@ -13,6 +13,7 @@
  * one survivor do so.
  */
 import { Buffer } from 'node:buffer';
+import type { ChainableCommander, Redis } from 'ioredis';
 import * as v from 'valibot';
 
 /**
@@ -99,3 +100,30 @@ export const VACATE = `
 if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) == 0 then return 1 end
 return 0
 `;
+
+interface Scripts<R> {
+  wsgateMemberAdd(users: string, user: string, id: string, name: string, info: string): R;
+  wsgateMemberRemove(users: string, user: string, id: string, name: string): R;
+  wsgateOccupy(nodes: string, node: string): R;
+  wsgateVacate(nodes: string, node: string): R;
+}
+export type Pipe = ChainableCommander & Scripts<ChainableCommander>;
+
+/** ioredis types a pipeline's built-in commands without the scripts defined on it, which it has all the same. */
+export const scripted = (pipe: ChainableCommander): Pipe => pipe as Pipe;
+
+/** The scripts as commands of the connection: each sent whole once per connection, then by its SHA. */
+export function defineScripts(redis: Redis): void {
+  redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 2 });
+  redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 2 });
+  redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 1 });
+  redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 1 });
+}
+
+/** A pipeline's replies, or its first error thrown. */
+export async function replies(pipe: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipe.exec();
+  if (!replies) throw new Error('the pipeline was aborted');
+  for (const [error] of replies) if (error) throw error;
+  return replies.map(([, value]) => value);
+}

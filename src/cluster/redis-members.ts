@@ -4,12 +4,13 @@
  * by one script, so it is told once however many nodes there are. Where the
  * keys are and what the scripts do: member-scripts.ts.
  *
- * Each node also keeps a list of what it put there. A node that stops takes
- * its own entries out; one that dies leaves them, and one survivor (the one
- * that takes the dead node's cleanup lock) takes them out and tells what
- * that changed. A node that starts again under the same name (before any
- * survivor did so) clears what its last run left: each start is a run of its
- * own, so the new run's entries are told apart and left alone.
+ * Each node also lists what it put there, and keeps here what its sockets
+ * hold. A node that stops takes its entries out; one that dies leaves them,
+ * and one survivor (the one that claims the dead node's cleanup) takes them
+ * out and tells what that changed. Each time the connection comes (up, or
+ * back), the node puts its list right (member-held.ts): what a run of the
+ * same name before it left goes, so do entries whose sockets left while
+ * Redis was away, and what Redis lost while its sockets stayed comes back.
  *
  * Redis being away never fails a join or a leave: the answer is "nothing
  * changed" and one warning per outage is logged.
@@ -20,19 +21,10 @@ import type { ChainableCommander } from 'ioredis';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
-import { parseWith } from './messages.ts';
-import { ADD, HeldSchema, OCCUPY, REMOVE, VACATE, channelHeld, channelKeys, memberHeld, nodeKeys, nodeRun } from './member-scripts.ts';
-import type { Held } from './member-scripts.ts';
-
-interface Scripts<R> {
-  wsgateMemberAdd(users: string, user: string, id: string, name: string, info: string): R;
-  wsgateMemberRemove(users: string, user: string, id: string, name: string): R;
-  wsgateOccupy(nodes: string, node: string): R;
-  wsgateVacate(nodes: string, node: string): R;
-}
-type Pipe = ChainableCommander & Scripts<ChainableCommander>;
-/** ioredis types a pipeline's built-in commands without the scripts defined on it, which it has all the same. */
-const scripted = (pipe: ChainableCommander): Pipe => pipe as Pipe;
+import { channelHeld, channelKeys, defineScripts, memberHeld, nodeKeys, nodeRun, replies, scripted } from './member-scripts.ts';
+import type { Pipe } from './member-scripts.ts';
+import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
+import type { Mine } from './member-held.ts';
 
 export interface RedisMembersOptions {
   /** The cluster's key prefix (ClusterOptions.prefix). */
@@ -40,9 +32,6 @@ export interface RedisMembersOptions {
   /** How long a survivor's claim on a dead node's cleanup holds off the others. */
   cleanupLockMs?: number;
 }
-
-/** Scripts and sets sent per round trip when clearing a node's entries. */
-const BATCH = 256;
 
 /** Waits a little longer after each failed attempt, up to two seconds (as the cluster's own link does). */
 const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
@@ -56,23 +45,6 @@ export function connectMembers(url: string, commandTimeoutMs = 2000): Redis {
   return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs });
 }
 
-const encodeInfo = (info: unknown): string => (info === undefined ? '' : JSON.stringify(info));
-
-/** Info as Redis gave it back: '' is none; text that is not JSON is not taken. */
-function decodeInfo(text: string): { ok: true; info: unknown } | { ok: false } {
-  if (text === '') return { ok: true, info: undefined };
-  try {
-    return { ok: true, info: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
-const memberOf = (user: string, text: string): Member => {
-  const decoded = decodeInfo(text);
-  return decoded.ok && decoded.info !== undefined ? { user, info: decoded.info } : { user };
-};
-
 export class RedisMembers implements MemberStore {
   readonly #redis: Redis;
   readonly #prefix: string;
@@ -84,13 +56,15 @@ export class RedisMembers implements MemberStore {
   #start!: (node: string) => void;
   /** The node's name, once it is started and the connection was first ready or first failed (until then a call waits rather than fail). */
   readonly #go: Promise<string>;
-  /** What the last run of this name left: cleared once, as soon as Redis is there. */
-  #leftovers: 'waiting' | 'clearing' | 'cleared' = 'waiting';
   #stopped = false;
   /** Whether the last command failed: one warning per outage. */
   #failing = false;
+  /** The list being put right; `again`: the connection came back meanwhile, so once more after. */
+  #syncing: { again: boolean } | undefined;
   /** The user of each of this node's sockets per channel, so a leave needs only the socket. */
   readonly #users = new Map<string, string>();
+  /** What this run's sockets hold, by the line its list has for it: what the list is put right to. */
+  readonly #mine = new Map<string, Mine>();
   readonly #orphaned: Array<(change: OrphanedChange) => void> = [];
 
   /** `redis`: a connection of the store's own (connectMembers), which stop() closes. */
@@ -113,22 +87,16 @@ export class RedisMembers implements MemberStore {
     });
     // One promise that every call awaits: they reach Redis in the order they were made.
     this.#go = Promise.all([started, attempted]).then(([node]) => node);
-    redis.on('ready', () => void this.#clearLeftovers());
-    redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 2 });
-    redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 2 });
-    redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 1 });
-    redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 1 });
+    redis.on('ready', () => void this.#sync());
+    defineScripts(redis);
   }
 
-  /**
-   * Takes this node's name (known once it listens; calls wait until then) and
-   * clears what a run of the same name left behind, alongside this run's own.
-   */
+  /** Takes this node's name (known once it listens; calls wait until then), and puts its list right. */
   start(node: string): void {
     if (this.#node !== undefined) return;
     this.#node = node;
     this.#start(node);
-    void this.#clearLeftovers();
+    void this.#sync();
   }
 
   onOrphaned(listener: (change: OrphanedChange) => void): void {
@@ -137,15 +105,14 @@ export class RedisMembers implements MemberStore {
 
   async add(host: string, channel: string, socket: string, member: Member): Promise<boolean> {
     this.#users.set(`${host}\n${channel}\n${socket}`, member.user);
+    const line = memberHeld(host, channel, socket, member.user, this.#run);
+    this.#mine.set(line, { text: line, held: ['m', host, channel, socket, member.user, this.#run], info: member.info });
     const node = await this.#ready();
     if (node === undefined) return false;
     const keys = channelKeys(this.#prefix, host, channel);
-    const held = nodeKeys(this.#prefix, node).held;
-    // Listed as held before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
-    const replies = await this.#exec('add', (pipe) =>
-      scripted(pipe.sadd(held, memberHeld(host, channel, socket, member.user, this.#run))).wsgateMemberAdd(keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)),
-    );
-    return replies?.[1] === 1;
+    // Listed before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
+    const answers = await this.#exec('add', (pipe) => scripted(pipe.sadd(this.#list(node), line)).wsgateMemberAdd(keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)));
+    return answers?.[1] === 1;
   }
 
   async remove(host: string, channel: string, socket: string): Promise<Member | undefined> {
@@ -153,21 +120,22 @@ export class RedisMembers implements MemberStore {
     const user = this.#users.get(at);
     if (user === undefined) return undefined;
     this.#users.delete(at);
+    const line = memberHeld(host, channel, socket, user, this.#run);
+    this.#mine.delete(line);
     const node = await this.#ready();
     if (node === undefined) return undefined;
     const keys = channelKeys(this.#prefix, host, channel);
-    const held = nodeKeys(this.#prefix, node).held;
-    // Taken off the list after it is removed, for the same reason as in add().
-    const replies = await this.#exec('remove', (pipe) => pipe.wsgateMemberRemove(keys.users, keys.user(user), `${node}\n${socket}`, user).srem(held, memberHeld(host, channel, socket, user, this.#run)));
-    const last = replies?.[0];
+    // Off the list after it is removed, for the same reason as in add().
+    const answers = await this.#exec('remove', (pipe) => pipe.wsgateMemberRemove(keys.users, keys.user(user), `${node}\n${socket}`, user).srem(this.#list(node), line));
+    const last = answers?.[0];
     return Array.isArray(last) ? memberOf(user, String(last[0] ?? '')) : undefined;
   }
 
   async users(host: string, channel: string): Promise<Map<string, unknown>> {
     const users = new Map<string, unknown>();
     if ((await this.#ready()) === undefined) return users;
-    const replies = await this.#exec('users', (pipe) => pipe.hgetall(channelKeys(this.#prefix, host, channel).users));
-    const found = (replies?.[0] ?? {}) as Record<string, string>;
+    const answers = await this.#exec('users', (pipe) => pipe.hgetall(channelKeys(this.#prefix, host, channel).users));
+    const found = (answers?.[0] ?? {}) as Record<string, string>;
     for (const [user, text] of Object.entries(found)) {
       const decoded = decodeInfo(text);
       if (decoded.ok) users.set(user, decoded.info);
@@ -178,25 +146,27 @@ export class RedisMembers implements MemberStore {
   /** Only this node's own first socket in a channel, or its last, asks Redis: every other join and leave is answered here. */
   occupancy(host: string, channel: string, joined: boolean, here: number): Promise<boolean> {
     if (joined ? here !== 1 : here !== 0) return Promise.resolve(false);
-    return this.#occupancy(host, channel, joined);
+    const line = channelHeld(host, channel, this.#run);
+    if (joined) this.#mine.set(line, { text: line, held: ['o', host, channel, this.#run] });
+    else this.#mine.delete(line);
+    return this.#occupancy(host, channel, joined, line);
   }
 
-  async #occupancy(host: string, channel: string, joined: boolean): Promise<boolean> {
+  async #occupancy(host: string, channel: string, joined: boolean, line: string): Promise<boolean> {
     const node = await this.#ready();
     if (node === undefined) return false;
     const nodes = channelKeys(this.#prefix, host, channel).nodes;
-    const held = nodeKeys(this.#prefix, node).held;
-    const entry = channelHeld(host, channel, this.#run);
+    const list = this.#list(node);
     const here = nodeRun(node, this.#run);
-    const replies = await this.#exec(joined ? 'occupy' : 'vacate', (pipe) => (joined ? scripted(pipe.sadd(held, entry)).wsgateOccupy(nodes, here) : pipe.wsgateVacate(nodes, here).srem(held, entry)));
-    return replies?.[joined ? 1 : 0] === 1;
+    const answers = await this.#exec(joined ? 'occupy' : 'vacate', (pipe) => (joined ? scripted(pipe.sadd(list, line)).wsgateOccupy(nodes, here) : pipe.wsgateVacate(nodes, here).srem(list, line)));
+    return answers?.[joined ? 1 : 0] === 1;
   }
 
   /**
    * A node was found gone (Cluster.onNodeGone): the first survivor to claim
    * its cleanup takes its entries out and tells what that changed; the others
-   * do nothing. One that beats again by then was restarted: its new run
-   * clears what the last one left.
+   * do nothing. One that beats again by then was restarted: its new run puts
+   * its list right itself.
    */
   async nodeGone(node: string): Promise<void> {
     const self = await this.#ready();
@@ -206,7 +176,8 @@ export class RedisMembers implements MemberStore {
       if ((await this.#redis.zscore(`${this.#prefix}nodes`, node)) !== null) return;
       const claimed = await this.#redis.set(nodeKeys(this.#prefix, node).cleanup, self, 'PX', this.#lockMs, 'NX');
       if (claimed !== 'OK') return;
-      const changes = await this.#clear(node);
+      const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
+      const changes = await removeListed(this.#redis, this.#prefix, node, listed);
       this.#log.info('members of gone node removed', { node, changes: changes.length });
       this.#tell(changes);
     } catch (error) {
@@ -221,12 +192,17 @@ export class RedisMembers implements MemberStore {
     this.#stopped = true;
     if (node !== undefined && this.#redis.status === 'ready') {
       try {
-        this.#tell(await this.#clear(node));
+        const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
+        this.#tell(await removeListed(this.#redis, this.#prefix, node, listed));
       } catch (error) {
         this.#failed('stop', error);
       }
     }
     this.#redis.disconnect();
+  }
+
+  #list(node: string): string {
+    return nodeKeys(this.#prefix, node).held;
   }
 
   /** This node's name once the store may be used, or undefined once it is stopped. */
@@ -236,65 +212,36 @@ export class RedisMembers implements MemberStore {
   }
 
   /**
-   * What a run of this name left (it was killed, and no survivor cleared it
-   * yet): cleared by this run, which tells what it changed. Its own entries
-   * may come meanwhile; they name this run, and are left alone.
+   * Puts this node's list right, and the store with it: out go the lines of
+   * an earlier run of this name and those of this run's sockets that left
+   * while Redis was away; back come this run's entries Redis lost. Joins and
+   * leaves may come meanwhile: each goes through the same scripts, so each
+   * change is told once, by the join, the leave or this.
    */
-  async #clearLeftovers(): Promise<void> {
+  async #sync(): Promise<void> {
     const node = this.#node;
-    if (node === undefined || this.#stopped || this.#leftovers !== 'waiting' || this.#redis.status !== 'ready') return;
-    this.#leftovers = 'clearing';
+    if (node === undefined || this.#stopped || this.#redis.status !== 'ready') return;
+    if (this.#syncing) {
+      this.#syncing.again = true;
+      return;
+    }
+    const syncing = (this.#syncing = { again: false });
     try {
-      const changes = await this.#clear(node, this.#run);
-      this.#leftovers = 'cleared';
-      if (changes.length) this.#log.info('members of last run removed', { node, changes: changes.length });
+      const texts = await this.#redis.smembers(this.#list(node));
+      const listed = new Set(texts);
+      const stale = texts.filter((text) => !this.#mine.has(text)).map(parseListed);
+      const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text));
+      const wanted = (text: string) => this.#mine.has(text);
+      const changes = [...(await removeListed(this.#redis, this.#prefix, node, stale, wanted)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, wanted))];
+      this.#succeeded();
+      if (stale.length || lost.length) this.#log.info('members list put right', { node, removed: stale.length, restored: lost.length, changes: changes.length });
       this.#tell(changes);
     } catch (error) {
-      // Again when Redis is back.
-      this.#leftovers = 'waiting';
-      this.#failed('clear last run', error);
+      this.#failed('put list right', error);
+    } finally {
+      this.#syncing = undefined;
     }
-  }
-
-  /**
-   * Removes the entries `node` holds (but those of the run `keep`); returns
-   * what that changed, the members' departures before the channels' vacancies.
-   */
-  async #clear(node: string, keep?: string): Promise<OrphanedChange[]> {
-    const held = nodeKeys(this.#prefix, node).held;
-    const texts = await this.#redis.smembers(held);
-    const entries: Array<{ text: string; held?: Held }> = texts
-      .map((text) => {
-        const parsed = parseWith(HeldSchema, text);
-        return parsed.ok ? { text, held: parsed.value } : { text };
-      })
-      .filter(({ held: entry }) => keep === undefined || entry?.[entry.length - 1] !== keep);
-    const order = (entry: { held?: Held }) => (entry.held?.[0] === 'm' ? 0 : entry.held?.[0] === 'o' ? 1 : 2);
-    entries.sort((a, b) => order(a) - order(b));
-    const changes: OrphanedChange[] = [];
-    for (let i = 0; i < entries.length; i += BATCH) {
-      const batch = entries.slice(i, i + BATCH);
-      const pipe = scripted(this.#redis.pipeline());
-      for (const { text, held: entry } of batch) {
-        if (entry?.[0] === 'm') {
-          const keys = channelKeys(this.#prefix, entry[1], entry[2]);
-          pipe.wsgateMemberRemove(keys.users, keys.user(entry[4]), `${node}\n${entry[3]}`, entry[4]);
-        } else if (entry?.[0] === 'o') {
-          pipe.wsgateVacate(channelKeys(this.#prefix, entry[1], entry[2]).nodes, nodeRun(node, entry[3]));
-        } else {
-          // Not a line any node writes: dropped, and nothing to undo.
-          pipe.echo('');
-        }
-        pipe.srem(held, text);
-      }
-      const replies = await this.#replies(pipe);
-      batch.forEach(({ held: entry }, j) => {
-        const reply = replies[2 * j];
-        if (entry?.[0] === 'm' && Array.isArray(reply)) changes.push({ host: entry[1], channel: entry[2], member: memberOf(entry[4], String(reply[0] ?? '')) });
-        if (entry?.[0] === 'o' && reply === 1) changes.push({ host: entry[1], channel: entry[2], vacated: true });
-      });
-    }
-    return changes;
+    if (syncing.again) await this.#sync();
   }
 
   #tell(changes: OrphanedChange[]): void {
@@ -312,21 +259,18 @@ export class RedisMembers implements MemberStore {
   /** Runs a pipeline; its replies, or undefined (logged) when Redis failed it. */
   async #exec(op: string, build: (pipe: Pipe) => ChainableCommander): Promise<unknown[] | undefined> {
     try {
-      const replies = await this.#replies(build(this.#redis.pipeline() as Pipe));
-      if (this.#failing) this.#log.info('members store reachable', { node: this.#node });
-      this.#failing = false;
-      return replies;
+      const answers = await replies(build(scripted(this.#redis.pipeline())));
+      this.#succeeded();
+      return answers;
     } catch (error) {
       this.#failed(op, error);
       return undefined;
     }
   }
 
-  async #replies(pipe: ChainableCommander): Promise<unknown[]> {
-    const replies = await pipe.exec();
-    if (!replies) throw new Error('the pipeline was aborted');
-    for (const [error] of replies) if (error) throw error;
-    return replies.map(([, value]) => value);
+  #succeeded(): void {
+    if (this.#failing) this.#log.info('members store reachable', { node: this.#node });
+    this.#failing = false;
   }
 
   #failed(op: string, error: unknown): void {

@@ -9,15 +9,20 @@
 import type { Member } from './protocol.ts';
 
 /**
- * What removing a gone node's entries changed: a user whose last socket was
- * there (`member`), or a channel whose last socket was (`vacated`). Told by
- * the one node that removed them.
+ * A change no socket's join or leave told: what removing a gone node's
+ * entries changed (a user whose last socket was there, `member`; a channel
+ * whose last socket was, `vacated`), or, with `added` or `occupied`, what
+ * putting back entries the store had lost changed (a user in again, a
+ * channel occupied again). Told by the one node that made the change.
  */
 export interface OrphanedChange {
   host: string;
   channel: string;
   member?: Member;
   vacated?: boolean;
+  /** With `member`: the user is in again (its entries were put back), not gone. */
+  added?: boolean;
+  occupied?: boolean;
 }
 
 export interface MemberStore {
@@ -34,9 +39,10 @@ export interface MemberStore {
    */
   occupancy(host: string, channel: string, joined: boolean, here: number): Promise<boolean>;
   /**
-   * Changes no socket of this node made: another node died with members and
-   * channels of its own (a store shared by several nodes only; a node alone
-   * takes its sockets with it).
+   * Changes no socket's join or leave made: another node died with members
+   * and channels of its own, or the store lost entries this node's sockets
+   * still hold and put them back (a store shared by several nodes only; a
+   * node alone takes its sockets with it).
    */
   onOrphaned?(listener: (change: OrphanedChange) => void): void;
 }
