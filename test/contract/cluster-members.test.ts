@@ -261,6 +261,62 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.equal(await redis.exists(nodeKeys(p, 'a').held), 0);
   });
 
+  it('takes out, once its connection is back, what its sockets left while Redis was away for it', async () => {
+    const p = freshPrefix();
+    const a = store('a', p);
+    const b = store('b', p);
+    await a.members.add(HOST, 'presence-room', 's1', { user: 'u', info: 1 });
+    await a.members.occupancy(HOST, 'room', true, 1);
+    const told = new Promise<void>((resolve) => a.members.onOrphaned(() => resolve()));
+    // a's connection drops (and comes back at once): what its socket does meanwhile fails, Redis keeps u.
+    a.connection.disconnect(true);
+    assert.equal(await a.members.remove(HOST, 'presence-room', 's1'), undefined);
+    assert.equal(await a.members.occupancy(HOST, 'room', false, 0), false);
+    await told;
+    assert.deepEqual(a.orphaned, [
+      { host: HOST, channel: 'presence-room', member: { user: 'u', info: 1 } },
+      { host: HOST, channel: 'room', vacated: true },
+    ]);
+    assert.deepEqual(await b.members.users(HOST, 'presence-room'), new Map());
+    assert.equal(await b.members.occupancy(HOST, 'room', true, 1), true);
+    assert.ok(a.lines.some((line) => /members store reachable/.test(line)), 'says Redis is back');
+  });
+
+  it('puts back, once Redis is back, what it lost while this node\'s sockets stayed, and not what left meanwhile', async () => {
+    const ownPort = await freePort();
+    let own = await startRedis(ownPort);
+    cleanups.push(() => own.stop());
+    const p = freshPrefix();
+    const url = `redis://127.0.0.1:${ownPort}`;
+    const a = store('a', p, url);
+    await a.members.add(HOST, 'presence-room', 's1', { user: 'u', info: { name: 'Ann' } });
+    await a.members.add(HOST, 'presence-room', 's2', { user: 'gone' });
+    await a.members.occupancy(HOST, 'room', true, 1);
+    const closed = once(a.connection, 'close');
+    await own.stop();
+    await closed;
+    // While Redis is away: one socket leaves, another comes.
+    assert.equal(await a.members.remove(HOST, 'presence-room', 's2'), undefined);
+    assert.equal(await a.members.add(HOST, 'presence-room', 's3', { user: 'new', info: 2 }), false);
+    const told = new Promise<void>((resolve) => a.members.onOrphaned(() => resolve()));
+    // A Redis that restarts without its data, on the same port.
+    own = await startRedis(ownPort);
+    await told;
+    const byText = (l: OrphanedChange, r: OrphanedChange) => JSON.stringify(l).localeCompare(JSON.stringify(r));
+    assert.deepEqual(
+      [...a.orphaned].sort(byText),
+      [
+        { host: HOST, channel: 'presence-room', member: { user: 'u', info: { name: 'Ann' } }, added: true },
+        { host: HOST, channel: 'presence-room', member: { user: 'new', info: 2 }, added: true },
+        { host: HOST, channel: 'room', occupied: true },
+      ].sort(byText),
+    );
+    const b = store('b', p, url);
+    assert.deepEqual(await b.members.users(HOST, 'presence-room'), new Map<string, unknown>([['u', { name: 'Ann' }], ['new', 2]]));
+    assert.equal(await b.members.occupancy(HOST, 'room', true, 1), false, 'a holds room again');
+    assert.deepEqual(await a.members.remove(HOST, 'presence-room', 's3'), { user: 'new', info: 2 });
+  });
+
   it('fails no call while Redis is away: nothing changed, one warning, no users', async () => {
     const ownPort = await freePort();
     const own = await startRedis(ownPort);
