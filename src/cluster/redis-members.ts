@@ -38,11 +38,12 @@ const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(a
 
 /**
  * A connection for the store: commands fail at once while Redis is away (no
- * offline queue) and give up after `commandTimeoutMs`, so a join never waits
- * on a Redis that is gone or hangs.
+ * offline queue) and give up after `commandTimeoutMs`, and so does a
+ * connect (the first calls wait for it), so a join never waits long on a
+ * Redis that is gone or hangs.
  */
 export function connectMembers(url: string, commandTimeoutMs = 2000): Redis {
-  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs });
+  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs, connectTimeout: commandTimeoutMs });
 }
 
 export class RedisMembers implements MemberStore {
