@@ -36,6 +36,7 @@ import { Monitor } from './ops/monitor.ts';
 import type { Gauge } from './ops/metrics.ts';
 import { PusherFront } from './protocols/pusher/front.ts';
 import { PusherApiCore } from './protocols/pusher/api-core.ts';
+import { PUSHER } from './protocols/pusher/protocol.ts';
 import type { Watched } from './ops/monitor.ts';
 import type { Wire } from './runtime/types.ts';
 
@@ -66,7 +67,7 @@ export class Gateway implements Watched {
     const hub = this.hub;
     const hooks = new HookCalls(hub, events, log);
     this.#recovery = new Recovery(hub, this.#routes, broker, log);
-    this.#channels = new Channels({ hub, recovery: this.#recovery, broker, members, events, log });
+    this.#channels = new Channels({ hub, recovery: this.#recovery, broker, members, events, log, memberFrames: PUSHER });
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, log, workers: () => pools.health().workers });
     this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events });
     const publishing = this.#publishing;

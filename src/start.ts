@@ -31,6 +31,7 @@ import type { SlotLimits } from './hooks/runners/slots.ts';
 import { serialised } from './serial.ts';
 import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/public.ts';
+import { connectMembers, RedisMembers } from './cluster/redis-members.ts';
 import { webhookObserver } from './protocols/pusher/webhook-observer.ts';
 import { Webhooks } from './protocols/pusher/webhooks.ts';
 import { pusherGauges } from './protocols/pusher/metrics.ts';
@@ -144,7 +145,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const redis = config.cluster && new RedisBroker({ redis: config.cluster.redis, prefix: config.cluster.prefix, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
   const broker = redis || new MemoryBroker();
   // Module hooks cast through the gateway: its routes (and their runners) come once it exists.
-  const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker);
+  // Members by user and channel occupancy, decided once over the nodes; its own connection, which fails at once while Redis is away.
+  const members = config.cluster && new RedisMembers(connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix }, log);
+  const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, members || undefined);
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config));
   // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.
@@ -248,6 +251,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   serverOptions.about.node = config.cluster?.node ?? `${hostname()}:${listener.port}`;
   if (redis) {
     redis.start(serverOptions.about.node);
+    members!.start(serverOptions.about.node);
+    redis.onNodeGone((node) => void members!.nodeGone(node));
     log.always('cluster', { node: serverOptions.about.node, redis: redactUrl(config.cluster!.redis) });
   }
   if (tls) log.info('tls', certFields(tls, config.tls!.cert));
@@ -287,6 +292,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       await gateway.shutdown();
       // After the sockets: their channel_vacated and member_removed come as they close.
       await webhooks.stop();
+      // After the sockets' leaves went to Redis; before the broker, which may still tell what the store finds.
+      if (members) await members.stop();
       await broker.stop();
       await pools.stop();
     })());

@@ -33,6 +33,7 @@ export class RedisBroker implements Broker {
   readonly #log: Logger;
   #handler: BrokerHandler | undefined;
   #cluster: Cluster | undefined;
+  readonly #gone: Array<(node: string) => void> = [];
   readonly #joined: Array<() => void> = [];
 
   constructor(options: RedisBrokerOptions, log: Logger) {
@@ -41,10 +42,16 @@ export class RedisBroker implements Broker {
   }
 
   /** Links to Redis as `node`; does not wait for it (the node serves alone until Redis answers). */
+  /** Told of each node found gone (its heartbeat stopped; not one that said it was leaving). */
+  onNodeGone(listener: (node: string) => void): void {
+    this.#gone.push(listener);
+  }
+
   start(node: string): void {
     const { redis, ...options } = this.#options;
     const cluster = new Cluster(connectRedis(redis), { ...options, node }, this.#log, (request, own, echo) => this.#fromBus(request, own, echo === true));
     cluster.joined = () => this.#joined.forEach((listener) => listener());
+    cluster.onNodeGone((gone) => this.#gone.forEach((listener) => listener(gone)));
     this.#cluster = cluster;
     cluster.start();
   }

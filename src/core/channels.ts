@@ -8,8 +8,8 @@ import type { Broker } from './broker.ts';
 import type { Hub } from './hub.ts';
 import type { Presence } from './presence.ts';
 import type { CoreEvents } from './events.ts';
-import type { MemberStore } from './members.ts';
-import type { Member } from './protocol.ts';
+import type { MemberStore, OrphanedChange } from './members.ts';
+import type { ClientProtocol, Member } from './protocol.ts';
 import type { Recovery } from './history/recovery.ts';
 import { streamKey } from './history/history.ts';
 import type { Position } from './history/history.ts';
@@ -26,13 +26,27 @@ export class Channels {
   readonly #members: MemberStore;
   readonly #events: CoreEvents;
 
-  constructor(parts: { hub: Hub; recovery: Recovery; broker: Broker; members: MemberStore; events: CoreEvents; log: Logger }) {
+  /** What frames member events the store finds with no client to ask (a dead node's users): the protocol of members by user. */
+  readonly #memberFrames: ClientProtocol | undefined;
+
+  constructor(parts: { hub: Hub; recovery: Recovery; broker: Broker; members: MemberStore; events: CoreEvents; log: Logger; memberFrames?: ClientProtocol }) {
     this.#hub = parts.hub;
     this.#recovery = parts.recovery;
     this.#broker = parts.broker;
     this.#members = parts.members;
     this.#events = parts.events;
     this.#log = parts.log;
+    this.#memberFrames = parts.memberFrames;
+    parts.members.onOrphaned?.((change) => this.#orphaned(change));
+  }
+
+  /** A change the member store found (a dead node's users and channels, or a Redis that was away): told as if it happened here. */
+  #orphaned({ host, channel, member, vacated, added = false, occupied }: OrphanedChange): void {
+    if (member) {
+      this.#tellMember(this.#memberFrames, host, channel, member, added, '');
+      this.#events.member(host, channel, member, added);
+    }
+    if ((vacated || occupied) && this.#events.wantsChannels) this.#events.channel(host, channel, occupied === true);
   }
 
   joinAll(client: Client, channels: string[]): void {
@@ -91,10 +105,15 @@ export class Channels {
   }
 
   #memberEvent(client: Client, channel: string, member: Member, added: boolean): void {
-    const told = client.protocol.memberEvent?.(added, channel, member);
-    if (typeof told === 'string') this.#broker.publish({ t: 'presenceEvent', host: client.host, channel, frame: told, except: client.id });
-    else if (told) this.#broker.publish({ t: 'presenceEvent', host: client.host, channel: told.to, frame: told.frame, except: client.id });
+    this.#tellMember(client.protocol, client.host, channel, member, added, client.id);
     this.#events.member(client.host, channel, member, added);
+  }
+
+  /** A member event to the channel's members (or to those the protocol says), on every node. */
+  #tellMember(protocol: ClientProtocol | undefined, host: string, channel: string, member: Member, added: boolean, except: string): void {
+    const told = protocol?.memberEvent?.(added, channel, member);
+    if (typeof told === 'string') this.#broker.publish({ t: 'presenceEvent', host, channel, frame: told, except });
+    else if (told) this.#broker.publish({ t: 'presenceEvent', host, channel: told.to, frame: told.frame, except });
   }
 
   /** Takes it out of a channel; `tell`: the app did, and a client that resumes is told. False when it was not in it. */
