@@ -14,9 +14,14 @@
  *   --only a,b        fan-out targets: baseline-bun, wsgate-plain, wsgate-pusher (default all)
  *   --workers C       client processes holding the sockets (default 2)
  *   --size B          bytes of the cast's data as JSON (default 100)
+ *   --plain-size B    the same for the casts to baseline-bun and wsgate-plain (default --size); the size
+ *                     of a Pusher socket's frame (printed) makes their frames as long as the Pusher ones,
+ *                     which takes the longer frame out of the comparison and leaves the protocol's work
  *   --subscribers S   Pusher subscribers of the channel in the API part (default 100)
  *   --callers a,b     concurrent callers in the API part (default 1,8)
  *   --events E        measured events per API cell (default 2000), after --api-warmup W (default 200)
+ *   --runtime R       what runs wsgate: binary (default), or bun, node, deno on src/main.ts (bun from
+ *                     source keeps function names readable in a profile: BUN_OPTIONS="--cpu-prof ...")
  *   --binary PATH     the compiled wsgate (default dist/wsgate, built by build.ts when missing; when it
  *                     is older than src/, the current src/ is compiled to a temporary file instead)
  *   --json FILE       also write every pass and cell as JSON
@@ -92,7 +97,7 @@ import {
   withTimeout,
   wsgateCommand,
 } from './harness.ts';
-import type { Command, Server } from './harness.ts';
+import type { Command, WsgateRuntime } from './harness.ts';
 import { CLK_TCK, cpu, statusKb, ticksToMicros } from './proc.ts';
 import type { CpuSample } from './proc.ts';
 
@@ -105,11 +110,14 @@ const WARMUP = flags.int('warmup', 5, 0);
 const REPEAT = flags.int('repeat', 3);
 const WORKERS = Math.min(flags.int('workers', 2), SOCKETS);
 const SIZE = flags.int('size', 100, 24);
+const PLAIN_SIZE = flags.int('plain-size', SIZE, 24);
 const SUBSCRIBERS = flags.int('subscribers', 100);
 const CALLERS = (flags.list('callers') ?? ['1', '8']).map(Number);
 const EVENTS = flags.int('events', 2000);
 const API_WARMUP = flags.int('api-warmup', 200, 0);
 const JSON_OUT = flags.get('json');
+const RUNTIME = (flags.get('runtime') ?? 'binary') as WsgateRuntime;
+if (!['binary', 'bun', 'node', 'deno'].includes(RUNTIME)) throw new Error(`--runtime: unknown runtime ${RUNTIME}`);
 const TARGETS = ['baseline-bun', 'wsgate-plain', 'wsgate-pusher'] as const;
 type TargetName = (typeof TARGETS)[number];
 const ONLY = (flags.list('only') ?? [...TARGETS]) as TargetName[];
@@ -142,14 +150,14 @@ writeFileSync(
 // ---------------------------------------------------------------- casts and their frames
 
 /** The cast's data, sized so that JSON.stringify(data) is exactly SIZE bytes. */
-function castData(r: number): { r: number; p: string } {
+function castData(r: number, size = SIZE): { r: number; p: string } {
   const shell = JSON.stringify({ r, p: '' }).length;
-  return { r, p: 'x'.repeat(Math.max(0, SIZE - shell)) };
+  return { r, p: 'x'.repeat(Math.max(0, size - shell)) };
 }
-const bridgeBody = (r: number) => JSON.stringify({ host: HOST, target: `channel:${CHANNEL}`, data: castData(r) });
+const bridgeBody = (r: number, size = SIZE) => JSON.stringify({ host: HOST, target: `channel:${CHANNEL}`, data: castData(r, size) });
 /** Bytes of the frame each kind of socket gets for a cast of round 100 (what a Pusher socket gets is the data as text in an event). */
 const frameBytes = {
-  plain: SIZE,
+  plain: PLAIN_SIZE,
   pusher: Buffer.byteLength(JSON.stringify({ event: 'message', channel: CHANNEL, data: JSON.stringify(castData(100)) })),
 };
 
@@ -379,7 +387,7 @@ interface FanoutPass {
 
 function fanoutCommand(target: TargetName, binary: string, port: number): Command {
   if (target === 'baseline-bun') return scriptCommand('bun', target, 'baseline-bun.ts', ['--port', String(port), '--listen', HOST]);
-  return { ...wsgateCommand('binary', ['serve', '--port', String(port), '--listen', HOST, '--config', configFile, '--log-level', 'warn'], binary), name: target };
+  return { ...wsgateCommand(RUNTIME, ['serve', '--port', String(port), '--listen', HOST, '--config', configFile, '--log-level', 'warn'], binary), name: target };
 }
 
 async function fanoutPass(target: TargetName, binary: string, pass: number, order: number): Promise<FanoutPass> {
@@ -419,7 +427,7 @@ async function fanoutPass(target: TargetName, binary: string, pass: number, orde
       }
       const delivered = awaitRound(r, workers.length);
       const t0 = process.hrtime.bigint();
-      const answer = await post(agent, port, '/message', bridgeBody(r));
+      const answer = await post(agent, port, '/message', bridgeBody(r, mode === 'pusher' ? SIZE : PLAIN_SIZE));
       const tPost = process.hrtime.bigint();
       if (answer.status !== 200) throw new Error(`POST /message answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       const sent = (JSON.parse(answer.text) as { sent?: number }).sent;
@@ -532,7 +540,7 @@ async function apiPart(binary: string): Promise<ApiPart> {
   const signer = checkSigner();
   console.error(`- API: signer checked (${signer}); starting the binary`);
   const port = await freePort();
-  const server = await startServer({ ...wsgateCommand('binary', ['serve', '--port', String(port), '--listen', HOST, '--config', configFile, '--log-level', 'warn'], binary), name: 'wsgate-api' }, { port });
+  const server = await startServer({ ...wsgateCommand(RUNTIME, ['serve', '--port', String(port), '--listen', HOST, '--config', configFile, '--log-level', 'warn'], binary), name: 'wsgate-api' }, { port });
   let workers: Worker[] = [];
   const cells: ApiCell[] = [];
   try {
@@ -706,8 +714,8 @@ function apiReport(part: ApiPart): string {
 // ---------------------------------------------------------------- main
 
 const started = Date.now();
-let binary = compiledBinary(flags.get('binary'));
-if (!flags.get('binary') && binary.note.includes('OLDER')) {
+let binary = RUNTIME === 'binary' ? compiledBinary(flags.get('binary')) : { path: '', note: `none: wsgate runs as ${RUNTIME} src/main.ts` };
+if (RUNTIME === 'binary' && !flags.get('binary') && binary.note.includes('OLDER')) {
   // An old dist/wsgate may lack the Pusher front: compile the current src/ instead.
   binary = { path: buildBinary(join(work, 'wsgate')), note: 'the current src/ compiled to a temporary file (dist/wsgate is older than src/)' };
 }
@@ -735,14 +743,14 @@ if (PARTS.includes('api')) {
 const v = versions();
 console.log(`## Pusher fan-out: one channel cast to ${SOCKETS} sockets; Pusher HTTP API against the bridge\n`);
 console.log(
-  `Machine: ${machine()}; node ${v.node}, bun ${v.bun}; binary: ${binary.note}; ${WORKERS} client worker process(es); ` +
+  `Machine: ${machine()}; node ${v.node}, bun ${v.bun}; wsgate: ${RUNTIME}; binary: ${binary.note}; ${WORKERS} client worker process(es); ` +
     `took ${Math.round((Date.now() - started) / 1000)} s; CLK_TCK ${CLK_TCK}.\n`,
 );
 if (passes.length) {
-  console.log(`### Fan-out: ${SOCKETS} sockets in one channel, ${ROUNDS} measured casts (+${WARMUP} warm-up) of ${SIZE}-byte data, median of ${REPEAT} passes\n`);
+  console.log(`### Fan-out: ${SOCKETS} sockets in one channel, ${ROUNDS} measured casts (+${WARMUP} warm-up) of ${SIZE}-byte data${PLAIN_SIZE === SIZE ? '' : ` to Pusher sockets and ${PLAIN_SIZE}-byte data to the others`}, median of ${REPEAT} passes\n`);
   console.log(fanoutReport(passes));
   console.log(
-    `\nCPU per delivery = the server's utime+stime over the measured casts (their POST /message included) / (casts × ${SOCKETS}). ` +
+    `\nData: ${SIZE} bytes as JSON to Pusher sockets, ${PLAIN_SIZE} to the others (frame bytes: what each socket gets). CPU per delivery = the server's utime+stime over the measured casts (their POST /message included) / (casts × ${SOCKETS}). ` +
       'KB / idle socket = (VmRSS with the sockets − VmRSS before) / sockets, both after the server went idle. ' +
       'Connect CPU covers the upgrade and, for Pusher sockets, connection_established, pusher:subscribe and subscription_succeeded. ' +
       '"other %": the machine\'s CPU used by processes outside this run during the casts.\n',
