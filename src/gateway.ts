@@ -34,6 +34,7 @@ import { logObserver } from './ops/log-observer.ts';
 import type { Logger } from './ops/log.ts';
 import { Monitor } from './ops/monitor.ts';
 import { PusherFront } from './protocols/pusher/front.ts';
+import { PusherApiCore } from './protocols/pusher/api-core.ts';
 import type { Watched } from './ops/monitor.ts';
 import type { Wire } from './runtime/types.ts';
 
@@ -45,6 +46,8 @@ export class Gateway implements Watched {
   readonly monitor: Monitor;
   /** The Pusher apps and their connections on this node. */
   readonly pusher: PusherFront;
+  /** What the Pusher HTTP API asks, done over every node. */
+  readonly pusherApi: PusherApiCore;
   readonly #routes: Routes;
   readonly #broker: Broker;
   readonly #recovery: Recovery;
@@ -69,6 +72,7 @@ export class Gateway implements Watched {
     const requests = new ClientRequests({ hub, hooks, channels: this.#channels, recovery: this.#recovery, events, log, castText: (host, selection, frame, except) => publishing.castText(host, selection, frame, except) });
     this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, log, requests });
     this.pusher = new PusherFront(config.pusher?.apps);
+    this.pusherApi = new PusherApiCore(this.pusher, this);
     this.monitor = new Monitor(this);
     events.observe(this.monitor.observer());
     events.observe(logObserver(log));

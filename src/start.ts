@@ -31,6 +31,8 @@ import type { SlotLimits } from './hooks/runners/slots.ts';
 import { serialised } from './serial.ts';
 import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/public.ts';
+import { webhookObserver } from './protocols/pusher/webhook-observer.ts';
+import { Webhooks } from './protocols/pusher/webhooks.ts';
 import { createBridgeApp } from './http/bridge-app.ts';
 import { RedisBroker } from './cluster/redis-broker.ts';
 import { MemoryBroker } from './core/memory-broker.ts';
@@ -144,6 +146,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker);
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config));
+  // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.
+  const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log });
+  gateway.events.observe(webhookObserver((host) => gateway.pusher.appsOn(host), webhooks));
 
   let dispatcher = await Dispatcher.create(config, pools, spawn, realpath, slots);
   let scheduler = new Scheduler(config, dispatcher, log);
@@ -185,6 +190,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next));
     gateway.reload(next, await buildRoutes(next));
+    webhooks.configure(next.pusher?.apps ?? []);
     dispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log);
@@ -277,6 +283,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       clearInterval(idleSweep);
       scheduler.stop();
       await gateway.shutdown();
+      // After the sockets: their channel_vacated and member_removed come as they close.
+      await webhooks.stop();
       await broker.stop();
       await pools.stop();
     })());

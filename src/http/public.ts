@@ -16,6 +16,8 @@ import type { PathMatch } from '../config/paths.ts';
 import { pusherUpgrade as pusherUpgradeHandler } from './pusher/upgrade.ts';
 import type { PusherUpgradeGateway } from './pusher/upgrade.ts';
 import type { PusherFront } from '../protocols/pusher/front.ts';
+import { pusherApi } from './pusher/api.ts';
+import type { PusherApiGateway } from './pusher/gateway.ts';
 import type { Runtime } from '../runtime/types.ts';
 
 export interface ServerOptions extends BridgeOptions {
@@ -32,6 +34,8 @@ export interface PublicGateway extends UpgradeGateway, BridgeAppGateway, PusherU
   upgradePath(path: string): PathMatch | undefined;
   isUpgradeOnlyPath(path: string): boolean;
   readonly pusher: PusherFront;
+  readonly pusherApi: PusherApiGateway;
+  readonly maxBody: number;
 }
 
 /** Where pusher-js and Laravel Echo connect: /app/{key}. */
@@ -61,6 +65,8 @@ export function createApp(gateway: PublicGateway, options: ServerOptions): Hono 
     return next();
   });
   mountAssets(app);
+  // Signed by the app's secret, so it needs no guard of the bridge's: Laravel and the Pusher SDKs post here.
+  app.route('/', pusherApi(gateway.pusherApi, { log: options.log, maxBody: () => gateway.maxBody }));
   if (options.bridgeHere) mountBridge(app, gateway, options);
   else app.get('/health', (c) => c.json({ status: 'ok' }));
   options.extra?.(app);

@@ -111,12 +111,17 @@ const upgradeWebSocket = defineWebSocketHelper((c, events) => {
 
 /**
  * What a handler gets as its WSContext: made per event and dropped after it.
- * wsgate writes through the Wire, so handlers use only `raw` and `close`.
+ * wsgate writes through the Wire, so handlers use only `raw`, `close`, and
+ * `send` for a socket that is refused before it is a client (a Pusher
+ * pusher:error before its close).
  */
 class BunContext {
   readonly raw: BunSocket;
   constructor(raw: BunSocket) {
     this.raw = raw;
+  }
+  send(data: string) {
+    this.raw.send(data);
   }
   close(code?: number, reason?: string) {
     this.raw.close(code, reason);

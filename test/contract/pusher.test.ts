@@ -46,10 +46,11 @@ describe(`Pusher protocol on ${TARGET}`, { skip }, () => {
     const c = await client();
     assert.match(c.connection.socket_id, /^\d+\.\d+$/);
     const unknown = await import('pusher-js').then(({ default: PusherJs }) => new PusherJs('no-such-key', { cluster: 'mt1', wsHost: '127.0.0.1', wsPort: server.port, forceTLS: false, enabledTransports: ['ws'], disableStats: true }));
+    // Disconnected in any case, so a failure here does not leave it retrying and the test process alive.
+    clients.push(unknown);
     const error = await nextEvent<{ error?: { data?: { code?: number } } }>(unknown.connection, 'error');
     assert.equal(error.error?.data?.code, 4001);
     await waitFor('pusher-js to give up', () => unknown.connection.state === 'failed' || unknown.connection.state === 'disconnected');
-    unknown.disconnect();
   });
 
   it('delivers the SDK trigger to public, private and multiple channels, minus the socket_id it names', async () => {

@@ -7,9 +7,12 @@ import type { PusherApp } from '../../config/config.ts';
 import { PUSHER_CLOSE } from './frames.ts';
 import type { PusherConnection, PusherRegistry } from './connection.ts';
 
+const NONE: readonly PusherApp[] = [];
+
 export class PusherFront implements PusherRegistry {
   #byKey = new Map<string, PusherApp>();
   #byId = new Map<string, PusherApp>();
+  #byHost = new Map<string, PusherApp[]>();
   readonly #open = new Set<PusherConnection>();
   /** Open connections per app id. */
   readonly #counts = new Map<string, number>();
@@ -22,6 +25,8 @@ export class PusherFront implements PusherRegistry {
   configure(apps: PusherApp[]): void {
     this.#byKey = new Map(apps.map((app) => [app.key, app]));
     this.#byId = new Map(apps.map((app) => [app.id, app]));
+    this.#byHost = new Map();
+    for (const app of apps) this.#byHost.set(app.host, [...(this.#byHost.get(app.host) ?? []), app]);
     for (const connection of this.#open) {
       const app = this.#byKey.get(connection.app.key);
       if (app && app.id === connection.app.id && app.host === connection.host) connection.moveToApp(app);
@@ -36,6 +41,11 @@ export class PusherFront implements PusherRegistry {
 
   get apps(): PusherApp[] {
     return [...this.#byId.values()];
+  }
+
+  /** The apps whose channels are a host's (none for most hosts). */
+  appsOn(host: string): readonly PusherApp[] {
+    return this.#byHost.get(host) ?? NONE;
   }
 
   byKey(key: string): PusherApp | undefined {

@@ -8,16 +8,14 @@ import type { CoreObserver } from '../../core/events.ts';
 import type { PusherApp } from '../../config/config.ts';
 import { isInternal } from './channel-names.ts';
 import { PUSHER } from './protocol.ts';
-
-/** Until the webhook sender lands (its own event type replaces this). */
-type WebhookEvent = { name: string; channel: string } & Record<string, string>;
+import type { WebhookEvent } from './webhook-events.ts';
 
 export interface WebhookSink {
   emit(app: PusherApp, event: WebhookEvent): void;
 }
 
 /** The apps on a host: looked up per event, so a reload's apps count at once. */
-export type AppsOn = (host: string) => PusherApp[];
+export type AppsOn = (host: string) => readonly PusherApp[];
 
 export function webhookObserver(appsOn: AppsOn, sink: WebhookSink): CoreObserver {
   const emit = (host: string, event: WebhookEvent) => {

@@ -1,0 +1,142 @@
+/**
+ * Pusher Channels' HTTP API (what Laravel's pusher broadcaster and the Pusher
+ * server SDKs call) as one Hono sub-app: events, batches, channel queries and
+ * terminating a user's connections, under /apps/{id}/, every request signed.
+ */
+import * as v from 'valibot';
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import type { PusherApp } from '../../config/config.ts';
+import type { Logger } from '../../ops/log.ts';
+import { pusherAuth, refuse } from './api-auth.ts';
+import type { PusherEnv } from './api-auth.ts';
+import { bodySchemas, channelProblem, isPresence, parseInfo, problem, userIdProblem } from './api-schemas.ts';
+import type { ChannelInfo, ChannelInfoField, PusherApiGateway } from './gateway.ts';
+
+export interface PusherApiOptions {
+  log?: Logger;
+  /** Bytes of a request body; the rest is not read (413). A function is read per request (a reload may change it). */
+  maxBody: number | (() => number);
+  /** The clock the signatures' timestamps are checked against, in ms. */
+  now?: () => number;
+}
+
+type Ctx = Context<PusherEnv>;
+type Parsed<T> = { ok: true; value: T } | { ok: false; response: Response };
+
+/** The body the signature covered, as JSON whatever its Content-Type (the PHP SDKs' vary), checked by `schema`. */
+function readBody<S extends v.GenericSchema>(c: Ctx, schema: S, log?: Logger): Parsed<v.InferOutput<S>> {
+  const text = c.get('pusherBody');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, response: refuse(c, 400, text.trim() ? 'the body is not valid JSON' : 'the body is empty: expected a JSON object', log) };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, response: refuse(c, 400, 'the body must be a JSON object', log) };
+  const parsed = v.safeParse(schema, json);
+  return parsed.success ? { ok: true, value: parsed.output } : { ok: false, response: refuse(c, 400, problem(parsed.issues[0]), log) };
+}
+
+/** The index of the first event whose data is over the app's limit; Pusher answers that with 413. */
+function oversize(app: PusherApp, events: Array<{ data: string }>): string | undefined {
+  for (const [i, event] of events.entries()) {
+    const bytes = Buffer.byteLength(event.data, 'utf8');
+    if (bytes > app.limits.payload) return `${events.length > 1 ? `batch[${i}]: ` : ''}data is ${bytes} bytes; the limit is ${app.limits.payload}`;
+  }
+  return undefined;
+}
+
+/** A channel's entry in an answer keyed by name: `constructor` and `__proto__` are valid channel names. */
+const own = <T>(record: Record<string, T> | undefined, key: string) => (record && Object.hasOwn(record, key) ? record[key] : undefined);
+
+/** Only the fields asked for, and user_count only where it means something (presence channels). */
+function infoOf(channel: string, got: Omit<ChannelInfo, 'occupied'> | undefined, fields: ChannelInfoField[]): Partial<Record<ChannelInfoField, number>> {
+  const out: Partial<Record<ChannelInfoField, number>> = {};
+  for (const field of fields) {
+    if (field === 'user_count' && !isPresence(channel)) continue;
+    const value = got?.[field];
+    if (value !== undefined) out[field] = value;
+  }
+  return out;
+}
+
+/** The info= of a GET, or the 400 for it. */
+function queryInfo(c: Ctx, log: Logger | undefined): Parsed<ChannelInfoField[]> {
+  const info = parseInfo(c.req.query('info'));
+  return 'fields' in info ? { ok: true, value: info.fields } : { ok: false, response: refuse(c, 400, info.problem, log) };
+}
+
+/** A channel named in a GET's path, or the 400 for it. */
+function pathChannel(c: Ctx, name: string, log: Logger | undefined): Parsed<string> {
+  const issue = channelProblem(name, c.get('pusherApp').limits);
+  return issue ? { ok: false, response: refuse(c, 400, issue, log) } : { ok: true, value: name };
+}
+
+export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions): Hono<PusherEnv> {
+  const { log } = options;
+  const auth = pusherAuth(gateway, { log, maxBody: options.maxBody, now: options.now ?? Date.now });
+  return new Hono<PusherEnv>()
+    .use('/apps/:appId/*', auth)
+    .post('/apps/:appId/events', async (c) => {
+      const app = c.get('pusherApp');
+      const body = readBody(c, bodySchemas(app).EventBody, log);
+      if (!body.ok) return body.response;
+      const { name, data, channels, socket_id, info } = body.value;
+      const tooBig = oversize(app, [body.value]);
+      if (tooBig) return refuse(c, 413, tooBig, log);
+      const got = await gateway.trigger(app, { name, data, channels, ...(socket_id ? { socketId: socket_id } : {}) }, info.length ? info : undefined);
+      if (!info.length) return c.json({});
+      return c.json({ channels: Object.fromEntries(channels.map((channel) => [channel, infoOf(channel, own(got, channel), info)])) });
+    })
+    .post('/apps/:appId/batch_events', async (c) => {
+      const app = c.get('pusherApp');
+      const body = readBody(c, bodySchemas(app).BatchBody, log);
+      if (!body.ok) return body.response;
+      const { batch } = body.value;
+      const tooBig = oversize(app, batch);
+      if (tooBig) return refuse(c, 413, tooBig, log);
+      const answers: Array<Partial<Record<ChannelInfoField, number>>> = [];
+      // One after the other: a batch's events arrive in its order.
+      for (const { name, data, channel, socket_id, info } of batch) {
+        const got = await gateway.trigger(app, { name, data, channels: [channel], ...(socket_id ? { socketId: socket_id } : {}) }, info.length ? info : undefined);
+        answers.push(infoOf(channel, own(got, channel), info));
+      }
+      return c.json(batch.some((event) => event.info.length) ? { batch: answers } : {});
+    })
+    .get('/apps/:appId/channels', async (c) => {
+      const app = c.get('pusherApp');
+      const info = queryInfo(c, log);
+      if (!info.ok) return info.response;
+      const prefix = c.req.query('filter_by_prefix') || undefined;
+      if (info.value.includes('user_count') && !prefix?.startsWith('presence-')) return refuse(c, 400, 'info=user_count needs filter_by_prefix=presence- (only presence channels count users)', log);
+      const got = await gateway.channels(app, prefix, info.value);
+      return c.json({ channels: Object.fromEntries(Object.entries(got).map(([channel, fields]) => [channel, infoOf(channel, fields, info.value)])) });
+    })
+    .get('/apps/:appId/channels/:channel', async (c) => {
+      const app = c.get('pusherApp');
+      const channel = pathChannel(c, c.req.param('channel'), log);
+      if (!channel.ok) return channel.response;
+      const info = queryInfo(c, log);
+      if (!info.ok) return info.response;
+      if (info.value.includes('user_count') && !isPresence(channel.value)) return refuse(c, 400, 'info=user_count is only for presence channels', log);
+      const got = await gateway.channel(app, channel.value, info.value);
+      return c.json({ occupied: got.occupied, ...infoOf(channel.value, got, info.value) });
+    })
+    .get('/apps/:appId/channels/:channel/users', async (c) => {
+      const app = c.get('pusherApp');
+      const channel = pathChannel(c, c.req.param('channel'), log);
+      if (!channel.ok) return channel.response;
+      if (!isPresence(channel.value)) return refuse(c, 400, 'users are listed only for presence channels', log);
+      const users = await gateway.users(app, channel.value);
+      return c.json({ users: users.map((id) => ({ id })) });
+    })
+    .post('/apps/:appId/users/:userId/terminate_connections', async (c) => {
+      const userId = c.req.param('userId');
+      const issue = userIdProblem(userId);
+      if (issue) return refuse(c, 400, issue, log);
+      await gateway.terminateUser(c.get('pusherApp'), userId);
+      return c.json({});
+    })
+    .all('/apps/:appId/*', (c) => refuse(c, 404, `no such endpoint: ${c.req.method} ${c.req.path}`, log));
+}

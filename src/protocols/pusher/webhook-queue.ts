@@ -1,0 +1,259 @@
+import type { PusherApp, PusherWebhook, PusherWebhookEvent } from '../../config/types.ts';
+import { batchBody } from './webhook-events.ts';
+import { backoff, type WebhookOptions } from './webhook-options.ts';
+import type { Delivery, WebhookTarget } from './webhook-target.ts';
+
+/** What every queue adds to, for stats(). */
+export interface WebhookCounters {
+  /** Events an endpoint answered 2xx for (once, however many attempts it took). */
+  sent: number;
+  /** Events of batches given up on: refused (3xx, 4xx but 429) or out of attempts. */
+  failed: number;
+  /** Events discarded without a final answer: the app's queue bound, a reload that removed the webhook, stop()'s deadline. */
+  dropped: number;
+  /** Attempts that were tried again. */
+  retries: number;
+}
+
+interface Pending {
+  json: string;
+  bytes: number;
+}
+
+/** An abort on the attempt's timeout or on the queue's own signal, whichever comes first. */
+function attemptSignal(timeoutMs: number, closed: AbortSignal): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const onTimeout = () => controller.abort(timeout.reason);
+  const onClose = () => controller.abort(closed.reason);
+  timeout.addEventListener('abort', onTimeout, { once: true });
+  closed.addEventListener('abort', onClose, { once: true });
+  if (closed.aborted) onClose();
+  const done = () => {
+    timeout.removeEventListener('abort', onTimeout);
+    closed.removeEventListener('abort', onClose);
+  };
+  return { signal: controller.signal, done };
+}
+
+/**
+ * One webhook of one app: events wait here until a batch is due (the delay
+ * passed, or the batch is full), then go out with at most `concurrency`
+ * batches at once. A batch keeps its place while it waits to be retried,
+ * so a slow or failing endpoint holds at most `concurrency` batches in
+ * memory; the rest waits in the queue, which the app's bound trims.
+ */
+export class WebhookQueue {
+  app: PusherApp;
+  readonly url: string;
+  readonly target: WebhookTarget;
+  #accepts: ReadonlySet<PusherWebhookEvent> | undefined;
+  readonly #options: WebhookOptions;
+  readonly #counters: WebhookCounters;
+  #pending: Pending[] = [];
+  #pendingBytes = 0;
+  #inFlight = 0;
+  #inFlightEvents = 0;
+  #due = false;
+  #cancelTimer: (() => void) | undefined;
+  #closed = false;
+  readonly #abort = new AbortController();
+  readonly #waits = new Set<() => void>();
+  #idle: Array<() => void> = [];
+
+  constructor(app: PusherApp, webhook: PusherWebhook, options: WebhookOptions, counters: WebhookCounters) {
+    this.app = app;
+    this.url = webhook.url;
+    this.#accepts = webhook.events && new Set(webhook.events);
+    this.#options = options;
+    this.#counters = counters;
+    this.target = options.target(app, webhook);
+  }
+
+  /** A reload that keeps the URL: new credentials sign the next attempt, the new filter takes the next event. */
+  update(app: PusherApp, webhook: PusherWebhook): void {
+    this.app = app;
+    this.#accepts = webhook.events && new Set(webhook.events);
+  }
+
+  accepts(name: PusherWebhookEvent): boolean {
+    return !this.#closed && (this.#accepts === undefined || this.#accepts.has(name));
+  }
+
+  get pendingEvents(): number {
+    return this.#pending.length;
+  }
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+  /** Events waiting or out, not yet answered. */
+  get queued(): number {
+    return this.#pending.length + this.#inFlightEvents;
+  }
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  push(json: string, bytes: number): void {
+    this.#pending.push({ json, bytes });
+    this.#pendingBytes += bytes;
+    const o = this.#options;
+    if (this.#pending.length >= o.batchEvents || this.#pendingBytes >= o.batchBytes) this.#due = true;
+    else if (!this.#due && this.#cancelTimer === undefined) {
+      this.#cancelTimer = o.schedule(o.batchDelayMs, () => {
+        this.#cancelTimer = undefined;
+        this.flush();
+      });
+    }
+    this.#pump();
+  }
+
+  /** Drops the oldest waiting event (the app is over its bound); false if none waits here. */
+  dropOldest(): boolean {
+    const oldest = this.#pending.shift();
+    if (!oldest) return false;
+    this.#pendingBytes -= oldest.bytes;
+    this.#counters.dropped++;
+    this.#settle();
+    return true;
+  }
+
+  /** Sends what waits now, without waiting for the batch delay. */
+  flush(): void {
+    this.#due = true;
+    this.#pump();
+  }
+
+  /** Resolves once nothing waits and nothing is out. */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Removed by a reload, or past stop()'s deadline: what waits is dropped,
+   * requests out are aborted, retries are not made. Returns the events lost.
+   */
+  close(): number {
+    if (this.#closed) return 0;
+    this.#closed = true;
+    const lost = this.queued;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    this.#counters.dropped += this.#pending.length;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#abort.abort(new Error('closed'));
+    for (const stop of [...this.#waits]) stop();
+    this.#settle();
+    return lost;
+  }
+
+  #isIdle(): boolean {
+    return this.#pending.length === 0 && this.#inFlight === 0;
+  }
+
+  #settle(): void {
+    if (this.#pending.length === 0) {
+      this.#due = false;
+      this.#cancelTimer?.();
+      this.#cancelTimer = undefined;
+    }
+    if (!this.#isIdle()) return;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const resolve of idle) resolve();
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#due && this.#pending.length > 0 && this.#inFlight < this.#options.concurrency) {
+      // #send handles every failure itself; the catch is for a logger that throws.
+      this.#send(this.#take()).catch(() => undefined);
+    }
+    this.#settle();
+  }
+
+  #take(): string[] {
+    const o = this.#options;
+    let count = 0;
+    let bytes = 0;
+    while (count < this.#pending.length && count < o.batchEvents) {
+      const next = this.#pending[count]!.bytes;
+      if (count > 0 && bytes + next > o.batchBytes) break;
+      bytes += next;
+      count++;
+    }
+    this.#pendingBytes -= bytes;
+    return this.#pending.splice(0, count).map((item) => item.json);
+  }
+
+  async #send(events: string[]): Promise<void> {
+    const count = events.length;
+    this.#inFlight++;
+    this.#inFlightEvents += count;
+    // Set once: a retry carries the time the batch was made, so the receiver can tell it is late.
+    const body = batchBody(this.#options.now(), events);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const result = await this.#attempt(body, count);
+        if (result.ok) {
+          this.#counters.sent += count;
+          this.#log('debug', { result: 'sent', events: count, attempts: attempt });
+          return;
+        }
+        if (this.#closed) {
+          this.#counters.dropped += count;
+          return;
+        }
+        if (!result.retry || attempt >= this.#options.maxAttempts) {
+          this.#counters.failed += count;
+          this.#log('warn', { result: result.retry ? 'gave-up' : 'refused', reason: result.reason, events: count, attempts: attempt });
+          return;
+        }
+        this.#counters.retries++;
+        const delay = Math.round(backoff(this.#options, attempt, result.retryAfterMs));
+        this.#log('debug', { result: 'retry', reason: result.reason, attempt, delay_ms: delay });
+        if (!(await this.#wait(delay))) {
+          this.#counters.dropped += count;
+          return;
+        }
+      }
+    } finally {
+      this.#inFlight--;
+      this.#inFlightEvents -= count;
+      this.#pump();
+    }
+  }
+
+  async #attempt(body: string, events: number): Promise<Delivery> {
+    const { signal, done } = attemptSignal(this.#options.timeoutMs, this.#abort.signal);
+    try {
+      return await this.target.deliver({ app: this.app, body, events }, signal);
+    } catch {
+      // A target must not throw; if one does, the failure is taken as passing.
+      return { ok: false, retry: true, reason: 'target-error' };
+    } finally {
+      done();
+    }
+  }
+
+  /** True when the delay passed, false when the queue closed first. */
+  #wait(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const stop = () => {
+        this.#waits.delete(stop);
+        cancel();
+        resolve(false);
+      };
+      const cancel = this.#options.schedule(ms, () => {
+        this.#waits.delete(stop);
+        resolve(true);
+      });
+      this.#waits.add(stop);
+    });
+  }
+
+  #log(level: 'debug' | 'warn', fields: Record<string, string | number>): void {
+    this.#options.logger[level]('webhook', { app: this.app.id, host: this.target.label, ...fields });
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Pusher webhooks from a real server, checked by the real `pusher` SDK's
+ * webhook() as an app would check them: channel occupied and vacated,
+ * member added and removed, client events and cache misses, each once.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type PusherJs from 'pusher-js';
+import { waitFor } from '../support/events.ts';
+import { pusherClient, serverSdk, subscribed } from '../support/pusher.ts';
+import { TARGET, startServer, targetAvailable } from '../support/server.ts';
+import type { Started } from '../support/server.ts';
+
+const skip = targetAvailable();
+const APP = { id: 'hooked', key: 'hooked-key', secret: 'the-webhook-secret-0123456789' };
+
+interface Received {
+  name: string;
+  channel: string;
+  user_id?: string;
+  event?: string;
+  data?: string;
+  socket_id?: string;
+}
+
+describe(`Pusher webhooks on ${TARGET}`, { skip }, () => {
+  let server: Started;
+  let endpoint: Server;
+  const received: Received[] = [];
+  const invalid: string[] = [];
+  const clients: PusherJs[] = [];
+  before(async () => {
+    endpoint = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        const webhook = serverSdk(APP, 1).webhook({ headers: request.headers as Record<string, string>, rawBody: body });
+        if (webhook.isValid()) received.push(...(webhook.getEvents() as Received[]));
+        else invalid.push(body);
+        response.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/pusher/webhook`;
+    server = await startServer({ config: { hosts: { '*': { module: 'builtin:demo' } }, pusher: { apps: [{ ...APP, clientEvents: true, webhooks: [{ url }] }] } } });
+  });
+  after(async () => {
+    for (const client of clients) client.disconnect();
+    await server?.stop();
+    endpoint?.close();
+  });
+  const seen = (name: string, channel: string) => received.filter((event) => event.name === name && event.channel === channel);
+
+  it('posts channel_occupied, member_added, client_event, member_removed and channel_vacated once each, signed', async () => {
+    const ann = await pusherClient(APP, server.port, { user: { id: 'ann' } });
+    const bob = await pusherClient(APP, server.port, { user: { id: 'bob' } });
+    const bob2 = await pusherClient(APP, server.port, { user: { id: 'bob' } });
+    clients.push(ann, bob, bob2);
+    const room = await subscribed(ann, 'presence-hooks');
+    await subscribed(bob, 'presence-hooks');
+    await subscribed(bob2, 'presence-hooks');
+    room.trigger('client-wave', { hi: 1 });
+    await waitFor('the client event webhook', () => seen('client_event', 'presence-hooks').length === 1);
+    const [clientEvent] = seen('client_event', 'presence-hooks');
+    assert.deepEqual({ ...clientEvent }, { name: 'client_event', channel: 'presence-hooks', event: 'client-wave', data: '{"hi":1}', socket_id: ann.connection.socket_id, user_id: 'ann' });
+    bob.disconnect();
+    bob2.disconnect();
+    await waitFor('bob removed', () => seen('member_removed', 'presence-hooks').length === 1);
+    ann.disconnect();
+    await waitFor('the channel vacated', () => seen('channel_vacated', 'presence-hooks').length === 1);
+    assert.equal(seen('channel_occupied', 'presence-hooks').length, 1);
+    assert.deepEqual(seen('member_added', 'presence-hooks').map((event) => event.user_id).sort(), ['ann', 'bob']);
+    await waitFor('ann removed', () => seen('member_removed', 'presence-hooks').length === 2);
+    // Bob's second connection leaving did not remove him twice.
+    assert.deepEqual(seen('member_removed', 'presence-hooks').map((event) => event.user_id).sort(), ['ann', 'bob']);
+    assert.deepEqual(invalid, []);
+  });
+
+  it('posts cache_miss when a cache channel has nothing yet', async () => {
+    const c = await pusherClient(APP, server.port);
+    clients.push(c);
+    await subscribed(c, 'cache-prices');
+    await waitFor('the cache miss', () => seen('cache_miss', 'cache-prices').length === 1);
+    assert.equal(seen('channel_occupied', 'cache-prices').length, 1);
+  });
+});

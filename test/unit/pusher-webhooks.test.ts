@@ -1,0 +1,458 @@
+// The webhook sender against a real HTTP server on 127.0.0.1, checked by
+// the real `pusher` SDK. Time is a fake clock the tests fire by hand; the
+// only real timer is the one test of an endpoint that never answers.
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import Pusher from 'pusher';
+import type { PusherApp, PusherWebhook } from '../../src/config/types.ts';
+import { createLogger } from '../../src/ops/log.ts';
+import { Webhooks, type WebhookEvent, type WebhookOptions } from '../../src/protocols/pusher/webhooks.ts';
+
+/** Timers that run only when a test fires them, in the order they were set. */
+class FakeClock {
+  time = 1_700_000_000_000;
+  readonly timers: Array<{ ms: number; fn: () => void }> = [];
+  #waiting: Array<() => void> = [];
+
+  readonly schedule = (ms: number, fn: () => void) => {
+    const timer = { ms, fn };
+    this.timers.push(timer);
+    for (const wake of this.#waiting.splice(0)) wake();
+    return () => {
+      const at = this.timers.indexOf(timer);
+      if (at >= 0) this.timers.splice(at, 1);
+    };
+  };
+
+  readonly now = () => this.time;
+
+  /** Waits until a timer is set, then runs the oldest; returns its delay. */
+  async fire(): Promise<number> {
+    while (this.timers.length === 0) await new Promise<void>((wake) => this.#waiting.push(wake));
+    const timer = this.timers.shift()!;
+    this.time += timer.ms;
+    timer.fn();
+    return timer.ms;
+  }
+}
+
+interface Arrival {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  response: ServerResponse;
+  /** Resolves when the client goes away before an answer (an abort). */
+  aborted: Promise<void>;
+}
+
+/** The endpoint: each request waits in line until the test reads it and answers. */
+class Endpoint {
+  readonly #server: Server;
+  readonly #arrivals: Arrival[] = [];
+  #waiting: Array<() => void> = [];
+  open = 0;
+  maxOpen = 0;
+  total = 0;
+  /** Answers a request at once with this status; undefined: the test answers. */
+  answer: ((arrival: Arrival) => number | undefined) | undefined;
+
+  constructor() {
+    this.#server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        this.open++;
+        this.total++;
+        this.maxOpen = Math.max(this.maxOpen, this.open);
+        response.on('close', () => this.open--);
+        const aborted = new Promise<void>((resolve) => response.on('close', () => !response.writableFinished && resolve()));
+        const arrival = { path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), response, aborted };
+        const status = this.answer?.(arrival);
+        if (status !== undefined) response.writeHead(status).end('ok');
+        this.#arrivals.push(arrival);
+        for (const wake of this.#waiting.splice(0)) wake();
+      });
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+  }
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+  reset(): void {
+    this.#arrivals.length = 0;
+    this.answer = undefined;
+    this.total = this.maxOpen = 0;
+  }
+  async next(): Promise<Arrival> {
+    while (this.#arrivals.length === 0) await new Promise<void>((wake) => this.#waiting.push(wake));
+    return this.#arrivals.shift()!;
+  }
+  close(): Promise<void> {
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** The log's lines, and a wait for one that matches. */
+class Lines {
+  readonly lines: string[] = [];
+  #waiting: Array<() => void> = [];
+  readonly logger = createLogger((line) => {
+    this.lines.push(line);
+    for (const wake of this.#waiting.splice(0)) wake();
+  }, 'debug');
+  matching(pattern: RegExp): string[] {
+    return this.lines.filter((line) => pattern.test(line));
+  }
+  async waitFor(pattern: RegExp, count = 1): Promise<string[]> {
+    while (this.matching(pattern).length < count) await new Promise<void>((wake) => this.#waiting.push(wake));
+    return this.matching(pattern);
+  }
+}
+
+const SECRET = 'a-secret-of-at-least-16-characters';
+
+function pusherApp(webhooks: PusherWebhook[], secret = SECRET): PusherApp {
+  return {
+    id: '1001',
+    key: 'app-key',
+    secret,
+    host: 'pusher:1001',
+    sharesHost: false,
+    clientEvents: true,
+    clientEventsPerSecond: 10,
+    activityTimeout: 120,
+    limits: { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 },
+    webhooks,
+  };
+}
+
+/** What the pusher SDK makes of a request: valid or not, and its events. */
+function asPusherSees(arrival: Arrival, secret = SECRET): { valid: boolean; events: unknown[] } {
+  const hook = new Pusher({ appId: '1001', key: 'app-key', secret, cluster: 'mt1' }).webhook({ headers: arrival.headers, rawBody: arrival.body });
+  return { valid: hook.isValid(), events: hook.isBodyValid() ? hook.getEvents() : [] };
+}
+
+const endpoint = new Endpoint();
+let clock: FakeClock;
+let log: Lines;
+const started: Webhooks[] = [];
+
+function webhooks(app: PusherApp, options: Partial<WebhookOptions> = {}): Webhooks {
+  const made = new Webhooks([app], { logger: log.logger, schedule: clock.schedule, now: clock.now, random: () => 0, ...options });
+  started.push(made);
+  return made;
+}
+
+before(() => endpoint.listen());
+beforeEach(async () => {
+  // Whatever a test left out is aborted before the next begins.
+  for (const made of started.splice(0)) await made.stop(0);
+  endpoint.reset();
+  clock = new FakeClock();
+  log = new Lines();
+});
+after(async () => {
+  for (const made of started.splice(0)) await made.stop(0);
+  await endpoint.close();
+});
+
+const occupied: WebhookEvent = { name: 'channel_occupied', channel: 'presence-room' };
+const added: WebhookEvent = { name: 'member_added', channel: 'presence-room', user_id: '42' };
+
+describe('Pusher webhooks: format', { timeout: 10_000 }, () => {
+  it('sends one signed batch that the pusher SDK validates, with the events as emitted', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/pusher/webhook') }]);
+    const hooks = webhooks(app);
+    const events: WebhookEvent[] = [
+      occupied,
+      added,
+      { name: 'member_removed', channel: 'presence-room', user_id: '42' },
+      { name: 'client_event', channel: 'presence-room', event: 'client-typing', data: '{"on":true}', socket_id: '123.456', user_id: '42' },
+      { name: 'client_event', channel: 'private-room', event: 'client-typing', data: 'ünï "quoted"', socket_id: '123.457' },
+      { name: 'cache_miss', channel: 'cache-prices' },
+      { name: 'channel_vacated', channel: 'presence-room' },
+    ];
+    for (const event of events) hooks.emit(app, event);
+    assert.equal(await clock.fire(), 50, 'the batch waits its delay');
+    const arrival = await endpoint.next();
+
+    assert.equal(arrival.path, '/pusher/webhook');
+    assert.equal(arrival.headers['content-type'], 'application/json');
+    assert.equal(arrival.headers['x-pusher-key'], 'app-key');
+    assert.equal(arrival.headers['x-pusher-signature'], createHmac('sha256', SECRET).update(arrival.body).digest('hex'));
+    assert.deepEqual(JSON.parse(arrival.body), { time_ms: clock.time, events });
+    assert.deepEqual(asPusherSees(arrival), { valid: true, events });
+    assert.equal(asPusherSees(arrival, 'another-secret-of-16-chars').valid, false, 'the SDK refuses another secret');
+
+    await log.waitFor(/result=sent/);
+    assert.deepEqual(hooks.stats(), { sent: events.length, failed: 0, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+    assert.equal(endpoint.total, 1, 'one POST for the whole burst');
+  });
+
+  it('keeps only the fields of Pusher\'s format, whatever else the object carries', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, { ...occupied, socket: { secret: 'x' } } as WebhookEvent);
+    await clock.fire();
+    assert.deepEqual(JSON.parse((await endpoint.next()).body).events, [occupied]);
+  });
+
+  it('posts a full batch at once, without waiting for the delay', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { batchEvents: 3 });
+    for (let i = 0; i < 7; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
+    const sizes = [(await endpoint.next()).body, (await endpoint.next()).body].map((body) => JSON.parse(body).events.length);
+    assert.deepEqual(sizes, [3, 3]);
+    assert.equal(clock.timers.length, 1, 'the seventh waits for the delay');
+    await clock.fire();
+    assert.equal(JSON.parse((await endpoint.next()).body).events[0].channel, 'c6');
+  });
+
+  it('sends each webhook only the events in its list', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/all') }, { url: endpoint.url('/members'), events: ['member_added', 'member_removed'] }, { url: endpoint.url('/none'), events: ['cache_miss'] }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    hooks.emit(app, added);
+    await clock.fire();
+    await clock.fire();
+    const got = new Map<string, unknown>();
+    for (const arrival of [await endpoint.next(), await endpoint.next()]) got.set(arrival.path, asPusherSees(arrival).events);
+    assert.deepEqual(Object.fromEntries(got), { '/all': [occupied, added], '/members': [added] });
+    assert.equal(clock.timers.length, 0, 'the third webhook has nothing to send');
+  });
+
+  it('never throws from emit, and ignores an app it does not know', () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    assert.doesNotThrow(() => hooks.emit(app, { name: 'client_event', channel: 'private-a', event: 'client-x', data: 1n as unknown as string, socket_id: '1.2' }));
+    assert.match(log.lines.join('\n'), /result=emit-error/);
+    assert.doesNotThrow(() => hooks.emit({ ...app, id: 'other' }, occupied));
+    assert.equal(hooks.stats().queued, 0);
+  });
+});
+
+describe('Pusher webhooks: delivery', { timeout: 10_000 }, () => {
+  it('retries a 500 after a jittered backoff and counts the batch once when it goes through', async () => {
+    let calls = 0;
+    endpoint.answer = () => (++calls === 1 ? 500 : 200);
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { random: () => 0.5 });
+    hooks.emit(app, occupied);
+    await clock.fire();
+    const first = await endpoint.next();
+    // 1000 ms for the first retry: half fixed, half random (0.5 here).
+    assert.equal(await clock.fire(), 750);
+    const second = await endpoint.next();
+    assert.equal(second.body, first.body, 'the same batch, time_ms included');
+    assert.equal(asPusherSees(second).valid, true);
+    await log.waitFor(/result=sent/);
+    assert.deepEqual(hooks.stats(), { sent: 1, failed: 0, dropped: 0, retries: 1, queued: 0, inFlight: 0 });
+  });
+
+  it('does not retry a 400', async () => {
+    endpoint.answer = () => 400;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    hooks.emit(app, added);
+    await clock.fire();
+    const [line] = await log.waitFor(/result=refused/);
+    assert.match(line!, /WARN .*app=1001 .*reason=status-400/);
+    assert.equal(clock.timers.length, 0, 'no retry is set');
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 2, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+  });
+
+  it('gives up after its attempts with one warn line naming the host only', async () => {
+    endpoint.answer = () => 503;
+    const app = pusherApp([{ url: `http://hook:pass@127.0.0.1:${endpoint.port}/hook?token=tok-123` }]);
+    const hooks = webhooks(app, { maxAttempts: 3 });
+    hooks.emit(app, occupied);
+    await clock.fire();
+    assert.equal((await endpoint.next()).headers.authorization, `Basic ${Buffer.from('hook:pass').toString('base64')}`, "the URL's credentials as Basic auth");
+    assert.equal(await clock.fire(), 500, 'first retry: 1000 ms, jitter 0');
+    await endpoint.next();
+    assert.equal(await clock.fire(), 1000, 'second retry: 2000 ms, jitter 0');
+    await endpoint.next();
+    await log.waitFor(/result=gave-up/);
+    assert.equal(endpoint.total, 3);
+    assert.equal(clock.timers.length, 0);
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, retries: 2, queued: 0, inFlight: 0 });
+    const warns = log.matching(/WARN/);
+    assert.equal(warns.length, 1);
+    assert.match(warns[0]!, new RegExp(`webhook app=1001 host=127.0.0.1:${endpoint.port} result=gave-up reason=status-503 events=1 attempts=3`));
+    for (const secret of [SECRET, 'tok-123', 'pass', '/hook']) assert.ok(!log.lines.join('\n').includes(secret), `the log holds no ${secret}`);
+  });
+
+  it('retries when the endpoint cannot be reached', async () => {
+    const closed = new Endpoint();
+    await closed.listen();
+    const url = closed.url('/');
+    await closed.close();
+    const app = pusherApp([{ url }]);
+    const hooks = webhooks(app, { maxAttempts: 2 });
+    hooks.emit(app, occupied);
+    await clock.fire();
+    await clock.fire();
+    const [line] = await log.waitFor(/result=gave-up/);
+    assert.match(line!, /reason=ECONNREFUSED/);
+    assert.equal(hooks.stats().retries, 1);
+  });
+
+  it('honours a 429\'s Retry-After, within the longest backoff', async () => {
+    let calls = 0;
+    endpoint.answer = (arrival) => {
+      if (++calls > 1) return 200;
+      arrival.response.writeHead(429, { 'Retry-After': '7' }).end();
+      return undefined;
+    };
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    await clock.fire();
+    await endpoint.next();
+    assert.equal(await clock.fire(), 7000);
+    await endpoint.next();
+    await log.waitFor(/result=sent/);
+    assert.equal(hooks.stats().sent, 1);
+  });
+
+  it('times out an endpoint that never answers', async () => {
+    const app = pusherApp([{ url: endpoint.url('/slow') }]);
+    const hooks = webhooks(app, { timeoutMs: 100, maxAttempts: 1 });
+    hooks.emit(app, occupied);
+    await clock.fire();
+    const arrival = await endpoint.next();
+    const [line] = await log.waitFor(/result=gave-up/);
+    assert.match(line!, /reason=timeout/);
+    await arrival.aborted;
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+  });
+
+  it('has at most `concurrency` requests out per webhook', async () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { concurrency: 2, batchEvents: 1 });
+    for (let i = 0; i < 5; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
+    assert.deepEqual({ inFlight: hooks.stats().inFlight, queued: hooks.stats().queued }, { inFlight: 2, queued: 5 });
+    // Two are held unanswered; each answer lets the next one out.
+    const held = [await endpoint.next(), await endpoint.next()];
+    const seen: string[] = [];
+    while (held.length > 0) {
+      const arrival = held.shift()!;
+      seen.push(JSON.parse(arrival.body).events[0].channel);
+      assert.ok(hooks.stats().inFlight <= 2);
+      arrival.response.writeHead(200).end();
+      if (seen.length + held.length < 5) held.push(await endpoint.next());
+    }
+    await log.waitFor(/result=sent/, 5);
+    assert.deepEqual(seen.sort(), ['c0', 'c1', 'c2', 'c3', 'c4']);
+    assert.equal(endpoint.maxOpen, 2);
+    assert.deepEqual(hooks.stats(), { sent: 5, failed: 0, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+  });
+});
+
+describe('Pusher webhooks: bounds, reload and stop', { timeout: 10_000 }, () => {
+  it('drops the oldest waiting events beyond the app\'s bound, counts them, and warns once per burst', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { maxQueuedEvents: 3 });
+    for (let i = 0; i < 6; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 3, retries: 0, queued: 3, inFlight: 0 });
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c6' });
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c7' });
+    assert.equal(hooks.stats().dropped, 5);
+    assert.equal(log.matching(/WARN .*result=queue-full/).length, 1, 'one line for the burst, not one per event');
+    await clock.fire();
+    assert.deepEqual(asPusherSees(await endpoint.next()).events.map((event) => (event as { channel: string }).channel), ['c5', 'c6', 'c7']);
+    assert.equal(log.matching(/result=queue-full-ended/).length, 0);
+    hooks.emit(app, occupied);
+    assert.match(log.matching(/result=queue-full-ended/)[0] ?? '', /app=1001 result=queue-full-ended dropped=5/);
+  });
+
+  it('bounds the bytes waiting too', () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const one = JSON.stringify({ name: 'channel_occupied', channel: 'c0' }).length;
+    const hooks = webhooks(app, { maxQueuedBytes: one * 2 + 1 });
+    for (let i = 0; i < 4; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
+    assert.equal(hooks.stats().queued, 2);
+    assert.equal(hooks.stats().dropped, 2);
+  });
+
+  it('takes from the webhook that is behind, not from the one that keeps up', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/quiet'), events: ['cache_miss'] }, { url: endpoint.url('/busy') }]);
+    const hooks = webhooks(app, { maxQueuedEvents: 4 });
+    hooks.emit(app, { name: 'cache_miss', channel: 'cache-a' });
+    for (let i = 0; i < 4; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
+    assert.deepEqual({ queued: hooks.stats().queued, dropped: hooks.stats().dropped }, { queued: 4, dropped: 2 });
+    await clock.fire();
+    await clock.fire();
+    const got = new Map<string, string[]>();
+    for (const arrival of [await endpoint.next(), await endpoint.next()]) got.set(arrival.path, asPusherSees(arrival).events.map((event) => (event as { channel: string }).channel));
+    // /quiet's one event is as old as /busy's first, but /busy holds the backlog.
+    assert.deepEqual(Object.fromEntries(got), { '/busy': ['c1', 'c2', 'c3'], '/quiet': ['cache-a'] });
+  });
+
+  it('stop() sends what waits at once and resolves when it is answered', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    hooks.emit(app, added);
+    await hooks.stop();
+    assert.deepEqual(asPusherSees(await endpoint.next()).events, [occupied, added]);
+    assert.equal(hooks.stats().sent, 2);
+    assert.equal(clock.timers.length, 0, 'neither the batch delay nor the deadline is left');
+    hooks.emit(app, occupied);
+    assert.equal(hooks.stats().queued, 0, 'a stopped sender takes nothing');
+  });
+
+  it('stop() drops what is still out at its deadline, with one warn line', async () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    const stopped = hooks.stop(2000);
+    const arrival = await endpoint.next();
+    assert.equal(await clock.fire(), 2000);
+    await stopped;
+    await arrival.aborted;
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 1, retries: 0, queued: 0, inFlight: 0 });
+    assert.equal(log.matching(/WARN .*result=stop-deadline dropped=1/).length, 1);
+  });
+
+  it('a reload keeps a webhook that stays (signing with the new secret) and drops a removed app\'s queue', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    const renewed = pusherApp([{ url: endpoint.url('/') }], 'a-new-secret-of-16-characters');
+    hooks.configure([renewed]);
+    assert.equal(hooks.stats().queued, 1, 'the waiting event stays');
+    await clock.fire();
+    const arrival = await endpoint.next();
+    assert.equal(asPusherSees(arrival, 'a-new-secret-of-16-characters').valid, true);
+    await log.waitFor(/result=sent/);
+
+    hooks.emit(renewed, added);
+    hooks.configure([]);
+    assert.deepEqual(hooks.stats(), { sent: 1, failed: 0, dropped: 1, retries: 0, queued: 0, inFlight: 0 });
+    assert.equal(clock.timers.length, 0, 'its batch timer went with it');
+    assert.match(log.matching(/result=removed/)[0] ?? '', /app=1001 .*dropped=1/);
+    hooks.emit(renewed, added);
+    assert.equal(hooks.stats().queued, 0, 'a removed app\'s events are not taken');
+  });
+});
