@@ -18,8 +18,9 @@
  *                     of a Pusher socket's frame (printed) makes their frames as long as the Pusher ones,
  *                     which takes the longer frame out of the comparison and leaves the protocol's work
  *   --subscribers S   Pusher subscribers of the channel in the API part (default 100)
- *   --callers a,b     concurrent callers in the API part (default 1,8)
+ *   --callers a,b     concurrent callers in the API part (default 1,4,16)
  *   --events E        measured events per API cell (default 2000), after --api-warmup W (default 200)
+ *   --api-repeat A    times the API part's cell order (bridge, api, api, bridge) runs per caller count (default 2)
  *   --runtime R       what runs wsgate: binary (default), or bun, node, deno on src/main.ts (bun from
  *                     source keeps function names readable in a profile: BUN_OPTIONS="--cpu-prof ...")
  *   --binary PATH     the compiled wsgate (default dist/wsgate, built by build.ts when missing; when it
@@ -54,7 +55,7 @@
  * subscribers of "room". The driver's
  * signer is first checked against the pusher SDK's own signing
  * (createSignedQueryString), and one event goes through the SDK's trigger().
- * Per caller count K, four cells in the order bridge, api, api, bridge: W
+ * Per caller count K, cells in the order bridge, api, api, bridge (A times): W
  * unmeasured events, then E events over K keep-alive connections, each caller
  * sending its next as soon as its last is answered. api: `POST /apps/1/events?
  * auth_key=..&auth_timestamp=..&auth_version=1.0&body_md5=..&auth_signature=..`
@@ -112,9 +113,10 @@ const WORKERS = Math.min(flags.int('workers', 2), SOCKETS);
 const SIZE = flags.int('size', 100, 24);
 const PLAIN_SIZE = flags.int('plain-size', SIZE, 24);
 const SUBSCRIBERS = flags.int('subscribers', 100);
-const CALLERS = (flags.list('callers') ?? ['1', '8']).map(Number);
+const CALLERS = (flags.list('callers') ?? ['1', '4', '16']).map(Number);
 const EVENTS = flags.int('events', 2000);
 const API_WARMUP = flags.int('api-warmup', 200, 0);
+const API_REPEAT = flags.int('api-repeat', 2);
 const JSON_OUT = flags.get('json');
 const RUNTIME = (flags.get('runtime') ?? 'binary') as WsgateRuntime;
 if (!['binary', 'bun', 'node', 'deno'].includes(RUNTIME)) throw new Error(`--runtime: unknown runtime ${RUNTIME}`);
@@ -561,7 +563,8 @@ async function apiPart(binary: string): Promise<ApiPart> {
     for (const callers of CALLERS) {
       const agent = new Agent({ keepAlive: true, maxSockets: callers });
       let cell = 0;
-      for (const via of skipped ? (['bridge', 'bridge'] as const) : (['bridge', 'api', 'api', 'bridge'] as const)) {
+      const order = skipped ? (['bridge', 'bridge'] as const) : (['bridge', 'api', 'api', 'bridge'] as const);
+      for (const via of Array.from({ length: API_REPEAT }, () => order).flat()) {
         cell++;
         await Promise.all(workers.map((w) => w.ask({ cmd: 'reset' }, 'reset', 10_000)));
         await drive(port, via, agent, API_WARMUP, callers, workers.length);
@@ -759,7 +762,7 @@ if (passes.length) {
 if (api) {
   console.log(`### Pusher HTTP API: events to a channel of ${SUBSCRIBERS} Pusher subscribers, against the bridge's channel cast\n`);
   console.log(apiReport(api));
-  console.log(`\nPer caller count, cells ran bridge, api, api, bridge (figures are their means, each cell's events/s in brackets); ${EVENTS} events per cell after ${API_WARMUP} unmeasured ones.`);
+  console.log(`\nPer caller count, cells ran bridge, api, api, bridge, ${API_REPEAT} time(s) (figures are their means, each cell's events/s in brackets); ${EVENTS} events per cell after ${API_WARMUP} unmeasured ones.`);
 }
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ sockets: SOCKETS, rounds: ROUNDS, warmup: WARMUP, repeat: REPEAT, size: SIZE, frameBytes, subscribers: SUBSCRIBERS, callers: CALLERS, events: EVENTS, apiWarmup: API_WARMUP, clkTck: CLK_TCK, versions: v, binary: binary.note, passes, api }, null, 2));
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ sockets: SOCKETS, rounds: ROUNDS, warmup: WARMUP, repeat: REPEAT, size: SIZE, frameBytes, subscribers: SUBSCRIBERS, callers: CALLERS, events: EVENTS, apiWarmup: API_WARMUP, apiRepeat: API_REPEAT, plainSize: PLAIN_SIZE, runtime: RUNTIME, clkTck: CLK_TCK, versions: v, binary: binary.note, passes, api }, null, 2));
 process.exit(passes.some((p) => p.error) || api?.cells.some((c) => c.error) ? 1 : 0);
