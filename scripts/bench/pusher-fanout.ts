@@ -11,7 +11,8 @@
  *   --sockets N       sockets per server in the fan-out (default 2000)
  *   --rounds K        measured casts per fan-out pass (default 30), after --warmup W (default 5)
  *   --repeat R        fan-out passes; each runs every target, in alternating order (default 3)
- *   --only a,b        fan-out targets: baseline-bun, wsgate-plain, wsgate-pusher (default all)
+ *   --only a,b        fan-out targets: baseline-bun, wsgate-plain, wsgate-pusher (the default), and
+ *                     wsgate-mixed: half the sockets plain, half Pusher, in the one channel
  *   --workers C       client processes holding the sockets (default 2)
  *   --size B          bytes of the cast's data as JSON (default 100)
  *   --plain-size B    the same for the casts to baseline-bun and wsgate-plain (default --size); the size
@@ -36,7 +37,9 @@
  *   wsgate-plain   the binary, sockets at /ws/room, in channel "room" by their path (as channel-cast.ts);
  *                  each gets the data as it is;
  *   wsgate-pusher  the binary, sockets at /app/bench-key?protocol=7, each subscribed to "room" with
- *                  pusher:subscribe; each gets {"event":"message","channel":"room","data":"<the data as text>"}.
+ *                  pusher:subscribe; each gets {"event":"message","channel":"room","data":"<the data as text>"};
+ *   wsgate-mixed   (only when asked for) the binary, the first worker's sockets plain, the second's Pusher:
+ *                  a cast is then two native publishes of two frames (the plain topic and the Pusher one).
  *
  * Both wsgate targets run with one config: a host "*" with an empty hook module
  * (nothing runs per event), `keepalive` 0, log level warn, and a Pusher app
@@ -120,9 +123,9 @@ const API_REPEAT = flags.int('api-repeat', 2);
 const JSON_OUT = flags.get('json');
 const RUNTIME = (flags.get('runtime') ?? 'binary') as WsgateRuntime;
 if (!['binary', 'bun', 'node', 'deno'].includes(RUNTIME)) throw new Error(`--runtime: unknown runtime ${RUNTIME}`);
-const TARGETS = ['baseline-bun', 'wsgate-plain', 'wsgate-pusher'] as const;
+const TARGETS = ['baseline-bun', 'wsgate-plain', 'wsgate-pusher', 'wsgate-mixed'] as const;
 type TargetName = (typeof TARGETS)[number];
-const ONLY = (flags.list('only') ?? [...TARGETS]) as TargetName[];
+const ONLY = (flags.list('only') ?? ['baseline-bun', 'wsgate-plain', 'wsgate-pusher']) as TargetName[];
 for (const name of ONLY) if (!TARGETS.includes(name)) throw new Error(`--only: unknown target ${name}; expected ${TARGETS.join(', ')}`);
 for (const k of CALLERS) if (!Number.isInteger(k) || k < 1) throw new Error(`--callers: ${k} is not a whole number >= 1`);
 
@@ -273,7 +276,11 @@ function startWorker(count: number): Worker {
   return { child, ask };
 }
 
-async function openSockets(port: number, mode: 'plain' | 'pusher', path: string, total: number): Promise<Worker[]> {
+type Mode = 'plain' | 'pusher';
+const PUSHER_PATH = `/app/${APP.key}?protocol=7`;
+
+/** Opens `total` sockets over the workers; worker w opens its share as `kinds[w % kinds.length]`. */
+async function openSockets(port: number, kinds: Array<{ mode: Mode; path: string }>, total: number): Promise<Worker[]> {
   const workers: Worker[] = [];
   const asks: Array<Promise<Extract<FromWorker, { type: 'opened' }>>> = [];
   let first = 0;
@@ -282,6 +289,7 @@ async function openSockets(port: number, mode: 'plain' | 'pusher', path: string,
     const count = Math.floor(total / n) + (w < total % n ? 1 : 0);
     const worker = startWorker(count);
     workers.push(worker);
+    const { mode, path } = kinds[w % kinds.length]!;
     asks.push(worker.ask({ cmd: 'open', url: `ws://${HOST}:${port}${path}`, mode, channel: CHANNEL, first, count, concurrency: 32 }, 'opened', OPEN_TIMEOUT_MS));
     first += count;
   }
@@ -382,7 +390,7 @@ interface FanoutPass {
   latencyP50Ms: number;
   postP50Ms: number;
   otherPct: number;
-  frameBytes: number;
+  frameBytes: string;
   pings: number;
   error?: string;
 }
@@ -405,9 +413,12 @@ async function fanoutPass(target: TargetName, binary: string, pass: number, orde
     const rss0Kb = statusKb(pid, 'VmRSS');
     const cpu0 = cpu(pid);
     unexpectedCloses = 0;
-    const mode = target === 'wsgate-pusher' ? 'pusher' : 'plain';
-    const path = target === 'baseline-bun' ? '/websocket' : mode === 'pusher' ? `/app/${APP.key}?protocol=7` : `/ws/${CHANNEL}`;
-    workers = await openSockets(port, mode, path, SOCKETS);
+    const plain = { mode: 'plain' as const, path: target === 'baseline-bun' ? '/websocket' : `/ws/${CHANNEL}` };
+    const pusher = { mode: 'pusher' as const, path: PUSHER_PATH };
+    const kinds = target === 'wsgate-pusher' ? [pusher] : target === 'wsgate-mixed' ? [plain, pusher] : [plain];
+    if (target === 'wsgate-mixed' && WORKERS < 2) throw new Error('wsgate-mixed needs --workers 2 or more');
+    const mode: Mode = target === 'baseline-bun' || target === 'wsgate-plain' ? 'plain' : 'pusher';
+    workers = await openSockets(port, kinds, SOCKETS);
     if (target !== 'baseline-bun') {
       const presence = await getJson(port, `/presence?host=${HOST}&channel=${CHANNEL}`);
       if (presence.sockets !== SOCKETS) throw new Error(`GET /presence counts ${String(presence.sockets)} sockets in ${CHANNEL}, expected ${SOCKETS}`);
@@ -465,7 +476,7 @@ async function fanoutPass(target: TargetName, binary: string, pass: number, orde
       latencyP50Ms: median(latencies),
       postP50Ms: median(posts),
       otherPct,
-      frameBytes: mode === 'pusher' ? frameBytes.pusher : frameBytes.plain,
+      frameBytes: target === 'wsgate-mixed' ? `${frameBytes.plain} / ${frameBytes.pusher}` : mode === 'pusher' ? String(frameBytes.pusher) : String(frameBytes.plain),
       pings,
     };
     console.error(
@@ -559,7 +570,7 @@ async function apiPart(binary: string): Promise<ApiPart> {
       sdkTrigger = `pusher SDK trigger() answered ${(await sdk.trigger(CHANNEL, 'bench-probe', { r: 0 })).status}`;
     }
     unexpectedCloses = 0;
-    workers = await openSockets(port, 'pusher', `/app/${APP.key}?protocol=7`, SUBSCRIBERS);
+    workers = await openSockets(port, [{ mode: 'pusher', path: PUSHER_PATH }], SUBSCRIBERS);
     for (const callers of CALLERS) {
       const agent = new Agent({ keepAlive: true, maxSockets: callers });
       let cell = 0;
@@ -648,15 +659,15 @@ function fanoutReport(passes: FanoutPass[]): string {
     );
   }
   // Pusher against plain: the ratio of the medians, and each pass's own ratio (the two ran next to each other in it).
-  const perPass = (k: keyof FanoutPass) =>
+  const perPass = (k: keyof FanoutPass, of: TargetName = 'wsgate-pusher') =>
     [...new Set(passes.map((p) => p.pass))].map((pass) => {
-      const a = passes.find((p) => p.pass === pass && p.target === 'wsgate-pusher' && !p.error);
+      const a = passes.find((p) => p.pass === pass && p.target === of && !p.error);
       const b = passes.find((p) => p.pass === pass && p.target === 'wsgate-plain' && !p.error);
       return ratio(a?.[k] as number | undefined, b?.[k] as number | undefined);
     });
-  if (ONLY.includes('wsgate-pusher') && ONLY.includes('wsgate-plain')) {
+  if (ONLY.includes('wsgate-plain') && (ONLY.includes('wsgate-pusher') || ONLY.includes('wsgate-mixed'))) {
     out.push('', '| Pusher / plain (target <= 1.15x) | ratio of medians | each pass | met |', '|---|---:|---|---|');
-    const rows: Array<[string, keyof FanoutPass, boolean]> = [
+    const rows: Array<[string, keyof FanoutPass, boolean]> = !ONLY.includes('wsgate-pusher') ? [] : [
       ['server CPU per delivery', 'cpuPerDeliveryUs', true],
       ['of which user-mode', 'userPerDeliveryUs', false],
       ['same, schedstat ns', 'schedPerDeliveryUs', false],
@@ -666,6 +677,11 @@ function fanoutReport(passes: FanoutPass[]): string {
     for (const [label, key, target] of rows) {
       const r = ratio(m('wsgate-pusher', key), m('wsgate-plain', key));
       out.push(`| ${label} | ${x(r)} | ${perPass(key).map(x).join(', ')} | ${target ? (r <= 1.15 ? 'yes' : '**no**') : '(information)'} |`);
+    }
+    if (ONLY.includes('wsgate-mixed')) {
+      for (const [label, key] of [['mixed / plain: server CPU per delivery', 'cpuPerDeliveryUs'], ['mixed / plain: RSS per idle socket', 'memPerSocketKb']] as Array<[string, keyof FanoutPass]>) {
+        out.push(`| ${label} | ${x(ratio(m('wsgate-mixed', key), m('wsgate-plain', key)))} | ${perPass(key, 'wsgate-mixed').map(x).join(', ')} | (information) |`);
+      }
     }
   }
   out.push('', '### Every pass', '');
