@@ -33,6 +33,7 @@ import type { Pools, PoolsHealth } from './hooks/pool/pools.ts';
 import { logObserver } from './ops/log-observer.ts';
 import type { Logger } from './ops/log.ts';
 import { Monitor } from './ops/monitor.ts';
+import type { Gauge } from './ops/metrics.ts';
 import { PusherFront } from './protocols/pusher/front.ts';
 import { PusherApiCore } from './protocols/pusher/api-core.ts';
 import type { Watched } from './ops/monitor.ts';
@@ -266,8 +267,15 @@ export class Gateway implements Watched {
     return this.monitor.feed;
   }
 
+  /** Gauges of parts outside the core (the Pusher apps' webhooks), asked for at each scrape. */
+  readonly #moreMetrics: Array<() => Gauge[]> = [];
+
+  addMetrics(gauges: () => Gauge[]): void {
+    this.#moreMetrics.push(gauges);
+  }
+
   metricsText(): string {
-    return this.monitor.metricsText();
+    return this.monitor.metricsText(this.#moreMetrics.flatMap((gauges) => gauges()));
   }
 
   dashboard(after = 0): ReturnType<Monitor['dashboard']> {

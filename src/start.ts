@@ -33,6 +33,7 @@ import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/public.ts';
 import { webhookObserver } from './protocols/pusher/webhook-observer.ts';
 import { Webhooks } from './protocols/pusher/webhooks.ts';
+import { pusherGauges } from './protocols/pusher/metrics.ts';
 import { createBridgeApp } from './http/bridge-app.ts';
 import { RedisBroker } from './cluster/redis-broker.ts';
 import { MemoryBroker } from './core/memory-broker.ts';
@@ -149,6 +150,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.
   const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log });
   gateway.events.observe(webhookObserver((host) => gateway.pusher.appsOn(host), webhooks));
+  gateway.addMetrics(() => pusherGauges(gateway.pusher, webhooks));
 
   let dispatcher = await Dispatcher.create(config, pools, spawn, realpath, slots);
   let scheduler = new Scheduler(config, dispatcher, log);

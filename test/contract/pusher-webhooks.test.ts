@@ -77,6 +77,10 @@ describe(`Pusher webhooks on ${TARGET}`, { skip }, () => {
     // Bob's second connection leaving did not remove him twice.
     assert.deepEqual(seen('member_removed', 'presence-hooks').map((event) => event.user_id).sort(), ['ann', 'bob']);
     assert.deepEqual(invalid, []);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    const sent = Number(/^wsgate_pusher_webhook_events_total\{result="sent"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(sent >= received.length, `the metrics count the ${received.length} events received, got ${sent}`);
+    assert.match(metrics, /^wsgate_pusher_connections\{app="hooked"\} \d+$/m);
   });
 
   it('posts cache_miss when a cache channel has nothing yet', async () => {
