@@ -513,6 +513,8 @@ interface ApiCell {
   sysPerEventUs: number;
   clientCpuPerEventUs: number;
   otherPct: number;
+  /** Pusher pings the subscribers answered (the server pings a connection quiet for its activity timeout). */
+  pings: number;
   error?: string;
 }
 
@@ -529,20 +531,28 @@ let nextRound = 1;
 async function drive(port: number, via: 'bridge' | 'api', agent: Agent, count: number, lanes: number, workers: number): Promise<{ answers: number[]; receipts: number[] }> {
   const answers: number[] = [];
   const receipts: Array<Promise<number>> = [];
+  const one = async (r: number) => {
+    const delivered = awaitRound(r, workers);
+    const body = via === 'api' ? apiBody(r) : bridgeBody(r);
+    const path = via === 'api' ? `${EVENTS_PATH}?${signedQuery(EVENTS_PATH, body)}` : '/message';
+    const t0 = process.hrtime.bigint();
+    const answer = await post(agent, port, path, body);
+    answers.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (answer.status !== 200) throw new Error(`${via} answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+    if (via === 'bridge' && (JSON.parse(answer.text) as { sent?: number }).sent !== SUBSCRIBERS) throw new Error(`bridge: sent is not ${SUBSCRIBERS}: ${answer.text}`);
+    receipts.push(withTimeout(delivered, CAST_TIMEOUT_MS, `event ${r} delivery`).then((at) => Number(at - t0) / 1e6));
+  };
   let left = count;
   const lane = async () => {
     while (left > 0) {
       left--;
-      const r = nextRound++;
-      const delivered = awaitRound(r, workers);
-      const body = via === 'api' ? apiBody(r) : bridgeBody(r);
-      const path = via === 'api' ? `${EVENTS_PATH}?${signedQuery(EVENTS_PATH, body)}` : '/message';
-      const t0 = process.hrtime.bigint();
-      const answer = await post(agent, port, path, body);
-      answers.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (answer.status !== 200) throw new Error(`${via} answered ${answer.status}: ${answer.text.slice(0, 200)}`);
-      if (via === 'bridge' && (JSON.parse(answer.text) as { sent?: number }).sent !== SUBSCRIBERS) throw new Error(`bridge: sent is not ${SUBSCRIBERS}: ${answer.text}`);
-      receipts.push(withTimeout(delivered, CAST_TIMEOUT_MS, `event ${r} delivery`).then((at) => Number(at - t0) / 1e6));
+      try {
+        await one(nextRound++);
+      } catch (error) {
+        // The other callers stop too, so nothing of this cell is still sending when the next one starts.
+        left = 0;
+        throw error;
+      }
     }
   };
   await Promise.all(Array.from({ length: lanes }, lane));
@@ -592,7 +602,7 @@ async function apiPart(binary: string): Promise<ApiPart> {
           const c1 = cpu(server.pid);
           const k1 = pidsTicks(pids);
           const otherPct = otherLoad({ m: m0, ours: ours0 }, { m: machineTicks(), ours: c1.ticks + k1 + selfTicks() });
-          const { problems } = await checkFrames(workers, API_WARMUP + EVENTS);
+          const { problems, pings } = await checkFrames(workers, API_WARMUP + EVENTS);
           if (unexpectedCloses) problems.push(`${unexpectedCloses} sockets closed`);
           const row: ApiCell = {
             via,
@@ -610,6 +620,7 @@ async function apiPart(binary: string): Promise<ApiPart> {
             sysPerEventUs: ticksToMicros(c1.sysTicks - c0.sysTicks) / EVENTS,
             clientCpuPerEventUs: ticksToMicros(k1 - k0) / EVENTS,
             otherPct,
+            pings,
             ...(problems.length ? { error: problems.join('; ') } : {}),
           };
           cells.push(row);
@@ -726,6 +737,7 @@ function apiReport(part: ApiPart): string {
       );
     }
   }
+  out.push('', `Pusher pings the subscribers answered during the measured cells (the server pings a connection quiet for its activity timeout): ${part.cells.reduce((n, c) => n + (c.pings ?? 0), 0)}.`);
   for (const c of part.cells.filter((c) => c.error)) out.push('', `FAILED: ${c.via}, ${c.callers} caller(s), cell ${c.cell}: ${c.error}`);
   return out.join('\n');
 }
