@@ -72,6 +72,8 @@ export class Cluster {
   #announced = false;
   /** Bridge requests gathered over Redis: how many, their summed round trip, and those some node missed. */
   readonly stats = { requests: 0, seconds: 0, incomplete: 0, degraded: 0 };
+  /** Told of each node whose beats stopped, by every node that saw it live; not of nodes that said they were leaving. */
+  readonly #gone: Array<(node: string) => void> = [];
   /** Runs each time the others have been told this node is here (at start, and after Redis comes back). */
   joined: () => void = () => {};
 
@@ -114,6 +116,11 @@ export class Cluster {
   /** Live nodes as of the last heartbeat, this one included. */
   nodes(): string[] {
     return [...new Set([this.node, ...this.#live])].sort();
+  }
+
+  /** `listener` is told of each node found gone (its heartbeat older than the ttl), once per going. */
+  onNodeGone(listener: (node: string) => void): void {
+    this.#gone.push(listener);
   }
 
   /** Starts listening and beating; does not wait for Redis, which may come later (the node serves alone meanwhile). */
@@ -347,7 +354,17 @@ export class Cluster {
       else this.#seen.delete(node);
     }
     for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
-    for (const node of this.#live) if (!live.has(node) && node !== this.node) this.#log.warn('cluster node gone', { node });
+    const gone = [...this.#live].filter((node) => !live.has(node) && node !== this.node);
     this.#live = live;
+    for (const node of gone) {
+      this.#log.warn('cluster node gone', { node });
+      for (const listener of this.#gone) {
+        try {
+          listener(node);
+        } catch (error) {
+          this.#log.error('cluster node gone listener failed', { node, error: (error as Error).message });
+        }
+      }
+    }
   }
 }

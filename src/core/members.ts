@@ -8,6 +8,23 @@
  */
 import type { Member } from './protocol.ts';
 
+/**
+ * A change no socket's join or leave told: what removing a gone node's
+ * entries changed (a user whose last socket was there, `member`; a channel
+ * whose last socket was, `vacated`), or, with `added` or `occupied`, what
+ * putting back entries the store had lost changed (a user in again, a
+ * channel occupied again). Told by the one node that made the change.
+ */
+export interface OrphanedChange {
+  host: string;
+  channel: string;
+  member?: Member;
+  vacated?: boolean;
+  /** With `member`: the user is in again (its entries were put back), not gone. */
+  added?: boolean;
+  occupied?: boolean;
+}
+
 export interface MemberStore {
   /** `socket` joined as `member`; true when it is the user's first socket in the channel. */
   add(host: string, channel: string, socket: string, member: Member): Promise<boolean>;
@@ -21,6 +38,13 @@ export interface MemberStore {
    * (its first socket on any node) or vacated (its last).
    */
   occupancy(host: string, channel: string, joined: boolean, here: number): Promise<boolean>;
+  /**
+   * Changes no socket's join or leave made: another node died with members
+   * and channels of its own, or the store lost entries this node's sockets
+   * still hold and put them back (a store shared by several nodes only; a
+   * node alone takes its sockets with it).
+   */
+  onOrphaned?(listener: (change: OrphanedChange) => void): void;
 }
 
 interface UserEntry {

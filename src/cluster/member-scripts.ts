@@ -1,0 +1,129 @@
+/**
+ * The Redis side of the shared member store (redis-members.ts): where each
+ * thing is kept, and the scripts that decide, each in one step, whether a
+ * user or a channel came or went.
+ *
+ * Per channel (all under one hash tag, so a Redis Cluster keeps a channel's
+ * keys in one slot and each script stays on one node):
+ * - `users`: a hash of user -> its info as JSON ('' for none);
+ * - `user:<user>`: a set of `node\nsocket`, the user's sockets there;
+ * - `nodes`: a set of the nodes with sockets there (each as `node\nrun`).
+ * Per node, under its own tag: `held`, what it put in the above (so that
+ * whoever outlives it can take it out), and `cleanup`, the lock that lets
+ * one survivor do so.
+ */
+import { Buffer } from 'node:buffer';
+import type { ChainableCommander, Redis } from 'ioredis';
+import * as v from 'valibot';
+
+/**
+ * Host, channel, user and node names may hold ':', '{' or '}': encoded, no
+ * name can end a key part or a hash tag early. A name with a lone surrogate
+ * (which encodeURIComponent refuses) is spelt in hex after '%%', which no
+ * encoded name holds, so no two names share a key.
+ */
+function part(name: string): string {
+  try {
+    return encodeURIComponent(name);
+  } catch {
+    return `%%${Buffer.from(name, 'utf16le').toString('hex')}`;
+  }
+}
+
+export interface ChannelKeys {
+  users: string;
+  nodes: string;
+  user(user: string): string;
+}
+
+export function channelKeys(prefix: string, host: string, channel: string): ChannelKeys {
+  const base = `${prefix}members:{${part(host)}:${part(channel)}}:`;
+  return { users: `${base}users`, nodes: `${base}nodes`, user: (user) => `${base}user:${part(user)}` };
+}
+
+export function nodeKeys(prefix: string, node: string): { held: string; cleanup: string } {
+  const base = `${prefix}members:node:{${part(node)}}:`;
+  return { held: `${base}held`, cleanup: `${base}cleanup` };
+}
+
+/**
+ * What a node holds, with the run (one start of the node) that put it there:
+ * a socket of a user in a channel, or the run's place among a channel's
+ * nodes. A node that starts again under the same name clears its last run's
+ * entries while its new ones come, so each names its run.
+ */
+export const HeldSchema = v.union([
+  v.tuple([v.literal('m'), v.string(), v.string(), v.string(), v.string(), v.string()]),
+  v.tuple([v.literal('o'), v.string(), v.string(), v.string()]),
+]);
+export type Held = v.InferOutput<typeof HeldSchema>;
+
+export const memberHeld = (host: string, channel: string, socket: string, user: string, run: string): string => JSON.stringify(['m', host, channel, socket, user, run]);
+export const channelHeld = (host: string, channel: string, run: string): string => JSON.stringify(['o', host, channel, run]);
+
+/** A run's place in a channel's set of nodes: its node's name and the run, so the runs of one name never take each other's place. */
+export const nodeRun = (node: string, run: string): string => `${node}\n${run}`;
+
+/** KEYS: users hash, the user's set; ARGV: `node\nsocket`, user, info. 1 when the user had no socket there before. */
+export const ADD = `
+local before = redis.call('SCARD', KEYS[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+if before > 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1
+`;
+
+/**
+ * KEYS: users hash, the user's set; ARGV: `node\nsocket`, user. The user's
+ * info (in a one-element array, '' when it had none) when that was its last
+ * socket there; nil otherwise, and when the socket was not there (gone
+ * already: whoever took it out said so).
+ */
+export const REMOVE = `
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return nil end
+if redis.call('SCARD', KEYS[2]) > 0 then return nil end
+local info = redis.call('HGET', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[2])
+if not info then info = '' end
+return {info}
+`;
+
+/** KEYS: the channel's nodes; ARGV: node. 1 when it is the first node there (one that was there already changes nothing). */
+export const OCCUPY = `
+local before = redis.call('SCARD', KEYS[1])
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 and before == 0 then return 1 end
+return 0
+`;
+
+/** KEYS: the channel's nodes; ARGV: node. 1 when it was the last node there (one that was not there changes nothing). */
+export const VACATE = `
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) == 0 then return 1 end
+return 0
+`;
+
+interface Scripts<R> {
+  wsgateMemberAdd(users: string, user: string, id: string, name: string, info: string): R;
+  wsgateMemberRemove(users: string, user: string, id: string, name: string): R;
+  wsgateOccupy(nodes: string, node: string): R;
+  wsgateVacate(nodes: string, node: string): R;
+}
+export type Pipe = ChainableCommander & Scripts<ChainableCommander>;
+
+/** ioredis types a pipeline's built-in commands without the scripts defined on it, which it has all the same. */
+export const scripted = (pipe: ChainableCommander): Pipe => pipe as Pipe;
+
+/** The scripts as commands of the connection: each sent whole once per connection, then by its SHA. */
+export function defineScripts(redis: Redis): void {
+  redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 2 });
+  redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 2 });
+  redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 1 });
+  redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 1 });
+}
+
+/** A pipeline's replies, or its first error thrown. */
+export async function replies(pipe: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipe.exec();
+  if (!replies) throw new Error('the pipeline was aborted');
+  for (const [error] of replies) if (error) throw error;
+  return replies.map(([, value]) => value);
+}

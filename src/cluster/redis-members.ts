@@ -1,0 +1,282 @@
+/**
+ * Members by user and channel occupancy over every node, in Redis: each
+ * first and last (a user's socket in a channel, a channel's node) is decided
+ * by one script, so it is told once however many nodes there are. Where the
+ * keys are and what the scripts do: member-scripts.ts.
+ *
+ * Each node also lists what it put there, and keeps here what its sockets
+ * hold. A node that stops takes its entries out; one that dies leaves them,
+ * and one survivor (the one that claims the dead node's cleanup) takes them
+ * out and tells what that changed. Each time the connection comes (up, or
+ * back), the node puts its list right (member-held.ts): what a run of the
+ * same name before it left goes, so do entries whose sockets left while
+ * Redis was away, and what Redis lost while its sockets stayed comes back.
+ *
+ * Redis being away never fails a join or a leave: the answer is "nothing
+ * changed" and one warning per outage is logged.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { MemberStore, OrphanedChange } from '../core/members.ts';
+import type { Member } from '../core/protocol.ts';
+import type { Logger } from '../ops/log.ts';
+import { channelHeld, channelKeys, defineScripts, memberHeld, nodeKeys, nodeRun, replies, scripted } from './member-scripts.ts';
+import type { Pipe } from './member-scripts.ts';
+import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
+import type { Mine } from './member-held.ts';
+
+export interface RedisMembersOptions {
+  /** The cluster's key prefix (ClusterOptions.prefix). */
+  prefix: string;
+  /** How long a survivor's claim on a dead node's cleanup holds off the others. */
+  cleanupLockMs?: number;
+}
+
+/** Waits a little longer after each failed attempt, up to two seconds (as the cluster's own link does). */
+const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
+
+/**
+ * A connection for the store: commands fail at once while Redis is away (no
+ * offline queue) and give up after `commandTimeoutMs`, and so does a
+ * connect (the first calls wait for it), so a join never waits long on a
+ * Redis that is gone or hangs.
+ */
+export function connectMembers(url: string, commandTimeoutMs = 2000): Redis {
+  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs, connectTimeout: commandTimeoutMs });
+}
+
+export class RedisMembers implements MemberStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #lockMs: number;
+  readonly #log: Logger;
+  #node: string | undefined;
+  /** This start of the node: what it holds is told apart from what a run of the same name before it left. */
+  readonly #run = randomBytes(6).toString('hex');
+  #start!: (node: string) => void;
+  /** The node's name, once it is started and the connection was first ready or first failed (until then a call waits rather than fail). */
+  readonly #go: Promise<string>;
+  #stopped = false;
+  /** Whether the last command failed: one warning per outage. */
+  #failing = false;
+  /** The list being put right; `again`: the connection came back meanwhile, so once more after. */
+  #syncing: { again: boolean } | undefined;
+  /** The user of each of this node's sockets per channel, so a leave needs only the socket. */
+  readonly #users = new Map<string, string>();
+  /** What this run's sockets hold, by the line its list has for it: what the list is put right to. */
+  readonly #mine = new Map<string, Mine>();
+  readonly #orphaned: Array<(change: OrphanedChange) => void> = [];
+
+  /** `redis`: a connection of the store's own (connectMembers), which stop() closes. */
+  constructor(redis: Redis, options: RedisMembersOptions, log: Logger) {
+    this.#redis = redis;
+    this.#prefix = options.prefix;
+    this.#lockMs = options.cleanupLockMs ?? 30_000;
+    this.#log = log;
+    const started = new Promise<string>((resolve) => (this.#start = resolve));
+    // Failures are told by the calls that meet them; without a listener ioredis would print each to stderr.
+    redis.on('error', () => {});
+    const attempted = new Promise<void>((resolve) => {
+      if (redis.status === 'ready') return resolve();
+      const events = ['ready', 'error', 'close', 'end'];
+      const settled = () => {
+        for (const event of events) redis.off(event, settled);
+        resolve();
+      };
+      for (const event of events) redis.on(event, settled);
+    });
+    // One promise that every call awaits: they reach Redis in the order they were made.
+    this.#go = Promise.all([started, attempted]).then(([node]) => node);
+    redis.on('ready', () => void this.#sync());
+    defineScripts(redis);
+  }
+
+  /** Takes this node's name (known once it listens; calls wait until then), and puts its list right. */
+  start(node: string): void {
+    if (this.#node !== undefined) return;
+    this.#node = node;
+    this.#start(node);
+    void this.#sync();
+  }
+
+  onOrphaned(listener: (change: OrphanedChange) => void): void {
+    this.#orphaned.push(listener);
+  }
+
+  async add(host: string, channel: string, socket: string, member: Member): Promise<boolean> {
+    this.#users.set(`${host}\n${channel}\n${socket}`, member.user);
+    const line = memberHeld(host, channel, socket, member.user, this.#run);
+    this.#mine.set(line, { text: line, held: ['m', host, channel, socket, member.user, this.#run], info: member.info });
+    const node = await this.#ready();
+    if (node === undefined) return false;
+    const keys = channelKeys(this.#prefix, host, channel);
+    // Listed before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
+    const answers = await this.#exec('add', (pipe) => scripted(pipe.sadd(this.#list(node), line)).wsgateMemberAdd(keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)));
+    return answers?.[1] === 1;
+  }
+
+  async remove(host: string, channel: string, socket: string): Promise<Member | undefined> {
+    const at = `${host}\n${channel}\n${socket}`;
+    const user = this.#users.get(at);
+    if (user === undefined) return undefined;
+    this.#users.delete(at);
+    const line = memberHeld(host, channel, socket, user, this.#run);
+    this.#mine.delete(line);
+    const node = await this.#ready();
+    if (node === undefined) return undefined;
+    const keys = channelKeys(this.#prefix, host, channel);
+    // Off the list after it is removed, for the same reason as in add().
+    const answers = await this.#exec('remove', (pipe) => pipe.wsgateMemberRemove(keys.users, keys.user(user), `${node}\n${socket}`, user).srem(this.#list(node), line));
+    const last = answers?.[0];
+    return Array.isArray(last) ? memberOf(user, String(last[0] ?? '')) : undefined;
+  }
+
+  async users(host: string, channel: string): Promise<Map<string, unknown>> {
+    const users = new Map<string, unknown>();
+    if ((await this.#ready()) === undefined) return users;
+    const answers = await this.#exec('users', (pipe) => pipe.hgetall(channelKeys(this.#prefix, host, channel).users));
+    const found = (answers?.[0] ?? {}) as Record<string, string>;
+    for (const [user, text] of Object.entries(found)) {
+      const decoded = decodeInfo(text);
+      if (decoded.ok) users.set(user, decoded.info);
+    }
+    return users;
+  }
+
+  /** Only this node's own first socket in a channel, or its last, asks Redis: every other join and leave is answered here. */
+  occupancy(host: string, channel: string, joined: boolean, here: number): Promise<boolean> {
+    if (joined ? here !== 1 : here !== 0) return Promise.resolve(false);
+    const line = channelHeld(host, channel, this.#run);
+    if (joined) this.#mine.set(line, { text: line, held: ['o', host, channel, this.#run] });
+    else this.#mine.delete(line);
+    return this.#occupancy(host, channel, joined, line);
+  }
+
+  async #occupancy(host: string, channel: string, joined: boolean, line: string): Promise<boolean> {
+    const node = await this.#ready();
+    if (node === undefined) return false;
+    const nodes = channelKeys(this.#prefix, host, channel).nodes;
+    const list = this.#list(node);
+    const here = nodeRun(node, this.#run);
+    const answers = await this.#exec(joined ? 'occupy' : 'vacate', (pipe) => (joined ? scripted(pipe.sadd(list, line)).wsgateOccupy(nodes, here) : pipe.wsgateVacate(nodes, here).srem(list, line)));
+    return answers?.[joined ? 1 : 0] === 1;
+  }
+
+  /**
+   * A node was found gone (Cluster.onNodeGone): the first survivor to claim
+   * its cleanup takes its entries out and tells what that changed; the others
+   * do nothing. One that beats again by then was restarted: its new run puts
+   * its list right itself.
+   */
+  async nodeGone(node: string): Promise<void> {
+    const self = await this.#ready();
+    if (self === undefined || node === self) return;
+    try {
+      // The cluster's set of live nodes (cluster.ts, redis.ts HEARTBEAT).
+      if ((await this.#redis.zscore(`${this.#prefix}nodes`, node)) !== null) return;
+      const claimed = await this.#redis.set(nodeKeys(this.#prefix, node).cleanup, self, 'PX', this.#lockMs, 'NX');
+      if (claimed !== 'OK') return;
+      const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
+      const changes = await removeListed(this.#redis, this.#prefix, node, listed);
+      this.#log.info('members of gone node removed', { node, changes: changes.length });
+      this.#tell(changes);
+    } catch (error) {
+      this.#failed('clear gone node', error);
+    }
+  }
+
+  /** Takes this node's entries out (what its sockets' leaves did not), tells what that changed, and closes the connection. */
+  async stop(): Promise<void> {
+    const node = this.#node;
+    // Calls from now on answer at once: none can add behind the clearing.
+    this.#stopped = true;
+    if (node !== undefined && this.#redis.status === 'ready') {
+      try {
+        const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
+        this.#tell(await removeListed(this.#redis, this.#prefix, node, listed));
+      } catch (error) {
+        this.#failed('stop', error);
+      }
+    }
+    this.#redis.disconnect();
+  }
+
+  #list(node: string): string {
+    return nodeKeys(this.#prefix, node).held;
+  }
+
+  /** This node's name once the store may be used, or undefined once it is stopped. */
+  async #ready(): Promise<string | undefined> {
+    const node = await this.#go;
+    return this.#stopped ? undefined : node;
+  }
+
+  /**
+   * Puts this node's list right, and the store with it: out go the lines of
+   * an earlier run of this name and those of this run's sockets that left
+   * while Redis was away; back come this run's entries Redis lost. Joins and
+   * leaves may come meanwhile: each goes through the same scripts, so each
+   * change is told once, by the join, the leave or this.
+   */
+  async #sync(): Promise<void> {
+    const node = this.#node;
+    if (node === undefined || this.#stopped || this.#redis.status !== 'ready') return;
+    if (this.#syncing) {
+      this.#syncing.again = true;
+      return;
+    }
+    const syncing = (this.#syncing = { again: false });
+    try {
+      const texts = await this.#redis.smembers(this.#list(node));
+      const listed = new Set(texts);
+      const stale = texts.filter((text) => !this.#mine.has(text)).map(parseListed);
+      const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text));
+      const wanted = (text: string) => this.#mine.has(text);
+      const changes = [...(await removeListed(this.#redis, this.#prefix, node, stale, wanted)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, wanted))];
+      this.#succeeded();
+      if (stale.length || lost.length) this.#log.info('members list put right', { node, removed: stale.length, restored: lost.length, changes: changes.length });
+      this.#tell(changes);
+    } catch (error) {
+      this.#failed('put list right', error);
+    } finally {
+      this.#syncing = undefined;
+    }
+    if (syncing.again) await this.#sync();
+  }
+
+  #tell(changes: OrphanedChange[]): void {
+    for (const change of changes) {
+      for (const listener of this.#orphaned) {
+        try {
+          listener(change);
+        } catch (error) {
+          this.#log.error('members orphaned listener failed', { host: change.host, channel: change.channel, error: (error as Error).message });
+        }
+      }
+    }
+  }
+
+  /** Runs a pipeline; its replies, or undefined (logged) when Redis failed it. */
+  async #exec(op: string, build: (pipe: Pipe) => ChainableCommander): Promise<unknown[] | undefined> {
+    try {
+      const answers = await replies(build(scripted(this.#redis.pipeline())));
+      this.#succeeded();
+      return answers;
+    } catch (error) {
+      this.#failed(op, error);
+      return undefined;
+    }
+  }
+
+  #succeeded(): void {
+    if (this.#failing) this.#log.info('members store reachable', { node: this.#node });
+    this.#failing = false;
+  }
+
+  #failed(op: string, error: unknown): void {
+    if (this.#failing) return;
+    this.#failing = true;
+    this.#log.warn('members store unreachable', { node: this.#node, op, error: (error as Error).message ?? String(error), note: 'joins and leaves go on; members and channel events are not told meanwhile' });
+  }
+}
