@@ -75,6 +75,23 @@ describe(`Pusher protocol on ${TARGET}`, { skip }, () => {
     assert.deepEqual(await aNews, { n: 2 });
   });
 
+  it('delivers a triggerBatch in its order, with the info it asks for', async () => {
+    const c = await client();
+    const channel = await subscribed(c, 'batch-room');
+    const got: number[] = [];
+    channel.bind('step', (data: { n: number }) => got.push(data.n));
+    const sdk = serverSdk(APP, server.port);
+    const answer = await sdk.triggerBatch([
+      { channel: 'batch-room', name: 'step', data: { n: 1 } },
+      { channel: 'batch-room', name: 'step', data: { n: 2 }, info: 'subscription_count' },
+      { channel: 'batch-room', name: 'step', data: { n: 3 } },
+    ]);
+    const body = (await answer.json()) as { batch: Array<{ subscription_count?: number }> };
+    assert.equal(body.batch[1]?.subscription_count, 1);
+    await waitFor('the three events', () => got.length === 3);
+    assert.deepEqual(got, [1, 2, 3]);
+  });
+
   it('refuses a private channel whose signature is wrong', async () => {
     const liar = await client({ extra: { channelAuthorization: { endpoint: '', transport: 'ajax', customHandler: (_p, callback) => callback(null, { auth: `${APP.key}:${'0'.repeat(64)}` }) } } });
     await assert.rejects(subscribed(liar, 'private-orders'), /"status":401/);
