@@ -14,16 +14,15 @@ import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Cluster } from '../../src/cluster/cluster.ts';
 import { connectRedis } from '../../src/cluster/redis.ts';
 import type { RedisLink } from '../../src/cluster/redis.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, useRedis } from '../support/redis.ts';
 import { TARGET } from '../support/server.ts';
-import type { RedisServer } from '../support/redis.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the link and heartbeat run in this process, not in the server under test');
 
@@ -67,29 +66,15 @@ async function redisNow(redis: Redis): Promise<number> {
 }
 
 describe('cluster heartbeat over Redis', { skip, timeout: 60_000 }, () => {
-  let port: number;
-  let server: RedisServer;
-  let redis: Redis;
+  const redisServer = useRedis();
   let prefix = 0;
-  const cleanups: Array<() => Promise<unknown>> = [];
-
-  before(async () => {
-    port = await freePort();
-    server = await startRedis(port);
-    redis = new Redis(port, '127.0.0.1');
-  });
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    redis?.disconnect();
-    await server?.stop();
-  });
 
   /** A node on a prefix of the test's own, and its link and log. */
   function node(name: string, options: { prefix: string; heartbeatMs?: number; ttlMs?: number }) {
-    const link = connectRedis(`redis://127.0.0.1:${port}`);
+    const link = connectRedis(`redis://127.0.0.1:${redisServer.port}`);
     const logger = recordingLogger();
     const cluster = new Cluster(link, { node: name, prefix: options.prefix, heartbeatMs: options.heartbeatMs ?? 50, ttlMs: options.ttlMs ?? 300, deadlineMs: 1000 }, logger.log, () => 0);
-    cleanups.push(() => cluster.stop());
+    redisServer.cleanup(() => cluster.stop());
     cluster.start();
     return { cluster, link, ...logger };
   }
@@ -102,44 +87,44 @@ describe('cluster heartbeat over Redis', { skip, timeout: 60_000 }, () => {
    */
   const beating = (p: string, ...names: string[]) =>
     waitFor(`${names.join(', ')} in the set`, async () => {
-      const scores = await Promise.all(names.map((name) => redis.zscore(`${p}nodes`, name)));
+      const scores = await Promise.all(names.map((name) => redisServer.client.zscore(`${p}nodes`, name)));
       return scores.every((score) => score !== null);
     });
 
   it('keeps the live nodes in one sorted set scored by Redis\'s clock, never scanning the keyspace', async () => {
     const p = freshPrefix();
-    await redis.config('RESETSTAT');
-    const from = await redisNow(redis);
+    await redisServer.client.config('RESETSTAT');
+    const from = await redisNow(redisServer.client);
     node('a', { prefix: p });
     await beating(p, 'a');
     const b = node('b', { prefix: p });
     await b.waitForLine(/cluster node up node=a/);
-    const to = await redisNow(redis);
-    const members = await redis.zrange(`${p}nodes`, '0', '-1', 'WITHSCORES');
+    const to = await redisNow(redisServer.client);
+    const members = await redisServer.client.zrange(`${p}nodes`, '0', '-1', 'WITHSCORES');
     const scores = new Map<string, number>();
     for (let i = 0; i < members.length; i += 2) scores.set(members[i]!, Number(members[i + 1]));
     assert.deepEqual([...scores.keys()].sort(), ['a', 'b']);
     // Scored by when each expires: Redis's time at its beat plus its ttl (300 ms).
     for (const [name, score] of scores) assert.ok(score - 300 >= from && score - 300 <= to, `${name}'s score ${score} is Redis's time between ${from} and ${to}, plus its ttl`);
     // Left alone, the set goes away: twice the ttl after the last beat.
-    const ttl = await redis.pttl(`${p}nodes`);
+    const ttl = await redisServer.client.pttl(`${p}nodes`);
     assert.ok(ttl > 0 && ttl <= 600, `the set expires (pttl ${ttl})`);
-    assert.equal(await redis.exists(`${p}node:a`, `${p}node:b`), 0, 'no key per node');
-    const stats = await redis.info('commandstats');
+    assert.equal(await redisServer.client.exists(`${p}node:a`, `${p}node:b`), 0, 'no key per node');
+    const stats = await redisServer.client.info('commandstats');
     assert.doesNotMatch(stats, /cmdstat_(scan|keys|mget):/);
   });
 
   it('drops the members whose ttl ran out, by Redis\'s clock, each by its own ttl', async () => {
     const p = freshPrefix();
-    const link = connectRedis(`redis://127.0.0.1:${port}`);
-    cleanups.push(() => link.close());
+    const link = connectRedis(`redis://127.0.0.1:${redisServer.port}`);
+    redisServer.cleanup(() => link.close());
     const states = watchStates(link);
     await states.next('up');
-    const now = await redisNow(redis);
+    const now = await redisNow(redisServer.client);
     // ghost's ttl ran out a moment ago; slow beats rarely but has a ttl of a minute.
-    await redis.zadd(`${p}nodes`, String(now - 1), 'ghost', String(now + 4000), 'fresh', String(now + 60_000), 'slow');
+    await redisServer.client.zadd(`${p}nodes`, String(now - 1), 'ghost', String(now + 4000), 'fresh', String(now + 60_000), 'slow');
     assert.deepEqual(await link.heartbeat(`${p}nodes`, 'a', 5000), ['fresh', 'a', 'slow']);
-    assert.equal(await redis.zscore(`${p}nodes`, 'ghost'), null);
+    assert.equal(await redisServer.client.zscore(`${p}nodes`, 'ghost'), null);
   });
 
   it('counts a node whose beats stop as gone, and takes one that stops gracefully out of the set', async () => {
@@ -155,18 +140,18 @@ describe('cluster heartbeat over Redis', { skip, timeout: 60_000 }, () => {
     // b dies without a word: its link is cut, so it beats no more.
     await b.link.close();
     await a.waitForLine(/cluster node gone node=b/);
-    assert.equal(await redis.zscore(`${p}nodes`, 'b'), null, 'b expired from the set');
+    assert.equal(await redisServer.client.zscore(`${p}nodes`, 'b'), null, 'b expired from the set');
     assert.deepEqual(a.cluster.nodes(), ['a', 'c']);
     // c's entry would still be fresh for the ttl: it is gone because c took it out.
     await c.cluster.stop();
-    assert.equal(await redis.zscore(`${p}nodes`, 'c'), null, 'c took itself out');
+    assert.equal(await redisServer.client.zscore(`${p}nodes`, 'c'), null, 'c took itself out');
   });
 
   it('says the link is up after a reconnect only once Redis has the subscription back', async () => {
-    const proxy = await holdingProxy(port);
-    cleanups.push(() => proxy.close());
+    const proxy = await holdingProxy(redisServer.port);
+    redisServer.cleanup(() => proxy.close());
     const link = connectRedis(`redis://127.0.0.1:${proxy.port}`);
-    cleanups.push(() => link.close());
+    redisServer.cleanup(() => link.close());
     const states = watchStates(link);
     const received = new EventEmitter();
     const first = states.next('up');

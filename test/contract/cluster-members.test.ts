@@ -12,8 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { Cluster } from '../../src/cluster/cluster.ts';
 import { connectRedis } from '../../src/cluster/redis.ts';
 import { channelKeys, nodeKeys } from '../../src/cluster/member-scripts.ts';
@@ -21,8 +20,7 @@ import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts
 import type { OrphanedChange } from '../../src/core/members.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
-import type { RedisServer } from '../support/redis.ts';
+import { freePort, redisMissing, startRedis, useRedis } from '../support/redis.ts';
 import { TARGET } from '../support/server.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test');
@@ -30,32 +28,18 @@ const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TAR
 const HOST = 'app.example.com';
 
 describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
-  let port: number;
-  let server: RedisServer;
-  let redis: Redis;
+  const redisServer = useRedis();
   let prefixes = 0;
-  const cleanups: Array<() => Promise<unknown>> = [];
-
-  before(async () => {
-    port = await freePort();
-    server = await startRedis(port);
-    redis = new Redis(port, '127.0.0.1');
-  });
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-    redis?.disconnect();
-    await server?.stop();
-  });
 
   /** A node's store on a prefix of the test's own, with its log lines and what it was told of gone nodes. */
-  function store(node: string, prefix: string, url = `redis://127.0.0.1:${port}`) {
+  function store(node: string, prefix: string, url = `redis://127.0.0.1:${redisServer.port}`) {
     const lines: string[] = [];
     const connection = connectMembers(url);
     const members = new RedisMembers(connection, { prefix }, createLogger((line) => lines.push(line), 'debug'));
     const orphaned: OrphanedChange[] = [];
     members.onOrphaned((change) => orphaned.push(change));
     members.start(node);
-    cleanups.push(() => members.stop());
+    redisServer.cleanup(() => members.stop());
     return { members, connection, lines, orphaned };
   }
 
@@ -63,7 +47,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
 
   /** Commands Redis ran since `RESETSTAT`, but the test's own INFO and CONFIG (`config|resetstat` on Redis 7). */
   async function commandsRun(): Promise<Map<string, number>> {
-    const stats = await redis.info('commandstats');
+    const stats = await redisServer.client.info('commandstats');
     const calls = new Map<string, number>();
     for (const [, name, count] of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (!/^(info|config)\b/.test(name!)) calls.set(name!, Number(count));
     return calls;
@@ -84,7 +68,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     // The same user comes back: a first socket again.
     assert.equal(await b.add(HOST, 'presence-room', 's4', { user: 'u1' }), true);
     assert.deepEqual(await b.remove(HOST, 'presence-room', 's4'), { user: 'u1' });
-    assert.equal(await redis.exists(channelKeys(p, HOST, 'presence-room').users, nodeKeys(p, 'a').held, nodeKeys(p, 'b').held), 0, 'nothing left behind');
+    assert.equal(await redisServer.client.exists(channelKeys(p, HOST, 'presence-room').users, nodeKeys(p, 'a').held, nodeKeys(p, 'b').held), 0, 'nothing left behind');
   });
 
   it('keeps channels and hosts apart, names with \':\' and braces included', async () => {
@@ -115,7 +99,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     await b.add(HOST, 'presence-room', 's2', { user: 'u2', info: ['x', 1] });
     await b.add(HOST, 'presence-room', 's3', { user: 'u1', info: { name: 'not this' } });
     await a.add(HOST, 'presence-room', 's4', { user: 'u3' });
-    await redis.hset(channelKeys(p, HOST, 'presence-room').users, 'intruder', '{not json');
+    await redisServer.client.hset(channelKeys(p, HOST, 'presence-room').users, 'intruder', '{not json');
     const expected = new Map<string, unknown>([
       ['u1', { name: 'Ann' }],
       ['u2', ['x', 1]],
@@ -142,7 +126,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     const p = freshPrefix();
     const a = store('a', p).members;
     await a.occupancy(HOST, 'room', true, 1);
-    await redis.config('RESETSTAT');
+    await redisServer.client.config('RESETSTAT');
     const answers = await Promise.all([a.occupancy(HOST, 'room', true, 2), a.occupancy(HOST, 'room', true, 3), a.occupancy(HOST, 'room', false, 2), a.occupancy(HOST, 'room', false, 1)]);
     assert.deepEqual(answers, [false, false, false, false]);
     assert.equal(await a.remove(HOST, 'presence-room', 'never-added'), undefined);
@@ -184,7 +168,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.ok(at(member) < at(vacated), JSON.stringify(told));
     assert.deepEqual(await a.members.users(HOST, 'presence-lonely'), new Map());
     assert.deepEqual(await b.members.users(HOST, 'presence-shared'), new Map([['y', undefined]]));
-    assert.equal(await redis.exists(nodeKeys(p, 'c').held), 0, 'c\'s list is gone');
+    assert.equal(await redisServer.client.exists(nodeKeys(p, 'c').held), 0, 'c\'s list is gone');
     // What is left is a's alone: y's last socket and the channel's last node are a's.
     assert.deepEqual(await a.members.remove(HOST, 'presence-shared', 'a1'), { user: 'y' });
     assert.equal(await a.members.occupancy(HOST, 'presence-shared', false, 0), true);
@@ -199,12 +183,12 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     const c = store('c', p);
     await c.members.add(HOST, 'presence-room', 'c1', { user: 'z' });
     // c is in the cluster's set of live nodes again by the time a hears it went.
-    await redis.zadd(`${p}nodes`, String(Date.now() + 60_000), 'c');
+    await redisServer.client.zadd(`${p}nodes`, String(Date.now() + 60_000), 'c');
     await a.members.nodeGone('c');
     assert.deepEqual(a.orphaned, []);
     assert.deepEqual(await a.members.users(HOST, 'presence-room'), new Map([['z', undefined]]));
     // Gone for good later: the first word did not take the claim.
-    await redis.zrem(`${p}nodes`, 'c');
+    await redisServer.client.zrem(`${p}nodes`, 'c');
     await a.members.nodeGone('c');
     assert.deepEqual(a.orphaned, [{ host: HOST, channel: 'presence-room', member: { user: 'z' } }]);
   });
@@ -214,10 +198,11 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     const quiet = createLogger(() => {}, 'error');
     // A ttl well above a loaded machine's stalls (as in cluster-heartbeat.test.ts), so that only n2 drops out.
     const timing = { prefix: p, heartbeatMs: 100, ttlMs: 1500, deadlineMs: 1000 };
-    const links = [connectRedis(`redis://127.0.0.1:${port}`), connectRedis(`redis://127.0.0.1:${port}`)] as const;
+    const links = [connectRedis(`redis://127.0.0.1:${redisServer.port}`), connectRedis(`redis://127.0.0.1:${redisServer.port}`)] as const;
     const survivor = new Cluster(links[0], { ...timing, node: 'n1' }, quiet, () => 0);
     const dying = new Cluster(links[1], { ...timing, node: 'n2' }, quiet, () => 0);
-    cleanups.push(() => survivor.stop(), () => dying.stop());
+    redisServer.cleanup(() => survivor.stop());
+    redisServer.cleanup(() => dying.stop());
     const kept = store('n1', p);
     const lost = store('n2', p);
     survivor.onNodeGone((node) => void kept.members.nodeGone(node));
@@ -259,7 +244,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     await again.members.stop();
     assert.deepEqual(await other.members.users(HOST, 'presence-room'), new Map([['v', undefined]]));
     assert.equal(await other.members.occupancy(HOST, 'room', true, 1), true, 'a stopped: the channel was vacated');
-    assert.equal(await redis.exists(nodeKeys(p, 'a').held), 0);
+    assert.equal(await redisServer.client.exists(nodeKeys(p, 'a').held), 0);
   });
 
   it('takes out, once its connection is back, what its sockets left while Redis was away for it', async () => {
@@ -286,7 +271,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
   it('puts back, once Redis is back, what it lost while this node\'s sockets stayed, and not what left meanwhile', async () => {
     const ownPort = await freePort();
     let own = await startRedis(ownPort);
-    cleanups.push(() => own.stop());
+    redisServer.cleanup(() => own.stop());
     const p = freshPrefix();
     const url = `redis://127.0.0.1:${ownPort}`;
     const a = store('a', p, url);
@@ -321,7 +306,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
   it('fails no call while Redis is away: nothing changed, one warning, no users', async () => {
     const ownPort = await freePort();
     const own = await startRedis(ownPort);
-    cleanups.push(() => own.stop());
+    redisServer.cleanup(() => own.stop());
     const a = store('a', freshPrefix(), `redis://127.0.0.1:${ownPort}`);
     assert.equal(await a.members.add(HOST, 'presence-room', 's1', { user: 'u' }), true);
     const closed = once(a.connection, 'close');

@@ -4,14 +4,11 @@
  * spread over the nodes; the API's counts and events reach every node.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type PusherJs from 'pusher-js';
 import type { PresenceChannel } from 'pusher-js';
 import { waitFor } from '../support/events.ts';
-import { nextEvent, pusherClient, serverSdk, subscribed } from '../support/pusher.ts';
+import { nextEvent, pusherClient, serverSdk, subscribed, webhookReceiver } from '../support/pusher.ts';
 import { freePort, redisMissing, startRedis } from '../support/redis.ts';
 import type { RedisServer } from '../support/redis.ts';
 import { TARGET, startServer, targetAvailable } from '../support/server.ts';
@@ -20,30 +17,15 @@ import type { Started } from '../support/server.ts';
 const skip = targetAvailable() ?? redisMissing;
 const APP = { id: 'c1', key: 'cluster-key', secret: 'the-cluster-app-secret-0123' };
 
-interface Received {
-  name: string;
-  channel: string;
-  user_id?: string;
-}
 
 describe(`Pusher over a cluster of three on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   let redis: RedisServer;
-  let endpoint: Server;
+  let endpoint: Awaited<ReturnType<typeof webhookReceiver>>;
   const nodes: Started[] = [];
   const clients: PusherJs[] = [];
-  const received: Received[] = [];
   before(async () => {
-    endpoint = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        const webhook = serverSdk(APP, 1).webhook({ headers: request.headers as Record<string, string>, rawBody: body });
-        if (webhook.isValid()) received.push(...(webhook.getEvents() as Received[]));
-        response.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/hook`;
+    endpoint = await webhookReceiver(APP);
+    const url = endpoint.url;
     const redisPort = await freePort();
     redis = await startRedis(redisPort);
     for (const name of ['p1', 'p2', 'p3']) {
@@ -72,7 +54,7 @@ describe(`Pusher over a cluster of three on ${TARGET}`, { skip, timeout: 180_000
     clients.push(client);
     return client;
   };
-  const seen = (name: string, channel: string) => received.filter((event) => event.name === name && event.channel === channel);
+  const seen = (name: string, channel: string) => endpoint.received.filter((event) => event.name === name && event.channel === channel);
 
   it('adds a user once however many nodes its connections are on, and removes it with its last', async () => {
     const [n1, n2, n3] = nodes as [Started, Started, Started];

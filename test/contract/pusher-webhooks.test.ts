@@ -4,47 +4,24 @@
  * member added and removed, client events and cache misses, each once.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type PusherJs from 'pusher-js';
 import { waitFor } from '../support/events.ts';
-import { pusherClient, serverSdk, subscribed } from '../support/pusher.ts';
+import { pusherClient, subscribed, webhookReceiver } from '../support/pusher.ts';
 import { TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
 const skip = targetAvailable();
 const APP = { id: 'hooked', key: 'hooked-key', secret: 'the-webhook-secret-0123456789' };
 
-interface Received {
-  name: string;
-  channel: string;
-  user_id?: string;
-  event?: string;
-  data?: string;
-  socket_id?: string;
-}
 
 describe(`Pusher webhooks on ${TARGET}`, { skip }, () => {
   let server: Started;
-  let endpoint: Server;
-  const received: Received[] = [];
-  const invalid: string[] = [];
+  let endpoint: Awaited<ReturnType<typeof webhookReceiver>>;
   const clients: PusherJs[] = [];
   before(async () => {
-    endpoint = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        const webhook = serverSdk(APP, 1).webhook({ headers: request.headers as Record<string, string>, rawBody: body });
-        if (webhook.isValid()) received.push(...(webhook.getEvents() as Received[]));
-        else invalid.push(body);
-        response.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/pusher/webhook`;
+    endpoint = await webhookReceiver(APP);
+    const url = endpoint.url;
     server = await startServer({ config: { hosts: { '*': { module: 'builtin:demo' } }, pusher: { apps: [{ ...APP, clientEvents: true, webhooks: [{ url }] }] } } });
   });
   after(async () => {
@@ -52,7 +29,7 @@ describe(`Pusher webhooks on ${TARGET}`, { skip }, () => {
     await server?.stop();
     endpoint?.close();
   });
-  const seen = (name: string, channel: string) => received.filter((event) => event.name === name && event.channel === channel);
+  const seen = (name: string, channel: string) => endpoint.received.filter((event) => event.name === name && event.channel === channel);
 
   it('posts channel_occupied, member_added, client_event, member_removed and channel_vacated once each, signed', async () => {
     const ann = await pusherClient(APP, server.port, { user: { id: 'ann' } });
@@ -76,10 +53,10 @@ describe(`Pusher webhooks on ${TARGET}`, { skip }, () => {
     await waitFor('ann removed', () => seen('member_removed', 'presence-hooks').length === 2);
     // Bob's second connection leaving did not remove him twice.
     assert.deepEqual(seen('member_removed', 'presence-hooks').map((event) => event.user_id).sort(), ['ann', 'bob']);
-    assert.deepEqual(invalid, []);
+    assert.deepEqual(endpoint.invalid, []);
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     const sent = Number(/^wsgate_pusher_webhook_events_total\{result="sent"\} (\d+)$/m.exec(metrics)?.[1]);
-    assert.ok(sent >= received.length, `the metrics count the ${received.length} events received, got ${sent}`);
+    assert.ok(sent >= endpoint.received.length, `the metrics count the ${endpoint.received.length} events received, got ${sent}`);
     assert.match(metrics, /^wsgate_pusher_connections\{app="hooked"\} \d+$/m);
   });
 

@@ -4,6 +4,8 @@
  * /broadcasting/auth does, and the `pusher` server SDK pointed at the
  * gateway's HTTP API.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Pusher from 'pusher';
 import PusherJs from 'pusher-js';
 import type { Channel, Options } from 'pusher-js';
@@ -69,4 +71,33 @@ export function nextEvent<T = unknown>(on: { bind(event: string, callback: (data
     };
     on.bind(event, handler);
   });
+}
+
+/** A webhook event as the pusher SDK's webhook() gives it. */
+export interface WebhookEvent {
+  name: string;
+  channel: string;
+  user_id?: string;
+  event?: string;
+  data?: string;
+  socket_id?: string;
+}
+
+/** An app's webhook endpoint on 127.0.0.1: what the SDK's webhook() found valid, and the bodies it did not. */
+export async function webhookReceiver(app: TestApp): Promise<{ url: string; received: WebhookEvent[]; invalid: string[]; close(): void }> {
+  const received: WebhookEvent[] = [];
+  const invalid: string[] = [];
+  const sdk = serverSdk(app, 1);
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const webhook = sdk.webhook({ headers: request.headers as Record<string, string>, rawBody: body });
+      if (webhook.isValid()) received.push(...(webhook.getEvents() as WebhookEvent[]));
+      else invalid.push(body);
+      response.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, invalid, close: () => server.close() };
 }

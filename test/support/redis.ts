@@ -6,6 +6,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
 
 /** Why the Redis tests cannot run here, or false when they can. */
 export const redisMissing: string | false = spawnSync('redis-server', ['--version']).status === 0 ? false : 'redis-server is not installed (apt-get install redis-server)';
@@ -43,5 +45,39 @@ export async function startRedis(port: number): Promise<RedisServer> {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
+  };
+}
+
+/** A redis-server for one describe block, with a client to look inside it; `cleanup`s run last first, before it stops. */
+export interface RedisForTests {
+  readonly port: number;
+  readonly client: Redis;
+  cleanup(step: () => Promise<unknown>): void;
+}
+
+/** Starts a redis-server before the block's tests and stops it after them (call it inside `describe`). */
+export function useRedis(): RedisForTests {
+  let port = 0;
+  let server: RedisServer | undefined;
+  let client: Redis | undefined;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  before(async () => {
+    port = await freePort();
+    server = await startRedis(port);
+    client = new Redis(port, '127.0.0.1');
+  });
+  after(async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => {});
+    client?.disconnect();
+    await server?.stop();
+  });
+  return {
+    get port() {
+      return port;
+    },
+    get client() {
+      return client!;
+    },
+    cleanup: (step) => void cleanups.push(step),
   };
 }
