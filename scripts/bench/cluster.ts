@@ -59,12 +59,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import {
+  getJson,
   HOST,
   ROOT,
   fmt,
@@ -82,7 +83,6 @@ import {
   versions,
   waitIdle,
   withFdLimit,
-  withTimeout,
   workerMailbox,
   wsgateCommand,
 } from './harness.ts';
@@ -337,26 +337,6 @@ async function main(): Promise<void> {
 
   // ---- HTTP helpers
 
-  function getJson(port: number, path: string): Promise<any> {
-    return withTimeout(
-      new Promise((resolve, reject) => {
-        get({ host: HOST, port, path }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => {
-            try {
-              resolve(JSON.parse(text));
-            } catch (error) {
-              reject(error);
-            }
-          });
-        }).on('error', reject);
-      }),
-      5000,
-      `GET ${path}`,
-    );
-  }
 
   // ---- one window of casts
 

@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { get, request } from 'node:http';
 import type { Agent } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
@@ -398,11 +398,11 @@ export function fmt(value: number | undefined, digits = 2): string {
   return value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 }
 
-/** POST /message over a keep-alive agent; resolves with the status and the body text. */
-export function postMessage(agent: Agent, port: number, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+/** A JSON POST over a keep-alive agent; resolves with the status and the body text. */
+export function postJson(agent: Agent, port: number, path: string, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: HOST, port, path: '/message', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: HOST, port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -412,9 +412,34 @@ export function postMessage(agent: Agent, port: number, body: string, timeoutMs:
       },
     );
     req.on('error', reject);
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('POST /message timed out')));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`POST ${path.split('?')[0]} timed out`)));
     req.end(body);
   });
+}
+
+/** POST /message over a keep-alive agent; resolves with the status and the body text. */
+export const postMessage = (agent: Agent, port: number, body: string, timeoutMs: number) => postJson(agent, port, '/message', body, timeoutMs);
+
+/** A GET answered with JSON (the bridge's /health, /presence), within 10 s. */
+export function getJson(port: number, path: string): Promise<any> {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      get({ host: HOST, port, path }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(text));
+          } catch {
+            reject(new Error(`GET ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
+          }
+        });
+      }).on('error', reject);
+    }),
+    10_000,
+    `GET ${path}`,
+  );
 }
 
 /**

@@ -75,7 +75,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, get, request } from 'node:http';
+import { Agent } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,11 +87,13 @@ import {
   compiledBinary,
   fmt,
   freePort,
+  getJson,
   helpFromDoc,
   installCleanup,
   machine,
   median,
   parseFlags,
+  postJson,
   quantile,
   scriptCommand,
   sleep,
@@ -170,41 +172,7 @@ const frameBytes = {
 
 // ---------------------------------------------------------------- HTTP
 
-function post(agent: Agent, port: number, path: string, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: HOST, port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(CAST_TIMEOUT_MS, () => req.destroy(new Error(`POST ${path.split('?')[0]} timed out`)));
-    req.end(body);
-  });
-}
-
-function getJson(port: number, path: string): Promise<Record<string, unknown>> {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      get({ host: HOST, port, path }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(text) as Record<string, unknown>);
-          } catch {
-            reject(new Error(`GET ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
-          }
-        });
-      }).on('error', reject);
-    }),
-    10_000,
-    `GET ${path}`,
-  );
-}
+const post = (agent: Agent, port: number, path: string, body: string) => postJson(agent, port, path, body, CAST_TIMEOUT_MS);
 
 /** The query Pusher's SDKs add to an API request: sorted params, then the HMAC-SHA256 of method, path and them. */
 function signedQuery(path: string, body: string, timestamp = Math.floor(Date.now() / 1000)): string {
