@@ -67,7 +67,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +79,7 @@ import {
   compiledBinary,
   fmt,
   freePort,
+  getJson,
   helpFromDoc,
   installCleanup,
   machine,
@@ -450,25 +451,6 @@ async function main(): Promise<void> {
       }),
     );
 
-  const getJson = (port: number, path: string) =>
-    withTimeout(
-      new Promise<Record<string, unknown>>((resolve, reject) => {
-        get({ host: HOST, port, path }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => {
-            try {
-              resolve(JSON.parse(text));
-            } catch {
-              reject(new Error(`GET ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
-            }
-          });
-        }).on('error', reject);
-      }),
-      10_000,
-      `GET ${path}`,
-    );
 
   /** The server's own view: each channel's members (GET /presence) and each host's sockets (GET /health). */
   const checkServer = async (port: number, groups: Group[]) => {
