@@ -9,7 +9,7 @@
  * it reads no files but the config and the apps it is pointed at.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,8 @@ function bin(name: string): string {
 }
 
 function run(command: string, argv: string[]): number {
-  console.error(`$ ${command} ${argv.join(' ')}`);
+  // The embedded pusher-js is one long argument: shown by its start only.
+  console.error(`$ ${command} ${argv.map((arg) => (arg.length > 120 ? `${arg.slice(0, 60)}…` : arg)).join(' ')}`);
   const result = spawnSync(command, argv, { cwd: root, stdio: 'inherit' });
   if (result.error) console.error(result.error.message);
   return result.status ?? 1;
@@ -48,10 +49,13 @@ if (args.includes('--deno')) {
   }
 } else {
   const target = valueOf('--target');
+  // The Pusher demo page's pusher-js, carried by the binary as a constant (it has no node_modules to read it from).
+  const pusherJs = readFileSync(join(root, 'node_modules', 'pusher-js', 'dist', 'web', 'pusher.min.js'), 'utf8');
   status = run(bin('bun'), [
     'build',
     '--compile',
     '--minify',
+    `--define=WSGATE_PUSHER_JS=${JSON.stringify(pusherJs)}`,
     ...(target ? [`--target=${target}`] : []),
     join(root, 'src', 'main.ts'),
     '--outfile',

@@ -5,13 +5,14 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
-import type { Context } from 'hono';
+import type { Context, Hono } from 'hono';
 import { bearerMatches, loopbackTrust } from './http/access.ts';
 import type { Trust } from './http/access.ts';
-import { BUILTIN_DEMO, BUILTIN_NONE } from './config/config.ts';
+import { BUILTIN_DEMO, BUILTIN_NONE, demoPusherApp } from './config/config.ts';
 import type { Config, HostConfig } from './config/config.ts';
 import { demoHooks } from './demo/hooks.ts';
 import { mountDemoPage } from './demo/page.ts';
+import { mountPusherDemo } from './demo/pusher-page.ts';
 import { Gateway } from './gateway.ts';
 import type { Route } from './core/route.ts';
 import type { Logger } from './ops/log.ts';
@@ -234,7 +235,12 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     },
     reload,
     log,
-    extra: demo ? mountDemoPage : undefined,
+    extra: demo
+      ? (app: Hono) => {
+          mountDemoPage(app);
+          mountPusherDemo(app, () => demoPusherApp(current));
+        }
+      : undefined,
     about: { runtime: runtime.name, version: VERSION, node: hostname() },
   };
   const app = createApp(gateway, serverOptions);

@@ -43,7 +43,7 @@ const PAGE = `<!doctype html>
   </div>
   <aside><h2>Online</h2><ul id="online"></ul></aside>
 </main>
-<nav>Rooms: <a href="/">lobby</a> · <a href="/rooms/tea">tea</a> · <a href="/rooms/code">code</a></nav>
+<nav>Rooms: <a href="/">lobby</a> · <a href="/rooms/tea">tea</a> · <a href="/rooms/code">code</a> · <a href="/pusher">the same with pusher-js</a></nav>
 <script src="/wsgate.js"></script>
 <script>
 const room = decodeURIComponent(location.pathname.startsWith('/rooms/') ? location.pathname.slice(7) : '') || 'lobby';

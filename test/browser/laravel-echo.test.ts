@@ -35,10 +35,12 @@ interface Gateway {
   stop(): Promise<void>;
 }
 
-/** `wsgate serve` with the test's config on `port` (0: any), once it says it listens. */
-async function startGateway(config: string, port = 0): Promise<Gateway> {
-  const [command, ...args] = wsgateCommand(['serve', '--port', String(port), '--config', config, '--log-level', 'info']);
-  const child = spawn(command!, args, { cwd: cwdFor(TARGET), env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `wsgate serve` with the test's config (none: the built-in default) on `port` (0: any), once it says it listens. */
+async function startGateway(config: string | undefined, port = 0): Promise<Gateway> {
+  const [command, ...args] = wsgateCommand(['serve', '--port', String(port), ...(config ? ['--config', config] : []), '--log-level', 'info']);
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const name of ['WSGATE_CONFIG', 'WSGATE_PUSHER_APP_ID', 'WSGATE_PUSHER_APP_KEY', 'WSGATE_PUSHER_APP_SECRET']) delete env[name];
+  const child = spawn(command!, args, { cwd: cwdFor(TARGET), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -249,5 +251,54 @@ describe(`Laravel Echo and pusher-js in Chromium on ${TARGET}`, { skip, timeout:
     await sdk().trigger('news', 'after', { n: 1 });
     await saw(page, /"after",\{"n":1\}/);
     await page.context().close();
+  });
+});
+
+describe(`the built-in Pusher demo in Chromium on ${TARGET}`, { skip, timeout: 120_000 }, () => {
+  let browser: Browser;
+  let gateway: Gateway;
+  const errors: string[] = [];
+  before(async () => {
+    gateway = await startGateway(undefined);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: STEP_TIMEOUT });
+  });
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await gateway?.stop().catch(() => {});
+    assert.deepEqual(errors, [], 'no page threw');
+  });
+
+  const open = async (name: string) => {
+    const context = await browser.newContext();
+    context.setDefaultTimeout(STEP_TIMEOUT);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => errors.push(`${name}: ${error.message}`));
+    await page.goto(`http://127.0.0.1:${gateway.port}/pusher`);
+    await page.waitForFunction(() => (window as unknown as { demo?: { channel: { subscribed: boolean } } }).demo?.channel.subscribed === true);
+    return page;
+  };
+
+  it('shows who is online, and one page\'s typing and message on the other', async () => {
+    const ann = await open('ann');
+    const bob = await open('bob');
+    const bobName = await bob.evaluate(() => (window as unknown as { demo: { me: string } }).demo.me);
+    await ann.locator('#online li', { hasText: bobName }).waitFor();
+    await bob.locator('#text').pressSequentially('hello');
+    await ann.locator('#typing', { hasText: `${bobName} is typing` }).waitFor();
+    await bob.locator('#send button').click();
+    await ann.locator('#log li', { hasText: `${bobName}: hello` }).waitFor();
+    // The sender shows its own line once (client events are not echoed).
+    assert.equal(await bob.locator('#log li', { hasText: `${bobName}: hello` }).count(), 1);
+  });
+
+  it('signs only for its own pages: another origin gets 403, and the secret is in no answer', async () => {
+    const refused = await fetch(`http://127.0.0.1:${gateway.port}/pusher/auth`, { method: 'POST', headers: { origin: 'http://evil.test', 'content-type': 'application/x-www-form-urlencoded' }, body: 'socket_id=1.2&channel_name=presence-demo' });
+    assert.equal(refused.status, 403);
+    const ok = await fetch(`http://127.0.0.1:${gateway.port}/pusher/auth`, { method: 'POST', headers: { origin: `http://127.0.0.1:${gateway.port}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'socket_id=1.2&channel_name=presence-demo&name=ann' });
+    const answer = (await ok.json()) as { auth: string; channel_data: string };
+    assert.match(answer.auth, /^wsgate-demo:[0-9a-f]{64}$/);
+    assert.deepEqual(JSON.parse(answer.channel_data), { user_id: 'ann', user_info: { name: 'ann' } });
+    const page = await (await fetch(`http://127.0.0.1:${gateway.port}/pusher`)).text();
+    assert.ok(!/[0-9a-f]{64}/.test(page), 'no secret-like value in the page');
   });
 });
