@@ -9,12 +9,11 @@ import type { CoreEvents, UpgradeRefusal } from './events.ts';
 import { BUSY } from './hook-calls.ts';
 import type { HookCalls } from './hook-calls.ts';
 import type { Hub } from './hub.ts';
-import { newSocketId, sha256Hex } from './ids.ts';
+import { newSocketId, sha256Hex, shortHash } from './ids.ts';
 import type { Routes } from './routes.ts';
 import type { Recovery } from './history/recovery.ts';
 import type { PathMatch } from '../config/paths.ts';
 import { refuses } from '../hooks/runners/runner.ts';
-import { shortHash } from '../ops/log.ts';
 
 /** Why an upgrade is refused: the HTTP status and what the client and the log are told. */
 export interface Refusal {

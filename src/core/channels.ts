@@ -16,26 +16,23 @@ import type { Position } from './history/history.ts';
 import type { Selection } from './targets.ts';
 import { sha256Hex } from './ids.ts';
 import { channelRule } from '../config/channel-rules.ts';
-import type { Logger } from '../ops/log.ts';
 
 export class Channels {
   readonly #hub: Hub;
   readonly #recovery: Recovery;
   readonly #broker: Broker;
-  readonly #log: Logger;
   readonly #members: MemberStore;
   readonly #events: CoreEvents;
 
   /** What frames member events the store finds with no client to ask (a dead node's users): the protocol of members by user. */
   readonly #memberFrames: ClientProtocol | undefined;
 
-  constructor(parts: { hub: Hub; recovery: Recovery; broker: Broker; members: MemberStore; events: CoreEvents; log: Logger; memberFrames?: ClientProtocol }) {
+  constructor(parts: { hub: Hub; recovery: Recovery; broker: Broker; members: MemberStore; events: CoreEvents; memberFrames?: ClientProtocol }) {
     this.#hub = parts.hub;
     this.#recovery = parts.recovery;
     this.#broker = parts.broker;
     this.#members = parts.members;
     this.#events = parts.events;
-    this.#log = parts.log;
     this.#memberFrames = parts.memberFrames;
     parts.members.onOrphaned?.((change) => this.#orphaned(change));
   }
@@ -79,7 +76,7 @@ export class Channels {
   /** Makes it a member, and tells the others where the channel asks for it. */
   #enter(client: Client, channel: string): boolean {
     if (!this.#hub.join(client, channel)) return false;
-    this.#log.debug('join', { host: client.host, socket: client.id, channel });
+    this.#events.notice({ kind: 'joined', client, channel });
     this.#occupancy(client.host, channel, true);
     this.presenceEvent(client, channel, 'join');
     return true;
@@ -159,7 +156,7 @@ export class Channels {
     for (const client of this.#hub.select(host, selection) as Client[]) {
       if (join ? this.join(client, channel) : this.leave(client, channel, true)) changed++;
     }
-    this.#log.debug(join ? 'subscribe' : 'unsubscribe', { host, channel, target: selection.kind, sockets: changed });
+    this.#events.notice({ kind: 'subscribed', host, channel, target: selection.kind, sockets: changed, join });
     return changed;
   }
 

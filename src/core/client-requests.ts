@@ -16,7 +16,6 @@ import { streamKey } from './history/history.ts';
 import type { Selection } from './targets.ts';
 import { channelRule } from '../config/channel-rules.ts';
 import { refuses } from '../hooks/runners/runner.ts';
-import type { Logger } from '../ops/log.ts';
 
 export interface ClientRequestsParts {
   hub: Hub;
@@ -24,7 +23,6 @@ export interface ClientRequestsParts {
   channels: Channels;
   recovery: Recovery;
   events: CoreEvents;
-  log: Logger;
   /** Casts on every node (Publishing.castText): a client's event to its channel. */
   castText(host: string, selection: Selection, frame: string, except: string | undefined): number;
 }
@@ -42,7 +40,7 @@ export class ClientRequests {
    * decides, `false` or a failure refuses; the client is told either way.
    */
   async run(client: Client, parsed: NonNullable<ParsedFrame>): Promise<void> {
-    const { hub, channels, recovery, log } = this.#p;
+    const { hub, channels, recovery, events } = this.#p;
     const protocol = client.protocol;
     const answer = (frame: string) => {
       if (client.open) hub.send(client, frame);
@@ -68,7 +66,7 @@ export class ClientRequests {
     const result = await this.#p.hooks.run(client, client.route, 'subscribe', channel);
     // Only a hook that ran and said yes lets a client in: a failure or a full hook queue refuses.
     const refused = result === undefined || result === BUSY || refuses(result);
-    log.info(refused ? 'subscribe refused' : 'subscribe', { host: client.host, socket: client.id, channel });
+    events.notice({ kind: 'subscribe', client, channel, refused });
     if (!client.open) return;
     if (refused) return answer(protocol.subscribeRefused(channel, result === undefined ? 'the subscribe hook failed' : result === BUSY ? 'the gateway is busy; try again later' : 'refused'));
     if (!protocol.resumes) {

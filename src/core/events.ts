@@ -47,7 +47,33 @@ export type Closing =
   | { kind: 'disconnect'; code: number }
   | { kind: 'host_removed' | 'connect_refused'; code: number };
 
+/**
+ * What the core did that only the log tells: recoveries, replays, refusals
+ * and the debug trail of joins and casts. One union, so an observer sees
+ * every kind in one switch and a new kind is a compile error there.
+ */
+export type Notice =
+  | { kind: 'replayed'; client: Client; frames: number; dropped: number }
+  /** A client that resumes was told whether what it missed in a stream could be given (`fromStore`: read from the shared store). */
+  | { kind: 'recovered'; client: Client; channel: string; recovered: boolean; missed?: number; fromStore: boolean }
+  /** More publications came while a join waited for the shared store than it could hold. */
+  | { kind: 'recoveryHeldFull'; client: Client; channel: string; held: number }
+  | { kind: 'replaySynced'; node?: string; tokens: number; forgotten: number; invalid: number }
+  | { kind: 'replaySyncFailed'; node?: string; how: 'incomplete' | 'abandoned' | 'failed'; reason: string }
+  /** A gone token's window ended with frames kept (`here`: the token left this node). The token is raw: the observer hashes it. */
+  | { kind: 'replayExpired'; host: string; token: string; frames: number; here: boolean }
+  /** The history budget evicts (first time, then at most once a minute): what since the last notice. */
+  | { kind: 'historyBudgetFull'; bytes: number; budget: number; evicted: number; evictedTotal: number }
+  | { kind: 'grantIgnored'; host: string; socket: string; hook: HookName; problem: string }
+  /** A message of a client that resumes did not reach the app; it was told so. */
+  | { kind: 'messageRefused'; client: Client; reason: string }
+  | { kind: 'subscribe'; client: Client; channel: string; refused: boolean }
+  | { kind: 'joined'; client: Client; channel: string }
+  /** The app (re)placed every socket a selection picks in a channel, or took them out. */
+  | { kind: 'subscribed'; host: string; channel: string; target: string; sockets: number; join: boolean };
+
 export interface CoreObserver {
+  notice?(notice: Notice): void;
   /** The gateway closes a client, and why. */
   closing?(client: Client, closing: Closing): void;
   /** An upgrade refused; `label` is the configured host key ("" for strangers). */
@@ -55,8 +81,8 @@ export interface CoreObserver {
   opened?(client: Client, tokenHash: string, sockets: number): void;
   closed?(client: Client, code: number, sockets: number): void;
   hook?(run: HookRun): void;
-  /** A publication delivered to this node's sockets; `taken`: this node took it from a caller (it counts as a cast here). */
-  cast?(label: string, kind: string, sent: number, taken: boolean): void;
+  /** A publication delivered to this node's sockets; `label` is the configured host key; `taken`: this node took it from a caller (it counts as a cast here). */
+  cast?(host: string, label: string, kind: string, sent: number, taken: boolean): void;
   /** A channel got its first socket (`occupied`) or lost its last, on this node. */
   channel?(host: string, channel: string, occupied: boolean): void;
   /** A user came to (`added`) or left a channel with members by user. */
@@ -110,8 +136,12 @@ export class CoreEvents {
     for (const o of this.#observers) o.hook?.(run);
   }
 
-  cast(label: string, kind: string, sent: number, taken: boolean): void {
-    for (const o of this.#observers) o.cast?.(label, kind, sent, taken);
+  cast(host: string, label: string, kind: string, sent: number, taken: boolean): void {
+    for (const o of this.#observers) o.cast?.(host, label, kind, sent, taken);
+  }
+
+  notice(notice: Notice): void {
+    for (const o of this.#observers) o.notice?.(notice);
   }
 
   channel(host: string, channel: string, occupied: boolean): void {

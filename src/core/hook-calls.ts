@@ -10,7 +10,6 @@ import type { Hub } from './hub.ts';
 import type { Route } from './route.ts';
 import { cancelledOutcome, grantOf } from '../hooks/runners/runner.ts';
 import type { Grant, HookJob, HookName, HookOutcome } from '../hooks/runners/runner.ts';
-import type { Logger } from '../ops/log.ts';
 
 /** What a hook run answers when it never ran because every slot and queue place was taken. */
 export const BUSY = Symbol('busy');
@@ -39,12 +38,10 @@ function untilAborted(running: Promise<HookOutcome>, signal: AbortSignal): Promi
 export class HookCalls {
   readonly #hub: Hub;
   readonly #events: CoreEvents;
-  readonly #log: Logger;
 
-  constructor(hub: Hub, events: CoreEvents, log: Logger) {
+  constructor(hub: Hub, events: CoreEvents) {
     this.#hub = hub;
     this.#events = events;
-    this.#log = log;
   }
 
   /**
@@ -74,10 +71,10 @@ export class HookCalls {
     return outcome.ok ? outcome.result : undefined;
   }
 
-  /** The grant in an auth or connect result; a malformed one is logged and grants nothing. */
+  /** The grant in an auth or connect result; a malformed one is reported and grants nothing. */
   grant(who: HookSubject, hook: HookName, result: unknown): Grant | undefined {
     const { grant, problem } = grantOf(result);
-    if (problem) this.#log.warn('grant ignored', { host: who.host, socket: who.id, hook, problem });
+    if (problem) this.#events.notice({ kind: 'grantIgnored', host: who.host, socket: who.id, hook, problem });
     return grant;
   }
 }

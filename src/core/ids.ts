@@ -25,3 +25,8 @@ export function newSocketId(): string {
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
+
+/** The first 12 hex characters of a token's sha256: enough to tell tokens apart in logs and on the dashboard. */
+export function shortHash(tokenHash: string): string {
+  return tokenHash.slice(0, 12);
+}

@@ -16,7 +16,6 @@ import type { Recovery } from './history/recovery.ts';
 import { refuses } from '../hooks/runners/runner.ts';
 import { sha256Hex } from './ids.ts';
 import { utf8Length } from './utf8.ts';
-import type { Logger } from '../ops/log.ts';
 
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TOO_BIG = 1009;
@@ -31,7 +30,6 @@ export interface LifecycleParts {
   channels: Channels;
   recovery: Recovery;
   events: CoreEvents;
-  log: Logger;
   /** What clients ask of the gateway itself. */
   requests: ClientRequests;
 }
@@ -117,7 +115,7 @@ export class Lifecycle {
   #undelivered(client: Client, code: number, reason: string): void {
     if (!client.open) return;
     if (!client.protocol.resumes) return this.#refuse(client, code, reason);
-    this.#p.log.info('message refused', { host: client.host, socket: client.id, reason });
+    this.#p.events.notice({ kind: 'messageRefused', client, reason });
     this.#p.hub.send(client, client.protocol.error(reason));
   }
 

@@ -16,7 +16,6 @@ import { streamOf } from './streams.ts';
 import type { Recovery } from './history/recovery.ts';
 import type { Position } from './history/history.ts';
 import type { Selection } from './targets.ts';
-import type { Logger } from '../ops/log.ts';
 
 /** A bridge answer gathered over the nodes: those that answered, those that did not, and why only this one, if so. */
 export interface Spread<T> {
@@ -41,7 +40,6 @@ export interface PublishingParts {
   channels: Channels;
   recovery: Recovery;
   events: CoreEvents;
-  log: Logger;
   /** Live resident workers on this node, for /health. */
   workers: () => number;
 }
@@ -86,15 +84,14 @@ export class Publishing implements BrokerHandler {
     if (publication.t === 'presenceEvent') {
       // Never framed, never in history; but a gone token would have seen it (keep()).
       const sent = hub.cast(publication.host, { kind: 'channel', channel: publication.channel }, publication.frame, publication.except);
-      events.cast(config.key, 'presence', sent, taken);
+      events.cast(publication.host, config.key, 'presence', sent, taken);
       return sent;
     }
     const { host, selection, frame, except } = publication;
     const stream = streamOf(config, host, selection);
     const position: Position | undefined = stream?.limits && this.#p.recovery.place({ ...stream, limits: stream.limits }, frame, publication.position);
     const sent = hub.cast(host, selection, frame, except, (protocol) => protocol.publication(stream?.stream, position, frame));
-    events.cast(config.key, selection.kind, sent, taken);
-    this.#p.log.debug('cast', { host, target: selection.kind, sent });
+    events.cast(host, config.key, selection.kind, sent, taken);
     return sent;
   }
 

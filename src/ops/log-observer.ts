@@ -1,6 +1,6 @@
 /** The log lines of what the core does: one line per event, with host and socket; tokens only as a short hash. */
-import type { CoreObserver } from '../core/events.ts';
-import { shortHash } from './log.ts';
+import type { CoreObserver, Notice } from '../core/events.ts';
+import { sha256Hex, shortHash } from '../core/ids.ts';
 import type { Logger } from './log.ts';
 
 export function logObserver(log: Logger): CoreObserver {
@@ -35,5 +35,39 @@ export function logObserver(log: Logger): CoreObserver {
       if (run.outcome === 'busy') return log.warn('hook refused', { host, socket, hook, error });
       log.error('hook failed', { host, socket, hook, ms, stderr, error });
     },
+    cast(host, _label, kind, sent) {
+      if (kind !== 'presence') log.debug('cast', { host, target: kind, sent });
+    },
+    notice: (notice) => logNotice(log, notice),
   };
+}
+
+function logNotice(log: Logger, n: Notice): void {
+  switch (n.kind) {
+    case 'replayed':
+      return log.info('replayed', { host: n.client.host, socket: n.client.id, frames: n.frames, dropped: n.dropped || undefined });
+    case 'recovered':
+      return log.info(n.recovered ? 'recovered' : 'not recovered', { host: n.client.host, socket: n.client.id, channel: n.channel, missed: n.missed, from: n.fromStore ? 'redis' : undefined });
+    case 'recoveryHeldFull':
+      return log.warn('recovery buffer full', { host: n.client.host, socket: n.client.id, channel: n.channel, held: n.held });
+    case 'replaySynced':
+      return log.info('replay synced', { node: n.node, tokens: n.tokens, forgotten: n.forgotten || undefined, invalid: n.invalid || undefined });
+    case 'replaySyncFailed':
+      return n.how === 'failed' ? log.error('replay sync failed', { node: n.node, error: n.reason }) : log.warn(`replay sync ${n.how}`, { node: n.node, reason: n.reason });
+    case 'replayExpired':
+      // Every node keeps a gone token's frames: the node it left says so, the others only in debug.
+      return log[n.here ? 'info' : 'debug']('replay expired', { host: n.host, token: shortHash(sha256Hex(n.token)), frames: n.frames });
+    case 'historyBudgetFull':
+      return log.warn('history budget full', { bytes: n.bytes, budget: n.budget, evicted: n.evicted, evictedTotal: n.evictedTotal });
+    case 'grantIgnored':
+      return log.warn('grant ignored', { host: n.host, socket: n.socket, hook: n.hook, problem: n.problem });
+    case 'messageRefused':
+      return log.info('message refused', { host: n.client.host, socket: n.client.id, reason: n.reason });
+    case 'subscribe':
+      return log.info(n.refused ? 'subscribe refused' : 'subscribe', { host: n.client.host, socket: n.client.id, channel: n.channel });
+    case 'joined':
+      return log.debug('join', { host: n.client.host, socket: n.client.id, channel: n.channel });
+    case 'subscribed':
+      return log.debug(n.join ? 'subscribe' : 'unsubscribe', { host: n.host, channel: n.channel, target: n.target, sockets: n.sockets });
+  }
 }

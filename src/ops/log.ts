@@ -58,8 +58,3 @@ export function createLogger(write: (line: string) => void, minimum: Level = 'in
     always: (event, fields = {}) => write(render('info', event, fields)),
   };
 }
-
-/** The first 12 hex characters of a token's sha256: enough to tell tokens apart in logs. */
-export function shortHash(tokenHash: string): string {
-  return tokenHash.slice(0, 12);
-}

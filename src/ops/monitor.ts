@@ -59,7 +59,7 @@ export class Monitor {
         feed.push('connect', client.host, client.id);
       },
       closed: (client, code) => feed.push('disconnect', client.host, client.id, `code ${code}`),
-      cast: (label, kind, sent, taken) => metrics.cast(label, kind, sent, taken),
+      cast: (_host, label, kind, sent, taken) => metrics.cast(label, kind, sent, taken),
       hook: (run: HookRun) => {
         metrics.hook(run.label, run.hook, run.mode, run.seconds, run.outcome === 'ok');
         if (run.outcome === 'failed') feed.push('hook failed', run.host, run.socket, `${run.hook}: ${run.error}`);

@@ -107,6 +107,11 @@ describe('core in-process', () => {
     assert.deepEqual(frames[3], { wsgate: 'error', channel: 'closed', reason: 'presence is only for a channel this socket is in' });
     assert.deepEqual(frames[4], { wsgate: 'unsubscribed', channel: 'open' });
     assert.equal(core.gateway.cast('a.test', { kind: 'channel', channel: 'open' }, 1, undefined), 0);
+    // The log tells each decision once, from the core's notices.
+    const id = s.client.id;
+    assert.equal(core.lines.filter((line) => line.endsWith(` INFO  subscribe host=a.test socket=${id} channel=open`)).length, 1);
+    assert.equal(core.lines.filter((line) => line.endsWith(` INFO  subscribe refused host=a.test socket=${id} channel=closed`)).length, 1);
+    assert.equal(core.lines.filter((line) => line.endsWith(` DEBUG join host=a.test socket=${id} channel=open`)).length, 1);
   });
 
   it('passes a plain client\'s control frames to the app where clientChannels is off', async () => {
@@ -146,6 +151,8 @@ describe('core in-process', () => {
       { wsgate: 'pub', channel: 'room:1', epoch, offset: 3, data: 3 },
       { wsgate: 'pub', channel: 'room:1', epoch, offset: 4, data: 4 },
     ]);
+    assert.equal(core.lines.filter((line) => line.endsWith(` INFO  recovered host=a.test socket=${s.client.id} channel=room:1 missed=2`)).length, 1);
+    assert.equal(core.lines.filter((line) => / DEBUG cast host=a\.test target=channel sent=1$/.test(line)).length, 1, 'the live cast, the only one with a socket to reach');
   });
 
   it('keeps what a gone plain token missed and gives it to its next socket, before anything live', async () => {
@@ -158,6 +165,7 @@ describe('core in-process', () => {
     const back = await core.connect('a.test', 'ann');
     assert.deepEqual(back.take(), ['missed']);
     assert.equal(core.gateway.recoveryHealth().replaying, 0);
+    assert.equal(core.lines.filter((line) => line.endsWith(` INFO  replayed host=a.test socket=${back.client.id} frames=1`)).length, 1);
   });
 
   it('closes idle clients at the sweep, and only those', async () => {

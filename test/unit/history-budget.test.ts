@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ENTRY_OVERHEAD, MemoryBudget, STREAM_OVERHEAD, warnOnEvict } from '../../src/core/history/budget.ts';
+import { ENTRY_OVERHEAD, MemoryBudget, STREAM_OVERHEAD, reportEvictions } from '../../src/core/history/budget.ts';
+import { logObserver } from '../../src/ops/log-observer.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { MemoryHistory } from '../../src/core/history/history.ts';
 import { Replay } from '../../src/core/history/replay.ts';
@@ -236,7 +237,8 @@ describe('the budget\'s warning', () => {
     const log = { warn: (event: string, fields: Record<string, unknown>) => lines.push(`${event} ${JSON.stringify(fields)}`) } as unknown as Logger;
     let clock = 0;
     const budget = new MemoryBudget(STREAM_OVERHEAD + 1000);
-    warnOnEvict(budget, log, () => clock);
+    const observer = logObserver(log);
+    reportEvictions(budget, (full) => observer.notice!({ kind: 'historyBudgetFull', ...full }), () => clock);
     const h = new MemoryHistory(budget);
     h.append('s', frame('1'), limits, 0);
     assert.equal(lines.length, 0);

@@ -12,7 +12,6 @@
  * so a put costs O(1) amortised and nothing scans the streams.
  */
 import { Buffer } from 'node:buffer';
-import type { Logger } from '../../ops/log.ts';
 
 /**
  * What an entry costs besides its frame: the entry object, its slots in its
@@ -171,19 +170,27 @@ export class MemoryBudget {
   }
 }
 
-/** How often at most the budget's warning is repeated while it keeps evicting. */
-const WARN_EVERY_MS = 60_000;
+/** How often at most the budget's report is repeated while it keeps evicting. */
+const REPORT_EVERY_MS = 60_000;
 
-/** Logs a WARN when the budget first evicts, then at most once a minute, with what it evicted meanwhile. */
-export function warnOnEvict(budget: MemoryBudget, log: Logger, now: () => number = Date.now): void {
+/** What the budget evicted since its last report. */
+export interface Evictions {
+  bytes: number;
+  budget: number;
+  evicted: number;
+  evictedTotal: number;
+}
+
+/** Reports when the budget first evicts, then at most once a minute, with what it evicted meanwhile: one line, not one per eviction. */
+export function reportEvictions(budget: MemoryBudget, report: (evictions: Evictions) => void, now: () => number = Date.now): void {
   let last = -Infinity;
   let since = 0;
   budget.onEvict = (count) => {
     since += count;
     const at = now();
-    if (at - last < WARN_EVERY_MS) return;
+    if (at - last < REPORT_EVERY_MS) return;
     last = at;
-    log.warn('history budget full', { bytes: budget.bytes, budget: budget.limit, evicted: since, evictedTotal: budget.evicted });
+    report({ bytes: budget.bytes, budget: budget.limit, evicted: since, evictedTotal: budget.evicted });
     since = 0;
   };
 }

@@ -14,10 +14,10 @@ import type { Selection } from '../targets.ts';
 import { MemoryHistory, covers, joinStored, streamKey } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
 import { ReplayWindow } from './replay-window.ts';
-import { MemoryBudget, warnOnEvict } from './budget.ts';
+import { MemoryBudget, reportEvictions } from './budget.ts';
 import { RECOVERING_HELD, holdWhileRecovering } from './recovering.ts';
 import type { HeldWhileRecovering } from './recovering.ts';
-import type { Logger } from '../../ops/log.ts';
+import type { CoreEvents } from '../events.ts';
 
 export interface RecoveryHealth {
   streams: number;
@@ -31,7 +31,7 @@ export class Recovery {
   readonly #hub: Hub;
   readonly #routes: Routes;
   readonly #broker: Broker;
-  readonly #log: Logger;
+  readonly #events: CoreEvents;
   /** One bound on what history and replay keep in all (limits.historyBytes). */
   readonly #budget: MemoryBudget;
   readonly #history: HistoryStore;
@@ -40,23 +40,23 @@ export class Recovery {
   readonly #recovering = new Map<string, Map<Client, HeldWhileRecovering>>();
   #sweeps = 0;
 
-  constructor(hub: Hub, routes: Routes, broker: Broker, log: Logger) {
+  constructor(hub: Hub, routes: Routes, broker: Broker, events: CoreEvents) {
     this.#hub = hub;
     this.#routes = routes;
     this.#broker = broker;
-    this.#log = log;
+    this.#events = events;
     this.#budget = new MemoryBudget(routes.limits.historyBytes);
-    warnOnEvict(this.#budget, log);
+    reportEvictions(this.#budget, (full) => events.notice({ kind: 'historyBudgetFull', ...full }));
     this.#history = new MemoryHistory(this.#budget);
     this.#replay = new ReplayWindow({
       budget: this.#budget,
       limits: (host) => routes.match(host)?.config.replay,
       sockets: (host, token) => hub.countToken(host, token),
       anyHost: () => routes.config.hosts.some((host) => host.replay),
-      log,
+      events,
       broker,
     });
-    broker.onJoined(() => void this.#replay.sync().catch((error: Error) => log.error('replay sync failed', { node: broker.status()?.node, error: error.message })));
+    broker.onJoined(() => void this.#replay.sync().catch((error: Error) => events.notice({ kind: 'replaySyncFailed', node: broker.status()?.node, how: 'failed', reason: error.message })));
   }
 
   /** A reload may change the budget. */
@@ -102,7 +102,7 @@ export class Recovery {
     // A client that resumes by offsets gets them that way: the plain frames would reach it twice.
     if (!missed || client.protocol.resumes) return;
     for (const frame of missed.frames) this.#hub.send(client, frame);
-    this.#log.info('replayed', { host: client.host, socket: client.id, frames: missed.frames.length, dropped: missed.dropped || undefined });
+    this.#events.notice({ kind: 'replayed', client, frames: missed.frames.length, dropped: missed.dropped });
   }
 
   /** Whether this node's copy of a stream holds everything after `asked`. */
@@ -161,7 +161,7 @@ export class Recovery {
     if (asked && missed) {
       for (const publication of missed.publications) this.#hub.send(client, protocol.publication(stream, { epoch: missed.top.epoch, offset: publication.offset }, publication.frame));
     }
-    if (asked) this.#log.info(missed?.recovered ? 'recovered' : 'not recovered', { host: client.host, socket: client.id, channel: stream, missed: missed?.publications.length, from: client.storedOf(stream) ? 'redis' : undefined });
+    if (asked) this.#events.notice({ kind: 'recovered', client, channel: stream, recovered: missed?.recovered ?? false, missed: missed?.publications.length, fromStore: client.storedOf(stream) !== undefined });
   }
 
   /**
@@ -181,7 +181,7 @@ export class Recovery {
     if (!client.open || !enter()) return;
     const held = holding.entries;
     const protocol = client.protocol;
-    if (holding.lost) this.#log.warn('recovery buffer full', { host: client.host, socket: client.id, channel, held: holding.limit });
+    if (holding.lost) this.#events.notice({ kind: 'recoveryHeldFull', client, channel, held: holding.limit });
     if (!covers(asked, stored) || holding.lost) {
       // The store cannot fill it either, or more came meanwhile than was held: what this node holds, said as not recovered unless it fills the gap.
       this.announce(client, channel, key, limits, how, asked);
@@ -199,7 +199,7 @@ export class Recovery {
       if (position.epoch === asked.epoch && position.offset <= last) continue;
       this.#hub.send(client, protocol.publication(channel, position, frame));
     }
-    this.#log.info('recovered', { host: client.host, socket: client.id, channel, missed: stored.entries.length, from: 'redis' });
+    this.#events.notice({ kind: 'recovered', client, channel, recovered: true, missed: stored.entries.length, fromStore: true });
   }
 
   /**

@@ -10,9 +10,7 @@ import type { Broker } from '../broker.ts';
 import type { NodeRequest } from '../requests.ts';
 import { ReplaySync, SYNC_ANSWER_BYTES, SYNC_CASTS_BYTES } from './replay-sync.ts';
 import { newEpoch } from './history.ts';
-import { sha256Hex } from '../ids.ts';
-import { shortHash } from '../../ops/log.ts';
-import type { Logger } from '../../ops/log.ts';
+import type { CoreEvents } from '../events.ts';
 import type { MemoryBudget } from './budget.ts';
 import { Replay } from './replay.ts';
 import type { Missed, ReplayLimits } from './replay.ts';
@@ -27,7 +25,8 @@ export interface ReplayWindowOptions {
   sockets(host: string, token: string): number;
   /** Whether any host replays (a node with none has nothing to sync). */
   anyHost(): boolean;
-  log: Logger;
+  /** Where syncs and expiries are reported. */
+  events: CoreEvents;
   /** Shared with history: one bound on all the process keeps of past frames. */
   budget?: MemoryBudget;
   /** How the other nodes are told, and asked what they keep. */
@@ -123,21 +122,21 @@ export class ReplayWindow {
     } finally {
       this.#syncs.delete(id);
     }
-    const { log } = this.#options;
-    if (!sync.started) return log.warn('replay sync incomplete', { node, reason: gathered.spread?.degraded ?? 'its own request did not come back in time' });
+    const { events } = this.#options;
+    if (!sync.started) return events.notice({ kind: 'replaySyncFailed', node, how: 'incomplete', reason: gathered.spread?.degraded ?? 'its own request did not come back in time' });
     if (sync.overflowed) {
-      log.warn('replay sync abandoned', { node, reason: `more than ${SYNC_CASTS_BYTES} bytes of casts arrived while the answers were awaited; gone tokens that left before this node joined are not kept here` });
+      events.notice({ kind: 'replaySyncFailed', node, how: 'abandoned', reason: `more than ${SYNC_CASTS_BYTES} bytes of casts arrived while the answers were awaited; gone tokens that left before this node joined are not kept here` });
       for (const solo of this.#replay.takeSolo()) broker.notify({ t: 'replayLeft', ...solo });
       return;
     }
     const answers = [...gathered.results].filter(([from]) => from !== node).map(([, result]) => result);
     const merged = sync.merge(this.#replay, answers, { limits: this.#options.limits, present: (host, token) => this.#options.sockets(host, token) > 0 });
     for (const solo of this.#replay.takeSolo()) broker.notify({ t: 'replayLeft', ...solo });
-    log.info('replay synced', { node, tokens: merged.adopted, forgotten: merged.forgotten || undefined, invalid: merged.invalid || undefined });
+    events.notice({ kind: 'replaySynced', node, tokens: merged.adopted, forgotten: merged.forgotten, invalid: merged.invalid });
   }
 
-  /** Forgets tokens whose window is over. Every node keeps them: the node the token left says so, the others only in debug. */
+  /** Forgets tokens whose window is over (every node keeps them; `here`: the token left this node). */
   sweep(): void {
-    this.#replay.sweep(undefined, (host, token, frames, here) => this.#options.log[here ? 'info' : 'debug']('replay expired', { host, token: shortHash(sha256Hex(token)), frames }));
+    this.#replay.sweep(undefined, (host, token, frames, here) => this.#options.events.notice({ kind: 'replayExpired', host, token, frames, here }));
   }
 }
