@@ -8,6 +8,7 @@
  *      function wsReceive(string $host, string $token, string $socket, $message) // $message: decoded JSON (or the raw text)
  *      function wsClose(string $host, string $token, string $socket)
  *      function wsCanSubscribe(string $host, string $token, string $socket, string $channel) // hosts with clientChannels; without it, clients may join nothing
+ *      function wsWebhook(string $host, string $app, array $events, int $timeMs) // a Pusher app's webhook {"host": ...}; throw to have the batch retried
  *    wsAuth and wsConnect may return ['channels' => [...], 'info' => [...]] to accept and join channels.
  *    and point wsgate at it: { "hooks": "/srv/app/ws.php", "build": false }
  *    What wsReceive prints goes to the socket, line by line, as it is printed.
@@ -140,11 +141,20 @@ if (!function_exists('wsgate_run_hook')) {
 /** Runs one hook of the user's file; returns its result. Output goes wherever it is buffered to. */
 function wsgate_run_hook(string $target, array $args)
 {
-    $names = ['websocket::auth' => 'wsAuth', 'websocket::connect' => 'wsConnect', 'websocket::receive' => 'wsReceive', 'websocket::close' => 'wsClose', 'websocket::subscribe' => 'wsCanSubscribe'];
+    $names = ['websocket::auth' => 'wsAuth', 'websocket::connect' => 'wsConnect', 'websocket::receive' => 'wsReceive', 'websocket::close' => 'wsClose', 'websocket::subscribe' => 'wsCanSubscribe', 'websocket::webhook' => 'wsWebhook'];
     if (!isset($names[$target])) throw new RuntimeException("unknown target $target");
     $function = $names[$target];
-    // A client may join a channel only when the app says so.
-    if (!function_exists($function)) return $target === 'websocket::subscribe' ? false : null;
+    // A client may join a channel only when the app says so; a webhook batch must not be taken as delivered when nothing took it.
+    if (!function_exists($function)) {
+        if ($target === 'websocket::webhook') throw new RuntimeException('wsWebhook() is not defined in the hooks file');
+        return $target === 'websocket::subscribe' ? false : null;
+    }
+    if ($target === 'websocket::webhook') {
+        [$host, $app, , $body] = array_map('strval', array_pad($args, 4, ''));
+        $batch = json_decode($body, true);
+        if (!is_array($batch) || !is_array($batch['events'] ?? null)) throw new RuntimeException('wsgate sent a webhook batch this SDK cannot read');
+        return $function($host, $app, $batch['events'], (int) ($batch['time_ms'] ?? 0));
+    }
     if ($target === 'websocket::subscribe') return $function(...array_map('strval', array_pad($args, 4, '')));
     [$host, $token, $socket] = array_map('strval', array_pad($args, 3, ''));
     if ($target === 'websocket::receive') {

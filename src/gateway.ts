@@ -32,6 +32,7 @@ import type { PathMatch } from './config/paths.ts';
 import type { Pools, PoolsHealth } from './hooks/pool/pools.ts';
 import { logObserver } from './ops/log-observer.ts';
 import type { Logger } from './ops/log.ts';
+import type { HookOutcome } from './hooks/runners/runner.ts';
 import { Monitor } from './ops/monitor.ts';
 import type { Gauge } from './ops/metrics.ts';
 import { PusherFront } from './protocols/pusher/front.ts';
@@ -57,6 +58,7 @@ export class Gateway implements Watched {
   readonly #publishing: Publishing;
   readonly #admission: Admission;
   readonly #lifecycle: Lifecycle;
+  readonly #hooks: HookCalls;
 
   constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker, members: MemberStore = new MemoryMembers()) {
     const events = this.events;
@@ -65,7 +67,7 @@ export class Gateway implements Watched {
     this.#broker = broker;
     this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (client, buffered) => this.#lifecycle.tooSlow(client as Client, buffered), traffic: (host) => events.traffic(this.#routes.label(host)) });
     const hub = this.hub;
-    const hooks = new HookCalls(hub, events);
+    const hooks = (this.#hooks = new HookCalls(hub, events));
     this.#recovery = new Recovery(hub, this.#routes, broker, events);
     this.#channels = new Channels({ hub, recovery: this.#recovery, broker, members, events, memberFrames: PUSHER });
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, workers: () => pools.health().workers });
@@ -222,6 +224,17 @@ export class Gateway implements Watched {
 
   healthEverywhere(): Promise<Spread<ClusterHealth>> {
     return this.#publishing.healthEverywhere();
+  }
+
+  /**
+   * A Pusher app's webhook batch to the `webhook` hook of a host (its
+   * resident workers or module): the whole outcome, so the webhook queue can
+   * tell a retry from a refusal; undefined when no host of that name is
+   * configured now.
+   */
+  runWebhook(host: string, app: string, body: string, signal?: AbortSignal): Promise<HookOutcome> | undefined {
+    const route = this.#routes.match(host);
+    return route && this.#hooks.outcome({ host, id: '', token: app }, route, 'webhook', body, undefined, signal);
   }
 
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined {

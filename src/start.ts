@@ -152,7 +152,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config));
   // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.
-  const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log });
+  const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log, worker: (host, app, body, signal) => gateway.runWebhook(host, app, body, signal) });
   gateway.events.observe(webhookObserver((host) => gateway.pusher.appsOn(host), webhooks));
   gateway.addMetrics(() => pusherGauges(gateway.pusher, webhooks));
 

@@ -11,7 +11,7 @@ import * as v from 'valibot';
 import { BUILTIN_NONE, PUSHER_DEFAULTS } from './defaults.ts';
 import { HostTable, parseAuthority } from './hosts.ts';
 import { count, sharedFields } from './schema.ts';
-import type { HostConfig, PusherApp, PusherConfig, PusherLimits, PusherWebhookEvent } from './types.ts';
+import type { HostConfig, PusherApp, PusherConfig, PusherLimits, PusherWebhook, PusherWebhookEvent } from './types.ts';
 
 /** Where `{"env": "NAME"}` values come from; the process's environment unless a caller (a test) says otherwise. */
 export type EnvLookup = (name: string) => string | undefined;
@@ -102,17 +102,28 @@ const WebhookUrl = v.pipe(
   }, 'expected an http or https URL such as "https://app.example.com/pusher/webhook"'),
 );
 
-const Webhook = v.strictObject(
-  {
-    url: WebhookUrl,
-    events: v.optional(
-      v.pipe(
-        v.array(v.picklist(PUSHER_WEBHOOK_EVENTS, `expected one of ${PUSHER_WEBHOOK_EVENTS.map((e) => `"${e}"`).join(', ')}`)),
-        v.minLength(1, 'expected at least one event (leave "events" out for all of them)'),
+const Webhook = v.pipe(
+  v.strictObject(
+    {
+      url: v.optional(WebhookUrl),
+      host: v.optional(HostName),
+      events: v.optional(
+        v.pipe(
+          v.array(v.picklist(PUSHER_WEBHOOK_EVENTS, `expected one of ${PUSHER_WEBHOOK_EVENTS.map((e) => `"${e}"`).join(', ')}`)),
+          v.minLength(1, 'expected at least one event (leave "events" out for all of them)'),
+        ),
       ),
-    ),
-  },
-  'expected an object such as {"url": "https://app.example.com/pusher/webhook"}',
+    },
+    'expected an object such as {"url": "https://app.example.com/pusher/webhook"} or {"host": "app.example.com"}',
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed || (dataset.value.url === undefined) !== (dataset.value.host === undefined)) return;
+    addIssue({ message: `expected either "url" (an endpoint the batches are POSTed to) or "host" (a configured host whose resident workers or module take them), ${dataset.value.url === undefined ? 'got neither' : 'not both'}` });
+  }),
+  v.transform((hook): PusherWebhook => {
+    const where = hook.url !== undefined ? { url: hook.url } : { host: hook.host! };
+    return hook.events ? { ...where, events: hook.events } : where;
+  }),
 );
 
 const App = (env: EnvLookup) =>
@@ -141,7 +152,7 @@ const App = (env: EnvLookup) =>
         ...(origins !== undefined && { origins }),
         ...(maxConnections !== undefined && { maxConnections }),
         limits: { ...PUSHER_DEFAULTS.limits, ...limits } as PusherLimits,
-        webhooks: webhooks.map((hook) => (hook.events ? { url: hook.url, events: hook.events } : { url: hook.url })),
+        webhooks,
       };
       return draft;
     }),
@@ -224,5 +235,20 @@ export function resolvePusher(drafts: PusherAppDraft[], hosts: HostConfig[], tim
     }
     resolved.pusher.apps.push({ ...rest, host, sharesHost: true });
   }
+  for (const [i, draft] of drafts.entries()) {
+    for (const [j, hook] of draft.webhooks.entries()) {
+      const problem = hook.host === undefined ? undefined : workerProblem(hook.host, table, hosts);
+      if (problem) resolved.problems.push({ path: pathOf('pusher', 'apps', i, 'webhooks', j, 'host'), message: problem });
+    }
+  }
   return resolved;
+}
+
+/** A webhook's batches go to a host's `webhook` hook only where its hooks stay loaded: a one-shot process per batch would be an HTTP request's cost again, and a batch (up to 256 KB) may not fit in an argument. */
+function workerProblem(host: string, table: HostTable<HostConfig>, hosts: HostConfig[]): string | undefined {
+  const config = table.match(host);
+  if (!config) return `no configured host matches "${host}" (the hosts are ${hosts.map((h) => JSON.stringify(h.key)).join(', ')}); a webhook's "host" names the host whose resident workers or module take its batches`;
+  if (config.mode === 'oneshot') return `host "${config.key}" runs its hooks one-shot (a process each); a webhook goes to resident workers ("build": false) or a module, or use "url"`;
+  if (config.module?.startsWith('builtin:')) return `host "${config.key}" runs a built-in module, which takes no webhooks`;
+  return undefined;
 }

@@ -127,12 +127,15 @@ export interface PusherConfig {
 /** What a Pusher app may post to its webhooks. */
 export type PusherWebhookEvent = 'channel_occupied' | 'channel_vacated' | 'member_added' | 'member_removed' | 'client_event' | 'cache_miss';
 
-export interface PusherWebhook {
-  /** Where the batch is POSTed (http or https). */
-  url: string;
+/**
+ * Where an app's webhook batches go: POSTed to a URL, or given to the
+ * `webhook` hook of a configured host whose hooks run resident or in-process
+ * (no HTTP round trip, no endpoint to expose).
+ */
+export type PusherWebhook = ({ url: string; host?: undefined } | { host: string; url?: undefined }) & {
   /** The events it takes; undefined: all of them. */
   events?: PusherWebhookEvent[];
-}
+};
 
 /** Pusher's own limits, as its docs state them, each settable per app. */
 export interface PusherLimits {

@@ -50,6 +50,13 @@ export class HookCalls {
    * while it is open.
    */
   async run(who: HookSubject, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: AbortSignal): Promise<unknown> {
+    const outcome = await this.outcome(who, route, hook, message, streamTo, signal);
+    if (!outcome.ok && outcome.busy) return BUSY;
+    return outcome.ok ? outcome.result : undefined;
+  }
+
+  /** Runs one hook, as run() does, and gives its whole outcome (why it failed, not only that it did). */
+  async outcome(who: HookSubject, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: AbortSignal): Promise<HookOutcome> {
     const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message, params: who.params };
     const onLine = streamTo
       ? (line: string) => {
@@ -67,8 +74,7 @@ export class HookCalls {
     const seconds = (performance.now() - started) / 1000;
     const ended = outcome.ok ? 'ok' : outcome.cancelled ? 'cancelled' : outcome.busy ? 'busy' : 'failed';
     this.#events.hook({ host: who.host, socket: who.id, hook, label: route.config.key, mode: route.config.mode, seconds, outcome: ended, error: outcome.ok ? undefined : outcome.error, stderr: outcome.stderr });
-    if (ended === 'busy') return BUSY;
-    return outcome.ok ? outcome.result : undefined;
+    return outcome;
   }
 
   /** The grant in an auth or connect result; a malformed one is reported and grants nothing. */

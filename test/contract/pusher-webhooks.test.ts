@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type PusherJs from 'pusher-js';
 import { waitFor } from '../support/events.ts';
+import { join } from 'node:path';
+import { connect } from '../support/client.ts';
 import { pusherClient, subscribed, webhookReceiver } from '../support/pusher.ts';
-import { TARGET, startServer, targetAvailable } from '../support/server.ts';
+import { FIXTURES, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
 const skip = targetAvailable();
@@ -66,5 +68,53 @@ describe(`Pusher webhooks on ${TARGET}`, { skip }, () => {
     await subscribed(c, 'cache-prices');
     await waitFor('the cache miss', () => seen('cache_miss', 'cache-prices').length === 1);
     assert.equal(seen('channel_occupied', 'cache-prices').length, 1);
+  });
+});
+
+describe(`Pusher webhooks to a resident PHP worker on ${TARGET}`, { skip }, () => {
+  const WORKER_APP = { id: 'worker-app', key: 'worker-key', secret: 'the-worker-secret-0123456789' };
+  let server: Started;
+  const clients: PusherJs[] = [];
+  before(async () => {
+    server = await startServer({
+      config: {
+        hosts: { 'sdk.test': { hooks: join(FIXTURES, 'ws.php'), build: false } },
+        pusher: { apps: [{ ...WORKER_APP, host: 'sdk.test', webhooks: [{ host: 'sdk.test', events: ['channel_occupied', 'channel_vacated'] }] }] },
+      },
+    });
+  });
+  after(async () => {
+    for (const client of clients) client.disconnect();
+    await server?.stop();
+  });
+
+  it('gives the batches to wsWebhook() on the host\'s workers, no HTTP in between, and retries one that threw', async () => {
+    // wsWebhook() casts each batch to this socket.
+    const watcher = await connect(server.port, { host: 'sdk.test', token: 'webhook-watcher' });
+    const batches: Array<{ webhook: string; time_ms: number; events: Array<{ name: string; channel: string }> }> = [];
+    const next = async () => {
+      const batch = JSON.parse(await watcher.next(15_000)) as (typeof batches)[number];
+      batches.push(batch);
+      return batch;
+    };
+    const c = await pusherClient(WORKER_APP, server.port);
+    clients.push(c);
+    await subscribed(c, 'room');
+    const first = await next();
+    assert.equal(first.webhook, 'worker-app', 'the app\'s id');
+    assert.ok(Math.abs(first.time_ms - Date.now()) < 60_000, 'time_ms is the batch\'s time');
+    assert.deepEqual(first.events, [{ name: 'channel_occupied', channel: 'room' }]);
+    c.unsubscribe('room');
+    assert.deepEqual((await next()).events, [{ name: 'channel_vacated', channel: 'room' }]);
+
+    // The first run for "flaky" throws: the batch comes again after the backoff, once.
+    await subscribed(c, 'flaky');
+    assert.deepEqual((await next()).events, [{ name: 'channel_occupied', channel: 'flaky' }]);
+    await server.waitForLog(/webhook app=worker-app host=hook:sdk\.test result=retry .*reason=hook-failed/);
+    await server.waitForLog(/ERROR hook failed host=sdk\.test hook=webhook .*flaky failed once on purpose/);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    assert.match(metrics, /^wsgate_hook_runs_total\{host="sdk.test",hook="webhook",mode="resident",result="ok"\} 3$/m);
+    assert.match(metrics, /^wsgate_hook_runs_total\{host="sdk.test",hook="webhook",mode="resident",result="failed"\} 1$/m);
+    watcher.ws.terminate();
   });
 });

@@ -166,6 +166,20 @@ describe('a Pusher app\'s problems, each at its path', () => {
     ]);
   });
 
+  it('webhooks to a host: a configured host whose hooks stay loaded (resident or a module), and either "url" or "host"', () => {
+    const config = parseConfig({ hosts: { ...hosts, 'worker.test': { hooks: '/srv/ws.php', build: false } }, pusher: { apps: [app({ webhooks: [{ host: 'worker.test', events: ['member_added'] }, { host: 'x.tenant.test' }] })] } }, 'f.json', '/srv', env({}));
+    assert.deepEqual(config.pusher?.apps[0]?.webhooks, [{ host: 'worker.test', events: ['member_added'] }, { host: 'x.tenant.test' }]);
+    assert.deepEqual(problemsOf({ apps: [app({ webhooks: [{ host: 'other.test' }, { host: 'app.test' }, { url: 'https://x.test', host: 'app.test' }, {}, { host: 'https://x.test/' }] })] }), [
+      'f.json: pusher.apps[0].webhooks[2]: expected either "url" (an endpoint the batches are POSTed to) or "host" (a configured host whose resident workers or module take them), not both',
+      'f.json: pusher.apps[0].webhooks[3]: expected either "url" (an endpoint the batches are POSTed to) or "host" (a configured host whose resident workers or module take them), got neither',
+      'f.json: pusher.apps[0].webhooks[4].host: expected a plain host name such as "app.example.com" (no port, "*", scheme or path), got "https://x.test/"',
+    ]);
+    assert.deepEqual(problemsOf({ apps: [app({ webhooks: [{ host: 'other.test' }, { host: 'app.test' }] })] }), [
+      'f.json: pusher.apps[0].webhooks[0].host: no configured host matches "other.test" (the hosts are "app.test", "*.tenant.test"); a webhook\'s "host" names the host whose resident workers or module take its batches',
+      'f.json: pusher.apps[0].webhooks[1].host: host "app.test" runs its hooks one-shot (a process each); a webhook goes to resident workers ("build": false) or a module, or use "url"',
+    ]);
+  });
+
   it('unknown fields, in the section, an app, its limits and its webhooks', () => {
     assert.deepEqual(problemsOf({ apps: [app({ clientEvent: true, limits: { payloads: 1 }, webhooks: [{ url: 'https://x.test', secret: 'x' }] })], cluster: 'eu' }), [
       'f.json: pusher.apps[0].limits.payloads: unknown field',

@@ -223,6 +223,21 @@ describe('core in-process', () => {
     assert.deepEqual(ann.take(), []);
   });
 
+  it('runs a Pusher webhook batch on a host\'s module `webhook` export, and fails one for a module without it', async () => {
+    const got: Array<{ token: string; socket: string; message?: string }> = [];
+    core = startCore({ hosts: { 'a.test': MODULE, 'b.test': MODULE } }, {
+      'a.test': { webhook: ({ token, socket, message }) => void got.push({ token, socket, message }) },
+      'b.test': {},
+    });
+    const body = '{"time_ms":1,"events":[{"name":"channel_occupied","channel":"c"}]}';
+    assert.deepEqual(await core.gateway.runWebhook('a.test', '1001', body), { ok: true, result: undefined });
+    assert.deepEqual(got, [{ token: '1001', socket: '', message: body }], 'the app\'s id, no socket, the batch as Pusher posts it');
+    const missing = await core.gateway.runWebhook('b.test', '1001', body);
+    assert.equal(missing?.ok, false, 'a batch nobody took is not delivered');
+    assert.equal(core.gateway.runWebhook('c.test', '1001', body), undefined, 'no such host');
+    assert.match(core.gateway.metricsText(), /wsgate_hook_runs_total\{host="a.test",hook="webhook",mode="module",result="ok"\} 1/);
+  });
+
   it('counts casts, deliveries and hooks for /metrics through its observers', async () => {
     core = startCore({ hosts: { 'a.test': MODULE } }, { 'a.test': { receive: () => undefined } });
     const s = await core.connect('a.test', 'ann');

@@ -10,7 +10,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import Pusher from 'pusher';
 import type { PusherApp, PusherWebhook } from '../../src/config/types.ts';
 import { createLogger } from '../../src/ops/log.ts';
-import { Webhooks, type WebhookEvent, type WebhookOptions } from '../../src/protocols/pusher/webhooks.ts';
+import { Webhooks, type WebhookEvent, type WebhookOptions, type WebhookWorker } from '../../src/protocols/pusher/webhooks.ts';
+import type { HookOutcome } from '../../src/hooks/runners/runner.ts';
 
 /** Timers that run only when a test fires them, in the order they were set. */
 class FakeClock {
@@ -454,5 +455,64 @@ describe('Pusher webhooks: bounds, reload and stop', { timeout: 10_000 }, () => 
     assert.match(log.matching(/result=removed/)[0] ?? '', /app=1001 .*dropped=1/);
     hooks.emit(renewed, added);
     assert.equal(hooks.stats().queued, 0, 'a removed app\'s events are not taken');
+  });
+});
+
+describe('Pusher webhooks to a host\'s hook (WorkerTarget)', { timeout: 10_000 }, () => {
+  type Call = { host: string; app: string; events: unknown[] };
+
+  /** A worker that answers each run with the next outcome given, and records what it was given. */
+  function worker(outcomes: Array<HookOutcome | undefined>) {
+    const calls: Call[] = [];
+    const run: WebhookWorker = (host, app, body) => {
+      calls.push({ host, app, events: (JSON.parse(body) as { events: unknown[] }).events });
+      const outcome = outcomes.shift();
+      return outcome && Promise.resolve(outcome);
+    };
+    return { calls, run };
+  }
+
+  it('gives the batch to the host\'s hook as Pusher would post it, retries a busy or failed run, and counts it once', async () => {
+    const { calls, run } = worker([{ ok: false, error: 'queue full', busy: true }, { ok: false, error: 'RuntimeException: db down' }, { ok: true, result: null }]);
+    const app = pusherApp([{ host: 'app.test' }]);
+    const hooks = webhooks(app, { worker: run });
+    hooks.emit(app, occupied);
+    hooks.emit(app, added);
+    await clock.fire();
+    assert.equal(await clock.fire(), 500, 'a busy worker is retried after the backoff');
+    assert.equal(await clock.fire(), 1000, 'a hook that failed, too');
+    await log.waitFor(/result=sent/);
+    assert.equal(calls.length, 3);
+    for (const call of calls) assert.deepEqual(call, { host: 'app.test', app: '1001', events: [occupied, added] });
+    assert.deepEqual(hooks.stats(), { sent: 2, failed: 0, dropped: 0, retries: 2, queued: 0, inFlight: 0 }, 'its two events, once');
+    assert.match(log.matching(/result=retry/)[0] ?? '', /host=hook:app\.test .*reason=busy/);
+    assert.match(log.matching(/result=retry/)[1] ?? '', /reason=hook-failed/);
+  });
+
+  it('does not retry a host that is not configured (any more)', async () => {
+    const { calls, run } = worker([undefined]);
+    const app = pusherApp([{ host: 'gone.test' }]);
+    const hooks = webhooks(app, { worker: run });
+    hooks.emit(app, occupied);
+    await clock.fire();
+    const [line] = await log.waitFor(/result=refused/);
+    assert.match(line!, /WARN .*host=hook:gone\.test .*reason=host-not-configured/);
+    assert.equal(calls.length, 1);
+    assert.equal(clock.timers.length, 0, 'no retry is set');
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+  });
+
+  it('a reload keeps the queue of a webhook whose host stays, and a URL and a host on one app are two queues', async () => {
+    const { calls, run } = worker([{ ok: true, result: null }]);
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ host: 'app.test' }, { url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { worker: run });
+    hooks.emit(app, occupied);
+    assert.equal(hooks.stats().queued, 2, 'one event waits for each webhook');
+    hooks.configure([pusherApp([{ host: 'app.test', events: ['channel_occupied'] }])]);
+    assert.equal(hooks.stats().queued, 1, 'the host\'s stays, the URL\'s is dropped');
+    await clock.fire();
+    await log.waitFor(/result=sent/);
+    assert.deepEqual(calls.map((call) => call.events), [[occupied]]);
   });
 });

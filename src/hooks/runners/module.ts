@@ -21,7 +21,7 @@ export interface HookContext {
   host: string;
   token: string;
   socket: string;
-  /** The client's message text (receive only). */
+  /** The client's message text (receive), or a Pusher webhook's batch as JSON text (webhook: `{"time_ms": ..., "events": [...]}`, `token` is the app's id). */
   message?: string;
   /** The channel a client asks to join (subscribe only). */
   channel?: string;
@@ -58,7 +58,7 @@ export interface ModuleCast {
   toSocket(host: string, socket: string, text: string): number;
 }
 
-const HOOKS: HookName[] = ['auth', 'connect', 'receive', 'close', 'subscribe'];
+const HOOKS: HookName[] = ['auth', 'connect', 'receive', 'close', 'subscribe', 'webhook'];
 
 /** Checks that what a module exports under hook names are functions. */
 export function asHookModule(exports: Record<string, unknown>, where: string): HookModule {
@@ -86,8 +86,8 @@ export class ModuleRunner implements Runner {
   async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
     if (signal?.aborted) return cancelledOutcome();
     const hook = this.#hooks[job.hook];
-    // A client may join a channel only when the module says so.
-    if (!hook) return { ok: true, result: job.hook === 'subscribe' ? false : '' };
+    // A client may join a channel only when the module says so; a webhook batch nobody takes is not delivered.
+    if (!hook) return job.hook === 'webhook' ? { ok: false, error: 'the module exports no "webhook" function' } : { ok: true, result: job.hook === 'subscribe' ? false : '' };
     const context: HookContext = {
       host: job.host,
       token: job.token,

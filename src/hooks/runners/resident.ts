@@ -18,7 +18,8 @@ export class ResidentRunner implements Runner {
     if (job.message !== undefined) args.push(job.message);
     // Empty lines are dropped as in one-shot mode: the page script parses every frame as JSON.
     const lines = onLine && ((line: string) => line.trim() !== '' && onLine(line));
-    // Each socket is a lane of the pool's queue: one socket's backlog does not hold up another's next hook.
-    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane: `socket:${job.socket}` }, lines || undefined, this.timeoutMs, signal);
+    // Each socket is a lane of the pool's queue: one socket's backlog does not hold up another's next hook. An app's webhooks are a lane of their own.
+    const lane = job.hook === 'webhook' ? `webhook:${job.token}` : `socket:${job.socket}`;
+    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane }, lines || undefined, this.timeoutMs, signal);
   }
 }

@@ -5,15 +5,20 @@
 import * as v from 'valibot';
 import { channelProblem } from '../../core/targets.ts';
 
-/** `subscribe` runs only for a client's own subscribe frame, on hosts with clientChannels; its `message` is the channel. */
-export type HookName = 'auth' | 'connect' | 'receive' | 'close' | 'subscribe';
+/**
+ * `subscribe` runs only for a client's own subscribe frame, on hosts with
+ * clientChannels; its `message` is the channel. `webhook` runs for a Pusher
+ * app's webhook that names a host instead of a URL: no socket, `token` is
+ * the app's id and `message` the batch as Pusher would POST it.
+ */
+export type HookName = 'auth' | 'connect' | 'receive' | 'close' | 'subscribe' | 'webhook';
 
 export interface HookJob {
   host: string;
   hook: HookName;
   token: string;
   socket: string;
-  /** The client's message text, for `receive` only. */
+  /** The client's message text for `receive`, the channel for `subscribe`, the batch's JSON for `webhook`. */
   message?: string;
   /** The upgrade path's parameters (`/ws/rooms/{room}` -> {room}), when its route has any. */
   params?: Record<string, string>;

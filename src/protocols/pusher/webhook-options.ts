@@ -1,6 +1,10 @@
 import type { PusherApp, PusherWebhook } from '../../config/types.ts';
 import type { Logger } from '../../ops/log.ts';
-import { HttpTarget, type WebhookTarget } from './webhook-target.ts';
+import type { HookOutcome } from '../../hooks/runners/runner.ts';
+import { HttpTarget, WorkerTarget, type WebhookTarget } from './webhook-target.ts';
+
+/** Runs a batch on a host's `webhook` hook; undefined when the host is not configured (Gateway.runWebhook). */
+export type WebhookWorker = (host: string, app: string, body: string, signal: AbortSignal) => Promise<HookOutcome> | undefined;
 
 /** Runs `fn` after `ms`; the function returned cancels it. */
 export type Schedule = (ms: number, fn: () => void) => () => void;
@@ -36,7 +40,9 @@ export interface WebhookOptions {
   now(): number;
   /** In [0, 1): the jitter. */
   random(): number;
-  /** Where a webhook's batches go. */
+  /** How a webhook that names a host reaches that host's hooks. */
+  worker: WebhookWorker;
+  /** Where a webhook's batches go; by default a URL's HTTP endpoint, or a host's `webhook` hook through `worker`. */
   target(app: PusherApp, webhook: PusherWebhook): WebhookTarget;
 }
 
@@ -65,7 +71,8 @@ export function webhookOptions(given: Partial<WebhookOptions> & { logger: Logger
     schedule: realSchedule,
     now: Date.now,
     random: Math.random,
-    target: (_app, webhook) => new HttpTarget(webhook.url),
+    worker: () => undefined,
+    target: (_app, webhook) => (webhook.url !== undefined ? new HttpTarget(webhook.url) : new WorkerTarget(webhook.host, (...args) => options.worker(...args))),
     ...set,
   };
   // None of these can be 0: the queue would never send, or never try.

@@ -1,6 +1,7 @@
 import type { PusherApp, PusherWebhook, PusherWebhookEvent } from '../../config/types.ts';
 import { batchBody } from './webhook-events.ts';
 import { backoff, type WebhookOptions } from './webhook-options.ts';
+import { webhookWhere } from './webhook-target.ts';
 import type { Delivery, WebhookTarget } from './webhook-target.ts';
 
 /** What every queue adds to, for stats(). */
@@ -45,7 +46,8 @@ function attemptSignal(timeoutMs: number, closed: AbortSignal): { signal: AbortS
  */
 export class WebhookQueue {
   app: PusherApp;
-  readonly url: string;
+  /** Where it goes (the URL, or `host:` and the host): a reload that keeps it keeps the queue. */
+  readonly where: string;
   readonly target: WebhookTarget;
   #accepts: ReadonlySet<PusherWebhookEvent> | undefined;
   readonly #options: WebhookOptions;
@@ -63,14 +65,14 @@ export class WebhookQueue {
 
   constructor(app: PusherApp, webhook: PusherWebhook, options: WebhookOptions, counters: WebhookCounters) {
     this.app = app;
-    this.url = webhook.url;
+    this.where = webhookWhere(webhook);
     this.#accepts = webhook.events && new Set(webhook.events);
     this.#options = options;
     this.#counters = counters;
     this.target = options.target(app, webhook);
   }
 
-  /** A reload that keeps the URL: new credentials sign the next attempt, the new filter takes the next event. */
+  /** A reload that keeps where it goes: new credentials sign the next attempt, the new filter takes the next event. */
   update(app: PusherApp, webhook: PusherWebhook): void {
     this.app = app;
     this.#accepts = webhook.events && new Set(webhook.events);

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { signWebhook } from './signatures.ts';
-import type { PusherApp } from '../../config/types.ts';
+import type { PusherApp, PusherWebhook } from '../../config/types.ts';
+import type { HookOutcome } from '../../hooks/runners/runner.ts';
 import { VERSION } from '../../version.ts';
 
 /** One POST's worth of events for one webhook. */
@@ -19,8 +20,8 @@ export type Delivery =
 
 /**
  * Where a batch goes. The queue owns batching, retries, bounds and
- * counting; a target only tries once and says how it went. HTTP is the
- * first kind; a resident PHP worker would be another.
+ * counting; a target only tries once and says how it went: an HTTP
+ * endpoint (HttpTarget) or a host's `webhook` hook (WorkerTarget).
  */
 export interface WebhookTarget {
   /** What logs may name: for HTTP the URL's host, never its path, query or credentials. */
@@ -29,6 +30,10 @@ export interface WebhookTarget {
   deliver(batch: Batch, signal: AbortSignal): Promise<Delivery>;
 }
 
+/** What tells one webhook from another across a reload: its URL, or the host it runs on. */
+export function webhookWhere(webhook: PusherWebhook): string {
+  return webhook.url ?? `host:${webhook.host}`;
+}
 
 export function hostOf(url: string): string {
   try {
@@ -108,5 +113,37 @@ export class HttpTarget implements WebhookTarget {
     const reason = `status-${status}`;
     if (status === 429 || status >= 500) return { ok: false, retry: true, reason, retryAfterMs: retryAfter(response.headers.get('retry-after')) };
     return { ok: false, retry: false, reason };
+  }
+}
+
+/**
+ * A host's `webhook` hook: its resident workers (the SDK's wsWebhook()) or
+ * its module's `webhook` export take the batch as it would be POSTed, with
+ * no HTTP round trip and nothing to sign (it never leaves the gateway).
+ * Whatever stops a batch may pass (a worker busy, crashed or slow, a hook
+ * that threw) and is retried; a host that is gone is not.
+ */
+export class WorkerTarget implements WebhookTarget {
+  readonly label: string;
+  readonly #host: string;
+  readonly #run: (host: string, app: string, body: string, signal: AbortSignal) => Promise<HookOutcome> | undefined;
+
+  constructor(host: string, run: (host: string, app: string, body: string, signal: AbortSignal) => Promise<HookOutcome> | undefined) {
+    this.#host = host;
+    this.#run = run;
+    this.label = `hook:${host}`;
+  }
+
+  async deliver(batch: Batch, signal: AbortSignal): Promise<Delivery> {
+    let outcome: HookOutcome | undefined;
+    try {
+      outcome = await this.#run(this.#host, batch.app.id, batch.body, signal);
+    } catch {
+      outcome = { ok: false, error: 'the hook call threw' };
+    }
+    if (outcome === undefined) return { ok: false, retry: false, reason: 'host-not-configured' };
+    if (outcome.ok) return { ok: true };
+    if (signal.aborted) return { ok: false, retry: true, reason: failureReason(undefined, signal) };
+    return { ok: false, retry: true, reason: outcome.busy ? 'busy' : outcome.cancelled ? 'cancelled' : 'hook-failed' };
   }
 }

@@ -4,9 +4,10 @@ import type { Logger } from '../../ops/log.ts';
 import { eventJson, type WebhookEvent } from './webhook-events.ts';
 import { webhookOptions, type WebhookOptions } from './webhook-options.ts';
 import { WebhookQueue, type WebhookCounters } from './webhook-queue.ts';
+import { webhookWhere } from './webhook-target.ts';
 
 export type { WebhookEvent, WebhookEventName } from './webhook-events.ts';
-export type { WebhookOptions, Schedule } from './webhook-options.ts';
+export type { WebhookOptions, Schedule, WebhookWorker } from './webhook-options.ts';
 export type { Batch, Delivery, WebhookTarget } from './webhook-target.ts';
 
 export interface WebhookStats extends WebhookCounters {
@@ -42,7 +43,7 @@ export class Webhooks {
   }
 
   /**
-   * Takes a reload's apps. A webhook whose app and URL stay keeps its queue
+   * Takes a reload's apps. A webhook whose app and URL (or host) stay keeps its queue
    * (and what waits in it); one that is gone, or whose app is, has its
    * queue dropped and its requests aborted.
    */
@@ -53,7 +54,8 @@ export class Webhooks {
       if (app.webhooks.length === 0 || next.has(app.id)) continue;
       const before = this.#apps.get(app.id);
       const queues = app.webhooks.map((webhook) => {
-        const same = before?.queues.find((queue) => queue.url === webhook.url && !kept.has(queue));
+        const where = webhookWhere(webhook);
+        const same = before?.queues.find((queue) => queue.where === where && !kept.has(queue));
         if (!same) return new WebhookQueue(app, webhook, this.#options, this.#counters);
         same.update(app, webhook);
         kept.add(same);
