@@ -11,8 +11,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../ops/log.ts';
-import { BusMessageSchema, ReplySchema, parseWith } from './messages.ts';
+import { BusMessageSchema, ReplySchema, checkWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
+import { Outbox, unbatch } from './outbox.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
 import type { StoredStream } from '../core/history/history.ts';
 
@@ -58,6 +59,11 @@ export class Cluster {
   /** `own`: this node sent the request (its own copy, back from the bus); `echo`: it delivered it already (see notify()). */
   readonly #apply: (request: ClusterRequest, own: boolean, echo?: boolean) => unknown;
   readonly #waiting = new Map<string, Waiting>();
+  /** What this node publishes in one turn goes out together (outbox.ts). */
+  readonly #outbox: Outbox;
+  /** Request ids: unique to this process (its prefix) without a random draw per request. */
+  readonly #idPrefix = randomBytes(6).toString('base64url');
+  #idSeq = 0;
   #up = false;
   #reason = 'connecting to Redis';
   #live = new Set<string>();
@@ -83,6 +89,7 @@ export class Cluster {
     this.#log = log;
     this.#apply = apply;
     this.node = options.node;
+    this.#outbox = new Outbox((channel, text) => this.#link.publish(channel, text));
     link.onState((state, reason) => {
       if (this.#stopped) return;
       if (state === 'up') {
@@ -144,9 +151,10 @@ export class Cluster {
     // Not yet listening on the bus: its own copy would not come back to it.
     if (!this.#up || !this.#subscribed) return this.#alone(request, this.#up ? 'not yet subscribed to the cluster bus' : this.#reason);
     const started = performance.now();
-    const id = randomBytes(9).toString('base64url');
+    const id = `${this.#idPrefix}${(++this.#idSeq).toString(36)}`;
     const expected = new Set(this.nodes());
     const results = new Map<string, unknown>();
+    let failed: Error | undefined;
     const done = new Promise<void>((resolve) => {
       const timer = setTimeout(finish, this.#options.deadlineMs);
       function finish() {
@@ -155,15 +163,14 @@ export class Cluster {
       }
       this.#waiting.set(id, { expected, results, finish });
     });
-    try {
-      await this.#publish({ id, from: this.node, request }, numbered);
-    } catch (error) {
+    this.#publish({ id, from: this.node, request }, numbered, (error) => {
+      failed = error;
       this.#waiting.get(id)?.finish();
-      this.#waiting.delete(id);
-      if (results.size === 0) return this.#alone(request, `Redis publish failed: ${(error as Error).message}`);
-    }
+    });
     await done;
     this.#waiting.delete(id);
+    // Nothing came back, not even its own copy: the request never reached the bus, so it is applied here alone.
+    if (failed && results.size === 0) return this.#alone(request, `Redis publish failed: ${failed.message}`);
     const missing = [...expected].filter((node) => !results.has(node));
     this.stats.requests++;
     this.stats.seconds += (performance.now() - started) / 1000;
@@ -175,13 +182,19 @@ export class Cluster {
     return { results: ordered, missing };
   }
 
-  /** A numbered request goes through Redis's script, which puts its position in: `position` stands in for it here. */
-  async #publish(message: BusMessage, numbered: NumberedStream | undefined): Promise<void> {
+  /**
+   * Puts a message on the bus, with what this turn writes besides. A
+   * numbered request goes through Redis's script, which puts its position
+   * in (`position` stands in for it here); what waits in the outbox goes
+   * first, so the bus keeps the order the node wrote in.
+   */
+  #publish(message: BusMessage, numbered: NumberedStream | undefined, failed: (error: Error) => void): void {
     const channel = `${this.#options.prefix}bus`;
-    if (!numbered || message.request.t !== 'cast') return this.#link.publish(channel, JSON.stringify(message));
+    if (!numbered || message.request.t !== 'cast') return this.#outbox.write(channel, JSON.stringify(message), failed);
     const text = JSON.stringify({ ...message, request: { ...message.request, position: POSITION } });
     const [head, tail] = text.split(JSON.stringify(POSITION)) as [string, string];
-    await this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail);
+    this.#outbox.flush();
+    this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail).catch(failed);
   }
 
   /**
@@ -192,7 +205,7 @@ export class Cluster {
    */
   send(request: ClusterRequest, numbered: NumberedStream | undefined, failed: () => void): boolean {
     if (!this.#up || !this.#subscribed) return false;
-    this.#publish({ id: '', from: this.node, request }, numbered).catch(failed);
+    this.#publish({ id: '', from: this.node, request }, numbered, failed);
     return true;
   }
 
@@ -220,10 +233,8 @@ export class Cluster {
   notify(request: ClusterRequest, echo?: { failed: () => void }): boolean {
     if (!this.#up) return false;
     const message: BusMessage = echo ? { id: '', from: this.node, echo: true, request } : { id: '', from: this.node, skipSender: true, request };
-    this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(message)).catch(() => {
-      // Redis went away: the state listener says so, once.
-      echo?.failed();
-    });
+    // Should Redis go away on the way, the state listener says so, once.
+    this.#outbox.write(`${this.#options.prefix}bus`, JSON.stringify(message), echo && (() => echo.failed()));
     return true;
   }
 
@@ -232,6 +243,8 @@ export class Cluster {
     clearInterval(this.#heartbeat);
     for (const waiting of this.#waiting.values()) waiting.finish();
     if (this.#up) {
+      // What this node wrote goes before its goodbye.
+      await Promise.all(this.#outbox.flush());
       await this.#link.leave(`${this.#options.prefix}nodes`, this.node).catch(() => {});
       const leaving: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'leaving', node: this.node } };
       await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(leaving)).catch(() => {});
@@ -244,13 +257,35 @@ export class Cluster {
     return { results: new Map([[this.node, this.#apply(request, true)]]), missing: [...this.#live].filter((node) => node !== this.node), degraded: reason };
   }
 
+  /** One PUBLISH of the bus: a message, or several in the order their node wrote them. */
   #onBus(text: string): void {
-    const parsed = parseWith(BusMessageSchema, text);
-    if (!parsed.ok) {
-      this.#log.warn('cluster message ignored', { node: this.node, problem: parsed.problem });
-      return;
+    const items = this.#unbatch(text, 'cluster message ignored');
+    for (const item of items) {
+      const parsed = checkWith(BusMessageSchema, item);
+      if (parsed.ok) this.#onMessage(parsed.value);
+      else this.#log.warn('cluster message ignored', { node: this.node, problem: parsed.problem });
     }
-    const message = parsed.value;
+  }
+
+  /**
+   * The messages of one PUBLISH: none when it is not JSON, the first
+   * BATCH_MAX of a longer batch; with `event`, one warning saying so (the
+   * bus's; answers that are not ours are dropped quietly, as before batches).
+   */
+  #unbatch(text: string, event?: string): unknown[] {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      if (event) this.#log.warn(event, { node: this.node, problem: 'not JSON' });
+      return [];
+    }
+    const { items, dropped } = unbatch(json);
+    if (dropped > 0 && event) this.#log.warn(event, { node: this.node, problem: `a batch of more than ${items.length} messages; ${dropped} dropped` });
+    return items;
+  }
+
+  #onMessage(message: BusMessage): void {
     if (message.skipSender && message.from === this.node) return;
     if (message.echo && message.from === this.node) {
       this.#applySafely(message, true, true);
@@ -277,7 +312,8 @@ export class Cluster {
       this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: `its answer: ${(error as Error).message}` });
       return;
     }
-    this.#link.publish(`${this.#options.prefix}reply:${message.from}`, reply).catch(() => {});
+    // A lost answer shows as that node missing from the request's answer.
+    this.#outbox.write(`${this.#options.prefix}reply:${message.from}`, reply);
   }
 
   /** Applies a request here; a failure is this request's alone, logged, never the bus listener's. */
@@ -291,8 +327,10 @@ export class Cluster {
   }
 
   #onReply(text: string): void {
-    const parsed = parseWith(ReplySchema, text);
-    if (parsed.ok) this.#answer(parsed.value.id, parsed.value.node, parsed.value.result);
+    for (const item of this.#unbatch(text)) {
+      const parsed = checkWith(ReplySchema, item);
+      if (parsed.ok) this.#answer(parsed.value.id, parsed.value.node, parsed.value.result);
+    }
   }
 
   #answer(id: string, node: string, result: unknown): void {
@@ -336,6 +374,7 @@ export class Cluster {
 
   /** Said once per link (again after Redis comes back): the others count this node from now, not from their next beat. */
   async #announce(): Promise<void> {
+    this.#outbox.flush();
     const joining: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
     await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(joining));
     this.#announced = true;

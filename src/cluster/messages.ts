@@ -73,14 +73,21 @@ export const ReplySchema = v.object({ id: v.string(), node: v.string(), result: 
 
 export type Reply = v.InferOutput<typeof ReplySchema>;
 
+export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string };
+
 /** The text parsed and checked, or undefined (and why) when it is not a message of ours. */
-export function parseWith<T>(schema: v.GenericSchema<unknown, T>, text: string): { ok: true; value: T } | { ok: false; problem: string } {
+export function parseWith<T>(schema: v.GenericSchema<unknown, T>, text: string): Checked<T> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return { ok: false, problem: 'not JSON' };
   }
+  return checkWith(schema, json);
+}
+
+/** A parsed value checked (one message of a batch). */
+export function checkWith<T>(schema: v.GenericSchema<unknown, T>, json: unknown): Checked<T> {
   const parsed = v.safeParse(schema, json);
   return parsed.success ? { ok: true, value: parsed.output } : { ok: false, problem: v.summarize(parsed.issues).slice(0, 200) };
 }

@@ -1,0 +1,75 @@
+/**
+ * What a node publishes in one turn of the event loop goes out together: the
+ * bus messages as one PUBLISH (a JSON array when there are several, in the
+ * order they were written), and the answers to each other node as one
+ * PUBLISH on its reply channel. Each PUBLISH costs a write, its reply and a
+ * read on every node that hears it; under load many casts and answers share
+ * one. Nothing waits longer than the end of the turn it was written in.
+ */
+import { setImmediate } from 'node:timers';
+
+/** One message waiting to go, and what runs should its PUBLISH fail. */
+interface Entry {
+  text: string;
+  failed?: (error: Error) => void;
+}
+
+/** Bus messages or answers in one PUBLISH at most: a burst is cut into several rather than one huge message. */
+export const BATCH_MAX = 256;
+
+/** The text of one PUBLISH: a message alone as it is, several as a JSON array. */
+export function batchText(texts: readonly string[]): string {
+  return texts.length === 1 ? texts[0]! : `[${texts.join(',')}]`;
+}
+
+/** The messages of one PUBLISH, as batchText wrote them; at most `max`, the rest is dropped (and counted). */
+export function unbatch(json: unknown, max = BATCH_MAX): { items: unknown[]; dropped: number } {
+  if (!Array.isArray(json)) return { items: [json], dropped: 0 };
+  return json.length <= max ? { items: json, dropped: 0 } : { items: json.slice(0, max), dropped: json.length - max };
+}
+
+export class Outbox {
+  readonly #publish: (channel: string, text: string) => Promise<void>;
+  /** By channel, in the order first written to: the bus and each reply channel. */
+  #waiting = new Map<string, Entry[]>();
+  #scheduled = false;
+
+  constructor(publish: (channel: string, text: string) => Promise<void>) {
+    this.#publish = publish;
+  }
+
+  /** Queues `text` for `channel`; `failed` runs should its PUBLISH fail (Redis went away on the way). */
+  write(channel: string, text: string, failed?: (error: Error) => void): void {
+    let entries = this.#waiting.get(channel);
+    if (!entries) this.#waiting.set(channel, (entries = []));
+    entries.push({ text, failed });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /**
+   * Publishes everything waiting now. Called at the end of the turn, and
+   * before anything that must follow it on the same connection (a numbered
+   * publication, a node's goodbye).
+   */
+  flush(): Promise<void>[] {
+    this.#scheduled = false;
+    const waiting = this.#waiting;
+    if (waiting.size === 0) return [];
+    this.#waiting = new Map();
+    const sent: Promise<void>[] = [];
+    for (const [channel, entries] of waiting) {
+      for (let at = 0; at < entries.length; at += BATCH_MAX) {
+        const batch = entries.slice(at, at + BATCH_MAX);
+        sent.push(
+          this.#publish(channel, batchText(batch.map((entry) => entry.text))).catch((error: Error) => {
+            for (const entry of batch) entry.failed?.(error);
+          }),
+        );
+      }
+    }
+    return sent;
+  }
+}
