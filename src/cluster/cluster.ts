@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../ops/log.ts';
 import { BusMessageSchema, ReplySchema, checkWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
-import { Outbox, unbatch } from './outbox.ts';
+import { Outbox, readBatch } from './outbox.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
 import type { StoredStream } from '../core/history/history.ts';
 
@@ -259,30 +259,13 @@ export class Cluster {
 
   /** One PUBLISH of the bus: a message, or several in the order their node wrote them. */
   #onBus(text: string): void {
-    const items = this.#unbatch(text, 'cluster message ignored');
+    const { items, problem } = readBatch(text);
+    if (problem) this.#log.warn('cluster message ignored', { node: this.node, problem });
     for (const item of items) {
       const parsed = checkWith(BusMessageSchema, item);
       if (parsed.ok) this.#onMessage(parsed.value);
       else this.#log.warn('cluster message ignored', { node: this.node, problem: parsed.problem });
     }
-  }
-
-  /**
-   * The messages of one PUBLISH: none when it is not JSON, the first
-   * BATCH_MAX of a longer batch; with `event`, one warning saying so (the
-   * bus's; answers that are not ours are dropped quietly, as before batches).
-   */
-  #unbatch(text: string, event?: string): unknown[] {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      if (event) this.#log.warn(event, { node: this.node, problem: 'not JSON' });
-      return [];
-    }
-    const { items, dropped } = unbatch(json);
-    if (dropped > 0 && event) this.#log.warn(event, { node: this.node, problem: `a batch of more than ${items.length} messages; ${dropped} dropped` });
-    return items;
   }
 
   #onMessage(message: BusMessage): void {
@@ -327,7 +310,8 @@ export class Cluster {
   }
 
   #onReply(text: string): void {
-    for (const item of this.#unbatch(text)) {
+    // Answers that are not ours are dropped quietly: only the request they name could use them.
+    for (const item of readBatch(text).items) {
       const parsed = checkWith(ReplySchema, item);
       if (parsed.ok) this.#answer(parsed.value.id, parsed.value.node, parsed.value.result);
     }

@@ -28,6 +28,18 @@ export function unbatch(json: unknown, max = BATCH_MAX): { items: unknown[]; dro
   return json.length <= max ? { items: json, dropped: 0 } : { items: json.slice(0, max), dropped: json.length - max };
 }
 
+/** The messages of one PUBLISH's text: none when it is not JSON, the first `max` of a longer batch; `problem` says which. */
+export function readBatch(text: string, max = BATCH_MAX): { items: unknown[]; problem?: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { items: [], problem: 'not JSON' };
+  }
+  const { items, dropped } = unbatch(json, max);
+  return dropped > 0 ? { items, problem: `a batch of more than ${max} messages; ${dropped} dropped` } : { items };
+}
+
 export class Outbox {
   readonly #publish: (channel: string, text: string) => Promise<void>;
   /** By channel, in the order first written to: the bus and each reply channel. */
