@@ -132,8 +132,7 @@ function listening(subscriber: Redis, channels: () => string[], changed: () => v
 
 export function connectRedis(url: string): RedisLink {
   const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
-  // Commands issued in one turn (the outbox's PUBLISHes to the bus and to reply channels) go out in one write, their replies in one read.
-  const commands = new Redis(url, { ...options, enableAutoPipelining: true }) as WithHeartbeat;
+  const commands = new Redis(url, options) as WithHeartbeat;
   commands.defineCommand('wsgateHeartbeat', { lua: HEARTBEAT, numberOfKeys: 1 });
   // The subscriber queues its SUBSCRIBE until it is connected, however long Redis takes to come (a node may start
   // first), and resubscribes by itself after a reconnect.
