@@ -23,7 +23,7 @@ export const DEFAULTS = {
   timeout: 30,
   maxBody: 1 << 20,
   shutdownTimeout: 10,
-  pool: { idle: 60, maxJobs: 10_000, maxQueue: 1000, bootTimeout: 30 },
+  pool: { idle: 60, maxJobs: 10_000, maxQueue: 1000, bootTimeout: 30, writeAhead: true },
   limits: {
     frame: 1 << 20,
     sockets: 100_000,

@@ -41,6 +41,7 @@ export function poolOf(global: PoolFields, host: PoolFields = {}): PoolConfig {
     maxJobs: p.maxJobs ?? DEFAULTS.pool.maxJobs,
     maxQueue: p.maxQueue ?? DEFAULTS.pool.maxQueue,
     bootTimeoutMs: (p.bootTimeout ?? DEFAULTS.pool.bootTimeout) * 1000,
+    writeAhead: p.writeAhead ?? DEFAULTS.pool.writeAhead,
   };
 }
 

@@ -84,6 +84,7 @@ export const poolFields = {
   maxJobs: v.optional(count('a number of jobs')),
   maxQueue: v.optional(count('a number of jobs')),
   bootTimeout: v.optional(seconds),
+  writeAhead: v.optional(v.boolean('expected true (write a busy worker its next job) or false (one job at a time)')),
 };
 export const HostPool = v.strictObject(poolFields);
 export type PoolFields = v.InferOutput<typeof HostPool>;

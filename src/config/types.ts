@@ -16,6 +16,12 @@ export interface PoolConfig {
   maxJobs: number;
   maxQueue: number;
   bootTimeoutMs: number;
+  /**
+   * A busy worker may be written its next job, to wait in its stdin, even
+   * when it did not offer pipelining: Phlo's phlo_serve and the daemon's
+   * workers read one job line at a time and answer it before the next.
+   */
+  writeAhead: boolean;
 }
 
 /** Per-socket and per-server limits (bytes, counts, per second). */

@@ -36,7 +36,8 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
     before(async () => {
       server = await startServer({
         env: { WSGATE_TEST_EVENTS: events, WSGATE_TEST_BOOT_MS: '100' },
-        config: { pool: { cap: 1 }, hosts: { 'p.test': resident({ maxQueue: 2 }) } },
+        // One job at a time, so the queue's bound is what the test sees (writing ahead would hold one job more).
+        config: { pool: { cap: 1 }, hosts: { 'p.test': resident({ maxQueue: 2, writeAhead: false }) } },
       });
     });
     after(async () => {
@@ -115,9 +116,10 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
   describe('pipelining', () => {
     const pipelined = async (server: Started) => (await health(server)).pools[APP];
 
-    it('sends a worker that offers it the next job while it runs one, and keeps a Phlo worker to one at a time', async () => {
-      for (const offers of [true, false]) {
-        const server = await startServer({ env: offers ? { WSGATE_TEST_PIPELINE: '1' } : {}, config: { pool: { cap: 1 }, hosts: { 'p.test': resident() } } });
+    it('writes a busy worker its next job: one that offers it, and a Phlo worker (writeAhead, on by default), but not with writeAhead off', async () => {
+      for (const [offers, writeAhead, ahead] of [[true, undefined, true], [false, undefined, true], [false, false, false]] as const) {
+        const pool = writeAhead === undefined ? { cap: 1 } : { cap: 1, writeAhead };
+        const server = await startServer({ env: offers ? { WSGATE_TEST_PIPELINE: '1' } : {}, config: { pool, hosts: { 'p.test': resident() } } });
         try {
           const a = await connect(server.port, { host: 'p.test', token: 'a' });
           const b = await connect(server.port, { host: 'p.test', token: 'b' });
@@ -128,7 +130,7 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
             const p = await pipelined(server);
             return p && p.queued + p.pipelined === 1 ? p : undefined;
           });
-          assert.deepEqual([stats.pipelined, stats.queued], offers ? [1, 0] : [0, 1]);
+          assert.deepEqual([stats.pipelined, stats.queued], ahead ? [1, 0] : [0, 1], `offers ${offers}, writeAhead ${writeAhead}`);
           assert.equal(await a.next(), 'woke');
           assert.equal(typeof JSON.parse(await b.next()).pid, 'number');
           a.ws.terminate();
@@ -139,8 +141,9 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
       }
     });
 
-    it('runs a job that waited behind a job whose worker died on a new worker, and fails only the one that ran', async () => {
-      const server = await startServer({ env: { WSGATE_TEST_PIPELINE: '1' }, config: { pool: { cap: 1 }, hosts: { 'p.test': resident() } } });
+    for (const offers of [true, false]) {
+    it(`runs a job that waited behind a job whose worker died on a new worker, and fails only the one that ran (${offers ? 'a worker that offers pipelining' : 'a Phlo worker, written ahead'})`, async () => {
+      const server = await startServer({ env: offers ? { WSGATE_TEST_PIPELINE: '1' } : {}, config: { pool: { cap: 1 }, hosts: { 'p.test': resident() } } });
       try {
         const a = await connect(server.port, { host: 'p.test', token: 'a' });
         const b = await connect(server.port, { host: 'p.test', token: 'b' });
@@ -154,6 +157,31 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
         assert.notEqual(reply.pid, first, 'it ran on the new worker');
         await server.waitForLog(/hook failed host=p\.test .*hook=receive/);
         assert.equal((await pipelined(server))!.failed - before, 1, 'only the crashed job failed');
+        a.ws.terminate();
+        b.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
+    }
+
+    it('runs a job written behind one that timed out on a new worker, once', async () => {
+      const server = await startServer({ config: { pool: { cap: 1 }, hosts: { 'p.test': resident({}, { timeout: 1 }) } } });
+      try {
+        const a = await connect(server.port, { host: 'p.test', token: 'a' });
+        const b = await connect(server.port, { host: 'p.test', token: 'b' });
+        const first = (await whoami(a)).pid;
+        const before = (await pipelined(server))!;
+        a.send(JSON.stringify({ cmd: 'sleep', seconds: 5 }));
+        await waitFor('the sleep to run', async () => (await pipelined(server))?.busy === 1);
+        b.send(JSON.stringify({ cmd: 'whoami' }));
+        await waitFor('the whoami to be written ahead', async () => (await pipelined(server))?.pipelined === 1);
+        const reply = JSON.parse(await b.next()) as { pid: number };
+        assert.notEqual(reply.pid, first, 'it ran on the new worker, after the timed-out one was killed');
+        await server.waitForLog(/hook failed host=p\.test .*hook=receive.*timed out/);
+        const after = (await pipelined(server))!;
+        assert.equal(after.failed - before.failed, 1, 'only the job that timed out failed');
+        assert.equal(after.done - before.done, 1, 'the job behind it ran once');
         a.ws.terminate();
         b.ws.terminate();
       } finally {

@@ -37,7 +37,7 @@ describe('each host form transforms to its HostConfig', () => {
       app: '/a.php',
       command: ['php', '/a.php', 'phlo_serve'],
       timeoutMs: 30_000,
-      pool: { idleMs: 1000, maxJobs: 10_000, maxQueue: 5, bootTimeoutMs: 30_000 },
+      pool: { idleMs: 1000, maxJobs: 10_000, maxQueue: 5, bootTimeoutMs: 30_000, writeAhead: true },
     });
   });
 
@@ -48,7 +48,7 @@ describe('each host form transforms to its HostConfig', () => {
       mode: 'resident',
       hooks: '/etc/wsgate/hooks.php',
       timeoutMs: 3000,
-      pool: { idleMs: 60_000, maxJobs: 10_000, maxQueue: 1000, bootTimeoutMs: 30_000 },
+      pool: { idleMs: 60_000, maxJobs: 10_000, maxQueue: 1000, bootTimeoutMs: 30_000, writeAhead: true },
     });
   });
 

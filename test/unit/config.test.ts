@@ -70,9 +70,9 @@ describe('parseConfig', () => {
       app: '/a.php',
       command: ['php', '/a.php', 'phlo_serve'],
       timeoutMs: 30_000,
-      pool: { idleMs: 5000, maxJobs: 7, maxQueue: 1000, bootTimeoutMs: 30_000 },
+      pool: { idleMs: 5000, maxJobs: 7, maxQueue: 1000, bootTimeoutMs: 30_000, writeAhead: true },
     });
-    assert.deepEqual(config.pool, { idleMs: 5000, maxJobs: 10_000, maxQueue: 1000, bootTimeoutMs: 30_000 });
+    assert.deepEqual(config.pool, { idleMs: 5000, maxJobs: 10_000, maxQueue: 1000, bootTimeoutMs: 30_000, writeAhead: true });
   });
 
   it('hosts sharing an app must agree on its pool', () => {

@@ -24,6 +24,8 @@ export interface PoolSettings {
   bootTimeoutMs: number;
   /** Bytes a line a job prints may have (limits.hookLine); a worker printing a longer frame is killed. */
   maxLine?: number;
+  /** A busy worker is written its next job even when it did not offer pipelining (pool.writeAhead; Phlo's workers read one line at a time). */
+  writeAhead?: boolean;
 }
 
 export interface PoolStats {
@@ -207,6 +209,8 @@ export class Pool {
         }, wait);
       } else if (this.capacity.claim(this)) this.#boot();
     }
+    // A worker starting for what waits is its sooner start: the job a busy worker runs may be long.
+    if (this.#booting) return;
     // Whatever still waits goes behind the current job of a worker that takes jobs early, so it never idles between two.
     while (this.#queue.length > 0) {
       const worker = this.#pipeliningWorker();
@@ -269,7 +273,7 @@ export class Pool {
   /** The pipelining worker with the fewest jobs waiting that can take one more. */
   #pipeliningWorker(): Worker | undefined {
     let pick: Worker | undefined;
-    for (const w of this.#workers) if (w.canTake() && w.jobs < this.settings.maxJobs && (!pick || w.inflight < pick.inflight)) pick = w;
+    for (const w of this.#workers) if (w.canTake(this.settings.writeAhead) && w.jobs < this.settings.maxJobs && (!pick || w.inflight < pick.inflight)) pick = w;
     return pick;
   }
 
@@ -325,7 +329,7 @@ export class Pool {
   }
 
   #assign(worker: Worker, item: Queued): void {
-    void worker.run(item.job, item.onLine, item.timeoutMs).then((outcome) => {
+    void worker.run(item.job, item.onLine, item.timeoutMs, this.settings.writeAhead).then((outcome) => {
       if (!outcome.ok && outcome.notStarted && !this.#stopped && !item.signal?.aborted) {
         // It never reached PHP's hands (its worker died before): it runs on another worker, first in line.
         this.#queue.unshift(item);

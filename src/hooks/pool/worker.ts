@@ -125,15 +125,19 @@ export class Worker {
     return this.#inflight.length;
   }
 
-  /** Whether it can take a job now: idle, or a pipelining worker with room behind its current job. */
-  canTake(): boolean {
+  /**
+   * Whether it can take a job now: idle, or busy with room behind its
+   * current job when it offered pipelining or its pool writes ahead (a
+   * worker that reads its jobs one line at a time, as Phlo's do).
+   */
+  canTake(writeAhead = false): boolean {
     if (this.retiring || this.death) return false;
-    return this.state === 'idle' || (this.state === 'busy' && this.pipelines && this.#inflight.length < PIPELINE_DEPTH);
+    return this.state === 'idle' || (this.state === 'busy' && (this.pipelines || writeAhead) && this.#inflight.length < PIPELINE_DEPTH);
   }
 
   /** Runs one job (see canTake). Never rejects. */
-  run(job: WorkerJob, onLine: ((line: string) => void) | undefined, timeoutMs: number): Promise<WorkerOutcome> {
-    if (!this.canTake()) return Promise.resolve({ ok: false, error: `worker is ${this.state}`, notStarted: true });
+  run(job: WorkerJob, onLine: ((line: string) => void) | undefined, timeoutMs: number, writeAhead = false): Promise<WorkerOutcome> {
+    if (!this.canTake(writeAhead)) return Promise.resolve({ ok: false, error: `worker is ${this.state}`, notStarted: true });
     this.state = 'busy';
     this.jobs++;
     const id = `${this.number}.${this.#nextJob++}`;
