@@ -14,6 +14,7 @@ import type { ConfigIO, Overrides } from './config/config.ts';
 import { colourWanted, stripColour } from './ops/colour.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './ops/log.ts';
 import { sha256Hex, shortHash } from './core/ids.ts';
+import { redactRedisUrl } from './config/redis-url.ts';
 import type { Level, LogFormat } from './ops/log.ts';
 import type { Runtime } from './runtime/types.ts';
 import { WSGATE_PHP } from './hooks/sdk/wsgate-php.ts';
@@ -138,7 +139,9 @@ export function buildCli(runtime: Runtime): CommandDef {
       // No secret is printed (check's output ends up in CI logs and tickets): its hash says which one is set.
       const hashed = (secret: string) => `sha256:${shortHash(sha256Hex(secret))}`;
       const pusher = config.pusher && { apps: config.pusher.apps.map((app) => ({ ...app, secret: hashed(app.secret) })) };
-      const shown = { ...config, ...(config.secret && { secret: hashed(config.secret) }), ...(pusher && { pusher }) };
+      // The Redis URL's passwords neither.
+      const cluster = config.cluster && { ...config.cluster, redis: redactRedisUrl(config.cluster.redis) };
+      const shown = { ...config, ...(config.secret && { secret: hashed(config.secret) }), ...(pusher && { pusher }), ...(cluster && { cluster }) };
       writeOut(JSON.stringify(shown, null, 2));
     },
   });

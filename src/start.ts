@@ -8,6 +8,7 @@ import { availableParallelism, hostname } from 'node:os';
 import type { Context, Hono } from 'hono';
 import { bearerMatches, loopbackTrust } from './http/access.ts';
 import type { Trust } from './http/access.ts';
+import { redactRedisUrl } from './config/redis-url.ts';
 import { BUILTIN_DEMO, BUILTIN_NONE, demoPusherApp } from './config/config.ts';
 import type { Config, HostConfig } from './config/config.ts';
 import { demoHooks } from './demo/hooks.ts';
@@ -88,16 +89,6 @@ async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runne
   return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs, slots: ctx.slots, maxLine: ctx.hookLine });
 }
 
-/** A Redis URL fit for a log line: without its password. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return 'redis://(unparsable)';
-  }
-}
 
 /** An address PHP on this machine can call: a wildcard bind is reached on loopback. */
 function callableHost(listen: string): string {
@@ -259,7 +250,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     redis.start(serverOptions.about.node);
     members!.start(serverOptions.about.node);
     redis.onNodeGone((node) => void members!.nodeGone(node));
-    log.always('cluster', { node: serverOptions.about.node, redis: redactUrl(config.cluster!.redis) });
+    log.always('cluster', { node: serverOptions.about.node, redis: redactRedisUrl(config.cluster!.redis) });
   }
   if (tls) log.info('tls', certFields(tls, config.tls!.cert));
   if (tls && !config.bridge) {

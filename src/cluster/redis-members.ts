@@ -16,7 +16,7 @@
  * changed" and one warning per outage is logged.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
@@ -25,6 +25,7 @@ import { channelHeld, channelKeys, defineScripts, memberHeld, nodeKeys, nodeRun,
 import type { Pipe } from './member-scripts.ts';
 import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
+import { redisOpener } from './redis.ts';
 
 export interface RedisMembersOptions {
   /** The cluster's key prefix (ClusterOptions.prefix). */
@@ -43,7 +44,7 @@ const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(a
  * Redis that is gone or hangs.
  */
 export function connectMembers(url: string, commandTimeoutMs = 2000): Redis {
-  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs, connectTimeout: commandTimeoutMs });
+  return redisOpener(url)({ enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs, connectTimeout: commandTimeoutMs });
 }
 
 export class RedisMembers implements MemberStore {

@@ -10,6 +10,8 @@
  * order, so the cluster delivers locally instead and says it is degraded.
  */
 import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { parseRedisUrl } from '../config/redis-url.ts';
 import type { StoredStream } from '../core/history/history.ts';
 
 export interface RedisLink {
@@ -130,13 +132,28 @@ function listening(subscriber: Redis, channels: () => string[], changed: () => v
   return () => confirmed && subscriber.status === 'ready';
 }
 
+/**
+ * How a connection to the URL's Redis is made: to the instance it names, or,
+ * for a Sentinel URL, to the master the sentinels name now. ioredis asks them
+ * again on every reconnect, and follows a failover they announce
+ * (`failoverDetector`), so both connections move to the new master.
+ */
+export function redisOpener(url: string): (options: RedisOptions) => Redis {
+  const target = parseRedisUrl(url);
+  if ('problem' in target) throw new Error(`cluster.redis: ${target.problem}`);
+  if (target.kind === 'single') return (options) => new Redis(url, options);
+  const { sentinels, name, username, password, sentinelPassword } = target;
+  return (options) => new Redis({ ...options, sentinels, name, username, password, sentinelPassword, failoverDetector: true });
+}
+
 export function connectRedis(url: string): RedisLink {
   const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
-  const commands = new Redis(url, options) as WithHeartbeat;
+  const open = redisOpener(url);
+  const commands = open(options) as WithHeartbeat;
   commands.defineCommand('wsgateHeartbeat', { lua: HEARTBEAT, numberOfKeys: 1 });
   // The subscriber queues its SUBSCRIBE until it is connected, however long Redis takes to come (a node may start
   // first), and resubscribes by itself after a reconnect.
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  const subscriber = open({ ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
   const channels: string[] = [];
   const listeners: Array<(state: 'up' | 'down', reason?: string) => void> = [];
   // Before the listeners below, so a subscriber that closes no longer counts as listening when they look.

@@ -4,6 +4,7 @@
  * routes), its schema transforms to that, so what comes out is typed.
  */
 import * as v from 'valibot';
+import { parseRedisUrl } from './redis-url.ts';
 import { patternProblem } from './channel-rules.ts';
 import type { ChannelRule } from './channel-rules.ts';
 import { pathProblem } from './paths.ts';
@@ -144,7 +145,14 @@ export const Paths = v.pipe(
 
 export const Cluster = v.pipe(
   v.strictObject({
-    redis: v.pipe(nonEmpty('a Redis URL such as "redis://127.0.0.1:6379"'), v.regex(/^rediss?:\/\//, 'expected a Redis URL such as "redis://127.0.0.1:6379"')),
+    redis: v.pipe(
+      nonEmpty('a Redis URL such as "redis://127.0.0.1:6379"'),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const target = parseRedisUrl(dataset.value);
+        if ('problem' in target) addIssue({ message: target.problem });
+      }),
+    ),
     node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
     prefix: v.optional(v.string('expected a key prefix'), 'wsgate:'),
     deadline: v.optional(seconds, 1),
