@@ -2,11 +2,12 @@
  * Client worker for scripts/bench/scale.ts: holds a share of the sockets, each
  * bound to one of several loopback source addresses (so no source address runs
  * out of ephemeral ports), counts the frames they receive, and, with
- * `reconnect`, opens a socket again whenever it closes or is refused, after a
- * random wait of up to `jitterMs` (what a browser client does after a gateway
- * restart). Speaks only over the IPC channel:
+ * `reconnect`, opens a socket again whenever it closes or is refused, on
+ * wsgate.js's own schedule (src/client/reconnect.ts): `delayMs` (333), then
+ * three times longer each failed try, at most 10 s, each ±25 %; an open
+ * starts it again from the first delay. Speaks only over the IPC channel:
  *
- *   driver -> worker  {cmd: 'open', url, host, first, count, addresses, concurrency, reconnect, jitterMs}
+ *   driver -> worker  {cmd: 'open', url, host, first, count, addresses, concurrency, reconnect, delayMs}
  *   worker -> driver  {type: 'opened', open, failed, errors}
  *   driver -> worker  {cmd: 'stats'} -> {type: 'stats', open, frames, refused, reconnects}
  *   driver -> worker  {cmd: 'close'} -> {type: 'done'}, then exits
@@ -26,6 +27,17 @@ const send = (message) => {
   if (process.connected) process.send(message);
 };
 
+/** Failed tries in a row, by socket. */
+const attempts = new Map();
+
+/** wsgate.js's delay before the next try: growing by 3 up to 10 s, with ±25 % jitter. */
+function delayFor(i) {
+  const attempt = (attempts.get(i) ?? 0) + 1;
+  attempts.set(i, attempt);
+  const wait = Math.min(10_000, spec.delayMs * 3 ** (attempt - 1));
+  return wait * (1 + 0.25 * (2 * Math.random() - 1));
+}
+
 /** Opens socket `i`; resolves with an error text, or undefined once it is open. */
 function openOne(i) {
   return new Promise((resolve) => {
@@ -37,6 +49,7 @@ function openOne(i) {
     let opened = false;
     ws.on('open', () => {
       opened = true;
+      attempts.delete(i);
       open++;
       sockets.add(ws);
       resolve(undefined);
@@ -57,7 +70,7 @@ function openOne(i) {
       if (spec.reconnect && !closing) setTimeout(() => {
         reconnects++;
         void openOne(i);
-      }, Math.random() * spec.jitterMs);
+      }, delayFor(i));
     });
   });
 }
