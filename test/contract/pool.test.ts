@@ -73,12 +73,15 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
       c.send('queued two');
       await waitFor('two queued jobs', async () => (await health(server)).pools[APP]!.queued === 2 || undefined);
       d.send('one too many');
-      await server.waitForLog(/hook failed host=p\.test .*hook=receive.*queue full: 2 jobs already wait/);
+      // Refused as a full one-shot queue is: the client is told (1013, try again later), not left thinking it was delivered.
+      await server.waitForLog(/WARN  hook refused host=p\.test .*hook=receive .*queue full: 2 jobs already wait/);
+      assert.deepEqual(await d.closed, { code: 1013, reason: 'the gateway is busy: the message was not delivered; try again later' });
       assert.equal(await a.next(5000), 'woke');
       assert.equal(await b.next(5000), 'queued one');
       assert.equal(await c.next(5000), 'queued two');
-      d.send('room again');
-      assert.equal(await d.next(), 'room again', 'the refused socket is still usable');
+      const again = await client('qe');
+      again.send('room again');
+      assert.equal(await again.next(), 'room again', 'the queue takes jobs again once it has room');
       assert.equal((await health(server)).workers, 1, 'never more than the cap');
     });
   });

@@ -171,7 +171,7 @@ export class Pool {
     if (this.#stopped) return Promise.resolve({ ok: false, error: 'the pool is stopped' });
     if (this.#queue.length >= this.settings.maxQueue) {
       this.#failed++;
-      return Promise.resolve({ ok: false, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });
+      return Promise.resolve({ ok: false, busy: true, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });
     }
     return new Promise<WorkerOutcome>((resolve) => {
       const item: Queued = { job, onLine, timeoutMs, resolve, signal };

@@ -20,7 +20,8 @@ export interface WorkerJob {
   lane?: string;
 }
 
-export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string; notStarted?: true };
+/** `busy`: it never started, the pool's queue being full (an upgrade answers 503 then, as for one-shot hooks). */
+export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string; notStarted?: true; busy?: true };
 
 /** Jobs a pipelining worker holds at once: the one it runs and the next. */
 export const PIPELINE_DEPTH = 2;
