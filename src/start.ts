@@ -89,7 +89,6 @@ async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runne
   return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs, slots: ctx.slots, maxLine: ctx.hookLine });
 }
 
-
 /** An address PHP on this machine can call: a wildcard bind is reached on loopback. */
 function callableHost(listen: string): string {
   if (listen === '0.0.0.0' || listen === '') return '127.0.0.1';

@@ -8,7 +8,7 @@ import { execFileSync, fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_DIR, HOST, ROOT, freePort, quantileSorted, scriptCommand, sleep, startServer, track, withTimeout, wsgateCommand } from './harness.ts';
+import { BENCH_DIR, HOST, ROOT, fmt, freePort, quantileSorted, scriptCommand, sleep, startServer, track, withTimeout, wsgateCommand } from './harness.ts';
 import type { Command, Server, WsgateRuntime } from './harness.ts';
 import { childrenOf, cmdline, cpu, exeOf, reapedChildTicks, ticksToMicros } from './proc.ts';
 
@@ -242,6 +242,51 @@ export async function measureWindow(client: LoopClient, server: Server, php: str
     refused: result.refused,
     errors: result.errors,
   };
+}
+
+/** One closed-loop cell: sockets opened on a server, then a measured window of round trips. */
+export interface LoopCell {
+  /** What the log line names it. */
+  label: string;
+  /** The Host header, if the server routes by it. */
+  host?: string;
+  sockets: number;
+  size: number;
+  /** The PHP binary whose processes under the server count as PHP CPU (none: no PHP). */
+  php?: string;
+  /** The server is wsgate (it drains its hooks before and after). */
+  wsgate: boolean;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Runs a cell on `server`: its window and how long the sockets took to open, or why it failed. Never throws. */
+export async function loopCell(server: Server, cell: LoopCell): Promise<Partial<Window> & { openMs?: number; error?: string }> {
+  const client = startLoopClient();
+  try {
+    client.send({ cmd: 'open', url: `ws://${HOST}:${server.port}/websocket`, host: cell.host, sockets: cell.sockets, size: cell.size, concurrency: 16 });
+    const opened = await client.next('opened', 180_000);
+    if (opened.open !== cell.sockets) throw new Error(`opened ${opened.open} of ${cell.sockets} sockets (${opened.errors.join('; ')})`);
+    await waitDrain(server, cell.wsgate);
+    client.send({ cmd: 'start' });
+    await client.next('started', 10_000);
+    const window = await measureWindow(client, server, cell.php, cell.warmupMs, cell.durationMs);
+    client.send({ cmd: 'close' });
+    await client.next('closed', 60_000);
+    await waitDrain(server, cell.wsgate);
+    console.error(
+      `  ${cell.label}: p50 ${fmt(window.p50)} ms, p99 ${fmt(window.p99)} ms, ${fmt(window.perSecond, 0)} msg/s; ` +
+        `CPU µs/msg server ${fmt(window.serverCpuUs, 0)}, php ${fmt(window.phpCpuUs, 0)}, client ${fmt(window.clientCpuUs, 0)}`,
+    );
+    if (window.count === 0) return { ...window, openMs: opened.ms, error: `no replies in ${cell.durationMs} ms (${window.errors.join('; ')})` };
+    if (window.mismatches) return { ...window, openMs: opened.ms, error: `${window.mismatches} replies differed from what was sent` };
+    return { ...window, openMs: opened.ms };
+  } catch (error) {
+    console.error(`  ${cell.label} failed: ${(error as Error).message}\n    ${server.logTail.slice(-5).join('\n    ')}`);
+    return { error: (error as Error).message };
+  } finally {
+    client.kill();
+  }
 }
 
 /** Starts `command` (on `port` when given, see StartOptions.port), runs `run`, stops it; undefined when it did not start. */

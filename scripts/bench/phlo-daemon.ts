@@ -24,13 +24,12 @@
  * `"build": false`. The daemon's cap is os.cpus().length - 1; wsgate's is set
  * to the same number.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { realpathSync } from 'node:fs';
-import { HOST, ROOT, compiledBinary, fmt, freePort, helpFromDoc, installCleanup, machine, parseFlags, startServer, versions, wsgateCommand } from './harness.ts';
+import { HOST, ROOT, compiledBinary, fmt, freePort, helpFromDoc, installCleanup, machine, median, parseFlags, startServer, versions, wsgateCommand } from './harness.ts';
 import type { Command, Server } from './harness.ts';
-import { ECHO_APP, measureWindow, phpExe, startLoopClient, waitDrain } from './loops.ts';
+import { ECHO_APP, loopCell, phpExe } from './loops.ts';
 import type { Window } from './loops.ts';
 
 helpFromDoc(import.meta.url);
@@ -82,31 +81,6 @@ function wsgateConfig(writeAhead: boolean): string {
   return file;
 }
 
-async function cellOn(server: Server, name: string, round: number, sockets: number, wsgate: boolean): Promise<Row> {
-  const client = startLoopClient();
-  try {
-    client.send({ cmd: 'open', url: `ws://${HOST}:${server.port}/websocket`, host: BENCH_HOST, sockets, size: 64, concurrency: 16 });
-    const opened = await client.next('opened', 180_000);
-    if (opened.open !== sockets) throw new Error(`opened ${opened.open} of ${sockets} sockets (${opened.errors.join('; ')})`);
-    await waitDrain(server, wsgate);
-    client.send({ cmd: 'start' });
-    await client.next('started', 10_000);
-    const window = await measureWindow(client, server, PHP_EXE, WARMUP_MS, DURATION_MS);
-    client.send({ cmd: 'close' });
-    await client.next('closed', 60_000);
-    console.error(`  ${name} ×${sockets}: ${fmt(window.perSecond, 0)} msg/s, p50 ${fmt(window.p50)} ms, p99 ${fmt(window.p99)} ms; CPU µs/msg server ${fmt(window.serverCpuUs, 0)}, php ${fmt(window.phpCpuUs, 0)}`);
-    const row: Row = { server: name, round, sockets, ...window };
-    if (window.count === 0) row.error = `no replies (${window.errors.join('; ')})`;
-    else if (window.mismatches) row.error = `${window.mismatches} replies differed from what was sent`;
-    return row;
-  } catch (error) {
-    console.error(`  ${name} ×${sockets} failed: ${(error as Error).message}\n    ${server.logTail.slice(-5).join('\n    ')}`);
-    return { server: name, round, sockets, error: (error as Error).message };
-  } finally {
-    client.kill();
-  }
-}
-
 const binary = compiledBinary(flags.get('binary'));
 const servers: Array<{ name: string; command: (port: number) => Command; wsgate: boolean }> = [
   { name: 'phlo-daemon', command: daemonCommand, wsgate: false },
@@ -132,17 +106,13 @@ for (let round = 1; round <= ROUNDS; round++) {
       continue;
     }
     try {
-      for (const sockets of CONCURRENCY) rows.push(await cellOn(server, name, round, sockets, wsgate));
+      for (const sockets of CONCURRENCY) rows.push({ server: name, round, sockets, ...(await loopCell(server, { label: `${name} ×${sockets}`, host: BENCH_HOST, sockets, size: 64, php: PHP_EXE, wsgate, warmupMs: WARMUP_MS, durationMs: DURATION_MS })) });
     } finally {
       await server.stop();
     }
   }
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-};
 const v = versions();
 console.log(`\nMachine: ${machine()}; node ${v.node}, bun ${v.bun}; worker cap ${CAP} for both; PHP worker without pipelining (WSGATE_BENCH_PIPELINE=0). ${ROUNDS} interleaved rounds of ${DURATION_MS / 1000} s per cell. Took ${Math.round((Date.now() - started) / 1000)} s.\n`);
 console.log('| server | round | sockets | msg/s | p50 ms | p99 ms | server CPU µs/msg | PHP CPU µs/msg |');

@@ -62,7 +62,7 @@ import {
   withTimeout,
 } from './harness.ts';
 import type { Server, WsgateRuntime } from './harness.ts';
-import { BENCH_HOSTS, ECHO_APP, eachTarget, measureWindow, phpExe, startLoopClient, waitDrain } from './loops.ts';
+import { BENCH_HOSTS, ECHO_APP, eachTarget, loopCell, phpExe } from './loops.ts';
 import type { HookMode, Window } from './loops.ts';
 
 helpFromDoc(import.meta.url);
@@ -144,32 +144,7 @@ async function floor(runtime: 'node' | 'bun' | 'deno', variant: 'raw' | 'pool', 
 
 async function cell(server: Server, base: Omit<Row, 'sockets'>, host: string | undefined, sockets: number, wsgate: boolean): Promise<Row> {
   const label = `${base.server} ${base.mode}${base.cap ? ` cap ${base.cap}` : ''} ×${sockets}`;
-  const client = startLoopClient();
-  try {
-    client.send({ cmd: 'open', url: `ws://${HOST}:${server.port}/websocket`, host, sockets, size: SIZE, concurrency: 16 });
-    const opened = await client.next('opened', 180_000);
-    if (opened.open !== sockets) throw new Error(`opened ${opened.open} of ${sockets} sockets (${opened.errors.join('; ')})`);
-    await waitDrain(server, wsgate);
-    client.send({ cmd: 'start' });
-    await client.next('started', 10_000);
-    const window = await measureWindow(client, server, wsgate ? PHP_EXE : undefined, WARMUP_MS, DURATION_MS);
-    client.send({ cmd: 'close' });
-    await client.next('closed', 60_000);
-    await waitDrain(server, wsgate);
-    const row: Row = { ...base, sockets, openMs: opened.ms, ...window };
-    if (window.count === 0) row.error = `no replies in ${DURATION_MS} ms (${window.errors.join('; ')})`;
-    else if (window.mismatches) row.error = `${window.mismatches} replies differed from what was sent`;
-    console.error(
-      `  ${label}: p50 ${fmt(window.p50)} ms, p99 ${fmt(window.p99)} ms, ${fmt(window.perSecond, 0)} msg/s; ` +
-        `CPU µs/msg server ${fmt(window.serverCpuUs, 0)}, php ${fmt(window.phpCpuUs, 0)}, client ${fmt(window.clientCpuUs, 0)}`,
-    );
-    return row;
-  } catch (error) {
-    console.error(`  ${label} failed: ${(error as Error).message}\n    ${server.logTail.slice(-5).join('\n    ')}`);
-    return { ...base, sockets, error: (error as Error).message };
-  } finally {
-    client.kill();
-  }
+  return { ...base, sockets, ...(await loopCell(server, { label, host, sockets, size: SIZE, php: wsgate ? PHP_EXE : undefined, wsgate, warmupMs: WARMUP_MS, durationMs: DURATION_MS })) };
 }
 
 // ---------------------------------------------------------------- run
