@@ -273,7 +273,7 @@ export class Pool {
   /** The pipelining worker with the fewest jobs waiting that can take one more. */
   #pipeliningWorker(): Worker | undefined {
     let pick: Worker | undefined;
-    for (const w of this.#workers) if (w.canTake(this.settings.writeAhead) && w.jobs < this.settings.maxJobs && (!pick || w.inflight < pick.inflight)) pick = w;
+    for (const w of this.#workers) if (w.canTake() && w.jobs < this.settings.maxJobs && (!pick || w.inflight < pick.inflight)) pick = w;
     return pick;
   }
 
@@ -290,6 +290,7 @@ export class Pool {
       {
         onExit: (w, reason) => this.#onExit(w, reason),
         onStderr: (w, text) => this.log.warn('worker stderr', { app: this.app, pid: w.pid, stderr: text.trim() }),
+        writesAhead: () => this.settings.writeAhead === true,
       },
       this.settings.bootTimeoutMs,
       this.settings.maxLine,
@@ -329,7 +330,7 @@ export class Pool {
   }
 
   #assign(worker: Worker, item: Queued): void {
-    void worker.run(item.job, item.onLine, item.timeoutMs, this.settings.writeAhead).then((outcome) => {
+    void worker.run(item.job, item.onLine, item.timeoutMs).then((outcome) => {
       if (!outcome.ok && outcome.notStarted && !this.#stopped && !item.signal?.aborted) {
         // It never reached PHP's hands (its worker died before): it runs on another worker, first in line.
         this.#queue.unshift(item);

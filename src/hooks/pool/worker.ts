@@ -79,7 +79,8 @@ export class Worker {
   constructor(
     argv: string[],
     spawn: Spawn,
-    private readonly hooks: { onExit(worker: Worker, reason: string): void; onStderr(worker: Worker, text: string): void },
+    /** `writesAhead`: its pool writes a busy worker its next job even unasked (pool.writeAhead, read now: a reload may change it). */
+    private readonly hooks: { onExit(worker: Worker, reason: string): void; onStderr(worker: Worker, text: string): void; writesAhead?(): boolean },
     bootTimeoutMs: number,
     maxLine?: number,
   ) {
@@ -131,14 +132,14 @@ export class Worker {
    * current job when it offered pipelining or its pool writes ahead (a
    * worker that reads its jobs one line at a time, as Phlo's do).
    */
-  canTake(writeAhead = false): boolean {
+  canTake(): boolean {
     if (this.retiring || this.death) return false;
-    return this.state === 'idle' || (this.state === 'busy' && (this.pipelines || writeAhead) && this.#inflight.length < PIPELINE_DEPTH);
+    return this.state === 'idle' || (this.state === 'busy' && (this.pipelines || this.hooks.writesAhead?.() === true) && this.#inflight.length < PIPELINE_DEPTH);
   }
 
   /** Runs one job (see canTake). Never rejects. */
-  run(job: WorkerJob, onLine: ((line: string) => void) | undefined, timeoutMs: number, writeAhead = false): Promise<WorkerOutcome> {
-    if (!this.canTake(writeAhead)) return Promise.resolve({ ok: false, error: `worker is ${this.state}`, notStarted: true });
+  run(job: WorkerJob, onLine: ((line: string) => void) | undefined, timeoutMs: number): Promise<WorkerOutcome> {
+    if (!this.canTake()) return Promise.resolve({ ok: false, error: `worker is ${this.state}`, notStarted: true });
     this.state = 'busy';
     this.jobs++;
     const id = `${this.number}.${this.#nextJob++}`;
