@@ -1,10 +1,8 @@
 import type { PusherApp, PusherWebhook } from '../../config/types.ts';
 import type { Logger } from '../../ops/log.ts';
-import type { HookOutcome } from '../../hooks/runners/runner.ts';
-import { HttpTarget, WorkerTarget, type WebhookTarget } from './webhook-target.ts';
+import { HttpTarget, WorkerTarget, type WebhookTarget, type WebhookWorker } from './webhook-target.ts';
 
-/** Runs a batch on a host's `webhook` hook; undefined when the host is not configured (Gateway.runWebhook). */
-export type WebhookWorker = (host: string, app: string, body: string, signal: AbortSignal) => Promise<HookOutcome> | undefined;
+export type { WebhookWorker };
 
 /** Runs `fn` after `ms`; the function returned cancels it. */
 export type Schedule = (ms: number, fn: () => void) => () => void;

@@ -116,6 +116,9 @@ export class HttpTarget implements WebhookTarget {
   }
 }
 
+/** Runs a batch on a host's `webhook` hook; undefined when the host is not configured (Gateway.runWebhook). */
+export type WebhookWorker = (host: string, app: string, body: string, signal: AbortSignal) => Promise<HookOutcome> | undefined;
+
 /**
  * A host's `webhook` hook: its resident workers (the SDK's wsWebhook()) or
  * its module's `webhook` export take the batch as it would be POSTed, with
@@ -126,9 +129,9 @@ export class HttpTarget implements WebhookTarget {
 export class WorkerTarget implements WebhookTarget {
   readonly label: string;
   readonly #host: string;
-  readonly #run: (host: string, app: string, body: string, signal: AbortSignal) => Promise<HookOutcome> | undefined;
+  readonly #run: WebhookWorker;
 
-  constructor(host: string, run: (host: string, app: string, body: string, signal: AbortSignal) => Promise<HookOutcome> | undefined) {
+  constructor(host: string, run: WebhookWorker) {
     this.#host = host;
     this.#run = run;
     this.label = `hook:${host}`;
