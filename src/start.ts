@@ -8,7 +8,7 @@ import { availableParallelism, hostname } from 'node:os';
 import type { Context, Hono } from 'hono';
 import { bearerMatches, loopbackTrust } from './http/access.ts';
 import type { Trust } from './http/access.ts';
-import { redactRedisUrl } from './config/redis-url.ts';
+import { busPrefix, redactRedisUrl } from './config/redis-url.ts';
 import { BUILTIN_DEMO, BUILTIN_NONE, demoPusherApp } from './config/config.ts';
 import type { Config, HostConfig } from './config/config.ts';
 import { demoHooks } from './demo/hooks.ts';
@@ -133,11 +133,13 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     return routes;
   };
   // Alone, or among other nodes over Redis: the gateway does not ask which.
-  const redis = config.cluster && new RedisBroker({ redis: config.cluster.redis, prefix: config.cluster.prefix, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
+  // The bus's keys and channels; in a Redis Cluster all under one hash tag (busPrefix).
+  const bus = config.cluster ? busPrefix(config.cluster.redis, config.cluster.prefix) : '';
+  const redis = config.cluster && new RedisBroker({ redis: config.cluster.redis, prefix: bus, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
   const broker = redis || new MemoryBroker();
   // Module hooks cast through the gateway: its routes (and their runners) come once it exists.
   // Members by user and channel occupancy, decided once over the nodes; its own connection, which fails at once while Redis is away.
-  const members = config.cluster && new RedisMembers(connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix }, log);
+  const members = config.cluster && new RedisMembers(connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes` }, log);
   const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, members || undefined);
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config));

@@ -6,11 +6,11 @@
  * same scripts as a join or a leave, so whatever changed is told once, by
  * whoever changed it.
  */
-import type { Redis } from 'ioredis';
 import type { OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import { parseWith } from './messages.ts';
-import { HeldSchema, channelKeys, nodeKeys, nodeRun, replies, scripted } from './member-scripts.ts';
+import { HeldSchema, channelKeys, nodeKeys, nodeRun, runSteps } from './member-scripts.ts';
+import type { Call, RedisClient } from './member-scripts.ts';
 import type { Held } from './member-scripts.ts';
 
 /** Scripts and list changes sent per round trip. */
@@ -51,7 +51,7 @@ export const memberOf = (user: string, text: string): Member => {
  * each batch is sent, spares a line that is wanted again by then (a socket
  * that came back to its channel meanwhile).
  */
-export async function removeListed(redis: Redis, prefix: string, node: string, entries: Listed[], wanted: (text: string) => boolean = () => false): Promise<OrphanedChange[]> {
+export async function removeListed(redis: RedisClient, prefix: string, node: string, entries: Listed[], wanted: (text: string) => boolean = () => false): Promise<OrphanedChange[]> {
   const list = nodeKeys(prefix, node).held;
   const order = ({ held }: Listed) => (held?.[0] === 'm' ? 0 : held?.[0] === 'o' ? 1 : 2);
   const sorted = [...entries].sort((a, b) => order(a) - order(b));
@@ -59,23 +59,19 @@ export async function removeListed(redis: Redis, prefix: string, node: string, e
   for (let i = 0; i < sorted.length; i += BATCH) {
     const batch = sorted.slice(i, i + BATCH).filter(({ text }) => !wanted(text));
     if (!batch.length) continue;
-    const pipe = scripted(redis.pipeline());
-    for (const { text, held } of batch) {
+    const removals = batch.map(({ held }): Call => {
       if (held?.[0] === 'm') {
         const keys = channelKeys(prefix, held[1], held[2]);
-        pipe.wsgateMemberRemove(keys.users, keys.user(held[4]), `${node}\n${held[3]}`, held[4]);
-      } else if (held?.[0] === 'o') {
-        pipe.wsgateVacate(channelKeys(prefix, held[1], held[2]).nodes, nodeRun(node, held[3]));
-      } else {
-        // Not a line any node writes: dropped, with nothing to undo.
-        pipe.echo('');
+        return ['wsgateMemberRemove', keys.users, keys.user(held[4]), `${node}\n${held[3]}`, held[4]];
       }
-      // Off the list after it is removed: a node that dies in between leaves a line that removes nothing.
-      pipe.srem(list, text);
-    }
-    const answers = await replies(pipe);
+      if (held?.[0] === 'o') return ['wsgateVacate', channelKeys(prefix, held[1], held[2]).nodes, nodeRun(node, held[3])];
+      // Not a line any node writes: dropped, with nothing to undo.
+      return ['echo', ''];
+    });
+    // Off the list after they are removed: a node that dies in between leaves lines that remove nothing.
+    const [answers] = await runSteps(redis, [removals, batch.map(({ text }): Call => ['srem', list, text])]);
     batch.forEach(({ held }, j) => {
-      const answer = answers[2 * j];
+      const answer = answers![j];
       if (held?.[0] === 'm' && Array.isArray(answer)) changes.push({ host: held[1], channel: held[2], member: memberOf(held[4], String(answer[0] ?? '')) });
       if (held?.[0] === 'o' && answer === 1) changes.push({ host: held[1], channel: held[2], vacated: true });
     });
@@ -96,26 +92,21 @@ export interface Mine {
  * user in again, a channel occupied again). `wanted`, asked as each batch is
  * sent, drops an entry whose socket left meanwhile: its leave went first.
  */
-export async function restoreMine(redis: Redis, prefix: string, node: string, entries: Mine[], wanted: (text: string) => boolean): Promise<OrphanedChange[]> {
+export async function restoreMine(redis: RedisClient, prefix: string, node: string, entries: Mine[], wanted: (text: string) => boolean): Promise<OrphanedChange[]> {
   const list = nodeKeys(prefix, node).held;
   const changes: OrphanedChange[] = [];
   for (let i = 0; i < entries.length; i += BATCH) {
     const batch = entries.slice(i, i + BATCH).filter(({ text }) => wanted(text));
     if (!batch.length) continue;
-    const pipe = scripted(redis.pipeline());
-    for (const { text, held, info } of batch) {
-      // On the list before it is added, as in a join.
-      pipe.sadd(list, text);
-      if (held[0] === 'm') {
-        const keys = channelKeys(prefix, held[1], held[2]);
-        pipe.wsgateMemberAdd(keys.users, keys.user(held[4]), `${node}\n${held[3]}`, held[4], encodeInfo(info));
-      } else {
-        pipe.wsgateOccupy(channelKeys(prefix, held[1], held[2]).nodes, nodeRun(node, held[3]));
-      }
-    }
-    const answers = await replies(pipe);
+    const additions = batch.map(({ held, info }): Call => {
+      if (held[0] === 'o') return ['wsgateOccupy', channelKeys(prefix, held[1], held[2]).nodes, nodeRun(node, held[3])];
+      const keys = channelKeys(prefix, held[1], held[2]);
+      return ['wsgateMemberAdd', keys.users, keys.user(held[4]), `${node}\n${held[3]}`, held[4], encodeInfo(info)];
+    });
+    // On the list before they are added, as in a join.
+    const [, answers] = await runSteps(redis, [batch.map(({ text }): Call => ['sadd', list, text]), additions]);
     batch.forEach(({ held, info }, j) => {
-      if (answers[2 * j + 1] !== 1) return;
+      if (answers![j] !== 1) return;
       if (held[0] === 'm') changes.push({ host: held[1], channel: held[2], member: info === undefined ? { user: held[4] } : { user: held[4], info }, added: true });
       else changes.push({ host: held[1], channel: held[2], occupied: true });
     });

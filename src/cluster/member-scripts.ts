@@ -13,7 +13,8 @@
  * one survivor do so.
  */
 import { Buffer } from 'node:buffer';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 
 /**
@@ -101,29 +102,51 @@ if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) ==
 return 0
 `;
 
-interface Scripts<R> {
-  wsgateMemberAdd(users: string, user: string, id: string, name: string, info: string): R;
-  wsgateMemberRemove(users: string, user: string, id: string, name: string): R;
-  wsgateOccupy(nodes: string, node: string): R;
-  wsgateVacate(nodes: string, node: string): R;
-}
-export type Pipe = ChainableCommander & Scripts<ChainableCommander>;
+/** One command of the store: a Redis command or one of the scripts below (defineScripts), with its arguments. */
+export type Call =
+  | ['sadd' | 'srem', string, string]
+  | ['hgetall', string]
+  | ['echo', string]
+  | ['wsgateMemberAdd', users: string, user: string, id: string, name: string, info: string]
+  | ['wsgateMemberRemove', users: string, user: string, id: string, name: string]
+  | ['wsgateOccupy' | 'wsgateVacate', nodes: string, node: string];
 
-/** ioredis types a pipeline's built-in commands without the scripts defined on it, which it has all the same. */
-export const scripted = (pipe: ChainableCommander): Pipe => pipe as Pipe;
+export type RedisClient = Redis | Cluster;
 
 /** The scripts as commands of the connection: each sent whole once per connection, then by its SHA. */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: RedisClient): void {
   redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 2 });
   redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 2 });
   redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 1 });
   redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 1 });
 }
 
-/** A pipeline's replies, or its first error thrown. */
-export async function replies(pipe: ChainableCommander): Promise<unknown[]> {
+/** A pipeline, or the client itself, as a table of its commands: the scripts are there too, defined at run time. */
+type Commands = Record<Call[0], (...args: Array<string | number>) => unknown>;
+
+/**
+ * Runs `steps` in their order and gives each one's replies, or throws the
+ * first error. A step's commands may touch different channels' keys and the
+ * node's list: on one Redis they all go as one pipeline, which Redis runs in
+ * order; on a Redis Cluster those keys live on different masters, which no
+ * pipeline spans, so a step's commands go each to its own master at once and
+ * the next step waits for them. Either way nothing of a step is run before
+ * the step ahead of it.
+ */
+export async function runSteps(redis: RedisClient, steps: Call[][]): Promise<unknown[][]> {
+  if (redis instanceof Cluster) {
+    const answers: unknown[][] = [];
+    const client = redis as unknown as Commands;
+    for (const step of steps) answers.push(await Promise.all(step.map(([name, ...args]) => client[name](...args))));
+    return answers;
+  }
+  const pipe = redis.pipeline();
+  const commands = pipe as unknown as Commands;
+  for (const step of steps) for (const [name, ...args] of step) commands[name](...args);
   const replies = await pipe.exec();
   if (!replies) throw new Error('the pipeline was aborted');
   for (const [error] of replies) if (error) throw error;
-  return replies.map(([, value]) => value);
+  const values = replies.map(([, value]) => value);
+  let at = 0;
+  return steps.map((step) => values.slice(at, (at += step.length)));
 }

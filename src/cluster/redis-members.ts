@@ -16,20 +16,20 @@
  * changed" and one warning per outage is logged.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { ChainableCommander } from 'ioredis';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
-import { channelHeld, channelKeys, defineScripts, memberHeld, nodeKeys, nodeRun, replies, scripted } from './member-scripts.ts';
-import type { Pipe } from './member-scripts.ts';
+import { channelHeld, channelKeys, defineScripts, memberHeld, nodeKeys, nodeRun, runSteps } from './member-scripts.ts';
+import type { Call, RedisClient } from './member-scripts.ts';
 import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
 import { redisOpener } from './redis.ts';
 
 export interface RedisMembersOptions {
-  /** The cluster's key prefix (ClusterOptions.prefix). */
+  /** The cluster's key prefix (cluster.prefix): the members' keys go under it. */
   prefix: string;
+  /** The cluster's set of live nodes (cluster.ts, redis.ts HEARTBEAT). */
+  nodesKey: string;
   /** How long a survivor's claim on a dead node's cleanup holds off the others. */
   cleanupLockMs?: number;
 }
@@ -43,13 +43,14 @@ const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(a
  * connect (the first calls wait for it), so a join never waits long on a
  * Redis that is gone or hangs.
  */
-export function connectMembers(url: string, commandTimeoutMs = 2000): Redis {
+export function connectMembers(url: string, commandTimeoutMs = 2000): RedisClient {
   return redisOpener(url)({ enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs, connectTimeout: commandTimeoutMs });
 }
 
 export class RedisMembers implements MemberStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
+  readonly #nodesKey: string;
   readonly #lockMs: number;
   readonly #log: Logger;
   #node: string | undefined;
@@ -70,9 +71,10 @@ export class RedisMembers implements MemberStore {
   readonly #orphaned: Array<(change: OrphanedChange) => void> = [];
 
   /** `redis`: a connection of the store's own (connectMembers), which stop() closes. */
-  constructor(redis: Redis, options: RedisMembersOptions, log: Logger) {
+  constructor(redis: RedisClient, options: RedisMembersOptions, log: Logger) {
     this.#redis = redis;
     this.#prefix = options.prefix;
+    this.#nodesKey = options.nodesKey;
     this.#lockMs = options.cleanupLockMs ?? 30_000;
     this.#log = log;
     const started = new Promise<string>((resolve) => (this.#start = resolve));
@@ -113,8 +115,8 @@ export class RedisMembers implements MemberStore {
     if (node === undefined) return false;
     const keys = channelKeys(this.#prefix, host, channel);
     // Listed before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
-    const answers = await this.#exec('add', (pipe) => scripted(pipe.sadd(this.#list(node), line)).wsgateMemberAdd(keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)));
-    return answers?.[1] === 1;
+    const answers = await this.#exec('add', [[['sadd', this.#list(node), line]], [['wsgateMemberAdd', keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)]]]);
+    return answers?.[1]?.[0] === 1;
   }
 
   async remove(host: string, channel: string, socket: string): Promise<Member | undefined> {
@@ -128,16 +130,16 @@ export class RedisMembers implements MemberStore {
     if (node === undefined) return undefined;
     const keys = channelKeys(this.#prefix, host, channel);
     // Off the list after it is removed, for the same reason as in add().
-    const answers = await this.#exec('remove', (pipe) => pipe.wsgateMemberRemove(keys.users, keys.user(user), `${node}\n${socket}`, user).srem(this.#list(node), line));
-    const last = answers?.[0];
+    const answers = await this.#exec('remove', [[['wsgateMemberRemove', keys.users, keys.user(user), `${node}\n${socket}`, user]], [['srem', this.#list(node), line]]]);
+    const last = answers?.[0]?.[0];
     return Array.isArray(last) ? memberOf(user, String(last[0] ?? '')) : undefined;
   }
 
   async users(host: string, channel: string): Promise<Map<string, unknown>> {
     const users = new Map<string, unknown>();
     if ((await this.#ready()) === undefined) return users;
-    const answers = await this.#exec('users', (pipe) => pipe.hgetall(channelKeys(this.#prefix, host, channel).users));
-    const found = (answers?.[0] ?? {}) as Record<string, string>;
+    const answers = await this.#exec('users', [[['hgetall', channelKeys(this.#prefix, host, channel).users]]]);
+    const found = (answers?.[0]?.[0] ?? {}) as Record<string, string>;
     for (const [user, text] of Object.entries(found)) {
       const decoded = decodeInfo(text);
       if (decoded.ok) users.set(user, decoded.info);
@@ -160,8 +162,11 @@ export class RedisMembers implements MemberStore {
     const nodes = channelKeys(this.#prefix, host, channel).nodes;
     const list = this.#list(node);
     const here = nodeRun(node, this.#run);
-    const answers = await this.#exec(joined ? 'occupy' : 'vacate', (pipe) => (joined ? scripted(pipe.sadd(list, line)).wsgateOccupy(nodes, here) : pipe.wsgateVacate(nodes, here).srem(list, line)));
-    return answers?.[joined ? 1 : 0] === 1;
+    const listed: Call[] = [[joined ? 'sadd' : 'srem', list, line]];
+    const decided: Call[] = [[joined ? 'wsgateOccupy' : 'wsgateVacate', nodes, here]];
+    // On the list before it is occupied, off it after it is vacated, as in add() and remove().
+    const answers = await this.#exec(joined ? 'occupy' : 'vacate', joined ? [listed, decided] : [decided, listed]);
+    return answers?.[joined ? 1 : 0]?.[0] === 1;
   }
 
   /**
@@ -174,8 +179,7 @@ export class RedisMembers implements MemberStore {
     const self = await this.#ready();
     if (self === undefined || node === self) return;
     try {
-      // The cluster's set of live nodes (cluster.ts, redis.ts HEARTBEAT).
-      if ((await this.#redis.zscore(`${this.#prefix}nodes`, node)) !== null) return;
+      if ((await this.#redis.zscore(this.#nodesKey, node)) !== null) return;
       const claimed = await this.#redis.set(nodeKeys(this.#prefix, node).cleanup, self, 'PX', this.#lockMs, 'NX');
       if (claimed !== 'OK') return;
       const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
@@ -258,10 +262,10 @@ export class RedisMembers implements MemberStore {
     }
   }
 
-  /** Runs a pipeline; its replies, or undefined (logged) when Redis failed it. */
-  async #exec(op: string, build: (pipe: Pipe) => ChainableCommander): Promise<unknown[] | undefined> {
+  /** Runs the steps (runSteps); their replies, or undefined (logged) when Redis failed them. */
+  async #exec(op: string, steps: Call[][]): Promise<unknown[][] | undefined> {
     try {
-      const answers = await replies(build(scripted(this.#redis.pipeline())));
+      const answers = await runSteps(this.#redis, steps);
       this.#succeeded();
       return answers;
     } catch (error) {

@@ -3,15 +3,20 @@
  * subscribe for the bus, and one sorted set of the nodes by their last
  * heartbeat.
  * Backed by ioredis (it runs on Node, Bun and Deno alike), with two
- * connections, since a subscribed connection can do nothing else.
+ * connections, since a subscribed connection can do nothing else. On a Redis
+ * Cluster the bus uses sharded pub/sub (SPUBLISH, SSUBSCRIBE): its messages
+ * stay on the shard that serves its slot rather than going to every node of
+ * the cluster (config/redis-url.ts busPrefix puts all of it in one slot).
  *
  * Commands fail at once while Redis is away (no offline queue): a cast that
  * waited for Redis to come back would reach its sockets late and out of
  * order, so the cluster delivers locally instead and says it is degraded.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { parseRedisUrl } from '../config/redis-url.ts';
+import type { RedisTarget } from '../config/redis-url.ts';
+import { channelSubscriber, slotSubscriber } from './redis-subscriber.ts';
 import type { StoredStream } from '../core/history/history.ts';
 
 export interface RedisLink {
@@ -63,7 +68,7 @@ end
 local offset = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. offset, 'f', ARGV[3])
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
-redis.call('PUBLISH', ARGV[5], ARGV[6] .. '{"epoch":"' .. epoch .. '","offset":' .. offset .. '}' .. ARGV[7])
+redis.call(ARGV[8], ARGV[5], ARGV[6] .. '{"epoch":"' .. epoch .. '","offset":' .. offset .. '}' .. ARGV[7])
 return {epoch, offset}
 `;
 
@@ -86,104 +91,78 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 
 /** The heartbeat script as a command of its own: ioredis sends it whole once per connection, then by its SHA. */
-type WithHeartbeat = Redis & { wsgateHeartbeat(key: string, node: string, ttlMs: number, keepMs: number): Promise<string[]> };
+type WithHeartbeat = (Redis | Cluster) & { wsgateHeartbeat(key: string, node: string, ttlMs: number, keepMs: number): Promise<string[]> };
 
 /** Waits a little longer after each failed attempt, up to two seconds. */
 const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
 
-/**
- * Whether the subscriber listens again on the connection it has now.
- *
- * ioredis's 'ready' does not say so. On a reconnect, readyHandler (ioredis
- * 6.0, lib/redis/event_handler.ts) sets the status to ready, which emits 'ready' on
- * the next tick, and in the same call writes the autoResubscribe SUBSCRIBE
- * without awaiting its answer or telling anyone when it comes. So at 'ready'
- * the SUBSCRIBE is at best on its way to Redis, and a publish made meanwhile on
- * another connection can be handled first and never reach this node: its own
- * copy of a request it then waits for in vain, or another node's request once
- * this one has said it is back. Hence the link counts the subscriber only once
- * Redis has answered a SUBSCRIBE of the same channels sent on 'ready': it goes
- * on the same connection, behind ioredis's own, and subscribing twice changes
- * nothing in Redis. (Not a PING: it would only follow the SUBSCRIBE because
- * ioredis happens to write that before emitting 'ready'.)
- */
-function listening(subscriber: Redis, channels: () => string[], changed: () => void): () => boolean {
-  // Connections closed so far: an answer that comes after its connection closed says nothing about the next one.
-  let closes = 0;
-  let confirmed = false;
-  subscriber.on('close', () => {
-    closes++;
-    confirmed = false;
-  });
-  subscriber.on('ready', () => {
-    const asked = closes;
-    const wanted = channels();
-    (wanted.length ? subscriber.subscribe(...wanted) : Promise.resolve()).then(
-      () => {
-        if (asked !== closes) return;
-        confirmed = true;
-        changed();
-      },
-      () => {
-        // The connection went: its 'close' is what counts.
-      },
-    );
-  });
-  return () => confirmed && subscriber.status === 'ready';
+/** Options that the connections of one target share, whatever their role. */
+function targetOptions(target: RedisTarget & { kind: 'sentinel' | 'cluster' }): RedisOptions {
+  const { username, password } = target;
+  return { ...(username !== undefined && { username }), ...(password !== undefined && { password }), ...(target.kind === 'cluster' && target.tls && { tls: {} }) };
 }
 
 /**
- * How a connection to the URL's Redis is made: to the instance it names, or,
- * for a Sentinel URL, to the master the sentinels name now. ioredis asks them
- * again on every reconnect, and follows a failover they announce
- * (`failoverDetector`), so both connections move to the new master.
+ * How a connection to the URL's Redis is made: to the instance it names; for
+ * a Sentinel URL, to the master the sentinels name now (ioredis asks them
+ * again on every reconnect, and follows a failover they announce,
+ * `failoverDetector`, so every connection moves to the new master); for a
+ * Redis Cluster, a cluster client that routes each command to the master of
+ * its key's slot and follows the slots as they move.
  */
-export function redisOpener(url: string): (options: RedisOptions) => Redis {
+export function redisOpener(url: string): (options: RedisOptions) => Redis | Cluster {
   const target = parseRedisUrl(url);
   if ('problem' in target) throw new Error(`cluster.redis: ${target.problem}`);
-  if (target.kind === 'single') return (options) => new Redis(url, options);
-  const { sentinels, name, username, password, sentinelPassword } = target;
-  return (options) => new Redis({ ...options, sentinels, name, username, password, sentinelPassword, failoverDetector: true });
+  if (target.kind === 'single') return (options) => new Redis(target.url, options);
+  if (target.kind === 'sentinel') {
+    const { sentinels, name, sentinelPassword } = target;
+    return (options) => new Redis({ ...options, ...targetOptions(target), sentinels, name, sentinelPassword, failoverDetector: true });
+  }
+  return ({ enableOfflineQueue, retryStrategy, ...options }) =>
+    new Cluster(target.nodes, {
+      redisOptions: { ...options, ...targetOptions(target) },
+      ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
+      ...(retryStrategy && { clusterRetryStrategy: retryStrategy }),
+    });
 }
 
 export function connectRedis(url: string): RedisLink {
   const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
-  const open = redisOpener(url);
-  const commands = open(options) as WithHeartbeat;
+  const target = parseRedisUrl(url);
+  const sharded = !('problem' in target) && target.kind === 'cluster';
+  const commands = redisOpener(url)(options) as WithHeartbeat;
   commands.defineCommand('wsgateHeartbeat', { lua: HEARTBEAT, numberOfKeys: 1 });
   // The subscriber queues its SUBSCRIBE until it is connected, however long Redis takes to come (a node may start
   // first), and resubscribes by itself after a reconnect.
-  const subscriber = open({ ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
-  const channels: string[] = [];
+  const listenOptions = { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null };
+  const subscriber = sharded
+    ? slotSubscriber(commands as Cluster, (address) => new Redis({ ...listenOptions, ...targetOptions(target), ...address }))
+    : channelSubscriber(redisOpener(url)(listenOptions) as Redis);
   const listeners: Array<(state: 'up' | 'down', reason?: string) => void> = [];
-  // Before the listeners below, so a subscriber that closes no longer counts as listening when they look.
-  const listens = listening(subscriber, () => channels, () => update());
   // Unknown until the first connect succeeds or fails, so a node that starts without Redis says so too.
   let state: 'up' | 'down' | undefined;
   let lastError = 'connecting';
   const update = (failed = false) => {
-    const next = commands.status === 'ready' && listens() ? 'up' : 'down';
+    const next = commands.status === 'ready' && subscriber.listens() ? 'up' : 'down';
     // Still connecting, and nothing failed yet: not down so far.
     if (next === state || (state === undefined && next === 'down' && !failed)) return;
     state = next;
     for (const listener of listeners) listener(state, state === 'down' ? lastError : undefined);
   };
-  for (const client of [commands, subscriber]) {
-    client.on('ready', () => update());
-    client.on('close', () => update());
-    client.on('end', () => update());
-    client.on('error', (error: Error) => {
-      lastError = error.message || String(error);
-      update(true);
-    });
-  }
+  const failed = (error: Error) => {
+    lastError = error.message || String(error);
+    update(true);
+  };
+  for (const event of ['ready', 'close', 'end']) commands.on(event, () => update());
+  commands.on('error', failed);
+  subscriber.onChange((error) => (error ? failed(error) : update()));
   return {
     async publish(channel, message) {
-      await commands.publish(channel, message);
+      await (sharded ? commands.spublish(channel, message) : commands.publish(channel, message));
     },
     async publishNumbered(stream, frame, channel, head, tail) {
       const keys = [`${stream.key}:epoch`, `${stream.key}:offset`, `${stream.key}:stream`];
-      const [epoch, offset] = (await commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail)) as [string, number];
+      const [epoch, offset] = (await commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail, sharded ? 'SPUBLISH' : 'PUBLISH')) as [string, number];
       return { epoch, offset: Number(offset) };
     },
     async readStream(key, after) {
@@ -197,11 +176,7 @@ export function connectRedis(url: string): RedisLink {
         entries: entries.map(([id, fields]) => ({ offset: Number(id.slice(2)), frame: fields[fields.indexOf('f') + 1] ?? 'null' })),
       };
     },
-    async subscribe(wanted, onMessage) {
-      channels.push(...wanted);
-      subscriber.on('message', onMessage);
-      await subscriber.subscribe(...wanted);
-    },
+    subscribe: (wanted, onMessage) => subscriber.subscribe(wanted, onMessage),
     async heartbeat(key, node, ttlMs) {
       const ttl = Math.max(1, Math.round(ttlMs));
       return commands.wsgateHeartbeat(key, node, ttl, 2 * ttl);
@@ -214,7 +189,7 @@ export function connectRedis(url: string): RedisLink {
     },
     async close() {
       commands.disconnect();
-      subscriber.disconnect();
+      subscriber.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { HostDefaults, HostDraft } from './hosts-schema.ts';
 import { at, ConfigError, issuesToProblems } from './problems.ts';
 import { processEnv, pusherSchema, resolvePusher } from './pusher-schema.ts';
 import type { EnvLookup } from './pusher-schema.ts';
+import { clusterPrefix } from './redis-url.ts';
 import { resolvePath } from './resolve-path.ts';
 import { Bridge, Cluster, LimitsFields, nonEmpty, Paths, Pool, port, Schedule, seconds, sharedFields, Tick, Tls } from './schema.ts';
 import { serveRules } from './serve-rules.ts';
@@ -87,7 +88,7 @@ function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string, pusher
     keepalive: file.keepalive,
     idleTimeout: file.idleTimeout,
     ...(file.cluster && {
-      cluster: { redis: file.cluster.redis, node: file.cluster.node, prefix: file.cluster.prefix, deadlineMs: file.cluster.deadline * 1000, heartbeatMs: file.cluster.heartbeat * 1000, ttlMs: file.cluster.ttl * 1000 },
+      cluster: { redis: file.cluster.redis, node: file.cluster.node, prefix: clusterPrefix(file.cluster.redis, file.cluster.prefix), deadlineMs: file.cluster.deadline * 1000, heartbeatMs: file.cluster.heartbeat * 1000, ttlMs: file.cluster.ttl * 1000 },
     }),
     ...(file.bridge && { bridge: 'path' in file.bridge ? { path: resolvePath(file.bridge.path, baseDir) } : { listen: file.bridge.listen, port: file.bridge.port } }),
     ...(file.tls && { tls: { cert: resolvePath(file.tls.cert, baseDir), key: resolvePath(file.tls.key, baseDir) } }),

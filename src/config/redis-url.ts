@@ -1,66 +1,117 @@
 /**
  * Where the cluster's Redis is, from one URL (`cluster.redis`,
- * WSGATE_REDIS_URL): one instance, `redis://` or `rediss://` (TLS), or a
- * Sentinel group that names the current master, `redis+sentinel://` with
- * the sentinels' addresses and the master's name:
+ * WSGATE_REDIS_URL):
  *
+ *   redis://[user:password@]host:port[/db]          one instance (rediss:// for TLS)
  *   redis+sentinel://[user:password@]host:port[,host:port...]/<master name>[?sentinelPassword=...]
+ *   redis+cluster://[user:password@]host:port[,host:port...]   a Redis Cluster (rediss+cluster:// for TLS)
  *
- * The user and password are the master's (and its replicas'); sentinels that
- * ask for a password of their own take `sentinelPassword`.
+ * For a Sentinel group the user and password are the master's (and its
+ * replicas'); sentinels that ask for a password of their own take
+ * `sentinelPassword`. For a Redis Cluster the addresses are where to start:
+ * the client learns the rest of the cluster from any of them.
+ *
+ * Every form takes `?prefix=...`, the key and channel prefix (as
+ * `cluster.prefix`), so an environment variable alone can name both.
  */
 
-export type RedisTarget =
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+interface Credentials {
+  username?: string;
+  password?: string;
+}
+
+export type RedisTarget = (
   | { kind: 'single'; url: string }
-  | {
-      kind: 'sentinel';
-      sentinels: Array<{ host: string; port: number }>;
-      name: string;
-      username?: string;
-      password?: string;
-      sentinelPassword?: string;
-    };
+  | ({ kind: 'sentinel'; sentinels: RedisAddress[]; name: string; sentinelPassword?: string } & Credentials)
+  | ({ kind: 'cluster'; nodes: RedisAddress[]; tls: boolean } & Credentials)
+) & { prefix?: string };
 
 const SENTINEL_PORT = 26379;
+const REDIS_PORT = 6379;
+
+const EXAMPLES = '"redis://127.0.0.1:6379", "redis+sentinel://host:26379,host:26380/<master name>" or "redis+cluster://host:7000,host:7001"';
+
+/** `host:port` entries separated by commas, a port left out being `defaultPort`. */
+function parseAddresses(list: string, defaultPort: number, what: string): RedisAddress[] | { problem: string } {
+  const addresses: RedisAddress[] = [];
+  for (const entry of list.split(',')) {
+    const parsed = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+)(?::(\d{1,5}))?$/.exec(entry.trim());
+    const port = parsed?.[2] === undefined ? defaultPort : Number(parsed[2]);
+    if (!parsed || port < 1 || port > 65535) return { problem: `expected ${what} as host:port, separated by commas; got ${JSON.stringify(entry.slice(0, 80))}` };
+    addresses.push({ host: parsed[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return addresses;
+}
+
+/** `user:password` as given before the '@', decoded. */
+function credentials(userinfo: string | undefined): Credentials {
+  if (!userinfo) return {};
+  const found: Credentials = {};
+  const colon = userinfo.indexOf(':');
+  const user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
+  if (user) found.username = user;
+  if (colon >= 0) found.password = decodeURIComponent(userinfo.slice(colon + 1));
+  return found;
+}
+
+/** The query's options, each one of `known`; or the first one that is not. */
+function options(query: string | undefined, known: readonly string[], form: string): Map<string, string> | { problem: string } {
+  const found = new Map<string, string>();
+  for (const [key, value] of new URLSearchParams(query ?? '')) {
+    if (!known.includes(key)) return { problem: `unknown option ${JSON.stringify(key.slice(0, 40))} in the ${form} URL (known: ${known.join(', ')})` };
+    found.set(key, value);
+  }
+  return found;
+}
 
 /** The target a URL names, or why it names none (never quoting a password). */
 export function parseRedisUrl(url: string): RedisTarget | { problem: string } {
-  if (/^rediss?:\/\//.test(url)) {
-    try {
-      new URL(url);
-    } catch {
-      return { problem: 'expected a Redis URL such as "redis://127.0.0.1:6379"' };
-    }
-    return { kind: 'single', url };
-  }
+  if (/^rediss?:\/\//.test(url)) return parseSingle(url);
   const sentinel = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)\/?(?:\?([^#]*))?$/.exec(url);
-  if (!sentinel) {
-    return {
-      problem: url.startsWith('redis+sentinel:')
-        ? 'expected a Sentinel URL such as "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster"'
-        : 'expected a Redis URL such as "redis://127.0.0.1:6379", or "redis+sentinel://host:26379,host:26380/<master name>"',
-    };
+  if (sentinel) {
+    const [, userinfo, list, name, query] = sentinel;
+    const sentinels = parseAddresses(list!, SENTINEL_PORT, 'sentinels');
+    if ('problem' in sentinels) return sentinels;
+    const given = options(query, ['sentinelPassword', 'prefix'], 'Sentinel');
+    if ('problem' in given) return given;
+    const target: RedisTarget = { kind: 'sentinel', sentinels, name: decodeURIComponent(name!), ...credentials(userinfo) };
+    if (given.has('sentinelPassword')) target.sentinelPassword = given.get('sentinelPassword');
+    if (given.has('prefix')) target.prefix = given.get('prefix');
+    return target;
   }
-  const [, userinfo, hostList, name, query] = sentinel;
-  const sentinels: Array<{ host: string; port: number }> = [];
-  for (const entry of hostList!.split(',')) {
-    const parsed = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+)(?::(\d{1,5}))?$/.exec(entry.trim());
-    const port = parsed?.[2] === undefined ? SENTINEL_PORT : Number(parsed[2]);
-    if (!parsed || port < 1 || port > 65535) return { problem: `expected sentinels as host:port, separated by commas; got ${JSON.stringify(entry.slice(0, 80))}` };
-    sentinels.push({ host: parsed[1]!.replace(/^\[|\]$/g, ''), port });
+  const cluster = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?(?:\?([^#]*))?$/.exec(url);
+  if (cluster) {
+    const [, scheme, userinfo, list, query] = cluster;
+    const nodes = parseAddresses(list!, REDIS_PORT, 'cluster nodes');
+    if ('problem' in nodes) return nodes;
+    const given = options(query, ['prefix'], 'Redis Cluster');
+    if ('problem' in given) return given;
+    const target: RedisTarget = { kind: 'cluster', nodes, tls: scheme === 'rediss', ...credentials(userinfo) };
+    if (given.has('prefix')) target.prefix = given.get('prefix');
+    return target;
   }
-  const target: RedisTarget = { kind: 'sentinel', sentinels, name: decodeURIComponent(name!) };
-  if (userinfo) {
-    const colon = userinfo.indexOf(':');
-    const user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
-    if (user) target.username = user;
-    if (colon >= 0) target.password = decodeURIComponent(userinfo.slice(colon + 1));
+  if (url.startsWith('redis+sentinel:')) return { problem: 'expected a Sentinel URL such as "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster"' };
+  if (/^rediss?\+cluster:/.test(url)) return { problem: 'expected a Redis Cluster URL such as "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"' };
+  return { problem: `expected a Redis URL such as ${EXAMPLES}` };
+}
+
+/** One instance, as ioredis takes its URL: without wsgate's own `prefix`, which ioredis would take for an option of its own. */
+function parseSingle(url: string): RedisTarget | { problem: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { problem: `expected a Redis URL such as ${EXAMPLES}` };
   }
-  for (const [key, value] of new URLSearchParams(query ?? '')) {
-    if (key === 'sentinelPassword') target.sentinelPassword = value;
-    else return { problem: `unknown option ${JSON.stringify(key.slice(0, 40))} in the Sentinel URL (known: sentinelPassword)` };
-  }
-  return target;
+  const prefix = parsed.searchParams.get('prefix');
+  if (prefix === null) return { kind: 'single', url };
+  parsed.searchParams.delete('prefix');
+  return { kind: 'single', url: parsed.href, prefix };
 }
 
 /** The URL fit for a log line or `check`: passwords replaced by ***. */
@@ -74,6 +125,34 @@ export function redactRedisUrl(url: string): string {
   }
   const user = target.username ? encodeURIComponent(target.username) : '';
   const auth = target.password !== undefined ? `${user}:***@` : user ? `${user}@` : '';
-  const hosts = target.sentinels.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',');
-  return `redis+sentinel://${auth}${hosts}/${encodeURIComponent(target.name)}${target.sentinelPassword !== undefined ? '?sentinelPassword=***' : ''}`;
+  const hosts = (target.kind === 'sentinel' ? target.sentinels : target.nodes).map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',');
+  const query = new URLSearchParams();
+  if (target.kind === 'sentinel' && target.sentinelPassword !== undefined) query.set('sentinelPassword', '***');
+  if (target.prefix !== undefined) query.set('prefix', target.prefix);
+  const search = query.size ? `?${query}` : '';
+  if (target.kind === 'cluster') return `${target.tls ? 'rediss' : 'redis'}+cluster://${auth}${hosts}${search}`;
+  return `redis+sentinel://${auth}${hosts}/${encodeURIComponent(target.name)}${search}`;
+}
+
+/**
+ * The prefix of the keys and channels of the bus: the nodes' set, the
+ * streams' history, the bus and the reply channels. In a Redis Cluster they
+ * all carry one hash tag made of the cluster's prefix, so they share one
+ * slot: the script that numbers a publication may publish it on the bus
+ * (SPUBLISH only reaches a channel of the script's own slot), and one
+ * subscriber connection hears all of it. The presence keys keep the plain
+ * prefix and spread over the shards by channel (cluster/member-scripts.ts).
+ */
+export function busPrefix(url: string, prefix: string): string {
+  const target = parseRedisUrl(url);
+  if ('problem' in target || target.kind !== 'cluster') return prefix;
+  // encodeURIComponent spells '{' and '}' out, so the tag ends where it should; '%' alone is no encoded prefix.
+  return `{${encodeURIComponent(prefix) || '%'}}`;
+}
+
+/** The cluster's key prefix: `cluster.prefix`, else the URL's `?prefix=`, else "wsgate:". */
+export function clusterPrefix(url: string, given: string | undefined): string {
+  if (given !== undefined) return given;
+  const target = parseRedisUrl(url);
+  return ('problem' in target ? undefined : target.prefix) ?? 'wsgate:';
 }

@@ -154,11 +154,15 @@ export const Cluster = v.pipe(
       }),
     ),
     node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
-    prefix: v.optional(v.string('expected a key prefix'), 'wsgate:'),
+    prefix: v.optional(v.string('expected a key prefix')),
     deadline: v.optional(seconds, 1),
     heartbeat: v.optional(seconds, 1),
     ttl: v.optional(seconds, 5),
   }),
+  v.check((c) => {
+    const target = parseRedisUrl(c.redis);
+    return 'problem' in target || target.prefix === undefined || c.prefix === undefined || target.prefix === c.prefix;
+  }, 'prefix differs from the one the redis URL gives (?prefix=): give it once'),
   v.check((c) => c.ttl > c.heartbeat, 'ttl must be longer than heartbeat, or live nodes would expire between beats'),
 );
 

@@ -35,7 +35,7 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
   function store(node: string, prefix: string, url = `redis://127.0.0.1:${redisServer.port}`) {
     const lines: string[] = [];
     const connection = connectMembers(url);
-    const members = new RedisMembers(connection, { prefix }, createLogger((line) => lines.push(line), 'debug'));
+    const members = new RedisMembers(connection, { prefix, nodesKey: `${prefix}nodes` }, createLogger((line) => lines.push(line), 'debug'));
     const orphaned: OrphanedChange[] = [];
     members.onOrphaned((change) => orphaned.push(change));
     members.start(node);

@@ -1,7 +1,9 @@
 /**
- * The Pusher protocol over three nodes and one Redis: presence by user and
- * webhooks are decided once for the cluster, however the user's connections
- * spread over the nodes; the API's counts and events reach every node.
+ * The Pusher protocol over three nodes and one Redis, then over a Redis
+ * Cluster (three masters: the members' keys spread over the shards by
+ * channel): presence by user and webhooks are decided once for the cluster,
+ * however the user's connections spread over the nodes; the API's counts and
+ * events reach every node.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +12,7 @@ import type { PresenceChannel } from 'pusher-js';
 import { waitFor } from '../support/events.ts';
 import { nextEvent, pusherClient, serverSdk, subscribed, webhookReceiver } from '../support/pusher.ts';
 import { freePort, redisMissing, startRedis } from '../support/redis.ts';
-import type { RedisServer } from '../support/redis.ts';
+import { startRedisCluster } from '../support/redis-cluster.ts';
 import { TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
@@ -18,23 +20,32 @@ const skip = targetAvailable() ?? redisMissing;
 const APP = { id: 'c1', key: 'cluster-key', secret: 'the-cluster-app-secret-0123' };
 
 
-describe(`Pusher over a cluster of three on ${TARGET}`, { skip, timeout: 180_000 }, () => {
-  let redis: RedisServer;
+/** A Redis for the nodes: its URL, and how to stop it. */
+const redisKinds = {
+  'one Redis': async () => {
+    const port = await freePort();
+    const server = await startRedis(port);
+    return { url: `redis://127.0.0.1:${port}`, stop: server.stop };
+  },
+  'a Redis Cluster': startRedisCluster,
+};
+
+for (const [kind, startRedisOf] of Object.entries(redisKinds)) describe(`Pusher over a cluster of three and ${kind} on ${TARGET}`, { skip, timeout: 180_000 }, () => {
+  let redis: { url: string; stop(): Promise<void> };
   let endpoint: Awaited<ReturnType<typeof webhookReceiver>>;
   const nodes: Started[] = [];
   const clients: PusherJs[] = [];
   before(async () => {
     endpoint = await webhookReceiver(APP);
     const url = endpoint.url;
-    const redisPort = await freePort();
-    redis = await startRedis(redisPort);
+    redis = await startRedisOf();
     for (const name of ['p1', 'p2', 'p3']) {
       nodes.push(
         await startServer({
           config: {
             hosts: { '*': { module: 'builtin:demo' } },
             pusher: { apps: [{ ...APP, clientEvents: true, webhooks: [{ url }] }] },
-            cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
+            cluster: { redis: redis.url, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
           },
         }),
       );

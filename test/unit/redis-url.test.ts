@@ -1,10 +1,11 @@
 /**
- * cluster.redis and WSGATE_REDIS_URL (src/config/redis-url.ts): one Redis, or
- * a Sentinel group, from one URL; passwords never in what is shown.
+ * cluster.redis and WSGATE_REDIS_URL (src/config/redis-url.ts): one Redis, a
+ * Sentinel group or a Redis Cluster, and the key prefix, from one URL;
+ * passwords never in what is shown.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRedisUrl, redactRedisUrl } from '../../src/config/redis-url.ts';
+import { busPrefix, clusterPrefix, parseRedisUrl, redactRedisUrl } from '../../src/config/redis-url.ts';
 import { ConfigError, parseConfig } from '../../src/config/config.ts';
 
 describe('the cluster\'s Redis URL', () => {
@@ -30,9 +31,40 @@ describe('the cluster\'s Redis URL', () => {
     assert.deepEqual(parseRedisUrl('redis+sentinel://:pw@h:1/m'), { kind: 'sentinel', sentinels: [{ host: 'h', port: 1 }], name: 'm', password: 'pw' });
   });
 
+  it('names a Redis Cluster: where to start, the credentials, TLS', () => {
+    assert.deepEqual(parseRedisUrl('redis+cluster://127.0.0.1:7000,[::1]:7001,redis.example.com'), {
+      kind: 'cluster',
+      nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '::1', port: 7001 }, { host: 'redis.example.com', port: 6379 }],
+      tls: false,
+    });
+    assert.deepEqual(parseRedisUrl('rediss+cluster://app:p%40ss@10.0.0.1:7000/'), { kind: 'cluster', nodes: [{ host: '10.0.0.1', port: 7000 }], tls: true, username: 'app', password: 'p@ss' });
+  });
+
+  it('takes the key prefix from ?prefix= in every form, and leaves it out of the URL ioredis is given', () => {
+    assert.deepEqual(parseRedisUrl('redis://127.0.0.1:6379/2?prefix=shop%3A'), { kind: 'single', url: 'redis://127.0.0.1:6379/2', prefix: 'shop:' });
+    assert.deepEqual(parseRedisUrl('redis://h:1?family=6&prefix=a'), { kind: 'single', url: 'redis://h:1?family=6', prefix: 'a' });
+    assert.deepEqual(parseRedisUrl('redis+sentinel://h:1/m?prefix=b:'), { kind: 'sentinel', sentinels: [{ host: 'h', port: 1 }], name: 'm', prefix: 'b:' });
+    assert.deepEqual(parseRedisUrl('redis+cluster://h:1?prefix='), { kind: 'cluster', nodes: [{ host: 'h', port: 1 }], tls: false, prefix: '' });
+    assert.equal(clusterPrefix('redis://h:1?prefix=a:', undefined), 'a:');
+    assert.equal(clusterPrefix('redis://h:1?prefix=a:', 'b:'), 'b:');
+    assert.equal(clusterPrefix('redis://h:1', undefined), 'wsgate:');
+  });
+
+  it('puts the bus of a Redis Cluster under one hash tag made of the prefix, and leaves other forms as they are', () => {
+    assert.equal(busPrefix('redis://h:1', 'wsgate:'), 'wsgate:');
+    assert.equal(busPrefix('redis+sentinel://h:1/m', 'x'), 'x');
+    assert.equal(busPrefix('redis+cluster://h:1', 'wsgate:'), '{wsgate%3A}');
+    // Braces in the prefix cannot end the tag early, nor an empty prefix leave it empty (Redis would hash the whole key).
+    assert.equal(busPrefix('redis+cluster://h:1', 'a}{b'), '{a%7D%7Bb}');
+    assert.equal(busPrefix('redis+cluster://h:1', ''), '{%}');
+  });
+
   it('says what is wrong with a URL it cannot use, quoting no password', () => {
     for (const [url, problem] of [
-      ['http://127.0.0.1:6379', /expected a Redis URL such as "redis:\/\/127.0.0.1:6379", or "redis\+sentinel:/],
+      ['http://127.0.0.1:6379', /expected a Redis URL such as "redis:\/\/127.0.0.1:6379", "redis\+sentinel:.*" or "redis\+cluster:/],
+      ['redis+cluster://', /expected a Redis Cluster URL such as/],
+      ['redis+cluster://a:0,b:1', /expected cluster nodes as host:port/],
+      ['redis+cluster://:secret-pw@h:1?db=2', /unknown option "db" in the Redis Cluster URL \(known: prefix\)/],
       ['redis+sentinel://127.0.0.1:26379', /expected a Sentinel URL such as/],
       ['redis+sentinel://a:99999/m', /expected sentinels as host:port/],
       ['redis+sentinel://:secret-pw@h:1/m?password=x', /unknown option "password" in the Sentinel URL/],
@@ -48,6 +80,8 @@ describe('the cluster\'s Redis URL', () => {
     assert.equal(redactRedisUrl('redis://:pw@127.0.0.1:6379'), 'redis://:***@127.0.0.1:6379');
     assert.equal(redactRedisUrl('redis+sentinel://app:pw@h1:26379,h2:26380/main?sentinelPassword=s'), 'redis+sentinel://app:***@h1:26379,h2:26380/main?sentinelPassword=***');
     assert.equal(redactRedisUrl('redis+sentinel://h1:26379/main'), 'redis+sentinel://h1:26379/main');
+    assert.equal(redactRedisUrl('redis+cluster://:pw@h1:7000,h2:7001?prefix=p:'), 'redis+cluster://:***@h1:7000,h2:7001?prefix=p%3A');
+    assert.equal(redactRedisUrl('rediss+cluster://u@h1:7000'), 'rediss+cluster://u@h1:7000');
   });
 
   it('is checked by the config, with the problem at cluster.redis', () => {
@@ -59,5 +93,9 @@ describe('the cluster\'s Redis URL', () => {
       assert.ok(error instanceof ConfigError);
       assert.match(error.problems.join('\n'), /^f\.json: cluster\.redis: expected a Sentinel URL such as/m);
     }
+    const hosts = { 'a.test': { module: '/m.ts' } };
+    assert.equal(parseConfig({ hosts, cluster: { redis: 'redis+cluster://h:7000?prefix=p:' } }, 'f.json', '/srv').cluster?.prefix, 'p:');
+    assert.equal(parseConfig({ hosts, cluster: { redis: 'redis://h:1?prefix=p:', prefix: 'p:' } }, 'f.json', '/srv').cluster?.prefix, 'p:');
+    assert.throws(() => parseConfig({ hosts, cluster: { redis: 'redis://h:1?prefix=p:', prefix: 'q:' } }, 'f.json', '/srv'), (error) => error instanceof ConfigError && /prefix differs from the one the redis URL gives/.test(error.problems.join('\n')));
   });
 });

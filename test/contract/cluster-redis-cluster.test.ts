@@ -1,0 +1,155 @@
+/**
+ * Cluster mode over a Redis Cluster (three masters with a replica each, from
+ * Debian's redis-server): two wsgate nodes given `redis+cluster://...` cast
+ * with exact counts over sharded pub/sub (the bus is a shard channel of one
+ * slot), number a stream's publications in that slot and recover them from
+ * the Redis Stream on a node that was not up, and keep casting while the
+ * master of the bus's slot is killed: each answer exact or saying which
+ * nodes did not answer, no socket getting a cast twice, exact again once a
+ * replica has taken over. Presence over a Redis Cluster: pusher-cluster.test.ts.
+ * Skipped when redis-server is missing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { keySlot } from '../../src/cluster/key-slot.ts';
+import { connect } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { waitFor } from '../support/events.ts';
+import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
+import type { Started } from '../support/server.ts';
+import { redisMissing } from '../support/redis.ts';
+import { startRedisCluster } from '../support/redis-cluster.ts';
+import type { RedisClusterForTests } from '../support/redis-cluster.ts';
+
+const skip = targetAvailable() ?? redisMissing;
+
+type Answer = { sent?: number; nodes?: { answered: string[]; missing: string[]; degraded?: string } };
+type Frame = { wsgate?: string; channel?: string; epoch?: string; offset?: number; data?: unknown; recovered?: boolean };
+
+/** The bus of the default prefix "wsgate:", under its hash tag (config/redis-url.ts busPrefix). */
+const BUS = '{wsgate%3A}bus';
+
+describe(`cluster over a Redis Cluster on ${TARGET}`, { skip, timeout: 180_000 }, () => {
+  let redis: RedisClusterForTests;
+  const nodes: Started[] = [];
+  const clients: Client[] = [];
+  const configFor = (name: string) => ({
+    hosts: { 'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } },
+    cluster: { redis: redis.url, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 1 },
+  });
+
+  before(async () => {
+    redis = await startRedisCluster();
+    for (const name of ['n1', 'n2']) nodes.push(await startServer({ config: configFor(name) }));
+    for (const node of nodes) await waitFor(`${node.url} knows both nodes`, async () => ((await health(node)).cluster?.live.length === 2 ? true : undefined));
+  });
+  after(async () => {
+    for (const c of clients) c.ws.terminate();
+    for (const node of nodes) await node.stop();
+    await redis?.stop();
+  });
+
+  const health = async (node: Started) => (await (await fetch(`${node.url}/health`)).json()) as { cluster?: { live: string[]; nodes: Record<string, { sockets: number }> } };
+  const cast = async (node: Started, target: string, data: unknown) => {
+    const res = await fetch(`${node.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'c.test', target, data }) });
+    return (await res.json()) as Answer;
+  };
+  const exact = (answer: Answer, sent: number) => answer.sent === sent && answer.nodes?.missing.length === 0 && !answer.nodes.degraded;
+  /** A wsgate-aware client of c.test, and the frames it got up to `ready`. */
+  const aware = async (node: Started, token: string, recover?: Record<string, { epoch: string; offset: number }>) => {
+    const path = `/websocket?wsgate=1${recover ? `&recover=${encodeURIComponent(JSON.stringify(recover))}` : ''}`;
+    const c = await connect(node.port, { host: 'c.test', token, path });
+    clients.push(c);
+    const frames: Frame[] = [];
+    for (;;) {
+      const frame = JSON.parse(await c.next()) as Frame;
+      frames.push(frame);
+      if (frame.wsgate === 'ready') return { c, frames };
+    }
+  };
+  const nextPub = async (c: Client) => {
+    let frame: Frame;
+    do frame = JSON.parse(await c.next()) as Frame;
+    while (frame.wsgate !== 'pub');
+    return frame;
+  };
+
+  it('casts to both nodes with the exact sum, over a shard channel on the master of its slot', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    const a = await connect(n1.port, { host: 'c.test', token: 'a' });
+    const b = await connect(n2.port, { host: 'c.test', token: 'b' });
+    clients.push(a, b);
+    const answer = await cast(n2, 'all', 'hello');
+    assert.equal(exact(answer, 2), true, JSON.stringify(answer));
+    assert.equal(await a.next(), '"hello"');
+    assert.equal(await b.next(), '"hello"');
+    // Sharded pub/sub: the master of the bus's slot lists the bus among its shard channels, with both nodes on it.
+    const master = new Redis(await redis.masterOf(keySlot(BUS)), '127.0.0.1');
+    try {
+      assert.deepEqual(await master.call('PUBSUB', 'SHARDCHANNELS', '*wsgate*bus'), [BUS]);
+      assert.deepEqual(await master.call('PUBSUB', 'SHARDNUMSUB', BUS), [BUS, 2]);
+    } finally {
+      master.disconnect();
+    }
+    await n1.waitForLog(/ cluster node=n1 redis=redis\+cluster:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/);
+  });
+
+  it('numbers a stream in the bus\'s slot, and a node that was not up recovers it from the Redis Stream', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    const watcher = await aware(n1, 'room-s');
+    for (const word of ['a', 'b', 'c']) assert.equal(exact(await cast(n2, 'channel:room:s', word), 1), true);
+    const first = await nextPub(watcher.c);
+    assert.deepEqual([first.offset, first.data], [1, 'a']);
+    const fresh = await startServer({ config: configFor('n3') });
+    try {
+      for (const node of nodes) await waitFor(`${node.url} knows n3`, async () => ((await health(node)).cluster?.live.includes('n3') ? true : undefined));
+      const back = await aware(fresh, 'room-s', { 'room:s': { epoch: first.epoch!, offset: 1 } });
+      // Joined once the Redis Stream was read, after the open: what it missed, then what is live.
+      while (back.frames.filter((f) => f.wsgate === 'pub').length < 2) back.frames.push(JSON.parse(await back.c.next()) as Frame);
+      const joined = back.frames.find((f) => f.wsgate === 'joined' && f.channel === 'room:s');
+      assert.deepEqual([joined?.recovered, joined?.epoch, joined?.offset], [true, first.epoch, 3]);
+      assert.deepEqual(back.frames.filter((f) => f.wsgate === 'pub').map((f) => [f.offset, f.data]), [[2, 'b'], [3, 'c']]);
+      await fresh.waitForLog(/ recovered host=c\.test .*channel=room:s missed=2 from=redis/);
+      assert.equal(exact(await cast(fresh, 'channel:room:s', 'd'), 2), true);
+      const live = await nextPub(back.c);
+      assert.deepEqual([live.epoch, live.offset, live.data], [first.epoch, 4, 'd']);
+    } finally {
+      await fresh.stop();
+    }
+    for (const node of nodes) await waitFor(`${node.url} sees n3 leave`, async () => ((await health(node)).cluster?.live.length === 2 ? true : undefined));
+  });
+
+  it('keeps casting while the master of the bus\'s slot dies: each answer exact or saying who is missing, no cast twice, exact again after', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    // Only these two sockets are open now.
+    for (const c of clients.splice(0)) c.ws.terminate();
+    for (const node of nodes) await waitFor(`${node.url} has closed the sockets of the tests before`, async () => (Object.values((await health(node)).cluster?.nodes ?? {}).every((n) => n.sockets === 0) ? true : undefined));
+    const a = await connect(n1.port, { host: 'c.test', token: 'fa' });
+    const b = await connect(n2.port, { host: 'c.test', token: 'fb' });
+    clients.push(a, b);
+    const got = { a: [] as string[], b: [] as string[] };
+    a.ws.on('message', (data) => got.a.push(String(data)));
+    b.ws.on('message', (data) => got.b.push(String(data)));
+    const target = 'all';
+    const before = await redis.masterOf(keySlot(BUS));
+    let switched = false;
+    const failover = redis.failover(keySlot(BUS)).then((port) => {
+      switched = true;
+      return port;
+    });
+    const answers: Answer[] = [];
+    let n = 0;
+    let after = 0;
+    while (!switched || after++ < 20) answers.push(await cast(n++ % 2 === 0 ? n1 : n2, target, `c${n}`));
+    assert.notEqual(await failover, before, 'a replica serves the bus\'s slot now');
+    for (const answer of answers) {
+      const reported = answer.nodes && (answer.nodes.missing.length > 0 || answer.nodes.degraded !== undefined);
+      assert.ok(exact(answer, 2) || (reported && answer.sent !== undefined && answer.sent <= 2), `exact, or says who did not answer: ${JSON.stringify(answer)}`);
+    }
+    assert.ok(answers.some((answer) => !exact(answer, 2)), 'some cast met the dead master');
+    await waitFor('exact casts after the failover', async () => (exact(await cast(n1, target, `after${n++}`), 2) && exact(await cast(n2, target, `after${n++}`), 2) ? true : undefined), 30_000);
+    for (const [name, frames] of Object.entries(got)) assert.equal(new Set(frames).size, frames.length, `${name} got no cast twice`);
+    assert.ok(answers.length > 20);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * A Redis Cluster of the test's own: three masters with a replica each
+ * (Debian's redis-server with `--cluster-enabled yes`, joined by
+ * `redis-cli --cluster create`), on free loopback ports, without
+ * persistence, a node timeout of one second so a replica takes over soon.
+ * `failover(slot)` kills the master that serves a slot, as a crash would,
+ * and resolves once its replica serves it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { waitFor } from './events.ts';
+import { freePort, startRedis } from './redis.ts';
+import type { RedisServer } from './redis.ts';
+
+export interface RedisClusterForTests {
+  /** The URL wsgate takes: redis+cluster://127.0.0.1:<port>,... (every master's). */
+  url: string;
+  /** The port of the master that serves `slot` now. */
+  masterOf(slot: number): Promise<number>;
+  /** Kills the master that serves `slot`; resolves with the port of the one that serves it then. */
+  failover(slot: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+type SlotRange = [number, number, [string, number, ...unknown[]], ...Array<[string, number, ...unknown[]]>];
+
+export async function startRedisCluster(): Promise<RedisClusterForTests> {
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-rcluster-'));
+  const servers = new Map<number, RedisServer>();
+  for (let i = 0; i < 6; i++) {
+    const port = await freePort();
+    // Each node writes its own nodes.conf: a dir each.
+    const own = join(dir, String(port));
+    mkdirSync(own);
+    servers.set(port, await startRedis(port, ['--dir', own, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--repl-diskless-sync-delay', '0']));
+  }
+  const ports = [...servers.keys()];
+  const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  create.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  create.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => create.once('exit', resolve));
+  if (code !== 0) throw new Error(`redis-cli --cluster create failed (${code}):\n${output}`);
+  const alive = () => [...servers].filter(([, server]) => server.child.exitCode === null && server.child.signalCode === null).map(([port]) => port);
+  const ask = async <T>(port: number, ...command: string[]): Promise<T> => {
+    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await client.connect();
+      return (await client.call(command[0]!, ...command.slice(1))) as T;
+    } finally {
+      client.disconnect();
+    }
+  };
+  // Every node agrees the cluster is whole (create returns once the slots are assigned, not once all nodes have heard).
+  for (const port of ports) await waitFor(`node ${port} sees the cluster ok`, async () => (/cluster_state:ok/.test(await ask<string>(port, 'CLUSTER', 'INFO')) ? true : undefined), 20_000);
+  // A replica that has not synced yet refuses to take over: the failover tests need all of them in sync.
+  for (const port of ports) {
+    await waitFor(`node ${port} is a master or a replica in sync`, async () => (/role:master|master_link_status:up/.test(await ask<string>(port, 'INFO', 'replication')) ? true : undefined), 20_000);
+  }
+  const masterOf = async (slot: number, from = alive()[0]!) => {
+    const ranges = await ask<SlotRange[]>(from, 'CLUSTER', 'SLOTS');
+    const range = ranges.find(([start, end]) => slot >= start && slot <= end);
+    if (!range) throw new Error(`no node serves slot ${slot}`);
+    return Number(range[2][1]);
+  };
+  const masters = await Promise.all([0, 5461, 10923].map((slot) => masterOf(slot)));
+  return {
+    url: `redis+cluster://${masters.map((port) => `127.0.0.1:${port}`).join(',')}`,
+    masterOf: (slot) => masterOf(slot),
+    async failover(slot) {
+      const before = await masterOf(slot);
+      await servers.get(before)!.stop();
+      // Asked of a survivor, which hears of the promotion over the cluster bus.
+      return waitFor(`a replica serves slot ${slot}`, async () => {
+        const now = await masterOf(slot).catch(() => before);
+        return now !== before && /cluster_state:ok/.test(await ask<string>(now, 'CLUSTER', 'INFO')) ? now : undefined;
+      }, 30_000);
+    },
+    async stop() {
+      for (const server of servers.values()) await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
