@@ -142,13 +142,49 @@ function createWire(connections: WeakMap<WebSocket, Duplex>): Wire {
   };
 }
 
-type NodeUpgrade = (c: Context, events: WSEvents<unknown>) => Promise<Response>;
+/** What node-ws reads of the upgrade's Context: the Upgrade header, the URL, and env (its handshake's own object). */
+interface UpgradeView {
+  req: { header(name: string): string | undefined; url: string };
+  env: HttpBindings | undefined;
+}
+
+type NodeUpgrade = (c: UpgradeView, events: WSEvents<unknown>) => Promise<Response>;
+
+/**
+ * node-ws keeps the Context it is given for as long as its socket lives: the
+ * closures that route the socket's events share a scope with it. Given the
+ * whole Context, each idle socket would keep its Hono Context, HonoRequest,
+ * Request, headers and IncomingMessage (about 8 KB on Node 20). It is given
+ * this view instead, and the view lets go of env, which holds the
+ * IncomingMessage, once the socket is open: node-ws reads env only during
+ * the handshake.
+ */
+function upgradeView(c: Context): UpgradeView {
+  const upgrade = c.req.header('upgrade');
+  return { req: { header: (name) => (name.toLowerCase() === 'upgrade' ? upgrade : undefined), url: c.req.url }, env: c.env as HttpBindings };
+}
+
+/** The gateway's events, with the view's env dropped as the socket opens. */
+class ViewReleasing extends ReportedClose {
+  readonly #view: UpgradeView;
+  constructor(events: WSEvents<unknown>, view: UpgradeView) {
+    super(events);
+    this.#view = view;
+  }
+  override onOpen(event: Event, ws: Parameters<ReportedClose['onOpen']>[1]) {
+    this.#view.env = undefined;
+    return super.onOpen(event, ws);
+  }
+}
 
 export function createNodeRuntime(): Runtime {
   const connections = new WeakMap<WebSocket, Duplex>();
   // node-ws needs the app to make its upgrade helper, which the app is built with: the helper of the server serve() made.
   let upgrade: NodeUpgrade = () => Promise.reject(new Error('serve() first: no server takes upgrades yet'));
-  const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => upgrade(c, new ReportedClose(events))) as unknown as UpgradeWebSocket<unknown>;
+  const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => {
+    const view = upgradeView(c);
+    return upgrade(view, new ViewReleasing(events, view));
+  }) as unknown as UpgradeWebSocket<unknown>;
 
   /** node-ws on this server: the app's upgrades, the frame limit, each socket's connection and error. */
   const acceptSockets = (app: Hono, server: Server, sockets: SocketOptions): WebSocketServer => {
