@@ -12,6 +12,9 @@
  *   --binary PATH    the compiled wsgate (default dist/wsgate, built by build.ts when missing)
  *   --size B         bytes of the cast frame (default 100)
  *   --json FILE      also write every raw measurement as JSON
+ *   --hooks KIND     wsgate's hooks: "module" (default: an empty hook module,
+ *                    in-process) or "oneshot" (every hook a process, /bin/true:
+ *                    what spawning an auth hook per upgrade leaves behind)
  *
  * Targets: baseline-node, wsgate-node, baseline-bun, wsgate-bun, wsgate-binary, baseline-deno,
  * wsgate-deno. Each wsgate runtime's ratios are taken against the bare server
@@ -79,6 +82,11 @@ const WORKERS = Math.min(intFlag('workers', Math.max(2, cpus().length - 1)), SOC
 const REPEAT = intFlag('repeat', 1);
 const SIZE = intFlag('size', 100, 24);
 const JSON_OUT = flag('json');
+const HOOKS = flag('hooks') ?? 'module';
+if (HOOKS !== 'module' && HOOKS !== 'oneshot') {
+  console.error(`--hooks: expected module or oneshot, got ${HOOKS}`);
+  process.exit(2);
+}
 
 // ---------------------------------------------------------------- binaries
 
@@ -421,7 +429,9 @@ process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const hooks = join(work, 'noop-hooks.mjs');
 writeFileSync(hooks, '// No hooks: auth, connect, receive and close all accept / do nothing.\nexport {};\n');
 const configFile = join(work, 'wsgate.json');
-writeFileSync(configFile, JSON.stringify({ listen: HOST, port: 0, hosts: { '*': { module: hooks } } }, null, 2));
+// One-shot: each upgrade spawns its auth (and connect) hook; the limits let the clients' 64 handshakes in flight all spawn.
+const oneshot = { hosts: { '*': { command: ['/bin/true'] } }, limits: { hookProcesses: 256, authsPerHost: 256 } };
+writeFileSync(configFile, JSON.stringify({ listen: HOST, port: 0, ...(HOOKS === 'module' ? { hosts: { '*': { module: hooks } } } : oneshot) }, null, 2));
 
 const only = flag('only')?.split(',').map((s) => s.trim()).filter(Boolean);
 const binary = only && !only.includes('wsgate-binary') ? { path: '/bin/false', note: 'not used' } : compiledBinary();
@@ -449,7 +459,7 @@ for (let pass = 1; pass <= REPEAT; pass++) {
 const combined = combine(results);
 
 const versions = runtimeVersions();
-console.log(`## Fan-out: ${SOCKETS} sockets, ${ROUNDS} measured casts of ${SIZE} bytes${REPEAT > 1 ? `, median of ${REPEAT} passes` : ''}\n`);
+console.log(`## Fan-out: ${SOCKETS} sockets, ${ROUNDS} measured casts of ${SIZE} bytes${REPEAT > 1 ? `, median of ${REPEAT} passes` : ''}, wsgate with ${HOOKS === 'module' ? 'a hook module' : 'one-shot hooks (/bin/true)'}\n`);
 console.log(
   `Machine: ${machine()}; node ${versions.node}, bun ${versions.bun}, ${versions.deno}; ` +
     `${WORKERS} client worker process(es); binary: ${binary.note}; took ${Math.round((Date.now() - started) / 1000)} s.\n`,
