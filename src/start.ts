@@ -122,7 +122,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const spawn: Runtime['spawn'] = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...hookEnv, ...options.env } });
   const pools = new Pools(workerCap(config), config.php, spawn, log);
   // One for the life of the process: a reload changes its limits, and what runs keeps its slot.
-  const slots = new HookSlots(slotLimits(config));
+  const slots = new HookSlots(slotLimits(config), () => runtime.checkUpgrades?.());
   let generation = 0;
   const buildRoutes = async (from: Config) => {
     slots.configure(slotLimits(from));

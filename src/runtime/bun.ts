@@ -14,7 +14,7 @@ import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { protocolCloseCode } from './close-code.ts';
 import { onProcessSignal, onProcessStray } from './process-events.ts';
-import { followUntilAnswered } from './request-watch.ts';
+import { followUntilAnswered, readUnreadNow } from './request-watch.ts';
 import type { Child, Listener, OutFrame, Runtime, SocketOptions, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface BunSubprocess {
@@ -271,7 +271,10 @@ export function createBunRuntime(): Runtime {
       };
     },
     // Bun aborts a request's signal when its client disconnects before the answer, upgrades waiting for theirs included.
-    watchUpgrade: (c) => followUntilAnswered(c.req.raw.signal),
+    // Read only after a second: a signal once read stays with the socket (request-watch.ts), and under a connect burst
+    // (the fan-out bench's 64 handshakes in flight) many upgrades take longer than 100 ms to be answered.
+    watchUpgrade: (c) => followUntilAnswered(() => c.req.raw.signal, 1000),
+    checkUpgrades: readUnreadNow,
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,
     spawn: createSpawn(),

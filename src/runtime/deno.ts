@@ -267,7 +267,7 @@ export function createDenoRuntime(): Runtime {
       };
     },
     // Deno aborts a request's signal when its client disconnects before the answer, upgrades waiting for theirs included.
-    watchUpgrade: (c) => followUntilAnswered(c.req.raw.signal),
+    watchUpgrade: (c) => followUntilAnswered(() => c.req.raw.signal),
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: (handler) => {
       globalThis.addEventListener('unhandledrejection', (event) => {

@@ -124,6 +124,8 @@ export interface Runtime {
    * the answer is given, so nothing is kept for the connection's life.
    */
   watchUpgrade(c: Context): { signal: AbortSignal; done(): void };
+  /** Cancels now the watched upgrades whose client went, where a runtime learns of that late (Bun: request-watch.ts). */
+  checkUpgrades?(): void;
   /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */
   remoteAddress(c: Context): string | undefined;
   /** Per runtime: Bun.spawn and Deno.Command, each runtime's own (scripts/bench/spawn.ts measures them against node:child_process). */

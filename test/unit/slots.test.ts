@@ -35,6 +35,30 @@ describe('HookSlots', () => {
     granted(await third);
   });
 
+  it('asks, before it refuses as busy, whether waiters\' clients went; those leave, and the job waits in their place', async () => {
+    const gone = new AbortController();
+    let asked = 0;
+    const slots = new HookSlots({ processes: 1, queue: 1, authsPerHost: 10 }, () => {
+      asked++;
+      gone.abort();
+    });
+    const release = granted(await slots.acquire());
+    const vanished = slots.acquire({}, gone.signal);
+    const next = slots.acquire();
+    assert.equal(asked, 1);
+    assert.deepEqual(await vanished, { ok: false, cancelled: true });
+    assert.equal(await settled(next), false, 'queued, not refused');
+    release();
+    granted(await next);
+    // Nobody to cancel: still busy, after asking.
+    const full = new HookSlots({ processes: 1, queue: 0, authsPerHost: 10 }, () => asked++);
+    granted(await full.acquire());
+    const refused = await full.acquire();
+    assert.equal(refused.ok, false);
+    assert.match((refused as { busy: string }).busy, /busy: limits\.hookProcesses/);
+    assert.equal(asked, 2);
+  });
+
   it('is busy at once, spawning nothing, when the queue is full', async () => {
     const slots = new HookSlots({ processes: 1, queue: 2, authsPerHost: 10 });
     granted(await slots.acquire());

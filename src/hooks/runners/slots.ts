@@ -50,8 +50,12 @@ export class HookSlots {
   readonly #authRunning = new Map<string, number>();
   readonly #queue: Waiter[] = [];
 
-  constructor(limits: SlotLimits) {
+  /** Asked before a job is refused as busy: it may cancel waiters whose clients went (Runtime.checkUpgrades). */
+  readonly #beforeBusy: () => void;
+
+  constructor(limits: SlotLimits, beforeBusy: () => void = () => {}) {
     this.#limits = { ...limits };
+    this.#beforeBusy = beforeBusy;
   }
 
   get limits(): SlotLimits {
@@ -82,7 +86,12 @@ export class HookSlots {
   acquire(claim: SlotClaim = {}, signal?: AbortSignal): Promise<Acquired> {
     if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
     if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
-    if (!claim.neverBusy && this.#bounded() >= this.#limits.queue) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
+    if (!claim.neverBusy && this.#bounded() >= this.#limits.queue) {
+      // Waiters whose clients went leave the queue now, if the runtime learns of that only when asked.
+      this.#beforeBusy();
+      if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
+      if (this.#bounded() >= this.#limits.queue) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
+    }
     return new Promise<Acquired>((resolve) => {
       const waiter: Waiter = { claim, grant: resolve };
       if (signal) {
