@@ -6,15 +6,22 @@
  * the Redis Stream on a node that was not up, and keep casting while the
  * master of the bus's slot is killed: each answer exact or saying which
  * nodes did not answer, no socket getting a cast twice, exact again once a
- * replica has taken over. Presence over a Redis Cluster: pusher-cluster.test.ts.
- * Skipped when redis-server is missing.
+ * replica has taken over. The members store, in this process, over the
+ * shards: first and last decided once, a dead node's entries cleared by a
+ * survivor. Presence through the Pusher protocol over a Redis Cluster:
+ * pusher-cluster.test.ts. Skipped when redis-server is missing.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { keySlot } from '../../src/cluster/key-slot.ts';
-import { connect } from '../support/client.ts';
-import type { Client } from '../support/client.ts';
+import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts';
+import { busPrefix } from '../../src/config/redis-url.ts';
+import type { OrphanedChange } from '../../src/core/members.ts';
+import { createLogger } from '../../src/ops/log.ts';
+import { connect, connectAware } from '../support/client.ts';
+import type { Client, WsgateFrame as Frame } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
@@ -25,7 +32,6 @@ import type { RedisClusterForTests } from '../support/redis-cluster.ts';
 const skip = targetAvailable() ?? redisMissing;
 
 type Answer = { sent?: number; nodes?: { answered: string[]; missing: string[]; degraded?: string } };
-type Frame = { wsgate?: string; channel?: string; epoch?: string; offset?: number; data?: unknown; recovered?: boolean };
 
 /** The bus of the default prefix "wsgate:", under its hash tag (config/redis-url.ts busPrefix). */
 const BUS = '{wsgate%3A}bus';
@@ -58,15 +64,9 @@ describe(`cluster over a Redis Cluster on ${TARGET}`, { skip, timeout: 180_000 }
   const exact = (answer: Answer, sent: number) => answer.sent === sent && answer.nodes?.missing.length === 0 && !answer.nodes.degraded;
   /** A wsgate-aware client of c.test, and the frames it got up to `ready`. */
   const aware = async (node: Started, token: string, recover?: Record<string, { epoch: string; offset: number }>) => {
-    const path = `/websocket?wsgate=1${recover ? `&recover=${encodeURIComponent(JSON.stringify(recover))}` : ''}`;
-    const c = await connect(node.port, { host: 'c.test', token, path });
-    clients.push(c);
-    const frames: Frame[] = [];
-    for (;;) {
-      const frame = JSON.parse(await c.next()) as Frame;
-      frames.push(frame);
-      if (frame.wsgate === 'ready') return { c, frames };
-    }
+    const opened = await connectAware(node.port, { host: 'c.test', token, recover });
+    clients.push(opened.c);
+    return opened;
   };
   const nextPub = async (c: Client) => {
     let frame: Frame;
@@ -151,5 +151,51 @@ describe(`cluster over a Redis Cluster on ${TARGET}`, { skip, timeout: 180_000 }
     await waitFor('exact casts after the failover', async () => (exact(await cast(n1, target, `after${n++}`), 2) && exact(await cast(n2, target, `after${n++}`), 2) ? true : undefined), 30_000);
     for (const [name, frames] of Object.entries(got)) assert.equal(new Set(frames).size, frames.length, `${name} got no cast twice`);
     assert.ok(answers.length > 20);
+  });
+});
+
+describe('the members store over a Redis Cluster', { skip: redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test'), timeout: 60_000 }, () => {
+  let redis: RedisClusterForTests;
+  const stores: RedisMembers[] = [];
+  before(async () => {
+    redis = await startRedisCluster();
+  });
+  after(async () => {
+    for (const store of stores) await store.stop();
+    await redis?.stop();
+  });
+
+  /** A node's store, once its connection is ready (a join before that is told by the store's first sync instead); `orphaned`: what it was told besides joins and leaves. */
+  const store = async (node: string) => {
+    const connection = connectMembers(redis.url);
+    await once(connection, 'ready');
+    const members = new RedisMembers(connection, { prefix: 'ms:', nodesKey: `${busPrefix(redis.url, 'ms:')}nodes` }, createLogger(() => {}, 'warn'));
+    const orphaned: OrphanedChange[] = [];
+    members.onOrphaned((change) => orphaned.push(change));
+    members.start(node);
+    stores.push(members);
+    return { members, connection, orphaned };
+  };
+
+  it('decides each first and last once over nodes whose keys lie on different shards, and a survivor clears a dead node\'s entries', async () => {
+    const a = await store('a');
+    const b = await store('b');
+    // Channels whose keys hash to slots all over the cluster, and a node list on a slot of its own.
+    const rooms = Array.from({ length: 6 }, (_, i) => `presence-r${i}`);
+    for (const room of rooms) {
+      assert.equal(await a.members.add('h', room, 'a1', { user: 'ann', info: { n: room } }), true, 'her first socket');
+      assert.equal(await b.members.add('h', room, 'b1', { user: 'ann' }), false, 'not news on the other node');
+      assert.equal(await a.members.occupancy('h', room, true, 1), true, 'the first node there');
+      assert.equal(await b.members.occupancy('h', room, true, 1), false);
+      assert.equal(await a.members.add('h', room, 'a2', { user: 'bob' }), true);
+      assert.deepEqual([...(await b.members.users('h', room)).keys()].sort(), ['ann', 'bob']);
+    }
+    // a dies without a word; b, the survivor, takes its entries out and tells what that changed.
+    a.connection.disconnect();
+    await b.members.nodeGone('a');
+    const byRoom = (room: string) => b.orphaned.filter((change) => change.channel === room);
+    for (const room of rooms) assert.deepEqual(byRoom(room), [{ host: 'h', channel: room, member: { user: 'bob' } }], 'bob left with a; ann and the channel stay with b');
+    assert.deepEqual(await b.members.remove('h', rooms[0]!, 'b1'), { user: 'ann', info: { n: rooms[0] } }, 'her last socket, on b, with the info her first brought');
+    assert.equal(await b.members.occupancy('h', rooms[0]!, false, 0), true, 'and b was the last node there');
   });
 });

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { connect } from '../support/client.ts';
-import type { Client } from '../support/client.ts';
+import { connect, connectAware } from '../support/client.ts';
+import type { Client, WsgateFrame } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -132,17 +132,11 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
 
   it('numbers a stream in Redis, so a client resumes on another node exactly where it stopped', async () => {
     const [n1, n2, n3] = nodes as [Started, Started, Started];
-    type Frame = { wsgate?: string; channel?: string; epoch?: string; offset?: number; data?: unknown; recovered?: boolean };
+    type Frame = WsgateFrame;
     const aware = async (node: Started, recover?: Record<string, { epoch: string; offset: number }>) => {
-      const path = `/websocket?wsgate=1${recover ? `&recover=${encodeURIComponent(JSON.stringify(recover))}` : ''}`;
-      const c = await connect(node.port, { host: 'c.test', token: 'room-h', path });
-      clients.push(c);
-      const frames: Frame[] = [];
-      for (;;) {
-        const frame = JSON.parse(await c.next()) as Frame;
-        frames.push(frame);
-        if (frame.wsgate === 'ready') return { c, frames };
-      }
+      const opened = await connectAware(node.port, { host: 'c.test', token: 'room-h', recover });
+      clients.push(opened.c);
+      return opened;
     };
     const next = async (c: Client) => JSON.parse(await c.next()) as Frame;
     const watcher = await aware(n3);

@@ -111,3 +111,22 @@ export async function stalledClient(port: number, options: { host: string; token
     socket.on('error', reject);
   });
 }
+
+/** A frame of the wsgate protocol (`?wsgate=1`), as the history tests read them. */
+export type WsgateFrame = { wsgate?: string; channel?: string; epoch?: string; offset?: number; data?: unknown; recovered?: boolean };
+
+/**
+ * A wsgate-aware client (`?wsgate=1`, resuming `recover` when given) and
+ * the frames it got up to and including `ready`.
+ */
+export async function connectAware(port: number, options: { host: string; token: string; recover?: Record<string, { epoch: string; offset: number }> }): Promise<{ c: Client; frames: WsgateFrame[] }> {
+  const { recover } = options;
+  const path = `/websocket?wsgate=1${recover ? `&recover=${encodeURIComponent(JSON.stringify(recover))}` : ''}`;
+  const c = await connect(port, { host: options.host, token: options.token, path });
+  const frames: WsgateFrame[] = [];
+  for (;;) {
+    const frame = JSON.parse(await c.next()) as WsgateFrame;
+    frames.push(frame);
+    if (frame.wsgate === 'ready') return { c, frames };
+  }
+}
