@@ -16,6 +16,7 @@
  * changed" and one warning per outage is logged.
  */
 import { randomBytes } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
@@ -69,6 +70,8 @@ export class RedisMembers implements MemberStore {
   /** What this run's sockets hold, by the line its list has for it: what the list is put right to. */
   readonly #mine = new Map<string, Mine>();
   readonly #orphaned: Array<(change: OrphanedChange) => void> = [];
+  /** The last write queued on a Redis Cluster (#inOrder). */
+  #order: Promise<void> = Promise.resolve();
 
   /** `redis`: a connection of the store's own (connectMembers), which stop() closes. */
   constructor(redis: RedisClient, options: RedisMembersOptions, log: Logger) {
@@ -238,7 +241,7 @@ export class RedisMembers implements MemberStore {
       const stale = texts.filter((text) => !this.#mine.has(text)).map(parseListed);
       const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text));
       const wanted = (text: string) => this.#mine.has(text);
-      const changes = [...(await removeListed(this.#redis, this.#prefix, node, stale, wanted)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, wanted))];
+      const changes = await this.#inOrder(async () => [...(await removeListed(this.#redis, this.#prefix, node, stale, wanted)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, wanted))]);
       this.#succeeded();
       if (stale.length || lost.length) this.#log.info('members list put right', { node, removed: stale.length, restored: lost.length, changes: changes.length });
       this.#tell(changes);
@@ -262,10 +265,27 @@ export class RedisMembers implements MemberStore {
     }
   }
 
+  /**
+   * On a Redis Cluster, the store's writes one after another: runSteps waits
+   * for each step there, so the steps of two calls would interleave, and a
+   * socket's leave could overtake its own join (its entry left in the store
+   * with no line on the node's list, which nobody would ever take out). On
+   * one Redis every call is one pipeline on one connection, in order already.
+   */
+  #inOrder<T>(work: () => Promise<T>): Promise<T> {
+    if (!(this.#redis instanceof Cluster)) return work();
+    const run = this.#order.then(work, work);
+    this.#order = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
   /** Runs the steps (runSteps); their replies, or undefined (logged) when Redis failed them. */
   async #exec(op: string, steps: Call[][]): Promise<unknown[][] | undefined> {
     try {
-      const answers = await runSteps(this.#redis, steps);
+      const answers = await this.#inOrder(() => runSteps(this.#redis, steps));
       this.#succeeded();
       return answers;
     } catch (error) {

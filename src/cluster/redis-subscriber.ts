@@ -101,10 +101,12 @@ export function channelSubscriber(connection: Redis): BusSubscriber {
 /**
  * SSUBSCRIBE on a connection to the master of the channels' slot, as the
  * cluster's command client last saw the slots (it refreshes them on a
- * MOVED, on an error, and every few seconds). The connection is replaced
- * whenever another master serves the slot; one that drops, or is told its
- * slot moved (an unasked SUNSUBSCRIBE, which ioredis reports as 'moved'),
- * asks for the slots afresh.
+ * MOVED, on an error, when asked, and every few seconds: redis.ts sets
+ * slotsRefreshInterval). The connection is replaced whenever another master
+ * serves the slot; one that drops asks for the slots afresh, and one told
+ * its slot moved (an unasked SUNSUBSCRIBE, which ioredis reports as
+ * 'moved', on a connection that stays open) is dropped, and the next slot
+ * map says where to listen again.
  */
 export function slotSubscriber(cluster: Cluster, open: (address: RedisAddress) => Redis): BusSubscriber {
   const channels: string[] = [];
@@ -112,7 +114,13 @@ export function slotSubscriber(cluster: Cluster, open: (address: RedisAddress) =
   let onMessage: (channel: string, message: string) => void = () => {};
   let current: { connection: Redis; address: string; listens: () => boolean } | undefined;
   let closed = false;
-  let confirmed: (() => void) | undefined;
+  let pending: { confirmed(): void; failed(error: Error): void } | undefined;
+  /** Drops the connection; the next slot map names where to listen again (the same master, or its successor). */
+  const drop = () => {
+    current?.connection.disconnect();
+    current = undefined;
+    told.tell();
+  };
 
   const follow = () => {
     if (closed || !channels.length) return;
@@ -122,13 +130,18 @@ export function slotSubscriber(cluster: Cluster, open: (address: RedisAddress) =
     const colon = address.lastIndexOf(':');
     const connection = open({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
     const listens = listening(connection, 'ssubscribe', () => channels, () => {
-      confirmed?.();
+      pending?.confirmed();
       told.tell();
     });
     watch(connection, told.tell);
     connection.on('smessage', (channel: string, message: string) => onMessage(channel, message));
     connection.on('close', () => cluster.refreshSlotsCache());
-    connection.on('moved', () => cluster.refreshSlotsCache());
+    // Redis took the subscription back (the slot moved) on a connection that stays open: it listens no more.
+    connection.on('moved', () => {
+      if (current?.connection !== connection) return;
+      drop();
+      cluster.refreshSlotsCache();
+    });
     current = { connection, address, listens };
     told.tell();
   };
@@ -142,7 +155,7 @@ export function slotSubscriber(cluster: Cluster, open: (address: RedisAddress) =
       if (other !== undefined) return Promise.reject(new Error(`the bus's channels must share one slot: ${JSON.stringify(other)} does not`));
       channels.push(...wanted);
       onMessage = handler;
-      const done = new Promise<void>((resolve) => (confirmed = resolve));
+      const done = new Promise<void>((resolve, reject) => (pending = { confirmed: resolve, failed: reject }));
       follow();
       return done;
     },
@@ -150,6 +163,7 @@ export function slotSubscriber(cluster: Cluster, open: (address: RedisAddress) =
     onChange: told.on,
     close() {
       closed = true;
+      pending?.failed(new Error('the subscriber was closed'));
       current?.connection.disconnect();
     },
   };

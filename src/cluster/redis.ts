@@ -121,6 +121,9 @@ export function redisOpener(url: string): (options: RedisOptions) => Redis | Clu
   return ({ enableOfflineQueue, retryStrategy, ...options }) =>
     new Cluster(target.nodes, {
       redisOptions: { ...options, ...targetOptions(target) },
+      // The slot map is asked for again on errors and MOVED; every 5 s besides, so a bus subscriber that lost its
+      // master finds the new one even when nothing else fails (redis-subscriber.ts).
+      slotsRefreshInterval: 5000,
       ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
       ...(retryStrategy && { clusterRetryStrategy: retryStrategy }),
     });

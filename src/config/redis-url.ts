@@ -48,14 +48,18 @@ function parseAddresses(list: string, defaultPort: number, what: string): RedisA
   return addresses;
 }
 
-/** `user:password` as given before the '@', decoded. */
-function credentials(userinfo: string | undefined): Credentials {
+/** `user:password` as given before the '@', decoded; a problem (quoting neither) when it cannot be. */
+function credentials(userinfo: string | undefined): Credentials | { problem: string } {
   if (!userinfo) return {};
   const found: Credentials = {};
   const colon = userinfo.indexOf(':');
-  const user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
-  if (user) found.username = user;
-  if (colon >= 0) found.password = decodeURIComponent(userinfo.slice(colon + 1));
+  try {
+    const user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
+    if (user) found.username = user;
+    if (colon >= 0) found.password = decodeURIComponent(userinfo.slice(colon + 1));
+  } catch {
+    return { problem: 'expected the user and password percent-encoded (a "%" must start %XX)' };
+  }
   return found;
 }
 
@@ -72,26 +76,37 @@ function options(query: string | undefined, known: readonly string[], form: stri
 /** The target a URL names, or why it names none (never quoting a password). */
 export function parseRedisUrl(url: string): RedisTarget | { problem: string } {
   if (/^rediss?:\/\//.test(url)) return parseSingle(url);
-  const sentinel = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)\/?(?:\?([^#]*))?$/.exec(url);
+  // The userinfo runs to the last '@' before the path, so an '@' left unencoded in a password stays in it.
+  const sentinel = /^redis\+sentinel:\/\/(?:([^/]*)@)?([^/?#@]+)\/([^/?#]+)\/?(?:\?([^#]*))?$/.exec(url);
   if (sentinel) {
     const [, userinfo, list, name, query] = sentinel;
     const sentinels = parseAddresses(list!, SENTINEL_PORT, 'sentinels');
     if ('problem' in sentinels) return sentinels;
     const given = options(query, ['sentinelPassword', 'prefix'], 'Sentinel');
     if ('problem' in given) return given;
-    const target: RedisTarget = { kind: 'sentinel', sentinels, name: decodeURIComponent(name!), ...credentials(userinfo) };
+    const auth = credentials(userinfo);
+    if ('problem' in auth) return auth;
+    let master: string;
+    try {
+      master = decodeURIComponent(name!);
+    } catch {
+      return { problem: 'expected the master name percent-encoded (a "%" must start %XX)' };
+    }
+    const target: RedisTarget = { kind: 'sentinel', sentinels, name: master, ...auth };
     if (given.has('sentinelPassword')) target.sentinelPassword = given.get('sentinelPassword');
     if (given.has('prefix')) target.prefix = given.get('prefix');
     return target;
   }
-  const cluster = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?(?:\?([^#]*))?$/.exec(url);
+  const cluster = /^(rediss?)\+cluster:\/\/(?:([^/]*)@)?([^/?#@]+)\/?(?:\?([^#]*))?$/.exec(url);
   if (cluster) {
     const [, scheme, userinfo, list, query] = cluster;
     const nodes = parseAddresses(list!, REDIS_PORT, 'cluster nodes');
     if ('problem' in nodes) return nodes;
     const given = options(query, ['prefix'], 'Redis Cluster');
     if ('problem' in given) return given;
-    const target: RedisTarget = { kind: 'cluster', nodes, tls: scheme === 'rediss', ...credentials(userinfo) };
+    const auth = credentials(userinfo);
+    if ('problem' in auth) return auth;
+    const target: RedisTarget = { kind: 'cluster', nodes, tls: scheme === 'rediss', ...auth };
     if (given.has('prefix')) target.prefix = given.get('prefix');
     return target;
   }

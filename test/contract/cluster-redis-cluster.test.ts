@@ -120,6 +120,34 @@ describe(`cluster over a Redis Cluster on ${TARGET}`, { skip, timeout: 180_000 }
     for (const node of nodes) await waitFor(`${node.url} sees n3 leave`, async () => ((await health(node)).cluster?.live.length === 2 ? true : undefined));
   });
 
+  it('follows the bus\'s slot to another master when it is resharded: casts exact again, with history', async () => {
+    const [n1, n2] = nodes as [Started, Started];
+    const before = await redis.masterOf(keySlot(BUS));
+    const watcher = await aware(n1, 'room-m');
+    assert.equal(exact(await cast(n2, 'channel:room:m', 'm1'), 1), true);
+    const first = await nextPub(watcher.c);
+    // Casts to every socket of the tests so far: this many, before and after.
+    const everyone = (await cast(n1, 'all', 'before')).sent!;
+    const moved = await redis.reshard(keySlot(BUS));
+    assert.notEqual(moved, before);
+    // Redis takes the shard channel's subscriptions back; each node listens on the new master once it has heard.
+    let n = 0;
+    await waitFor('exact casts on the new master', async () => (exact(await cast(n1, 'all', `moved${n++}`), everyone) && exact(await cast(n2, 'all', `moved${n++}`), everyone) ? true : undefined), 30_000);
+    const master = new Redis(moved, '127.0.0.1');
+    try {
+      assert.deepEqual(await master.call('PUBSUB', 'SHARDNUMSUB', BUS), [BUS, 2], 'both nodes on the new master');
+    } finally {
+      master.disconnect();
+    }
+    // The stream's keys moved with the slot: numbering goes on.
+    assert.equal(exact(await cast(n2, 'channel:room:m', 'm2'), 1), true);
+    let second: Frame;
+    do second = await nextPub(watcher.c);
+    while (second.data !== 'm2');
+    assert.deepEqual([second.epoch, second.offset, second.data], [first.epoch, 2, 'm2']);
+    for (const c of clients.splice(clients.indexOf(watcher.c), 1)) c.ws.terminate();
+  });
+
   it('keeps casting while the master of the bus\'s slot dies: each answer exact or saying who is missing, no cast twice, exact again after', async () => {
     const [n1, n2] = nodes as [Started, Started];
     // Only these two sockets are open now.
@@ -197,5 +225,22 @@ describe('the members store over a Redis Cluster', { skip: redisMissing || (TARG
     for (const room of rooms) assert.deepEqual(byRoom(room), [{ host: 'h', channel: room, member: { user: 'bob' } }], 'bob left with a; ann and the channel stay with b');
     assert.deepEqual(await b.members.remove('h', rooms[0]!, 'b1'), { user: 'ann', info: { n: rooms[0] } }, 'her last socket, on b, with the info her first brought');
     assert.equal(await b.members.occupancy('h', rooms[0]!, false, 0), true, 'and b was the last node there');
+  });
+
+  it('keeps a socket\'s join and its leave in order when the leave does not wait for the join', async () => {
+    const c = await store('c');
+    for (let i = 0; i < 5; i++) {
+      const room = `presence-quick${i}`;
+      const joined = c.members.add('h', room, 'c1', { user: 'cy' });
+      const left = c.members.remove('h', room, 'c1');
+      assert.deepEqual([await joined, await left], [true, { user: 'cy' }], 'in, then out');
+      assert.deepEqual(await c.members.users('h', room), new Map(), 'nothing left behind');
+    }
+    const held = new Redis(await redis.masterOf(keySlot('{c}')), '127.0.0.1');
+    try {
+      assert.deepEqual(await held.smembers('ms:members:node:{c}:held'), [], 'nor on the node\'s list');
+    } finally {
+      held.disconnect();
+    }
   });
 });

@@ -4,7 +4,8 @@
  * `redis-cli --cluster create`), on free loopback ports, without
  * persistence, a node timeout of one second so a replica takes over soon.
  * `failover(slot)` kills the master that serves a slot, as a crash would,
- * and resolves once its replica serves it.
+ * and resolves once its replica serves it; `reshard(slot)` moves a slot to
+ * another master.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +23,8 @@ export interface RedisClusterForTests {
   masterOf(slot: number): Promise<number>;
   /** Kills the master that serves `slot`; resolves with the port of the one that serves it then. */
   failover(slot: number): Promise<number>;
+  /** Moves `slot`, its keys with it, to another master (a resharding); resolves with that master's port. */
+  reshard(slot: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -78,6 +81,24 @@ export async function startRedisCluster(): Promise<RedisClusterForTests> {
         const now = await masterOf(slot).catch(() => before);
         return now !== before && /cluster_state:ok/.test(await ask<string>(now, 'CLUSTER', 'INFO')) ? now : undefined;
       }, 30_000);
+    },
+    async reshard(slot) {
+      const from = await masterOf(slot);
+      const roles = await Promise.all(alive().map(async (port) => ({ port, role: (await ask<string[]>(port, 'ROLE'))[0] })));
+      const masters = roles.filter(({ role }) => role === 'master').map(({ port }) => port);
+      const to = masters.find((port) => port !== from)!;
+      const id = async (port: number) => ask<string>(port, 'CLUSTER', 'MYID');
+      const [fromId, toId] = [await id(from), await id(to)];
+      // The steps of CLUSTER SETSLOT's own documentation: importing, migrating, the keys, then the slot's new owner everywhere.
+      await ask(to, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId);
+      await ask(from, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId);
+      for (;;) {
+        const keys = await ask<string[]>(from, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100');
+        if (keys.length === 0) break;
+        await ask(from, 'MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...keys);
+      }
+      for (const port of [to, from, ...masters.filter((port) => port !== to && port !== from)]) await ask(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
+      return to;
     },
     async stop() {
       for (const server of servers.values()) await server.stop();

@@ -65,6 +65,10 @@ describe('the cluster\'s Redis URL', () => {
       ['redis+cluster://', /expected a Redis Cluster URL such as/],
       ['redis+cluster://a:0,b:1', /expected cluster nodes as host:port/],
       ['redis+cluster://:secret-pw@h:1?db=2', /unknown option "db" in the Redis Cluster URL \(known: prefix\)/],
+      ['redis+cluster://u:secret-pw%zz@h:1', /expected the user and password percent-encoded/],
+      ['redis+sentinel://:secret-pw%@h:1/m', /expected the user and password percent-encoded/],
+      ['redis+sentinel://h:1/m%zz', /expected the master name percent-encoded/],
+      ['redis+cluster://u:secret-pw@@', /expected a Redis Cluster URL such as/],
       ['redis+sentinel://127.0.0.1:26379', /expected a Sentinel URL such as/],
       ['redis+sentinel://a:99999/m', /expected sentinels as host:port/],
       ['redis+sentinel://:secret-pw@h:1/m?password=x', /unknown option "password" in the Sentinel URL/],
@@ -82,6 +86,10 @@ describe('the cluster\'s Redis URL', () => {
     assert.equal(redactRedisUrl('redis+sentinel://h1:26379/main'), 'redis+sentinel://h1:26379/main');
     assert.equal(redactRedisUrl('redis+cluster://:pw@h1:7000,h2:7001?prefix=p:'), 'redis+cluster://:***@h1:7000,h2:7001?prefix=p%3A');
     assert.equal(redactRedisUrl('rediss+cluster://u@h1:7000'), 'rediss+cluster://u@h1:7000');
+    // An '@' left unencoded in a password stays in the password, not in the host it would be shown with.
+    assert.deepEqual(parseRedisUrl('redis+cluster://u:p@ss@h:7000'), { kind: 'cluster', nodes: [{ host: 'h', port: 7000 }], tls: false, username: 'u', password: 'p@ss' });
+    assert.equal(redactRedisUrl('redis+cluster://u:p@ss@h:7000'), 'redis+cluster://u:***@h:7000');
+    assert.equal(redactRedisUrl('redis+sentinel://:p@ss:wd@h:1/m'), 'redis+sentinel://:***@h:1/m');
   });
 
   it('is checked by the config, with the problem at cluster.redis', () => {

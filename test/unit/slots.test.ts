@@ -59,6 +59,27 @@ describe('HookSlots', () => {
     assert.equal(asked, 2);
   });
 
+  it('cancels a job whose own client is found gone when it asks, rather than queue it; and asks before an async refusal too', async () => {
+    const mine = new AbortController();
+    const others = new AbortController();
+    const slots = new HookSlots({ processes: 1, queue: 1, authsPerHost: 10 }, () => {
+      mine.abort();
+      others.abort();
+    });
+    const release = granted(await slots.acquire());
+    const waiting = slots.acquire({}, others.signal);
+    assert.deepEqual(await slots.acquire({}, mine.signal), { ok: false, cancelled: true });
+    assert.deepEqual(await waiting, { ok: false, cancelled: true });
+    assert.equal(slots.stats().queued, 0, 'neither holds a place');
+    release();
+    const refreshed = new AbortController();
+    const queued = new HookSlots({ processes: 1, queue: 1, authsPerHost: 10 }, () => refreshed.abort());
+    granted(await queued.acquire());
+    const behind = queued.acquire({}, refreshed.signal);
+    assert.equal(queued.refusal(), undefined, 'the place of the client that went is free');
+    assert.deepEqual(await behind, { ok: false, cancelled: true });
+  });
+
   it('is busy at once, spawning nothing, when the queue is full', async () => {
     const slots = new HookSlots({ processes: 1, queue: 2, authsPerHost: 10 });
     granted(await slots.acquire());

@@ -74,6 +74,8 @@ export class HookSlots {
 
   /** Why a job with this claim would be refused now, if it would (the answer for an async request before it is queued). */
   refusal(claim: SlotClaim = {}): string | undefined {
+    if (this.#startsNow(claim) || this.#bounded() < this.#limits.queue) return undefined;
+    this.#beforeBusy();
     if (this.#startsNow(claim)) return undefined;
     return this.#bounded() >= this.#limits.queue ? this.#busy(claim) : undefined;
   }
@@ -89,6 +91,8 @@ export class HookSlots {
     if (!claim.neverBusy && this.#bounded() >= this.#limits.queue) {
       // Waiters whose clients went leave the queue now, if the runtime learns of that only when asked.
       this.#beforeBusy();
+      // Its own client may be one of those that went.
+      if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
       if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
       if (this.#bounded() >= this.#limits.queue) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
     }
