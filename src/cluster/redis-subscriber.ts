@@ -137,10 +137,9 @@ export function slotSubscriber(cluster: Cluster, open: (address: RedisAddress) =
     connection.on('smessage', (channel: string, message: string) => onMessage(channel, message));
     connection.on('close', () => cluster.refreshSlotsCache());
     // Redis took the subscription back (the slot moved) on a connection that stays open: it listens no more.
+    // Dropping it closes it, and its close asks for the slot map.
     connection.on('moved', () => {
-      if (current?.connection !== connection) return;
-      drop();
-      cluster.refreshSlotsCache();
+      if (current?.connection === connection) drop();
     });
     current = { connection, address, listens };
     told.tell();

@@ -133,14 +133,15 @@ export function connectRedis(url: string): RedisLink {
   const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
   const target = parseRedisUrl(url);
   const sharded = !('problem' in target) && target.kind === 'cluster';
-  const commands = redisOpener(url)(options) as WithHeartbeat;
+  const open = redisOpener(url);
+  const commands = open(options) as WithHeartbeat;
   commands.defineCommand('wsgateHeartbeat', { lua: HEARTBEAT, numberOfKeys: 1 });
   // The subscriber queues its SUBSCRIBE until it is connected, however long Redis takes to come (a node may start
   // first), and resubscribes by itself after a reconnect.
   const listenOptions = { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null };
   const subscriber = sharded
     ? slotSubscriber(commands as Cluster, (address) => new Redis({ ...listenOptions, ...targetOptions(target), ...address }))
-    : channelSubscriber(redisOpener(url)(listenOptions) as Redis);
+    : channelSubscriber(open(listenOptions) as Redis);
   const listeners: Array<(state: 'up' | 'down', reason?: string) => void> = [];
   // Unknown until the first connect succeeds or fails, so a node that starts without Redis says so too.
   let state: 'up' | 'down' | undefined;
