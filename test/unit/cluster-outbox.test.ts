@@ -1,6 +1,6 @@
 /**
- * The cluster's outbox (src/cluster/outbox.ts): what a node writes in one
- * turn goes out as one PUBLISH per channel, in order, cut at BATCH_MAX, and a
+ * The cluster's outbox (src/cluster/outbox.ts): what a node writes within
+ * two turns goes out as one PUBLISH per channel, in order, cut at BATCH_MAX, and a
  * failed PUBLISH tells each of its messages' writers.
  */
 import assert from 'node:assert/strict';
@@ -17,15 +17,17 @@ describe('the cluster outbox', () => {
     assert.deepEqual(unbatch([1, 2, 3, 4], 3), { items: [1, 2, 3], dropped: 1 }, 'a peer cannot make a node take an unbounded batch');
   });
 
-  it('sends what one turn wrote as one PUBLISH per channel, in the order written, at the end of the turn', async () => {
+  it('sends what two turns wrote as one PUBLISH per channel, in the order written, at the end of the second turn', async () => {
     const published: Array<[string, string]> = [];
     const outbox = new Outbox(async (channel, text) => void published.push([channel, text]));
     outbox.write('bus', '{"n":1}');
     outbox.write('reply:a', '{"r":1}');
+    assert.deepEqual(published, [], 'nothing before the turn ends');
+    await nextTurn();
+    assert.deepEqual(published, [], 'nor at the end of the turn it was written in: a burst read over two turns shares a PUBLISH');
     outbox.write('bus', '{"n":2}');
     outbox.write('reply:a', '{"r":2}');
     outbox.write('reply:b', '{"r":3}');
-    assert.deepEqual(published, [], 'nothing before the turn ends');
     await nextTurn();
     assert.deepEqual(published, [
       ['bus', '[{"n":1},{"n":2}]'],
@@ -34,7 +36,9 @@ describe('the cluster outbox', () => {
     ]);
     outbox.write('bus', '{"n":3}');
     await nextTurn();
-    assert.deepEqual(published.at(-1), ['bus', '{"n":3}'], 'the next turn is a PUBLISH of its own');
+    await nextTurn();
+    assert.deepEqual(published.at(-1), ['bus', '{"n":3}'], 'what comes after is a PUBLISH of its own');
+    assert.equal(published.length, 4);
   });
 
   it('flushes at once when asked (before a numbered publication), and cuts a burst at BATCH_MAX', async () => {
@@ -45,6 +49,7 @@ describe('the cluster outbox', () => {
     assert.equal(published.length, 2);
     assert.equal((JSON.parse(published[0]!) as number[]).length, BATCH_MAX);
     assert.equal(published[1], String(BATCH_MAX));
+    await nextTurn();
     await nextTurn();
     assert.equal(published.length, 2, 'the scheduled flush finds nothing left');
   });
