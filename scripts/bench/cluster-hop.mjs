@@ -155,4 +155,7 @@ console.log(
     wrongAnswers: wrong,
   }),
 );
+// A gentle stop, so a profiler given through BUN_OPTIONS (--cpu-prof) writes its file.
+gateway.kill('SIGTERM');
+await Promise.race([new Promise((resolve) => gateway.once('exit', resolve)), sleep(5000)]);
 process.exit(wrong === 0 ? 0 : 1);

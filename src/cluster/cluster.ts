@@ -14,6 +14,7 @@ import type { Logger } from '../ops/log.ts';
 import { BusMessageSchema, ReplySchema, checkWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
 import { Outbox, readBatch } from './outbox.ts';
+import { MAX_UNKNOWN_ANSWERS, WaitingRequests } from './waiting-requests.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
 import type { StoredStream } from '../core/history/history.ts';
 
@@ -40,17 +41,6 @@ export interface Gathered {
   degraded?: string;
 }
 
-interface Waiting {
-  expected: Set<string>;
-  results: Map<string, unknown>;
-  finish: () => void;
-  /** Answers were dropped (see MAX_UNKNOWN_ANSWERS); said once per request. */
-  overflowed?: boolean;
-}
-
-/** Answers a request takes from nodes it did not expect (they joined since the last heartbeat). */
-const MAX_UNKNOWN_ANSWERS = 64;
-
 export class Cluster {
   readonly node: string;
   readonly #link: RedisLink;
@@ -58,7 +48,9 @@ export class Cluster {
   readonly #log: Logger;
   /** `own`: this node sent the request (its own copy, back from the bus); `echo`: it delivered it already (see notify()). */
   readonly #apply: (request: ClusterRequest, own: boolean, echo?: boolean) => unknown;
-  readonly #waiting = new Map<string, Waiting>();
+  readonly #waiting: WaitingRequests;
+  /** The live nodes as a request expects them; made again only when they change. */
+  #expected: ReadonlySet<string> | undefined;
   /** What this node publishes in one turn goes out together (outbox.ts). */
   readonly #outbox: Outbox;
   /** Request ids: unique to this process (its prefix) without a random draw per request. */
@@ -66,7 +58,7 @@ export class Cluster {
   #idSeq = 0;
   #up = false;
   #reason = 'connecting to Redis';
-  #live = new Set<string>();
+  #live: ReadonlySet<string> = new Set<string>();
   /** When each node was last found in the set of nodes (this node's clock). */
   readonly #seen = new Map<string, number>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -89,6 +81,7 @@ export class Cluster {
     this.#log = log;
     this.#apply = apply;
     this.node = options.node;
+    this.#waiting = new WaitingRequests(options.deadlineMs);
     this.#outbox = new Outbox((channel, text) => this.#link.publish(channel, text));
     link.onState((state, reason) => {
       if (this.#stopped) return;
@@ -122,7 +115,16 @@ export class Cluster {
 
   /** Live nodes as of the last heartbeat, this one included. */
   nodes(): string[] {
-    return [...new Set([this.node, ...this.#live])].sort();
+    return [...this.#expectedNodes()];
+  }
+
+  #expectedNodes(): ReadonlySet<string> {
+    return (this.#expected ??= new Set([this.node, ...this.#live].sort()));
+  }
+
+  #setLive(live: ReadonlySet<string>): void {
+    this.#live = live;
+    this.#expected = undefined;
   }
 
   /** `listener` is told of each node found gone (its heartbeat older than the ttl), once per going. */
@@ -152,23 +154,14 @@ export class Cluster {
     if (!this.#up || !this.#subscribed) return this.#alone(request, this.#up ? 'not yet subscribed to the cluster bus' : this.#reason);
     const started = performance.now();
     const id = `${this.#idPrefix}${(++this.#idSeq).toString(36)}`;
-    const expected = new Set(this.nodes());
-    const results = new Map<string, unknown>();
+    const expected = this.#expectedNodes();
+    const { results, done } = this.#waiting.wait(id, expected);
     let failed: Error | undefined;
-    const done = new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, this.#options.deadlineMs);
-      function finish() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#waiting.set(id, { expected, results, finish });
-    });
     this.#publish({ id, from: this.node, request }, numbered, (error) => {
       failed = error;
-      this.#waiting.get(id)?.finish();
+      this.#waiting.finish(id);
     });
     await done;
-    this.#waiting.delete(id);
     // Nothing came back, not even its own copy: the request never reached the bus, so it is applied here alone.
     if (failed && results.size === 0) return this.#alone(request, `Redis publish failed: ${failed.message}`);
     const missing = [...expected].filter((node) => !results.has(node));
@@ -241,7 +234,7 @@ export class Cluster {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
-    for (const waiting of this.#waiting.values()) waiting.finish();
+    this.#waiting.finishAll();
     if (this.#up) {
       // What this node wrote goes before its goodbye.
       await Promise.all(this.#outbox.flush());
@@ -275,13 +268,14 @@ export class Cluster {
       return;
     }
     if (message.request.t === 'leaving') {
-      this.#seen.delete(message.request.node);
-      this.#live.delete(message.request.node);
+      const leaving = message.request.node;
+      this.#seen.delete(leaving);
+      this.#setLive(new Set([...this.#live].filter((node) => node !== leaving)));
       return;
     }
     if (message.request.t === 'joining') {
       this.#seen.set(message.request.node, Date.now());
-      this.#live.add(message.request.node);
+      if (!this.#live.has(message.request.node)) this.#setLive(new Set([...this.#live, message.request.node]));
       return;
     }
     const own = message.from === this.node;
@@ -318,17 +312,9 @@ export class Cluster {
   }
 
   #answer(id: string, node: string, result: unknown): void {
-    const waiting = this.#waiting.get(id);
-    if (!waiting) return;
-    // Answers of nodes not yet known are taken too, but not without end: a peer that makes up node names would grow them until the deadline.
-    if (!waiting.expected.has(node) && !waiting.results.has(node) && waiting.results.size >= waiting.expected.size + MAX_UNKNOWN_ANSWERS) {
-      if (!waiting.overflowed) this.#log.warn('cluster answers dropped', { node: this.node, from: node, reason: `more than ${MAX_UNKNOWN_ANSWERS} answers from nodes not known to be live` });
-      waiting.overflowed = true;
-      return;
+    if (this.#waiting.answer(id, node, result) === 'overflow') {
+      this.#log.warn('cluster answers dropped', { node: this.node, from: node, reason: `more than ${MAX_UNKNOWN_ANSWERS} answers from nodes not known to be live` });
     }
-    waiting.results.set(node, result);
-    // A node that answered but was not yet known counts too; waiting ends when every expected one has.
-    if ([...waiting.expected].every((expected) => waiting.results.has(expected))) waiting.finish();
   }
 
   async #beat(): Promise<void> {
@@ -378,7 +364,7 @@ export class Cluster {
     }
     for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
     const gone = [...this.#live].filter((node) => !live.has(node) && node !== this.node);
-    this.#live = live;
+    this.#setLive(live);
     for (const node of gone) {
       this.#log.warn('cluster node gone', { node });
       for (const listener of this.#gone) {
