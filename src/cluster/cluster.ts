@@ -51,7 +51,7 @@ export class Cluster {
   readonly #waiting: WaitingRequests;
   /** The live nodes as a request expects them; made again only when they change. */
   #expected: ReadonlySet<string> | undefined;
-  /** What this node publishes in one turn goes out together (outbox.ts). */
+  /** What this node publishes within two turns goes out together (outbox.ts). */
   readonly #outbox: Outbox;
   /** Request ids: unique to this process (its prefix) without a random draw per request. */
   readonly #idPrefix = randomBytes(6).toString('base64url');

@@ -13,9 +13,9 @@
  * runtime writes each socket's frames of all of them with one send; apart,
  * each frame is a send and a TCP segment of its own, and those sends are
  * most of what a cast costs. With 4 casts in flight, flushing after one turn
- * put 2.5 casts in a PUBLISH and cost 250 µs more CPU per cast than with the
- * cluster off; after two turns, 3.7 casts and 90-110 µs (docs/BENCHMARKS.md).
- * A third turn gained nothing measurable.
+ * put 2.3 casts in a PUBLISH and cost 390-480 µs more CPU per cast than with
+ * the cluster off; after two turns, 3.6 casts and 86-104 µs
+ * (docs/BENCHMARKS.md). A third turn gained nothing measurable.
  */
 import { setImmediate } from 'node:timers';
 
