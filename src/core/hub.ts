@@ -5,6 +5,7 @@
  * in one publish).
  */
 import { sha256Hex } from './ids.ts';
+import { KeyIndex } from './key-index.ts';
 import { utf8Length } from './utf8.ts';
 import type { OutFrame, Wire } from '../runtime/types.ts';
 import type { Selection } from './targets.ts';
@@ -18,6 +19,8 @@ export interface Socket {
   readonly raw: unknown;
   /** Channels it belongs to (kept by the hub); undefined until it joins one. */
   channels?: Set<string>;
+  /** Where it is in its host's list of sockets (kept by the hub). */
+  slot?: number;
   /** Casts reach it framed by its protocol (docs/PROTOCOL.md's envelopes, Pusher's events). */
   readonly aware?: boolean;
   /** Its protocol, for the frame of a cast when it is `aware`. */
@@ -38,10 +41,10 @@ interface HostGroup {
   topic: string;
   /** Sockets whose protocol frames casts, by protocol: each protocol's take their frames from topics of their own. */
   wrapped: Map<ClientProtocol, number>;
-  /** Sockets of the host: those in `tokens`. */
-  size: number;
+  /** Sockets of the host, in no order: what a cast to all of them walks (each knows its `slot`). */
+  sockets: Socket[];
   /** Most tokens have one socket: the Socket itself stands for a set of one. */
-  tokens: Map<string, Socket | Set<Socket>>;
+  tokens: KeyIndex<Socket | Set<Socket>>;
   /** Members per channel; a channel is gone when its last member leaves. */
   channels: Map<string, Set<Socket>>;
 }
@@ -79,8 +82,20 @@ const visitEntry = (entry: Socket | Set<Socket> | undefined, visit: (socket: Soc
   else if (entry) visit(entry);
 };
 
+/**
+ * Visits a host's sockets from the last: a socket that a write drops (too
+ * slow) leaves during its own visit, and the socket moved into its place
+ * has then been visited already. Any other leave waits for a close event.
+ */
+const visitAll = (sockets: Socket[], visit: (socket: Socket) => void): void => {
+  for (let i = sockets.length - 1; i >= 0; i--) {
+    const socket = sockets[i];
+    if (socket) visit(socket);
+  }
+};
+
 export class Hub {
-  readonly #byId = new Map<string, Socket>();
+  readonly #byId = new KeyIndex<Socket>();
   readonly #byHost = new Map<string, HostGroup>();
   readonly #wire: Wire;
   readonly #onSlow: HubOptions['onSlow'];
@@ -100,7 +115,7 @@ export class Hub {
 
   /** Open sockets of a host, and of one token on it. */
   countHost(host: string): number {
-    return this.#byHost.get(host)?.size ?? 0;
+    return this.#byHost.get(host)?.sockets.length ?? 0;
   }
 
   countToken(host: string, token: string): number {
@@ -120,10 +135,10 @@ export class Hub {
     this.#byId.set(socket.id, socket);
     let group = this.#byHost.get(socket.host);
     if (!group) {
-      group = { host: socket.host, topic: `host:${socket.host}`, wrapped: new Map(), size: 0, tokens: new Map(), channels: new Map() };
+      group = { host: socket.host, topic: `host:${socket.host}`, wrapped: new Map(), sockets: [], tokens: new KeyIndex(), channels: new Map() };
       this.#byHost.set(socket.host, group);
     }
-    group.size++;
+    socket.slot = group.sockets.push(socket) - 1;
     const same = group.tokens.get(socket.token);
     if (same === undefined) group.tokens.set(socket.token, socket);
     else if (same instanceof Set) same.add(socket);
@@ -138,7 +153,12 @@ export class Hub {
     this.#byId.delete(socket.id);
     const group = this.#byHost.get(socket.host);
     if (!group) return true;
-    group.size--;
+    // The last socket takes its place, so the list stays without holes.
+    const last = group.sockets.pop()!;
+    if (last !== socket) {
+      group.sockets[socket.slot!] = last;
+      last.slot = socket.slot;
+    }
     if (socket.aware && socket.protocol) {
       const left = group.wrapped.get(socket.protocol)! - 1;
       if (left > 0) group.wrapped.set(socket.protocol, left);
@@ -151,7 +171,7 @@ export class Hub {
       if (same.size === 1) group.tokens.set(socket.token, same.values().next().value as Socket);
     }
     if (socket.channels) for (const channel of socket.channels) this.#leave(group, socket, channel);
-    if (group.size === 0) this.#byHost.delete(socket.host);
+    if (group.sockets.length === 0) this.#byHost.delete(socket.host);
     try {
       this.#wire.topics?.unsubscribe(socket.raw, topicOf(group.topic, socket));
     } catch {
@@ -257,7 +277,7 @@ export class Hub {
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
       for (const protocol of group.wrapped.keys()) topics.publish(wrappedTopic(topic, protocol), wrap ? wrap(protocol) : frame, excepted ? skip.raw : undefined);
-      return this.#counted(host, frame, (members ? members.size : group.size) - (excepted ? 1 : 0));
+      return this.#counted(host, frame, (members ? members.size : group.sockets.length) - (excepted ? 1 : 0));
     }
     const out = this.#wire.encode(frame);
     let wrapped: OutFrame | undefined;
@@ -314,13 +334,13 @@ export class Hub {
   #each(group: HostGroup, selection: Selection, visit: (socket: Socket) => void): void {
     switch (selection.kind) {
       case 'all':
-        for (const same of group.tokens.values()) visitEntry(same, visit);
+        visitAll(group.sockets, visit);
         break;
       case 'token':
         visitEntry(group.tokens.get(selection.token), visit);
         break;
       case 'notToken':
-        for (const [token, same] of group.tokens) if (token !== selection.token) visitEntry(same, visit);
+        visitAll(group.sockets, (socket) => socket.token !== selection.token && visit(socket));
         break;
       case 'channel':
         group.channels.get(selection.channel)?.forEach(visit);
@@ -341,7 +361,7 @@ export class Hub {
 
   /** Sockets and tokens per host, without hashing tokens (for /metrics). */
   sizes(): Array<{ host: string; sockets: number; tokens: number }> {
-    return [...this.#byHost.values()].map((group) => ({ host: group.host, sockets: group.size, tokens: group.tokens.size }));
+    return [...this.#byHost.values()].map((group) => ({ host: group.host, sockets: group.sockets.length, tokens: group.tokens.size }));
   }
 
   stats(): Record<string, HostStats> {
@@ -353,7 +373,7 @@ export class Hub {
         // Hashed here, not kept per socket: /health is rare, and 64 characters per socket add up.
         perToken[sha256Hex(first.token)] = sizeOf(same);
       }
-      out[host] = { tokens: group.tokens.size, sockets: group.size, perToken };
+      out[host] = { tokens: group.tokens.size, sockets: group.sockets.length, perToken };
     }
     return out;
   }

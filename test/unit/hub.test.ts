@@ -167,3 +167,45 @@ for (const topics of [false, true]) {
     });
   });
 }
+
+describe('Hub: a socket dropped in the middle of a cast', () => {
+  it('every other socket still gets the frame once, whichever socket is dropped', () => {
+    // A socket over the send buffer is dropped (removed) from within its own write; the list it is walked
+    // from fills its place with the last socket, which must have had the frame already and not get it twice.
+    for (let dropped = 0; dropped < 5; dropped++) {
+      const wire = fakeWire({ encodeToBytes: true });
+      let hub: Hub;
+      const sockets = Array.from({ length: 5 }, (_, i) => socket(wire, `${i}`.padStart(16, 's'), 'h', `t${i}`));
+      hub = new Hub({ wire, sendBuffer: 1000, onSlow: (s) => void hub.remove(s) });
+      for (const s of sockets) hub.add(s);
+      sockets[dropped]!.raw.buffered = 5000;
+      assert.equal(hub.cast('h', { kind: 'all' }, 'x'), 5, 'the dropped socket was written to before it went');
+      assert.deepEqual(
+        sockets.map((s) => s.raw.inbox.length),
+        [1, 1, 1, 1, 1],
+      );
+      assert.equal(hub.countHost('h'), 4);
+      sockets[dropped]!.raw.buffered = 0;
+      assert.equal(hub.cast('h', { kind: 'notToken', token: 't0' }, 'y'), dropped === 0 ? 4 : 3);
+      assert.equal(hub.cast('h', { kind: 'all' }, 'z'), 4, 'the list has no hole where it was');
+    }
+  });
+  it('sockets added and removed in any order are all reached, none twice', () => {
+    const wire = fakeWire({ encodeToBytes: true });
+    const hub = new Hub({ wire, sendBuffer: 1000, onSlow: () => {} });
+    const sockets = Array.from({ length: 40 }, (_, i) => socket(wire, `${i}`.padStart(16, '0'), 'h', `t${i % 7}`));
+    const live = new Set<(typeof sockets)[number]>();
+    for (const [i, s] of sockets.entries()) {
+      hub.add(s);
+      live.add(s);
+      if (i % 3 === 2) {
+        const gone = sockets[i - 1 - (i % 2)]!;
+        if (hub.remove(gone)) live.delete(gone);
+      }
+    }
+    assert.equal(hub.cast('h', { kind: 'all' }, 'x'), live.size);
+    for (const s of sockets) assert.equal(s.raw.inbox.length, live.has(s) ? 1 : 0, s.id);
+    assert.equal(hub.size, live.size);
+    assert.deepEqual(new Set(hub.all()), live);
+  });
+});
