@@ -41,6 +41,7 @@ import { createBridgeApp } from './http/bridge-app.ts';
 import { RedisBroker } from './cluster/redis-broker.ts';
 import { MemoryBroker } from './core/memory-broker.ts';
 import { VERSION } from './version.ts';
+import { MemorySettle, SETTLE_TICK_MS } from './ops/memory-settle.ts';
 
 export type ReloadResult = { ok: true; hosts: string[] } | { ok: false; problems: string[] };
 
@@ -147,6 +148,16 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log, worker: (host, app, body, signal) => gateway.runWebhook(host, app, body, signal) });
   gateway.events.observe(webhookObserver((host) => gateway.pusher.appsOn(host), webhooks));
   gateway.addMetrics(() => pusherGauges(gateway.pusher, webhooks));
+  const collect = runtime.collectGarbage;
+  const settle =
+    collect &&
+    new MemorySettle(() => {
+      const started = performance.now();
+      collect();
+      log.debug('collected', { sockets: gateway.hub.size, ms: Math.round(performance.now() - started) });
+    });
+  if (settle) gateway.events.observe(settle.observer());
+  const settleTick = settle && setInterval(() => settle.tick(gateway.hub.size), SETTLE_TICK_MS);
 
   let dispatcher = await Dispatcher.create(config, pools, spawn, realpath, slots);
   let scheduler = new Scheduler(config, dispatcher, log);
@@ -286,6 +297,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       await listener.stop();
       await bridge?.stop();
       clearInterval(idleSweep);
+      clearInterval(settleTick);
       scheduler.stop();
       await gateway.shutdown();
       // After the sockets: their channel_vacated and member_removed come as they close.

@@ -51,6 +51,8 @@ interface BunGlobal {
   serve(options: Record<string, unknown>): BunServer;
   spawn(argv: string[], options: Record<string, unknown>): BunSubprocess;
   env: Record<string, string | undefined>;
+  /** true: a full collection, synchronously. */
+  gc(force: boolean): void;
 }
 declare const Bun: BunGlobal;
 
@@ -275,6 +277,7 @@ export function createBunRuntime(): Runtime {
     // (the fan-out bench's 64 handshakes in flight) many upgrades take longer than 100 ms to be answered.
     watchUpgrade: (c) => followUntilAnswered(() => c.req.raw.signal, 1000),
     checkUpgrades: readUnreadNow,
+    collectGarbage: () => Bun.gc(true),
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,
     spawn: createSpawn(),

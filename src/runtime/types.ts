@@ -126,6 +126,12 @@ export interface Runtime {
   watchUpgrade(c: Context): { signal: AbortSignal; done(): void };
   /** Cancels now the watched upgrades whose client went, where a runtime learns of that late (Bun: request-watch.ts). */
   checkUpgrades?(): void;
+  /**
+   * A full garbage collection now, where the runtime offers one without a
+   * flag at start (Bun): ops/memory-settle.ts asks for it after a burst of
+   * connections.
+   */
+  collectGarbage?(): void;
   /** The peer address of a request (upgrades included); may throw when the runtime cannot tell. */
   remoteAddress(c: Context): string | undefined;
   /** Per runtime: Bun.spawn and Deno.Command, each runtime's own (scripts/bench/spawn.ts measures them against node:child_process). */

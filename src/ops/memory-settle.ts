@@ -1,0 +1,54 @@
+/**
+ * Gives memory back after a burst of connections: once many sockets have
+ * opened or closed and then a quarter of a second passes with none, the
+ * runtime is asked for one full collection.
+ *
+ * Why: each upgrade leaves garbage behind (its request, Hono's context, the
+ * auth's promises), and a collector left to itself lets the heap grow to a
+ * multiple of what is live before it looks. After a reconnect storm of
+ * 10,000 sockets that is 0.2-0.4 KB per socket held for good; a full
+ * collection lets the allocator return those pages (docs/BENCHMARKS.md,
+ * memory per idle socket). A collection costs about 10 ms at 12,000 sockets
+ * and grows with them, so a burst is at least a quarter of the open sockets:
+ * its cost per connection stays flat. A steady trickle of connections has
+ * no quiet tick and never pays it, and needs it no more than the
+ * collector's own pace gives.
+ */
+import type { CoreObserver } from '../core/events.ts';
+
+/** Opens and closes since the last collection that make a burst worth one, at the least. */
+export const BURST = 1000;
+/** How often to look: a burst is over when a tick passes with no open or close. */
+export const SETTLE_TICK_MS = 250;
+
+export class MemorySettle {
+  readonly #collect: () => void;
+  readonly #burst: number;
+  /** Opens and closes counted, ever. */
+  #changes = 0;
+  /** `#changes` at the last tick, and at the last collection. */
+  #seen = 0;
+  #collected = 0;
+
+  constructor(collect: () => void, burst = BURST) {
+    this.#collect = collect;
+    this.#burst = burst;
+  }
+
+  observer(): CoreObserver {
+    return {
+      opened: () => void this.#changes++,
+      closed: () => void this.#changes++,
+    };
+  }
+
+  /** Every SETTLE_TICK_MS, with the sockets open now: true when it collected. */
+  tick(sockets: number): boolean {
+    const quiet = this.#changes === this.#seen;
+    this.#seen = this.#changes;
+    if (!quiet || this.#changes - this.#collected < Math.max(this.#burst, sockets / 4)) return false;
+    this.#collected = this.#changes;
+    this.#collect();
+    return true;
+  }
+}
