@@ -12,6 +12,10 @@
  *   --binary PATH    the compiled wsgate (default dist/wsgate, built by build.ts when missing)
  *   --size B         bytes of the cast frame (default 100)
  *   --json FILE      also write every raw measurement as JSON
+ *   --warm-sockets W open W sockets first and measure from there: memory and
+ *                    connect CPU are then per socket past the first W, without
+ *                    what the first upgrades cost once (code compiled, pools
+ *                    grown); the W sockets get the casts too (default 0)
  *   --hooks KIND     wsgate's hooks: "module" (default: an empty hook module,
  *                    in-process) or "oneshot" (every hook a process, /bin/true:
  *                    what spawning an auth hook per upgrade leaves behind)
@@ -78,6 +82,9 @@ const intFlag = flags.int;
 const SOCKETS = intFlag('sockets', 2000);
 const ROUNDS = intFlag('rounds', 50);
 const WARMUP = intFlag('warmup', 5, 0);
+const WARM_SOCKETS = intFlag('warm-sockets', 0, 0);
+/** What a cast reaches: the measured sockets and the warm ones. */
+const ALL_SOCKETS = SOCKETS + WARM_SOCKETS;
 const WORKERS = Math.min(intFlag('workers', Math.max(2, cpus().length - 1)), SOCKETS);
 const REPEAT = intFlag('repeat', 1);
 const SIZE = intFlag('size', 100, 24);
@@ -130,7 +137,7 @@ function targets(configFile: string, binary: string): Target[] {
 installCleanup('fanout', RUN_CAP_MS);
 
 async function startServer(target: Target): Promise<Server> {
-  return startCommand(target, { fdNeed: SOCKETS + 1024 });
+  return startCommand(target, { fdNeed: ALL_SOCKETS + 1024 });
 }
 
 // ---------------------------------------------------------------- client workers
@@ -151,13 +158,16 @@ type WorkerMessage =
 const roundWaiters = new Map<number, (at: bigint) => void>();
 let unexpectedCloses = 0;
 
-function startWorker(count: number): Worker {
+/** `timed`: its receipts count for a round's latency (the warm sockets' do not). */
+function startWorker(count: number, timed = true): Worker {
   const need = count + 256;
   const command = withFdLimit([process.execPath, join(HERE, 'client.mjs')], need);
   const child = track(spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const worker: Worker = { child, count, open: 0 };
   child.on('message', (message: WorkerMessage) => {
-    if (message.type === 'round') roundWaiters.get(message.r)?.(BigInt(message.at));
+    if (message.type === 'round') {
+      if (timed) roundWaiters.get(message.r)?.(BigInt(message.at));
+    }
     else if (message.type === 'closed') unexpectedCloses++;
   });
   return worker;
@@ -251,12 +261,23 @@ async function measure(target: Target, pass: number): Promise<Result> {
     const { pid, port } = server;
     await sleep(1000);
     await waitIdle(pid);
+    unexpectedCloses = 0;
+    const url = `ws://${HOST}:${port}/websocket`;
+    if (WARM_SOCKETS > 0) {
+      // Their tokens follow the measured sockets' (first: SOCKETS), so every socket has its own.
+      const warm = startWorker(WARM_SOCKETS, false);
+      workers.push(warm);
+      warm.child.send({ cmd: 'open', url, count: WARM_SOCKETS, first: SOCKETS, concurrency: 32 });
+      const opened = await nextMessage(warm, 'opened', OPEN_TIMEOUT_MS);
+      if (opened.open !== WARM_SOCKETS) throw new Error(`opened ${opened.open} of ${WARM_SOCKETS} warm-up sockets`);
+      warm.open = opened.open;
+      await waitIdle(pid);
+    }
     const rss0Kb = statusKb(pid, 'VmRSS');
     const cpu0 = cpu(pid);
 
     // Open the sockets, spread evenly over the workers.
-    unexpectedCloses = 0;
-    const url = `ws://${HOST}:${port}/websocket`;
+    const warmWorkers = workers.length;
     let first = 0;
     for (let w = 0; w < WORKERS; w++) {
       const count = Math.floor(SOCKETS / WORKERS) + (w < SOCKETS % WORKERS ? 1 : 0);
@@ -265,11 +286,11 @@ async function measure(target: Target, pass: number): Promise<Result> {
       worker.child.send({ cmd: 'open', url, count, first, concurrency: 32 });
       first += count;
     }
-    const opened = await Promise.all(workers.map((w) => nextMessage(w, 'opened', OPEN_TIMEOUT_MS)));
+    const opened = await Promise.all(workers.slice(warmWorkers).map((w) => nextMessage(w, 'opened', OPEN_TIMEOUT_MS)));
     const open = opened.reduce((n, m) => n + m.open, 0);
     const failed = opened.reduce((n, m) => n + m.failed, 0);
     if (open !== SOCKETS) throw new Error(`opened ${open} of ${SOCKETS} sockets (${failed} failed: ${opened.flatMap((m) => m.errors).join('; ')})`);
-    opened.forEach((m, i) => (workers[i]!.open = m.open));
+    opened.forEach((m, i) => (workers[warmWorkers + i]!.open = m.open));
     console.error(`  ${open} sockets open; waiting for the server to go idle`);
     const idleWaitMs = await waitIdle(pid);
     const rssIdleKb = statusKb(pid, 'VmRSS');
@@ -287,7 +308,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
         cpuStart = cpu(pid);
         clientStart = processCpuTicks(workerPids);
       }
-      let pending = workers.length;
+      let pending = workers.length - warmWorkers;
       let last = 0n;
       const done = new Promise<bigint>((resolve) => {
         roundWaiters.set(r, (at) => {
@@ -301,7 +322,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
       const tPost = process.hrtime.bigint();
       if (answer.status !== 200) throw new Error(`POST /message answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       const sent = (JSON.parse(answer.text) as { sent?: number }).sent;
-      if (sent !== SOCKETS) throw new Error(`round ${r}: the server says it sent ${sent}, expected ${SOCKETS}`);
+      if (sent !== ALL_SOCKETS) throw new Error(`round ${r}: the server says it sent ${sent}, expected ${ALL_SOCKETS}`);
       const lastAt = await withTimeout(done, ROUND_TIMEOUT_MS, `round ${r} delivery (${unexpectedCloses} sockets closed)`);
       roundWaiters.delete(r);
       if (measured) {
@@ -311,7 +332,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
     }
     const cpuEnd = cpu(pid);
     const clientEnd = processCpuTicks(workerPids);
-    const frames = ROUNDS * SOCKETS;
+    const frames = ROUNDS * ALL_SOCKETS;
     const castTicks = cpuEnd.ticks - cpuStart!.ticks;
     const result: Result = {
       target: target.name,
@@ -380,7 +401,7 @@ function combine(results: Result[]): Result[] {
 function table(rows: Result[], list: Target[]): string {
   const byName = new Map(rows.map((r) => [r.target, r]));
   const lines = [
-    '| server | runtime | CPU µs / frame | vs baseline | of which user-mode µs / frame | vs baseline | median POST→last receipt (ms) | vs baseline | memory KB / idle socket | vs baseline | connect CPU µs / socket | RSS 0 → N sockets (MB) |',
+    `| server | runtime | CPU µs / frame | vs baseline | of which user-mode µs / frame | vs baseline | median POST→last receipt (ms) | vs baseline | memory KB / idle socket${WARM_SOCKETS ? ` past the first ${WARM_SOCKETS}` : ''} | vs baseline | connect CPU µs / socket | RSS ${WARM_SOCKETS ? `${WARM_SOCKETS} → ${ALL_SOCKETS}` : '0 → N'} sockets (MB) |`,
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const t of list) {
@@ -459,7 +480,7 @@ for (let pass = 1; pass <= REPEAT; pass++) {
 const combined = combine(results);
 
 const versions = runtimeVersions();
-console.log(`## Fan-out: ${SOCKETS} sockets, ${ROUNDS} measured casts of ${SIZE} bytes${REPEAT > 1 ? `, median of ${REPEAT} passes` : ''}, wsgate with ${HOOKS === 'module' ? 'a hook module' : 'one-shot hooks (/bin/true)'}\n`);
+console.log(`## Fan-out: ${SOCKETS} sockets${WARM_SOCKETS ? ` after ${WARM_SOCKETS} warm-up sockets` : ''}, ${ROUNDS} measured casts of ${SIZE} bytes${REPEAT > 1 ? `, median of ${REPEAT} passes` : ''}, wsgate with ${HOOKS === 'module' ? 'a hook module' : 'one-shot hooks (/bin/true)'}\n`);
 console.log(
   `Machine: ${machine()}; node ${versions.node}, bun ${versions.bun}, ${versions.deno}; ` +
     `${WORKERS} client worker process(es); binary: ${binary.note}; took ${Math.round((Date.now() - started) / 1000)} s.\n`,
