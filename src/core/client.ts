@@ -39,19 +39,31 @@ export interface Authorized {
 /** The lane of a client with nothing queued: one settled promise shared by all, not one kept per client. */
 const IDLE: Promise<void> = Promise.resolve();
 
-/** Where a client is in its life. */
+/** Where a client is in its life: the low two bits of its `#flags`. */
 const ACCEPTED = 0;
 const OPEN = 1;
 /** Closed by the gateway for a limit: frames still arriving until the close completes are dropped unlogged. */
 const CLOSING = 2;
 const CLOSED = 3;
+const STATE = 3;
+/** The rest of `#flags` counts its receive events queued or running. */
+const WAITING_SHIFT = 2;
+const ONE_WAITING = 1 << WAITING_SHIFT;
 
 /**
- * What the upgrade hands over for the open and the first joins, dropped
- * piece by piece as it is used: one field on every client instead of four
- * (a client with more than 18 fields takes the engine's next object size).
+ * What only some clients have, or have only for a while: one field on every
+ * client instead of seven. Bun gives an object of up to 12 fields a
+ * 112-byte cell, of 13-18 a 160-byte one (docs/BENCHMARKS.md, memory per
+ * idle socket). The upgrade's handover (granted, tokenHash, recover,
+ * stored) is dropped piece by piece as the open and the first joins use it.
  */
-interface Handover {
+interface Rare {
+  /** Channels it belongs to: kept by the hub. */
+  channels?: Set<string>;
+  /** What the auth or connect hook said about it, for presence. */
+  info?: unknown;
+  /** The upgrade path's parameters, for every hook. */
+  params?: Record<string, string>;
   /** Channels the path and the auth hook granted, joined once it is open. */
   granted?: string[];
   /** The token's hash until the open is logged; not kept per open client. */
@@ -67,6 +79,10 @@ export interface RateLimits {
   messageBurst: number;
 }
 
+/**
+ * Twelve fields, so that an idle socket costs Bun's 112-byte cell: what
+ * every event reads is a field, the rest is in `#rare`.
+ */
 export class Client implements Socket {
   readonly id: string;
   readonly host: string;
@@ -74,40 +90,56 @@ export class Client implements Socket {
   #route: Route;
   /** The runtime adapter's socket, from open on: the hub writes to it through the runtime's Wire. */
   #raw: unknown = undefined;
-  #state = ACCEPTED;
+  /** Its state (STATE bits) and its receive events queued or running (in ONE_WAITING steps). */
+  #flags = ACCEPTED;
   #lane: Promise<void> = IDLE;
-  /** Receive events queued or running. */
-  #waiting = 0;
-  /** Token bucket for messages per second: what is left, and when it was last filled. */
+  /** Token bucket for messages per second: what is left. */
   #allowance = 0;
-  #filledAt = 0;
-  /** When the client last sent a frame (for idleTimeout). */
+  /** When the client last sent a frame (for idleTimeout), which is also when its allowance was last filled. */
   #lastSeen = 0;
-  /** Channels it belongs to: kept by the hub. */
-  channels?: Set<string> = undefined;
   /** Its place in the hub's list of its host's sockets: kept by the hub. */
   slot = -1;
-  /** What the auth or connect hook said about it, for presence. */
-  #info: unknown;
-  /** The upgrade path's parameters, for every hook. */
-  readonly params: Record<string, string> | undefined;
   /** What it speaks: how the core's publications and answers are framed for it. */
   readonly protocol: ClientProtocol;
-  #handover: Handover | undefined;
+  #rare: Rare | undefined;
 
   constructor(authorized: Authorized) {
     this.id = authorized.id;
     this.host = authorized.host;
     this.token = authorized.token;
     this.#route = authorized.route;
-    this.#info = authorized.grant?.info;
-    this.params = authorized.params;
     this.protocol = authorized.client.protocol;
+    const rare: Rare = { tokenHash: authorized.tokenHash };
+    if (authorized.grant?.info !== undefined) rare.info = authorized.grant.info;
+    if (authorized.params) rare.params = authorized.params;
     const granted = [...(authorized.pathChannels ?? []), ...(authorized.grant?.channels ?? [])];
-    this.#handover = { tokenHash: authorized.tokenHash };
-    if (granted.length) this.#handover.granted = granted;
-    if (authorized.client.recover) this.#handover.recover = authorized.client.recover;
-    if (authorized.stored) this.#handover.stored = authorized.stored;
+    if (granted.length) rare.granted = granted;
+    if (authorized.client.recover) rare.recover = authorized.client.recover;
+    if (authorized.stored) rare.stored = authorized.stored;
+    this.#rare = rare;
+  }
+
+  get #state(): number {
+    return this.#flags & STATE;
+  }
+
+  set #state(state: number) {
+    this.#flags = (this.#flags & ~STATE) | state;
+  }
+
+  /** Channels it belongs to: kept by the hub. */
+  get channels(): Set<string> | undefined {
+    return this.#rare?.channels;
+  }
+
+  set channels(channels: Set<string> | undefined) {
+    if (channels) (this.#rare ??= {}).channels = channels;
+    else this.#drop('channels');
+  }
+
+  /** The upgrade path's parameters, for every hook. */
+  get params(): Record<string, string> | undefined {
+    return this.#rare?.params;
   }
 
   /** Casts to streams reach it framed by its protocol (kept apart on the hub's topics). */
@@ -115,12 +147,13 @@ export class Client implements Socket {
     return this.protocol.wraps;
   }
 
-  /** Forgets a used piece of the handover, and the handover once nothing is left in it. */
-  #used(piece: keyof Handover): void {
-    const handover = this.#handover;
-    if (!handover) return;
-    delete handover[piece];
-    if (!handover.granted && !handover.tokenHash && !handover.recover && !handover.stored) this.#handover = undefined;
+  /** Forgets a piece of `#rare`, and `#rare` once nothing is left in it. */
+  #drop(piece: keyof Rare): void {
+    const rare = this.#rare;
+    if (!rare) return;
+    delete rare[piece];
+    for (const key in rare) if (rare[key as keyof Rare] !== undefined) return;
+    this.#rare = undefined;
   }
 
   get raw(): unknown {
@@ -155,7 +188,7 @@ export class Client implements Socket {
     this.#raw = raw;
     this.#state = OPEN;
     this.#allowance = limits.messageBurst;
-    this.#filledAt = this.#lastSeen = now;
+    this.#lastSeen = now;
   }
 
   /** Marks it closing for a limit; false when it was already, so a limit is acted on (and logged) once. */
@@ -178,9 +211,8 @@ export class Client implements Socket {
 
   /** A frame came: it counts as seen, and takes one from its rate allowance; false when there was none left. */
   takeMessage(limits: RateLimits, now: number): boolean {
+    this.#allowance = Math.min(limits.messageBurst, this.#allowance + ((now - this.#lastSeen) / 1000) * limits.messagesPerSecond);
     this.#lastSeen = now;
-    this.#allowance = Math.min(limits.messageBurst, this.#allowance + ((now - this.#filledAt) / 1000) * limits.messagesPerSecond);
-    this.#filledAt = now;
     if (this.#allowance < 1) return false;
     this.#allowance -= 1;
     return true;
@@ -188,7 +220,7 @@ export class Client implements Socket {
 
   /** Messages queued for the app or running now. */
   get waiting(): number {
-    return this.#waiting;
+    return this.#flags >> WAITING_SHIFT;
   }
 
   /**
@@ -207,56 +239,58 @@ export class Client implements Socket {
 
   /** Queues a message for the app, counted in `waiting` until it is done. */
   enqueueMessage(task: () => Promise<void>): void {
-    this.#waiting++;
+    this.#flags += ONE_WAITING;
     // As enqueue(), with the count taken down in the same step: this runs once per message.
     const lane = this.#lane.then(task, task);
     this.#lane = lane;
     void lane.then(() => {
-      this.#waiting--;
+      this.#flags -= ONE_WAITING;
       if (this.#lane === lane) this.#lane = IDLE;
     });
   }
 
+  /** What the auth or connect hook said about it, for presence. */
   get info(): unknown {
-    return this.#info;
+    return this.#rare?.info;
   }
 
   /** The connect hook said who it is. */
   setInfo(info: unknown): void {
-    this.#info = info;
+    if (info !== undefined) (this.#rare ??= {}).info = info;
+    else this.#drop('info');
   }
 
   /** The channels granted before it opened, once: they are joined at the open. */
   takeGranted(): string[] | undefined {
-    const granted = this.#handover?.granted;
-    this.#used('granted');
+    const granted = this.#rare?.granted;
+    this.#drop('granted');
     return granted;
   }
 
   /** The token's hash for the open's log line, once. */
   takeTokenHash(): string | undefined {
-    const hash = this.#handover?.tokenHash;
-    this.#used('tokenHash');
+    const hash = this.#rare?.tokenHash;
+    this.#drop('tokenHash');
     return hash;
   }
 
   /** Where it said it stopped in `stream`, once: only the first join of a stream resumes. */
   takeRecover(stream: string): Position | undefined {
-    const recover = this.#handover?.recover;
+    const recover = this.#rare?.recover;
     const position = recover?.get(stream);
     recover?.delete(stream);
-    if (recover?.size === 0) this.#used('recover');
+    if (recover?.size === 0) this.#drop('recover');
     return position;
   }
 
   /** Where it said it stopped in `stream`, without using it up. */
   recoverOf(stream: string): Position | undefined {
-    return this.#handover?.recover?.get(stream);
+    return this.#rare?.recover?.get(stream);
   }
 
   /** What Redis held of `stream` for it, read at the upgrade. */
   storedOf(stream: string): StoredStream | undefined {
-    return this.#handover?.stored?.get(stream);
+    return this.#rare?.stored?.get(stream);
   }
 
   /** What a frame it sent asks: read by its protocol (a protocol with state per connection overrides this). */
@@ -266,6 +300,6 @@ export class Client implements Socket {
 
   /** The upgrade's Redis reads are used: they are not kept for the client's life. */
   dropStored(): void {
-    this.#used('stored');
+    this.#drop('stored');
   }
 }

@@ -18,7 +18,7 @@ import type { PathMatch } from '../config/paths.ts';
 import { parseRecover } from '../protocols/wsgate/control.ts';
 import { firstFrameAuth } from '../protocols/wsgate/first-frame-auth.ts';
 import { AWARE, PLAIN } from '../protocols/wsgate/protocol.ts';
-import { ClientEvents } from '../protocols/wsgate/socket-events.ts';
+import { clientEventsOf } from '../protocols/wsgate/socket-events.ts';
 import type { Runtime } from '../runtime/types.ts';
 
 export interface UpgradeOptions {
@@ -54,6 +54,7 @@ function clientOptions(c: Context): ClientOptions | { problem: string } {
 /** The handler of an upgrade on a path that takes them. */
 export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions): (c: Context, path: PathMatch) => Promise<Response> {
   const { upgradeWebSocket } = options;
+  const ClientEvents = clientEventsOf(gateway);
   const refuseFull = (c: Context, host: string, full: Refusal) => {
     gateway.refused({ host, kind: 'limit', reason: full.reason, level: 'warn' });
     return c.json({ status: 'error', message: full.reason }, full.status);
@@ -105,7 +106,7 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
       admitted.ticket.release();
     }
     if ('status' in authorized) return authorized.status === 401 ? unauthorized(c) : c.json({ status: 'error', message: authorized.reason }, authorized.status);
-    return upgradeWebSocket(c, new ClientEvents(gateway, authorized));
+    return upgradeWebSocket(c, new ClientEvents(authorized));
   };
 
   return upgrade;

@@ -8,14 +8,12 @@ import { deliver } from '../incoming.ts';
 /**
  * One accepted connection with the runtime's events as methods. The runtime
  * keeps this object as long as the socket is open, so it holds only what
- * later events need, and never the upgrade's request.
+ * later events need, and never the upgrade's request. The core comes with
+ * the class (clientEventsOf), not as a field: a thirteenth field would take
+ * every socket to Bun's next object size.
  */
-export class ClientEvents extends Client {
-  readonly core: Connections;
-  constructor(core: Connections, authorized: Authorized) {
-    super(authorized);
-    this.core = core;
-  }
+export abstract class ClientEvents extends Client {
+  abstract readonly core: Connections;
   onOpen(_event: Event, ws: WSContext<unknown>): void {
     if (this.attached) return;
     this.core.open(this, ws.raw);
@@ -26,4 +24,13 @@ export class ClientEvents extends Client {
   onClose(event: CloseEvent): void {
     if (this.attached) this.core.closed(this, event.code);
   }
+}
+
+/** The ClientEvents of one gateway's core. */
+export function clientEventsOf(core: Connections): new (authorized: Authorized) => ClientEvents {
+  return class extends ClientEvents {
+    get core(): Connections {
+      return core;
+    }
+  };
 }
