@@ -14,6 +14,7 @@ import type { Logger } from '../ops/log.ts';
 import { BusMessageSchema, ReplySchema, checkWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
 import { Outbox, readBatch } from './outbox.ts';
+import { recount } from './liveness.ts';
 import { MAX_UNKNOWN_ANSWERS, WaitingRequests } from './waiting-requests.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
 import type { StoredStream } from '../core/history/history.ts';
@@ -61,6 +62,8 @@ export class Cluster {
   #live: ReadonlySet<string> = new Set<string>();
   /** When each node was last found in the set of nodes (this node's clock). */
   readonly #seen = new Map<string, number>();
+  /** When this node last took the count of the live ones (its clock). */
+  #counted = 0;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   /** A node is announced only once it listens on the bus: before, it would miss requests it is expected to answer. */
@@ -353,15 +356,8 @@ export class Cluster {
   /** Takes the nodes a beat found as live, and logs those that came and went. */
   #recount(found: string[]): void {
     const now = Date.now();
-    for (const node of found) this.#seen.set(node, now);
-    // A node counts as live for two heartbeats after it was last seen, so one beat that misses it (the set being
-    // filled again after a Redis restart) does not make requests stop waiting for it.
-    const grace = 2 * this.#options.heartbeatMs;
-    const live = new Set<string>();
-    for (const [node, at] of this.#seen) {
-      if (now - at < grace) live.add(node);
-      else this.#seen.delete(node);
-    }
+    const live = recount(this.#seen, found, this.#live, now, this.#counted, this.#options);
+    this.#counted = now;
     for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
     const gone = [...this.#live].filter((node) => !live.has(node) && node !== this.node);
     this.#setLive(live);
