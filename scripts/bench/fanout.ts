@@ -165,9 +165,7 @@ function startWorker(count: number, timed = true): Worker {
   const child = track(spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const worker: Worker = { child, count, open: 0 };
   child.on('message', (message: WorkerMessage) => {
-    if (message.type === 'round') {
-      if (timed) roundWaiters.get(message.r)?.(BigInt(message.at));
-    }
+    if (message.type === 'round' && timed) roundWaiters.get(message.r)?.(BigInt(message.at));
     else if (message.type === 'closed') unexpectedCloses++;
   });
   return worker;

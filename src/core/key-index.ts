@@ -2,9 +2,9 @@
  * A string-keyed index for what there is one of per socket (sockets by id,
  * by token). It keeps its entries as the properties of an object with no
  * prototype rather than in a Map: Bun's engine spends about 130 bytes per
- * Map entry against about 40 per property, and at 100,000 sockets two
- * indexes are then 18 MB less (docs/BENCHMARKS.md, memory per idle
- * socket). V8 spends about the same either way.
+ * Map entry (230 after churn) against about 57 per property, measured with
+ * 10,000 keys (docs/BENCHMARKS.md, memory per idle socket). V8 spends
+ * about the same either way.
  *
  * Lookups and changes only: walking all entries is for rare paths (shutdown,
  * /health), since enumerating a large dictionary object builds a list of

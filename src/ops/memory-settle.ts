@@ -26,8 +26,9 @@ export class MemorySettle {
   readonly #burst: number;
   /** Opens and closes counted, ever. */
   #changes = 0;
-  /** `#changes` at the last tick, and at the last collection. */
+  /** `#changes` at the last tick. */
   #seen = 0;
+  /** `#changes` at the last collection. */
   #collected = 0;
 
   constructor(collect: () => void, burst = BURST) {
