@@ -97,9 +97,13 @@ function onSocketError(this: WebSocket, error: Error) {
 /** One timer for all sockets of a server: each must answer the previous ping before the next. */
 function startKeepalive(wss: WebSocketServer, seconds: number): ReturnType<typeof setInterval> {
   const alive = new WeakSet<WebSocket>();
+  // One listener for every socket, not a closure each.
+  function answered(this: WebSocket) {
+    alive.add(this);
+  }
   wss.on('connection', (ws: WebSocket) => {
     alive.add(ws);
-    ws.on('pong', () => alive.add(ws));
+    ws.on('pong', answered);
   });
   return setInterval(() => {
     for (const ws of wss.clients) {
@@ -142,29 +146,43 @@ function createWire(connections: WeakMap<WebSocket, Duplex>): Wire {
   };
 }
 
-/** What node-ws reads of the upgrade's Context: the Upgrade header, the URL, and env (its handshake's own object). */
-interface UpgradeView {
-  req: { header(name: string): string | undefined; url: string };
-  env: HttpBindings | undefined;
-}
-
-type NodeUpgrade = (c: UpgradeView, events: WSEvents<unknown>) => Promise<Response>;
-
 /**
+ * What node-ws reads of the upgrade's Context: the Upgrade header, the URL,
+ * and env (its handshake's own object, which holds the IncomingMessage).
+ *
  * node-ws keeps the Context it is given for as long as its socket lives: the
  * closures that route the socket's events share a scope with it. Given the
  * whole Context, each idle socket would keep its Hono Context, HonoRequest,
  * Request, headers and IncomingMessage (about 8 KB on Node 20). It is given
- * this view instead, and the view lets go of env, which holds the
- * IncomingMessage, once the socket is open: node-ws reads env only during
- * the handshake.
+ * this view instead, a class so that its reader is one shared method and not
+ * a closure per socket, and the view lets go of all it holds once the socket
+ * is open: node-ws reads it only during the handshake.
  */
-function upgradeView(c: Context): UpgradeView {
-  const upgrade = c.req.header('upgrade');
-  return { req: { header: (name) => (name.toLowerCase() === 'upgrade' ? upgrade : undefined), url: c.req.url }, env: c.env as HttpBindings };
+class UpgradeView {
+  #upgrade: string | undefined;
+  url: string;
+  env: HttpBindings | undefined;
+  constructor(c: Context) {
+    this.#upgrade = c.req.header('upgrade');
+    this.url = c.req.url;
+    this.env = c.env as HttpBindings;
+  }
+  get req(): this {
+    return this;
+  }
+  header(name: string): string | undefined {
+    return name.toLowerCase() === 'upgrade' ? this.#upgrade : undefined;
+  }
+  release(): void {
+    this.#upgrade = undefined;
+    this.url = '';
+    this.env = undefined;
+  }
 }
 
-/** The gateway's events, with the view's env dropped as the socket opens. */
+type NodeUpgrade = (c: UpgradeView, events: WSEvents<unknown>) => Promise<Response>;
+
+/** The gateway's events, with the view released as the socket opens. */
 class ViewReleasing extends ReportedClose {
   readonly #view: UpgradeView;
   constructor(events: WSEvents<unknown>, view: UpgradeView) {
@@ -172,7 +190,7 @@ class ViewReleasing extends ReportedClose {
     this.#view = view;
   }
   override onOpen(event: Event, ws: Parameters<ReportedClose['onOpen']>[1]) {
-    this.#view.env = undefined;
+    this.#view.release();
     return super.onOpen(event, ws);
   }
 }
@@ -182,7 +200,7 @@ export function createNodeRuntime(): Runtime {
   // node-ws needs the app to make its upgrade helper, which the app is built with: the helper of the server serve() made.
   let upgrade: NodeUpgrade = () => Promise.reject(new Error('serve() first: no server takes upgrades yet'));
   const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => {
-    const view = upgradeView(c);
+    const view = new UpgradeView(c);
     return upgrade(view, new ViewReleasing(events, view));
   }) as unknown as UpgradeWebSocket<unknown>;
 

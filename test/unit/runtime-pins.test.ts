@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { after, describe, it } from 'node:test';
 import { Hono } from 'hono';
 import { defineWebSocketHelper } from 'hono/ws';
@@ -92,6 +94,34 @@ describe('Node adapter pins (ws, @hono/node-ws)', () => {
       setTimeout(() => socket.end(), 50);
     });
     await gone;
+  });
+
+  it('keeps nothing of an upgrade once its socket is open: node-ws holds its Context for the socket\'s life', { timeout: 10_000 }, async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const runtime = createNodeRuntime();
+    let upgrade: { context: WeakRef<object>; incoming: WeakRef<object>; request: WeakRef<object> } | undefined;
+    const app = new Hono();
+    app.get('/ws', (c) => {
+      const incoming = (c.env as { incoming: object }).incoming;
+      upgrade = { context: new WeakRef(c), incoming: new WeakRef(incoming), request: new WeakRef(c.req.raw) };
+      return runtime.upgradeWebSocket(c as never, { onOpen: (_event: Event, ws: WSContext<unknown>) => void runtime.wire.send(ws.raw, 'open') } as never) as unknown as Response;
+    });
+    const listener = await runtime.serve(app, { hostname: '127.0.0.1', port: 0, sockets: SOCKETS });
+    listeners.push(listener);
+    const { client } = await receive(`ws://127.0.0.1:${listener.port}/ws`, 1);
+    try {
+      // Past the turn the socket opened in: node-ws sets its listeners up right after onOpen.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      assert.ok(upgrade, 'the upgrade reached the app');
+      assert.equal(upgrade.context.deref(), undefined, 'the Hono Context is let go');
+      assert.equal(upgrade.request.deref(), undefined, 'the Request is let go');
+      assert.equal(upgrade.incoming.deref(), undefined, 'the IncomingMessage is let go');
+      assert.equal(client.readyState, WebSocket.OPEN);
+    } finally {
+      client.terminate();
+    }
   });
 
   it('gives each runtime its own sockets: two from the factory serve two apps side by side', { timeout: 10_000 }, async () => {
