@@ -24,6 +24,7 @@ import { noteProtocolError, ReportedClose } from './close-code.ts';
 import { onProcessSignal, onProcessStray } from './process-events.ts';
 import type { Child, Listener, Runtime, SocketOptions, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
+import { adoptSocket } from './node-socket-events.ts';
 
 function createSpawn(): Runtime['spawn'] {
   const track = createGroupTracker();
@@ -182,15 +183,18 @@ class UpgradeView {
 
 type NodeUpgrade = (c: UpgradeView, events: WSEvents<unknown>) => Promise<Response>;
 
-/** The gateway's events, with the view released as the socket opens. */
-class ViewReleasing extends ReportedClose {
-  readonly #view: UpgradeView;
+/** The gateway's events: as the socket opens, the view is released and the socket's events are taken from node-ws. */
+class NodeSocketEvents extends ReportedClose {
+  #view: UpgradeView | undefined;
   constructor(events: WSEvents<unknown>, view: UpgradeView) {
     super(events);
     this.#view = view;
   }
   override onOpen(event: Event, ws: Parameters<ReportedClose['onOpen']>[1]) {
-    this.#view.release();
+    this.#view?.release();
+    this.#view = undefined;
+    const raw = ws.raw as WebSocket;
+    queueMicrotask(() => adoptSocket(raw, this, onSocketError));
     return super.onOpen(event, ws);
   }
 }
@@ -201,7 +205,7 @@ export function createNodeRuntime(): Runtime {
   let upgrade: NodeUpgrade = () => Promise.reject(new Error('serve() first: no server takes upgrades yet'));
   const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => {
     const view = new UpgradeView(c);
-    return upgrade(view, new ViewReleasing(events, view));
+    return upgrade(view, new NodeSocketEvents(events, view));
   }) as unknown as UpgradeWebSocket<unknown>;
 
   /** node-ws on this server: the app's upgrades, the frame limit, each socket's connection and error. */

@@ -75,6 +75,54 @@ describe('Node adapter pins (ws, @hono/node-ws)', () => {
     assert.equal(await closed, 1009);
   });
 
+  it('takes each open socket\'s events from node-ws: one listener per event, the same for every socket, each frame and close told once', { timeout: 10_000 }, async (t) => {
+    const runtime = createNodeRuntime();
+    const raws: WebSocket[] = [];
+    const frames: unknown[] = [];
+    const closes: number[] = [];
+    let twoFrames: () => void;
+    const gotFrames = new Promise<void>((resolve) => (twoFrames = resolve));
+    let closedA: () => void;
+    const gotCloseA = new Promise<void>((resolve) => (closedA = resolve));
+    let closedB: () => void;
+    const gotCloseB = new Promise<void>((resolve) => (closedB = resolve));
+    const url = await serveSockets(runtime, () => ({
+      onOpen: (_event: Event, ws: WSContext<unknown>) => {
+        raws.push(ws.raw as WebSocket);
+        runtime.wire.send(ws.raw, 'open');
+      },
+      onMessage: (event: MessageEvent) => {
+        frames.push(event.data instanceof ArrayBuffer ? [...new Uint8Array(event.data)] : event.data);
+        if (frames.length === 2) twoFrames();
+      },
+      onClose: (event: CloseEvent) => {
+        closes.push(event.code);
+        if (event.code === 4000) closedA();
+        else closedB();
+      },
+    }));
+    // Each got its first frame: the server's turn that opened it, and the microtask after, are over.
+    const [a, b] = [await receive(url, 1), await receive(url, 1)];
+    t.after(() => {
+      a.client.terminate();
+      b.client.terminate();
+    });
+    for (const name of ['message', 'close', 'error'] as const) {
+      assert.equal(raws[0]!.listenerCount(name), 1, `one ${name} listener`);
+      assert.equal(raws[0]!.listeners(name)[0], raws[1]!.listeners(name)[0], `the same ${name} listener for both sockets`);
+    }
+    a.client.send('text');
+    a.client.send(Buffer.from([1, 2, 3]));
+    await gotFrames;
+    assert.deepEqual(frames, ['text', [1, 2, 3]]);
+    a.client.close(4000);
+    await gotCloseA;
+    b.client.terminate();
+    await gotCloseB;
+    // A second listener would have been called in the same emit, before either wait ended.
+    assert.deepEqual(closes, [4000, 1006], 'each close told once');
+  });
+
   it('hands an upgrade node:http\'s request as c.env.incoming, whose socket says when its client goes away', { timeout: 10_000 }, async () => {
     const runtime = createNodeRuntime();
     let aborted: () => void;
