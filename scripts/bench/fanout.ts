@@ -16,6 +16,12 @@
  *                    connect CPU are then per socket past the first W, without
  *                    what the first upgrades cost once (code compiled, pools
  *                    grown); the W sockets get the casts too (default 0)
+ *   --settle S       also read memory with the server left idle S seconds
+ *                    before the sockets open and S seconds after they are
+ *                    open, before any cast (default 0: not read). Node's V8 gives back the heap pages a connect
+ *                    burst left fragmented only when its memory reducer runs,
+ *                    8 s or more after allocation slows; the idle reading
+ *                    alone would count that transient as per-socket memory.
  *   --hooks KIND     wsgate's hooks: "module" (default: an empty hook module,
  *                    in-process) or "oneshot" (every hook a process, /bin/true:
  *                    what spawning an auth hook per upgrade leaves behind)
@@ -83,6 +89,7 @@ const SOCKETS = intFlag('sockets', 2000);
 const ROUNDS = intFlag('rounds', 50);
 const WARMUP = intFlag('warmup', 5, 0);
 const WARM_SOCKETS = intFlag('warm-sockets', 0, 0);
+const SETTLE_S = intFlag('settle', 0, 0);
 /** What a cast reaches: the measured sockets and the warm ones. */
 const ALL_SOCKETS = SOCKETS + WARM_SOCKETS;
 const WORKERS = Math.min(intFlag('workers', Math.max(2, cpus().length - 1)), SOCKETS);
@@ -223,6 +230,8 @@ interface Result {
   rssAfterKb: number;
   hwmKb: number;
   memPerSocketKb: number;
+  /** With --settle: per socket once the server has been idle SETTLE_S seconds. */
+  memSettledPerSocketKb: number;
   connectCpuUs: number;
   idleWaitMs: number;
   castTicks: number;
@@ -271,6 +280,8 @@ async function measure(target: Target, pass: number): Promise<Result> {
       warm.open = opened.open;
       await waitIdle(pid);
     }
+    // Settled before as after: a start's own garbage is given back by the same reducer.
+    if (SETTLE_S > 0) await sleep(SETTLE_S * 1000);
     const rss0Kb = statusKb(pid, 'VmRSS');
     const cpu0 = cpu(pid);
 
@@ -293,6 +304,8 @@ async function measure(target: Target, pass: number): Promise<Result> {
     const idleWaitMs = await waitIdle(pid);
     const rssIdleKb = statusKb(pid, 'VmRSS');
     const cpuIdle = cpu(pid);
+    if (SETTLE_S > 0) await sleep(SETTLE_S * 1000);
+    const rssSettledKb = statusKb(pid, 'VmRSS');
 
     // Cast rounds: warm-up first (unmeasured), then the measured ones.
     const latencies: number[] = [];
@@ -343,6 +356,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
       rssAfterKb: statusKb(pid, 'VmRSS'),
       hwmKb: statusKb(pid, 'VmHWM'),
       memPerSocketKb: (rssIdleKb - rss0Kb) / SOCKETS,
+      memSettledPerSocketKb: SETTLE_S > 0 ? (rssSettledKb - rss0Kb) / SOCKETS : NaN,
       connectCpuUs: ticksToMicros(cpuIdle.ticks - cpu0.ticks) / SOCKETS,
       idleWaitMs,
       castTicks,
@@ -359,7 +373,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
     };
     console.error(
       `  cpu ${result.cpuPerFrameUs.toFixed(2)} us/frame (${castTicks} ticks), latency median ${result.latencyMedianMs.toFixed(2)} ms, ` +
-        `${result.memPerSocketKb.toFixed(1)} KB/socket, client ${result.clientCpuPerFrameUs.toFixed(2)} us/frame`,
+        `${result.memPerSocketKb.toFixed(1)} KB/socket${SETTLE_S > 0 ? ` (${result.memSettledPerSocketKb.toFixed(1)} after ${SETTLE_S} s)` : ''}, client ${result.clientCpuPerFrameUs.toFixed(2)} us/frame`,
     );
     return result;
   } catch (error) {
@@ -399,8 +413,8 @@ function combine(results: Result[]): Result[] {
 function table(rows: Result[], list: Target[]): string {
   const byName = new Map(rows.map((r) => [r.target, r]));
   const lines = [
-    `| server | runtime | CPU µs / frame | vs baseline | of which user-mode µs / frame | vs baseline | median POST→last receipt (ms) | vs baseline | memory KB / idle socket${WARM_SOCKETS ? ` past the first ${WARM_SOCKETS}` : ''} | vs baseline | connect CPU µs / socket | RSS ${WARM_SOCKETS ? `${WARM_SOCKETS} → ${ALL_SOCKETS}` : '0 → N'} sockets (MB) |`,
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| server | runtime | CPU µs / frame | vs baseline | of which user-mode µs / frame | vs baseline | median POST→last receipt (ms) | vs baseline | memory KB / idle socket${WARM_SOCKETS ? ` past the first ${WARM_SOCKETS}` : ''} | vs baseline | connect CPU µs / socket | RSS ${WARM_SOCKETS ? `${WARM_SOCKETS} → ${ALL_SOCKETS}` : '0 → N'} sockets (MB) |${SETTLE_S > 0 ? ` memory KB / socket after ${SETTLE_S} s idle | vs baseline |` : ''}`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${SETTLE_S > 0 ? '---:|---:|' : ''}`,
   ];
   for (const t of list) {
     const r = byName.get(t.name);
@@ -416,7 +430,8 @@ function table(rows: Result[], list: Target[]): string {
         `${fmt(r.userPerFrameUs)} | ${ratio(r.userPerFrameUs, okBase?.userPerFrameUs)} | ` +
         `${fmt(r.latencyMedianMs)} | ${ratio(r.latencyMedianMs, okBase?.latencyMedianMs)} | ` +
         `${fmt(r.memPerSocketKb, 1)} | ${ratio(r.memPerSocketKb, okBase?.memPerSocketKb)} | ` +
-        `${fmt(r.connectCpuUs, 0)} | ${fmt(r.rss0Kb / 1024, 1)} → ${fmt(r.rssIdleKb / 1024, 1)} |`,
+        `${fmt(r.connectCpuUs, 0)} | ${fmt(r.rss0Kb / 1024, 1)} → ${fmt(r.rssIdleKb / 1024, 1)} |` +
+        (SETTLE_S > 0 ? ` ${fmt(r.memSettledPerSocketKb, 1)} | ${ratio(r.memSettledPerSocketKb, okBase?.memSettledPerSocketKb)} |` : ''),
     );
   }
   return lines.join('\n');
