@@ -182,6 +182,8 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
         const reply = JSON.parse(await b.next()) as { pid: number };
         assert.notEqual(reply.pid, first, 'it ran on the new worker, after the timed-out one was killed');
         await server.waitForLog(/hook failed host=p\.test .*hook=receive.*timed out/);
+        // The reply reaches the socket before the pool counts the job done.
+        await waitFor('the job behind it to be counted', async () => (await pipelined(server))!.done > before.done);
         const after = (await pipelined(server))!;
         assert.equal(after.failed - before.failed, 1, 'only the job that timed out failed');
         assert.equal(after.done - before.done, 1, 'the job behind it ran once');
