@@ -13,6 +13,7 @@ import { createWSMessageEvent, defineWebSocketHelper } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { protocolCloseCode } from './close-code.ts';
+import { contextOf } from './raw-context.ts';
 import { onProcessSignal, onProcessStray } from './process-events.ts';
 import { followUntilAnswered, readUnreadNow } from './request-watch.ts';
 import type { Child, Listener, OutFrame, Runtime, SocketOptions, SpawnOptions, TlsPem, Wire } from './types.ts';
@@ -110,26 +111,6 @@ function createSpawn(): Runtime['spawn'] {
 const upgradeWebSocket = defineWebSocketHelper((c, events) => {
   if (getBunServer<BunServer>(c)?.upgrade(c.req.raw, { data: events })) return new Response(null);
 }) as unknown as UpgradeWebSocket<unknown>;
-
-/**
- * What a handler gets as its WSContext: made per event and dropped after it.
- * wsgate writes through the Wire, so handlers use only `raw`, `close`, and
- * `send` for a socket that is refused before it is a client (a Pusher
- * pusher:error before its close).
- */
-class BunContext {
-  readonly raw: BunSocket;
-  constructor(raw: BunSocket) {
-    this.raw = raw;
-  }
-  send(data: string) {
-    this.raw.send(data);
-  }
-  close(code?: number, reason?: string) {
-    this.raw.close(code, reason);
-  }
-}
-const contextOf = (ws: BunSocket) => new BunContext(ws) as unknown as WSContext<unknown>;
 
 /** Bun's handlers for the sockets of one server; `opened` learns of each new one. */
 function socketHandlers(opened?: (ws: BunSocket) => void) {

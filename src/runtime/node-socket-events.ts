@@ -16,29 +16,10 @@
  * changes.
  */
 import type { WebSocket } from 'ws';
-import type { WSContext } from 'hono/ws';
 import type { ReportedClose } from './close-code.ts';
+import { contextOf } from './raw-context.ts';
 
 const eventsOf = new WeakMap<WebSocket, ReportedClose>();
-
-/**
- * What a handler gets as its WSContext after the open: made per event and
- * dropped after it. Handlers write through the Wire and read `raw`; `close`
- * and `send` serve a socket refused before it is a client (first-frame auth).
- */
-class NodeContext {
-  readonly raw: WebSocket;
-  constructor(raw: WebSocket) {
-    this.raw = raw;
-  }
-  send(data: string) {
-    this.raw.send(data);
-  }
-  close(code?: number, reason?: string) {
-    this.raw.close(code, reason);
-  }
-}
-const contextOf = (ws: WebSocket) => new NodeContext(ws) as unknown as WSContext<unknown>;
 
 type Data = Buffer | ArrayBuffer | Buffer[];
 
