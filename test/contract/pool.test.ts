@@ -4,6 +4,7 @@
  * workers that crash, print garbage or send a fatal frame.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
@@ -67,7 +68,8 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
 
     it('queues beyond the cap, and refuses jobs beyond maxQueue with a clear error', async () => {
       const [a, b, c, d] = [await client('qa'), await client('qb'), await client('qc'), await client('qd')];
-      a.send(JSON.stringify({ cmd: 'sleep', seconds: 1 }));
+      const marker = join(tempDir(), 'release-a');
+      a.send(JSON.stringify({ cmd: 'hold', marker }));
       await waitFor('a busy worker', async () => (await health(server)).pools[APP]!.busy === 1 || undefined);
       b.send('queued one');
       c.send('queued two');
@@ -76,6 +78,7 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
       // Refused as a full one-shot queue is: the client is told (1013, try again later), not left thinking it was delivered.
       await server.waitForLog(/WARN  hook refused host=p\.test .*hook=receive .*queue full: 2 jobs already wait/);
       assert.deepEqual(await d.closed, { code: 1013, reason: 'the gateway is busy: the message was not delivered; try again later' });
+      writeFileSync(marker, '');
       assert.equal(await a.next(5000), 'woke');
       assert.equal(await b.next(5000), 'queued one');
       assert.equal(await c.next(5000), 'queued two');
@@ -126,14 +129,16 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
         try {
           const a = await connect(server.port, { host: 'p.test', token: 'a' });
           const b = await connect(server.port, { host: 'p.test', token: 'b' });
-          a.send(JSON.stringify({ cmd: 'sleep', seconds: 1 }));
-          await waitFor('the sleep to run', async () => (await pipelined(server))?.busy === 1);
+          const marker = join(tempDir(), 'release-a');
+          a.send(JSON.stringify({ cmd: 'hold', marker }));
+          await waitFor('the held job to run', async () => (await pipelined(server))?.busy === 1);
           b.send(JSON.stringify({ cmd: 'whoami' }));
           const stats = await waitFor('the second job to wait', async () => {
             const p = await pipelined(server);
             return p && p.queued + p.pipelined === 1 ? p : undefined;
           });
           assert.deepEqual([stats.pipelined, stats.queued], ahead ? [1, 0] : [0, 1], `offers ${offers}, writeAhead ${writeAhead}`);
+          writeFileSync(marker, '');
           assert.equal(await a.next(), 'woke');
           assert.equal(typeof JSON.parse(await b.next()).pid, 'number');
           a.ws.terminate();
