@@ -39,7 +39,7 @@ import { PusherFront } from './protocols/pusher/front.ts';
 import { PusherApiCore } from './protocols/pusher/api-core.ts';
 import { PUSHER } from './protocols/pusher/protocol.ts';
 import type { Watched } from './ops/monitor.ts';
-import type { Wire } from './runtime/types.ts';
+import type { GoneSignal, Wire } from './runtime/types.ts';
 
 
 export class Gateway implements Watched {
@@ -147,7 +147,7 @@ export class Gateway implements Watched {
     this.#admission.refused(refusal);
   }
 
-  authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal> {
+  authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: GoneSignal): Promise<Authorized | Refusal> {
     return this.#admission.authorize(host, token, path, client, signal);
   }
 

@@ -31,7 +31,7 @@ import type { Runner } from './hooks/runners/runner.ts';
 import { HookSlots } from './hooks/runners/slots.ts';
 import type { SlotLimits } from './hooks/runners/slots.ts';
 import { serialised } from './serial.ts';
-import type { Listener, Runtime, TlsPem } from './runtime/types.ts';
+import type { GoneSignal, Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/public.ts';
 import { connectMembers, RedisMembers } from './cluster/redis-members.ts';
 import { webhookObserver } from './protocols/pusher/webhook-observer.ts';
@@ -233,7 +233,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     watchUpgrade: runtime.watchUpgrade,
     dispatcher: {
       check: (app: string) => dispatcher.check(app),
-      run: (job: DispatchJob, onLine?: (line: string) => void, signal?: AbortSignal) => dispatcher.run(job, onLine, signal),
+      run: (job: DispatchJob, onLine?: (line: string) => void, signal?: GoneSignal) => dispatcher.run(job, onLine, signal),
       refusal: (job: DispatchJob) => dispatcher.refusal(job),
     },
     reload,

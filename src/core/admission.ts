@@ -14,6 +14,7 @@ import type { Routes } from './routes.ts';
 import type { Recovery } from './history/recovery.ts';
 import type { PathMatch } from '../config/paths.ts';
 import { refuses } from '../hooks/runners/runner.ts';
+import type { GoneSignal } from '../runtime/types.ts';
 
 /** Why an upgrade is refused: the HTTP status and what the client and the log are told. */
 export interface Refusal {
@@ -76,7 +77,7 @@ export class Admission {
    * accepted, or to why not. When `signal` aborts (the client went away),
    * the hook is cancelled and nothing is registered.
    */
-  async authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal> {
+  async authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: GoneSignal): Promise<Authorized | Refusal> {
     const { routes, hub, hooks, recovery } = this.#p;
     const route = routes.match(host);
     const tokenHash = sha256Hex(token);

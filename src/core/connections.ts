@@ -9,12 +9,13 @@ import type { Authorized, Client, ClientOptions } from './client.ts';
 import type { UpgradeRefusal } from './events.ts';
 import type { Limits } from '../config/config.ts';
 import type { PathMatch } from '../config/paths.ts';
+import type { GoneSignal } from '../runtime/types.ts';
 
 export interface Connections {
   readonly limits: Limits;
   admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal };
   admitToken(ticket: Ticket, token: string): Refusal | undefined;
-  authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: AbortSignal): Promise<Authorized | Refusal>;
+  authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: GoneSignal): Promise<Authorized | Refusal>;
   /** An upgrade refused outside authorize(): logged and counted. */
   refused(refusal: UpgradeRefusal): void;
   open(client: Client, raw: unknown): Client;

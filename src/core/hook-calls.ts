@@ -10,6 +10,7 @@ import type { Hub } from './hub.ts';
 import type { Route } from './route.ts';
 import { cancelledOutcome, grantOf } from '../hooks/runners/runner.ts';
 import type { Grant, HookJob, HookName, HookOutcome } from '../hooks/runners/runner.ts';
+import type { GoneSignal } from '../runtime/types.ts';
 
 /** What a hook run answers when it never ran because every slot and queue place was taken. */
 export const BUSY = Symbol('busy');
@@ -23,7 +24,7 @@ export interface HookSubject {
 }
 
 /** The hook's outcome, or "cancelled" as soon as the signal aborts (the runner stops the hook itself). */
-function untilAborted(running: Promise<HookOutcome>, signal: AbortSignal): Promise<HookOutcome> {
+function untilAborted(running: Promise<HookOutcome>, signal: GoneSignal): Promise<HookOutcome> {
   if (signal.aborted) return Promise.resolve(cancelledOutcome());
   return new Promise((resolve) => {
     const abort = () => resolve(cancelledOutcome());
@@ -49,14 +50,14 @@ export class HookCalls {
    * cancelled, or to BUSY when it could not start. Lines go to `streamTo`
    * while it is open.
    */
-  async run(who: HookSubject, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: AbortSignal): Promise<unknown> {
+  async run(who: HookSubject, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: GoneSignal): Promise<unknown> {
     const outcome = await this.outcome(who, route, hook, message, streamTo, signal);
     if (!outcome.ok && outcome.busy) return BUSY;
     return outcome.ok ? outcome.result : undefined;
   }
 
   /** Runs one hook, as run() does, and gives its whole outcome (why it failed, not only that it did). */
-  async outcome(who: HookSubject, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: AbortSignal): Promise<HookOutcome> {
+  async outcome(who: HookSubject, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: GoneSignal): Promise<HookOutcome> {
     const job: HookJob = { host: who.host, hook, token: who.token, socket: who.id, message, params: who.params };
     const onLine = streamTo
       ? (line: string) => {

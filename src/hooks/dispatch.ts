@@ -10,6 +10,7 @@ import type { Spawn } from './runners/oneshot.ts';
 import { cancelledOutcome } from './runners/runner.ts';
 import type { HookOutcome } from './runners/runner.ts';
 import type { HookSlots } from './runners/slots.ts';
+import type { GoneSignal } from '../runtime/types.ts';
 
 export interface DispatchJob {
   app: string;
@@ -90,7 +91,7 @@ export class Dispatcher {
    * same cap as one-shot hooks (busy when its queue is full); a resident job
    * waits in its pool's dispatch lane. Never rejects.
    */
-  async run(job: DispatchJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
+  async run(job: DispatchJob, onLine?: (line: string) => void, signal?: GoneSignal): Promise<HookOutcome> {
     const args = job.args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a)));
     if (job.build) {
       const slot = await this.slots.acquire({}, signal);

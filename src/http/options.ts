@@ -8,6 +8,7 @@ import type { Trust } from './access.ts';
 import type { AppCheck, DispatchJob } from '../hooks/dispatch.ts';
 import type { HookOutcome } from '../hooks/runners/runner.ts';
 import type { Logger } from '../ops/log.ts';
+import type { GoneSignal } from '../runtime/types.ts';
 
 /**
  * May this request use the bridge? (the bearer secret, or loopback without a
@@ -18,7 +19,7 @@ export type Trusted = (c: Context, allowBasic?: boolean) => Trust;
 
 export interface BridgeDispatcher {
   check(app: string): Promise<AppCheck>;
-  run(job: DispatchJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome>;
+  run(job: DispatchJob, onLine?: (line: string) => void, signal?: GoneSignal): Promise<HookOutcome>;
   /** Why the job would be refused at once (its cap's queue is full), if it would. */
   refusal(job: DispatchJob): string | undefined;
 }

@@ -100,7 +100,7 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
     const watch = options.watchUpgrade(c);
     let authorized: Authorized | Refusal;
     try {
-      authorized = await gateway.authorize(host, token, path, client, watch.signal);
+      authorized = await gateway.authorize(host, token, path, client, watch);
     } finally {
       watch.done();
       admitted.ticket.release();

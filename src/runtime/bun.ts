@@ -15,7 +15,7 @@ import { createGroupTracker, killGroup } from './groups.ts';
 import { protocolCloseCode } from './close-code.ts';
 import { contextOf } from './raw-context.ts';
 import { onProcessSignal, onProcessStray } from './process-events.ts';
-import { followUntilAnswered, readUnreadNow } from './request-watch.ts';
+import { followSignal, followUnfollowedNow, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, OutFrame, Runtime, SocketOptions, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface BunSubprocess {
@@ -254,10 +254,10 @@ export function createBunRuntime(): Runtime {
       };
     },
     // Bun aborts a request's signal when its client disconnects before the answer, upgrades waiting for theirs included.
-    // Read only after a second: a signal once read stays with the socket (request-watch.ts), and under a connect burst
+    // Read only after a second: a signal once read stays with the socket (upgrade-watch.ts), and under a connect burst
     // (the fan-out bench's 64 handshakes in flight) many upgrades take longer than 100 ms to be answered.
-    watchUpgrade: (c) => followUntilAnswered(() => c.req.raw.signal, 1000),
-    checkUpgrades: readUnreadNow,
+    watchUpgrade: (c) => new UpgradeWatch(followSignal(() => c.req.raw.signal), 1000),
+    checkUpgrades: followUnfollowedNow,
     collectGarbage: () => Bun.gc(true),
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,

@@ -17,7 +17,7 @@ import { defineWebSocketHelper, WSContext } from 'hono/ws';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { ReportedCloseWithError } from './close-code.ts';
-import { followUntilAnswered } from './request-watch.ts';
+import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
@@ -267,7 +267,7 @@ export function createDenoRuntime(): Runtime {
       };
     },
     // Deno aborts a request's signal when its client disconnects before the answer, upgrades waiting for theirs included.
-    watchUpgrade: (c) => followUntilAnswered(() => c.req.raw.signal),
+    watchUpgrade: (c) => new UpgradeWatch(followSignal(() => c.req.raw.signal)),
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: (handler) => {
       globalThis.addEventListener('unhandledrejection', (event) => {

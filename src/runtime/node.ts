@@ -25,6 +25,9 @@ import { onProcessSignal, onProcessStray } from './process-events.ts';
 import type { Child, Listener, Runtime, SocketOptions, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 import { adoptSocket } from './node-socket-events.ts';
+import { appForUpgrades } from './node-upgrade-request.ts';
+import { followSignal, followUnfollowedNow, UpgradeWatch } from './upgrade-watch.ts';
+import type { Follow } from './upgrade-watch.ts';
 
 function createSpawn(): Runtime['spawn'] {
   const track = createGroupTracker();
@@ -57,28 +60,32 @@ function createSpawn(): Runtime['spawn'] {
 }
 
 /**
- * node-ws builds the upgrade's Request itself, without a signal: the TCP
- * socket's end or close is what says the client went away. The listener is removed
- * once the answer is given, so an open WebSocket keeps nothing of it.
+ * node-ws's upgrade request has no signal: the TCP socket's end or close is
+ * what says the client went away. Followed only once the answer takes a
+ * second (upgrade-watch.ts), and no longer once it is given, so an open
+ * WebSocket keeps nothing of it.
  */
-function watchUpgrade(c: Context): { signal: AbortSignal; done(): void } {
-  const gone = new AbortController();
+function watchUpgrade(c: Context): UpgradeWatch {
   // node-server's bindings: the node:http request the upgrade came with.
   const socket = (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket;
-  if (!socket) return { signal: c.req.raw.signal, done() {} };
-  if (socket.destroyed || socket.readableEnded) gone.abort();
-  const onClose = () => gone.abort();
-  // The HTTP server lets sockets half-open and has handed an upgrade's socket over: its FIN is an 'end', not a 'close'.
-  socket.once('close', onClose);
-  socket.once('end', onClose);
-  return {
-    signal: gone.signal,
-    done: () => {
-      socket.off('close', onClose);
-      socket.off('end', onClose);
-    },
-  };
+  return new UpgradeWatch(socket ? followSocket(socket) : followSignal(() => c.req.raw.signal), 1000);
 }
+
+const followSocket =
+  (socket: Duplex): Follow =>
+  (gone) => {
+    if (socket.destroyed || socket.readableEnded) {
+      gone();
+      return () => {};
+    }
+    // The HTTP server lets sockets half-open and has handed an upgrade's socket over: its FIN is an 'end', not a 'close'.
+    socket.once('close', gone);
+    socket.once('end', gone);
+    return () => {
+      socket.off('close', gone);
+      socket.off('end', gone);
+    };
+  };
 
 /**
  * The frame limit (ws closes bigger frames with 1009). node-ws makes its
@@ -210,7 +217,7 @@ export function createNodeRuntime(): Runtime {
 
   /** node-ws on this server: the app's upgrades, the frame limit, each socket's connection and error. */
   const acceptSockets = (app: Hono, server: Server, sockets: SocketOptions): WebSocketServer => {
-    const nodeWs = createNodeWebSocket({ app });
+    const nodeWs = createNodeWebSocket({ app: appForUpgrades(app) });
     setMaxPayload(nodeWs.wss, sockets.maxFrame);
     nodeWs.wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
       connections.set(ws, request.socket);
@@ -276,6 +283,7 @@ export function createNodeRuntime(): Runtime {
       });
     },
     watchUpgrade,
+    checkUpgrades: followUnfollowedNow,
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,
     spawn: createSpawn(),

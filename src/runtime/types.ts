@@ -105,6 +105,17 @@ export interface Wire {
 }
 
 /**
+ * What says a hook's client went away: the part of AbortSignal that the
+ * runners and the core use, so an AbortSignal is one, and so is an
+ * upgrade's watch (upgrade-watch.ts), which costs far less per upgrade.
+ */
+export interface GoneSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
  * One runtime adapter, as a factory returns it: it serves one public port
  * (serve), whose upgrades go through its upgradeWebSocket and whose sockets
  * its wire writes to; a second Runtime from the same factory shares nothing
@@ -122,9 +133,10 @@ export interface Runtime {
    * A signal that aborts when the client of a request that is still being
    * answered (an upgrade waiting for its auth hook) goes away; `done()` when
    * the answer is given, so nothing is kept for the connection's life.
+   * It may follow the client only once the answer takes long (upgrade-watch.ts).
    */
-  watchUpgrade(c: Context): { signal: AbortSignal; done(): void };
-  /** Cancels now the watched upgrades whose client went, where a runtime learns of that late (Bun: request-watch.ts). */
+  watchUpgrade(c: Context): GoneSignal & { done(): void };
+  /** Cancels now the watched upgrades whose client went, where a runtime learns of that late (upgrade-watch.ts). */
   checkUpgrades?(): void;
   /**
    * A full garbage collection now, where the runtime offers one without a

@@ -14,6 +14,7 @@ import type { OpsGateway } from '../../src/http/ops.ts';
 import type { BridgeDispatcher, BridgeOptions } from '../../src/http/options.ts';
 import type { DispatchJob } from '../../src/hooks/dispatch.ts';
 import type { HookOutcome } from '../../src/hooks/runners/runner.ts';
+import type { GoneSignal } from '../../src/runtime/types.ts';
 import { createLogger } from '../../src/ops/log.ts';
 
 const SECRET = 'bridge-secret';
@@ -520,7 +521,7 @@ describe('POST /dispatch', () => {
     let emit!: (line: string) => void;
     let finish!: () => void;
     let ended = false;
-    let signalGiven: AbortSignal | undefined;
+    let signalGiven: GoneSignal | undefined;
     const t = setup({
       dispatcher: {
         run: (_job, onLine, signal) => {

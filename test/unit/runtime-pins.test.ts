@@ -123,6 +123,25 @@ describe('Node adapter pins (ws, @hono/node-ws)', () => {
     assert.deepEqual(closes, [4000, 1006], 'each close told once');
   });
 
+  it('routes an upgrade with the light request: node-ws answers upgrades through app.request', { timeout: 10_000 }, async () => {
+    const runtime = createNodeRuntime();
+    const app = new Hono();
+    let seen: Request | undefined;
+    app.get('/ws', (c) => {
+      seen = c.req.raw;
+      return runtime.upgradeWebSocket(c as never, {} as never) as unknown as Response;
+    });
+    const listener = await runtime.serve(app, { hostname: '127.0.0.1', port: 0, sockets: SOCKETS });
+    listeners.push(listener);
+    const client = new WebSocket(`ws://127.0.0.1:${listener.port}/ws?x=1`, { headers: { 'x-test': 'yes' } });
+    await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+    client.close();
+    assert.ok(seen instanceof Request);
+    assert.notEqual(Object.getPrototypeOf(seen), Request.prototype, 'not a Request undici made');
+    assert.equal(new URL(seen.url).search, '?x=1');
+    assert.equal(seen.headers.get('x-test'), 'yes');
+  });
+
   it('hands an upgrade node:http\'s request as c.env.incoming, whose socket says when its client goes away', { timeout: 10_000 }, async () => {
     const runtime = createNodeRuntime();
     let aborted: () => void;
@@ -130,7 +149,7 @@ describe('Node adapter pins (ws, @hono/node-ws)', () => {
     const app = new Hono();
     app.get('/ws', async (c) => {
       const watch = runtime.watchUpgrade(c as never);
-      await new Promise((resolve) => watch.signal.addEventListener('abort', resolve, { once: true }));
+      await new Promise<void>((resolve) => watch.addEventListener('abort', resolve, { once: true }));
       watch.done();
       aborted();
       return c.text('gone', 503);

@@ -10,6 +10,7 @@ import { cancelledOutcome } from '../runners/runner.ts';
 import { FairQueue } from './fair-queue.ts';
 import { Worker } from './worker.ts';
 import type { Spawn, WorkerJob, WorkerOutcome } from './worker.ts';
+import type { GoneSignal } from '../../runtime/types.ts';
 
 export interface PoolSettings {
   /** Idle workers older than this are stopped. */
@@ -46,7 +47,7 @@ interface Queued {
   onLine?: (line: string) => void;
   timeoutMs: number;
   resolve: (outcome: WorkerOutcome) => void;
-  signal?: AbortSignal;
+  signal?: GoneSignal;
   onAbort?: () => void;
 }
 
@@ -166,7 +167,7 @@ export class Pool {
    * daemon never stops one midway either), its lines are dropped and its
    * result is replaced by the cancelled outcome. Never rejects.
    */
-  run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs, signal?: AbortSignal): Promise<WorkerOutcome> {
+  run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs, signal?: GoneSignal): Promise<WorkerOutcome> {
     if (signal?.aborted) return Promise.resolve(cancelledOutcome());
     if (this.#stopped) return Promise.resolve({ ok: false, error: 'the pool is stopped' });
     if (this.#queue.length >= this.settings.maxQueue) {

@@ -5,6 +5,7 @@
  */
 import { cancelledOutcome } from './runner.ts';
 import type { HookJob, HookName, HookOutcome, Runner } from './runner.ts';
+import type { GoneSignal } from '../../runtime/types.ts';
 
 export interface CastRequest {
   target?: string | string[];
@@ -83,7 +84,7 @@ export class ModuleRunner implements Runner {
     this.#cast = cast;
   }
 
-  async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
+  async run(job: HookJob, onLine?: (line: string) => void, signal?: GoneSignal): Promise<HookOutcome> {
     if (signal?.aborted) return cancelledOutcome();
     const hook = this.#hooks[job.hook];
     // A client may join a channel only when the module says so; a webhook batch nobody takes is not delivered.

@@ -6,7 +6,7 @@
  * process holds a slot of the shared HookSlots while it runs.
  */
 import { LineSplitter, LineTooLong } from '../lines.ts';
-import type { Child, SpawnOptions } from '../../runtime/types.ts';
+import type { Child, GoneSignal, SpawnOptions } from '../../runtime/types.ts';
 import { cancelledOutcome } from './runner.ts';
 import type { HookJob, HookOutcome, Runner } from './runner.ts';
 import type { HookSlots } from './slots.ts';
@@ -40,7 +40,7 @@ export interface ProcessOptions {
   /** Every non-empty stdout line, as it is printed; without it, stdout (trimmed) is the result. */
   onLine?: (line: string) => void;
   /** Aborts when the client went away: the process group is killed, the outcome is cancelled. */
-  signal?: AbortSignal;
+  signal?: GoneSignal;
   /** Bytes a line of stdout may have (limits.hookLine); a longer one kills the process and fails it. */
   maxLine?: number;
 }
@@ -132,7 +132,7 @@ export class OneshotRunner implements Runner {
     this.#options = options;
   }
 
-  async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
+  async run(job: HookJob, onLine?: (line: string) => void, signal?: GoneSignal): Promise<HookOutcome> {
     const { spawn, timeoutMs, command, slots, maxLine } = this.#options;
     // Auth hooks also count against their host's cap: one host's flood of upgrades cannot take every slot.
     // A close hook is never refused: the app must hear that a socket it accepted has gone.

@@ -4,6 +4,7 @@
  */
 import type { Pool } from '../pool/pool.ts';
 import type { HookJob, HookOutcome, Runner } from './runner.ts';
+import type { GoneSignal } from '../../runtime/types.ts';
 
 export class ResidentRunner implements Runner {
   readonly kind = 'resident';
@@ -13,7 +14,7 @@ export class ResidentRunner implements Runner {
     readonly timeoutMs: number,
   ) {}
 
-  async run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome> {
+  async run(job: HookJob, onLine?: (line: string) => void, signal?: GoneSignal): Promise<HookOutcome> {
     const args: string[] = [job.host, job.token, job.socket];
     if (job.message !== undefined) args.push(job.message);
     // Empty lines are dropped as in one-shot mode: the page script parses every frame as JSON.

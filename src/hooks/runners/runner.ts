@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import { channelProblem } from '../../core/targets.ts';
+import type { GoneSignal } from '../../runtime/types.ts';
 
 /**
  * `subscribe` runs only for a client's own subscribe frame, on hosts with
@@ -49,7 +50,7 @@ export interface Runner {
    * running is left to finish (its result is ignored). Already aborted: nothing
    * starts. Never rejects: every failure is an outcome.
    */
-  run(job: HookJob, onLine?: (line: string) => void, signal?: AbortSignal): Promise<HookOutcome>;
+  run(job: HookJob, onLine?: (line: string) => void, signal?: GoneSignal): Promise<HookOutcome>;
   /** Lets go of processes or resources; called on shutdown. */
   stop?(): Promise<void>;
 }

@@ -7,6 +7,7 @@
  * leaves (its client gone) frees its place. One object lives as long as
  * wsgate, across reloads: in-flight counts stay right, new limits apply.
  */
+import type { GoneSignal } from '../../runtime/types.ts';
 
 export interface SlotLimits {
   /** Hook processes running at once (limits.hookProcesses). */
@@ -85,7 +86,7 @@ export class HookSlots {
    * cancelled when `signal` aborts first (its place in the queue is freed).
    * `release` must be called exactly once when the process is done.
    */
-  acquire(claim: SlotClaim = {}, signal?: AbortSignal): Promise<Acquired> {
+  acquire(claim: SlotClaim = {}, signal?: GoneSignal): Promise<Acquired> {
     if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
     if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
     if (!claim.neverBusy && this.#bounded() >= this.#limits.queue) {

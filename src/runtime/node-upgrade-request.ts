@@ -1,0 +1,75 @@
+/**
+ * The request an upgrade is routed with on Node: its method, URL and the
+ * headers @hono/node-ws has just built, and nothing else until something
+ * asks for more.
+ *
+ * node-ws answers an upgrade through `app.request(url, { headers }, env)`,
+ * and Hono's `request` makes a WHATWG Request of that: undici copies every
+ * header into Headers of its own and makes a signal, about 5 KB per upgrade
+ * (sampling heap profiler, docs/BENCHMARKS.md). A burst of upgrades keeps
+ * dozens in flight across young-generation collections, so that garbage is
+ * promoted and stays in the process's memory until V8 compacts, well after
+ * the burst. The upgrade path reads the method, the URL and headers only, so
+ * node-ws is given an app whose `request` routes this instead; anything else
+ * (a body, a signal) makes the real Request from the same values, once.
+ *
+ * Its prototype chain ends at Request.prototype, as @hono/node-server's own
+ * requests do, so `instanceof Request` holds (of the global Request as it is
+ * once the server is made, which node-server replaces with a subclass). test/unit/runtime-pins.test.ts
+ * fails when node-ws stops answering upgrades through `app.request`.
+ */
+import type { Hono } from 'hono';
+
+/** The method, URL and headers of an upgrade; the real Request is made from them when more is asked. */
+class UpgradeRequest {
+  #real: Request | undefined;
+  constructor(
+    readonly url: string,
+    readonly headers: Headers,
+  ) {}
+  get method(): string {
+    return 'GET';
+  }
+  real(): Request {
+    return (this.#real ??= new Request(this.url, { headers: this.headers }));
+  }
+}
+
+// Everything else a Request has is the real one's, made on first use.
+for (const name of ['body', 'bodyUsed', 'cache', 'credentials', 'destination', 'integrity', 'keepalive', 'mode', 'redirect', 'referrer', 'referrerPolicy', 'signal', 'duplex']) {
+  Object.defineProperty(UpgradeRequest.prototype, name, {
+    get(this: UpgradeRequest) {
+      return (this.real() as unknown as Record<string, unknown>)[name];
+    },
+  });
+}
+for (const name of ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text']) {
+  Object.defineProperty(UpgradeRequest.prototype, name, {
+    value(this: UpgradeRequest, ...args: unknown[]) {
+      const request = this.real() as unknown as Record<string, (...a: unknown[]) => unknown>;
+      return request[name]!(...args);
+    },
+  });
+}
+
+/** Makes the light request an instance of the Request global of now: @hono/node-server's serve() puts a subclass of its own there. */
+function extendGlobalRequest(): void {
+  if (Object.getPrototypeOf(UpgradeRequest.prototype) !== Request.prototype) Object.setPrototypeOf(UpgradeRequest.prototype, Request.prototype);
+}
+extendGlobalRequest();
+
+/** A GET request of this URL with these headers, as light as Hono's routing lets it be. */
+export function upgradeRequest(url: string, headers: Headers): Request {
+  return new UpgradeRequest(url, headers) as unknown as Request;
+}
+
+/**
+ * The app as node-ws sees it: `request` routes the light request through
+ * the app's own fetch. Only what node-ws calls is there.
+ */
+export function appForUpgrades(app: Hono): Hono {
+  extendGlobalRequest();
+  return {
+    request: (input: string | URL, init: { headers: Headers }, env: unknown) => app.fetch(upgradeRequest(String(input), init.headers), env),
+  } as unknown as Hono;
+}
