@@ -121,9 +121,11 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Every process wsgate starts learns where to cast back (the SDK's wsCast() reads WSGATE_URL); known once bound.
   const hookEnv: Record<string, string> = {};
   const spawn: Runtime['spawn'] = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...hookEnv, ...options.env } });
-  const pools = new Pools(workerCap(config), config.php, spawn, log);
+  // A full queue asks the runtime first: upgrades whose clients went give up their places (upgrade-watch.ts).
+  const checkUpgrades = () => runtime.checkUpgrades?.();
+  const pools = new Pools(workerCap(config), config.php, spawn, log, checkUpgrades);
   // One for the life of the process: a reload changes its limits, and what runs keeps its slot.
-  const slots = new HookSlots(slotLimits(config), () => runtime.checkUpgrades?.());
+  const slots = new HookSlots(slotLimits(config), checkUpgrades);
   let generation = 0;
   const buildRoutes = async (from: Config) => {
     slots.configure(slotLimits(from));

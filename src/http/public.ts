@@ -50,12 +50,23 @@ function appKeyOf(path: string): string {
   }
 }
 
+/**
+ * A WebSocket upgrade names it in both headers (RFC 6455 4.2.1). Node hands
+ * a request with `Upgrade: websocket` but no `Connection: upgrade` to the
+ * app as a plain request, where node-ws would wait for an upgrade that never
+ * comes and keep the request for good: such a request is not an upgrade.
+ */
+export function isWebSocketUpgrade(upgrade: string | undefined, connection: string | undefined): boolean {
+  if (upgrade?.trim().toLowerCase() !== 'websocket') return false;
+  return (connection ?? '').split(',').some((token) => token.trim().toLowerCase() === 'upgrade');
+}
+
 export function createApp(gateway: PublicGateway, options: ServerOptions): Hono {
   const app = new Hono();
   const upgrade = upgradeHandler(gateway, options);
   const pusherUpgrade = pusherUpgradeHandler(gateway, gateway.pusher, options.upgradeWebSocket);
   app.use('*', async (c, next) => {
-    const wantsUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+    const wantsUpgrade = isWebSocketUpgrade(c.req.header('upgrade'), c.req.header('connection'));
     if (wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.serving) return pusherUpgrade(c, appKeyOf(c.req.path));
     const path = wantsUpgrade ? gateway.upgradePath(c.req.path) : undefined;
     if (path) return upgrade(c, path);

@@ -22,35 +22,57 @@ import type { Hono } from 'hono';
 
 /** The method, URL and headers of an upgrade; the real Request is made from them when more is asked. */
 class UpgradeRequest {
+  // Private, with getters: fields named url or headers would shadow Request.prototype's accessors, and assigned ones throw.
+  readonly #url: string;
+  readonly #headers: Headers;
   #real: Request | undefined;
-  constructor(
-    readonly url: string,
-    readonly headers: Headers,
-  ) {}
+  constructor(url: string, headers: Headers) {
+    this.#url = url;
+    this.#headers = headers;
+  }
+  get url(): string {
+    return this.#url;
+  }
+  get headers(): Headers {
+    return this.#headers;
+  }
   get method(): string {
     return 'GET';
   }
   real(): Request {
-    return (this.#real ??= new Request(this.url, { headers: this.headers }));
+    return (this.#real ??= new Request(this.#url, { headers: this.#headers }));
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `Request (an upgrade's) GET ${this.#url}`;
   }
 }
 
-// Everything else a Request has is the real one's, made on first use.
-for (const name of ['body', 'bodyUsed', 'cache', 'credentials', 'destination', 'integrity', 'keepalive', 'mode', 'redirect', 'referrer', 'referrerPolicy', 'signal', 'duplex']) {
-  Object.defineProperty(UpgradeRequest.prototype, name, {
-    get(this: UpgradeRequest) {
-      return (this.real() as unknown as Record<string, unknown>)[name];
-    },
-  });
+/** Everything else a Request has, getters and methods, as the real one's, made on first use. */
+function delegateTheRest(): void {
+  const own = new Set(Object.getOwnPropertyNames(UpgradeRequest.prototype));
+  for (let proto: object | null = Request.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (own.has(name)) continue;
+      own.add(name);
+      const described = Object.getOwnPropertyDescriptor(proto, name)!;
+      if (described.get) {
+        Object.defineProperty(UpgradeRequest.prototype, name, {
+          get(this: UpgradeRequest) {
+            return (this.real() as unknown as Record<string, unknown>)[name];
+          },
+        });
+      } else if (typeof described.value === 'function') {
+        Object.defineProperty(UpgradeRequest.prototype, name, {
+          value(this: UpgradeRequest, ...args: unknown[]) {
+            const request = this.real() as unknown as Record<string, (...a: unknown[]) => unknown>;
+            return request[name]!(...args);
+          },
+        });
+      }
+    }
+  }
 }
-for (const name of ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text']) {
-  Object.defineProperty(UpgradeRequest.prototype, name, {
-    value(this: UpgradeRequest, ...args: unknown[]) {
-      const request = this.real() as unknown as Record<string, (...a: unknown[]) => unknown>;
-      return request[name]!(...args);
-    },
-  });
-}
+delegateTheRest();
 
 /** Makes the light request an instance of the Request global of now: @hono/node-server's serve() puts a subclass of its own there. */
 function extendGlobalRequest(): void {

@@ -48,6 +48,16 @@ function plan(at: number): void {
   clearTimeout(sweep);
   sweepAt = at;
   sweep = setTimeout(followDue, Math.max(0, at - performance.now()));
+  // Nothing to follow must not keep the process alive (Deno's timers are numbers: it has no unref here).
+  (sweep as { unref?: () => void }).unref?.();
+}
+
+/** Leaves the set; with nothing left to follow, the timer goes too. */
+function leave(watch: UpgradeWatch): void {
+  if (!unfollowed.delete(watch) || unfollowed.size > 0) return;
+  clearTimeout(sweep);
+  sweep = undefined;
+  sweepAt = Infinity;
 }
 
 /** The watch of one upgrade: a GoneSignal that aborts when its client goes, until done(). */
@@ -80,7 +90,7 @@ export class UpgradeWatch implements GoneSignal {
 
   /** Starts following its client now, if it has not yet and is not done. */
   follow(): void {
-    unfollowed.delete(this);
+    leave(this);
     const follow = this.#follow;
     this.#follow = undefined;
     if (follow) this.#unfollow = follow(() => this.#abort());
@@ -88,19 +98,28 @@ export class UpgradeWatch implements GoneSignal {
 
   /** The answer is given: the client is no longer followed, and nothing aborts from now on. */
   done(): void {
-    unfollowed.delete(this);
+    leave(this);
     this.#follow = undefined;
     this.#unfollow?.();
     this.#unfollow = undefined;
+    this.#listeners = undefined;
   }
 
   #abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.done();
     const listeners = this.#listeners;
-    this.#listeners = undefined;
-    for (const listener of listeners ?? []) listener();
+    this.done();
+    for (const listener of listeners ?? []) {
+      // As an AbortSignal does: one listener that throws does not keep the others, or whoever followed, from going on.
+      try {
+        listener();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 }
 

@@ -10,6 +10,7 @@ import { createNetns } from '../support/netns.ts';
 import type { Netns } from '../support/netns.ts';
 import { APP, FIXTURES, ROOT, TARGET, runWsgate, startServer, targetAvailable, tempDir, writeJson } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 
 const SECRET = 'a-long-test-secret-0123456789';
@@ -181,6 +182,29 @@ describe(`bridge access on loopback on ${TARGET}`, { skip: targetAvailable() }, 
       assert.deepEqual(await garbage.closed, { code: 1008, reason: 'the first frame must be {"type":"auth","token":"..."}' });
       const silent = await connect(server.port, { host: 'm.test' });
       assert.deepEqual(await silent.closed, { code: 1008, reason: 'no auth message in time' });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('takes as an upgrade only a request that says so in Connection too: 426 otherwise, and no hook runs', async () => {
+    const server = await startServer({ config: { hosts: { 'm.test': { module: join(FIXTURES, 'hooks.ts'), tokenFrom: 'message' }, 'c.test': APP } } });
+    try {
+      const halfUpgrade = (host: string) =>
+        new Promise<number>((resolve, reject) => {
+          const request = httpGet({ host: '127.0.0.1', port: server.port, path: '/websocket', headers: { host, upgrade: 'websocket', cookie: 'token=half', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } }, (response) => {
+            response.resume();
+            resolve(response.statusCode!);
+          });
+          request.on('error', reject);
+        });
+      assert.equal(await halfUpgrade('m.test'), 426);
+      assert.equal(await halfUpgrade('c.test'), 426);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.doesNotMatch(metrics, /wsgate_hook_runs_total\{[^}]*hook="auth"/, 'no auth hook ran');
+      // A real upgrade on the same host still opens.
+      const c = await connect(server.port, { host: 'm.test' });
+      c.ws.terminate();
     } finally {
       await server.stop();
     }

@@ -1,6 +1,7 @@
 /** src/runtime/node-upgrade-request.ts: the light request an upgrade is routed with on Node. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import { Hono } from 'hono';
 import { appForUpgrades, upgradeRequest } from '../../src/runtime/node-upgrade-request.ts';
 
@@ -22,6 +23,8 @@ describe('the light upgrade request', () => {
     assert.equal(await request.text(), '');
     const copy = request.clone();
     assert.equal(copy.headers.get('x-a'), '1');
+    assert.equal((request as unknown as { isHistoryNavigation: boolean }).isHistoryNavigation, false, 'every getter a Request has, not only the common ones');
+    assert.match(inspect(request), /GET http:\/\/localhost\/x/);
   });
 
   it("is what the app routes when node-ws asks it for an upgrade's answer", async () => {

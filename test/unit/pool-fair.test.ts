@@ -99,6 +99,28 @@ describe('Pool on PHP workers', { timeout: 60_000 }, () => {
     assert.equal(pool.stats().workers, 1);
   });
 
+  it('asks before a full queue refuses: a job whose client went leaves, and the new one takes its place', async () => {
+    let asked = 0;
+    const gone = new AbortController();
+    const pool = new Pool(APP, ['php', APP, 'phlo_serve'], { ...settings, maxQueue: 1 }, new Capacity(1, () => (asked++, gone.abort())), spawn, log);
+    pools.push(pool);
+    await pool.run({ target: 'jobs::echo', args: [], stream: false });
+    const running = pool.run({ target: 'jobs::slow', args: [300, 'full-running'], stream: false });
+    const left = pool.run({ target: 'jobs::slow', args: [0, 'full-left'], stream: false }, undefined, undefined, gone.signal);
+    assert.equal(pool.stats().queued, 1);
+    const taken = pool.run({ target: 'jobs::echo', args: ['full-taken'], stream: false });
+    assert.equal(asked, 1);
+    assert.deepEqual(await left, { ok: false, error: 'cancelled: the client went away', cancelled: true });
+    assert.equal((await taken).ok, true, 'queued in the place that was freed, not refused');
+    assert.equal((await running).ok, true);
+    const busy = pool.run({ target: 'jobs::slow', args: [300, 'full-2'], stream: false });
+    pool.run({ target: 'jobs::echo', args: [], stream: false });
+    const refused = await pool.run({ target: 'jobs::echo', args: [], stream: false });
+    assert.equal(refused.ok === false && refused.busy, true, 'still refused when nobody left');
+    assert.equal(asked, 2);
+    await busy;
+  });
+
   it('reaps a worker idle past pool.idle within about twice the idle time', async () => {
     const idleMs = 250;
     const pool = newPool({ idleMs });

@@ -70,7 +70,10 @@ describe('an upgrade\'s watch', () => {
     const went = client(true);
     const watch = new UpgradeWatch(went.follow, 10);
     assert.equal(watch.aborted, false, 'not followed yet');
+    // The watch's timer does not hold the process open: this test does, while it waits.
+    const hold = setInterval(() => {}, 1000);
     await new Promise<void>((resolve) => watch.addEventListener('abort', resolve));
+    clearInterval(hold);
     assert.equal(went.seen.follows, 1);
     const later = client();
     const slow = new UpgradeWatch(later.follow, 10);

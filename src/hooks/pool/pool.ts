@@ -64,7 +64,14 @@ export class Capacity {
   readonly pools = new Set<Pool>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(public cap: number) {}
+  /**
+   * `beforeBusy` is asked before a full queue refuses a job: it may cancel
+   * queued jobs whose clients went (Runtime.checkUpgrades), as HookSlots does.
+   */
+  constructor(
+    public cap: number,
+    readonly beforeBusy: () => void = () => {},
+  ) {}
 
   get live(): number {
     let n = 0;
@@ -170,6 +177,11 @@ export class Pool {
   run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs, signal?: GoneSignal): Promise<WorkerOutcome> {
     if (signal?.aborted) return Promise.resolve(cancelledOutcome());
     if (this.#stopped) return Promise.resolve({ ok: false, error: 'the pool is stopped' });
+    if (this.#queue.length >= this.settings.maxQueue) {
+      // Jobs whose clients went leave the queue now, if the runtime learns of that only when asked; this job's own client may be one.
+      this.capacity.beforeBusy();
+      if (signal?.aborted) return Promise.resolve(cancelledOutcome());
+    }
     if (this.#queue.length >= this.settings.maxQueue) {
       this.#failed++;
       return Promise.resolve({ ok: false, busy: true, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });

@@ -25,8 +25,9 @@ export class Pools {
     private php: string,
     private readonly spawn: Spawn,
     private readonly log: Logger,
+    beforeBusy?: () => void,
   ) {
-    this.capacity = new Capacity(cap);
+    this.capacity = new Capacity(cap, beforeBusy);
   }
 
   readonly #leading = new Map<string, string[]>();
