@@ -31,9 +31,14 @@ let sweepAt = Infinity;
 // Watches due this close together are followed in one pass.
 const SLACK_MS = 20;
 
-function followDue(): void {
+function stopSweep(): void {
+  clearTimeout(sweep);
   sweep = undefined;
   sweepAt = Infinity;
+}
+
+function followDue(): void {
+  stopSweep();
   const now = performance.now();
   let next = Infinity;
   for (const watch of unfollowed) {
@@ -54,10 +59,7 @@ function plan(at: number): void {
 
 /** Leaves the set; with nothing left to follow, the timer goes too. */
 function leave(watch: UpgradeWatch): void {
-  if (!unfollowed.delete(watch) || unfollowed.size > 0) return;
-  clearTimeout(sweep);
-  sweep = undefined;
-  sweepAt = Infinity;
+  if (unfollowed.delete(watch) && unfollowed.size === 0) stopSweep();
 }
 
 /** The watch of one upgrade: a GoneSignal that aborts when its client goes, until done(). */

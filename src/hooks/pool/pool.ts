@@ -181,10 +181,10 @@ export class Pool {
       // Jobs whose clients went leave the queue now, if the runtime learns of that only when asked; this job's own client may be one.
       this.capacity.beforeBusy();
       if (signal?.aborted) return Promise.resolve(cancelledOutcome());
-    }
-    if (this.#queue.length >= this.settings.maxQueue) {
-      this.#failed++;
-      return Promise.resolve({ ok: false, busy: true, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });
+      if (this.#queue.length >= this.settings.maxQueue) {
+        this.#failed++;
+        return Promise.resolve({ ok: false, busy: true, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });
+      }
     }
     return new Promise<WorkerOutcome>((resolve) => {
       const item: Queued = { job, onLine, timeoutMs, resolve, signal };
