@@ -41,6 +41,12 @@ import { PUSHER } from './protocols/pusher/protocol.ts';
 import type { Watched } from './ops/monitor.ts';
 import type { GoneSignal, Wire } from './runtime/types.ts';
 
+export interface GatewayExtras {
+  /** Members by user, shared by the nodes; in memory for a node alone. */
+  members?: MemberStore;
+  /** Asked before a full limit refuses an upgrade: those whose clients went give their places back (Runtime.checkUpgrades). */
+  checkUpgrades?: () => void;
+}
 
 export class Gateway implements Watched {
   readonly hub: Hub;
@@ -60,7 +66,8 @@ export class Gateway implements Watched {
   readonly #lifecycle: Lifecycle;
   readonly #hooks: HookCalls;
 
-  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker, members: MemberStore = new MemoryMembers()) {
+  constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker, extras: GatewayExtras = {}) {
+    const { members = new MemoryMembers(), checkUpgrades } = extras;
     const events = this.events;
     this.#routes = new Routes(config, routes);
     this.pools = pools;
@@ -71,7 +78,7 @@ export class Gateway implements Watched {
     this.#recovery = new Recovery(hub, this.#routes, broker, events);
     this.#channels = new Channels({ hub, recovery: this.#recovery, broker, members, events, memberFrames: PUSHER });
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, workers: () => pools.health().workers });
-    this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events });
+    this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events, beforeFull: checkUpgrades });
     const publishing = this.#publishing;
     const requests = new ClientRequests({ hub, hooks, channels: this.#channels, recovery: this.#recovery, events, castText: (host, selection, frame, except) => publishing.castText(host, selection, frame, except) });
     this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, requests });

@@ -121,7 +121,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Every process wsgate starts learns where to cast back (the SDK's wsCast() reads WSGATE_URL); known once bound.
   const hookEnv: Record<string, string> = {};
   const spawn: Runtime['spawn'] = (argv, options = {}) => runtime.spawn(argv, { ...options, env: { ...hookEnv, ...options.env } });
-  // A full queue asks the runtime first: upgrades whose clients went give up their places (upgrade-watch.ts).
+  // A full queue or socket limit asks the runtime first: upgrades whose clients went give up their places (upgrade-watch.ts).
   const checkUpgrades = () => runtime.checkUpgrades?.();
   const pools = new Pools(workerCap(config), config.php, spawn, log, checkUpgrades);
   // One for the life of the process: a reload changes its limits, and what runs keeps its slot.
@@ -143,7 +143,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Module hooks cast through the gateway: its routes (and their runners) come once it exists.
   // Members by user and channel occupancy, decided once over the nodes; its own connection, which fails at once while Redis is away.
   const members = config.cluster && new RedisMembers(connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes` }, log);
-  const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, members || undefined);
+  const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, { members: members || undefined, checkUpgrades });
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config));
   // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.

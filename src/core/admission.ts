@@ -28,6 +28,12 @@ export interface AdmissionParts {
   hooks: HookCalls;
   recovery: Recovery;
   events: CoreEvents;
+  /**
+   * Asked before an upgrade is refused for a full limit: upgrades whose
+   * clients went may still hold places, since a runtime can learn of that
+   * late (Runtime.checkUpgrades); they give them up now.
+   */
+  beforeFull?: () => void;
 }
 
 export class Admission {
@@ -49,20 +55,32 @@ export class Admission {
    * the ticket until the socket opens or goes; or why there is none.
    */
   admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal } {
-    const { hub, routes } = this.#p;
-    const limits = routes.limits;
-    const admitting = this.admissions;
-    if (hub.size + admitting.size >= limits.sockets) return { refused: { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` } };
-    if (hub.countHost(host) + admitting.countHost(host) >= limits.socketsPerHost) return { refused: { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` } };
-    const refused = token === undefined ? undefined : this.#tokenFull(host, token);
-    return refused ? { refused } : { ticket: admitting.enter(host, token) };
+    const refused = this.#askingFirst(() => this.#full(host, token));
+    return refused ? { refused } : { ticket: this.admissions.enter(host, token) };
   }
 
   /** The first-frame flow learnt the token of an admitted socket: it takes the token's place too, or is refused. */
   admitToken(ticket: Ticket, token: string): Refusal | undefined {
-    const refused = this.#tokenFull(ticket.host, token);
+    const refused = this.#askingFirst(() => this.#tokenFull(ticket.host, token));
     if (!refused) ticket.setToken(token);
     return refused;
+  }
+
+  /** A refusal stands only once upgrades whose clients went have given their places back. */
+  #askingFirst(refusal: () => Refusal | undefined): Refusal | undefined {
+    const refused = refusal();
+    if (!refused || !this.#p.beforeFull) return refused;
+    this.#p.beforeFull();
+    return refusal();
+  }
+
+  #full(host: string, token: string | undefined): Refusal | undefined {
+    const { hub, routes } = this.#p;
+    const limits = routes.limits;
+    const admitting = this.admissions;
+    if (hub.size + admitting.size >= limits.sockets) return { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` };
+    if (hub.countHost(host) + admitting.countHost(host) >= limits.socketsPerHost) return { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` };
+    return token === undefined ? undefined : this.#tokenFull(host, token);
   }
 
   #tokenFull(host: string, token: string): Refusal | undefined {

@@ -96,8 +96,10 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
     }
     const admitted = gateway.admit(host, token);
     if ('refused' in admitted) return refuseFull(c, host, admitted.refused);
-    // The upgrade's place is held while auth runs; a client that goes away meanwhile cancels its hook.
+    // The upgrade's place is held while auth runs; a client that goes away meanwhile cancels its hook,
+    // and gives its place back at once: the next upgrade may be waiting for it (Admission's beforeFull).
     const watch = options.watchUpgrade(c);
+    watch.addEventListener('abort', () => admitted.ticket.release());
     let authorized: Authorized | Refusal;
     try {
       authorized = await gateway.authorize(host, token, path, client, watch);

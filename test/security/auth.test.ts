@@ -123,6 +123,16 @@ describe(`sockets that never finish auth on ${TARGET}`, { skip: targetAvailable(
     await until('every abandoned upgrade gave its place back', async () => (await health()).admitting === 0, 15_000);
   });
 
+  it('gives the places of upgrades whose clients left to the next upgrade at once, not once their auth ends', async () => {
+    const hanging = Array.from({ length: 40 }, (_, i) => pendingUpgrade(server.port, 'slow.test', `slow-left-${i}`));
+    await until('40 upgrades hold their places', async () => (await health()).admitting === 40);
+    for (const { socket } of hanging) socket.destroy();
+    // Their hooks sleep for a minute, and Node and Bun follow a client only once its auth took a second:
+    // the full limit has to ask which clients are gone, or this upgrade is refused 503 for up to a second.
+    assert.equal(await upgradeStatus(server.port, { host: 'slow.test', token: 'fast-after-left' }), 101);
+    await until('every abandoned upgrade gave its place back', async () => (await health()).admitting === 0, 15_000);
+  });
+
   it('answers /health at once while hundreds of abandoned slow auths are pending, and stops their hooks', async () => {
     const before = startedHooks().length;
     const hanging: Array<ReturnType<typeof pendingUpgrade>> = [];
