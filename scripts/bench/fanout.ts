@@ -230,6 +230,8 @@ interface Result {
   rssAfterKb: number;
   hwmKb: number;
   memPerSocketKb: number;
+  /** Of it, anonymous memory only (RssAnon): without the pages of the runtime's executable that serving maps in once. */
+  anonPerSocketKb: number;
   /** With --settle: per socket once the server has been idle SETTLE_S seconds. */
   memSettledPerSocketKb: number;
   connectCpuUs: number;
@@ -283,6 +285,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
     // Settled before as after: a start's own garbage is given back by the same reducer.
     if (SETTLE_S > 0) await sleep(SETTLE_S * 1000);
     const rss0Kb = statusKb(pid, 'VmRSS');
+    const anon0Kb = statusKb(pid, 'RssAnon');
     const cpu0 = cpu(pid);
 
     // Open the sockets, spread evenly over the workers.
@@ -303,6 +306,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
     console.error(`  ${open} sockets open; waiting for the server to go idle`);
     const idleWaitMs = await waitIdle(pid);
     const rssIdleKb = statusKb(pid, 'VmRSS');
+    const anonIdleKb = statusKb(pid, 'RssAnon');
     const cpuIdle = cpu(pid);
     if (SETTLE_S > 0) await sleep(SETTLE_S * 1000);
     const rssSettledKb = statusKb(pid, 'VmRSS');
@@ -356,6 +360,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
       rssAfterKb: statusKb(pid, 'VmRSS'),
       hwmKb: statusKb(pid, 'VmHWM'),
       memPerSocketKb: (rssIdleKb - rss0Kb) / SOCKETS,
+      anonPerSocketKb: (anonIdleKb - anon0Kb) / SOCKETS,
       memSettledPerSocketKb: SETTLE_S > 0 ? (rssSettledKb - rss0Kb) / SOCKETS : NaN,
       connectCpuUs: ticksToMicros(cpuIdle.ticks - cpu0.ticks) / SOCKETS,
       idleWaitMs,
@@ -373,7 +378,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
     };
     console.error(
       `  cpu ${result.cpuPerFrameUs.toFixed(2)} us/frame (${castTicks} ticks), latency median ${result.latencyMedianMs.toFixed(2)} ms, ` +
-        `${result.memPerSocketKb.toFixed(1)} KB/socket${SETTLE_S > 0 ? ` (${result.memSettledPerSocketKb.toFixed(1)} after ${SETTLE_S} s)` : ''}, client ${result.clientCpuPerFrameUs.toFixed(2)} us/frame`,
+        `${result.memPerSocketKb.toFixed(1)} KB/socket (anonymous ${result.anonPerSocketKb.toFixed(1)})${SETTLE_S > 0 ? ` (${result.memSettledPerSocketKb.toFixed(1)} after ${SETTLE_S} s)` : ''}, client ${result.clientCpuPerFrameUs.toFixed(2)} us/frame`,
     );
     return result;
   } catch (error) {
@@ -413,14 +418,14 @@ function combine(results: Result[]): Result[] {
 function table(rows: Result[], list: Target[]): string {
   const byName = new Map(rows.map((r) => [r.target, r]));
   const lines = [
-    `| server | runtime | CPU µs / frame | vs baseline | of which user-mode µs / frame | vs baseline | median POST→last receipt (ms) | vs baseline | memory KB / idle socket${WARM_SOCKETS ? ` past the first ${WARM_SOCKETS}` : ''} | vs baseline | connect CPU µs / socket | RSS ${WARM_SOCKETS ? `${WARM_SOCKETS} → ${ALL_SOCKETS}` : '0 → N'} sockets (MB) |${SETTLE_S > 0 ? ` memory KB / socket after ${SETTLE_S} s idle | vs baseline |` : ''}`,
-    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${SETTLE_S > 0 ? '---:|---:|' : ''}`,
+    `| server | runtime | CPU µs / frame | vs baseline | of which user-mode µs / frame | vs baseline | median POST→last receipt (ms) | vs baseline | memory KB / idle socket${WARM_SOCKETS ? ` past the first ${WARM_SOCKETS}` : ''} | vs baseline | of which anonymous KB / socket | vs baseline | connect CPU µs / socket | RSS ${WARM_SOCKETS ? `${WARM_SOCKETS} → ${ALL_SOCKETS}` : '0 → N'} sockets (MB) |${SETTLE_S > 0 ? ` memory KB / socket after ${SETTLE_S} s idle | vs baseline |` : ''}`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${SETTLE_S > 0 ? '---:|---:|' : ''}`,
   ];
   for (const t of list) {
     const r = byName.get(t.name);
     if (!r) continue;
     if (r.error) {
-      lines.push(`| ${t.name} | ${t.runtime} | failed: ${r.error.replace(/\|/g, '/').slice(0, 120)} | | | | | | | | | |`);
+      lines.push(`| ${t.name} | ${t.runtime} | failed: ${r.error.replace(/\|/g, '/').slice(0, 120)} | | | | | | | | | | | |`);
       continue;
     }
     const base = t.kind === 'wsgate' ? byName.get(t.baseline) : undefined;
@@ -430,6 +435,7 @@ function table(rows: Result[], list: Target[]): string {
         `${fmt(r.userPerFrameUs)} | ${ratio(r.userPerFrameUs, okBase?.userPerFrameUs)} | ` +
         `${fmt(r.latencyMedianMs)} | ${ratio(r.latencyMedianMs, okBase?.latencyMedianMs)} | ` +
         `${fmt(r.memPerSocketKb, 1)} | ${ratio(r.memPerSocketKb, okBase?.memPerSocketKb)} | ` +
+        `${fmt(r.anonPerSocketKb, 2)} | ${ratio(r.anonPerSocketKb, okBase?.anonPerSocketKb)} | ` +
         `${fmt(r.connectCpuUs, 0)} | ${fmt(r.rss0Kb / 1024, 1)} → ${fmt(r.rssIdleKb / 1024, 1)} |` +
         (SETTLE_S > 0 ? ` ${fmt(r.memSettledPerSocketKb, 1)} | ${ratio(r.memSettledPerSocketKb, okBase?.memSettledPerSocketKb)} |` : ''),
     );

@@ -52,7 +52,7 @@ export function ticksToMicros(ticks: number): number {
 }
 
 /** A line of /proc/<pid>/status such as VmRSS or VmHWM, in kB. */
-export function statusKb(pid: number, key: 'VmRSS' | 'VmHWM' | 'Threads'): number {
+export function statusKb(pid: number, key: 'VmRSS' | 'RssAnon' | 'VmHWM' | 'Threads'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status);
   return match ? Number(match[1]) : Number.NaN;
