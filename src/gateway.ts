@@ -166,6 +166,10 @@ export class Gateway implements Watched {
     this.#lifecycle.message(client, text);
   }
 
+  failed(client: Client, error: unknown): void {
+    this.#lifecycle.failed(client, error);
+  }
+
   tooBig(client: Client, bytes: number): void {
     this.#lifecycle.tooBig(client, bytes);
   }

@@ -18,6 +18,7 @@
  * (docs/BENCHMARKS.md). A third turn gained nothing measurable.
  */
 import { setImmediate } from 'node:timers';
+import { TOO_DEEP, jsonTooDeep } from '../core/json.ts';
 
 /** One message waiting to go, and what runs should its PUBLISH fail. */
 interface Entry {
@@ -41,6 +42,7 @@ export function unbatch(json: unknown, max = BATCH_MAX): { items: unknown[]; dro
 
 /** The messages of one PUBLISH's text: none when it is not JSON, the first `max` of a longer batch; `problem` says which. */
 export function readBatch(text: string, max = BATCH_MAX): { items: unknown[]; problem?: string } {
+  if (jsonTooDeep(text)) return { items: [], problem: TOO_DEEP };
   let json: unknown;
   try {
     json = JSON.parse(text);

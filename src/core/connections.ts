@@ -21,6 +21,8 @@ export interface Connections {
   open(client: Client, raw: unknown): Client;
   message(client: Client, text: string): void;
   tooBig(client: Client, bytes: number): void;
+  /** Handling one of its frames threw: the client is closed with 1011. */
+  failed(client: Client, error: unknown): void;
   closed(client: Client, code: number): void;
   /** A frame of the protocol's own to one client; false when it is gone. */
   send(client: Client, frame: string): boolean;

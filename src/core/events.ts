@@ -45,7 +45,9 @@ export type Closing =
   | { kind: 'limit'; code: number; reason: string }
   | { kind: 'idle'; code: number; seconds: number }
   | { kind: 'disconnect'; code: number }
-  | { kind: 'host_removed' | 'connect_refused'; code: number };
+  | { kind: 'host_removed' | 'connect_refused'; code: number }
+  /** Handling one of its frames threw: a bug of ours, closed rather than left half-handled. */
+  | { kind: 'error'; code: number; error: string };
 
 /**
  * What the core did that only the log tells: recoveries, replays, refusals

@@ -22,6 +22,7 @@ export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_BAD_DATA = 1007;
 export const CLOSE_TRY_LATER = 1013;
 export const CLOSE_POLICY = 1008;
+export const CLOSE_INTERNAL = 1011;
 
 export interface LifecycleParts {
   hub: Hub;
@@ -100,6 +101,18 @@ export class Lifecycle {
   }
 
   /** Closes a client that broke a limit, saying which; once, however many frames it sends until the close completes. */
+  /**
+   * Handling a client's frame threw. Whatever it was, the socket is closed
+   * (1011) and its close runs as for any other, rather than the error
+   * reaching the runtime's listener, which on Node left the socket unread
+   * and never closed: a connection that held its places for good.
+   */
+  failed(client: Client, error: unknown): void {
+    if (!client.startClosing()) return;
+    this.#p.events.closing(client, { kind: 'error', code: CLOSE_INTERNAL, error: error instanceof Error ? error.message : String(error) });
+    this.#p.hub.close(client, CLOSE_INTERNAL, 'internal error');
+  }
+
   #refuse(client: Client, code: number, reason: string): void {
     if (!client.startClosing()) return;
     this.#p.events.closing(client, { kind: 'limit', code, reason });

@@ -24,6 +24,8 @@ export function logObserver(log: Logger): CoreObserver {
           return log.info('host removed', { host, socket });
         case 'connect_refused':
           return log.info('connect refused', { host, socket });
+        case 'error':
+          return log.error('socket failed', { host, socket, code: closing.code, error: closing.error });
       }
     },
     hook(run) {

@@ -29,6 +29,11 @@ export function deliver(core: Connections, client: Client, data: unknown): void 
   if (size > core.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > core.limits.frame)) {
     return core.tooBig(client, size);
   }
-  core.message(client, frameText(data));
+  try {
+    core.message(client, frameText(data));
+  } catch (error) {
+    // Never into the runtime's listener (core/lifecycle.ts failed()).
+    core.failed(client, error);
+  }
 }
 

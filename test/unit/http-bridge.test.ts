@@ -226,6 +226,14 @@ describe('POST /message', () => {
     assert.deepEqual(t.calls, []);
   });
 
+  it('answers 400 for data that parses but could never be written out to the sockets (nested too deep)', async () => {
+    const t = setup();
+    t.gateway.maxBody = 1 << 20;
+    const deep = `{"host": "app.test", "data": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    await refusedWith(await t.post('/message', deep), 400, 'body is JSON nested more than 256 levels deep');
+    assert.deepEqual(t.calls, []);
+  });
+
   it('refuses a body over the limit with 413, whether it says its length or not', async () => {
     const t = setup();
     const big = JSON.stringify({ host: 'app.test', data: 'x'.repeat(300) });

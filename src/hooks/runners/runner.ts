@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import { channelProblem } from '../../core/targets.ts';
+import { TOO_DEEP, jsonTooDeep } from '../../core/json.ts';
 import type { GoneSignal } from '../../runtime/types.ts';
 
 /**
@@ -71,6 +72,17 @@ export interface Grant {
 
 const GrantShape = v.object({ channels: v.optional(v.array(v.string())), info: v.optional(v.unknown()) });
 
+/** Why `info` cannot go out as JSON, if it cannot. */
+function infoProblem(info: unknown): string | undefined {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(info);
+  } catch (error) {
+    return `cannot be written as JSON: ${(error as Error).message}`;
+  }
+  return text !== undefined && jsonTooDeep(text) ? `is ${TOO_DEEP}` : undefined;
+}
+
 /**
  * The grant in an auth or connect result: a JSON object (a value from
  * resident and module hooks, printed JSON from one-shot ones) such as
@@ -82,6 +94,7 @@ export function grantOf(result: unknown): { grant?: Grant; problem?: string } {
   if (typeof value === 'string') {
     const text = value.trim();
     if (!text.startsWith('{')) return {};
+    if (jsonTooDeep(text)) return { problem: `a hook result of ${TOO_DEEP}` };
     try {
       value = JSON.parse(text);
     } catch {
@@ -96,5 +109,9 @@ export function grantOf(result: unknown): { grant?: Grant; problem?: string } {
     const problem = channelProblem(channel);
     if (problem) return { problem: `${problem} (got ${JSON.stringify(channel.slice(0, 80))})` };
   }
-  return { grant: { channels, info: parsed.output.info } };
+  const info = parsed.output.info;
+  // Info goes out in presence lists and frames: what cannot be written as JSON (a cycle from a module, a value nested too deep) is refused now, not there.
+  const problem = info === undefined ? undefined : infoProblem(info);
+  if (problem) return { problem: `a hook result's "info" ${problem}` };
+  return { grant: { channels, info } };
 }

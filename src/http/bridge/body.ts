@@ -8,6 +8,7 @@
  * the bridge has always taken.
  */
 import * as v from 'valibot';
+import { TOO_DEEP, jsonTooDeep } from '../../core/json.ts';
 import type { Env, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { error } from './answer.ts';
@@ -33,6 +34,8 @@ type Body<S extends v.GenericSchema> = { in: { json: v.InferInput<S> }; out: { j
 export function jsonBody<S extends v.GenericSchema>(schema: S, example: string): MiddlewareHandler<Env, string, Body<S>> {
   return async (c, next) => {
     const text = await c.req.text();
+    // Data nested deeper than this could not be written out to the sockets (core/json.ts).
+    if (jsonTooDeep(text)) return error(c, 400, `body is ${TOO_DEEP}`);
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -3,6 +3,7 @@
  * name, and `data` as an object or as its JSON text (clients send both).
  */
 import * as v from 'valibot';
+import { jsonTooDeep } from '../../core/json.ts';
 
 const Frame = v.object({ event: v.string(), channel: v.optional(v.string()), data: v.optional(v.unknown()) });
 
@@ -18,6 +19,8 @@ export type ClientFrame = v.InferOutput<typeof Frame>;
 
 /** The frame, or undefined when it is not one (not JSON, not an object with an event name). */
 export function readFrame(text: string): ClientFrame | undefined {
+  // Deeper than anything is written out again: refused here, not where it would overflow the stack (core/json.ts).
+  if (jsonTooDeep(text)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -31,6 +34,7 @@ export function readFrame(text: string): ClientFrame | undefined {
 /** `data` as an object: clients may send it as JSON text. */
 function dataOf(frame: ClientFrame): unknown {
   if (typeof frame.data !== 'string') return frame.data;
+  if (jsonTooDeep(frame.data)) return undefined;
   try {
     return JSON.parse(frame.data);
   } catch {
