@@ -173,6 +173,33 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
     });
     }
 
+    it('does not run a job written behind one again once the worker has started it (the answer before it was lost)', async () => {
+      const events = join(tempDir(), 'events.ndjson');
+      const marker = join(tempDir(), 'answer');
+      const server = await startServer({ env: { WSGATE_TEST_EVENTS: events }, config: { pool: { cap: 1 }, hosts: { 'p.test': resident() } } });
+      try {
+        const a = await connect(server.port, { host: 'p.test', token: 'a' });
+        const b = await connect(server.port, { host: 'p.test', token: 'b-behind' });
+        await whoami(a);
+        a.send(JSON.stringify({ cmd: 'loseanswer', marker }));
+        await waitFor('the job to run', async () => (await pipelined(server))?.busy === 1);
+        b.send(JSON.stringify({ cmd: 'whoami' }));
+        await waitFor('the whoami to be written ahead', async () => (await pipelined(server))?.pipelined === 1);
+        writeFileSync(marker, '');
+        // The worker answers b's job where a's answer should have been: b's job started, so it fails rather than runs again.
+        await server.waitForLog(/worker died .*which it was not running/);
+        const runs = () => readEvents(events).filter((e) => e.at === 'start' && e.hook === 'receive' && e.argv[2] === 'b-behind').length;
+        // A job handed back would run on the next worker at once; a whoami after it shows that worker has had its turn.
+        await whoami(a);
+        assert.equal(runs(), 1, "b's job ran once");
+        await server.waitForLog(/hook failed host=p\.test .*hook=receive .*after the job may have started/);
+        a.ws.terminate();
+        b.ws.terminate();
+      } finally {
+        await server.stop();
+      }
+    });
+
     it('runs a job written behind one that timed out on a new worker, once', async () => {
       const server = await startServer({ config: { pool: { cap: 1 }, hosts: { 'p.test': resident({}, { timeout: 1 }) } } });
       try {

@@ -6,6 +6,16 @@
  * off-protocol (a non-JSON line, an unknown id, a `fatal` frame, an exit)
  * ends the worker and fails the job it runs; jobs still waiting behind it
  * never started, and are handed back (`notStarted`) to run elsewhere.
+ *
+ * Never twice: a job written ahead is handed back only when the worker
+ * cannot have started it. PHP starts the next job once it has printed the
+ * current one's answer, and the gateway reads that output in order, so
+ * once the worker is dead and its output read to the end, a job written
+ * ahead is known not to have started if no answer to the job before it
+ * came, nor any frame of its own. Output read after the worker was killed
+ * is read for that alone; a line that cannot be read while a job waits
+ * behind (it may have been the answer), or output not read to its end,
+ * counts as a start: the job fails rather than risk running again.
  */
 import { LineSplitter, LineTooLong } from '../lines.ts';
 import type { Child, SpawnOptions } from '../../runtime/types.ts';
@@ -36,6 +46,8 @@ interface Current {
   /** Armed when the job reaches the head of the line, i.e. when PHP starts it. */
   timer?: ReturnType<typeof setTimeout>;
   stderr: string;
+  /** PHP may have started it while it waited behind another (see the class comment); the head has started anyway. */
+  maybeStarted?: true;
 }
 
 const STDERR_CAP = 16 << 10;
@@ -72,6 +84,8 @@ export class Worker {
   /** Jobs sent and not answered, oldest first: the first is the one PHP runs. */
   readonly #inflight: Current[] = [];
   #nextJob = 1;
+  /** Its stdout was read to the end: nothing it printed is left unseen. */
+  #stdoutRead = false;
   #bootStderr = '';
   #markReady!: () => void;
   #failBoot!: (error: Error) => void;
@@ -96,12 +110,13 @@ export class Worker {
 
     // A frame wraps a line in JSON, whose escaping may double it: the bound on frames is twice the bound on lines.
     const splitter = new LineSplitter(maxLine === undefined ? undefined : 2 * maxLine);
-    const onLine = (line: string) => this.#onLine(line);
+    const onLine = (line: string) => this.#readLine(line);
     const readStdout = (async () => {
       for await (const chunk of child.stdout) splitter.push(chunk, onLine);
       splitter.end(onLine);
+      this.#stdoutRead = true;
     })().catch((error: unknown) => {
-      if (error instanceof LineTooLong) this.kill(`printed a frame longer than ${error.limit} bytes (a line of output is longer than ${maxLine} bytes)`);
+      this.kill(error instanceof LineTooLong ? `printed a frame longer than ${error.limit} bytes (a line of output is longer than ${maxLine} bytes)` : `its output could not be read: ${(error as Error).message}`);
     });
     const decoder = new TextDecoder();
     const readStderr = (async () => {
@@ -181,11 +196,42 @@ export class Worker {
     void this.exited.then(() => clearTimeout(timer));
   }
 
+  /** One line of output; handling it never throws into the reader, which must read on to the end (see the class comment). */
+  #readLine(line: string): void {
+    try {
+      if (this.death) this.#afterDeath(line);
+      else this.#onLine(line);
+    } catch (error) {
+      this.#aheadMayHaveStarted();
+      this.kill(`sent a frame wsgate could not handle: ${(error as Error).message}`);
+    }
+  }
+
+  /** Output after the worker was killed: read only for what it says of the jobs written ahead. */
+  #afterDeath(line: string): void {
+    if (line.trim() === '' || this.#inflight.length < 2) return;
+    const parsed = parseFrame(line);
+    if ('problem' in parsed) return this.#aheadMayHaveStarted();
+    const frame = parsed.frame;
+    if (frame.t === 'ready' || frame.t === 'fatal') return;
+    const at = this.#inflight.findIndex((job) => job.id === frame.id);
+    // Only a line of the job it ran says nothing new: an answer lets PHP go on, and a frame of a job behind is that job running.
+    if (at > 0 || (at === 0 && frame.t !== 'line')) this.#aheadMayHaveStarted();
+  }
+
+  /** The jobs written ahead may have started (PHP takes them in order). */
+  #aheadMayHaveStarted(): void {
+    for (let i = 1; i < this.#inflight.length; i++) this.#inflight[i]!.maybeStarted = true;
+  }
+
   #onLine(line: string): void {
-    if (this.death) return;
     if (line.trim() === '') return;
     const parsed = parseFrame(line);
-    if ('problem' in parsed) return this.kill(parsed.problem);
+    // Unreadable: it may have been the answer, after which PHP went on to the next job.
+    if ('problem' in parsed) {
+      if (this.#inflight.length > 1) this.#aheadMayHaveStarted();
+      return this.kill(parsed.problem);
+    }
     const frame = parsed.frame;
     if (frame.t === 'ready') {
       if (this.state !== 'booting') return this.kill('said ready twice');
@@ -197,7 +243,11 @@ export class Worker {
     }
     if (frame.t === 'fatal') return this.kill(`sent a fatal frame: ${lineText(frame.message ?? '')}`);
     const current = this.#inflight[0];
-    if (!current || frame.id !== current.id) return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
+    if (!current || frame.id !== current.id) {
+      // A frame of a job written ahead: that job started, its answer to the one before having been lost.
+      if (this.#inflight.findIndex((job) => job.id === frame.id) > 0) this.#aheadMayHaveStarted();
+      return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
+    }
     if (frame.t === 'line') {
       current.onLine?.(lineText(frame.data));
       return;
@@ -241,7 +291,12 @@ export class Worker {
     }
     const waiting = this.#inflight.splice(1);
     this.#finish({ ok: false, error: `worker ${reason}` });
-    for (const job of waiting) job.resolve({ ok: false, error: `worker ${reason} before the job started`, notStarted: true });
+    for (const job of waiting) {
+      clearTimeout(job.timer);
+      // Output not read to its end may hold a start: not handed back then (see the class comment).
+      if (job.maybeStarted || !this.#stdoutRead) job.resolve({ ok: false, error: `worker ${reason} after the job may have started` });
+      else job.resolve({ ok: false, error: `worker ${reason} before the job started`, notStarted: true });
+    }
     this.hooks.onExit(this, reason);
   }
 }
