@@ -172,7 +172,13 @@ function wsgate_run_hook(string $target, array $args)
  */
 function wsgate_serve(): void
 {
-    $send = function (array $frame) { fwrite(STDOUT, json_encode($frame, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE) . "\n"); };
+    $send = function (array $frame) {
+        // Invalid UTF-8 becomes U+FFFD, as in one-shot output. A frame that still cannot be encoded (a result with INF,
+        // or nested too deep) goes as its job's error: a lost answer would leave the gateway taking the next job's for it.
+        $json = json_encode($frame, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE);
+        if ($json === false) $json = json_encode(['id' => $frame['id'] ?? null, 't' => 'error', 'message' => 'the result cannot be encoded as JSON: ' . json_last_error_msg()]);
+        fwrite(STDOUT, $json . "\n");
+    };
     $send(['t' => 'ready', 'pipeline' => true]);
     while (($line = fgets(STDIN)) !== false) {
         $job = json_decode($line, true);
@@ -228,6 +234,6 @@ if (PHP_SAPI === 'cli' && isset($argv[0]) && realpath($argv[0]) === __FILE__) {
     }
     if (in_array($argv[2], ['websocket::auth', 'websocket::connect', 'websocket::subscribe'], true)) {
         if ($result === false) echo "false\n";
-        elseif (is_array($result)) echo json_encode($result, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE), "\n";
+        elseif (is_array($result)) echo json_encode($result, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE), "\n";
     }
 }

@@ -45,6 +45,17 @@ for (const build of [true, false]) {
       c.ws.terminate();
     });
 
+    it('sends a line and an answer cut mid-character with U+FFFD, and stays in step', async () => {
+      const c = await connect(server.port, { host: 'sdk.test', token: 'cut' });
+      c.send('cut');
+      assert.equal(await c.next(), 'caf\uFFFD');
+      c.send('"after"');
+      assert.equal(await c.next(), 'got "after"');
+      await c.next();
+      assert.ok(!server.logs.some((line) => /worker died|hook failed host=sdk\.test .*hook=receive/.test(line)), server.logs.filter((l) => /died|failed/.test(l)).join('\n'));
+      c.ws.terminate();
+    });
+
     it('logs an exception in a hook with its message and keeps the socket', async () => {
       const c = await connect(server.port, { host: 'sdk.test', token: 'ok2' });
       c.send('throw');
