@@ -64,6 +64,15 @@ export function channelProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a client's token cannot be taken, if it cannot: a control character.
+ * A NUL cannot be passed to a one-shot hook as an argument, and the error
+ * that says so would quote the token; no session id holds one.
+ */
+export function tokenProblem(token: string): string | undefined {
+  return /[\u0000-\u001f\u007f]/.test(token) ? 'the token holds a control character' : undefined;
+}
+
 /** `except` as Phlo's wsCast sends it: "" or null mean "skip none". */
 export function parseExcept(except: unknown): { ok: true; except: string | undefined } | { ok: false; reason: string } {
   if (except === undefined || except === null || except === '') return { ok: true, except: undefined };

@@ -14,6 +14,7 @@ import type { Connections } from '../core/connections.ts';
 import type { Refusal } from '../core/admission.ts';
 import type { Route } from '../core/route.ts';
 import { requestAuthority } from '../config/hosts.ts';
+import { tokenProblem } from '../core/targets.ts';
 import type { PathMatch } from '../config/paths.ts';
 import { parseRecover } from '../protocols/wsgate/control.ts';
 import { firstFrameAuth } from '../protocols/wsgate/first-frame-auth.ts';
@@ -92,6 +93,11 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
     const token = from === 'query' ? (new URL(c.req.url).searchParams.get(route?.config.tokenName ?? 'token') ?? undefined) : tokenFromCookie(c.req.header('cookie'), route?.config.tokenName);
     if (!token) {
       gateway.refused({ host, kind: 'no_token', reason: from === 'query' ? 'no token parameter' : 'no token cookie', level: 'info' });
+      return unauthorized(c);
+    }
+    const badToken = tokenProblem(token);
+    if (badToken) {
+      gateway.refused({ host, kind: 'bad_token', reason: badToken, level: 'info' });
       return unauthorized(c);
     }
     const admitted = gateway.admit(host, token);

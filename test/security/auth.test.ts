@@ -123,6 +123,21 @@ describe(`sockets that never finish auth on ${TARGET}`, { skip: targetAvailable(
     await until('every abandoned upgrade gave its place back', async () => (await health()).admitting === 0, 15_000);
   });
 
+  it('refuses a token with a control character before any hook, and never logs it', async () => {
+    const before = startedHooks().length;
+    // A NUL could not be passed to a one-shot hook; the spawn's error used to quote the token in the log.
+    assert.equal(await upgradeStatus(server.port, { host: 'slow.test', token: 'SECRET-nul\u0000x' }), 401);
+    await server.waitForLog(/upgrade refused host=slow\.test .*reason="the token holds a control character"/);
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/websocket`, { headers: { host: 'msg.test' } });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(JSON.stringify({ type: 'auth', token: 'SECRET-tab\tx' }));
+    assert.equal(await closed, 1008);
+    await server.waitForLog(/upgrade refused host=msg\.test .*reason="the token holds a control character"/);
+    assert.equal(startedHooks().length, before, 'no auth hook ran');
+    assert.ok(!server.logs.some((line) => line.includes('SECRET')), 'the token is not in the log');
+  });
+
   it('gives the places of upgrades whose clients left to the next upgrade at once, not once their auth ends', async () => {
     const hanging = Array.from({ length: 40 }, (_, i) => pendingUpgrade(server.port, 'slow.test', `slow-left-${i}`));
     await until('40 upgrades hold their places', async () => (await health()).admitting === 40);

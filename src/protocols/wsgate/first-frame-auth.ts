@@ -8,6 +8,7 @@ import type { WSContext } from 'hono/ws';
 import { Client } from '../../core/client.ts';
 import type { ClientOptions } from '../../core/client.ts';
 import type { Connections } from '../../core/connections.ts';
+import { tokenProblem } from '../../core/targets.ts';
 import type { Ticket } from '../../core/admissions.ts';
 import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../../core/lifecycle.ts';
 import type { PathMatch } from '../../config/paths.ts';
@@ -66,6 +67,8 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
         // Not JSON: refused below like any other first frame.
       }
       if (typeof token !== 'string' || token === '') return fail(ws, 'the first frame must be {"type":"auth","token":"..."}', 'no_token');
+      const badToken = tokenProblem(token);
+      if (badToken) return fail(ws, badToken, 'bad_token');
       clearTimeout(timer);
       waiting = [];
       const full = core.admitToken(ticket, token);
