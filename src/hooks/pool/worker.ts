@@ -51,6 +51,8 @@ interface Current {
 }
 
 const STDERR_CAP = 16 << 10;
+/** What an idle or booting worker may have logged of its stderr per second; the rest is counted, not logged. */
+const IDLE_STDERR_PER_SECOND = 16 << 10;
 const RETIRE_GRACE_MS = 2000;
 
 async function* nothing(): AsyncGenerator<Uint8Array> {}
@@ -84,6 +86,10 @@ export class Worker {
   /** Jobs sent and not answered, oldest first: the first is the one PHP runs. */
   readonly #inflight: Current[] = [];
   #nextJob = 1;
+  /** The idle stderr budget's second, what it has logged in it, and what it dropped. */
+  #stderrSecond = 0;
+  #stderrLogged = 0;
+  #stderrDropped = 0;
   /** Its stdout was read to the end: nothing it printed is left unseen. */
   #stdoutRead = false;
   #bootStderr = '';
@@ -276,8 +282,25 @@ export class Worker {
       if (current.stderr.length < STDERR_CAP) current.stderr += text;
     } else {
       if (this.state === 'booting' && this.#bootStderr.length < STDERR_CAP) this.#bootStderr += text;
-      this.hooks.onStderr(this, text);
+      this.#logStderr(text);
     }
+  }
+
+  /** Stderr outside a job goes to the log, at most IDLE_STDERR_PER_SECOND of it: a worker printing without end must not flood it. */
+  #logStderr(text: string): void {
+    const second = Math.floor(performance.now() / 1000);
+    if (second !== this.#stderrSecond) {
+      if (this.#stderrDropped > 0) this.hooks.onStderr(this, `(${this.#stderrDropped} more characters of stderr not logged)`);
+      this.#stderrSecond = second;
+      this.#stderrLogged = 0;
+      this.#stderrDropped = 0;
+    }
+    if (this.#stderrLogged + text.length > IDLE_STDERR_PER_SECOND) {
+      this.#stderrDropped += text.length;
+      return;
+    }
+    this.#stderrLogged += text.length;
+    this.hooks.onStderr(this, text);
   }
 
   #die(reason: string): void {
