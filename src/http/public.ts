@@ -3,6 +3,7 @@
  * client, the bridge and ops pages (unless the bridge has an address of its
  * own), the demo, and the answers for everything else.
  */
+import { handshakeProblem } from './handshake.ts';
 import { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { mountAssets } from './assets.ts';
@@ -67,8 +68,16 @@ export function createApp(gateway: PublicGateway, options: ServerOptions): Hono 
   const pusherUpgrade = pusherUpgradeHandler(gateway, gateway.pusher, options.upgradeWebSocket);
   app.use('*', async (c, next) => {
     const wantsUpgrade = isWebSocketUpgrade(c.req.header('upgrade'), c.req.header('connection'));
-    if (wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.serving) return pusherUpgrade(c, appKeyOf(c.req.path));
-    const path = wantsUpgrade ? gateway.upgradePath(c.req.path) : undefined;
+    const pusherPath = wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.serving;
+    const path = wantsUpgrade && !pusherPath ? gateway.upgradePath(c.req.path) : undefined;
+    if (pusherPath || path) {
+      const problem = handshakeProblem((name) => c.req.header(name));
+      if (problem) {
+        gateway.refused({ host: '', shown: JSON.stringify((c.req.header('host') ?? '').slice(0, 100)), kind: 'bad_request', reason: problem.message, level: 'info' });
+        return c.json({ status: 'error', message: problem.message }, problem.status, problem.headers);
+      }
+    }
+    if (pusherPath) return pusherUpgrade(c, appKeyOf(c.req.path));
     if (path) return upgrade(c, path);
     if (c.req.method === 'GET' && gateway.isUpgradeOnlyPath(c.req.path)) {
       return c.json({ status: 'error', message: 'this path takes WebSocket upgrades only' }, 426);

@@ -211,6 +211,10 @@ export function createNodeRuntime(): Runtime {
   // node-ws needs the app to make its upgrade helper, which the app is built with: the helper of the server serve() made.
   let upgrade: NodeUpgrade = () => Promise.reject(new Error('serve() first: no server takes upgrades yet'));
   const upgradeWebSocket = ((c: Context, events: WSEvents<unknown>) => {
+    // A client that closed while auth ran: ws would refuse its socket without the 'connection' node-ws waits for, and
+    // node-ws would keep that wait (the request, the events) for good. Nothing but microtasks runs from here to ws's check.
+    const socket = (c.env as HttpBindings | undefined)?.incoming?.socket;
+    if (socket && (!socket.readable || !socket.writable)) return Promise.resolve(new Response(null, { status: 400 }));
     const view = new UpgradeView(c);
     return upgrade(view, new NodeSocketEvents(events, view));
   }) as unknown as UpgradeWebSocket<unknown>;

@@ -210,6 +210,42 @@ describe(`bridge access on loopback on ${TARGET}`, { skip: targetAvailable() }, 
     }
   });
 
+  it('answers a handshake without a valid key or version before any hook runs: 400 or 426, never 101 or 500', async () => {
+    const server = await startServer({ config: { hosts: { 'm.test': { module: join(FIXTURES, 'hooks.ts'), tokenFrom: 'message' }, 'c.test': APP } } });
+    try {
+      const handshake = (host: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; version?: string }>((resolve, reject) => {
+          const request = httpGet({ host: '127.0.0.1', port: server.port, path: '/websocket', headers: { host, upgrade: 'websocket', connection: 'Upgrade', cookie: 'token=bad', ...headers } }, (response) => {
+            response.resume();
+            resolve({ status: response.statusCode!, version: response.headers['sec-websocket-version'] as string | undefined });
+          });
+          // A 101 would hand the socket over instead of answering.
+          request.on('upgrade', (_response, socket) => {
+            socket.destroy();
+            resolve({ status: 101 });
+          });
+          request.on('error', reject);
+        });
+      for (const host of ['m.test', 'c.test']) {
+        // On Node, each of these used to leave @hono/node-ws waiting for a socket for good: memory anyone could grow.
+        assert.deepEqual(await handshake(host, { 'sec-websocket-version': '13' }), { status: 400, version: undefined }, `${host}: no key`);
+        assert.deepEqual(await handshake(host, { 'sec-websocket-version': '13', 'sec-websocket-key': 'not-a-key' }), { status: 400, version: undefined }, `${host}: bad key`);
+        // @hono/node-ws answers a refused upgrade with its status line alone, so Node's 426 cannot say which version it speaks.
+        const version = TARGET === 'node' ? undefined : '13';
+        assert.deepEqual(await handshake(host, { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '8' }), { status: 426, version }, `${host}: version`);
+        const protocols = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'sec-websocket-protocol': 'a b' };
+        assert.deepEqual(await handshake(host, protocols), { status: 400, version: undefined }, `${host}: protocols`);
+      }
+      await server.waitForLog(/upgrade refused .*reason="Sec-WebSocket-Key must be 16 bytes in base64"/);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.doesNotMatch(metrics, /wsgate_hook_runs_total\{[^}]*hook="auth"/, 'no auth hook ran');
+      const c = await connect(server.port, { host: 'c.test', token: 'fine' });
+      c.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('serves the bridge on its own address, so the public port carries only upgrades', async () => {
     const server = await startServer({ args: ['--listen', '0.0.0.0'], env: { WSGATE_SECRET: '' }, config: { bridge: { port: 0 }, hosts: { 'app.test': APP } } });
     try {
