@@ -44,6 +44,7 @@ export interface PoolStats {
 
 interface Queued {
   job: WorkerJob;
+  neverBusy: boolean;
   onLine?: (line: string) => void;
   timeoutMs: number;
   resolve: (outcome: WorkerOutcome) => void;
@@ -63,6 +64,7 @@ export const successorAt = (maxJobs: number): number => Math.max(1, maxJobs - Ma
 export class Capacity {
   readonly pools = new Set<Pool>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #every = 0;
 
   /**
    * `beforeBusy` is asked before a full queue refuses a job: it may cancel
@@ -98,8 +100,6 @@ export class Capacity {
     for (const pool of this.pools) pool.pump();
   }
 
-  #every = 0;
-
   add(pool: Pool): void {
     this.pools.add(pool);
     this.settingsChanged();
@@ -133,6 +133,8 @@ export class Capacity {
 export class Pool {
   readonly #workers = new Set<Worker>();
   readonly #queue = new FairQueue<Queued>();
+  /** Queued jobs that wait beyond maxQueue (close hooks): the bound counts the others only. */
+  #unbounded = 0;
   #booting = false;
   #crashes = 0;
   #notBefore = 0;
@@ -172,22 +174,16 @@ export class Pool {
    * free. When `signal` aborts, a queued job leaves the queue (never sent to
    * a worker); a job already sent runs to its end on the worker (the Phlo
    * daemon never stops one midway either), its lines are dropped and its
-   * result is replaced by the cancelled outcome. Never rejects.
+   * result is replaced by the cancelled outcome. Never rejects. A close hook
+   * (`neverBusy`) waits beyond maxQueue: the app must hear of every socket.
    */
-  run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs, signal?: GoneSignal): Promise<WorkerOutcome> {
+  run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs, signal?: GoneSignal, neverBusy = false): Promise<WorkerOutcome> {
     if (signal?.aborted) return Promise.resolve(cancelledOutcome());
     if (this.#stopped) return Promise.resolve({ ok: false, error: 'the pool is stopped' });
-    if (this.#queue.length >= this.settings.maxQueue) {
-      // Jobs whose clients went leave the queue now, if the runtime learns of that only when asked; this job's own client may be one.
-      this.capacity.beforeBusy();
-      if (signal?.aborted) return Promise.resolve(cancelledOutcome());
-      if (this.#queue.length >= this.settings.maxQueue) {
-        this.#failed++;
-        return Promise.resolve({ ok: false, busy: true, error: `queue full: ${this.#queue.length} jobs already wait for a worker of ${this.app} (maxQueue)` });
-      }
-    }
+    const refused = neverBusy ? undefined : this.#refusal(signal);
+    if (refused) return Promise.resolve(refused);
     return new Promise<WorkerOutcome>((resolve) => {
-      const item: Queued = { job, onLine, timeoutMs, resolve, signal };
+      const item: Queued = { job, neverBusy, onLine, timeoutMs, resolve, signal };
       if (signal) {
         item.onLine = onLine && ((line) => signal.aborted || onLine(line));
         item.resolve = (outcome) => {
@@ -195,13 +191,35 @@ export class Pool {
           resolve(signal.aborted ? cancelledOutcome() : outcome);
         };
         item.onAbort = () => {
-          if (this.#queue.remove(item)) item.resolve(cancelledOutcome());
+          if (this.#queue.remove(item)) this.#left(item).resolve(cancelledOutcome());
         };
         signal.addEventListener('abort', item.onAbort, { once: true });
       }
       this.#queue.push(item);
+      if (neverBusy) this.#unbounded++;
       this.pump();
     });
+  }
+
+  /** The busy outcome when the queue's bound is reached, after the clients that went have left it; undefined when the job may wait. */
+  #refusal(signal?: GoneSignal): WorkerOutcome | undefined {
+    if (this.#bounded() < this.settings.maxQueue) return undefined;
+    // Jobs whose clients went leave the queue now, if the runtime learns of that only when asked; this job's own client may be one.
+    this.capacity.beforeBusy();
+    if (signal?.aborted) return cancelledOutcome();
+    if (this.#bounded() < this.settings.maxQueue) return undefined;
+    this.#failed++;
+    return { ok: false, busy: true, error: `queue full: ${this.#bounded()} jobs already wait for a worker of ${this.app} (maxQueue)` };
+  }
+
+  /** Waiting jobs the bound counts: close hooks wait beyond it, or a mass disconnect would make every other hook busy. */
+  #bounded(): number {
+    return this.#queue.length - this.#unbounded;
+  }
+
+  #left(item: Queued): Queued {
+    this.#unbounded -= item.neverBusy ? 1 : 0;
+    return item;
   }
 
   /** Hands queued jobs to idle workers, and starts a worker when more are needed and allowed. */
@@ -210,7 +228,7 @@ export class Pool {
     while (this.#queue.length > 0) {
       const worker = this.#idleWorker();
       if (!worker) break;
-      this.#assign(worker, this.#queue.shift()!);
+      this.#assign(worker, this.#left(this.#queue.shift()!));
     }
     if (this.#queue.length === 0) return;
     if (!this.#booting) {
@@ -228,7 +246,7 @@ export class Pool {
     while (this.#queue.length > 0) {
       const worker = this.#pipeliningWorker();
       if (!worker) break;
-      this.#assign(worker, this.#queue.shift()!);
+      this.#assign(worker, this.#left(this.#queue.shift()!));
     }
   }
 
@@ -268,7 +286,7 @@ export class Pool {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    for (const item of this.#queue.drain()) item.resolve({ ok: false, error: 'the gateway is stopping' });
+    for (const item of this.#queue.drain()) this.#left(item).resolve({ ok: false, error: 'the gateway is stopping' });
     const exits = [...this.#workers].map((w) => {
       w.kill('stopped');
       return w.exited;
@@ -334,7 +352,7 @@ export class Pool {
         if (![...this.#workers].some((w) => w !== worker && w.state !== 'dead')) {
           for (const item of this.#queue.drain()) {
             this.#failed++;
-            item.resolve({ ok: false, error: `no worker could start: ${error.message}` });
+            this.#left(item).resolve({ ok: false, error: `no worker could start: ${error.message}` });
           }
         }
         this.pump();
@@ -347,6 +365,7 @@ export class Pool {
       if (!outcome.ok && outcome.notStarted && !this.#stopped && !item.signal?.aborted) {
         // It never reached PHP's hands (its worker died before): it runs on another worker, first in line.
         this.#queue.unshift(item);
+        if (item.neverBusy) this.#unbounded++;
         this.pump();
         return;
       }

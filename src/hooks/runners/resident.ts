@@ -21,6 +21,8 @@ export class ResidentRunner implements Runner {
     const lines = onLine && ((line: string) => line.trim() !== '' && onLine(line));
     // Each socket is a lane of the pool's queue: one socket's backlog does not hold up another's next hook. An app's webhooks are a lane of their own.
     const lane = job.hook === 'webhook' ? `webhook:${job.token}` : `socket:${job.socket}`;
-    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane }, lines || undefined, this.timeoutMs, signal);
+    // A close hook is never refused, as in one-shot mode: the app must hear that a socket it accepted has gone.
+    const neverBusy = job.hook === 'close';
+    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane }, lines || undefined, this.timeoutMs, signal, neverBusy);
   }
 }
