@@ -17,6 +17,28 @@ export function killGroup(pid: number, killLeader: () => void): void {
   }
 }
 
+/** Groups whose leader exited while a runner still reads their pipes: pid -> holds. */
+const held = new Map<number, number>();
+
+/**
+ * Keeps the group of `pid` among those killed at wsgate's exit beyond its
+ * leader's exit, until the returned release is called (once its pipes have
+ * closed): a process the leader started that still holds them is part of the
+ * hook, and must not outlive wsgate. Counted, as a pid freed by a group that
+ * emptied may be reused before the release of the last hold on it runs.
+ */
+export function holdGroup(pid: number): () => void {
+  held.set(pid, (held.get(pid) ?? 0) + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = held.get(pid)! - 1;
+    if (left > 0) held.set(pid, left);
+    else held.delete(pid);
+  };
+}
+
 /** Registers a synchronous handler for the runtime's exit. */
 export type AtExit = (handler: () => void) => void;
 
@@ -32,7 +54,7 @@ export function createGroupTracker(atExit: AtExit = (handler) => process.on('exi
   let hooked = false;
   return (pid, exited) => {
     leaders.add(pid);
-    // The leader's exit does not end its group, but a pid about to be reused must not be signalled later.
+    // The leader's exit does not end its group, but a pid about to be reused must not be signalled later; a group whose pipes are still read stays held (holdGroup).
     void exited.then(
       () => leaders.delete(pid),
       () => leaders.delete(pid),
@@ -41,7 +63,7 @@ export function createGroupTracker(atExit: AtExit = (handler) => process.on('exi
     hooked = true;
     // Synchronous, so it runs on every exit path that runs exit handlers (process.exit after a stop, an uncaught error).
     atExit(() => {
-      for (const leader of leaders) {
+      for (const leader of new Set([...leaders, ...held.keys()])) {
         try {
           process.kill(-leader, 'SIGKILL');
         } catch {

@@ -6,6 +6,7 @@
  * process holds a slot of the shared HookSlots while it runs.
  */
 import { LineSplitter, LineTooLong } from '../lines.ts';
+import { holdGroup } from '../../runtime/groups.ts';
 import type { Child, GoneSignal, SpawnOptions } from '../../runtime/types.ts';
 import { cancelledOutcome } from './runner.ts';
 import type { HookJob, HookOutcome, Runner } from './runner.ts';
@@ -27,7 +28,13 @@ export interface OneshotOptions {
 /** Enough stdout for any sane auth/connect result; the rest is dropped, not buffered. */
 const RESULT_CAP = 1 << 20;
 const STDERR_CAP = 16 << 10;
+/** How long output may still come once the hook process exited (what it printed last, in the pipe). */
 const PIPE_GRACE_MS = 2000;
+
+/** Why a process was killed: `outlived` when only what it left behind was, after it exited. */
+type Ended = { error: string; cancelled?: true; outlived?: true };
+
+const OUTLIVED = `a process it started still held its output ${PIPE_GRACE_MS} ms after it exited; its process group was killed and what it printed since dropped`;
 
 export function hookArgv(command: string[], job: HookJob): string[] {
   const argv = [...command, `websocket::${job.hook}`, job.host, job.token, job.socket];
@@ -47,7 +54,8 @@ export interface ProcessOptions {
 
 /**
  * Runs a program to its end, as the leader of its own process group, so a
- * kill (timeout, cancel, an over-long line) ends whatever it started too.
+ * kill (timeout, cancel, an over-long line) ends whatever it started too;
+ * so does still holding its output PIPE_GRACE_MS after it exited.
  * Exit 0 is success; anything else, or the timeout, is a failure. Never rejects.
  */
 export async function runProcess(spawn: Spawn, argv: string[], options: ProcessOptions): Promise<HookOutcome> {
@@ -61,8 +69,8 @@ export async function runProcess(spawn: Spawn, argv: string[], options: ProcessO
   }
 
   // Why it was killed, if it was: the first reason wins, and nothing more is sent once there is one.
-  let ended: { error: string; cancelled?: true } | undefined;
-  const end = (why: { error: string; cancelled?: true }) => {
+  let ended: Ended | undefined;
+  const end = (why: Ended) => {
     if (ended) return;
     ended = why;
     child.kill();
@@ -97,6 +105,12 @@ export async function runProcess(spawn: Spawn, argv: string[], options: ProcessO
       if (stderr.length < STDERR_CAP) stderr += decoder.decode(chunk, { stream: true });
     }
   })();
+  const pipes = Promise.all([readStdout.catch(() => {}), readStderr.catch(() => {})]);
+  // Until its pipes close, whatever holds them is killed with wsgate, even after the hook process itself exited.
+  if (child.pid !== undefined) {
+    const release = holdGroup(child.pid);
+    void pipes.then(release);
+  }
 
   try {
     let code: number | null;
@@ -105,23 +119,28 @@ export async function runProcess(spawn: Spawn, argv: string[], options: ProcessO
     } catch (error) {
       return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
     }
-    // A grandchild that inherited the pipes could hold them open forever.
-    let grace: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all([readStdout.catch(() => {}), readStderr.catch(() => {})]),
-      new Promise((resolve) => (grace = setTimeout(resolve, PIPE_GRACE_MS))),
-    ]);
-    clearTimeout(grace);
-    const trimmed = stderr.trim().slice(0, STDERR_CAP) || undefined;
-    const why = ended as { error: string; cancelled?: true } | undefined;
+    // A grandchild that inherited the pipes could hold them open forever, and stream to the socket of a hook that has ended.
+    if (!(await closedInTime(pipes))) end({ error: OUTLIVED, outlived: true });
+    const why = ended as Ended | undefined;
+    // Only what it left behind was killed: the hook ran to its end and its result stands, with a note for the log.
+    const note = why?.outlived ? `wsgate: ${why.error}` : '';
+    const trimmed = [stderr.trim().slice(0, STDERR_CAP), note].filter(Boolean).join('\n') || undefined;
     if (why?.cancelled) return cancelledOutcome();
-    if (why) return { ok: false, error: why.error, stderr: trimmed };
+    if (why && !why.outlived) return { ok: false, error: why.error, stderr: trimmed };
     if (code !== 0) return { ok: false, error: code === null ? 'killed by a signal' : `exited with code ${code}`, stderr: trimmed };
     return { ok: true, result: result.trim(), stderr: trimmed };
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** True when the pipes closed within the grace period after the process exited. */
+async function closedInTime(pipes: Promise<unknown>): Promise<boolean> {
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([pipes.then(() => true), new Promise<boolean>((resolve) => (grace = setTimeout(resolve, PIPE_GRACE_MS, false)))]);
+  clearTimeout(grace);
+  return closed;
 }
 
 export class OneshotRunner implements Runner {
