@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import type { DispatchJob } from '../../hooks/dispatch.ts';
+import type { HookOutcome } from '../../hooks/runners/runner.ts';
 import type { Logger } from '../../ops/log.ts';
 import type { BridgeDispatcher } from '../options.ts';
 import { error } from './answer.ts';
@@ -9,7 +10,52 @@ import { capBody, jsonBody } from './body.ts';
 import type { BridgeGateway } from './gateway.ts';
 import { DispatchBody } from './schemas.ts';
 
-export function dispatchRoutes(gateway: BridgeGateway, dispatcher: BridgeDispatcher, log: Logger): Hono {
+/** Bytes of a streamed dispatch that may wait for a caller who reads slower than the job prints: limits.sendBuffer's default, as for a slow socket. */
+export const STREAM_BUFFER = 4 << 20;
+
+type Stream = Parameters<Parameters<typeof stream>[1]>[0];
+
+/** How a streamed job went: its outcome, or cut short for a slow caller while the job still runs. */
+type Streamed = { outcome: HookOutcome } | { cut: Promise<HookOutcome> };
+
+const encoder = new TextEncoder();
+const ndjson = (frame: object): Uint8Array => encoder.encode(`${JSON.stringify(frame)}\n`);
+
+/**
+ * Writes a job's lines to the caller, holding at most `limit` bytes it has
+ * not read yet: one who stops reading would otherwise make the gateway keep
+ * every line the job prints. Past the bound nothing more is forwarded and
+ * the stream ends at once with an error frame; the job runs to its end, as
+ * for a caller who went away.
+ */
+async function streamLines(out: Stream, run: (onLine: (line: string) => void) => Promise<HookOutcome>, limit: number): Promise<Streamed> {
+  let queued = 0;
+  let cut = false;
+  let onCut = () => {};
+  const cutShort = new Promise<'cut'>((resolve) => (onCut = () => resolve('cut')));
+  const write = (bytes: Uint8Array): Promise<unknown> => {
+    queued += bytes.length;
+    // StreamingApi.write never rejects: it settles once the caller took the bytes, or the stream was aborted.
+    return out.write(bytes).finally(() => (queued -= bytes.length));
+  };
+  const onLine = (data: string) => {
+    if (cut || out.aborted) return;
+    const bytes = ndjson({ t: 'line', data });
+    // A line that finds nothing waiting always goes: one may be as long as limits.hookLine.
+    if (queued === 0 || queued + bytes.length <= limit) return void write(bytes);
+    cut = true;
+    onCut();
+  };
+  const running = run(onLine);
+  const first = await Promise.race([running, cutShort]);
+  // A job that ended in the same turn as the cut still lost lines: its caller must not read a plain "done".
+  if (!cut && first !== 'cut') return { outcome: first };
+  // Not awaited: it waits behind the lines the caller has yet to read, and the stream's close waits for it.
+  void write(ndjson({ t: 'error', message: `the caller read too slowly: more than ${limit} bytes waited for it, and the rest of the output was dropped` }));
+  return { cut: running };
+}
+
+export function dispatchRoutes(gateway: BridgeGateway, dispatcher: BridgeDispatcher, log: Logger, streamBuffer: () => number = () => STREAM_BUFFER): Hono {
   return new Hono()
     .post('/dispatch', capBody(() => gateway.maxBody), jsonBody(DispatchBody, '{"app": "/srv/app/www/app.php", "target": "tasks::run", "args": []}'), async (c) => {
       const body = c.req.valid('json');
@@ -36,13 +82,16 @@ export function dispatchRoutes(gateway: BridgeGateway, dispatcher: BridgeDispatc
         c.header('content-type', 'application/x-ndjson');
         return stream(c, async (out) => {
           // A caller that goes away does not stop the job: it runs to its end, and what it writes after that is dropped.
-          const send = (frame: object) => out.write(`${JSON.stringify(frame)}\n`);
-          const outcome = await dispatcher.run(job, (data) => void send({ t: 'line', data }));
-          if (outcome.ok) await send({ t: 'done', result: outcome.result });
-          else {
-            logFailure(outcome.error, outcome.stderr);
-            await send({ t: 'error', message: outcome.error });
+          const limit = streamBuffer();
+          const streamed = await streamLines(out, (onLine) => dispatcher.run(job, onLine), limit);
+          if ('cut' in streamed) {
+            log.warn('dispatch stream cut', { app: job.app, target: job.target, bytes: limit, reason: 'the caller read too slowly' });
+            void streamed.cut.then((late) => late.ok || logFailure(late.error, late.stderr));
+            return;
           }
+          const { outcome } = streamed;
+          if (!outcome.ok) logFailure(outcome.error, outcome.stderr);
+          await out.write(ndjson(outcome.ok ? { t: 'done', result: outcome.result } : { t: 'error', message: outcome.error }));
         });
       }
 
