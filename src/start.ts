@@ -31,7 +31,7 @@ import type { Runner } from './hooks/runners/runner.ts';
 import { HookSlots } from './hooks/runners/slots.ts';
 import type { SlotLimits } from './hooks/runners/slots.ts';
 import { serialised } from './serial.ts';
-import type { GoneSignal, Listener, Runtime, TlsPem } from './runtime/types.ts';
+import type { GoneSignal, Listener, Runtime, SecureEnv, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/public.ts';
 import { connectMembers, RedisMembers } from './cluster/redis-members.ts';
 import { webhookObserver } from './protocols/pusher/webhook-observer.ts';
@@ -224,7 +224,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     } catch {
       // Unknown peer: not trusted.
     }
-    const scheme = c.req.url.startsWith('https:') ? 'https' : 'http';
+    const scheme = c.req.url.startsWith('https:') || (c.env as SecureEnv | undefined)?.secure === true ? 'https' : 'http';
     const own = [current.listen, ...(current.bridge && 'listen' in current.bridge ? [current.bridge.listen] : [])].map((a) => a.replace(/^\[|\]$/g, '').toLowerCase());
     return loopbackTrust({ peer, header: (name) => c.req.header(name), scheme }, own);
   };

@@ -20,7 +20,7 @@ import { parseRecover } from '../protocols/wsgate/control.ts';
 import { firstFrameAuth } from '../protocols/wsgate/first-frame-auth.ts';
 import { AWARE, PLAIN } from '../protocols/wsgate/protocol.ts';
 import { clientEventsOf } from '../protocols/wsgate/socket-events.ts';
-import type { Runtime } from '../runtime/types.ts';
+import type { Runtime, SecureEnv } from '../runtime/types.ts';
 
 export interface UpgradeOptions {
   upgradeWebSocket: UpgradeWebSocket<unknown>;
@@ -38,7 +38,7 @@ export interface UpgradeGateway extends Connections {
  * word. Unknown is not "plain": a proxy may end TLS without saying so.
  */
 function isTls(c: Context, forwardedScheme: 'http' | 'https' | undefined): boolean {
-  if (c.req.url.startsWith('https:') || forwardedScheme === 'https') return true;
+  if (c.req.url.startsWith('https:') || (c.env as SecureEnv | undefined)?.secure === true || forwardedScheme === 'https') return true;
   const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
   return proto === 'https' || proto === 'wss';
 }

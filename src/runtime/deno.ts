@@ -154,7 +154,7 @@ async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem):
   // Client address by the local port of the piped connection that carries it.
   const peers = new Map<number, DenoNetAddr>();
   const inner = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (request, info) =>
-    app.fetch(request, { remoteAddr: peers.get(info.remoteAddr.port) ?? UNKNOWN_PEER, completed: info.completed }),
+    app.fetch(request, { remoteAddr: peers.get(info.remoteAddr.port) ?? UNKNOWN_PEER, completed: info.completed, secure: true }),
   );
   const innerPort = inner.addr.port;
   // Throws on a certificate and key that do not go together.

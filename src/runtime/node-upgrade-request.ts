@@ -89,9 +89,19 @@ export function upgradeRequest(url: string, headers: Headers): Request {
  * The app as node-ws sees it: `request` routes the light request through
  * the app's own fetch. Only what node-ws calls is there.
  */
+/**
+ * node-ws names every upgrade http://localhost/..., TLS listener or not; the
+ * Origin check needs to know a socket is TLS (an http:// page must not open
+ * a wss:// socket with the user's cookie), so an encrypted one is https.
+ */
+export function upgradeUrl(url: string, env: unknown): string {
+  const encrypted = (env as { incoming?: { socket?: { encrypted?: boolean } } } | undefined)?.incoming?.socket?.encrypted === true;
+  return encrypted && url.startsWith('http:') ? `https:${url.slice('http:'.length)}` : url;
+}
+
 export function appForUpgrades(app: Hono): Hono {
   extendGlobalRequest();
   return {
-    request: (input: string | URL, init: { headers: Headers }, env: unknown) => app.fetch(upgradeRequest(String(input), init.headers), env),
+    request: (input: string | URL, init: { headers: Headers }, env: unknown) => app.fetch(upgradeRequest(upgradeUrl(String(input), env), init.headers), env),
   } as unknown as Hono;
 }

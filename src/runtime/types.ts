@@ -157,3 +157,12 @@ export interface Runtime {
    */
   onStray(handler: (error: unknown, kind: 'rejection' | 'exception') => void): void;
 }
+
+/**
+ * What a runtime adds to a request's env when the request came over TLS but
+ * its URL does not say so (Deno's TLS is piped to a plain Deno.serve on
+ * loopback): the Origin check and the bridge's trust must know.
+ */
+export interface SecureEnv {
+  secure?: boolean;
+}

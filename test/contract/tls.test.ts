@@ -231,6 +231,33 @@ describe(`tls on ${TARGET}`, { skip }, () => {
     }
   });
 
+  it('takes a page of the site on https only: an http:// page of the same name may not open a wss:// socket', async () => {
+    const pair = makeCert(tempDir(), 'origin');
+    const ca = [readFileSync(pair.cert)];
+    const server = await startServer({ config: { hosts: { 'tls.test': APP }, tls: { cert: pair.cert, key: pair.key } } });
+    const statusFrom = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        // No port in Host, as a browser sends for 443: the page's own scheme decides which port its origin means.
+        const ws = new WebSocket(`wss://127.0.0.1:${server.port}/websocket`, { ca, headers: { host: 'tls.test', cookie: 'token=t', origin } });
+        ws.on('open', () => {
+          ws.terminate();
+          resolve(101);
+        });
+        ws.on('unexpected-response', (_request, response) => {
+          resolve(response.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.on('error', (error) => (error.message.includes('Unexpected server response') ? undefined : reject(error)));
+      });
+    try {
+      assert.equal(await statusFrom('https://tls.test'), 101);
+      // On Node the upgrade was routed as http://, so the socket was not known to be TLS and this was taken.
+      assert.equal(await statusFrom('http://tls.test'), 403);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('fails a reload with a broken certificate, keeps serving the old one, and takes a good one on SIGHUP', async () => {
     const dir = tempDir();
     const first = makeCert(dir, 'first');
