@@ -12,7 +12,7 @@ import type { ParsedFrame } from '../../core/protocol.ts';
 import { utf8Length } from '../../core/utf8.ts';
 import type { PusherApp } from '../../config/config.ts';
 import { deliver } from '../incoming.ts';
-import { channelKind, channelNameProblem, ONLINE, USER_CHANNEL, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
+import { channelKind, channelNameProblem, isInternal, ONLINE, USER_CHANNEL, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
 import { connectionEstablished, PING, PONG, PUSHER_CLOSE, pusherError, signinSuccess, subscriptionError, watchlistEvents } from './frames.ts';
 import { memberOf, readFrame, signinOf, subscribeOf, unsubscribeOf, userOf } from './messages.ts';
 import type { ClientFrame } from './messages.ts';
@@ -105,6 +105,9 @@ export class PusherConnection extends Client {
       case 'pusher:unsubscribe': {
         const data = unsubscribeOf(frame);
         if (!data) return { reply: pusherError(null, 'pusher:unsubscribe needs {"channel": ...}') };
+        // The gateway's own channels are left only with the connection: out of its #server-to-user- channel a connection
+        // would outlive terminate_connections, out of #online it would look offline. Pusher answers no unsubscribe, so neither does this.
+        if (!isClientChannel(data.channel, this.#app)) return undefined;
         this.#members?.delete(data.channel);
         return { request: { op: 'unsubscribe', channel: data.channel } };
       }
@@ -136,7 +139,9 @@ export class PusherConnection extends Client {
     if (!kind.members) return { request: { op: 'subscribe', channel, signed: true, cache, maxChannels } };
     const member = data.channel_data === undefined ? undefined : memberOf(data.channel_data);
     if (!member || member.user.length > limits.channelName) return { reply: subscriptionError(channel, `a presence channel needs channel_data with a user_id of at most ${limits.channelName} characters`, 400, 'Error') };
-    if (member.info !== undefined && utf8Length(JSON.stringify(member.info)) > this.#app.limits.userInfo) {
+    const infoText = member.info === undefined ? '' : serialised(member.info);
+    if (infoText === undefined) return { reply: subscriptionError(channel, 'user_info is nested too deeply to be sent', 400, 'Error') };
+    if (utf8Length(infoText) > this.#app.limits.userInfo) {
       return { reply: subscriptionError(channel, `user_info is over ${this.#app.limits.userInfo} bytes`, 400, 'Error') };
     }
     (this.#members ??= new Map()).set(channel, member.user);
@@ -179,13 +184,13 @@ export class PusherConnection extends Client {
     if (!this.channels?.has(channel)) return { reply: pusherError(null, `not subscribed to ${channel}`) };
     if (frame.event.length > app.limits.eventName) return { reply: pusherError(null, `the event name is longer than ${app.limits.eventName} characters`) };
     const data = frame.data ?? {};
-    const text = typeof data === 'string' ? data : JSON.stringify(data);
+    const text = typeof data === 'string' ? data : serialised(data);
+    if (text === undefined) return { reply: pusherError(null, "the event's data cannot be sent: it is nested too deeply") };
     if (utf8Length(text) > app.limits.payload) return { reply: pusherError(null, `the event's data is over ${app.limits.payload} bytes`) };
     if (!this.#takeEvent(app.clientEventsPerSecond)) return { reply: pusherError(PUSHER_CLOSE.clientEventRate, `over ${app.clientEventsPerSecond} client events per second`) };
     const user = this.#members?.get(channel);
-    const out: Record<string, unknown> = { event: frame.event, channel, data };
-    if (user !== undefined) out.user_id = user;
-    return { request: { op: 'publish', channel, event: frame.event, data, frame: JSON.stringify(out), user } };
+    // The observers (the client_event webhook) get the text made here, which is what they would make of it: serialising the value again could fail where this did not.
+    return { request: { op: 'publish', channel, event: frame.event, data: text, frame: clientEventFrame(frame.event, channel, data, text, user), user } };
   }
 
   /** One client event from its allowance (refilled continuously up to one second's worth). */
@@ -197,4 +202,33 @@ export class PusherConnection extends Client {
     this.#allowance -= 1;
     return true;
   }
+}
+
+/**
+ * A value as JSON text, or undefined when it cannot be written out: what a
+ * client sent parses at any depth, but JSON.stringify recurses and throws
+ * (RangeError) on deep enough nesting, which must not reach the runtime.
+ */
+export function serialised(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A client event as the channel's others get it, around `text`, the data's
+ * JSON text made once (a string `data` goes in as a string, as it came).
+ * Only names and strings are serialised here, which cannot throw.
+ */
+export function clientEventFrame(event: string, channel: string, data: unknown, text: string, user: string | undefined): string {
+  const dataJson = typeof data === 'string' ? JSON.stringify(data) : text;
+  const userJson = user === undefined ? '' : `,"user_id":${JSON.stringify(user)}`;
+  return `{"event":${JSON.stringify(event)},"channel":${JSON.stringify(channel)},"data":${dataJson}${userJson}}`;
+}
+
+/** A channel a client may name: a valid Pusher name, and not one of the gateway's own (a user's, #online, a user's watchers). */
+export function isClientChannel(name: string, app: PusherApp): boolean {
+  return !isInternal(name) && channelNameProblem(name, app.limits) === undefined;
 }
