@@ -30,8 +30,8 @@ export const pusherError = (code: number | null, message: string): string => eve
 
 export function subscriptionSucceeded(channel: string, users?: Map<string, unknown>): string {
   if (!users) return event('pusher_internal:subscription_succeeded', '{}', channel);
-  const hash: Record<string, unknown> = {};
-  for (const [user, info] of users) hash[user] = info ?? null;
+  // Own properties whatever the id: assigned to a plain {}, a user "__proto__" would set its prototype and be left out.
+  const hash = Object.fromEntries([...users].map(([user, info]) => [user, info ?? null]));
   return event('pusher_internal:subscription_succeeded', JSON.stringify({ presence: { ids: [...users.keys()], hash, count: users.size } }), channel);
 }
 
