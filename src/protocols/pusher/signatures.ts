@@ -101,13 +101,27 @@ const decode = (text: string, plusIsSpace: boolean) => {
   }
 };
 
+/**
+ * Pusher signs the names lowercased, and the routes read them as spelled: a
+ * name taken in any other case would keep a request's signature while the
+ * route misses it (a signed request replayed with `FILTER_BY_PREFIX=` would
+ * lose its filter). The SDKs send lowercase names only; any other is refused.
+ */
+function notLowercase(name: string): ApiRefusal | undefined {
+  if (name === name.toLowerCase()) return undefined;
+  const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}...` : name);
+  return { status: 400, message: `the query parameter name ${shown} is not lowercase: Pusher's query names are lowercase` };
+}
+
 /** A raw query read one way; a repeated name is refused, since the signature would cover one value and a reader might take the other. */
 function readQuery(text: string, plusIsSpace: boolean): Query | ApiRefusal {
   const query: Query = new Map();
   for (const part of text.split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const name = decode(eq < 0 ? part : part.slice(0, eq), plusIsSpace).toLowerCase();
+    const name = decode(eq < 0 ? part : part.slice(0, eq), plusIsSpace);
+    const upper = notLowercase(name);
+    if (upper) return upper;
     if (query.has(name)) return { status: 400, message: `the query names ${JSON.stringify(name)} more than once` };
     query.set(name, decode(eq < 0 ? '' : part.slice(eq + 1), plusIsSpace));
   }
@@ -133,9 +147,10 @@ function queryReadings(query: ApiRequest['query']): Query[] | ApiRefusal {
   }
   const single: Query = new Map();
   for (const [name, value] of query instanceof URLSearchParams ? query.entries() : Object.entries(query)) {
-    const key = name.toLowerCase();
-    if (single.has(key)) return { status: 400, message: `the query names ${JSON.stringify(key)} more than once` };
-    single.set(key, value);
+    const upper = notLowercase(name);
+    if (upper) return upper;
+    if (single.has(name)) return { status: 400, message: `the query names ${JSON.stringify(name)} more than once` };
+    single.set(name, value);
   }
   return [single];
 }
