@@ -9,8 +9,10 @@
 import type { Context } from 'hono';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { originAllowed } from '../access.ts';
+import type { Ticket } from '../../core/admissions.ts';
 import type { Authorized } from '../../core/client.ts';
 import type { Connections } from '../../core/connections.ts';
+import type { UpgradeRefusal } from '../../core/events.ts';
 import type { Route } from '../../core/route.ts';
 import { requestAuthority } from '../../config/hosts.ts';
 import { PusherConnection } from '../../protocols/pusher/connection.ts';
@@ -28,35 +30,81 @@ export interface PusherUpgradeGateway extends Connections {
 /** The protocol versions whose frames these are: pusher-js 8 speaks 7; 5 and 6 differ in nothing this server sends. */
 const PROTOCOLS = new Set(['5', '6', '7']);
 
-/** Opens the socket only to say, the Pusher way, why it cannot stay. */
-function closeWith(code: number, message: string): WSEvents<unknown> {
+/** How long a refused socket has to answer its close before it is dropped. */
+export const REFUSED_CLOSE_MS = 1000;
+
+/** The runtime's own socket, where it can drop the connection without the close handshake (Node's ws, Bun's). */
+interface Droppable {
+  readonly readyState?: number;
+  terminate?(): void;
+}
+
+/**
+ * Opens the socket only to say, the Pusher way, why it cannot stay. While it
+ * is open it holds a place among the sockets, and a peer that never answers
+ * the close is dropped after a second, not at the runtime's close timeout
+ * (30 s on Node): else many such peers could hold sockets beyond every limit.
+ * Deno has no way to drop one; there the place it holds is the bound.
+ */
+function closeWith(gateway: Connections, host: string, code: number, message: string): WSEvents<unknown> {
+  let ticket: Ticket | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   return {
     onOpen(_event: Event, ws: WSContext<unknown>) {
+      // Full since the upgrade was let through: refused all the same, without a place.
+      const admitted = gateway.admit(host, undefined);
+      if ('ticket' in admitted) ticket = admitted.ticket;
       ws.send(pusherError(code, message));
       ws.close(code, message);
+      const raw = ws.raw as Droppable | undefined;
+      timer = setTimeout(() => {
+        // 3: CLOSED, the peer answered in time.
+        if (raw?.readyState !== 3) raw?.terminate?.();
+      }, REFUSED_CLOSE_MS);
+      // Deno's timers are numbers: it has no unref here.
+      (timer as { unref?: () => void }).unref?.();
+    },
+    onClose() {
+      clearTimeout(timer);
+      ticket?.release();
     },
   };
 }
 
 export function pusherUpgrade(gateway: PusherUpgradeGateway, front: PusherFront, upgradeWebSocket: UpgradeWebSocket<unknown>): (c: Context, key: string) => Promise<Response> {
+  /**
+   * Refused the Pusher way, with a socket that lives a second at most; but
+   * when the gateway's sockets are full, not even that: a 503 before any is
+   * accepted, as for every other upgrade.
+   */
+  const refuseOpen = (c: Context, host: string, code: number, message: string, refusal?: UpgradeRefusal): Response | Promise<Response> => {
+    const admitted = gateway.admit(host, undefined);
+    if ('refused' in admitted) {
+      gateway.refused({ host, kind: 'limit', reason: admitted.refused.reason, level: 'warn' });
+      return c.json({ status: 'error', message: admitted.refused.reason }, admitted.refused.status);
+    }
+    admitted.ticket.release();
+    if (refusal) gateway.refused(refusal);
+    return upgradeWebSocket(c, closeWith(gateway, host, code, message));
+  };
   return async (c, key) => {
     const app = front.byKey(key);
     if (!app) {
-      gateway.refused({ host: '', shown: JSON.stringify(key.slice(0, 100)), kind: 'pusher_app', reason: 'no Pusher app has this key', level: 'info' });
-      return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.noSuchApp, `App key ${key.slice(0, 100)} does not exist`));
+      const refusal: UpgradeRefusal = { host: '', shown: JSON.stringify(key.slice(0, 100)), kind: 'pusher_app', reason: 'no Pusher app has this key', level: 'info' };
+      return refuseOpen(c, '', PUSHER_CLOSE.noSuchApp, `App key ${key.slice(0, 100)} does not exist`, refusal);
     }
     const host = app.host;
     const version = c.req.query('protocol');
-    if (version === undefined) return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.noProtocol, 'No protocol version supplied'));
-    if (!PROTOCOLS.has(version)) return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.unsupportedProtocol, `Unsupported protocol version ${version.slice(0, 20)}`));
+    if (version === undefined) return refuseOpen(c, host, PUSHER_CLOSE.noProtocol, 'No protocol version supplied');
+    if (!PROTOCOLS.has(version)) return refuseOpen(c, host, PUSHER_CLOSE.unsupportedProtocol, `Unsupported protocol version ${version.slice(0, 20)}`);
     const origin = c.req.header('origin');
     if (app.origins && !originAllowed(origin, { host: requestAuthority(undefined, c.req.header('host'))?.host ?? '' }, app.origins)) {
       gateway.refused({ host, origin: origin!.slice(0, 200), kind: 'origin', reason: 'origin not allowed', level: 'warn' });
       return c.json({ status: 'error', message: 'origin not allowed' }, 403);
     }
     if (app.maxConnections !== undefined && front.count(app) >= app.maxConnections) {
-      gateway.refused({ host, kind: 'limit', reason: `the app holds its maximum of ${app.maxConnections} connections`, level: 'warn' });
-      return upgradeWebSocket(c, closeWith(PUSHER_CLOSE.overCapacity, 'Over capacity'));
+      const refusal: UpgradeRefusal = { host, kind: 'limit', reason: `the app holds its maximum of ${app.maxConnections} connections`, level: 'warn' };
+      return refuseOpen(c, host, PUSHER_CLOSE.overCapacity, 'Over capacity', refusal);
     }
     const route = gateway.route(host);
     if (!route) {
