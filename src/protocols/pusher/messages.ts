@@ -53,6 +53,7 @@ export const signinOf = (frame: ClientFrame) => read(Signin, dataOf(frame));
 
 /** The member a presence subscription's channel data names (user ids as text, as Pusher's hash keys are). */
 export function memberOf(channelData: string): { user: string; info: unknown } | undefined {
+  if (jsonTooDeep(channelData)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(channelData);
@@ -64,6 +65,7 @@ export function memberOf(channelData: string): { user: string; info: unknown } |
 }
 
 export function userOf(userData: string): v.InferOutput<typeof UserData> | undefined {
+  if (jsonTooDeep(userData)) return undefined;
   try {
     return read(UserData, JSON.parse(userData));
   } catch {
