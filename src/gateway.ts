@@ -18,6 +18,7 @@ import type { HostStats } from './core/hub.ts';
 import { Lifecycle } from './core/lifecycle.ts';
 import { ClientRequests } from './core/client-requests.ts';
 import { MemoryMembers } from './core/members.ts';
+import { REFUSED_CLOSE_MS } from './core/connections.ts';
 import type { MemberStore } from './core/members.ts';
 import type { Presence } from './core/presence.ts';
 import { Publishing } from './core/publishing.ts';
@@ -65,6 +66,7 @@ export class Gateway implements Watched {
   readonly #admission: Admission;
   readonly #lifecycle: Lifecycle;
   readonly #hooks: HookCalls;
+  readonly #wire: Wire;
 
   constructor(config: Config, routes: Map<string, Route>, log: Logger, pools: Pools, wire: Wire, broker: Broker, extras: GatewayExtras = {}) {
     const { members = new MemoryMembers(), checkUpgrades } = extras;
@@ -72,6 +74,7 @@ export class Gateway implements Watched {
     this.#routes = new Routes(config, routes);
     this.pools = pools;
     this.#broker = broker;
+    this.#wire = wire;
     this.hub = new Hub({ wire, sendBuffer: config.limits.sendBuffer, onSlow: (client, buffered) => this.#lifecycle.tooSlow(client as Client, buffered), traffic: (host) => events.traffic(this.#routes.label(host)) });
     const hub = this.hub;
     const hooks = (this.#hooks = new HookCalls(hub, events));
@@ -180,6 +183,15 @@ export class Gateway implements Watched {
 
   send(client: Client, frame: string): boolean {
     return this.hub.send(client, frame);
+  }
+
+  closeRefused(raw: unknown, code: number, reason: string): void {
+    const wire = this.#wire;
+    wire.close(raw, code, reason);
+    // Dropping a socket that is closed already does nothing, on every runtime (Deno has no drop: its terminate is a close).
+    const timer = setTimeout(() => wire.terminate(raw), REFUSED_CLOSE_MS);
+    // Deno's timers are numbers: it has no unref here.
+    (timer as { unref?: () => void }).unref?.();
   }
 
   close(client: Client, code: number, reason: string): void {

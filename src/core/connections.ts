@@ -11,6 +11,9 @@ import type { Limits } from '../config/config.ts';
 import type { PathMatch } from '../config/paths.ts';
 import type { GoneSignal } from '../runtime/types.ts';
 
+/** How long a socket refused after it opened has to answer its close before it is dropped. */
+export const REFUSED_CLOSE_MS = 1000;
+
 export interface Connections {
   readonly limits: Limits;
   admit(host: string, token: string | undefined): { ticket: Ticket } | { refused: Refusal };
@@ -26,6 +29,13 @@ export interface Connections {
   closed(client: Client, code: number): void;
   /** A frame of the protocol's own to one client; false when it is gone. */
   send(client: Client, frame: string): boolean;
+  /**
+   * Closes a socket that never became a client (refused after it opened),
+   * and drops it if its peer has not answered the close within a second:
+   * else a peer that never answers keeps it for the runtime's close timeout
+   * (30 s on Node), beyond every limit.
+   */
+  closeRefused(raw: unknown, code: number, reason: string): void;
   /** Closes a client with a code of the protocol's own. */
   close(client: Client, code: number, reason: string): void;
 }

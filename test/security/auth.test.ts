@@ -138,6 +138,35 @@ describe(`sockets that never finish auth on ${TARGET}`, { skip: targetAvailable(
     assert.ok(!server.logs.some((line) => line.includes('SECRET')), 'the token is not in the log');
   });
 
+  it('drops a first-frame socket it refused a second after its close, when the peer never answers it', { skip: TARGET === 'deno' ? 'Deno has no way to drop a socket: a refused one lasts until its peer closes' : undefined }, async () => {
+    const socket = tcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let head = '';
+    const upgraded = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        if (head.includes('\r\n\r\n')) resolve();
+      });
+    });
+    socket.write(`GET /websocket HTTP/1.1\r\nHost: msg.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await upgraded;
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    // An auth frame it refuses (a control character in the token), masked as a client's must be; then silence: the close is never answered.
+    const payload = Buffer.from(JSON.stringify({ type: 'auth', token: 'bad\u0001' }));
+    const mask = Buffer.from([1, 2, 3, 4]);
+    socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ mask[i % 4]!)]));
+    const started = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the refused socket was still open after 10 s')), 10_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    // The runtime's own close timeout is 30 s on Node.
+    assert.ok(performance.now() - started < 10_000);
+  });
+
   it('gives the places of upgrades whose clients left to the next upgrade at once, not once their auth ends', async () => {
     const hanging = Array.from({ length: 40 }, (_, i) => pendingUpgrade(server.port, 'slow.test', `slow-left-${i}`));
     await until('40 upgrades hold their places', async () => (await health()).admitting === 40);

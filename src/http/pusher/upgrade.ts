@@ -30,14 +30,6 @@ export interface PusherUpgradeGateway extends Connections {
 /** The protocol versions whose frames these are: pusher-js 8 speaks 7; 5 and 6 differ in nothing this server sends. */
 const PROTOCOLS = new Set(['5', '6', '7']);
 
-/** How long a refused socket has to answer its close before it is dropped. */
-export const REFUSED_CLOSE_MS = 1000;
-
-/** The runtime's own socket, where it can drop the connection without the close handshake (Node's ws, Bun's). */
-interface Droppable {
-  readonly readyState?: number;
-  terminate?(): void;
-}
 
 /**
  * Opens the socket only to say, the Pusher way, why it cannot stay. While it
@@ -48,24 +40,15 @@ interface Droppable {
  */
 function closeWith(gateway: Connections, host: string, code: number, message: string): WSEvents<unknown> {
   let ticket: Ticket | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   return {
     onOpen(_event: Event, ws: WSContext<unknown>) {
       // Full since the upgrade was let through: refused all the same, without a place.
       const admitted = gateway.admit(host, undefined);
       if ('ticket' in admitted) ticket = admitted.ticket;
       ws.send(pusherError(code, message));
-      ws.close(code, message);
-      const raw = ws.raw as Droppable | undefined;
-      timer = setTimeout(() => {
-        // 3: CLOSED, the peer answered in time.
-        if (raw?.readyState !== 3) raw?.terminate?.();
-      }, REFUSED_CLOSE_MS);
-      // Deno's timers are numbers: it has no unref here.
-      (timer as { unref?: () => void }).unref?.();
+      gateway.closeRefused(ws.raw, code, message);
     },
     onClose() {
-      clearTimeout(timer);
       ticket?.release();
     },
   };

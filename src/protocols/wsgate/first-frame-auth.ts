@@ -40,7 +40,7 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
     waiting = [];
     // authorize() told of its own refusals, with the socket and token.
     if (kind !== 'auth') core.refused({ host, kind, reason, level: 'info' });
-    ws.close(code, reason);
+    core.closeRefused(ws.raw, code, reason);
   };
   return {
     onOpen(_event: Event, ws: WSContext<unknown>) {
