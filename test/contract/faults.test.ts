@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
@@ -17,6 +16,7 @@ import { until } from '../support/http.ts';
 import { loggedCloseCode, loggedSocketIds, socketIdOf } from '../support/logs.ts';
 import { APP, FIXTURES, TARGET, startServer, targetAvailable, tempDir } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
+import { alive } from '../support/processes.ts';
 
 const skip = targetAvailable();
 
@@ -26,16 +26,6 @@ interface Health {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** Whether a process runs: a zombie (exited, not yet reaped) does not. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe(`faults on ${TARGET}`, { skip }, () => {
   let server: Started;

@@ -12,20 +12,11 @@ import { connect } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
 import { FIXTURES, TARGET, startServer, targetAvailable, tempDir } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
+import { alive } from '../support/processes.ts';
 
 const skip = targetAvailable();
 const WORKER = join(FIXTURES, 'hardening', 'worker.php');
 const GRANDCHILD = join(FIXTURES, 'hardening', 'grandchild.sh');
-
-/** Alive and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 

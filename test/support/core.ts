@@ -25,6 +25,21 @@ import { PUSHER } from '../../src/protocols/pusher/protocol.ts';
 import { pusherSocketId } from '../../src/protocols/pusher/socket-id.ts';
 import type { WSContext } from 'hono/ws';
 
+/** A Pusher app for the in-process core's tests: client events on, small limits. */
+export const PUSHER_APP: PusherApp = {
+  id: '1',
+  key: 'app-key',
+  secret: 'app-secret-of-some-length',
+  host: 'a.test',
+  sharesHost: true,
+  clientEvents: true,
+  clientEventsPerSecond: 10,
+  activityTimeout: 120,
+  limits: { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 },
+  webhooks: [],
+};
+
+
 /** A socket as the fake runtime holds it: what it was sent, and how it was closed. */
 export class FakeSocket {
   readonly sent: string[] = [];

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn as spawnChild } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { BridgeGateway } from '../../src/http/bridge/gateway.ts';
 import { dispatchRoutes } from '../../src/http/bridge/dispatch.ts';
@@ -20,18 +19,9 @@ import { createGroupTracker, holdGroup } from '../../src/runtime/groups.ts';
 import { createNodeRuntime } from '../../src/runtime/node.ts';
 import type { Child } from '../../src/runtime/types.ts';
 import { APP } from '../support/server.ts';
+import { alive } from '../support/processes.ts';
 
 const quiet = createLogger(() => {}, 'error');
-
-/** Alive and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Polls, bounded: a SIGKILL is delivered at once, the kernel's bookkeeping a moment later. */
 async function gone(pid: number): Promise<boolean> {

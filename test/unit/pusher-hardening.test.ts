@@ -6,25 +6,14 @@ import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterEach, describe, it } from 'node:test';
 import Pusher from 'pusher';
-import { startCore } from '../support/core.ts';
+import { startCore, PUSHER_APP } from '../support/core.ts';
 import type { Core, FakeSocket } from '../support/core.ts';
 import type { PusherApp } from '../../src/config/config.ts';
 import { clientEventFrame, isClientChannel, serialised } from '../../src/protocols/pusher/connection.ts';
 import { subscriptionSucceeded } from '../../src/protocols/pusher/frames.ts';
 import { verifyApiRequest } from '../../src/protocols/pusher/signatures.ts';
 
-const APP: PusherApp = {
-  id: '1',
-  key: 'app-key',
-  secret: 'app-secret-of-some-length',
-  host: 'a.test',
-  sharesHost: true,
-  clientEvents: true,
-  clientEventsPerSecond: 10,
-  activityTimeout: 120,
-  limits: { channelName: 200, eventName: 200, payload: 10240, batch: 10, channels: 100, presenceMembers: 100, userInfo: 1024, subscriptions: 256 },
-  webhooks: [],
-};
+const APP: PusherApp = PUSHER_APP;
 const sdk = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1' });
 
 type Frame = { event?: string; channel?: string; data?: unknown; user_id?: string };
