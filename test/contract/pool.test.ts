@@ -264,6 +264,8 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
         const ready = await waitFor('a successor to boot while the first worker still serves', () =>
           readEvents(events).find((e) => e.at === 'ready' && e.pid !== first),
         );
+        // PHP notes its ready before it says so on stdout: the job waits until the pool has heard it.
+        await server.waitForLog(new RegExp(`worker ready .*pid=${ready.pid}\\b`));
         assert.equal((await whoami(c)).pid, ready.pid, 'the next job ran on the successor');
         const exit = await waitFor('the first worker to shut down cleanly', () => readEvents(events).find((e) => e.at === 'exit' && e.pid === first));
         assert.ok(exit.time! > ready.time!, 'the first worker was still there when its successor was ready');
