@@ -36,6 +36,19 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
+/**
+ * A value as JSON text, or undefined when it cannot be written out (a
+ * cycle, or nesting deep enough that JSON.stringify's recursion throws):
+ * for values that came from peers, whose errors must not reach the runtime.
+ */
+export function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /** What refusing such a text says. */
 export const TOO_DEEP = `JSON nested more than ${MAX_JSON_DEPTH} levels deep`;
 

@@ -9,7 +9,8 @@ import Pusher from 'pusher';
 import { startCore, PUSHER_APP } from '../support/core.ts';
 import type { Core, FakeSocket } from '../support/core.ts';
 import type { PusherApp } from '../../src/config/config.ts';
-import { clientEventFrame, isClientChannel, serialised } from '../../src/protocols/pusher/connection.ts';
+import { clientEventFrame, isClientChannel } from '../../src/protocols/pusher/connection.ts';
+import { jsonText } from '../../src/core/json.ts';
 import { subscriptionSucceeded } from '../../src/protocols/pusher/frames.ts';
 import { verifyApiRequest } from '../../src/protocols/pusher/signatures.ts';
 
@@ -34,10 +35,10 @@ const DEEP = 200_000;
 const deepText = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 describe('Pusher hardening: data too deep to write out', () => {
-  it('serialised() answers undefined where JSON.stringify throws', () => {
+  it('jsonText() answers undefined where JSON.stringify throws', () => {
     assert.throws(() => JSON.stringify(nested(DEEP)), RangeError);
-    assert.equal(serialised(nested(DEEP)), undefined);
-    assert.equal(serialised({ a: [1, 'b'] }), '{"a":[1,"b"]}');
+    assert.equal(jsonText(nested(DEEP)), undefined);
+    assert.equal(jsonText({ a: [1, 'b'] }), '{"a":[1,"b"]}');
   });
 
   it("clientEventFrame() is the frame JSON.stringify made, around the data's text made once", () => {

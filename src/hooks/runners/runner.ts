@@ -4,7 +4,7 @@
  */
 import * as v from 'valibot';
 import { channelProblem } from '../../core/targets.ts';
-import { TOO_DEEP, jsonTooDeep } from '../../core/json.ts';
+import { TOO_DEEP, jsonText, jsonTooDeep } from '../../core/json.ts';
 import type { GoneSignal } from '../../runtime/types.ts';
 
 /**
@@ -74,13 +74,9 @@ const GrantShape = v.object({ channels: v.optional(v.array(v.string())), info: v
 
 /** Why `info` cannot go out as JSON, if it cannot. */
 function infoProblem(info: unknown): string | undefined {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(info);
-  } catch (error) {
-    return `cannot be written as JSON: ${(error as Error).message}`;
-  }
-  return text !== undefined && jsonTooDeep(text) ? `is ${TOO_DEEP}` : undefined;
+  const text = jsonText(info);
+  if (text === undefined) return 'cannot be written as JSON (a cycle, or nested too deep)';
+  return jsonTooDeep(text) ? `is ${TOO_DEEP}` : undefined;
 }
 
 /**

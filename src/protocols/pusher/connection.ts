@@ -9,6 +9,7 @@ import { Client } from '../../core/client.ts';
 import type { Authorized } from '../../core/client.ts';
 import type { Connections } from '../../core/connections.ts';
 import type { ParsedFrame } from '../../core/protocol.ts';
+import { jsonText } from '../../core/json.ts';
 import { utf8Length } from '../../core/utf8.ts';
 import type { PusherApp } from '../../config/config.ts';
 import { deliver } from '../incoming.ts';
@@ -139,7 +140,7 @@ export class PusherConnection extends Client {
     if (!kind.members) return { request: { op: 'subscribe', channel, signed: true, cache, maxChannels } };
     const member = data.channel_data === undefined ? undefined : memberOf(data.channel_data);
     if (!member || member.user.length > limits.channelName) return { reply: subscriptionError(channel, `a presence channel needs channel_data with a user_id of at most ${limits.channelName} characters`, 400, 'Error') };
-    const infoText = member.info === undefined ? '' : serialised(member.info);
+    const infoText = member.info === undefined ? '' : jsonText(member.info);
     if (infoText === undefined) return { reply: subscriptionError(channel, 'user_info is nested too deeply to be sent', 400, 'Error') };
     if (utf8Length(infoText) > this.#app.limits.userInfo) {
       return { reply: subscriptionError(channel, `user_info is over ${this.#app.limits.userInfo} bytes`, 400, 'Error') };
@@ -184,7 +185,7 @@ export class PusherConnection extends Client {
     if (!this.channels?.has(channel)) return { reply: pusherError(null, `not subscribed to ${channel}`) };
     if (frame.event.length > app.limits.eventName) return { reply: pusherError(null, `the event name is longer than ${app.limits.eventName} characters`) };
     const data = frame.data ?? {};
-    const text = typeof data === 'string' ? data : serialised(data);
+    const text = typeof data === 'string' ? data : jsonText(data);
     if (text === undefined) return { reply: pusherError(null, "the event's data cannot be sent: it is nested too deeply") };
     if (utf8Length(text) > app.limits.payload) return { reply: pusherError(null, `the event's data is over ${app.limits.payload} bytes`) };
     if (!this.#takeEvent(app.clientEventsPerSecond)) return { reply: pusherError(PUSHER_CLOSE.clientEventRate, `over ${app.clientEventsPerSecond} client events per second`) };
@@ -201,19 +202,6 @@ export class PusherConnection extends Client {
     if (this.#allowance < 1) return false;
     this.#allowance -= 1;
     return true;
-  }
-}
-
-/**
- * A value as JSON text, or undefined when it cannot be written out: what a
- * client sent parses at any depth, but JSON.stringify recurses and throws
- * (RangeError) on deep enough nesting, which must not reach the runtime.
- */
-export function serialised(value: unknown): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return undefined;
   }
 }
 
