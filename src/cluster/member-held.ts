@@ -6,7 +6,7 @@
  * same scripts as a join or a leave, so whatever changed is told once, by
  * whoever changed it.
  */
-import { jsonTooDeep } from '../core/json.ts';
+import { parsePeerJson } from '../core/json.ts';
 import type { OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import { parseWith } from './messages.ts';
@@ -33,12 +33,8 @@ export const encodeInfo = (info: unknown): string => (info === undefined ? '' : 
 /** Info as Redis gave it back: '' is none; text that is not JSON is not taken. */
 export function decodeInfo(text: string): { ok: true; info: unknown } | { ok: false } {
   if (text === '') return { ok: true, info: undefined };
-  if (jsonTooDeep(text)) return { ok: false };
-  try {
-    return { ok: true, info: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
+  const json = parsePeerJson(text);
+  return json.ok ? { ok: true, info: json.value } : { ok: false };
 }
 
 export const memberOf = (user: string, text: string): Member => {

@@ -4,7 +4,7 @@
  * in: a Redis anyone can write to is a boundary like any other.
  */
 import * as v from 'valibot';
-import { TOO_DEEP, jsonTooDeep } from '../core/json.ts';
+import { parsePeerJson } from '../core/json.ts';
 import type { NodeRequest } from '../core/requests.ts';
 
 const SelectionSchema = v.variant('kind', [
@@ -78,14 +78,9 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string }
 
 /** The text parsed and checked, or undefined (and why) when it is not a message of ours. */
 export function parseWith<T>(schema: v.GenericSchema<unknown, T>, text: string): Checked<T> {
-  if (jsonTooDeep(text)) return { ok: false, problem: TOO_DEEP };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { ok: false, problem: 'not JSON' };
-  }
-  return checkWith(schema, json);
+  const json = parsePeerJson(text);
+  if (!json.ok) return json;
+  return checkWith(schema, json.value);
 }
 
 /** A parsed value checked (one message of a batch). */

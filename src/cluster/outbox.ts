@@ -18,7 +18,7 @@
  * (docs/BENCHMARKS.md). A third turn gained nothing measurable.
  */
 import { setImmediate } from 'node:timers';
-import { TOO_DEEP, jsonTooDeep } from '../core/json.ts';
+import { parsePeerJson } from '../core/json.ts';
 
 /** One message waiting to go, and what runs should its PUBLISH fail. */
 interface Entry {
@@ -42,14 +42,9 @@ export function unbatch(json: unknown, max = BATCH_MAX): { items: unknown[]; dro
 
 /** The messages of one PUBLISH's text: none when it is not JSON, the first `max` of a longer batch; `problem` says which. */
 export function readBatch(text: string, max = BATCH_MAX): { items: unknown[]; problem?: string } {
-  if (jsonTooDeep(text)) return { items: [], problem: TOO_DEEP };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { items: [], problem: 'not JSON' };
-  }
-  const { items, dropped } = unbatch(json, max);
+  const json = parsePeerJson(text);
+  if (!json.ok) return { items: [], problem: json.problem };
+  const { items, dropped } = unbatch(json.value, max);
   return dropped > 0 ? { items, problem: `a batch of more than ${max} messages; ${dropped} dropped` } : { items };
 }
 

@@ -3,7 +3,7 @@
  * What a worker prints crosses a process boundary, so it is validated here.
  */
 import * as v from 'valibot';
-import { TOO_DEEP, jsonTooDeep } from '../../core/json.ts';
+import { TOO_DEEP, parsePeerJson } from '../../core/json.ts';
 
 const Frame = v.variant('t', [
   // `pipeline`: the worker reads jobs one after another from stdin, so the next may be sent before it answers.
@@ -19,14 +19,9 @@ export type WorkerFrame = v.InferOutput<typeof Frame>;
 /** A frame, or a reason why the line is not one (the worker is then out of sync). */
 export function parseFrame(line: string): { frame: WorkerFrame } | { problem: string } {
   // Nested deeper than anything is written out again: refused here, not where it would overflow the stack.
-  if (jsonTooDeep(line)) return { problem: `printed a frame of ${TOO_DEEP}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    return { problem: `printed a line that is not JSON: ${JSON.stringify(line.slice(0, 200))}` };
-  }
-  const parsed = v.safeParse(Frame, json);
+  const json = parsePeerJson(line);
+  if (!json.ok) return { problem: json.problem === TOO_DEEP ? `printed a frame of ${TOO_DEEP}` : `printed a line that is not JSON: ${JSON.stringify(line.slice(0, 200))}` };
+  const parsed = v.safeParse(Frame, json.value);
   if (!parsed.success) return { problem: `printed a frame the protocol does not know: ${line.slice(0, 200)}` };
   return { frame: parsed.output };
 }

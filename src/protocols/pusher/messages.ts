@@ -3,7 +3,7 @@
  * name, and `data` as an object or as its JSON text (clients send both).
  */
 import * as v from 'valibot';
-import { jsonTooDeep } from '../../core/json.ts';
+import { parsePeerJson } from '../../core/json.ts';
 
 const Frame = v.object({ event: v.string(), channel: v.optional(v.string()), data: v.optional(v.unknown()) });
 
@@ -20,26 +20,17 @@ export type ClientFrame = v.InferOutput<typeof Frame>;
 /** The frame, or undefined when it is not one (not JSON, not an object with an event name). */
 export function readFrame(text: string): ClientFrame | undefined {
   // Deeper than anything is written out again: refused here, not where it would overflow the stack (core/json.ts).
-  if (jsonTooDeep(text)) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = v.safeParse(Frame, value);
+  const json = parsePeerJson(text);
+  if (!json.ok) return undefined;
+  const parsed = v.safeParse(Frame, json.value);
   return parsed.success ? parsed.output : undefined;
 }
 
 /** `data` as an object: clients may send it as JSON text. */
 function dataOf(frame: ClientFrame): unknown {
   if (typeof frame.data !== 'string') return frame.data;
-  if (jsonTooDeep(frame.data)) return undefined;
-  try {
-    return JSON.parse(frame.data);
-  } catch {
-    return undefined;
-  }
+  const json = parsePeerJson(frame.data);
+  return json.ok ? json.value : undefined;
 }
 
 const read = <S extends v.GenericSchema>(schema: S, value: unknown): v.InferOutput<S> | undefined => {
@@ -53,22 +44,12 @@ export const signinOf = (frame: ClientFrame) => read(Signin, dataOf(frame));
 
 /** The member a presence subscription's channel data names (user ids as text, as Pusher's hash keys are). */
 export function memberOf(channelData: string): { user: string; info: unknown } | undefined {
-  if (jsonTooDeep(channelData)) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(channelData);
-  } catch {
-    return undefined;
-  }
-  const data = read(ChannelData, value);
+  const json = parsePeerJson(channelData);
+  const data = json.ok ? read(ChannelData, json.value) : undefined;
   return data && { user: String(data.user_id), info: data.user_info };
 }
 
 export function userOf(userData: string): v.InferOutput<typeof UserData> | undefined {
-  if (jsonTooDeep(userData)) return undefined;
-  try {
-    return read(UserData, JSON.parse(userData));
-  } catch {
-    return undefined;
-  }
+  const json = parsePeerJson(userData);
+  return json.ok ? read(UserData, json.value) : undefined;
 }
