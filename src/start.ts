@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import type { Context, Hono } from 'hono';
-import { bearerMatches, loopbackTrust } from './http/access.ts';
+import { bearerMatches, cameOverTls, loopbackTrust } from './http/access.ts';
 import type { Trust } from './http/access.ts';
 import { busPrefix, redactRedisUrl } from './config/redis-url.ts';
 import { BUILTIN_DEMO, BUILTIN_NONE, demoPusherApp } from './config/config.ts';
@@ -31,7 +31,7 @@ import type { Runner } from './hooks/runners/runner.ts';
 import { HookSlots } from './hooks/runners/slots.ts';
 import type { SlotLimits } from './hooks/runners/slots.ts';
 import { serialised } from './serial.ts';
-import type { GoneSignal, Listener, Runtime, SecureEnv, TlsPem } from './runtime/types.ts';
+import type { GoneSignal, Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/public.ts';
 import { connectMembers, RedisMembers } from './cluster/redis-members.ts';
 import { webhookObserver } from './protocols/pusher/webhook-observer.ts';
@@ -224,7 +224,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     } catch {
       // Unknown peer: not trusted.
     }
-    const scheme = c.req.url.startsWith('https:') || (c.env as SecureEnv | undefined)?.secure === true ? 'https' : 'http';
+    const scheme = cameOverTls(c) ? 'https' : 'http';
     const own = [current.listen, ...(current.bridge && 'listen' in current.bridge ? [current.bridge.listen] : [])].map((a) => a.replace(/^\[|\]$/g, '').toLowerCase());
     return loopbackTrust({ peer, header: (name) => c.req.header(name), scheme }, own);
   };

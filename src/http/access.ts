@@ -4,7 +4,9 @@
  * anyone with `Authorization: Bearer <secret>`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
 import { parseAuthority } from '../config/hosts.ts';
+import type { SecureEnv } from '../runtime/types.ts';
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
 export function isLoopback(address: string | undefined): boolean {
@@ -152,4 +154,9 @@ export function loopbackTrust(caller: Caller, ownAddresses: string[]): Trust {
     if (!from || !own || from.scheme !== own.scheme || from.host !== own.host || from.port !== own.port) return { ok: false, reason: 'a cross-origin request from a web page' };
   }
   return { ok: true };
+}
+
+/** Whether a request came over this listener's own TLS: its URL says so, or its runtime does where the URL cannot (SecureEnv). */
+export function cameOverTls(c: Context): boolean {
+  return c.req.url.startsWith('https:') || (c.env as SecureEnv | undefined)?.secure === true;
 }

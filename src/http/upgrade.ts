@@ -7,7 +7,7 @@
  */
 import type { Context } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
-import { originAllowed } from './access.ts';
+import { cameOverTls, originAllowed } from './access.ts';
 import { tokenFromCookie } from './cookies.ts';
 import type { Authorized, ClientOptions } from '../core/client.ts';
 import type { Connections } from '../core/connections.ts';
@@ -20,7 +20,7 @@ import { parseRecover } from '../protocols/wsgate/control.ts';
 import { firstFrameAuth } from '../protocols/wsgate/first-frame-auth.ts';
 import { AWARE, PLAIN } from '../protocols/wsgate/protocol.ts';
 import { clientEventsOf } from '../protocols/wsgate/socket-events.ts';
-import type { Runtime, SecureEnv } from '../runtime/types.ts';
+import type { Runtime } from '../runtime/types.ts';
 
 export interface UpgradeOptions {
   upgradeWebSocket: UpgradeWebSocket<unknown>;
@@ -38,7 +38,7 @@ export interface UpgradeGateway extends Connections {
  * word. Unknown is not "plain": a proxy may end TLS without saying so.
  */
 function isTls(c: Context, forwardedScheme: 'http' | 'https' | undefined): boolean {
-  if (c.req.url.startsWith('https:') || (c.env as SecureEnv | undefined)?.secure === true || forwardedScheme === 'https') return true;
+  if (cameOverTls(c) || forwardedScheme === 'https') return true;
   const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
   return proto === 'https' || proto === 'wss';
 }
