@@ -99,6 +99,10 @@ export class Gateway implements Watched {
     return this.#routes.limits;
   }
 
+  get sendBuffer(): number {
+    return this.#routes.limits.sendBuffer;
+  }
+
   get maxBody(): number {
     return this.#routes.config.maxBody;
   }

@@ -151,7 +151,7 @@ describe('a streamed /dispatch', () => {
   function setup(run: BridgeDispatcher['run']) {
     const logs: string[] = [];
     const dispatcher: BridgeDispatcher = { check: async (app) => ({ ok: true, app }), refusal: () => undefined, run };
-    const app = dispatchRoutes({ maxBody: 1 << 16 } as BridgeGateway, dispatcher, createLogger((line) => logs.push(line), 'debug'), () => 1 << 20);
+    const app = dispatchRoutes({ maxBody: 1 << 16, sendBuffer: 1 << 20 } as BridgeGateway, dispatcher, createLogger((line) => logs.push(line), 'debug'));
     const request = () => app.request('/dispatch', { method: 'POST', body: JSON.stringify({ app: '/srv/app.php', target: 'export::all', stream: true }) });
     return { logs, request };
   }

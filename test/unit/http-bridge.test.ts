@@ -35,6 +35,7 @@ function setup(over: { dispatcher?: Partial<BridgeDispatcher>; gateway?: Partial
   const lines: string[] = [];
   const gateway: BridgeGateway & { maxBody: number } = {
     maxBody: 256,
+    sendBuffer: 4 << 20,
     isConfigured: (host) => host === 'app.test',
     castEverywhere: async (...args) => (calls.push(['cast', ...args]), { value: 3 }),
     subscribeEverywhere: async (...args) => (calls.push(['subscribe', ...args]), { value: 2 }),

@@ -10,9 +10,6 @@ import { capBody, jsonBody } from './body.ts';
 import type { BridgeGateway } from './gateway.ts';
 import { DispatchBody } from './schemas.ts';
 
-/** Bytes of a streamed dispatch that may wait for a caller who reads slower than the job prints: limits.sendBuffer's default, as for a slow socket. */
-export const STREAM_BUFFER = 4 << 20;
-
 type Stream = Parameters<Parameters<typeof stream>[1]>[0];
 
 /** How a streamed job went: its outcome, or cut short for a slow caller while the job still runs. */
@@ -55,7 +52,7 @@ async function streamLines(out: Stream, run: (onLine: (line: string) => void) =>
   return { cut: running };
 }
 
-export function dispatchRoutes(gateway: BridgeGateway, dispatcher: BridgeDispatcher, log: Logger, streamBuffer: () => number = () => STREAM_BUFFER): Hono {
+export function dispatchRoutes(gateway: BridgeGateway, dispatcher: BridgeDispatcher, log: Logger): Hono {
   return new Hono()
     .post('/dispatch', capBody(() => gateway.maxBody), jsonBody(DispatchBody, '{"app": "/srv/app/www/app.php", "target": "tasks::run", "args": []}'), async (c) => {
       const body = c.req.valid('json');
@@ -82,7 +79,7 @@ export function dispatchRoutes(gateway: BridgeGateway, dispatcher: BridgeDispatc
         c.header('content-type', 'application/x-ndjson');
         return stream(c, async (out) => {
           // A caller that goes away does not stop the job: it runs to its end, and what it writes after that is dropped.
-          const limit = streamBuffer();
+          const limit = gateway.sendBuffer;
           const streamed = await streamLines(out, (onLine) => dispatcher.run(job, onLine), limit);
           if ('cut' in streamed) {
             log.warn('dispatch stream cut', { app: job.app, target: job.target, bytes: limit, reason: 'the caller read too slowly' });

@@ -16,4 +16,6 @@ export interface BridgeGateway {
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined;
   /** The body cap in bytes; a reload may change it. */
   readonly maxBody: number;
+  /** What a streamed /dispatch may hold for a caller who does not read (limits.sendBuffer, as for a slow socket); a reload may change it. */
+  readonly sendBuffer: number;
 }
