@@ -1,9 +1,13 @@
 /**
  * Baseline for the fan-out benchmark: the least a Bun server can do.
  *
- *   bun scripts/bench/baseline-bun.ts [--port 0] [--listen 127.0.0.1]
+ *   bun scripts/bench/baseline-bun.ts [--port 0] [--listen 127.0.0.1] [--registry]
  *
  * - GET /websocket with an Upgrade header: accepted (no auth), subscribed to one topic.
+ * - --registry: also the least any gateway keeps of a socket, to target it by
+ *   id or by user: a record of its own (a random id, the token from its
+ *   cookie) as the socket's data, and an index by id and one by token. The
+ *   fan-out bench runs it as `registry-bun`, a floor for what state costs.
  * - POST /message {"data": ...}: JSON.stringify(data) once, Bun's native
  *   server.publish() to the topic, answers {"status":"ok","sent":N}.
  *
@@ -14,10 +18,15 @@ export {};
 
 interface BunWebSocket {
   subscribe(topic: string): void;
+  data: SocketRecord | undefined;
+}
+interface SocketRecord {
+  id: string;
+  token: string;
 }
 interface BunServer {
   port: number;
-  upgrade(request: Request): boolean;
+  upgrade(request: Request, options?: { data: SocketRecord }): boolean;
   publish(topic: string, data: string): number;
   subscriberCount(topic: string): number;
   stop(closeActiveConnections?: boolean): void;
@@ -41,6 +50,15 @@ const flag = (name: string, fallback: string) => {
 };
 const hostname = flag('listen', '127.0.0.1');
 const port = Number(flag('port', '0'));
+const registry = args.includes('--registry');
+
+// Dictionaries, as wsgate's KeyIndex: Bun spends less on an object's property than on a Map entry.
+const byId: Record<string, BunWebSocket> = Object.create(null);
+const byToken: Record<string, BunWebSocket> = Object.create(null);
+const record = (request: Request): SocketRecord => ({
+  id: crypto.getRandomValues(new Uint8Array(8)).reduce((hex, byte) => hex + byte.toString(16).padStart(2, '0'), ''),
+  token: /(?:^|;\s*)token=([^;]*)/.exec(request.headers.get('cookie') ?? '')?.[1] ?? '',
+});
 
 let open = 0;
 
@@ -50,7 +68,7 @@ const server = Bun.serve({
   async fetch(request: Request, srv: BunServer) {
     const url = new URL(request.url);
     if (url.pathname === '/websocket') {
-      if (srv.upgrade(request)) return undefined;
+      if (registry ? srv.upgrade(request, { data: record(request) }) : srv.upgrade(request)) return undefined;
       return new Response('Upgrade Required', { status: 426 });
     }
     if (url.pathname === '/message' && request.method === 'POST') {
@@ -73,10 +91,18 @@ const server = Bun.serve({
     open(ws: BunWebSocket) {
       open++;
       ws.subscribe(TOPIC);
+      if (ws.data) {
+        byId[ws.data.id] = ws;
+        byToken[ws.data.token] = ws;
+      }
     },
     message() {},
-    close() {
+    close(ws: BunWebSocket) {
       open--;
+      if (ws.data) {
+        delete byId[ws.data.id];
+        delete byToken[ws.data.token];
+      }
     },
   },
 });

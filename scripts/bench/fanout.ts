@@ -26,10 +26,13 @@
  *                    in-process) or "oneshot" (every hook a process, /bin/true:
  *                    what spawning an auth hook per upgrade leaves behind)
  *
- * Targets: baseline-node, wsgate-node, baseline-bun, wsgate-bun, wsgate-binary, baseline-deno,
- * wsgate-deno. Each wsgate runtime's ratios are taken against the bare server
+ * Targets: baseline-node, wsgate-node, baseline-bun, registry-bun, wsgate-bun, wsgate-binary,
+ * baseline-deno, wsgate-deno. Each wsgate runtime's ratios are taken against the bare server
  * of the same runtime (wsgate-binary and wsgate-bun against baseline-bun,
  * wsgate-deno against baseline-deno, as the performance issue now asks).
+ * registry-bun is bare Bun that also keeps the least any gateway must keep of
+ * a socket (a record with an id and a token, indexed by both): a floor for
+ * what per-socket state costs, also against baseline-bun.
  *
  * Per target: start it as a child process (and make sure the pid measured is
  * the real server, not a launcher), read its CPU (utime+stime, /proc/<pid>/stat)
@@ -111,7 +114,8 @@ const compiledBinary = () => findBinary(flag('binary'));
 interface Target {
   name: string;
   runtime: 'node' | 'bun' | 'deno';
-  kind: 'baseline' | 'wsgate';
+  /** floor: a baseline that keeps what any gateway must, measured against the bare one. */
+  kind: 'baseline' | 'floor' | 'wsgate';
   /** The baseline its ratios are taken against. */
   baseline: 'baseline-node' | 'baseline-bun' | 'baseline-deno';
   argv: string[];
@@ -132,6 +136,7 @@ function targets(configFile: string, binary: string): Target[] {
     { name: 'baseline-node', runtime: 'node', kind: 'baseline', baseline: 'baseline-node', argv: [node, join(HERE, 'baseline-node.mjs')], exe: node },
     { name: 'wsgate-node', runtime: 'node', kind: 'wsgate', baseline: 'baseline-node', ...wsgate('node') },
     { name: 'baseline-bun', runtime: 'bun', kind: 'baseline', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts')], exe: bun },
+    { name: 'registry-bun', runtime: 'bun', kind: 'floor', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts'), '--registry'], exe: bun },
     { name: 'wsgate-bun', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('bun') },
     { name: 'wsgate-binary', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('binary') },
     { name: 'baseline-deno', runtime: 'deno', kind: 'baseline', baseline: 'baseline-deno', argv: [deno, 'run', '--allow-all', '--quiet', join(HERE, 'baseline-deno.ts')], exe: deno },
@@ -428,7 +433,7 @@ function table(rows: Result[], list: Target[]): string {
       lines.push(`| ${t.name} | ${t.runtime} | failed: ${r.error.replace(/\|/g, '/').slice(0, 120)} | | | | | | | | | | | |`);
       continue;
     }
-    const base = t.kind === 'wsgate' ? byName.get(t.baseline) : undefined;
+    const base = t.kind !== 'baseline' ? byName.get(t.baseline) : undefined;
     const okBase = base && !base.error ? base : undefined;
     lines.push(
       `| ${t.name} | ${t.runtime} | ${fmt(r.cpuPerFrameUs)} | ${ratio(r.cpuPerFrameUs, okBase?.cpuPerFrameUs)} | ` +
