@@ -5,6 +5,7 @@
  */
 import type { Client } from '../core/client.ts';
 import type { Connections } from '../core/connections.ts';
+import { utf8Length } from '../core/utf8.ts';
 
 const decoder = new TextDecoder();
 
@@ -16,18 +17,27 @@ export function frameText(data: unknown): string {
   return String(data);
 }
 
-/** A frame's size as it came (the check for the pre-auth byte bound; exact for binary, close enough for text). */
+/**
+ * A frame's size as it came on the wire: text in UTF-8, not in UTF-16 units,
+ * which count a character of 3 bytes as 1 and would let a frame weigh three
+ * times what its bounds allow.
+ */
 export function frameBytes(data: unknown): number {
-  if (typeof data === 'string') return data.length;
+  if (typeof data === 'string') return utf8Length(data);
   if (data instanceof ArrayBuffer) return data.byteLength;
   return ArrayBuffer.isView(data) ? data.byteLength : 0;
 }
 
+/** The most UTF-8 bytes one UTF-16 unit takes (a surrogate pair, 2 units, takes 4). */
+const MAX_BYTES_PER_UNIT = 3;
+
 /** A client frame to the core, after the size check for runtimes that have none of their own. */
 export function deliver(core: Connections, client: Client, data: unknown): void {
-  const size = frameBytes(data);
-  if (size > core.limits.frame && (typeof data !== 'string' || new TextEncoder().encode(data).byteLength > core.limits.frame)) {
-    return core.tooBig(client, size);
+  const limit = core.limits.frame;
+  // Text that would fit even at 3 bytes a unit is not scanned: the common frame is far below the limit.
+  if (typeof data !== 'string' || data.length * MAX_BYTES_PER_UNIT > limit) {
+    const size = frameBytes(data);
+    if (size > limit) return core.tooBig(client, size);
   }
   try {
     core.message(client, frameText(data));
