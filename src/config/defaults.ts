@@ -42,6 +42,8 @@ export const DEFAULTS = {
     authsPerHost: 32,
     // As limits.frame: a line goes out as one frame, and a client may not send one bigger either.
     hookLine: 1 << 20,
+    // As much as limits.historyBytes: what a small box spares for clients' frames; 16 sockets at their own bound (sendBuffer).
+    preAuthBytes: 64 << 20,
   },
   keepalive: 30,
 } as const;

@@ -113,6 +113,7 @@ export const LimitsFields = v.strictObject({
   hookQueue: v.optional(v.pipe(v.number('expected a number of jobs'), v.integer('expected a whole number'), v.minValue(0, 'expected 0 or more'))),
   authsPerHost: v.optional(count('a number of auth hooks')),
   hookLine: v.optional(count('a size in bytes')),
+  preAuthBytes: v.optional(count('a size in bytes')),
 });
 
 /** A list of paths, or an object mapping paths and templates ("/ws/rooms/{room}") to what a socket there joins. */

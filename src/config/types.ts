@@ -44,6 +44,8 @@ export interface Limits {
   authsPerHost: number;
   /** Bytes a line of hook output may have; a longer one fails the hook. */
   hookLine: number;
+  /** Bytes of frames first-frame sockets sent while their auth runs, all sockets together (see src/core/pending-budget.ts). */
+  preAuthBytes: number;
 }
 
 export interface ScheduleEntry {

@@ -2,7 +2,8 @@
  * Phlo's first-frame auth (`"tokenFrom": "message"`): the socket opens before
  * auth can run, then the client must send {"type":"auth","token":"..."}
  * within the time limit; auth runs on it, and frames sent meanwhile wait, in
- * order and bounded, for the connection to be accepted.
+ * order and bounded (per socket, and all sockets together), for the
+ * connection to be accepted.
  */
 import type { WSContext } from 'hono/ws';
 import { Client } from '../../core/client.ts';
@@ -11,6 +12,7 @@ import type { Connections } from '../../core/connections.ts';
 import { tokenProblem } from '../../core/targets.ts';
 import type { Ticket } from '../../core/admissions.ts';
 import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../../core/lifecycle.ts';
+import { WAITING_OVERHEAD, pendingBudget } from '../../core/pending-budget.ts';
 import type { PathMatch } from '../../config/paths.ts';
 import { deliver, frameBytes, frameText } from '../incoming.ts';
 
@@ -20,26 +22,32 @@ export interface WSEvents {
   onClose(event: CloseEvent): void;
 }
 
+/** Why a socket is closed when the frames of every socket waiting for auth fill limits.preAuthBytes: not its own doing. */
+export const PRE_AUTH_FULL = 'the gateway is busy: too many bytes are waiting for auth; try again later';
+
 /** The events of a socket whose token comes in its first frame. */
 export function firstFrameAuth(core: Connections, host: string, timeoutMs: number, path: PathMatch, client: ClientOptions): WSEvents {
   let session: Client | undefined;
   let waiting: unknown[] | undefined;
   /** Bytes of the frames waiting for auth: a count alone would let 100 frames of 1 MiB wait. */
   let waitingBytes = 0;
+  /** The same bytes in the process-wide budget, given back when the frames are delivered or dropped. */
+  const share = pendingBudget.share();
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** Its place among the sockets, from the open until it is accepted or gone. */
   let ticket: Ticket | undefined;
   /** Cancels the auth hook when the socket goes first. */
   let auth: AbortController | undefined;
   let gone = false;
-  const fail = (ws: WSContext<unknown>, reason: string, kind: string, code = CLOSE_POLICY) => {
+  const fail = (ws: WSContext<unknown>, reason: string, kind: string, code = CLOSE_POLICY, level: 'info' | 'warn' = 'info') => {
     clearTimeout(timer);
     // Refused while its auth runs: the hook is cancelled and its answer, when it comes, registers nothing.
     auth?.abort();
     ticket?.release();
     waiting = [];
+    share.release();
     // authorize() told of its own refusals, with the socket and token.
-    if (kind !== 'auth') core.refused({ host, kind, reason, level: 'info' });
+    if (kind !== 'auth') core.refused({ host, kind, reason, level });
     core.closeRefused(ws.raw, code, reason);
   };
   return {
@@ -55,8 +63,13 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
       if (!ticket || ticket.released) return;
       if (waiting) {
         // Frames sent during auth wait for it, as many as may wait for the app on an open socket.
-        waitingBytes += frameBytes(event.data);
-        if (waiting.length >= core.limits.pending || waitingBytes > core.limits.sendBuffer) return fail(ws, 'too many messages before auth finished', 'limit');
+        const bytes = frameBytes(event.data);
+        waitingBytes += bytes;
+        const { pending, sendBuffer, preAuthBytes } = core.limits;
+        if (waiting.length >= pending) return fail(ws, 'too many messages before auth finished', 'limit');
+        if (waitingBytes > sendBuffer) return fail(ws, `more than ${sendBuffer} bytes sent before auth finished`, 'limit');
+        // The gateway's bound, not this client's: it may try again, and the log says the gateway refused.
+        if (!share.take(bytes + WAITING_OVERHEAD, preAuthBytes)) return fail(ws, PRE_AUTH_FULL, 'limit', CLOSE_TRY_LATER, 'warn');
         return void waiting.push(event.data);
       }
       let token: unknown;
@@ -82,6 +95,7 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
       session = core.open(new Client(pending), ws.raw);
       ticket.release();
       for (const data of waiting.splice(0)) deliver(core, session, data);
+      share.release();
     },
     onClose(event: CloseEvent) {
       gone = true;
@@ -89,6 +103,7 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
       auth?.abort();
       ticket?.release();
       waiting = undefined;
+      share.release();
       if (session) core.closed(session, event.code);
     },
   };
