@@ -44,6 +44,8 @@ export const DEFAULTS = {
     hookLine: 1 << 20,
     // As much as limits.historyBytes: what a small box spares for clients' frames; 16 sockets at their own bound (sendBuffer).
     preAuthBytes: 64 << 20,
+    // Every channel a socket is in costs an entry on it, one among the channel's members and a native topic; a page follows a handful.
+    channelsPerSocket: 128,
   },
   keepalive: 30,
 } as const;

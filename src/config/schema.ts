@@ -114,6 +114,7 @@ export const LimitsFields = v.strictObject({
   authsPerHost: v.optional(count('a number of auth hooks')),
   hookLine: v.optional(count('a size in bytes')),
   preAuthBytes: v.optional(count('a size in bytes')),
+  channelsPerSocket: v.optional(count('a number of channels')),
 });
 
 /** A list of paths, or an object mapping paths and templates ("/ws/rooms/{room}") to what a socket there joins. */

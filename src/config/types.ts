@@ -46,6 +46,8 @@ export interface Limits {
   hookLine: number;
   /** Bytes of frames first-frame sockets sent while their auth runs, all sockets together (see src/core/pending-budget.ts). */
   preAuthBytes: number;
+  /** Channels one socket may be in when it asks to join one itself (clientChannels); the app's joins count but are never refused. */
+  channelsPerSocket: number;
 }
 
 export interface ScheduleEntry {
@@ -74,6 +76,8 @@ export interface HostConfig {
   origins?: string[];
   /** Clients may send {"wsgate": "subscribe" | "unsubscribe", "channel": ...}; joining is checked by the subscribe hook. */
   clientChannels?: boolean;
+  /** With clientChannels: limits.channelsPerSocket, here so the core reads it from the client's route (and a reload's new value with it). */
+  channelsPerSocket?: number;
   /** Options by channel pattern (the host's own, else the global ones). */
   channels?: ChannelRule[];
   /** History of host-wide and token casts (streams "@all" and "@token"). */

@@ -15,7 +15,21 @@ import type { Recovery } from './history/recovery.ts';
 import { streamKey } from './history/history.ts';
 import type { Selection } from './targets.ts';
 import { channelRule } from '../config/channel-rules.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 import { refuses } from '../hooks/runners/runner.ts';
+
+/**
+ * Why a client may not join one more channel of its own choosing, or
+ * undefined when it may: every channel it is in counts, those the app
+ * joined it to (path, grants, the bridge) too, though the app's own joins
+ * are never refused. A channel it is in already costs nothing more.
+ */
+function channelsFull(client: Client, channel: string): string | undefined {
+  const max = client.route.config.channelsPerSocket ?? DEFAULTS.limits.channelsPerSocket;
+  const size = client.channels?.size ?? 0;
+  if (size < max || client.channels?.has(channel)) return undefined;
+  return `a socket may be in at most ${max} channels (limits.channelsPerSocket)`;
+}
 
 export interface ClientRequestsParts {
   hub: Hub;
@@ -63,12 +77,21 @@ export class ClientRequests {
       return done === undefined ? undefined : answer(done);
     }
     if (!client.route.config.clientChannels) return answer(protocol.subscribeRefused(channel, 'this host does not let clients choose channels ("clientChannels")'));
+    // Before the hook, so a client at its limit costs no hook run.
+    const full = channelsFull(client, channel);
+    if (full) {
+      events.notice({ kind: 'subscribe', client, channel, refused: true });
+      return answer(protocol.subscribeRefused(channel, full));
+    }
     const result = await this.#p.hooks.run(client, client.route, 'subscribe', channel);
     // Only a hook that ran and said yes lets a client in: a failure or a full hook queue refuses.
     const refused = result === undefined || result === BUSY || refuses(result);
-    events.notice({ kind: 'subscribe', client, channel, refused });
+    // The app may have joined it to more channels while the hook ran: the limit is checked again.
+    const fullNow = refused ? undefined : channelsFull(client, channel);
+    events.notice({ kind: 'subscribe', client, channel, refused: refused || fullNow !== undefined });
     if (!client.open) return;
     if (refused) return answer(protocol.subscribeRefused(channel, result === undefined ? 'the subscribe hook failed' : result === BUSY ? 'the gateway is busy; try again later' : 'refused'));
+    if (fullNow) return answer(protocol.subscribeRefused(channel, fullNow));
     if (!protocol.resumes) {
       channels.join(client, channel);
       return answer(protocol.inStream(channel, 'subscribed', {}));

@@ -1,0 +1,113 @@
+// What a client may ask of the gateway on a clientChannels host: at most
+// limits.channelsPerSocket channels of its own choosing.
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { parseConfig } from '../../src/config/config.ts';
+import { ConfigError } from '../../src/config/problems.ts';
+import type { HookContext } from '../../src/hooks/runners/module.ts';
+import { startCore } from '../support/core.ts';
+import type { Core } from '../support/core.ts';
+
+const MODULE = { module: '/tmp/hooks.ts' };
+
+function problems(file: Record<string, unknown>): string[] {
+  try {
+    parseConfig(file, 'f.json', '/');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('limits.channelsPerSocket in the config', () => {
+  it('defaults to 128 and reaches every host with clientChannels, its own or the global one', () => {
+    const config = parseConfig({ clientChannels: true, hosts: { 'a.test': MODULE, 'b.test': { ...MODULE, clientChannels: false } } }, 'f.json', '/');
+    assert.equal(config.limits.channelsPerSocket, 128);
+    assert.equal(config.hosts.find((h) => h.key === 'a.test')?.channelsPerSocket, 128);
+    assert.equal(config.hosts.find((h) => h.key === 'b.test')?.channelsPerSocket, undefined, 'a host whose clients choose no channels has no use for it');
+    const set = parseConfig({ limits: { channelsPerSocket: 7 }, hosts: { 'a.test': { ...MODULE, clientChannels: true } } }, 'f.json', '/');
+    assert.equal(set.limits.channelsPerSocket, 7);
+    assert.equal(set.hosts[0]?.channelsPerSocket, 7);
+  });
+
+  it('takes a whole number of at least 1, and says what was wrong', () => {
+    assert.deepEqual(problems({ limits: { channelsPerSocket: 0 }, hosts: { a: MODULE } }), ['f.json: limits.channelsPerSocket: expected at least 1, got 0']);
+    assert.deepEqual(problems({ limits: { channelsPerSocket: 2.5 }, hosts: { a: MODULE } }), ['f.json: limits.channelsPerSocket: expected a whole number, got 2.5']);
+    assert.deepEqual(problems({ limits: { channelsPerSocket: '9' }, hosts: { a: MODULE } }), ['f.json: limits.channelsPerSocket: expected a number of channels, got "9"']);
+  });
+});
+
+describe('channels a client joins itself', () => {
+  let core: Core | undefined;
+  afterEach(async () => {
+    await core?.stop();
+    core = undefined;
+  });
+
+  it('refuses a subscribe beyond limits.channelsPerSocket without asking the hook, and keeps the socket open', async () => {
+    const asked: string[] = [];
+    const got: string[] = [];
+    core = startCore({ hosts: { 'a.test': { ...MODULE, clientChannels: true } }, limits: { channelsPerSocket: 2 } }, {
+      'a.test': { subscribe: ({ channel }: HookContext) => {
+        asked.push(channel!);
+        return true;
+      }, receive: ({ message }) => void got.push(message!) },
+    });
+    const s = await core.connect('a.test', 'ann');
+    for (const channel of ['a', 'b', 'c', 'a']) core.send(s, JSON.stringify({ wsgate: 'subscribe', channel }));
+    core.send(s, 'still talking');
+    await core.settle();
+    assert.deepEqual(s.take(), [
+      { wsgate: 'subscribed', channel: 'a', ok: true },
+      { wsgate: 'subscribed', channel: 'b', ok: true },
+      { wsgate: 'subscribed', channel: 'c', ok: false, reason: 'a socket may be in at most 2 channels (limits.channelsPerSocket)' },
+      { wsgate: 'subscribed', channel: 'a', ok: true },
+    ]);
+    assert.deepEqual(asked, ['a', 'b', 'a'], 'a client at its limit costs no hook run');
+    assert.deepEqual(got, ['still talking']);
+    assert.equal(s.closed, undefined);
+    assert.equal(core.gateway.cast('a.test', { kind: 'channel', channel: 'c' }, 1, undefined), 0);
+    assert.equal(core.lines.filter((line) => line.endsWith(` INFO  subscribe refused host=a.test socket=${s.client.id} channel=c`)).length, 1);
+    // A channel left makes room again.
+    core.send(s, JSON.stringify({ wsgate: 'unsubscribe', channel: 'a' }));
+    core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: 'c' }));
+    await core.settle();
+    assert.deepEqual(s.take(), [{ wsgate: 'unsubscribed', channel: 'a' }, { wsgate: 'subscribed', channel: 'c', ok: true }]);
+  });
+
+  it('counts the channels the app joined it to, and never refuses the app', async () => {
+    core = startCore({ hosts: { 'a.test': { ...MODULE, clientChannels: true } }, limits: { channelsPerSocket: 2 } }, {
+      'a.test': { connect: () => ({ channels: ['g1', 'g2', 'g3'] }), subscribe: () => true },
+    });
+    const s = await core.connect('a.test', 'ann');
+    assert.equal((await core.gateway.subscribeEverywhere('a.test', { kind: 'token', token: 'ann' }, 'g4', true)).value, 1);
+    for (const channel of ['g1', 'g2', 'g3', 'g4']) assert.equal(core.gateway.cast('a.test', { kind: 'channel', channel }, 1, undefined), 1, channel);
+    s.take();
+    core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: 'mine' }));
+    core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: 'g1' }));
+    await core.settle();
+    assert.deepEqual(s.take(), [
+      { wsgate: 'subscribed', channel: 'mine', ok: false, reason: 'a socket may be in at most 2 channels (limits.channelsPerSocket)' },
+      { wsgate: 'subscribed', channel: 'g1', ok: true },
+    ]);
+  });
+
+  it('checks the limit again when the hook answers: the app may have joined it to more meanwhile', async () => {
+    let letHookAnswer!: () => void;
+    const hookAnswers = new Promise<void>((resolve) => (letHookAnswer = resolve));
+    core = startCore({ hosts: { 'a.test': { ...MODULE, clientChannels: true } }, limits: { channelsPerSocket: 2 } }, {
+      'a.test': { subscribe: async ({ channel }: HookContext) => (channel === 'slow' ? hookAnswers.then(() => true) : true) },
+    });
+    const s = await core.connect('a.test', 'ann');
+    core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: 'first' }));
+    core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: 'slow' }));
+    await core.settle();
+    assert.deepEqual(s.take(), [{ wsgate: 'subscribed', channel: 'first', ok: true }]);
+    assert.equal((await core.gateway.subscribeEverywhere('a.test', { kind: 'token', token: 'ann' }, 'by-app', true)).value, 1);
+    letHookAnswer();
+    await core.settle();
+    assert.deepEqual(s.take(), [{ wsgate: 'subscribed', channel: 'slow', ok: false, reason: 'a socket may be in at most 2 channels (limits.channelsPerSocket)' }]);
+    assert.equal(core.gateway.cast('a.test', { kind: 'channel', channel: 'slow' }, 1, undefined), 0);
+  });
+});
