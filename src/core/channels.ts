@@ -17,12 +17,38 @@ import type { Selection } from './targets.ts';
 import { sha256Hex } from './ids.ts';
 import { channelRule } from '../config/channel-rules.ts';
 
+/** A channel's answer to its members' presence requests, as last rendered, with what it was rendered from. */
+interface KeptAnswer {
+  render: ClientProtocol['presence'];
+  frame: string;
+  members: Client[];
+  /** Each member's info when it was rendered, in the order of `members`. */
+  infos: unknown[];
+}
+
+/**
+ * Characters of kept presence answers in all (about as many bytes): the
+ * oldest go first beyond it, and a channel whose answer is not kept is
+ * rendered again when asked, as it always was.
+ */
+const KEPT_ANSWERS_CHARS = 16 << 20;
+
+const channelKey = (host: string, channel: string): string => `${host}\n${channel}`;
+
 export class Channels {
   readonly #hub: Hub;
   readonly #recovery: Recovery;
   readonly #broker: Broker;
   readonly #members: MemberStore;
   readonly #events: CoreEvents;
+
+  /**
+   * Presence answers by channel: rendering one hashes the token of every
+   * member, tens of milliseconds for a few thousand, and a client may ask as
+   * often as it may send. Dropped when someone joins or leaves the channel.
+   */
+  readonly #answers = new Map<string, KeptAnswer>();
+  #answersChars = 0;
 
   /** What frames member events the store finds with no client to ask (a dead node's users): the protocol of members by user. */
   readonly #memberFrames: ClientProtocol | undefined;
@@ -76,6 +102,7 @@ export class Channels {
   /** Makes it a member, and tells the others where the channel asks for it. */
   #enter(client: Client, channel: string): boolean {
     if (!this.#hub.join(client, channel)) return false;
+    this.#forgetAnswer(client.host, channel);
     this.#events.notice({ kind: 'joined', client, channel });
     this.#occupancy(client.host, channel, true);
     this.presenceEvent(client, channel, 'join');
@@ -126,6 +153,7 @@ export class Channels {
 
   /** It is out of a channel (left, or closed): the others are told, as the channel asks. */
   departed(client: Client, channel: string): void {
+    this.#forgetAnswer(client.host, channel);
     this.presenceEvent(client, channel, 'leave');
     if (client.protocol.hasMembers?.(channel)) {
       void this.#members.remove(client.host, channel, client.id).then((member) => {
@@ -172,18 +200,68 @@ export class Channels {
 
   /** Who is in a channel on this node: each client with its token's hash and its info, and clients per token hash. */
   presence(host: string, channel: string): Presence {
-    const members: Presence['members'] = [];
-    const tokens: Record<string, number> = {};
-    const hashes = new Map<string, string>();
-    for (const client of this.#hub.members(host, channel) as Client[]) {
-      let hash = hashes.get(client.token);
-      if (hash === undefined) {
-        hash = sha256Hex(client.token);
-        hashes.set(client.token, hash);
-      }
-      tokens[hash] = (tokens[hash] ?? 0) + 1;
-      members.push(client.info === undefined ? { socket: client.id, token: hash } : { socket: client.id, token: hash, info: client.info });
-    }
-    return { sockets: members.length, tokens, members };
+    return presenceOf(this.#hub.members(host, channel) as Client[]);
   }
+
+  /**
+   * A member's own presence request answered in its protocol's words: the
+   * channel's members on this node, as presence() says them. The answer
+   * is kept until the channel's membership changes or a member's info does
+   * (a grant's info replaces the value: compared by identity).
+   */
+  presenceAnswer(client: Client, channel: string): string {
+    const key = channelKey(client.host, channel);
+    const render = client.protocol.presence;
+    const kept = this.#answers.get(key);
+    if (kept && kept.render === render && this.#current(kept, client.host, channel)) return kept.frame;
+    const members = this.#hub.members(client.host, channel) as Client[];
+    const frame = render(channel, presenceOf(members).members);
+    this.#forgetAnswer(client.host, channel);
+    this.#keepAnswer(key, { render, frame, members, infos: members.map((member) => member.info) });
+    return frame;
+  }
+
+  /** Whether a kept answer still says who is there: the same members (a count, as every join and leave drops it) with the same info. */
+  #current(kept: KeptAnswer, host: string, channel: string): boolean {
+    if (kept.members.length !== this.#hub.count(host, channel)) return false;
+    for (let i = 0; i < kept.members.length; i++) if (kept.members[i]!.info !== kept.infos[i]) return false;
+    return true;
+  }
+
+  #keepAnswer(key: string, answer: KeptAnswer): void {
+    if (answer.frame.length > KEPT_ANSWERS_CHARS) return;
+    this.#answers.set(key, answer);
+    this.#answersChars += answer.frame.length;
+    for (const [oldest, { frame }] of this.#answers) {
+      if (this.#answersChars <= KEPT_ANSWERS_CHARS) break;
+      this.#answers.delete(oldest);
+      this.#answersChars -= frame.length;
+    }
+  }
+
+  #forgetAnswer(host: string, channel: string): void {
+    if (this.#answers.size === 0) return;
+    const key = channelKey(host, channel);
+    const kept = this.#answers.get(key);
+    if (!kept) return;
+    this.#answers.delete(key);
+    this.#answersChars -= kept.frame.length;
+  }
+}
+
+/** Who is in a channel, of `clients`: tokens as their hashes, each hashed once however many of its sockets are there. */
+function presenceOf(clients: Client[]): Presence {
+  const members: Presence['members'] = [];
+  const tokens: Record<string, number> = {};
+  const hashes = new Map<string, string>();
+  for (const client of clients) {
+    let hash = hashes.get(client.token);
+    if (hash === undefined) {
+      hash = sha256Hex(client.token);
+      hashes.set(client.token, hash);
+    }
+    tokens[hash] = (tokens[hash] ?? 0) + 1;
+    members.push(client.info === undefined ? { socket: client.id, token: hash } : { socket: client.id, token: hash, info: client.info });
+  }
+  return { sockets: members.length, tokens, members };
 }

@@ -69,7 +69,7 @@ export class ClientRequests {
     if (request.op === 'subscribe' && request.signed) return this.#signedSubscribe(client, request);
     if (request.op === 'presence') {
       if (!client.channels?.has(channel)) return answer(protocol.error('presence is only for a channel this socket is in', channel));
-      return answer(protocol.presence(channel, channels.presence(client.host, channel).members));
+      return answer(channels.presenceAnswer(client, channel));
     }
     if (request.op === 'unsubscribe') {
       channels.leave(client, channel);

@@ -1,12 +1,13 @@
 // What a client may ask of the gateway on a clientChannels host: at most
-// limits.channelsPerSocket channels of its own choosing.
+// limits.channelsPerSocket channels of its own choosing, and presence
+// answers that are not rebuilt while nothing in the channel changed.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/config.ts';
 import { ConfigError } from '../../src/config/problems.ts';
 import type { HookContext } from '../../src/hooks/runners/module.ts';
 import { startCore } from '../support/core.ts';
-import type { Core } from '../support/core.ts';
+import type { Core, FakeSocket } from '../support/core.ts';
 
 const MODULE = { module: '/tmp/hooks.ts' };
 
@@ -18,6 +19,20 @@ function problems(file: Record<string, unknown>): string[] {
     throw error;
   }
   return [];
+}
+
+/** Counts every read of a client's token: building a presence answer hashes each member's. */
+function countTokenReads(socket: FakeSocket): { reads: number } {
+  const counter = { reads: 0 };
+  const token = socket.client.token;
+  Object.defineProperty(socket.client, 'token', {
+    configurable: true,
+    get() {
+      counter.reads++;
+      return token;
+    },
+  });
+  return counter;
 }
 
 describe('limits.channelsPerSocket in the config', () => {
@@ -109,5 +124,73 @@ describe('channels a client joins itself', () => {
     await core.settle();
     assert.deepEqual(s.take(), [{ wsgate: 'subscribed', channel: 'slow', ok: false, reason: 'a socket may be in at most 2 channels (limits.channelsPerSocket)' }]);
     assert.equal(core.gateway.cast('a.test', { kind: 'channel', channel: 'slow' }, 1, undefined), 0);
+  });
+});
+
+describe("a client's presence requests", () => {
+  let core: Core | undefined;
+  afterEach(async () => {
+    await core?.stop();
+    core = undefined;
+  });
+
+  const start = () =>
+    startCore({ hosts: { 'a.test': { ...MODULE, clientChannels: true } } }, {
+      'a.test': { connect: ({ token }: HookContext) => ({ channels: ['lobby'], info: { name: token } }), subscribe: () => true },
+    });
+
+  /** The members a presence request answers. */
+  const ask = async (c: Core, s: FakeSocket) => {
+    c.send(s, JSON.stringify({ wsgate: 'presence', channel: 'lobby' }));
+    await c.settle();
+    const frames = s.take() as Array<{ wsgate: string; members: unknown[] }>;
+    assert.equal(frames.length, 1);
+    assert.equal(frames[0]!.wsgate, 'presence');
+    return frames[0]!.members;
+  };
+  /** What GET /presence says of the channel, built anew. */
+  const bridge = async (c: Core) => (await c.gateway.presenceEverywhere('a.test', 'lobby')).value.members;
+
+  it('are answered again without hashing every member, and anew once someone joins, leaves, closes or changes its info', async () => {
+    core = start();
+    const [ann, bob, cy] = [await core.connect('a.test', 'ann'), await core.connect('a.test', 'bob'), await core.connect('a.test', 'cy')];
+    for (const s of [ann, bob, cy]) s.take();
+    const reads = [ann, bob, cy].map(countTokenReads);
+    const hashed = () => reads.reduce((sum, counter) => sum + counter.reads, 0);
+
+    const first = await ask(core, ann);
+    assert.deepEqual(first, await bridge(core));
+    assert.deepEqual(first.map((m) => (m as { info: unknown }).info), [{ name: 'ann' }, { name: 'bob' }, { name: 'cy' }]);
+    let before = hashed();
+    for (let i = 0; i < 5; i++) assert.deepEqual(await ask(core, bob), first);
+    assert.equal(hashed(), before, 'no token was read again');
+
+    // Each change gives the answer GET /presence gives, and that answer is then kept in turn.
+    const changes: Array<[string, () => Promise<void>]> = [
+      ['a join', async () => void (await core!.connect('a.test', 'dee'))],
+      ['a leave', async () => {
+        core!.send(cy, JSON.stringify({ wsgate: 'unsubscribe', channel: 'lobby' }));
+        await core!.settle();
+        cy.take();
+      }],
+      ['a close', async () => {
+        core!.gateway.closed(bob.client, 1000);
+        await core!.settle();
+      }],
+      ['an info', async () => ann.client.setInfo({ name: 'ann', away: true })],
+    ];
+    let previous = first;
+    for (const [what, change] of changes) {
+      await change();
+      ann.take();
+      const now = await ask(core, ann);
+      assert.notDeepEqual(now, previous, `${what} changes the answer`);
+      assert.deepEqual(now, await bridge(core), `after ${what}`);
+      before = hashed();
+      assert.deepEqual(await ask(core, ann), now);
+      assert.equal(hashed(), before, `after ${what}, the new answer is kept`);
+      previous = now;
+    }
+    assert.deepEqual(previous.map((m) => (m as { info: unknown }).info), [{ name: 'ann', away: true }, { name: 'dee' }]);
   });
 });
