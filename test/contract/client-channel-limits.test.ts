@@ -2,11 +2,9 @@
  * What a client may ask of the gateway on a clientChannels host, on the real
  * server with real sockets: at most limits.channelsPerSocket channels of its
  * own choosing (the app's joins count, and are never refused), and presence
- * requests that cost the server little once answered, with the same answer
- * GET /presence gives.
+ * requests answered from a kept frame that is the answer GET /presence gives.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
@@ -61,52 +59,38 @@ describe(`limits.channelsPerSocket on ${TARGET}`, { skip }, () => {
   });
 });
 
-/** CPU time the process has used so far, in clock ticks. */
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime: fields 14 and 15 of the line, 12 and 13 after the command's closing parenthesis.
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-describe(`presence requests on ${TARGET}`, { skip: skip ?? (existsSync('/proc/self/stat') ? undefined : 'no /proc to read CPU time from') }, () => {
-  it('cost the server far less than building the answer each time, and answer what GET /presence does', async () => {
+describe(`presence requests on ${TARGET}`, { skip }, () => {
+  // That a repeated request is not rebuilt is asserted in test/unit/client-channel-limits.test.ts (it reads no
+  // member's token); what it costs is a benchmark's to say, not a test's. Here: the kept answer is the right one.
+  it('answer what GET /presence does, asked again and after a member joins', async () => {
     const server = await startServer({ config: { hosts: { 'p.test': { module: HOOKS, clientChannels: true } } } });
-    const pid = server.child.pid!;
     const clients: Client[] = [];
+    const join = async (token: string) => {
+      const c = await connect(server.port, { host: 'p.test', token });
+      clients.push(c);
+      c.send(JSON.stringify({ wsgate: 'subscribe', channel: 'lobby' }));
+      assert.equal(JSON.parse(await c.next()).ok, true);
+      return c;
+    };
     try {
-      // Long tokens make each member's hash cost what a few thousand short ones would, with few sockets.
-      const members = 300;
-      for (let i = 0; i < members; i += 25) {
-        const batch = await Promise.all(Array.from({ length: Math.min(25, members - i) }, (_, j) => connect(server.port, { host: 'p.test', token: `p${i + j}-${'x'.repeat(6000)}` })));
-        clients.push(...batch);
-        for (const c of batch) c.send(JSON.stringify({ wsgate: 'subscribe', channel: 'lobby' }));
-        for (const c of batch) assert.equal(JSON.parse(await c.next()).ok, true);
-      }
+      for (let i = 0; i < 20; i++) await join(`p${i}`);
       const asker = clients[0]!;
       const presenceUrl = `${server.url}/presence?host=p.test&channel=lobby`;
-      const bridge = async () => (await (await fetch(presenceUrl)).json()) as { members: unknown[] };
+      const bridge = async () => ((await (await fetch(presenceUrl)).json()) as { members: unknown[] }).members;
       const asked = async (times: number) => {
         for (let i = 0; i < times; i++) asker.send(JSON.stringify({ wsgate: 'presence', channel: 'lobby' }));
         const answers: string[] = [];
         for (let i = 0; i < times; i++) answers.push(await asker.next());
         return answers;
       };
-      // Once each before measuring: code paths compiled, the first answer built.
-      const [first] = await asked(1);
-      const expected = (await bridge()).members;
-      assert.deepEqual(JSON.parse(first!), { wsgate: 'presence', channel: 'lobby', members: expected });
-      assert.equal(expected.length, members);
-
-      const times = 100;
-      const start = cpuTicks(pid);
-      const answers = await asked(times);
-      const forClients = cpuTicks(pid) - start;
-      for (const answer of answers) assert.equal(answer, first);
-      const built = cpuTicks(pid);
-      for (let i = 0; i < times; i++) assert.equal((await bridge()).members.length, members);
-      const forBridge = cpuTicks(pid) - built;
-      // GET /presence builds its answer every time; a client asking again must not make the server do that.
-      assert.ok(forClients * 4 < forBridge, `${times} presence requests took ${forClients} ticks of CPU, ${times} GET /presence ${forBridge}`);
+      const [first, ...again] = await asked(5);
+      assert.deepEqual(JSON.parse(first!), { wsgate: 'presence', channel: 'lobby', members: await bridge() });
+      assert.equal(JSON.parse(first!).members.length, 20);
+      for (const answer of again) assert.equal(answer, first);
+      await join('newcomer');
+      const [after] = await asked(1);
+      assert.deepEqual(JSON.parse(after!), { wsgate: 'presence', channel: 'lobby', members: await bridge() });
+      assert.equal(JSON.parse(after!).members.length, 21);
     } finally {
       for (const c of clients) c.ws.terminate();
       await server.stop();
