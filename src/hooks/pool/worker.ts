@@ -16,22 +16,7 @@
  * is read for that alone; a line that cannot be read while a job waits
  * behind (it may have been the answer), or output not read to its end,
  * counts as a start: the job fails rather than risk running again.
- *
- * Whose stderr: stdout and stderr are two pipes, read with no order between
- * them, and what a worker prints after an answer (a log line about the job
- * it just answered, a notice) is its own, not the next job's. A job is
- * charged the stderr read while PHP is known to be on it: from when it is
- * written, if the worker is idle and the pipes have been polled since its
- * last answer (or ready), so what it printed around that has been read;
- * otherwise (written ahead, or just as that answer came in) from its first
- * frame.
- * Stderr read while no job is known to run is logged as the worker's own.
- * Stderr read before a job's answer is that job's, even with another
- * written behind it: PHP takes up the next job only after printing the
- * answer, and both pipes are polled together, so what it prints after the
- * answer is in practice read after it.
  */
-import { setImmediate } from 'node:timers';
 import { LineSplitter, LineTooLong } from '../lines.ts';
 import type { Child, SpawnOptions } from '../../runtime/types.ts';
 import { jobFrame, lineText, parseFrame } from './frames.ts';
@@ -63,12 +48,10 @@ interface Current {
   stderr: string;
   /** PHP may have started it while it waited behind another (see the class comment); the head has started anyway. */
   maybeStarted?: true;
-  /** Nothing but this job can have printed the stderr read now (see the class comment). */
-  ownsStderr?: true;
 }
 
 const STDERR_CAP = 16 << 10;
-/** What a worker may have logged per second of the stderr no job owns (idle, booting, between jobs); the rest is counted, not logged. */
+/** What an idle or booting worker may have logged of its stderr per second; the rest is counted, not logged. */
 const IDLE_STDERR_PER_SECOND = 16 << 10;
 const RETIRE_GRACE_MS = 2000;
 
@@ -109,9 +92,6 @@ export class Worker {
   #stderrDropped = 0;
   /** Its stdout was read to the end: nothing it printed is left unseen. */
   #stdoutRead = false;
-  /** It answered or said ready this turn or the last: what it printed right after may not have been read yet. */
-  #settling = false;
-  #settledBy = 0;
   #bootStderr = '';
   #markReady!: () => void;
   #failBoot!: (error: Error) => void;
@@ -186,7 +166,6 @@ export class Worker {
     const id = `${this.number}.${this.#nextJob++}`;
     return new Promise<WorkerOutcome>((resolve) => {
       const current: Current = { id, onLine, resolve, timeoutMs, stderr: '' };
-      if (this.#inflight.length === 0 && !this.#settling) current.ownsStderr = true;
       this.#inflight.push(current);
       if (this.#inflight.length === 1) this.#arm(current);
       this.#child.stdin!.write(jobFrame(id, job.target, job.args, job.stream, job.params));
@@ -265,7 +244,6 @@ export class Worker {
       this.pipelines = frame.pipeline === true;
       this.state = 'idle';
       this.idleSince = Date.now();
-      this.#settle();
       this.#markReady();
       return;
     }
@@ -277,7 +255,6 @@ export class Worker {
       return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
     }
     if (frame.t === 'line') {
-      current.ownsStderr = true;
       current.onLine?.(lineText(frame.data));
       return;
     }
@@ -295,34 +272,21 @@ export class Worker {
     else if (this.state === 'busy') {
       this.state = 'idle';
       this.idleSince = Date.now();
-      this.#settle();
     }
     current.resolve(outcome);
   }
 
-  /**
-   * Two turns: the one that read the frame, and one more poll of the pipes
-   * for what the worker printed just after it. A job written meanwhile waits
-   * for its own first frame to be charged any stderr.
-   */
-  #settle(): void {
-    const mark = ++this.#settledBy;
-    this.#settling = true;
-    // Only the latest frame's turns end it: an earlier one's would cut this one's short.
-    setImmediate(() => setImmediate(() => mark === this.#settledBy && (this.#settling = false)));
-  }
-
   #onStderr(text: string): void {
     const current = this.#inflight[0];
-    if (current?.ownsStderr) {
+    if (current) {
       if (current.stderr.length < STDERR_CAP) current.stderr += text;
-      return;
+    } else {
+      if (this.state === 'booting' && this.#bootStderr.length < STDERR_CAP) this.#bootStderr += text;
+      this.#logStderr(text);
     }
-    if (this.state === 'booting' && this.#bootStderr.length < STDERR_CAP) this.#bootStderr += text;
-    this.#logStderr(text);
   }
 
-  /** Stderr no job owns goes to the log, at most IDLE_STDERR_PER_SECOND of it: a worker printing without end must not flood it. */
+  /** Stderr outside a job goes to the log, at most IDLE_STDERR_PER_SECOND of it: a worker printing without end must not flood it. */
   #logStderr(text: string): void {
     const second = Math.floor(performance.now() / 1000);
     if (second !== this.#stderrSecond) {
