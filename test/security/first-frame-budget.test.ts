@@ -47,9 +47,14 @@ esac
 exit 0
 `;
 
-/** A close as the client saw it. Deno drops a connection that still sends after close() (see auth.test.ts): only the log has the code there. */
+/**
+ * A close as the client saw it. Deno drops a connection whose client still
+ * sends after close() (see auth.test.ts), which these clients may or may not
+ * be doing by then: there the client sees the close or 1006, and the log
+ * has the code.
+ */
 function assertClosed(seen: { code: number; reason: string }, code: number, reason: string): void {
-  if (TARGET === 'deno') return assert.equal(seen.code, 1006);
+  if (TARGET === 'deno' && seen.code === 1006) return;
   assert.deepEqual(seen, { code, reason });
 }
 
