@@ -9,7 +9,8 @@ import type { CoreEvents, UpgradeRefusal } from './events.ts';
 import { BUSY } from './hook-calls.ts';
 import type { HookCalls } from './hook-calls.ts';
 import type { Hub } from './hub.ts';
-import { newSocketId, sha256Hex, shortHash } from './ids.ts';
+import { sha256Hex, shortHash } from './ids.ts';
+import { socketIdText } from './socket-ids.ts';
 import type { Routes } from './routes.ts';
 import type { Recovery } from './history/recovery.ts';
 import type { PathMatch } from '../config/paths.ts';
@@ -96,6 +97,25 @@ export class Admission {
    * the hook is cancelled and nothing is registered.
    */
   async authorize(host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: GoneSignal): Promise<Authorized | Refusal> {
+    const { hub } = this.#p;
+    // The auth hook is told the socket's id, so its place is taken now: given back unless the upgrade is accepted.
+    const serial = hub.reservations.reserve();
+    if (serial === undefined) {
+      this.refused({ host, kind: 'limit', reason: 'every socket place is taken', level: 'warn' });
+      return { status: 503, reason: 'the gateway is full; try again later' };
+    }
+    let accepted = false;
+    try {
+      const result = await this.#authorizeAt(serial, host, token, path, client, signal);
+      accepted = !('status' in result);
+      return result;
+    } finally {
+      if (accepted) hub.reservations.handOver(serial);
+      else hub.reservations.unreserve(serial);
+    }
+  }
+
+  async #authorizeAt(serial: number, host: string, token: string, path: PathMatch | undefined, client: ClientOptions, signal?: GoneSignal): Promise<Authorized | Refusal> {
     const { routes, hub, hooks, recovery } = this.#p;
     const route = routes.match(host);
     const tokenHash = sha256Hex(token);
@@ -103,7 +123,7 @@ export class Admission {
       this.refused({ host, token: shortHash(tokenHash), kind: 'host_not_configured', reason: 'host not configured', level: 'warn' });
       return { status: 401, reason: 'host not configured' };
     }
-    const authorized: Authorized = { id: newSocketId(), host: hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
+    const authorized: Authorized = { id: socketIdText(serial), serial, host: hub.hostName(host), token, tokenHash, route, params: path?.params, pathChannels: path?.channels.length ? path.channels : undefined, client };
     const outcome = await hooks.run(authorized, route, 'auth', undefined, undefined, signal);
     if (signal?.aborted) {
       this.refused({ host, socket: authorized.id, token: shortHash(tokenHash), kind: 'abandoned', reason: 'the client went away during auth', level: 'info' });

@@ -9,6 +9,7 @@ import type { Position, StoredStream } from './history/history.ts';
 import type { Grant } from '../hooks/runners/runner.ts';
 import type { Route } from './route.ts';
 import type { ClientProtocol, ParsedFrame } from './protocol.ts';
+import { socketIdText } from './socket-ids.ts';
 
 /** The protocol a connection speaks, as its upgrade chose it, and where it said it stopped in each stream. */
 export interface ClientOptions {
@@ -19,6 +20,8 @@ export interface ClientOptions {
 /** An upgrade whose auth said yes: what it learnt about the connection before it opens. */
 export interface Authorized {
   id: string;
+  /** Its place among the hub's sockets, which `id` spells (Hub.reserve()). */
+  serial: number;
   host: string;
   token: string;
   route: Route;
@@ -84,7 +87,8 @@ export interface RateLimits {
  * every event reads is a field, the rest is in `#rare`.
  */
 export class Client implements Socket {
-  readonly id: string;
+  /** Its place among the hub's sockets: its id is spelt from it when asked, not kept as a string. */
+  readonly serial: number;
   readonly host: string;
   readonly token: string;
   #route: Route;
@@ -104,7 +108,7 @@ export class Client implements Socket {
   #rare: Rare | undefined;
 
   constructor(authorized: Authorized) {
-    this.id = authorized.id;
+    this.serial = authorized.serial;
     this.host = authorized.host;
     this.token = authorized.token;
     this.#route = authorized.route;
@@ -117,6 +121,11 @@ export class Client implements Socket {
     if (authorized.client.recover) rare.recover = authorized.client.recover;
     if (authorized.stored) rare.stored = authorized.stored;
     this.#rare = rare;
+  }
+
+  /** Its id, as the contract spells it (a protocol with ids of its own overrides this). */
+  get id(): string {
+    return socketIdText(this.serial);
   }
 
   get #state(): number {

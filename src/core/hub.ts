@@ -1,11 +1,15 @@
 /**
- * The registry of open sockets, indexed by host, token and id, and every
+ * The registry of open sockets, by host, token and place (which a socket's
+ * id spells: socket-ids.ts), and every
  * write to them: a cast is serialised and encoded once, then handed to the
  * selected sockets (or, where the runtime has native topics, to the runtime
  * in one publish).
  */
 import { sha256Hex } from './ids.ts';
 import { KeyIndex } from './key-index.ts';
+import { SocketPlaces } from './socket-places.ts';
+import type { Reservations } from './socket-places.ts';
+import { serialOfId } from './socket-ids.ts';
 import { utf8Length } from './utf8.ts';
 import type { OutFrame, Wire } from '../runtime/types.ts';
 import type { Selection } from './targets.ts';
@@ -13,6 +17,8 @@ import type { ClientProtocol } from './protocol.ts';
 
 export interface Socket {
   readonly id: string;
+  /** What its id spells: its place among the hub's sockets (reserve() gave it). */
+  readonly serial: number;
   readonly host: string;
   readonly token: string;
   /** The runtime adapter's socket, written through the hub's Wire. */
@@ -95,7 +101,9 @@ const visitAll = (sockets: Socket[], visit: (socket: Socket) => void): void => {
 };
 
 export class Hub {
-  readonly #byId = new KeyIndex<Socket>();
+  readonly #places = new SocketPlaces<Socket>();
+  /** Where an upgrade takes its place, before its auth hook runs (it is told the id it spells). */
+  readonly reservations: Reservations = this.#places;
   readonly #byHost = new Map<string, HostGroup>();
   readonly #wire: Wire;
   readonly #onSlow: HubOptions['onSlow'];
@@ -110,7 +118,7 @@ export class Hub {
   }
 
   get size(): number {
-    return this.#byId.size;
+    return this.#places.size;
   }
 
   /** Open sockets of a host, and of one token on it. */
@@ -128,11 +136,13 @@ export class Hub {
   }
 
   get(id: string): Socket | undefined {
-    return this.#byId.get(id);
+    const serial = serialOfId(id);
+    return serial === undefined ? undefined : this.#places.get(serial);
   }
 
-  add(socket: Socket): void {
-    this.#byId.set(socket.id, socket);
+  /** Registers an opened socket in its place; false when its place was given up meanwhile (it opened too late). */
+  add(socket: Socket): boolean {
+    if (!this.#places.take(socket.serial, socket)) return false;
     let group = this.#byHost.get(socket.host);
     if (!group) {
       group = { host: socket.host, topic: `host:${socket.host}`, wrapped: new Map(), sockets: [], tokens: new KeyIndex(), channels: new Map() };
@@ -145,12 +155,13 @@ export class Hub {
     else group.tokens.set(socket.token, new Set([same, socket]));
     if (socket.aware && socket.protocol) group.wrapped.set(socket.protocol, (group.wrapped.get(socket.protocol) ?? 0) + 1);
     this.#wire.topics?.subscribe(socket.raw, topicOf(group.topic, socket));
+    return true;
   }
 
   /** Returns false when the socket was not registered (already removed). */
   remove(socket: Socket): boolean {
-    if (this.#byId.get(socket.id) !== socket) return false;
-    this.#byId.delete(socket.id);
+    if (this.#places.get(socket.serial) !== socket) return false;
+    this.#places.release(socket.serial);
     const group = this.#byHost.get(socket.host);
     if (!group) return true;
     // The last socket takes its place, so the list stays without holes.
@@ -183,7 +194,7 @@ export class Hub {
   /** Adds a registered socket to a channel of its host; false when it was a member already (or is not registered). */
   join(socket: Socket, channel: string): boolean {
     const group = this.#byHost.get(socket.host);
-    if (!group || this.#byId.get(socket.id) !== socket || socket.channels?.has(channel)) return false;
+    if (!group || this.#places.get(socket.serial) !== socket || socket.channels?.has(channel)) return false;
     (socket.channels ??= new Set()).add(channel);
     let members = group.channels.get(channel);
     if (!members) {
@@ -272,7 +283,7 @@ export class Hub {
       const channel = selection.kind === 'channel' ? selection.channel : undefined;
       const members = channel === undefined ? undefined : group.channels.get(channel);
       if (channel !== undefined && !members) return 0;
-      const skip = except === undefined ? undefined : this.#byId.get(except);
+      const skip = except === undefined ? undefined : this.get(except);
       const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
@@ -283,8 +294,9 @@ export class Hub {
     let wrapped: OutFrame | undefined;
     let wrappedFor: ClientProtocol | undefined;
     let sent = 0;
+    const skip = except === undefined ? undefined : this.get(except);
     this.#each(group, selection, (socket) => {
-      if (socket.id === except) return;
+      if (socket === skip) return;
       let bytes = out;
       if (socket.aware && wrap && socket.protocol) {
         if (wrappedFor !== socket.protocol) wrapped = this.#wire.encode(wrap((wrappedFor = socket.protocol)));
@@ -347,7 +359,7 @@ export class Hub {
         break;
       case 'sockets':
         for (const id of new Set(selection.ids)) {
-          const socket = this.#byId.get(id);
+          const socket = this.get(id);
           if (socket && socket.host === group.host) visit(socket);
         }
         break;
@@ -356,7 +368,9 @@ export class Hub {
 
   /** Every open socket, for shutdown. */
   all(): Socket[] {
-    return [...this.#byId.values()];
+    const out: Socket[] = [];
+    for (const group of this.#byHost.values()) for (const socket of group.sockets) out.push(socket);
+    return out;
   }
 
   /** Sockets and tokens per host, without hashing tokens (for /metrics). */

@@ -6,8 +6,8 @@ const pool = new Uint8Array(4096);
 let taken = pool.length;
 const codes = new Array<number>(16);
 
-/** A socket id: 16 lower-case hex characters from 8 random bytes, as one flat string (not a rope of pieces). */
-export function newSocketId(): string {
+/** 16 lower-case hex characters from 8 random bytes, as one flat string (not a rope of pieces): the demo pages' tokens and names. */
+export function randomHexId(): string {
   if (taken + 8 > pool.length) {
     crypto.getRandomValues(pool);
     taken = 0;

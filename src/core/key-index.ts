@@ -1,6 +1,6 @@
 /**
- * A string-keyed index for what there is one of per socket (sockets by id,
- * by token). It keeps its entries as the properties of an object with no
+ * A string-keyed index for what there is one of per socket (sockets by
+ * token). It keeps its entries as the properties of an object with no
  * prototype rather than in a Map: Bun's engine spends about 130 bytes per
  * Map entry (230 after churn) against about 57 per property, measured with
  * 10,000 keys (docs/BENCHMARKS.md, memory per idle socket). V8 spends

@@ -50,7 +50,13 @@ export class Lifecycle {
   open(client: Client, raw: unknown): Client {
     const { hub, routes, recovery, channels, events } = this.#p;
     client.attach(raw, routes.limits, performance.now());
-    hub.add(client);
+    if (!hub.add(client)) {
+      // Its place was given up while it took too long to open (socket-places.ts): it never counted, and no hook runs.
+      client.markClosed();
+      events.refused({ host: client.host, socket: client.id, kind: 'limit', reason: 'the socket opened too late', level: 'warn' }, routes.label(client.host));
+      hub.close(client, CLOSE_TRY_LATER, 'the socket opened too late; try again');
+      return client;
+    }
     events.opened(client, client.takeTokenHash() ?? sha256Hex(client.token), hub.size);
     recovery.replayTo(client);
     const granted = client.takeGranted();

@@ -66,7 +66,9 @@ export class Publishing implements BrokerHandler {
   castText(host: string, selection: Selection, frame: string, except: string | undefined): number {
     const sent = this.#p.broker.publish({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, () => this.#streamRef(host, selection));
     // Numbered by the broker, this node's copy comes back later: the sockets it will reach are those here now.
-    return sent ?? this.#p.hub.select(host, selection).filter((socket) => socket.id !== except).length;
+    if (sent !== undefined) return sent;
+    const skip = except === undefined ? undefined : this.#p.hub.get(except);
+    return this.#p.hub.select(host, selection).filter((socket) => socket !== skip).length;
   }
 
   /** The stream with history a cast goes to, for a broker that numbers it; undefined when it keeps none. */

@@ -4,7 +4,7 @@
  * over /ws/rooms/<room>: chat, who is online, and nothing lost over a drop.
  */
 import type { Context, Hono } from 'hono';
-import { newSocketId } from '../core/ids.ts';
+import { randomHexId } from '../core/ids.ts';
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -100,7 +100,7 @@ document.getElementById('send').onsubmit = (event) => {
 export function mountDemoPage(app: Hono): void {
   const page = (c: Context) => {
     if (!/(?:^|;\s*)token=/.test(c.req.header('cookie') ?? '')) {
-      c.header('Set-Cookie', `token=demo-${newSocketId()}; Path=/; SameSite=Lax; HttpOnly`);
+      c.header('Set-Cookie', `token=demo-${randomHexId()}; Path=/; SameSite=Lax; HttpOnly`);
     }
     return c.html(PAGE);
   };

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import type { PusherApp } from '../config/config.ts';
-import { newSocketId } from '../core/ids.ts';
+import { randomHexId } from '../core/ids.ts';
 import { signChannel } from '../protocols/pusher/signatures.ts';
 
 /** Where the page gets pusher-js when this gateway cannot serve it (a binary with no node_modules beside it). */
@@ -152,7 +152,7 @@ export function mountPusherDemo(app: Hono, demoApp: () => PusherApp | undefined)
     const socketId = String(form.socket_id ?? '');
     const channel = String(form.channel_name ?? '');
     if (channel !== CHANNEL || !/^\d+\.\d+$/.test(socketId)) return c.text('only presence-demo', 403);
-    const name = String(form.name ?? '').replace(/[^\w-]/g, '').slice(0, 40) || `guest-${newSocketId().slice(0, 5)}`;
+    const name = String(form.name ?? '').replace(/[^\w-]/g, '').slice(0, 40) || `guest-${randomHexId().slice(0, 5)}`;
     const channelData = JSON.stringify({ user_id: name, user_info: { name } });
     return c.json({ auth: signChannel(demo, socketId, channel, channelData), channel_data: channelData });
   });

@@ -22,7 +22,7 @@ import type { OutFrame, Wire } from '../../src/runtime/types.ts';
 import type { PusherApp } from '../../src/config/config.ts';
 import { PusherConnection } from '../../src/protocols/pusher/connection.ts';
 import { PUSHER } from '../../src/protocols/pusher/protocol.ts';
-import { pusherSocketId } from '../../src/protocols/pusher/socket-id.ts';
+import { pusherIdText } from '../../src/core/socket-ids.ts';
 import type { WSContext } from 'hono/ws';
 
 /** A Pusher app for the in-process core's tests: client events on, small limits. */
@@ -67,7 +67,7 @@ export interface Core {
   config: Config;
   lines: string[];
   /** Upgrades a client of `host` with `token` (plain, or aware with `recover`), through auth, and opens it. */
-  connect(host: string, token: string, options?: { aware?: boolean; path?: string }): Promise<FakeSocket>;
+  connect(host: string, token: string, options?: { aware?: boolean; path?: string; openLate?: boolean }): Promise<FakeSocket>;
   /** As connect(), for an upgrade that must be refused: the refusal. */
   refused(host: string, token: string): Promise<Refusal>;
   /** The client sends a text frame. */
@@ -112,7 +112,8 @@ export function startCore(file: Record<string, unknown>, hooks: Record<string, H
   const cast = moduleCast(gateway);
   gateway.reload(config, new Map<string, Route>(config.hosts.map((host) => [host.key, { config: host, runner: new ModuleRunner(hooks[host.key] ?? {}, cast) }])));
 
-  const upgrade = async (host: string, token: string, options: { aware?: boolean; path?: string } = {}): Promise<Authorized | Refusal> => {
+  /** openLate: its place is given up before it opens, as when it opens after HANDOVER_MS. */
+  const upgrade = async (host: string, token: string, options: { aware?: boolean; path?: string; openLate?: boolean } = {}): Promise<Authorized | Refusal> => {
     const admitted = gateway.admit(host, token);
     if ('refused' in admitted) return admitted.refused;
     try {
@@ -131,6 +132,7 @@ export function startCore(file: Record<string, unknown>, hooks: Record<string, H
     async connect(host, token, options) {
       const authorized = await upgrade(host, token, options);
       if ('status' in authorized) throw new Error(`refused: ${authorized.status} ${authorized.reason}`);
+      if (options?.openLate) gateway.hub.reservations.unreserve(authorized.serial);
       const socket = new FakeSocket();
       socket.client = new Client(authorized);
       gateway.open(socket.client, socket);
@@ -143,11 +145,13 @@ export function startCore(file: Record<string, unknown>, hooks: Record<string, H
       return authorized;
     },
     async connectPusher(app) {
-      const id = pusherSocketId();
       const route = gateway.route(app.host);
       if (!route) throw new Error(`no route for ${app.host}`);
+      const serial = gateway.hub.reservations.reserve()!;
+      gateway.hub.reservations.handOver(serial);
+      const id = pusherIdText(serial);
       const socket = new FakeSocket();
-      const connection = new PusherConnection(gateway, gateway.pusher, { id, host: app.host, token: id, tokenHash: '', route, client: { protocol: PUSHER } }, app);
+      const connection = new PusherConnection(gateway, gateway.pusher, { id, serial, host: app.host, token: id, tokenHash: '', route, client: { protocol: PUSHER } }, app);
       socket.client = connection;
       connection.onOpen(new Event('open'), { raw: socket } as unknown as WSContext<unknown>);
       await settle();

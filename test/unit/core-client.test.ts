@@ -6,7 +6,7 @@ import type { Authorized } from '../../src/core/client.ts';
 import type { Route } from '../../src/core/route.ts';
 import { AWARE, PLAIN } from '../../src/protocols/wsgate/protocol.ts';
 
-const authorized = (more: Partial<Authorized> = {}): Authorized => ({ id: 'a'.repeat(16), host: 'h', token: 't', route: {} as Route, tokenHash: 'hash', client: { protocol: PLAIN }, ...more });
+const authorized = (more: Partial<Authorized> = {}): Authorized => ({ id: 'a'.repeat(16), serial: 0, host: 'h', token: 't', route: {} as Route, tokenHash: 'hash', client: { protocol: PLAIN }, ...more });
 const limits = { messagesPerSecond: 10, messageBurst: 3 };
 
 describe('core Client', () => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Hub } from '../../src/core/hub.ts';
 import type { Socket } from '../../src/core/hub.ts';
 import { sha256Hex } from '../../src/core/ids.ts';
+import { socketIdText } from '../../src/core/socket-ids.ts';
 import type { OutFrame, Wire } from '../../src/runtime/types.ts';
 
 /** A fake runtime socket: what it was sent, and how much it pretends is still queued. */
@@ -52,10 +53,20 @@ function fakeWire(options: { topics?: boolean; encodeToBytes?: boolean } = {}): 
   return wire;
 }
 
-function socket(wire: { sockets: Set<Fake> }, id: string, host: string, token: string): Socket & { raw: Fake } {
+/** A socket with a place reserved in `hub`, as an accepted upgrade has. */
+function socket(wire: { sockets: Set<Fake> }, hub: Hub, host: string, token: string): Socket & { raw: Fake } {
   const raw: Fake = { inbox: [], buffered: 0, topics: new Set() };
   wire.sockets.add(raw);
-  return { id, host, token, raw };
+  const serial = hub.reservations.reserve()!;
+  hub.reservations.handOver(serial);
+  return { id: socketIdText(serial), serial, host, token, raw };
+}
+
+/** A removed fake socket back in the hub, in a new place, as a new upgrade would be. */
+function again(hub: Hub, s: Socket & { raw: Fake }): Socket & { raw: Fake } {
+  const serial = hub.reservations.reserve()!;
+  hub.reservations.handOver(serial);
+  return Object.assign(s, { serial, id: socketIdText(serial) });
 }
 
 for (const topics of [false, true]) {
@@ -63,10 +74,10 @@ for (const topics of [false, true]) {
     const wire = fakeWire({ topics, encodeToBytes: !topics });
     const slow: Array<[string, number]> = [];
     const hub = new Hub({ wire, sendBuffer: 1000, onSlow: (s, n) => void slow.push([s.id, n]) });
-    const a = socket(wire, 'a'.repeat(16), 'h', 't1');
-    const b = socket(wire, 'b'.repeat(16), 'h', 't1');
-    const c = socket(wire, 'c'.repeat(16), 'h', 't2');
-    const d = socket(wire, 'd'.repeat(16), 'other', 't1');
+    const a = socket(wire, hub, 'h', 't1');
+    const b = socket(wire, hub, 'h', 't1');
+    const c = socket(wire, hub, 'h', 't2');
+    const d = socket(wire, hub, 'other', 't1');
     for (const s of [a, b, c, d]) hub.add(s);
     const counts = () => [a, b, c, d].map((s) => s.raw.inbox.splice(0).length);
 
@@ -100,7 +111,7 @@ for (const topics of [false, true]) {
       counts();
     });
     it('a socket whose send throws is not counted', () => {
-      const broken = socket(wire, 'e'.repeat(16), 'h', 't3');
+      const broken = socket(wire, hub, 'h', 't3');
       broken.raw.broken = true;
       hub.add(broken);
       assert.equal(hub.cast('h', { kind: 'token', token: 't3' }, 'x'), 0);
@@ -127,7 +138,8 @@ for (const topics of [false, true]) {
       assert.equal(hub.countToken('h', 't1'), 1);
       assert.equal(hub.cast('h', { kind: 'token', token: 't1' }, 'x'), 1);
       assert.deepEqual(counts(), [1, 0, 0, 0]);
-      hub.add(b);
+      assert.equal(hub.add(b), false, 'a removed socket has given up its place');
+      hub.add(again(hub, b));
       assert.equal(hub.countToken('h', 't1'), 2);
     });
     it('casts to a channel: its members only, except one, exact counts; leaving and closing take sockets out', () => {
@@ -150,7 +162,7 @@ for (const topics of [false, true]) {
       assert.equal(hub.cast('h', { kind: 'channel', channel: 'room' }, 'x'), 0);
       assert.equal(hub.cast('other', { kind: 'channel', channel: 'room' }, 'x'), 1);
       hub.leave(d, 'room');
-      hub.add(c);
+      hub.add(again(hub, c));
       counts();
     });
     it('reports tokens by hash and forgets emptied groups', () => {
@@ -174,9 +186,8 @@ describe('Hub: a socket dropped in the middle of a cast', () => {
     // from fills its place with the last socket, which must have had the frame already and not get it twice.
     for (let dropped = 0; dropped < 5; dropped++) {
       const wire = fakeWire({ encodeToBytes: true });
-      let hub: Hub;
-      const sockets = Array.from({ length: 5 }, (_, i) => socket(wire, `${i}`.padStart(16, 's'), 'h', `t${i}`));
-      hub = new Hub({ wire, sendBuffer: 1000, onSlow: (s) => void hub.remove(s) });
+      const hub: Hub = new Hub({ wire, sendBuffer: 1000, onSlow: (s) => void hub.remove(s) });
+      const sockets = Array.from({ length: 5 }, (_, i) => socket(wire, hub, 'h', `t${i}`));
       for (const s of sockets) hub.add(s);
       sockets[dropped]!.raw.buffered = 5000;
       assert.equal(hub.cast('h', { kind: 'all' }, 'x'), 5, 'the dropped socket was written to before it went');
@@ -193,7 +204,7 @@ describe('Hub: a socket dropped in the middle of a cast', () => {
   it('sockets added and removed in any order are all reached, none twice', () => {
     const wire = fakeWire({ encodeToBytes: true });
     const hub = new Hub({ wire, sendBuffer: 1000, onSlow: () => {} });
-    const sockets = Array.from({ length: 40 }, (_, i) => socket(wire, `${i}`.padStart(16, '0'), 'h', `t${i % 7}`));
+    const sockets = Array.from({ length: 40 }, (_, i) => socket(wire, hub, 'h', `t${i % 7}`));
     const live = new Set<(typeof sockets)[number]>();
     for (const [i, s] of sockets.entries()) {
       hub.add(s);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { tokenFromCookie } from '../../src/http/cookies.ts';
-import { newSocketId } from '../../src/core/ids.ts';
+import { randomHexId } from '../../src/core/ids.ts';
 import { LineSplitter } from '../../src/hooks/lines.ts';
 import { createLogger, formatLine } from '../../src/ops/log.ts';
 import { hookArgv } from '../../src/hooks/runners/oneshot.ts';
@@ -70,7 +70,7 @@ describe('log lines', () => {
 
 describe('ids and version', () => {
   it('socket ids are 16 lower-case hex and differ', () => {
-    const ids = new Set(Array.from({ length: 1000 }, newSocketId));
+    const ids = new Set(Array.from({ length: 1000 }, randomHexId));
     assert.equal(ids.size, 1000);
     for (const id of ids) assert.match(id, /^[0-9a-f]{16}$/);
     // 1000 ids span more than one refill of the random pool, and use every hex digit.

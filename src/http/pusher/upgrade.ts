@@ -19,10 +19,13 @@ import { PusherConnection } from '../../protocols/pusher/connection.ts';
 import { PUSHER_CLOSE, pusherError } from '../../protocols/pusher/frames.ts';
 import type { PusherFront } from '../../protocols/pusher/front.ts';
 import { PUSHER } from '../../protocols/pusher/protocol.ts';
-import { pusherSocketId } from '../../protocols/pusher/socket-id.ts';
+import { pusherIdText } from '../../core/socket-ids.ts';
+import type { Hub } from '../../core/hub.ts';
 
 export interface PusherUpgradeGateway extends Connections {
   route(host: string): Route | undefined;
+  /** Places for sockets, which their ids spell. */
+  readonly hub: Pick<Hub, 'reservations'>;
   /** One string per host, as the hub holds it. */
   hostName(host: string): string;
 }
@@ -94,15 +97,22 @@ export function pusherUpgrade(gateway: PusherUpgradeGateway, front: PusherFront,
       gateway.refused({ host, kind: 'host_not_configured', reason: `the app's host ${host} is not configured`, level: 'warn' });
       return c.json({ status: 'error', message: 'the app is not served here' }, 503);
     }
-    const id = pusherSocketId();
+    const serial = gateway.hub.reservations.reserve();
+    if (serial === undefined) {
+      gateway.refused({ host, kind: 'limit', reason: 'every socket place is taken', level: 'warn' });
+      return c.json({ status: 'error', message: 'the gateway is full; try again later' }, 503);
+    }
+    const id = pusherIdText(serial);
     // A Pusher connection has no token: it is its own, so per-token limits never bind it.
     const admitted = gateway.admit(host, id);
     if ('refused' in admitted) {
+      gateway.hub.reservations.unreserve(serial);
       gateway.refused({ host, kind: 'limit', reason: admitted.refused.reason, level: 'warn' });
       return c.json({ status: 'error', message: admitted.refused.reason }, admitted.refused.status);
     }
     admitted.ticket.release();
-    const authorized: Authorized = { id, host: gateway.hostName(host), token: id, tokenHash: '', route, client: { protocol: PUSHER } };
+    gateway.hub.reservations.handOver(serial);
+    const authorized: Authorized = { id, serial, host: gateway.hostName(host), token: id, tokenHash: '', route, client: { protocol: PUSHER } };
     return upgradeWebSocket(c, new PusherConnection(gateway, front, authorized, app));
   };
 }

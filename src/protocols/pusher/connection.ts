@@ -42,6 +42,11 @@ export class PusherConnection extends Client {
   /** When it was pinged for being quiet; 0 once it says anything. */
   #pingedAt = 0;
 
+  /** Pusher's spelling of its id, which its token is too (its upgrade gave it both). */
+  override get id(): string {
+    return this.token;
+  }
+
   constructor(core: Connections, registry: PusherRegistry, authorized: Authorized, app: PusherApp) {
     super(authorized);
     this.core = core;
