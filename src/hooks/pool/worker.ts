@@ -16,16 +16,7 @@
  * is read for that alone; a line that cannot be read while a job waits
  * behind (it may have been the answer), or output not read to its end,
  * counts as a start: the job fails rather than risk running again.
- *
- * Whose stderr: stdout and stderr are two pipes read with no order between
- * them, and what a worker prints just after an answer (or at boot, before
- * its ready) is read just after it. Stderr read in the two turns after a
- * ready or an answer is the worker's own (logged as `worker stderr`), unless
- * the job at the head already sent a frame; after them it is the head job's,
- * whose failure line carries it (the contract's "logged with the hook's
- * stderr").
  */
-import { setImmediate } from 'node:timers';
 import { LineSplitter, LineTooLong } from '../lines.ts';
 import type { Child, SpawnOptions } from '../../runtime/types.ts';
 import { jobFrame, lineText, parseFrame } from './frames.ts';
@@ -57,8 +48,6 @@ interface Current {
   stderr: string;
   /** PHP may have started it while it waited behind another (see the class comment); the head has started anyway. */
   maybeStarted?: true;
-  /** It sent a frame: stderr read now is its own even right after the answer before it. */
-  running?: true;
 }
 
 const STDERR_CAP = 16 << 10;
@@ -104,9 +93,6 @@ export class Worker {
   /** Its stdout was read to the end: nothing it printed is left unseen. */
   #stdoutRead = false;
   #bootStderr = '';
-  /** It said ready or answered this turn or the last: stderr read now is its own (see the class comment). */
-  #settling = false;
-  #settledBy = 0;
   #markReady!: () => void;
   #failBoot!: (error: Error) => void;
 
@@ -258,7 +244,6 @@ export class Worker {
       this.pipelines = frame.pipeline === true;
       this.state = 'idle';
       this.idleSince = Date.now();
-      this.#settle();
       this.#markReady();
       return;
     }
@@ -270,7 +255,6 @@ export class Worker {
       return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
     }
     if (frame.t === 'line') {
-      current.running = true;
       current.onLine?.(lineText(frame.data));
       return;
     }
@@ -281,7 +265,6 @@ export class Worker {
   #finish(outcome: WorkerOutcome): void {
     const current = this.#inflight.shift();
     if (!current) return;
-    this.#settle();
     clearTimeout(current.timer);
     if (current.stderr) outcome.stderr = current.stderr.trim();
     const next = this.#inflight[0];
@@ -293,16 +276,9 @@ export class Worker {
     current.resolve(outcome);
   }
 
-  /** Two turns: the one that read the frame, and one more poll of the pipes. Only the latest frame's turns end it. */
-  #settle(): void {
-    const mark = ++this.#settledBy;
-    this.#settling = true;
-    setImmediate(() => setImmediate(() => mark === this.#settledBy && (this.#settling = false)));
-  }
-
   #onStderr(text: string): void {
     const current = this.#inflight[0];
-    if (current && (!this.#settling || current.running)) {
+    if (current) {
       if (current.stderr.length < STDERR_CAP) current.stderr += text;
     } else {
       if (this.state === 'booting' && this.#bootStderr.length < STDERR_CAP) this.#bootStderr += text;
