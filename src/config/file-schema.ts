@@ -48,11 +48,7 @@ type FileFields = v.InferOutput<ReturnType<typeof fileFields>>;
 function resolveHosts(hosts: { key: string; draft: HostDraft }[], file: FileFields): HostConfig[] {
   const { origins, tokenFrom, tokenName, authTimeout, clientChannels, channels, history, replay } = file;
   const top: HostDefaults = { php: file.php, timeout: file.timeout, pool: file.pool, shared: { origins, tokenFrom, tokenName, authTimeout, clientChannels, channels, history, replay } };
-  const channelsPerSocket = file.limits.channelsPerSocket ?? DEFAULTS.limits.channelsPerSocket;
-  return hosts.map(({ key, draft }) => {
-    const host = draft(key, top);
-    return host.clientChannels ? { ...host, channelsPerSocket } : host;
-  });
+  return hosts.map(({ key, draft }) => draft(key, top));
 }
 
 /** Hosts that share an app share its pool, so they must agree on its settings. */

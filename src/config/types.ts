@@ -76,8 +76,6 @@ export interface HostConfig {
   origins?: string[];
   /** Clients may send {"wsgate": "subscribe" | "unsubscribe", "channel": ...}; joining is checked by the subscribe hook. */
   clientChannels?: boolean;
-  /** With clientChannels: limits.channelsPerSocket, here so the core reads it from the client's route (and a reload's new value with it). */
-  channelsPerSocket?: number;
   /** Options by channel pattern (the host's own, else the global ones). */
   channels?: ChannelRule[];
   /** History of host-wide and token casts (streams "@all" and "@token"). */

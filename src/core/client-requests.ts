@@ -13,9 +13,9 @@ import type { Hub } from './hub.ts';
 import type { ClientRequest, ParsedFrame } from './protocol.ts';
 import type { Recovery } from './history/recovery.ts';
 import { streamKey } from './history/history.ts';
+import type { Routes } from './routes.ts';
 import type { Selection } from './targets.ts';
 import { channelRule } from '../config/channel-rules.ts';
-import { DEFAULTS } from '../config/defaults.ts';
 import { refuses } from '../hooks/runners/runner.ts';
 
 /**
@@ -24,8 +24,7 @@ import { refuses } from '../hooks/runners/runner.ts';
  * joined it to (path, grants, the bridge) too, though the app's own joins
  * are never refused. A channel it is in already costs nothing more.
  */
-function channelsFull(client: Client, channel: string): string | undefined {
-  const max = client.route.config.channelsPerSocket ?? DEFAULTS.limits.channelsPerSocket;
+function channelsFull(client: Client, channel: string, max: number): string | undefined {
   const size = client.channels?.size ?? 0;
   if (size < max || client.channels?.has(channel)) return undefined;
   return `a socket may be in at most ${max} channels (limits.channelsPerSocket)`;
@@ -33,6 +32,8 @@ function channelsFull(client: Client, channel: string): string | undefined {
 
 export interface ClientRequestsParts {
   hub: Hub;
+  /** The limits as configured now: a reload's new ones apply to the next subscribe. */
+  routes: Pick<Routes, 'limits'>;
   hooks: HookCalls;
   channels: Channels;
   recovery: Recovery;
@@ -78,7 +79,7 @@ export class ClientRequests {
     }
     if (!client.route.config.clientChannels) return answer(protocol.subscribeRefused(channel, 'this host does not let clients choose channels ("clientChannels")'));
     // Before the hook, so a client at its limit costs no hook run.
-    const full = channelsFull(client, channel);
+    const full = channelsFull(client, channel, this.#p.routes.limits.channelsPerSocket);
     if (full) {
       events.notice({ kind: 'subscribe', client, channel, refused: true });
       return answer(protocol.subscribeRefused(channel, full));
@@ -87,7 +88,7 @@ export class ClientRequests {
     // Only a hook that ran and said yes lets a client in: a failure or a full hook queue refuses.
     const refused = result === undefined || result === BUSY || refuses(result);
     // The app may have joined it to more channels while the hook ran: the limit is checked again.
-    const fullNow = refused ? undefined : channelsFull(client, channel);
+    const fullNow = refused ? undefined : channelsFull(client, channel, this.#p.routes.limits.channelsPerSocket);
     events.notice({ kind: 'subscribe', client, channel, refused: refused || fullNow !== undefined });
     if (!client.open) return;
     if (refused) return answer(protocol.subscribeRefused(channel, result === undefined ? 'the subscribe hook failed' : result === BUSY ? 'the gateway is busy; try again later' : 'refused'));
