@@ -17,13 +17,10 @@ import type { Selection } from './targets.ts';
 import { sha256Hex } from './ids.ts';
 import { channelRule } from '../config/channel-rules.ts';
 
-/** A channel's answer to its members' presence requests, as last rendered, with what it was rendered from. */
+/** A channel's answer to its members' presence requests, as last rendered, and in whose words. */
 interface KeptAnswer {
   render: ClientProtocol['presence'];
   frame: string;
-  members: Client[];
-  /** Each member's info when it was rendered, in the order of `members`. */
-  infos: unknown[];
 }
 
 /**
@@ -45,7 +42,8 @@ export class Channels {
   /**
    * Presence answers by channel: rendering one hashes the token of every
    * member, tens of milliseconds for a few thousand, and a client may ask as
-   * often as it may send. Dropped when someone joins or leaves the channel.
+   * often as it may send. Dropped whenever it would say something else:
+   * someone joins or leaves the channel, or a member's info changes.
    */
   readonly #answers = new Map<string, KeptAnswer>();
   #answersChars = 0;
@@ -198,6 +196,16 @@ export class Channels {
     return clients.length;
   }
 
+  /**
+   * A member's info replaced (its connect hook answers after it joined the
+   * channels of its path and auth): the kept answers that said the old one
+   * are dropped, as nothing else would tell them.
+   */
+  setInfo(client: Client, info: unknown): void {
+    client.setInfo(info);
+    if (client.channels) for (const channel of client.channels) this.#forgetAnswer(client.host, channel);
+  }
+
   /** Who is in a channel on this node: each client with its token's hash and its info, and clients per token hash. */
   presence(host: string, channel: string): Presence {
     return presenceOf(this.#hub.members(host, channel) as Client[]);
@@ -205,27 +213,20 @@ export class Channels {
 
   /**
    * A member's own presence request answered in its protocol's words: the
-   * channel's members on this node, as presence() says them. The answer
-   * is kept until the channel's membership changes or a member's info does
-   * (a grant's info replaces the value: compared by identity).
+   * channel's members on this node, as presence() says them. The answer is
+   * kept until it is dropped (#enter, departed, setInfo): members on other
+   * nodes are not in it, so only this node's changes can make it wrong.
    */
   presenceAnswer(client: Client, channel: string): string {
     const key = channelKey(client.host, channel);
     const render = client.protocol.presence;
     const kept = this.#answers.get(key);
-    if (kept && kept.render === render && this.#current(kept, client.host, channel)) return kept.frame;
-    const members = this.#hub.members(client.host, channel) as Client[];
-    const frame = render(channel, presenceOf(members).members);
+    // A channel may hold clients of another protocol: they are answered in their own words.
+    if (kept && kept.render === render) return kept.frame;
+    const frame = render(channel, this.presence(client.host, channel).members);
     this.#forgetAnswer(client.host, channel);
-    this.#keepAnswer(key, { render, frame, members, infos: members.map((member) => member.info) });
+    this.#keepAnswer(key, { render, frame });
     return frame;
-  }
-
-  /** Whether a kept answer still says who is there: the same members (a count, as every join and leave drops it) with the same info. */
-  #current(kept: KeptAnswer, host: string, channel: string): boolean {
-    if (kept.members.length !== this.#hub.count(host, channel)) return false;
-    for (let i = 0; i < kept.members.length; i++) if (kept.members[i]!.info !== kept.infos[i]) return false;
-    return true;
   }
 
   #keepAnswer(key: string, answer: KeptAnswer): void {

@@ -78,7 +78,7 @@ export class Lifecycle {
       }
       const grant = this.#p.hooks.grant(client, 'connect', result);
       if (!grant) return;
-      if (grant.info !== undefined) client.setInfo(grant.info);
+      if (grant.info !== undefined) channels.setInfo(client, grant.info);
       channels.joinAll(client, grant.channels);
     });
     return client;

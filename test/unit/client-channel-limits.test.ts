@@ -174,7 +174,7 @@ describe("a client's presence requests", () => {
   /** What GET /presence says of the channel, built anew. */
   const bridge = async (c: Core) => (await c.gateway.presenceEverywhere('a.test', 'lobby')).value.members;
 
-  it('are answered again without hashing every member, and anew once someone joins, leaves, closes or changes its info', async () => {
+  it('are answered again without hashing every member, and anew once someone joins, leaves or closes', async () => {
     core = start();
     const [ann, bob, cy] = [await core.connect('a.test', 'ann'), await core.connect('a.test', 'bob'), await core.connect('a.test', 'cy')];
     for (const s of [ann, bob, cy]) s.take();
@@ -200,7 +200,6 @@ describe("a client's presence requests", () => {
         core!.gateway.closed(bob.client, 1000);
         await core!.settle();
       }],
-      ['an info', async () => ann.client.setInfo({ name: 'ann', away: true })],
     ];
     let previous = first;
     for (const [what, change] of changes) {
@@ -214,6 +213,37 @@ describe("a client's presence requests", () => {
       assert.equal(hashed(), before, `after ${what}, the new answer is kept`);
       previous = now;
     }
-    assert.deepEqual(previous.map((m) => (m as { info: unknown }).info), [{ name: 'ann', away: true }, { name: 'dee' }]);
+    assert.deepEqual(previous.map((m) => (m as { info: unknown }).info), [{ name: 'ann' }, { name: 'dee' }]);
+  });
+
+  it("are answered anew once a member's info comes after it joined: its connect hook answers after its path's channels", async () => {
+    let letEveIn!: () => void;
+    const eveConnects = new Promise<void>((resolve) => (letEveIn = resolve));
+    core = startCore({ paths: { '/websocket': {}, '/lobby': { channels: ['lobby'] } }, hosts: { 'a.test': { ...MODULE, clientChannels: true } } }, {
+      'a.test': {
+        connect: async ({ token }: HookContext) => {
+          if (token === 'eve') await eveConnects;
+          return { channels: ['lobby'], info: { name: token } };
+        },
+        subscribe: () => true,
+      },
+    });
+    const ann = await core.connect('a.test', 'ann');
+    const eve = await core.connect('a.test', 'eve', { path: '/lobby' });
+    for (const s of [ann, eve]) s.take();
+    const infos = (members: unknown[]) => members.map((m) => (m as { info?: unknown }).info);
+    const before = await ask(core, ann);
+    assert.deepEqual(infos(before), [{ name: 'ann' }, undefined], 'in the lobby by its path, its connect hook still running');
+    assert.deepEqual(await ask(core, ann), before);
+
+    letEveIn();
+    await core.settle();
+    const reads = [ann, eve].map(countTokenReads);
+    const now = await ask(core, ann);
+    assert.deepEqual(infos(now), [{ name: 'ann' }, { name: 'eve' }]);
+    assert.deepEqual(now, await bridge(core));
+    const hashed = reads.reduce((sum, counter) => sum + counter.reads, 0);
+    assert.deepEqual(await ask(core, ann), now);
+    assert.equal(reads.reduce((sum, counter) => sum + counter.reads, 0), hashed, 'the new answer is kept in turn');
   });
 });
