@@ -63,9 +63,12 @@ export class SocketPlaces<T extends object> implements Reservations {
   #nonces = new Uint32Array(1024);
   /** Places given up, oldest first: a place is used again as late as can be, so a kept id stays unused longer. */
   #free = new NumberQueue();
-  /** Serials handed over, with when each stops waiting for its open. */
+  /**
+   * Places handed over, oldest first, as pairs in turn: when it stops
+   * waiting for its open, then its serial. One queue without an object per
+   * upgrade, and the deadline first so it is the one peeked at.
+   */
   #handedOver = new NumberQueue();
-  #deadlines = new NumberQueue();
   #taken = 0;
   readonly #now: () => number;
 
@@ -97,8 +100,8 @@ export class SocketPlaces<T extends object> implements Reservations {
   }
 
   handOver(serial: number): void {
+    this.#handedOver.push(this.#now() + HANDOVER_MS);
     this.#handedOver.push(serial);
-    this.#deadlines.push(this.#now() + HANDOVER_MS);
   }
 
   unreserve(serial: number): void {
@@ -142,10 +145,9 @@ export class SocketPlaces<T extends object> implements Reservations {
   /** Gives up the places handed over that never opened in time. */
   #expire(): void {
     const now = this.#now();
-    for (let deadline = this.#deadlines.peek(); deadline !== undefined && deadline <= now; deadline = this.#deadlines.peek()) {
-      this.#deadlines.shift();
-      const serial = this.#handedOver.shift()!;
-      this.unreserve(serial);
+    for (let deadline = this.#handedOver.peek(); deadline !== undefined && deadline <= now; deadline = this.#handedOver.peek()) {
+      this.#handedOver.shift();
+      this.unreserve(this.#handedOver.shift()!);
     }
   }
 }

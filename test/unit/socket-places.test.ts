@@ -85,6 +85,42 @@ describe('socket places', () => {
     assert.equal(places.get(opened), socket, 'an open socket keeps its place');
     assert.equal(places.size, 1);
   });
+
+  it('give back each place handed over at its own deadline, however many wait and however they are read', () => {
+    let now = 0;
+    const places = new SocketPlaces<object>(() => now);
+    const handed: number[] = [];
+    const sockets = new Map<number, object>();
+    for (let i = 0; i < 3000; i++) {
+      const serial = places.reserve()!;
+      places.handOver(serial);
+      handed.push(serial);
+      if (i % 3 === 0) {
+        const socket = {};
+        places.take(serial, socket);
+        sockets.set(i, socket);
+      }
+      now++;
+    }
+    // A few at a time, so the waiting ones are read on past where their queue is compacted.
+    const due = 2000;
+    for (let passed = 7; passed < due; passed += 7) {
+      now = HANDOVER_MS + passed - 1;
+      places.release(places.reserve()!);
+    }
+    now = HANDOVER_MS + due - 1;
+    places.release(places.reserve()!);
+    for (let i = 0; i < handed.length; i++) {
+      if (sockets.has(i)) continue;
+      const socket = {};
+      assert.equal(places.take(handed[i]!, socket), i >= due, `handed over ${i}`);
+      if (i >= due) sockets.set(i, socket);
+    }
+    now += 2 * HANDOVER_MS;
+    places.release(places.reserve()!);
+    for (const [i, socket] of sockets) assert.equal(places.get(handed[i]!), socket, `opened ${i}`);
+    assert.equal(places.size, sockets.size);
+  });
 });
 
 describe('an accepted upgrade whose socket opens after its place was given up', () => {
