@@ -97,7 +97,7 @@ type WithHeartbeat = (Redis | Cluster) & { wsgateHeartbeat(key: string, node: st
 const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
 
 /** Options that the connections of one target share, whatever their role. */
-function targetOptions(target: RedisTarget & { kind: 'sentinel' | 'cluster' }): RedisOptions {
+function targetOptions(target: RedisTarget & { kind: 'sentinel' | 'cluster' | 'socket' }): RedisOptions {
   const { username, password } = target;
   return { ...(username !== undefined && { username }), ...(password !== undefined && { password }), ...(target.kind === 'cluster' && target.tls && { tls: {} }) };
 }
@@ -114,6 +114,7 @@ export function redisOpener(url: string): (options: RedisOptions) => Redis | Clu
   const target = parseRedisUrl(url);
   if ('problem' in target) throw new Error(`cluster.redis: ${target.problem}`);
   if (target.kind === 'single') return (options) => new Redis(target.url, options);
+  if (target.kind === 'socket') return (options) => new Redis({ ...options, ...targetOptions(target), path: target.path, ...(target.db !== undefined && { db: target.db }) });
   if (target.kind === 'sentinel') {
     const { sentinels, name, sentinelPassword } = target;
     return (options) => new Redis({ ...options, ...targetOptions(target), sentinels, name, sentinelPassword, failoverDetector: true });

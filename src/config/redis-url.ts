@@ -5,6 +5,7 @@
  *   redis://[user:password@]host:port[/db]          one instance (rediss:// for TLS)
  *   redis+sentinel://[user:password@]host:port[,host:port...]/<master name>[?sentinelPassword=...]
  *   redis+cluster://[user:password@]host:port[,host:port...]   a Redis Cluster (rediss+cluster:// for TLS)
+ *   unix:///path/to/redis.sock[?db=N&username=...&password=...]   one instance on this machine, by its Unix socket
  *
  * For a Sentinel group the user and password are the master's (and its
  * replicas'); sentinels that ask for a password of their own take
@@ -29,12 +30,13 @@ export type RedisTarget = (
   | { kind: 'single'; url: string }
   | ({ kind: 'sentinel'; sentinels: RedisAddress[]; name: string; sentinelPassword?: string } & Credentials)
   | ({ kind: 'cluster'; nodes: RedisAddress[]; tls: boolean } & Credentials)
+  | ({ kind: 'socket'; path: string; db?: number } & Credentials)
 ) & { prefix?: string };
 
 const SENTINEL_PORT = 26379;
 const REDIS_PORT = 6379;
 
-const EXAMPLES = '"redis://127.0.0.1:6379", "redis+sentinel://host:26379,host:26380/<master name>" or "redis+cluster://host:7000,host:7001"';
+const EXAMPLES = '"redis://127.0.0.1:6379", "unix:///run/redis/redis.sock", "redis+sentinel://host:26379,host:26380/<master name>" or "redis+cluster://host:7000,host:7001"';
 
 /** `host:port` entries separated by commas, a port left out being `defaultPort`. */
 function parseAddresses(list: string, defaultPort: number, what: string): RedisAddress[] | { problem: string } {
@@ -110,6 +112,7 @@ export function parseRedisUrl(url: string): RedisTarget | { problem: string } {
     if (given.has('prefix')) target.prefix = given.get('prefix');
     return target;
   }
+  if (url.startsWith('unix:')) return parseSocket(url);
   if (url.startsWith('redis+sentinel:')) return { problem: 'expected a Sentinel URL such as "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster"' };
   if (/^rediss?\+cluster:/.test(url)) return { problem: 'expected a Redis Cluster URL such as "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"' };
   return { problem: `expected a Redis URL such as ${EXAMPLES}` };
@@ -129,6 +132,34 @@ function parseSingle(url: string): RedisTarget | { problem: string } {
   return { kind: 'single', url: parsed.href, prefix };
 }
 
+/**
+ * A Unix socket: the path is everything up to the query, which holds what a
+ * URL of this form has no other place for (a userinfo before an empty host
+ * is no URL), as redis-py spells it.
+ */
+function parseSocket(url: string): RedisTarget | { problem: string } {
+  const parsed = /^unix:\/\/(\/[^?#]*)(?:\?([^#]*))?$/.exec(url);
+  if (!parsed || parsed[1] === '/') return { problem: 'expected a Unix socket URL such as "unix:///run/redis/redis.sock" (an absolute path after unix://)' };
+  const given = options(parsed[2], ['db', 'username', 'password', 'prefix'], 'Unix socket');
+  if ('problem' in given) return given;
+  let path: string;
+  try {
+    path = decodeURIComponent(parsed[1]!);
+  } catch {
+    return { problem: 'expected the socket\'s path percent-encoded (a "%" must start %XX)' };
+  }
+  const target: RedisTarget = { kind: 'socket', path };
+  const db = given.get('db');
+  if (db !== undefined) {
+    if (!/^\d{1,5}$/.test(db)) return { problem: `expected db as a number, got ${JSON.stringify(db.slice(0, 20))}` };
+    target.db = Number(db);
+  }
+  if (given.has('username')) target.username = given.get('username');
+  if (given.has('password')) target.password = given.get('password');
+  if (given.has('prefix')) target.prefix = given.get('prefix');
+  return target;
+}
+
 /** The URL fit for a log line or `check`: passwords replaced by ***. */
 export function redactRedisUrl(url: string): string {
   const target = parseRedisUrl(url);
@@ -137,6 +168,14 @@ export function redactRedisUrl(url: string): string {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     return parsed.href;
+  }
+  if (target.kind === 'socket') {
+    const query = new URLSearchParams();
+    if (target.db !== undefined) query.set('db', String(target.db));
+    if (target.username !== undefined) query.set('username', target.username);
+    if (target.password !== undefined) query.set('password', '***');
+    if (target.prefix !== undefined) query.set('prefix', target.prefix);
+    return `unix://${encodeURI(target.path)}${query.size ? `?${query}` : ''}`;
   }
   const user = target.username ? encodeURIComponent(target.username) : '';
   const auth = target.password !== undefined ? `${user}:***@` : user ? `${user}@` : '';

@@ -14,6 +14,22 @@ describe('the cluster\'s Redis URL', () => {
     assert.deepEqual(parseRedisUrl('rediss://:pw@redis.example.com:6380/2'), { kind: 'single', url: 'rediss://:pw@redis.example.com:6380/2' });
   });
 
+  it('names one instance on this machine by its Unix socket, with the db and credentials in the query', () => {
+    assert.deepEqual(parseRedisUrl('unix:///run/redis/redis.sock'), { kind: 'socket', path: '/run/redis/redis.sock' });
+    assert.deepEqual(parseRedisUrl('unix:///var/run/my%20redis.sock?db=3&username=app&password=p%40ss&prefix=shop:'), {
+      kind: 'socket',
+      path: '/var/run/my redis.sock',
+      db: 3,
+      username: 'app',
+      password: 'p@ss',
+      prefix: 'shop:',
+    });
+    assert.equal(clusterPrefix('unix:///r.sock?prefix=a:', undefined), 'a:');
+    assert.equal(busPrefix('unix:///r.sock', 'x:'), 'x:');
+    assert.equal(redactRedisUrl('unix:///var/run/my%20redis.sock?db=3&password=secret&prefix=a:'), 'unix:///var/run/my%20redis.sock?db=3&password=***&prefix=a%3A');
+    assert.equal(redactRedisUrl('unix:///r.sock'), 'unix:///r.sock');
+  });
+
   it('names a Sentinel group: its sentinels, the master\'s name, the master\'s credentials and the sentinels\' password', () => {
     assert.deepEqual(parseRedisUrl('redis+sentinel://127.0.0.1:26379,[::1]:26380,sentinel.example.com/mymaster'), {
       kind: 'sentinel',
@@ -61,7 +77,12 @@ describe('the cluster\'s Redis URL', () => {
 
   it('says what is wrong with a URL it cannot use, quoting no password', () => {
     for (const [url, problem] of [
-      ['http://127.0.0.1:6379', /expected a Redis URL such as "redis:\/\/127.0.0.1:6379", "redis\+sentinel:.*" or "redis\+cluster:/],
+      ['http://127.0.0.1:6379', /expected a Redis URL such as "redis:\/\/127.0.0.1:6379", "unix:\/\/\/run\/redis\/redis.sock", "redis\+sentinel:.*" or "redis\+cluster:/],
+      ['unix://relative/redis.sock', /expected a Unix socket URL such as "unix:\/\/\/run\/redis\/redis.sock"/],
+      ['unix:///', /expected a Unix socket URL/],
+      ['unix:///r.sock?db=two', /expected db as a number/],
+      ['unix:///r.sock?password=secret-pw&tls=1', /unknown option "tls" in the Unix socket URL \(known: db, username, password, prefix\)/],
+      ['unix:///r%zz.sock?password=secret-pw', /expected the socket's path percent-encoded/],
       ['redis+cluster://', /expected a Redis Cluster URL such as/],
       ['redis+cluster://a:0,b:1', /expected cluster nodes as host:port/],
       ['redis+cluster://:secret-pw@h:1?db=2', /unknown option "db" in the Redis Cluster URL \(known: prefix\)/],
