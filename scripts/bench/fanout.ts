@@ -383,7 +383,7 @@ async function measure(target: Target, pass: number): Promise<Result> {
     };
     console.error(
       `  cpu ${result.cpuPerFrameUs.toFixed(2)} us/frame (${castTicks} ticks), latency median ${result.latencyMedianMs.toFixed(2)} ms, ` +
-        `${result.memPerSocketKb.toFixed(1)} KB/socket (anonymous ${result.anonPerSocketKb.toFixed(1)})${SETTLE_S > 0 ? ` (${result.memSettledPerSocketKb.toFixed(1)} after ${SETTLE_S} s)` : ''}, client ${result.clientCpuPerFrameUs.toFixed(2)} us/frame`,
+        `${result.memPerSocketKb.toFixed(2)} KB/socket (anonymous ${result.anonPerSocketKb.toFixed(2)})${SETTLE_S > 0 ? ` (${result.memSettledPerSocketKb.toFixed(2)} after ${SETTLE_S} s)` : ''}, client ${result.clientCpuPerFrameUs.toFixed(2)} us/frame`,
     );
     return result;
   } catch (error) {
@@ -439,10 +439,10 @@ function table(rows: Result[], list: Target[]): string {
       `| ${t.name} | ${t.runtime} | ${fmt(r.cpuPerFrameUs)} | ${ratio(r.cpuPerFrameUs, okBase?.cpuPerFrameUs)} | ` +
         `${fmt(r.userPerFrameUs)} | ${ratio(r.userPerFrameUs, okBase?.userPerFrameUs)} | ` +
         `${fmt(r.latencyMedianMs)} | ${ratio(r.latencyMedianMs, okBase?.latencyMedianMs)} | ` +
-        `${fmt(r.memPerSocketKb, 1)} | ${ratio(r.memPerSocketKb, okBase?.memPerSocketKb)} | ` +
+        `${fmt(r.memPerSocketKb, 2)} | ${ratio(r.memPerSocketKb, okBase?.memPerSocketKb)} | ` +
         `${fmt(r.anonPerSocketKb, 2)} | ${ratio(r.anonPerSocketKb, okBase?.anonPerSocketKb)} | ` +
         `${fmt(r.connectCpuUs, 0)} | ${fmt(r.rss0Kb / 1024, 1)} → ${fmt(r.rssIdleKb / 1024, 1)} |` +
-        (SETTLE_S > 0 ? ` ${fmt(r.memSettledPerSocketKb, 1)} | ${ratio(r.memSettledPerSocketKb, okBase?.memSettledPerSocketKb)} |` : ''),
+        (SETTLE_S > 0 ? ` ${fmt(r.memSettledPerSocketKb, 2)} | ${ratio(r.memSettledPerSocketKb, okBase?.memSettledPerSocketKb)} |` : ''),
     );
   }
   return lines.join('\n');
