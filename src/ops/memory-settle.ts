@@ -13,6 +13,12 @@
  * its cost per connection stays flat. A steady trickle of connections has
  * no quiet tick and never pays it, and needs it no more than the
  * collector's own pace gives.
+ *
+ * The hooks that come with a connection (auth, connect, close) keep a burst
+ * going too: a one-shot connect hook runs after its socket opened, so after
+ * a burst of one-shot upgrades the spawns go on for seconds once the last
+ * socket is open, and a collection in between left their garbage to the
+ * collector's own pace (docs/BENCHMARKS.md, memory per idle socket).
  */
 import type { CoreObserver } from '../core/events.ts';
 
@@ -30,6 +36,9 @@ export class MemorySettle {
   #seen = 0;
   /** `#changes` at the last collection. */
   #collected = 0;
+  /** Runs of the hooks that come with a connection, ever: they delay the quiet tick, but are no burst by themselves. */
+  #lifecycleHooks = 0;
+  #lifecycleHooksSeen = 0;
 
   constructor(collect: () => void, burst = BURST) {
     this.#collect = collect;
@@ -40,13 +49,17 @@ export class MemorySettle {
     return {
       opened: () => void this.#changes++,
       closed: () => void this.#changes++,
+      hook: (run) => {
+        if (run.hook === 'auth' || run.hook === 'connect' || run.hook === 'close') this.#lifecycleHooks++;
+      },
     };
   }
 
   /** Every SETTLE_TICK_MS, with the sockets open now: true when it collected. */
   tick(sockets: number): boolean {
-    const quiet = this.#changes === this.#seen;
+    const quiet = this.#changes === this.#seen && this.#lifecycleHooks === this.#lifecycleHooksSeen;
     this.#seen = this.#changes;
+    this.#lifecycleHooksSeen = this.#lifecycleHooks;
     if (!quiet || this.#changes - this.#collected < Math.max(this.#burst, sockets / 4)) return false;
     this.#collected = this.#changes;
     this.#collect();

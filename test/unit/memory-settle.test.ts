@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemorySettle } from '../../src/ops/memory-settle.ts';
 import type { Client } from '../../src/core/client.ts';
+import type { HookRun } from '../../src/core/events.ts';
 
 const client = {} as Client;
 
@@ -15,6 +16,9 @@ function settle(burst: number) {
     },
     close: (n: number) => {
       for (let i = 0; i < n; i++) events.closed!(client, 1000, 0);
+    },
+    hook: (hook: HookRun['hook'], n = 1) => {
+      for (let i = 0; i < n; i++) events.hook!({ host: 'h', socket: 's', hook, label: 'h', mode: 'oneshot', seconds: 0.01, outcome: 'ok' });
     },
     tick: (sockets = 0) => s.tick(sockets),
     get collections() {
@@ -34,6 +38,27 @@ describe('MemorySettle', () => {
     assert.equal(s.collections, 1);
     assert.equal(s.tick(), false, 'once per burst');
     assert.equal(s.collections, 1);
+  });
+  it('waits for the connection hooks that still run after the last open (one-shot connect hooks), but not for receive hooks', () => {
+    const s = settle(10);
+    s.open(12);
+    assert.equal(s.tick(), false, 'still connecting');
+    s.hook('connect', 5);
+    assert.equal(s.tick(), false, 'no open, but connect hooks ran: the burst goes on');
+    s.hook('auth');
+    s.hook('close');
+    assert.equal(s.tick(), false, 'auth and close hooks too');
+    assert.equal(s.tick(), true, 'a tick with neither');
+    assert.equal(s.collections, 1);
+    s.hook('connect', 50);
+    s.tick();
+    assert.equal(s.tick(), false, 'hooks alone are no burst');
+    const t = settle(10);
+    t.open(12);
+    t.tick();
+    t.hook('receive', 3);
+    t.hook('subscribe');
+    assert.equal(t.tick(), true, 'receive and subscribe hooks are traffic, not the burst');
   });
   it('counts closes as well as opens (a storm drops every socket before they come back)', () => {
     const s = settle(10);
