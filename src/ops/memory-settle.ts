@@ -32,13 +32,12 @@ export class MemorySettle {
   readonly #burst: number;
   /** Opens and closes counted, ever. */
   #changes = 0;
-  /** `#changes` at the last tick. */
+  /** Opens, closes and runs of the hooks that come with a connection, ever: a tick with none is quiet. */
+  #activity = 0;
+  /** `#activity` at the last tick. */
   #seen = 0;
   /** `#changes` at the last collection. */
   #collected = 0;
-  /** Runs of the hooks that come with a connection, ever: they delay the quiet tick, but are no burst by themselves. */
-  #lifecycleHooks = 0;
-  #lifecycleHooksSeen = 0;
 
   constructor(collect: () => void, burst = BURST) {
     this.#collect = collect;
@@ -47,19 +46,19 @@ export class MemorySettle {
 
   observer(): CoreObserver {
     return {
-      opened: () => void this.#changes++,
-      closed: () => void this.#changes++,
+      opened: () => void (this.#changes++, this.#activity++),
+      closed: () => void (this.#changes++, this.#activity++),
+      // They delay the quiet tick, but are no burst by themselves.
       hook: (run) => {
-        if (run.hook === 'auth' || run.hook === 'connect' || run.hook === 'close') this.#lifecycleHooks++;
+        if (run.hook === 'auth' || run.hook === 'connect' || run.hook === 'close') this.#activity++;
       },
     };
   }
 
   /** Every SETTLE_TICK_MS, with the sockets open now: true when it collected. */
   tick(sockets: number): boolean {
-    const quiet = this.#changes === this.#seen && this.#lifecycleHooks === this.#lifecycleHooksSeen;
-    this.#seen = this.#changes;
-    this.#lifecycleHooksSeen = this.#lifecycleHooks;
+    const quiet = this.#activity === this.#seen;
+    this.#seen = this.#activity;
     if (!quiet || this.#changes - this.#collected < Math.max(this.#burst, sockets / 4)) return false;
     this.#collected = this.#changes;
     this.#collect();
