@@ -147,7 +147,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config));
   // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.
-  const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log, worker: (host, app, body, signal) => gateway.runWebhook(host, app, body, signal) });
+  // In a cluster a user may come back on another node, whose member_added would reach the app before this node's held member_removed: nothing is held there.
+  const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log, worker: (host, app, body, signal) => gateway.runWebhook(host, app, body, signal), ...(config.cluster ? { holdMs: 0 } : {}) });
   gateway.events.observe(webhookObserver((host) => gateway.pusher.appsOn(host), webhooks));
   gateway.addMetrics(() => pusherGauges(gateway.pusher, webhooks));
   const collect = runtime.collectGarbage;

@@ -103,4 +103,27 @@ for (const [kind, startRedisOf] of Object.entries(redisKinds)) describe(`Pusher 
     assert.deepEqual(seen('member_added', 'presence-c').map((event) => event.user_id).sort(), ['ann', 'watcher']);
     assert.deepEqual(seen('member_removed', 'presence-c').map((event) => event.user_id), ['ann']);
   });
+
+  it('posts a user who leaves one node and is back on another at once in the order it happened (no member_removed held)', async () => {
+    const [n1, n2] = nodes as [Started, Started, Started];
+    const watcher = (await subscribed(await on(n2, 'watcher'), 'presence-r')) as PresenceChannel;
+    const bea = await on(n1, 'bea');
+    await subscribed(bea, 'presence-r');
+    await waitFor('bea added', () => seen('member_added', 'presence-r').some((event) => event.user_id === 'bea'));
+    const left = nextEvent<{ id: string }>(watcher, 'pusher:member_removed');
+    bea.disconnect();
+    assert.equal((await left).id, 'bea');
+    const back = nextEvent<{ id: string }>(watcher, 'pusher:member_added');
+    await subscribed(await on(n2, 'bea'), 'presence-r');
+    assert.equal((await back).id, 'bea');
+    // By time_ms, as an app orders batches from several nodes: a held member_removed would come 3 s after her return.
+    const beas = () =>
+      [...endpoint.batches]
+        .sort((a, b) => a.timeMs - b.timeMs)
+        .flatMap((batch) => batch.events)
+        .filter((event) => event.channel === 'presence-r' && event.user_id === 'bea')
+        .map((event) => event.name);
+    await waitFor('bea removed and added again', () => beas().length === 3);
+    assert.deepEqual(beas(), ['member_added', 'member_removed', 'member_added']);
+  });
 });

@@ -9,7 +9,7 @@ import type PusherJs from 'pusher-js';
 import { waitFor } from '../support/events.ts';
 import { join } from 'node:path';
 import { connect } from '../support/client.ts';
-import { pusherClient, subscribed, webhookReceiver } from '../support/pusher.ts';
+import { nextEvent, pusherClient, subscribed, webhookReceiver } from '../support/pusher.ts';
 import { FIXTURES, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
@@ -60,6 +60,31 @@ describe(`Pusher webhooks on ${TARGET}`, { skip }, () => {
     const sent = Number(/^wsgate_pusher_webhook_events_total\{result="sent"\} (\d+)$/m.exec(metrics)?.[1]);
     assert.ok(sent >= endpoint.received.length, `the metrics count the ${endpoint.received.length} events received, got ${sent}`);
     assert.match(metrics, /^wsgate_pusher_connections\{app="hooked"\} \d+$/m);
+    assert.match(metrics, /^wsgate_pusher_webhook_events_total\{result="cancelled"\} 0$/m, 'nothing undone: each event was out before the next came');
+  });
+
+  it('posts neither member_removed nor member_added for a user back within 3 s (a page reload)', async () => {
+    const dora = await pusherClient(APP, server.port, { user: { id: 'dora' } });
+    const carl = await pusherClient(APP, server.port, { user: { id: 'carl' } });
+    clients.push(dora, carl);
+    const room = await subscribed(dora, 'presence-reload');
+    await subscribed(carl, 'presence-reload');
+    await waitFor('both added', () => seen('member_added', 'presence-reload').length === 2);
+    const left = nextEvent<{ id: string }>(room, 'pusher:member_removed');
+    carl.disconnect();
+    assert.equal((await left).id, 'carl', 'the gateway saw carl leave');
+    const back = await pusherClient(APP, server.port, { user: { id: 'carl' } });
+    clients.push(back);
+    await subscribed(back, 'presence-reload');
+    const cancelled = async () => Number(/^wsgate_pusher_webhook_events_total\{result="cancelled"\} (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1]);
+    await waitFor('the removal and the addition cancelled', async () => (await cancelled()) === 2);
+    // Both leave for good: their removals come after the hold, and carl was added once.
+    dora.disconnect();
+    back.disconnect();
+    await waitFor('both removed', () => seen('member_removed', 'presence-reload').length === 2);
+    assert.deepEqual(seen('member_added', 'presence-reload').map((event) => event.user_id).sort(), ['carl', 'dora']);
+    assert.deepEqual(seen('member_removed', 'presence-reload').map((event) => event.user_id).sort(), ['carl', 'dora']);
+    assert.equal(seen('channel_occupied', 'presence-reload').length, 1);
   });
 
   it('posts cache_miss when a cache channel has nothing yet', async () => {

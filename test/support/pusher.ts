@@ -83,9 +83,10 @@ export interface WebhookEvent {
   socket_id?: string;
 }
 
-/** An app's webhook endpoint on 127.0.0.1: what the SDK's webhook() found valid, and the bodies it did not. */
-export async function webhookReceiver(app: TestApp): Promise<{ url: string; received: WebhookEvent[]; invalid: string[]; close(): void }> {
+/** An app's webhook endpoint on 127.0.0.1: what the SDK's webhook() found valid (also by batch, with its time_ms), and the bodies it did not. */
+export async function webhookReceiver(app: TestApp): Promise<{ url: string; received: WebhookEvent[]; batches: Array<{ timeMs: number; events: WebhookEvent[] }>; invalid: string[]; close(): void }> {
   const received: WebhookEvent[] = [];
+  const batches: Array<{ timeMs: number; events: WebhookEvent[] }> = [];
   const invalid: string[] = [];
   const sdk = serverSdk(app, 1);
   const server = createServer((request, response) => {
@@ -93,11 +94,14 @@ export async function webhookReceiver(app: TestApp): Promise<{ url: string; rece
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       const webhook = sdk.webhook({ headers: request.headers as Record<string, string>, rawBody: body });
-      if (webhook.isValid()) received.push(...(webhook.getEvents() as WebhookEvent[]));
+      if (webhook.isValid()) {
+        received.push(...(webhook.getEvents() as WebhookEvent[]));
+        batches.push({ timeMs: webhook.getTime().getTime(), events: webhook.getEvents() as WebhookEvent[] });
+      }
       else invalid.push(body);
       response.end('ok');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, invalid, close: () => server.close() };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, batches, invalid, close: () => server.close() };
 }

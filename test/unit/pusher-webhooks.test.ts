@@ -175,15 +175,17 @@ describe('Pusher webhooks: format', { timeout: 10_000 }, () => {
   it('sends one signed batch that the pusher SDK validates, with the events as emitted', async () => {
     endpoint.answer = () => 200;
     const app = pusherApp([{ url: endpoint.url('/pusher/webhook') }]);
-    const hooks = webhooks(app);
+    // Not held: the member removed goes in the same batch as the rest.
+    const hooks = webhooks(app, { holdMs: 0 });
+    // Of other channels and users than the occupied and added ones: an event that undoes one still waiting cancels it.
     const events: WebhookEvent[] = [
       occupied,
       added,
-      { name: 'member_removed', channel: 'presence-room', user_id: '42' },
+      { name: 'member_removed', channel: 'presence-room', user_id: '7' },
       { name: 'client_event', channel: 'presence-room', event: 'client-typing', data: '{"on":true}', socket_id: '123.456', user_id: '42' },
       { name: 'client_event', channel: 'private-room', event: 'client-typing', data: 'ünï "quoted"', socket_id: '123.457' },
       { name: 'cache_miss', channel: 'cache-prices' },
-      { name: 'channel_vacated', channel: 'presence-room' },
+      { name: 'channel_vacated', channel: 'presence-lobby' },
     ];
     for (const event of events) hooks.emit(app, event);
     assert.equal(await clock.fire(), 50, 'the batch waits its delay');
@@ -198,7 +200,7 @@ describe('Pusher webhooks: format', { timeout: 10_000 }, () => {
     assert.equal(asPusherSees(arrival, 'another-secret-of-16-chars').valid, false, 'the SDK refuses another secret');
 
     await log.waitFor(/result=sent/);
-    assert.deepEqual(hooks.stats(), { sent: events.length, failed: 0, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: events.length, failed: 0, dropped: 0, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
     assert.equal(endpoint.total, 1, 'one POST for the whole burst');
   });
 
@@ -262,7 +264,7 @@ describe('Pusher webhooks: delivery', { timeout: 10_000 }, () => {
     assert.equal(second.body, first.body, 'the same batch, time_ms included');
     assert.equal(asPusherSees(second).valid, true);
     await log.waitFor(/result=sent/);
-    assert.deepEqual(hooks.stats(), { sent: 1, failed: 0, dropped: 0, retries: 1, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 1, failed: 0, dropped: 0, cancelled: 0, retries: 1, queued: 0, inFlight: 0 });
   });
 
   it('does not retry a 400', async () => {
@@ -275,7 +277,7 @@ describe('Pusher webhooks: delivery', { timeout: 10_000 }, () => {
     const [line] = await log.waitFor(/result=refused/);
     assert.match(line!, /WARN .*app=1001 .*reason=status-400/);
     assert.equal(clock.timers.length, 0, 'no retry is set');
-    assert.deepEqual(hooks.stats(), { sent: 0, failed: 2, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 2, dropped: 0, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
   });
 
   it('gives up after its attempts with one warn line naming the host only', async () => {
@@ -292,7 +294,7 @@ describe('Pusher webhooks: delivery', { timeout: 10_000 }, () => {
     await log.waitFor(/result=gave-up/);
     assert.equal(endpoint.total, 3);
     assert.equal(clock.timers.length, 0);
-    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, retries: 2, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, cancelled: 0, retries: 2, queued: 0, inFlight: 0 });
     const warns = log.matching(/WARN/);
     assert.equal(warns.length, 1);
     assert.match(warns[0]!, new RegExp(`webhook app=1001 host=127.0.0.1:${endpoint.port} result=gave-up reason=status-503 events=1 attempts=3`));
@@ -341,7 +343,7 @@ describe('Pusher webhooks: delivery', { timeout: 10_000 }, () => {
     const [line] = await log.waitFor(/result=gave-up/);
     assert.match(line!, /reason=timeout/);
     await arrival.aborted;
-    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
   });
 
   it('has at most `concurrency` requests out per webhook', async () => {
@@ -362,7 +364,7 @@ describe('Pusher webhooks: delivery', { timeout: 10_000 }, () => {
     await log.waitFor(/result=sent/, 5);
     assert.deepEqual(seen.sort(), ['c0', 'c1', 'c2', 'c3', 'c4']);
     assert.equal(endpoint.maxOpen, 2);
-    assert.deepEqual(hooks.stats(), { sent: 5, failed: 0, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 5, failed: 0, dropped: 0, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
   });
 });
 
@@ -372,7 +374,7 @@ describe('Pusher webhooks: bounds, reload and stop', { timeout: 10_000 }, () => 
     const app = pusherApp([{ url: endpoint.url('/') }]);
     const hooks = webhooks(app, { maxQueuedEvents: 3 });
     for (let i = 0; i < 6; i++) hooks.emit(app, { name: 'channel_occupied', channel: `c${i}` });
-    assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 3, retries: 0, queued: 3, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 3, cancelled: 0, retries: 0, queued: 3, inFlight: 0 });
     hooks.emit(app, { name: 'channel_occupied', channel: 'c6' });
     hooks.emit(app, { name: 'channel_occupied', channel: 'c7' });
     assert.equal(hooks.stats().dropped, 5);
@@ -431,7 +433,7 @@ describe('Pusher webhooks: bounds, reload and stop', { timeout: 10_000 }, () => 
     assert.equal(await clock.fire(), 2000);
     await stopped;
     await arrival.aborted;
-    assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 1, retries: 0, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 1, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
     assert.equal(log.matching(/WARN .*result=stop-deadline dropped=1/).length, 1);
   });
 
@@ -450,11 +452,174 @@ describe('Pusher webhooks: bounds, reload and stop', { timeout: 10_000 }, () => 
 
     hooks.emit(renewed, added);
     hooks.configure([]);
-    assert.deepEqual(hooks.stats(), { sent: 1, failed: 0, dropped: 1, retries: 0, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 1, failed: 0, dropped: 1, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
     assert.equal(clock.timers.length, 0, 'its batch timer went with it');
     assert.match(log.matching(/result=removed/)[0] ?? '', /app=1001 .*dropped=1/);
     hooks.emit(renewed, added);
     assert.equal(hooks.stats().queued, 0, 'a removed app\'s events are not taken');
+  });
+});
+
+describe('Pusher webhooks: an event that undoes one still waiting', { timeout: 10_000 }, () => {
+  const vacated: WebhookEvent = { name: 'channel_vacated', channel: 'presence-room' };
+  const removed: WebhookEvent = { name: 'member_removed', channel: 'presence-room', user_id: '42' };
+  const channelsOf = (arrival: Arrival) => asPusherSees(arrival).events.map((event) => (event as { channel: string; name: string }).name + ' ' + (event as { channel: string }).channel);
+
+  it('cancels both, keeps the others in their order, and counts them', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c1' });
+    hooks.emit(app, occupied);
+    hooks.emit(app, added);
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c2' });
+    hooks.emit(app, removed);
+    hooks.emit(app, vacated);
+    hooks.emit(app, { name: 'cache_miss', channel: 'cache-c3' });
+    assert.deepEqual({ queued: hooks.stats().queued, cancelled: hooks.stats().cancelled }, { queued: 3, cancelled: 4 });
+    await clock.fire();
+    assert.deepEqual(channelsOf(await endpoint.next()), ['channel_occupied c1', 'channel_occupied c2', 'cache_miss cache-c3']);
+    await log.waitFor(/result=sent/);
+    assert.deepEqual(hooks.stats(), { sent: 3, failed: 0, dropped: 0, cancelled: 4, retries: 0, queued: 0, inFlight: 0 });
+  });
+
+  it('leaves nothing waiting, and no timer, when all that waited is undone', () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, added);
+    assert.equal(clock.timers.length, 1);
+    hooks.emit(app, removed);
+    assert.equal(hooks.stats().queued, 0);
+    assert.equal(clock.timers.length, 0, 'the batch timer went with the last event');
+  });
+
+  it('keeps the queue for other events when a page churns (subscribe, unsubscribe, over and over) and the endpoint is down', async () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { maxQueuedEvents: 50 });
+    hooks.emit(app, { name: 'cache_miss', channel: 'cache-first' });
+    await clock.fire();
+    const stuck = await endpoint.next();
+    hooks.emit(app, { name: 'cache_miss', channel: 'cache-second' });
+    for (let i = 0; i < 5000; i++) {
+      hooks.emit(app, occupied);
+      hooks.emit(app, added);
+      hooks.emit(app, removed);
+      hooks.emit(app, vacated);
+    }
+    assert.deepEqual({ queued: hooks.stats().queued, dropped: hooks.stats().dropped }, { queued: 2, dropped: 0 }, 'the one out and the one waiting');
+    stuck.response.writeHead(200).end();
+    await clock.fire();
+    assert.deepEqual(channelsOf(await endpoint.next()), ['cache_miss cache-second']);
+  });
+
+  it('does not undo an event already out: the next one is sent after it', async () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    await clock.fire();
+    const first = await endpoint.next();
+    hooks.emit(app, vacated);
+    hooks.emit(app, occupied);
+    hooks.emit(app, vacated);
+    assert.equal(hooks.stats().queued, 2, 'the one out, and the last vacated: the middle pair undid each other');
+    first.response.writeHead(200).end();
+    await clock.fire();
+    assert.deepEqual(channelsOf(first), ['channel_occupied presence-room']);
+    const second = await endpoint.next();
+    assert.deepEqual(channelsOf(second), ['channel_vacated presence-room']);
+    second.response.writeHead(200).end();
+  });
+
+  it('undoes only what the same webhook takes: one that takes member_removed alone still gets it', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/all') }, { url: endpoint.url('/removed'), events: ['member_removed'] }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, added);
+    hooks.emit(app, removed);
+    assert.equal(await clock.fire(), 3000, 'the member removed is held first');
+    assert.equal(await clock.fire(), 50);
+    const arrival = await endpoint.next();
+    assert.deepEqual([arrival.path, channelsOf(arrival)], ['/removed', ['member_removed presence-room']]);
+    await log.waitFor(/result=sent/);
+    assert.deepEqual({ queued: hooks.stats().queued, posts: endpoint.total, cancelled: hooks.stats().cancelled }, { queued: 0, posts: 1, cancelled: 2 }, '/all had nothing left to send');
+  });
+
+  it('does not take a member of another channel, or another user, for the same one', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, added);
+    hooks.emit(app, { name: 'member_removed', channel: 'presence-room', user_id: '43' });
+    hooks.emit(app, { name: 'member_removed', channel: 'presence-other', user_id: '42' });
+    hooks.emit(app, { name: 'channel_vacated', channel: 'presence-other' });
+    assert.equal(hooks.stats().queued, 4);
+  });
+});
+
+describe('Pusher webhooks: a member removed is held for the user to come back', { timeout: 10_000 }, () => {
+  const removed: WebhookEvent = { name: 'member_removed', channel: 'presence-room', user_id: '42' };
+  const vacated: WebhookEvent = { name: 'channel_vacated', channel: 'presence-room' };
+  const names = (arrival: Arrival) => asPusherSees(arrival).events.map((event) => (event as { name: string }).name);
+
+  it('sends neither event when the user is back within the hold (a page reload)', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, removed);
+    assert.deepEqual(clock.timers.map((timer) => timer.ms), [3000]);
+    clock.time += 2999;
+    hooks.emit(app, added);
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 0, dropped: 0, cancelled: 2, retries: 0, queued: 0, inFlight: 0 });
+    assert.equal(clock.timers.length, 0, 'no timer is left for the held event');
+  });
+
+  it('sends it after the hold, behind what came meanwhile, with one timer for the events held together', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    const other: WebhookEvent = { name: 'member_removed', channel: 'presence-room', user_id: '43' };
+    hooks.emit(app, vacated);
+    hooks.emit(app, removed);
+    hooks.emit(app, other);
+    assert.deepEqual(clock.timers.map((timer) => timer.ms), [50, 3000], 'a batch timer, and one hold timer for both');
+    assert.equal(await clock.fire(), 50);
+    assert.deepEqual(names(await endpoint.next()), ['channel_vacated']);
+    assert.equal(await clock.fire(), 3000);
+    const late: WebhookEvent = { name: 'member_removed', channel: 'presence-room', user_id: '44' };
+    hooks.emit(app, late);
+    assert.deepEqual(clock.timers.map((timer) => timer.ms), [50, 3000], 'the next held event has a timer of its own');
+    assert.equal(await clock.fire(), 50);
+    assert.deepEqual(asPusherSees(await endpoint.next()).events, [removed, other]);
+    assert.equal(await clock.fire(), 3000);
+    assert.equal(await clock.fire(), 50);
+    assert.deepEqual(asPusherSees(await endpoint.next()).events, [late]);
+    await log.waitFor(/result=sent/, 3);
+    assert.equal(hooks.stats().sent, 4);
+  });
+
+  it('stop() sends held events at once', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, removed);
+    await hooks.stop();
+    assert.deepEqual(asPusherSees(await endpoint.next()).events, [removed]);
+    assert.deepEqual({ sent: hooks.stats().sent, timers: clock.timers.length }, { sent: 1, timers: 0 });
+  });
+
+  it('counts held events within the app\'s bound, dropped after the others; a reload that removes the app drops them', () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { maxQueuedEvents: 2 });
+    hooks.emit(app, removed);
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c1' });
+    hooks.emit(app, { name: 'channel_occupied', channel: 'c2' });
+    assert.deepEqual({ queued: hooks.stats().queued, dropped: hooks.stats().dropped }, { queued: 2, dropped: 1 });
+    hooks.emit(app, added);
+    assert.equal(hooks.stats().cancelled, 2, 'the held member was still there to undo');
+    hooks.emit(app, removed);
+    hooks.configure([]);
+    assert.deepEqual({ queued: hooks.stats().queued, dropped: hooks.stats().dropped }, { queued: 0, dropped: 3 });
+    assert.equal(clock.timers.length, 0);
   });
 });
 
@@ -484,7 +649,7 @@ describe('Pusher webhooks to a host\'s hook (WorkerTarget)', { timeout: 10_000 }
     await log.waitFor(/result=sent/);
     assert.equal(calls.length, 3);
     for (const call of calls) assert.deepEqual(call, { host: 'app.test', app: '1001', events: [occupied, added] });
-    assert.deepEqual(hooks.stats(), { sent: 2, failed: 0, dropped: 0, retries: 2, queued: 0, inFlight: 0 }, 'its two events, once');
+    assert.deepEqual(hooks.stats(), { sent: 2, failed: 0, dropped: 0, cancelled: 0, retries: 2, queued: 0, inFlight: 0 }, 'its two events, once');
     assert.match(log.matching(/result=retry/)[0] ?? '', /host=hook:app\.test .*reason=busy/);
     assert.match(log.matching(/result=retry/)[1] ?? '', /reason=hook-failed/);
   });
@@ -499,7 +664,7 @@ describe('Pusher webhooks to a host\'s hook (WorkerTarget)', { timeout: 10_000 }
     assert.match(line!, /WARN .*host=hook:gone\.test .*reason=host-not-configured/);
     assert.equal(calls.length, 1);
     assert.equal(clock.timers.length, 0, 'no retry is set');
-    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, retries: 0, queued: 0, inFlight: 0 });
+    assert.deepEqual(hooks.stats(), { sent: 0, failed: 1, dropped: 0, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
   });
 
   it('a reload keeps the queue of a webhook whose host stays, and a URL and a host on one app are two queues', async () => {

@@ -10,11 +10,12 @@ export function pusherGauges(front: PusherFront, webhooks: Webhooks): Gauge[] {
     {
       name: 'wsgate_pusher_webhook_events_total',
       type: 'counter',
-      help: 'Webhook events sent (answered 2xx), failed (given up or refused) and dropped (over the queue bound).',
+      help: 'Webhook events sent (answered 2xx), failed (given up or refused), dropped (over the queue bound) and cancelled (undone by the next event while both waited).',
       samples: [
         { labels: { result: 'sent' }, value: stats.sent },
         { labels: { result: 'failed' }, value: stats.failed },
         { labels: { result: 'dropped' }, value: stats.dropped },
+        { labels: { result: 'cancelled' }, value: stats.cancelled },
       ],
     },
     { name: 'wsgate_pusher_webhook_retries_total', type: 'counter', help: 'Webhook batches sent again after a failure.', samples: [{ value: stats.retries }] },

@@ -1,4 +1,5 @@
 import type { PusherWebhookEvent } from '../../config/types.ts';
+import type { Toggle } from './webhook-pending.ts';
 
 /**
  * The events a Pusher app's webhooks carry, each exactly as Pusher's
@@ -45,6 +46,24 @@ export function eventJson(event: WebhookEvent): string {
         socket_id: event.socket_id,
         ...(event.user_id === undefined ? {} : { user_id: event.user_id }),
       });
+  }
+}
+
+/**
+ * What the event turns on or off, for the queue to cancel it against its
+ * opposite while both wait: a channel's occupancy, a user's membership of a
+ * presence channel. Client events and cache misses undo nothing.
+ */
+export function toggleOf(event: WebhookEvent): Toggle | undefined {
+  switch (event.name) {
+    case 'channel_occupied':
+    case 'channel_vacated':
+      return { key: JSON.stringify([event.channel]), on: event.name === 'channel_occupied' };
+    case 'member_added':
+    case 'member_removed':
+      return { key: JSON.stringify([event.channel, event.user_id]), on: event.name === 'member_added' };
+    default:
+      return undefined;
   }
 }
 

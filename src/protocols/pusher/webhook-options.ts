@@ -16,6 +16,12 @@ export interface WebhookOptions {
    * POST, and is small beside the request's own round trip.
    */
   batchDelayMs: number;
+  /**
+   * How long a `member_removed` waits before it joins a batch: a user back
+   * within it (a page reload, a short drop) undoes it, and neither event is
+   * sent. Pusher does the same, for 3 s.
+   */
+  holdMs: number;
   /** Events in one POST; a full batch goes at once. */
   batchEvents: number;
   /** Bytes of events in one POST (one larger event still goes, alone). */
@@ -56,6 +62,7 @@ export function webhookOptions(given: Partial<WebhookOptions> & { logger: Logger
   const set = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<WebhookOptions> & { logger: Logger };
   const options: WebhookOptions = {
     batchDelayMs: 50,
+    holdMs: 3000,
     batchEvents: 100,
     batchBytes: 256 * 1024,
     timeoutMs: 5000,

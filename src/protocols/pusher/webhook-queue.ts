@@ -1,6 +1,7 @@
 import type { PusherApp, PusherWebhook, PusherWebhookEvent } from '../../config/types.ts';
 import { batchBody } from './webhook-events.ts';
 import { backoff, type WebhookOptions } from './webhook-options.ts';
+import { PendingEvents, type Toggle } from './webhook-pending.ts';
 import { webhookWhere } from './webhook-target.ts';
 import type { Delivery, WebhookTarget } from './webhook-target.ts';
 
@@ -12,13 +13,10 @@ export interface WebhookCounters {
   failed: number;
   /** Events discarded without a final answer: the app's queue bound, a reload that removed the webhook, stop()'s deadline. */
   dropped: number;
+  /** Events not sent because the next one undid them while both waited (a member removed and added again), both counted. */
+  cancelled: number;
   /** Attempts that were tried again. */
   retries: number;
-}
-
-interface Pending {
-  json: string;
-  bytes: number;
 }
 
 /** An abort on the attempt's timeout or on the queue's own signal, whichever comes first. */
@@ -52,8 +50,10 @@ export class WebhookQueue {
   #accepts: ReadonlySet<PusherWebhookEvent> | undefined;
   readonly #options: WebhookOptions;
   readonly #counters: WebhookCounters;
-  #pending: Pending[] = [];
-  #pendingBytes = 0;
+  readonly #pending = new PendingEvents();
+  /** Events that wait for their time before they join `#pending` (a member removed: see `hold` in push()). */
+  readonly #held = new PendingEvents();
+  #cancelHold: (() => void) | undefined;
   #inFlight = 0;
   #inFlightEvents = 0;
   #due = false;
@@ -83,47 +83,90 @@ export class WebhookQueue {
   }
 
   get pendingEvents(): number {
-    return this.#pending.length;
+    return this.#pending.length + this.#held.length;
   }
   get pendingBytes(): number {
-    return this.#pendingBytes;
+    return this.#pending.bytes + this.#held.bytes;
   }
-  /** Events waiting or out, not yet answered. */
+  /** Events waiting (held ones too) or out, not yet answered. */
   get queued(): number {
-    return this.#pending.length + this.#inFlightEvents;
+    return this.pendingEvents + this.#inFlightEvents;
   }
   get inFlight(): number {
     return this.#inFlight;
   }
 
-  push(json: string, bytes: number): void {
-    this.#pending.push({ json, bytes });
-    this.#pendingBytes += bytes;
+  /**
+   * Queues an event; one that undoes an event still waiting (its `toggle`)
+   * takes that one out instead. With `hold`, it waits `holdMs` before it
+   * joins the batches, so that its opposite can still undo it: a member
+   * removed waits that long for the user to come back (a page reload).
+   */
+  push(json: string, bytes: number, toggle?: Toggle, hold = false): void {
+    if (toggle && (this.#held.undo(toggle) || this.#pending.undo(toggle))) {
+      this.#counters.cancelled += 2;
+      this.#settle();
+      return;
+    }
     const o = this.#options;
-    if (this.#pending.length >= o.batchEvents || this.#pendingBytes >= o.batchBytes) this.#due = true;
+    if (hold && o.holdMs > 0) {
+      this.#held.append(json, bytes, toggle, o.now() + o.holdMs);
+      this.#armHold();
+      return;
+    }
+    this.#enqueue(json, bytes, toggle);
+  }
+
+  #enqueue(json: string, bytes: number, toggle: Toggle | undefined): void {
+    this.#pending.append(json, bytes, toggle);
+    const o = this.#options;
+    if (this.#pending.length >= o.batchEvents || this.#pending.bytes >= o.batchBytes) this.#due = true;
     else if (!this.#due && this.#cancelTimer === undefined) {
       this.#cancelTimer = o.schedule(o.batchDelayMs, () => {
         this.#cancelTimer = undefined;
-        this.flush();
+        this.#due = true;
+        this.#pump();
       });
     }
     this.#pump();
   }
 
-  /** Drops the oldest waiting event (the app is over its bound); false if none waits here. */
+  /** Drops the oldest waiting event (the app is over its bound), a held one last; false if none waits here. */
   dropOldest(): boolean {
-    const oldest = this.#pending.shift();
-    if (!oldest) return false;
-    this.#pendingBytes -= oldest.bytes;
+    if (!this.#pending.dropOldest() && !this.#held.dropOldest()) return false;
     this.#counters.dropped++;
     this.#settle();
     return true;
   }
 
-  /** Sends what waits now, without waiting for the batch delay. */
+  /** Sends what waits now, held events too, without waiting for the batch delay. */
   flush(): void {
+    this.#release(Infinity);
     this.#due = true;
     this.#pump();
+  }
+
+  /** One timer for the held events, set for the oldest: they are held for the same time, so they fall due in order. */
+  #armHold(): void {
+    const due = this.#held.firstDue;
+    if (this.#cancelHold !== undefined || due === undefined) return;
+    this.#cancelHold = this.#options.schedule(Math.max(0, due - this.#options.now()), () => {
+      this.#cancelHold = undefined;
+      this.#release(this.#options.now());
+      this.#armHold();
+    });
+  }
+
+  /** Moves the held events due by `now` into the batches. */
+  #release(now: number): void {
+    while (this.#held.length > 0 && this.#held.firstDue! <= now) {
+      const event = this.#held.shift()!;
+      this.#enqueue(event.json, event.bytes, event.toggle);
+    }
+    if (this.#held.length === 0) {
+      this.#cancelHold?.();
+      this.#cancelHold = undefined;
+    }
   }
 
   /** Resolves once nothing waits and nothing is out. */
@@ -142,9 +185,9 @@ export class WebhookQueue {
     const lost = this.queued;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    this.#counters.dropped += this.#pending.length;
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#counters.dropped += this.#pending.clear() + this.#held.clear();
+    this.#cancelHold?.();
+    this.#cancelHold = undefined;
     this.#abort.abort(new Error('closed'));
     for (const stop of [...this.#waits]) stop();
     this.#settle();
@@ -152,7 +195,7 @@ export class WebhookQueue {
   }
 
   #isIdle(): boolean {
-    return this.#pending.length === 0 && this.#inFlight === 0;
+    return this.#pending.length === 0 && this.#held.length === 0 && this.#inFlight === 0;
   }
 
   #settle(): void {
@@ -160,6 +203,10 @@ export class WebhookQueue {
       this.#due = false;
       this.#cancelTimer?.();
       this.#cancelTimer = undefined;
+    }
+    if (this.#held.length === 0) {
+      this.#cancelHold?.();
+      this.#cancelHold = undefined;
     }
     if (!this.#isIdle()) return;
     const idle = this.#idle;
@@ -176,17 +223,7 @@ export class WebhookQueue {
   }
 
   #take(): string[] {
-    const o = this.#options;
-    let count = 0;
-    let bytes = 0;
-    while (count < this.#pending.length && count < o.batchEvents) {
-      const next = this.#pending[count]!.bytes;
-      if (count > 0 && bytes + next > o.batchBytes) break;
-      bytes += next;
-      count++;
-    }
-    this.#pendingBytes -= bytes;
-    return this.#pending.splice(0, count).map((item) => item.json);
+    return this.#pending.take(this.#options.batchEvents, this.#options.batchBytes);
   }
 
   async #send(events: string[]): Promise<void> {

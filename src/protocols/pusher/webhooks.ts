@@ -1,7 +1,7 @@
 import type { PusherApp } from '../../config/types.ts';
 import { utf8Length } from '../../core/utf8.ts';
 import type { Logger } from '../../ops/log.ts';
-import { eventJson, type WebhookEvent } from './webhook-events.ts';
+import { eventJson, toggleOf, type WebhookEvent } from './webhook-events.ts';
 import { webhookOptions, type WebhookOptions } from './webhook-options.ts';
 import { WebhookQueue, type WebhookCounters } from './webhook-queue.ts';
 import { webhookWhere } from './webhook-target.ts';
@@ -32,7 +32,7 @@ interface AppQueues {
 export class Webhooks {
   readonly #options: WebhookOptions;
   readonly #log: Logger;
-  readonly #counters: WebhookCounters = { sent: 0, failed: 0, dropped: 0, retries: 0 };
+  readonly #counters: WebhookCounters = { sent: 0, failed: 0, dropped: 0, cancelled: 0, retries: 0 };
   #apps = new Map<string, AppQueues>();
   #stopping = false;
 
@@ -83,13 +83,16 @@ export class Webhooks {
       if (!entry || this.#stopping) return;
       let json: string | undefined;
       let bytes = 0;
+      const toggle = toggleOf(event);
+      // A member removed waits for the user to come back (holdMs); the rest only for its batch.
+      const hold = event.name === 'member_removed';
       for (const queue of entry.queues) {
         if (!queue.accepts(event.name)) continue;
         if (json === undefined) {
           json = eventJson(event);
           bytes = utf8Length(json);
         }
-        queue.push(json, bytes);
+        queue.push(json, bytes, toggle, hold);
       }
       if (json !== undefined) this.#bound(entry);
     } catch (error) {

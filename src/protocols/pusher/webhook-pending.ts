@@ -1,0 +1,130 @@
+/**
+ * The events of one webhook that wait to be sent, oldest first.
+ *
+ * An event that undoes one still waiting here (a channel vacated, then
+ * occupied again; a member removed, then added again) takes that one out and
+ * is not added itself: what the endpoint knows ends the same, and churn (a
+ * page that subscribes and unsubscribes in a loop, a user reloading)
+ * cannot fill the queue or push other events out of it. Pusher does the same
+ * for presence: a user who leaves and comes back within 3 s is heard of by
+ * neither event. An event already out (in a batch being sent) is not
+ * undone: the next one is queued as usual.
+ *
+ * A list rather than an array, so that an event can leave from the middle
+ * in constant time whatever the length of the queue.
+ */
+
+/** What an event turns on or off: its `key` (a channel, or a member of one), and which way. */
+export interface Toggle {
+  key: string;
+  on: boolean;
+}
+
+interface Entry {
+  json: string;
+  bytes: number;
+  toggle: Toggle | undefined;
+  due: number;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+}
+
+export class PendingEvents {
+  #head: Entry | undefined;
+  #tail: Entry | undefined;
+  #length = 0;
+  #bytes = 0;
+  /** The newest waiting event of each key: the only one a new event of that key can undo. */
+  readonly #latest = new Map<string, Entry>();
+
+  get length(): number {
+    return this.#length;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues an event; false when it undid one that waited, and neither is queued now. */
+  push(json: string, bytes: number, toggle?: Toggle): boolean {
+    if (toggle && this.undo(toggle)) return false;
+    this.append(json, bytes, toggle);
+    return true;
+  }
+
+  /** Takes out the newest waiting event of the toggle's key if it went the other way; false when there is none. */
+  undo(toggle: Toggle): boolean {
+    const waiting = this.#latest.get(toggle.key);
+    if (!waiting || waiting.toggle!.on === toggle.on) return false;
+    this.#unlink(waiting);
+    return true;
+  }
+
+  /** Queues an event as it is, due at `due` (for a list whose events wait for a time, oldest due first). */
+  append(json: string, bytes: number, toggle?: Toggle, due = 0): void {
+    const entry: Entry = { json, bytes, toggle, due, prev: this.#tail, next: undefined };
+    if (this.#tail) this.#tail.next = entry;
+    else this.#head = entry;
+    this.#tail = entry;
+    this.#length++;
+    this.#bytes += bytes;
+    if (toggle) this.#latest.set(toggle.key, entry);
+  }
+
+  /** When the oldest is due, as appended; undefined when none waits. */
+  get firstDue(): number | undefined {
+    return this.#head?.due;
+  }
+
+  /** Takes the oldest out and gives it back. */
+  shift(): { json: string; bytes: number; toggle: Toggle | undefined } | undefined {
+    const head = this.#head;
+    if (!head) return undefined;
+    this.#unlink(head);
+    return { json: head.json, bytes: head.bytes, toggle: head.toggle };
+  }
+
+  /** Takes the oldest out; false when none waits. */
+  dropOldest(): boolean {
+    if (!this.#head) return false;
+    this.#unlink(this.#head);
+    return true;
+  }
+
+  /**
+   * Takes the oldest events out as one batch: at most `maxEvents`, and no
+   * more than `maxBytes` of them unless the first alone is larger.
+   */
+  take(maxEvents: number, maxBytes: number): string[] {
+    const out: string[] = [];
+    let bytes = 0;
+    while (this.#head && out.length < maxEvents) {
+      const next = this.#head;
+      if (out.length > 0 && bytes + next.bytes > maxBytes) break;
+      bytes += next.bytes;
+      out.push(next.json);
+      this.#unlink(next);
+    }
+    return out;
+  }
+
+  /** Forgets everything; returns how many events waited. */
+  clear(): number {
+    const count = this.#length;
+    this.#head = this.#tail = undefined;
+    this.#length = this.#bytes = 0;
+    this.#latest.clear();
+    return count;
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.#head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.#tail = entry.prev;
+    entry.prev = entry.next = undefined;
+    this.#length--;
+    this.#bytes -= entry.bytes;
+    if (entry.toggle && this.#latest.get(entry.toggle.key) === entry) this.#latest.delete(entry.toggle.key);
+  }
+}

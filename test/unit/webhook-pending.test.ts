@@ -1,0 +1,83 @@
+// The waiting events of one webhook: order, batches, bytes, and an event
+// that undoes the newest waiting one of its key.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PendingEvents } from '../../src/protocols/pusher/webhook-pending.ts';
+
+const on = (key: string) => ({ key, on: true });
+const off = (key: string) => ({ key, on: false });
+
+describe('webhook pending events', () => {
+  it('takes batches oldest first, within the count and the bytes (a larger first one goes alone)', () => {
+    const pending = new PendingEvents();
+    for (const [json, bytes] of [['a', 10], ['b', 10], ['c', 100], ['d', 10], ['e', 10], ['f', 10]] as const) pending.push(json, bytes);
+    assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 6, bytes: 150 });
+    assert.deepEqual(pending.take(5, 50), ['a', 'b']);
+    assert.deepEqual(pending.take(5, 50), ['c']);
+    assert.deepEqual(pending.take(2, 50), ['d', 'e']);
+    assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 1, bytes: 10 });
+    assert.deepEqual(pending.take(5, 50), ['f']);
+    assert.deepEqual(pending.take(5, 50), []);
+  });
+
+  it('an opposite takes the newest waiting event of its key out, from anywhere in the list', () => {
+    const pending = new PendingEvents();
+    pending.push('x', 1);
+    assert.equal(pending.push('on a', 3, on('a')), true);
+    pending.push('y', 1);
+    assert.equal(pending.push('off a', 5, off('a')), false);
+    assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 2, bytes: 2 });
+    assert.equal(pending.push('on a', 3, on('a')), true, 'nothing of a waits now: queued');
+    assert.deepEqual(pending.take(10, 100), ['x', 'y', 'on a']);
+  });
+
+  it('the same way twice (two nodes decided each) is queued, and the next opposite undoes the newest', () => {
+    const pending = new PendingEvents();
+    pending.push('on a 1', 1, on('a'));
+    pending.push('on a 2', 1, on('a'));
+    assert.equal(pending.push('off a', 1, off('a')), false);
+    assert.deepEqual(pending.take(10, 100), ['on a 1']);
+  });
+
+  it('forgets an event once it is taken or dropped: its opposite is queued then', () => {
+    const pending = new PendingEvents();
+    pending.push('on a', 1, on('a'));
+    pending.push('on b', 1, on('b'));
+    assert.deepEqual(pending.take(1, 100), ['on a']);
+    assert.equal(pending.push('off a', 1, off('a')), true);
+    assert.equal(pending.dropOldest(), true);
+    assert.equal(pending.push('off b', 1, off('b')), true);
+    assert.deepEqual(pending.take(10, 100), ['off a', 'off b']);
+  });
+
+  it('keys are exact: another key, or an event without one, undoes nothing', () => {
+    const pending = new PendingEvents();
+    pending.push('on a', 1, on('a'));
+    assert.equal(pending.push('off ab', 1, off('ab')), true);
+    assert.equal(pending.push('plain', 1), true);
+    assert.equal(pending.length, 3);
+  });
+
+  it('as a list of held events: append keeps a due time, firstDue and shift give the oldest, undo finds an opposite', () => {
+    const pending = new PendingEvents();
+    assert.equal(pending.firstDue, undefined);
+    pending.append('off a', 1, off('a'), 100);
+    pending.append('off b', 2, off('b'), 150);
+    assert.equal(pending.firstDue, 100);
+    assert.equal(pending.undo(off('a')), false, 'the same way undoes nothing');
+    assert.equal(pending.undo(on('b')), true);
+    assert.deepEqual(pending.shift(), { json: 'off a', bytes: 1, toggle: off('a') });
+    assert.deepEqual({ length: pending.length, bytes: pending.bytes, firstDue: pending.firstDue, next: pending.shift() }, { length: 0, bytes: 0, firstDue: undefined, next: undefined });
+    assert.equal(pending.undo(on('a')), false, 'a shifted event is forgotten');
+  });
+
+  it('clear() empties it, keys included, and says how many waited', () => {
+    const pending = new PendingEvents();
+    pending.push('on a', 1, on('a'));
+    pending.push('b', 1);
+    assert.equal(pending.clear(), 2);
+    assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 0, bytes: 0 });
+    assert.equal(pending.dropOldest(), false);
+    assert.equal(pending.push('off a', 1, off('a')), true);
+  });
+});
