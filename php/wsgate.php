@@ -207,8 +207,10 @@ function wsgate_serve(): void
         } catch (Throwable $e) {
             ob_end_flush();
             if ($stream && $pending !== '') $send(['id' => $id, 't' => 'line', 'data' => $pending]);
-            fwrite(STDERR, get_class($e) . ': ' . $e->getMessage() . ' in ' . $e->getFile() . ':' . $e->getLine() . "\n");
-            $send(['id' => $id, 't' => 'error', 'message' => $e->getMessage()]);
+            // With the answer, not on STDERR: the two pipes have no order between them, and read after the answer it
+            // would be logged with the next job.
+            $where = get_class($e) . ': ' . $e->getMessage() . ' in ' . $e->getFile() . ':' . $e->getLine();
+            $send(['id' => $id, 't' => 'error', 'message' => $e->getMessage(), 'stderr' => $where]);
         }
     }
 }

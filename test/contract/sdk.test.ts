@@ -61,6 +61,8 @@ for (const build of [true, false]) {
       c.send('throw');
       const line = await server.waitForLog(/hook failed host=sdk\.test .*hook=receive/);
       assert.match(line, /hook threw on purpose/);
+      // Where it was thrown: on its stderr one-shot; resident, with the worker's answer (so never with the next job's line).
+      assert.match(line, /stderr="RuntimeException: hook threw on purpose in [^"]*ws\.php:24/);
       c.send('"again"');
       assert.equal(await c.next(), 'got "again"');
       c.ws.terminate();
@@ -105,6 +107,23 @@ for (const build of [true, false]) {
     });
   });
 }
+
+describe('the SDK\'s resident worker, spoken to directly', () => {
+  it('answers a job that threw with its error and, in the same frame, where it was thrown; nothing on its stderr', () => {
+    const jobs = [
+      { id: '1.1', target: 'websocket::receive', args: ['sdk.test', 'tok', 'sock', 'throw'], stream: true },
+      { id: '1.2', target: 'websocket::receive', args: ['sdk.test', 'tok', 'sock', '"fine"'], stream: true },
+    ];
+    const run = spawnSync('php', [SDK, HOOKS, 'phlo_serve'], { input: jobs.map((job) => JSON.stringify(job)).join('\n') + '\n', encoding: 'utf8', timeout: 20_000 });
+    const frames = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id?: string; t: string; message?: string; stderr?: string });
+    const error = frames.find((frame) => frame.id === '1.1' && frame.t === 'error');
+    assert.equal(error?.message, 'hook threw on purpose');
+    assert.match(error?.stderr ?? '', /^RuntimeException: hook threw on purpose in .*ws\.php:24$/);
+    assert.ok(frames.some((frame) => frame.id === '1.2' && frame.t === 'done'), 'the next job runs');
+    assert.equal(frames.find((frame) => frame.id === '1.2' && frame.t === 'done')?.stderr, undefined);
+    assert.equal(run.stderr, '', 'nothing of the exception on the stderr pipe');
+  });
+});
 
 describe(`wsCast() from plain PHP on ${TARGET}`, { skip }, () => {
   let server: Started;

@@ -1,6 +1,8 @@
 /**
  * A resident worker's stderr outside a job goes to the log within a budget:
- * a worker that prints without end while idle must not flood the log.
+ * a worker that prints without end while idle must not flood the log. What
+ * a job reports with its answer (`stderr` in done and error frames) is that
+ * job's, whatever the stderr pipe holds.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -35,6 +37,45 @@ describe('resident worker stderr', () => {
     const seconds = Math.floor((performance.now() - started) / 1000) + 2;
     assert.ok(chars > 0, 'some of it is logged');
     assert.ok(chars <= seconds * ((16 << 10) + 200), `${chars} characters logged in ${seconds - 1} s or less`);
+    worker.kill('test over');
+    await worker.exited;
+  });
+
+  it('gives a job the stderr its answer reports, and never to the job behind it', async () => {
+    const lines: string[] = [];
+    let wake: (() => void) | undefined;
+    let exit!: (code: number | null) => void;
+    const exited = new Promise<number | null>((resolve) => (exit = resolve));
+    async function* stdout() {
+      for (;;) {
+        while (lines.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        const line = lines.shift()!;
+        if (line === '') return;
+        yield encoder.encode(line);
+      }
+    }
+    async function* stderr() {
+      await exited;
+    }
+    const say = (line: string) => {
+      lines.push(line);
+      wake?.();
+    };
+    const child: Child = { pid: 1, stdin: { write() {}, end() {} }, stdout: stdout(), stderr: stderr(), exited, kill: () => (say(''), exit(137)) };
+    const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {}, writesAhead: () => true }, 10_000);
+    say('{"t":"ready"}\n');
+    await worker.ready;
+    const job = { target: 'websocket::auth', args: [], stream: false };
+    // Two at a time: one running, one written ahead behind it.
+    const first = worker.run(job, undefined, 10_000);
+    const second = worker.run(job, undefined, 10_000);
+    say(`{"id":"${worker.number}.1","t":"error","message":"no","stderr":"RuntimeException: no in /app/ws.php:3"}\n`);
+    assert.deepEqual(await first, { ok: false, error: 'no', stderr: 'RuntimeException: no in /app/ws.php:3' });
+    const third = worker.run(job, undefined, 10_000);
+    say(`{"id":"${worker.number}.2","t":"done","result":true,"stderr":"PHP Warning:  x in /app/ws.php on line 9"}\n`);
+    say(`{"id":"${worker.number}.3","t":"done","result":true}\n`);
+    assert.deepEqual(await second, { ok: true, result: true, stderr: 'PHP Warning:  x in /app/ws.php on line 9' });
+    assert.deepEqual(await third, { ok: true, result: true }, 'nothing of the jobs before it');
     worker.kill('test over');
     await worker.exited;
   });

@@ -258,15 +258,16 @@ export class Worker {
       current.onLine?.(lineText(frame.data));
       return;
     }
-    this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') });
+    this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') }, frame.stderr);
   }
 
-  /** The job at the head is answered; the next one, already in PHP's stdin, is now the one it runs. */
-  #finish(outcome: WorkerOutcome): void {
+  /** The job at the head is answered; the next one, already in PHP's stdin, is now the one it runs. `reported`: the answer's own stderr. */
+  #finish(outcome: WorkerOutcome, reported?: string): void {
     const current = this.#inflight.shift();
     if (!current) return;
     clearTimeout(current.timer);
-    if (current.stderr) outcome.stderr = current.stderr.trim();
+    const stderr = [reported?.slice(0, STDERR_CAP).trim(), current.stderr.trim()].filter(Boolean).join('\n');
+    if (stderr) outcome.stderr = stderr;
     const next = this.#inflight[0];
     if (next) this.#arm(next);
     else if (this.state === 'busy') {
