@@ -150,7 +150,7 @@ let log: Lines;
 const started: Webhooks[] = [];
 
 function webhooks(app: PusherApp, options: Partial<WebhookOptions> = {}): Webhooks {
-  const made = new Webhooks([app], { logger: log.logger, schedule: clock.schedule, now: clock.now, random: () => 0, ...options });
+  const made = new Webhooks([app], { logger: log.logger, schedule: clock.schedule, now: clock.now, elapsed: clock.now, random: () => 0, ...options });
   started.push(made);
   return made;
 }
@@ -512,22 +512,60 @@ describe('Pusher webhooks: an event that undoes one still waiting', { timeout: 1
     assert.deepEqual(channelsOf(await endpoint.next()), ['cache_miss cache-second']);
   });
 
-  it('does not undo an event already out: the next one is sent after it', async () => {
+  it('undoes nothing of a channel while an event of it is out, nor after one was lost: the endpoint may not know the state before the pair', async () => {
+    const room = (name: 'channel_occupied' | 'channel_vacated'): WebhookEvent => ({ name, channel: 'room' });
     const app = pusherApp([{ url: endpoint.url('/') }]);
-    const hooks = webhooks(app);
-    hooks.emit(app, occupied);
+    const hooks = webhooks(app, { maxAttempts: 1 });
+    hooks.emit(app, room('channel_occupied'));
     await clock.fire();
     const first = await endpoint.next();
-    hooks.emit(app, vacated);
-    hooks.emit(app, occupied);
-    hooks.emit(app, vacated);
-    assert.equal(hooks.stats().queued, 2, 'the one out, and the last vacated: the middle pair undid each other');
-    first.response.writeHead(200).end();
+    hooks.emit(app, room('channel_vacated'));
+    hooks.emit(app, room('channel_occupied'));
+    assert.deepEqual({ queued: hooks.stats().queued, cancelled: hooks.stats().cancelled }, { queued: 3, cancelled: 0 }, 'the one out may yet fail');
+    first.response.writeHead(503).end();
+    await log.waitFor(/result=gave-up/);
     await clock.fire();
-    assert.deepEqual(channelsOf(first), ['channel_occupied presence-room']);
     const second = await endpoint.next();
-    assert.deepEqual(channelsOf(second), ['channel_vacated presence-room']);
+    assert.deepEqual(channelsOf(second), ['channel_vacated room', 'channel_occupied room'], 'the endpoint learns the channel is occupied after all');
     second.response.writeHead(200).end();
+    await log.waitFor(/result=sent/);
+    // Delivered: the endpoint knows again, and a pair is undone.
+    hooks.emit(app, room('channel_vacated'));
+    hooks.emit(app, room('channel_occupied'));
+    assert.deepEqual({ queued: hooks.stats().queued, cancelled: hooks.stats().cancelled }, { queued: 0, cancelled: 2 });
+  });
+
+  it('undoes nothing of a member whose added was lost to a failed batch while it reloaded', async () => {
+    // Not held, one batch at a time: the order of the test is the order of the batches.
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { maxAttempts: 1, holdMs: 0, concurrency: 1 });
+    hooks.emit(app, added);
+    await clock.fire();
+    const first = await endpoint.next();
+    hooks.emit(app, removed);
+    hooks.emit(app, added);
+    first.response.writeHead(503).end();
+    await log.waitFor(/result=gave-up/);
+    endpoint.answer = () => 200;
+    await clock.fire();
+    assert.deepEqual(asPusherSees(await endpoint.next()).events, [removed, added], 'user 42 is present, and the endpoint hears so');
+    await log.waitFor(/result=sent/);
+    assert.deepEqual(hooks.stats(), { sent: 2, failed: 1, dropped: 0, cancelled: 0, retries: 0, queued: 0, inFlight: 0 });
+  });
+
+  it('undoes nothing of a member whose added the queue\'s bound dropped', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { maxQueuedEvents: 2, holdMs: 0 });
+    hooks.emit(app, added);
+    hooks.emit(app, { name: 'cache_miss', channel: 'cache-a' });
+    hooks.emit(app, { name: 'cache_miss', channel: 'cache-b' });
+    assert.equal(hooks.stats().dropped, 1, 'the added went');
+    hooks.emit(app, removed);
+    hooks.emit(app, added);
+    assert.equal(hooks.stats().cancelled, 0);
+    await clock.fire();
+    assert.deepEqual(asPusherSees(await endpoint.next()).events, [removed, added]);
   });
 
   it('undoes only what the same webhook takes: one that takes member_removed alone still gets it', async () => {
@@ -578,7 +616,8 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
     const app = pusherApp([{ url: endpoint.url('/') }]);
     const hooks = webhooks(app);
     const other: WebhookEvent = { name: 'member_removed', channel: 'presence-room', user_id: '43' };
-    hooks.emit(app, vacated);
+    const notPresence: WebhookEvent = { name: 'channel_vacated', channel: 'room' };
+    hooks.emit(app, notPresence);
     hooks.emit(app, removed);
     hooks.emit(app, other);
     assert.deepEqual(clock.timers.map((timer) => timer.ms), [50, 3000], 'a batch timer, and one hold timer for both');
@@ -595,6 +634,34 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
     assert.deepEqual(asPusherSees(await endpoint.next()).events, [late]);
     await log.waitFor(/result=sent/, 3);
     assert.equal(hooks.stats().sent, 4);
+  });
+
+  it('holds a presence channel vacated too, so the last member back within the hold is heard of by no event at all', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, removed);
+    hooks.emit(app, vacated);
+    hooks.emit(app, { name: 'channel_vacated', channel: 'room' });
+    assert.deepEqual(clock.timers.map((timer) => timer.ms), [3000, 50], 'a plain channel vacated is not held');
+    hooks.emit(app, occupied);
+    hooks.emit(app, added);
+    assert.deepEqual({ queued: hooks.stats().queued, cancelled: hooks.stats().cancelled }, { queued: 1, cancelled: 4 });
+    assert.equal(await clock.fire(), 50);
+    assert.deepEqual(names(await endpoint.next()), ['channel_vacated']);
+  });
+
+  it('holds for the time that passed, whatever the wall clock does (an NTP step back)', async () => {
+    endpoint.answer = () => 200;
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    let wall = clock.time;
+    const hooks = webhooks(app, { now: () => wall });
+    hooks.emit(app, removed);
+    wall -= 3_600_000;
+    hooks.emit(app, { name: 'member_removed', channel: 'presence-room', user_id: '43' });
+    assert.equal(await clock.fire(), 3000);
+    assert.equal(await clock.fire(), 50, 'both released, not the second an hour later');
+    assert.equal(asPusherSees(await endpoint.next()).events.length, 2);
   });
 
   it('stop() sends held events at once', async () => {

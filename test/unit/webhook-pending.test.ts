@@ -12,12 +12,12 @@ describe('webhook pending events', () => {
     const pending = new PendingEvents();
     for (const [json, bytes] of [['a', 10], ['b', 10], ['c', 100], ['d', 10], ['e', 10], ['f', 10]] as const) pending.push(json, bytes);
     assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 6, bytes: 150 });
-    assert.deepEqual(pending.take(5, 50), ['a', 'b']);
-    assert.deepEqual(pending.take(5, 50), ['c']);
-    assert.deepEqual(pending.take(2, 50), ['d', 'e']);
+    assert.deepEqual(pending.take(5, 50).events, ['a', 'b']);
+    assert.deepEqual(pending.take(5, 50).events, ['c']);
+    assert.deepEqual(pending.take(2, 50).events, ['d', 'e']);
     assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 1, bytes: 10 });
-    assert.deepEqual(pending.take(5, 50), ['f']);
-    assert.deepEqual(pending.take(5, 50), []);
+    assert.deepEqual(pending.take(5, 50).events, ['f']);
+    assert.deepEqual(pending.take(5, 50), { events: [], keys: [] });
   });
 
   it('an opposite takes the newest waiting event of its key out, from anywhere in the list', () => {
@@ -28,7 +28,7 @@ describe('webhook pending events', () => {
     assert.equal(pending.push('off a', 5, off('a')), false);
     assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 2, bytes: 2 });
     assert.equal(pending.push('on a', 3, on('a')), true, 'nothing of a waits now: queued');
-    assert.deepEqual(pending.take(10, 100), ['x', 'y', 'on a']);
+    assert.deepEqual(pending.take(10, 100), { events: ['x', 'y', 'on a'], keys: ['a'] });
   });
 
   it('the same way twice (two nodes decided each) is queued, and the next opposite undoes the newest', () => {
@@ -36,18 +36,18 @@ describe('webhook pending events', () => {
     pending.push('on a 1', 1, on('a'));
     pending.push('on a 2', 1, on('a'));
     assert.equal(pending.push('off a', 1, off('a')), false);
-    assert.deepEqual(pending.take(10, 100), ['on a 1']);
+    assert.deepEqual(pending.take(10, 100).events, ['on a 1']);
   });
 
-  it('forgets an event once it is taken or dropped: its opposite is queued then', () => {
+  it('forgets an event once it is taken or shifted out: its opposite is queued then', () => {
     const pending = new PendingEvents();
     pending.push('on a', 1, on('a'));
     pending.push('on b', 1, on('b'));
-    assert.deepEqual(pending.take(1, 100), ['on a']);
+    assert.deepEqual(pending.take(1, 100), { events: ['on a'], keys: ['a'] });
     assert.equal(pending.push('off a', 1, off('a')), true);
-    assert.equal(pending.dropOldest(), true);
+    assert.equal(pending.shift()?.json, 'on b');
     assert.equal(pending.push('off b', 1, off('b')), true);
-    assert.deepEqual(pending.take(10, 100), ['off a', 'off b']);
+    assert.deepEqual(pending.take(10, 100).events, ['off a', 'off b']);
   });
 
   it('keys are exact: another key, or an event without one, undoes nothing', () => {
@@ -77,7 +77,7 @@ describe('webhook pending events', () => {
     pending.push('b', 1);
     assert.equal(pending.clear(), 2);
     assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 0, bytes: 0 });
-    assert.equal(pending.dropOldest(), false);
+    assert.equal(pending.shift(), undefined);
     assert.equal(pending.push('off a', 1, off('a')), true);
   });
 });

@@ -41,7 +41,10 @@ export interface WebhookOptions {
   /** stop()'s default deadline for what is queued. */
   stopDeadlineMs: number;
   schedule: Schedule;
+  /** Wall-clock time, for `time_ms`. */
   now(): number;
+  /** A clock that never steps back (performance.now): when held events fall due, whatever NTP does to the wall clock. */
+  elapsed(): number;
   /** In [0, 1): the jitter. */
   random(): number;
   /** How a webhook that names a host reaches that host's hooks. */
@@ -75,6 +78,7 @@ export function webhookOptions(given: Partial<WebhookOptions> & { logger: Logger
     stopDeadlineMs: 5000,
     schedule: realSchedule,
     now: Date.now,
+    elapsed: () => performance.now(),
     random: Math.random,
     worker: () => undefined,
     target: (_app, webhook) => (webhook.url !== undefined ? new HttpTarget(webhook.url) : new WorkerTarget(webhook.host, (...args) => options.worker(...args))),

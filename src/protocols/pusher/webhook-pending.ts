@@ -76,7 +76,7 @@ export class PendingEvents {
     return this.#head?.due;
   }
 
-  /** Takes the oldest out and gives it back. */
+  /** Takes the oldest out and gives it back (to move it, or to drop it). */
   shift(): { json: string; bytes: number; toggle: Toggle | undefined } | undefined {
     const head = this.#head;
     if (!head) return undefined;
@@ -84,28 +84,23 @@ export class PendingEvents {
     return { json: head.json, bytes: head.bytes, toggle: head.toggle };
   }
 
-  /** Takes the oldest out; false when none waits. */
-  dropOldest(): boolean {
-    if (!this.#head) return false;
-    this.#unlink(this.#head);
-    return true;
-  }
-
   /**
    * Takes the oldest events out as one batch: at most `maxEvents`, and no
    * more than `maxBytes` of them unless the first alone is larger.
    */
-  take(maxEvents: number, maxBytes: number): string[] {
-    const out: string[] = [];
+  take(maxEvents: number, maxBytes: number): { events: string[]; keys: string[] } {
+    const events: string[] = [];
+    const keys: string[] = [];
     let bytes = 0;
-    while (this.#head && out.length < maxEvents) {
+    while (this.#head && events.length < maxEvents) {
       const next = this.#head;
-      if (out.length > 0 && bytes + next.bytes > maxBytes) break;
+      if (events.length > 0 && bytes + next.bytes > maxBytes) break;
       bytes += next.bytes;
-      out.push(next.json);
+      events.push(next.json);
+      if (next.toggle) keys.push(next.toggle.key);
       this.#unlink(next);
     }
-    return out;
+    return { events, keys };
   }
 
   /** Forgets everything; returns how many events waited. */

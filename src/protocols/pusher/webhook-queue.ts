@@ -2,6 +2,7 @@ import type { PusherApp, PusherWebhook, PusherWebhookEvent } from '../../config/
 import { batchBody } from './webhook-events.ts';
 import { backoff, type WebhookOptions } from './webhook-options.ts';
 import { PendingEvents, type Toggle } from './webhook-pending.ts';
+import { UnsureKeys } from './webhook-unsure.ts';
 import { webhookWhere } from './webhook-target.ts';
 import type { Delivery, WebhookTarget } from './webhook-target.ts';
 
@@ -54,6 +55,8 @@ export class WebhookQueue {
   /** Events that wait for their time before they join `#pending` (a member removed: see `hold` in push()). */
   readonly #held = new PendingEvents();
   #cancelHold: (() => void) | undefined;
+  /** Keys whose state the endpoint may not have: their events are never undone. */
+  readonly #unsure: UnsureKeys;
   #inFlight = 0;
   #inFlightEvents = 0;
   #due = false;
@@ -69,6 +72,7 @@ export class WebhookQueue {
     this.#accepts = webhook.events && new Set(webhook.events);
     this.#options = options;
     this.#counters = counters;
+    this.#unsure = new UnsureKeys(options.maxQueuedEvents);
     this.target = options.target(app, webhook);
   }
 
@@ -98,19 +102,20 @@ export class WebhookQueue {
 
   /**
    * Queues an event; one that undoes an event still waiting (its `toggle`)
-   * takes that one out instead. With `hold`, it waits `holdMs` before it
+   * takes that one out instead, unless the endpoint may not know the state
+   * from before them (webhook-unsure.ts). With `hold`, it waits `holdMs` before it
    * joins the batches, so that its opposite can still undo it: a member
    * removed waits that long for the user to come back (a page reload).
    */
   push(json: string, bytes: number, toggle?: Toggle, hold = false): void {
-    if (toggle && (this.#held.undo(toggle) || this.#pending.undo(toggle))) {
+    if (toggle && !this.#unsure.has(toggle.key) && (this.#held.undo(toggle) || this.#pending.undo(toggle))) {
       this.#counters.cancelled += 2;
       this.#settle();
       return;
     }
     const o = this.#options;
     if (hold && o.holdMs > 0) {
-      this.#held.append(json, bytes, toggle, o.now() + o.holdMs);
+      this.#held.append(json, bytes, toggle, o.elapsed() + o.holdMs);
       this.#armHold();
       return;
     }
@@ -133,7 +138,9 @@ export class WebhookQueue {
 
   /** Drops the oldest waiting event (the app is over its bound), a held one last; false if none waits here. */
   dropOldest(): boolean {
-    if (!this.#pending.dropOldest() && !this.#held.dropOldest()) return false;
+    const dropped = this.#pending.shift() ?? this.#held.shift();
+    if (!dropped) return false;
+    if (dropped.toggle) this.#unsure.lose(dropped.toggle.key);
     this.#counters.dropped++;
     this.#settle();
     return true;
@@ -150,9 +157,9 @@ export class WebhookQueue {
   #armHold(): void {
     const due = this.#held.firstDue;
     if (this.#cancelHold !== undefined || due === undefined) return;
-    this.#cancelHold = this.#options.schedule(Math.max(0, due - this.#options.now()), () => {
+    this.#cancelHold = this.#options.schedule(Math.max(0, due - this.#options.elapsed()), () => {
       this.#cancelHold = undefined;
-      this.#release(this.#options.now());
+      this.#release(this.#options.elapsed());
       this.#armHold();
     });
   }
@@ -217,17 +224,16 @@ export class WebhookQueue {
   #pump(): void {
     while (!this.#closed && this.#due && this.#pending.length > 0 && this.#inFlight < this.#options.concurrency) {
       // #send handles every failure itself; the catch is for a logger that throws.
-      this.#send(this.#take()).catch(() => undefined);
+      const { events, keys } = this.#pending.take(this.#options.batchEvents, this.#options.batchBytes);
+      this.#send(events, keys).catch(() => undefined);
     }
     this.#settle();
   }
 
-  #take(): string[] {
-    return this.#pending.take(this.#options.batchEvents, this.#options.batchBytes);
-  }
-
-  async #send(events: string[]): Promise<void> {
+  async #send(events: string[], keys: string[]): Promise<void> {
     const count = events.length;
+    let delivered = false;
+    this.#unsure.sent(keys);
     this.#inFlight++;
     this.#inFlightEvents += count;
     // Set once: a retry carries the time the batch was made, so the receiver can tell it is late.
@@ -236,6 +242,7 @@ export class WebhookQueue {
       for (let attempt = 1; ; attempt++) {
         const result = await this.#attempt(body, count);
         if (result.ok) {
+          delivered = true;
           this.#counters.sent += count;
           this.#log('debug', { result: 'sent', events: count, attempts: attempt });
           return;
@@ -258,6 +265,7 @@ export class WebhookQueue {
         }
       }
     } finally {
+      this.#unsure.answered(keys, delivered);
       this.#inFlight--;
       this.#inFlightEvents -= count;
       this.#pump();

@@ -84,8 +84,10 @@ export class Webhooks {
       let json: string | undefined;
       let bytes = 0;
       const toggle = toggleOf(event);
-      // A member removed waits for the user to come back (holdMs); the rest only for its batch.
-      const hold = event.name === 'member_removed';
+      // A member removed waits for the user to come back (holdMs), and so does a presence channel vacated, so that an
+      // app that clears a channel's members when it is vacated does not lose a member who came back; the rest waits
+      // only for its batch.
+      const hold = event.name === 'member_removed' || (event.name === 'channel_vacated' && event.channel.startsWith('presence-'));
       for (const queue of entry.queues) {
         if (!queue.accepts(event.name)) continue;
         if (json === undefined) {
