@@ -664,6 +664,23 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
     assert.equal(asPusherSees(await endpoint.next()).events.length, 2);
   });
 
+  it('holds what follows a held event of its key, so a member who reloads while their member_added is out ends present', async () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { concurrency: 1 });
+    hooks.emit(app, added);
+    await clock.fire();
+    const first = await endpoint.next();
+    hooks.emit(app, removed);
+    hooks.emit(app, added);
+    assert.deepEqual({ timers: clock.timers.map((timer) => timer.ms), queued: hooks.stats().queued }, { timers: [3000], queued: 3 }, 'the added waits behind the held removed');
+    first.response.writeHead(200).end();
+    await log.waitFor(/result=sent/);
+    endpoint.answer = () => 200;
+    assert.equal(await clock.fire(), 3000);
+    assert.equal(await clock.fire(), 50);
+    assert.deepEqual(asPusherSees(await endpoint.next()).events, [removed, added]);
+  });
+
   it('stop() sends held events at once', async () => {
     endpoint.answer = () => 200;
     const app = pusherApp([{ url: endpoint.url('/') }]);

@@ -73,9 +73,10 @@ describe('resident worker stderr', () => {
     assert.deepEqual(await first, { ok: false, error: 'no', stderr: 'RuntimeException: no in /app/ws.php:3' });
     const third = worker.run(job, undefined, 10_000);
     say(`{"id":"${worker.number}.2","t":"done","result":true,"stderr":"PHP Warning:  x in /app/ws.php on line 9"}\n`);
-    say(`{"id":"${worker.number}.3","t":"done","result":true}\n`);
+    say(`{"id":"${worker.number}.3","t":"done","result":true,"stderr":null}\n`);
     assert.deepEqual(await second, { ok: true, result: true, stderr: 'PHP Warning:  x in /app/ws.php on line 9' });
-    assert.deepEqual(await third, { ok: true, result: true }, 'nothing of the jobs before it');
+    assert.deepEqual(await third, { ok: true, result: true }, 'nothing of the jobs before it (and a null stderr is none)');
+    assert.equal(worker.death, undefined, 'a null stderr is no reason to take the worker for out of sync');
     worker.kill('test over');
     await worker.exited;
   });

@@ -9,10 +9,11 @@ const Frame = v.variant('t', [
   // `pipeline`: the worker reads jobs one after another from stdin, so the next may be sent before it answers.
   v.object({ t: v.literal('ready'), pipeline: v.optional(v.boolean()) }),
   v.object({ t: v.literal('line'), id: v.string(), data: v.unknown() }),
-  // `stderr`: what the job reported of itself with its answer (the SDK's worker: its warnings and exception). Read
-  // from the answer, it cannot be taken for the next job's, as stderr read from its pipe can (the two pipes have no order).
-  v.object({ t: v.literal('done'), id: v.string(), result: v.optional(v.unknown()), stderr: v.optional(v.string()) }),
-  v.object({ t: v.literal('error'), id: v.string(), message: v.optional(v.unknown()), stderr: v.optional(v.string()) }),
+  // `stderr`: what the job reported of itself with its answer (the SDK's worker: a hook's exception). Read from the
+  // answer, it cannot be taken for the next job's, as stderr read from its pipe can (the two pipes have no order).
+  // Any type, as `message`: a worker that sends null or an object there is not out of sync.
+  v.object({ t: v.literal('done'), id: v.string(), result: v.optional(v.unknown()), stderr: v.optional(v.unknown()) }),
+  v.object({ t: v.literal('error'), id: v.string(), message: v.optional(v.unknown()), stderr: v.optional(v.unknown()) }),
   v.object({ t: v.literal('fatal'), message: v.optional(v.unknown()) }),
 ]);
 

@@ -258,7 +258,7 @@ export class Worker {
       current.onLine?.(lineText(frame.data));
       return;
     }
-    this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') }, frame.stderr);
+    this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') }, frame.stderr == null ? undefined : lineText(frame.stderr));
   }
 
   /** The job at the head is answered; the next one, already in PHP's stdin, is now the one it runs. `reported`: the answer's own stderr. */

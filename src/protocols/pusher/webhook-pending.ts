@@ -52,6 +52,11 @@ export class PendingEvents {
     return true;
   }
 
+  /** Whether an event of `key` waits here. */
+  has(key: string): boolean {
+    return this.#latest.has(key);
+  }
+
   /** Takes out the newest waiting event of the toggle's key if it went the other way; false when there is none. */
   undo(toggle: Toggle): boolean {
     const waiting = this.#latest.get(toggle.key);

@@ -114,6 +114,8 @@ export class WebhookQueue {
       return;
     }
     const o = this.#options;
+    // Behind a held event of its key it is held too, or it would overtake that one (one that was not undone: its key is unsure).
+    if (toggle && this.#held.has(toggle.key)) hold = true;
     if (hold && o.holdMs > 0) {
       this.#held.append(json, bytes, toggle, o.elapsed() + o.holdMs);
       this.#armHold();

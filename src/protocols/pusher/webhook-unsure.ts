@@ -5,22 +5,21 @@
  * is right only when the endpoint knows the state from before the pair; for
  * these keys the pair is what would tell it, so it is sent.
  *
- * Lost keys are kept until an event of theirs is delivered. Past `cap` of
- * them, the queue stops undoing anything: it has lost track, and sending
- * every event is never wrong.
+ * Lost keys are kept until an event of theirs is delivered, at most `cap`
+ * of them: past it the key lost longest ago is forgotten (a channel whose
+ * events stopped long ago), so that the queue keeps undoing churn.
  */
 export class UnsureKeys {
   readonly #out = new Map<string, number>();
   readonly #lost = new Set<string>();
   readonly #cap: number;
-  #overflow = false;
 
   constructor(cap: number) {
     this.#cap = cap;
   }
 
   has(key: string): boolean {
-    return this.#overflow || this.#out.has(key) || this.#lost.has(key);
+    return this.#out.has(key) || this.#lost.has(key);
   }
 
   /** Events of these keys went out in a batch. */
@@ -41,7 +40,9 @@ export class UnsureKeys {
 
   /** An event of the key will never reach the endpoint. */
   lose(key: string): void {
-    if (this.#lost.size >= this.#cap && !this.#lost.has(key)) this.#overflow = true;
-    else this.#lost.add(key);
+    // Last in the set's order: the order is when each was last lost.
+    this.#lost.delete(key);
+    if (this.#lost.size >= this.#cap) this.#lost.delete(this.#lost.values().next().value as string);
+    this.#lost.add(key);
   }
 }
