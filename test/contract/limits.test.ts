@@ -19,13 +19,16 @@ const skip = targetAvailable();
  * was called, a data frame that arrives makes it drop the connection without
  * writing the close frame (seen on the wire: the replies sent before, then
  * the FIN; and so with a bare Deno.serve that calls close(1008) on the sixth
- * of twenty frames, without wsgate), so its client sees 1006 every time.
- * The gateway's `limit` line has the code and reason on every runtime, and a
- * client that stops at the frame over the limit gets them on every runtime:
- * both are asserted besides.
+ * of twenty frames, without wsgate), so its client sees 1006, unless all the
+ * frames happened to be read before the close (CI saw that once): either is
+ * taken on Deno. The gateway's `limit` line has the code and reason on every
+ * runtime, and a client that stops at the frame over the limit gets them on
+ * every runtime: both are asserted besides.
  */
 async function closedWhileSending(closed: Promise<{ code: number; reason: string }>, code: number, reason: string) {
-  assert.deepEqual(await closed, TARGET === 'deno' ? { code: 1006, reason: '' } : { code, reason });
+  const got = await closed;
+  if (TARGET === 'deno' && got.code === 1006) assert.equal(got.reason, '');
+  else assert.deepEqual(got, { code, reason });
 }
 
 /** The `limit` line of the socket of `token`: the code and reason the gateway closed it with. */
