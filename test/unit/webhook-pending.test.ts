@@ -2,7 +2,14 @@
 // that undoes the newest waiting one of its key.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PendingEvents } from '../../src/protocols/pusher/webhook-pending.ts';
+import { PendingEvents, type Toggle } from '../../src/protocols/pusher/webhook-pending.ts';
+
+/** Queues an event as the webhook queue does: undoing a waiting opposite, or else appended; false when it undid one. */
+function push(pending: PendingEvents, json: string, bytes: number, toggle?: Toggle): boolean {
+  if (toggle && pending.undo(toggle)) return false;
+  pending.append(json, bytes, toggle);
+  return true;
+}
 
 const on = (key: string) => ({ key, on: true });
 const off = (key: string) => ({ key, on: false });
@@ -10,7 +17,7 @@ const off = (key: string) => ({ key, on: false });
 describe('webhook pending events', () => {
   it('takes batches oldest first, within the count and the bytes (a larger first one goes alone)', () => {
     const pending = new PendingEvents();
-    for (const [json, bytes] of [['a', 10], ['b', 10], ['c', 100], ['d', 10], ['e', 10], ['f', 10]] as const) pending.push(json, bytes);
+    for (const [json, bytes] of [['a', 10], ['b', 10], ['c', 100], ['d', 10], ['e', 10], ['f', 10]] as const) push(pending, json, bytes);
     assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 6, bytes: 150 });
     assert.deepEqual(pending.take(5, 50).events, ['a', 'b']);
     assert.deepEqual(pending.take(5, 50).events, ['c']);
@@ -22,39 +29,39 @@ describe('webhook pending events', () => {
 
   it('an opposite takes the newest waiting event of its key out, from anywhere in the list', () => {
     const pending = new PendingEvents();
-    pending.push('x', 1);
-    assert.equal(pending.push('on a', 3, on('a')), true);
-    pending.push('y', 1);
-    assert.equal(pending.push('off a', 5, off('a')), false);
+    push(pending, 'x', 1);
+    assert.equal(push(pending, 'on a', 3, on('a')), true);
+    push(pending, 'y', 1);
+    assert.equal(push(pending, 'off a', 5, off('a')), false);
     assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 2, bytes: 2 });
-    assert.equal(pending.push('on a', 3, on('a')), true, 'nothing of a waits now: queued');
+    assert.equal(push(pending, 'on a', 3, on('a')), true, 'nothing of a waits now: queued');
     assert.deepEqual(pending.take(10, 100), { events: ['x', 'y', 'on a'], keys: ['a'] });
   });
 
   it('the same way twice (two nodes decided each) is queued, and the next opposite undoes the newest', () => {
     const pending = new PendingEvents();
-    pending.push('on a 1', 1, on('a'));
-    pending.push('on a 2', 1, on('a'));
-    assert.equal(pending.push('off a', 1, off('a')), false);
+    push(pending, 'on a 1', 1, on('a'));
+    push(pending, 'on a 2', 1, on('a'));
+    assert.equal(push(pending, 'off a', 1, off('a')), false);
     assert.deepEqual(pending.take(10, 100).events, ['on a 1']);
   });
 
   it('forgets an event once it is taken or shifted out: its opposite is queued then', () => {
     const pending = new PendingEvents();
-    pending.push('on a', 1, on('a'));
-    pending.push('on b', 1, on('b'));
+    push(pending, 'on a', 1, on('a'));
+    push(pending, 'on b', 1, on('b'));
     assert.deepEqual(pending.take(1, 100), { events: ['on a'], keys: ['a'] });
-    assert.equal(pending.push('off a', 1, off('a')), true);
+    assert.equal(push(pending, 'off a', 1, off('a')), true);
     assert.equal(pending.shift()?.json, 'on b');
-    assert.equal(pending.push('off b', 1, off('b')), true);
+    assert.equal(push(pending, 'off b', 1, off('b')), true);
     assert.deepEqual(pending.take(10, 100).events, ['off a', 'off b']);
   });
 
   it('keys are exact: another key, or an event without one, undoes nothing', () => {
     const pending = new PendingEvents();
-    pending.push('on a', 1, on('a'));
-    assert.equal(pending.push('off ab', 1, off('ab')), true);
-    assert.equal(pending.push('plain', 1), true);
+    push(pending, 'on a', 1, on('a'));
+    assert.equal(push(pending, 'off ab', 1, off('ab')), true);
+    assert.equal(push(pending, 'plain', 1), true);
     assert.equal(pending.length, 3);
   });
 
@@ -73,11 +80,11 @@ describe('webhook pending events', () => {
 
   it('clear() empties it, keys included, and says how many waited', () => {
     const pending = new PendingEvents();
-    pending.push('on a', 1, on('a'));
-    pending.push('b', 1);
+    push(pending, 'on a', 1, on('a'));
+    push(pending, 'b', 1);
     assert.equal(pending.clear(), 2);
     assert.deepEqual({ length: pending.length, bytes: pending.bytes }, { length: 0, bytes: 0 });
     assert.equal(pending.shift(), undefined);
-    assert.equal(pending.push('off a', 1, off('a')), true);
+    assert.equal(push(pending, 'off a', 1, off('a')), true);
   });
 });

@@ -45,13 +45,6 @@ export class PendingEvents {
     return this.#bytes;
   }
 
-  /** Queues an event; false when it undid one that waited, and neither is queued now. */
-  push(json: string, bytes: number, toggle?: Toggle): boolean {
-    if (toggle && this.undo(toggle)) return false;
-    this.append(json, bytes, toggle);
-    return true;
-  }
-
   /** Whether an event of `key` waits here. */
   has(key: string): boolean {
     return this.#latest.has(key);

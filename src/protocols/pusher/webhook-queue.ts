@@ -170,11 +170,8 @@ export class WebhookQueue {
   #release(now: number): void {
     while (this.#held.length > 0 && this.#held.firstDue! <= now) {
       const event = this.#held.shift()!;
+      // Each enqueue settles the queue: the hold timer goes once nothing is held.
       this.#enqueue(event.json, event.bytes, event.toggle);
-    }
-    if (this.#held.length === 0) {
-      this.#cancelHold?.();
-      this.#cancelHold = undefined;
     }
   }
 
