@@ -26,13 +26,14 @@
  *                    in-process) or "oneshot" (every hook a process, /bin/true:
  *                    what spawning an auth hook per upgrade leaves behind)
  *
- * Targets: baseline-node, wsgate-node, baseline-bun, registry-bun, wsgate-bun, wsgate-binary,
+ * Targets: baseline-node, wsgate-node, baseline-bun, registry-bun, arena-bun, wsgate-bun, wsgate-binary,
  * baseline-deno, wsgate-deno. Each wsgate runtime's ratios are taken against the bare server
  * of the same runtime (wsgate-binary and wsgate-bun against baseline-bun,
  * wsgate-deno against baseline-deno, as the performance issue now asks).
  * registry-bun is bare Bun that also keeps the least any gateway must keep of
  * a socket (a record with an id and a token, indexed by both): a floor for
- * what per-socket state costs, also against baseline-bun.
+ * what per-socket state costs, also against baseline-bun. arena-bun keeps the
+ * same in typed arrays by place (no object or string per socket).
  *
  * Per target: start it as a child process (and make sure the pid measured is
  * the real server, not a launcher), read its CPU (utime+stime, /proc/<pid>/stat)
@@ -137,6 +138,7 @@ function targets(configFile: string, binary: string): Target[] {
     { name: 'wsgate-node', runtime: 'node', kind: 'wsgate', baseline: 'baseline-node', ...wsgate('node') },
     { name: 'baseline-bun', runtime: 'bun', kind: 'baseline', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts')], exe: bun },
     { name: 'registry-bun', runtime: 'bun', kind: 'floor', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts'), '--registry'], exe: bun },
+    { name: 'arena-bun', runtime: 'bun', kind: 'floor', baseline: 'baseline-bun', argv: [bun, join(HERE, 'baseline-bun.ts'), '--arena'], exe: bun },
     { name: 'wsgate-bun', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('bun') },
     { name: 'wsgate-binary', runtime: 'bun', kind: 'wsgate', baseline: 'baseline-bun', ...wsgate('binary') },
     { name: 'baseline-deno', runtime: 'deno', kind: 'baseline', baseline: 'baseline-deno', argv: [deno, 'run', '--allow-all', '--quiet', join(HERE, 'baseline-deno.ts')], exe: deno },
