@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { PusherApp } from '../../config/config.ts';
 import type { Logger } from '../../ops/log.ts';
+import { parsePeerJson, TOO_DEEP } from '../../core/json.ts';
 import { pusherAuth, refuse } from './api-auth.ts';
 import type { PusherEnv } from './api-auth.ts';
 import { bodySchemas, channelProblem, isPresence, parseInfo, problem, userIdProblem } from './api-schemas.ts';
@@ -27,12 +28,13 @@ type Parsed<T> = { ok: true; value: T } | { ok: false; response: Response };
 /** The body the signature covered, as JSON whatever its Content-Type (the PHP SDKs' vary), checked by `schema`. */
 function readBody<S extends v.GenericSchema>(c: Ctx, schema: S, log?: Logger): Parsed<v.InferOutput<S>> {
   const text = c.get('pusherBody');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { ok: false, response: refuse(c, 400, text.trim() ? 'the body is not valid JSON' : 'the body is empty: expected a JSON object', log) };
+  // Bounded in depth: an event's data that is not a string is written out again (JSON.stringify), which a deep enough value overflows.
+  const read = parsePeerJson(text);
+  if (!read.ok) {
+    const message = read.problem === TOO_DEEP ? `the body is ${TOO_DEEP}` : text.trim() ? 'the body is not valid JSON' : 'the body is empty: expected a JSON object';
+    return { ok: false, response: refuse(c, 400, message, log) };
   }
+  const json = read.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, response: refuse(c, 400, 'the body must be a JSON object', log) };
   const parsed = v.safeParse(schema, json);
   return parsed.success ? { ok: true, value: parsed.output } : { ok: false, response: refuse(c, 400, problem(parsed.issues[0]), log) };
