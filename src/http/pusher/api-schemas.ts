@@ -6,26 +6,17 @@
 import * as v from 'valibot';
 import type { PusherApp, PusherLimits } from '../../config/config.ts';
 import type { ChannelInfoField } from './gateway.ts';
+import { userIdProblem } from '../../protocols/pusher/channel-names.ts';
 
 /** Pusher's channel name characters. */
 const CHANNEL_CHARS = /^[A-Za-z0-9_\-=@,.;]+$/;
 /** The channel pusher-js's user sign-in listens on, which `sendToUser` posts to; valid only as an event's target. */
 export const TO_USER = '#server-to-user-';
-/** Characters in a user id (Pusher: 164). */
-export const USER_ID_MAX = 164;
 /** What a socket_id looks like: pusher-js sends back the one the server gave it. */
 const SOCKET_ID = /^\d{1,20}\.\d{1,20}$/;
 const INFO_FIELDS: readonly ChannelInfoField[] = ['user_count', 'subscription_count'];
 
 export const isPresence = (channel: string) => channel.startsWith('presence-');
-
-/** Why `id` cannot be a user id, if it cannot. */
-export function userIdProblem(id: string): string | undefined {
-  if (!id) return 'the user id is empty';
-  if (id.length > USER_ID_MAX) return `the user id is ${id.length} characters; the limit is ${USER_ID_MAX}`;
-  if (/[\x00-\x1f\x7f]/.test(id)) return 'the user id holds a control character';
-  return undefined;
-}
 
 /** Why `name` cannot be a channel here, if it cannot; `toUser` allows the `#server-to-user-{id}` an event may target. */
 export function channelProblem(name: string, limits: PusherLimits, toUser = false): string | undefined {

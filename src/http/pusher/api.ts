@@ -11,7 +11,8 @@ import type { Logger } from '../../ops/log.ts';
 import { parsePeerJson, TOO_DEEP } from '../../core/json.ts';
 import { pusherAuth, refuse } from './api-auth.ts';
 import type { PusherEnv } from './api-auth.ts';
-import { bodySchemas, channelProblem, isPresence, parseInfo, problem, userIdProblem } from './api-schemas.ts';
+import { bodySchemas, channelProblem, isPresence, parseInfo, problem } from './api-schemas.ts';
+import { userIdProblem } from '../../protocols/pusher/channel-names.ts';
 import type { ChannelInfo, ChannelInfoField, PusherApiGateway } from './gateway.ts';
 
 export interface PusherApiOptions {

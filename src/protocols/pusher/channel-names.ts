@@ -31,6 +31,21 @@ export const ONLINE = '#online';
 export const WATCHERS = '#watchers-of-';
 /** Channels of the gateway's own or a user's: no app hears of them (webhooks, channel lists). */
 export const isInternal = (channel: string): boolean => channel.startsWith('#');
+/** Characters in a user id (Pusher: 164). */
+export const USER_ID_MAX = 164;
+
+/**
+ * Why `id` cannot be a user id, if it cannot. Sign-in and the HTTP API hold
+ * the same rule: a user signed in that the API refused to name could not be
+ * sent to, nor have its connections terminated.
+ */
+export function userIdProblem(id: string): string | undefined {
+  if (!id) return 'the user id is empty';
+  if (id.length > USER_ID_MAX) return `the user id is ${id.length} characters; the limit is ${USER_ID_MAX}`;
+  if (/[\x00-\x1f\x7f]/.test(id)) return 'the user id holds a control character';
+  return undefined;
+}
+
 /** Users one connection may watch (Pusher's own limit). */
 export const WATCHLIST_MAX = 100;
 

@@ -13,7 +13,7 @@ import { jsonText } from '../../core/json.ts';
 import { utf8Length } from '../../core/utf8.ts';
 import type { PusherApp } from '../../config/config.ts';
 import { deliver } from '../incoming.ts';
-import { channelKind, channelNameProblem, isInternal, ONLINE, USER_CHANNEL, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
+import { channelKind, channelNameProblem, isInternal, ONLINE, USER_CHANNEL, userIdProblem, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
 import { connectionEstablished, PING, PONG, PUSHER_CLOSE, pusherError, signinSuccess, subscriptionError, watchlistEvents } from './frames.ts';
 import { memberOf, readFrame, signinOf, subscribeOf, unsubscribeOf, userOf } from './messages.ts';
 import type { ClientFrame } from './messages.ts';
@@ -163,8 +163,10 @@ export class PusherConnection extends Client {
     if (this.#user !== undefined) return { reply: pusherError(null, 'this connection is signed in already') };
     const watchlist = [...new Set(user.watchlist ?? [])];
     if (watchlist.length > WATCHLIST_MAX) return { reply: pusherError(null, `a watchlist has at most ${WATCHLIST_MAX} users`) };
-    const longest = this.#app.limits.channelName;
-    if ([user.id, ...watchlist].some((id) => id.length > longest)) return { reply: pusherError(null, `a user id has at most ${longest} characters`) };
+    for (const id of [user.id, ...watchlist]) {
+      const problem = userIdProblem(id);
+      if (problem) return { reply: pusherError(null, `${problem} (${JSON.stringify(id.slice(0, 40))})`) };
+    }
     this.#user = user.id;
     return {
       request: {
