@@ -25,6 +25,7 @@ export const RequestSchema = v.variant('t', [
     except: v.optional(v.string()),
     /** Where Redis numbered it, for streams with history. */
     position: v.optional(v.object({ epoch: v.string(), offset: v.number() })),
+    unkept: v.optional(v.literal(true)),
   }),
   /** A join or leave event, cast to a channel's members as it is (no history, no envelope). */
   v.object({ t: v.literal('presenceEvent'), host: v.string(), channel: v.string(), frame: v.string(), except: v.string() }),

@@ -39,7 +39,7 @@ export interface ClientRequestsParts {
   recovery: Recovery;
   events: CoreEvents;
   /** Casts on every node (Publishing.castText): a client's event to its channel. */
-  castText(host: string, selection: Selection, frame: string, except: string | undefined): number;
+  castText(host: string, selection: Selection, frame: string, except: string | undefined, unkept?: boolean): number;
 }
 
 export class ClientRequests {
@@ -173,7 +173,7 @@ export class ClientRequests {
       if (client.open) this.#p.hub.send(client, client.protocol.error(`not subscribed to ${channel}`, channel));
       return;
     }
-    this.#p.castText(client.host, { kind: 'channel', channel }, request.frame, client.id);
+    this.#p.castText(client.host, { kind: 'channel', channel }, request.frame, client.id, request.unkept);
     this.#p.events.clientEvent(client, channel, request.event, request.data, request.user);
   }
 

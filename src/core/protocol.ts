@@ -34,7 +34,8 @@ export interface Member {
 export type ClientRequest =
   | { op: 'subscribe'; channel: string; since?: Position; signed?: boolean; member?: Member; maxUsers?: number; maxChannels?: number; quiet?: boolean; cache?: boolean }
   | { op: 'unsubscribe' | 'presence'; channel: string }
-  | { op: 'publish'; channel: string; event: string; data: unknown; frame: string; user?: string }
+  /** `unkept`: relayed, but not kept in the channel's history (see CastRequest). */
+  | { op: 'publish'; channel: string; event: string; data: unknown; frame: string; user?: string; unkept?: boolean }
   /**
    * The client is `user` from now on (its signature checked by the
    * protocol): it joins `channels` quietly, and `online` as a member (the

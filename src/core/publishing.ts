@@ -10,7 +10,7 @@ import type { CoreEvents } from './events.ts';
 import type { Hub, HostStats } from './hub.ts';
 import { mergeCounts, mergePresence, mergeStats } from './merge.ts';
 import type { Presence } from './presence.ts';
-import type { NodeRequest, Publication } from './requests.ts';
+import type { CastRequest, NodeRequest, Publication } from './requests.ts';
 import type { Routes } from './routes.ts';
 import { streamOf } from './streams.ts';
 import type { Recovery } from './history/recovery.ts';
@@ -63,8 +63,10 @@ export class Publishing implements BrokerHandler {
   }
 
   /** cast() of a frame that is its text already (a module hook's send() outside receive), sent as it is. */
-  castText(host: string, selection: Selection, frame: string, except: string | undefined): number {
-    const sent = this.#p.broker.publish({ t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }) }, () => this.#streamRef(host, selection));
+  castText(host: string, selection: Selection, frame: string, except: string | undefined, unkept = false): number {
+    const publication: CastRequest = { t: 'cast', host, selection, frame, ...(except === undefined ? {} : { except }), ...(unkept ? { unkept } : {}) };
+    // Not numbered either: a number would be a place in the history it is not in.
+    const sent = this.#p.broker.publish(publication, unkept ? undefined : () => this.#streamRef(host, selection));
     // Numbered by the broker, this node's copy comes back later: the sockets it will reach are those here now.
     if (sent !== undefined) return sent;
     const skip = except === undefined ? undefined : this.#p.hub.get(except);
@@ -91,7 +93,7 @@ export class Publishing implements BrokerHandler {
     }
     const { host, selection, frame, except } = publication;
     const stream = streamOf(config, host, selection);
-    const position: Position | undefined = stream?.limits && this.#p.recovery.place({ ...stream, limits: stream.limits }, frame, publication.position);
+    const position: Position | undefined = stream?.limits && !publication.unkept ? this.#p.recovery.place({ ...stream, limits: stream.limits }, frame, publication.position) : undefined;
     const sent = hub.cast(host, selection, frame, except, (protocol) => protocol.publication(stream?.stream, position, frame));
     events.cast(host, config.key, selection.kind, sent, taken);
     return sent;

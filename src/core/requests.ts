@@ -16,6 +16,8 @@ export interface CastRequest {
   except?: string;
   /** Where the broker numbered it, for streams with history. */
   position?: Position;
+  /** Reaches the channel's sockets but is not of its history (a Pusher client's event on a cache channel). */
+  unkept?: true;
 }
 
 /** A join or leave event, cast to a channel's members as it is (no history, no envelope). */

@@ -188,7 +188,8 @@ export class PusherConnection extends Client {
     const app = this.#app;
     const channel = frame.channel;
     if (!app.clientEvents) return { reply: pusherError(null, 'client events are not enabled for this app') };
-    if (channel === undefined || !channelKind(channel).clientEvents) return { reply: pusherError(null, 'client events go to a private or presence channel only') };
+    const kind = channel === undefined ? undefined : channelKind(channel);
+    if (channel === undefined || !kind?.clientEvents) return { reply: pusherError(null, 'client events go to a private or presence channel only') };
     if (!this.channels?.has(channel)) return { reply: pusherError(null, `not subscribed to ${channel}`) };
     if (frame.event.length > app.limits.eventName) return { reply: pusherError(null, `the event name is longer than ${app.limits.eventName} characters`) };
     const data = frame.data ?? {};
@@ -198,7 +199,8 @@ export class PusherConnection extends Client {
     if (!this.#takeEvent(app.clientEventsPerSecond)) return { reply: pusherError(PUSHER_CLOSE.clientEventRate, `over ${app.clientEventsPerSecond} client events per second`) };
     const user = this.#members?.get(channel);
     // The observers (the client_event webhook) get the text made here, which is what they would make of it: serialising the value again could fail where this did not.
-    return { request: { op: 'publish', channel, event: frame.event, data: text, frame: clientEventFrame(frame.event, channel, data, text, user), user } };
+    // A cache channel's last event is the app's (as Pusher keeps it): one subscriber's event must not become what every later one starts from.
+    return { request: { op: 'publish', channel, event: frame.event, data: text, frame: clientEventFrame(frame.event, channel, data, text, user), user, ...(kind.cache ? { unkept: true } : {}) } };
   }
 
   /** One client event from its allowance (refilled continuously up to one second's worth). */
