@@ -1,4 +1,4 @@
-// Review findings on the Pusher HTTP API (in-process, signed by the `pusher` SDK).
+// The Pusher HTTP API refuses a body nested too deep with a 400 (in-process, signed by the `pusher` SDK).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Pusher from 'pusher';

@@ -1,4 +1,4 @@
-// Review findings on the Pusher front, in-process (test/support/core.ts).
+// The presence member limit holds when users join at once, in-process (test/support/core.ts).
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import Pusher from 'pusher';
@@ -9,7 +9,7 @@ import type { PusherApp } from '../../src/config/config.ts';
 type Frame = { event?: string; channel?: string; data?: unknown };
 const frames = (socket: FakeSocket) => socket.take() as Frame[];
 
-describe('Pusher front, review a', () => {
+describe('presence member limit', () => {
   let core: Core | undefined;
   afterEach(async () => {
     await core?.stop();

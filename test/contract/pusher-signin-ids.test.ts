@@ -1,6 +1,6 @@
 /**
- * Review findings on the Pusher front, on a real server: plain ws sockets
- * speak the protocol, the `pusher` SDK calls the API.
+ * Pusher sign-in takes the user ids the HTTP API takes, on a real server:
+ * plain ws sockets speak the protocol, the `pusher` SDK calls the API.
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -21,7 +21,7 @@ const HOSTS = { 'shared.test': { module: join(FIXTURES, 'send-hooks.ts') } };
 type Frame = { event: string; channel?: string; data?: unknown };
 const hmac = (text: string) => createHmac('sha256', APP.secret).update(text).digest('hex');
 
-describe(`Pusher front (review a) on ${TARGET}`, { skip }, () => {
+describe(`Pusher sign-in user ids on ${TARGET}`, { skip }, () => {
   let server: Started;
   const sockets: Client[] = [];
   before(async () => {
@@ -42,16 +42,25 @@ describe(`Pusher front (review a) on ${TARGET}`, { skip }, () => {
     return { client, socketId, frame };
   };
 
-  it('signs in no user the API cannot reach: every user signed in can be sent to and terminated', async () => {
-    const sdk = serverSdk(APP, server.port);
+  const signin = async (id: string) => {
     const a = await open();
-    // Within the channel name limit (200), over the user id one the API keeps (164).
-    const userData = JSON.stringify({ id: 'u'.repeat(170) });
+    const userData = JSON.stringify({ id });
     a.client.send(JSON.stringify({ event: 'pusher:signin', data: { auth: `${APP.key}:${hmac(`${a.socketId}::user::${userData}`)}`, user_data: userData } }));
     const answer = await a.frame((f) => f.event === 'pusher:signin_success' || f.event === 'pusher:error');
-    if (answer.event === 'pusher:error') return;
-    // Signed in: then the app must be able to end its connections.
-    await sdk.terminateUserConnections('u'.repeat(170));
-    assert.equal((await a.client.closed).code, 4009);
+    return { ...a, answer };
+  };
+
+  it('refuses a sign-in whose user id the API could not name (within the channel name limit, over the 164 of a user id)', async () => {
+    const { answer } = await signin('u'.repeat(170));
+    assert.equal(answer.event, 'pusher:error');
+    assert.match(JSON.stringify(answer.data), /the user id is 170 characters; the limit is 164/);
+  });
+
+  it('signs in a user id of 164 characters, whose connections the API can then terminate', async () => {
+    const sdk = serverSdk(APP, server.port);
+    const { answer, client } = await signin('u'.repeat(164));
+    assert.equal(answer.event, 'pusher:signin_success');
+    await sdk.terminateUserConnections('u'.repeat(164));
+    assert.equal((await client.closed).code, 4009);
   });
 });

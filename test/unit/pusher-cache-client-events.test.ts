@@ -1,4 +1,4 @@
-// Review finding: what a cache channel keeps for its new subscribers (in-process, test/support/core.ts).
+// What a Pusher cache channel keeps for its new subscribers: the app's events, not a client event (in-process, test/support/core.ts).
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import Pusher from 'pusher';
