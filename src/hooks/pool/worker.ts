@@ -18,6 +18,7 @@
  * counts as a start: the job fails rather than risk running again.
  */
 import { LineSplitter, LineTooLong } from '../lines.ts';
+import { holdGroup } from '../../runtime/groups.ts';
 import type { Child, SpawnOptions } from '../../runtime/types.ts';
 import { jobFrame, lineText, parseFrame } from './frames.ts';
 
@@ -54,6 +55,8 @@ const STDERR_CAP = 16 << 10;
 /** What an idle or booting worker may have logged of its stderr per second; the rest is counted, not logged. */
 const IDLE_STDERR_PER_SECOND = 16 << 10;
 const RETIRE_GRACE_MS = 2000;
+/** How long its output may still come once the worker exited; then what holds its pipes is killed. */
+const PIPE_GRACE_MS = 200;
 
 async function* nothing(): AsyncGenerator<Uint8Array> {}
 
@@ -128,13 +131,20 @@ export class Worker {
     const readStderr = (async () => {
       for await (const chunk of child.stderr) this.#onStderr(decoder.decode(chunk, { stream: true }));
     })().catch(() => {});
+    const pipes = Promise.all([readStdout, readStderr]);
+    // Past its leader's exit, the group is killed with wsgate until its pipes close (a leftover killed then, or one that escaped it).
+    if (child.pid !== undefined) void pipes.then(holdGroup(child.pid));
     this.exited = child.exited
       .catch((error: Error) => {
         this.#bootStderr += error.message;
         return -1;
       })
       .then(async (code) => {
-        await Promise.race([Promise.all([readStdout, readStderr]), new Promise((r) => setTimeout(r, 200))]);
+        let grace: ReturnType<typeof setTimeout> | undefined;
+        const closed = await Promise.race([pipes.then(() => true), new Promise<boolean>((r) => (grace = setTimeout(r, PIPE_GRACE_MS, false)))]);
+        clearTimeout(grace);
+        // What still holds its pipes once it exited is something it started: it goes with the worker, as a one-shot hook's leftovers do.
+        if (!closed) this.#child.kill();
         this.#die(this.death ?? (code === null ? 'killed by a signal' : `exited with code ${code}`));
       });
   }
