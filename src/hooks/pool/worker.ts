@@ -231,8 +231,8 @@ export class Worker {
     const frame = parsed.frame;
     if (frame.t === 'ready' || frame.t === 'fatal') return;
     const at = this.#inflight.findIndex((job) => job.id === frame.id);
-    // Only a line of the job it ran says nothing new: an answer lets PHP go on, and a frame of a job behind is that job running.
-    if (at > 0 || (at === 0 && frame.t !== 'line')) this.#aheadMayHaveStarted();
+    // A line of a job behind is that job running; an answer lets PHP go on, whatever id it names (see #onLine).
+    if (at > 0 || frame.t !== 'line') this.#aheadMayHaveStarted();
   }
 
   /** The jobs written ahead may have started (PHP takes them in order). */
@@ -260,8 +260,9 @@ export class Worker {
     if (frame.t === 'fatal') return this.kill(`sent a fatal frame: ${lineText(frame.message ?? '')}`);
     const current = this.#inflight[0];
     if (!current || frame.id !== current.id) {
-      // A frame of a job written ahead: that job started, its answer to the one before having been lost.
-      if (this.#inflight.findIndex((job) => job.id === frame.id) > 0) this.#aheadMayHaveStarted();
+      // A frame of a job written ahead: that job started, its answer to the one before having been lost. An answer
+      // under an id it was not running may have been the answer to the one it ran, after which PHP read the next.
+      if (frame.t !== 'line' || this.#inflight.findIndex((job) => job.id === frame.id) > 0) this.#aheadMayHaveStarted();
       return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
     }
     if (frame.t === 'line') {
