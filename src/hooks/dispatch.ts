@@ -78,12 +78,12 @@ export class Dispatcher {
   }
 
   /**
-   * Why the job would be refused at once if run now (its process cap's queue
-   * is full), if it would: an async request answers 503 instead of 202 then.
-   * Checked and run in one go (no await between), the answer holds.
+   * Why the job would be refused at once if run now (its process cap's queue,
+   * or its pool's, is full), if it would: an async request answers 503 instead
+   * of 202 then. Checked and run in one go (no await between), the answer holds.
    */
   refusal(job: DispatchJob): string | undefined {
-    return job.build ? this.slots.refusal() : undefined;
+    return job.build ? this.slots.refusal() : this.#pool(job).refusal();
   }
 
   /**
@@ -105,8 +105,12 @@ export class Dispatcher {
         slot.release();
       }
     }
+    return this.#pool(job).run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: 'dispatch' }, onLine, undefined, signal);
+  }
+
+  /** The app's pool: a resident host's settings for its app, else the global ones. */
+  #pool(job: DispatchJob) {
     const host = this.#hostPools.get(job.app);
-    const pool = this.pools.get(job.app, host?.pool ?? this.config.pool, host?.timeoutMs ?? this.config.timeoutMs);
-    return pool.run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: 'dispatch' }, onLine, undefined, signal);
+    return this.pools.get(job.app, host?.pool ?? this.config.pool, host?.timeoutMs ?? this.config.timeoutMs);
   }
 }

@@ -201,14 +201,28 @@ export class Pool {
     });
   }
 
+  /**
+   * Why a job would be refused now (the queue is full), if it would: an async
+   * /dispatch answers 503 then rather than a 202 for a job that cannot wait.
+   * Checked and run in one go (no await between), the answer holds.
+   */
+  refusal(): string | undefined {
+    return this.#stopped ? undefined : this.#full()?.error;
+  }
+
   /** The busy outcome when the queue's bound is reached, after the clients that went have left it; undefined when the job may wait. */
   #refusal(signal?: GoneSignal): WorkerOutcome | undefined {
+    const refused = this.#full(signal);
+    if (refused?.busy) this.#failed++;
+    return refused;
+  }
+
+  #full(signal?: GoneSignal): (WorkerOutcome & { ok: false }) | undefined {
     if (this.#bounded() < this.settings.maxQueue) return undefined;
     // Jobs whose clients went leave the queue now, if the runtime learns of that only when asked; this job's own client may be one.
     this.capacity.beforeBusy();
     if (signal?.aborted) return cancelledOutcome();
     if (this.#bounded() < this.settings.maxQueue) return undefined;
-    this.#failed++;
     return { ok: false, busy: true, error: `queue full: ${this.#bounded()} jobs already wait for a worker of ${this.app} (maxQueue)` };
   }
 
