@@ -205,7 +205,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     webhooks.configure(next.pusher?.apps ?? []);
     dispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     scheduler.stop();
-    scheduler = new Scheduler(next, dispatcher, log);
+    scheduler = new Scheduler(next, dispatcher, log, scheduler.running);
     await scheduler.start(realpath);
     if (next.listen !== current.listen || next.port !== current.port) {
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });

@@ -13,10 +13,16 @@ const NO_TASKS = /Class "tasks" not found/;
 export class Scheduler {
   readonly #timers: Array<ReturnType<typeof setInterval>> = [];
 
+  /**
+   * `running`: the entries with a run still going. A reload's scheduler takes
+   * its predecessor's: a run the old config started goes on, and the new
+   * config's next run of that entry must skip it as the old one would have.
+   */
   constructor(
     private readonly config: Config,
     private readonly dispatcher: Dispatcher,
     private readonly log: Logger,
+    readonly running = new Set<string>(),
   ) {}
 
   async start(realPath: (path: string) => Promise<string>): Promise<void> {
@@ -59,19 +65,19 @@ export class Scheduler {
   }
 
   #every(ms: number, job: DispatchJob, name: string, onFailure: (outcome: HookOutcome & { ok: false }) => void, onRan?: () => void) {
-    let running = false;
+    const key = JSON.stringify([name, job.app, job.target, job.build]);
     const timer = setInterval(async () => {
-      if (running) {
+      if (this.running.has(key)) {
         this.log.warn('schedule skipped', { entry: name, app: job.app, target: job.target, reason: 'the previous run is still going' });
         return;
       }
-      running = true;
+      this.running.add(key);
       try {
         const outcome = await this.dispatcher.run(job);
         if (!outcome.ok) onFailure(outcome);
         else this.log.debug('scheduled run', { entry: name, app: job.app, target: job.target });
       } finally {
-        running = false;
+        this.running.delete(key);
         onRan?.();
       }
     }, ms);
