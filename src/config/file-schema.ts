@@ -12,7 +12,7 @@ import { processEnv, pusherSchema, resolvePusher } from './pusher-schema.ts';
 import type { EnvLookup } from './pusher-schema.ts';
 import { clusterPrefix } from './redis-url.ts';
 import { resolvePath } from './resolve-path.ts';
-import { Bridge, Cluster, LimitsFields, nonEmpty, Paths, Pool, port, Schedule, seconds, sharedFields, Tick, Tls } from './schema.ts';
+import { Bridge, Cluster, LimitsFields, nonEmpty, Paths, Pool, port, Schedule, sharedFields, timerSeconds, Tick, Tls } from './schema.ts';
 import { serveRules } from './serve-rules.ts';
 import type { Config, HostConfig, PoolConfig } from './types.ts';
 
@@ -22,9 +22,9 @@ const fileFields = (baseDir: string, env: EnvLookup) =>
     port: v.optional(port, DEFAULTS.port),
     php: v.optional(nonEmpty('the PHP binary (a name on PATH or a path)'), DEFAULTS.php),
     paths: v.optional(Paths, [...DEFAULTS.paths]),
-    timeout: v.optional(seconds, DEFAULTS.timeout),
+    timeout: v.optional(timerSeconds, DEFAULTS.timeout),
     maxBody: v.optional(v.pipe(v.number('expected a size in bytes'), v.integer('expected a whole number of bytes'), v.minValue(1, 'expected at least 1 byte')), DEFAULTS.maxBody),
-    shutdownTimeout: v.optional(seconds, DEFAULTS.shutdownTimeout),
+    shutdownTimeout: v.optional(timerSeconds, DEFAULTS.shutdownTimeout),
     hosts: hostsSchema(baseDir),
     pool: v.optional(Pool, {}),
     apps: v.optional(v.array(nonEmpty('the path of an app.php')), []),

@@ -17,7 +17,7 @@ import { hostKeyProblem, normaliseHost } from './hosts.ts';
 import { AUTH_TIMEOUT, BUILTIN_DEMO, DEFAULTS } from './defaults.ts';
 import { at } from './problems.ts';
 import { resolvePath } from './resolve-path.ts';
-import { HostPool, nonEmpty, seconds, sharedFields } from './schema.ts';
+import { HostPool, nonEmpty, sharedFields, timerSeconds } from './schema.ts';
 import type { PoolFields, SharedOptions } from './schema.ts';
 import type { HostConfig, PoolConfig } from './types.ts';
 
@@ -82,7 +82,7 @@ const AppEntry = v.pipe(
     ...sharedFields,
     app: nonEmpty('the path of the app.php'),
     build,
-    timeout: v.optional(seconds),
+    timeout: v.optional(timerSeconds),
     pool: v.optional(HostPool),
     tick: v.optional(v.boolean('expected true or false')),
   }),
@@ -95,7 +95,7 @@ const HooksEntry = v.pipe(
     ...sharedFields,
     hooks: nonEmpty('the path of a PHP file defining wsAuth, wsConnect, wsReceive or wsClose'),
     build,
-    timeout: v.optional(seconds),
+    timeout: v.optional(timerSeconds),
     pool: v.optional(HostPool),
   }),
   poolOnlyWhenResident(),
@@ -105,7 +105,7 @@ const CommandEntry = v.strictObject({
   form: v.literal('command'),
   ...sharedFields,
   command: v.pipe(v.array(v.string('expected a string')), v.minLength(1, 'expected a program and its arguments, e.g. ["node", "hooks.js"]')),
-  timeout: v.optional(seconds),
+  timeout: v.optional(timerSeconds),
 });
 
 const ModuleEntry = v.strictObject({ form: v.literal('module'), ...sharedFields, module: nonEmpty('the path of a JS/TS module') });

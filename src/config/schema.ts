@@ -14,6 +14,13 @@ import type { HistoryLimits } from '../core/history/history.ts';
 import { DEFAULTS, REPLAY_FRAMES } from './defaults.ts';
 
 export const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
+/**
+ * The longest delay Node, Bun and Deno timers take (2^31-1 ms): a longer one
+ * fires after 1 ms, so a 30-day hook timeout would kill every hook at once.
+ */
+export const MAX_TIMER_SECONDS = 2_147_483;
+/** Seconds that become a timer's delay. */
+export const timerSeconds = v.pipe(seconds, v.maxValue(MAX_TIMER_SECONDS, `expected at most ${MAX_TIMER_SECONDS} seconds (about 24 days), the longest a timer can wait`));
 export const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
 export const count = (what: string) => v.pipe(v.number(`expected ${what}`), v.integer(`expected a whole number`), v.minValue(1, 'expected at least 1'));
 export const port = v.pipe(v.number('expected a port number'), v.integer('expected a whole port number'), v.minValue(0, 'expected a port from 0 to 65535'), v.maxValue(65535, 'expected a port from 0 to 65535'));
@@ -54,7 +61,7 @@ export const sharedFields = {
   ),
   tokenFrom: v.optional(v.picklist(['cookie', 'query', 'message'], 'expected "cookie", "query" or "message"')),
   tokenName: v.optional(v.pipe(v.string('expected a cookie or parameter name'), v.regex(/^[\w.-]+$/, 'expected a name of letters, digits, _ . -'))),
-  authTimeout: v.optional(seconds),
+  authTimeout: v.optional(timerSeconds),
   // Whether a client may join channels itself ({"wsgate": "subscribe", ...}), each checked by the subscribe hook.
   clientChannels: v.optional(v.boolean('expected true or false')),
   // Options by channel pattern.
@@ -84,7 +91,7 @@ export const poolFields = {
   idle: v.optional(seconds),
   maxJobs: v.optional(count('a number of jobs')),
   maxQueue: v.optional(count('a number of jobs')),
-  bootTimeout: v.optional(seconds),
+  bootTimeout: v.optional(timerSeconds),
   writeAhead: v.optional(v.boolean('expected true (write a busy worker its next job) or false (one job at a time)')),
 };
 export const HostPool = v.strictObject(poolFields);
@@ -94,7 +101,7 @@ export const Pool = v.strictObject({ cap: v.optional(count('a number of workers'
 export const Schedule = v.strictObject({
   app: nonEmpty('the path of an app.php'),
   target: nonEmpty('a target such as "tasks::run"'),
-  every: seconds,
+  every: timerSeconds,
   build: v.optional(v.boolean('expected true (one-shot) or false (resident pool)'), false),
 });
 
@@ -157,8 +164,8 @@ export const Cluster = v.pipe(
     ),
     node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
     prefix: v.optional(v.string('expected a key prefix')),
-    deadline: v.optional(seconds, 1),
-    heartbeat: v.optional(seconds, 1),
+    deadline: v.optional(timerSeconds, 1),
+    heartbeat: v.optional(timerSeconds, 1),
     ttl: v.optional(seconds, 5),
   }),
   v.check((c) => {
@@ -181,4 +188,4 @@ export const Tls = v.strictObject(
   'expected {"cert": "/path/fullchain.pem", "key": "/path/privkey.pem"}',
 );
 
-export const Tick = v.union([v.boolean(), v.strictObject({ every: seconds })], 'expected true, false or {"every": <seconds>}');
+export const Tick = v.union([v.boolean(), v.strictObject({ every: timerSeconds })], 'expected true, false or {"every": <seconds>}');
