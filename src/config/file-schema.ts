@@ -16,6 +16,9 @@ import { Bridge, Cluster, LimitsFields, nonEmpty, Paths, Pool, port, Schedule, s
 import { serveRules } from './serve-rules.ts';
 import type { Config, HostConfig, PoolConfig } from './types.ts';
 
+/** The longest keepalive every runtime can follow: Bun closes a socket silent for twice it, and takes at most 960 s (more stops `serve` on Bun and the binary). */
+const MAX_KEEPALIVE = 480;
+
 const fileFields = (baseDir: string, env: EnvLookup) =>
   v.strictObject({
     listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
@@ -36,7 +39,7 @@ const fileFields = (baseDir: string, env: EnvLookup) =>
     limits: v.optional(LimitsFields, {}),
     bridge: v.optional(Bridge),
     tls: v.optional(Tls),
-    keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds')), DEFAULTS.keepalive),
+    keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds'), v.maxValue(MAX_KEEPALIVE, `expected at most ${MAX_KEEPALIVE} seconds between pings`)), DEFAULTS.keepalive),
     idleTimeout: v.optional(v.pipe(v.number('expected seconds (0: off)'), v.minValue(0, 'expected 0 or more seconds')), 0),
     tick: v.optional(Tick, true),
     pusher: v.optional(pusherSchema(env)),

@@ -51,3 +51,20 @@ describe('seconds that become a timer', () => {
     assert.deepEqual(problems({ ...HOSTS, history: { size: 10, ttl: THIRTY_DAYS }, replay: { window: THIRTY_DAYS } }), []);
   });
 });
+
+/**
+ * Bun pings a socket and closes it when it stays silent for `idleTimeout`,
+ * which wsgate sets to twice `keepalive`, and which Bun takes up to 960 s:
+ * a `"keepalive": 600` passed `wsgate check` and then stopped `wsgate
+ * serve` on Bun and the binary ("cannot start: websocket expects
+ * idleTimeout to be 960 or less"). The config says so on every runtime.
+ */
+describe('keepalive', () => {
+  it('is refused past 480 seconds, the most Bun can follow, saying the bound', () => {
+    const found = problems({ ...HOSTS, keepalive: 600 });
+    assert.equal(found.length, 1, `expected one problem, got ${JSON.stringify(found)}`);
+    assert.match(found[0]!, /f\.json: keepalive: expected at most 480 seconds/);
+    assert.deepEqual(problems({ ...HOSTS, keepalive: 480 }), []);
+    assert.deepEqual(problems({ ...HOSTS, keepalive: 0 }), [], '0 still turns pings off');
+  });
+});
