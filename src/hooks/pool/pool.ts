@@ -1,12 +1,13 @@
 /**
  * The workers of one app: started on demand (one boot at a time), one job
  * per worker, a bounded queue, recycled after N jobs, reaped when idle,
- * respawned with backoff after a crash. Capacity is shared by all pools.
+ * respawned with backoff after a crash. Capacity (capacity.ts) is shared by all pools.
  * The queue is fair: jobs wait in lanes (one per socket; dispatch jobs share
  * one), served round-robin, each lane in its own order.
  */
 import type { Logger } from '../../ops/log.ts';
 import { cancelledOutcome } from '../runners/runner.ts';
+import type { Capacity } from './capacity.ts';
 import { FairQueue } from './fair-queue.ts';
 import { Worker } from './worker.ts';
 import type { Spawn, WorkerJob, WorkerOutcome } from './worker.ts';
@@ -52,83 +53,11 @@ interface Queued {
   onAbort?: () => void;
 }
 
-const REAP_MIN_MS = 25;
-const REAP_MAX_MS = 1000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
 /** After how many jobs a worker's successor starts booting: the last tenth of its life. */
 export const successorAt = (maxJobs: number): number => Math.max(1, maxJobs - Math.ceil(maxJobs / 10));
-
-/** The global worker cap, shared by every pool; makes room by stopping another pool's idle worker. */
-export class Capacity {
-  readonly pools = new Set<Pool>();
-  #timer: ReturnType<typeof setInterval> | undefined;
-  #every = 0;
-
-  /**
-   * `beforeBusy` is asked before a full queue refuses a job: it may cancel
-   * queued jobs whose clients went (Runtime.checkUpgrades), as HookSlots does.
-   */
-  constructor(
-    public cap: number,
-    readonly beforeBusy: () => void = () => {},
-  ) {}
-
-  get live(): number {
-    let n = 0;
-    for (const pool of this.pools) n += pool.liveWorkers;
-    return n;
-  }
-
-  /** True when one more worker may start now, stopping the longest-idle worker of another pool if need be. */
-  claim(pool: Pool): boolean {
-    if (this.live < this.cap) return true;
-    let oldest: { pool: Pool; idleSince: number } | undefined;
-    for (const other of this.pools) {
-      if (other === pool) continue;
-      const since = other.oldestIdle();
-      if (since !== undefined && (!oldest || since < oldest.idleSince)) oldest = { pool: other, idleSince: since };
-    }
-    if (!oldest) return false;
-    oldest.pool.stopOldestIdle('stopped to make room for another app');
-    return this.live < this.cap;
-  }
-
-  /** Another pool may be waiting for room. */
-  released(): void {
-    for (const pool of this.pools) pool.pump();
-  }
-
-  add(pool: Pool): void {
-    this.pools.add(pool);
-    this.settingsChanged();
-  }
-
-  /**
-   * One shared timer reaps idle workers of every pool, at half the shortest
-   * idle setting (at most every second): a worker goes within 1.5x its idle
-   * time, as the Phlo daemon's reaper, whose timer follows the setting too.
-   */
-  settingsChanged(): void {
-    let shortest = 2 * REAP_MAX_MS;
-    for (const pool of this.pools) shortest = Math.min(shortest, pool.settings.idleMs);
-    const every = Math.max(REAP_MIN_MS, Math.min(REAP_MAX_MS, Math.floor(shortest / 2)));
-    if (this.#timer && every === this.#every) return;
-    clearInterval(this.#timer);
-    this.#every = every;
-    this.#timer = setInterval(() => {
-      const now = Date.now();
-      for (const p of this.pools) p.reap(now);
-    }, every);
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await Promise.all([...this.pools].map((p) => p.stop()));
-  }
-}
 
 export class Pool {
   readonly #workers = new Set<Worker>();

@@ -4,7 +4,8 @@
  */
 import type { PoolConfig } from '../../config/config.ts';
 import type { Logger } from '../../ops/log.ts';
-import { Capacity, Pool } from './pool.ts';
+import { Capacity } from './capacity.ts';
+import { Pool } from './pool.ts';
 import type { PoolStats } from './pool.ts';
 import type { Spawn } from './worker.ts';
 
