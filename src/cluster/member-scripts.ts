@@ -65,9 +65,17 @@ export const channelHeld = (host: string, channel: string, run: string): string 
 /** A run's place in a channel's set of nodes: its node's name and the run, so the runs of one name never take each other's place. */
 export const nodeRun = (node: string, run: string): string => `${node}\n${run}`;
 
-/** KEYS: users hash, the user's set; ARGV: `node\nsocket`, user, info. 1 when the user had no socket there before. */
+/**
+ * KEYS: users hash, the user's set; ARGV: `node\nsocket`, user, info, and
+ * the most users the channel may hold (optional; 0 or absent: no bound). 1
+ * when the user had no socket there before; -1, and nothing added, when it
+ * had none and the channel holds its most: counted and added in one step,
+ * users joining on several nodes at once cannot all get in.
+ */
 export const ADD = `
 local before = redis.call('SCARD', KEYS[2])
+local most = tonumber(ARGV[4] or '0')
+if before == 0 and most > 0 and redis.call('HLEN', KEYS[1]) >= most then return -1 end
 redis.call('SADD', KEYS[2], ARGV[1])
 if before > 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
@@ -108,6 +116,7 @@ export type Call =
   | ['hgetall', string]
   | ['echo', string]
   | ['wsgateMemberAdd', users: string, user: string, id: string, name: string, info: string]
+  | ['wsgateMemberAdd', users: string, user: string, id: string, name: string, info: string, most: number]
   | ['wsgateMemberRemove', users: string, user: string, id: string, name: string]
   | ['wsgateOccupy' | 'wsgateVacate', nodes: string, node: string];
 

@@ -110,16 +110,24 @@ export class RedisMembers implements MemberStore {
     this.#orphaned.push(listener);
   }
 
-  async add(host: string, channel: string, socket: string, member: Member): Promise<boolean> {
-    this.#users.set(`${host}\n${channel}\n${socket}`, member.user);
+  async add(host: string, channel: string, socket: string, member: Member, maxUsers?: number): Promise<boolean | 'full'> {
+    const at = `${host}\n${channel}\n${socket}`;
+    this.#users.set(at, member.user);
     const line = memberHeld(host, channel, socket, member.user, this.#run);
     this.#mine.set(line, { text: line, held: ['m', host, channel, socket, member.user, this.#run], info: member.info });
     const node = await this.#ready();
     if (node === undefined) return false;
     const keys = channelKeys(this.#prefix, host, channel);
+    const args = [keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)] as const;
+    const add: Call = maxUsers === undefined ? ['wsgateMemberAdd', ...args] : ['wsgateMemberAdd', ...args, maxUsers];
     // Listed before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
-    const answers = await this.#exec('add', [[['sadd', this.#list(node), line]], [['wsgateMemberAdd', keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)]]]);
-    return answers?.[1]?.[0] === 1;
+    const answers = await this.#exec('add', [[['sadd', this.#list(node), line]], [add]]);
+    if (answers?.[1]?.[0] !== -1) return answers?.[1]?.[0] === 1;
+    // Full: nothing was added, so nothing of it is kept, listed or put back.
+    this.#users.delete(at);
+    this.#mine.delete(line);
+    await this.#exec('add', [[['srem', this.#list(node), line]]]);
+    return 'full';
   }
 
   async remove(host: string, channel: string, socket: string): Promise<Member | undefined> {

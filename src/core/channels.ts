@@ -111,11 +111,18 @@ export class Channels {
    * Joins a channel with members by user, as `member` (its signature
    * checked by the protocol); the others are told when it is the user's
    * first socket there. Resolves to the channel's users, or undefined when
-   * the client was in it already or went away meanwhile.
+   * the client was in it already or went away meanwhile; 'full', and out of
+   * it again, when its user would be one beyond `maxUsers`.
    */
-  async joinAsMember(client: Client, channel: string, member: Member): Promise<Map<string, unknown> | undefined> {
+  joinAsMember(client: Client, channel: string, member: Member): Promise<Map<string, unknown> | undefined>;
+  joinAsMember(client: Client, channel: string, member: Member, maxUsers: number | undefined): Promise<Map<string, unknown> | 'full' | undefined>;
+  async joinAsMember(client: Client, channel: string, member: Member, maxUsers?: number): Promise<Map<string, unknown> | 'full' | undefined> {
     if (!this.#enter(client, channel)) return undefined;
-    const first = await this.#members.add(client.host, channel, client.id, member);
+    const first = await this.#members.add(client.host, channel, client.id, member, maxUsers);
+    if (first === 'full') {
+      this.leave(client, channel);
+      return 'full';
+    }
     if (first) this.#memberEvent(client, channel, member, true);
     if (!client.open) return undefined;
     return this.#members.users(client.host, channel);

@@ -44,8 +44,6 @@ export interface ClientRequestsParts {
 
 export class ClientRequests {
   readonly #p: ClientRequestsParts;
-  /** The tail of each channel's queue of member joins (see #oneAtATime). */
-  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(parts: ClientRequestsParts) {
     this.#p = parts;
@@ -112,40 +110,19 @@ export class ClientRequests {
     if (maxChannels !== undefined && (client.channels?.size ?? 0) >= maxChannels && !client.channels?.has(channel)) return refuse(`a connection may be in at most ${maxChannels} channels`);
     let users: Map<string, unknown> | undefined;
     if (member) {
-      const join = async (): Promise<'full' | Map<string, unknown> | undefined> => {
-        if (maxUsers !== undefined && !client.channels?.has(channel)) {
-          const now = await channels.users(client.host, channel);
-          if (now.size >= maxUsers && !now.has(member.user)) return 'full';
-        }
-        return (await channels.joinAsMember(client, channel, member)) ?? (client.channels?.has(channel) ? await channels.users(client.host, channel) : undefined);
-      };
-      const joined = maxUsers === undefined ? await join() : await this.#oneAtATime(`${client.host}\n${channel}`, join);
-      if (joined === 'full') return refuse(`the channel holds its maximum of ${maxUsers} users`);
-      users = joined;
+      const full = () => refuse(`the channel holds its maximum of ${maxUsers} users`);
+      // A channel seen full is refused without joining it; the store counts again as it adds, for users joining at once.
+      if (maxUsers !== undefined && !client.channels?.has(channel)) {
+        const now = await channels.users(client.host, channel);
+        if (now.size >= maxUsers && !now.has(member.user)) return full();
+      }
+      const joined = await channels.joinAsMember(client, channel, member, maxUsers);
+      if (joined === 'full') return full();
+      users = joined ?? (client.channels?.has(channel) ? await channels.users(client.host, channel) : undefined);
     } else channels.join(client, channel, 'subscribed');
     if (request.quiet || !client.open || !client.channels?.has(channel)) return;
     hub.send(client, client.protocol.inStream(channel, 'subscribed', users ? { users } : {}));
     if (request.cache) this.#lastPublication(client, channel);
-  }
-
-  /**
-   * Runs `run` after every earlier run of the same key has settled. A member
-   * limit is a count then a join, both awaited: joins of one channel that
-   * overlapped would all count the same users and all get in.
-   */
-  async #oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
-    const before = this.#queues.get(key);
-    let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
-    const tail = before ? before.then(() => mine) : mine;
-    this.#queues.set(key, tail);
-    try {
-      await before;
-      return await run();
-    } finally {
-      done();
-      if (this.#queues.get(key) === tail) this.#queues.delete(key);
-    }
   }
 
   /** What a channel that keeps its last publication has, or word that it has none. */

@@ -26,8 +26,12 @@ export interface OrphanedChange {
 }
 
 export interface MemberStore {
-  /** `socket` joined as `member`; true when it is the user's first socket in the channel. */
-  add(host: string, channel: string, socket: string, member: Member): Promise<boolean>;
+  /**
+   * `socket` joined as `member`; true when it is the user's first socket in
+   * the channel. With `maxUsers`, 'full' when it would be a user beyond that
+   * many, and it is not added: counted and added in one step over every node.
+   */
+  add(host: string, channel: string, socket: string, member: Member, maxUsers?: number): Promise<boolean | 'full'>;
   /** `socket` left; the member when it was its user's last socket there, else undefined. */
   remove(host: string, channel: string, socket: string): Promise<Member | undefined>;
   /** The users in a channel, each once, with the info its first socket brought. */
@@ -60,12 +64,13 @@ export class MemoryMembers implements MemberStore {
   /** Which user each socket is in each channel, so a leave needs only the socket. */
   readonly #sockets = new Map<string, string>();
 
-  async add(host: string, channel: string, socket: string, member: Member): Promise<boolean> {
+  async add(host: string, channel: string, socket: string, member: Member, maxUsers?: number): Promise<boolean | 'full'> {
     const at = key(host, channel);
     let users = this.#channels.get(at);
+    const entry = users?.get(member.user);
+    if (!entry && maxUsers !== undefined && (users?.size ?? 0) >= maxUsers) return 'full';
     if (!users) this.#channels.set(at, (users = new Map()));
     this.#sockets.set(`${at}\n${socket}`, member.user);
-    const entry = users.get(member.user);
     if (entry) {
       entry.sockets.add(socket);
       return false;

@@ -110,6 +110,28 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.deepEqual(await a.users(HOST, 'presence-other'), new Map());
   });
 
+  it('holds a channel to its most users when users join on two nodes at once, and adds nothing of a refused one', async () => {
+    const p = freshPrefix();
+    const a = store('a', p).members;
+    const b = store('b', p).members;
+    assert.equal(await a.add(HOST, 'presence-room', 's1', { user: 'u1' }, 2), true);
+    // Each node counted one user before it joined: only the store's own count can tell them apart.
+    const answers = await Promise.all([a.add(HOST, 'presence-room', 's2', { user: 'u2' }, 2), b.add(HOST, 'presence-room', 's3', { user: 'u3' }, 2)]);
+    assert.deepEqual([...answers].sort(), ['full', true].sort(), `one gets in, one is refused: ${JSON.stringify(answers)}`);
+    const users = await a.users(HOST, 'presence-room');
+    assert.equal(users.size, 2, `users: ${[...users.keys()].join(',')}`);
+    // A user already in is never refused: another socket of it changes no count.
+    assert.equal(await b.add(HOST, 'presence-room', 's4', { user: 'u1' }, 2), false);
+    // The refused socket is on no node's list of what it holds, and its leave asks nothing.
+    const refused = answers[0] === 'full' ? { node: 'a', socket: 's2', user: 'u2', store: a } : { node: 'b', socket: 's3', user: 'u3', store: b };
+    const held = await redisServer.client.smembers(nodeKeys(p, refused.node).held);
+    assert.ok(!held.some((line) => line.includes(`"${refused.socket}"`)), `held by ${refused.node}: ${held.join(' ')}`);
+    assert.equal(await redisServer.client.exists(channelKeys(p, HOST, 'presence-room').user(refused.user)), 0);
+    assert.equal(await refused.store.remove(HOST, 'presence-room', refused.socket), undefined);
+    // Without a bound, the same channel takes a third user.
+    assert.equal(await b.add(HOST, 'presence-room', 's5', { user: 'u5' }), true);
+  });
+
   it('says a channel is occupied on its first node and vacated when its last node leaves', async () => {
     const p = freshPrefix();
     const a = store('a', p).members;
