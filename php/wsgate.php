@@ -18,7 +18,7 @@
  *
  * 2. wsCast() for any PHP code:  require 'wsgate.php';  wsCast(['alert' => 'hi'], 'token:' . $token);
  *    Also wsSubscribe(), wsUnsubscribe(), wsPresence() and wsHistory().
- *    Settings from the environment: WSGATE_URL (default http://127.0.0.1:3001),
+ *    Settings from the environment: WSGATE_URL (default http://127.0.0.1:3001; unix:/path for a bridge on a unix socket),
  *    WSGATE_HOST (default: the request's Host), WSGATE_SECRET (sent as a bearer token).
  */
 
@@ -29,7 +29,8 @@ if (!function_exists('wsgate_bridge')) {
      */
     function wsgate_bridge(string $caller, string $path, ?array $body, float $timeout): array
     {
-        $url = rtrim(getenv('WSGATE_URL') ?: 'http://127.0.0.1:3001', '/') . $path;
+        $base = rtrim(getenv('WSGATE_URL') ?: 'http://127.0.0.1:3001', '/');
+        $url = $base . $path;
         $headers = '';
         $content = '';
         if ($body !== null) {
@@ -39,8 +40,26 @@ if (!function_exists('wsgate_bridge')) {
         }
         $secret = getenv('WSGATE_SECRET');
         if ($secret) $headers .= "Authorization: Bearer $secret\r\n";
+        $method = $body === null ? 'GET' : 'POST';
+        // A bridge on a unix socket ("bridge": {"path": ...}): wsgate gives hooks WSGATE_URL=unix:<path>.
+        if (strncmp($url, 'unix:', 5) === 0) {
+            [$status, $response] = wsgate_unix_request($caller, $base, $method, $path, $headers, $content, $timeout);
+        } else {
+            [$status, $response] = wsgate_url_request($caller, $url, $method, $headers, $content, $timeout);
+        }
+        $answer = json_decode($response, true);
+        if ($status !== 200 || !is_array($answer) || ($answer['status'] ?? '') !== 'ok') {
+            $message = is_array($answer) && isset($answer['message']) ? $answer['message'] : trim(substr($response, 0, 200));
+            throw new RuntimeException("$caller: wsgate answered $status: $message");
+        }
+        return $answer;
+    }
+
+    /** One HTTP request to an http(s) URL with PHP's own stream wrapper (no curl): [status, body]. */
+    function wsgate_url_request(string $caller, string $url, string $method, string $headers, string $content, float $timeout): array
+    {
         $context = stream_context_create(['http' => [
-            'method' => $body === null ? 'GET' : 'POST',
+            'method' => $method,
             'header' => $headers,
             'content' => $content,
             'timeout' => $timeout,
@@ -60,12 +79,39 @@ if (!function_exists('wsgate_bridge')) {
         foreach ($http_response_header ?? [] as $line) {
             if (preg_match('#^HTTP/\S+ (\d{3})#', $line, $m)) $status = (int) $m[1];
         }
-        $answer = json_decode($response, true);
-        if ($status !== 200 || !is_array($answer) || ($answer['status'] ?? '') !== 'ok') {
-            $message = is_array($answer) && isset($answer['message']) ? $answer['message'] : trim(substr($response, 0, 200));
-            throw new RuntimeException("$caller: wsgate answered $status: $message");
+        return [$status, $response];
+    }
+
+    /**
+     * One HTTP request over a unix socket ($base: "unix:/path", or "unix:///path"),
+     * which PHP's http wrapper cannot reach: [status, body].
+     */
+    function wsgate_unix_request(string $caller, string $base, string $method, string $path, string $headers, string $content, float $timeout): array
+    {
+        $file = preg_replace('#^unix:(//)?#', '', $base);
+        $socket = @stream_socket_client("unix://$file", $errno, $errstr, $timeout);
+        if ($socket === false) throw new RuntimeException("$caller: wsgate is not reachable at $base: $errstr");
+        try {
+            stream_set_timeout($socket, (int) $timeout, (int) (fmod($timeout, 1) * 1e6));
+            fwrite($socket, "$method $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" . $headers . "\r\n" . $content);
+            $raw = stream_get_contents($socket);
+            if (stream_get_meta_data($socket)['timed_out']) throw new RuntimeException("$caller: wsgate at $base did not answer within $timeout s");
+        } finally {
+            fclose($socket);
         }
-        return $answer;
+        $split = strpos((string) $raw, "\r\n\r\n");
+        if ($split === false || !preg_match('#^HTTP/\S+ (\d{3})#', $raw, $m)) throw new RuntimeException("$caller: wsgate at $base sent no HTTP answer");
+        $head = substr($raw, 0, $split);
+        $response = substr($raw, $split + 4);
+        if (preg_match('/^transfer-encoding:\s*chunked/im', $head)) {
+            $body = '';
+            while (($eol = strpos($response, "\r\n")) !== false && ($size = hexdec(substr($response, 0, $eol))) > 0) {
+                $body .= substr($response, $eol + 2, $size);
+                $response = substr($response, $eol + 2 + $size + 2);
+            }
+            $response = $body;
+        }
+        return [(int) $m[1], $response];
     }
 
     /** The host a call is for: given, WSGATE_HOST, or the web request's Host. */

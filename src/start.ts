@@ -285,9 +285,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     const onSocket = 'path' in config.bridge;
     const bridgeApp = createBridgeApp(gateway, { ...serverOptions, trusted: onSocket ? (): Trust => ({ ok: true }) : trusted });
     bridge = await runtime.serveHttp(bridgeApp, 'path' in config.bridge ? { path: config.bridge.path } : { hostname: config.bridge.listen, port: config.bridge.port });
-    if (onSocket) delete hookEnv.WSGATE_URL;
-    else hookEnv.WSGATE_URL = `http://${callableHost(bridge.hostname)}:${bridge.port}`;
-    log.always('bridge', { url: onSocket ? `unix:${bridge.hostname}` : hookEnv.WSGATE_URL });
+    // The SDK's wsCast() speaks HTTP over the socket itself (PHP's http wrapper cannot reach one).
+    hookEnv.WSGATE_URL = 'path' in config.bridge ? `unix:${config.bridge.path}` : `http://${callableHost(bridge.hostname)}:${bridge.port}`;
+    log.always('bridge', { url: hookEnv.WSGATE_URL });
   }
 
   await scheduler.start(realpath);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, upgradeStatus } from '../support/client.ts';
-import { FIXTURES, ROOT, TARGET, startServer, targetAvailable } from '../support/server.ts';
+import { FIXTURES, ROOT, TARGET, startServer, targetAvailable, tempDir } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
 const skip = targetAvailable();
@@ -122,6 +122,46 @@ describe('the SDK\'s resident worker, spoken to directly', () => {
     assert.ok(frames.some((frame) => frame.id === '1.2' && frame.t === 'done'), 'the next job runs');
     assert.equal(frames.find((frame) => frame.id === '1.2' && frame.t === 'done')?.stderr, undefined);
     assert.equal(run.stderr, '', 'nothing of the exception on the stderr pipe');
+  });
+});
+
+describe(`the SDK against a bridge on a unix socket on ${TARGET}`, { skip }, () => {
+  let server: Started;
+  let path: string;
+  before(async () => {
+    path = join(tempDir(), 'bridge.sock');
+    server = await startServer({ config: { bridge: { path }, hosts: { 'sdk.test': { hooks: HOOKS, build: false, clientChannels: true } } } });
+  });
+  after(() => server.stop());
+
+  it('gives hooks WSGATE_URL=unix:<path>, and wsCast() from a hook reaches the sockets of the token', async () => {
+    await server.waitForLog(new RegExp(` bridge url=unix:${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const a = await connect(server.port, { host: 'sdk.test', token: 'caster' });
+    const b = await connect(server.port, { host: 'sdk.test', token: 'caster' });
+    a.send(JSON.stringify({ cast: 'over the socket' }));
+    assert.equal(await a.next(), 'got {"cast":"over the socket"}');
+    await a.next();
+    assert.equal(await b.next(), '{"cast":"over the socket"}', 'b got the cast, a was the except');
+    assert.equal(await a.next(), 'cast sent 1');
+    a.ws.terminate();
+    b.ws.terminate();
+  });
+
+  it('casts, reads presence and reports errors over the socket, with unix:/path and unix:///path alike', async () => {
+    const c = await connect(server.port, { host: 'sdk.test', token: 'u9' });
+    for (const url of [`unix:${path}`, `unix://${path}`]) {
+      const cast = php(`echo wsCast(['n' => 2], 'token:u9', '', 'sdk.test');`, { WSGATE_URL: url });
+      assert.equal(cast.code, 0, cast.stderr);
+      assert.equal(cast.stdout, '1');
+      assert.equal(await c.next(), '{"n":2}');
+    }
+    const joined = php(`echo wsSubscribe('room:9', 'token:u9', 'sdk.test'), ' ', json_encode(wsPresence('room:9', 'sdk.test')['sockets']);`, { WSGATE_URL: `unix:${path}` });
+    assert.equal(joined.stdout, '1 1', joined.stderr);
+    const refused = php(`wsCast('x', 'all', '', 'nope.test');`, { WSGATE_URL: `unix:${path}` });
+    assert.match(refused.stderr, /wsCast: wsgate answered 400: host "nope\.test" is not configured/);
+    const down = php(`wsCast('x', 'all', '', 'sdk.test', 2);`, { WSGATE_URL: `unix:${path}.missing` });
+    assert.match(down.stderr, /wsCast: wsgate is not reachable at unix:\S+\.missing: /);
+    c.ws.terminate();
   });
 });
 
