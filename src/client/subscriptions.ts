@@ -36,6 +36,8 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
   /** Channels wsgate has this connection in, and those it asked for itself. Both end with the connection. */
   const joined = new Set<string>();
   const requested = new Set<string>();
+  /** Channels we asked to leave and wsgate has not yet said we left: a subscription made meanwhile asks again once it has. */
+  const leaving = new Set<string>();
   /** Verdicts on streams joined at the upgrade: told on "ready", once the missed publications are in. */
   const verdicts: RecoveredEvent[] = [];
 
@@ -76,7 +78,9 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
           // Leave only what we asked for, once nobody else here still asks for it.
           if (!requested.has(channel) || [...current].some((other) => other.request)) return;
           requested.delete(channel);
-          if (link.connected) link.write({ wsgate: 'unsubscribe', channel });
+          if (!link.connected) return;
+          leaving.add(channel);
+          link.write({ wsgate: 'unsubscribe', channel });
         },
       };
     },
@@ -102,6 +106,8 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
       joined.delete(channel);
       // Not in the stream any more: nothing after this was missed.
       positions.forget(channel);
+      // Subscribed again while the unsubscribe was on its way: still "joined" then, so it could not ask; it can now.
+      if (leaving.delete(channel) && link.connected && wantsRequest(channel)) request(channel);
     },
     request() {
       // wsgate sent its "joined" frames before "ready": ask only for the rest.
@@ -113,6 +119,7 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
     reset() {
       joined.clear();
       requested.clear();
+      leaving.clear();
       verdicts.length = 0;
     },
   };

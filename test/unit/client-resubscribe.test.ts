@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { connect } from '../../src/client/wsgate.ts';
+
+/** A WebSocket the test plays the server of. */
+class FakeSocket {
+  onopen: ((event: object) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  sent: string[] = [];
+  constructor(
+    readonly url: string,
+    all: FakeSocket[],
+  ) {
+    all.push(this);
+  }
+  send(text: string): void {
+    this.sent.push(text);
+  }
+  close(): void {}
+  receive(...frames: unknown[]): void {
+    for (const frame of frames) this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  controls(): unknown[] {
+    return this.sent.map((text) => JSON.parse(text));
+  }
+}
+
+function setup(t: TestContext) {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const sockets: FakeSocket[] = [];
+  const WebSocket = class extends FakeSocket {
+    constructor(url: string) {
+      super(url, sockets);
+    }
+  } as unknown as typeof globalThis.WebSocket;
+  const client = connect('ws://gate.test/websocket', { WebSocket });
+  const socket = sockets[0]!;
+  socket.onopen?.({});
+  socket.receive({ wsgate: 'ready', socket: 's1' });
+  return { client, socket };
+}
+
+describe('wsgate.js: subscribing again to a channel it is still leaving', () => {
+  it('asks wsgate to join it again once the unsubscribe is answered', (t) => {
+    const { client, socket } = setup(t);
+    const got: unknown[] = [];
+    const first = client.subscribe('room:1', (data) => got.push(data));
+    socket.receive({ wsgate: 'subscribed', channel: 'room:1', ok: true, epoch: 'E', offset: 0 });
+    // A component unmounts and mounts again at once: the unsubscribe's answer is still on its way.
+    first.unsubscribe();
+    client.subscribe('room:1', (data) => got.push(data));
+    socket.receive({ wsgate: 'unsubscribed', channel: 'room:1' });
+    const subscribes = socket.controls().filter((frame) => (frame as { wsgate: string }).wsgate === 'subscribe');
+    assert.equal(subscribes.length, 2, 'the second subscription asked for the channel again');
+    assert.deepEqual(subscribes[1], { wsgate: 'subscribe', channel: 'room:1' });
+    socket.receive({ wsgate: 'subscribed', channel: 'room:1', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'pub', channel: 'room:1', epoch: 'E', offset: 1, data: 'hi' });
+    assert.deepEqual(got, ['hi']);
+  });
+
+  it('a channel the app took it out of is not asked for again', (t) => {
+    const { client, socket } = setup(t);
+    client.subscribe('room:1');
+    socket.receive({ wsgate: 'subscribed', channel: 'room:1', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'left', channel: 'room:1' });
+    assert.equal(socket.controls().filter((frame) => (frame as { wsgate: string }).wsgate === 'subscribe').length, 1);
+  });
+});
