@@ -81,6 +81,26 @@ export class Channels {
    * it was in it already.
    */
   join(client: Client, channel: string, how: 'joined' | 'subscribed' = 'joined', since?: Position): boolean {
+    const joined = this.#join(client, channel, how, since);
+    // A join that waits for the shared store goes on by itself.
+    return typeof joined === 'boolean' ? joined : true;
+  }
+
+  /**
+   * As join(), for the client's own subscribe: done once a join that waits
+   * for the shared store is, so the frames it sent next (an unsubscribe, a
+   * presence request, another subscribe against channelsPerSocket) find it
+   * in the channel, in its lane, as on a node alone.
+   */
+  async joinAsked(client: Client, channel: string, since?: Position): Promise<boolean> {
+    const joined = this.#join(client, channel, 'subscribed', since);
+    if (typeof joined === 'boolean') return joined;
+    await joined;
+    return true;
+  }
+
+  /** A join, or the wait for the shared store a resuming one is done after. */
+  #join(client: Client, channel: string, how: 'joined' | 'subscribed', since?: Position): boolean | Promise<void> {
     const limits = channelRule(client.route.config.channels, channel)?.history;
     const key = streamKey(client.host, channel);
     if (client.protocol.resumes && this.#broker.shared && limits && !client.channels?.has(channel)) {
@@ -88,8 +108,7 @@ export class Channels {
       // This node's copy cannot fill the gap (it was not up, or not for all of it): the shared store may.
       if (asked && !this.#recovery.covers(key, asked, limits)) {
         client.takeRecover(channel);
-        void this.#recovery.joinFromStore(client, channel, key, limits, how, asked, () => this.#enter(client, channel));
-        return true;
+        return this.#recovery.joinFromStore(client, channel, key, limits, how, asked, () => this.#enter(client, channel));
       }
     }
     if (!this.#enter(client, channel)) return false;

@@ -99,7 +99,7 @@ export class ClientRequests {
     }
     const since = request.op === 'subscribe' ? request.since : undefined;
     // Already in it: still say where the stream is, and give what it missed.
-    if (!channels.join(client, channel, 'subscribed', since)) recovery.announce(client, channel, streamKey(client.host, channel), channelRule(client.route.config.channels, channel)?.history, 'subscribed', since);
+    if (!(await channels.joinAsked(client, channel, since))) recovery.announce(client, channel, streamKey(client.host, channel), channelRule(client.route.config.channels, channel)?.history, 'subscribed', since);
   }
 
   /** A subscribe the app signed (checked by the protocol): no hook; a member's channel answers with its users. */

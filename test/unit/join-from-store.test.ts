@@ -1,0 +1,68 @@
+// A client's own subscribe that resumes from the cluster's shared store
+// (Recovery.joinFromStore): the socket joins once the store's read is in. The
+// frames the client sent after it must find it joined, as they would on a
+// node alone.
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { startCore } from '../support/core.ts';
+import type { Core } from '../support/core.ts';
+import { MemoryBroker } from '../../src/core/memory-broker.ts';
+import type { Broker } from '../../src/core/broker.ts';
+import type { StoredStream } from '../../src/core/history/history.ts';
+
+/** A node among others whose shared store answers when the test says. */
+class SlowStoreBroker extends MemoryBroker implements Broker {
+  readonly reads: Array<(stored: StoredStream | undefined) => void> = [];
+  constructor() {
+    super();
+    // MemoryBroker's `shared` is a field of each instance, false.
+    Object.defineProperty(this, 'shared', { value: true });
+  }
+  override readStream(): Promise<StoredStream | undefined> {
+    return new Promise((resolve) => this.reads.push(resolve));
+  }
+  answerAll(): void {
+    for (const resolve of this.reads.splice(0)) resolve({ epoch: 'redis', offset: 0, entries: [] });
+  }
+}
+
+const HOST = { module: '/tmp/hooks.ts', clientChannels: true, channels: { 'room:*': { history: { size: 10, ttl: 60 } } } };
+const since = { epoch: 'redis', offset: 0 };
+
+describe('a subscribe resuming from the shared store', () => {
+  let core: Core | undefined;
+  afterEach(async () => {
+    await core?.stop();
+    core = undefined;
+  });
+
+  it('is done before the client\'s next frame: an unsubscribe right after it leaves the socket out of the channel', async () => {
+    const broker = new SlowStoreBroker();
+    core = startCore({ hosts: { 'a.test': HOST } }, { 'a.test': { subscribe: () => true } }, broker);
+    const s = await core.connect('a.test', 'ann', { aware: true });
+    s.take();
+    core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: 'room:1', since }));
+    core.send(s, JSON.stringify({ wsgate: 'unsubscribe', channel: 'room:1' }));
+    await core.settle();
+    broker.answerAll();
+    await core.settle();
+    const frames = s.take() as Array<{ wsgate: string }>;
+    assert.deepEqual(frames.map((frame) => frame.wsgate), ['subscribed', 'unsubscribed']);
+    assert.equal(s.client.channels?.has('room:1') ?? false, false, 'out of the channel it unsubscribed from');
+  });
+
+  it('counts toward channelsPerSocket for the subscribes that follow it', async () => {
+    const broker = new SlowStoreBroker();
+    core = startCore({ limits: { channelsPerSocket: 2 }, hosts: { 'a.test': HOST } }, { 'a.test': { subscribe: () => true } }, broker);
+    const s = await core.connect('a.test', 'ann', { aware: true });
+    s.take();
+    for (let i = 1; i <= 5; i++) core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: `room:${i}`, since }));
+    // Each read is answered as it comes, as a quick Redis would.
+    for (let i = 0; i < 10; i++) {
+      await core.settle();
+      broker.answerAll();
+    }
+    await core.settle();
+    assert.equal(s.client.channels?.size, 2, 'in at most channelsPerSocket channels');
+  });
+});
