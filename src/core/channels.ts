@@ -70,8 +70,14 @@ export class Channels {
     if ((vacated || occupied) && this.#events.wantsChannels) this.#events.channel(host, channel, occupied === true);
   }
 
-  joinAll(client: Client, channels: string[]): void {
-    for (const channel of channels) this.join(client, channel);
+  /** Joins each; a promise when some join waits for the shared store, done once they all are. */
+  joinAll(client: Client, channels: string[]): Promise<void> | undefined {
+    let waiting: Array<Promise<void>> | undefined;
+    for (const channel of channels) {
+      const joined = this.#join(client, channel, 'joined');
+      if (typeof joined !== 'boolean') (waiting ??= []).push(joined);
+    }
+    return waiting && Promise.all(waiting).then(() => undefined);
   }
 
   /**

@@ -60,10 +60,13 @@ export class Lifecycle {
     events.opened(client, client.takeTokenHash() ?? sha256Hex(client.token), hub.size);
     recovery.replayTo(client);
     const granted = client.takeGranted();
-    if (granted) channels.joinAll(client, granted);
+    const joining = granted && channels.joinAll(client, granted);
     if (client.protocol.resumes) recovery.announceOwnStreams(client);
     const ready = client.protocol.ready(client.id);
-    if (ready !== undefined) hub.send(client, ready);
+    // "ready" says every channel of the upgrade is joined, with what it missed (docs/PROTOCOL.md): a client asks for the
+    // channels it was not given and for their presence then. A join resuming from the shared store waits for its read.
+    if (ready !== undefined && joining) void joining.then(() => client.open && hub.send(client, ready));
+    else if (ready !== undefined) hub.send(client, ready);
     if (!client.protocol.hooks) return client;
     void client.enqueue(async () => {
       if (!client.open) return;

@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { startCore } from '../support/core.ts';
 import type { Core } from '../support/core.ts';
+import { FakeSocket } from '../support/core.ts';
+import { Client } from '../../src/core/client.ts';
+import { AWARE } from '../../src/protocols/wsgate/protocol.ts';
 import { MemoryBroker } from '../../src/core/memory-broker.ts';
 import type { Broker } from '../../src/core/broker.ts';
 import type { StoredStream } from '../../src/core/history/history.ts';
@@ -64,5 +67,25 @@ describe('a subscribe resuming from the shared store', () => {
     }
     await core.settle();
     assert.equal(s.client.channels?.size, 2, 'in at most channelsPerSocket channels');
+  });
+
+  it('of a channel the upgrade joins: "ready" comes after its "joined" and what it missed', async () => {
+    const broker = new SlowStoreBroker();
+    core = startCore({ paths: { '/ws/rooms/{room}': { channels: ['room:{room}'] } }, hosts: { 'a.test': { ...HOST, clientChannels: false } } }, { 'a.test': {} }, broker);
+    const gateway = core.gateway;
+    const admitted = gateway.admit('a.test', 'ann');
+    assert.ok('ticket' in admitted);
+    const recover = new Map([['room:1', since]]);
+    const authorized = await gateway.authorize('a.test', 'ann', gateway.upgradePath('/ws/rooms/1'), { protocol: AWARE, recover });
+    admitted.ticket.release();
+    assert.ok(!('status' in authorized));
+    const s = new FakeSocket();
+    s.client = new Client(authorized);
+    gateway.open(s.client, s);
+    await core.settle();
+    for (const resolve of broker.reads.splice(0)) resolve({ epoch: 'redis', offset: 2, entries: [{ offset: 1, frame: '"a"' }, { offset: 2, frame: '"b"' }] });
+    await core.settle();
+    const frames = (s.take() as Array<{ wsgate: string; channel?: string; offset?: number }>).map((f) => `${f.wsgate} ${f.channel ?? ''} ${f.offset ?? ''}`.trim());
+    assert.deepEqual(frames, ['joined room:1 2', 'pub room:1 1', 'pub room:1 2', `ready`]);
   });
 });
