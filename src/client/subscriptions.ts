@@ -25,6 +25,8 @@ export interface Subscriptions {
   left(channel: string): void;
   /** On "ready": asks for the channels wsgate did not join at the upgrade. */
   request(): void;
+  /** Whether the app's subscriptions ask for the channel themselves (with its position) once connected. */
+  asks(channel: string): boolean;
   /** After "connected": the verdicts on the streams joined at the upgrade. */
   tellVerdicts(): void;
   /** The connection is gone, and with it the channels it was in. */
@@ -47,10 +49,14 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
     link.write(since ? { wsgate: 'subscribe', channel, since } : { wsgate: 'subscribe', channel });
   }
 
+  /** Some subscription on the channel asks for it itself. */
+  function asks(channel: string): boolean {
+    return [...(subs.get(channel) ?? [])].some((sub) => sub.request);
+  }
+
   /** A subscription on the channel asks for it, wsgate did not join it, and nobody asked yet. */
   function wantsRequest(channel: string): boolean {
-    if (joined.has(channel) || requested.has(channel)) return false;
-    return [...(subs.get(channel) ?? [])].some((sub) => sub.request);
+    return !joined.has(channel) && !requested.has(channel) && asks(channel);
   }
 
   function tell(channel: string, event: string, ...args: unknown[]): void {
@@ -109,6 +115,7 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
       // Subscribed again while the unsubscribe was on its way: still "joined" then, so it could not ask; it can now.
       if (leaving.delete(channel) && link.connected && wantsRequest(channel)) request(channel);
     },
+    asks,
     request() {
       // wsgate sent its "joined" frames before "ready": ask only for the rest.
       for (const channel of subs.keys()) if (wantsRequest(channel)) request(channel);

@@ -88,7 +88,7 @@ export function connect(url = '/websocket', options: ClientOptions = {}): Wsgate
   });
 
   function open(): void {
-    const socket = new Socket(upgradeUrl(base, positions.all));
+    const socket = new Socket(upgradeUrl(base, positions.all, subs.asks));
     ws = socket;
     opened = false;
     // Only the current socket counts; after close() its frames are ignored, but its close is still told.
