@@ -81,6 +81,11 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
           const current = subs.get(channel);
           if (!current?.delete(sub)) return;
           if (current.size === 0) subs.delete(channel);
+          if (sub.request && !link.connected && !asks(channel)) {
+            // Left while offline: its position would go out in every later recover, and take a stream's room there.
+            positions.forget(channel);
+            return;
+          }
           // Leave only what we asked for, once nobody else here still asks for it.
           if (!requested.has(channel) || [...current].some((other) => other.request)) return;
           requested.delete(channel);

@@ -65,3 +65,27 @@ describe('wsgate.js: subscribing again to a channel it is still leaving', () => 
     assert.equal(socket.controls().filter((frame) => (frame as { wsgate: string }).wsgate === 'subscribe').length, 1);
   });
 });
+
+describe('wsgate.js: a subscription ended while offline', () => {
+  it('leaves no position behind for the next upgrade to recover', (t) => {
+    const sockets: FakeSocket[] = [];
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const WebSocket = class extends FakeSocket {
+      constructor(url: string) {
+        super(url, sockets);
+      }
+    } as unknown as typeof globalThis.WebSocket;
+    const client = connect('ws://gate.test/websocket', { WebSocket, jitter: 0 });
+    sockets[0]!.onopen?.({});
+    sockets[0]!.receive({ wsgate: 'ready', socket: 's1' });
+    const room = client.subscribe('room:1');
+    client.subscribe('room:2');
+    sockets[0]!.receive({ wsgate: 'subscribed', channel: 'room:1', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'pub', channel: 'room:1', epoch: 'E', offset: 3, data: 1 });
+    sockets[0]!.receive({ wsgate: 'subscribed', channel: 'room:2', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'pub', channel: 'room:2', epoch: 'E', offset: 4, data: 2 });
+    sockets[0]!.onclose?.({ code: 1006, reason: '' });
+    room.unsubscribe();
+    t.mock.timers.tick(1000);
+    const recover = JSON.parse(new URL(sockets[1]!.url).searchParams.get('recover') ?? '{}') as Record<string, unknown>;
+    assert.deepEqual(Object.keys(recover), ['room:2']);
+  });
+});
