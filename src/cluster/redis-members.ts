@@ -69,6 +69,8 @@ export class RedisMembers implements MemberStore {
   readonly #users = new Map<string, string>();
   /** What this run's sockets hold, by the line its list has for it: what the list is put right to. */
   readonly #mine = new Map<string, Mine>();
+  /** Lines of #mine whose add has not answered: the add decides them, not a sync (a full channel's answer takes one out). */
+  readonly #adding = new Set<string>();
   readonly #orphaned: Array<(change: OrphanedChange) => void> = [];
   /** The last write queued on a Redis Cluster (#inOrder). */
   #order: Promise<void> = Promise.resolve();
@@ -121,7 +123,8 @@ export class RedisMembers implements MemberStore {
     const args = [keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)] as const;
     const add: Call = maxUsers === undefined ? ['wsgateMemberAdd', ...args] : ['wsgateMemberAdd', ...args, maxUsers];
     // Listed before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
-    const answers = await this.#exec('add', [[['sadd', this.#list(node), line]], [add]]);
+    this.#adding.add(line);
+    const answers = await this.#exec('add', [[['sadd', this.#list(node), line]], [add]]).finally(() => this.#adding.delete(line));
     if (answers?.[1]?.[0] !== -1) return answers?.[1]?.[0] === 1;
     // Full: nothing was added, so nothing of it is kept, listed or put back.
     this.#users.delete(at);
@@ -247,9 +250,11 @@ export class RedisMembers implements MemberStore {
       const texts = await this.#redis.smembers(this.#list(node));
       const listed = new Set(texts);
       const stale = texts.filter((text) => !this.#mine.has(text)).map(parseListed);
-      const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text));
-      const wanted = (text: string) => this.#mine.has(text);
-      const changes = await this.#inOrder(async () => [...(await removeListed(this.#redis, this.#prefix, node, stale, wanted)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, wanted))]);
+      const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text) && !this.#adding.has(mine.text));
+      // A line held again meanwhile is not removed; one whose add is still out is not restored.
+      const held = (text: string) => this.#mine.has(text);
+      const settled = (text: string) => this.#mine.has(text) && !this.#adding.has(text);
+      const changes = await this.#inOrder(async () => [...(await removeListed(this.#redis, this.#prefix, node, stale, held)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, settled))]);
       this.#succeeded();
       if (stale.length || lost.length) this.#log.info('members list put right', { node, removed: stale.length, restored: lost.length, changes: changes.length });
       this.#tell(changes);

@@ -132,6 +132,23 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.equal(await b.add(HOST, 'presence-room', 's5', { user: 'u5' }), true);
   });
 
+  it('does not put back, while it puts its list right, a join the store is about to find full', async () => {
+    const p = freshPrefix();
+    const a = store('a', p);
+    const b = store('b', p).members;
+    assert.equal(await b.add(HOST, 'presence-room', 's1', { user: 'u1' }, 1), true);
+    // Something a's list must get back, so that putting it right says when it is done.
+    assert.equal(await a.members.add(HOST, 'presence-other', 's0', { user: 'u0' }), true);
+    await redisServer.client.del(nodeKeys(p, 'a').held);
+    // a puts its list right (as when its connection is back), and a user joins the full channel meanwhile:
+    // the list is read before the join's add answers, so the join's line looks lost.
+    a.connection.emit('ready');
+    assert.equal(await a.members.add(HOST, 'presence-room', 's2', { user: 'u2' }, 1), 'full');
+    await waitFor('the list put right', () => a.lines.find((line) => /members list put right/.test(line)));
+    assert.match(a.lines.find((line) => /members list put right/.test(line))!, /restored=1 /);
+    assert.deepEqual([...(await b.users(HOST, 'presence-room')).keys()], ['u1'], 'no ghost of the refused join');
+  });
+
   it('says a channel is occupied on its first node and vacated when its last node leaves', async () => {
     const p = freshPrefix();
     const a = store('a', p).members;
