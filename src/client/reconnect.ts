@@ -4,7 +4,7 @@ import type { ClientOptions } from './types.ts';
 export interface ReconnectSchedule {
   /** Calls `retry` after the next delay. */
   next(): void;
-  /** Connected: once it has stayed up as long as the wait before it, the next loss starts again from the first delay. */
+  /** Connected: once it has stayed up as long as the longest wait (and the wait before it), the next loss starts again from the first delay. */
   reset(): void;
   cancel(): void;
 }
@@ -44,10 +44,11 @@ export function reconnectSchedule(options: ClientOptions, retry: () => void): Re
     reset() {
       unsteady();
       if (attempt === 0) return;
+      // At least the longest wait: a connect hook slower than the first wait that then refuses must not start them over.
       steady = setTimeout(() => {
         steady = undefined;
         attempt = 0;
-      }, waited);
+      }, Math.max(waited, maxDelay));
     },
     cancel() {
       unsteady();

@@ -114,6 +114,7 @@ export function connect(url = '/websocket', options: ClientOptions = {}): Wsgate
     if (wasOpen) events.emit('disconnected', { code, reason } satisfies DisconnectedEvent);
     // After the event: its handler may have called close().
     if (!closed && reconnect) schedule.next();
+    else schedule.cancel();
   }
 
   function ready(socket: string | undefined): void {

@@ -54,14 +54,30 @@ describe('wsgate.js: a connection refused right after ready', () => {
     assert.deepEqual(waits, [333, 999, 2997, 8991]);
   });
 
-  it('a connection that stayed up as long as the wait before it starts over from the first delay', (t) => {
+  it('a connection refused after a slow connect hook (longer than the first wait) does not start them over either', (t) => {
+    const sockets = setup(t);
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const socket = sockets.at(-1)!;
+      socket.onopen?.({});
+      socket.onmessage?.({ data: JSON.stringify({ wsgate: 'ready', socket: 's' }) });
+      t.mock.timers.tick(2000);
+      socket.onclose?.({ code: 1008, reason: 'connect refused' });
+      waits.push(nextWait(t, sockets));
+    }
+    assert.deepEqual(waits, [333, 999, 2997]);
+  });
+
+  it('a connection that stayed up as long as the longest wait starts over from the first delay', (t) => {
     const sockets = setup(t);
     sockets.at(-1)!.readyThenRefused();
     assert.equal(nextWait(t, sockets), 333);
+    sockets.at(-1)!.readyThenRefused();
+    assert.equal(nextWait(t, sockets), 999);
     const socket = sockets.at(-1)!;
     socket.onopen?.({});
     socket.onmessage?.({ data: JSON.stringify({ wsgate: 'ready', socket: 's' }) });
-    t.mock.timers.tick(333);
+    t.mock.timers.tick(10_000);
     socket.onclose?.({ code: 1006, reason: '' });
     assert.equal(nextWait(t, sockets), 333);
   });

@@ -181,7 +181,7 @@ describe('wsgate.js: reconnecting', () => {
     }
   });
 
-  it('grows, is capped, stays within the jitter and starts over once a connection stayed up as long as the wait before it', (t) => {
+  it('grows, is capped, stays within the jitter and starts over once a connection stayed up as long as the longest wait', (t) => {
     const options = { delay: 400, factor: 2, maxDelay: 3000, jitter: 0.25 };
     let random = 0;
     t.mock.method(Math, 'random', () => random);
@@ -193,7 +193,7 @@ describe('wsgate.js: reconnecting', () => {
       after(t, sockets, ms);
     }
     up();
-    t.mock.timers.tick(2250);
+    t.mock.timers.tick(3000);
     random = 0;
     last().drop();
     after(t, sockets, 300);
