@@ -89,18 +89,36 @@ if (!function_exists('wsgate_bridge')) {
     function wsgate_unix_request(string $caller, string $base, string $method, string $path, string $headers, string $content, float $timeout): array
     {
         $file = preg_replace('#^unix:(//)?#', '', $base);
-        $socket = @stream_socket_client("unix://$file", $errno, $errstr, $timeout);
-        if ($socket === false) throw new RuntimeException("$caller: wsgate is not reachable at $base: $errstr");
+        $error = null;
+        // Warnings (a refused connect, a broken pipe) become this call's error, as on the http path, not a notice for the app.
+        set_error_handler(function ($no, $message) use (&$error) { $error = $message; return true; });
         try {
-            stream_set_timeout($socket, (int) $timeout, (int) (fmod($timeout, 1) * 1e6));
-            fwrite($socket, "$method $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" . $headers . "\r\n" . $content);
-            $raw = stream_get_contents($socket);
-            if (stream_get_meta_data($socket)['timed_out']) throw new RuntimeException("$caller: wsgate at $base did not answer within $timeout s");
+            $socket = stream_socket_client("unix://$file", $errno, $errstr, $timeout);
+            if ($socket === false) throw new RuntimeException("$caller: wsgate is not reachable at $base: " . ($errstr ?: (string) $error));
+            try {
+                stream_set_timeout($socket, (int) $timeout, (int) (fmod($timeout, 1) * 1e6));
+                $request = "$method $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" . $headers . "\r\n" . $content;
+                // A write cut short (wsgate answered early, say 413, and closed) still leaves its answer to read.
+                for ($sent = 0; $sent < strlen($request); $sent += $wrote) {
+                    $wrote = fwrite($socket, substr($request, $sent));
+                    if ($wrote === false || $wrote === 0) break;
+                }
+                $raw = '';
+                while (!feof($socket)) {
+                    $chunk = fread($socket, 65536);
+                    if ($chunk === false || stream_get_meta_data($socket)['timed_out']) break;
+                    $raw .= $chunk;
+                    if (wsgate_http_complete($raw)) break;
+                }
+                if (stream_get_meta_data($socket)['timed_out']) throw new RuntimeException("$caller: wsgate at $base did not answer within $timeout s");
+            } finally {
+                fclose($socket);
+            }
         } finally {
-            fclose($socket);
+            restore_error_handler();
         }
-        $split = strpos((string) $raw, "\r\n\r\n");
-        if ($split === false || !preg_match('#^HTTP/\S+ (\d{3})#', $raw, $m)) throw new RuntimeException("$caller: wsgate at $base sent no HTTP answer");
+        $split = strpos($raw, "\r\n\r\n");
+        if ($split === false || !preg_match('#^HTTP/\S+ (\d{3})#', $raw, $m)) throw new RuntimeException("$caller: wsgate at $base sent no HTTP answer" . ($error ? ": $error" : ''));
         $head = substr($raw, 0, $split);
         $response = substr($raw, $split + 4);
         if (preg_match('/^transfer-encoding:\s*chunked/im', $head)) {
@@ -110,8 +128,18 @@ if (!function_exists('wsgate_bridge')) {
                 $response = substr($response, $eol + 2 + $size + 2);
             }
             $response = $body;
+        } elseif (preg_match('/^content-length:\s*(\d+)/im', $head, $length)) {
+            $response = substr($response, 0, (int) $length[1]);
         }
         return [(int) $m[1], $response];
+    }
+
+    /** Whether $raw holds a whole answer by its Content-Length (a server that keeps the connection open despite "close"). */
+    function wsgate_http_complete(string $raw): bool
+    {
+        $split = strpos($raw, "\r\n\r\n");
+        if ($split === false || !preg_match('/^content-length:\s*(\d+)/im', substr($raw, 0, $split), $length)) return false;
+        return strlen($raw) - $split - 4 >= (int) $length[1];
     }
 
     /** The host a call is for: given, WSGATE_HOST, or the web request's Host. */
