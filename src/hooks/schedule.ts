@@ -14,7 +14,7 @@ export class Scheduler {
   readonly #timers: Array<ReturnType<typeof setInterval>> = [];
 
   /**
-   * `running`: the entries with a run still going. A reload's scheduler takes
+   * `running`: the targets (app and target) with a run still going. A reload's scheduler takes
    * its predecessor's: a run the old config started goes on, and the new
    * config's next run of that entry must skip it as the old one would have.
    */
@@ -65,7 +65,9 @@ export class Scheduler {
   }
 
   #every(ms: number, job: DispatchJob, name: string, onFailure: (outcome: HookOutcome & { ok: false }) => void, onRan?: () => void) {
-    const key = JSON.stringify([name, job.app, job.target, job.build]);
+    // By what runs, not by the entry's place or runner: a reload that moves an entry, or flips a host to one-shot, must
+    // still see its run from before; one target of one app never runs twice at once, whichever entry or tick starts it.
+    const key = JSON.stringify([job.app, job.target]);
     const timer = setInterval(async () => {
       if (this.running.has(key)) {
         this.log.warn('schedule skipped', { entry: name, app: job.app, target: job.target, reason: 'the previous run is still going' });
