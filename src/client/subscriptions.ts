@@ -38,6 +38,14 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
   /** Channels wsgate has this connection in, and those it asked for itself. Both end with the connection. */
   const joined = new Set<string>();
   const requested = new Set<string>();
+  /** Subscribes sent and not yet answered, per channel: a refusal of an older one leaves a newer one asked. */
+  const unanswered = new Map<string, number>();
+  const answered = (channel: string): number => {
+    const left = (unanswered.get(channel) ?? 1) - 1;
+    if (left > 0) unanswered.set(channel, left);
+    else unanswered.delete(channel);
+    return left;
+  };
   /** Channels we asked to leave and wsgate has not yet said we left: a subscription made meanwhile asks again once it has. */
   const leaving = new Set<string>();
   /** Verdicts on streams joined at the upgrade: told on "ready", once the missed publications are in. */
@@ -45,6 +53,7 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
 
   function request(channel: string): void {
     requested.add(channel);
+    unanswered.set(channel, (unanswered.get(channel) ?? 0) + 1);
     const since = positions.all.get(channel);
     link.write(since ? { wsgate: 'subscribe', channel, since } : { wsgate: 'subscribe', channel });
   }
@@ -105,12 +114,13 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
       else verdicts.push({ channel, recovered });
     },
     subscribed(channel, position, recovered) {
+      answered(channel);
       joined.add(channel);
       positions.settle(channel, position, recovered);
       if (recovered !== undefined) tell(channel, 'recovered', { channel, recovered } satisfies RecoveredEvent);
     },
     refused(channel, reason) {
-      requested.delete(channel);
+      if (answered(channel) === 0) requested.delete(channel);
       client.emit('error', { reason, channel } satisfies WsgateErrorEvent);
     },
     left(channel) {
@@ -131,6 +141,7 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
     reset() {
       joined.clear();
       requested.clear();
+      unanswered.clear();
       leaving.clear();
       verdicts.length = 0;
     },

@@ -58,6 +58,17 @@ describe('wsgate.js: subscribing again to a channel it is still leaving', () => 
     assert.deepEqual(got, ['hi']);
   });
 
+  it('asks once more, not twice, when the first subscribe is refused after the second went out', (t) => {
+    const { client, socket } = setup(t);
+    // Mounted, unmounted and mounted again before any answer (React's StrictMode does this).
+    const first = client.subscribe('room:1');
+    first.unsubscribe();
+    client.subscribe('room:1');
+    socket.receive({ wsgate: 'subscribed', channel: 'room:1', ok: false, reason: 'no' }, { wsgate: 'unsubscribed', channel: 'room:1' });
+    const subscribes = socket.controls().filter((frame) => (frame as { wsgate: string }).wsgate === 'subscribe');
+    assert.equal(subscribes.length, 2, 'the second subscribe is still on its way: nothing more is asked');
+  });
+
   it('a channel the app took it out of is not asked for again', (t) => {
     const { client, socket } = setup(t);
     client.subscribe('room:1');
