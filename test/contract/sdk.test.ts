@@ -20,6 +20,20 @@ function php(code: string, env: Record<string, string> = {}) {
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
+/** A socket of token "caster" asks the hook (ws.php) to wsCast() to its token: the other socket of it gets the cast. */
+async function castFromHook(server: Started, text: string): Promise<void> {
+  const a = await connect(server.port, { host: 'sdk.test', token: 'caster' });
+  const b = await connect(server.port, { host: 'sdk.test', token: 'caster' });
+  // The hook's wsCast needs the gateway's URL: the gateway passes its env down to hooks.
+  a.send(JSON.stringify({ cast: text }));
+  assert.equal(await a.next(), `got {"cast":"${text}"}`);
+  await a.next();
+  assert.equal(await b.next(), `{"cast":"${text}"}`, 'b got the cast, a was the except');
+  assert.equal(await a.next(), 'cast sent 1');
+  a.ws.terminate();
+  b.ws.terminate();
+}
+
 for (const build of [true, false]) {
   describe(`plain-PHP hooks (build: ${build}) on ${TARGET}`, { skip }, () => {
     let server: Started;
@@ -93,18 +107,7 @@ for (const build of [true, false]) {
       member.ws.terminate();
     });
 
-    it('wsCast() from a hook reaches the sockets of the token', async () => {
-      const a = await connect(server.port, { host: 'sdk.test', token: 'caster' });
-      const b = await connect(server.port, { host: 'sdk.test', token: 'caster' });
-      // The hook's wsCast needs the gateway's URL: the gateway passes its env down to hooks.
-      a.send(JSON.stringify({ cast: 'hello' }));
-      assert.equal(await a.next(), 'got {"cast":"hello"}');
-      await a.next();
-      assert.equal(await b.next(), '{"cast":"hello"}', 'b got the cast, a was the except');
-      assert.equal(await a.next(), 'cast sent 1');
-      a.ws.terminate();
-      b.ws.terminate();
-    });
+    it('wsCast() from a hook reaches the sockets of the token', () => castFromHook(server, 'hello'));
   });
 }
 
@@ -136,15 +139,7 @@ describe(`the SDK against a bridge on a unix socket on ${TARGET}`, { skip }, () 
 
   it('gives hooks WSGATE_URL=unix:<path>, and wsCast() from a hook reaches the sockets of the token', async () => {
     await server.waitForLog(new RegExp(` bridge url=unix:${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-    const a = await connect(server.port, { host: 'sdk.test', token: 'caster' });
-    const b = await connect(server.port, { host: 'sdk.test', token: 'caster' });
-    a.send(JSON.stringify({ cast: 'over the socket' }));
-    assert.equal(await a.next(), 'got {"cast":"over the socket"}');
-    await a.next();
-    assert.equal(await b.next(), '{"cast":"over the socket"}', 'b got the cast, a was the except');
-    assert.equal(await a.next(), 'cast sent 1');
-    a.ws.terminate();
-    b.ws.terminate();
+    await castFromHook(server, 'over the socket');
   });
 
   it('casts, reads presence and reports errors over the socket, with unix:/path and unix:///path alike', async () => {

@@ -1,36 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { connect } from '../../src/client/wsgate.ts';
+import { FakeSocket, fakeClient } from '../support/fake-websocket.ts';
 
-/** A WebSocket the test plays the server of. */
-class FakeSocket {
-  onopen: ((event: object) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  constructor(all: FakeSocket[]) {
-    all.push(this);
-  }
-  send(): void {}
-  close(): void {}
-  /** Opens, says ready, then closes as wsgate does when the app's connect hook refuses. */
-  readyThenRefused(): void {
-    this.onopen?.({});
-    this.onmessage?.({ data: JSON.stringify({ wsgate: 'ready', socket: 's' }) });
-    this.onclose?.({ code: 1008, reason: 'connect refused' });
-  }
+/** Opens, says ready, then closes as wsgate does when the app's connect hook refuses. */
+function readyThenRefused(socket: FakeSocket): void {
+  socket.open();
+  socket.receive({ wsgate: 'ready', socket: 's' });
+  socket.drop(1008, 'connect refused');
 }
 
 function setup(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
   t.mock.method(Math, 'random', () => 0.5);
-  const sockets: FakeSocket[] = [];
-  const WebSocket = class extends FakeSocket {
-    constructor() {
-      super(sockets);
-    }
-  } as unknown as typeof globalThis.WebSocket;
-  connect('ws://gate.test/websocket', { WebSocket });
-  return sockets;
+  return fakeClient(t).sockets;
 }
 
 /** How long after `sockets` last grew the next socket is made, to the millisecond. */
@@ -48,7 +29,7 @@ describe('wsgate.js: a connection refused right after ready', () => {
     const sockets = setup(t);
     const waits: number[] = [];
     for (let i = 0; i < 4; i++) {
-      sockets.at(-1)!.readyThenRefused();
+      readyThenRefused(sockets.at(-1)!);
       waits.push(nextWait(t, sockets));
     }
     assert.deepEqual(waits, [333, 999, 2997, 8991]);
@@ -59,10 +40,10 @@ describe('wsgate.js: a connection refused right after ready', () => {
     const waits: number[] = [];
     for (let i = 0; i < 3; i++) {
       const socket = sockets.at(-1)!;
-      socket.onopen?.({});
-      socket.onmessage?.({ data: JSON.stringify({ wsgate: 'ready', socket: 's' }) });
+      socket.open();
+      socket.receive({ wsgate: 'ready', socket: 's' });
       t.mock.timers.tick(2000);
-      socket.onclose?.({ code: 1008, reason: 'connect refused' });
+      socket.drop(1008, 'connect refused');
       waits.push(nextWait(t, sockets));
     }
     assert.deepEqual(waits, [333, 999, 2997]);
@@ -70,15 +51,15 @@ describe('wsgate.js: a connection refused right after ready', () => {
 
   it('a connection that stayed up as long as the longest wait starts over from the first delay', (t) => {
     const sockets = setup(t);
-    sockets.at(-1)!.readyThenRefused();
+    readyThenRefused(sockets.at(-1)!);
     assert.equal(nextWait(t, sockets), 333);
-    sockets.at(-1)!.readyThenRefused();
+    readyThenRefused(sockets.at(-1)!);
     assert.equal(nextWait(t, sockets), 999);
     const socket = sockets.at(-1)!;
-    socket.onopen?.({});
-    socket.onmessage?.({ data: JSON.stringify({ wsgate: 'ready', socket: 's' }) });
+    socket.open();
+    socket.receive({ wsgate: 'ready', socket: 's' });
     t.mock.timers.tick(10_000);
-    socket.onclose?.({ code: 1006, reason: '' });
+    socket.drop();
     assert.equal(nextWait(t, sockets), 333);
   });
 });

@@ -1,44 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { connect } from '../../src/client/wsgate.ts';
+import { fakeClient } from '../support/fake-websocket.ts';
 
-/** A WebSocket the test plays the server of. */
-class FakeSocket {
-  onopen: ((event: object) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  sent: string[] = [];
-  constructor(
-    readonly url: string,
-    all: FakeSocket[],
-  ) {
-    all.push(this);
-  }
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(): void {}
-  receive(...frames: unknown[]): void {
-    for (const frame of frames) this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  controls(): unknown[] {
-    return this.sent.map((text) => JSON.parse(text));
-  }
-}
-
+/** A client connected (ready) on a fake socket. */
 function setup(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  const sockets: FakeSocket[] = [];
-  const WebSocket = class extends FakeSocket {
-    constructor(url: string) {
-      super(url, sockets);
-    }
-  } as unknown as typeof globalThis.WebSocket;
-  const client = connect('ws://gate.test/websocket', { WebSocket });
-  const socket = sockets[0]!;
-  socket.onopen?.({});
-  socket.receive({ wsgate: 'ready', socket: 's1' });
-  return { client, socket };
+  const { client, last, up } = fakeClient(t);
+  up();
+  return { client, socket: last() };
 }
 
 describe('wsgate.js: subscribing again to a channel it is still leaving', () => {
@@ -79,21 +47,13 @@ describe('wsgate.js: subscribing again to a channel it is still leaving', () => 
 
 describe('wsgate.js: a subscription ended while offline', () => {
   it('leaves no position behind for the next upgrade to recover', (t) => {
-    const sockets: FakeSocket[] = [];
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const WebSocket = class extends FakeSocket {
-      constructor(url: string) {
-        super(url, sockets);
-      }
-    } as unknown as typeof globalThis.WebSocket;
-    const client = connect('ws://gate.test/websocket', { WebSocket, jitter: 0 });
-    sockets[0]!.onopen?.({});
-    sockets[0]!.receive({ wsgate: 'ready', socket: 's1' });
+    const { client, sockets, up } = fakeClient(t, { jitter: 0 });
+    up();
     const room = client.subscribe('room:1');
     client.subscribe('room:2');
     sockets[0]!.receive({ wsgate: 'subscribed', channel: 'room:1', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'pub', channel: 'room:1', epoch: 'E', offset: 3, data: 1 });
     sockets[0]!.receive({ wsgate: 'subscribed', channel: 'room:2', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'pub', channel: 'room:2', epoch: 'E', offset: 4, data: 2 });
-    sockets[0]!.onclose?.({ code: 1006, reason: '' });
+    sockets[0]!.drop();
     room.unsubscribe();
     t.mock.timers.tick(1000);
     const recover = JSON.parse(new URL(sockets[1]!.url).searchParams.get('recover') ?? '{}') as Record<string, unknown>;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Worker } from '../../src/hooks/pool/worker.ts';
 import type { Child } from '../../src/runtime/types.ts';
+import { scriptedChild } from '../support/scripted-worker.ts';
 
 const encoder = new TextEncoder();
 
@@ -42,26 +43,7 @@ describe('resident worker stderr', () => {
   });
 
   it('gives a job the stderr its answer reports, and never to the job behind it', async () => {
-    const lines: string[] = [];
-    let wake: (() => void) | undefined;
-    let exit!: (code: number | null) => void;
-    const exited = new Promise<number | null>((resolve) => (exit = resolve));
-    async function* stdout() {
-      for (;;) {
-        while (lines.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-        const line = lines.shift()!;
-        if (line === '') return;
-        yield encoder.encode(line);
-      }
-    }
-    async function* stderr() {
-      await exited;
-    }
-    const say = (line: string) => {
-      lines.push(line);
-      wake?.();
-    };
-    const child: Child = { pid: 1, stdin: { write() {}, end() {} }, stdout: stdout(), stderr: stderr(), exited, kill: () => (say(''), exit(137)) };
+    const { child, say } = scriptedChild({ pid: 1, killedWith: 137 });
     const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {}, writesAhead: () => true }, 10_000);
     say('{"t":"ready"}\n');
     await worker.ready;

@@ -7,34 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Worker } from '../../src/hooks/pool/worker.ts';
-import type { Child } from '../../src/runtime/types.ts';
-
-const encoder = new TextEncoder();
-
-/** A worker whose stdout the test writes; its kill ends its output and its process. */
-function scripted() {
-  const lines: string[] = [];
-  let wake: (() => void) | undefined;
-  let exit!: (code: number | null) => void;
-  const exited = new Promise<number | null>((resolve) => (exit = resolve));
-  async function* stdout() {
-    for (;;) {
-      while (lines.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      const line = lines.shift()!;
-      if (line === '') return;
-      yield encoder.encode(line);
-    }
-  }
-  async function* stderr() {
-    await exited;
-  }
-  const say = (line: string) => {
-    lines.push(line);
-    wake?.();
-  };
-  const child: Child = { pid: undefined, stdin: { write() {}, end() {} }, stdout: stdout(), stderr: stderr(), exited, kill: () => (say(''), exit(null)) };
-  return { child, say };
-}
+import { scriptedChild as scripted } from '../support/scripted-worker.ts';
 
 describe('a worker that answers a job it was not running while a job waits behind', () => {
   for (const answer of ['{"id":"x.1","t":"done","result":true}', '{"id":"x.1","t":"error","message":"no"}']) {
