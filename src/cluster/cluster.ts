@@ -75,7 +75,7 @@ export class Cluster {
   readonly stats = { requests: 0, seconds: 0, incomplete: 0, degraded: 0 };
   /** Told of each node whose beats stopped, by every node that saw it live; not of nodes that said they were leaving. */
   readonly #gone: Array<(node: string) => void> = [];
-  /** Runs each time the others have been told this node is here (at start, and after Redis comes back). */
+  /** Runs each time the others have been told this node is here (at start, after Redis comes back, and after it had dropped out of the set of nodes). */
   joined: () => void = () => {};
 
   constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest, own: boolean, echo?: boolean) => unknown) {
@@ -333,7 +333,10 @@ export class Cluster {
 
   async #beatOnce(): Promise<void> {
     try {
-      const found = await this.#link.heartbeat(`${this.#options.prefix}nodes`, this.node, this.#options.ttlMs);
+      const { nodes: found, added } = await this.#link.heartbeat(`${this.#options.prefix}nodes`, this.node, this.#options.ttlMs);
+      // Back in a set it had dropped out of (it paused past the ttl, its link up all along): the others may have
+      // counted it gone and cleared what it holds, so it joins again, as after a reconnect.
+      if (added) this.#announced = false;
       // Once in the set, so a node that hears of this one and beats finds it there too.
       const announcing = !this.#announced;
       if (announcing) await this.#announce();

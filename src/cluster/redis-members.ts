@@ -108,6 +108,15 @@ export class RedisMembers implements MemberStore {
     void this.#sync();
   }
 
+  /**
+   * The node joined the others again (Cluster.joined): after a pause past the
+   * ttl, with its connection up all along, a survivor may have cleared what
+   * its sockets still hold.
+   */
+  rejoined(): void {
+    void this.#sync();
+  }
+
   onOrphaned(listener: (change: OrphanedChange) => void): void {
     this.#orphaned.push(listener);
   }

@@ -27,9 +27,11 @@ export interface RedisLink {
    * Marks `node` as seen now in the sorted set `key`, drops the members not
    * seen within `ttlMs`, and returns those left. "Now" is Redis's clock, so
    * the nodes' clocks need not agree; and it is one script on one key, so a
-   * beat costs the same however much else the Redis holds.
+   * beat costs the same however much else the Redis holds. `added`: `node`
+   * was not in the set (its first beat, a Redis that lost the set, or one it
+   * had dropped out of while the node could not beat).
    */
-  heartbeat(key: string, node: string, ttlMs: number): Promise<string[]>;
+  heartbeat(key: string, node: string, ttlMs: number): Promise<{ nodes: string[]; added: boolean }>;
   /** Takes `node` out of the sorted set `key` (a graceful stop), rather than leaving it to expire. */
   leave(key: string, node: string): Promise<void>;
   /**
@@ -79,19 +81,20 @@ return {epoch, offset}
  * TIME before writes is fine since Redis 5 (scripts replicate their effects,
  * not themselves). The set expires on its own so a cluster whose nodes are
  * all gone leaves nothing behind; twice the ttl, so it never goes before a
- * member would have dropped out anyway.
+ * member would have dropped out anyway. The expired go before this node's
+ * own ZADD, so its answer says whether the node had dropped out.
  */
 const HEARTBEAT = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now))
+local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+return {added, redis.call('ZRANGE', KEYS[1], 0, -1)}
 `;
 
 /** The heartbeat script as a command of its own: ioredis sends it whole once per connection, then by its SHA. */
-type WithHeartbeat = (Redis | Cluster) & { wsgateHeartbeat(key: string, node: string, ttlMs: number, keepMs: number): Promise<string[]> };
+type WithHeartbeat = (Redis | Cluster) & { wsgateHeartbeat(key: string, node: string, ttlMs: number, keepMs: number): Promise<[number, string[]]> };
 
 /** Waits a little longer after each failed attempt, up to two seconds. */
 const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
@@ -184,7 +187,8 @@ export function connectRedis(url: string): RedisLink {
     subscribe: (wanted, onMessage) => subscriber.subscribe(wanted, onMessage),
     async heartbeat(key, node, ttlMs) {
       const ttl = Math.max(1, Math.round(ttlMs));
-      return commands.wsgateHeartbeat(key, node, ttl, 2 * ttl);
+      const [added, nodes] = await commands.wsgateHeartbeat(key, node, ttl, 2 * ttl);
+      return { nodes, added: added === 1 };
     },
     async leave(key, node) {
       await commands.zrem(key, node);
