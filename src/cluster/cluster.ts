@@ -165,8 +165,12 @@ export class Cluster {
       this.#waiting.finish(id);
     });
     await done;
-    // Nothing came back, not even its own copy: the request never reached the bus, so it is applied here alone.
-    if (failed && results.size === 0) return this.#alone(request, `Redis publish failed: ${failed.message}`);
+    // Nothing came back, not even its own copy, and the PUBLISH failed: applied here alone. Redis may have carried it
+    // out all the same (only its reply lost): then its own copy, when it comes, is dropped.
+    if (failed && results.size === 0) {
+      this.#waiting.appliedAlone(id);
+      return this.#alone(request, `Redis publish failed: ${failed.message}`);
+    }
     const missing = [...expected].filter((node) => !results.has(node));
     this.stats.requests++;
     this.stats.seconds += (performance.now() - started) / 1000;
@@ -282,6 +286,7 @@ export class Cluster {
       return;
     }
     const own = message.from === this.node;
+    if (own && message.id && this.#waiting.takeAlone(message.id)) return;
     const applied = this.#applySafely(message, own);
     if (!applied || !message.id) return;
     if (own) return this.#answer(message.id, this.node, applied.result);
