@@ -43,7 +43,8 @@ function repeated(rawArgs: string[], flag: string): string[] {
 
 function portOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const port = Number(value);
+  // Digits only: Number() reads '' and ' ' as 0 (a random port for an unset $PORT), and takes 0x50 or 1e3.
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${value}: expected a port from 0 to 65535`);
   return port;
 }
