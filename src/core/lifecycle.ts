@@ -40,6 +40,8 @@ export class Lifecycle {
   readonly #requests: ClientRequests;
   /** Lanes still running after their client closed (close hooks), for shutdown. */
   readonly #draining = new Set<Promise<void>>();
+  /** Set by shutdown(), which closes only the sockets open by then: an upgrade still under way opens later. */
+  #stopping = false;
 
   constructor(parts: LifecycleParts) {
     this.#p = parts;
@@ -50,6 +52,12 @@ export class Lifecycle {
   open(client: Client, raw: unknown): Client {
     const { hub, routes, recovery, channels, events } = this.#p;
     client.attach(raw, routes.limits, performance.now());
+    if (this.#stopping) {
+      // No connect hook, so no close hook owed: the process exits once the shutdown's wait is over.
+      client.markClosed();
+      hub.close(client, client.protocol.goingAway?.shutdown ?? CLOSE_GOING_AWAY, 'server shutting down');
+      return client;
+    }
     if (!hub.add(client)) {
       // Its place was given up while it took too long to open (socket-places.ts): it never counted, and no hook runs.
       client.markClosed();
@@ -204,6 +212,7 @@ export class Lifecycle {
   /** Closes every client with 1001 and waits (bounded) for their close hooks. */
   async shutdown(): Promise<void> {
     const { hub, routes } = this.#p;
+    this.#stopping = true;
     for (const client of hub.all() as Client[]) {
       const code = client.protocol.goingAway?.shutdown ?? CLOSE_GOING_AWAY;
       hub.close(client, code, 'server shutting down');
