@@ -10,7 +10,7 @@ import type { CommandDef } from 'citty';
 import { start } from './start.ts';
 import type { Running } from './start.ts';
 import { ConfigError, loadConfig } from './config/config.ts';
-import type { ConfigIO, Overrides } from './config/config.ts';
+import type { ConfigIO, Overrides, PusherApp } from './config/config.ts';
 import { colourWanted, stripColour } from './ops/colour.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './ops/log.ts';
 import { sha256Hex, shortHash } from './core/ids.ts';
@@ -49,6 +49,18 @@ function portOf(value: string | undefined): number | undefined {
   return port;
 }
 
+
+/** A webhook URL fit for `check`: its credentials go as Basic auth, so the password (or a lone user name, a token then) is ***. */
+function redactWebhookUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    else if (parsed.username) parsed.username = '***';
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
 
 /** A call to a running gateway's bridge; with $WSGATE_SECRET set it goes as the bearer, so a node on a private address answers too. */
 async function request(url: string, init: RequestInit = {}, secret?: string): Promise<{ status: number; body: string }> {
@@ -139,7 +151,8 @@ export function buildCli(runtime: Runtime): CommandDef {
       const config = await loadServable(args, rawArgs);
       // No secret is printed (check's output ends up in CI logs and tickets): its hash says which one is set.
       const hashed = (secret: string) => `sha256:${shortHash(sha256Hex(secret))}`;
-      const pusher = config.pusher && { apps: config.pusher.apps.map((app) => ({ ...app, secret: hashed(app.secret) })) };
+      const webhooks = (app: PusherApp) => app.webhooks.map((webhook) => (webhook.url === undefined ? webhook : { ...webhook, url: redactWebhookUrl(webhook.url) }));
+      const pusher = config.pusher && { apps: config.pusher.apps.map((app) => ({ ...app, secret: hashed(app.secret), webhooks: webhooks(app) })) };
       // The Redis URL's passwords neither.
       const cluster = config.cluster && { ...config.cluster, redis: redactRedisUrl(config.cluster.redis) };
       const shown = { ...config, ...(config.secret && { secret: hashed(config.secret) }), ...(pusher && { pusher }), ...(cluster && { cluster }) };
