@@ -17,8 +17,18 @@ export interface Logger {
   always(event: string, fields?: Fields): void;
 }
 
+// Controls (C0, DEL, C1), format characters (bidi overrides) and line/paragraph separators: they could colour a
+// terminal or make a line read otherwise. JSON.stringify escapes only C0, so the rest is escaped here.
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const PLAIN = /^[^\s"=\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
+
+function escapeHidden(json: string): string {
+  // Per UTF-16 unit: a format character beyond the BMP (a tag character) is a surrogate pair.
+  return json.replace(HIDDEN, (c) => c.split('').map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''));
+}
+
 function quote(value: string): string {
-  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  return PLAIN.test(value) ? value : escapeHidden(JSON.stringify(value));
 }
 
 export function formatLine(level: Level, event: string, fields: Fields, time = new Date()): string {
@@ -38,7 +48,7 @@ export function formatJson(level: Level, event: string, fields: Fields, time = n
     const value = fields[key];
     if (value !== undefined && value !== null && value !== '') out[key] = value;
   }
-  return JSON.stringify(out);
+  return escapeHidden(JSON.stringify(out));
 }
 
 export type LogFormat = 'pretty' | 'json';
