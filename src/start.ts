@@ -54,14 +54,14 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-async function importHooks(path: string, generation: number): Promise<HookModule> {
+async function importHooks(path: string, generation: number, specifier?: Runtime['moduleSpecifier']): Promise<HookModule> {
   if (path === BUILTIN_DEMO) return demoHooks;
   // A Pusher app's own space: its channels are guarded by the app's signatures, and it runs no hooks.
   if (path === BUILTIN_NONE) return {};
   // A fresh URL per reload, so edited modules are loaded anew rather than from the module cache.
   const url = new URL(`file://${path}`);
   if (generation > 0) url.searchParams.set('reload', String(generation));
-  const exports = (await import(url.href)) as Record<string, unknown>;
+  const exports = (await import(specifier ? specifier(path, generation) : url.href)) as Record<string, unknown>;
   return asHookModule(exports, path);
 }
 
@@ -71,13 +71,14 @@ interface RunnerContext {
   pools: Pools;
   php: string;
   generation: number;
+  specifier: Runtime['moduleSpecifier'];
   slots: HookSlots;
   hookLine: number;
 }
 
 async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runner> {
   const { pools, spawn } = ctx;
-  if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!, ctx.generation), ctx.cast);
+  if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!, ctx.generation, ctx.specifier), ctx.cast);
   // A plain PHP hooks file runs through the SDK, which wsgate carries inside itself.
   const sdk = host.hooks ? [await sdkPath(), host.hooks] : undefined;
   if (host.mode === 'resident') {
@@ -131,7 +132,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     slots.configure(slotLimits(from));
     pools.maxLine = from.limits.hookLine;
     const routes = new Map<string, Route>();
-    const ctx = { spawn, cast, pools, php: from.php, generation, slots, hookLine: from.limits.hookLine };
+    const ctx = { spawn, cast, pools, php: from.php, generation, specifier: runtime.moduleSpecifier, slots, hookLine: from.limits.hookLine };
     for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
     return routes;
   };

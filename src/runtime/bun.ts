@@ -263,5 +263,7 @@ export function createBunRuntime(): Runtime {
     onStray: onProcessStray,
     spawn: createSpawn(),
     onSignal: onProcessSignal,
+    // Bun's module cache tells a plain path's query apart, not a file URL's.
+    moduleSpecifier: (path, generation) => (generation > 0 ? `${path}?reload=${generation}` : path),
   };
 }

@@ -156,6 +156,11 @@ export interface Runtime {
    * preventDefault(), keep the process alive.
    */
   onStray(handler: (error: unknown, kind: 'rejection' | 'exception') => void): void;
+  /**
+   * What import() is given to load the hook module at `path` anew at a reload (`generation` > 0). Without it, the
+   * file URL with `?reload=<generation>`, which Node and Deno cache apart; Bun ignores a file URL's query.
+   */
+  moduleSpecifier?(path: string, generation: number): string;
 }
 
 /**
