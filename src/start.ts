@@ -61,8 +61,22 @@ async function importHooks(path: string, generation: number, specifier?: Runtime
   // A fresh URL per reload, so edited modules are loaded anew rather than from the module cache.
   const url = new URL(`file://${path}`);
   if (generation > 0) url.searchParams.set('reload', String(generation));
-  const exports = (await import(specifier ? specifier(path, generation) : url.href)) as Record<string, unknown>;
+  const exports = (await import(specifier ? specifier(path, generation) : url.href).catch((error: Error) => {
+    throw new Error(`${path}: cannot load: ${error.message}`);
+  })) as Record<string, unknown>;
   return asHookModule(exports, path);
+}
+
+/**
+ * The hook modules a config names, imported before anything is built from it:
+ * one that does not load fails the start, or the reload with nothing changed.
+ */
+async function importModules(from: Config, generation: number, specifier: Runtime['moduleSpecifier']): Promise<Map<string, HookModule>> {
+  const modules = new Map<string, HookModule>();
+  for (const host of from.hosts) {
+    if (host.mode === 'module' && !modules.has(host.module!)) modules.set(host.module!, await importHooks(host.module!, generation, specifier));
+  }
+  return modules;
 }
 
 interface RunnerContext {
@@ -70,15 +84,14 @@ interface RunnerContext {
   cast: ModuleCast;
   pools: Pools;
   php: string;
-  generation: number;
-  specifier: Runtime['moduleSpecifier'];
+  modules: Map<string, HookModule>;
   slots: HookSlots;
   hookLine: number;
 }
 
 async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runner> {
   const { pools, spawn } = ctx;
-  if (host.mode === 'module') return new ModuleRunner(await importHooks(host.module!, ctx.generation, ctx.specifier), ctx.cast);
+  if (host.mode === 'module') return new ModuleRunner(ctx.modules.get(host.module!)!, ctx.cast);
   // A plain PHP hooks file runs through the SDK, which wsgate carries inside itself.
   const sdk = host.hooks ? [await sdkPath(), host.hooks] : undefined;
   if (host.mode === 'resident') {
@@ -128,11 +141,11 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // One for the life of the process: a reload changes its limits, and what runs keeps its slot.
   const slots = new HookSlots(slotLimits(config), checkUpgrades);
   let generation = 0;
-  const buildRoutes = async (from: Config) => {
+  const buildRoutes = async (from: Config, modules: Map<string, HookModule>) => {
     slots.configure(slotLimits(from));
     pools.maxLine = from.limits.hookLine;
     const routes = new Map<string, Route>();
-    const ctx = { spawn, cast, pools, php: from.php, generation, specifier: runtime.moduleSpecifier, slots, hookLine: from.limits.hookLine };
+    const ctx = { spawn, cast, pools, php: from.php, modules, slots, hookLine: from.limits.hookLine };
     for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
     return routes;
   };
@@ -146,7 +159,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const members = config.cluster && new RedisMembers(connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes` }, log);
   const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, { members: members || undefined, checkUpgrades });
   const cast = moduleCast(gateway);
-  gateway.reload(config, await buildRoutes(config));
+  gateway.reload(config, await buildRoutes(config, await importModules(config, generation, runtime.moduleSpecifier)));
   // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.
   // In a cluster a user may come back on another node, whose member_added would reach the app before this node's held member_removed: nothing is held there.
   const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log, worker: (host, app, body, signal) => gateway.runWebhook(host, app, body, signal), ...(config.cluster ? { holdMs: 0 } : {}) });
@@ -167,6 +180,11 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   let scheduler = new Scheduler(config, dispatcher, log);
   let current = config;
 
+  const failed = (problems: string[]): ReloadResult => {
+    log.error('reload failed', { problems: problems.join('; ') });
+    return { ok: false, problems };
+  };
+
   // One reload at a time, in the order asked for (SIGHUP twice, POST /reload): each reads the config and the
   // certificate once the one before has finished, so the last one asked for is what serves. Overlapping, an earlier
   // reload whose reads took longer would swap in its older pair, routes and pools after a later one.
@@ -176,9 +194,15 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     try {
       next = await loadAgain();
     } catch (error) {
-      const problems = (error as { problems?: string[] }).problems ?? [(error as Error).message];
-      log.error('reload failed', { problems: problems.join('; ') });
-      return { ok: false, problems };
+      return failed((error as { problems?: string[] }).problems ?? [(error as Error).message]);
+    }
+    // A new generation for every attempt: a module that failed to load stays failed in the module cache under its URL.
+    generation++;
+    let modules: Map<string, HookModule>;
+    try {
+      modules = await importModules(next, generation, runtime.moduleSpecifier);
+    } catch (error) {
+      return failed([(error as Error).message]);
     }
     // The certificate is read again at every reload (renewed in place, as certbot does) and swapped before anything
     // else changes: a pair the listener will not take fails the whole reload, and the old certificate keeps serving.
@@ -189,9 +213,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
         pem = await readTls(next.tls);
         await listener.setTls(pem);
       } catch (error) {
-        const problems = [`tls: cannot serve ${next.tls.cert} with ${next.tls.key}: ${(error as Error).message}; the previous certificate stays in use`];
-        log.error('reload failed', { problems: problems.join('; ') });
-        return { ok: false, problems };
+        return failed([`tls: cannot serve ${next.tls.cert} with ${next.tls.key}: ${(error as Error).message}; the previous certificate stays in use`]);
       }
       log.info('tls', { ...certFields(pem, next.tls.cert), note: 'new connections get this certificate, open ones keep theirs' });
     } else if (next.tls && config.tls) {
@@ -199,10 +221,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     } else if (Boolean(next.tls) !== Boolean(config.tls)) {
       log.warn('reload', { note: 'turning tls on or off takes effect at the next restart' });
     }
-    generation++;
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next));
-    gateway.reload(next, await buildRoutes(next));
+    gateway.reload(next, await buildRoutes(next, modules));
     webhooks.configure(next.pusher?.apps ?? []);
     dispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     scheduler.stop();
