@@ -321,13 +321,14 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const stop = () =>
     (stopping ??= (async () => {
       await listener.stop();
-      await bridge?.stop();
       clearInterval(idleSweep);
       clearInterval(settleTick);
       scheduler.stop();
       await gateway.shutdown();
       // After the sockets: their channel_vacated and member_removed come as they close.
       await webhooks.stop();
+      // A bridge of its own lets no socket in: it stays up for what the close hooks and webhook workers cast back.
+      await bridge?.stop();
       // After the sockets' leaves went to Redis; before the broker, which may still tell what the store finds.
       if (members) await members.stop();
       await broker.stop();
