@@ -54,14 +54,18 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-async function importHooks(path: string, generation: number, specifier?: Runtime['moduleSpecifier']): Promise<HookModule> {
+/** A fresh file URL per reload (`?reload=<generation>`), which Node and Deno cache apart: edited modules load anew. */
+function fileUrlSpecifier(path: string, generation: number): string {
+  const url = new URL(`file://${path}`);
+  if (generation > 0) url.searchParams.set('reload', String(generation));
+  return url.href;
+}
+
+async function importHooks(path: string, generation: number, specifier: NonNullable<Runtime['moduleSpecifier']> = fileUrlSpecifier): Promise<HookModule> {
   if (path === BUILTIN_DEMO) return demoHooks;
   // A Pusher app's own space: its channels are guarded by the app's signatures, and it runs no hooks.
   if (path === BUILTIN_NONE) return {};
-  // A fresh URL per reload, so edited modules are loaded anew rather than from the module cache.
-  const url = new URL(`file://${path}`);
-  if (generation > 0) url.searchParams.set('reload', String(generation));
-  const exports = (await import(specifier ? specifier(path, generation) : url.href).catch((error: Error) => {
+  const exports = (await import(specifier(path, generation)).catch((error: Error) => {
     throw new Error(`${path}: cannot load: ${error.message}`);
   })) as Record<string, unknown>;
   return asHookModule(exports, path);
