@@ -39,11 +39,14 @@ function pendingUpgrade(port: number, host: string, token: string): { socket: So
 /**
  * The close code a client that is still sending sees. Deno (2.9) writes no
  * close frame when data frames arrive after close() was called: it drops the
- * connection, and the client sees 1006 every time (see limits.test.ts). The
- * server's log line, asserted besides, has the real code.
+ * connection, and the client sees 1006, unless every frame happened to be read
+ * before the close (CI saw 1008 there once), so either is taken on Deno (as
+ * in limits.test.ts). The server's log line, asserted besides, has the real
+ * reason on every runtime.
  */
 function assertClose(code: number, expected: number): void {
-  assert.equal(code, TARGET === 'deno' ? 1006 : expected);
+  if (TARGET === 'deno' && code === 1006) return;
+  assert.equal(code, expected);
 }
 
 const alive = (pid: number) => {
