@@ -67,7 +67,13 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
     });
 
     it('queues beyond the cap, and refuses jobs beyond maxQueue with a clear error', async () => {
+      const doneBefore = (await health(server)).pools[APP]!.done;
       const [a, b, c, d] = [await client('qa'), await client('qb'), await client('qc'), await client('qd')];
+      // Their connect hooks go through the same worker: one still waiting would take a place in the queue the test fills.
+      await waitFor('the four auth and connect hooks done', async () => {
+        const pool = (await health(server)).pools[APP]!;
+        return (pool.done >= doneBefore + 8 && pool.busy === 0 && pool.queued === 0) || undefined;
+      });
       const marker = join(tempDir(), 'release-a');
       a.send(JSON.stringify({ cmd: 'hold', marker }));
       await waitFor('a busy worker', async () => (await health(server)).pools[APP]!.busy === 1 || undefined);
