@@ -15,6 +15,8 @@ import { NONCES, PLACES, nonceOf, placeOf, serialOf } from './socket-ids.ts';
 export const HANDOVER_MS = 10_000;
 
 const RESERVED = Symbol('reserved');
+/** Reserved, and its upgrade accepted: the place waits for its socket to open. */
+const HANDED_OVER = Symbol('handed over');
 
 /** A FIFO of numbers: an array read from `head`, compacted once half of it is read. */
 class NumberQueue {
@@ -27,6 +29,11 @@ class NumberQueue {
 
   push(value: number): void {
     this.#items.push(value);
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
   }
 
   peek(): number | undefined {
@@ -58,7 +65,7 @@ export interface Reservations {
 }
 
 export class SocketPlaces<T extends object> implements Reservations {
-  #occupants: Array<T | typeof RESERVED | undefined> = [];
+  #occupants: Array<T | typeof RESERVED | typeof HANDED_OVER | undefined> = [];
   /** Each place's nonce now: the serial of whoever holds it. */
   #nonces = new Uint32Array(1024);
   /** Places given up, oldest first: a place is used again as late as can be, so a kept id stays unused longer. */
@@ -69,6 +76,13 @@ export class SocketPlaces<T extends object> implements Reservations {
    * upgrade, and the deadline first so it is the one peeked at.
    */
   #handedOver = new NumberQueue();
+  /**
+   * Places handed over that still wait for their open. At none, every pair
+   * left in #handedOver is stale and the queue is emptied: the sockets of a
+   * burst keep nothing of their handover once they all opened, where the
+   * pairs used to stay until a reservation came after their deadline.
+   */
+  #waiting = 0;
   #taken = 0;
   readonly #now: () => number;
 
@@ -100,28 +114,37 @@ export class SocketPlaces<T extends object> implements Reservations {
   }
 
   handOver(serial: number): void {
+    if (!this.#reserved(serial)) return;
+    this.#occupants[placeOf(serial)] = HANDED_OVER;
+    this.#waiting++;
     this.#handedOver.push(this.#now() + HANDOVER_MS);
     this.#handedOver.push(serial);
   }
 
   unreserve(serial: number): void {
-    if (this.#current(serial) && this.#occupants[placeOf(serial)] === RESERVED) this.release(serial);
+    if (this.#reserved(serial)) this.release(serial);
   }
 
   /** The socket opened: it holds its place. False when the place is not its own any more (given up meanwhile). */
   take(serial: number, socket: T): boolean {
+    if (!this.#reserved(serial)) return false;
     const place = placeOf(serial);
-    if (!this.#current(serial) || this.#occupants[place] !== RESERVED) return false;
+    if (this.#occupants[place] === HANDED_OVER) this.#stopWaiting();
     this.#occupants[place] = socket;
     this.#taken++;
     return true;
+  }
+
+  /** Numbers the handover queue keeps (two per place handed over whose open is awaited, at most). */
+  get handoverEntries(): number {
+    return this.#handedOver.size;
   }
 
   /** The socket at `serial`'s place, when that place is still `serial`'s and taken. */
   get(serial: number): T | undefined {
     if (!this.#current(serial)) return undefined;
     const occupant = this.#occupants[placeOf(serial)];
-    return occupant === RESERVED ? undefined : occupant;
+    return occupant === RESERVED || occupant === HANDED_OVER ? undefined : occupant;
   }
 
   /** Gives up `serial`'s place, reserved or taken; false when it was not its own any more. */
@@ -130,11 +153,23 @@ export class SocketPlaces<T extends object> implements Reservations {
     const place = placeOf(serial);
     const occupant = this.#occupants[place];
     if (occupant === undefined) return false;
-    if (occupant !== RESERVED) this.#taken--;
+    if (occupant === HANDED_OVER) this.#stopWaiting();
+    else if (occupant !== RESERVED) this.#taken--;
     this.#occupants[place] = undefined;
     this.#nonces[place] = (this.#nonces[place]! + 1) % NONCES;
     this.#free.push(place);
     return true;
+  }
+
+  /** `serial`'s place is its own and not taken by a socket yet (reserved, or handed over). */
+  #reserved(serial: number): boolean {
+    if (!this.#current(serial)) return false;
+    const occupant = this.#occupants[placeOf(serial)];
+    return occupant === RESERVED || occupant === HANDED_OVER;
+  }
+
+  #stopWaiting(): void {
+    if (--this.#waiting === 0) this.#handedOver.clear();
   }
 
   #current(serial: number): boolean {

@@ -121,6 +121,28 @@ describe('socket places', () => {
     for (const [i, socket] of sockets) assert.equal(places.get(handed[i]!), socket, `opened ${i}`);
     assert.equal(places.size, sockets.size);
   });
+
+  it('keep nothing of a burst of handovers once every socket of it opened or was given up, with no reservation after it', () => {
+    const places = new SocketPlaces<object>(() => 0);
+    const handed = Array.from({ length: 5000 }, () => {
+      const serial = places.reserve()!;
+      places.handOver(serial);
+      return serial;
+    });
+    assert.equal(places.handoverEntries, 10_000, 'a deadline and a serial for each place waiting');
+    for (const [i, serial] of handed.entries()) {
+      if (i % 10 === 0) places.release(serial);
+      else assert.ok(places.take(serial, {}));
+      // Pairs of places still waiting stay: they are what a late reservation gives up.
+      if (i === 2500) assert.ok(places.handoverEntries > 0);
+    }
+    assert.equal(places.handoverEntries, 0, 'two numbers per socket used to stay until a reservation came after HANDOVER_MS');
+    assert.equal(places.size, 4500);
+    const late = places.reserve()!;
+    places.handOver(late);
+    assert.equal(places.handoverEntries, 2, 'the next handover is kept as before');
+    assert.equal(places.take(late, {}), true);
+  });
 });
 
 describe('an accepted upgrade whose socket opens after its place was given up', () => {
