@@ -283,6 +283,10 @@ export class Gateway implements Watched {
     return this.hub.sizes();
   }
 
+  label(host: string): string {
+    return this.#routes.label(host);
+  }
+
   get sockets(): number {
     return this.hub.size;
   }

@@ -15,6 +15,8 @@ import type { Gauge } from './metrics.ts';
 /** What the pages measure of the gateway when asked. */
 export interface Watched {
   sizes(): Array<{ host: string; sockets: number; tokens: number }>;
+  /** The configured host key a host counts under (routes.ts): the metrics label. */
+  label(host: string): string;
   readonly sockets: number;
   readonly admitting: number;
   poolHealth(): PoolsHealth;
@@ -75,14 +77,14 @@ export class Monitor {
   /** GET /metrics: the counters, after gauges measured now. */
   metricsText(extra: Gauge[] = []): string {
     const watched = this.#watched;
-    const sizes = watched.sizes();
+    const sizes = this.#perLabel(watched.sizes());
     const { cap, pools } = watched.poolHealth();
     const apps = Object.entries(pools);
     const perApp = (pick: (stats: (typeof pools)[string]) => number) => apps.map(([app, stats]) => ({ labels: { app }, value: pick(stats) }));
     const recovery = watched.recoveryHealth();
     return this.metrics.render([
       { name: 'wsgate_sockets', help: 'Open sockets per host.', samples: sizes.map(({ host, sockets }) => ({ labels: { host }, value: sockets })) },
-      { name: 'wsgate_tokens', help: 'Distinct tokens with open sockets per host.', samples: sizes.map(({ host, tokens }) => ({ labels: { host }, value: tokens })) },
+      { name: 'wsgate_tokens', help: 'Distinct tokens with open sockets per host (summed over the hosts a wildcard key matches).', samples: sizes.map(({ host, tokens }) => ({ labels: { host }, value: tokens })) },
       { name: 'wsgate_sockets_admitting', help: 'Sockets admitted but not open yet: auth running, or waiting for the auth frame.', samples: [{ value: watched.admitting }] },
       { name: 'wsgate_pool_cap', help: 'Resident workers allowed in all.', samples: [{ value: cap }] },
       { name: 'wsgate_pool_workers', help: 'Live resident workers per app.', samples: perApp((p) => p.workers) },
@@ -98,6 +100,26 @@ export class Monitor {
       ...this.#clusterGauges(),
       ...extra,
     ]);
+  }
+
+  /**
+   * Sockets and tokens per configured host key, as the counters are. Under a
+   * wildcard key (`*`, `*.tenant.example.com`) the Host is the client's to
+   * choose: a series per Host would let one client mint a label value per
+   * socket, series Prometheus keeps long after the socket is gone. /health
+   * and the dashboard still list each Host (read once, not stored).
+   */
+  #perLabel(sizes: Array<{ host: string; sockets: number; tokens: number }>): Array<{ host: string; sockets: number; tokens: number }> {
+    const out = new Map<string, { host: string; sockets: number; tokens: number }>();
+    for (const { host, sockets, tokens } of sizes) {
+      const label = this.#watched.label(host);
+      const entry = out.get(label);
+      if (entry) {
+        entry.sockets += sockets;
+        entry.tokens += tokens;
+      } else out.set(label, { host: label, sockets, tokens });
+    }
+    return [...out.values()];
   }
 
   /** Redis link state and the cost of the hop to the other nodes; none for a node alone. */
