@@ -53,10 +53,13 @@ export function bearerMatches(authorization: string | undefined, secret: string,
 /**
  * A request relayed by a proxy arrives from loopback but is not from this
  * machine. The header's presence is what counts: an empty `X-Forwarded-For:`
- * still says a proxy was in between.
+ * still says a proxy was in between. A proxy set up to name only the host or
+ * scheme it was asked for (the README's nginx block: `Host $host`,
+ * `X-Forwarded-Host $host`) is a proxy too: it passes a client's own
+ * `Host: localhost` on, so the Host check cannot tell its callers apart.
  */
 export function cameThroughProxy(header: (name: string) => string | undefined): boolean {
-  return ['x-forwarded-for', 'forwarded', 'x-real-ip'].some((name) => header(name) !== undefined);
+  return ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-proto'].some((name) => header(name) !== undefined);
 }
 
 const DEFAULT_PORT = { http: 80, https: 443 } as const;

@@ -133,6 +133,17 @@ describe('GET /metrics', () => {
     }
     assert.match(t.lines[0]!, /bridge refused.*path=\/metrics.*not on loopback and no valid secret/);
   });
+  it("refuses a request relayed by a proxy that names only the forwarded host or scheme (the README's nginx block), whatever Host the client gave", async () => {
+    const t = setup();
+    // nginx with `proxy_set_header Host $host; proxy_set_header X-Forwarded-Host $host;` and no X-Forwarded-For: an internet
+    // client that says `Host: localhost` reaches the gateway from loopback, with a loopback Host and no Origin.
+    for (const headers of [{ host: 'localhost', 'x-forwarded-host': 'localhost' }, { host: '127.0.0.1:3001', 'x-forwarded-proto': 'https' }] as Array<Record<string, string>>) {
+      const response = await t.request('/metrics', headers);
+      assert.equal(response.status, 401, JSON.stringify(headers));
+      assert.match(t.lines.at(-1)!, /came through a proxy/);
+      assert.deepEqual(await (await t.request('/health', headers)).json(), { status: 'ok' }, JSON.stringify(headers));
+    }
+  });
 });
 
 describe('GET /dashboard', () => {
