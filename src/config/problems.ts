@@ -37,11 +37,28 @@ function pathText(path: v.BaseIssue<unknown>['path']): string {
   return out;
 }
 
+/** Fields whose value is a credential: a problem says what kind of value it got, never the value. */
+const CREDENTIAL = /secret|password/i;
+
+/** What a value was, without what it said: `a number`, `a string of 12 characters`. */
+function kindOf(input: unknown): string {
+  if (typeof input === 'string') return `a string of ${input.length} characters`;
+  if (Array.isArray(input)) return 'an array';
+  if (input === null) return 'null';
+  return typeof input === 'object' ? 'an object' : `a ${typeof input}`;
+}
+
 function describe(issue: v.BaseIssue<unknown>): string {
   // Our own rules (raw checks and transforms) write their whole sentence, "got" included.
   if (issue.type === 'raw_check' || issue.type === 'raw_transform') return issue.message;
   if (issue.type === 'strict_object' && issue.expected === 'never') return 'unknown field';
   if (issue.type === 'strict_object' && issue.received === 'undefined') return 'is required';
+  const last = issue.path?.at(-1)?.key;
+  // A secret written as a number or in a list would otherwise be quoted back, into stderr or a reload's answer.
+  if (typeof last === 'string' && CREDENTIAL.test(last)) {
+    const expected = issue.message.startsWith('Invalid type') ? `expected ${issue.expected}` : issue.message;
+    return `${expected}, got ${kindOf(issue.input)}`;
+  }
   // The message already says what was got ("..., got an empty string"); valibot's received is the length.
   if (issue.type === 'non_empty') return issue.message;
   if (issue.message.startsWith('Invalid type') || issue.message.startsWith('Invalid key')) {

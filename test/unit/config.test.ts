@@ -24,6 +24,16 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('parseConfig', () => {
+  it('never quotes a secret back in a problem, whatever type it was written as', () => {
+    for (const secret of [1234567890123456, ['a-very-secret-value-123'], { value: 'a-very-secret-value-123' }, true]) {
+      const [problem] = problems(() => parseConfig({ secret, hosts: { a: '/a.php' } }, 'f.json', '/'));
+      assert.match(problem!, /^f\.json: secret: expected a string, got (a number|an array|an object|a boolean)$/);
+      assert.doesNotMatch(problem!, /1234567890|a-very-secret|Array|Object/, problem);
+    }
+    const [short] = problems(() => parseConfig({ secret: 'short-secret', hosts: { a: '/a.php' } }, 'f.json', '/'));
+    assert.match(short!, /^f\.json: secret: expected a secret of at least 16 characters, got/);
+    assert.doesNotMatch(short!, /short-secret/);
+  });
   it('fills the defaults', () => {
     const config = parseConfig({ hosts: { 'a.test': '/srv/a/app.php' } }, 'f.json', '/');
     assert.equal(config.listen, '127.0.0.1');
