@@ -58,6 +58,16 @@ export class Lifecycle {
       hub.close(client, client.protocol.goingAway?.shutdown ?? CLOSE_GOING_AWAY, 'server shutting down');
       return client;
     }
+    // Its route is the one its auth matched: a reload since then moved the open sockets (rehome) but not this one.
+    const route = routes.match(client.host);
+    if (!route) {
+      hub.reservations.unreserve(client.serial);
+      client.markClosed();
+      events.refused({ host: client.host, socket: client.id, kind: 'host_not_configured', reason: 'host no longer served', level: 'info' }, routes.label(client.host));
+      hub.close(client, client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY, 'host no longer served');
+      return client;
+    }
+    if (route !== client.route) client.moveTo(route);
     if (!hub.add(client)) {
       // Its place was given up while it took too long to open (socket-places.ts): it never counted, and no hook runs.
       client.markClosed();
