@@ -13,6 +13,7 @@ import { sha256Hex, shortHash } from './ids.ts';
 import { socketIdText } from './socket-ids.ts';
 import type { Routes } from './routes.ts';
 import type { Recovery } from './history/recovery.ts';
+import type { Config } from '../config/config.ts';
 import type { PathMatch } from '../config/paths.ts';
 import { refuses } from '../hooks/runners/runner.ts';
 import type { GoneSignal } from '../runtime/types.ts';
@@ -21,6 +22,21 @@ import type { GoneSignal } from '../runtime/types.ts';
 export interface Refusal {
   status: 401 | 429 | 503;
   reason: string;
+}
+
+/** Sockets counted against the limits: in all, of a host, of a token; each counted only when asked. */
+export interface SocketCounts {
+  all?: () => number;
+  host?: () => number;
+  token?: () => number;
+}
+
+/** The first socket limit `counts` reach, as the refusal an upgrade (or an open, lifecycle.ts) gets. */
+export function socketsFull(limits: Config['limits'], counts: SocketCounts): Refusal | undefined {
+  if (counts.all && counts.all() >= limits.sockets) return { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` };
+  if (counts.host && counts.host() >= limits.socketsPerHost) return { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` };
+  if (counts.token && counts.token() >= limits.socketsPerToken) return { status: 429, reason: `this token holds its maximum of ${limits.socketsPerToken} sockets` };
+  return undefined;
 }
 
 export interface AdmissionParts {
@@ -77,17 +93,17 @@ export class Admission {
 
   #full(host: string, token: string | undefined): Refusal | undefined {
     const { hub, routes } = this.#p;
-    const limits = routes.limits;
     const admitting = this.admissions;
-    if (hub.size + admitting.size >= limits.sockets) return { status: 503, reason: `the gateway holds its maximum of ${limits.sockets} sockets` };
-    if (hub.countHost(host) + admitting.countHost(host) >= limits.socketsPerHost) return { status: 503, reason: `the host holds its maximum of ${limits.socketsPerHost} sockets` };
-    return token === undefined ? undefined : this.#tokenFull(host, token);
+    return socketsFull(routes.limits, {
+      all: () => hub.size + admitting.size,
+      host: () => hub.countHost(host) + admitting.countHost(host),
+      token: token === undefined ? undefined : () => hub.countToken(host, token) + admitting.countToken(host, token),
+    });
   }
 
   #tokenFull(host: string, token: string): Refusal | undefined {
-    const limit = this.#p.routes.limits.socketsPerToken;
-    if (this.#p.hub.countToken(host, token) + this.admissions.countToken(host, token) >= limit) return { status: 429, reason: `this token holds its maximum of ${limit} sockets` };
-    return undefined;
+    const { hub, routes } = this.#p;
+    return socketsFull(routes.limits, { token: () => hub.countToken(host, token) + this.admissions.countToken(host, token) });
   }
 
   /**

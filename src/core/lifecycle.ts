@@ -4,6 +4,7 @@
  * a request of the gateway itself), the limits that close it, and the close
  * hook after its last receive.
  */
+import { socketsFull } from './admission.ts';
 import type { Client } from './client.ts';
 import type { Channels } from './channels.ts';
 import type { CoreEvents } from './events.ts';
@@ -68,6 +69,16 @@ export class Lifecycle {
       return client;
     }
     if (route !== client.route) client.moveTo(route);
+    // An accepted upgrade's admission place went with its answer, and on Deno its open comes turns later: upgrades
+    // admitted meanwhile did not count it. The limits are held here for open sockets, so they never end up over them.
+    const full = socketsFull(routes.limits, { all: () => hub.size, host: () => hub.countHost(client.host), token: () => hub.countToken(client.host, client.token) });
+    if (full) {
+      hub.reservations.unreserve(client.serial);
+      client.markClosed();
+      events.refused({ host: client.host, socket: client.id, kind: 'limit', reason: full.reason, level: 'warn' }, routes.label(client.host));
+      hub.close(client, CLOSE_TRY_LATER, full.reason);
+      return client;
+    }
     if (!hub.add(client)) {
       // Its place was given up while it took too long to open (socket-places.ts): it never counted, and no hook runs.
       client.markClosed();
