@@ -8,7 +8,8 @@ import type { Dispatcher, DispatchJob } from './dispatch.ts';
 import type { Logger } from '../ops/log.ts';
 import type { HookOutcome } from './runners/runner.ts';
 
-const NO_TASKS = /Class "tasks" not found/;
+// Phlo's CLI error handler writes the error JSON-encoded to stderr, so a one-shot tick sees the quotes escaped.
+const NO_TASKS = /Class \\?"tasks\\?" not found/;
 
 export class Scheduler {
   readonly #timers: Array<ReturnType<typeof setInterval>> = [];
