@@ -8,6 +8,9 @@ import type { Dispatcher, DispatchJob } from './dispatch.ts';
 import type { Logger } from '../ops/log.ts';
 import type { HookOutcome } from './runners/runner.ts';
 
+/** Distinct tick failures remembered per app, so each is logged once. */
+const SEEN_ERRORS = 100;
+
 // Phlo's CLI error handler writes the error JSON-encoded to stderr, so a one-shot tick sees the quotes escaped.
 const NO_TASKS = /Class \\?"tasks\\?" not found/;
 
@@ -53,8 +56,12 @@ export class Scheduler {
           clearInterval(timer);
           return;
         }
-        if (!seen.has(outcome.error)) {
-          seen.add(outcome.error);
+        // A one-shot failure's error is only its exit code ("exited with code 1" for any of a Phlo CLI's errors): what went wrong is on stderr.
+        const distinct = `${outcome.error}\n${outcome.stderr ?? ''}`;
+        if (!seen.has(distinct)) {
+          seen.add(distinct);
+          // stderr may differ on every run (a time, a pid): the oldest is forgotten rather than the set growing each minute for good.
+          if (seen.size > SEEN_ERRORS) seen.delete(seen.values().next().value!);
           this.log.error('tick failed', { app, target: job.target, error: outcome.error, stderr: outcome.stderr, note: 'logged once per distinct error' });
         }
       }, () => (first = false));
