@@ -7,7 +7,7 @@
 import { socketsFull } from './admission.ts';
 import type { Client } from './client.ts';
 import type { Channels } from './channels.ts';
-import type { CoreEvents } from './events.ts';
+import type { CoreEvents, UpgradeRefusal } from './events.ts';
 import { BUSY } from './hook-calls.ts';
 import type { HookCalls } from './hook-calls.ts';
 import type { Hub } from './hub.ts';
@@ -61,31 +61,14 @@ export class Lifecycle {
     }
     // Its route is the one its auth matched: a reload since then moved the open sockets (rehome) but not this one.
     const route = routes.match(client.host);
-    if (!route) {
-      hub.reservations.unreserve(client.serial);
-      client.markClosed();
-      events.refused({ host: client.host, socket: client.id, kind: 'host_not_configured', reason: 'host no longer served', level: 'info' }, routes.label(client.host));
-      hub.close(client, client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY, 'host no longer served');
-      return client;
-    }
+    if (!route) return this.#refuseOpen(client, { kind: 'host_not_configured', reason: 'host no longer served', level: 'info' }, client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY);
     if (route !== client.route) client.moveTo(route);
     // An accepted upgrade's admission place went with its answer, and on Deno its open comes turns later: upgrades
     // admitted meanwhile did not count it. The limits are held here for open sockets, so they never end up over them.
     const full = socketsFull(routes.limits, { all: () => hub.size, host: () => hub.countHost(client.host), token: () => hub.countToken(client.host, client.token) });
-    if (full) {
-      hub.reservations.unreserve(client.serial);
-      client.markClosed();
-      events.refused({ host: client.host, socket: client.id, kind: 'limit', reason: full.reason, level: 'warn' }, routes.label(client.host));
-      hub.close(client, CLOSE_TRY_LATER, full.reason);
-      return client;
-    }
-    if (!hub.add(client)) {
-      // Its place was given up while it took too long to open (socket-places.ts): it never counted, and no hook runs.
-      client.markClosed();
-      events.refused({ host: client.host, socket: client.id, kind: 'limit', reason: 'the socket opened too late', level: 'warn' }, routes.label(client.host));
-      hub.close(client, CLOSE_TRY_LATER, 'the socket opened too late; try again');
-      return client;
-    }
+    if (full) return this.#refuseOpen(client, { kind: 'limit', reason: full.reason, level: 'warn' }, CLOSE_TRY_LATER);
+    // Its place was given up while it took too long to open (socket-places.ts): it never counted.
+    if (!hub.add(client)) return this.#refuseOpen(client, { kind: 'limit', reason: 'the socket opened too late', level: 'warn' }, CLOSE_TRY_LATER, 'the socket opened too late; try again');
     events.opened(client, client.takeTokenHash() ?? sha256Hex(client.token), hub.size);
     recovery.replayTo(client);
     const granted = client.takeGranted();
@@ -113,6 +96,16 @@ export class Lifecycle {
       if (grant.info !== undefined) channels.setInfo(client, grant.info);
       channels.joinAll(client, grant.channels);
     });
+    return client;
+  }
+
+  /** A socket turned away at its open: never registered, no hook runs, and its place (if still its own) goes back. */
+  #refuseOpen(client: Client, why: Pick<UpgradeRefusal, 'kind' | 'reason' | 'level'>, code: number, closeReason = why.reason): Client {
+    const { hub, routes, events } = this.#p;
+    hub.reservations.unreserve(client.serial);
+    client.markClosed();
+    events.refused({ host: client.host, socket: client.id, ...why }, routes.label(client.host));
+    hub.close(client, code, closeReason);
     return client;
   }
 
