@@ -33,12 +33,10 @@ import type { SlotLimits } from './hooks/runners/slots.ts';
 import { serialised } from './serial.ts';
 import type { GoneSignal, Listener, Runtime, TlsPem } from './runtime/types.ts';
 import { createApp } from './http/public.ts';
-import { connectMembers, RedisMembers } from './cluster/redis-members.ts';
 import { webhookObserver } from './protocols/pusher/webhook-observer.ts';
 import { Webhooks } from './protocols/pusher/webhooks.ts';
 import { pusherGauges } from './protocols/pusher/metrics.ts';
 import { createBridgeApp } from './http/bridge-app.ts';
-import { RedisBroker } from './cluster/redis-broker.ts';
 import { MemoryBroker } from './core/memory-broker.ts';
 import { VERSION } from './version.ts';
 import { MemorySettle, SETTLE_TICK_MS } from './ops/memory-settle.ts';
@@ -156,11 +154,16 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Alone, or among other nodes over Redis: the gateway does not ask which.
   // The bus's keys and channels; in a Redis Cluster all under one hash tag (busPrefix).
   const bus = config.cluster ? busPrefix(config.cluster.redis, config.cluster.prefix) : '';
-  const redis = config.cluster && new RedisBroker({ redis: config.cluster.redis, prefix: bus, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
+  // ioredis and the cluster's modules load only for a cluster: a single node starts without them (about 0.1 s less on Node).
+  const cluster = config.cluster && {
+    ...(await import('./cluster/redis-broker.ts')),
+    ...(await import('./cluster/redis-members.ts')),
+  };
+  const redis = config.cluster && cluster && new cluster.RedisBroker({ redis: config.cluster.redis, prefix: bus, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
   const broker = redis || new MemoryBroker();
   // Module hooks cast through the gateway: its routes (and their runners) come once it exists.
   // Members by user and channel occupancy, decided once over the nodes; its own connection, which fails at once while Redis is away.
-  const members = config.cluster && new RedisMembers(connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes` }, log);
+  const members = config.cluster && cluster && new cluster.RedisMembers(cluster.connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes` }, log);
   const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, { members: members || undefined, checkUpgrades });
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config, await importModules(config, generation, runtime.moduleSpecifier)));
