@@ -378,8 +378,9 @@ export class Hub {
     return [...this.#byHost.values()].map((group) => ({ host: group.host, sockets: group.sockets.length, tokens: group.tokens.size }));
   }
 
+  /** Built with Object.fromEntries: a host is the client's to name (under `*`), and `out[host] =` would set the prototype for `__proto__`. */
   stats(): Record<string, HostStats> {
-    const out: Record<string, HostStats> = {};
+    const out: Array<[string, HostStats]> = [];
     for (const [host, group] of this.#byHost) {
       const perToken: Record<string, number> = {};
       for (const same of group.tokens.values()) {
@@ -387,8 +388,8 @@ export class Hub {
         // Hashed here, not kept per socket: /health is rare, and 64 characters per socket add up.
         perToken[sha256Hex(first.token)] = sizeOf(same);
       }
-      out[host] = { tokens: group.tokens.size, sockets: group.sockets.length, perToken };
+      out.push([host, { tokens: group.tokens.size, sockets: group.sockets.length, perToken }]);
     }
-    return out;
+    return Object.fromEntries(out);
   }
 }

@@ -35,7 +35,8 @@ export function mergePresence(results: unknown[]): Presence {
 
 /** Sockets per host over all nodes (tokens by hash, so a user on two nodes counts once), and each node's totals in order. */
 export function mergeStats(results: unknown[]): { sockets: Record<string, HostStats>; perNode: Array<{ sockets: number; workers: number }> } {
-  const sockets: Record<string, HostStats> = {};
+  // A Map, not an object: hosts are named by clients (under `*`), and `constructor` or `__proto__` would find the prototype's.
+  const sockets = new Map<string, HostStats>();
   const perNode: Array<{ sockets: number; workers: number }> = [];
   for (const result of results) {
     const node = { sockets: 0, workers: isRecord(result) ? count(result.workers) : 0 };
@@ -43,12 +44,13 @@ export function mergeStats(results: unknown[]): { sockets: Record<string, HostSt
     if (!isRecord(result) || !isRecord(result.sockets)) continue;
     for (const [host, stats] of Object.entries(result.sockets)) {
       if (!isRecord(stats) || !isRecord(stats.perToken)) continue;
-      const into = (sockets[host] ??= { tokens: 0, sockets: 0, perToken: {} });
+      let into = sockets.get(host);
+      if (!into) sockets.set(host, (into = { tokens: 0, sockets: 0, perToken: {} }));
       for (const [hash, n] of Object.entries(stats.perToken)) into.perToken[hash] = (into.perToken[hash] ?? 0) + count(n);
       into.sockets += count(stats.sockets);
       node.sockets += count(stats.sockets);
     }
   }
-  for (const stats of Object.values(sockets)) stats.tokens = Object.keys(stats.perToken).length;
-  return { sockets, perNode };
+  for (const stats of sockets.values()) stats.tokens = Object.keys(stats.perToken).length;
+  return { sockets: Object.fromEntries(sockets), perNode };
 }

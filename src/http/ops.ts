@@ -48,8 +48,8 @@ export function opsApp(gateway: OpsGateway, options: OpsOptions): Hono {
 async function health(c: Context, gateway: OpsGateway): Promise<Response> {
   const { value, nodes } = await gateway.healthEverywhere();
   const sockets = value.sockets;
-  const hosts: Record<string, { tokens: number; sockets: number }> = {};
-  for (const [host, stats] of Object.entries(sockets)) hosts[host] = { tokens: stats.tokens, sockets: stats.sockets };
+  // fromEntries, not `hosts[host] =`: a client may name its host `__proto__` (under `*`).
+  const hosts = Object.fromEntries(Object.entries(sockets).map(([host, stats]) => [host, { tokens: stats.tokens, sockets: stats.sockets }]));
   const configured = gateway.configured();
   // The daemon's host map, as phloWS's `configured`: its smoke test looks for a host here before any socket opens.
   const registered = [...configured];
