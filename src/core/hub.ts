@@ -327,10 +327,11 @@ export class Hub {
 
   /** Sockets per occupied channel of a host, of those whose names start with `prefix`. */
   occupied(host: string, prefix = ''): Record<string, number> {
-    const counts: Record<string, number> = {};
+    const counts: Array<[string, number]> = [];
     const channels = this.#byHost.get(host)?.channels;
-    if (channels) for (const [channel, members] of channels) if (channel.startsWith(prefix)) counts[channel] = members.size;
-    return counts;
+    if (channels) for (const [channel, members] of channels) if (channel.startsWith(prefix)) counts.push([channel, members.size]);
+    // fromEntries: `counts[channel] =` would set the prototype for a channel named `__proto__`.
+    return Object.fromEntries(counts);
   }
 
   /** How many of a host's sockets are in a channel. */

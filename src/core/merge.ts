@@ -11,12 +11,13 @@ const count = (value: unknown): number => (typeof value === 'number' && Number.i
 
 /** Sockets per channel over the nodes: each node's counts added up. */
 export function mergeCounts(results: unknown[]): Record<string, number> {
-  const merged: Record<string, number> = {};
+  // A Map: a client names its channels, and `constructor` or `__proto__` would find the prototype's.
+  const merged = new Map<string, number>();
   for (const result of results) {
     if (!isRecord(result)) continue;
-    for (const [channel, n] of Object.entries(result)) merged[channel] = (merged[channel] ?? 0) + count(n);
+    for (const [channel, n] of Object.entries(result)) merged.set(channel, (merged.get(channel) ?? 0) + count(n));
   }
-  return merged;
+  return Object.fromEntries(merged);
 }
 
 export function mergePresence(results: unknown[]): Presence {

@@ -41,24 +41,27 @@ export class PusherApiCore implements PusherApiGateway {
       this.#core.castText(app.host, { kind: 'channel', channel }, frame, event.socketId);
     }
     if (!info?.length) return undefined;
-    const answer: Record<string, ChannelInfo> = {};
-    for (const channel of event.channels) answer[channel] = await this.channel(app, channel, info);
-    return answer;
+    // Entries, not `answer[channel] =`: a channel may be named `__proto__`.
+    const answer: Array<[string, ChannelInfo]> = [];
+    for (const channel of event.channels) answer.push([channel, await this.channel(app, channel, info)]);
+    return Object.fromEntries(answer);
   }
 
   async channels(app: PusherApp, prefix: string | undefined, info: ChannelInfoField[]): Promise<Record<string, Omit<ChannelInfo, 'occupied'>>> {
     const counts = (await this.#core.channelsEverywhere(app.host, prefix === undefined ? {} : { prefix })).value;
-    const answer: Record<string, Omit<ChannelInfo, 'occupied'>> = {};
+    const answer: Array<[string, Omit<ChannelInfo, 'occupied'>]> = [];
     for (const [channel, sockets] of Object.entries(counts)) {
       // A user's own channel is its connection's, not one the app lists (as Pusher); the gateway's own neither.
       if (sockets === 0 || isInternal(channel)) continue;
-      answer[channel] = await this.#fields(app, channel, sockets, info);
+      answer.push([channel, await this.#fields(app, channel, sockets, info)]);
     }
-    return answer;
+    return Object.fromEntries(answer);
   }
 
   async channel(app: PusherApp, name: string, info: ChannelInfoField[]): Promise<ChannelInfo> {
-    const sockets = (await this.#core.channelsEverywhere(app.host, { channel: name })).value[name] ?? 0;
+    const counts = (await this.#core.channelsEverywhere(app.host, { channel: name })).value;
+    // Own properties only: `constructor` would otherwise read Object.
+    const sockets = Object.hasOwn(counts, name) ? counts[name]! : 0;
     return { occupied: sockets > 0, ...(await this.#fields(app, name, sockets, info)) };
   }
 
