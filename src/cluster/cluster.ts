@@ -15,6 +15,7 @@ import { BusMessageSchema, ReplySchema, checkWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
 import { Outbox, readBatch } from './outbox.ts';
 import { recount } from './liveness.ts';
+import { NameClash } from './name-clash.ts';
 import { MAX_UNKNOWN_ANSWERS, WaitingRequests } from './waiting-requests.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
 import type { StoredStream } from '../core/history/history.ts';
@@ -77,6 +78,8 @@ export class Cluster {
   readonly #gone: Array<(node: string) => void> = [];
   /** Runs each time the others have been told this node is here (at start, after Redis comes back, and after it had dropped out of the set of nodes). */
   joined: () => void = () => {};
+  /** Another live process under this node's name, once one is heard. */
+  readonly #clash: NameClash;
 
   constructor(link: RedisLink, options: ClusterOptions, log: Logger, apply: (request: ClusterRequest, own: boolean, echo?: boolean) => unknown) {
     this.#link = link;
@@ -85,6 +88,7 @@ export class Cluster {
     this.#apply = apply;
     this.node = options.node;
     this.#waiting = new WaitingRequests(options.deadlineMs);
+    this.#clash = new NameClash(options.node, log, options.ttlMs);
     this.#outbox = new Outbox((channel, text) => this.#link.publish(channel, text));
     link.onState((state, reason) => {
       if (this.#stopped) return;
@@ -109,6 +113,11 @@ export class Cluster {
 
   get reason(): string | undefined {
     return this.#up ? undefined : this.#reason;
+  }
+
+  /** Why this node's answers cannot be trusted though Redis is up: another live process goes by its name. */
+  get problem(): string | undefined {
+    return this.#clash.problem;
   }
 
   /** Requests waiting for other nodes' answers now: none once a burst or an outage is over. */
@@ -269,6 +278,8 @@ export class Cluster {
   }
 
   #onMessage(message: BusMessage): void {
+    // Every id this process writes starts with its prefix: under its name but not, another process has the same name.
+    if (message.from === this.node && message.id && !message.id.startsWith(this.#idPrefix)) this.#clash.heard();
     if (message.skipSender && message.from === this.node) return;
     if (message.echo && message.from === this.node) {
       this.#applySafely(message, true, true);
@@ -356,7 +367,8 @@ export class Cluster {
   /** Said once per link (again after Redis comes back): the others count this node from now, not from their next beat. */
   async #announce(): Promise<void> {
     this.#outbox.flush();
-    const joining: BusMessage = { id: '', from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
+    // Its id is only this process's prefix (nobody answers a joining): a node of the same name knows it is not its own.
+    const joining: BusMessage = { id: this.#idPrefix, from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
     await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(joining));
     this.#announced = true;
   }

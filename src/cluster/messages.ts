@@ -56,7 +56,7 @@ export type ClusterRequest = v.InferOutput<typeof RequestSchema>;
 RequestSchema satisfies v.GenericSchema<unknown, NodeRequest | { t: 'leaving' | 'joining'; node: string }>;
 
 export const BusMessageSchema = v.object({
-  /** Empty: nobody waits for answers. */
+  /** Empty when nobody waits for answers; a joining carries its process's id prefix (name-clash.ts). */
   id: v.string(),
   from: v.string(),
   /** The sender applied it already (casts from hooks): it skips its own copy. */

@@ -38,6 +38,8 @@ export interface BrokerStatus {
   node: string;
   up: boolean;
   reason?: string;
+  /** What is wrong though Redis is up (another live node under this one's name). */
+  problem?: string;
   nodes(): string[];
   stats: { requests: number; seconds: number; incomplete: number; degraded: number };
   /** Requests waiting for other nodes' answers now. */

@@ -16,7 +16,7 @@ import type { BridgeOptions } from './options.ts';
 /** All the ops pages ask of the core, so they can be tested in-process against a fake (test/unit/http-ops.test.ts). */
 export interface OpsGateway {
   healthEverywhere(): Promise<Spread<{ sockets: Record<string, HostStats>; perNode: Record<string, { sockets: number; workers: number }> }>>;
-  readonly cluster: { node: string; up: boolean; reason?: string; nodes(): string[] } | undefined;
+  readonly cluster: { node: string; up: boolean; reason?: string; problem?: string; nodes(): string[] } | undefined;
   configured(): string[];
   poolHealth(): PoolsHealth;
   /** Streams with history held, gone tokens whose frames are kept for replay, and the memory budget they share. */
@@ -60,6 +60,7 @@ async function health(c: Context, gateway: OpsGateway): Promise<Response> {
     // Pools stay per node: workers, cap and pools above are this node's.
     body.cluster = { node: cluster.node, redis: cluster.up ? 'up' : 'down', nodes: value.perNode, missing: nodes?.missing ?? [], live: cluster.nodes() };
     if (!cluster.up) Object.assign(body, { status: 'degraded', reason: cluster.reason });
+    else if (cluster.problem) Object.assign(body, { status: 'degraded', reason: cluster.problem });
   }
   return c.json(body);
 }
@@ -73,7 +74,7 @@ async function dashboardData(c: Context, gateway: OpsGateway, options: OpsOption
   const cluster = gateway.cluster;
   if (cluster) {
     const { value, nodes: spread } = await gateway.healthEverywhere();
-    nodes = Object.entries(value.perNode).map(([node, n]) => ({ node, sockets: n.sockets, state: node === cluster.node ? (cluster.up ? 'this node' : `this node, degraded: ${cluster.reason}`) : 'up' }));
+    nodes = Object.entries(value.perNode).map(([node, n]) => ({ node, sockets: n.sockets, state: node === cluster.node ? (cluster.up && !cluster.problem ? 'this node' : `this node, degraded: ${cluster.reason ?? cluster.problem}`) : 'up' }));
     for (const node of spread?.missing ?? []) nodes.push({ node, sockets: 0, state: 'not answering' });
     // Hosts and sockets over the whole cluster, as /health says them: whichever node a poll reaches shows the same.
     data.hosts = Object.entries(value.sockets)
