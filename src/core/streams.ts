@@ -7,11 +7,25 @@ import type { HostConfig } from '../config/config.ts';
 import { channelRule } from '../config/channel-rules.ts';
 import { streamKey } from './history/history.ts';
 import type { HistoryLimits } from './history/history.ts';
+import { channelProblem } from './targets.ts';
 import type { Selection } from './targets.ts';
 
 /** The streams of host-wide and token casts, by the names clients know them. */
 export const ALL_STREAM = '@all';
 export const TOKEN_STREAM = '@token';
+
+/**
+ * Why a client may not make `name` a channel it is in, if it may not: a
+ * channel name (targets.ts), and not the name of the host-wide or token
+ * stream. A channel `@all` is keyed, read and framed as the host's `@all`:
+ * a socket in it would read that stream's history with the channel's
+ * limits (a smaller `size` or `ttl` cut it for everyone), and its
+ * client could not tell the channel's publications from the host's.
+ */
+export function joinableProblem(name: string): string | undefined {
+  if (name === ALL_STREAM || name === TOKEN_STREAM) return `"${name}" names the stream of ${name === ALL_STREAM ? 'host-wide casts' : "a token's casts"}, not a channel`;
+  return channelProblem(name);
+}
 
 export const tokenStreamKey = (host: string, token: string): string => streamKey(host, `${TOKEN_STREAM}\n${token}`);
 

@@ -14,7 +14,8 @@ import type { Connections } from '../core/connections.ts';
 import type { Refusal } from '../core/admission.ts';
 import type { Route } from '../core/route.ts';
 import { requestAuthority } from '../config/hosts.ts';
-import { channelProblem, tokenProblem } from '../core/targets.ts';
+import { tokenProblem } from '../core/targets.ts';
+import { joinableProblem } from '../core/streams.ts';
 import type { PathMatch } from '../config/paths.ts';
 import { parseRecover } from '../protocols/wsgate/control.ts';
 import { firstFrameAuth } from '../protocols/wsgate/first-frame-auth.ts';
@@ -82,7 +83,7 @@ export function upgradeHandler(gateway: UpgradeGateway, options: UpgradeOptions)
       return c.json({ status: 'error', message: client.problem }, 400);
     }
     // The path's parameters come from the client's URL: the channels they name must be names the rest of the gateway takes.
-    const badChannel = path.channels.map((channel) => channelProblem(channel)).find((problem) => problem !== undefined);
+    const badChannel = path.channels.map((channel) => joinableProblem(channel)).find((problem) => problem !== undefined);
     if (badChannel) {
       gateway.refused({ host, kind: 'bad_request', reason: `the path names a bad channel: ${badChannel}`, level: 'info' });
       return c.json({ status: 'error', message: `the path names a bad channel: ${badChannel}` }, 400);

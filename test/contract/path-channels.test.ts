@@ -18,7 +18,7 @@ describe(`channels from path parameters on ${TARGET}`, { skip }, () => {
   let server: Started;
   before(async () => {
     server = await startServer({
-      config: { paths: { '/websocket': {}, '/ws/rooms/{room}': { channels: ['room:{room}'] } }, hosts: { 'p.test': { module: join(FIXTURES, 'hooks.ts') } } },
+      config: { paths: { '/websocket': {}, '/ws/rooms/{room}': { channels: ['room:{room}'] }, '/ws/topics/{topic}': { channels: ['{topic}'] } }, hosts: { 'p.test': { module: join(FIXTURES, 'hooks.ts') } } },
     });
   });
   after(async () => {
@@ -33,6 +33,13 @@ describe(`channels from path parameters on ${TARGET}`, { skip }, () => {
 
   it('refuses an upgrade whose path would name a channel over 200 characters', async () => {
     assert.equal(await upgradeStatus(server.port, { host: 'p.test', token: 't', path: `/ws/rooms/${'x'.repeat(300)}` }), 400);
+  });
+
+  it('refuses an upgrade whose path would name the host-wide or token stream as a channel', async () => {
+    // A socket in channel "@all" would read the host's @all history with the channel's limits, and could not tell the two apart.
+    assert.equal(await upgradeStatus(server.port, { host: 'p.test', token: 't', path: '/ws/topics/%40all' }), 400);
+    assert.equal(await upgradeStatus(server.port, { host: 'p.test', token: 't', path: '/ws/topics/@token' }), 400);
+    await server.waitForLog(/upgrade refused host=p\.test .*reason=".*names the stream of host-wide casts/);
   });
 
   it('still takes a parameter that makes a good name, escapes and all', async () => {

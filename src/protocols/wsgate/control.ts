@@ -7,6 +7,7 @@
  */
 import * as v from 'valibot';
 import type { Position } from '../../core/history/history.ts';
+import { joinableProblem } from '../../core/streams.ts';
 import { channelProblem } from '../../core/targets.ts';
 
 import type { ClientRequest } from '../../core/protocol.ts';
@@ -36,7 +37,8 @@ export function parseControl(text: string): { control: Control } | { problem: st
     return { problem: since ? 'since must be {"epoch": "...", "offset": <whole number>}' : 'expected {"wsgate": "subscribe", "unsubscribe" or "presence", "channel": "<name>"}' };
   }
   const { wsgate: op, channel, since } = parsed.output;
-  const problem = channelProblem(channel);
+  // Only a join must not name a stream: what the app joined it to, it may still leave and ask about.
+  const problem = op === 'subscribe' ? joinableProblem(channel) : channelProblem(channel);
   if (problem) return { problem, channel };
   if (op === 'subscribe') return { control: since ? { op, channel, since } : { op, channel } };
   return { control: { op, channel } };
