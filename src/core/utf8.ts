@@ -7,8 +7,12 @@ export function utf8Length(text: string): number {
     const code = text.charCodeAt(i);
     if (code < 0x80) continue;
     if (code < 0x800) bytes += 1;
-    else if (code >= 0xd800 && code <= 0xdbff) i++, (bytes += 2);
-    else bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      // A pair is 4 bytes for its 2 units; a lone surrogate (JSON's "\ud800" makes them) goes out as U+FFFD, 3 bytes, like any unit from 0x800.
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+      bytes += 2;
+    } else bytes += 2;
   }
   return bytes;
 }

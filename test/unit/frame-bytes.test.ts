@@ -32,6 +32,13 @@ describe('frameBytes', () => {
     assert.equal(frameBytes(new ArrayBuffer(7)), 7);
     assert.equal(frameBytes(new Uint8Array(5)), 5);
   });
+
+  it('counts a lone surrogate as the 3 bytes of U+FFFD it is written as, and does not skip the unit after it', () => {
+    // JSON's "\ud800" escapes make such strings out of a client's text (a Pusher client event's string data).
+    for (const text of ['\ud800\u0800', '\ud800a', '\udc00', 'a\ud800', '\ud800\ud800\udc00', '\udc00\ud800', '\ud800€'.repeat(100)]) {
+      assert.equal(frameBytes(text), Buffer.byteLength(text, 'utf8'), JSON.stringify(text));
+    }
+  });
 });
 
 describe('deliver', () => {

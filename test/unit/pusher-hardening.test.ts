@@ -88,6 +88,22 @@ describe('Pusher hardening, in-process', () => {
     assert.deepEqual(frames(b), [{ event: 'client-ok', channel: 'private-room', data: '{"n":1}' }]);
   });
 
+  it("weighs a client event's string data in the UTF-8 it goes out as, lone surrogates too", async () => {
+    start();
+    const [a, b] = [await core!.connectPusher(APP), await core!.connectPusher(APP)];
+    for (const socket of [a, b]) send(socket, { event: 'pusher:subscribe', data: { channel: 'private-room', ...sdk.authorizeChannel(socket.client.id, 'private-room') } });
+    await core!.settle();
+    frames(a);
+    frames(b);
+    // 2048 pairs of a lone surrogate (U+FFFD, 3 bytes) and U+0800 (3 bytes): 12288 bytes, over the 10240 of limits.payload.
+    const data = '\ud800\u0800'.repeat(2048);
+    assert.ok(Buffer.byteLength(data, 'utf8') > APP.limits.payload);
+    send(a, { event: 'client-big', channel: 'private-room', data });
+    await core!.settle();
+    assert.match(String((frames(a)[0]?.data as { message?: string } | undefined)?.message), /over 10240 bytes/);
+    assert.deepEqual(frames(b), []);
+  });
+
   it("refuses a presence subscription whose signed user_info is too deep to write out, without throwing", async () => {
     start();
     const socket = await core!.connectPusher(APP);
