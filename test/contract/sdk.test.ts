@@ -38,7 +38,7 @@ for (const build of [true, false]) {
   describe(`plain-PHP hooks (build: ${build}) on ${TARGET}`, { skip }, () => {
     let server: Started;
     before(async () => {
-      server = await startServer({ config: { hosts: { 'sdk.test': { hooks: HOOKS, build, clientChannels: true } } } });
+      server = await startServer({ config: { hosts: { 'sdk.test': { hooks: HOOKS, build, clientChannels: true }, 'msg.test': { hooks: HOOKS, build, tokenFrom: 'message' } } } });
     });
     after(() => server.stop());
 
@@ -108,6 +108,30 @@ for (const build of [true, false]) {
     });
 
     it('wsCast() from a hook reaches the sockets of the token', () => castFromHook(server, 'hello'));
+
+    // JSON's "\ud800" gives a lone surrogate, which PHP's json_decode() refuses with the whole job line: the SDK's
+    // worker (as Phlo's) then exits, failing the jobs written behind it. One-shot argv would carry U+FFFD instead.
+    it('refuses a subscribe to a channel with a lone surrogate before any hook runs, and the worker lives on', async () => {
+      const c = await connect(server.port, { host: 'sdk.test', token: 'surrogate' });
+      const pid = async () => {
+        c.send('1');
+        await c.next();
+        return c.next();
+      };
+      const before = await pid();
+      c.send('{"wsgate":"subscribe","channel":"a\\ud800"}');
+      assert.deepEqual(JSON.parse(await c.next()), { wsgate: 'error', channel: 'a\ud800', reason: 'a channel name must not contain a lone UTF-16 surrogate' });
+      if (!build) assert.equal(await pid(), before, 'the same resident worker');
+      assert.equal(server.logs.some((line) => / worker died /.test(line)), false);
+      c.ws.terminate();
+    });
+
+    it('refuses a first-frame token with a lone surrogate before its auth hook runs', { timeout: 15_000 }, async () => {
+      const c = await connect(server.port, { host: 'msg.test' });
+      c.send('{"type":"auth","token":"\\udc00"}');
+      assert.deepEqual(await c.closed, { code: 1008, reason: 'the token holds a lone UTF-16 surrogate' });
+      assert.equal(server.logs.some((line) => / worker died |host=msg\.test .*hook=auth/.test(line)), false);
+    });
   });
 }
 

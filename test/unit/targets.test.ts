@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseExcept, parseTarget } from '../../src/core/targets.ts';
+import { channelProblem, parseExcept, parseTarget, tokenProblem } from '../../src/core/targets.ts';
 import { grantOf } from '../../src/hooks/runners/runner.ts';
 
 const ID = '0123456789abcdef';
@@ -58,6 +58,14 @@ describe('channel targets', () => {
   it('refuses an empty, too long or control-character name', () => {
     for (const bad of ['channel:', `channel:${'x'.repeat(201)}`, 'channel:a\nb']) assert.equal(parseTarget(bad).ok, false, bad);
     assert.equal(parseTarget(`channel:${'x'.repeat(200)}`).ok, true);
+  });
+  it('refuses a channel name or a token with a lone surrogate, and takes surrogate pairs', () => {
+    for (const bad of ['\ud800', 'a\udc00', 'x\ud83d', '\udc00\ud800', '😀\ud800']) {
+      assert.match(channelProblem(bad) ?? '', /lone UTF-16 surrogate/, JSON.stringify(bad));
+      assert.match(tokenProblem(bad) ?? '', /lone UTF-16 surrogate/, JSON.stringify(bad));
+    }
+    assert.equal(channelProblem('room:😀 café'), undefined);
+    assert.equal(tokenProblem('😀'), undefined);
   });
 });
 
