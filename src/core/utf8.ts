@@ -16,3 +16,17 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * `text` with each lone UTF-16 surrogate (JSON's "\ud800" makes them out of
+ * a peer's text) replaced by U+FFFD, as it would go out in UTF-8 anyway:
+ * written into JSON for PHP it stays a "\ud800" escape, and PHP's
+ * json_decode() refuses the whole document that holds one.
+ */
+export function wellFormed(text: string): string {
+  return LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\uFFFD') : text;
+}
+
+/** In unicode mode a pair is one code point: only a surrogate alone matches. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const LONE_SURROGATES = /[\uD800-\uDFFF]/gu;

@@ -2,6 +2,7 @@
 // again, the gateway's own channels, query names in another case, and user
 // ids that are Object.prototype's names.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterEach, describe, it } from 'node:test';
@@ -102,6 +103,23 @@ describe('Pusher hardening, in-process', () => {
     await core!.settle();
     assert.match(String((frames(a)[0]?.data as { message?: string } | undefined)?.message), /over 10240 bytes/);
     assert.deepEqual(frames(b), []);
+  });
+
+  it('relays a client event with lone surrogates in its name or string data as U+FFFD, which PHP can decode in a webhook batch', async () => {
+    start();
+    const [a, b] = [await core!.connectPusher(APP), await core!.connectPusher(APP)];
+    for (const socket of [a, b]) send(socket, { event: 'pusher:subscribe', data: { channel: 'private-room', ...sdk.authorizeChannel(socket.client.id, 'private-room') } });
+    await core!.settle();
+    frames(a);
+    frames(b);
+    core!.send(a, '{"event":"client-x\\udc00","channel":"private-room","data":"hi \\ud800"}');
+    await core!.settle();
+    const [got] = frames(b);
+    assert.deepEqual(got, { event: 'client-x\ufffd', channel: 'private-room', data: 'hi \ufffd' });
+    // The client_event webhook carries the same name and text: a batch PHP's json_decode() refuses whole if either holds "\ud800".
+    const batch = JSON.stringify({ time_ms: 1, events: [{ name: 'client_event', channel: 'private-room', event: got!.event, data: got!.data }] });
+    const php = spawnSync('php', ['-r', 'echo json_decode(stream_get_contents(STDIN), true) === null ? json_last_error_msg() : "ok";'], { input: batch, encoding: 'utf8' });
+    assert.equal(php.stdout, 'ok');
   });
 
   it("refuses a presence subscription whose signed user_info is too deep to write out, without throwing", async () => {

@@ -10,7 +10,7 @@ import type { Authorized } from '../../core/client.ts';
 import type { Connections } from '../../core/connections.ts';
 import type { ParsedFrame } from '../../core/protocol.ts';
 import { jsonText } from '../../core/json.ts';
-import { utf8Length } from '../../core/utf8.ts';
+import { utf8Length, wellFormed } from '../../core/utf8.ts';
 import type { PusherApp } from '../../config/config.ts';
 import { deliver } from '../incoming.ts';
 import { channelKind, channelNameProblem, isInternal, ONLINE, USER_CHANNEL, userIdProblem, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
@@ -192,7 +192,9 @@ export class PusherConnection extends Client {
     if (channel === undefined || !kind?.clientEvents) return { reply: pusherError(null, 'client events go to a private or presence channel only') };
     if (!this.channels?.has(channel)) return { reply: pusherError(null, `not subscribed to ${channel}`) };
     if (frame.event.length > app.limits.eventName) return { reply: pusherError(null, `the event name is longer than ${app.limits.eventName} characters`) };
-    const data = frame.data ?? {};
+    // Lone surrogates as U+FFFD, as UTF-8 would carry them: as "\ud800" escapes in a webhook batch they made PHP (Laravel, the SDK) refuse the whole batch, everyone's events in it.
+    const event = wellFormed(frame.event);
+    const data = typeof frame.data === 'string' ? wellFormed(frame.data) : (frame.data ?? {});
     const text = typeof data === 'string' ? data : jsonText(data);
     if (text === undefined) return { reply: pusherError(null, "the event's data cannot be sent: it is nested too deeply") };
     if (utf8Length(text) > app.limits.payload) return { reply: pusherError(null, `the event's data is over ${app.limits.payload} bytes`) };
@@ -200,7 +202,7 @@ export class PusherConnection extends Client {
     const user = this.#members?.get(channel);
     // The observers (the client_event webhook) get the text made here, which is what they would make of it: serialising the value again could fail where this did not.
     // A cache channel's last event is the app's (as Pusher keeps it): one subscriber's event must not become what every later one starts from.
-    return { request: { op: 'publish', channel, event: frame.event, data: text, frame: clientEventFrame(frame.event, channel, data, text, user), user, ...(kind.cache ? { unkept: true } : {}) } };
+    return { request: { op: 'publish', channel, event, data: text, frame: clientEventFrame(event, channel, data, text, user), user, ...(kind.cache ? { unkept: true } : {}) } };
   }
 
   /** One client event from its allowance (refilled continuously up to one second's worth). */
