@@ -11,7 +11,7 @@ import type { ClientOptions } from '../../core/client.ts';
 import type { Connections } from '../../core/connections.ts';
 import { tokenProblem } from '../../core/targets.ts';
 import type { Ticket } from '../../core/admissions.ts';
-import { CLOSE_POLICY, CLOSE_TRY_LATER } from '../../core/lifecycle.ts';
+import { CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TRY_LATER } from '../../core/lifecycle.ts';
 import { WAITING_OVERHEAD, pendingBudget } from '../../core/pending-budget.ts';
 import type { PathMatch } from '../../config/paths.ts';
 import { deliver, frameBytes, frameText } from '../incoming.ts';
@@ -61,9 +61,11 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
     async onMessage(event: MessageEvent, ws: WSContext<unknown>) {
       if (session) return deliver(core, session, event.data);
       if (!ticket || ticket.released) return;
+      const bytes = frameBytes(event.data);
+      // deliver() holds an open socket's frames to the limit; Deno has none of its own, so the auth frame, read before, is held here.
+      if (bytes > core.limits.frame) return fail(ws, `frame of ${bytes} bytes is over the limit of ${core.limits.frame}`, 'limit', CLOSE_TOO_BIG);
       if (waiting) {
         // Frames sent during auth wait for it, as many as may wait for the app on an open socket.
-        const bytes = frameBytes(event.data);
         waitingBytes += bytes;
         const { pending, sendBuffer, preAuthBytes } = core.limits;
         if (waiting.length >= pending) return fail(ws, 'too many messages before auth finished', 'limit');
