@@ -63,6 +63,16 @@ describe('Pusher hardening, in-process', () => {
     return core;
   };
   const send = (socket: FakeSocket, frame: object) => core!.send(socket, JSON.stringify(frame));
+  /** Two connections subscribed to private-room, their answers read. */
+  const twoInPrivateRoom = async () => {
+    start();
+    const [a, b] = [await core!.connectPusher(APP), await core!.connectPusher(APP)];
+    for (const socket of [a, b]) send(socket, { event: 'pusher:subscribe', data: { channel: 'private-room', ...sdk.authorizeChannel(socket.client.id, 'private-room') } });
+    await core!.settle();
+    frames(a);
+    frames(b);
+    return [a, b] as const;
+  };
   const signin = async (id: string, watchlist?: string[]) => {
     const socket = await core!.connectPusher(APP);
     send(socket, { event: 'pusher:signin', data: sdk.authenticateUser(socket.client.id, watchlist ? { id, watchlist } : { id }) });
@@ -72,12 +82,7 @@ describe('Pusher hardening, in-process', () => {
   };
 
   it('answers a client event whose data is too deep with pusher:error, publishes nothing, and keeps the connection', async () => {
-    start();
-    const [a, b] = [await core!.connectPusher(APP), await core!.connectPusher(APP)];
-    for (const socket of [a, b]) send(socket, { event: 'pusher:subscribe', data: { channel: 'private-room', ...sdk.authorizeChannel(socket.client.id, 'private-room') } });
-    await core!.settle();
-    frames(a);
-    frames(b);
+    const [a, b] = await twoInPrivateRoom();
     core!.send(a, `{"event":"client-deep","channel":"private-room","data":${deepText(DEEP)}}`);
     await core!.settle();
     const [answer] = frames(a);
@@ -90,12 +95,7 @@ describe('Pusher hardening, in-process', () => {
   });
 
   it("weighs a client event's string data in the UTF-8 it goes out as, lone surrogates too", async () => {
-    start();
-    const [a, b] = [await core!.connectPusher(APP), await core!.connectPusher(APP)];
-    for (const socket of [a, b]) send(socket, { event: 'pusher:subscribe', data: { channel: 'private-room', ...sdk.authorizeChannel(socket.client.id, 'private-room') } });
-    await core!.settle();
-    frames(a);
-    frames(b);
+    const [a, b] = await twoInPrivateRoom();
     // 2048 pairs of a lone surrogate (U+FFFD, 3 bytes) and U+0800 (3 bytes): 12288 bytes, over the 10240 of limits.payload.
     const data = '\ud800\u0800'.repeat(2048);
     assert.ok(Buffer.byteLength(data, 'utf8') > APP.limits.payload);
@@ -106,12 +106,7 @@ describe('Pusher hardening, in-process', () => {
   });
 
   it('relays a client event with lone surrogates in its name or string data as U+FFFD, which PHP can decode in a webhook batch', async () => {
-    start();
-    const [a, b] = [await core!.connectPusher(APP), await core!.connectPusher(APP)];
-    for (const socket of [a, b]) send(socket, { event: 'pusher:subscribe', data: { channel: 'private-room', ...sdk.authorizeChannel(socket.client.id, 'private-room') } });
-    await core!.settle();
-    frames(a);
-    frames(b);
+    const [a, b] = await twoInPrivateRoom();
     core!.send(a, '{"event":"client-x\\udc00","channel":"private-room","data":"hi \\ud800"}');
     await core!.settle();
     const [got] = frames(b);
