@@ -12,6 +12,7 @@ import type { Running } from './start.ts';
 import { ConfigError, loadConfig } from './config/config.ts';
 import type { ConfigIO, Overrides, PusherApp } from './config/config.ts';
 import { colourWanted, stripColour } from './ops/colour.ts';
+import { boundedLineWriter } from './ops/log-writer.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './ops/log.ts';
 import { sha256Hex, shortHash } from './core/ids.ts';
 import { redactRedisUrl } from './config/redis-url.ts';
@@ -115,7 +116,8 @@ export function buildCli(runtime: Runtime): CommandDef {
       if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format ${format}: expected one of ${LOG_FORMATS.join(', ')}`);
       const load = () => loadServable(args, rawArgs);
       const config = await load();
-      const log = createLogger(writeErr, level, format);
+      // The running gateway's log is bounded: a peer can make it log, and a stalled reader would keep every line in memory.
+      const log = createLogger(boundedLineWriter(process.stderr), level, format);
       // A bug in a hook module (or in wsgate) must cost one event, never the process and every socket.
       runtime.onStray((error, kind) => {
         log.error(kind === 'rejection' ? 'unhandled rejection' : 'uncaught exception', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
