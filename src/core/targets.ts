@@ -1,6 +1,7 @@
 /**
  * Cast targets as PHP sends them, parsed into a selection the hub can index.
  */
+import { hasLoneSurrogate } from './utf8.ts';
 
 export type Selection =
   | { kind: 'all' }
@@ -56,22 +57,19 @@ export function parseTarget(target: unknown): Parsed {
   };
 }
 
-/**
- * A UTF-16 surrogate without its other half: in unicode mode a pair is one
- * code point and does not match. JSON's "\ud800" makes one out of a
- * client's text; it has no UTF-8 form (it is written as U+FFFD, so a
- * one-shot hook's argv and a native topic name another string), and PHP's
- * json_decode() refuses the whole job line that carries it, on which a
- * resident worker gives up and exits.
+/*
+ * A lone surrogate (JSON's "\ud800" makes one out of a client's text) has no
+ * UTF-8 form: it is written as U+FFFD, so a one-shot hook's argv and a native
+ * topic name another string, and PHP's json_decode() refuses the whole job
+ * line that carries it, on which a resident worker gives up and exits.
  */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** Why `name` cannot be a channel name, if it cannot: 1 to 200 characters, no control characters, no lone surrogates. */
 export function channelProblem(name: string): string | undefined {
   if (name === '') return 'a channel name must not be empty';
   if (name.length > 200) return 'a channel name has at most 200 characters';
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'a channel name must not contain control characters';
-  if (LONE_SURROGATE.test(name)) return 'a channel name must not contain a lone UTF-16 surrogate';
+  if (hasLoneSurrogate(name)) return 'a channel name must not contain a lone UTF-16 surrogate';
   return undefined;
 }
 
@@ -83,7 +81,7 @@ export function channelProblem(name: string): string | undefined {
  */
 export function tokenProblem(token: string): string | undefined {
   if (/[\u0000-\u001f\u007f]/.test(token)) return 'the token holds a control character';
-  return LONE_SURROGATE.test(token) ? 'the token holds a lone UTF-16 surrogate' : undefined;
+  return hasLoneSurrogate(token) ? 'the token holds a lone UTF-16 surrogate' : undefined;
 }
 
 /** `except` as Phlo's wsCast sends it: "" or null mean "skip none". */

@@ -24,7 +24,12 @@ export function utf8Length(text: string): number {
  * json_decode() refuses the whole document that holds one.
  */
 export function wellFormed(text: string): string {
-  return LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\uFFFD') : text;
+  return hasLoneSurrogate(text) ? text.replace(LONE_SURROGATES, '\uFFFD') : text;
+}
+
+/** Whether `text` holds a UTF-16 surrogate without its other half (none has a UTF-8 form). */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
 }
 
 /** In unicode mode a pair is one code point: only a surrogate alone matches. */
