@@ -16,9 +16,11 @@ import type { BusMessage, ClusterRequest } from './messages.ts';
 import { Outbox, readBatch } from './outbox.ts';
 import { recount } from './liveness.ts';
 import { NameClash } from './name-clash.ts';
+import { OwnCopies } from './own-copies.ts';
 import { MAX_UNKNOWN_ANSWERS, WaitingRequests } from './waiting-requests.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
 import type { StoredStream } from '../core/history/history.ts';
+import { withinMs } from '../core/deadline.ts';
 
 /** Stands in for the position in a numbered message until Redis fills it in. */
 const POSITION = '\u0000position\u0000';
@@ -51,6 +53,8 @@ export class Cluster {
   /** `own`: this node sent the request (its own copy, back from the bus); `echo`: it delivered it already (see notify()). */
   readonly #apply: (request: ClusterRequest, own: boolean, echo?: boolean) => unknown;
   readonly #waiting: WaitingRequests;
+  /** What this node put on the bus, so that each is applied on it once though its PUBLISH failed. */
+  readonly #own: OwnCopies;
   /** The live nodes as a request expects them; made again only when they change. */
   #expected: ReadonlySet<string> | undefined;
   /** What this node publishes within two turns goes out together (outbox.ts). */
@@ -88,6 +92,7 @@ export class Cluster {
     this.#apply = apply;
     this.node = options.node;
     this.#waiting = new WaitingRequests(options.deadlineMs);
+    this.#own = new OwnCopies(options.deadlineMs);
     this.#clash = new NameClash(options.node, log, options.ttlMs);
     this.#outbox = new Outbox((channel, text) => this.#link.publish(channel, text));
     link.onState((state, reason) => {
@@ -165,7 +170,7 @@ export class Cluster {
     // Not yet listening on the bus: its own copy would not come back to it.
     if (!this.#up || !this.#subscribed) return this.#alone(request, this.#up ? 'not yet subscribed to the cluster bus' : this.#reason);
     const started = performance.now();
-    const id = `${this.#idPrefix}${(++this.#idSeq).toString(36)}`;
+    const id = this.#newId();
     const expected = this.#expectedNodes();
     const { results, done } = this.#waiting.wait(id, expected);
     let failed: Error | undefined;
@@ -174,20 +179,13 @@ export class Cluster {
       this.#waiting.finish(id);
     });
     await done;
-    // Nothing came back, not even its own copy, and the PUBLISH failed: applied here alone. Redis may have carried it
-    // out all the same (only its reply lost): then its own copy, when it comes, is dropped.
-    if (failed && results.size === 0) {
-      this.#waiting.appliedAlone(id);
-      return this.#alone(request, `Redis publish failed: ${failed.message}`);
-    }
+    if (failed) return this.#alone(request, `Redis publish failed: ${failed.message}`);
     const missing = [...expected].filter((node) => !results.has(node));
     this.stats.requests++;
     this.stats.seconds += (performance.now() - started) / 1000;
     if (missing.length) this.stats.incomplete++;
     // This node first: its answer is the one it would give alone.
-    const ordered = new Map<string, unknown>();
-    if (results.has(this.node)) ordered.set(this.node, results.get(this.node));
-    for (const [node, result] of results) if (node !== this.node) ordered.set(node, result);
+    const ordered = new Map([...results].sort(([a], [b]) => Number(b === this.node) - Number(a === this.node)));
     return { results: ordered, missing };
   }
 
@@ -195,22 +193,34 @@ export class Cluster {
    * Puts a message on the bus, with what this turn writes besides. A
    * numbered request goes through Redis's script, which puts its position
    * in (`position` stands in for it here); what waits in the outbox goes
-   * first, so the bus keeps the order the node wrote in.
+   * first, so the bus keeps the order the node wrote in. Should its PUBLISH
+   * fail before its own copy is back, `alone` runs: this node applies it
+   * here after all, and drops the copy should it still come (own-copies.ts).
    */
-  #publish(message: BusMessage, numbered: NumberedStream | undefined, failed: (error: Error) => void): void {
+  #publish(message: BusMessage, numbered: NumberedStream | undefined, alone: (error: Error) => void): void {
+    // Nobody answers a message without an id: a mark tells its own copy apart.
+    const mark = message.id || (message.mark = this.#newId());
+    this.#own.published(mark);
+    const settled = (error?: Error) => {
+      if (!error) this.#own.carried(mark);
+      else if (this.#own.failed(mark)) alone(error);
+    };
     const channel = `${this.#options.prefix}bus`;
-    if (!numbered || message.request.t !== 'cast') return this.#outbox.write(channel, JSON.stringify(message), failed);
+    if (!numbered || message.request.t !== 'cast') return this.#outbox.write(channel, JSON.stringify(message), settled);
     const text = JSON.stringify({ ...message, request: { ...message.request, position: POSITION } });
     const [head, tail] = text.split(JSON.stringify(POSITION)) as [string, string];
     this.#outbox.flush();
-    this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail).catch(failed);
+    this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail).then(() => settled(), settled);
+  }
+
+  /** Unique to this process (its prefix) without a random draw per message. */
+  #newId(): string {
+    return `${this.#idPrefix}${(++this.#idSeq).toString(36)}`;
   }
 
   /**
-   * Sends a request every node applies on receipt, this one too, without
-   * waiting for answers; false when it cannot now. Should Redis fail it on
-   * the way, `failed` runs: the caller delivers it here after all, late
-   * rather than never.
+   * Sends a request every node applies on receipt, this one too, without waiting for answers; false when it cannot now.
+   * Should Redis fail it before its copy is back, `failed` runs: the caller delivers it here after all.
    */
   send(request: ClusterRequest, numbered: NumberedStream | undefined, failed: () => void): boolean {
     if (!this.#up || !this.#subscribed) return false;
@@ -223,11 +233,7 @@ export class Cluster {
     if (!this.#up) return undefined;
     try {
       // A Redis that hangs must not hold the upgrades that wait for it: past the deadline, the client is told it was not recovered.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), this.#options.deadlineMs);
-      });
-      return await Promise.race([this.#link.readStream(`${this.#options.prefix}history:${key}`, after), late]).finally(() => clearTimeout(timer));
+      return await withinMs(this.#link.readStream(`${this.#options.prefix}history:${key}`, after), this.#options.deadlineMs);
     } catch {
       return undefined;
     }
@@ -241,9 +247,9 @@ export class Cluster {
    */
   notify(request: ClusterRequest, echo?: { failed: () => void }): boolean {
     if (!this.#up) return false;
-    const message: BusMessage = echo ? { id: '', from: this.node, echo: true, request } : { id: '', from: this.node, skipSender: true, request };
+    if (echo) this.#publish({ id: '', from: this.node, echo: true, request }, undefined, () => echo.failed());
     // Should Redis go away on the way, the state listener says so, once.
-    this.#outbox.write(`${this.#options.prefix}bus`, JSON.stringify(message), echo && (() => echo.failed()));
+    else this.#outbox.write(`${this.#options.prefix}bus`, JSON.stringify({ id: '', from: this.node, skipSender: true, request } satisfies BusMessage));
     return true;
   }
 
@@ -278,13 +284,12 @@ export class Cluster {
   }
 
   #onMessage(message: BusMessage): void {
-    // Every id this process writes starts with its prefix: under its name but not, another process has the same name.
-    if (message.from === this.node && message.id && !message.id.startsWith(this.#idPrefix)) this.#clash.heard();
-    if (message.skipSender && message.from === this.node) return;
-    if (message.echo && message.from === this.node) {
-      this.#applySafely(message, true, true);
-      return;
-    }
+    const own = message.from === this.node;
+    const mark = message.id || message.mark;
+    // Every id and mark this process writes starts with its prefix: under its name but not, another process has the same name.
+    if (own && mark && !mark.startsWith(this.#idPrefix)) this.#clash.heard();
+    if (own && (message.skipSender || (mark && !this.#own.cameBack(mark)))) return;
+    if (message.echo && own) return void this.#applySafely(message, true, true);
     if (message.request.t === 'leaving') {
       const leaving = message.request.node;
       this.#seen.delete(leaving);
@@ -296,8 +301,6 @@ export class Cluster {
       if (!this.#live.has(message.request.node)) this.#setLive(new Set([...this.#live, message.request.node]));
       return;
     }
-    const own = message.from === this.node;
-    if (own && message.id && this.#waiting.takeAlone(message.id)) return;
     const applied = this.#applySafely(message, own);
     if (!applied || !message.id) return;
     if (own) return this.#answer(message.id, this.node, applied.result);

@@ -59,6 +59,8 @@ export const BusMessageSchema = v.object({
   /** Empty when nobody waits for answers; a joining carries its process's id prefix (name-clash.ts). */
   id: v.string(),
   from: v.string(),
+  /** The sender's name for a message nobody answers, so its own copy is applied on it once (own-copies.ts). */
+  mark: v.optional(v.string()),
   /** The sender applied it already (casts from hooks): it skips its own copy. */
   skipSender: v.optional(v.boolean()),
   /**

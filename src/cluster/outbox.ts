@@ -20,10 +20,10 @@
 import { setImmediate } from 'node:timers';
 import { parsePeerJson } from '../core/json.ts';
 
-/** One message waiting to go, and what runs should its PUBLISH fail. */
+/** One message waiting to go, and what runs once its PUBLISH is answered (with the error should it fail). */
 interface Entry {
   text: string;
-  failed?: (error: Error) => void;
+  settled?: (error?: Error) => void;
 }
 
 /** Bus messages or answers in one PUBLISH at most: a burst is cut into several rather than one huge message. */
@@ -58,11 +58,11 @@ export class Outbox {
     this.#publish = publish;
   }
 
-  /** Queues `text` for `channel`; `failed` runs should its PUBLISH fail (Redis went away on the way). */
-  write(channel: string, text: string, failed?: (error: Error) => void): void {
+  /** Queues `text` for `channel`; `settled` runs once its PUBLISH is answered, with the error should it fail (Redis went away on the way). */
+  write(channel: string, text: string, settled?: (error?: Error) => void): void {
     let entries = this.#waiting.get(channel);
     if (!entries) this.#waiting.set(channel, (entries = []));
-    entries.push({ text, failed });
+    entries.push({ text, settled });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => setImmediate(() => this.flush()));
@@ -84,9 +84,14 @@ export class Outbox {
       for (let at = 0; at < entries.length; at += BATCH_MAX) {
         const batch = entries.slice(at, at + BATCH_MAX);
         sent.push(
-          this.#publish(channel, batchText(batch.map((entry) => entry.text))).catch((error: Error) => {
-            for (const entry of batch) entry.failed?.(error);
-          }),
+          this.#publish(channel, batchText(batch.map((entry) => entry.text))).then(
+            () => {
+              for (const entry of batch) entry.settled?.();
+            },
+            (error: Error) => {
+              for (const entry of batch) entry.settled?.(error);
+            },
+          ),
         );
       }
     }

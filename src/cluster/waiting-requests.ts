@@ -24,14 +24,6 @@ export class WaitingRequests {
   readonly #waiting = new Map<string, Waiting>();
   /** One timer for every deadline, set for the earliest: a timer per cast cost more than the rest of its bookkeeping. */
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /**
-   * Requests applied here alone after their PUBLISH failed, with when. Redis
-   * may have carried one out all the same (the connection dropped before its
-   * reply): its own copy that still comes back must not be applied twice.
-   * Kept a deadline long: a copy comes back at once or never.
-   */
-  readonly #alone = new Map<string, number>();
-
   constructor(deadlineMs: number) {
     this.#deadlineMs = deadlineMs;
   }
@@ -43,7 +35,6 @@ export class WaitingRequests {
 
   /** Starts waiting on `id`: `results` fills as answers come; `done` resolves when the request stops waiting. */
   wait(id: string, expected: ReadonlySet<string>): { results: Map<string, unknown>; done: Promise<void> } {
-    if (this.#alone.size) this.#forgetAlone(performance.now());
     const results = new Map<string, unknown>();
     const done = new Promise<void>((resolve) => {
       this.#waiting.set(id, { expected, results, remaining: expected.size, deadline: performance.now() + this.#deadlineMs, resolve });
@@ -58,25 +49,6 @@ export class WaitingRequests {
     if (!waiting) return;
     this.#waiting.delete(id);
     waiting.resolve();
-  }
-
-  /** `id` was applied here alone, its PUBLISH having failed. */
-  appliedAlone(id: string): void {
-    const now = performance.now();
-    this.#forgetAlone(now);
-    this.#alone.set(id, now);
-  }
-
-  /** Whether `id` is a request applied here alone (its own copy is then dropped); says so once. */
-  takeAlone(id: string): boolean {
-    return this.#alone.delete(id);
-  }
-
-  #forgetAlone(now: number): void {
-    for (const [id, at] of this.#alone) {
-      if (now - at < this.#deadlineMs) return;
-      this.#alone.delete(id);
-    }
   }
 
   /** Stops waiting on every request now (the node stops). */

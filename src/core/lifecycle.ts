@@ -17,6 +17,7 @@ import type { Recovery } from './history/recovery.ts';
 import { refuses } from '../hooks/runners/runner.ts';
 import { sha256Hex } from './ids.ts';
 import { utf8Length } from './utf8.ts';
+import { withinMs } from './deadline.ts';
 
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TOO_BIG = 1009;
@@ -232,9 +233,6 @@ export class Lifecycle {
       hub.close(client, code, 'server shutting down');
       this.closed(client, code);
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, routes.config.shutdownMs)));
-    await Promise.race([Promise.allSettled([...this.#draining]), limit]);
-    clearTimeout(timer);
+    await withinMs(Promise.allSettled([...this.#draining]), routes.config.shutdownMs);
   }
 }

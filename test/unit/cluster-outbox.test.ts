@@ -59,9 +59,9 @@ describe('the cluster outbox', () => {
     const outbox = new Outbox(async () => {
       throw new Error('Connection is closed.');
     });
-    outbox.write('bus', '1', (error) => failed.push(`1 ${error.message}`));
+    outbox.write('bus', '1', (error) => error && failed.push(`1 ${error.message}`));
     outbox.write('bus', '2');
-    outbox.write('bus', '3', (error) => failed.push(`3 ${error.message}`));
+    outbox.write('bus', '3', (error) => error && failed.push(`3 ${error.message}`));
     await Promise.all(outbox.flush());
     assert.deepEqual(failed, ['1 Connection is closed.', '3 Connection is closed.']);
   });

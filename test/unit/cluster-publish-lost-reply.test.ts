@@ -1,9 +1,11 @@
 /**
- * A bridge request whose PUBLISH Redis carried out but whose reply the node
- * never got (its command connection dropped in between, as on a Sentinel
- * failover, where ioredis drops the old master's connections itself): the
- * node applies it here alone, and the copy the bus still brings back to its
- * subscriber must not be applied a second time.
+ * A PUBLISH that Redis carried out but whose reply the node never got (its
+ * command connection dropped in between, as on a Sentinel failover, where
+ * ioredis drops the old master's connections itself). The node's own copy
+ * may come back on its subscriber before the failure is known or after it.
+ * Either way, what the node sent is applied on it once: a bridge request
+ * (request()), a numbered cast from a hook (send()) and a hook's cast it
+ * delivered already and keeps for replay (notify() with echo).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,31 +14,44 @@ import type { RedisLink } from '../../src/cluster/redis.ts';
 import type { ClusterRequest } from '../../src/cluster/messages.ts';
 import { createLogger } from '../../src/ops/log.ts';
 
-/** One Redis in memory: a PUBLISH reaches the subscribers a turn later; with `replyLost`, the publisher is told it failed first. */
+/** When the publisher learns that its PUBLISH failed: not at all, before its copy reaches the subscribers, or after. */
+type Loss = false | 'before copy' | 'after copy';
+
+/** One Redis in memory: a PUBLISH reaches the subscribers a turn later; `loss` says whether and when the publisher is told it failed. */
 function memoryLink(node: string) {
   const subscribers: Array<(channel: string, message: string) => void> = [];
   let state: ((state: 'up' | 'down', reason?: string) => void) | undefined;
   let delivered: { pattern: RegExp; resolve: () => void } | undefined;
   const control = {
-    replyLost: false,
+    loss: false as Loss,
     /** Resolves once a PUBLISH matching `pattern` has reached the subscribers. */
     delivery: (pattern: RegExp) => new Promise<void>((resolve) => (delivered = { pattern, resolve })),
     up: () => state?.('up'),
+    /** Every PUBLISH's reply as the publisher gets it, so a test can wait for them to settle. */
+    replies: [] as Promise<unknown>[],
   };
-  const link: RedisLink = {
-    publish(channel, message) {
+  function carry<T>(message: string, reply: T): Promise<T> {
+    const loss = control.loss;
+    const copied = new Promise<void>((resolve) =>
       setImmediate(() => {
-        for (const subscriber of subscribers) subscriber(channel, message);
+        for (const subscriber of subscribers) subscriber('t:bus', message);
         if (delivered?.pattern.test(message)) delivered.resolve();
-      });
-      return control.replyLost ? Promise.reject(new Error('Connection is closed.')) : Promise.resolve();
-    },
+        resolve();
+      }),
+    );
+    const lost = () => Promise.reject(new Error('Connection is closed.'));
+    const told = loss === 'before copy' ? lost() : loss === 'after copy' ? copied.then(lost) : Promise.resolve(reply);
+    control.replies.push(told);
+    return told;
+  }
+  const link: RedisLink = {
+    publish: (_channel, message) => carry(message, undefined),
+    publishNumbered: (_stream, _frame, _channel, head, tail) => carry(`${head}{"epoch":"e","offset":1}${tail}`, { epoch: 'e', offset: 1 }),
     async subscribe(_channels, onMessage) {
       subscribers.push(onMessage);
     },
     heartbeat: async () => ({ nodes: [node], added: false }),
     leave: async () => {},
-    publishNumbered: () => Promise.reject(new Error('not used here')),
     readStream: () => Promise.reject(new Error('not used here')),
     onState: (listener) => void (state = listener),
     close: async () => {},
@@ -44,30 +59,76 @@ function memoryLink(node: string) {
   return { link, control };
 }
 
-describe('a bridge request whose PUBLISH lost its reply', () => {
-  it('is applied on this node once, not again when its own copy comes back', async () => {
-    const { link, control } = memoryLink('a');
-    const applied: ClusterRequest[] = [];
-    const cluster = new Cluster(link, { node: 'a', prefix: 't:', heartbeatMs: 60_000, ttlMs: 180_000, deadlineMs: 1000 }, createLogger(() => {}), (request) => {
-      applied.push(request);
-      return 1;
-    });
-    // Ready once it has told the others it is here.
-    const joined = control.delivery(/"t":"joining"/);
-    cluster.start();
-    control.up();
-    await joined;
-    const cast: ClusterRequest = { t: 'cast', host: 'h', selection: { kind: 'all' }, frame: '"hi"' };
-    try {
-      control.replyLost = true;
-      const back = control.delivery(/"t":"cast"/);
-      const gathered = await cluster.request(cast);
-      assert.match(gathered.degraded ?? '', /Redis publish failed/);
-      assert.equal(applied.length, 1, 'applied here alone');
-      await back;
-      assert.equal(applied.length, 1, 'the copy the bus brought back is not applied again');
-    } finally {
-      await cluster.stop();
-    }
+const cast: ClusterRequest = { t: 'cast', host: 'h', selection: { kind: 'all' }, frame: '"hi"' };
+
+/** A node alone in its cluster, joined; `applied` lists what the bus made it apply, with whether as its echo. */
+async function joinedNode() {
+  const { link, control } = memoryLink('a');
+  const applied: Array<{ request: ClusterRequest; echo: boolean }> = [];
+  const cluster = new Cluster(link, { node: 'a', prefix: 't:', heartbeatMs: 60_000, ttlMs: 180_000, deadlineMs: 1000 }, createLogger(() => {}), (request, _own, echo = false) => {
+    applied.push({ request, echo });
+    return 1;
   });
-});
+  // Ready once it has told the others it is here.
+  const joined = control.delivery(/"t":"joining"/);
+  cluster.start();
+  control.up();
+  await joined;
+  return { cluster, control, applied };
+}
+
+/** Waits until the copy has come back and every PUBLISH has settled, and what either set off has run. */
+async function bothIn(control: { replies: Promise<unknown>[] }, back: Promise<void>): Promise<void> {
+  await back;
+  await Promise.allSettled(control.replies);
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+for (const loss of ['before copy', 'after copy'] as const) {
+  describe(`a PUBLISH whose reply was lost, its failure told ${loss}`, () => {
+    it('a bridge request is applied on this node once', async () => {
+      const { cluster, control, applied } = await joinedNode();
+      try {
+        control.loss = loss;
+        const back = control.delivery(/"t":"cast"/);
+        const gathered = await cluster.request(cast);
+        await bothIn(control, back);
+        assert.equal(applied.length, 1, 'applied once, here alone or on its copy');
+        if (loss === 'before copy') assert.match(gathered.degraded ?? '', /Redis publish failed/);
+        else assert.deepEqual([...gathered.results.keys()], ['a'], 'its own copy answered');
+      } finally {
+        await cluster.stop();
+      }
+    });
+
+    it('a numbered cast sent by a hook is delivered on this node once', async () => {
+      const { cluster, control, applied } = await joinedNode();
+      try {
+        control.loss = loss;
+        const back = control.delivery(/"t":"cast"/);
+        let deliveredAlone = 0;
+        assert.equal(cluster.send(cast, { key: 'k', epoch: 'e', size: 10, expireMs: 1000 }, () => deliveredAlone++), true);
+        await bothIn(control, back);
+        assert.equal(applied.length + deliveredAlone, 1, `delivered once (on its copy ${applied.length}, alone ${deliveredAlone})`);
+      } finally {
+        await cluster.stop();
+      }
+    });
+
+    it('a hook cast delivered already is kept for replay once', async () => {
+      const { cluster, control, applied } = await joinedNode();
+      try {
+        control.loss = loss;
+        const back = control.delivery(/"t":"cast"/);
+        let keptAlone = 0;
+        assert.equal(cluster.notify(cast, { failed: () => keptAlone++ }), true);
+        await bothIn(control, back);
+        const echoes = applied.filter((entry) => entry.echo).length;
+        assert.equal(applied.length, echoes, 'only as an echo');
+        assert.equal(echoes + keptAlone, 1, `kept once (on its echo ${echoes}, alone ${keptAlone})`);
+      } finally {
+        await cluster.stop();
+      }
+    });
+  });
+}
