@@ -13,6 +13,7 @@ import { ConfigError, loadConfig } from './config/config.ts';
 import type { ConfigIO, Overrides, PusherApp } from './config/config.ts';
 import { colourWanted, stripColour } from './ops/colour.ts';
 import { boundedLineWriter } from './ops/log-writer.ts';
+import { withinMs } from './core/deadline.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './ops/log.ts';
 import { sha256Hex, shortHash } from './core/ids.ts';
 import { redactRedisUrl } from './config/redis-url.ts';
@@ -117,7 +118,8 @@ export function buildCli(runtime: Runtime): CommandDef {
       const load = () => loadServable(args, rawArgs);
       const config = await load();
       // The running gateway's log is bounded: a peer can make it log, and a stalled reader would keep every line in memory.
-      const log = createLogger(boundedLineWriter(process.stderr), level, format);
+      const logWriter = boundedLineWriter(runtime.logSink);
+      const log = createLogger(logWriter, level, format);
       // A bug in a hook module (or in wsgate) must cost one event, never the process and every socket.
       runtime.onStray((error, kind) => {
         log.error(kind === 'rejection' ? 'unhandled rejection' : 'uncaught exception', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
@@ -126,8 +128,10 @@ export function buildCli(runtime: Runtime): CommandDef {
       let running: Running | undefined;
       const onStop = (signal: string) => () => {
         log.info('stopping', { signal, sockets: running?.gateway.hub.size ?? 0 });
-        void (running?.stop() ?? Promise.resolve()).then(() => {
+        void (running?.stop() ?? Promise.resolve()).then(async () => {
           log.info('stopped');
+          // What waits for the log's reader goes out before the process does, unless the reader is stuck.
+          await withinMs(logWriter.drained(), 2000);
           process.exit(0);
         });
       };
@@ -139,7 +143,8 @@ export function buildCli(runtime: Runtime): CommandDef {
         if (running) void running.reload();
         else reloadAsked = true;
       });
-      running = await start(config, runtime, log, load).catch((error: Error) => {
+      running = await start(config, runtime, log, load).catch(async (error: Error) => {
+        await withinMs(logWriter.drained(), 2000);
         throw new Error(`cannot start: ${error.message}`);
       });
       if (reloadAsked) void running.reload();

@@ -16,9 +16,16 @@ export interface LineSink {
 /** Bytes of log lines that may wait for a slow reader before lines are dropped. */
 export const LOG_BACKLOG_LIMIT = 1024 * 1024;
 
-export function boundedLineWriter(sink: LineSink, limit = LOG_BACKLOG_LIMIT): (line: string) => void {
+/** Writes one line; `drained()` resolves once every line taken so far was handed to the OS (before the process exits). */
+export interface LineWriter {
+  (line: string): void;
+  drained(): Promise<void>;
+}
+
+export function boundedLineWriter(sink: LineSink, limit = LOG_BACKLOG_LIMIT): LineWriter {
   let pending = 0;
   let dropped = 0;
+  let waiters: Array<() => void> = [];
   const put = (text: string) => {
     // Characters, not bytes: close enough for a bound, and no encoding per line.
     const size = text.length;
@@ -30,13 +37,19 @@ export function boundedLineWriter(sink: LineSink, limit = LOG_BACKLOG_LIMIT): (l
         dropped = 0;
         put(`log lines dropped: ${lost} (the log's reader was too slow; at most ${limit} bytes wait for it)\n`);
       }
+      if (pending > 0 || waiters.length === 0) return;
+      const done = waiters;
+      waiters = [];
+      for (const resolve of done) resolve();
     });
   };
-  return (line) => {
+  const write = (line: string) => {
     if (pending + line.length + 1 > limit) {
       dropped++;
       return;
     }
     put(`${line}\n`);
   };
+  const drained = () => (pending === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)));
+  return Object.assign(write, { drained });
 }

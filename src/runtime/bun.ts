@@ -14,7 +14,7 @@ import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { protocolCloseCode } from './close-code.ts';
 import { contextOf } from './raw-context.ts';
-import { onProcessSignal, onProcessStray } from './process-events.ts';
+import { onProcessSignal, onProcessStray, processLogSink } from './process-events.ts';
 import { followSignal, followUnfollowedNow, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, OutFrame, Runtime, SocketOptions, SpawnOptions, TlsPem, Wire } from './types.ts';
 
@@ -261,6 +261,7 @@ export function createBunRuntime(): Runtime {
     collectGarbage: () => Bun.gc(true),
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,
+    logSink: processLogSink,
     spawn: createSpawn(),
     onSignal: onProcessSignal,
     // Bun's module cache tells a plain path's query apart, not a file URL's.

@@ -18,7 +18,7 @@ import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { ReportedCloseWithError } from './close-code.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
-import type { Child, Listener, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
+import type { Child, Listener, LogSink, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
 interface DenoChild {
   pid: number;
@@ -46,10 +46,34 @@ interface DenoGlobal {
   upgradeWebSocket(request: Request, options: { protocol?: string; idleTimeout?: number }): { response: Response; socket: WebSocket };
   addSignalListener(signal: string, handler: () => void): void;
   remove(path: string): Promise<void>;
+  stderr: { write(bytes: Uint8Array): Promise<number> };
 }
 declare const Deno: DenoGlobal;
 
 const encoder = new TextEncoder();
+
+/**
+ * Deno's process.stderr writes synchronously and blocks the whole process on
+ * a full pipe; Deno.stderr.write waits off the event loop. The chunks go one
+ * after another, each whole (a write may take part of one), so lines keep
+ * their order and never interleave.
+ */
+function stderrInTurn(): LogSink {
+  let last: Promise<void> = Promise.resolve();
+  return {
+    write(chunk, done) {
+      const bytes = encoder.encode(chunk);
+      last = last
+        .then(async () => {
+          for (let at = 0; at < bytes.length; ) at += await Deno.stderr.write(bytes.subarray(at));
+        })
+        .then(
+          () => done(),
+          (error: Error) => done(error),
+        );
+    },
+  };
+}
 
 function createSpawn(): Runtime['spawn'] {
   // Deno.exit does not emit process 'exit'; 'unload' is its exit hook.
@@ -281,5 +305,6 @@ export function createDenoRuntime(): Runtime {
     },
     spawn: createSpawn(),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
+    logSink: stderrInTurn(),
   };
 }

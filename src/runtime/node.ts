@@ -21,7 +21,7 @@ import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { noteProtocolError, ReportedClose } from './close-code.ts';
-import { onProcessSignal, onProcessStray } from './process-events.ts';
+import { onProcessSignal, onProcessStray, processLogSink } from './process-events.ts';
 import type { Child, Listener, Runtime, SocketOptions, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 import { adoptSocket } from './node-socket-events.ts';
@@ -290,6 +290,7 @@ export function createNodeRuntime(): Runtime {
     checkUpgrades: followUnfollowedNow,
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,
+    logSink: processLogSink,
     spawn: createSpawn(),
     onSignal: onProcessSignal,
   };

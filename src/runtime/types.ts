@@ -115,6 +115,11 @@ export interface GoneSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
+/** Where log lines are written to: `done` runs once the chunk is handed to the OS, with the error should that fail. */
+export interface LogSink {
+  write(chunk: string, done: (error?: Error | null) => void): unknown;
+}
+
 /**
  * One runtime adapter, as a factory returns it: it serves one public port
  * (serve), whose upgrades go through its upgradeWebSocket and whose sockets
@@ -156,6 +161,11 @@ export interface Runtime {
    * preventDefault(), keep the process alive.
    */
   onStray(handler: (error: unknown, kind: 'rejection' | 'exception') => void): void;
+  /**
+   * The running gateway's stderr, written without ever blocking the event loop: a log reader that stalls must not
+   * stall every socket. Per runtime: Deno's process.stderr blocks on a full pipe, its Deno.stderr.write does not.
+   */
+  readonly logSink: LogSink;
   /**
    * What import() is given to load the hook module at `path` anew at a reload (`generation` > 0). Without it, the
    * file URL with `?reload=<generation>`, which Node and Deno cache apart; Bun ignores a file URL's query.

@@ -50,4 +50,19 @@ describe('boundedLineWriter', () => {
     sink.flush();
     assert.equal(sink.written.at(-1), 'after\n');
   });
+
+  it('says when every line taken was written, for the process to exit after', async () => {
+    const sink = stalledSink();
+    const write = boundedLineWriter(sink, 100);
+    await write.drained();
+    write('one');
+    write('two');
+    let drained = false;
+    const waiting = write.drained().then(() => (drained = true));
+    await Promise.resolve();
+    assert.equal(drained, false, 'not while lines wait for the reader');
+    sink.flush();
+    await waiting;
+    assert.deepEqual(sink.written, ['one\n', 'two\n']);
+  });
 });
