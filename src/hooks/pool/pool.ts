@@ -238,9 +238,10 @@ export class Pool {
   }
 
   #idleWorker(): Worker | undefined {
-    // The most recently used idle worker: keeps the others idle long enough to be reaped.
+    // The most recently used idle worker: keeps the others idle long enough to be reaped. One killed while idle stays
+    // 'idle' until its exit is seen; handed a job, it hands it back at once, and the job would come straight back to it.
     let pick: Worker | undefined;
-    for (const w of this.#workers) if (w.state === 'idle' && !w.retiring && (!pick || w.idleSince > pick.idleSince)) pick = w;
+    for (const w of this.#workers) if (w.state === 'idle' && w.canTake() && (!pick || w.idleSince > pick.idleSince)) pick = w;
     return pick;
   }
 
