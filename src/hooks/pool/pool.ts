@@ -322,7 +322,8 @@ export class Pool {
           this.#recycled++;
         }
         worker.retire();
-      } else if (!worker.retiring && worker.jobs >= successorAt(this.settings.maxJobs) && !this.#booting && !this.#stopped) {
+      } else if (!worker.retiring && !worker.death && worker.jobs >= successorAt(this.settings.maxJobs) && !this.#booting && !this.#stopped) {
+        // Not for a dead worker: nothing to hand over, and its successor would boot outside the cap and the crash backoff.
         this.#boot(worker);
       }
       this.pump();
