@@ -18,6 +18,7 @@
  * counts as a start: the job fails rather than risk running again.
  */
 import { LineSplitter, LineTooLong } from '../lines.ts';
+import { utf8Length } from '../../core/utf8.ts';
 import { holdGroup } from '../../runtime/groups.ts';
 import type { Child, SpawnOptions } from '../../runtime/types.ts';
 import { jobFrame, lineText, parseFrame } from './frames.ts';
@@ -96,6 +97,7 @@ export class Worker {
   /** Its stdout was read to the end: nothing it printed is left unseen. */
   #stdoutRead = false;
   #bootStderr = '';
+  readonly #maxLine: number | undefined;
   #markReady!: () => void;
   #failBoot!: (error: Error) => void;
 
@@ -112,6 +114,7 @@ export class Worker {
       this.#failBoot = reject;
     });
     this.ready.catch(() => {});
+    this.#maxLine = maxLine;
     const child = spawnOrStub(spawn, argv);
     this.#child = child;
     const bootTimer = setTimeout(() => this.kill(`did not say ready within ${bootTimeoutMs} ms`), bootTimeoutMs);
@@ -266,7 +269,10 @@ export class Worker {
       return this.kill(`answered job ${JSON.stringify(frame.id)}, which it was not running`);
     }
     if (frame.t === 'line') {
-      current.onLine?.(lineText(frame.data));
+      const text = lineText(frame.data);
+      // The frame's bound is twice the line's, for escaping: a frame under it may still carry a line over limits.hookLine.
+      if (this.#maxLine !== undefined && utf8Length(text) > this.#maxLine) return this.kill(`printed a line frame over the bound (${new LineTooLong(this.#maxLine).message})`);
+      current.onLine?.(text);
       return;
     }
     this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') }, frame.stderr == null ? undefined : lineText(frame.stderr));

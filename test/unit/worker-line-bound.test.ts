@@ -1,0 +1,43 @@
+/**
+ * limits.hookLine bounds a line of hook output, whatever runs the hook. A
+ * resident worker's frame may be twice as long (room for the JSON escaping
+ * of its line), but the line it carries may not be longer than the bound.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Worker } from '../../src/hooks/pool/worker.ts';
+import { scriptedChild as scripted } from '../support/scripted-worker.ts';
+
+describe('a resident worker that streams a line over limits.hookLine in a frame within twice the bound', () => {
+  it('is killed, its job failed, and the line is not sent', async () => {
+    const { child, say } = scripted();
+    const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {} }, 10_000, 1000);
+    say('{"t":"ready"}\n');
+    await worker.ready;
+    const lines: string[] = [];
+    const running = worker.run({ target: 'websocket::receive', args: [], stream: true }, (line) => lines.push(line), 10_000);
+    // 1500 bytes of line, no escaping: a frame of about 1530 bytes, under the frame bound of 2000.
+    say(`{"id":"${worker.number}.1","t":"line","data":"short"}\n{"id":"${worker.number}.1","t":"line","data":"${'x'.repeat(1500)}"}\n`);
+    say(`{"id":"${worker.number}.1","t":"done","result":true}\n`);
+    const outcome = await running;
+    assert.deepEqual(lines, ['short']);
+    assert.equal(outcome.ok, false);
+    assert.match(!outcome.ok ? outcome.error : '', /a line of output is longer than 1000 bytes/);
+    await worker.exited;
+  });
+
+  it('still sends a line within the bound whose escaped frame is longer than the bound', async () => {
+    const { child, say } = scripted();
+    const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {} }, 10_000, 1000);
+    say('{"t":"ready"}\n');
+    await worker.ready;
+    const lines: string[] = [];
+    const running = worker.run({ target: 'websocket::receive', args: [], stream: true }, (line) => lines.push(line), 10_000);
+    say(`{"id":"${worker.number}.1","t":"line","data":"${'\\"'.repeat(900)}"}\n{"id":"${worker.number}.1","t":"done","result":true}\n`);
+    const outcome = await running;
+    assert.equal(outcome.ok, true);
+    assert.deepEqual(lines, ['"'.repeat(900)]);
+    worker.kill('test over');
+    await worker.exited;
+  });
+});
