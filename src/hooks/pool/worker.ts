@@ -260,7 +260,7 @@ export class Worker {
       this.#markReady();
       return;
     }
-    if (frame.t === 'fatal') return this.kill(`sent a fatal frame: ${lineText(frame.message ?? '')}`);
+    if (frame.t === 'fatal') return this.kill(`sent a fatal frame: ${lineText(frame.message ?? '').slice(0, STDERR_CAP)}`);
     const current = this.#inflight[0];
     if (!current || frame.id !== current.id) {
       // A frame of a job written ahead: that job started, its answer to the one before having been lost. An answer
@@ -275,7 +275,9 @@ export class Worker {
       current.onLine?.(text);
       return;
     }
-    this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error: lineText(frame.message ?? 'error') }, frame.stderr == null ? undefined : lineText(frame.stderr));
+    // Capped as stderr is: the failure's log line carries it, and a line over the log's backlog bound is dropped whole.
+    const error = frame.t === 'error' ? lineText(frame.message ?? 'error').slice(0, STDERR_CAP) : '';
+    this.#finish(frame.t === 'done' ? { ok: true, result: frame.result ?? null } : { ok: false, error }, frame.stderr == null ? undefined : lineText(frame.stderr));
   }
 
   /** The job at the head is answered; the next one, already in PHP's stdin, is now the one it runs. `reported`: the answer's own stderr. */
