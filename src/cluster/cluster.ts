@@ -175,8 +175,9 @@ export class Cluster {
     const { results, done } = this.#waiting.wait(id, expected);
     let failed: Error | undefined;
     this.#publish({ id, from: this.node, request }, numbered, (error) => {
-      failed = error;
-      this.#waiting.finish(id);
+      // Past its deadline its caller was told this node did not answer: its copy, should Redis have carried it out, applies it.
+      if (this.#waiting.finish(id)) failed = error;
+      return failed !== undefined;
     });
     await done;
     if (failed) return this.#alone(request, `Redis publish failed: ${failed.message}`);
@@ -194,16 +195,16 @@ export class Cluster {
    * numbered request goes through Redis's script, which puts its position
    * in (`position` stands in for it here); what waits in the outbox goes
    * first, so the bus keeps the order the node wrote in. Should its PUBLISH
-   * fail before its own copy is back, `alone` runs: this node applies it
-   * here after all, and drops the copy should it still come (own-copies.ts).
+   * fail before its own copy is back, `alone` runs: when it applies it here
+   * after all (true), the copy is dropped should it still come (own-copies.ts).
    */
-  #publish(message: BusMessage, numbered: NumberedStream | undefined, alone: (error: Error) => void): void {
+  #publish(message: BusMessage, numbered: NumberedStream | undefined, alone: (error: Error) => boolean): void {
     // Nobody answers a message without an id: a mark tells its own copy apart.
     const mark = message.id || (message.mark = this.#newId());
     this.#own.published(mark);
     const settled = (error?: Error) => {
       if (!error) this.#own.carried(mark);
-      else if (this.#own.failed(mark)) alone(error);
+      else if (this.#own.failed(mark) && alone(error)) this.#own.appliedAlone(mark);
     };
     const channel = `${this.#options.prefix}bus`;
     if (!numbered || message.request.t !== 'cast') return this.#outbox.write(channel, JSON.stringify(message), settled);
@@ -224,7 +225,7 @@ export class Cluster {
    */
   send(request: ClusterRequest, numbered: NumberedStream | undefined, failed: () => void): boolean {
     if (!this.#up || !this.#subscribed) return false;
-    this.#publish({ id: '', from: this.node, request }, numbered, failed);
+    this.#publish({ id: '', from: this.node, request }, numbered, () => (failed(), true));
     return true;
   }
 
@@ -247,7 +248,7 @@ export class Cluster {
    */
   notify(request: ClusterRequest, echo?: { failed: () => void }): boolean {
     if (!this.#up) return false;
-    if (echo) this.#publish({ id: '', from: this.node, echo: true, request }, undefined, () => echo.failed());
+    if (echo) this.#publish({ id: '', from: this.node, echo: true, request }, undefined, () => (echo.failed(), true));
     // Should Redis go away on the way, the state listener says so, once.
     else this.#outbox.write(`${this.#options.prefix}bus`, JSON.stringify({ id: '', from: this.node, skipSender: true, request } satisfies BusMessage));
     return true;

@@ -27,18 +27,21 @@ export class OwnCopies {
     this.#unsettled.delete(mark);
   }
 
-  /** Its PUBLISH failed. True when this node is to apply it alone now: its copy is not back (and is dropped should it come). */
+  /** Its PUBLISH failed. True when its copy is not back: this node may apply it alone now (then say so, appliedAlone()). */
   failed(mark: string): boolean {
     const back = this.#unsettled.get(mark);
     this.#unsettled.delete(mark);
-    if (back) return false;
+    return !back;
+  }
+
+  /** Applied here alone after its PUBLISH failed: its copy is dropped should it still come. */
+  appliedAlone(mark: string): void {
     const now = performance.now();
     for (const [old, at] of this.#alone) {
       if (now - at < this.#deadlineMs) break;
       this.#alone.delete(old);
     }
     this.#alone.set(mark, now);
-    return true;
   }
 
   /** Its copy came back from the bus: whether to apply it (not when it was applied here alone). */

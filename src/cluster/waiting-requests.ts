@@ -43,12 +43,13 @@ export class WaitingRequests {
     return { results, done };
   }
 
-  /** Stops waiting on `id` now, with what it has. */
-  finish(id: string): void {
+  /** Stops waiting on `id` now, with what it has; false when it no longer waited (its deadline passed). */
+  finish(id: string): boolean {
     const waiting = this.#waiting.get(id);
-    if (!waiting) return;
+    if (!waiting) return false;
     this.#waiting.delete(id);
     waiting.resolve();
+    return true;
   }
 
   /** Stops waiting on every request now (the node stops). */

@@ -14,8 +14,14 @@ import type { RedisLink } from '../../src/cluster/redis.ts';
 import type { ClusterRequest } from '../../src/cluster/messages.ts';
 import { createLogger } from '../../src/ops/log.ts';
 
-/** When the publisher learns that its PUBLISH failed: not at all, before its copy reaches the subscribers, or after. */
-type Loss = false | 'before copy' | 'after copy';
+/**
+ * When the publisher learns that its PUBLISH failed: not at all, before its copy reaches the subscribers, or after;
+ * `past deadline`: only once the request's deadline is over (a Redis that hung, then failed over), its copy after that.
+ */
+type Loss = false | 'before copy' | 'after copy' | 'past deadline';
+
+/** Longer than the test nodes' deadline (deadlineMs below). */
+const PAST_DEADLINE_MS = 150;
 
 /** One Redis in memory: a PUBLISH reaches the subscribers a turn later; `loss` says whether and when the publisher is told it failed. */
 function memoryLink(node: string) {
@@ -32,13 +38,21 @@ function memoryLink(node: string) {
   };
   function carry<T>(message: string, reply: T): Promise<T> {
     const loss = control.loss;
-    const copied = new Promise<void>((resolve) =>
-      setImmediate(() => {
-        for (const subscriber of subscribers) subscriber('t:bus', message);
-        if (delivered?.pattern.test(message)) delivered.resolve();
-        resolve();
-      }),
-    );
+    const copy = () =>
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          for (const subscriber of subscribers) subscriber('t:bus', message);
+          if (delivered?.pattern.test(message)) delivered.resolve();
+          resolve();
+        }),
+      );
+    if (loss === 'past deadline') {
+      const told = new Promise<T>((_resolve, reject) => setTimeout(() => reject(new Error('Connection is closed.')), PAST_DEADLINE_MS));
+      void told.catch(copy);
+      control.replies.push(told);
+      return told;
+    }
+    const copied = copy();
     const lost = () => Promise.reject(new Error('Connection is closed.'));
     const told = loss === 'before copy' ? lost() : loss === 'after copy' ? copied.then(lost) : Promise.resolve(reply);
     control.replies.push(told);
@@ -65,7 +79,7 @@ const cast: ClusterRequest = { t: 'cast', host: 'h', selection: { kind: 'all' },
 async function joinedNode() {
   const { link, control } = memoryLink('a');
   const applied: Array<{ request: ClusterRequest; echo: boolean }> = [];
-  const cluster = new Cluster(link, { node: 'a', prefix: 't:', heartbeatMs: 60_000, ttlMs: 180_000, deadlineMs: 1000 }, createLogger(() => {}), (request, _own, echo = false) => {
+  const cluster = new Cluster(link, { node: 'a', prefix: 't:', heartbeatMs: 60_000, ttlMs: 180_000, deadlineMs: 100 }, createLogger(() => {}), (request, _own, echo = false) => {
     applied.push({ request, echo });
     return 1;
   });
@@ -132,3 +146,19 @@ for (const loss of ['before copy', 'after copy'] as const) {
     });
   });
 }
+
+describe('a bridge request whose PUBLISH failure is told only after its deadline, its copy after that', () => {
+  it('is applied on this node once: Redis carried it out, so on its copy', async () => {
+    const { cluster, control, applied } = await joinedNode();
+    try {
+      control.loss = 'past deadline';
+      const back = control.delivery(/"t":"cast"/);
+      const gathered = await cluster.request(cast);
+      assert.deepEqual(gathered.missing, ['a'], 'no answer within the deadline');
+      await bothIn(control, back);
+      assert.equal(applied.length, 1, 'applied once, on its copy (the other nodes applied theirs)');
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
