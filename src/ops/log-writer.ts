@@ -16,7 +16,7 @@ export interface LineSink {
 /** Bytes of log lines that may wait for a slow reader before lines are dropped. */
 export const LOG_BACKLOG_LIMIT = 1024 * 1024;
 
-/** Writes one line; `drained()` resolves once every line taken so far was handed to the OS (before the process exits). */
+/** Writes one line; `drained()` resolves once no line waits for the reader, lines taken meanwhile included (before the process exits). */
 export interface LineWriter {
   (line: string): void;
   drained(): Promise<void>;
