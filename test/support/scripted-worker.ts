@@ -1,12 +1,20 @@
 /**
  * A resident worker's process whose stdout the test writes, line by line
- * (`say`): its kill ends its output and its process, as a SIGKILL would.
+ * (`say`): its kill ends its output and its process, as a SIGKILL would,
+ * at once or `killDelayMs` later (a real exit is seen a turn or more after
+ * the kill). `onWrite` sees what the pool writes to its stdin, and may
+ * answer or end the process (`end`, as a crash would).
  */
 import type { Child } from '../../src/runtime/types.ts';
 
 const encoder = new TextEncoder();
 
-export function scriptedChild(options: { pid?: number; killedWith?: number | null } = {}): { child: Child; say: (line: string) => void } {
+type Say = (line: string) => void;
+type End = (code: number | null) => void;
+
+export function scriptedChild(
+  options: { pid?: number; killedWith?: number | null; killDelayMs?: number; onWrite?: (text: string, say: Say, end: End) => void } = {},
+): { child: Child; say: Say } {
   const lines: string[] = [];
   let wake: (() => void) | undefined;
   let exit!: (code: number | null) => void;
@@ -27,6 +35,12 @@ export function scriptedChild(options: { pid?: number; killedWith?: number | nul
     lines.push(line);
     wake?.();
   };
-  const child: Child = { pid: options.pid, stdin: { write() {}, end() {} }, stdout: stdout(), stderr: stderr(), exited, kill: () => (say(''), exit(options.killedWith ?? null)) };
+  const end = (code: number | null) => {
+    say('');
+    exit(code);
+  };
+  const kill = () => (options.killDelayMs === undefined ? end(options.killedWith ?? null) : void setTimeout(end, options.killDelayMs, options.killedWith ?? null));
+  const stdin = { write: (text: string) => options.onWrite?.(text, say, end), end() {} };
+  const child: Child = { pid: options.pid, stdin, stdout: stdout(), stderr: stderr(), exited, kill };
   return { child, say };
 }

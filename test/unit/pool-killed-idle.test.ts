@@ -10,49 +10,19 @@ import { Capacity } from '../../src/hooks/pool/capacity.ts';
 import { Pool } from '../../src/hooks/pool/pool.ts';
 import { Worker } from '../../src/hooks/pool/worker.ts';
 import type { Child } from '../../src/runtime/types.ts';
-
-const encoder = new TextEncoder();
+import { scriptedChild } from '../support/scripted-worker.ts';
 
 /** A worker that answers each job and then prints a line that is not a frame; a kill ends it a little later, as a real SIGKILL does. */
 function noisyChild(): Child {
-  const lines: string[] = [];
-  let wake: (() => void) | undefined;
-  let exit!: (code: number | null) => void;
-  const exited = new Promise<number | null>((resolve) => (exit = resolve));
-  const say = (line: string) => {
-    lines.push(line);
-    wake?.();
-  };
-  async function* stdout() {
-    for (;;) {
-      while (lines.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      const line = lines.shift()!;
-      if (line === '') return;
-      yield encoder.encode(line);
-    }
-  }
-  async function* stderr() {
-    await exited;
-  }
-  setTimeout(() => say('{"t":"ready"}\n'), 1);
-  return {
-    pid: undefined,
-    stdin: {
-      write(text: string) {
-        const { id } = JSON.parse(text) as { id: string };
-        setTimeout(() => say(`{"id":"${id}","t":"done","result":1}\nnot a frame\n`), 1);
-      },
-      end() {},
+  const { child, say } = scriptedChild({
+    killDelayMs: 20,
+    onWrite(text, say) {
+      const { id } = JSON.parse(text) as { id: string };
+      setTimeout(() => say(`{"id":"${id}","t":"done","result":1}\nnot a frame\n`), 1);
     },
-    stdout: stdout(),
-    stderr: stderr(),
-    exited,
-    kill: () =>
-      setTimeout(() => {
-        say('');
-        exit(null);
-      }, 20),
-  };
+  });
+  setTimeout(() => say('{"t":"ready"}\n'), 1);
+  return child;
 }
 
 describe('a pool whose idle worker was killed and has not exited yet', () => {
