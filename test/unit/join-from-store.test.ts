@@ -89,3 +89,66 @@ describe('a subscribe resuming from the shared store', () => {
     assert.deepEqual(frames, ['joined room:1 2', 'pub room:1 1', 'pub room:1 2', `ready`]);
   });
 });
+
+describe('two joins of one socket waiting for the same channel\'s read', () => {
+  let core: Core | undefined;
+  afterEach(async () => {
+    await core?.stop();
+    core = undefined;
+  });
+
+  it('do not end the wait of another socket that resumes the channel: it still gets what was cast meanwhile', async () => {
+    const broker = new SlowStoreBroker();
+    core = startCore({ paths: { '/ws/rooms/{room}': { channels: ['room:{room}'] } }, hosts: { 'a.test': HOST } }, { 'a.test': { subscribe: () => true } }, broker);
+    const gateway = core.gateway;
+    const admitted = gateway.admit('a.test', 'eve');
+    assert.ok('ticket' in admitted);
+    const authorized = await gateway.authorize('a.test', 'eve', gateway.upgradePath('/ws/rooms/1'), { protocol: AWARE, recover: new Map([['room:1', since]]) });
+    admitted.ticket.release();
+    assert.ok(!('status' in authorized));
+    const eve = new FakeSocket();
+    eve.client = new Client(authorized);
+    // The path's join waits for its read; her own subscribe of the same channel waits for a second one.
+    gateway.open(eve.client, eve);
+    core.send(eve, JSON.stringify({ wsgate: 'subscribe', channel: 'room:1', since }));
+    await core.settle();
+    assert.equal(broker.reads.length, 2);
+    const [pathRead, subscribeRead] = broker.reads.splice(0);
+    pathRead!({ epoch: 'redis', offset: 0, entries: [] });
+    await core.settle();
+    const ann = await core.connect('a.test', 'ann', { aware: true });
+    ann.take();
+    core.send(ann, JSON.stringify({ wsgate: 'subscribe', channel: 'room:1', since }));
+    await core.settle();
+    assert.equal(broker.reads.length, 1, "ann's read");
+    subscribeRead!({ epoch: 'redis', offset: 0, entries: [] });
+    await core.settle();
+    gateway.cast('a.test', { kind: 'channel', channel: 'room:1' }, 'meanwhile', undefined);
+    broker.reads.splice(0)[0]!({ epoch: 'redis', offset: 0, entries: [] });
+    await core.settle();
+    const frames = ann.take() as Array<{ wsgate: string; data?: unknown; recovered?: boolean }>;
+    assert.deepEqual(frames.map((f) => [f.wsgate, f.data ?? f.recovered]), [['subscribed', true], ['pub', 'meanwhile']]);
+  });
+
+  it('each give what was cast while they waited', async () => {
+    const broker = new SlowStoreBroker();
+    core = startCore({ paths: { '/ws/rooms/{room}': { channels: ['room:{room}'] } }, hosts: { 'a.test': HOST } }, { 'a.test': { subscribe: () => true } }, broker);
+    const gateway = core.gateway;
+    const admitted = gateway.admit('a.test', 'ann');
+    assert.ok('ticket' in admitted);
+    const authorized = await gateway.authorize('a.test', 'ann', gateway.upgradePath('/ws/rooms/1'), { protocol: AWARE, recover: new Map([['room:1', since]]) });
+    admitted.ticket.release();
+    assert.ok(!('status' in authorized));
+    const s = new FakeSocket();
+    s.client = new Client(authorized);
+    gateway.open(s.client, s);
+    core.send(s, JSON.stringify({ wsgate: 'subscribe', channel: 'room:1', since }));
+    await core.settle();
+    assert.equal(broker.reads.length, 2);
+    gateway.cast('a.test', { kind: 'channel', channel: 'room:1' }, 'meanwhile', undefined);
+    for (const resolve of broker.reads.splice(0)) resolve({ epoch: 'redis', offset: 0, entries: [] });
+    await core.settle();
+    const pubs = (s.take() as Array<{ wsgate: string; data?: unknown }>).filter((f) => f.wsgate === 'pub').map((f) => f.data);
+    assert.deepEqual(pubs, ['meanwhile'], 'the join that let it in gives what was cast while it waited');
+  });
+});

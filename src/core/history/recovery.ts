@@ -36,8 +36,13 @@ export class Recovery {
   readonly #budget: MemoryBudget;
   readonly #history: HistoryStore;
   readonly #replay: ReplayWindow;
-  /** Clients joining a channel while what they missed is read from the shared store, by stream key: its publications meanwhile. */
-  readonly #recovering = new Map<string, Map<Client, HeldWhileRecovering>>();
+  /**
+   * Joins waiting for what they missed to be read from the shared store, by
+   * stream key: each holds the publications meanwhile. One per join, not per
+   * client: a socket may wait twice on one channel (its path and its own
+   * subscribe), and neither wait may end or take the other's.
+   */
+  readonly #recovering = new Map<string, Set<HeldWhileRecovering>>();
   #sweeps = 0;
 
   constructor(hub: Hub, routes: Routes, broker: Broker, events: CoreEvents) {
@@ -173,10 +178,10 @@ export class Recovery {
   async joinFromStore(client: Client, channel: string, key: string, limits: HistoryLimits, how: 'joined' | 'subscribed', asked: Position, enter: () => boolean): Promise<void> {
     const holding: HeldWhileRecovering = { entries: [], limit: Math.min(limits.size, RECOVERING_HELD), lost: false };
     let waiting = this.#recovering.get(key);
-    if (!waiting) this.#recovering.set(key, (waiting = new Map()));
-    waiting.set(client, holding);
+    if (!waiting) this.#recovering.set(key, (waiting = new Set()));
+    waiting.add(holding);
     const stored = await this.#broker.readStream({ host: client.host, key, selection: { kind: 'channel', channel } }, asked.offset);
-    waiting.delete(client);
+    waiting.delete(holding);
     if (waiting.size === 0) this.#recovering.delete(key);
     if (!client.open || !enter()) return;
     const held = holding.entries;
