@@ -681,6 +681,28 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
     assert.deepEqual(asPusherSees(await endpoint.next()).events, [removed, added]);
   });
 
+  it('keeps a member who churns while their member_added is out present: a pair undone behind a held event does not let the next event overtake it', async () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app, { concurrency: 1 });
+    hooks.emit(app, added);
+    await clock.fire();
+    const first = await endpoint.next();
+    // While the added is out, the user leaves and comes back: both wait, held, behind the removed.
+    hooks.emit(app, removed);
+    hooks.emit(app, added);
+    first.response.writeHead(200).end();
+    await log.waitFor(/result=sent/);
+    endpoint.answer = () => 200;
+    // And once more, now that nothing is out: the new pair undoes the held added, then the first held removed.
+    hooks.emit(app, removed);
+    hooks.emit(app, added);
+    hooks.emit(app, { name: 'cache_miss', channel: 'cache-marker' });
+    hooks.flush();
+    const events = asPusherSees(await endpoint.next()).events as Array<{ name: string }>;
+    const last = events.filter((event) => event.name.startsWith('member_')).at(-1);
+    assert.notEqual(last?.name, 'member_removed', `the user is in the channel, yet the endpoint was told ${JSON.stringify(events)}`);
+  });
+
   it('stop() sends held events at once', async () => {
     endpoint.answer = () => 200;
     const app = pusherApp([{ url: endpoint.url('/') }]);

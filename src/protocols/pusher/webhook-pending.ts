@@ -27,6 +27,9 @@ interface Entry {
   due: number;
   prev: Entry | undefined;
   next: Entry | undefined;
+  /** The waiting events of its key just before and after it: when the newest is undone, the one before becomes the newest. */
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 export class PendingEvents {
@@ -60,7 +63,9 @@ export class PendingEvents {
 
   /** Queues an event as it is, due at `due` (for a list whose events wait for a time, oldest due first). */
   append(json: string, bytes: number, toggle?: Toggle, due = 0): void {
-    const entry: Entry = { json, bytes, toggle, due, prev: this.#tail, next: undefined };
+    const older = toggle && this.#latest.get(toggle.key);
+    const entry: Entry = { json, bytes, toggle, due, prev: this.#tail, next: undefined, older, newer: undefined };
+    if (older) older.newer = entry;
     if (this.#tail) this.#tail.next = entry;
     else this.#head = entry;
     this.#tail = entry;
@@ -118,6 +123,13 @@ export class PendingEvents {
     entry.prev = entry.next = undefined;
     this.#length--;
     this.#bytes -= entry.bytes;
-    if (entry.toggle && this.#latest.get(entry.toggle.key) === entry) this.#latest.delete(entry.toggle.key);
+    if (entry.older) entry.older.newer = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    // An older event of the key may still wait (a pair was sent rather than undone while the endpoint was unsure): forgotten, a later event would not be held behind it, and would overtake it.
+    if (entry.toggle && this.#latest.get(entry.toggle.key) === entry) {
+      if (entry.older) this.#latest.set(entry.toggle.key, entry.older);
+      else this.#latest.delete(entry.toggle.key);
+    }
+    entry.older = entry.newer = undefined;
   }
 }
