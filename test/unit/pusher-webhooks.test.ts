@@ -703,6 +703,32 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
     assert.notEqual(last?.name, 'member_removed', `the user is in the channel, yet the endpoint was told ${JSON.stringify(events)}`);
   });
 
+  it('does not undo a member who came back when the channel vacated and occupied again are sent: an app that clears members on vacated would lose them', async () => {
+    const app = pusherApp([{ url: endpoint.url('/') }]);
+    const hooks = webhooks(app);
+    hooks.emit(app, occupied);
+    await clock.fire();
+    const first = await endpoint.next();
+    // The member's added goes out in a batch of its own and is answered; the channel's occupied is still out.
+    hooks.emit(app, added);
+    await clock.fire();
+    (await endpoint.next()).response.writeHead(200).end();
+    await log.waitFor(/result=sent/);
+    // The last member reloads: the channel's pair is sent (its occupied is out), the member's could be undone.
+    hooks.emit(app, removed);
+    hooks.emit(app, vacated);
+    hooks.emit(app, occupied);
+    hooks.emit(app, added);
+    first.response.writeHead(200).end();
+    await log.waitFor(/result=sent/, 2);
+    endpoint.answer = () => 200;
+    hooks.flush();
+    const events = asPusherSees(await endpoint.next()).events as Array<{ name: string }>;
+    const vacatedAt = events.findIndex((event) => event.name === 'channel_vacated');
+    assert.ok(vacatedAt >= 0, 'the channel pair is sent');
+    assert.ok(events.slice(vacatedAt).some((event) => event.name === 'member_added'), `the user is in the channel, yet after its vacated the endpoint was told ${JSON.stringify(events.slice(vacatedAt))}`);
+  });
+
   it('stop() sends held events at once', async () => {
     endpoint.answer = () => 200;
     const app = pusherApp([{ url: endpoint.url('/') }]);

@@ -61,7 +61,7 @@ export function toggleOf(event: WebhookEvent): Toggle | undefined {
       return { key: JSON.stringify([event.channel]), on: event.name === 'channel_occupied' };
     case 'member_added':
     case 'member_removed':
-      return { key: JSON.stringify([event.channel, event.user_id]), on: event.name === 'member_added' };
+      return { key: JSON.stringify([event.channel, event.user_id]), on: event.name === 'member_added', channel: JSON.stringify([event.channel]) };
     default:
       return undefined;
   }

@@ -18,6 +18,8 @@
 export interface Toggle {
   key: string;
   on: boolean;
+  /** A member's: the key of its channel's occupancy. */
+  channel?: string;
 }
 
 interface Entry {
@@ -39,6 +41,8 @@ export class PendingEvents {
   #bytes = 0;
   /** The newest waiting event of each key: the only one a new event of that key can undo. */
   readonly #latest = new Map<string, Entry>();
+  /** Waiting events per key that turn it off (a channel vacated). */
+  readonly #offs = new Map<string, number>();
 
   get length(): number {
     return this.#length;
@@ -51,6 +55,11 @@ export class PendingEvents {
   /** Whether an event of `key` waits here. */
   has(key: string): boolean {
     return this.#latest.has(key);
+  }
+
+  /** Whether an event that turns `key` off (a channel vacated) waits here. */
+  hasOff(key: string): boolean {
+    return this.#offs.has(key);
   }
 
   /** Takes out the newest waiting event of the toggle's key if it went the other way; false when there is none. */
@@ -72,6 +81,7 @@ export class PendingEvents {
     this.#length++;
     this.#bytes += bytes;
     if (toggle) this.#latest.set(toggle.key, entry);
+    if (toggle && !toggle.on) this.#offs.set(toggle.key, (this.#offs.get(toggle.key) ?? 0) + 1);
   }
 
   /** When the oldest is due, as appended; undefined when none waits. */
@@ -112,6 +122,7 @@ export class PendingEvents {
     this.#head = this.#tail = undefined;
     this.#length = this.#bytes = 0;
     this.#latest.clear();
+    this.#offs.clear();
     return count;
   }
 
@@ -131,5 +142,10 @@ export class PendingEvents {
       else this.#latest.delete(entry.toggle.key);
     }
     entry.older = entry.newer = undefined;
+    if (entry.toggle && !entry.toggle.on) {
+      const offs = this.#offs.get(entry.toggle.key)! - 1;
+      if (offs > 0) this.#offs.set(entry.toggle.key, offs);
+      else this.#offs.delete(entry.toggle.key);
+    }
   }
 }

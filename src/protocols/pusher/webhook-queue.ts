@@ -108,7 +108,7 @@ export class WebhookQueue {
    * removed waits that long for the user to come back (a page reload).
    */
   push(json: string, bytes: number, toggle?: Toggle, hold = false): void {
-    if (toggle && !this.#unsure.has(toggle.key) && (this.#held.undo(toggle) || this.#pending.undo(toggle))) {
+    if (toggle && this.#undoable(toggle) && (this.#held.undo(toggle) || this.#pending.undo(toggle))) {
       this.#counters.cancelled += 2;
       this.#settle();
       return;
@@ -122,6 +122,16 @@ export class WebhookQueue {
       return;
     }
     this.#enqueue(json, bytes, toggle);
+  }
+
+  /**
+   * Whether the endpoint ends the same without the pair. Not when it may not know the state from before them, nor for a
+   * member back in a channel whose vacated is still to be sent (its occupied was not undone, see webhook-unsure.ts): an
+   * app that clears a channel's members when it is vacated would hear of the member's removal, not of its return.
+   */
+  #undoable(toggle: Toggle): boolean {
+    if (this.#unsure.has(toggle.key)) return false;
+    return !(toggle.on && toggle.channel !== undefined && (this.#held.hasOff(toggle.channel) || this.#pending.hasOff(toggle.channel)));
   }
 
   #enqueue(json: string, bytes: number, toggle: Toggle | undefined): void {
