@@ -187,6 +187,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   let scheduler = new Scheduler(config, dispatcher, log);
   let current = config;
 
+  let stopping: Promise<void> | undefined;
   const failed = (problems: string[]): ReloadResult => {
     log.error('reload failed', { problems: problems.join('; ') });
     return { ok: false, problems };
@@ -211,6 +212,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     } catch (error) {
       return failed([(error as Error).message]);
     }
+    // A stop begun while the reload read would find its new schedule and pools started behind it, running jobs while the
+    // close hooks are waited for.
+    if (stopping) return failed(['the gateway is stopping']);
     // The certificate is read again at every reload (renewed in place, as certbot does) and swapped before anything
     // else changes: a pair the listener will not take fails the whole reload, and the old certificate keeps serving.
     // Whether the port serves TLS is settled at start (config.tls); a reload can change the certificate, not that.
@@ -235,6 +239,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     dispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log, scheduler.running);
+    // The stop may have come during the awaits above, and stopped the scheduler this one replaces.
+    if (stopping) scheduler.stop();
     await scheduler.start(realpath);
     if (next.listen !== current.listen || next.port !== current.port) {
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });
@@ -324,7 +330,6 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // Checked every second whatever the timeout, so a reload that turns it on needs no new timer.
   const idleSweep = setInterval(() => gateway.sweep(), 1000);
 
-  let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       await listener.stop();

@@ -16,6 +16,8 @@ const NO_TASKS = /Class \\?"tasks\\?" not found/;
 
 export class Scheduler {
   readonly #timers: Array<ReturnType<typeof setInterval>> = [];
+  /** For good: a stop that comes while start() awaits a real path must not be outlived by the timers set after it. */
+  #stopped = false;
 
   /**
    * `running`: the targets (app and target) with a run still going. A reload's scheduler takes
@@ -69,6 +71,7 @@ export class Scheduler {
   }
 
   stop(): void {
+    this.#stopped = true;
     for (const timer of this.#timers.splice(0)) clearInterval(timer);
   }
 
@@ -76,6 +79,7 @@ export class Scheduler {
     // By what runs, not by the entry's place or runner: a reload that moves an entry, or flips a host to one-shot, must
     // still see its run from before; one target of one app never runs twice at once, whichever entry or tick starts it.
     const key = JSON.stringify([job.app, job.target]);
+    if (this.#stopped) return undefined;
     const timer = setInterval(async () => {
       if (this.running.has(key)) {
         this.log.warn('schedule skipped', { entry: name, app: job.app, target: job.target, reason: 'the previous run is still going' });
