@@ -242,6 +242,12 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     // The stop may have come during the awaits above, and stopped the scheduler this one replaces.
     if (stopping) scheduler.stop();
     await scheduler.start(realpath);
+    // Node's ws and Bun close a frame over the limit they were given before the gateway sees it: a lower limit is held by
+    // the gateway (incoming.ts), a higher one only where the runtime can take it.
+    if (listener.setMaxFrame) listener.setMaxFrame(next.limits.frame);
+    else if (runtime.name === 'bun' && next.limits.frame > config.limits.frame) {
+      log.warn('reload', { note: `limits.frame: a higher limit takes effect at the next restart on ${runtime.name}` });
+    }
     if (next.listen !== current.listen || next.port !== current.port) {
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });
     }

@@ -252,6 +252,7 @@ export function createNodeRuntime(): Runtime {
               server.closeIdleConnections?.();
             },
             // New handshakes use the new context; connections already made keep theirs. Throws, changing nothing, on a bad pair.
+            setMaxFrame: (bytes) => setMaxPayload(wss, bytes),
             ...(tls && { setTls: async (next) => (server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key }) }),
           });
         }) as Server;

@@ -62,6 +62,11 @@ export interface Listener {
    * midway need not guard against the next one.
    */
   setTls?(tls: TlsPem): Promise<void>;
+  /**
+   * Where the runtime itself closes frames over `SocketOptions.maxFrame`: a reload's limit for sockets that open
+   * from now on. Absent where the gateway alone checks the size (incoming.ts) or the runtime cannot change it.
+   */
+  setMaxFrame?(bytes: number): void;
 }
 
 export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';

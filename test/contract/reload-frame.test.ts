@@ -1,0 +1,36 @@
+/**
+ * A reload that raises limits.frame: ws on Node checks the frame size itself
+ * and must check new sockets against the new limit, or a frame the config
+ * allows is closed with 1009. Bun cannot change it while serving, and says so.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { connect } from '../support/client.ts';
+import { FIXTURES, TARGET, startServer, targetAvailable } from '../support/server.ts';
+
+const skip = targetAvailable();
+const MODULE = { module: join(FIXTURES, 'hooks.ts') };
+
+describe(`a reload that raises limits.frame on ${TARGET}`, { skip }, () => {
+  it('lets a frame under the new limit through', async () => {
+    const config = { limits: { frame: 1024 }, hosts: { 'm.test': MODULE } };
+    const server = await startServer({ config });
+    try {
+      writeFileSync(server.configFile!, JSON.stringify({ ...config, limits: { frame: 4096 } }));
+      assert.equal((await fetch(`${server.url}/reload`, { method: 'POST' })).status, 200);
+      if (TARGET === 'bun') {
+        // Bun takes its frame limit once, at Bun.serve: the log says the higher one waits for a restart.
+        await server.waitForLog(/reload note="limits\.frame: a higher limit takes effect at the next restart on bun"/);
+        return;
+      }
+      const c = await connect(server.port, { host: 'm.test', token: 't' });
+      c.send('y'.repeat(2000));
+      assert.equal(await c.next(), `module got ${'y'.repeat(2000)}`);
+      c.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+});
