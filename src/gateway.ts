@@ -15,7 +15,7 @@ import type { UpgradeRefusal } from './core/events.ts';
 import { HookCalls } from './core/hook-calls.ts';
 import { Hub } from './core/hub.ts';
 import type { HostStats } from './core/hub.ts';
-import { Lifecycle } from './core/lifecycle.ts';
+import { CLOSE_GOING_AWAY, Lifecycle } from './core/lifecycle.ts';
 import { ClientRequests } from './core/client-requests.ts';
 import { MemoryMembers } from './core/members.ts';
 import { REFUSED_CLOSE_MS } from './core/connections.ts';
@@ -140,6 +140,7 @@ export class Gateway implements Watched {
     this.hub.sendBuffer = config.limits.sendBuffer;
     this.#recovery.reconfigure();
     this.#lifecycle.rehome();
+    this.admissions.evict(CLOSE_GOING_AWAY, 'host no longer served', 'host_not_configured', (host) => this.#routes.match(host) !== undefined);
     this.pusher.configure(config.pusher?.apps ?? []);
   }
 
@@ -211,6 +212,7 @@ export class Gateway implements Watched {
   }
 
   shutdown(): Promise<void> {
+    this.admissions.evict(CLOSE_GOING_AWAY, 'server shutting down', 'shutdown');
     return this.#lifecycle.shutdown();
   }
 

@@ -11,6 +11,11 @@ export class Ticket {
   #token: string | undefined;
   #released = false;
   readonly #from: Admissions;
+  /**
+   * Set for a socket already open while it holds its place (the first-frame flow): a stop, or a reload that removes
+   * its host, closes it as it does the open sockets, rather than leaving it to its auth timeout or the exit.
+   */
+  evict?: (code: number, reason: string, kind: string) => void;
 
   constructor(from: Admissions, host: string) {
     this.#from = from;
@@ -45,6 +50,7 @@ export class Admissions {
   #size = 0;
   readonly #hosts = new Map<string, number>();
   readonly #tokens = new Map<string, number>();
+  readonly #held = new Set<Ticket>();
 
   /** Places held in all. */
   get size(): number {
@@ -61,10 +67,16 @@ export class Admissions {
 
   enter(host: string, token?: string): Ticket {
     const ticket = new Ticket(this, host);
+    this.#held.add(ticket);
     this.#size++;
     this.#hosts.set(host, this.countHost(host) + 1);
     if (token !== undefined) ticket.setToken(token);
     return ticket;
+  }
+
+  /** Closes the open sockets holding a place, of every host or of those `served` says are gone. */
+  evict(code: number, reason: string, kind: string, served: (host: string) => boolean = () => false): void {
+    for (const ticket of [...this.#held]) if (ticket.evict && !served(ticket.host)) ticket.evict(code, reason, kind);
   }
 
   /** @internal Ticket's side of the bookkeeping. */
@@ -77,6 +89,7 @@ export class Admissions {
 
   /** @internal */
   leave(ticket: Ticket): void {
+    this.#held.delete(ticket);
     this.#size--;
     const n = this.countHost(ticket.host) - 1;
     if (n > 0) this.#hosts.set(ticket.host, n);
