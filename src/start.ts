@@ -244,9 +244,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     await scheduler.start(realpath);
     // Node's ws and Bun close a frame over the limit they were given before the gateway sees it: a lower limit is held by
     // the gateway (incoming.ts), a higher one only where the runtime can take it.
-    if (listener.setMaxFrame) listener.setMaxFrame(next.limits.frame);
-    else if (runtime.name === 'bun' && next.limits.frame > config.limits.frame) {
-      log.warn('reload', { note: `limits.frame: a higher limit takes effect at the next restart on ${runtime.name}` });
+    if (listener.setMaxFrame?.(next.limits.frame) === false && next.limits.frame > config.limits.frame) {
+      log.warn('reload', { note: 'limits.frame: a higher limit takes effect at the next restart on this runtime' });
     }
     if (next.listen !== current.listen || next.port !== current.port) {
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });

@@ -227,6 +227,8 @@ export function createBunRuntime(): Runtime {
           void bun.stop(false);
           for (const old of servers.retired) void old.stop(false);
         },
+        // Bun.serve takes its maxPayloadLength once.
+        setMaxFrame: () => false,
         ...(tls && {
           async setTls(pem: TlsPem) {
             // The new server first (it throws on a bad pair, and then nothing has changed), then the old one stops accepting.

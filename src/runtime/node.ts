@@ -251,8 +251,8 @@ export function createNodeRuntime(): Runtime {
               server.close();
               server.closeIdleConnections?.();
             },
+            setMaxFrame: (bytes) => (setMaxPayload(wss, bytes), true),
             // New handshakes use the new context; connections already made keep theirs. Throws, changing nothing, on a bad pair.
-            setMaxFrame: (bytes) => setMaxPayload(wss, bytes),
             ...(tls && { setTls: async (next) => (server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key }) }),
           });
         }) as Server;

@@ -64,9 +64,10 @@ export interface Listener {
   setTls?(tls: TlsPem): Promise<void>;
   /**
    * Where the runtime itself closes frames over `SocketOptions.maxFrame`: a reload's limit for sockets that open
-   * from now on. Absent where the gateway alone checks the size (incoming.ts) or the runtime cannot change it.
+   * from now on. False where it cannot change while serving (it keeps the start's); absent where the gateway alone
+   * checks the size (incoming.ts).
    */
-  setMaxFrame?(bytes: number): void;
+  setMaxFrame?(bytes: number): boolean;
 }
 
 export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
