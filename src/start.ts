@@ -305,7 +305,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     redis.start(serverOptions.about.node);
     members!.start(serverOptions.about.node);
     redis.onNodeGone((node) => void members!.nodeGone(node));
-    redis.onJoined(() => members!.rejoined());
+    redis.onJoined(() => void members!.rejoined());
     log.always('cluster', { node: serverOptions.about.node, redis: redactRedisUrl(config.cluster!.redis) });
   }
   if (tls) log.info('tls', certFields(tls, config.tls!.cert));

@@ -113,8 +113,13 @@ export class RedisMembers implements MemberStore {
    * ttl, with its connection up all along, a survivor may have cleared what
    * its sockets still hold.
    */
-  rejoined(): void {
-    void this.#sync();
+  async rejoined(): Promise<void> {
+    const node = await this.#ready();
+    // A survivor's claim on clearing this name outlives the clearing: left, it would spare what this run holds should
+    // it die within the claim, and no later word of its going would clear it. In the set of nodes now, no survivor
+    // that hears of its last going late takes this run for dead (nodeGone).
+    if (node !== undefined) await this.#redis.del(nodeKeys(this.#prefix, node).cleanup).catch(() => {});
+    await this.#sync();
   }
 
   onOrphaned(listener: (change: OrphanedChange) => void): void {

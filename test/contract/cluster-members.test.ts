@@ -232,6 +232,30 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     assert.deepEqual(a.orphaned, [{ host: HOST, channel: 'presence-room', member: { user: 'z' } }]);
   });
 
+  it('clears a node that dies again soon after its last going was cleared (a crash loop)', async () => {
+    const p = freshPrefix();
+    const a = store('a', p);
+    const first = store('c', p);
+    await first.members.add(HOST, 'presence-room', 'c1', { user: 'z' });
+    first.connection.disconnect();
+    await a.members.nodeGone('c');
+    assert.deepEqual(a.orphaned, [{ host: HOST, channel: 'presence-room', member: { user: 'z' } }]);
+    // c starts again under its name, well within the cleanup's claim, and dies again.
+    const again = store('c', p);
+    // Its first beat finds it in the set of nodes: the cluster says it joined.
+    await again.members.rejoined();
+    assert.equal(await again.members.add(HOST, 'presence-room', 'c2', { user: 'y' }), true);
+    assert.equal(await again.members.occupancy(HOST, 'room', true, 1), true);
+    again.connection.disconnect();
+    await a.members.nodeGone('c');
+    assert.deepEqual(a.orphaned.slice(1), [
+      { host: HOST, channel: 'presence-room', member: { user: 'y' } },
+      { host: HOST, channel: 'room', vacated: true },
+    ]);
+    assert.deepEqual(await a.members.users(HOST, 'presence-room'), new Map());
+    assert.equal(await redisServer.client.exists(nodeKeys(p, 'c').held), 0, 'c\'s list is gone');
+  });
+
   it('learns of a dead node from the cluster\'s heartbeat', async () => {
     const p = freshPrefix();
     const quiet = createLogger(() => {}, 'error');
