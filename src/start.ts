@@ -163,7 +163,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const broker = redis || new MemoryBroker();
   // Module hooks cast through the gateway: its routes (and their runners) come once it exists.
   // Members by user and channel occupancy, decided once over the nodes; its own connection, which fails at once while Redis is away.
-  const members = config.cluster && cluster && new cluster.RedisMembers(cluster.connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes` }, log);
+  const members = config.cluster && cluster && new cluster.RedisMembers(cluster.connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes`, unseenMs: config.cluster.ttlMs + 2 * config.cluster.heartbeatMs }, log);
   const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, { members: members || undefined, checkUpgrades });
   const cast = moduleCast(gateway);
   gateway.reload(config, await buildRoutes(config, await importModules(config, generation, runtime.moduleSpecifier)));

@@ -42,6 +42,13 @@ export function channelKeys(prefix: string, host: string, channel: string): Chan
   return { users: `${base}users`, nodes: `${base}nodes`, user: (user) => `${base}user:${part(user)}` };
 }
 
+/**
+ * The names of the nodes that joined since they were last cleared: a node
+ * that died while no other was up to see it go is found there by the next
+ * to join.
+ */
+export const holdersKey = (prefix: string): string => `${prefix}members:holders`;
+
 export function nodeKeys(prefix: string, node: string): { held: string; cleanup: string } {
   const base = `${prefix}members:node:{${part(node)}}:`;
   return { held: `${base}held`, cleanup: `${base}cleanup` };

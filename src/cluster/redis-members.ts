@@ -20,7 +20,7 @@ import { Cluster } from 'ioredis';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
-import { channelHeld, channelKeys, defineScripts, memberHeld, nodeKeys, nodeRun, runSteps } from './member-scripts.ts';
+import { channelHeld, channelKeys, defineScripts, holdersKey, memberHeld, nodeKeys, nodeRun, runSteps } from './member-scripts.ts';
 import type { Call, RedisClient } from './member-scripts.ts';
 import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
@@ -33,6 +33,8 @@ export interface RedisMembersOptions {
   nodesKey: string;
   /** How long a survivor's claim on a dead node's cleanup holds off the others. */
   cleanupLockMs?: number;
+  /** How long a node not in the set of nodes has to beat again before a node that joins clears it (the cluster's ttl and two heartbeats). */
+  unseenMs?: number;
 }
 
 /** Waits a little longer after each failed attempt, up to two seconds (as the cluster's own link does). */
@@ -53,6 +55,9 @@ export class RedisMembers implements MemberStore {
   readonly #prefix: string;
   readonly #nodesKey: string;
   readonly #lockMs: number;
+  readonly #unseenMs: number;
+  /** End the waits before unseen nodes are cleared, at stop. */
+  readonly #unseenWaits = new Set<() => void>();
   readonly #log: Logger;
   #node: string | undefined;
   /** This start of the node: what it holds is told apart from what a run of the same name before it left. */
@@ -81,6 +86,7 @@ export class RedisMembers implements MemberStore {
     this.#prefix = options.prefix;
     this.#nodesKey = options.nodesKey;
     this.#lockMs = options.cleanupLockMs ?? 30_000;
+    this.#unseenMs = options.unseenMs ?? 7_000;
     this.#log = log;
     const started = new Promise<string>((resolve) => (this.#start = resolve));
     // Failures are told by the calls that meet them; without a listener ioredis would print each to stderr.
@@ -120,6 +126,34 @@ export class RedisMembers implements MemberStore {
     // that hears of its last going late takes this run for dead (nodeGone).
     if (node !== undefined) await this.#redis.del(nodeKeys(this.#prefix, node).cleanup).catch(() => {});
     await this.#sync();
+    if (node !== undefined) await this.#clearUnseen(node);
+  }
+
+  /**
+   * Clears the nodes that died with no other node up to see them go (all
+   * stopped at once, or the only one killed and started again under another
+   * name): only the nodes that saw one live are told it is gone, and the set
+   * of nodes forgets it, so nobody else would. Itself named first, so that
+   * whoever joins after it dies finds it.
+   */
+  async #clearUnseen(node: string): Promise<void> {
+    let names: string[];
+    try {
+      [, names] = await Promise.all([this.#redis.sadd(holdersKey(this.#prefix), node), this.#redis.smembers(holdersKey(this.#prefix))]);
+    } catch (error) {
+      return this.#failed('find unseen nodes', error);
+    }
+    const unseen: string[] = [];
+    for (const name of names) if (name !== node && (await this.#redis.zscore(this.#nodesKey, name).catch(() => '')) === null) unseen.push(name);
+    if (!unseen.length) return;
+    // A live node missing from the set (Redis lost it, or failed over past the ttl) beats again by then; nodeGone spares it.
+    this.#log.info('members of unseen nodes to clear', { node, unseen: unseen.join(','), inMs: this.#unseenMs });
+    await new Promise<void>((resolve) => {
+      const end = () => (clearTimeout(timer), this.#unseenWaits.delete(end), resolve());
+      const timer = setTimeout(end, this.#unseenMs);
+      this.#unseenWaits.add(end);
+    });
+    for (const name of unseen) await this.nodeGone(name);
   }
 
   onOrphaned(listener: (change: OrphanedChange) => void): void {
@@ -212,7 +246,8 @@ export class RedisMembers implements MemberStore {
       if (claimed !== 'OK') return;
       const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
       const changes = await removeListed(this.#redis, this.#prefix, node, listed);
-      this.#log.info('members of gone node removed', { node, changes: changes.length });
+      await this.#redis.srem(holdersKey(this.#prefix), node);
+      if (listed.length) this.#log.info('members of gone node removed', { node, changes: changes.length });
       this.#tell(changes);
     } catch (error) {
       this.#failed('clear gone node', error);
@@ -224,10 +259,12 @@ export class RedisMembers implements MemberStore {
     const node = this.#node;
     // Calls from now on answer at once: none can add behind the clearing.
     this.#stopped = true;
+    for (const end of [...this.#unseenWaits]) end();
     if (node !== undefined && this.#redis.status === 'ready') {
       try {
         const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
         this.#tell(await removeListed(this.#redis, this.#prefix, node, listed));
+        await this.#redis.srem(holdersKey(this.#prefix), node);
       } catch (error) {
         this.#failed('stop', error);
       }

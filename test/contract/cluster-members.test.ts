@@ -32,10 +32,10 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
   let prefixes = 0;
 
   /** A node's store on a prefix of the test's own, with its log lines and what it was told of gone nodes. */
-  function store(node: string, prefix: string, url = `redis://127.0.0.1:${redisServer.port}`) {
+  function store(node: string, prefix: string, url = `redis://127.0.0.1:${redisServer.port}`, unseenMs = 0) {
     const lines: string[] = [];
     const connection = connectMembers(url);
-    const members = new RedisMembers(connection, { prefix, nodesKey: `${prefix}nodes` }, createLogger((line) => lines.push(line), 'debug'));
+    const members = new RedisMembers(connection, { prefix, nodesKey: `${prefix}nodes`, unseenMs }, createLogger((line) => lines.push(line), 'debug'));
     const orphaned: OrphanedChange[] = [];
     members.onOrphaned((change) => orphaned.push(change));
     members.start(node);
@@ -254,6 +254,41 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
     ]);
     assert.deepEqual(await a.members.users(HOST, 'presence-room'), new Map());
     assert.equal(await redisServer.client.exists(nodeKeys(p, 'c').held), 0, 'c\'s list is gone');
+  });
+
+  it('clears a node that died while no other was up to see it go, once another joins', async () => {
+    const p = freshPrefix();
+    const c = store('c', p);
+    await c.members.rejoined();
+    await c.members.add(HOST, 'presence-room', 'c1', { user: 'z', info: 1 });
+    await c.members.occupancy(HOST, 'room', true, 1);
+    // c, alone, is killed; its beats have run out of the set of nodes by the time another starts under a name of its own.
+    c.connection.disconnect();
+    const a = store('a', p);
+    const b = store('b', p);
+    await Promise.all([a.members.rejoined(), b.members.rejoined()]);
+    assert.deepEqual([...a.orphaned, ...b.orphaned], [
+      { host: HOST, channel: 'presence-room', member: { user: 'z', info: 1 } },
+      { host: HOST, channel: 'room', vacated: true },
+    ]);
+    assert.deepEqual(await a.members.users(HOST, 'presence-room'), new Map());
+    assert.equal(await a.members.occupancy(HOST, 'room', true, 1), true, 'the channel is vacant again');
+    assert.equal(await redisServer.client.exists(nodeKeys(p, 'c').held), 0, 'c\'s list is gone');
+  });
+
+  it('spares a node missing from the set of nodes that beats again within the ttl (Redis lost the set)', async () => {
+    const p = freshPrefix();
+    const a = store('a', p);
+    await a.members.rejoined();
+    await a.members.add(HOST, 'presence-room', 'a1', { user: 'y' });
+    const d = store('d', p, undefined, 1500);
+    const joined = d.members.rejoined();
+    await waitFor('d to find a unseen', () => d.lines.some((line) => /members of unseen nodes to clear .*unseen=a/.test(line)));
+    // a beats again within the wait.
+    await redisServer.client.zadd(`${p}nodes`, String(Date.now() + 60_000), 'a');
+    await joined;
+    assert.deepEqual(d.orphaned, []);
+    assert.deepEqual(await a.members.users(HOST, 'presence-room'), new Map([['y', undefined]]));
   });
 
   it('learns of a dead node from the cluster\'s heartbeat', async () => {
