@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { PusherApp } from '../config/config.ts';
 import { randomHexId } from '../core/ids.ts';
 import { signChannel } from '../protocols/pusher/signatures.ts';
@@ -17,6 +18,12 @@ import { signChannel } from '../protocols/pusher/signatures.ts';
 /** Where the page gets pusher-js when this gateway cannot serve it (a binary with no node_modules beside it). */
 const PUSHER_CDN = 'https://js.pusher.com/8.4.0/pusher.min.js';
 const CHANNEL = 'presence-demo';
+/**
+ * A socket id, the channel and a name fit in far less. The same-origin check
+ * stops browsers only: any other client names its own Host as Origin, and the
+ * form would otherwise be read whole into memory, however large.
+ */
+const AUTH_BODY_BYTES = 4096;
 
 /** Set by build.ts in the compiled binary: pusher-js's browser build, as text. */
 declare const WSGATE_PUSHER_JS: string | undefined;
@@ -144,7 +151,8 @@ export function mountPusherDemo(app: Hono, demoApp: () => PusherApp | undefined)
     return demo ? c.html(page(demo.key)) : c.text('the Pusher demo app is not configured', 404);
   });
   app.get('/pusher/pusher.js', (c) => (script === undefined ? c.text('pusher-js is not installed here', 404) : c.body(script, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' })));
-  app.post('/pusher/auth', async (c) => {
+  const capped = bodyLimit({ maxSize: AUTH_BODY_BYTES, onError: (c) => c.text(`the form is larger than ${AUTH_BODY_BYTES} bytes`, 413) });
+  app.post('/pusher/auth', capped, async (c) => {
     const demo = demoApp();
     if (!demo) return c.text('the Pusher demo app is not configured', 404);
     if (!sameOrigin(c)) return c.text('the demo signs for its own pages only', 403);
