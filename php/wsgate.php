@@ -64,6 +64,8 @@ if (!function_exists('wsgate_bridge')) {
             'content' => $content,
             'timeout' => $timeout,
             'ignore_errors' => true,
+            // A redirect would carry the bridge's secret (the Authorization header) to wherever it points.
+            'follow_location' => 0,
         ]]);
         $error = null;
         set_error_handler(function ($no, $message) use (&$error) { $error = $message; return true; });

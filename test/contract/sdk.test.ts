@@ -3,7 +3,9 @@
  * one-shot and resident mode, and wsCast() from plain PHP (no curl).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, upgradeStatus } from '../support/client.ts';
@@ -18,6 +20,17 @@ const SDK = join(ROOT, 'php', 'wsgate.php');
 function php(code: string, env: Record<string, string> = {}) {
   const run = spawnSync('php', ['-d', 'display_errors=stderr', '-r', `require ${JSON.stringify(SDK)}; ${code}`], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** As php(), without blocking this process: for a test whose own servers must answer PHP. */
+async function phpAsync(code: string, env: Record<string, string> = {}) {
+  const child = spawn('php', ['-d', 'display_errors=stderr', '-r', `require ${JSON.stringify(SDK)}; ${code}`], { env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code: exit, stdout, stderr };
 }
 
 /** A socket of token "caster" asks the hook (ws.php) to wsCast() to its token: the other socket of it gets the cast. */
@@ -202,6 +215,29 @@ describe(`wsCast() from plain PHP on ${TARGET}`, { skip }, () => {
     assert.equal(run.stdout, '1');
     assert.equal(await c.next(), '{"n":1,"list":[]}');
     c.ws.terminate();
+  });
+
+  it('follows no redirect, so the secret goes nowhere but WSGATE_URL', async () => {
+    // What a proxy in front of the bridge that redirects (to https, or elsewhere) would do; the target records what it got.
+    const heard: Array<string | undefined> = [];
+    const target = createServer((req, res) => {
+      heard.push(req.headers.authorization);
+      res.end('{"status":"ok","sent":1}');
+    });
+    const redirecting = createServer((_req, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}/message` });
+      res.end();
+    });
+    await Promise.all([target, redirecting].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+    try {
+      const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+      const run = await phpAsync(`wsCast('x', 'all', '', 'cast.test');`, { WSGATE_URL: url, WSGATE_SECRET: 's3cret' });
+      assert.match(run.stderr, /wsCast: wsgate answered 307/);
+      assert.deepEqual(heard, [], 'the redirect was followed');
+    } finally {
+      target.close();
+      redirecting.close();
+    }
   });
 
   it('takes the host from WSGATE_HOST', () => {
