@@ -48,8 +48,12 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
   };
   /** Channels we asked to leave and wsgate has not yet said we left: a subscription made meanwhile asks again once it has. */
   const leaving = new Set<string>();
-  /** Verdicts on streams joined at the upgrade: told on "ready", once the missed publications are in. */
-  const verdicts: RecoveredEvent[] = [];
+  /**
+   * Verdicts on streams joined at the upgrade: told on "ready", once the missed publications are in.
+   * A false one outlives a connection lost before "ready": the publications after its gap were handed over,
+   * so the next connection resumes after them and would call the stream recovered.
+   */
+  const verdicts = new Map<string, boolean>();
 
   function request(channel: string): void {
     requested.add(channel);
@@ -111,7 +115,7 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
       if (recovered === undefined) return;
       // A join after "ready" (a bridge subscribe) is told at once.
       if (link.connected) tell(channel, 'recovered', { channel, recovered } satisfies RecoveredEvent);
-      else verdicts.push({ channel, recovered });
+      else verdicts.set(channel, recovered && verdicts.get(channel) !== false);
     },
     subscribed(channel, position, recovered) {
       answered(channel);
@@ -136,14 +140,16 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
       for (const channel of subs.keys()) if (wantsRequest(channel)) request(channel);
     },
     tellVerdicts() {
-      for (const verdict of verdicts.splice(0)) tell(verdict.channel, 'recovered', verdict);
+      const told = [...verdicts];
+      verdicts.clear();
+      for (const [channel, recovered] of told) tell(channel, 'recovered', { channel, recovered } satisfies RecoveredEvent);
     },
     reset() {
       joined.clear();
       requested.clear();
       unanswered.clear();
       leaving.clear();
-      verdicts.length = 0;
+      for (const [channel, recovered] of verdicts) if (recovered) verdicts.delete(channel);
     },
   };
 }

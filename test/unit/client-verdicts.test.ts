@@ -1,0 +1,43 @@
+// wsgate.js tells the app `recovered: false` whenever it handed over a stream
+// with a gap in it, however the connection that found the gap ended.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fakeClient } from '../support/fake-websocket.ts';
+
+const pub = (channel: string, data: unknown, epoch: string, offset: number) => ({ wsgate: 'pub', channel, epoch, offset, data });
+
+describe('wsgate.js: a verdict found by a connection lost before ready', () => {
+  it('is still told: the publications it let through had a gap before them', (t) => {
+    const { client, last, up, reconnect, messages } = fakeClient(t);
+    const verdicts: Array<[string, boolean]> = [];
+    client.on('recovered', ({ channel, recovered }) => verdicts.push([channel, recovered]));
+    up({ wsgate: 'joined', channel: 'room:1', epoch: 'E', offset: 7 });
+    last().receive(pub('room:1', 'e8', 'E', 8));
+    // wsgate restarted (epoch F): the join says so, what F holds follows, then the connection drops before "ready".
+    reconnect();
+    last().open();
+    last().receive({ wsgate: 'joined', channel: 'room:1', epoch: 'F', offset: 2, recovered: false }, pub('room:1', 'f1', 'F', 1), pub('room:1', 'f2', 'F', 2));
+    last().drop();
+    t.mock.timers.tick(100_000);
+    // The next connection resumes from F 2, which wsgate still holds in full.
+    last().open();
+    last().receive({ wsgate: 'joined', channel: 'room:1', epoch: 'F', offset: 2, recovered: true }, { wsgate: 'ready', socket: 's3' });
+    assert.deepEqual(messages.map(([data]) => data), ['e8', 'f1', 'f2']);
+    assert.deepEqual(verdicts, [['room:1', false]], 'what E published after 8 is lost, and the app must hear it once');
+  });
+
+  it('a verdict of true from a lost connection is not told when the next one gives its own', (t) => {
+    const { client, last, up, reconnect } = fakeClient(t);
+    const verdicts: Array<[string, boolean]> = [];
+    client.on('recovered', ({ channel, recovered }) => verdicts.push([channel, recovered]));
+    up({ wsgate: 'joined', channel: 'room:1', epoch: 'E', offset: 7 });
+    reconnect();
+    last().open();
+    last().receive({ wsgate: 'joined', channel: 'room:1', epoch: 'E', offset: 7, recovered: true });
+    last().drop();
+    t.mock.timers.tick(100_000);
+    last().open();
+    last().receive({ wsgate: 'joined', channel: 'room:1', epoch: 'E', offset: 7, recovered: true }, { wsgate: 'ready', socket: 's3' });
+    assert.deepEqual(verdicts, [['room:1', true]]);
+  });
+});
