@@ -24,7 +24,7 @@ export interface ClientOptions {
   jitter?: number;
   /** Frames held while not connected (default 100); send() refuses more. */
   queue?: number;
-  /** Reconnect after a lost connection (default true). */
+  /** Reconnect after a lost connection (default true); with false a lost connection ends the client, as close() does. */
   reconnect?: boolean;
   /** The WebSocket class to use (default the global one), e.g. a fake in tests. */
   WebSocket?: typeof WebSocket;

@@ -113,8 +113,11 @@ export function connect(url = '/websocket', options: ClientOptions = {}): Wsgate
     presence.rejectAll('wsgate: disconnected');
     if (wasOpen) events.emit('disconnected', { code, reason } satisfies DisconnectedEvent);
     // After the event: its handler may have called close().
-    if (!closed && reconnect) schedule.next();
-    else schedule.cancel();
+    if (!closed && reconnect) return schedule.next();
+    schedule.cancel();
+    // No connection follows: what is held or asked from now on would wait for ever.
+    closed = true;
+    queue.length = 0;
   }
 
   function ready(socket: string | undefined): void {
