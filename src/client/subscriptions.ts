@@ -111,11 +111,13 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
     tell,
     joined(channel, position, recovered) {
       joined.add(channel);
+      // A stream we stood somewhere in, joined without a verdict: `recover` had no room for it, so what it missed is lost.
+      const verdict = recovered ?? (positions.all.has(channel) ? false : undefined);
       positions.settle(channel, position, recovered);
-      if (recovered === undefined) return;
+      if (verdict === undefined) return;
       // A join after "ready" (a bridge subscribe) is told at once.
-      if (link.connected) tell(channel, 'recovered', { channel, recovered } satisfies RecoveredEvent);
-      else verdicts.set(channel, recovered && verdicts.get(channel) !== false);
+      if (link.connected) tell(channel, 'recovered', { channel, recovered: verdict } satisfies RecoveredEvent);
+      else verdicts.set(channel, verdict && verdicts.get(channel) !== false);
     },
     subscribed(channel, position, recovered) {
       answered(channel);

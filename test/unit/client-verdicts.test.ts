@@ -41,3 +41,36 @@ describe('wsgate.js: a verdict found by a connection lost before ready', () => {
     assert.deepEqual(verdicts, [['room:1', true]]);
   });
 });
+
+describe('wsgate.js: a stream left out of recover', () => {
+  it('is told recovered: false when the upgrade joins it: what it missed was never asked for', (t) => {
+    const { client, last, up, reconnect } = fakeClient(t);
+    const verdicts: Array<[string, boolean]> = [];
+    client.on('recovered', ({ channel, recovered }) => verdicts.push([channel, recovered]));
+    // 101 channels the app joins it to: one more than recover may name.
+    const channels = Array.from({ length: 101 }, (_, i) => `room:${i}`);
+    up(...channels.map((channel) => ({ wsgate: 'joined', channel, epoch: 'E', offset: 0 })));
+    // room:0 moved least recently: it is the one left out.
+    for (const channel of channels.slice(1)) last().receive(pub(channel, 1, 'E', 1));
+    reconnect();
+    const recover = JSON.parse(new URL(last().url).searchParams.get('recover')!) as Record<string, unknown>;
+    assert.equal('room:0' in recover, false);
+    last().open();
+    last().receive(
+      { wsgate: 'joined', channel: 'room:0', epoch: 'E', offset: 5 },
+      ...channels.slice(1).map((channel) => ({ wsgate: 'joined', channel, epoch: 'E', offset: 1, recovered: true })),
+      { wsgate: 'ready', socket: 's2' },
+    );
+    assert.deepEqual(verdicts.filter(([, recovered]) => !recovered), [['room:0', false]]);
+    assert.equal(verdicts.length, 101);
+  });
+
+  it('a channel joined for the first time has no verdict', (t) => {
+    const { client, last, up } = fakeClient(t);
+    const verdicts: unknown[] = [];
+    client.on('recovered', (event) => verdicts.push(event));
+    up({ wsgate: 'joined', channel: 'room:1', epoch: 'E', offset: 3 });
+    last().receive({ wsgate: 'joined', channel: 'room:2', epoch: 'E', offset: 3 });
+    assert.deepEqual(verdicts, []);
+  });
+});
