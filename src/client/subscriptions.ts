@@ -147,6 +147,8 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
       for (const [channel, recovered] of told) tell(channel, 'recovered', { channel, recovered } satisfies RecoveredEvent);
     },
     reset() {
+      // Left for good, though wsgate's "left" never came: as after it, or after an unsubscribe offline.
+      for (const channel of leaving) if (!asks(channel)) positions.forget(channel);
       joined.clear();
       requested.clear();
       unanswered.clear();

@@ -60,3 +60,21 @@ describe('wsgate.js: a subscription ended while offline', () => {
     assert.deepEqual(Object.keys(recover), ['room:2']);
   });
 });
+
+describe('wsgate.js: a subscription ended while its unsubscribe is on its way when the connection drops', () => {
+  it('leaves no position behind either: the next upgrade does not recover it, a later subscribe does not resume from it', (t) => {
+    const { client, sockets, last, up } = fakeClient(t, { jitter: 0 });
+    up();
+    const room = client.subscribe('room:1');
+    last().receive({ wsgate: 'subscribed', channel: 'room:1', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'pub', channel: 'room:1', epoch: 'E', offset: 3, data: 1 });
+    room.unsubscribe();
+    // Lost before wsgate's "unsubscribed" came.
+    last().drop();
+    t.mock.timers.tick(1000);
+    assert.equal(sockets.length, 2);
+    assert.equal(new URL(last().url).searchParams.get('recover'), null);
+    up();
+    client.subscribe('room:1');
+    assert.deepEqual(last().controls(), [{ wsgate: 'subscribe', channel: 'room:1' }], 'a fresh subscribe, as after an answered unsubscribe');
+  });
+});
