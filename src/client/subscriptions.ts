@@ -48,6 +48,8 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
   };
   /** Channels we asked to leave and wsgate has not yet said we left: a subscription made meanwhile asks again once it has. */
   const leaving = new Set<string>();
+  /** Positions of channels whose last asking subscription ended offline: out of `recover`, and back if one asks again before "ready". */
+  const shelved = new Map<string, Position>();
   /**
    * Verdicts on streams joined at the upgrade: told on "ready", once the missed publications are in.
    * A false one outlives a connection lost before "ready": the publications after its gap were handed over,
@@ -85,6 +87,12 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
       let list = subs.get(channel);
       if (!list) subs.set(channel, (list = new Set()));
       list.add(sub);
+      const kept = sub.request ? shelved.get(channel) : undefined;
+      if (kept) {
+        shelved.delete(channel);
+        // Ended and made again while offline (a component mounted anew): it resumes where it stood.
+        if (!positions.all.has(channel)) positions.settle(channel, kept, undefined);
+      }
       if (link.connected && wantsRequest(channel)) request(channel);
       return {
         channel,
@@ -96,6 +104,8 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
           if (current.size === 0) subs.delete(channel);
           if (sub.request && !link.connected && !asks(channel)) {
             // Left while offline: its position would go out in every later recover, and take a stream's room there.
+            const position = positions.all.get(channel);
+            if (position) shelved.set(channel, position);
             positions.forget(channel);
             return;
           }
@@ -138,6 +148,7 @@ export function subscriptions(client: Emitter, link: Link, positions: Positions,
     },
     asks,
     request() {
+      shelved.clear();
       // wsgate sent its "joined" frames before "ready": ask only for the rest.
       for (const channel of subs.keys()) if (wantsRequest(channel)) request(channel);
     },

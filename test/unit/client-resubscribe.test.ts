@@ -78,3 +78,31 @@ describe('wsgate.js: a subscription ended while its unsubscribe is on its way wh
     assert.deepEqual(last().controls(), [{ wsgate: 'subscribe', channel: 'room:1' }], 'a fresh subscribe, as after an answered unsubscribe');
   });
 });
+
+describe('wsgate.js: a subscription ended and made again while offline (a component mounted anew)', () => {
+  it('resumes its own channel from where it stood', (t) => {
+    const { client, last, up } = fakeClient(t, { jitter: 0 });
+    up();
+    const room = client.subscribe('room:1');
+    last().receive({ wsgate: 'subscribed', channel: 'room:1', ok: true, epoch: 'E', offset: 0 }, { wsgate: 'pub', channel: 'room:1', epoch: 'E', offset: 3, data: 1 });
+    last().drop();
+    room.unsubscribe();
+    client.subscribe('room:1');
+    t.mock.timers.tick(1000);
+    up();
+    assert.deepEqual(last().controls(), [{ wsgate: 'subscribe', channel: 'room:1', since: { epoch: 'E', offset: 3 } }]);
+  });
+
+  it('resumes a channel its path joins from where it stood', (t) => {
+    const { client, last, up } = fakeClient(t, { jitter: 0 });
+    const room = client.subscribe('room:lobby');
+    up({ wsgate: 'joined', channel: 'room:lobby', epoch: 'E', offset: 0 });
+    last().receive({ wsgate: 'pub', channel: 'room:lobby', epoch: 'E', offset: 3, data: 1 });
+    last().drop();
+    room.unsubscribe();
+    client.subscribe('room:lobby');
+    t.mock.timers.tick(1000);
+    const recover = JSON.parse(new URL(last().url).searchParams.get('recover') ?? '{}') as Record<string, unknown>;
+    assert.deepEqual(recover, { 'room:lobby': { epoch: 'E', offset: 3 } });
+  });
+});
