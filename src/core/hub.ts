@@ -1,14 +1,12 @@
 /**
  * The registry of open sockets, by host, token and place (which a socket's
- * id spells: socket-ids.ts), and every
- * write to them: a cast is serialised and encoded once, then handed to the
- * selected sockets (or, where the runtime has native topics, to the runtime
- * in one publish).
+ * id spells: socket-ids.ts), and every write to them: a cast is serialised
+ * and encoded once, then handed to the selected sockets (or, where the
+ * runtime has native topics, to the runtime in one publish).
  */
 import { sha256Hex } from './ids.ts';
 import { KeyIndex } from './key-index.ts';
-import { SocketPlaces } from './socket-places.ts';
-import type { Reservations } from './socket-places.ts';
+import { SocketPlaces, type Reservations } from './socket-places.ts';
 import { serialOfId } from './socket-ids.ts';
 import { utf8Length } from './utf8.ts';
 import type { OutFrame, Wire } from '../runtime/types.ts';
@@ -108,6 +106,7 @@ export class Hub {
   readonly #wire: Wire;
   readonly #onSlow: HubOptions['onSlow'];
   readonly #traffic: HubOptions['traffic'];
+  readonly #encodeSome = (text: string | undefined): OutFrame | undefined => (text === undefined ? undefined : this.#wire.encode(text));
   sendBuffer: number;
 
   constructor(options: HubOptions) {
@@ -273,9 +272,9 @@ export class Hub {
    * Sockets whose protocol frames casts get `wrap(protocol)` instead, when
    * given: it is called at most once per protocol; with native topics
    * whenever the host has such a socket (its protocol's topic is published
-   * to blindly), else only when one is among the selected.
+   * to blindly), else only when one is among the selected; undefined: none.
    */
-  cast(host: string, selection: Selection, frame: string, except?: string, wrap?: (protocol: ClientProtocol) => string): number {
+  cast(host: string, selection: Selection, frame: string, except?: string, wrap?: (protocol: ClientProtocol) => string | undefined): number {
     const group = this.#byHost.get(host);
     if (!group) return 0;
     const topics = this.#wire.topics;
@@ -287,7 +286,10 @@ export class Hub {
       const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
-      for (const protocol of group.wrapped.keys()) topics.publish(wrappedTopic(topic, protocol), wrap ? wrap(protocol) : frame, excepted ? skip.raw : undefined);
+      for (const protocol of group.wrapped.keys()) {
+        const text = wrap ? wrap(protocol) : frame;
+        if (text !== undefined) topics.publish(wrappedTopic(topic, protocol), text, excepted ? skip.raw : undefined);
+      }
       return this.#counted(host, frame, (members ? members.size : group.sockets.length) - (excepted ? 1 : 0));
     }
     const out = this.#wire.encode(frame);
@@ -299,8 +301,9 @@ export class Hub {
       if (socket === skip) return;
       let bytes = out;
       if (socket.aware && wrap && socket.protocol) {
-        if (wrappedFor !== socket.protocol) wrapped = this.#wire.encode(wrap((wrappedFor = socket.protocol)));
-        bytes = wrapped!;
+        if (wrappedFor !== socket.protocol) wrapped = this.#encodeSome(wrap((wrappedFor = socket.protocol)));
+        if (wrapped === undefined) return;
+        bytes = wrapped;
       }
       if (this.#write(socket, bytes)) sent++;
     });

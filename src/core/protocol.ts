@@ -91,6 +91,11 @@ export interface ClientProtocol {
   memberEvent?(added: boolean, channel: string, member: Member): string | { to: string; frame: string } | undefined;
   /** Whether a channel of this name has members by user (so a client leaving it may be a user leaving). */
   hasMembers?(channel: string): boolean;
+  /**
+   * A presence frame of a channel (a socket's join or leave, a member event)
+   * as this protocol's clients get it; undefined: not for them. Absent: as it came.
+   */
+  presenceFrame?(frame: string): string | undefined;
   /** A socket joined or left a channel with presence events: told to the channel's other members. */
   presenceEvent(event: 'join' | 'leave', channel: string, socket: string, info: unknown): string;
   /**

@@ -87,7 +87,8 @@ export class Publishing implements BrokerHandler {
     const { hub, events } = this.#p;
     if (publication.t === 'presenceEvent') {
       // Never framed, never in history; but a gone token would have seen it (keep()).
-      const sent = hub.cast(publication.host, { kind: 'channel', channel: publication.channel }, publication.frame, publication.except);
+      const { frame } = publication;
+      const sent = hub.cast(publication.host, { kind: 'channel', channel: publication.channel }, frame, publication.except, (protocol) => (protocol.presenceFrame ? protocol.presenceFrame(frame) : frame));
       events.cast(publication.host, config.key, 'presence', sent, taken);
       return sent;
     }

@@ -5,6 +5,7 @@ import type { Socket } from '../../src/core/hub.ts';
 import { sha256Hex } from '../../src/core/ids.ts';
 import { socketIdText } from '../../src/core/socket-ids.ts';
 import type { OutFrame, Wire } from '../../src/runtime/types.ts';
+import type { ClientProtocol } from '../../src/core/protocol.ts';
 
 /** A fake runtime socket: what it was sent, and how much it pretends is still queued. */
 interface Fake {
@@ -220,3 +221,21 @@ describe('Hub: a socket dropped in the middle of a cast', () => {
     assert.deepEqual(new Set(hub.all()), live);
   });
 });
+
+for (const topics of [false, true]) {
+  it(`sends nothing to the sockets of a protocol whose wrap answers undefined (${topics ? 'native topics' : 'a write per socket'})`, () => {
+    const wire = fakeWire({ topics });
+    const hub = new Hub({ wire, sendBuffer: 1000, onSlow: () => {} });
+    const protocol = (name: string) => ({ name }) as unknown as ClientProtocol;
+    const [skipped, kept] = [protocol('skipped'), protocol('kept')];
+    const plain = socket(wire, hub, 'h', 't1');
+    const quiet = Object.assign(socket(wire, hub, 'h', 't2'), { aware: true, protocol: skipped });
+    const loud = Object.assign(socket(wire, hub, 'h', 't3'), { aware: true, protocol: kept });
+    for (const s of [plain, quiet, loud]) {
+      hub.add(s);
+      hub.join(s, 'c');
+    }
+    hub.cast('h', { kind: 'channel', channel: 'c' }, 'x', undefined, (p) => (p === skipped ? undefined : `${p.name}:x`));
+    assert.deepEqual([plain, quiet, loud].map((s) => s.raw.inbox), [['x'], [], ['kept:x']]);
+  });
+}

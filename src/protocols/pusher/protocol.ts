@@ -60,6 +60,8 @@ export const PUSHER: ClientProtocol = {
   },
   hasMembers: (channel) => channel === ONLINE || channelKind(channel).members,
   cacheMiss,
+  // wsgate's join and leave frames of a channel with presenceEvents are for wsgate sockets: they have no `event`, which pusher-js cannot read.
+  presenceFrame: (frame) => (frame.startsWith('{"wsgate":') ? undefined : frame),
   presenceEvent(event, channel, socket, info) {
     const frame: Record<string, unknown> = { wsgate: event, channel, socket };
     if (info !== undefined) frame.info = info;
