@@ -227,6 +227,11 @@ export class Client implements Socket {
     return true;
   }
 
+  /** How many of its messages may wait at once, the gateway's `pending` bound given (a protocol whose clients send more at once overrides this). */
+  maxWaiting(pending: number): number {
+    return pending;
+  }
+
   /** Messages queued for the app or running now. */
   get waiting(): number {
     return this.#flags >> WAITING_SHIFT;

@@ -119,7 +119,7 @@ export class Lifecycle {
     traffic.framesIn++;
     traffic.bytesIn += utf8Length(text);
     if (!client.takeMessage(limits, performance.now())) return this.#refuse(client, CLOSE_POLICY, 'too many messages per second');
-    if (client.waiting >= limits.pending) return this.#refuse(client, CLOSE_POLICY, 'too many messages waiting for the app');
+    if (client.waiting >= client.maxWaiting(limits.pending)) return this.#refuse(client, CLOSE_POLICY, 'too many messages waiting for the app');
     const request = client.request(text, config.clientChannels === true);
     // An answer the protocol gives at once (a ping's pong) waits only for the answers to what came before it.
     if (request && !('request' in request) && 'reply' in request && client.waiting === 0) return void this.#p.hub.send(client, request.reply);

@@ -63,6 +63,11 @@ export class PusherConnection extends Client {
     return this.#user;
   }
 
+  /** pusher-js sends a subscribe for each of its channels at once, at every connect: as many as it may be in must fit. */
+  override maxWaiting(pending: number): number {
+    return Math.max(pending, this.#app.limits.subscriptions);
+  }
+
   /** A reload changed its app's settings (the app is still served, under the same key). */
   moveToApp(app: PusherApp): void {
     this.#app = app;
