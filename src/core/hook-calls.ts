@@ -8,7 +8,7 @@ import type { Client } from './client.ts';
 import type { CoreEvents } from './events.ts';
 import type { Hub } from './hub.ts';
 import type { Route } from './route.ts';
-import { cancelledOutcome, grantOf } from '../hooks/runners/runner.ts';
+import { cancelledOutcome, grantOf, thrownText } from '../hooks/runners/runner.ts';
 import type { Grant, HookJob, HookName, HookOutcome } from '../hooks/runners/runner.ts';
 import type { GoneSignal } from '../runtime/types.ts';
 
@@ -29,10 +29,12 @@ function untilAborted(running: Promise<HookOutcome>, signal: GoneSignal): Promis
   return new Promise((resolve) => {
     const abort = () => resolve(cancelledOutcome());
     signal.addEventListener('abort', abort, { once: true });
-    void running.then((outcome) => {
+    // A runner that broke its promise never to reject would otherwise leave the upgrade waiting until its client leaves.
+    const settled = (outcome: HookOutcome) => {
       signal.removeEventListener('abort', abort);
       resolve(outcome);
-    });
+    };
+    void running.then(settled, (error: unknown) => settled({ ok: false, error: thrownText(error) }));
   });
 }
 
@@ -70,7 +72,7 @@ export class HookCalls {
       // Whatever the runner does with the signal, the caller is answered the moment it aborts.
       outcome = await (signal ? untilAborted(route.runner.run(job, onLine, signal), signal) : route.runner.run(job, onLine));
     } catch (error) {
-      outcome = { ok: false, error: String(error) };
+      outcome = { ok: false, error: thrownText(error) };
     }
     const seconds = (performance.now() - started) / 1000;
     const ended = outcome.ok ? 'ok' : outcome.cancelled ? 'cancelled' : outcome.busy ? 'busy' : 'failed';

@@ -3,7 +3,7 @@
  * `receive`, `close`. Each gets one context object; a missing export means
  * accept / do nothing. This is also how the built-in demo runs.
  */
-import { cancelledOutcome } from './runner.ts';
+import { cancelledOutcome, thrownText } from './runner.ts';
 import type { HookJob, HookName, HookOutcome, Runner } from './runner.ts';
 import type { GoneSignal } from '../../runtime/types.ts';
 
@@ -110,7 +110,7 @@ export class ModuleRunner implements Runner {
     try {
       outcome = { ok: true, result: await hook(context) };
     } catch (error) {
-      outcome = { ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) };
+      outcome = { ok: false, error: thrownText(error) };
     }
     return signal?.aborted ? cancelledOutcome() : outcome;
   }

@@ -39,6 +39,15 @@ export type HookOutcome =
 /** The outcome of a job whose client went away before it ended. */
 export const cancelledOutcome = (): HookOutcome & { ok: false } => ({ ok: false, error: 'cancelled: the client went away', cancelled: true });
 
+/** A thrown value as log text: a hook may throw anything, even a value String() throws on (a null-prototype object). */
+export function thrownText(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.stack ?? error.message) : String(error);
+  } catch {
+    return `a thrown ${typeof error} with no text form`;
+  }
+}
+
 export interface Runner {
   /** What `/health` and logs call this runner. */
   readonly kind: 'oneshot' | 'module' | 'resident';
