@@ -82,7 +82,14 @@ export class HookCalls {
 
   /** The grant in an auth or connect result; a malformed one is reported and grants nothing. */
   grant(who: HookSubject, hook: HookName, result: unknown): Grant | undefined {
-    const { grant, problem } = grantOf(result);
+    let read: ReturnType<typeof grantOf>;
+    try {
+      read = grantOf(result);
+    } catch (error) {
+      // A module's result is a live value: a getter or a Proxy trap may throw while it is read, out of admission or the lane.
+      read = { problem: `a hook result that cannot be read: ${thrownText(error).split('\n')[0]}` };
+    }
+    const { grant, problem } = read;
     if (problem) this.#events.notice({ kind: 'grantIgnored', host: who.host, socket: who.id, hook, problem });
     return grant;
   }
