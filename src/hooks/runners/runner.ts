@@ -81,11 +81,11 @@ export interface Grant {
 
 const GrantShape = v.object({ channels: v.optional(v.array(v.string())), info: v.optional(v.unknown()) });
 
-/** Why `info` cannot go out as JSON, if it cannot. */
-function infoProblem(info: unknown): string | undefined {
+/** `info` as it goes out, or why it cannot go out as JSON. */
+function infoCopy(info: unknown): { copy: unknown } | { problem: string } {
   const text = jsonText(info);
-  if (text === undefined) return 'cannot be written as JSON (a cycle, or nested too deep)';
-  return jsonTooDeep(text) ? `is ${TOO_DEEP}` : undefined;
+  if (text === undefined) return { problem: 'cannot be written as JSON (a cycle, or nested too deep)' };
+  return jsonTooDeep(text) ? { problem: `is ${TOO_DEEP}` } : { copy: JSON.parse(text) };
 }
 
 /**
@@ -115,8 +115,10 @@ export function grantOf(result: unknown): { grant?: Grant; problem?: string } {
     if (problem) return { problem: `${problem} (got ${JSON.stringify(channel.slice(0, 80))})` };
   }
   const info = parsed.output.info;
-  // Info goes out in presence lists and frames: what cannot be written as JSON (a cycle from a module, a value nested too deep) is refused now, not there.
-  const problem = info === undefined ? undefined : infoProblem(info);
-  if (problem) return { problem: `a hook result's "info" ${problem}` };
-  return { grant: { channels, info } };
+  if (info === undefined) return { grant: { channels, info } };
+  // Info goes out in presence lists and frames: what cannot be written as JSON (a cycle from a module, a value nested too deep) is
+  // refused now, not there. A module's object is the app's, which may change it later (a cycle, a BigInt): a copy is kept.
+  const checked = infoCopy(info);
+  if ('problem' in checked) return { problem: `a hook result's "info" ${checked.problem}` };
+  return { grant: { channels, info: checked.copy } };
 }
