@@ -14,6 +14,8 @@ export interface Caster {
 }
 
 function castArgs(options: CastRequest): { selection: Selection; except: string | undefined } {
+  // cast(data, 'token:bob'), as PHP's wsCast() is called, has no .target: read as "all", it would go to every socket.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError('cast: options must be an object such as {target: "token:<t>", except: "<socket id>"}');
   const target = parseTarget(options.target);
   if (!target.ok) throw new Error(target.reason);
   const except = parseExcept(options.except);
