@@ -257,9 +257,15 @@ export class Client implements Socket {
     // As enqueue(), with the count taken down in the same step: this runs once per message.
     const lane = this.#lane.then(task, task);
     this.#lane = lane;
-    void lane.then(() => {
+    const done = () => {
       this.#flags -= ONE_WAITING;
       if (this.#lane === lane) this.#lane = IDLE;
+    };
+    // A task that failed is off the count too (left on it, the socket would be closed as too far behind one day); its
+    // error goes on to the stray handler, which logs it.
+    void lane.then(done, (error: unknown) => {
+      done();
+      throw error;
     });
   }
 

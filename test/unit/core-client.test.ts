@@ -1,10 +1,12 @@
 /** The core's Client: its state, its count of waiting messages and its rate limit share fields, and must not mix. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { Client } from '../../src/core/client.ts';
 import type { Authorized } from '../../src/core/client.ts';
 import type { Route } from '../../src/core/route.ts';
 import { AWARE, PLAIN } from '../../src/protocols/wsgate/protocol.ts';
+import { ROOT } from '../support/server.ts';
 
 const authorized = (more: Partial<Authorized> = {}): Authorized => ({ id: 'a'.repeat(16), serial: 0, host: 'h', token: 't', route: {} as Route, tokenHash: 'hash', client: { protocol: PLAIN }, ...more });
 const limits = { messagesPerSecond: 10, messageBurst: 3 };
@@ -31,6 +33,23 @@ describe('core Client', () => {
     assert.equal(client.markClosed(), true);
     assert.equal(client.open, false);
     assert.equal(client.markClosed(), false);
+  });
+  it('takes a message that failed off its count of waiting ones, runs the next, and lets the failure reach the stray handler', () => {
+    // In a process of its own: the test runner takes any unhandled rejection in its own process for a failed test.
+    const script = `
+      import { Client } from './src/core/client.ts';
+      import { PLAIN } from './src/protocols/wsgate/protocol.ts';
+      let stray;
+      process.on('unhandledRejection', (error) => (stray = String(error)));
+      const client = new Client({ id: 'a'.repeat(16), serial: 0, host: 'h', token: 't', route: {}, tokenHash: 'x', client: { protocol: PLAIN } });
+      client.enqueueMessage(() => Promise.reject(new Error('a task broke')));
+      let ran = false;
+      client.enqueueMessage(async () => void (ran = true));
+      await client.enqueue(async () => {});
+      setImmediate(() => console.log(JSON.stringify({ ran, waiting: client.waiting, stray })));
+    `;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.deepEqual(JSON.parse(run.stdout), { ran: true, waiting: 0, stray: 'Error: a task broke' }, run.stderr);
   });
   it('fills its allowance by the time since the last frame, which is also its last seen', () => {
     const client = new Client(authorized());
