@@ -106,7 +106,6 @@ export class Hub {
   readonly #wire: Wire;
   readonly #onSlow: HubOptions['onSlow'];
   readonly #traffic: HubOptions['traffic'];
-  readonly #encodeSome = (text: string | undefined): OutFrame | undefined => (text === undefined ? undefined : this.#wire.encode(text));
   sendBuffer: number;
 
   constructor(options: HubOptions) {
@@ -295,13 +294,25 @@ export class Hub {
     const out = this.#wire.encode(frame);
     let wrapped: OutFrame | undefined;
     let wrappedFor: ClientProtocol | undefined;
+    // The frames of the protocols met before the last, once the selected sockets speak several: they come interleaved
+    // (Pusher and wsgate.js sockets in one channel), and each change of protocol would wrap and encode again.
+    let made: Map<ClientProtocol, OutFrame | undefined> | undefined;
     let sent = 0;
     const skip = except === undefined ? undefined : this.get(except);
     this.#each(group, selection, (socket) => {
       if (socket === skip) return;
       let bytes = out;
       if (socket.aware && wrap && socket.protocol) {
-        if (wrappedFor !== socket.protocol) wrapped = this.#encodeSome(wrap((wrappedFor = socket.protocol)));
+        if (wrappedFor !== socket.protocol) {
+          if (wrappedFor !== undefined) (made ??= new Map()).set(wrappedFor, wrapped);
+          wrappedFor = socket.protocol;
+          if (made?.has(wrappedFor)) wrapped = made.get(wrappedFor);
+          else {
+            const text = wrap(wrappedFor);
+            // A frame the protocol keeps as it is (a presence frame to wsgate.js) goes as already encoded.
+            wrapped = text === undefined ? undefined : text === frame ? out : this.#wire.encode(text);
+          }
+        }
         if (wrapped === undefined) return;
         bytes = wrapped;
       }

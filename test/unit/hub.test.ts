@@ -239,3 +239,42 @@ for (const topics of [false, true]) {
     assert.deepEqual([plain, quiet, loud].map((s) => s.raw.inbox), [['x'], [], ['kept:x']]);
   });
 }
+
+describe('Hub: a cast to sockets of several protocols, mixed in its list', () => {
+  // Pusher and wsgate.js sockets of one host join the same channels in whatever order they connect: the hub walks
+  // them interleaved. A presence event goes through wrap() too (publishing.ts), which answers the frame itself
+  // for wsgate.js and undefined for Pusher.
+  const protocol = (name: string) => ({ name }) as unknown as ClientProtocol;
+  const [aware, pusher] = [protocol('wsgate'), protocol('pusher')];
+  function mixed() {
+    const wire = fakeWire({ encodeToBytes: true });
+    const hub = new Hub({ wire, sendBuffer: 1000, onSlow: () => {} });
+    const sockets = Array.from({ length: 10 }, (_, i) => Object.assign(socket(wire, hub, 'h', `t${i}`), { aware: true, protocol: i % 2 ? pusher : aware }));
+    for (const s of sockets) {
+      hub.add(s);
+      hub.join(s, 'c');
+    }
+    return { wire, hub, sockets };
+  }
+
+  it('calls wrap once per protocol and encodes each frame once, not once per socket', () => {
+    const { wire, hub, sockets } = mixed();
+    const calls: string[] = [];
+    wire.encodes = 0;
+    const sent = hub.cast('h', { kind: 'channel', channel: 'c' }, 'x', undefined, (p) => (calls.push(p.name), `${p.name}:x`));
+    assert.equal(sent, 10);
+    assert.deepEqual(calls.sort(), ['pusher', 'wsgate']);
+    assert.equal(wire.encodes, 3, 'the frame, and one per protocol');
+    for (const s of sockets) assert.deepEqual(s.raw.inbox, [`${s.protocol.name}:x`]);
+  });
+
+  it('a presence frame a protocol keeps as it is is not encoded again, and one it drops costs no encode', () => {
+    const { wire, hub, sockets } = mixed();
+    wire.encodes = 0;
+    const frame = '{"wsgate":"join","channel":"c","socket":"s"}';
+    const sent = hub.cast('h', { kind: 'channel', channel: 'c' }, frame, undefined, (p) => (p === pusher ? undefined : frame));
+    assert.equal(sent, 5);
+    assert.equal(wire.encodes, 1, 'encoded once, as before presence frames went through wrap');
+    for (const s of sockets) assert.deepEqual(s.raw.inbox, s.protocol === pusher ? [] : [frame]);
+  });
+});
