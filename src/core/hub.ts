@@ -9,6 +9,7 @@ import { KeyIndex } from './key-index.ts';
 import { SocketPlaces, type Reservations } from './socket-places.ts';
 import { serialOfId } from './socket-ids.ts';
 import { utf8Length } from './utf8.ts';
+import { framesByProtocol } from './protocol-frames.ts';
 import type { OutFrame, Wire } from '../runtime/types.ts';
 import type { Selection } from './targets.ts';
 import type { ClientProtocol } from './protocol.ts';
@@ -292,31 +293,13 @@ export class Hub {
       return this.#counted(host, frame, (members ? members.size : group.sockets.length) - (excepted ? 1 : 0));
     }
     const out = this.#wire.encode(frame);
-    let wrapped: OutFrame | undefined;
-    let wrappedFor: ClientProtocol | undefined;
-    // The frames of the protocols met before the last, once the selected sockets speak several: they come interleaved
-    // (Pusher and wsgate.js sockets in one channel), and each change of protocol would wrap and encode again.
-    let made: Map<ClientProtocol, OutFrame | undefined> | undefined;
+    const framed = wrap && framesByProtocol(frame, out, wrap, this.#wire);
     let sent = 0;
     const skip = except === undefined ? undefined : this.get(except);
     this.#each(group, selection, (socket) => {
       if (socket === skip) return;
-      let bytes = out;
-      if (socket.aware && wrap && socket.protocol) {
-        if (wrappedFor !== socket.protocol) {
-          if (wrappedFor !== undefined) (made ??= new Map()).set(wrappedFor, wrapped);
-          wrappedFor = socket.protocol;
-          if (made?.has(wrappedFor)) wrapped = made.get(wrappedFor);
-          else {
-            const text = wrap(wrappedFor);
-            // A frame the protocol keeps as it is (a presence frame to wsgate.js) goes as already encoded.
-            wrapped = text === undefined ? undefined : text === frame ? out : this.#wire.encode(text);
-          }
-        }
-        if (wrapped === undefined) return;
-        bytes = wrapped;
-      }
-      if (this.#write(socket, bytes)) sent++;
+      const bytes = socket.aware && framed && socket.protocol ? framed(socket.protocol) : out;
+      if (bytes !== undefined && this.#write(socket, bytes)) sent++;
     });
     return this.#counted(host, frame, sent);
   }
