@@ -174,9 +174,10 @@ export class Cluster {
     const expected = this.#expectedNodes();
     const { results, done } = this.#waiting.wait(id, expected);
     let failed: Error | undefined;
-    this.#publish({ id, from: this.node, request }, numbered, (error) => {
-      // Past its deadline its caller was told this node did not answer: its copy, should Redis have carried it out, applies it.
-      if (this.#waiting.finish(id)) failed = error;
+    this.#publish({ id, from: this.node, request }, numbered, (error, back) => {
+      // The other nodes' answers would come through the Redis that failed: it waits no longer. Past its deadline its caller
+      // was told this node did not answer: its copy, should Redis have carried it out, applies it.
+      if (this.#waiting.finish(id) && !back) failed = error;
       return failed !== undefined;
     });
     await done;
@@ -195,17 +196,15 @@ export class Cluster {
    * numbered request goes through Redis's script, which puts its position
    * in (`position` stands in for it here); what waits in the outbox goes
    * first, so the bus keeps the order the node wrote in. Should its PUBLISH
-   * fail before its own copy is back, `alone` runs: when it applies it here
-   * after all (true), the copy is dropped should it still come (own-copies.ts).
+   * fail, `failed` is told whether its own copy is back; true: it applied it
+   * here after all, and the copy is dropped should it still come.
    */
-  #publish(message: BusMessage, numbered: NumberedStream | undefined, alone: (error: Error) => boolean): void {
+  #publish(message: BusMessage, numbered: NumberedStream | undefined, failed: (error: Error, back: boolean) => boolean): void {
     // Nobody answers a message without an id: a mark tells its own copy apart.
     const mark = message.id || (message.mark = this.#newId());
     this.#own.published(mark);
-    const settled = (error?: Error) => {
-      if (!error) this.#own.carried(mark);
-      else if (this.#own.failed(mark) && alone(error)) this.#own.appliedAlone(mark);
-    };
+    const settled = (error?: Error) =>
+      error ? failed(error, !this.#own.failed(mark)) && this.#own.appliedAlone(mark) : this.#own.carried(mark);
     const channel = `${this.#options.prefix}bus`;
     if (!numbered || message.request.t !== 'cast') return this.#outbox.write(channel, JSON.stringify(message), settled);
     const text = JSON.stringify({ ...message, request: { ...message.request, position: POSITION } });
@@ -225,7 +224,7 @@ export class Cluster {
    */
   send(request: ClusterRequest, numbered: NumberedStream | undefined, failed: () => void): boolean {
     if (!this.#up || !this.#subscribed) return false;
-    this.#publish({ id: '', from: this.node, request }, numbered, () => (failed(), true));
+    this.#publish({ id: '', from: this.node, request }, numbered, (_, back) => !back && (failed(), true));
     return true;
   }
 
@@ -248,7 +247,7 @@ export class Cluster {
    */
   notify(request: ClusterRequest, echo?: { failed: () => void }): boolean {
     if (!this.#up) return false;
-    if (echo) this.#publish({ id: '', from: this.node, echo: true, request }, undefined, () => (echo.failed(), true));
+    if (echo) this.#publish({ id: '', from: this.node, echo: true, request }, undefined, (_, back) => !back && (echo.failed(), true));
     // Should Redis go away on the way, the state listener says so, once.
     else this.#outbox.write(`${this.#options.prefix}bus`, JSON.stringify({ id: '', from: this.node, skipSender: true, request } satisfies BusMessage));
     return true;

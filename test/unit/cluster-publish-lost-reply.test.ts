@@ -24,7 +24,7 @@ type Loss = false | 'before copy' | 'after copy' | 'past deadline';
 const PAST_DEADLINE_MS = 150;
 
 /** One Redis in memory: a PUBLISH reaches the subscribers a turn later; `loss` says whether and when the publisher is told it failed. */
-function memoryLink(node: string) {
+function memoryLink(node: string, others: string[] = []) {
   const subscribers: Array<(channel: string, message: string) => void> = [];
   let state: ((state: 'up' | 'down', reason?: string) => void) | undefined;
   let delivered: { pattern: RegExp; resolve: () => void } | undefined;
@@ -64,7 +64,7 @@ function memoryLink(node: string) {
     async subscribe(_channels, onMessage) {
       subscribers.push(onMessage);
     },
-    heartbeat: async () => ({ nodes: [node], added: false }),
+    heartbeat: async () => ({ nodes: [node, ...others], added: false }),
     leave: async () => {},
     readStream: () => Promise.reject(new Error('not used here')),
     onState: (listener) => void (state = listener),
@@ -75,11 +75,12 @@ function memoryLink(node: string) {
 
 const cast: ClusterRequest = { t: 'cast', host: 'h', selection: { kind: 'all' }, frame: '"hi"' };
 
-/** A node alone in its cluster, joined; `applied` lists what the bus made it apply, with whether as its echo. */
-async function joinedNode() {
-  const { link, control } = memoryLink('a');
+/** A node alone in its cluster (or with `others` that never answer), joined; `applied` lists what the bus made it apply, with whether as its echo. */
+async function joinedNode(options: { others?: string[]; deadlineMs?: number } = {}) {
+  const { link, control } = memoryLink('a', options.others);
   const applied: Array<{ request: ClusterRequest; echo: boolean }> = [];
-  const cluster = new Cluster(link, { node: 'a', prefix: 't:', heartbeatMs: 60_000, ttlMs: 180_000, deadlineMs: 100 }, createLogger(() => {}), (request, _own, echo = false) => {
+  const settings = { node: 'a', prefix: 't:', heartbeatMs: 60_000, ttlMs: 180_000, deadlineMs: options.deadlineMs ?? 100 };
+  const cluster = new Cluster(link, settings, createLogger(() => {}), (request, _own, echo = false) => {
     applied.push({ request, echo });
     return 1;
   });
@@ -157,6 +158,22 @@ describe('a bridge request whose PUBLISH failure is told only after its deadline
       assert.deepEqual(gathered.missing, ['a'], 'no answer within the deadline');
       await bothIn(control, back);
       assert.equal(applied.length, 1, 'applied once, on its copy (the other nodes applied theirs)');
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+describe('a bridge request whose own copy came back before its PUBLISH failed', () => {
+  it('stops waiting for the other nodes then, as their answers would come through the Redis that failed', { timeout: 10_000 }, async () => {
+    // A deadline the test's timeout is far below: waiting for it fails the test.
+    const { cluster, control, applied } = await joinedNode({ others: ['b'], deadlineMs: 60_000 });
+    try {
+      control.loss = 'after copy';
+      const gathered = await cluster.request(cast);
+      assert.deepEqual([...gathered.results.keys()], ['a'], 'its own copy answered');
+      assert.deepEqual(gathered.missing, ['b']);
+      assert.equal(applied.length, 1);
     } finally {
       await cluster.stop();
     }
