@@ -232,6 +232,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     } else if (Boolean(next.tls) !== Boolean(config.tls)) {
       log.warn('reload', { note: 'turning tls on or off takes effect at the next restart' });
     }
+    if (stopping) return failed(['the gateway is stopping']);
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next));
     gateway.reload(next, await buildRoutes(next, modules));
