@@ -26,13 +26,17 @@ export function boundedLineWriter(sink: LineSink, limit = LOG_BACKLOG_LIMIT): Li
   let pending = 0;
   let dropped = 0;
   let waiters: Array<() => void> = [];
+  // A write failed: the reader is gone (EPIPE) and no later line can reach it. Writing on would fail the same way, each
+  // failure a chance for something to log it.
+  let broken = false;
   const put = (text: string) => {
     // Characters, not bytes: close enough for a bound, and no encoding per line.
     const size = text.length;
     pending += size;
-    sink.write(text, () => {
+    sink.write(text, (error) => {
       pending -= size;
-      if (dropped > 0 && pending <= limit / 2) {
+      if (error) broken = true;
+      if (dropped > 0 && pending <= limit / 2 && !broken) {
         const lost = dropped;
         dropped = 0;
         put(`log lines dropped: ${lost} (the log's reader was too slow; at most ${limit} bytes wait for it)\n`);
@@ -44,6 +48,7 @@ export function boundedLineWriter(sink: LineSink, limit = LOG_BACKLOG_LIMIT): Li
     });
   };
   const write = (line: string) => {
+    if (broken) return;
     if (pending + line.length + 1 > limit) {
       dropped++;
       return;

@@ -263,7 +263,7 @@ export function createBunRuntime(): Runtime {
     collectGarbage: () => Bun.gc(true),
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,
-    logSink: processLogSink,
+    logSink: processLogSink(),
     spawn: createSpawn(),
     onSignal: onProcessSignal,
     // Bun's module cache tells a plain path's query apart, not a file URL's.

@@ -291,7 +291,7 @@ export function createNodeRuntime(): Runtime {
     checkUpgrades: followUnfollowedNow,
     remoteAddress: (c) => getConnInfo(c).remote.address,
     onStray: onProcessStray,
-    logSink: processLogSink,
+    logSink: processLogSink(),
     spawn: createSpawn(),
     onSignal: onProcessSignal,
   };

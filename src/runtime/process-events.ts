@@ -13,5 +13,12 @@ export const onProcessStray: Runtime['onStray'] = (handler) => {
   process.on('uncaughtException', (error: unknown) => handler(error, 'exception'));
 };
 
-/** Node and Bun keep what a full stderr pipe cannot take in memory, so a write never blocks the event loop. */
-export const processLogSink: Runtime['logSink'] = process.stderr;
+/**
+ * Node and Bun keep what a full stderr pipe cannot take in memory, so a write never blocks the event loop. A failed
+ * write (the log's reader went away: EPIPE) is told to its callback; unheard, its 'error' event would be an uncaught
+ * exception, which the stray handler logs, which fails again: a loop that starved the event loop, SIGTERM included.
+ */
+export function processLogSink(): Runtime['logSink'] {
+  process.stderr.on('error', () => {});
+  return process.stderr;
+}

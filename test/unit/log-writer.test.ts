@@ -65,4 +65,20 @@ describe('boundedLineWriter', () => {
     await waiting;
     assert.deepEqual(sink.written, ['one\n', 'two\n']);
   });
+
+  it('writes nothing more once a write failed (the reader went away), and is drained then', async () => {
+    let writes = 0;
+    const write = boundedLineWriter({
+      write(_chunk: string, done: (error?: Error | null) => void) {
+        writes++;
+        queueMicrotask(() => done(new Error('write EPIPE')));
+      },
+    });
+    write('one');
+    await write.drained();
+    write('two');
+    write('three');
+    await write.drained();
+    assert.equal(writes, 1, 'lines were still written to a sink that failed');
+  });
 });
