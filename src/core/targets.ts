@@ -57,14 +57,12 @@ export function parseTarget(target: unknown): Parsed {
   };
 }
 
-/*
- * A lone surrogate (JSON's "\ud800" makes one out of a client's text) has no
- * UTF-8 form: it is written as U+FFFD, so a one-shot hook's argv and a native
- * topic name another string, and PHP's json_decode() refuses the whole job
- * line that carries it, on which a resident worker gives up and exits.
+/**
+ * Why `name` cannot be a channel name, if it cannot: 1 to 200 characters, no control characters, no lone surrogates.
+ * A lone surrogate (JSON's "\ud800" makes one out of a client's text) has no UTF-8 form: it is written as U+FFFD, so a
+ * one-shot hook's argv and a native topic name another string, and PHP's json_decode() refuses the whole job line that
+ * carries it, on which a resident worker gives up and exits.
  */
-
-/** Why `name` cannot be a channel name, if it cannot: 1 to 200 characters, no control characters, no lone surrogates. */
 export function channelProblem(name: string): string | undefined {
   if (name === '') return 'a channel name must not be empty';
   if (name.length > 200) return 'a channel name has at most 200 characters';
