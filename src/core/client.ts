@@ -196,7 +196,7 @@ export class Client implements Socket {
   attach(raw: unknown, limits: RateLimits, now: number): void {
     this.#raw = raw;
     this.#state = OPEN;
-    this.#allowance = limits.messageBurst;
+    this.#allowance = this.messageBurst(limits);
     this.#lastSeen = now;
   }
 
@@ -220,11 +220,16 @@ export class Client implements Socket {
 
   /** A frame came: it counts as seen, and takes one from its rate allowance; false when there was none left. */
   takeMessage(limits: RateLimits, now: number): boolean {
-    this.#allowance = Math.min(limits.messageBurst, this.#allowance + ((now - this.#lastSeen) / 1000) * limits.messagesPerSecond);
+    this.#allowance = Math.min(this.messageBurst(limits), this.#allowance + ((now - this.#lastSeen) / 1000) * limits.messagesPerSecond);
     this.#lastSeen = now;
     if (this.#allowance < 1) return false;
     this.#allowance -= 1;
     return true;
+  }
+
+  /** How many frames it may send at once before its rate applies, the gateway's `messageBurst` given (a protocol whose clients send more at once overrides this). */
+  messageBurst(limits: RateLimits): number {
+    return limits.messageBurst;
   }
 
   /** How many of its messages may wait at once, the gateway's `pending` bound given (a protocol whose clients send more at once overrides this). */

@@ -6,7 +6,7 @@
  */
 import type { WSContext } from 'hono/ws';
 import { Client } from '../../core/client.ts';
-import type { Authorized } from '../../core/client.ts';
+import type { Authorized, RateLimits } from '../../core/client.ts';
 import type { Connections } from '../../core/connections.ts';
 import type { ParsedFrame } from '../../core/protocol.ts';
 import { jsonText } from '../../core/json.ts';
@@ -18,6 +18,9 @@ import { connectionEstablished, PING, PONG, PUSHER_CLOSE, pusherError, signinSuc
 import { memberOf, readFrame, signinOf, subscribeOf, unsubscribeOf, userOf } from './messages.ts';
 import type { ClientFrame } from './messages.ts';
 import { verifyChannel, verifyUser } from './signatures.ts';
+
+/** A pusher:signin and a pusher:ping can come in the same burst as a page's subscribes. */
+const CONTROL_FRAMES_AT_CONNECT = 4;
 
 /** Where a front keeps its open connections (for pings, reloads and counts per app). */
 export interface PusherRegistry {
@@ -66,6 +69,11 @@ export class PusherConnection extends Client {
   /** pusher-js sends a subscribe for each of its channels at once, at every connect: as many as it may be in must fit. */
   override maxWaiting(pending: number): number {
     return Math.max(pending, this.#app.limits.subscriptions);
+  }
+
+  /** The same burst must pass the rate limit too, with room for the signin and ping that can come with it. */
+  override messageBurst(limits: RateLimits): number {
+    return Math.max(limits.messageBurst, this.#app.limits.subscriptions + CONTROL_FRAMES_AT_CONNECT);
   }
 
   /** A reload changed its app's settings (the app is still served, under the same key). */
