@@ -11,11 +11,7 @@ export class Ticket {
   #token: string | undefined;
   #released = false;
   readonly #from: Admissions;
-  /**
-   * Set for a socket already open while it holds its place (the first-frame flow): a stop, or a reload that removes
-   * its host, closes it as it does the open sockets, rather than leaving it to its auth timeout or the exit.
-   */
-  evict?: (code: number, reason: string, kind: string) => void;
+  #evict: ((code: number, reason: string, kind: string) => void) | undefined;
 
   constructor(from: Admissions, host: string) {
     this.#from = from;
@@ -37,6 +33,22 @@ export class Ticket {
     this.#from.count(this.host, token, 1);
   }
 
+  /**
+   * A socket already open while it holds its place (the first-frame flow): a stop, or a reload that removes its host,
+   * closes it as it does the open sockets, rather than leaving it to its auth timeout or the exit. Only such tickets
+   * are kept in a list: an upgrade's ticket has no socket to close yet.
+   */
+  closeOnEvict(evict: (code: number, reason: string, kind: string) => void): void {
+    if (this.#released) return;
+    this.#evict = evict;
+    this.#from.hold(this);
+  }
+
+  /** @internal */
+  evict(code: number, reason: string, kind: string): void {
+    this.#evict?.(code, reason, kind);
+  }
+
   release(): void {
     if (this.#released) return;
     this.#released = true;
@@ -50,6 +62,7 @@ export class Admissions {
   #size = 0;
   readonly #hosts = new Map<string, number>();
   readonly #tokens = new Map<string, number>();
+  /** Tickets of open sockets that a stop or reload must close (Ticket.closeOnEvict). */
   readonly #held = new Set<Ticket>();
 
   /** Places held in all. */
@@ -67,7 +80,6 @@ export class Admissions {
 
   enter(host: string, token?: string): Ticket {
     const ticket = new Ticket(this, host);
-    this.#held.add(ticket);
     this.#size++;
     this.#hosts.set(host, this.countHost(host) + 1);
     if (token !== undefined) ticket.setToken(token);
@@ -76,7 +88,12 @@ export class Admissions {
 
   /** Closes the open sockets holding a place, of every host or of those `served` says are gone. */
   evict(code: number, reason: string, kind: string, served: (host: string) => boolean = () => false): void {
-    for (const ticket of [...this.#held]) if (ticket.evict && !served(ticket.host)) ticket.evict(code, reason, kind);
+    for (const ticket of [...this.#held]) if (!served(ticket.host)) ticket.evict(code, reason, kind);
+  }
+
+  /** @internal */
+  hold(ticket: Ticket): void {
+    this.#held.add(ticket);
   }
 
   /** @internal Ticket's side of the bookkeeping. */

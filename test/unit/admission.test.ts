@@ -70,3 +70,28 @@ describe('admission', () => {
     assert.equal(gate.admissions.countToken('a.test', 'same'), 1);
   });
 });
+
+describe('admissions evicting sockets that hold a place', () => {
+  it('closes only the tickets of open sockets, of the hosts no longer served, and none once released', async () => {
+    const { Admissions } = await import('../../src/core/admissions.ts');
+    const places = new Admissions();
+    const closed: string[] = [];
+    const upgrade = places.enter('a.test', 't1');
+    const waitingA = places.enter('a.test');
+    waitingA.closeOnEvict((code, reason) => closed.push(`a ${code} ${reason}`));
+    const waitingB = places.enter('b.test');
+    waitingB.closeOnEvict(() => closed.push('b'));
+    const gone = places.enter('b.test');
+    gone.release();
+    gone.closeOnEvict(() => closed.push('released'));
+    places.evict(1001, 'host no longer served', 'host_not_configured', (host) => host === 'b.test');
+    assert.deepEqual(closed, ['a 1001 host no longer served']);
+    waitingA.release();
+    places.evict(1001, 'server shutting down', 'shutdown');
+    assert.deepEqual(closed, ['a 1001 host no longer served', 'b']);
+    assert.equal(places.size, 2);
+    upgrade.release();
+    waitingB.release();
+    assert.equal(places.size, 0);
+  });
+});

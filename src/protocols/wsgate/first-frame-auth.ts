@@ -56,7 +56,7 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
       const admitted = core.admit(host, undefined);
       if ('refused' in admitted) return fail(ws, admitted.refused.reason, 'limit', CLOSE_TRY_LATER);
       ticket = admitted.ticket;
-      ticket.evict = (code, reason, kind) => fail(ws, reason, kind, code);
+      ticket.closeOnEvict((code, reason, kind) => fail(ws, reason, kind, code));
       timer = setTimeout(() => fail(ws, 'no auth message in time', 'no_auth_message'), timeoutMs);
     },
     async onMessage(event: MessageEvent, ws: WSContext<unknown>) {
