@@ -120,6 +120,8 @@ export function buildCli(runtime: Runtime): CommandDef {
       // The running gateway's log is bounded: a peer can make it log, and a stalled reader would keep every line in memory.
       const logWriter = boundedLineWriter(runtime.logSink);
       const log = createLogger(logWriter, level, format);
+      // What waits for the log's reader goes out before the process does, unless the reader is stuck.
+      const flushLog = () => withinMs(logWriter.drained(), 2000);
       // A bug in a hook module (or in wsgate) must cost one event, never the process and every socket.
       runtime.onStray((error, kind) => {
         log.error(kind === 'rejection' ? 'unhandled rejection' : 'uncaught exception', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
@@ -130,8 +132,7 @@ export function buildCli(runtime: Runtime): CommandDef {
         log.info('stopping', { signal, sockets: running?.gateway.hub.size ?? 0 });
         void (running?.stop() ?? Promise.resolve()).then(async () => {
           log.info('stopped');
-          // What waits for the log's reader goes out before the process does, unless the reader is stuck.
-          await withinMs(logWriter.drained(), 2000);
+          await flushLog();
           process.exit(0);
         });
       };
@@ -144,7 +145,7 @@ export function buildCli(runtime: Runtime): CommandDef {
         else reloadAsked = true;
       });
       running = await start(config, runtime, log, load).catch(async (error: Error) => {
-        await withinMs(logWriter.drained(), 2000);
+        await flushLog();
         throw new Error(`cannot start: ${error.message}`);
       });
       if (reloadAsked) void running.reload();
