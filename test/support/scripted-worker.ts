@@ -5,6 +5,7 @@
  * the kill). `onWrite` sees what the pool writes to its stdin, and may
  * answer or end the process (`end`, as a crash would).
  */
+import { Worker } from '../../src/hooks/pool/worker.ts';
 import type { Child } from '../../src/runtime/types.ts';
 
 const encoder = new TextEncoder();
@@ -43,4 +44,13 @@ export function scriptedChild(
   const stdin = { write: (text: string) => options.onWrite?.(text, say, end), end() {} };
   const child: Child = { pid: options.pid, stdin, stdout: stdout(), stderr: stderr(), exited, kill };
   return { child, say };
+}
+
+/** A Worker on a scripted process that has said it is ready: the test writes its frames with `say`. */
+export async function readyWorker(maxLine: number): Promise<{ worker: Worker; say: Say }> {
+  const { child, say } = scriptedChild();
+  const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {} }, 10_000, maxLine);
+  say('{"t":"ready"}\n');
+  await worker.ready;
+  return { worker, say };
 }

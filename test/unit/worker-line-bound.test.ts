@@ -5,15 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Worker } from '../../src/hooks/pool/worker.ts';
-import { scriptedChild as scripted } from '../support/scripted-worker.ts';
+import { readyWorker } from '../support/scripted-worker.ts';
 
 describe('a resident worker that streams a line over limits.hookLine in a frame within twice the bound', () => {
   it('is killed, its job failed, and the line is not sent', async () => {
-    const { child, say } = scripted();
-    const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {} }, 10_000, 1000);
-    say('{"t":"ready"}\n');
-    await worker.ready;
+    const { worker, say } = await readyWorker(1000);
     const lines: string[] = [];
     const running = worker.run({ target: 'websocket::receive', args: [], stream: true }, (line) => lines.push(line), 10_000);
     // 1500 bytes of line, no escaping: a frame of about 1530 bytes, under the frame bound of 2000.
@@ -27,10 +23,7 @@ describe('a resident worker that streams a line over limits.hookLine in a frame 
   });
 
   it('still sends a line within the bound whose escaped frame is longer than the bound', async () => {
-    const { child, say } = scripted();
-    const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {} }, 10_000, 1000);
-    say('{"t":"ready"}\n');
-    await worker.ready;
+    const { worker, say } = await readyWorker(1000);
     const lines: string[] = [];
     const running = worker.run({ target: 'websocket::receive', args: [], stream: true }, (line) => lines.push(line), 10_000);
     say(`{"id":"${worker.number}.1","t":"line","data":"${'\\"'.repeat(900)}"}\n{"id":"${worker.number}.1","t":"done","result":true}\n`);

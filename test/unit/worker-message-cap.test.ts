@@ -6,18 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Worker } from '../../src/hooks/pool/worker.ts';
-import { scriptedChild as scripted } from '../support/scripted-worker.ts';
+import { readyWorker } from '../support/scripted-worker.ts';
 
 const HUGE = 'e'.repeat(1_500_000);
 
 describe('a worker that tells a failure at length', () => {
   it('has its error message capped', async () => {
-    const { child, say } = scripted();
     // limits.hookLine's default: frames up to 2 MiB.
-    const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {} }, 10_000, 1 << 20);
-    say('{"t":"ready"}\n');
-    await worker.ready;
+    const { worker, say } = await readyWorker(1 << 20);
     const running = worker.run({ target: 'websocket::receive', args: [], stream: false }, undefined, 10_000);
     say(`{"id":"${worker.number}.1","t":"error","message":"${HUGE}","stderr":"at line 1"}\n`);
     const outcome = await running;
@@ -28,10 +24,7 @@ describe('a worker that tells a failure at length', () => {
   });
 
   it('has its fatal message capped in the failure of the job it ran', async () => {
-    const { child, say } = scripted();
-    const worker = new Worker(['php'], () => child, { onExit() {}, onStderr() {} }, 10_000, 1 << 20);
-    say('{"t":"ready"}\n');
-    await worker.ready;
+    const { worker, say } = await readyWorker(1 << 20);
     const running = worker.run({ target: 'websocket::receive', args: [], stream: false }, undefined, 10_000);
     say(`{"t":"fatal","message":"${HUGE}"}\n`);
     const outcome = await running;
