@@ -232,12 +232,15 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     } else if (Boolean(next.tls) !== Boolean(config.tls)) {
       log.warn('reload', { note: 'turning tls on or off takes effect at the next restart' });
     }
+    // Made before the swap, and put in before the swap's first await: a /dispatch landing during the swap would run
+    // through the old dispatcher and put the old settings back on the pools it shares with resident hosts.
+    const nextDispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     if (stopping) return failed(['the gateway is stopping']);
+    dispatcher = nextDispatcher;
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next));
     gateway.reload(next, await buildRoutes(next, modules));
     webhooks.configure(next.pusher?.apps ?? []);
-    dispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log, scheduler.running);
     // The stop may have come during the awaits above, and stopped the scheduler this one replaces.
@@ -251,6 +254,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     if (next.listen !== current.listen || next.port !== current.port) {
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });
     }
+    // Each runtime takes its ping interval once, when it starts serving.
+    if (next.keepalive !== current.keepalive) log.warn('reload', { note: 'keepalive changes take effect at the next restart' });
     current = next;
     log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway.hub.size });
     return { ok: true, hosts: next.hosts.map((h) => h.key) };

@@ -2,6 +2,7 @@
  * A reload that raises limits.frame: ws on Node checks the frame size itself
  * and must check new sockets against the new limit, or a frame the config
  * allows is closed with 1009. Bun cannot change it while serving, and says so.
+ * No runtime changes its ping interval while serving: a keepalive change says so.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -29,6 +30,20 @@ describe(`a reload that raises limits.frame on ${TARGET}`, { skip }, () => {
       c.send('y'.repeat(2000));
       assert.equal(await c.next(), `module got ${'y'.repeat(2000)}`);
       c.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe(`a reload that changes keepalive on ${TARGET}`, { skip }, () => {
+  it('says the change waits for a restart', async () => {
+    const config = { keepalive: 30, hosts: { 'm.test': MODULE } };
+    const server = await startServer({ config });
+    try {
+      writeFileSync(server.configFile!, JSON.stringify({ ...config, keepalive: 5 }));
+      assert.equal((await fetch(`${server.url}/reload`, { method: 'POST' })).status, 200);
+      await server.waitForLog(/reload note="keepalive changes take effect at the next restart"/);
     } finally {
       await server.stop();
     }
