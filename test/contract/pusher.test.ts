@@ -186,4 +186,15 @@ describe(`Pusher protocol on ${TARGET}`, { skip }, () => {
     await serverSdk(own, server.port).trigger('news', 'tick', { n: 2 });
     assert.deepEqual(await got, { n: 2 });
   });
+
+  it('serves a page with more channels than limits.messageBurst, all subscribed at once, on one connection', async () => {
+    // pusher-js sends a subscribe per channel as each is asked for: 240 frames at once, past the default burst of 200.
+    const c = await client();
+    const socketId = c.connection.socket_id;
+    const states: string[] = [];
+    c.connection.bind('state_change', (change: { current: string }) => states.push(change.current));
+    await Promise.all(Array.from({ length: 240 }, (_, i) => subscribed(c, `wide-${i}`)));
+    assert.deepEqual(states, []);
+    assert.equal(c.connection.socket_id, socketId);
+  });
 });
