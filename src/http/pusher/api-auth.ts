@@ -1,13 +1,14 @@
 /**
  * What every Pusher API request passes before its route: the app its path
- * names, the body cap, and the request's signature. The route then finds the
- * app and the body (read once, as signed) on the context.
+ * names, the signature of its query, the body cap, and the body against the
+ * MD5 it signed. The route then finds the app and the body (read once, as
+ * signed) on the context.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { PusherApp } from '../../config/config.ts';
 import type { Logger } from '../../ops/log.ts';
-import { verifyApiRequest } from '../../protocols/pusher/signatures.ts';
+import { verifyApiBody, verifyApiQuery } from '../../protocols/pusher/signatures.ts';
 import type { PusherApiGateway } from './gateway.ts';
 
 export type PusherEnv = { Variables: { pusherApp: PusherApp; pusherBody: string } };
@@ -38,18 +39,25 @@ export interface AuthOptions {
   now: () => number;
 }
 
-/** The app (404 when unknown), then the body cap (413), then the signature (401 or 400). */
+/**
+ * The app (404 when unknown), the query's signature (401 or 400), the body cap
+ * (413), then the body's MD5 (401). The signature comes before the body: an
+ * unsigned peer would otherwise have the gateway wait for, and hold, up to
+ * maxBody of a body it may trickle for as long as it likes.
+ */
 export function pusherAuth(gateway: PusherApiGateway, options: AuthOptions): MiddlewareHandler<PusherEnv, '/apps/:appId/*'> {
   const limit = options.maxBody;
   return async (c, next) => {
     const app = gateway.app(c.req.param('appId'));
     if (!app) return refuse(c, 404, `unknown app id ${JSON.stringify(c.req.param('appId'))}`, options.log);
+    const { path, query } = rawTarget(c.req.url);
+    const signed = verifyApiQuery(app, { method: c.req.method, path, query, now: options.now() });
+    if ('status' in signed) return refuse(c, signed.status, signed.message, options.log, signed.hint);
     const maxSize = typeof limit === 'number' ? limit : limit();
     const cap = bodyLimit({ maxSize, onError: (c) => refuse(c, 413, `the body is larger than the limit of ${maxSize} bytes`, options.log) });
     return cap(c, async () => {
       const body = await c.req.text();
-      const { path, query } = rawTarget(c.req.url);
-      const refusal = verifyApiRequest(app, { method: c.req.method, path, query, body, now: options.now() });
+      const refusal = verifyApiBody(signed, body);
       if (refusal) {
         c.res = refuse(c, refusal.status, refusal.message, options.log, refusal.hint);
         return;
