@@ -56,6 +56,27 @@ describe(`Pusher sign-in user ids on ${TARGET}`, { skip }, () => {
     assert.match(JSON.stringify(answer.data), /the user id is 170 characters; the limit is 164/);
   });
 
+  it("lets a user whose id holds characters no channel name may (a space, |, é) subscribe to its own #server-to-user- channel, as pusher-js does after sign-in", async () => {
+    const sdk = serverSdk(APP, server.port);
+    for (const id of ['ann lee', 'auth0|123', 'zoë']) {
+      const { answer, client, frame } = await signin(id);
+      assert.equal(answer.event, 'pusher:signin_success', id);
+      const channel = `#server-to-user-${id}`;
+      client.send(JSON.stringify({ event: 'pusher:subscribe', data: { auth: '', channel } }));
+      const subscribed = await frame((f) => f.channel === channel && (f.event === 'pusher_internal:subscription_succeeded' || f.event === 'pusher:subscription_error'));
+      assert.equal(subscribed.event, 'pusher_internal:subscription_succeeded', `${id}: ${JSON.stringify(subscribed.data)}`);
+      await sdk.sendToUser(id, 'hello', { to: id });
+      assert.deepEqual(JSON.parse((await frame((f) => f.event === 'hello' && f.channel === channel)).data as string), { to: id });
+    }
+  });
+
+  it("refuses a subscription to another user's channel, whatever characters its id holds", async () => {
+    const { client, frame } = await signin('ann lee');
+    client.send(JSON.stringify({ event: 'pusher:subscribe', data: { auth: '', channel: '#server-to-user-bob smith' } }));
+    const refused = await frame((f) => f.event === 'pusher:subscription_error');
+    assert.equal((refused.data as { status: number }).status, 403);
+  });
+
   it('signs in a user id of 164 characters, whose connections the API can then terminate', async () => {
     const sdk = serverSdk(APP, server.port);
     const { answer, client } = await signin('u'.repeat(164));

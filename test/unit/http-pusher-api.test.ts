@@ -104,6 +104,15 @@ describe('pusher api: events', () => {
     await refused(await t.request('GET', '/channels/%23server-to-user-ann'), 400, /take events only/);
   });
 
+  it("sends to any user id sign-in takes, whatever the app's channel name limit (its channel is named by the id)", async () => {
+    const t = setup();
+    // SMALL allows channel names of 30 characters; "#server-to-user-" and this id are 56.
+    const id = 'u'.repeat(40);
+    assert.equal((await t.post('/events', event({ channel: `#server-to-user-${id}` }), { app: SMALL })).status, 200);
+    assert.deepEqual((t.calls[0]![2] as PusherEvent).channels, [`#server-to-user-${id}`]);
+    await refused(await t.post('/events', event({ channel: 'c'.repeat(31) }), { app: SMALL }), 400, /is 31 characters; the limit is 30/);
+  });
+
   it('refuses each broken event with 400 and the field it is about', async () => {
     const t = setup();
     const cases: Array<[unknown, RegExp]> = [

@@ -21,12 +21,13 @@ export const isPresence = (channel: string) => channel.startsWith('presence-');
 /** Why `name` cannot be a channel here, if it cannot; `toUser` allows the `#server-to-user-{id}` an event may target. */
 export function channelProblem(name: string, limits: PusherLimits, toUser = false): string | undefined {
   const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}...` : name);
-  if (name.length > limits.channelName) return `channel ${shown} is ${name.length} characters; the limit is ${limits.channelName}`;
+  // Before the length: a user's channel is as long as the id sign-in took, which the app's channel name limit does not bound.
   if (name.startsWith(TO_USER)) {
     if (!toUser) return `channel ${shown}: ${TO_USER} channels take events only`;
     const problem = userIdProblem(name.slice(TO_USER.length));
     return problem && `channel ${shown}: ${problem}`;
   }
+  if (name.length > limits.channelName) return `channel ${shown} is ${name.length} characters; the limit is ${limits.channelName}`;
   if (!CHANNEL_CHARS.test(name)) return `channel ${shown} may hold only A-Z a-z 0-9 _ - = @ , . ;`;
   return undefined;
 }

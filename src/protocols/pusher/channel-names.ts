@@ -57,11 +57,16 @@ export function channelKind(name: string): ChannelKind {
   return { signed: false, members: false, clientEvents: false, cache: name.startsWith('cache-') };
 }
 
-/** Why a channel name is not one, or undefined when it is. */
+/**
+ * Why a channel name is not one, or undefined when it is. A user's channel
+ * is named by the user id sign-in took, whatever characters and length that
+ * has: else pusher-js, which subscribes to it after sign-in, was refused its
+ * own channel for an id such as "ann lee" or "auth0|123".
+ */
 export function channelNameProblem(name: unknown, limits: Pick<PusherLimits, 'channelName'>): string | undefined {
   if (typeof name !== 'string' || name === '') return 'a channel name is required';
+  if (name.startsWith(USER_CHANNEL)) return userIdProblem(name.slice(USER_CHANNEL.length));
   if (name.length > limits.channelName) return `the channel name is longer than ${limits.channelName} characters`;
-  const plain = name.startsWith(USER_CHANNEL) ? name.slice(USER_CHANNEL.length) : name;
-  if (!NAME.test(plain)) return 'a channel name may only have letters, digits and _ - = @ , . ;';
+  if (!NAME.test(name)) return 'a channel name may only have letters, digits and _ - = @ , . ;';
   return undefined;
 }
