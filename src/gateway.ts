@@ -83,7 +83,7 @@ export class Gateway implements Watched {
     this.#publishing = new Publishing({ hub, routes: this.#routes, broker, channels: this.#channels, recovery: this.#recovery, events, workers: () => pools.health().workers });
     this.#admission = new Admission({ hub, routes: this.#routes, hooks, recovery: this.#recovery, events, beforeFull: checkUpgrades });
     const publishing = this.#publishing;
-    const requests = new ClientRequests({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, castText: (host, selection, frame, except, unkept) => publishing.castText(host, selection, frame, except, unkept) });
+    const requests = new ClientRequests({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, reserved: (host, channel) => this.pusher.reserves(host, channel), castText: (host, selection, frame, except, unkept) => publishing.castText(host, selection, frame, except, unkept) });
     this.#lifecycle = new Lifecycle({ hub, routes: this.#routes, hooks, channels: this.#channels, recovery: this.#recovery, events, requests });
     this.pusher = new PusherFront(config.pusher?.apps);
     this.pusherApi = new PusherApiCore(this.pusher, this);

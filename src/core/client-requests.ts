@@ -38,6 +38,8 @@ export interface ClientRequestsParts {
   channels: Channels;
   recovery: Recovery;
   events: CoreEvents;
+  /** Whether another protocol served on the host keeps a channel for itself (a Pusher app's user channels): no client may ask for it. */
+  reserved(host: string, channel: string): boolean;
   /** Casts on every node (Publishing.castText): a client's event to its channel. */
   castText(host: string, selection: Selection, frame: string, except: string | undefined, unkept?: boolean): number;
 }
@@ -77,6 +79,7 @@ export class ClientRequests {
       const done = protocol.unsubscribed(channel);
       return done === undefined ? undefined : answer(done);
     }
+    if (this.#p.reserved(client.host, channel)) return answer(protocol.subscribeRefused(channel, "the channel is the Pusher app's own on this host"));
     if (!client.route.config.clientChannels) return answer(protocol.subscribeRefused(channel, 'this host does not let clients choose channels ("clientChannels")'));
     // Before the hook, so a client at its limit costs no hook run.
     const full = channelsFull(client, channel, this.#p.routes.limits.channelsPerSocket);

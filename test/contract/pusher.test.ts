@@ -154,6 +154,27 @@ describe(`Pusher protocol on ${TARGET}`, { skip }, () => {
     assert.deepEqual(JSON.parse(await plainGot), { event: 'said', channel: 'lobby', data: '{"text":"hi"}' });
   });
 
+  it("keeps the Pusher app's own channels from plain sockets of the host, whatever its subscribe hook says", async () => {
+    // send-hooks.ts says yes to every channel: the gateway itself must refuse a user's channel, #online and watchers.
+    const socket = await connect(server.port, { host: 'shared.test', token: 'snoop' });
+    sockets.push(socket);
+    for (const channel of ['#server-to-user-u-7', '#online', '#watchers-of-u-7']) {
+      socket.send(JSON.stringify({ wsgate: 'subscribe', channel }));
+      const answer = await waitFor(`the answer for ${channel}`, () => socket.received.find((frame) => frame.includes('"subscribed"') && frame.includes(JSON.stringify(channel))));
+      assert.equal(JSON.parse(answer).ok, false, answer);
+    }
+    const c = await client({ user: { id: 'u-7' } });
+    c.signin();
+    await waitFor('the user channel', () => c.user.serverToUserChannel?.subscribed === true);
+    const got = new Promise<unknown>((resolve) => c.user.bind('pin', resolve));
+    await serverSdk(APP, server.port).sendToUser('u-7', 'pin', { pin: 1234 });
+    assert.deepEqual(await got, { pin: 1234 });
+    // A later frame to the plain socket proves it was read past where the user's event would have been.
+    socket.send(JSON.stringify({ wsgate: 'subscribe', channel: 'after-pin' }));
+    await waitFor('the later answer', () => socket.received.some((frame) => frame.includes('after-pin')));
+    assert.equal(socket.received.some((frame) => frame.includes('1234')), false);
+  });
+
   it('signs a user in, reaches it with sendToUser, and terminates its connections', async () => {
     const c = await client({ user: { id: 'u-9' } });
     c.signin();

@@ -4,6 +4,7 @@
  * quiet ones, a reload that changes or removes their app).
  */
 import type { PusherApp } from '../../config/config.ts';
+import { isInternal } from './channel-names.ts';
 import { PUSHER_CLOSE } from './frames.ts';
 import type { PusherConnection, PusherRegistry } from './connection.ts';
 
@@ -46,6 +47,14 @@ export class PusherFront implements PusherRegistry {
   /** The apps whose channels are a host's (none for most hosts). */
   appsOn(host: string): readonly PusherApp[] {
     return this.#byHost.get(host) ?? NONE;
+  }
+
+  /**
+   * Whether a channel of a host is one of its Pusher apps' own (a user's channel, #online, watchers): the front alone
+   * puts sockets in them, so a plain socket of a shared host may not ask for one, whatever the subscribe hook says.
+   */
+  reserves(host: string, channel: string): boolean {
+    return isInternal(channel) && this.appsOn(host).length > 0;
   }
 
   byKey(key: string): PusherApp | undefined {
