@@ -7,6 +7,7 @@ import { BUILTIN_DEMO, BUILTIN_NONE, defaultConfig } from './defaults.ts';
 import { parseConfig } from './file-schema.ts';
 import { ConfigError } from './problems.ts';
 import { dirname, resolvePath } from './resolve-path.ts';
+import { jsonSyntaxProblem } from './json-syntax.ts';
 import { tlsProblems } from './tls-files.ts';
 import type { Config, ConfigIO, Overrides } from './types.ts';
 
@@ -76,8 +77,10 @@ export async function loadConfig(file: string | undefined, io: ConfigIO, overrid
     }
     try {
       raw = JSON.parse(text);
-    } catch (error) {
-      throw new ConfigError([`${file}: not valid JSON: ${(error as Error).message}`]);
+    } catch {
+      // Not the engine's message: it quotes the file around the mistake (json-syntax.ts).
+      const where = jsonSyntaxProblem(text);
+      throw new ConfigError([`${file}: not valid JSON${where ? ` at ${where}` : ''}`]);
     }
   }
   const merged = mergeOverrides(raw, overrides, envApp);

@@ -154,6 +154,24 @@ describe('loadConfig', () => {
     await assert.rejects(loadConfig('/x.json', io({ '/x.json': '{' })), /\/x\.json: not valid JSON/);
     await assert.rejects(loadConfig(undefined, io({}), { hosts: ['nope'] }), /--host nope: expected NAME=APP/);
   });
+
+  it('says where a file is not JSON without quoting the text there, which may be a secret', async () => {
+    // V8 quotes the text around the mistake, JavaScriptCore the whole unexpected word: an unquoted secret, into stderr or a reload's answer.
+    const cases: Array<[string, RegExp]> = [
+      ['{"port": 3001,\n "secret": abcdef0123456789abcdef}', /^\/x\.json: not valid JSON at line 2, column 12: expected a value/],
+      ['{"secret": "abcdef0123456789abcdef" "port": 1}', /^\/x\.json: not valid JSON at line 1, column 37: expected ',' or '}'/],
+      ['{"secret": "abcdef0123456789abcdef",}', /^\/x\.json: not valid JSON at line 1, column 37: expected a property name in double quotes/],
+      ['{"secret": "abcdef0123456789\tabcdef"}', /^\/x\.json: not valid JSON at line 1, column 29: /],
+      ['{"secret": "abcdef0123456789abcdef"', /^\/x\.json: not valid JSON at line 1, column 36: the text ends/],
+      ['{"secret": "abcdef0123456789abcdef"} abcdef', /^\/x\.json: not valid JSON at line 1, column 38: /],
+    ];
+    for (const [text, expected] of cases) {
+      const error = await loadConfig('/x.json', io({ '/x.json': text })).then(() => undefined, (e: Error) => e);
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.match(error.message, expected);
+      assert.doesNotMatch(error.message, /abcdef|0123/, error.message);
+    }
+  });
 });
 
 it('resolvePath joins and normalises', () => {
