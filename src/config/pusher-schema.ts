@@ -91,15 +91,25 @@ const Limits = v.strictObject(
   'expected an object such as {"payload": 10240, "presenceMembers": 100}',
 );
 
+/**
+ * A refused URL as a problem may show it: what comes before its last '@' may
+ * be the user and password the batches go with (Basic auth), and a URL that
+ * does not parse cannot say where they end, so all of it goes.
+ */
+const withoutCredentials = (url: string): string => url.replace(/^([A-Za-z][\w+.-]*:\/\/)?.*@/s, '$1***@');
+
 const WebhookUrl = v.pipe(
   v.string('expected an http or https URL'),
-  v.check((url) => {
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    let ok = false;
     try {
-      return ['http:', 'https:'].includes(new URL(url).protocol);
+      ok = ['http:', 'https:'].includes(new URL(dataset.value).protocol);
     } catch {
-      return false;
+      // Not a URL: refused below.
     }
-  }, 'expected an http or https URL such as "https://app.example.com/pusher/webhook"'),
+    if (!ok) addIssue({ message: `expected an http or https URL such as "https://app.example.com/pusher/webhook", got ${JSON.stringify(withoutCredentials(dataset.value).slice(0, 200))}` });
+  }),
 );
 
 const Webhook = v.pipe(

@@ -166,6 +166,18 @@ describe('a Pusher app\'s problems, each at its path', () => {
     ]);
   });
 
+  it('a webhook URL that is refused is shown without what comes before its "@", its Basic credentials', () => {
+    const urls = ['ftp://hook:tok3n-s3cret@app.test/h', 'https://hook:tok3n/s3cret@app.test/h', 'hook:tok3n-s3cret@app.test', 'https://tok3n-s3cret@[::1/h'];
+    const problems = problemsOf({ apps: [app({ webhooks: urls.map((url) => ({ url })) })] });
+    assert.deepEqual(problems, [
+      'f.json: pusher.apps[0].webhooks[0].url: expected an http or https URL such as "https://app.example.com/pusher/webhook", got "ftp://***@app.test/h"',
+      'f.json: pusher.apps[0].webhooks[1].url: expected an http or https URL such as "https://app.example.com/pusher/webhook", got "https://***@app.test/h"',
+      'f.json: pusher.apps[0].webhooks[2].url: expected an http or https URL such as "https://app.example.com/pusher/webhook", got "***@app.test"',
+      'f.json: pusher.apps[0].webhooks[3].url: expected an http or https URL such as "https://app.example.com/pusher/webhook", got "https://***@[::1/h"',
+    ]);
+    for (const problem of problems) assert.doesNotMatch(problem, /tok3n|s3cret/);
+  });
+
   it('webhooks to a host: a configured host whose hooks stay loaded (resident or a module), and either "url" or "host"', () => {
     const config = parseConfig({ hosts: { ...hosts, 'worker.test': { hooks: '/srv/ws.php', build: false } }, pusher: { apps: [app({ webhooks: [{ host: 'worker.test', events: ['member_added'] }, { host: 'x.tenant.test' }] })] } }, 'f.json', '/srv', env({}));
     assert.deepEqual(config.pusher?.apps[0]?.webhooks, [{ host: 'worker.test', events: ['member_added'] }, { host: 'x.tenant.test' }]);
