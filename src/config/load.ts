@@ -25,9 +25,41 @@ function envPusherApp(app: Overrides['pusherApp']): Record<string, string> | und
   return { id: app.id!, key: app.key!, secret: app.secret!, ...(app.host && { host: app.host }) };
 }
 
-/** A problem with the environment's app names its variable, for it is in no file. */
-function nameEnvFields(problems: string[]): string[] {
-  return problems.map((problem) => problem.replace(/^(.*?: pusher\.apps\[0\]\.(id|key|secret|host)):/, (_, path: string, field: keyof typeof PUSHER_APP_ENV) => `${path} (from ${PUSHER_APP_ENV[field]}):`));
+/** Field paths (as problems spell them) whose value came from a flag or the environment, and which. */
+type Sources = Array<[path: string, source: string]>;
+
+/**
+ * A problem with a value from a flag or the environment names where it came
+ * from: the field it is reported at is not in the file, which the problem
+ * names. `file: secret: ...` becomes `file: secret (from WSGATE_SECRET): ...`.
+ */
+function nameSources(problems: string[], where: string, sources: Sources): string[] {
+  return problems.map((problem) => {
+    for (const [path, source] of sources) {
+      const head = `${where}: ${path}`;
+      const after = problem[head.length];
+      if (!problem.startsWith(head) || (after !== ':' && after !== '.' && after !== '[')) continue;
+      const end = problem.indexOf(': ', head.length);
+      if (end >= 0) return `${problem.slice(0, end)} (from ${source})${problem.slice(end)}`;
+    }
+    return problem;
+  });
+}
+
+/** What mergeOverrides took from the flags and the environment, as the paths problems are reported at. */
+function sourcesOf(raw: unknown, overrides: Overrides, envApp: Record<string, string> | undefined): Sources {
+  const file = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const sources: Sources = [];
+  if (overrides.port !== undefined) sources.push(['port', '--port']);
+  if (overrides.listen !== undefined) sources.push(['listen', '--listen']);
+  if (overrides.php !== undefined) sources.push(['php', '--php']);
+  if (overrides.secret && file.secret === undefined) sources.push(['secret', 'WSGATE_SECRET']);
+  if (overrides.redis && file.cluster === undefined) sources.push(['cluster.redis', 'WSGATE_REDIS_URL']);
+  if (envApp && file.pusher === undefined) {
+    for (const field of ['id', 'key', 'secret', 'host'] as const) sources.push([`pusher.apps[0].${field}`, PUSHER_APP_ENV[field]]);
+  }
+  for (const pair of overrides.hosts ?? []) sources.push([`hosts[${JSON.stringify(pair.slice(0, pair.indexOf('=')))}]`, `--host ${pair}`]);
+  return sources;
 }
 
 function mergeOverrides(raw: unknown, overrides: Overrides, envApp: Record<string, string> | undefined): unknown {
@@ -84,16 +116,14 @@ export async function loadConfig(file: string | undefined, io: ConfigIO, overrid
     }
   }
   const merged = mergeOverrides(raw, overrides, envApp);
-  let config: Config;
   try {
-    config = parseConfig(merged, where, baseDir, overrides.env);
+    const config = parseConfig(merged, where, baseDir, overrides.env);
+    config.file = path;
+    await checkFiles(config, where, io);
+    return config;
   } catch (error) {
-    const fromEnv = envApp !== undefined && (merged as { pusher?: { apps?: unknown[] } }).pusher?.apps?.[0] === envApp;
-    throw fromEnv && error instanceof ConfigError ? new ConfigError(nameEnvFields(error.problems)) : error;
+    throw error instanceof ConfigError ? new ConfigError(nameSources(error.problems, where, sourcesOf(raw, overrides, envApp))) : error;
   }
-  config.file = path;
-  await checkFiles(config, where, io);
-  return config;
 }
 
 /** The built-in default; an app from the environment takes the demo app's place, as it would a file's. */

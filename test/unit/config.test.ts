@@ -155,6 +155,18 @@ describe('loadConfig', () => {
     await assert.rejects(loadConfig(undefined, io({}), { hosts: ['nope'] }), /--host nope: expected NAME=APP/);
   });
 
+  it('a problem with a value from the environment or a flag names that, not a field the file does not hold', async () => {
+    const files = { '/x.json': '{"hosts": {"a.test": "/a.php"}}', '/a.php': '' };
+    const problemsOf = (overrides: Parameters<typeof loadConfig>[2], from = files) => loadConfig('/x.json', io(from), overrides).then((): string[] => [], (e: ConfigError) => e.problems);
+    assert.deepEqual(await problemsOf({ secret: 'short-secret' }), ['/x.json: secret (from WSGATE_SECRET): expected a secret of at least 16 characters, got a string of 12 characters']);
+    assert.match((await problemsOf({ redis: 'bogus://u:p@h' }))[0]!, /^\/x\.json: cluster\.redis \(from WSGATE_REDIS_URL\): expected a Redis URL/);
+    assert.match((await problemsOf({ php: '' }))[0]!, /^\/x\.json: php \(from --php\): expected the PHP binary/);
+    assert.deepEqual(await problemsOf({ hosts: ['b.test=/missing.php'] }), ['/x.json: hosts["b.test"].app (from --host b.test=/missing.php): expected an existing file, but /missing.php does not exist']);
+    // The file's own value is the file's.
+    const own = { '/x.json': '{"secret": "short-secret", "hosts": {"a.test": "/a.php"}}', '/a.php': '' };
+    assert.match((await problemsOf({ secret: 'a-secret-of-enough-length' }, own))[0]!, /^\/x\.json: secret: expected/);
+  });
+
   it('says where a file is not JSON without quoting the text there, which may be a secret', async () => {
     // V8 quotes the text around the mistake, JavaScriptCore the whole unexpected word: an unquoted secret, into stderr or a reload's answer.
     const cases: Array<[string, RegExp]> = [
