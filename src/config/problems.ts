@@ -37,6 +37,13 @@ function pathText(path: v.BaseIssue<unknown>['path']): string {
   return out;
 }
 
+/**
+ * A string as a problem may quote it: what comes before its last '@' may be
+ * the user and password of a URL (a webhook's Basic auth, Redis's), and a
+ * URL that does not parse cannot say where they end, so all of it goes.
+ */
+export const withoutCredentials = (text: string): string => text.replace(/^([A-Za-z][\w+.-]*:\/\/)?.*@/s, '$1***@');
+
 /** Fields whose value is a credential: a problem says what kind of value it got, never the value. */
 const CREDENTIAL = /secret|password/i;
 
@@ -61,10 +68,12 @@ function describe(issue: v.BaseIssue<unknown>): string {
   }
   // The message already says what was got ("..., got an empty string"); valibot's received is the length.
   if (issue.type === 'non_empty') return issue.message;
+  // Valibot quotes a string whole: a URL written where an object belongs would bring its password along.
+  const received = typeof issue.input === 'string' ? JSON.stringify(withoutCredentials(issue.input)) : issue.received;
   if (issue.message.startsWith('Invalid type') || issue.message.startsWith('Invalid key')) {
-    return `expected ${issue.expected}, got ${issue.received}`;
+    return `expected ${issue.expected}, got ${received}`;
   }
-  return `${issue.message}, got ${issue.received}`;
+  return `${issue.message}, got ${received}`;
 }
 
 export function issuesToProblems(where: string, issues: readonly v.BaseIssue<unknown>[]): string[] {

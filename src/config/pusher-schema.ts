@@ -10,6 +10,7 @@ import process from 'node:process';
 import * as v from 'valibot';
 import { BUILTIN_NONE, PUSHER_DEFAULTS } from './defaults.ts';
 import { HostTable, parseAuthority } from './hosts.ts';
+import { withoutCredentials } from './problems.ts';
 import { count, sharedFields } from './schema.ts';
 import type { HostConfig, PusherApp, PusherConfig, PusherLimits, PusherWebhook, PusherWebhookEvent } from './types.ts';
 
@@ -90,13 +91,6 @@ const Limits = v.strictObject(
   },
   'expected an object such as {"payload": 10240, "presenceMembers": 100}',
 );
-
-/**
- * A refused URL as a problem may show it: what comes before its last '@' may
- * be the user and password the batches go with (Basic auth), and a URL that
- * does not parse cannot say where they end, so all of it goes.
- */
-const withoutCredentials = (url: string): string => url.replace(/^([A-Za-z][\w+.-]*:\/\/)?.*@/s, '$1***@');
 
 const WebhookUrl = v.pipe(
   v.string('expected an http or https URL'),

@@ -178,6 +178,12 @@ describe('a Pusher app\'s problems, each at its path', () => {
     for (const problem of problems) assert.doesNotMatch(problem, /tok3n|s3cret/);
   });
 
+  it('a webhook written as a bare URL is refused without quoting its credentials', () => {
+    assert.deepEqual(problemsOf({ apps: [app({ webhooks: ['https://hook:tok3n-s3cret@app.test/h'] })] }), [
+      'f.json: pusher.apps[0].webhooks[0]: expected an object such as {"url": "https://app.example.com/pusher/webhook"} or {"host": "app.example.com"}, got "https://***@app.test/h"',
+    ]);
+  });
+
   it('webhooks to a host: a configured host whose hooks stay loaded (resident or a module), and either "url" or "host"', () => {
     const config = parseConfig({ hosts: { ...hosts, 'worker.test': { hooks: '/srv/ws.php', build: false } }, pusher: { apps: [app({ webhooks: [{ host: 'worker.test', events: ['member_added'] }, { host: 'x.tenant.test' }] })] } }, 'f.json', '/srv', env({}));
     assert.deepEqual(config.pusher?.apps[0]?.webhooks, [{ host: 'worker.test', events: ['member_added'] }, { host: 'x.tenant.test' }]);
