@@ -12,7 +12,7 @@ import { processEnv, pusherSchema, resolvePusher } from './pusher-schema.ts';
 import type { EnvLookup } from './pusher-schema.ts';
 import { clusterPrefix } from './redis-url.ts';
 import { resolvePath } from './resolve-path.ts';
-import { Bridge, Cluster, LimitsFields, nonEmpty, Paths, Pool, port, Schedule, sharedFields, timerSeconds, Tick, Tls } from './schema.ts';
+import { Bridge, Cluster, LimitsFields, listenAddress, nonEmpty, Paths, Pool, port, Schedule, sharedFields, timerSeconds, Tick, Tls } from './schema.ts';
 import { serveRules } from './serve-rules.ts';
 import type { Config, HostConfig, PoolConfig } from './types.ts';
 
@@ -21,7 +21,7 @@ const MAX_KEEPALIVE = 480;
 
 const fileFields = (baseDir: string, env: EnvLookup) =>
   v.strictObject({
-    listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen),
+    listen: v.optional(listenAddress, DEFAULTS.listen),
     port: v.optional(port, DEFAULTS.port),
     php: v.optional(nonEmpty('the PHP binary (a name on PATH or a path)'), DEFAULTS.php),
     paths: v.optional(Paths, [...DEFAULTS.paths]),

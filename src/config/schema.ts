@@ -23,6 +23,34 @@ export const MAX_TIMER_SECONDS = 2_147_483;
 export const timerSeconds = v.pipe(seconds, v.maxValue(MAX_TIMER_SECONDS, `expected at most ${MAX_TIMER_SECONDS} seconds (about 24 days), the longest a timer can wait`));
 export const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`expected ${what}, got an empty string`));
 export const count = (what: string) => v.pipe(v.number(`expected ${what}`), v.integer(`expected a whole number`), v.minValue(1, 'expected at least 1'));
+/** Why `value` is no address to bind, if it is not. */
+function listenProblem(value: string): string | undefined {
+  const got = JSON.stringify(value.slice(0, 100));
+  if (/^[a-z][\w+.-]*:\/\//i.test(value)) return `expected an address to listen on such as "127.0.0.1", "0.0.0.0" or "::", not a URL, got ${got}`;
+  const withPort = /^([^:]+):\d+$/.exec(value);
+  if (withPort) return `expected an address without a port, such as ${JSON.stringify(withPort[1])} (the port goes in "port"), got ${got}`;
+  const ip6 = /^[0-9a-f:.]+(%[\w.-]+)?$/i;
+  if (value.includes(':') ? !ip6.test(value) : !/^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/i.test(value)) {
+    return `expected an IP address or a host name such as "127.0.0.1", "0.0.0.0" or "::", got ${got}`;
+  }
+  return undefined;
+}
+
+/**
+ * An address to bind, alone. Anything else passed the config before and
+ * failed at bind ("getaddrinfo ENOTFOUND 127.0.0.1:3001", exit 1), after the
+ * no-secret rule, which takes an address it does not know for a public one,
+ * had asked for a secret. An IPv6 address may come in a URL's brackets:
+ * Node and Deno cannot bind those, so they go.
+ */
+export const listenAddress = v.pipe(
+  nonEmpty('an address to listen on'),
+  v.transform((value) => (/^\[[^\]]*\]$/.test(value) ? value.slice(1, -1) : value)),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? listenProblem(dataset.value) : undefined;
+    if (problem) addIssue({ message: problem });
+  }),
+);
 export const port = v.pipe(v.number('expected a port number'), v.integer('expected a whole port number'), v.minValue(0, 'expected a port from 0 to 65535'), v.maxValue(65535, 'expected a port from 0 to 65535'));
 
 const History = v.pipe(
@@ -178,7 +206,7 @@ export const Cluster = v.pipe(
 export const Bridge = v.union(
   [
     v.strictObject({ path: nonEmpty('the path of a unix socket') }),
-    v.strictObject({ listen: v.optional(nonEmpty('an address to listen on'), DEFAULTS.listen), port }),
+    v.strictObject({ listen: v.optional(listenAddress, DEFAULTS.listen), port }),
   ],
   'expected {"listen": "127.0.0.1", "port": 3002} or {"path": "/run/wsgate.sock"}',
 );

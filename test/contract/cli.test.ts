@@ -37,6 +37,7 @@ describe(`cli on ${TARGET}`, { skip }, () => {
       ['a bad wildcard', { hosts: { 'a.*.test': APP } }, /hosts\["a\.\*\.test"\]: host key may use "\*" only/],
       ['no hosts', { hosts: {} }, /hosts: expected at least one host/],
       ['invalid JSON', '{ "hosts": ', /not valid JSON/],
+      ['a port in listen', { listen: '127.0.0.1:3001', secret: 'a-secret-of-enough-length', hosts: { 'a.test': APP } }, /: listen: expected an address without a port, such as "127\.0\.0\.1" \(the port goes in "port"\)/],
     ];
     for (const [what, content, pattern] of failing) {
       it(`exits 2 naming the file and field for ${what}`, async () => {

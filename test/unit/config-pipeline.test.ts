@@ -151,7 +151,18 @@ describe('the rules serve applies are part of validation', () => {
     assert.equal(parseConfig({ listen: '0.0.0.0', secret: 'a-secret-of-enough-length', hosts }, 'f.json', '/').listen, '0.0.0.0');
     assert.deepEqual(parseConfig({ listen: '0.0.0.0', bridge: { port: 3002 }, hosts }, 'f.json', '/').bridge, { listen: '127.0.0.1', port: 3002 });
     assert.deepEqual(parseConfig({ listen: '0.0.0.0', bridge: { path: 'b.sock' }, hosts }, 'f.json', '/run').bridge, { path: '/run/b.sock' });
-    assert.equal(parseConfig({ listen: '[::1]', hosts }, 'f.json', '/').listen, '[::1]');
+    assert.equal(parseConfig({ listen: '[::1]', hosts }, 'f.json', '/').listen, '::1');
+  });
+
+  it('refuses a listen address with a port or a scheme in it, naming the field rather than asking for a secret', () => {
+    // Before, the rule above took '127.0.0.1:3001' for a public address and asked for a secret; with one, the start failed on getaddrinfo.
+    assert.deepEqual(problemsOf({ listen: '127.0.0.1:3001', hosts }), ['f.json: listen: expected an address without a port, such as "127.0.0.1" (the port goes in "port"), got "127.0.0.1:3001"']);
+    assert.deepEqual(problemsOf({ listen: 'http://localhost', secret: 'a-secret-of-enough-length', hosts }), ['f.json: listen: expected an address to listen on such as "127.0.0.1", "0.0.0.0" or "::", not a URL, got "http://localhost"']);
+    assert.deepEqual(problemsOf({ listen: 'local host', secret: 'a-secret-of-enough-length', hosts }), ['f.json: listen: expected an IP address or a host name such as "127.0.0.1", "0.0.0.0" or "::", got "local host"']);
+    assert.deepEqual(problemsOf({ listen: '0.0.0.0', bridge: { listen: 'localhost:3002', port: 3002 }, hosts }), ['f.json: bridge.listen: expected an address without a port, such as "localhost" (the port goes in "port"), got "localhost:3002"']);
+    // Brackets are how a URL writes an IPv6 address; Node and Deno cannot bind them, and WSGATE_URL got two pairs.
+    assert.deepEqual(parseConfig({ listen: '0.0.0.0', bridge: { listen: '[::1]', port: 3002 }, hosts }, 'f.json', '/').bridge, { listen: '::1', port: 3002 });
+    for (const listen of ['::', '::1', 'localhost', 'LOCALHOST', '10.0.0.5', 'gate.internal', 'fe80::1%eth0']) assert.equal(parseConfig({ listen, secret: 'a-secret-of-enough-length', hosts }, 'f.json', '/').listen, listen);
   });
 
   it('applies to the command line merged over the file, as loadConfig serves it', async () => {
