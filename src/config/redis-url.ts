@@ -167,6 +167,10 @@ export function redactRedisUrl(url: string): string {
   if (target.kind === 'single') {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    // ioredis takes the query's options as connection options: ?password= (or sentinelPassword=) authenticates too.
+    for (const key of new Set(parsed.searchParams.keys())) {
+      if (/pass|secret|token/i.test(key)) parsed.searchParams.set(key, '***');
+    }
     return parsed.href;
   }
   if (target.kind === 'socket') {

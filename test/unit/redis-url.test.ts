@@ -113,6 +113,13 @@ describe('the cluster\'s Redis URL', () => {
     assert.equal(redactRedisUrl('redis+sentinel://:p@ss:wd@h:1/m'), 'redis+sentinel://:***@h:1/m');
   });
 
+  it('is shown without a password given as an option of the one-instance URL, which ioredis takes too', () => {
+    // ioredis reads every query option of a redis:// URL as a connection option: ?password= authenticates.
+    assert.equal(redactRedisUrl('redis://10.0.0.2:6379?password=s3cret'), 'redis://10.0.0.2:6379?password=***');
+    assert.equal(redactRedisUrl('rediss://u@10.0.0.2:6379/0?Password=s3cret&sentinelPassword=s3cret2&db=1&prefix=x:'), 'rediss://u@10.0.0.2:6379/0?Password=***&sentinelPassword=***&db=1&prefix=x%3A');
+    assert.equal(redactRedisUrl('redis://:pw@h:1?password=s3cret'), 'redis://:***@h:1?password=***');
+  });
+
   it('is checked by the config, with the problem at cluster.redis', () => {
     assert.equal(parseConfig({ hosts: { 'a.test': { module: '/m.ts' } }, cluster: { redis: 'redis+sentinel://127.0.0.1:26379/mymaster' } }, 'f.json', '/srv').cluster?.redis, 'redis+sentinel://127.0.0.1:26379/mymaster');
     try {
