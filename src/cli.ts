@@ -52,12 +52,19 @@ function portOf(value: string | undefined): number | undefined {
 }
 
 
-/** A webhook URL fit for `check`: its credentials go as Basic auth, so the password (or a lone user name, a token then) is ***. */
+/**
+ * A webhook URL fit for `check`: its credentials go as Basic auth, so the
+ * password (or a lone user name, a token then) is ***, as is a query option
+ * named as a credential (`?token=`, `?api_key=`), the other way endpoints take one.
+ */
 function redactWebhookUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     else if (parsed.username) parsed.username = '***';
+    for (const key of new Set(parsed.searchParams.keys())) {
+      if (/pass|secret|token|key|auth|sig/i.test(key)) parsed.searchParams.set(key, '***');
+    }
     return parsed.href;
   } catch {
     return url;

@@ -36,4 +36,14 @@ describe('wsgate check', () => {
     assert.doesNotMatch(out, /s3cr3t-pass/);
     assert.equal(shown.pusher.apps[0]!.webhooks[0]!.url, 'https://hooks:***@app.example.com/pusher/webhook?x=1', 'which URL it is stays readable');
   });
+
+  it("prints no webhook URL's token in its query", async () => {
+    const out = await checkOutput({
+      hosts: { 'a.test': { module: 'builtin:demo' } },
+      pusher: { apps: [{ id: '1', key: 'app-key', secret: 'a-secret-of-at-least-16-characters', webhooks: [{ url: 'https://app.example.com/pusher/webhook?token=s3cr3t-token&x=1&api_key=s3cr3t-key' }] }] },
+    });
+    const shown = JSON.parse(out) as { pusher: { apps: Array<{ webhooks: Array<{ url: string }> }> } };
+    assert.doesNotMatch(out, /s3cr3t/);
+    assert.equal(shown.pusher.apps[0]!.webhooks[0]!.url, 'https://app.example.com/pusher/webhook?token=***&x=1&api_key=***');
+  });
 });
