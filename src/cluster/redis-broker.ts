@@ -49,7 +49,7 @@ export class RedisBroker implements Broker {
 
   start(node: string): void {
     const { redis, ...options } = this.#options;
-    const cluster = new Cluster(connectRedis(redis), { ...options, node }, this.#log, (request, own, echo) => this.#fromBus(request, own, echo === true));
+    const cluster = new Cluster(connectRedis(redis, options.deadlineMs / 2), { ...options, node }, this.#log, (request, own, echo) => this.#fromBus(request, own, echo === true));
     cluster.joined = () => this.#joined.forEach((listener) => listener());
     cluster.onNodeGone((gone) => this.#gone.forEach((listener) => listener(gone)));
     this.#cluster = cluster;

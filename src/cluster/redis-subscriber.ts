@@ -21,6 +21,8 @@ export interface BusSubscriber {
   listens(): boolean;
   /** `changed` runs whenever that may have changed, with the error when one came. */
   onChange(changed: (error?: Error) => void): void;
+  /** Drops the connection now and listens again on a new one (Redis stopped answering, redis.ts). */
+  restart(): void;
   close(): void;
 }
 
@@ -94,6 +96,7 @@ export function channelSubscriber(connection: Redis): BusSubscriber {
     },
     listens,
     onChange: told.on,
+    restart: () => connection.disconnect(true),
     close: () => connection.disconnect(),
   };
 }
@@ -160,6 +163,8 @@ export function slotSubscriber(cluster: Cluster, open: (address: RedisAddress) =
     },
     listens: () => current?.listens() ?? false,
     onChange: told.on,
+    // The cluster client reconnects too (redis.ts): its next 'ready' or slot map opens a new connection.
+    restart: drop,
     close() {
       closed = true;
       pending?.failed(new Error('the subscriber was closed'));

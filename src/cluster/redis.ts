@@ -17,6 +17,7 @@ import type { RedisOptions } from 'ioredis';
 import { parseRedisUrl } from '../config/redis-url.ts';
 import type { RedisTarget } from '../config/redis-url.ts';
 import { channelSubscriber, slotSubscriber } from './redis-subscriber.ts';
+import { StallWatch } from './stall-watch.ts';
 import type { StoredStream } from '../core/history/history.ts';
 
 export interface RedisLink {
@@ -133,8 +134,15 @@ export function redisOpener(url: string): (options: RedisOptions) => Redis | Clu
     });
 }
 
-export function connectRedis(url: string): RedisLink {
-  const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false } as const;
+/**
+ * `answerWithinMs`: how long the bus's commands may go unanswered before
+ * the link counts Redis as gone (stall-watch.ts); redis-broker.ts makes it
+ * half the cluster's deadline, so a bridge request whose PUBLISH hangs is
+ * applied here, alone, within its deadline.
+ */
+export function connectRedis(url: string, answerWithinMs = 500): RedisLink {
+  // A connection dropped because Redis stopped answering waits this long at most for Redis to close its end.
+  const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, lazyConnect: false, disconnectTimeout: answerWithinMs } as const;
   const target = parseRedisUrl(url);
   const sharded = !('problem' in target) && target.kind === 'cluster';
   const open = redisOpener(url);
@@ -150,8 +158,10 @@ export function connectRedis(url: string): RedisLink {
   // Unknown until the first connect succeeds or fails, so a node that starts without Redis says so too.
   let state: 'up' | 'down' | undefined;
   let lastError = 'connecting';
+  // Redis stopped answering: down until the command connection is ready again, though ioredis still says ready.
+  let stalled = false;
   const update = (failed = false) => {
-    const next = commands.status === 'ready' && subscriber.listens() ? 'up' : 'down';
+    const next = !stalled && commands.status === 'ready' && subscriber.listens() ? 'up' : 'down';
     // Still connecting, and nothing failed yet: not down so far.
     if (next === state || (state === undefined && next === 'down' && !failed)) return;
     state = next;
@@ -161,20 +171,34 @@ export function connectRedis(url: string): RedisLink {
     lastError = error.message || String(error);
     update(true);
   };
-  for (const event of ['ready', 'close', 'end']) commands.on(event, () => update());
+  commands.on('ready', () => {
+    stalled = false;
+    update();
+  });
+  for (const event of ['close', 'end']) commands.on(event, () => update());
   commands.on('error', failed);
   subscriber.onChange((error) => (error ? failed(error) : update()));
+  // Both connections go, and come back when Redis answers again: the subscriber too, so that what the hung
+  // PUBLISHes carry, should Redis wake up and carry them out, never comes back to a node that applied them alone.
+  const watch = new StallWatch(answerWithinMs, () => {
+    if (stalled) return;
+    stalled = true;
+    lastError = `Redis did not answer within ${answerWithinMs} ms`;
+    update(true);
+    commands.disconnect(true);
+    subscriber.restart();
+  });
   return {
     async publish(channel, message) {
-      await (sharded ? commands.spublish(channel, message) : commands.publish(channel, message));
+      await watch.watch(sharded ? commands.spublish(channel, message) : commands.publish(channel, message));
     },
     async publishNumbered(stream, frame, channel, head, tail) {
       const keys = [`${stream.key}:epoch`, `${stream.key}:offset`, `${stream.key}:stream`];
-      const [epoch, offset] = (await commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail, sharded ? 'SPUBLISH' : 'PUBLISH')) as [string, number];
+      const [epoch, offset] = (await watch.watch(commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail, sharded ? 'SPUBLISH' : 'PUBLISH'))) as [string, number];
       return { epoch, offset: Number(offset) };
     },
     async readStream(key, after) {
-      const replies = await commands.multi().get(`${key}:epoch`).get(`${key}:offset`).xrange(`${key}:stream`, `(0-${after}`, '+').exec();
+      const replies = await watch.watch(commands.multi().get(`${key}:epoch`).get(`${key}:offset`).xrange(`${key}:stream`, `(0-${after}`, '+').exec());
       if (!replies) throw new Error('the read was aborted');
       for (const [error] of replies) if (error) throw error;
       const [epoch, offset, entries] = replies.map(([, value]) => value) as [string | null, string | null, Array<[string, string[]]>];
@@ -187,11 +211,11 @@ export function connectRedis(url: string): RedisLink {
     subscribe: (wanted, onMessage) => subscriber.subscribe(wanted, onMessage),
     async heartbeat(key, node, ttlMs) {
       const ttl = Math.max(1, Math.round(ttlMs));
-      const [added, nodes] = await commands.wsgateHeartbeat(key, node, ttl, 2 * ttl);
+      const [added, nodes] = await watch.watch(commands.wsgateHeartbeat(key, node, ttl, 2 * ttl));
       return { nodes, added: added === 1 };
     },
     async leave(key, node) {
-      await commands.zrem(key, node);
+      await watch.watch(commands.zrem(key, node));
     },
     onState(listener) {
       listeners.push(listener);
