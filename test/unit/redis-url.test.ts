@@ -111,6 +111,9 @@ describe('the cluster\'s Redis URL', () => {
     assert.deepEqual(parseRedisUrl('redis+cluster://u:p@ss@h:7000'), { kind: 'cluster', nodes: [{ host: 'h', port: 7000 }], tls: false, username: 'u', password: 'p@ss' });
     assert.equal(redactRedisUrl('redis+cluster://u:p@ss@h:7000'), 'redis+cluster://u:***@h:7000');
     assert.equal(redactRedisUrl('redis+sentinel://:p@ss:wd@h:1/m'), 'redis+sentinel://:***@h:1/m');
+    // ioredis takes any of its options from a redis:// URL's query, the password too.
+    assert.equal(redactRedisUrl('redis://127.0.0.1:6379/0?password=pw&prefix=p:'), 'redis://127.0.0.1:6379/0?password=***&prefix=p%3A');
+    assert.equal(redactRedisUrl('rediss://u@h:6380?username=u&password=pw&sentinelPassword=spw'), 'rediss://u@h:6380?username=u&password=***&sentinelPassword=***');
   });
 
   it('is shown without a password given as an option of the one-instance URL, which ioredis takes too', () => {
