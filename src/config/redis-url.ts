@@ -200,12 +200,28 @@ export function redactRedisUrl(url: string): string {
  * (SPUBLISH only reaches a channel of the script's own slot), and one
  * subscriber connection hears all of it. The presence keys keep the plain
  * prefix and spread over the shards by channel (cluster/member-scripts.ts).
+ * On a database other than 0 they carry its number.
  */
 export function busPrefix(url: string, prefix: string): string {
   const target = parseRedisUrl(url);
-  if ('problem' in target || target.kind !== 'cluster') return prefix;
+  if ('problem' in target) return prefix;
+  if (target.kind !== 'cluster') {
+    // Keys live in their database, but a channel is heard on every one: clusters told apart by their database alone
+    // would take each other's casts and nodes. Database 0 keeps the plain prefix.
+    const db = database(target);
+    return db ? `${prefix}db${db}:` : prefix;
+  }
   // encodeURIComponent spells '{' and '}' out, so the tag ends where it should; '%' alone is no encoded prefix.
   return `{${encodeURIComponent(prefix) || '%'}}`;
+}
+
+/** The database the target selects, as ioredis reads it (a redis:// path, else its `?db=`); 0 when none. */
+function database(target: RedisTarget): number {
+  if (target.kind === 'socket') return target.db ?? 0;
+  if (target.kind !== 'single') return 0;
+  const parsed = new URL(target.url);
+  const db = Number(parsed.pathname.slice(1) || parsed.searchParams.get('db') || 0);
+  return Number.isInteger(db) && db > 0 ? db : 0;
 }
 
 /** The cluster's key prefix: `cluster.prefix`, else the URL's `?prefix=`, else "wsgate:". */

@@ -70,6 +70,11 @@ describe('the cluster\'s Redis URL', () => {
     assert.equal(busPrefix('redis://h:1', 'wsgate:'), 'wsgate:');
     assert.equal(busPrefix('redis+sentinel://h:1/m', 'x'), 'x');
     assert.equal(busPrefix('redis+cluster://h:1', 'wsgate:'), '{wsgate%3A}');
+    // Pub/sub spans the databases: the bus of a database but 0 carries its number.
+    assert.equal(busPrefix('redis://h:1/0', 'wsgate:'), 'wsgate:');
+    assert.equal(busPrefix('redis://h:1/2', 'wsgate:'), 'wsgate:db2:');
+    assert.equal(busPrefix('rediss://:pw@h:1?db=3&prefix=p:', 'p:'), 'p:db3:');
+    assert.equal(busPrefix('unix:///r.sock?db=4', 'x:'), 'x:db4:');
     // Braces in the prefix cannot end the tag early, nor an empty prefix leave it empty (Redis would hash the whole key).
     assert.equal(busPrefix('redis+cluster://h:1', 'a}{b'), '{a%7D%7Bb}');
     assert.equal(busPrefix('redis+cluster://h:1', ''), '{%}');
