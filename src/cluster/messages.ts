@@ -23,8 +23,11 @@ export const RequestSchema = v.variant('t', [
     selection: SelectionSchema,
     frame: v.string(),
     except: v.optional(v.string()),
-    /** Where Redis numbered it, for streams with history. */
-    position: v.optional(v.object({ epoch: v.string(), offset: v.number() })),
+    /**
+     * Where Redis numbered it, for streams with history: its INCR counts from 1 in whole numbers. History counts on
+     * from an offset one by one, which past 2^53 (offset + 1 === offset) never ends.
+     */
+    position: v.optional(v.object({ epoch: v.string(), offset: v.pipe(v.number(), v.safeInteger(), v.minValue(1)) })),
     unkept: v.optional(v.literal(true)),
   }),
   /** A join or leave event, cast to a channel's members as it is (no history, no envelope). */
