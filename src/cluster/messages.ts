@@ -4,6 +4,7 @@
  * in: a Redis anyone can write to is a boundary like any other.
  */
 import * as v from 'valibot';
+import { appCloseCode, closeReasonFits } from '../core/close-codes.ts';
 import { parsePeerJson } from '../core/json.ts';
 import type { NodeRequest } from '../core/requests.ts';
 
@@ -33,7 +34,8 @@ export const RequestSchema = v.variant('t', [
   /** A join or leave event, cast to a channel's members as it is (no history, no envelope). */
   v.object({ t: v.literal('presenceEvent'), host: v.string(), channel: v.string(), frame: v.string(), except: v.string() }),
   v.object({ t: v.literal('subscribe'), host: v.string(), selection: SelectionSchema, channel: v.string(), join: v.boolean() }),
-  v.object({ t: v.literal('disconnect'), host: v.string(), selection: SelectionSchema, code: v.number(), reason: v.string() }),
+  /** As the bridge takes it: a node of another build, or anyone who can PUBLISH, must not hand the runtimes a close they each fail differently. */
+  v.object({ t: v.literal('disconnect'), host: v.string(), selection: SelectionSchema, code: v.pipe(v.number(), v.check(appCloseCode, 'a close code an app may send')), reason: v.pipe(v.string(), v.check(closeReasonFits, 'a close reason of at most 123 bytes')) }),
   v.object({ t: v.literal('presence'), host: v.string(), channel: v.string() }),
   v.object({ t: v.literal('channels'), host: v.string(), prefix: v.optional(v.string()), channel: v.optional(v.string()) }),
   v.object({ t: v.literal('health') }),

@@ -353,6 +353,7 @@ describe('POST /disconnect', () => {
       [{ host: 'app.test' }, 'target is required: "all" closes every socket of the host, so say it'],
       [{ host: 'app.test', target: 'all', code: 1006 }, 'code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999'],
       [{ host: 'app.test', target: 'all', code: 5000 }, 'code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999'],
+      [{ host: 'app.test', target: 'all', code: 4000.5 }, 'code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999'],
       [{ host: 'app.test', target: 'all', code: '4000' }, 'code must be a number'],
       [{ host: 'app.test', target: 'all', reason: 7 }, 'reason must be a string'],
       [{ host: 'app.test', target: 'all', reason: 'é'.repeat(62) }, 'reason must be at most 123 bytes'],

@@ -1,5 +1,6 @@
 /** The shapes of the bridge's bodies and queries, with the words a PHP developer sees when one is wrong. */
 import * as v from 'valibot';
+import { appCloseCode, closeReasonFits } from '../../core/close-codes.ts';
 import { channelProblem } from '../../core/targets.ts';
 
 const host = v.optional(v.nullable(v.string('expected host to be a string')));
@@ -18,13 +19,11 @@ export const SubscribeBody = v.looseObject({
   channel: v.string('channel must be a string'),
 });
 
-/** Close codes an app may send: normal, going away, policy, try again later, and the private range. */
-const closeCode = (code: number) => [1000, 1001, 1008, 1011, 1012, 1013].includes(code) || (code >= 3000 && code <= 4999);
 export const DisconnectBody = v.looseObject({
   host,
   target: v.optional(v.unknown()),
-  code: v.optional(v.pipe(v.number('code must be a number'), v.check(closeCode, 'code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999'))),
-  reason: v.optional(v.pipe(v.string('reason must be a string'), v.check((r) => new TextEncoder().encode(r).byteLength <= 123, 'reason must be at most 123 bytes'))),
+  code: v.optional(v.pipe(v.number('code must be a number'), v.check(appCloseCode, 'code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999'))),
+  reason: v.optional(v.pipe(v.string('reason must be a string'), v.check(closeReasonFits, 'reason must be at most 123 bytes'))),
 });
 
 export const DispatchBody = v.looseObject({
