@@ -69,7 +69,12 @@ function mergeOverrides(raw: unknown, overrides: Overrides, envApp: Record<strin
   if (overrides.listen !== undefined) merged.listen = overrides.listen;
   if (overrides.php !== undefined) merged.php = overrides.php;
   if (overrides.secret && merged.secret === undefined) merged.secret = overrides.secret;
+  // Like WSGATE_SECRET, it fills what the file leaves out: the whole cluster, or only its Redis (so a file may hold the
+  // node's name and timers while the URL, and its password, stay in the environment).
   if (overrides.redis && merged.cluster === undefined) merged.cluster = { redis: overrides.redis };
+  else if (overrides.redis && typeof merged.cluster === 'object' && merged.cluster !== null && !Array.isArray(merged.cluster) && !('redis' in merged.cluster)) {
+    merged.cluster = { ...merged.cluster, redis: overrides.redis };
+  }
   if (envApp && merged.pusher === undefined) merged.pusher = { apps: [envApp] };
   if (overrides.hosts?.length) {
     const hosts: Record<string, unknown> = typeof merged.hosts === 'object' && merged.hosts !== null ? { ...merged.hosts } : {};

@@ -219,7 +219,7 @@ export interface Overrides {
   hosts?: string[];
   /** From $WSGATE_SECRET: used when the file sets none. */
   secret?: string;
-  /** From $WSGATE_REDIS_URL: cluster mode with this Redis, when the file sets no cluster. */
+  /** From $WSGATE_REDIS_URL: cluster mode with this Redis, when the file sets no cluster or a cluster without `redis`. */
   redis?: string;
   /**
    * From $WSGATE_PUSHER_APP_ID, _KEY, _SECRET and _HOST (Laravel's PUSHER_APP_* under wsgate's names):

@@ -171,3 +171,19 @@ describe('the rules serve applies are part of validation', () => {
     assert.equal((await loadConfig('w.json', io, { listen: '0.0.0.0', secret: 'a-secret-of-enough-length' })).listen, '0.0.0.0');
   });
 });
+
+describe('WSGATE_REDIS_URL', () => {
+  const hosts = { 'a.test': 'app.php' };
+  const load = (file: Record<string, unknown>, redis: string) =>
+    loadConfig('w.json', { readTextFile: async () => JSON.stringify(file), isFile: async () => true, cwd: () => '/etc/wsgate' }, { redis });
+
+  it('names the Redis of a file whose cluster gives its other settings, so its password need not be in the file', async () => {
+    const config = await load({ hosts, cluster: { node: 'web1', heartbeat: 2, ttl: 6 } }, 'redis://:pw@10.0.0.2:6379?prefix=shop:');
+    assert.deepEqual(config.cluster, { redis: 'redis://:pw@10.0.0.2:6379?prefix=shop:', node: 'web1', prefix: 'shop:', deadlineMs: 1000, heartbeatMs: 2000, ttlMs: 6000 });
+  });
+
+  it('turns cluster mode on alone, and leaves a file\'s own Redis as it is', async () => {
+    assert.equal((await load({ hosts }, 'redis://10.0.0.2:6379')).cluster?.redis, 'redis://10.0.0.2:6379');
+    assert.equal((await load({ hosts, cluster: { redis: 'redis://10.0.0.9:6379' } }, 'redis://10.0.0.2:6379')).cluster?.redis, 'redis://10.0.0.9:6379');
+  });
+});
