@@ -14,6 +14,8 @@ export interface Authority {
 /** Host names and IP literals after normalising; anything else is not a host. */
 const HOST_NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const IPV6 = /^[0-9a-f:.]+$/;
+/** DNS's bound: a longer name is no host, and a catch-all host would keep it (16 KB of a header) with each socket. */
+const MAX_NAME = 253;
 
 /**
  * One Host or X-Forwarded-Host value, strictly: `name[:port]`, `[v6][:port]`,
@@ -60,7 +62,7 @@ export function parseAuthority(value: string): Authority | undefined {
     host = authority.replace(/\.$/, '');
     if (!HOST_NAME.test(host)) return undefined;
   }
-  if (port !== undefined && port > 65535) return undefined;
+  if ((port !== undefined && port > 65535) || host.length > MAX_NAME) return undefined;
   const parsed: Authority = { host };
   if (port !== undefined) parsed.port = port;
   if (scheme) parsed.scheme = scheme;

@@ -32,6 +32,15 @@ describe('parseAuthority', () => {
       assert.equal(parseAuthority(bad), undefined, bad);
     }
   });
+  it('refuses a name longer than DNS allows (253 characters), which a catch-all host would keep with every socket', () => {
+    const label = 'a'.repeat(63);
+    const longest = [label, label, label, 'a'.repeat(61)].join('.');
+    assert.equal(longest.length, 253);
+    assert.deepEqual(parseAuthority(longest), { host: longest });
+    assert.equal(parseAuthority(`${longest}a`), undefined);
+    assert.equal(parseAuthority(`${'b'.repeat(16_000)}.test:3001`), undefined);
+    assert.equal(parseAuthority(`${'1:'.repeat(8_000)}1`), undefined);
+  });
 });
 
 describe('requestHost', () => {
