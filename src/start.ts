@@ -91,18 +91,28 @@ interface RunnerContext {
   hookLine: number;
 }
 
-async function createRunner(host: HostConfig, ctx: RunnerContext): Promise<Runner> {
-  const { pools, spawn } = ctx;
-  if (host.mode === 'module') return new ModuleRunner(ctx.modules.get(host.module!)!, ctx.cast);
+/** What a host's runner needs from the disk: read before anything is swapped, so a reload that cannot read it changes nothing. */
+interface RunnerFiles {
+  /** The SDK runner and the hooks file, for a plain PHP hooks file. */
+  sdk?: string[];
+  /** A resident host's pool key: its file's real path, as /dispatch compares apps. */
+  key?: string;
+}
+
+async function runnerFiles(host: HostConfig): Promise<RunnerFiles> {
+  if (host.mode === 'module') return {};
   // A plain PHP hooks file runs through the SDK, which wsgate carries inside itself.
   const sdk = host.hooks ? [await sdkPath(), host.hooks] : undefined;
-  if (host.mode === 'resident') {
-    // Pools are keyed by real path, as /dispatch compares apps.
-    const file = host.app ?? host.hooks!;
-    const key = await realpath(file).catch(() => file);
-    return new ResidentRunner(pools.get(key, host.pool!, host.timeoutMs, sdk ?? [key]), host.timeoutMs);
-  }
-  const command = sdk ? [ctx.php, ...sdk] : host.command!;
+  if (host.mode !== 'resident') return { sdk };
+  const file = host.app ?? host.hooks!;
+  return { sdk, key: await realpath(file).catch(() => file) };
+}
+
+function createRunner(host: HostConfig, ctx: RunnerContext, files: RunnerFiles): Runner {
+  const { pools, spawn } = ctx;
+  if (host.mode === 'module') return new ModuleRunner(ctx.modules.get(host.module!)!, ctx.cast);
+  if (host.mode === 'resident') return new ResidentRunner(pools.get(files.key!, host.pool!, host.timeoutMs, files.sdk ?? [files.key!]), host.timeoutMs);
+  const command = files.sdk ? [ctx.php, ...files.sdk] : host.command!;
   return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs, slots: ctx.slots, maxLine: ctx.hookLine });
 }
 
@@ -143,13 +153,25 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   // One for the life of the process: a reload changes its limits, and what runs keeps its slot.
   const slots = new HookSlots(slotLimits(config), checkUpgrades);
   let generation = 0;
-  const buildRoutes = async (from: Config, modules: Map<string, HookModule>) => {
-    slots.configure(slotLimits(from));
-    pools.maxLine = from.limits.hookLine;
-    const routes = new Map<string, Route>();
-    const ctx = { spawn, cast, pools, php: from.php, modules, slots, hookLine: from.limits.hookLine };
-    for (const host of from.hosts) routes.set(host.key, { config: host, runner: await createRunner(host, ctx) });
-    return routes;
+  /** Reads what the routes need (nothing changes yet, and it may fail), then gives the step that puts them in, which cannot. */
+  const prepareRoutes = async (from: Config, modules: Map<string, HookModule>) => {
+    const files = new Map<string, RunnerFiles>();
+    for (const host of from.hosts) {
+      files.set(
+        host.key,
+        await runnerFiles(host).catch((error: Error) => {
+          throw new Error(`hosts[${JSON.stringify(host.key)}]: ${error.message}`);
+        }),
+      );
+    }
+    return () => {
+      slots.configure(slotLimits(from));
+      pools.maxLine = from.limits.hookLine;
+      const routes = new Map<string, Route>();
+      const ctx = { spawn, cast, pools, php: from.php, modules, slots, hookLine: from.limits.hookLine };
+      for (const host of from.hosts) routes.set(host.key, { config: host, runner: createRunner(host, ctx, files.get(host.key)!) });
+      return routes;
+    };
   };
   // Alone, or among other nodes over Redis: the gateway does not ask which.
   // The bus's keys and channels; in a Redis Cluster all under one hash tag (busPrefix).
@@ -166,7 +188,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const members = config.cluster && cluster && new cluster.RedisMembers(cluster.connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes`, unseenMs: config.cluster.ttlMs + 2 * config.cluster.heartbeatMs }, log);
   const gateway = new Gateway(config, new Map(), log, pools, runtime.wire, broker, { members: members || undefined, checkUpgrades });
   const cast = moduleCast(gateway);
-  gateway.reload(config, await buildRoutes(config, await importModules(config, generation, runtime.moduleSpecifier)));
+  gateway.reload(config, (await prepareRoutes(config, await importModules(config, generation, runtime.moduleSpecifier)))());
   // Pusher apps' webhooks hear of channels, members and client events; what they post never holds a socket up.
   // In a cluster a user may come back on another node, whose member_added would reach the app before this node's held member_removed: nothing is held there.
   const webhooks = new Webhooks(config.pusher?.apps ?? [], { logger: log, worker: (host, app, body, signal) => gateway.runWebhook(host, app, body, signal), ...(config.cluster ? { holdMs: 0 } : {}) });
@@ -206,12 +228,13 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     }
     // A new generation for every attempt: a module that failed to load stays failed in the module cache under its URL.
     generation++;
-    let modules: Map<string, HookModule>;
+    let routesIn: () => Map<string, Route>;
     try {
-      modules = await importModules(next, generation, runtime.moduleSpecifier);
+      routesIn = await prepareRoutes(next, await importModules(next, generation, runtime.moduleSpecifier));
     } catch (error) {
       return failed([(error as Error).message]);
     }
+    const nextDispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     // A stop begun while the reload read would find its new schedule and pools started behind it, running jobs while the
     // close hooks are waited for.
     if (stopping) return failed(['the gateway is stopping']);
@@ -232,14 +255,13 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     } else if (Boolean(next.tls) !== Boolean(config.tls)) {
       log.warn('reload', { note: 'turning tls on or off takes effect at the next restart' });
     }
-    // Made before the swap, and put in before the swap's first await: a /dispatch landing during the swap would run
-    // through the old dispatcher and put the old settings back on the pools it shares with resident hosts.
-    const nextDispatcher = await Dispatcher.create(next, pools, spawn, realpath, slots);
     if (stopping) return failed(['the gateway is stopping']);
+    // From here to the schedule nothing awaits: a /dispatch landing in between would run through the old dispatcher
+    // and put the old settings back on the pools it shares with resident hosts.
     dispatcher = nextDispatcher;
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next));
-    gateway.reload(next, await buildRoutes(next, modules));
+    gateway.reload(next, routesIn());
     webhooks.configure(next.pusher?.apps ?? []);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log, scheduler.running);
