@@ -50,6 +50,8 @@ export class HookSlots {
   #running = 0;
   readonly #authRunning = new Map<string, number>();
   readonly #queue: Waiter[] = [];
+  /** Waiters the queue bound counts (all but close hooks): kept, not counted per refusal, as a mass disconnect queues a waiter per socket. */
+  #boundedWaiting = 0;
 
   /** Asked before a job is refused as busy: it may cancel waiters whose clients went (Runtime.checkUpgrades). */
   readonly #beforeBusy: () => void;
@@ -102,13 +104,14 @@ export class HookSlots {
       if (signal) {
         const onAbort = () => {
           const at = this.#queue.indexOf(waiter);
-          if (at >= 0) this.#queue.splice(at, 1);
+          if (at >= 0) this.#leave(at);
           resolve({ ok: false, cancelled: true });
         };
         signal.addEventListener('abort', onAbort, { once: true });
         waiter.leave = () => signal.removeEventListener('abort', onAbort);
       }
       this.#queue.push(waiter);
+      if (!claim.neverBusy) this.#boundedWaiting++;
     });
   }
 
@@ -117,9 +120,14 @@ export class HookSlots {
    * take its places, or a mass disconnect would make every other hook busy.
    */
   #bounded(): number {
-    let n = 0;
-    for (const waiter of this.#queue) if (!waiter.claim.neverBusy) n++;
-    return n;
+    return this.#boundedWaiting;
+  }
+
+  /** Takes the waiter at `at` out of the queue. */
+  #leave(at: number): Waiter {
+    const waiter = this.#queue.splice(at, 1)[0]!;
+    if (!waiter.claim.neverBusy) this.#boundedWaiting--;
+    return waiter;
   }
 
   /** It fits, and no waiter that fits too is ahead of it (whoever waits for the same thing goes first). */
@@ -169,7 +177,7 @@ export class HookSlots {
         i++;
         continue;
       }
-      this.#queue.splice(i, 1);
+      this.#leave(i);
       waiter.leave?.();
       waiter.grant(this.#take(waiter.claim));
     }
