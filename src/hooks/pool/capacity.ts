@@ -3,6 +3,8 @@
 /** What the cap asks of each app's pool (pool.ts). */
 export interface CappedPool {
   readonly liveWorkers: number;
+  /** Jobs waiting for a worker. */
+  readonly queued: number;
   readonly settings: { readonly idleMs: number };
   /** When its longest-idle worker went idle, if it has one. */
   oldestIdle(): number | undefined;
@@ -21,6 +23,11 @@ export class Capacity {
   readonly pools = new Set<CappedPool>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #every = 0;
+  /**
+   * Pools refused room while jobs of theirs wait. Room comes when another pool's worker exits, and also when one is
+   * free (handOver): a worker kept idle for its idle time (a minute by default) must not keep them waiting that long.
+   */
+  readonly #waiting = new Set<CappedPool>();
 
   /**
    * `beforeBusy` is asked before a full queue refuses a job: it may cancel
@@ -39,6 +46,13 @@ export class Capacity {
 
   /** True when one more worker may start now, stopping the longest-idle worker of another pool if need be. */
   claim(pool: CappedPool): boolean {
+    const claimed = this.#claim(pool);
+    if (claimed) this.#waiting.delete(pool);
+    else this.#waiting.add(pool);
+    return claimed;
+  }
+
+  #claim(pool: CappedPool): boolean {
     if (this.live < this.cap) return true;
     let oldest: { pool: CappedPool; idleSince: number } | undefined;
     for (const other of this.pools) {
@@ -49,6 +63,21 @@ export class Capacity {
     if (!oldest) return false;
     oldest.pool.stopOldestIdle('stopped to make room for another app');
     return this.live < this.cap;
+  }
+
+  /** Whether a pool other than `pool`, holding fewer workers, waits for room: `pool` then owes it an idle worker. */
+  owed(pool: CappedPool): boolean {
+    for (const other of this.#waiting) {
+      // Its jobs ran or left meanwhile.
+      if (other.queued === 0) this.#waiting.delete(other);
+      else if (other !== pool && other.liveWorkers < pool.liveWorkers) return true;
+    }
+    return false;
+  }
+
+  /** A worker of `from` is idle: the pools waiting for room claim it now (their claim stops it), longest waiting first. */
+  handOver(from: CappedPool): void {
+    for (const other of [...this.#waiting]) if (other !== from) other.pump();
   }
 
   /** Another pool may be waiting for room. */

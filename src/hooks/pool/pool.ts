@@ -88,6 +88,10 @@ export class Pool {
     return this.#workers.size;
   }
 
+  get queued(): number {
+    return this.#queue.length;
+  }
+
   stats(): PoolStats {
     let busy = 0;
     let pipelined = 0;
@@ -173,7 +177,11 @@ export class Pool {
       if (!worker) break;
       this.#assign(worker, this.#left(this.#queue.shift()!));
     }
-    if (this.#queue.length === 0) return;
+    if (this.#queue.length === 0) {
+      // Nothing for an idle worker of this app to do: another app waiting for room under the cap takes it now, not once it is reaped.
+      if (this.#idleWorker() && this.capacity.owed(this)) this.capacity.handOver(this);
+      return;
+    }
     if (!this.#booting) {
       const wait = this.#notBefore - Date.now();
       if (wait > 0) {

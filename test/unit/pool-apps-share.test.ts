@@ -1,0 +1,57 @@
+/**
+ * Two apps' pools under one worker cap (pool.cap): a job of one app that
+ * finds the cap taken by the other's workers gets a worker once one of them
+ * is free, not once one exits (an idle reap, a minute later by default).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLogger } from '../../src/ops/log.ts';
+import { Capacity } from '../../src/hooks/pool/capacity.ts';
+import { Pool } from '../../src/hooks/pool/pool.ts';
+import type { WorkerOutcome } from '../../src/hooks/pool/worker.ts';
+import type { Child } from '../../src/runtime/types.ts';
+import { scriptedChild } from '../support/scripted-worker.ts';
+
+const log = createLogger(() => {}, 'error');
+const settings = { idleMs: 60_000, maxJobs: 10_000, maxQueue: 100, timeoutMs: 10_000, bootTimeoutMs: 5000 };
+
+/** A worker that answers each job after the milliseconds its first argument names. */
+function worker(): Child {
+  const { child, say } = scriptedChild({
+    onWrite(text, say) {
+      const { id, args } = JSON.parse(text) as { id: string; args: number[] };
+      setTimeout(() => say(`{"id":"${id}","t":"done","result":"${id}"}\n`), args[0] ?? 0);
+    },
+  });
+  setTimeout(() => say('{"t":"ready"}\n'), 1);
+  return child;
+}
+
+const job = (ms: number, lane: string) => ({ target: 'jobs::run', args: [ms], stream: false, lane });
+
+/** The outcome, or 'stuck' when it has not come within `ms`. */
+const within = (outcome: Promise<WorkerOutcome>, ms: number) => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([outcome, new Promise<'stuck'>((resolve) => (timer = setTimeout(resolve, ms, 'stuck')))]).finally(() => clearTimeout(timer));
+};
+
+describe("pools of two apps under one cap", { timeout: 30_000 }, () => {
+  it("runs a job of one app as soon as the other app's only worker is free, not once it is reaped", async () => {
+    const capacity = new Capacity(1);
+    const a = new Pool('a', ['php'], settings, capacity, worker, log);
+    const b = new Pool('b', ['php'], settings, capacity, worker, log);
+    try {
+      const first = a.run(job(200, 's1'));
+      // Its worker is booting or busy: the cap is taken, b's job waits.
+      const other = b.run(job(0, 's2'));
+      assert.equal((await first).ok, true);
+      // a's worker is idle now, for its idle time (60 s): b's job must not wait for that.
+      const outcome = await within(other, 5000);
+      assert.notEqual(outcome, 'stuck', "b's job still waited 5 s after a's worker was free");
+      assert.equal((outcome as WorkerOutcome).ok, true);
+      assert.ok(capacity.live <= 1, `${capacity.live} workers under a cap of 1`);
+    } finally {
+      await capacity.stop();
+    }
+  });
+});
