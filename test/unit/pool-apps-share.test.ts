@@ -1,7 +1,9 @@
 /**
  * Two apps' pools under one worker cap (pool.cap): a job of one app that
  * finds the cap taken by the other's workers gets a worker once one of them
- * is free, not once one exits (an idle reap, a minute later by default).
+ * is free, not once one exits (an idle reap, a minute later by default), and
+ * an app whose sockets keep its workers busy cannot keep the other app from
+ * running at all.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -51,6 +53,34 @@ describe("pools of two apps under one cap", { timeout: 30_000 }, () => {
       assert.equal((outcome as WorkerOutcome).ok, true);
       assert.ok(capacity.live <= 1, `${capacity.live} workers under a cap of 1`);
     } finally {
+      await capacity.stop();
+    }
+  });
+
+  it('runs a job of one app while sockets of the other keep its workers busy without a pause', async () => {
+    const capacity = new Capacity(1);
+    const a = new Pool('a', ['php'], settings, capacity, worker, log);
+    const b = new Pool('b', ['php'], settings, capacity, worker, log);
+    let flooding = true;
+    let most = 0;
+    // Two sockets of a, each sending its next message as soon as the last is answered: a's one worker never idles.
+    const flood = async (lane: string) => {
+      while (flooding) {
+        await a.run(job(10, lane));
+        most = Math.max(most, capacity.live);
+      }
+    };
+    try {
+      const floods = [flood('s1'), flood('s2')];
+      await a.run(job(50, 's3'));
+      const outcome = await within(b.run(job(0, 'victim')), 10_000);
+      assert.notEqual(outcome, 'stuck', "b's job did not run within 10 s while a's sockets kept its worker busy");
+      assert.equal((outcome as WorkerOutcome).ok, true);
+      flooding = false;
+      await Promise.all(floods);
+      assert.ok(most <= 1, `${most} workers under a cap of 1`);
+    } finally {
+      flooding = false;
       await capacity.stop();
     }
   });

@@ -53,6 +53,11 @@ interface Queued {
   onAbort?: () => void;
 }
 
+/**
+ * How long a worker serves its own app before it goes to another app waiting for room under the cap, though its own
+ * jobs wait: two busy apps take turns of this length, rather than one boot per job.
+ */
+const TURN_MS = 1000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
@@ -172,14 +177,14 @@ export class Pool {
   /** Hands queued jobs to idle workers, and starts a worker when more are needed and allowed. */
   pump(): void {
     if (this.#stopped) return;
+    this.#yieldWorker();
     while (this.#queue.length > 0) {
       const worker = this.#idleWorker();
       if (!worker) break;
       this.#assign(worker, this.#left(this.#queue.shift()!));
     }
     if (this.#queue.length === 0) {
-      // Nothing for an idle worker of this app to do: another app waiting for room under the cap takes it now, not once it is reaped.
-      if (this.#idleWorker() && this.capacity.owed(this)) this.capacity.handOver(this);
+      this.#yieldWorker();
       return;
     }
     if (!this.#booting) {
@@ -193,9 +198,11 @@ export class Pool {
     }
     // A worker starting for what waits is its sooner start: the job a busy worker runs may be long.
     if (this.#booting) return;
-    // Whatever still waits goes behind the current job of a worker that takes jobs early, so it never idles between two.
+    // Whatever still waits goes behind the current job of a worker that takes jobs early, so it never idles between two;
+    // but not of one owed to another app, which must fall idle to be handed over.
+    const owes = this.capacity.owed(this);
     while (this.#queue.length > 0) {
-      const worker = this.#pipeliningWorker();
+      const worker = this.#pipeliningWorker(owes);
       if (!worker) break;
       this.#assign(worker, this.#left(this.#queue.shift()!));
     }
@@ -253,11 +260,30 @@ export class Pool {
     return pick;
   }
 
-  /** The pipelining worker with the fewest jobs waiting that can take one more. */
-  #pipeliningWorker(): Worker | undefined {
+  /** The pipelining worker with the fewest jobs waiting that can take one more; `owes`: none that has served its turn. */
+  #pipeliningWorker(owes: boolean): Worker | undefined {
     let pick: Worker | undefined;
-    for (const w of this.#workers) if (w.canTake() && w.jobs < this.settings.maxJobs && (!pick || w.inflight < pick.inflight)) pick = w;
+    for (const w of this.#workers) {
+      if (owes && this.#servedTurn(w)) continue;
+      if (w.canTake() && w.jobs < this.settings.maxJobs && (!pick || w.inflight < pick.inflight)) pick = w;
+    }
     return pick;
+  }
+
+  #servedTurn(w: Worker): boolean {
+    return Date.now() - w.started >= TURN_MS;
+  }
+
+  /**
+   * Another app waits for room under the cap and holds fewer workers: it takes an idle worker of this one (its claim
+   * stops it), at once when this app has nothing for it (else it would wait for that worker's idle reap), and once
+   * the worker has served its turn when this app's jobs wait too (else an app whose sockets keep its workers busy
+   * would hold the cap from the other for good).
+   */
+  #yieldWorker(): void {
+    let idle = false;
+    for (const w of this.#workers) if (w.state === 'idle' && w.canTake() && (this.#queue.length === 0 || this.#servedTurn(w))) idle = true;
+    if (idle && this.capacity.owed(this)) this.capacity.handOver(this);
   }
 
   /**

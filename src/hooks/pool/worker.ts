@@ -76,6 +76,7 @@ export class Worker {
   readonly number = nextWorker++;
   state: 'booting' | 'idle' | 'busy' | 'dead' = 'booting';
   jobs = 0;
+  readonly started = Date.now();
   idleSince = Date.now();
   /** Set when the worker should go once its current job is done (recycle, reload). */
   retiring = false;
