@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/ops/log.ts';
 import { Capacity } from '../../src/hooks/pool/capacity.ts';
+import type { CappedPool } from '../../src/hooks/pool/capacity.ts';
 import { Pool } from '../../src/hooks/pool/pool.ts';
 import type { WorkerOutcome } from '../../src/hooks/pool/worker.ts';
 import type { Child } from '../../src/runtime/types.ts';
@@ -83,5 +84,37 @@ describe("pools of two apps under one cap", { timeout: 30_000 }, () => {
       flooding = false;
       await capacity.stop();
     }
+  });
+
+  it('hands over without end never: pools that each owe a worker to a third, which cannot claim yet, do not pump each other in a loop', () => {
+    const capacity = new Capacity(1);
+    let pumps = 0;
+    // As Pool.pump does with an idle worker: asks whether it owes one, and hands over if so.
+    const owing = (live: number): CappedPool => {
+      const pool: CappedPool = {
+        liveWorkers: live,
+        queued: 1,
+        settings: { idleMs: 60_000 },
+        oldestIdle: () => undefined,
+        stopOldestIdle() {},
+        pump() {
+          if (++pumps > 1000) throw new Error('pumped each other without end');
+          if (capacity.owed(pool)) capacity.handOver(pool);
+        },
+        reap() {},
+        stop: async () => {},
+      };
+      return pool;
+    };
+    const a = owing(1);
+    const b = owing(1);
+    // Waits for room and cannot take it now (booting, or its crash backoff): its pump claims nothing.
+    const c: CappedPool = { ...owing(0), pump() {} };
+    for (const pool of [a, b, c]) {
+      capacity.pools.add(pool);
+      assert.equal(capacity.claim(pool), false);
+    }
+    a.pump();
+    assert.ok(pumps <= 3, `${pumps} pumps`);
   });
 });

@@ -28,6 +28,7 @@ export class Capacity {
    * free (handOver): a worker kept idle for its idle time (a minute by default) must not keep them waiting that long.
    */
   readonly #waiting = new Set<CappedPool>();
+  #handingOver = false;
 
   /**
    * `beforeBusy` is asked before a full queue refuses a job: it may cancel
@@ -75,9 +76,19 @@ export class Capacity {
     return false;
   }
 
-  /** A worker of `from` is idle: the pools waiting for room claim it now (their claim stops it), longest waiting first. */
+  /**
+   * A worker of `from` is idle: the pools waiting for room claim it now (their claim stops it), longest waiting first.
+   * Not again from within: a pool pumped here may owe a worker too, to a pool that cannot claim yet (booting, in its
+   * backoff), and two such pools would pump each other without end.
+   */
   handOver(from: CappedPool): void {
-    for (const other of [...this.#waiting]) if (other !== from) other.pump();
+    if (this.#handingOver) return;
+    this.#handingOver = true;
+    try {
+      for (const other of [...this.#waiting]) if (other !== from) other.pump();
+    } finally {
+      this.#handingOver = false;
+    }
   }
 
   /** Another pool may be waiting for room. */
