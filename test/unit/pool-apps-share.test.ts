@@ -86,6 +86,32 @@ describe("pools of two apps under one cap", { timeout: 30_000 }, () => {
     }
   });
 
+  it('two busy apps under a cap of 3 share it 2 and 1, without trading a worker (and a boot) back and forth', async () => {
+    const capacity = new Capacity(3);
+    let boots = 0;
+    const counted = () => (boots++, worker());
+    const a = new Pool('a', ['php'], settings, capacity, counted, log);
+    const b = new Pool('b', ['php'], settings, capacity, counted, log);
+    let flooding = true;
+    const flood = async (pool: Pool, lane: string) => {
+      while (flooding) await pool.run(job(10, lane));
+    };
+    try {
+      const floods = ['s1', 's2', 's3'].map((lane) => flood(a, lane));
+      await a.run(job(50, 's4'));
+      floods.push(...['s5', 's6', 's7'].map((lane) => flood(b, lane)));
+      // Three turns long: trading one worker each turn would boot three more.
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      flooding = false;
+      await Promise.all(floods);
+      assert.deepEqual([a.stats().workers, b.stats().workers].sort(), [1, 2]);
+      assert.ok(boots <= 5, `${boots} workers booted for a split that needs 4`);
+    } finally {
+      flooding = false;
+      await capacity.stop();
+    }
+  });
+
   it('hands over without end never: pools that each owe a worker to a third, which cannot claim yet, do not pump each other in a loop', () => {
     const capacity = new Capacity(1);
     let pumps = 0;

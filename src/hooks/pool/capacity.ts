@@ -66,12 +66,15 @@ export class Capacity {
     return this.live < this.cap;
   }
 
-  /** Whether a pool other than `pool`, holding fewer workers, waits for room: `pool` then owes it an idle worker. */
+  /**
+   * Whether a pool other than `pool` waits for room holding no worker, or two fewer than `pool`: `pool` then owes it an
+   * idle worker. Not for one fewer: two busy apps would trade a worker back and forth, a boot each time, for no gain.
+   */
   owed(pool: CappedPool): boolean {
     for (const other of this.#waiting) {
       // Its jobs ran or left meanwhile.
       if (other.queued === 0) this.#waiting.delete(other);
-      else if (other !== pool && other.liveWorkers < pool.liveWorkers) return true;
+      else if (other !== pool && pool.liveWorkers > 0 && (other.liveWorkers === 0 || other.liveWorkers + 1 < pool.liveWorkers)) return true;
     }
     return false;
   }
