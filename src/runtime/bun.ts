@@ -12,6 +12,7 @@ import { getBunServer, getConnInfo } from 'hono/bun';
 import { createWSMessageEvent, defineWebSocketHelper } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
+import { closableOutput } from './output.ts';
 import { protocolCloseCode } from './close-code.ts';
 import { contextOf } from './raw-context.ts';
 import { onProcessSignal, onProcessStray, processLogSink } from './process-events.ts';
@@ -70,6 +71,8 @@ function createSpawn(): Runtime['spawn'] {
       detached: options.group === true,
     });
     const input = proc.stdin;
+    const stdout = closableOutput(proc.stdout);
+    const stderr = closableOutput(proc.stderr);
     const exited = proc.exited.then((code) => (proc.signalCode ? null : code));
     const group = options.group ? proc.pid : undefined;
     if (group) track(group, exited);
@@ -94,10 +97,14 @@ function createSpawn(): Runtime['spawn'] {
             },
           }
         : undefined,
-      stdout: proc.stdout,
-      stderr: proc.stderr,
+      stdout: stdout.chunks,
+      stderr: stderr.chunks,
       exited,
       kill: () => (group ? killGroup(group, () => proc.kill(9)) : proc.kill(9)),
+      closeOutput: () => {
+        stdout.close();
+        stderr.close();
+      },
     };
   };
 }

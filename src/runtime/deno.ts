@@ -16,6 +16,7 @@ import { getConnInfo } from 'hono/deno';
 import { defineWebSocketHelper, WSContext } from 'hono/ws';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
+import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, LogSink, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
@@ -91,6 +92,8 @@ function createSpawn(): Runtime['spawn'] {
       detached: options.group === true,
     }).spawn();
     const writer = options.stdin ? child.stdin.getWriter() : undefined;
+    const stdout = closableOutput(child.stdout);
+    const stderr = closableOutput(child.stderr);
     const exited = child.status.then((status) => (status.signal ? null : status.code));
     const group = options.group ? child.pid : undefined;
     if (group) track(group, exited);
@@ -110,10 +113,14 @@ function createSpawn(): Runtime['spawn'] {
             end: () => void writer.close().catch(() => {}),
           }
         : undefined,
-      stdout: child.stdout,
-      stderr: child.stderr,
+      stdout: stdout.chunks,
+      stderr: stderr.chunks,
       exited,
       kill: () => (group ? killGroup(group, killLeader) : killLeader()),
+      closeOutput: () => {
+        stdout.close();
+        stderr.close();
+      },
     };
   };
 }

@@ -55,6 +55,10 @@ function createSpawn(): Runtime['spawn'] {
       stderr: child.stderr!,
       exited,
       kill: () => (group ? killGroup(group, () => child.kill('SIGKILL')) : child.kill('SIGKILL')),
+      closeOutput: () => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      },
     };
   };
 }

@@ -41,6 +41,13 @@ export interface Child {
   readonly exited: Promise<number | null>;
   /** SIGKILL: to its whole process group when spawned with `group`. */
   kill(): void;
+  /**
+   * Stops reading stdout and stderr: their iterations end and wsgate's ends
+   * of the pipes close. For output still held once the child and its group
+   * were killed: a process that left the group (setsid) holds it for as long
+   * as it lives, and no kill of the group reaches it.
+   */
+  closeOutput?(): void;
 }
 
 /** A certificate chain and its private key, as PEM text. */

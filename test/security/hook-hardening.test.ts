@@ -96,6 +96,28 @@ describe(`hook hardening on ${TARGET}`, { skip, timeout: 90_000 }, () => {
     }
   });
 
+  it("lets go of the output a process that left the hook's group (setsid) still holds, which no group kill reaches", async () => {
+    const dir = tempDir();
+    const server = await startServer({ config: { hosts: { 'g.test': { command: [GRANDCHILD] } } }, env: { WSGATE_TEST_DIR: dir } });
+    let escaped: number | undefined;
+    try {
+      const client = await connect(server.port, { host: 'g.test', token: 't' });
+      client.send('escape');
+      escaped = Number(await until('the escaped process started', () => fileText(join(dir, 'escaped'))));
+      assert.equal(await client.next(), 'reply');
+      await server.waitForLog(/hook stderr .*hook=receive .*its process group was killed/);
+      // No kill of the group reached it: it is the one that says its writes failed. The old code read its output for as
+      // long as it lived (and kept 2 descriptors, and a group to kill at exit, for it).
+      await until('its writes fail: wsgate closed its end of the pipe', () => fileText(join(dir, 'closed')), 3000);
+      client.send('ping');
+      while ((await client.next()) !== 'pong');
+      client.close();
+    } finally {
+      if (escaped && alive(escaped)) process.kill(escaped, 'SIGKILL');
+      await server.stop();
+    }
+  });
+
   it('does not let it outlive wsgate when wsgate stops right after the hook exited', async () => {
     const dir = tempDir();
     const server = await startServer({ config: { hosts: { 'g.test': { command: [GRANDCHILD] } } }, env: { WSGATE_TEST_DIR: dir } });

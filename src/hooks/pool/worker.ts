@@ -70,6 +70,13 @@ function spawnOrStub(spawn: Spawn, argv: string[]): Child {
     return { pid: undefined, stdout: nothing(), stderr: nothing(), exited: Promise.reject(error as Error), kill() {} };
   }
 }
+/** True when `pipes` closed within PIPE_GRACE_MS. */
+async function closedWithin(pipes: Promise<unknown>): Promise<boolean> {
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([pipes.then(() => true), new Promise<boolean>((r) => (grace = setTimeout(r, PIPE_GRACE_MS, false)))]);
+  clearTimeout(grace);
+  return closed;
+}
 let nextWorker = 1;
 
 export class Worker {
@@ -144,11 +151,13 @@ export class Worker {
         return -1;
       })
       .then(async (code) => {
-        let grace: ReturnType<typeof setTimeout> | undefined;
-        const closed = await Promise.race([pipes.then(() => true), new Promise<boolean>((r) => (grace = setTimeout(r, PIPE_GRACE_MS, false)))]);
-        clearTimeout(grace);
         // What still holds its pipes once it exited is something it started: it goes with the worker, as a one-shot hook's leftovers do.
-        if (!closed) this.#child.kill();
+        if (!(await closedWithin(pipes))) {
+          this.#child.kill();
+          // What left the group (setsid) outlives the kill and may hold the pipes for good: wsgate lets go of them, once
+          // what the kill ended had its turn to close them (its last output may tell of the jobs written ahead).
+          if (!(await closedWithin(pipes))) this.#child.closeOutput?.();
+        }
         this.#die(this.death ?? (code === null ? 'killed by a signal' : `exited with code ${code}`));
       });
   }

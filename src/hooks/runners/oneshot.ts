@@ -120,7 +120,11 @@ export async function runProcess(spawn: Spawn, argv: string[], options: ProcessO
       return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
     }
     // A grandchild that inherited the pipes could hold them open forever, and stream to the socket of a hook that has ended.
-    if (!(await closedInTime(pipes))) end({ error: OUTLIVED, outlived: true });
+    if (!(await closedInTime(pipes))) {
+      end({ error: OUTLIVED, outlived: true });
+      // What left the group (setsid) outlives the kill and may hold the pipes for good: wsgate lets go of them.
+      child.closeOutput?.();
+    }
     const why = ended as Ended | undefined;
     // Only what it left behind was killed: the hook ran to its end and its result stands, with a note for the log.
     const note = why?.outlived ? `wsgate: ${why.error}` : '';
