@@ -135,6 +135,7 @@ export class Worker {
       for await (const chunk of child.stdout) splitter.push(chunk, onLine);
       splitter.end(onLine);
       this.#stdoutRead = true;
+      this.#outputEnded();
     })().catch((error: unknown) => {
       this.kill(error instanceof LineTooLong ? `printed a frame longer than ${error.limit} bytes (a line of output is longer than ${maxLine} bytes)` : `its output could not be read: ${(error as Error).message}`);
     });
@@ -223,6 +224,23 @@ export class Worker {
     this.#child.stdin?.end();
     const timer = setTimeout(() => this.#child.kill(), RETIRE_GRACE_MS);
     void this.exited.then(() => clearTimeout(timer));
+  }
+
+  /**
+   * Its stdout ended. Normally that is its exit, seen soon after; one that goes on running without it (fclose(STDOUT))
+   * can answer no job again, and its jobs would wait out their timeout: killed once its exit is overdue. PHP may have
+   * started a job written ahead with nothing left to say so: that job fails rather than run again elsewhere.
+   */
+  #outputEnded(): void {
+    if (this.death) return;
+    const overdue = setTimeout(() => {
+      if (this.death) return;
+      this.#aheadMayHaveStarted();
+      this.kill('closed its output while it still ran: it can answer no job');
+    }, PIPE_GRACE_MS);
+    // Its process's exit, not the worker's end: that waits for its pipes, which something it started may hold.
+    const exited = () => clearTimeout(overdue);
+    void this.#child.exited.then(exited, exited);
   }
 
   /** One line of output; handling it never throws into the reader, which must read on to the end (see the class comment). */
