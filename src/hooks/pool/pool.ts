@@ -281,9 +281,11 @@ export class Pool {
    * would hold the cap from the other for good).
    */
   #yieldWorker(): void {
-    let idle = false;
-    for (const w of this.#workers) if (w.state === 'idle' && w.canTake() && (this.#queue.length === 0 || this.#servedTurn(w))) idle = true;
-    if (idle && this.capacity.owed(this)) this.capacity.handOver(this);
+    // Asked first: with one app, or none waiting, it is an empty set's answer, and the workers are not walked per pump.
+    if (!this.capacity.owed(this)) return;
+    for (const w of this.#workers) {
+      if (w.state === 'idle' && w.canTake() && (this.#queue.length === 0 || this.#servedTurn(w))) return this.capacity.handOver(this);
+    }
   }
 
   /**
