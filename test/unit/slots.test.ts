@@ -173,6 +173,38 @@ describe('HookSlots', () => {
     assert.ok(behindCloses < Math.max(100, 10 * alone), `2000 refusals took ${behindCloses.toFixed(0)} ms behind 100,000 close hooks, ${alone.toFixed(0)} ms alone`);
   });
 
+  it("serves waiting hosts in turn: one host's backlog does not hold another's hook behind all of it", async () => {
+    const slots = new HookSlots({ processes: 1, queue: 100, authsPerHost: 10 });
+    const order: string[] = [];
+    // Each hook that gets the slot ends a turn later, so the next waiter is chosen by the queue alone.
+    const wait = (host: string) => slots.acquire({ host }).then((a) => (order.push(host), setImmediate(granted(a))));
+    const first = granted(await slots.acquire({ host: 'a' }));
+    const waiting = [...Array.from({ length: 5 }, () => wait('a')), wait('b'), wait('c')];
+    first();
+    await Promise.all(waiting);
+    assert.deepEqual(order, ['a', 'b', 'c', 'a', 'a', 'a', 'a']);
+  });
+
+  it('gives a host holding fewer places one of the fullest host\'s when the queue is full, refusing that host\'s newest', async () => {
+    const slots = new HookSlots({ processes: 1, queue: 4, authsPerHost: 10 });
+    granted(await slots.acquire({ host: 'a' }));
+    const aWaiting = Array.from({ length: 4 }, () => slots.acquire({ host: 'a' }));
+    // Full, and a holds all of it: a fifth of a's is refused, b's first is let in for a's newest.
+    assert.match(((await slots.acquire({ host: 'a' })) as { busy: string }).busy, /hookProcesses/);
+    const b = slots.acquire({ host: 'b' });
+    const refused = await aWaiting[3]!;
+    assert.equal(refused.ok, false);
+    assert.match((refused as { busy: string }).busy, /shared between hosts/);
+    assert.equal(await settled(b), false, 'b waits for a slot');
+    assert.equal(slots.stats().queued, 4);
+    // a holds 3, b 1: b's second gets a's newest place too (3 > 1 + 1); its third would not (2 > 2 + 1 is false).
+    const b2 = slots.acquire({ host: 'b' });
+    assert.equal((await aWaiting[2]!).ok, false);
+    assert.equal((await slots.acquire({ host: 'b' })).ok, false);
+    assert.equal(await settled(b2), false);
+    assert.equal(slots.stats().queued, 4);
+  });
+
   it('a release counts once, however often it is called (a failure path and a finally)', async () => {
     const slots = new HookSlots({ processes: 1, queue: 5, authsPerHost: 1 });
     const release = granted(await slots.acquire({ authHost: 'h' }));

@@ -159,7 +159,7 @@ export class OneshotRunner implements Runner {
     const { spawn, timeoutMs, command, slots, maxLine } = this.#options;
     // Auth hooks also count against their host's cap: one host's flood of upgrades cannot take every slot.
     // A close hook is never refused: the app must hear that a socket it accepted has gone.
-    const slot = await slots.acquire(job.hook === 'auth' ? { authHost: job.host } : { neverBusy: job.hook === 'close' }, signal);
+    const slot = await slots.acquire(job.hook === 'auth' ? { host: job.host, authHost: job.host } : { host: job.host, neverBusy: job.hook === 'close' }, signal);
     if (!slot.ok) return 'busy' in slot ? { ok: false, error: slot.busy, busy: true } : cancelledOutcome();
     try {
       // The path's parameters go in the environment: the argv stays exactly what the old servers passed.

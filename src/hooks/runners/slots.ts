@@ -8,6 +8,7 @@
  * wsgate, across reloads: in-flight counts stay right, new limits apply.
  */
 import type { GoneSignal } from '../../runtime/types.ts';
+import { HostLanes } from './host-lanes.ts';
 
 export interface SlotLimits {
   /** Hook processes running at once (limits.hookProcesses). */
@@ -20,6 +21,11 @@ export interface SlotLimits {
 
 /** What a job needs: a slot, and for an auth hook, one of its host's. */
 export interface SlotClaim {
+  /**
+   * The host the hook runs for. Waiters are served round-robin by host, and a full queue gives a place held by the
+   * host holding the most to a host holding fewer: one host's flood of slow hooks cannot keep another's from running.
+   */
+  host?: string;
   /** Set for auth hooks: the host whose auth cap applies. */
   authHost?: string;
   /**
@@ -40,6 +46,8 @@ export interface SlotStats {
 }
 
 interface Waiter {
+  readonly lane: string;
+  readonly bounded: boolean;
   claim: SlotClaim;
   grant: (acquired: Acquired) => void;
   leave?: () => void;
@@ -49,9 +57,8 @@ export class HookSlots {
   #limits: SlotLimits;
   #running = 0;
   readonly #authRunning = new Map<string, number>();
-  readonly #queue: Waiter[] = [];
-  /** Waiters the queue bound counts (all but close hooks): kept, not counted per refusal, as a mass disconnect queues a waiter per socket. */
-  #boundedWaiting = 0;
+  /** Waiters by host; the bound counts all but close hooks (a mass disconnect queues one per socket, kept out of it). */
+  readonly #queue = new HostLanes<Waiter>();
 
   /** Asked before a job is refused as busy: it may cancel waiters whose clients went (Runtime.checkUpgrades). */
   readonly #beforeBusy: () => void;
@@ -72,15 +79,15 @@ export class HookSlots {
   }
 
   stats(): SlotStats {
-    return { running: this.#running, queued: this.#queue.length, ...this.#limits };
+    return { running: this.#running, queued: this.#queue.size, ...this.#limits };
   }
 
   /** Why a job with this claim would be refused now, if it would (the answer for an async request before it is queued). */
   refusal(claim: SlotClaim = {}): string | undefined {
-    if (this.#startsNow(claim) || this.#bounded() < this.#limits.queue) return undefined;
+    if (this.#startsNow(claim) || this.#hasRoom(claim)) return undefined;
     this.#beforeBusy();
     if (this.#startsNow(claim)) return undefined;
-    return this.#bounded() >= this.#limits.queue ? this.#busy(claim) : undefined;
+    return this.#hasRoom(claim) ? undefined : this.#busy(claim);
   }
 
   /**
@@ -91,43 +98,49 @@ export class HookSlots {
   acquire(claim: SlotClaim = {}, signal?: GoneSignal): Promise<Acquired> {
     if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
     if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
-    if (!claim.neverBusy && this.#bounded() >= this.#limits.queue) {
-      // Waiters whose clients went leave the queue now, if the runtime learns of that only when asked.
-      this.#beforeBusy();
-      // Its own client may be one of those that went.
-      if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
-      if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
-      if (this.#bounded() >= this.#limits.queue) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
+    if (!claim.neverBusy && this.#queue.bounded >= this.#limits.queue) {
+      if (!this.#hasRoom(claim)) {
+        // Waiters whose clients went leave the queue now, if the runtime learns of that only when asked.
+        this.#beforeBusy();
+        // Its own client may be one of those that went.
+        if (signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
+        if (this.#startsNow(claim)) return Promise.resolve(this.#take(claim));
+        if (!this.#hasRoom(claim)) return Promise.resolve({ ok: false, busy: this.#busy(claim) });
+      }
+      if (this.#queue.bounded >= this.#limits.queue) this.#giveWay(claim);
     }
     return new Promise<Acquired>((resolve) => {
-      const waiter: Waiter = { claim, grant: resolve };
+      const waiter: Waiter = { lane: claim.host ?? '', bounded: !claim.neverBusy, claim, grant: resolve };
       if (signal) {
         const onAbort = () => {
-          const at = this.#queue.indexOf(waiter);
-          if (at >= 0) this.#leave(at);
+          this.#queue.remove(waiter);
           resolve({ ok: false, cancelled: true });
         };
         signal.addEventListener('abort', onAbort, { once: true });
         waiter.leave = () => signal.removeEventListener('abort', onAbort);
       }
       this.#queue.push(waiter);
-      if (!claim.neverBusy) this.#boundedWaiting++;
     });
   }
 
   /**
-   * Waiters the queue bound counts: close hooks wait beyond it and do not
-   * take its places, or a mass disconnect would make every other hook busy.
+   * Whether a job of this claim may wait: there is a free place under the bound, or the host holding the most places
+   * holds at least two more than this claim's host would with it, and gives one up (#giveWay). Close hooks wait
+   * beyond the bound and take none of its places, or a mass disconnect would make every other hook busy.
    */
-  #bounded(): number {
-    return this.#boundedWaiting;
+  #hasRoom(claim: SlotClaim): boolean {
+    if (this.#queue.bounded < this.#limits.queue) return true;
+    const lane = claim.host ?? '';
+    const fullest = this.#queue.fullest(lane);
+    return fullest !== undefined && fullest.bounded > this.#queue.boundedIn(lane) + 1;
   }
 
-  /** Takes the waiter at `at` out of the queue. */
-  #leave(at: number): Waiter {
-    const waiter = this.#queue.splice(at, 1)[0]!;
-    if (!waiter.claim.neverBusy) this.#boundedWaiting--;
-    return waiter;
+  /** The queue is full, and `claim`'s host holds fewer places than another: that host's newest waiter is refused for it. */
+  #giveWay(claim: SlotClaim): void {
+    const fullest = this.#queue.fullest(claim.host ?? '')!;
+    const given = this.#queue.popNewestBounded(fullest.lane)!;
+    given.leave?.();
+    given.grant({ ok: false, busy: `busy: limits.hookQueue (${this.#limits.queue} waiting) is full, and its places are shared between hosts` });
   }
 
   /** It fits, and no waiter that fits too is ahead of it (whoever waits for the same thing goes first). */
@@ -169,15 +182,11 @@ export class HookSlots {
     };
   }
 
-  /** Starts waiters in queue order; one blocked only by its host's auth cap does not hold up the others. */
+  /** Starts waiters, a host at a time in turn; one blocked only by its host's auth cap does not hold up the others. */
   #pump(): void {
-    for (let i = 0; i < this.#queue.length && this.#running < this.#limits.processes; ) {
-      const waiter = this.#queue[i]!;
-      if (!this.#fits(waiter.claim)) {
-        i++;
-        continue;
-      }
-      this.#leave(i);
+    while (this.#running < this.#limits.processes) {
+      const waiter = this.#queue.next((w) => this.#fits(w.claim));
+      if (!waiter) return;
       waiter.leave?.();
       waiter.grant(this.#take(waiter.claim));
     }
