@@ -299,18 +299,39 @@ if (PHP_SAPI === 'cli' && isset($argv[0]) && realpath($argv[0]) === __FILE__) {
         fwrite(STDERR, "wsgate.php: expected the hooks file as the first argument, got '$hooks'\n");
         exit(2);
     }
+    // stdout is a one-shot hook's verdict, the socket's lines, or the worker protocol: PHP's warnings (which a client's token
+    // or message can trip, and which name files and code) go to the log, once (log_errors already writes them to stderr).
+    ini_set('display_errors', ini_get('log_errors') ? '0' : 'stderr');
+    // A verdict is what the hook returns, as with resident workers: what it or the hooks file prints is dropped, or it
+    // would be taken for acceptance (anything but "false" is). Ending PHP instead of returning (exit, die('forbidden'),
+    // a file's own "or die" guard) refuses.
+    $wsgate_verdict = in_array($argv[2] ?? '', ['websocket::auth', 'websocket::connect', 'websocket::subscribe'], true);
+    $wsgate_returned = false;
+    if ($wsgate_verdict) {
+        ob_start(function () { return ''; });
+        register_shutdown_function(function () use (&$wsgate_returned) {
+            if ($wsgate_returned) return;
+            fwrite(STDERR, "wsgate.php: the hooks ended PHP (exit or die) without returning a verdict: refused\n");
+            exit(1);
+        });
+    }
+    // Read before the hooks file runs in this scope and may reuse the names.
+    [$wsgate_target, $wsgate_args] = [$argv[2] ?? '', array_slice($argv, 3)];
     require $hooks;
-    if (($argv[2] ?? '') === 'phlo_serve') {
+    if ($wsgate_target === 'phlo_serve') {
         wsgate_serve();
         exit(0);
     }
     try {
-        $result = wsgate_run_hook($argv[2] ?? '', array_slice($argv, 3));
+        $result = wsgate_run_hook($wsgate_target, $wsgate_args);
     } catch (Throwable $e) {
+        $wsgate_returned = true; // refused by the exit code
         fwrite(STDERR, get_class($e) . ': ' . $e->getMessage() . ' in ' . $e->getFile() . ':' . $e->getLine() . "\n");
         exit(1);
     }
-    if (in_array($argv[2], ['websocket::auth', 'websocket::connect', 'websocket::subscribe'], true)) {
+    $wsgate_returned = true;
+    if ($wsgate_verdict) {
+        while (ob_get_level() > 0) ob_end_clean();
         if ($result === false) echo "false\n";
         elseif (is_array($result)) echo json_encode($result, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE), "\n";
     }
