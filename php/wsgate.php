@@ -265,7 +265,10 @@ function wsgate_serve(): void
         $id = $job['id'];
         $stream = !empty($job['stream']);
         $pending = '';
-        // Whatever the hook prints is cut into lines and streamed as they complete.
+        // Whatever the hook prints is cut into lines and streamed as they complete. Buffers the hook opens and leaves
+        // open are closed into it after the job, as PHP's exit closes them for a one-shot hook: else what they hold
+        // would be lost, and they would pile up job after job.
+        $level = ob_get_level();
         ob_start(function (string $chunk) use (&$pending, $send, $id, $stream) {
             if (!$stream) return '';
             $pending .= $chunk;
@@ -277,11 +280,11 @@ function wsgate_serve(): void
         }, 1);
         try {
             $result = wsgate_run_hook($job['target'], $job['args'] ?? []);
-            ob_end_flush();
+            while (ob_get_level() > $level) ob_end_flush();
             if ($stream && $pending !== '') $send(['id' => $id, 't' => 'line', 'data' => $pending]);
             $send(['id' => $id, 't' => 'done', 'result' => $result]);
         } catch (Throwable $e) {
-            ob_end_flush();
+            while (ob_get_level() > $level) ob_end_flush();
             if ($stream && $pending !== '') $send(['id' => $id, 't' => 'line', 'data' => $pending]);
             // With the answer, not on STDERR: the two pipes have no order between them, and read after the answer it
             // would be logged with the next job.

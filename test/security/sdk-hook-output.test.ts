@@ -57,5 +57,13 @@ describe(`a plain-PHP hook that prints besides its verdict on ${TARGET}`, { skip
       assert.equal(await c.next(), 'got after', `the socket got ${JSON.stringify(c.received)}`);
       c.ws.terminate();
     });
+
+    it(`sends what wsReceive left in output buffers it did not close, with its job (${host})`, async () => {
+      const c = await connect(server.port, { host, token: 'x.good' });
+      c.send('unclosed');
+      c.send('a:after');
+      assert.deepEqual([await c.next(), await c.next(), await c.next()], ['kept 1', 'kept 2', 'got after']);
+      c.ws.terminate();
+    });
   }
 });
