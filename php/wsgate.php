@@ -255,6 +255,8 @@ function wsgate_serve(): void
         if ($json === false) $json = json_encode(['id' => $frame['id'] ?? null, 't' => 'error', 'message' => 'the result cannot be encoded as JSON: ' . json_last_error_msg()]);
         fwrite(STDOUT, $json . "\n");
     };
+    // The longest line wsgate takes (limits.hookLine; 1 MiB unless set).
+    $maxLine = (int) getenv('WSGATE_HOOK_LINE') ?: 1 << 20;
     $send(['t' => 'ready', 'pipeline' => true]);
     while (($line = fgets(STDIN)) !== false) {
         $job = json_decode($line, true);
@@ -269,12 +271,19 @@ function wsgate_serve(): void
         // open are closed into it after the job, as PHP's exit closes them for a one-shot hook: else what they hold
         // would be lost, and they would pile up job after job.
         $level = ob_get_level();
-        ob_start(function (string $chunk) use (&$pending, $send, $id, $stream) {
+        ob_start(function (string $chunk) use (&$pending, $send, $id, $stream, $maxLine) {
             if (!$stream) return '';
             $pending .= $chunk;
-            while (($nl = strpos($pending, "\n")) !== false) {
+            // Only a chunk with a newline can end a line: searching what is pending on every echo would be quadratic.
+            while (strpos($chunk, "\n") !== false && ($nl = strpos($pending, "\n")) !== false) {
                 $send(['id' => $id, 't' => 'line', 'data' => rtrim(substr($pending, 0, $nl), "\r")]);
                 $pending = substr($pending, $nl + 1);
+            }
+            // A line already longer than wsgate takes goes now (wsgate then ends this worker, as it ends a one-shot hook
+            // printing it): kept until its end, it could fill PHP's memory.
+            if (strlen($pending) > $maxLine) {
+                $send(['id' => $id, 't' => 'line', 'data' => $pending]);
+                $pending = '';
             }
             return '';
         }, 1);

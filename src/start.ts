@@ -167,6 +167,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     return () => {
       slots.configure(slotLimits(from));
       pools.maxLine = from.limits.hookLine;
+      // The SDK's workers send a line that has grown past it at once, rather than hold it to its end (php/wsgate.php).
+      hookEnv.WSGATE_HOOK_LINE = String(from.limits.hookLine);
       const routes = new Map<string, Route>();
       const ctx = { spawn, cast, pools, php: from.php, modules, slots, hookLine: from.limits.hookLine };
       for (const host of from.hosts) routes.set(host.key, { config: host, runner: createRunner(host, ctx, files.get(host.key)!) });

@@ -20,10 +20,10 @@ describe(`a plain-PHP hook that prints besides its verdict on ${TARGET}`, { skip
   before(async () => {
     // PHP as it runs without a php.ini (Docker's php images) or with php.ini-development: warnings on stdout.
     const php = join(tempDir(), 'php');
-    writeFileSync(php, '#!/bin/sh\nexec php -d display_errors=1 -d error_reporting=-1 "$@"\n');
+    writeFileSync(php, '#!/bin/sh\nexec php -d display_errors=1 -d error_reporting=-1 -d memory_limit=128M "$@"\n');
     chmodSync(php, 0o755);
     const hosts = { 'oneshot.test': { hooks: HOOKS, build: true }, 'resident.test': { hooks: HOOKS, build: false } };
-    server = await startServer({ config: { php, hosts } });
+    server = await startServer({ config: { php, hosts, limits: { hookLine: 4096 } } });
   });
   after(() => server.stop());
 
@@ -63,6 +63,15 @@ describe(`a plain-PHP hook that prints besides its verdict on ${TARGET}`, { skip
       c.send('unclosed');
       c.send('a:after');
       assert.deepEqual([await c.next(), await c.next(), await c.next()], ['kept 1', 'kept 2', 'got after']);
+      c.ws.terminate();
+    });
+
+    it(`ends a wsReceive that prints a line without end once it is over limits.hookLine (${host})`, async () => {
+      const c = await connect(server.port, { host, token: 'x.good' });
+      c.send('endless');
+      // Bounded: held to its end, the line takes PHP minutes of copying before its memory runs out.
+      const line = await server.waitForLog(new RegExp(`${host}.*(longer than|over the bound|Allowed memory size)`), 20_000);
+      assert.match(line, /longer than|over the bound/, 'PHP held the line in memory instead');
       c.ws.terminate();
     });
   }
