@@ -110,6 +110,26 @@ describe(`hook caps on ${TARGET}`, { skip, timeout: 90_000 }, () => {
     }
   });
 
+  it("lets another host's upgrade wait in a queue one host's flood has filled, in place of that host's newest", async () => {
+    const limits = { hookProcesses: 2, authsPerHost: 2, hookQueue: 3 };
+    const server = await startServer({ config: { limits, hosts: { 'c.test': { app: CAPS }, 'other.test': { app: CAPS } } } });
+    const waiting: Array<ReturnType<typeof pendingUpgrade>> = [];
+    try {
+      for (let i = 0; i < 5; i++) waiting.push(pendingUpgrade(server.port, 'c.test', `slow${i}`));
+      await untilRefused(server.port, waiting);
+      // The queue is full of c.test's: other.test's upgrade takes the newest of them, which is refused.
+      const other = upgradeStatus(server.port, { host: 'other.test', token: 'fine' });
+      await server.waitForLog(/hook refused host=c\.test .*shared between hosts/);
+      assert.equal((await Promise.race(waiting.map((w) => w.status.then((status) => (status === 503 ? status : new Promise<number>(() => {})))))), 503);
+      // Its clients leave, their slow hooks go, and other.test's, which waited, runs.
+      for (const w of waiting) w.socket.destroy();
+      assert.equal(await other, 101);
+    } finally {
+      for (const w of waiting) w.socket.destroy();
+      await server.stop();
+    }
+  });
+
   it('answers /dispatch build:true with 503 once the process cap and its queue are full, async and sync', async () => {
     const server = await startServer({ config: { limits: { hookProcesses: 1, hookQueue: 2 }, apps: [CAPS], hosts: { 'c.test': { app: CAPS } } } });
     const dispatch = (body: object) =>
