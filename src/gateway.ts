@@ -193,7 +193,7 @@ export class Gateway implements Watched {
   closeRefused(raw: unknown, code: number, reason: string): void {
     const wire = this.#wire;
     wire.close(raw, code, reason);
-    // Dropping a socket that is closed already does nothing, on every runtime (Deno has no drop: its terminate is a close).
+    // Dropping a socket that is closed already does nothing, on every runtime.
     const timer = setTimeout(() => wire.terminate(raw), REFUSED_CLOSE_MS);
     // Deno's timers are numbers: it has no unref here.
     (timer as { unref?: () => void }).unref?.();

@@ -18,6 +18,7 @@ import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
+import { dropWebSocket } from './deno-drop.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, LogSink, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
@@ -163,8 +164,8 @@ const wire: Wire = {
     return ws.bufferedAmount;
   },
   close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
-  // Deno has no way to drop a socket without the close handshake; close() at least stops further sends.
-  terminate: (raw) => (raw as WebSocket).close(1013),
+  // Deno's close() would wait for the peer for good (deno-drop.ts).
+  terminate: (raw) => dropWebSocket(raw as WebSocket, 1013),
 };
 
 /** A peer the piped connection does not map to: not loopback, so never trusted. */

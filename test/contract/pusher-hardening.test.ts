@@ -28,8 +28,8 @@ const deepText = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const DEEP = 200_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Deno has no way to drop a socket without the close handshake (src/runtime/deno.ts): a refused one stays until its peer goes. */
-const NO_DROP = skip ?? (TARGET === 'deno' ? 'Deno cannot drop a socket whose peer never answers the close' : undefined);
+/** Every runtime drops a refused socket whose peer never answers the close (Deno through src/runtime/deno-drop.ts). */
+const NO_DROP = skip;
 /** Bun (uWebSockets) ends the connection as soon as its close frame is out: a refused socket is never open long enough to count. */
 const CLOSES_AT_ONCE = TARGET === 'bun' || TARGET === 'binary';
 

@@ -1,0 +1,55 @@
+/**
+ * Dropping a Deno WebSocket's connection without the close handshake.
+ *
+ * Deno's WebSocket has no terminate, and its close() waits for the peer's
+ * close frame with no timeout: first to write its own close frame behind
+ * everything unsent, then to read the reply. A client that stops reading (or
+ * never answers a close) so keeps its connection, its file descriptor and
+ * the kernel's buffers of it for good, long after the gateway gave its place
+ * among the sockets to the next one: limits.sockets would bound nothing.
+ *
+ * No public API closes the connection, so this closes the socket's resource
+ * the way Deno's own WebSocket does once a close completes (core.tryClose of
+ * its [[rid]]): Deno then ends the TCP connection and fires the close event.
+ * Both are reached through `Deno[Deno.internal]`, which Deno does not
+ * document; where either is missing the drop is a close(), as before, and
+ * test/security/stalled-reader.test.ts fails on Deno.
+ */
+
+interface DenoCore {
+  tryClose(rid: number): void;
+}
+
+/** Deno's core ops object, if this Deno still has it where it had it (2.x). */
+function denoCore(): DenoCore | undefined {
+  const deno = (globalThis as { Deno?: Record<PropertyKey, unknown> }).Deno;
+  const internal = deno?.internal;
+  const hidden = typeof internal === 'symbol' ? (deno![internal] as { core?: Partial<DenoCore> } | undefined) : undefined;
+  return typeof hidden?.core?.tryClose === 'function' ? (hidden.core as DenoCore) : undefined;
+}
+
+let core: DenoCore | undefined | null = null;
+let ridKey: symbol | undefined;
+
+/** The resource id of a Deno WebSocket: a private field whose symbol is named [[rid]]. */
+function ridOf(ws: WebSocket): number | undefined {
+  ridKey ??= Object.getOwnPropertySymbols(ws).find((key) => key.description === '[[rid]]');
+  const rid = ridKey === undefined ? undefined : (ws as unknown as Record<symbol, unknown>)[ridKey];
+  return typeof rid === 'number' ? rid : undefined;
+}
+
+/**
+ * Closes with `code` (no more sends; the close frame goes if it can), then
+ * ends the connection at once. Rids are never reused, so one closed already
+ * (its close completed meanwhile) is not another socket's.
+ */
+export function dropWebSocket(ws: WebSocket, code: number): void {
+  try {
+    ws.close(code);
+  } catch {
+    // Closed already.
+  }
+  if (core === null) core = denoCore();
+  const rid = core && ridOf(ws);
+  if (rid !== undefined) core?.tryClose(rid);
+}
