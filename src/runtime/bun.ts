@@ -13,7 +13,7 @@ import { createWSMessageEvent, defineWebSocketHelper } from 'hono/ws';
 import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
-import { protocolCloseCode } from './close-code.ts';
+import { uwsCloseCode } from './close-code.ts';
 import { contextOf } from './raw-context.ts';
 import { onProcessSignal, onProcessStray, processLogSink } from './process-events.ts';
 import { followSignal, followUnfollowedNow, UpgradeWatch } from './upgrade-watch.ts';
@@ -131,7 +131,7 @@ function socketHandlers(opened?: (ws: BunSocket) => void) {
     },
     close(ws: BunSocket, code: number, reason: string) {
       // uWebSockets fails a bad frame with 1006 here and says why in the reason ("Received invalid UTF-8"): the code it sent is that one.
-      const sent = code === 1006 ? (protocolCloseCode(reason) ?? code) : code;
+      const sent = code === 1006 ? (uwsCloseCode(reason) ?? code) : code;
       ws.data.onClose?.(new CloseEvent('close', { code: sent, reason }), contextOf(ws));
     },
   };

@@ -24,6 +24,19 @@ export function protocolCloseCode(error: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * The code uWebSockets (Bun) sent when it failed a connection: it reports
+ * 1006 with a reason that starts "Received" and says what was wrong. 1009
+ * and 1007 for what they name; every other such reason ("unexpected RSV1
+ * bit", "too big control frame", "invalid close code") went out as 1002.
+ */
+export function uwsCloseCode(reason: string): number | undefined {
+  if (!reason.startsWith('Received ')) return undefined;
+  if (reason === 'Received too big message') return 1009;
+  if (/invalid utf-?8/i.test(reason)) return 1007;
+  return 1002;
+}
+
 // By raw socket: the error comes before the close, and Node's is seen on ws itself, outside the events object.
 const causes = new WeakMap<object, number>();
 

@@ -4,12 +4,15 @@
  * not UTF-8, 1009 for a frame over limits.frame. The client's reply to that
  * close frame is never read (the server stops reading on such an error), so
  * a runtime that reports only the code it received says 1006.
+ * Any other broken frame is a protocol error (1002), on the wire and in the
+ * log; Deno sends no close frame for one, so its log says 1006.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect } from '../support/client.ts';
+import { connect, stalledClient } from '../support/client.ts';
+import { loggedCloseCode, socketIdOf } from '../support/logs.ts';
 import { FIXTURES, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
 
@@ -52,4 +55,31 @@ describe(`close codes in the log on ${TARGET}`, { skip }, () => {
     const line = await server.waitForLog(new RegExp(` close host=c\\.test socket=${socket} `));
     assert.match(line, / code=1009 /, line);
   });
+
+  /** A masked frame from a raw socket: what no WebSocket client library would send. */
+  const rawFrame = (first: number, payload: Buffer) => Buffer.concat([Buffer.from([first, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+
+  for (const [what, frame] of [
+    ['a frame with RSV1 set, no extension agreed', rawFrame(0x80 | 0x40 | 0x1, Buffer.from('hi'))],
+    ['a ping of 126 bytes, over the 125 a control frame may carry', rawFrame(0x89, Buffer.alloc(126))],
+    ['a continuation frame with no message begun', rawFrame(0x80, Buffer.from('x'))],
+    ['a close frame with a code no peer may send', rawFrame(0x88, Buffer.from([0x03, 0xed]))],
+  ] as const) {
+    it(`logs 1002, as sent, for ${what}`, { skip: TARGET === 'deno' && 'Deno drops such a connection without a close frame: its log says 1006' }, async () => {
+      const token = `protocol-${frame.subarray(0, 2).toString('hex')}`;
+      const socket = await stalledClient(server.port, { host: 'c.test', token });
+      socket.on('error', () => {});
+      const id = await socketIdOf(server, 'c.test', token);
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.resume();
+      const gone = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(frame);
+      await gone;
+      const sent = Buffer.concat(chunks);
+      assert.equal(sent[0], 0x88, 'a close frame');
+      assert.equal(sent.readUInt16BE(2), 1002, `the close frame's code (${sent.subarray(4).toString()})`);
+      assert.equal(await loggedCloseCode(server, 'c.test', id), 1002);
+    });
+  }
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { closeCodeOf, noteProtocolError, protocolCloseCode } from '../../src/runtime/close-code.ts';
+import { closeCodeOf, noteProtocolError, protocolCloseCode, uwsCloseCode } from '../../src/runtime/close-code.ts';
 
 describe('protocolCloseCode', () => {
   it('takes the code ws marks its errors with', () => {
@@ -13,6 +13,17 @@ describe('protocolCloseCode', () => {
     assert.equal(protocolCloseCode(new Error('Invalid UTF-8')), 1007);
     assert.equal(protocolCloseCode(new Error('Connection reset by peer')), undefined);
     assert.equal(protocolCloseCode(''), undefined);
+  });
+});
+
+describe('uwsCloseCode', () => {
+  it('gives the code uWebSockets sent for the reason it reports with 1006', () => {
+    assert.equal(uwsCloseCode('Received too big message'), 1009);
+    assert.equal(uwsCloseCode('Received invalid UTF-8'), 1007);
+    assert.equal(uwsCloseCode('Received too big control frame'), 1002, 'a control frame over 125 bytes is a protocol error, not 1009');
+    assert.equal(uwsCloseCode('Received unexpected RSV1 bit'), 1002);
+    assert.equal(uwsCloseCode('Received invalid close code'), 1002);
+    assert.equal(uwsCloseCode(''), undefined, 'a connection that just ended');
   });
 });
 
