@@ -184,7 +184,8 @@ export class Lifecycle {
     if (idleMs <= 0) return;
     const { hub, events } = this.#p;
     for (const client of hub.all() as Client[]) {
-      if (now - client.lastSeen >= idleMs) {
+      // Once: a client that is slow to answer the close (30 s on Node, for good on Deno) is not closed and logged again each second.
+      if (now - client.lastSeen >= idleMs && client.startClosing()) {
         const code = client.protocol.goingAway?.idle ?? CLOSE_GOING_AWAY;
         events.closing(client, { kind: 'idle', code, seconds: idle });
         hub.close(client, code, 'idle');

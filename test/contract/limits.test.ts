@@ -181,6 +181,26 @@ describe(`limits on ${TARGET}`, { skip }, () => {
     }
   });
 
+  it('says once that it closes an idle socket, however long its client takes to answer the close', async () => {
+    const server = await startServer({ config: { idleTimeout: 1, hosts: { 'i.test': MODULE } } });
+    try {
+      // It never reads the close frame, so never answers it: Node waits 30 s for the answer, Deno longer.
+      const silent = await stalledClient(server.port, { host: 'i.test', token: 'silent' });
+      const socket = await socketIdOf(server, 'i.test', 'silent');
+      const idleLine = new RegExp(` idle host=i\\.test socket=${socket} `);
+      await server.waitForLog(idleLine);
+      // A socket opened after that idles at a later sweep, when the silent one is still closing.
+      const later = await connect(server.port, { host: 'i.test', token: 'later' });
+      assert.deepEqual(await later.closed, { code: 1001, reason: 'idle' });
+      const laterSocket = await socketIdOf(server, 'i.test', 'later');
+      await server.waitForLog(new RegExp(` idle host=i\\.test socket=${laterSocket} `));
+      assert.equal(server.logs.filter((l) => idleLine.test(l)).length, 1, 'one idle line for the silent socket');
+      silent.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('closes a socket that stops answering pings', async () => {
     const server = await startServer({ config: { keepalive: 1, hosts: { 'k.test': MODULE } } });
     try {
