@@ -18,7 +18,7 @@ import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
-import { dropWebSocket } from './deno-drop.ts';
+import { closeWebSocket, dropWebSocket } from './deno-drop.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, LogSink, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
@@ -163,8 +163,8 @@ const wire: Wire = {
     ws.send(frame as string);
     return ws.bufferedAmount;
   },
-  close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
   // Deno's close() would wait for the peer for good (deno-drop.ts).
+  close: (raw, code, reason) => closeWebSocket(raw as WebSocket, code, reason),
   terminate: (raw) => dropWebSocket(raw as WebSocket, 1013),
 };
 

@@ -50,4 +50,22 @@ describe(`a client that does not read, on ${TARGET}`, { skip }, () => {
       await server.stop();
     }
   });
+
+  it('loses its connection when it never answers the close of a limit, within the 30 s Node waits', { timeout: 60_000 }, async () => {
+    const server = await startServer({ config: { limits: { messagesPerSecond: 0.001, messageBurst: 5 }, hosts: { 's.test': { module: join(FIXTURES, 'hooks.ts') } } } });
+    try {
+      const silent = await stalledClient(server.port, { host: 's.test', token: 'silent' });
+      silent.on('error', () => {});
+      const gone = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+      // Reads everything, the close frame too, and answers nothing.
+      silent.on('data', () => {});
+      silent.resume();
+      // Six masked text frames: one over the burst.
+      for (let i = 0; i < 6; i++) silent.write(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x6d, 0x30 + i]));
+      await server.waitForLog(/limit host=s\.test .*code=1008/);
+      await within(gone, 40_000, 'the gateway still holds a connection it closed 40 s ago');
+    } finally {
+      await server.stop();
+    }
+  });
 });
