@@ -29,6 +29,12 @@ function denoCore(): DenoCore | undefined {
 }
 
 let core: DenoCore | undefined | null = null;
+/** What else a drop ends: the client's own connection, where the socket's is piped from the TLS listener (deno.ts). */
+const alsoDrop = new WeakMap<WebSocket, () => void>();
+
+export function dropsWith(ws: WebSocket, drop: () => void): void {
+  alsoDrop.set(ws, drop);
+}
 let ridKey: symbol | undefined;
 
 /** The resource id of a Deno WebSocket: a private field whose symbol is named [[rid]]. */
@@ -52,6 +58,7 @@ export function dropWebSocket(ws: WebSocket, code: number): void {
   if (core === null) core = denoCore();
   const rid = core && ridOf(ws);
   if (rid !== undefined) core?.tryClose(rid);
+  alsoDrop.get(ws)?.();
 }
 
 /** How long a close waits for the peer's answer: as long as ws (Node) waits. */

@@ -18,7 +18,7 @@ import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
-import { closeWebSocket, dropWebSocket } from './deno-drop.ts';
+import { closeWebSocket, dropsWith, dropWebSocket } from './deno-drop.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, LogSink, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
@@ -137,6 +137,8 @@ function createUpgrade(idleTimeout: () => number): UpgradeWebSocket<unknown> {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return;
     const protocol = c.req.header('sec-websocket-protocol')?.split(',')[0]?.trim();
     const { response, socket } = Deno.upgradeWebSocket(c.req.raw, { ...(protocol && { protocol }), idleTimeout: idleTimeout() });
+    const dropClient = (c.env as Partial<PipedEnv> | undefined)?.dropClient;
+    if (dropClient) dropsWith(socket, dropClient);
     const ws = new WSContext({
       raw: socket,
       send: (data) => socket.send(data),
@@ -168,6 +170,19 @@ const wire: Wire = {
   terminate: (raw) => dropWebSocket(raw as WebSocket, 1013),
 };
 
+/**
+ * What a request piped from the TLS listener gets as its env. `dropClient`
+ * ends the client's own connection: a dropped socket's piped connection ends
+ * too, but that end is read only once the client has read all before it, and
+ * a client dropped for not reading never does.
+ */
+interface PipedEnv {
+  remoteAddr: DenoNetAddr;
+  completed: Promise<void>;
+  secure: true;
+  dropClient: (() => void) | undefined;
+}
+
 /** A peer the piped connection does not map to: not loopback, so never trusted. */
 const UNKNOWN_PEER: DenoNetAddr = { transport: 'tcp', hostname: '', port: 0 };
 
@@ -183,11 +198,13 @@ async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem):
     if (!new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key))) throw new Error('the key does not belong to the certificate');
   };
   checkPair(pem);
-  // Client address by the local port of the piped connection that carries it.
+  // Client address, and how to drop its connection, by the local port of the piped connection that carries it.
   const peers = new Map<number, DenoNetAddr>();
-  const inner = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (request, info) =>
-    app.fetch(request, { remoteAddr: peers.get(info.remoteAddr.port) ?? UNKNOWN_PEER, completed: info.completed, secure: true }),
-  );
+  const drops = new Map<number, () => void>();
+  const inner = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (request, info) => {
+    const env: PipedEnv = { remoteAddr: peers.get(info.remoteAddr.port) ?? UNKNOWN_PEER, completed: info.completed, secure: true, dropClient: drops.get(info.remoteAddr.port) };
+    return app.fetch(request, env);
+  });
   const innerPort = inner.addr.port;
   // Throws on a certificate and key that do not go together.
   const front = createServer({ cert: pem.cert, key: pem.key }, (outer) => {
@@ -207,8 +224,10 @@ async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem):
       const local = link.localPort!;
       // Known before the first byte goes through, so the request always finds it.
       peers.set(local, peer);
+      drops.set(local, drop);
       link.once('close', () => {
         if (peers.get(local) === peer) peers.delete(local);
+        if (drops.get(local) === drop) drops.delete(local);
       });
       outer.pipe(link);
       link.pipe(outer);
