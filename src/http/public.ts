@@ -71,7 +71,7 @@ export function createApp(gateway: PublicGateway, options: ServerOptions): Hono 
     const pusherPath = wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.serving;
     const path = wantsUpgrade && !pusherPath ? gateway.upgradePath(c.req.path) : undefined;
     if (pusherPath || path) {
-      const problem = handshakeProblem((name) => c.req.header(name));
+      const problem = handshakeProblem((name) => c.req.header(name), c.req.method);
       if (problem) {
         gateway.refused({ host: '', shown: JSON.stringify((c.req.header('host') ?? '').slice(0, 100)), kind: 'bad_request', reason: problem.message, level: 'info' });
         return c.json({ status: 'error', message: problem.message }, problem.status, problem.headers);

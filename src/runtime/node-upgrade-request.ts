@@ -25,10 +25,12 @@ class UpgradeRequest {
   // Private, with getters: fields named url or headers would shadow Request.prototype's accessors, and assigned ones throw.
   readonly #url: string;
   readonly #headers: Headers;
+  readonly #method: string;
   #real: Request | undefined;
-  constructor(url: string, headers: Headers) {
+  constructor(url: string, headers: Headers, method: string) {
     this.#url = url;
     this.#headers = headers;
+    this.#method = method;
   }
   get url(): string {
     return this.#url;
@@ -36,14 +38,16 @@ class UpgradeRequest {
   get headers(): Headers {
     return this.#headers;
   }
+  // As the client sent it: node:http hands any method with the upgrade headers over as an upgrade, and one that is not
+  // a GET must be refused before auth (http/handshake.ts).
   get method(): string {
-    return 'GET';
+    return this.#method;
   }
   real(): Request {
-    return (this.#real ??= new Request(this.#url, { headers: this.#headers }));
+    return (this.#real ??= new Request(this.#url, { method: this.#method, headers: this.#headers }));
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `Request (an upgrade's) GET ${this.#url}`;
+    return `Request (an upgrade's) ${this.#method} ${this.#url}`;
   }
 }
 
@@ -80,9 +84,9 @@ function extendGlobalRequest(): void {
 }
 extendGlobalRequest();
 
-/** A GET request of this URL with these headers, as light as Hono's routing lets it be. */
-export function upgradeRequest(url: string, headers: Headers): Request {
-  return new UpgradeRequest(url, headers) as unknown as Request;
+/** A request of this URL with these headers (a GET unless said), as light as Hono's routing lets it be. */
+export function upgradeRequest(url: string, headers: Headers, method = 'GET'): Request {
+  return new UpgradeRequest(url, headers, method) as unknown as Request;
 }
 
 /**
@@ -102,6 +106,7 @@ export function upgradeUrl(url: string, env: unknown): string {
 export function appForUpgrades(app: Hono): Hono {
   extendGlobalRequest();
   return {
-    request: (input: string | URL, init: { headers: Headers }, env: unknown) => app.fetch(upgradeRequest(upgradeUrl(String(input), env), init.headers), env),
+    request: (input: string | URL, init: { headers: Headers }, env: unknown) =>
+      app.fetch(upgradeRequest(upgradeUrl(String(input), env), init.headers, (env as { incoming?: { method?: string } } | undefined)?.incoming?.method ?? 'GET'), env),
   } as unknown as Hono;
 }

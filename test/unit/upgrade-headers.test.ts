@@ -28,6 +28,12 @@ describe('the rest of the handshake (handshakeProblem)', () => {
     assert.equal(check({ ...good, 'sec-websocket-protocol': 'chat, superchat' }), undefined);
   });
 
+  it('answers 405 for a handshake that is not a GET, before anything else', () => {
+    assert.deepEqual(handshakeProblem((name) => good[name], 'POST'), { status: 405, message: 'a WebSocket upgrade must be a GET request', headers: { Allow: 'GET' } });
+    assert.equal(handshakeProblem((name) => good[name], 'HEAD')?.status, 405);
+    assert.equal(handshakeProblem((name) => good[name], 'GET'), undefined);
+  });
+
   it('answers 426 with the version it speaks for another version or none', () => {
     assert.deepEqual(check({ ...good, 'sec-websocket-version': '8' }), { status: 426, message: 'Sec-WebSocket-Version must be 13', headers: { 'Sec-WebSocket-Version': '13' } });
     assert.equal(check({ 'sec-websocket-key': good['sec-websocket-key'] })?.status, 426);
