@@ -12,7 +12,8 @@
  * the way Deno's own WebSocket does once a close completes (core.tryClose of
  * its [[rid]]): Deno then ends the TCP connection and fires the close event.
  * Both are reached through `Deno[Deno.internal]`, which Deno does not
- * document; where either is missing the drop is a close(), as before, and
+ * document; where either is missing the drop is a close(), as before (and
+ * the client's own connection, when piped from TLS, still ends), and
  * test/security/stalled-reader.test.ts fails on Deno.
  */
 
@@ -28,14 +29,15 @@ function denoCore(): DenoCore | undefined {
   return typeof hidden?.core?.tryClose === 'function' ? (hidden.core as DenoCore) : undefined;
 }
 
+// Looked up once, at the first drop (null: not yet).
 let core: DenoCore | undefined | null = null;
+let ridKey: symbol | undefined;
 /** What else a drop ends: the client's own connection, where the socket's is piped from the TLS listener (deno.ts). */
 const alsoDrop = new WeakMap<WebSocket, () => void>();
 
 export function dropsWith(ws: WebSocket, drop: () => void): void {
   alsoDrop.set(ws, drop);
 }
-let ridKey: symbol | undefined;
 
 /** The resource id of a Deno WebSocket: a private field whose symbol is named [[rid]]. */
 function ridOf(ws: WebSocket): number | undefined {
