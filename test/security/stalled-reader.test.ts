@@ -70,7 +70,10 @@ describe(`a client that does not read, on ${TARGET}`, { skip }, () => {
     }
   });
 
-  it('loses its connection when it never answers the close of a limit, within the 30 s Node waits', { timeout: 60_000 }, async () => {
+  // On Node this is ws's own close timeout (30 s), not wsgate's code: the 35 s it would add to every run buy nothing. Deno's close
+  // waits for good unless wsgate drops it (runtime/deno-drop.ts); Bun ends the connection once its close frame is out.
+  const wsOwnTimeout = TARGET === 'node' ? "ws's own 30 s close timeout on Node: nothing of wsgate's to test" : undefined;
+  it('loses its connection when it never answers the close of a limit, within the 30 s Node waits', { timeout: 60_000, skip: wsOwnTimeout }, async () => {
     const server = await startServer({ config: { limits: { messagesPerSecond: 0.001, messageBurst: 5 }, hosts: { 's.test': { module: join(FIXTURES, 'hooks.ts') } } } });
     try {
       const silent = await stalledClient(server.port, { host: 's.test', token: 'silent' });
