@@ -99,10 +99,11 @@ interface RunnerFiles {
   key?: string;
 }
 
-async function runnerFiles(host: HostConfig): Promise<RunnerFiles> {
+/** `sdkFile`: the SDK's path, written and checked once however many hosts run it. */
+async function runnerFiles(host: HostConfig, sdkFile: () => Promise<string>): Promise<RunnerFiles> {
   if (host.mode === 'module') return {};
   // A plain PHP hooks file runs through the SDK, which wsgate carries inside itself.
-  const sdk = host.hooks ? [await sdkPath(), host.hooks] : undefined;
+  const sdk = host.hooks ? [await sdkFile(), host.hooks] : undefined;
   if (host.mode !== 'resident') return { sdk };
   const file = host.app ?? host.hooks!;
   return { sdk, key: await realpath(file).catch(() => file) };
@@ -156,10 +157,12 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   /** Reads what the routes need (nothing changes yet, and it may fail), then gives the step that puts them in, which cannot. */
   const prepareRoutes = async (from: Config, modules: Map<string, HookModule>) => {
     const files = new Map<string, RunnerFiles>();
+    let sdk: Promise<string> | undefined;
+    const sdkFile = () => (sdk ??= sdkPath());
     for (const host of from.hosts) {
       files.set(
         host.key,
-        await runnerFiles(host).catch((error: Error) => {
+        await runnerFiles(host, sdkFile).catch((error: Error) => {
           throw new Error(`hosts[${JSON.stringify(host.key)}]: ${error.message}`);
         }),
       );
