@@ -16,6 +16,7 @@ import { boundedLineWriter } from './ops/log-writer.ts';
 import { withinMs } from './core/deadline.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './ops/log.ts';
 import { sha256Hex, shortHash } from './core/ids.ts';
+import { maskQueryOptions } from './config/problems.ts';
 import { redactRedisUrl } from './config/redis-url.ts';
 import type { Level, LogFormat } from './ops/log.ts';
 import type { Runtime } from './runtime/types.ts';
@@ -62,9 +63,7 @@ function redactWebhookUrl(url: string): string {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     else if (parsed.username) parsed.username = '***';
-    for (const key of new Set(parsed.searchParams.keys())) {
-      if (/pass|secret|token|key|auth|sig/i.test(key)) parsed.searchParams.set(key, '***');
-    }
+    maskQueryOptions(parsed, /pass|secret|token|key|auth|sig/i);
     return parsed.href;
   } catch {
     return url;

@@ -44,6 +44,11 @@ function pathText(path: v.BaseIssue<unknown>['path']): string {
  */
 export const withoutCredentials = (text: string): string => text.replace(/^([A-Za-z][\w+.-]*:\/\/)?.*@/s, '$1***@');
 
+/** Sets to *** each query option of `url` whose name `names` matches: a credential given as `?password=` or `?token=`. */
+export function maskQueryOptions(url: URL, names: RegExp): void {
+  for (const key of new Set(url.searchParams.keys())) if (names.test(key)) url.searchParams.set(key, '***');
+}
+
 /** Fields whose value is a credential: a problem says what kind of value it got, never the value. */
 const CREDENTIAL = /secret|password/i;
 

@@ -15,6 +15,7 @@
  * Every form takes `?prefix=...`, the key and channel prefix (as
  * `cluster.prefix`), so an environment variable alone can name both.
  */
+import { maskQueryOptions } from './problems.ts';
 
 export interface RedisAddress {
   host: string;
@@ -168,9 +169,7 @@ export function redactRedisUrl(url: string): string {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     // ioredis takes the query's options as connection options: ?password= (or sentinelPassword=) authenticates too.
-    for (const key of new Set(parsed.searchParams.keys())) {
-      if (/pass|secret|token/i.test(key)) parsed.searchParams.set(key, '***');
-    }
+    maskQueryOptions(parsed, /pass|secret|token/i);
     return parsed.href;
   }
   if (target.kind === 'socket') {
