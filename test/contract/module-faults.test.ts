@@ -29,24 +29,18 @@ describe(`faulty module hooks on ${TARGET}`, { skip }, () => {
     assert.equal(server.logs.some((line) => /unhandled rejection/.test(line)), false, server.logs.join('\n'));
   });
 
-  // The old code answered the upgrade 500 (and left a first-frame socket waiting for good): the grant's read threw out of admission.
-  it('an auth result whose fields throw when read is a malformed grant: logged, and the socket opens with none', async () => {
-    const client = await connect(server.port, { host: 'faulty.test', token: 'grant-getter' });
-    await server.waitForLog(/WARN  grant ignored host=faulty\.test .*hook=auth problem=.*the grant cannot be read/);
-    client.send('hi');
-    assert.equal(await client.next(), 'got hi');
-    client.ws.terminate();
-  });
-
-  // The old code let the throw out of the connect task: an unhandled rejection, with no word of which hook or socket.
-  it('a connect result whose fields throw when read is a malformed grant too', async () => {
-    const client = await connect(server.port, { host: 'faulty.test', token: 'connect-grant-getter' });
-    await server.waitForLog(/WARN  grant ignored host=faulty\.test .*hook=connect problem=.*the grant cannot be read/);
-    client.send('hi');
-    assert.equal(await client.next(), 'got hi');
-    client.ws.terminate();
-    assert.equal(server.logs.some((line) => /unhandled rejection/.test(line)), false, server.logs.join('\n'));
-  });
+  // The old code answered an auth's upgrade 500 (and left a first-frame socket waiting for good): the grant's read threw out
+  // of admission; and let a connect's throw out of its task, an unhandled rejection with no word of which hook or socket.
+  for (const [hook, token] of [['auth', 'grant-getter'], ['connect', 'connect-grant-getter']] as const) {
+    it(`a ${hook} result whose fields throw when read is a malformed grant: logged, and the socket opens with none`, async () => {
+      const client = await connect(server.port, { host: 'faulty.test', token });
+      await server.waitForLog(new RegExp(`WARN  grant ignored host=faulty\\.test .*hook=${hook} problem=.*the grant cannot be read`));
+      client.send('hi');
+      assert.equal(await client.next(), 'got hi');
+      client.ws.terminate();
+      assert.equal(server.logs.some((line) => /unhandled rejection/.test(line)), false, server.logs.join('\n'));
+    });
+  }
 
   // The old code kept the app's object itself: once it held a cycle, every presence frame with it threw, and the
   // member's close threw midway (no close hook, no leave, no close line), out of the runtime's close listener.

@@ -598,6 +598,21 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
   const removed: WebhookEvent = { name: 'member_removed', channel: 'presence-room', user_id: '42' };
   const vacated: WebhookEvent = { name: 'channel_vacated', channel: 'presence-room' };
   const names = (arrival: Arrival) => asPusherSees(arrival).events.map((event) => (event as { name: string }).name);
+  /** The member's added is out, unanswered, when they leave and come back: the arrival whose answer holds the rest. */
+  const churnWhileAddedIsOut = async (hooks: Webhooks, app: PusherApp): Promise<Arrival> => {
+    hooks.emit(app, added);
+    await clock.fire();
+    const out = await endpoint.next();
+    hooks.emit(app, removed);
+    hooks.emit(app, added);
+    return out;
+  };
+  /** The endpoint answers the batch that was out, and each one after it. */
+  const answerFromNowOn = async (out: Arrival): Promise<void> => {
+    out.response.writeHead(200).end();
+    await log.waitFor(/result=sent/);
+    endpoint.answer = () => 200;
+  };
 
   it('sends neither event when the user is back within the hold (a page reload)', async () => {
     endpoint.answer = () => 200;
@@ -667,15 +682,9 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
   it('holds what follows a held event of its key, so a member who reloads while their member_added is out ends present', async () => {
     const app = pusherApp([{ url: endpoint.url('/') }]);
     const hooks = webhooks(app, { concurrency: 1 });
-    hooks.emit(app, added);
-    await clock.fire();
-    const first = await endpoint.next();
-    hooks.emit(app, removed);
-    hooks.emit(app, added);
+    const first = await churnWhileAddedIsOut(hooks, app);
     assert.deepEqual({ timers: clock.timers.map((timer) => timer.ms), queued: hooks.stats().queued }, { timers: [3000], queued: 3 }, 'the added waits behind the held removed');
-    first.response.writeHead(200).end();
-    await log.waitFor(/result=sent/);
-    endpoint.answer = () => 200;
+    await answerFromNowOn(first);
     assert.equal(await clock.fire(), 3000);
     assert.equal(await clock.fire(), 50);
     assert.deepEqual(asPusherSees(await endpoint.next()).events, [removed, added]);
@@ -684,15 +693,8 @@ describe('Pusher webhooks: a member removed is held for the user to come back', 
   it('keeps a member who churns while their member_added is out present: a pair undone behind a held event does not let the next event overtake it', async () => {
     const app = pusherApp([{ url: endpoint.url('/') }]);
     const hooks = webhooks(app, { concurrency: 1 });
-    hooks.emit(app, added);
-    await clock.fire();
-    const first = await endpoint.next();
     // While the added is out, the user leaves and comes back: both wait, held, behind the removed.
-    hooks.emit(app, removed);
-    hooks.emit(app, added);
-    first.response.writeHead(200).end();
-    await log.waitFor(/result=sent/);
-    endpoint.answer = () => 200;
+    await answerFromNowOn(await churnWhileAddedIsOut(hooks, app));
     // And once more, now that nothing is out: the new pair undoes the held added, then the first held removed.
     hooks.emit(app, removed);
     hooks.emit(app, added);
