@@ -12,6 +12,9 @@ import type { HookOutcome } from './runners/runner.ts';
 import type { HookSlots } from './runners/slots.ts';
 import type { GoneSignal } from '../runtime/types.ts';
 
+/** Resident dispatch jobs wait in a lane of their own in their app's pool, next to the hosts' (fair-queue.ts). */
+const DISPATCH_LANE = 'dispatch';
+
 export interface DispatchJob {
   app: string;
   target: string;
@@ -83,7 +86,7 @@ export class Dispatcher {
    * of 202 then. Checked and run in one go (no await between), the answer holds.
    */
   refusal(job: DispatchJob): string | undefined {
-    return job.build ? this.slots.refusal() : this.#pool(job).refusal();
+    return job.build ? this.slots.refusal() : this.#pool(job).refusal(DISPATCH_LANE);
   }
 
   /**
@@ -105,7 +108,7 @@ export class Dispatcher {
         slot.release();
       }
     }
-    return this.#pool(job).run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: 'dispatch' }, onLine, undefined, signal);
+    return this.#pool(job).run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: DISPATCH_LANE }, onLine, undefined, signal);
   }
 
   /** The app's pool: a resident host's settings for its app, else the global ones. */

@@ -31,7 +31,7 @@ const newPool = (overrides: Partial<PoolSettings> = {}) => {
 after(() => Promise.all(pools.map((p) => p.capacity.stop())));
 
 describe('FairQueue', () => {
-  const item = (lane: string, n: number) => ({ job: { lane }, n });
+  const item = (lane: string, n: number) => ({ lane, bounded: true, n });
   it('serves lanes round-robin, each lane in its own order', () => {
     const q = new FairQueue<ReturnType<typeof item>>();
     for (let n = 0; n < 4; n++) q.push(item('a', n));
@@ -41,10 +41,43 @@ describe('FairQueue', () => {
     const order: string[] = [];
     for (let i = 0; i < 10 && q.length > 0; i++) {
       const next = q.shift()!;
-      order.push(`${next.job.lane}${next.n}`);
+      order.push(`${next.lane}${next.n}`);
     }
     assert.deepEqual(order, ['a0', 'b0', 'c0', 'a1', 'b1', 'a2', 'a3']);
   });
+  it('serves hosts in turn, then the sockets of a host in turn, each socket in its own order; dispatch is a host of its own', () => {
+    const job = (lane: string, sublane: string | undefined, n: number) => ({ lane, sublane, bounded: true, name: `${lane}${sublane ?? ''}#${n}` });
+    const q = new FairQueue<ReturnType<typeof job>>();
+    for (let n = 0; n < 3; n++) q.push(job('a', '/s1', n));
+    q.push(job('a', '/s2', 0));
+    q.push(job('b', '/s3', 0));
+    q.push(job('dispatch', undefined, 0));
+    q.push(job('a', '/s2', 1));
+    const order: string[] = [];
+    for (let i = 0; i < 10 && q.length > 0; i++) order.push(q.shift()!.name);
+    assert.deepEqual(order, ['a/s1#0', 'b/s3#0', 'dispatch#0', 'a/s2#0', 'a/s1#1', 'a/s2#1', 'a/s1#2']);
+  });
+
+  it("when full, has room for a host holding two fewer places than the fullest, whose newest waiting job gives its place up", () => {
+    const job = (lane: string, sublane: string, bounded = true) => ({ lane, sublane, bounded });
+    const q = new FairQueue<ReturnType<typeof job>>();
+    const a = [job('a', 's1'), job('a', 's2'), job('a', 's1'), job('a', 's3', false), job('a', 's2')];
+    for (const j of a) q.push(j);
+    assert.equal(q.bounded, 4, 'a close hook takes no place');
+    assert.equal(q.hasRoom('a', 4), false, 'the flooding host has no room');
+    assert.equal(q.hasRoom('b', 4), true, 'a host holding none has');
+    assert.equal(q.giveWay('b'), a[4], "the flooding host's newest bounded job, whatever its socket");
+    q.push(job('b', 's9'));
+    assert.equal(q.hasRoom('b', 4), true, 'b holds 1, a holds 3');
+    assert.equal(q.giveWay('b'), a[2]);
+    q.push(job('b', 's9'));
+    assert.equal(q.hasRoom('b', 4), false, 'b holds 2, as a: nothing to gain from taking turns refusing');
+    assert.equal(q.hasRoom('a', 4), false);
+    assert.equal(q.hasRoom('c', 4), true, 'c, holding none, holds two fewer');
+    assert.equal(q.hasRoom('a', 5), true, 'a free place');
+    assert.equal(q.length, 5);
+  });
+
   it('puts a handed-back job first, and removes one wherever it waits', () => {
     const q = new FairQueue<ReturnType<typeof item>>();
     const a0 = item('a', 0);
@@ -79,6 +112,23 @@ describe('Pool on PHP workers', { timeout: 60_000 }, () => {
       Array.from({ length: 10 }, (_, n) => `busy${n}`),
       'one lane stays in order',
     );
+  });
+
+  it("a full queue takes another host's job in place of the flooding host's newest, which is refused as busy", async () => {
+    const pool = newPool({ maxQueue: 3 });
+    await pool.run({ target: 'jobs::echo', args: [], stream: false }); // boots the one worker
+    const job = (host: string, socket: number) => ({ target: 'jobs::echo', args: [`${host}${socket}`], stream: false, lane: `host:${host}`, sublane: `socket:${socket}` });
+    const running = pool.run({ ...job('a', 0), target: 'jobs::slow', args: [200] });
+    const waiting = [1, 2, 3].map((n) => pool.run(job('a', n)));
+    const over = await pool.run(job('a', 4));
+    assert.equal(over.ok === false && over.busy, true, "a's own job is refused when the queue is full of a's");
+    const other = pool.run(job('b', 9));
+    const given = await waiting[2]!;
+    assert.equal(given.ok === false && given.busy, true, "a's newest waiting job gives its place up");
+    assert.match((given as { error: string }).error, /queue full: 3 jobs wait .*shared between hosts/);
+    assert.deepEqual(await other, { ok: true, result: ['b9'] }, "b's job waited and ran");
+    assert.deepEqual(await Promise.all(waiting.slice(0, 2)), [{ ok: true, result: ['a1'] }, { ok: true, result: ['a2'] }]);
+    assert.equal((await running).ok, true);
   });
 
   it('a queued job whose signal aborts is never sent to a worker; a running one is left to finish and reads as cancelled', async () => {

@@ -1,76 +1,67 @@
 /**
- * A pool's waiting jobs, fair between sockets: one lane per socket (dispatch
- * jobs share one), served round-robin, each lane in its own order.
+ * A pool's waiting jobs, fair between hosts and then between sockets: hosts
+ * that share an app share its pool, so each host is a lane (dispatch jobs
+ * and each webhook app are lanes of their own) and each socket a sub-lane,
+ * served round-robin (HostLanes). A full queue gives the newest place of the
+ * host holding the most to a host holding at least two fewer, as HookSlots
+ * does for one-shot hooks: one host's flood cannot keep the others out.
  */
-/**
- * Waiting jobs by lane, served round-robin: the lane served last goes to
- * the back, so a lane with a hundred jobs waiting takes one turn in each
- * round, and another lane's single job waits one round at most.
- */
-export class FairQueue<T extends { job: { lane?: string } }> {
-  /** Lanes in turn order (a Map keeps insertion order; a lane moves to the back by re-insertion). */
-  readonly #lanes = new Map<string, T[]>();
+import { HostLanes } from '../host-lanes.ts';
+import type { LaneItem } from '../host-lanes.ts';
+
+export class FairQueue<T extends LaneItem> {
+  readonly #lanes = new HostLanes<T>();
   /** Jobs handed back (their worker died before they started): first in line, ahead of every lane. */
   readonly #front: T[] = [];
-  #size = 0;
 
   get length(): number {
-    return this.#size;
+    return this.#front.length + this.#lanes.size;
+  }
+
+  /** Waiting jobs the queue's bound counts (not close hooks). */
+  get bounded(): number {
+    return this.#frontBounded() + this.#lanes.bounded;
   }
 
   push(item: T): void {
-    const key = item.job.lane ?? '';
-    const lane = this.#lanes.get(key);
-    if (lane) lane.push(item);
-    else this.#lanes.set(key, [item]);
-    this.#size++;
+    this.#lanes.push(item);
   }
 
   /** Back first in line. */
   unshift(item: T): void {
     this.#front.unshift(item);
-    this.#size++;
   }
 
   shift(): T | undefined {
-    let item = this.#front.shift();
-    if (!item) {
-      const next = this.#lanes.entries().next();
-      if (next.done) return undefined;
-      const [key, lane] = next.value;
-      item = lane.shift()!;
-      this.#lanes.delete(key);
-      if (lane.length > 0) this.#lanes.set(key, lane);
-    }
-    this.#size--;
-    return item;
+    return this.#front.shift() ?? this.#lanes.next();
   }
 
   /** Takes `item` out wherever it waits; false when it no longer waits. */
   remove(item: T): boolean {
     const at = this.#front.indexOf(item);
-    if (at >= 0) {
-      this.#front.splice(at, 1);
-      this.#size--;
-      return true;
-    }
-    const key = item.job.lane ?? '';
-    const lane = this.#lanes.get(key);
-    const index = lane?.indexOf(item) ?? -1;
-    if (index < 0) return false;
-    lane!.splice(index, 1);
-    if (lane!.length === 0) this.#lanes.delete(key);
-    this.#size--;
+    if (at < 0) return this.#lanes.remove(item);
+    this.#front.splice(at, 1);
     return true;
+  }
+
+  /** Whether a job of `lane` may wait under `bound`, a place being free or given up by a fuller lane (giveWay). */
+  hasRoom(lane: string, bound: number): boolean {
+    return this.#lanes.hasRoom(lane, bound, this.#frontBounded());
+  }
+
+  /** The newest job of the lane holding the most places, taken out for a job of `lane`, which holds fewer. */
+  giveWay(lane: string): T | undefined {
+    return this.#lanes.giveWay(lane);
   }
 
   /** Empties the queue, oldest lanes first. */
   drain(): T[] {
-    const all = [...this.#front];
-    for (const lane of this.#lanes.values()) all.push(...lane);
-    this.#front.length = 0;
-    this.#lanes.clear();
-    this.#size = 0;
-    return all;
+    return [...this.#front.splice(0), ...this.#lanes.drain()];
+  }
+
+  #frontBounded(): number {
+    let n = 0;
+    for (const item of this.#front) if (item.bounded) n++;
+    return n;
   }
 }

@@ -2,8 +2,9 @@
  * The workers of one app: started on demand (one boot at a time), one job
  * per worker, a bounded queue, recycled after N jobs, reaped when idle,
  * respawned with backoff after a crash. Capacity (capacity.ts) is shared by all pools.
- * The queue is fair: jobs wait in lanes (one per socket; dispatch jobs share
- * one), served round-robin, each lane in its own order.
+ * The queue is fair (fair-queue.ts): hosts take turns, then their sockets,
+ * and a host holding far fewer places is not refused while another
+ * floods it.
  */
 import type { Logger } from '../../ops/log.ts';
 import { cancelledOutcome } from '../runners/runner.ts';
@@ -45,7 +46,10 @@ export interface PoolStats {
 
 interface Queued {
   job: WorkerJob;
-  neverBusy: boolean;
+  readonly lane: string;
+  readonly sublane?: string;
+  /** Counted by maxQueue: all but close hooks. */
+  readonly bounded: boolean;
   onLine?: (line: string) => void;
   timeoutMs: number;
   resolve: (outcome: WorkerOutcome) => void;
@@ -67,8 +71,6 @@ export const successorAt = (maxJobs: number): number => Math.max(1, maxJobs - Ma
 export class Pool {
   readonly #workers = new Set<Worker>();
   readonly #queue = new FairQueue<Queued>();
-  /** Queued jobs that wait beyond maxQueue (close hooks): the bound counts the others only. */
-  #unbounded = 0;
   #booting = false;
   #crashes = 0;
   #notBefore = 0;
@@ -118,10 +120,12 @@ export class Pool {
   run(job: WorkerJob, onLine?: (line: string) => void, timeoutMs = this.settings.timeoutMs, signal?: GoneSignal, neverBusy = false): Promise<WorkerOutcome> {
     if (signal?.aborted) return Promise.resolve(cancelledOutcome());
     if (this.#stopped) return Promise.resolve({ ok: false, error: 'the pool is stopped' });
-    const refused = neverBusy ? undefined : this.#refusal(signal);
+    const lane = job.lane ?? '';
+    const refused = neverBusy ? undefined : this.#refusal(lane, signal);
     if (refused) return Promise.resolve(refused);
+    if (!neverBusy && this.#queue.bounded >= this.settings.maxQueue) this.#giveWay(lane);
     return new Promise<WorkerOutcome>((resolve) => {
-      const item: Queued = { job, neverBusy, onLine, timeoutMs, resolve, signal };
+      const item: Queued = { job, lane, sublane: job.sublane, bounded: !neverBusy, onLine, timeoutMs, resolve, signal };
       if (signal) {
         item.onLine = onLine && ((line) => signal.aborted || onLine(line));
         item.resolve = (outcome) => {
@@ -129,49 +133,47 @@ export class Pool {
           resolve(signal.aborted ? cancelledOutcome() : outcome);
         };
         item.onAbort = () => {
-          if (this.#queue.remove(item)) this.#left(item).resolve(cancelledOutcome());
+          if (this.#queue.remove(item)) item.resolve(cancelledOutcome());
         };
         signal.addEventListener('abort', item.onAbort, { once: true });
       }
       this.#queue.push(item);
-      if (neverBusy) this.#unbounded++;
       this.pump();
     });
   }
 
   /**
-   * Why a job would be refused now (the queue is full), if it would: an async
-   * /dispatch answers 503 then rather than a 202 for a job that cannot wait.
-   * Checked and run in one go (no await between), the answer holds.
+   * Why a job of `lane` would be refused now (the queue is full), if it would:
+   * an async /dispatch answers 503 then rather than a 202 for a job that
+   * cannot wait. Checked and run in one go (no await between), the answer holds.
    */
-  refusal(): string | undefined {
-    return this.#stopped ? undefined : this.#full()?.error;
+  refusal(lane: string): string | undefined {
+    return this.#stopped ? undefined : this.#full(lane)?.error;
   }
 
   /** The busy outcome when the queue's bound is reached, after the clients that went have left it; undefined when the job may wait. */
-  #refusal(signal?: GoneSignal): WorkerOutcome | undefined {
-    const refused = this.#full(signal);
+  #refusal(lane: string, signal?: GoneSignal): WorkerOutcome | undefined {
+    const refused = this.#full(lane, signal);
     if (refused?.busy) this.#failed++;
     return refused;
   }
 
-  #full(signal?: GoneSignal): (WorkerOutcome & { ok: false }) | undefined {
-    if (this.#bounded() < this.settings.maxQueue) return undefined;
+  /** Close hooks wait beyond the bound and are not counted by it, or a mass disconnect would make every other hook busy. */
+  #full(lane: string, signal?: GoneSignal): (WorkerOutcome & { ok: false }) | undefined {
+    if (this.#queue.hasRoom(lane, this.settings.maxQueue)) return undefined;
     // Jobs whose clients went leave the queue now, if the runtime learns of that only when asked; this job's own client may be one.
     this.capacity.beforeBusy();
     if (signal?.aborted) return cancelledOutcome();
-    if (this.#bounded() < this.settings.maxQueue) return undefined;
-    return { ok: false, busy: true, error: `queue full: ${this.#bounded()} jobs already wait for a worker of ${this.app} (maxQueue)` };
+    if (this.#queue.hasRoom(lane, this.settings.maxQueue)) return undefined;
+    return { ok: false, busy: true, error: `queue full: ${this.#queue.bounded} jobs already wait for a worker of ${this.app} (maxQueue)` };
   }
 
-  /** Waiting jobs the bound counts: close hooks wait beyond it, or a mass disconnect would make every other hook busy. */
-  #bounded(): number {
-    return this.#queue.length - this.#unbounded;
-  }
-
-  #left(item: Queued): Queued {
-    this.#unbounded -= item.neverBusy ? 1 : 0;
-    return item;
+  /** The queue is full, and `lane` holds far fewer places than another: that lane's newest job is refused for it. */
+  #giveWay(lane: string): void {
+    const given = this.#queue.giveWay(lane);
+    if (!given) return;
+    this.#failed++;
+    given.resolve({ ok: false, busy: true, error: `queue full: ${this.settings.maxQueue} jobs wait for a worker of ${this.app} (maxQueue), and its places are shared between hosts` });
   }
 
   /** Hands queued jobs to idle workers, and starts a worker when more are needed and allowed. */
@@ -181,7 +183,7 @@ export class Pool {
     while (this.#queue.length > 0) {
       const worker = this.#idleWorker();
       if (!worker) break;
-      this.#assign(worker, this.#left(this.#queue.shift()!));
+      this.#assign(worker, this.#queue.shift()!);
     }
     if (this.#queue.length === 0) {
       this.#yieldWorker();
@@ -204,7 +206,7 @@ export class Pool {
     while (this.#queue.length > 0) {
       const worker = this.#pipeliningWorker(owes);
       if (!worker) break;
-      this.#assign(worker, this.#left(this.#queue.shift()!));
+      this.#assign(worker, this.#queue.shift()!);
     }
   }
 
@@ -244,7 +246,7 @@ export class Pool {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    for (const item of this.#queue.drain()) this.#left(item).resolve({ ok: false, error: 'the gateway is stopping' });
+    for (const item of this.#queue.drain()) item.resolve({ ok: false, error: 'the gateway is stopping' });
     const exits = [...this.#workers].map((w) => {
       w.kill('stopped');
       return w.exited;
@@ -332,7 +334,7 @@ export class Pool {
         if (![...this.#workers].some((w) => w !== worker && w.state !== 'dead')) {
           for (const item of this.#queue.drain()) {
             this.#failed++;
-            this.#left(item).resolve({ ok: false, error: `no worker could start: ${error.message}` });
+            item.resolve({ ok: false, error: `no worker could start: ${error.message}` });
           }
         }
         this.pump();
@@ -345,7 +347,6 @@ export class Pool {
       if (!outcome.ok && outcome.notStarted && !this.#stopped && !item.signal?.aborted) {
         // It never reached PHP's hands (its worker died before): it runs on another worker, first in line.
         this.#queue.unshift(item);
-        if (item.neverBusy) this.#unbounded++;
         this.pump();
         return;
       }

@@ -28,8 +28,9 @@ export interface WorkerJob {
   args: unknown[];
   stream: boolean;
   params?: Record<string, string>;
-  /** The pool queue's lane (a socket, or dispatch): lanes are served round-robin. Not sent to the worker. */
+  /** The pool queue's lane (a host, dispatch, a webhook app) and its turn within it (a socket): both served round-robin. Not sent to the worker. */
   lane?: string;
+  sublane?: string;
 }
 
 /** `busy`: it never started, the pool's queue being full (an upgrade answers 503 then, as for one-shot hooks). */

@@ -19,10 +19,12 @@ export class ResidentRunner implements Runner {
     if (job.message !== undefined) args.push(job.message);
     // Empty lines are dropped as in one-shot mode: the page script parses every frame as JSON.
     const lines = onLine && ((line: string) => line.trim() !== '' && onLine(line));
-    // Each socket is a lane of the pool's queue: one socket's backlog does not hold up another's next hook. An app's webhooks are a lane of their own.
-    const lane = job.hook === 'webhook' ? `webhook:${job.token}` : `socket:${job.socket}`;
+    // Hosts that share the app share its pool: each host is a lane of its queue and each of its sockets a turn within
+    // it, so one host's flood, or one socket's backlog, does not hold up another's next hook. A webhook app's are a lane of their own.
+    const lane = job.hook === 'webhook' ? `webhook:${job.token}` : `host:${job.host}`;
+    const sublane = job.hook === 'webhook' ? undefined : `socket:${job.socket}`;
     // A close hook is never refused, as in one-shot mode: the app must hear that a socket it accepted has gone.
     const neverBusy = job.hook === 'close';
-    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane }, lines || undefined, this.timeoutMs, signal, neverBusy);
+    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane, sublane }, lines || undefined, this.timeoutMs, signal, neverBusy);
   }
 }

@@ -8,7 +8,7 @@
  * wsgate, across reloads: in-flight counts stay right, new limits apply.
  */
 import type { GoneSignal } from '../../runtime/types.ts';
-import { HostLanes } from './host-lanes.ts';
+import { HostLanes } from '../host-lanes.ts';
 
 export interface SlotLimits {
   /** Hook processes running at once (limits.hookProcesses). */
@@ -129,18 +129,14 @@ export class HookSlots {
    * beyond the bound and take none of its places, or a mass disconnect would make every other hook busy.
    */
   #hasRoom(claim: SlotClaim): boolean {
-    if (this.#queue.bounded < this.#limits.queue) return true;
-    const lane = claim.host ?? '';
-    const fullest = this.#queue.fullest(lane);
-    return fullest !== undefined && fullest.bounded > this.#queue.boundedIn(lane) + 1;
+    return this.#queue.hasRoom(claim.host ?? '', this.#limits.queue);
   }
 
   /** The queue is full, and `claim`'s host holds fewer places than another: that host's newest waiter is refused for it. */
   #giveWay(claim: SlotClaim): void {
-    const fullest = this.#queue.fullest(claim.host ?? '')!;
-    const given = this.#queue.popNewestBounded(fullest.lane)!;
-    given.leave?.();
-    given.grant({ ok: false, busy: `busy: limits.hookQueue (${this.#limits.queue} waiting) is full, and its places are shared between hosts` });
+    const given = this.#queue.giveWay(claim.host ?? '');
+    given?.leave?.();
+    given?.grant({ ok: false, busy: `busy: limits.hookQueue (${this.#limits.queue} waiting) is full, and its places are shared between hosts` });
   }
 
   /** It fits, and no waiter that fits too is ahead of it (whoever waits for the same thing goes first). */
