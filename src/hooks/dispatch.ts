@@ -111,9 +111,9 @@ export class Dispatcher {
     return this.#pool(job).run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: DISPATCH_LANE }, onLine, undefined, signal);
   }
 
-  /** The app's pool: a resident host's settings for its app, else the global ones. */
+  /** The app's pool: a resident host's settings for its app, else the global ones; one of an app that is not configured ("dispatchAnyApp") goes once idle. */
   #pool(job: DispatchJob) {
     const host = this.#hostPools.get(job.app);
-    return this.pools.get(job.app, host?.pool ?? this.config.pool, host?.timeoutMs ?? this.config.timeoutMs);
+    return this.pools.get(job.app, host?.pool ?? this.config.pool, host?.timeoutMs ?? this.config.timeoutMs, undefined, !this.#allowed.has(job.app));
   }
 }

@@ -34,9 +34,11 @@ export class Capacity {
    * `beforeBusy` is asked before a full queue refuses a job: it may cancel
    * queued jobs whose clients went (Runtime.checkUpgrades), as HookSlots does.
    */
+  /** `afterReap`: called on each of the reaper's ticks, once idle workers were told to go (Pools drops idle pools then). */
   constructor(
     public cap: number,
     readonly beforeBusy: () => void = () => {},
+    private readonly afterReap: () => void = () => {},
   ) {}
 
   get live(): number {
@@ -104,6 +106,12 @@ export class Capacity {
     this.settingsChanged();
   }
 
+  /** A pool that has no worker and nothing waiting goes (Pools: an app that is not configured, once idle). */
+  remove(pool: CappedPool): void {
+    this.pools.delete(pool);
+    this.#waiting.delete(pool);
+  }
+
   /**
    * One shared timer reaps idle workers of every pool, at half the shortest
    * idle setting (at most every second): a worker goes within 1.5x its idle
@@ -119,6 +127,7 @@ export class Capacity {
     this.#timer = setInterval(() => {
       const now = Date.now();
       for (const p of this.pools) p.reap(now);
+      this.afterReap();
     }, every);
   }
 

@@ -99,6 +99,11 @@ export class Pool {
     return this.#queue.length;
   }
 
+  /** No worker, none starting or due to, and nothing waiting: it may go without anyone noticing. */
+  get idle(): boolean {
+    return this.#workers.size === 0 && this.#queue.length === 0 && !this.#booting && this.#retryTimer === undefined;
+  }
+
   stats(): PoolStats {
     let busy = 0;
     let pipelined = 0;

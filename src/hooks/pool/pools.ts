@@ -1,6 +1,8 @@
 /**
  * Every app's pool, created on first use and keyed by the app path, under
- * one global worker cap.
+ * one global worker cap. A pool of an app that is not configured (a
+ * /dispatch with "dispatchAnyApp") goes once idle: any caller may name any
+ * number of app paths, and the map must not keep one pool per name for good.
  */
 import type { PoolConfig } from '../../config/config.ts';
 import type { Logger } from '../../ops/log.ts';
@@ -20,6 +22,8 @@ export class Pools {
   /** Bytes a line a job prints may have (limits.hookLine), for workers started from now on. */
   maxLine: number | undefined;
   readonly #byApp = new Map<string, Pool>();
+  /** Apps whose pool goes once it is idle (no worker, nothing waiting). */
+  readonly #transient = new Set<string>();
 
   constructor(
     cap: number,
@@ -28,7 +32,7 @@ export class Pools {
     private readonly log: Logger,
     beforeBusy?: () => void,
   ) {
-    this.capacity = new Capacity(cap, beforeBusy);
+    this.capacity = new Capacity(cap, beforeBusy, () => this.#dropIdle());
   }
 
   readonly #leading = new Map<string, string[]>();
@@ -36,14 +40,17 @@ export class Pools {
   /**
    * The pool of `app`: workers run `<php> <app> phlo_serve`, or with `leading`,
    * `<php> <leading...> phlo_serve` (the SDK runner and a hooks file).
-   * `settings` apply from now on.
+   * `settings` apply from now on. `transient`: `app` is not configured, and
+   * its pool goes once idle (unless a configured use gets it meanwhile).
    */
-  get(app: string, settings: PoolConfig, timeoutMs: number, leading: string[] = [app]): Pool {
+  get(app: string, settings: PoolConfig, timeoutMs: number, leading: string[] = [app], transient = false): Pool {
     let pool = this.#byApp.get(app);
+    if (!transient) this.#transient.delete(app);
     if (!pool) {
       pool = new Pool(app, [this.php, ...leading, 'phlo_serve'], { ...settings, timeoutMs, maxLine: this.maxLine }, this.capacity, this.spawn, this.log);
       this.#byApp.set(app, pool);
       this.#leading.set(app, leading);
+      if (transient) this.#transient.add(app);
     } else {
       pool.settings = { ...settings, timeoutMs, maxLine: this.maxLine };
       // The reaper's pace follows the idle settings.
@@ -73,5 +80,19 @@ export class Pools {
 
   stop(): Promise<void> {
     return this.capacity.stop();
+  }
+
+  /** The reaper's tick: pools of apps that are not configured go once their workers are gone and nothing waits. */
+  #dropIdle(): void {
+    for (const app of this.#transient) {
+      const pool = this.#byApp.get(app)!;
+      if (!pool.idle) continue;
+      this.#transient.delete(app);
+      this.#byApp.delete(app);
+      this.#leading.delete(app);
+      this.capacity.remove(pool);
+      void pool.stop();
+      this.log.debug('pool removed', { app, reason: 'idle, and its app is not configured' });
+    }
   }
 }
