@@ -209,10 +209,11 @@ describe('pusher api: channels and users', () => {
     assert.deepEqual(t.calls, [['users', '1001', 'presence-a']]);
   });
 
-  it("terminates a user's connections, the id as the path gives it", async () => {
+  it("terminates a user's connections, the id as the signature covered it (a % in it is the user's own)", async () => {
     const t = setup();
+    assert.deepEqual(await (await t.post('/users/ann@example.com/terminate_connections', {})).json(), {});
     assert.deepEqual(await (await t.post('/users/ann%40example.com/terminate_connections', {})).json(), {});
-    assert.deepEqual(t.calls, [['terminate', '1001', 'ann@example.com']]);
+    assert.deepEqual(t.calls, [['terminate', '1001', 'ann@example.com'], ['terminate', '1001', 'ann%40example.com']]);
     await refused(await t.post(`/users/${'u'.repeat(165)}/terminate_connections`, {}), 400, /user id is 165 characters/);
   });
 });

@@ -11,7 +11,8 @@ import type { Logger } from '../../ops/log.ts';
 import { verifyApiBody, verifyApiQuery } from '../../protocols/pusher/signatures.ts';
 import type { PusherApiGateway } from './gateway.ts';
 
-export type PusherEnv = { Variables: { pusherApp: PusherApp; pusherBody: string } };
+/** `pusherPath`: the request's path as its signature covered it (see SignedQuery). */
+export type PusherEnv = { Variables: { pusherApp: PusherApp; pusherBody: string; pusherPath: string } };
 
 export type RefusalStatus = 400 | 401 | 403 | 404 | 413;
 
@@ -64,6 +65,7 @@ export function pusherAuth(gateway: PusherApiGateway, options: AuthOptions): Mid
       }
       c.set('pusherApp', app);
       c.set('pusherBody', body);
+      c.set('pusherPath', signed.path);
       await next();
     });
   };

@@ -76,6 +76,14 @@ function pathChannel(c: Ctx, name: string, log: Logger | undefined): Parsed<stri
   return issue ? { ok: false, response: refuse(c, 400, issue, log) } : { ok: true, value: name };
 }
 
+/** What lies between `before` and `after` (the path's end) in a signed path, read as signed. */
+function signedSegment(path: string, before: string, after: string): string | undefined {
+  if (!path.endsWith(after)) return undefined;
+  const rest = path.slice(0, path.length - after.length);
+  const at = rest.indexOf(before, '/apps/'.length);
+  return at < 0 ? undefined : rest.slice(at + before.length);
+}
+
 export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions): Hono<PusherEnv> {
   const { log } = options;
   const auth = pusherAuth(gateway, { log, maxBody: options.maxBody, now: options.now ?? Date.now });
@@ -135,7 +143,9 @@ export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions):
       return c.json({ users: users.map((id) => ({ id })) });
     })
     .post('/apps/:appId/users/:userId/terminate_connections', async (c) => {
-      const userId = c.req.param('userId');
+      // Not c.req.param(), which percent-decodes: the SDK sends "a%2Fb" as it signed it, and that user, not "a/b", is the one named.
+      const userId = signedSegment(c.get('pusherPath'), '/users/', '/terminate_connections');
+      if (userId === undefined) return refuse(c, 400, 'the signed path does not name a user', log);
       const issue = userIdProblem(userId);
       if (issue) return refuse(c, 400, issue, log);
       await gateway.terminateUser(c.get('pusherApp'), userId);

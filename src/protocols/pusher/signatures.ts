@@ -172,6 +172,12 @@ const decodedPath = (path: string) => {
 /** What the signature of a request's query lets through: the body's MD5 it signed, checked once the body is read. */
 export interface SignedQuery {
   bodyMd5: string | undefined;
+  /**
+   * The path as the signature covered it: as sent, or percent-decoded (the
+   * SDKs sign a user id raw and fetch may encode it). A route reads names in
+   * the path from this, so it acts on the bytes the signer named.
+   */
+  path: string;
 }
 
 /**
@@ -196,13 +202,13 @@ export function verifyApiQuery(app: SigningApp, request: Omit<ApiRequest, 'body'
   const skew = Math.abs(request.now / 1000 - Number(timestamp));
   if (skew > API_CLOCK_SKEW_S) return { status: 401, message: `auth_timestamp is ${Math.round(skew)} s from the server's clock (at most ${API_CLOCK_SKEW_S} s): check the clock of the sender` };
   const paths = [...new Set([request.path, decodedPath(request.path)])];
-  let good = false;
-  // Every reading is computed and compared, so the time taken does not say which one came close.
+  let signedPath: string | undefined;
+  // Every reading is computed and compared, so the time taken does not say which one came close. The path as sent wins when both match (then they are equal).
   for (const path of paths) {
-    for (const reading of readings) good = sameHex(hmac(app.secret, apiSigningText(request.method, path, reading)), signature!, HEX_SHA256) || good;
+    for (const reading of readings) if (sameHex(hmac(app.secret, apiSigningText(request.method, path, reading)), signature!, HEX_SHA256)) signedPath ??= path;
   }
-  if (!good) return { status: 401, message: 'invalid auth_signature', hint: `expected the hex HMAC-SHA256, with the app's secret, of ${JSON.stringify(apiSigningText(request.method, request.path, query))}` };
-  return { bodyMd5: query.get('body_md5') };
+  if (signedPath === undefined) return { status: 401, message: 'invalid auth_signature', hint: `expected the hex HMAC-SHA256, with the app's secret, of ${JSON.stringify(apiSigningText(request.method, request.path, query))}` };
+  return { bodyMd5: query.get('body_md5'), path: signedPath };
 }
 
 /** The body against the body_md5 its request's signature covered. */
