@@ -33,15 +33,17 @@ export const WATCHERS = '#watchers-of-';
 export const isInternal = (channel: string): boolean => channel.startsWith('#');
 /** Characters in a user id (Pusher: 164). */
 export const USER_ID_MAX = 164;
+/** Characters in a presence member's user id (Pusher's presence limit: 128). */
+export const PRESENCE_USER_ID_MAX = 128;
 
 /**
  * Why `id` cannot be a user id, if it cannot. Sign-in and the HTTP API hold
  * the same rule: a user signed in that the API refused to name could not be
  * sent to, nor have its connections terminated.
  */
-export function userIdProblem(id: string): string | undefined {
+export function userIdProblem(id: string, max = USER_ID_MAX): string | undefined {
   if (!id) return 'the user id is empty';
-  if (id.length > USER_ID_MAX) return `the user id is ${id.length} characters; the limit is ${USER_ID_MAX}`;
+  if (id.length > max) return `the user id is ${id.length} characters; the limit is ${max}`;
   if (/[\x00-\x1f\x7f]/.test(id)) return 'the user id holds a control character';
   return undefined;
 }

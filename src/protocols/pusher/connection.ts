@@ -13,7 +13,7 @@ import { jsonText } from '../../core/json.ts';
 import { utf8Length, wellFormed } from '../../core/utf8.ts';
 import type { PusherApp } from '../../config/config.ts';
 import { deliver } from '../incoming.ts';
-import { channelKind, channelNameProblem, isInternal, ONLINE, USER_CHANNEL, userIdProblem, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
+import { channelKind, channelNameProblem, isInternal, ONLINE, PRESENCE_USER_ID_MAX, USER_CHANNEL, userIdProblem, WATCHERS, WATCHLIST_MAX } from './channel-names.ts';
 import { connectionEstablished, PING, PONG, PUSHER_CLOSE, pusherError, signinSuccess, subscriptionError, watchlistEvents } from './frames.ts';
 import { memberOf, readFrame, signinOf, subscribeOf, unsubscribeOf, userOf } from './messages.ts';
 import type { ClientFrame } from './messages.ts';
@@ -157,7 +157,10 @@ export class PusherConnection extends Client {
     }
     if (!kind.members) return { request: { op: 'subscribe', channel, signed: true, cache, maxChannels } };
     const member = data.channel_data === undefined ? undefined : memberOf(data.channel_data);
-    if (!member || member.user.length > limits.channelName) return { reply: subscriptionError(channel, `a presence channel needs channel_data with a user_id of at most ${limits.channelName} characters`, 400, 'Error') };
+    if (!member) return { reply: subscriptionError(channel, 'a presence channel needs channel_data with a user_id', 400, 'Error') };
+    // Pusher's own presence rule, not the channel name's: a name limit raised in the config must not let ids through that webhooks and the API would carry.
+    const idProblem = userIdProblem(member.user, PRESENCE_USER_ID_MAX);
+    if (idProblem) return { reply: subscriptionError(channel, `channel_data's user_id: ${idProblem}`, 400, 'Error') };
     const infoText = member.info === undefined ? '' : jsonText(member.info);
     if (infoText === undefined) return { reply: subscriptionError(channel, 'user_info is nested too deeply to be sent', 400, 'Error') };
     if (utf8Length(infoText) > this.#app.limits.userInfo) {
