@@ -79,6 +79,9 @@ const channelTopic = (host: string, channel: string): string => `channel:${host}
 const wrappedTopic = (topic: string, protocol: ClientProtocol): string => `${topic}\n+${protocol.name}`;
 const topicOf = (topic: string, socket: Socket): string => (socket.aware && socket.protocol ? wrappedTopic(topic, socket.protocol) : topic);
 
+/** A channel's members whose casts `protocol` frames: walked only for a frame that protocol's sockets do not get. */
+const countOf = (members: Set<Socket>, protocol: ClientProtocol): number => [...members].reduce((n, socket) => (socket.aware && socket.protocol === protocol ? n + 1 : n), 0);
+
 const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
 
 /** Visits the sockets of a token entry: one socket, or a set of them. */
@@ -286,11 +289,14 @@ export class Hub {
       const excepted = skip !== undefined && skip.host === host && (members === undefined || members.has(skip));
       const topic = channel === undefined ? group.topic : channelTopic(host, channel);
       topics.publish(topic, frame, excepted ? skip.raw : undefined);
-      for (const protocol of group.wrapped.keys()) {
+      let unreached = 0;
+      for (const [protocol, sockets] of group.wrapped) {
         const text = wrap ? wrap(protocol) : frame;
         if (text !== undefined) topics.publish(wrappedTopic(topic, protocol), text, excepted ? skip.raw : undefined);
+        // Not sent to this protocol's sockets (Pusher's skip wsgate's presence frames): they are not among those it reached.
+        else unreached += (members ? countOf(members, protocol) : sockets) - (excepted && skip.aware && skip.protocol === protocol ? 1 : 0);
       }
-      return this.#counted(host, frame, (members ? members.size : group.sockets.length) - (excepted ? 1 : 0));
+      return this.#counted(host, frame, (members ? members.size : group.sockets.length) - (excepted ? 1 : 0) - unreached);
     }
     const out = this.#wire.encode(frame);
     const framed = wrap && framesByProtocol(frame, out, wrap, this.#wire);
