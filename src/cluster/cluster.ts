@@ -210,7 +210,7 @@ export class Cluster {
     const text = JSON.stringify({ ...message, request: { ...message.request, position: POSITION } });
     const [head, tail] = text.split(JSON.stringify(POSITION)) as [string, string];
     this.#outbox.flush();
-    this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail).then(() => settled(), settled);
+    this.#link.publishNumbered({ ...numbered, key: `${this.#options.prefix}history:${numbered.key}` }, message.request.frame, channel, head, tail).then(({ replaced }) => (replaced !== undefined && this.#log.warn('cluster stream epoch replaced', { node: this.node, stream: numbered.key, reason: `Redis held an epoch wsgate does not make (${replaced.length} characters)` }), settled()), settled);
   }
 
   /** Unique to this process (its prefix) without a random draw per message. */

@@ -42,7 +42,7 @@ export interface RedisLink {
    * and `tail`. Done in Redis in one script, so the bus carries publications
    * in the order of their offsets.
    */
-  publishNumbered(stream: NumberedStream, frame: string, channel: string, head: string, tail: string): Promise<{ epoch: string; offset: number }>;
+  publishNumbered(stream: NumberedStream, frame: string, channel: string, head: string, tail: string): Promise<{ epoch: string; offset: number; replaced?: string }>;
   /** A numbered stream as Redis holds it: its epoch, its newest offset, and the entries after `after`. */
   readStream(key: string, after: number): Promise<StoredStream>;
   /** "up" once the command connection is ready and the subscriber listens; "down" with why otherwise. */
@@ -61,8 +61,18 @@ export interface NumberedStream {
   expireMs: number;
 }
 
+/**
+ * The epoch goes into the bus message's JSON as it is, so one wsgate did not
+ * make (newEpoch(): base64url) is not taken: the stream starts again under
+ * a fresh one, and the script returns what it found, for the log.
+ */
 const NUMBER_AND_PUBLISH = `
 local epoch = redis.call('GET', KEYS[1])
+local foreign = false
+if epoch and (#epoch > 64 or not string.find(epoch, '^[%w_%-]+$')) then
+  foreign = epoch
+  epoch = false
+end
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
@@ -72,8 +82,10 @@ local offset = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. offset, 'f', ARGV[3])
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 redis.call(ARGV[8], ARGV[5], ARGV[6] .. '{"epoch":"' .. epoch .. '","offset":' .. offset .. '}' .. ARGV[7])
-return {epoch, offset}
+return {epoch, offset, foreign}
 `;
+/** An epoch as newEpoch() makes them (and as the script above takes them). */
+const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * KEYS[1] the set of nodes, ARGV: the node, its ttl, how long the set
@@ -194,8 +206,8 @@ export function connectRedis(url: string, answerWithinMs = 500): RedisLink {
     },
     async publishNumbered(stream, frame, channel, head, tail) {
       const keys = [`${stream.key}:epoch`, `${stream.key}:offset`, `${stream.key}:stream`];
-      const [epoch, offset] = (await watch.watch(commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail, sharded ? 'SPUBLISH' : 'PUBLISH'))) as [string, number];
-      return { epoch, offset: Number(offset) };
+      const [epoch, offset, replaced] = (await watch.watch(commands.eval(NUMBER_AND_PUBLISH, 3, ...keys, stream.epoch, stream.size, frame, Math.round(stream.expireMs), channel, head, tail, sharded ? 'SPUBLISH' : 'PUBLISH'))) as [string, number, string | null | undefined];
+      return { epoch, offset: Number(offset), ...(typeof replaced === 'string' ? { replaced } : {}) };
     },
     async readStream(key, after) {
       const replies = await watch.watch(commands.multi().get(`${key}:epoch`).get(`${key}:offset`).xrange(`${key}:stream`, `(0-${after}`, '+').exec());
@@ -203,7 +215,8 @@ export function connectRedis(url: string, answerWithinMs = 500): RedisLink {
       for (const [error] of replies) if (error) throw error;
       const [epoch, offset, entries] = replies.map(([, value]) => value) as [string | null, string | null, Array<[string, string[]]>];
       return {
-        ...(epoch === null ? {} : { epoch }),
+        // One wsgate did not make has no history to give: the next publication replaces it.
+        ...(epoch === null || !EPOCH.test(epoch) ? {} : { epoch }),
         offset: Number(offset ?? 0),
         entries: entries.map(([id, fields]) => ({ offset: Number(id.slice(2)), frame: fields[fields.indexOf('f') + 1] ?? 'null' })),
       };
