@@ -14,7 +14,7 @@ import type { Logger } from '../ops/log.ts';
 import { BusMessageSchema, ReplySchema, checkWith } from './messages.ts';
 import type { BusMessage, ClusterRequest } from './messages.ts';
 import { Outbox, readBatch } from './outbox.ts';
-import { recount } from './liveness.ts';
+import { Joinings, recount } from './liveness.ts';
 import { NameClash } from './name-clash.ts';
 import { OwnCopies } from './own-copies.ts';
 import { MAX_UNKNOWN_ANSWERS, WaitingRequests } from './waiting-requests.ts';
@@ -67,6 +67,7 @@ export class Cluster {
   #live: ReadonlySet<string> = new Set<string>();
   /** When each node was last found in the set of nodes (this node's clock). */
   readonly #seen = new Map<string, number>();
+  readonly #joinings: Joinings;
   /** When this node last took the count of the live ones (its clock). */
   #counted = 0;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -94,6 +95,7 @@ export class Cluster {
     this.#waiting = new WaitingRequests(options.deadlineMs);
     this.#own = new OwnCopies(options.deadlineMs);
     this.#clash = new NameClash(options.node, log, options.ttlMs);
+    this.#joinings = new Joinings(options.node, log);
     this.#outbox = new Outbox((channel, text) => this.#link.publish(channel, text));
     link.onState((state, reason) => {
       if (this.#stopped) return;
@@ -297,9 +299,8 @@ export class Cluster {
       return;
     }
     if (message.request.t === 'joining') {
-      this.#seen.set(message.request.node, Date.now());
-      if (!this.#live.has(message.request.node)) this.#setLive(new Set([...this.#live, message.request.node]));
-      return;
+      const live = this.#joinings.heard(message.request.node, this.#live, this.#seen);
+      return live && this.#setLive(live);
     }
     const applied = this.#applySafely(message, own);
     if (!applied || !message.id) return;
@@ -382,7 +383,7 @@ export class Cluster {
     const live = recount(this.#seen, found, this.#live, now, this.#counted, this.#options);
     this.#counted = now;
     for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
-    const gone = [...this.#live].filter((node) => !live.has(node) && node !== this.node);
+    const gone = this.#joinings.settle(found, this.#seen, [...this.#live].filter((node) => !live.has(node) && node !== this.node));
     this.#setLive(live);
     for (const node of gone) {
       this.#log.warn('cluster node gone', { node });
