@@ -112,7 +112,7 @@ export class Channels {
     if (client.protocol.resumes && this.#broker.shared && limits && !client.channels?.has(channel)) {
       const asked = since ?? client.recoverOf(channel);
       // This node's copy cannot fill the gap (it was not up, or not for all of it): the shared store may.
-      if (asked && !this.#recovery.covers(key, asked, limits)) {
+      if (asked && this.#recovery.worthReading(key, asked, limits)) {
         client.takeRecover(channel);
         return this.#recovery.joinFromStore(client, channel, key, limits, how, asked, () => this.#enter(client, channel));
       }

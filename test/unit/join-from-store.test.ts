@@ -13,6 +13,9 @@ import { MemoryBroker } from '../../src/core/memory-broker.ts';
 import type { Broker } from '../../src/core/broker.ts';
 import type { StoredStream } from '../../src/core/history/history.ts';
 
+/** Of the shape newEpoch() gives: the gateway asks the store only about epochs that could be real. */
+const REDIS_EPOCH = 'redis-01';
+
 /** A node among others whose shared store answers when the test says. */
 class SlowStoreBroker extends MemoryBroker implements Broker {
   readonly reads: Array<(stored: StoredStream | undefined) => void> = [];
@@ -25,12 +28,12 @@ class SlowStoreBroker extends MemoryBroker implements Broker {
     return new Promise((resolve) => this.reads.push(resolve));
   }
   answerAll(): void {
-    for (const resolve of this.reads.splice(0)) resolve({ epoch: 'redis', offset: 0, entries: [] });
+    for (const resolve of this.reads.splice(0)) resolve({ epoch: REDIS_EPOCH, offset: 0, entries: [] });
   }
 }
 
 const HOST = { module: '/tmp/hooks.ts', clientChannels: true, channels: { 'room:*': { history: { size: 10, ttl: 60 } } } };
-const since = { epoch: 'redis', offset: 0 };
+const since = { epoch: REDIS_EPOCH, offset: 0 };
 
 describe('a subscribe resuming from the shared store', () => {
   let core: Core | undefined;
@@ -83,7 +86,7 @@ describe('a subscribe resuming from the shared store', () => {
     s.client = new Client(authorized);
     gateway.open(s.client, s);
     await core.settle();
-    for (const resolve of broker.reads.splice(0)) resolve({ epoch: 'redis', offset: 2, entries: [{ offset: 1, frame: '"a"' }, { offset: 2, frame: '"b"' }] });
+    for (const resolve of broker.reads.splice(0)) resolve({ epoch: REDIS_EPOCH, offset: 2, entries: [{ offset: 1, frame: '"a"' }, { offset: 2, frame: '"b"' }] });
     await core.settle();
     const frames = (s.take() as Array<{ wsgate: string; channel?: string; offset?: number }>).map((f) => `${f.wsgate} ${f.channel ?? ''} ${f.offset ?? ''}`.trim());
     assert.deepEqual(frames, ['joined room:1 2', 'pub room:1 1', 'pub room:1 2', `ready`]);
@@ -114,17 +117,17 @@ describe('two joins of one socket waiting for the same channel\'s read', () => {
     await core.settle();
     assert.equal(broker.reads.length, 2);
     const [pathRead, subscribeRead] = broker.reads.splice(0);
-    pathRead!({ epoch: 'redis', offset: 0, entries: [] });
+    pathRead!({ epoch: REDIS_EPOCH, offset: 0, entries: [] });
     await core.settle();
     const ann = await core.connect('a.test', 'ann', { aware: true });
     ann.take();
     core.send(ann, JSON.stringify({ wsgate: 'subscribe', channel: 'room:1', since }));
     await core.settle();
     assert.equal(broker.reads.length, 1, "ann's read");
-    subscribeRead!({ epoch: 'redis', offset: 0, entries: [] });
+    subscribeRead!({ epoch: REDIS_EPOCH, offset: 0, entries: [] });
     await core.settle();
     gateway.cast('a.test', { kind: 'channel', channel: 'room:1' }, 'meanwhile', undefined);
-    broker.reads.splice(0)[0]!({ epoch: 'redis', offset: 0, entries: [] });
+    broker.reads.splice(0)[0]!({ epoch: REDIS_EPOCH, offset: 0, entries: [] });
     await core.settle();
     const frames = ann.take() as Array<{ wsgate: string; data?: unknown; recovered?: boolean }>;
     assert.deepEqual(frames.map((f) => [f.wsgate, f.data ?? f.recovered]), [['subscribed', true], ['pub', 'meanwhile']]);
@@ -146,7 +149,7 @@ describe('two joins of one socket waiting for the same channel\'s read', () => {
     await core.settle();
     assert.equal(broker.reads.length, 2);
     gateway.cast('a.test', { kind: 'channel', channel: 'room:1' }, 'meanwhile', undefined);
-    for (const resolve of broker.reads.splice(0)) resolve({ epoch: 'redis', offset: 0, entries: [] });
+    for (const resolve of broker.reads.splice(0)) resolve({ epoch: REDIS_EPOCH, offset: 0, entries: [] });
     await core.settle();
     const pubs = (s.take() as Array<{ wsgate: string; data?: unknown }>).filter((f) => f.wsgate === 'pub').map((f) => f.data);
     assert.deepEqual(pubs, ['meanwhile'], 'the join that let it in gives what was cast while it waited');

@@ -120,6 +120,13 @@ const FORGET_AFTER_MS = 3_600_000;
 /** Epochs are short and random: a restart must not reuse one. */
 export const newEpoch = (): string => randomBytes(6).toString('base64url');
 
+/**
+ * Whether an epoch a client names could be one wsgate gave: newEpoch()'s and
+ * #unborn()'s are 8 base64url characters. Any other cannot be in the shared
+ * store either, so it is answered without asking it.
+ */
+export const mayBeEpoch = (epoch: string): boolean => /^[A-Za-z0-9_-]{8}$/.test(epoch);
+
 /** The key of a stream within a host: hosts never share a stream. */
 export const streamKey = (host: string, stream: string): string => `${host}\n${stream}`;
 

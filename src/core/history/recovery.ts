@@ -11,7 +11,7 @@ import { ALL_STREAM, TOKEN_STREAM, streamOf, tokenStreamKey } from '../streams.t
 import type { Stream } from '../streams.ts';
 import type { NodeRequest } from '../requests.ts';
 import type { Selection } from '../targets.ts';
-import { MemoryHistory, covers, joinStored, streamKey } from './history.ts';
+import { MemoryHistory, covers, joinStored, mayBeEpoch, streamKey } from './history.ts';
 import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { MemoryBudget, reportEvictions } from './budget.ts';
@@ -115,6 +115,11 @@ export class Recovery {
     return this.#history.since(key, asked, limits).recovered;
   }
 
+  /** Whether the shared store may fill a gap this node's copy cannot: not for an epoch no node gives (a made-up one costs no read). */
+  worthReading(key: string, asked: Position, limits: HistoryLimits): boolean {
+    return mayBeEpoch(asked.epoch) && !this.covers(key, asked, limits);
+  }
+
   /**
    * Before a client that resumes its `@all` or `@token` stream opens: what
    * the shared store holds of each whose gap this node's copy cannot fill
@@ -127,7 +132,7 @@ export class Recovery {
     for (const [stream, selection] of [[ALL_STREAM, { kind: 'all' }], [TOKEN_STREAM, { kind: 'token', token }]] as const) {
       const asked = recover.get(stream);
       const key = stream === ALL_STREAM ? streamKey(host, ALL_STREAM) : tokenStreamKey(host, token);
-      if (!asked || this.covers(key, asked, limits)) continue;
+      if (!asked || !this.worthReading(key, asked, limits)) continue;
       const read = await this.#broker.readStream({ host, key, selection }, asked.offset);
       if (read) (stored ??= new Map()).set(stream, read);
     }
