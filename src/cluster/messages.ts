@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { appCloseCode, closeReasonFits } from '../core/close-codes.ts';
 import { parsePeerJson } from '../core/json.ts';
+import { mayBeEpoch } from '../core/history/history.ts';
 import type { NodeRequest } from '../core/requests.ts';
 
 const SelectionSchema = v.variant('kind', [
@@ -28,7 +29,7 @@ export const RequestSchema = v.variant('t', [
      * Where Redis numbered it, for streams with history: its INCR counts from 1 in whole numbers. History counts on
      * from an offset one by one, which past 2^53 (offset + 1 === offset) never ends.
      */
-    position: v.optional(v.object({ epoch: v.string(), offset: v.pipe(v.number(), v.safeInteger(), v.minValue(1)) })),
+    position: v.optional(v.object({ epoch: v.pipe(v.string(), v.check(mayBeEpoch, 'an epoch as wsgate makes them (8 base64url characters)')), offset: v.pipe(v.number(), v.safeInteger(), v.minValue(1)) })),
     unkept: v.optional(v.literal(true)),
   }),
   /** A join or leave event, cast to a channel's members as it is (no history, no envelope). */

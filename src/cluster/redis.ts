@@ -18,6 +18,7 @@ import { parseRedisUrl } from '../config/redis-url.ts';
 import type { RedisTarget } from '../config/redis-url.ts';
 import { channelSubscriber, slotSubscriber } from './redis-subscriber.ts';
 import { StallWatch } from './stall-watch.ts';
+import { mayBeEpoch } from '../core/history/history.ts';
 import type { StoredStream } from '../core/history/history.ts';
 
 export interface RedisLink {
@@ -63,13 +64,13 @@ export interface NumberedStream {
 
 /**
  * The epoch goes into the bus message's JSON as it is, so one wsgate did not
- * make (newEpoch(): base64url) is not taken: the stream starts again under
+ * make (newEpoch(): 8 base64url characters) is not taken: the stream starts again under
  * a fresh one, and the script returns what it found, for the log.
  */
 const NUMBER_AND_PUBLISH = `
 local epoch = redis.call('GET', KEYS[1])
 local foreign = false
-if epoch and (#epoch > 64 or not string.find(epoch, '^[%w_%-]+$')) then
+if epoch and (#epoch ~= 8 or not string.find(epoch, '^[%w_%-]+$')) then
   foreign = epoch
   epoch = false
 end
@@ -84,8 +85,6 @@ for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 redis.call(ARGV[8], ARGV[5], ARGV[6] .. '{"epoch":"' .. epoch .. '","offset":' .. offset .. '}' .. ARGV[7])
 return {epoch, offset, foreign}
 `;
-/** An epoch as newEpoch() makes them (and as the script above takes them). */
-const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * KEYS[1] the set of nodes, ARGV: the node, its ttl, how long the set
@@ -216,7 +215,7 @@ export function connectRedis(url: string, answerWithinMs = 500): RedisLink {
       const [epoch, offset, entries] = replies.map(([, value]) => value) as [string | null, string | null, Array<[string, string[]]>];
       return {
         // One wsgate did not make has no history to give: the next publication replaces it.
-        ...(epoch === null || !EPOCH.test(epoch) ? {} : { epoch }),
+        ...(epoch === null || !mayBeEpoch(epoch) ? {} : { epoch }),
         offset: Number(offset ?? 0),
         entries: entries.map(([id, fields]) => ({ offset: Number(id.slice(2)), frame: fields[fields.indexOf('f') + 1] ?? 'null' })),
       };

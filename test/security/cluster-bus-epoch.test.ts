@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { connectAware } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import { freePort, redisMissing, startRedis } from '../support/redis.ts';
@@ -39,6 +40,33 @@ describe(`a stream epoch in Redis that wsgate did not write, on ${TARGET}`, { sk
       assert.notEqual(read.epoch, poisoned);
       assert.match(await writer.get(keys[0]!) ?? '', /^[A-Za-z0-9_-]+$/);
       await node.waitForLog(/stream epoch .*replaced/);
+    } finally {
+      writer.disconnect();
+      await node.stop('SIGKILL');
+      await redis.stop();
+    }
+  });
+
+  it("a cast on the bus whose position's epoch is not one wsgate makes is ignored, not written into clients' frames", async () => {
+    const port = await freePort();
+    const redis = await startRedis(port);
+    const writer = new Redis(port, '127.0.0.1');
+    const config = { hosts: { 'c.test': { app: APP, build: false, clientChannels: true, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } };
+    const node = await startServer({ config });
+    try {
+      const cast = async (data: string) => (await (await fetch(`${node.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'c.test', target: 'channel:room:3', data }) })).json()) as { nodes?: { answered: string[] } };
+      await waitFor('the node in the cluster', async () => (await cast('probe')).nodes?.answered.includes('n1'));
+      const { c } = await connectAware(node.port, { host: 'c.test', token: 't' });
+      c.send(JSON.stringify({ wsgate: 'subscribe', channel: 'room:3' }));
+      await waitFor('subscribed', () => c.received.some((frame) => frame.includes('"subscribed"')));
+      const injected = 'x","data":"injected","y":"';
+      await writer.publish('wsgate:bus', JSON.stringify({ id: '', from: 'intruder', request: { t: 'cast', host: 'c.test', selection: { kind: 'channel', channel: 'room:3' }, frame: '"forged"', position: { epoch: injected, offset: 99 } } }));
+      await cast('marker');
+      await waitFor('the marker', () => c.received.some((frame) => frame.includes('marker')), 5000);
+      for (const frame of c.received) assert.doesNotThrow(() => JSON.parse(frame), frame);
+      assert.ok(!c.received.some((frame) => frame.includes('forged')), JSON.stringify(c.received));
+      assert.match(await node.waitForLog(/cluster message ignored/, 3000), /epoch/);
+      c.ws.terminate();
     } finally {
       writer.disconnect();
       await node.stop('SIGKILL');
