@@ -40,6 +40,9 @@ export function recount(seen: Map<string, number>, found: readonly string[], liv
   return after;
 }
 
+/** Names heard of by their joining only, at most: beyond, a joining waits for the next beat to find its node. */
+export const MAX_UNCONFIRMED = 32;
+
 /**
  * Nodes known only by the `joining` they put on the bus, until a heartbeat
  * finds them in the set of nodes. A real node beats before it announces
@@ -47,9 +50,6 @@ export function recount(seen: Map<string, number>, found: readonly string[], liv
  * announce names that are never found. Those are capped, and when they drop
  * out they cost one log line per count, not a warning and a clean-up each.
  */
-/** Names heard of by their joining only, at most: beyond, a joining waits for the next beat to find its node. */
-export const MAX_UNCONFIRMED = 32;
-
 export class Joinings {
   readonly #unconfirmed = new Set<string>();
   readonly #node: string;

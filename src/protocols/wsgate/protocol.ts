@@ -12,7 +12,7 @@ import { parseControl } from './control.ts';
 /** A publication as an opted-in socket gets it: the frame, said which stream and where in it. */
 export function envelope(stream: string, position: Position | undefined, frame: string): string {
   const head = `{"wsgate":"pub","channel":${JSON.stringify(stream)}`;
-  return position ? `${head},"epoch":"${position.epoch}","offset":${position.offset},"data":${frame}}` : `${head},"data":${frame}}`;
+  return position ? `${head},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset},"data":${frame}}` : `${head},"data":${frame}}`;
 }
 
 function inStream(stream: string, how: 'joined' | 'subscribed', state: StreamState): string {
