@@ -75,7 +75,8 @@ if (!function_exists('wsgate_bridge')) {
             restore_error_handler();
         }
         if ($response === false) {
-            throw new RuntimeException("$caller: wsgate is not reachable at $url: " . preg_replace('/^file_get_contents\([^)]*\): /', '', (string) $error));
+            $reason = str_replace($url, wsgate_mask_url($url), preg_replace('/^file_get_contents\(.*?\): (?=Failed|failed|Unable|unable)/', '', (string) $error));
+            throw new RuntimeException("$caller: wsgate is not reachable at " . wsgate_mask_url($url) . ": $reason");
         }
         $status = 0;
         foreach ($http_response_header ?? [] as $line) {
@@ -91,6 +92,7 @@ if (!function_exists('wsgate_bridge')) {
     function wsgate_unix_request(string $caller, string $base, string $method, string $path, string $headers, string $content, float $timeout): array
     {
         $file = preg_replace('#^unix:(//)?#', '', $base);
+        $base = wsgate_mask_url($base);
         $error = null;
         // Warnings (a refused connect, a broken pipe) become this call's error, as on the http path, not a notice for the app.
         set_error_handler(function ($no, $message) use (&$error) { $error = $message; return true; });
@@ -142,6 +144,18 @@ if (!function_exists('wsgate_bridge')) {
         $split = strpos($raw, "\r\n\r\n");
         if ($split === false || !preg_match('/^content-length:\s*(\d+)/im', substr($raw, 0, $split), $length)) return false;
         return strlen($raw) - $split - 4 >= (int) $length[1];
+    }
+
+    /**
+     * $url as errors show it: where it points, without what a URL can carry to get in (user info, and query
+     * values named like secrets), as apps log and show these errors.
+     */
+    function wsgate_mask_url(string $url): string
+    {
+        $url = preg_replace('#^([a-z][a-z0-9+.-]*://)[^/?\#]*@#i', '$1***@', $url);
+        return preg_replace_callback('/([?&;])([^=&;#]*)=([^&;#]*)/', function (array $m) {
+            return preg_match('/secret|token|key|pass|pwd|auth|sig|cred|session/i', urldecode($m[2])) ? "$m[1]$m[2]=***" : $m[0];
+        }, $url);
     }
 
     /** The host a call is for: given, WSGATE_HOST, or the web request's Host. */
