@@ -19,7 +19,8 @@
  * 2. wsCast() for any PHP code:  require 'wsgate.php';  wsCast(['alert' => 'hi'], 'token:' . $token);
  *    Also wsSubscribe(), wsUnsubscribe(), wsPresence() and wsHistory().
  *    Settings from the environment: WSGATE_URL (default http://127.0.0.1:3001; unix:/path for a bridge on a unix socket),
- *    WSGATE_HOST (default: the request's Host), WSGATE_SECRET (sent as a bearer token).
+ *    WSGATE_HOST (default: the request's Host), WSGATE_SECRET (sent as a bearer token), WSGATE_MAX_ANSWER (the most
+ *    bytes a call reads of an answer; 16 MiB unless set). A call's $timeout is one deadline for all of it.
  */
 
 if (!function_exists('wsgate_bridge')) {
@@ -30,7 +31,6 @@ if (!function_exists('wsgate_bridge')) {
     function wsgate_bridge(string $caller, string $path, ?array $body, float $timeout): array
     {
         $base = rtrim(getenv('WSGATE_URL') ?: 'http://127.0.0.1:3001', '/');
-        $url = $base . $path;
         $headers = '';
         $content = '';
         if ($body !== null) {
@@ -41,12 +41,7 @@ if (!function_exists('wsgate_bridge')) {
         $secret = getenv('WSGATE_SECRET');
         if ($secret) $headers .= "Authorization: Bearer $secret\r\n";
         $method = $body === null ? 'GET' : 'POST';
-        // A bridge on a unix socket ("bridge": {"path": ...}): wsgate gives hooks WSGATE_URL=unix:<path>.
-        if (strncmp($url, 'unix:', 5) === 0) {
-            [$status, $response] = wsgate_unix_request($caller, $base, $method, $path, $headers, $content, $timeout);
-        } else {
-            [$status, $response] = wsgate_url_request($caller, $url, $method, $headers, $content, $timeout);
-        }
+        [$status, $response] = wsgate_request($caller, $base, $method, $path, $headers, $content, $timeout);
         $answer = json_decode($response, true);
         if ($status !== 200 || !is_array($answer) || ($answer['status'] ?? '') !== 'ok') {
             $message = is_array($answer) && isset($answer['message']) ? $answer['message'] : trim(substr($response, 0, 200));
@@ -55,81 +50,64 @@ if (!function_exists('wsgate_bridge')) {
         return $answer;
     }
 
-    /** One HTTP request to an http(s) URL with PHP's own stream wrapper (no curl): [status, body]. */
-    function wsgate_url_request(string $caller, string $url, string $method, string $headers, string $content, float $timeout): array
-    {
-        $context = stream_context_create(['http' => [
-            'method' => $method,
-            'header' => $headers,
-            'content' => $content,
-            'timeout' => $timeout,
-            'ignore_errors' => true,
-            // A redirect would carry the bridge's secret (the Authorization header) to wherever it points.
-            'follow_location' => 0,
-        ]]);
-        $error = null;
-        set_error_handler(function ($no, $message) use (&$error) { $error = $message; return true; });
-        try {
-            $response = file_get_contents($url, false, $context);
-        } finally {
-            restore_error_handler();
-        }
-        if ($response === false) {
-            $reason = str_replace($url, wsgate_mask_url($url), preg_replace('/^file_get_contents\(.*?\): (?=Failed|failed|Unable|unable)/', '', (string) $error));
-            throw new RuntimeException("$caller: wsgate is not reachable at " . wsgate_mask_url($url) . ": $reason");
-        }
-        $status = 0;
-        foreach ($http_response_header ?? [] as $line) {
-            if (preg_match('#^HTTP/\S+ (\d{3})#', $line, $m)) $status = (int) $m[1];
-        }
-        return [$status, $response];
-    }
-
     /**
-     * One HTTP request over a unix socket ($base: "unix:/path", or "unix:///path"),
-     * which PHP's http wrapper cannot reach: [status, body].
+     * One HTTP/1.1 request to wsgate on a socket of its own (http://, https:// or unix:/path, WSGATE_URL's path and
+     * query before the call's): [status, body]. Not PHP's http wrapper: its timeout is per read, so a server sending a
+     * byte at a time held the request as long as it liked, and it reads an answer of any size into memory.
      */
-    function wsgate_unix_request(string $caller, string $base, string $method, string $path, string $headers, string $content, float $timeout): array
+    function wsgate_request(string $caller, string $base, string $method, string $path, string $headers, string $content, float $timeout): array
     {
-        $file = preg_replace('#^unix:(//)?#', '', $base);
-        $base = wsgate_mask_url($base);
+        $deadline = microtime(true) + $timeout;
+        $max = (int) getenv('WSGATE_MAX_ANSWER') ?: 16 << 20;
+        $context = [];
+        // A bridge on a unix socket ("bridge": {"path": ...}): wsgate gives hooks WSGATE_URL=unix:<path>.
+        if (strncmp($base, 'unix:', 5) === 0) {
+            $address = 'unix://' . preg_replace('#^unix:(//)?#', '', $base);
+            [$host, $target, $shown] = ['localhost', $path, wsgate_mask_url($base)];
+        } else {
+            $url = parse_url($base);
+            $scheme = strtolower($url['scheme'] ?? '');
+            if (!isset($url['host']) || ($scheme !== 'http' && $scheme !== 'https')) {
+                throw new RuntimeException("$caller: WSGATE_URL is not an http://, https:// or unix: URL: " . wsgate_mask_url($base));
+            }
+            $port = $url['port'] ?? ($scheme === 'https' ? 443 : 80);
+            $host = $url['host'] . (isset($url['port']) ? ":$port" : '');
+            [$callPath, $callQuery] = array_pad(explode('?', $path, 2), 2, '');
+            $query = implode('&', array_filter([$url['query'] ?? '', $callQuery], 'strlen'));
+            $target = rtrim($url['path'] ?? '', '/') . $callPath . ($query === '' ? '' : "?$query");
+            $shown = wsgate_mask_url("$scheme://" . (isset($url['user']) ? "$url[user]@" : '') . $host . $target);
+            $address = ($scheme === 'https' ? 'tls://' : 'tcp://') . "$url[host]:$port";
+            $context = ['ssl' => ['peer_name' => trim($url['host'], '[]')]];
+            // As PHP's http wrapper did: user:pass@ in the URL is Basic auth, unless WSGATE_SECRET is the Authorization.
+            if (isset($url['user']) && stripos($headers, 'Authorization:') === false) {
+                $headers .= 'Authorization: Basic ' . base64_encode(rawurldecode($url['user']) . ':' . rawurldecode($url['pass'] ?? '')) . "\r\n";
+            }
+        }
+        if (preg_match('/[\x00-\x20\x7f]/', $host . $target)) throw new RuntimeException("$caller: WSGATE_URL holds a space or control character: $shown");
         $error = null;
-        // Warnings (a refused connect, a broken pipe) become this call's error, as on the http path, not a notice for the app.
-        set_error_handler(function ($no, $message) use (&$error) { $error = $message; return true; });
+        // Warnings (a refused connect, a broken pipe) become this call's error, not a notice for the app.
+        set_error_handler(function ($no, $message) use (&$error) { $error = preg_replace('/^\w+\(\): /', '', $message); return true; });
         try {
-            $socket = stream_socket_client("unix://$file", $errno, $errstr, $timeout);
-            if ($socket === false) throw new RuntimeException("$caller: wsgate is not reachable at $base: " . ($errstr ?: (string) $error));
+            $socket = stream_socket_client($address, $errno, $errstr, max(0.001, $deadline - microtime(true)), STREAM_CLIENT_CONNECT, stream_context_create($context));
+            if ($socket === false) throw new RuntimeException("$caller: wsgate is not reachable at $shown: " . ($errstr ?: (string) $error));
             try {
-                stream_set_timeout($socket, (int) $timeout, (int) (fmod($timeout, 1) * 1e6));
-                $request = "$method $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" . $headers . "\r\n" . $content;
-                // A write cut short (wsgate answered early, say 413, and closed) still leaves its answer to read.
-                for ($sent = 0; $sent < strlen($request); $sent += $wrote) {
-                    $wrote = fwrite($socket, substr($request, $sent));
-                    if ($wrote === false || $wrote === 0) break;
-                }
-                $raw = '';
-                while (!feof($socket)) {
-                    $chunk = fread($socket, 65536);
-                    if ($chunk === false || stream_get_meta_data($socket)['timed_out']) break;
-                    $raw .= $chunk;
-                    if (wsgate_http_complete($raw)) break;
-                }
-                if (stream_get_meta_data($socket)['timed_out']) throw new RuntimeException("$caller: wsgate at $base did not answer within $timeout s");
+                $raw = wsgate_exchange($socket, "$method $target HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n$headers\r\n$content", $deadline, $max);
             } finally {
                 fclose($socket);
             }
         } finally {
             restore_error_handler();
         }
+        if ($raw === null) throw new RuntimeException("$caller: wsgate at $shown did not answer within $timeout s");
+        if ($raw === false) throw new RuntimeException("$caller: wsgate at $shown answered more than $max bytes");
         $split = strpos($raw, "\r\n\r\n");
-        if ($split === false || !preg_match('#^HTTP/\S+ (\d{3})#', $raw, $m)) throw new RuntimeException("$caller: wsgate at $base sent no HTTP answer" . ($error ? ": $error" : ''));
+        if ($split === false || !preg_match('#^HTTP/\S+ (\d{3})#', $raw, $m)) throw new RuntimeException("$caller: wsgate at $shown sent no HTTP answer" . ($error ? ": $error" : ''));
         $head = substr($raw, 0, $split);
         $response = substr($raw, $split + 4);
         if (preg_match('/^transfer-encoding:\s*chunked/im', $head)) {
             $body = '';
-            while (($eol = strpos($response, "\r\n")) !== false && ($size = hexdec(substr($response, 0, $eol))) > 0) {
+            for ($at = 0; ($eol = strpos($response, "\r\n", $at)) !== false && preg_match('/^[0-9a-f]{1,8}/i', substr($response, $at, 8), $hex) && ($size = hexdec($hex[0])) > 0; $at = $eol + 4 + $size) {
                 $body .= substr($response, $eol + 2, $size);
-                $response = substr($response, $eol + 2 + $size + 2);
             }
             $response = $body;
         } elseif (preg_match('/^content-length:\s*(\d+)/im', $head, $length)) {
@@ -138,12 +116,38 @@ if (!function_exists('wsgate_bridge')) {
         return [(int) $m[1], $response];
     }
 
-    /** Whether $raw holds a whole answer by its Content-Length (a server that keeps the connection open despite "close"). */
-    function wsgate_http_complete(string $raw): bool
+    /**
+     * Writes $request and reads the answer, all before $deadline: the answer, null when the deadline passed first,
+     * false when it grew past $max bytes (or says it will, by its Content-Length).
+     */
+    function wsgate_exchange($socket, string $request, float $deadline, int $max)
     {
-        $split = strpos($raw, "\r\n\r\n");
-        if ($split === false || !preg_match('/^content-length:\s*(\d+)/im', substr($raw, 0, $split), $length)) return false;
-        return strlen($raw) - $split - 4 >= (int) $length[1];
+        $wait = function () use ($socket, $deadline) {
+            $left = $deadline - microtime(true);
+            if ($left <= 0) return false;
+            stream_set_timeout($socket, (int) $left, (int) (fmod($left, 1) * 1e6));
+            return true;
+        };
+        // A write cut short (wsgate answered early, say 413, and closed) still leaves its answer to read.
+        for ($sent = 0; $sent < strlen($request) && $wait(); $sent += $wrote) {
+            $wrote = fwrite($socket, substr($request, $sent));
+            if ($wrote === false || $wrote === 0) break;
+        }
+        [$raw, $split, $length] = ['', false, null];
+        while (true) {
+            if (!$wait()) return null;
+            $chunk = fread($socket, 65536);
+            if (stream_get_meta_data($socket)['timed_out']) return null;
+            if ($chunk === false || ($chunk === '' && feof($socket))) return $raw;
+            $raw .= $chunk;
+            if (strlen($raw) > $max) return false;
+            if ($split === false && ($split = strpos($raw, "\r\n\r\n", max(0, strlen($raw) - strlen($chunk) - 3))) !== false) {
+                // A server that keeps the connection open despite "close" has answered once its Content-Length is in.
+                $length = preg_match('/^content-length:\s*(\d+)/im', substr($raw, 0, $split), $m) ? (float) $m[1] : null;
+                if ($length !== null && $split + 4 + $length > $max) return false;
+            }
+            if ($length !== null && strlen($raw) - $split - 4 >= $length) return $raw;
+        }
     }
 
     /**

@@ -96,3 +96,92 @@ describe('the SDK\'s errors', () => {
     }
   });
 });
+
+/** A server that sends `head` at once, then one more byte of `drip` every 50 ms, for as long as the caller waits. */
+function trickle(head: string, drip: string) {
+  return (req: IncomingMessage) => {
+    const socket = req.socket;
+    socket.write(head);
+    const timer = setInterval(() => socket.write(drip), 50);
+    socket.on('close', () => clearInterval(timer));
+  };
+}
+
+/** A server that sends `head`, then as much as the caller will read, as fast as it reads. */
+function flood(head: string) {
+  return (req: IncomingMessage) => {
+    const socket = req.socket;
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    const pump = () => {
+      while (!socket.destroyed && socket.write(chunk));
+    };
+    socket.on('drain', pump);
+    socket.on('error', () => {});
+    socket.write(head);
+    pump();
+  };
+}
+
+describe('a bridge call', () => {
+  const slow = {
+    'a status line and headers that never end': trickle('HTTP/1.1 200 OK\r\nX-Slow: ', 'a'),
+    'a body that never ends': trickle('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"status":"ok","sent":1,"x":"', 'a'),
+  };
+  for (const [name, handler] of Object.entries(slow)) {
+    for (const where of ['http', 'unix']) {
+      it(`ends at its timeout against ${name}, a byte at a time (${where})`, async () => {
+        const url = await hostile(handler, where === 'unix' ? join(tempDir(), 'bridge.sock') : undefined);
+        const { thrown, seconds } = await php(CAST, { WSGATE_URL: url }, { killAfterMs: 5000 });
+        assert.ok(thrown, 'the call failed');
+        assert.match(thrown.message, /^wsCast: wsgate at .* did not answer within 1 s$/);
+        assert.ok(seconds < 2, `the call took ${seconds} s`);
+      });
+    }
+  }
+
+  const big = {
+    'a body without end': flood('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"status":"ok","sent":1,"x":"'),
+    'a header without end': flood('HTTP/1.1 200 OK\r\nX-Big: '),
+    'a chunked body without end': flood('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n'),
+  };
+  for (const [name, handler] of Object.entries(big)) {
+    it(`reads no more than WSGATE_MAX_ANSWER of ${name}`, async () => {
+      const url = await hostile(handler);
+      // A memory_limit the flood would pass long before the 1 s timeout.
+      const { thrown } = await php(CAST, { WSGATE_URL: url, WSGATE_MAX_ANSWER: String(1 << 20) }, { memory: '32M' });
+      assert.ok(thrown, 'the call failed');
+      assert.match(thrown.message, /^wsCast: wsgate at .* answered more than 1048576 bytes$/);
+    });
+  }
+
+  it('refuses an answer whose Content-Length is over WSGATE_MAX_ANSWER without reading it', async () => {
+    const url = await hostile(trickle('HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n', 'a'));
+    const { thrown, seconds } = await php(CAST, { WSGATE_URL: url, WSGATE_MAX_ANSWER: String(1 << 20) }, { killAfterMs: 5000 });
+    assert.ok(thrown, 'the call failed');
+    assert.match(thrown.message, /answered more than 1048576 bytes$/);
+    assert.ok(seconds < 0.5, `the call took ${seconds} s`);
+  });
+});
+
+describe('a bridge call to a server that answers', () => {
+  it('sends the call under WSGATE_URL\'s path, its query after, and reads a chunked answer', async () => {
+    const seen: { url?: string; authorization?: string; host?: string; body?: string } = {};
+    const url = await hostile((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk));
+      req.on('end', () => {
+        Object.assign(seen, { url: req.url, authorization: req.headers.authorization, host: req.headers.host, body });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"status":"ok",');
+        setTimeout(() => res.end('"sent":3}'), 20);
+      });
+    });
+    const { result, thrown } = await php(CAST, { WSGATE_URL: `${url.replace('http://', 'http://bob:pw@')}/gw/?via=proxy` });
+    assert.equal(thrown, undefined);
+    assert.equal(result, 3);
+    assert.equal(seen.url, '/gw/message?via=proxy');
+    assert.equal(seen.authorization, `Basic ${Buffer.from('bob:pw').toString('base64')}`);
+    assert.equal(seen.host, url.slice('http://'.length));
+    assert.deepEqual(JSON.parse(seen.body!), { host: 'app.test', target: 'all', except: '', data: { n: 1 } });
+  });
+});
