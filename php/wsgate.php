@@ -44,8 +44,39 @@ if (!function_exists('wsgate_bridge')) {
         [$status, $response] = wsgate_request($caller, $base, $method, $path, $headers, $content, $timeout);
         $answer = json_decode($response, true);
         if ($status !== 200 || !is_array($answer) || ($answer['status'] ?? '') !== 'ok') {
-            $message = is_array($answer) && isset($answer['message']) ? $answer['message'] : trim(substr($response, 0, 200));
-            throw new RuntimeException("$caller: wsgate answered $status: $message");
+            // What sent us the request's credentials back (a proxy's or a debug server's echo) must not put them in the app's log.
+            $url = parse_url($base) ?: [];
+            $credentials = [(string) $secret, $url['pass'] ?? '', rawurldecode($url['pass'] ?? '')];
+            if (isset($url['user'])) $credentials[] = base64_encode(rawurldecode($url['user']) . ':' . rawurldecode($url['pass'] ?? ''));
+            $message = is_array($answer) && isset($answer['message']) ? $answer['message'] : $response;
+            throw new RuntimeException("$caller: wsgate answered $status: " . wsgate_answer_text($message, $credentials));
+        }
+        return $answer;
+    }
+
+    /**
+     * $value from an answer as one short line of an error: whatever sent it, apps log and show it, so no line breaks or
+     * terminal escapes (a forged log line), no more than 200 bytes, and none of $credentials.
+     */
+    function wsgate_answer_text($value, array $credentials = []): string
+    {
+        $text = is_string($value) ? $value : (string) json_encode($value, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR);
+        foreach ($credentials as $credential) {
+            if (strlen($credential) >= 4) $text = str_replace($credential, '***', $text);
+        }
+        $text = trim(preg_replace('/[\x00-\x1f\x7f]+/', ' ', $text));
+        if (strlen($text) <= 200) return $text;
+        $cut = substr($text, 0, 200);
+        // Cut before a character, not inside one.
+        if ((ord($text[200]) & 0xc0) === 0x80) $cut = preg_replace('/[\xc0-\xff][\x80-\xbf]*$/', '', $cut);
+        return $cut . '…';
+    }
+
+    /** $answer, once it holds $names: an "ok" without them (not wsgate, or another version) is this call's error, not the app's warning. */
+    function wsgate_fields(string $caller, array $answer, string ...$names): array
+    {
+        foreach ($names as $name) {
+            if (!array_key_exists($name, $answer)) throw new RuntimeException("$caller: wsgate's answer has no \"$name\": " . wsgate_answer_text($answer));
         }
         return $answer;
     }
@@ -183,7 +214,7 @@ if (!function_exists('wsCast')) {
     function wsCast($data, $target = 'all', string $except = '', ?string $host = null, float $timeout = 5.0): int
     {
         $body = ['host' => wsgate_host('wsCast', $host), 'target' => $target, 'except' => $except, 'data' => $data];
-        return (int) wsgate_bridge('wsCast', '/message', $body, $timeout)['sent'];
+        return (int) wsgate_fields('wsCast', wsgate_bridge('wsCast', '/message', $body, $timeout), 'sent')['sent'];
     }
 }
 
@@ -192,14 +223,14 @@ if (!function_exists('wsSubscribe')) {
     function wsSubscribe(string $channel, $target, ?string $host = null, float $timeout = 5.0): int
     {
         $body = ['host' => wsgate_host('wsSubscribe', $host), 'target' => $target, 'channel' => $channel];
-        return (int) wsgate_bridge('wsSubscribe', '/subscribe', $body, $timeout)['joined'];
+        return (int) wsgate_fields('wsSubscribe', wsgate_bridge('wsSubscribe', '/subscribe', $body, $timeout), 'joined')['joined'];
     }
 
     /** Every socket $target picks leaves $channel; returns how many left. */
     function wsUnsubscribe(string $channel, $target, ?string $host = null, float $timeout = 5.0): int
     {
         $body = ['host' => wsgate_host('wsUnsubscribe', $host), 'target' => $target, 'channel' => $channel];
-        return (int) wsgate_bridge('wsUnsubscribe', '/unsubscribe', $body, $timeout)['left'];
+        return (int) wsgate_fields('wsUnsubscribe', wsgate_bridge('wsUnsubscribe', '/unsubscribe', $body, $timeout), 'left')['left'];
     }
 
     /**
@@ -209,7 +240,7 @@ if (!function_exists('wsSubscribe')) {
     function wsPresence(string $channel, ?string $host = null, float $timeout = 5.0): array
     {
         $query = http_build_query(['host' => wsgate_host('wsPresence', $host), 'channel' => $channel]);
-        $answer = wsgate_bridge('wsPresence', "/presence?$query", null, $timeout);
+        $answer = wsgate_fields('wsPresence', wsgate_bridge('wsPresence', "/presence?$query", null, $timeout), 'sockets', 'tokens', 'members');
         return ['sockets' => $answer['sockets'], 'tokens' => $answer['tokens'], 'members' => $answer['members']];
     }
 
@@ -224,7 +255,7 @@ if (!function_exists('wsSubscribe')) {
     {
         $query = ['host' => wsgate_host('wsHistory', $host), 'channel' => $channel];
         if ($since !== null) $query += ['since' => (int) $since['offset'], 'epoch' => (string) $since['epoch']];
-        $answer = wsgate_bridge('wsHistory', '/history?' . http_build_query($query), null, $timeout);
+        $answer = wsgate_fields('wsHistory', wsgate_bridge('wsHistory', '/history?' . http_build_query($query), null, $timeout), 'publications');
         unset($answer['status'], $answer['host'], $answer['channel']);
         return $answer;
     }

@@ -185,3 +185,47 @@ describe('a bridge call to a server that answers', () => {
     assert.deepEqual(JSON.parse(seen.body!), { host: 'app.test', target: 'all', except: '', data: { n: 1 } });
   });
 });
+
+/** A server that answers every call with `status` and `body` as they are. */
+function answers(status: number, body: string, type = 'application/json') {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    res.writeHead(status, { 'content-type': type });
+    res.end(body);
+  };
+}
+
+describe('an SDK call given a hostile answer', () => {
+  const SECRET = 's3cr3t-bridge-value';
+  const cases: { name: string; handler: ReturnType<typeof answers>; call?: string; message: RegExp }[] = [
+    {
+      name: 'a message that forges lines in the app\'s log',
+      handler: answers(500, JSON.stringify({ status: 'error', message: 'no\n[2026-12-07 10:00:00] production.CRITICAL: forged\r\x1b[2Jx' })),
+      message: /^wsCast: wsgate answered 500: no \[2026-12-07 10:00:00\] production\.CRITICAL: forged \[2Jx$/,
+    },
+    { name: 'a message of 1 MB', handler: answers(500, JSON.stringify({ status: 'error', message: 'x'.repeat(1 << 20) })), message: /^wsCast: wsgate answered 500: x{200}…$/ },
+    { name: 'a message that is no text', handler: answers(500, JSON.stringify({ status: 'error', message: { a: [1] } })), message: /^wsCast: wsgate answered 500: \{"a":\[1\]\}$/ },
+    {
+      name: 'the request\'s secret, echoed',
+      handler: (req, res) => answers(401, `denied: ${req.headers.authorization}`, 'text/plain')(req, res),
+      message: /^wsCast: wsgate answered 401: denied: Bearer \*\*\*$/,
+    },
+    { name: 'an ok without the count', handler: answers(200, '{"status":"ok"}'), message: /^wsCast: wsgate's answer has no "sent": \{"status":"ok"\}$/ },
+    {
+      name: 'an ok without the members',
+      handler: answers(200, '{"status":"ok","sockets":1}'),
+      call: `wsPresence('room', 'app.test', 1.0)`,
+      message: /^wsPresence: wsgate's answer has no "tokens": /,
+    },
+  ];
+  for (const { name, handler, call, message } of cases) {
+    it(`throws a RuntimeException with a clean one-line message for ${name}`, async () => {
+      const url = await hostile(handler);
+      const { thrown } = await php(call ?? CAST, { WSGATE_URL: url, WSGATE_SECRET: SECRET });
+      assert.ok(thrown, 'the call failed');
+      assert.equal(thrown.class, 'RuntimeException', thrown.message.slice(0, 300));
+      assert.match(thrown.message, message);
+      assert.ok(!thrown.message.includes(SECRET));
+    });
+  }
+});
