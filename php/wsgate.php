@@ -39,7 +39,11 @@ if (!function_exists('wsgate_bridge')) {
             $headers = "Content-Type: application/json\r\nContent-Length: " . strlen($content) . "\r\n";
         }
         $secret = getenv('WSGATE_SECRET');
-        if ($secret) $headers .= "Authorization: Bearer $secret\r\n";
+        if ($secret) {
+            // A line break (an .env file saved with CRLF, say) would end the header and start others of its own.
+            if (preg_match('/[\x00-\x1f\x7f]/', $secret)) throw new RuntimeException("$caller: WSGATE_SECRET holds a line break or other control character");
+            $headers .= "Authorization: Bearer $secret\r\n";
+        }
         $method = $body === null ? 'GET' : 'POST';
         [$status, $response] = wsgate_request($caller, $base, $method, $path, $headers, $content, $timeout);
         $answer = json_decode($response, true);

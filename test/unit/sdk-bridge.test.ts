@@ -229,3 +229,23 @@ describe('an SDK call given a hostile answer', () => {
     });
   }
 });
+
+describe('an SDK call given WSGATE_SECRET', () => {
+  /** A server that answers ok, keeping the headers of the calls it got. */
+  async function recording() {
+    const calls: IncomingMessage['headers'][] = [];
+    const url = await hostile((req, res) => {
+      calls.push(req.headers);
+      answers(200, '{"status":"ok","sent":1}')(req, res);
+    });
+    return { url, calls };
+  }
+
+  it('refuses one with a line break instead of sending it as more headers', async () => {
+    const { url, calls } = await recording();
+    const { thrown } = await php(CAST, { WSGATE_URL: url, WSGATE_SECRET: 'abc\r\nX-Injected: yes' });
+    assert.deepEqual(calls.map((headers) => headers['x-injected']), [], 'the secret was sent as a header of its own');
+    assert.ok(thrown, 'the call failed');
+    assert.equal(thrown.message, 'wsCast: WSGATE_SECRET holds a line break or other control character');
+  });
+});
