@@ -38,8 +38,9 @@ if (!function_exists('wsgate_bridge')) {
             if ($content === false) throw new RuntimeException("$caller: data cannot be encoded as JSON: " . json_last_error_msg());
             $headers = "Content-Type: application/json\r\nContent-Length: " . strlen($content) . "\r\n";
         }
-        $secret = getenv('WSGATE_SECRET');
-        if ($secret) {
+        $secret = (string) getenv('WSGATE_SECRET');
+        // Not "if ($secret)": PHP takes "0" for false, and the call went without it.
+        if ($secret !== '') {
             // A line break (an .env file saved with CRLF, say) would end the header and start others of its own.
             if (preg_match('/[\x00-\x1f\x7f]/', $secret)) throw new RuntimeException("$caller: WSGATE_SECRET holds a line break or other control character");
             $headers .= "Authorization: Bearer $secret\r\n";

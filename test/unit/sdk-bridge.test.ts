@@ -248,4 +248,11 @@ describe('an SDK call given WSGATE_SECRET', () => {
     assert.ok(thrown, 'the call failed');
     assert.equal(thrown.message, 'wsCast: WSGATE_SECRET holds a line break or other control character');
   });
+
+  it('sends "0" as the secret it is', async () => {
+    const { url, calls } = await recording();
+    const { result } = await php(CAST, { WSGATE_URL: url, WSGATE_SECRET: '0' });
+    assert.equal(result, 1);
+    assert.deepEqual(calls.map((headers) => headers.authorization), ['Bearer 0']);
+  });
 });
