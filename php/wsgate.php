@@ -94,7 +94,9 @@ if (!function_exists('wsgate_bridge')) {
     function wsgate_request(string $caller, string $base, string $method, string $path, string $headers, string $content, float $timeout): array
     {
         $deadline = microtime(true) + $timeout;
-        $max = (int) getenv('WSGATE_MAX_ANSWER') ?: 16 << 20;
+        // Unset, zero or negative (a typo) is the default: every answer "more than -5 bytes" would help no one.
+        $max = (int) getenv('WSGATE_MAX_ANSWER');
+        if ($max <= 0) $max = 16 << 20;
         $context = [];
         // A bridge on a unix socket ("bridge": {"path": ...}): wsgate gives hooks WSGATE_URL=unix:<path>.
         if (strncmp($base, 'unix:', 5) === 0) {

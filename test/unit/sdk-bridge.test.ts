@@ -164,6 +164,18 @@ describe('a bridge call', () => {
 });
 
 describe('a bridge call to a server that answers', () => {
+  it('takes a WSGATE_MAX_ANSWER of zero or below as unset, not as a bound every answer is over', async () => {
+    const url = await hostile((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok","sent":3}'));
+    });
+    for (const max of ['0', '-5']) {
+      const outcome = await php(CAST, { WSGATE_URL: url, WSGATE_MAX_ANSWER: max });
+      assert.deepEqual(outcome.thrown, undefined, `WSGATE_MAX_ANSWER=${max}`);
+      assert.equal(outcome.result, 3);
+    }
+  });
+
   it('sends the call under WSGATE_URL\'s path, its query after, and reads a chunked answer', async () => {
     const seen: { url?: string; authorization?: string; host?: string; body?: string } = {};
     const url = await hostile((req, res) => {
