@@ -251,9 +251,10 @@ export class Pool {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    for (const item of this.#queue.drain()) item.resolve({ ok: false, error: 'the gateway is stopping' });
+    // Busy, not failed: nothing said no to these jobs, and an auth hook's failure would tell its client its token is bad (401).
+    for (const item of this.#queue.drain()) item.resolve({ ok: false, busy: true, error: 'the gateway is stopping' });
     const exits = [...this.#workers].map((w) => {
-      w.kill('stopped');
+      w.kill('stopped', true);
       return w.exited;
     });
     await Promise.all(exits);

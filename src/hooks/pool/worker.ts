@@ -105,6 +105,8 @@ export class Worker {
   #stderrDropped = 0;
   /** Its stdout was read to the end: nothing it printed is left unseen. */
   #stdoutRead = false;
+  /** Killed because the gateway stops (kill): its jobs end busy. */
+  #stopping = false;
   #bootStderr = '';
   readonly #maxLine: number | undefined;
   #markReady!: () => void;
@@ -208,9 +210,11 @@ export class Worker {
     else if (this.state === 'idle') this.#finishGently('retired');
   }
 
-  kill(reason: string): void {
+  /** `stopping`: the gateway stops it, so its jobs end busy (come back later), not failed: an auth hook's failure is a 401. */
+  kill(reason: string, stopping = false): void {
     if (this.state === 'dead' || this.death) return;
     this.death = reason;
+    this.#stopping = stopping;
     this.#child.stdin?.end();
     this.#child.kill();
   }
@@ -362,12 +366,13 @@ export class Worker {
       this.#failBoot(new Error(`worker ${reason}${stderr ? `: ${stderr.slice(-2000)}` : ''}`));
     }
     const waiting = this.#inflight.splice(1);
-    this.#finish({ ok: false, error: `worker ${reason}` });
+    const busy = this.#stopping ? { busy: true as const } : {};
+    this.#finish({ ok: false, error: `worker ${reason}`, ...busy });
     for (const job of waiting) {
       clearTimeout(job.timer);
       // Output not read to its end may hold a start: not handed back then (see the class comment).
-      if (job.maybeStarted || !this.#stdoutRead) job.resolve({ ok: false, error: `worker ${reason} after the job may have started` });
-      else job.resolve({ ok: false, error: `worker ${reason} before the job started`, notStarted: true });
+      if (job.maybeStarted || !this.#stdoutRead) job.resolve({ ok: false, error: `worker ${reason} after the job may have started`, ...busy });
+      else job.resolve({ ok: false, error: `worker ${reason} before the job started`, notStarted: true, ...busy });
     }
     this.hooks.onExit(this, reason);
   }
