@@ -19,6 +19,8 @@ import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
 import { closeWebSocket, dropsWith, dropWebSocket } from './deno-drop.ts';
+import { createKeepaliveWatch } from './deno-keepalive.ts';
+import type { KeepaliveWatch } from './deno-keepalive.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
 import type { Child, Listener, LogSink, Runtime, SpawnOptions, TlsPem, Wire } from './types.ts';
 
@@ -130,13 +132,16 @@ function createSpawn(): Runtime['spawn'] {
  * The upgrade, as hono/deno makes it but for the Upgrade header, which RFC
  * 6455 compares case-insensitively ("WebSocket" is as good as "websocket").
  * `idleTimeout` is Deno's keepalive: it pings, and closes sockets that miss
- * the pong; read at each upgrade, as serve() sets it after the app is built.
+ * the pong (deno-keepalive.ts ends those it cannot); read at each upgrade, as
+ * serve() sets it after the app is built.
  */
-function createUpgrade(idleTimeout: () => number): UpgradeWebSocket<unknown> {
+function createUpgrade(keepalive: () => { seconds: number; watch: KeepaliveWatch | undefined }): UpgradeWebSocket<unknown> {
   return defineWebSocketHelper((c, events: WSEvents<unknown>) => {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return;
     const protocol = c.req.header('sec-websocket-protocol')?.split(',')[0]?.trim();
-    const { response, socket } = Deno.upgradeWebSocket(c.req.raw, { ...(protocol && { protocol }), idleTimeout: idleTimeout() });
+    const { seconds, watch } = keepalive();
+    const { response, socket } = Deno.upgradeWebSocket(c.req.raw, { ...(protocol && { protocol }), idleTimeout: seconds });
+    watch?.watch(socket);
     const dropClient = (c.env as Partial<PipedEnv> | undefined)?.dropClient;
     if (dropClient) dropsWith(socket, dropClient);
     const ws = new WSContext({
@@ -282,24 +287,36 @@ async function serveTls(app: Hono, hostname: string, port: number, pem: TlsPem):
   };
 }
 
+function serveTcp(app: Hono, hostname: string, port: number): Listener {
+  let bound = port;
+  const server = Deno.serve({ hostname, port, onListen: (addr) => (bound = addr.port) }, app.fetch);
+  return {
+    hostname,
+    port: server.addr.port ?? bound,
+    async stop() {
+      // shutdown() waits for open connections; the gateway closes the sockets itself.
+      void server.shutdown();
+    },
+  };
+}
+
 export function createDenoRuntime(): Runtime {
-  let keepalive = 0;
+  const keepalive: { seconds: number; watch: KeepaliveWatch | undefined } = { seconds: 0, watch: undefined };
   return {
     name: 'deno',
     upgradeWebSocket: createUpgrade(() => keepalive),
     wire,
     async serve(app: Hono, { hostname, port, sockets, tls }) {
       // Deno has no frame limit of its own: the gateway checks each frame's size instead.
-      keepalive = sockets.keepalive > 0 ? sockets.keepalive : 0;
-      if (tls) return serveTls(app, hostname, port, tls);
-      let bound = port;
-      const server = Deno.serve({ hostname, port, onListen: (addr) => (bound = addr.port) }, app.fetch);
+      keepalive.seconds = sockets.keepalive > 0 ? sockets.keepalive : 0;
+      keepalive.watch?.stop();
+      const watch = (keepalive.watch = keepalive.seconds > 0 ? createKeepaliveWatch(keepalive.seconds) : undefined);
+      const listener = tls ? await serveTls(app, hostname, port, tls) : serveTcp(app, hostname, port);
       return {
-        hostname,
-        port: server.addr.port ?? bound,
+        ...listener,
         async stop() {
-          // shutdown() waits for open connections; the gateway closes the sockets itself.
-          void server.shutdown();
+          watch?.stop();
+          await listener.stop();
         },
       };
     },
