@@ -32,6 +32,8 @@ function denoCore(): DenoCore | undefined {
 // Looked up once, at the first drop (null: not yet).
 let core: DenoCore | undefined | null = null;
 let ridKey: symbol | undefined;
+/** Sockets whose close began here (closeWebSocket, dropWebSocket). */
+const closedHere = new WeakSet<WebSocket>();
 /** What else a drop ends: the client's own connection, where the socket's is piped from the TLS listener (deno.ts). */
 const alsoDrop = new WeakMap<WebSocket, () => void>();
 
@@ -52,6 +54,7 @@ function ridOf(ws: WebSocket): number | undefined {
  * (its close completed meanwhile) is not another socket's.
  */
 export function dropWebSocket(ws: WebSocket, code: number): void {
+  closedHere.add(ws);
   try {
     ws.close(code);
   } catch {
@@ -72,8 +75,21 @@ export const CLOSE_TIMEOUT_MS = 30_000;
  * for idling would keep its place among the sockets as long as it likes.
  */
 export function closeWebSocket(ws: WebSocket, code?: number, reason?: string): void {
+  closedHere.add(ws);
   ws.close(code, reason);
   const timer = setTimeout(() => ws.readyState !== WebSocket.CLOSED && dropWebSocket(ws, code ?? 1000), CLOSE_TIMEOUT_MS);
   // Nothing to drop must not keep the process alive.
   (globalThis as { Deno?: { unrefTimer?(id: unknown): void } }).Deno?.unrefTimer?.(timer);
+}
+
+/**
+ * The close event to report. Once a close began here, Deno says 1005 both
+ * for a reply without a code and for a client that went without replying
+ * (its read fails while closing). Clients echo the code they were sent (RFC
+ * 6455 5.5.1: browsers and ws do), so there it is a client that went: 1006,
+ * abnormal closure, as Node says.
+ */
+export function closeEventOf(ws: WebSocket, event: CloseEvent): CloseEvent {
+  if (event.code !== 1005 || !closedHere.has(ws)) return event;
+  return { type: 'close', code: 1006, reason: event.reason, wasClean: false } as unknown as CloseEvent;
 }

@@ -18,7 +18,7 @@ import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
-import { closeWebSocket, dropsWith, dropWebSocket } from './deno-drop.ts';
+import { closeEventOf, closeWebSocket, dropsWith, dropWebSocket } from './deno-drop.ts';
 import { createKeepaliveWatch } from './deno-keepalive.ts';
 import type { KeepaliveWatch } from './deno-keepalive.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
@@ -156,7 +156,7 @@ function createUpgrade(keepalive: () => { seconds: number; watch: KeepaliveWatch
     const reported = new ReportedCloseWithError(events);
     socket.onopen = (event) => reported.onOpen(event, ws);
     socket.onmessage = (event) => reported.onMessage(event, ws);
-    socket.onclose = (event) => reported.onClose(event, ws);
+    socket.onclose = (event) => reported.onClose(closeEventOf(socket, event), ws);
     socket.onerror = (event) => reported.onError(event, ws);
     return response;
   }) as unknown as UpgradeWebSocket<unknown>;
