@@ -213,7 +213,8 @@ export class Gateway implements Watched {
 
   shutdown(): Promise<void> {
     this.admissions.evict(CLOSE_GOING_AWAY, 'server shutting down', 'shutdown');
-    return this.#lifecycle.shutdown();
+    // Asked once every socket is closed: the first-frame ones just now, the open ones by the lifecycle.
+    return this.#lifecycle.shutdown(() => this.#wire.closesSent?.() ?? Promise.resolve());
   }
 
   // ---- casts and the bridge's requests, over every node

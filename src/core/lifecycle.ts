@@ -225,8 +225,8 @@ export class Lifecycle {
     }
   }
 
-  /** Closes every client with 1001 and waits (bounded) for their close hooks. */
-  async shutdown(): Promise<void> {
+  /** Closes every client with 1001 and waits (bounded) for their close hooks, and for `closesSent` (types.ts Wire). */
+  async shutdown(closesSent?: () => Promise<void>): Promise<void> {
     const { hub, routes } = this.#p;
     this.#stopping = true;
     for (const client of hub.all() as Client[]) {
@@ -234,6 +234,6 @@ export class Lifecycle {
       hub.close(client, code, 'server shutting down');
       this.closed(client, code);
     }
-    await withinMs(Promise.allSettled([...this.#draining]), routes.config.shutdownMs);
+    await withinMs(Promise.allSettled([...this.#draining, closesSent?.()]), routes.config.shutdownMs);
   }
 }

@@ -34,6 +34,9 @@ let core: DenoCore | undefined | null = null;
 let ridKey: symbol | undefined;
 /** Sockets whose close began here (closeWebSocket, dropWebSocket). */
 const closedHere = new WeakSet<WebSocket>();
+/** Sockets closed by closeWebSocket whose peer has not answered yet, and who waits for there to be none. */
+const unanswered = new Set<WebSocket>();
+let whenAllAnswered: Array<() => void> = [];
 /** What else a drop ends: the client's own connection, where the socket's is piped from the TLS listener (deno.ts). */
 const alsoDrop = new WeakMap<WebSocket, () => void>();
 
@@ -77,9 +80,40 @@ export const CLOSE_TIMEOUT_MS = 30_000;
 export function closeWebSocket(ws: WebSocket, code?: number, reason?: string): void {
   closedHere.add(ws);
   ws.close(code, reason);
+  if (!unanswered.has(ws)) {
+    unanswered.add(ws);
+    ws.addEventListener('close', answered, { once: true });
+  }
   const timer = setTimeout(() => ws.readyState !== WebSocket.CLOSED && dropWebSocket(ws, code ?? 1000), CLOSE_TIMEOUT_MS);
   // Nothing to drop must not keep the process alive.
   (globalThis as { Deno?: { unrefTimer?(id: unknown): void } }).Deno?.unrefTimer?.(timer);
+}
+
+function answered(this: WebSocket) {
+  unanswered.delete(this);
+  if (unanswered.size === 0) for (const resolve of whenAllAnswered.splice(0)) resolve();
+}
+
+/** How long a stop waits for the answers to its closes, at most: enough for a peer that reads to answer. */
+export const CLOSE_ANSWER_MS = 1000;
+
+/**
+ * Resolves once every socket closed so far has answered (or was dropped),
+ * or after `ms`. Deno writes a close frame some turns after close(), and an
+ * exit before then cuts it: the client sees 1006, not the gateway's code.
+ * An answer says the frame went; one that does not come within `ms` is from
+ * a peer that does not read, which would not have read the frame either.
+ */
+export function closesAnswered(ms = CLOSE_ANSWER_MS): Promise<void> {
+  if (unanswered.size === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    whenAllAnswered.push(done);
+  });
 }
 
 /**

@@ -18,7 +18,7 @@ import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
-import { closeEventOf, closeWebSocket, dropsWith, dropWebSocket } from './deno-drop.ts';
+import { closeEventOf, closesAnswered, closeWebSocket, dropsWith, dropWebSocket } from './deno-drop.ts';
 import { createKeepaliveWatch } from './deno-keepalive.ts';
 import type { KeepaliveWatch } from './deno-keepalive.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
@@ -173,6 +173,7 @@ const wire: Wire = {
   // Deno's close() would wait for the peer for good (deno-drop.ts).
   close: (raw, code, reason) => closeWebSocket(raw as WebSocket, code, reason),
   terminate: (raw) => dropWebSocket(raw as WebSocket, 1013),
+  closesSent: () => closesAnswered(),
 };
 
 /**

@@ -106,6 +106,13 @@ export interface Wire {
   /** Drops the connection without the close handshake (a client that does not read would never finish it). */
   terminate(raw: unknown): void;
   /**
+   * Resolves once the close frames of the sockets closed so far are out, as
+   * far as the runtime can tell: a stop awaits it before the exit, where the
+   * exit could cut them (Deno writes them some turns after close()). Bounded
+   * by the runtime, and by shutdownTimeout.
+   */
+  closesSent?(): Promise<void>;
+  /**
    * Native topics, where the runtime has them (Bun): the runtime sends one
    * publish to every subscriber itself, instead of a call per socket.
    */
