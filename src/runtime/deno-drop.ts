@@ -1,5 +1,7 @@
 /**
- * Dropping a Deno WebSocket's connection without the close handshake.
+ * Closing a Deno WebSocket, or dropping its connection without the close
+ * handshake, and what its close event then means (closeEventOf) and when
+ * its close frame is out (closesAnswered).
  *
  * Deno's WebSocket has no terminate, and its close() waits for the peer's
  * close frame with no timeout: first to write its own close frame behind
@@ -15,6 +17,10 @@
  * document; where either is missing the drop is a close(), as before (and
  * the client's own connection, when piped from TLS, still ends), and
  * test/security/stalled-reader.test.ts fails on Deno.
+ *
+ * A write already under way (to a client whose buffers are full) keeps the
+ * connection until it completes, which Deno cannot cancel: on plain TCP a
+ * client that never reads again keeps its descriptor, though not its place.
  */
 
 interface DenoCore {
