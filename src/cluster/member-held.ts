@@ -60,9 +60,12 @@ export async function removeListed(redis: RedisClient, prefix: string, node: str
     const removals = batch.map(({ held }): Call => {
       if (held?.[0] === 'm') {
         const keys = channelKeys(prefix, held[1], held[2]);
-        return ['wsgateMemberRemove', keys.users, keys.user(held[4]), `${node}\n${held[3]}`, held[4]];
+        return ['wsgateMemberRemove', keys.users, keys.user(held[4]), keys.answer(''), `${node}\n${held[3]}`, held[4], 0];
       }
-      if (held?.[0] === 'o') return ['wsgateVacate', channelKeys(prefix, held[1], held[2]).nodes, nodeRun(node, held[3])];
+      if (held?.[0] === 'o') {
+        const keys = channelKeys(prefix, held[1], held[2]);
+        return ['wsgateVacate', keys.nodes, keys.answer(''), nodeRun(node, held[3]), 0];
+      }
       // Not a line any node writes: dropped, with nothing to undo.
       return ['echo', ''];
     });
@@ -97,9 +100,9 @@ export async function restoreMine(redis: RedisClient, prefix: string, node: stri
     const batch = entries.slice(i, i + BATCH).filter(({ text }) => wanted(text));
     if (!batch.length) continue;
     const additions = batch.map(({ held, info }): Call => {
-      if (held[0] === 'o') return ['wsgateOccupy', channelKeys(prefix, held[1], held[2]).nodes, nodeRun(node, held[3])];
       const keys = channelKeys(prefix, held[1], held[2]);
-      return ['wsgateMemberAdd', keys.users, keys.user(held[4]), `${node}\n${held[3]}`, held[4], encodeInfo(info)];
+      if (held[0] === 'o') return ['wsgateOccupy', keys.nodes, keys.answer(''), nodeRun(node, held[3]), 0];
+      return ['wsgateMemberAdd', keys.users, keys.user(held[4]), keys.answer(''), `${node}\n${held[3]}`, held[4], encodeInfo(info), 0];
     });
     // On the list before they are added, as in a join.
     const [, answers] = await runSteps(redis, [batch.map(({ text }): Call => ['sadd', list, text]), additions]);

@@ -7,7 +7,11 @@
  * keys in one slot and each script stays on one node):
  * - `users`: a hash of user -> its info as JSON ('' for none);
  * - `user:<user>`: a set of `node\nsocket`, the user's sockets there;
- * - `nodes`: a set of the nodes with sockets there (each as `node\nrun`).
+ * - `nodes`: a set of the nodes with sockets there (each as `node\nrun`);
+ * - `answer:<call>`: a first or last a node's call decided, kept until the
+ *   node has its answer (a while at most), so that a call whose answer was
+ *   lost (a timeout after Redis ran it, a connection dropped mid-call) gets
+ *   the same answer when it is asked again (member-asks.ts).
  * Per node, under its own tag: `held`, what it put in the above (so that
  * whoever outlives it can take it out), and `cleanup`, the lock that lets
  * one survivor do so.
@@ -35,11 +39,13 @@ export interface ChannelKeys {
   users: string;
   nodes: string;
   user(user: string): string;
+  /** Where a call's answer is kept; '' for a call that keeps none (a key of the channel's slot all the same). */
+  answer(call: string): string;
 }
 
 export function channelKeys(prefix: string, host: string, channel: string): ChannelKeys {
   const base = `${prefix}members:{${part(host)}:${part(channel)}}:`;
-  return { users: `${base}users`, nodes: `${base}nodes`, user: (user) => `${base}user:${part(user)}` };
+  return { users: `${base}users`, nodes: `${base}nodes`, user: (user) => `${base}user:${part(user)}`, answer: (call) => `${base}answer:${part(call)}` };
 }
 
 /**
@@ -73,68 +79,85 @@ export const channelHeld = (host: string, channel: string, run: string): string 
 export const nodeRun = (node: string, run: string): string => `${node}\n${run}`;
 
 /**
- * KEYS: users hash, the user's set; ARGV: `node\nsocket`, user, info, and
- * the most users the channel may hold (optional; 0 or absent: no bound). 1
- * when the user had no socket there before; -1, and nothing added, when it
- * had none and the channel holds its most: counted and added in one step,
- * users joining on several nodes at once cannot all get in.
+ * Each script first gives back the answer kept under its call's key (the
+ * call ran before and its answer was lost), and keeps a first or a last it
+ * decides there for `keep` ms (0: keeps none). Only news is kept: asked
+ * again, a call that changed nothing changes nothing again and says so.
  */
-export const ADD = `
+const KEPT = (key: string, wrap: string) => `
+local kept = redis.call('GET', ${key})
+if kept then return ${wrap} end
+`;
+
+/**
+ * KEYS: users hash, the user's set, the call's answer; ARGV: `node\nsocket`,
+ * user, info, keep, and the most users the channel may hold (optional; 0 or
+ * absent: no bound). 1 when the user had no socket there before; -1, and
+ * nothing added, when it had none and the channel holds its most: counted
+ * and added in one step, users joining on several nodes at once cannot all
+ * get in.
+ */
+export const ADD = `${KEPT('KEYS[3]', 'tonumber(kept)')}
 local before = redis.call('SCARD', KEYS[2])
-local most = tonumber(ARGV[4] or '0')
+local most = tonumber(ARGV[5] or '0')
 if before == 0 and most > 0 and redis.call('HLEN', KEYS[1]) >= most then return -1 end
 redis.call('SADD', KEYS[2], ARGV[1])
 if before > 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[3], '1', 'PX', ARGV[4]) end
 return 1
 `;
 
 /**
- * KEYS: users hash, the user's set; ARGV: `node\nsocket`, user. The user's
- * info (in a one-element array, '' when it had none) when that was its last
- * socket there; nil otherwise, and when the socket was not there (gone
- * already: whoever took it out said so).
+ * KEYS: users hash, the user's set, the call's answer; ARGV: `node\nsocket`,
+ * user, keep. The user's info (in a one-element array, '' when it had none)
+ * when that was its last socket there; nil otherwise, and when the socket
+ * was not there (gone already: whoever took it out said so).
  */
-export const REMOVE = `
+export const REMOVE = `${KEPT('KEYS[3]', '{kept}')}
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return nil end
 if redis.call('SCARD', KEYS[2]) > 0 then return nil end
 local info = redis.call('HGET', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[1], ARGV[2])
 if not info then info = '' end
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[3], info, 'PX', ARGV[3]) end
 return {info}
 `;
 
-/** KEYS: the channel's nodes; ARGV: node. 1 when it is the first node there (one that was there already changes nothing). */
-export const OCCUPY = `
+/** KEYS: the channel's nodes, the call's answer; ARGV: node, keep. 1 when it is the first node there (one that was there already changes nothing). */
+export const OCCUPY = `${KEPT('KEYS[2]', '1')}
 local before = redis.call('SCARD', KEYS[1])
-if redis.call('SADD', KEYS[1], ARGV[1]) == 1 and before == 0 then return 1 end
-return 0
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 or before > 0 then return 0 end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
+return 1
 `;
 
-/** KEYS: the channel's nodes; ARGV: node. 1 when it was the last node there (one that was not there changes nothing). */
-export const VACATE = `
-if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) == 0 then return 1 end
-return 0
+/** KEYS: the channel's nodes, the call's answer; ARGV: node, keep. 1 when it was the last node there (one that was not there changes nothing). */
+export const VACATE = `${KEPT('KEYS[2]', '1')}
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 or redis.call('SCARD', KEYS[1]) > 0 then return 0 end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
+return 1
 `;
 
 /** One command of the store: a Redis command or one of the scripts below (defineScripts), with its arguments. */
 export type Call =
   | ['sadd' | 'srem', string, string]
+  | ['del', string]
   | ['hgetall', string]
   | ['echo', string]
-  | ['wsgateMemberAdd', users: string, user: string, id: string, name: string, info: string]
-  | ['wsgateMemberAdd', users: string, user: string, id: string, name: string, info: string, most: number]
-  | ['wsgateMemberRemove', users: string, user: string, id: string, name: string]
-  | ['wsgateOccupy' | 'wsgateVacate', nodes: string, node: string];
+  | ['wsgateMemberAdd', users: string, user: string, answer: string, id: string, name: string, info: string, keep: number]
+  | ['wsgateMemberAdd', users: string, user: string, answer: string, id: string, name: string, info: string, keep: number, most: number]
+  | ['wsgateMemberRemove', users: string, user: string, answer: string, id: string, name: string, keep: number]
+  | ['wsgateOccupy' | 'wsgateVacate', nodes: string, answer: string, node: string, keep: number];
 
 export type RedisClient = Redis | Cluster;
 
 /** The scripts as commands of the connection: each sent whole once per connection, then by its SHA. */
 export function defineScripts(redis: RedisClient): void {
-  redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 2 });
-  redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 2 });
-  redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 1 });
-  redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 1 });
+  redis.defineCommand('wsgateMemberAdd', { lua: ADD, numberOfKeys: 3 });
+  redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 3 });
+  redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 2 });
+  redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 2 });
 }
 
 /** A pipeline, or the client itself, as a table of its commands: the scripts are there too, defined at run time. */
@@ -165,4 +188,24 @@ export async function runSteps(redis: RedisClient, steps: Call[][]): Promise<unk
   const values = replies.map(([, value]) => value);
   let at = 0;
   return steps.map((step) => values.slice(at, (at += step.length)));
+}
+
+/**
+ * On a Redis Cluster, the store's writes one after another: runSteps waits
+ * for each step there, so the steps of two calls would interleave, and a
+ * socket's leave could overtake its own join (its entry left in the store
+ * with no line on the node's list, which nobody would ever take out). On
+ * one Redis every call is one pipeline on one connection, in order already.
+ */
+export function writesInOrder(redis: RedisClient): <T>(work: () => Promise<T>) => Promise<T> {
+  if (!(redis instanceof Cluster)) return (work) => work();
+  let order: Promise<void> = Promise.resolve();
+  return (work) => {
+    const run = order.then(work, work);
+    order = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  };
 }

@@ -13,15 +13,19 @@
  * Redis was away, and what Redis lost while its sockets stayed comes back.
  *
  * Redis being away never fails a join or a leave: the answer is "nothing
- * changed" and one warning per outage is logged.
+ * changed" and one warning per outage is logged. A call Redis may have
+ * run but whose answer was lost (past the command timeout, or the
+ * connection dropped mid-call) is asked again, on a retry or the next sync,
+ * and gets the answer Redis gave it then (member-asks.ts): a first or last
+ * it decided is told then, once.
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster } from 'ioredis';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
-import { channelHeld, channelKeys, defineScripts, holdersKey, memberHeld, nodeKeys, nodeRun, runSteps } from './member-scripts.ts';
-import type { Call, RedisClient } from './member-scripts.ts';
+import { channelHeld, channelKeys, defineScripts, holdersKey, memberHeld, nodeKeys, nodeRun, runSteps, writesInOrder } from './member-scripts.ts';
+import type { Call, ChannelKeys, RedisClient } from './member-scripts.ts';
+import { AskAgain } from './member-asks.ts';
 import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
 import { redisOpener } from './redis.ts';
@@ -35,6 +39,8 @@ export interface RedisMembersOptions {
   cleanupLockMs?: number;
   /** How long a node not in the set of nodes has to beat again before a node that joins clears it (the cluster's ttl and two heartbeats). */
   unseenMs?: number;
+  /** How long Redis keeps a first or last whose answer the node has not had (it drops it once the node has): how late a lost answer can still be asked for. */
+  answerKeepMs?: number;
 }
 
 /** Waits a little longer after each failed attempt, up to two seconds (as the cluster's own link does). */
@@ -77,17 +83,26 @@ export class RedisMembers implements MemberStore {
   /** Lines of #mine whose add has not answered: the add decides them, not a sync (a full channel's answer takes one out). */
   readonly #adding = new Set<string>();
   readonly #orphaned: Array<(change: OrphanedChange) => void> = [];
-  /** The last write queued on a Redis Cluster (#inOrder). */
-  #order: Promise<void> = Promise.resolve();
+  readonly #inOrder: <T>(work: () => Promise<T>) => Promise<T>;
+  readonly #keepMs: number;
+  /** Deciding calls so far: each call's answer key names its node, run and number. */
+  #calls = 0;
+  readonly #asks: AskAgain;
 
   /** `redis`: a connection of the store's own (connectMembers), which stop() closes. */
   constructor(redis: RedisClient, options: RedisMembersOptions, log: Logger) {
     this.#redis = redis;
+    this.#inOrder = writesInOrder(redis);
     this.#prefix = options.prefix;
     this.#nodesKey = options.nodesKey;
     this.#lockMs = options.cleanupLockMs ?? 30_000;
     this.#unseenMs = options.unseenMs ?? 7_000;
+    this.#keepMs = options.answerKeepMs ?? 3_600_000;
     this.#log = log;
+    const retry = () => void this.#sync();
+    // With the connection down, ioredis sends nothing (no offline queue): such a call is not one to ask again.
+    const run = async (op: string, steps: Call[][]) => (this.#redis.status === 'ready' ? await this.#exec(op, steps) : ((await this.#exec(op, steps)) ?? ('unsent' as const)));
+    this.#asks = new AskAgain({ run, tell: (changes) => this.#tell(changes), retry, backoff }, log);
     const started = new Promise<string>((resolve) => (this.#start = resolve));
     // Failures are told by the calls that meet them; without a listener ioredis would print each to stderr.
     redis.on('error', () => {});
@@ -168,11 +183,14 @@ export class RedisMembers implements MemberStore {
     const node = await this.#ready();
     if (node === undefined) return false;
     const keys = channelKeys(this.#prefix, host, channel);
-    const args = [keys.users, keys.user(member.user), `${node}\n${socket}`, member.user, encodeInfo(member.info)] as const;
+    const answer = this.#answerKey(keys, node);
+    const args = [keys.users, keys.user(member.user), answer, `${node}\n${socket}`, member.user, encodeInfo(member.info), this.#keepMs] as const;
     const add: Call = maxUsers === undefined ? ['wsgateMemberAdd', ...args] : ['wsgateMemberAdd', ...args, maxUsers];
+    const told: Member = member.info === undefined ? { user: member.user } : { user: member.user, info: member.info };
+    const change = (got: unknown) => (got === 1 ? { host, channel, member: told, added: true } : undefined);
     // Listed before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
     this.#adding.add(line);
-    const answers = await this.#exec('add', [[['sadd', this.#list(node), line]], [add]]).finally(() => this.#adding.delete(line));
+    const answers = await this.#asks.decide('add', line, { steps: [[['sadd', this.#list(node), line]], [add]], at: [1, 0], answer, change }).finally(() => this.#adding.delete(line));
     if (answers?.[1]?.[0] !== -1) return answers?.[1]?.[0] === 1;
     // Full: nothing was added, so nothing of it is kept, listed or put back.
     this.#users.delete(at);
@@ -191,8 +209,11 @@ export class RedisMembers implements MemberStore {
     const node = await this.#ready();
     if (node === undefined) return undefined;
     const keys = channelKeys(this.#prefix, host, channel);
+    const answer = this.#answerKey(keys, node);
+    const change = (got: unknown) => (Array.isArray(got) ? { host, channel, member: memberOf(user, String(got[0] ?? '')) } : undefined);
     // Off the list after it is removed, for the same reason as in add().
-    const answers = await this.#exec('remove', [[['wsgateMemberRemove', keys.users, keys.user(user), `${node}\n${socket}`, user]], [['srem', this.#list(node), line]]]);
+    const steps: Call[][] = [[['wsgateMemberRemove', keys.users, keys.user(user), answer, `${node}\n${socket}`, user, this.#keepMs]], [['srem', this.#list(node), line]]];
+    const answers = await this.#asks.decide('remove', line, { steps, at: [0, 0], answer, change });
     const last = answers?.[0]?.[0];
     return Array.isArray(last) ? memberOf(user, String(last[0] ?? '')) : undefined;
   }
@@ -221,14 +242,15 @@ export class RedisMembers implements MemberStore {
   async #occupancy(host: string, channel: string, joined: boolean, line: string): Promise<boolean> {
     const node = await this.#ready();
     if (node === undefined) return false;
-    const nodes = channelKeys(this.#prefix, host, channel).nodes;
-    const list = this.#list(node);
-    const here = nodeRun(node, this.#run);
-    const listed: Call[] = [[joined ? 'sadd' : 'srem', list, line]];
-    const decided: Call[] = [[joined ? 'wsgateOccupy' : 'wsgateVacate', nodes, here]];
+    const keys = channelKeys(this.#prefix, host, channel);
+    const answer = this.#answerKey(keys, node);
+    const listed: Call[] = [[joined ? 'sadd' : 'srem', this.#list(node), line]];
+    const decided: Call[] = [[joined ? 'wsgateOccupy' : 'wsgateVacate', keys.nodes, answer, nodeRun(node, this.#run), this.#keepMs]];
+    const change = (got: unknown) => (got !== 1 ? undefined : joined ? { host, channel, occupied: true } : { host, channel, vacated: true });
     // On the list before it is occupied, off it after it is vacated, as in add() and remove().
-    const answers = await this.#exec(joined ? 'occupy' : 'vacate', joined ? [listed, decided] : [decided, listed]);
-    return answers?.[joined ? 1 : 0]?.[0] === 1;
+    const at = joined ? 1 : 0;
+    const answers = await this.#asks.decide(joined ? 'occupy' : 'vacate', line, { steps: joined ? [listed, decided] : [decided, listed], at: [at, 0], answer, change });
+    return answers?.[at]?.[0] === 1;
   }
 
   /**
@@ -259,9 +281,12 @@ export class RedisMembers implements MemberStore {
     const node = this.#node;
     // Calls from now on answer at once: none can add behind the clearing.
     this.#stopped = true;
+    this.#asks.stop();
     for (const end of [...this.#unseenWaits]) end();
     if (node !== undefined && this.#redis.status === 'ready') {
       try {
+        // What a lost answer decided is told before what the clearing does.
+        this.#tell(await this.#asks.askAll());
         const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
         this.#tell(await removeListed(this.#redis, this.#prefix, node, listed));
         await this.#redis.srem(holdersKey(this.#prefix), node);
@@ -274,6 +299,10 @@ export class RedisMembers implements MemberStore {
 
   #list(node: string): string {
     return nodeKeys(this.#prefix, node).held;
+  }
+
+  #answerKey(keys: ChannelKeys, node: string): string {
+    return keys.answer(`${node}\n${this.#run}\n${++this.#calls}`);
   }
 
   /** This node's name once the store may be used, or undefined once it is stopped. */
@@ -297,19 +326,23 @@ export class RedisMembers implements MemberStore {
       return;
     }
     const syncing = (this.#syncing = { again: false });
+    let late: OrphanedChange[] = [];
     try {
+      // Calls whose answer was lost first: they decide their lines, not the list.
+      late = await this.#asks.askAll();
       const texts = await this.#redis.smembers(this.#list(node));
       const listed = new Set(texts);
-      const stale = texts.filter((text) => !this.#mine.has(text)).map(parseListed);
-      const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text) && !this.#adding.has(mine.text));
+      const stale = texts.filter((text) => !this.#mine.has(text) && !this.#asks.has(text)).map(parseListed);
+      const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text) && !this.#adding.has(mine.text) && !this.#asks.has(mine.text));
       // A line held again meanwhile is not removed; one whose add is still out is not restored.
       const held = (text: string) => this.#mine.has(text);
-      const settled = (text: string) => this.#mine.has(text) && !this.#adding.has(text);
-      const changes = await this.#inOrder(async () => [...(await removeListed(this.#redis, this.#prefix, node, stale, held)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, settled))]);
+      const settled = (text: string) => this.#mine.has(text) && !this.#adding.has(text) && !this.#asks.has(text);
+      const changes = await this.#inOrder(async () => [...late, ...(await removeListed(this.#redis, this.#prefix, node, stale, held)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, settled))]);
       this.#succeeded();
       if (stale.length || lost.length) this.#log.info('members list put right', { node, removed: stale.length, restored: lost.length, changes: changes.length });
       this.#tell(changes);
     } catch (error) {
+      this.#tell(late);
       this.#failed('put list right', error);
     } finally {
       this.#syncing = undefined;
@@ -327,23 +360,6 @@ export class RedisMembers implements MemberStore {
         }
       }
     }
-  }
-
-  /**
-   * On a Redis Cluster, the store's writes one after another: runSteps waits
-   * for each step there, so the steps of two calls would interleave, and a
-   * socket's leave could overtake its own join (its entry left in the store
-   * with no line on the node's list, which nobody would ever take out). On
-   * one Redis every call is one pipeline on one connection, in order already.
-   */
-  #inOrder<T>(work: () => Promise<T>): Promise<T> {
-    if (!(this.#redis instanceof Cluster)) return work();
-    const run = this.#order.then(work, work);
-    this.#order = run.then(
-      () => {},
-      () => {},
-    );
-    return run;
   }
 
   /** Runs the steps (runSteps); their replies, or undefined (logged) when Redis failed them. */
