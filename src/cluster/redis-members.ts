@@ -28,7 +28,9 @@ import type { Call, ChannelKeys, RedisClient } from './member-scripts.ts';
 import { AskAgain } from './member-asks.ts';
 import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
-import { redisOpener } from './redis.ts';
+import { backoff } from './member-connection.ts';
+
+export { connectMembers } from './member-connection.ts';
 
 export interface RedisMembersOptions {
   /** The cluster's key prefix (cluster.prefix): the members' keys go under it. */
@@ -43,18 +45,8 @@ export interface RedisMembersOptions {
   answerKeepMs?: number;
 }
 
-/** Waits a little longer after each failed attempt, up to two seconds (as the cluster's own link does). */
-const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
-
-/**
- * A connection for the store: commands fail at once while Redis is away (no
- * offline queue) and give up after `commandTimeoutMs`, and so does a
- * connect (the first calls wait for it), so a join never waits long on a
- * Redis that is gone or hangs.
- */
-export function connectMembers(url: string, commandTimeoutMs = 2000): RedisClient {
-  return redisOpener(url)({ enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: backoff, commandTimeout: commandTimeoutMs, connectTimeout: commandTimeoutMs });
-}
+/** A claim on a gone node's cleanup while the survivor clears it (then `done\n<node>`). */
+const CLEARING = 'clearing\n';
 
 export class RedisMembers implements MemberStore {
   readonly #redis: RedisClient;
@@ -136,6 +128,9 @@ export class RedisMembers implements MemberStore {
    */
   async rejoined(): Promise<void> {
     const node = await this.#ready();
+    // A survivor clearing this node now would take out, after the sync below read the list, what the sync found
+    // there: the sync waits until it is done (nodeGone). One that claims it later finds this node back and stops.
+    if (node !== undefined) await this.#clearedByOther(node);
     // A survivor's claim on clearing this name outlives the clearing: left, it would spare what this run holds should
     // it die within the claim, and no later word of its going would clear it. In the set of nodes now, no survivor
     // that hears of its last going late takes this run for dead (nodeGone).
@@ -264,10 +259,16 @@ export class RedisMembers implements MemberStore {
     if (self === undefined || node === self) return;
     try {
       if ((await this.#redis.zscore(this.#nodesKey, node)) !== null) return;
-      const claimed = await this.#redis.set(nodeKeys(this.#prefix, node).cleanup, self, 'PX', this.#lockMs, 'NX');
+      const cleanup = nodeKeys(this.#prefix, node).cleanup;
+      const claimed = await this.#redis.set(cleanup, `${CLEARING}${self}`, 'PX', this.#lockMs, 'NX');
       if (claimed !== 'OK') return;
+      // Back between the look and the claim: it beat before it looked for a claim (rejoined), so it found none and
+      // puts its list right itself.
+      if ((await this.#redis.zscore(this.#nodesKey, node)) !== null) return void (await this.#redis.del(cleanup));
       const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
       const changes = await removeListed(this.#redis, this.#prefix, node, listed);
+      // Done, for a node that comes back meanwhile (it waits for this); still claimed, for a survivor that hears late.
+      await this.#redis.set(cleanup, `done\n${self}`, 'PX', this.#lockMs);
       await this.#redis.srem(holdersKey(this.#prefix), node);
       if (listed.length) this.#log.info('members of gone node removed', { node, changes: changes.length });
       this.#tell(changes);
@@ -299,6 +300,15 @@ export class RedisMembers implements MemberStore {
 
   #list(node: string): string {
     return nodeKeys(this.#prefix, node).held;
+  }
+
+  /** Waits while a survivor clears this node (its claim says so), at most until the claim runs out. */
+  async #clearedByOther(node: string): Promise<void> {
+    const cleanup = nodeKeys(this.#prefix, node).cleanup;
+    for (let attempt = 0; !this.#stopped; attempt++) {
+      if (!((await this.#redis.get(cleanup).catch(() => null)) ?? '').startsWith(CLEARING)) return;
+      await new Promise((resolve) => setTimeout(resolve, backoff(attempt)));
+    }
   }
 
   #answerKey(keys: ChannelKeys, node: string): string {

@@ -10,14 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createConnection, createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts';
 import type { OrphanedChange } from '../../src/core/members.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
 import { redisMissing, useRedis } from '../support/redis.ts';
+import { replyHoldingProxy } from '../support/reply-proxy.ts';
 import { TARGET } from '../support/server.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test');
@@ -25,44 +24,6 @@ const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TAR
 const HOST = 'app.example.com';
 /** Short, so that a held reply times out fast; the store's default is 2000 ms. */
 const COMMAND_TIMEOUT_MS = 200;
-
-/** Forwards every byte to Redis at once; while `hold()` is on, keeps Redis's replies until `release()`. */
-async function replyHoldingProxy(redisPort: number) {
-  let holding = false;
-  const held: Array<{ to: Socket; chunk: Buffer }> = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = createConnection(redisPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.on('data', (chunk) => upstream.write(chunk));
-    upstream.on('data', (chunk: Buffer) => (holding ? held.push({ to: client, chunk }) : client.write(chunk)));
-    const end = () => (client.destroy(), upstream.destroy());
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `redis://127.0.0.1:${(server.address() as { port: number }).port}`,
-    hold: () => void (holding = true),
-    release: () => {
-      holding = false;
-      for (const { to, chunk } of held.splice(0)) to.write(chunk);
-    },
-    /** Cuts every connection, dropping the replies held: the client sees its connection close mid-call. */
-    cut: () => {
-      held.splice(0);
-      holding = false;
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 describe('cluster members over Redis, answers that come too late', { skip, timeout: 30_000 }, () => {
   const redisServer = useRedis();
