@@ -7,6 +7,13 @@
  * it is told once, never lost. Until then the caller was told "nothing
  * changed", as when Redis is away.
  *
+ * Each call is noted in Redis until the node has its answer (member-
+ * unanswered.ts), so that whoever outlives the node tells what the call
+ * decided. The note of a first or last goes at once (one command for the
+ * answers that came together, not waited for): left until the next call, a
+ * node that died idle in between would have it told twice. Other notes, and
+ * the answers Redis kept, go along with the next call.
+ *
  * The calls about one line of the node's list (one socket in a channel, or
  * the node in a channel) go one after another, each after the lost ones
  * ahead of it: asked again out of order, a join could come back after its
@@ -23,6 +30,8 @@ export interface Asked {
   at: readonly [number, number];
   /** The key its answer is kept under, until the node has it. */
   answer: string;
+  /** Its note among the node's unanswered calls (set by the first step of `steps`): the node's set and the entry. */
+  noted: { key: string; entry: string };
   /** What its answer tells when it comes late; undefined when it is not news. */
   change(answer: unknown): OrphanedChange | undefined;
 }
@@ -61,11 +70,14 @@ export class AskAgain {
   /** Whether lost calls were dropped since there was room again: one warning per time. */
   #dropping = false;
   /**
-   * Answers Redis kept that the node has had: dropped along with the next
-   * call rather than by a command of their own (no round trip more per
-   * first or last). Those past the bound are left to their expiry.
+   * What Redis keeps of calls the node has had the answer to: dropped along
+   * with the next call rather than by a command of their own (no round trip
+   * more per join or leave). Answers past the bound are left to their
+   * expiry, notes to whoever clears the node.
    */
-  readonly #had: string[] = [];
+  readonly #had: Call[] = [];
+  /** The notes of firsts and lasts the node has had: they go at once (#dropNow). */
+  readonly #told: Array<{ key: string; entry: string }> = [];
 
   /** `max`: the most lost calls kept; past it a lost call is dropped (logged), so a long outage grows no list without bound. */
   constructor(hooks: AskAgainHooks, log: Logger, max = 10_000) {
@@ -93,7 +105,7 @@ export class AskAgain {
       const earlier = this.#take(line);
       const had = this.#had.splice(0, DROPS_PER_CALL);
       const steps = [...earlier.flatMap((one) => one.steps), ...asked.steps];
-      const answers = await this.#hooks.run(op, [[...had.map((key): Call => ['del', key]), ...steps[0]!], ...steps.slice(1)]);
+      const answers = await this.#hooks.run(op, [[...had, ...steps[0]!], ...steps.slice(1)]);
       if (answers === 'unsent' || !answers) {
         this.#forget(...had);
         // A call Redis never saw decided nothing: the store's sync puts its line right, as for any call made while Redis was away.
@@ -104,7 +116,8 @@ export class AskAgain {
       answers[0] = answers[0]!.slice(had.length);
       const own = answers.slice(answers.length - asked.steps.length);
       this.#hooks.tell(this.#settle(earlier, answers));
-      if (isNews(own[asked.at[0]]?.[asked.at[1]])) this.#forget(asked.answer);
+      this.#answered(asked, own[asked.at[0]]?.[asked.at[1]]);
+      void this.#dropNow();
       return own;
     });
   }
@@ -123,9 +136,15 @@ export class AskAgain {
         }),
       ),
     );
+    await this.#dropNow();
     if (this.#count === 0) this.#retries = 0;
     else this.#retryLater();
     return changes;
+  }
+
+  /** What Redis keeps of the calls the node has had the answer to, to drop now (at stop). */
+  drops(): Call[] {
+    return [...this.#notesOf(this.#told.splice(0)), ...this.#had.splice(0)];
   }
 
   stop(): void {
@@ -150,13 +169,35 @@ export class AskAgain {
       at += one.steps.length;
       const change = one.change(answer);
       if (change) changes.push(change);
-      if (isNews(answer)) this.#forget(one.answer);
+      this.#answered(one, answer);
     }
     if (changes.length) this.#log.info('members store answered late', { changes: changes.length });
     return changes;
   }
 
-  #forget(...answers: string[]): void {
+  /** The node has the answer of `one`: its note goes, at once for a first or last (then its kept answer with the next call). */
+  #answered(one: Asked, answer: unknown): void {
+    if (!isNews(answer)) return this.#forget(...this.#notesOf([one.noted]));
+    this.#told.push(one.noted);
+    this.#forget(['del', one.answer]);
+  }
+
+  /** Takes the notes of the firsts and lasts the node has had off its set; left to the next call when that fails. */
+  async #dropNow(): Promise<void> {
+    const drops = this.#notesOf(this.#told.splice(0));
+    if (!drops.length) return;
+    const answers = await this.#hooks.run('drop answered', [drops]);
+    if (answers === 'unsent' || !answers) this.#forget(...drops);
+  }
+
+  /** One command per set of notes. */
+  #notesOf(notes: Array<{ key: string; entry: string }>): Call[] {
+    const byKey = new Map<string, string[]>();
+    for (const { key, entry } of notes) byKey.set(key, [...(byKey.get(key) ?? []), entry]);
+    return [...byKey].map(([key, entries]): Call => ['zrem', key, ...entries]);
+  }
+
+  #forget(...answers: Call[]): void {
     this.#had.push(...answers);
     if (this.#had.length > MAX_HAD) this.#had.splice(0, this.#had.length - MAX_HAD);
   }

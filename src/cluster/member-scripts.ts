@@ -13,8 +13,9 @@
  *   lost (a timeout after Redis ran it, a connection dropped mid-call) gets
  *   the same answer when it is asked again (member-asks.ts).
  * Per node, under its own tag: `held`, what it put in the above (so that
- * whoever outlives it can take it out), and `cleanup`, the lock that lets
- * one survivor do so.
+ * whoever outlives it can take it out), `unanswered`, its calls whose answer
+ * it has not had yet (so that whoever outlives it tells what they decided:
+ * member-unanswered.ts), and `cleanup`, the lock that lets one survivor do so.
  */
 import { Buffer } from 'node:buffer';
 import { Cluster } from 'ioredis';
@@ -55,9 +56,9 @@ export function channelKeys(prefix: string, host: string, channel: string): Chan
  */
 export const holdersKey = (prefix: string): string => `${prefix}members:holders`;
 
-export function nodeKeys(prefix: string, node: string): { held: string; cleanup: string } {
+export function nodeKeys(prefix: string, node: string): { held: string; unanswered: string; cleanup: string } {
   const base = `${prefix}members:node:{${part(node)}}:`;
-  return { held: `${base}held`, cleanup: `${base}cleanup` };
+  return { held: `${base}held`, unanswered: `${base}unanswered`, cleanup: `${base}cleanup` };
 }
 
 /**
@@ -139,10 +140,20 @@ if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
 return 1
 `;
 
+/** KEYS: a call's answer. The answer kept there, taken out in the same step: whoever takes it is the only one to tell it. */
+export const TAKE = `
+local kept = redis.call('GET', KEYS[1])
+if kept then redis.call('DEL', KEYS[1]) end
+return kept
+`;
+
 /** One command of the store: a Redis command or one of the scripts below (defineScripts), with its arguments. */
 export type Call =
   | ['sadd' | 'srem', string, string]
+  | ['zadd', string, 'NX', number, string]
+  | ['zrem', string, ...string[]]
   | ['del', string]
+  | ['wsgateTakeAnswer', answer: string]
   | ['hgetall', string]
   | ['echo', string]
   | ['wsgateMemberAdd', users: string, user: string, answer: string, id: string, name: string, info: string, keep: number]
@@ -158,6 +169,7 @@ export function defineScripts(redis: RedisClient): void {
   redis.defineCommand('wsgateMemberRemove', { lua: REMOVE, numberOfKeys: 3 });
   redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 2 });
   redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 2 });
+  redis.defineCommand('wsgateTakeAnswer', { lua: TAKE, numberOfKeys: 1 });
 }
 
 /** A pipeline, or the client itself, as a table of its commands: the scripts are there too, defined at run time. */

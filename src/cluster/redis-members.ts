@@ -17,18 +17,22 @@
  * run but whose answer was lost (past the command timeout, or the
  * connection dropped mid-call) is asked again, on a retry or the next sync,
  * and gets the answer Redis gave it then (member-asks.ts): a first or last
- * it decided is told then, once.
+ * it decided is told then, once. One the node died without is told by
+ * whoever clears it, before what the clearing changes (member-unanswered.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
 import { channelHeld, channelKeys, defineScripts, holdersKey, memberHeld, nodeKeys, nodeRun, runSteps, writesInOrder } from './member-scripts.ts';
-import type { Call, ChannelKeys, RedisClient } from './member-scripts.ts';
+import type { Call, RedisClient } from './member-scripts.ts';
 import { AskAgain } from './member-asks.ts';
+import { noteCall, tellUnanswered } from './member-unanswered.ts';
+import type { CallKind, Note } from './member-unanswered.ts';
 import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
 import { backoff } from './member-connection.ts';
+import { CLEARING, clearGone } from './member-cleanup.ts';
 
 export { connectMembers } from './member-connection.ts';
 
@@ -45,8 +49,6 @@ export interface RedisMembersOptions {
   answerKeepMs?: number;
 }
 
-/** A claim on a gone node's cleanup while the survivor clears it (then `done\n<node>`). */
-const CLEARING = 'clearing\n';
 
 export class RedisMembers implements MemberStore {
   readonly #redis: RedisClient;
@@ -178,14 +180,15 @@ export class RedisMembers implements MemberStore {
     const node = await this.#ready();
     if (node === undefined) return false;
     const keys = channelKeys(this.#prefix, host, channel);
-    const answer = this.#answerKey(keys, node);
+    const noted = this.#note(node, 'add', host, channel, member.user, encodeInfo(member.info));
+    const answer = noted.answer;
     const args = [keys.users, keys.user(member.user), answer, `${node}\n${socket}`, member.user, encodeInfo(member.info), this.#keepMs] as const;
     const add: Call = maxUsers === undefined ? ['wsgateMemberAdd', ...args] : ['wsgateMemberAdd', ...args, maxUsers];
     const told: Member = member.info === undefined ? { user: member.user } : { user: member.user, info: member.info };
     const change = (got: unknown) => (got === 1 ? { host, channel, member: told, added: true } : undefined);
     // Listed before it is added: a node that dies in between leaves a line that removes nothing, never an entry nobody would remove.
     this.#adding.add(line);
-    const answers = await this.#asks.decide('add', line, { steps: [[['sadd', this.#list(node), line]], [add]], at: [1, 0], answer, change }).finally(() => this.#adding.delete(line));
+    const answers = await this.#asks.decide('add', line, { steps: [[noted.call, ['sadd', this.#list(node), line]], [add]], at: [1, 0], answer, noted, change }).finally(() => this.#adding.delete(line));
     if (answers?.[1]?.[0] !== -1) return answers?.[1]?.[0] === 1;
     // Full: nothing was added, so nothing of it is kept, listed or put back.
     this.#users.delete(at);
@@ -204,12 +207,13 @@ export class RedisMembers implements MemberStore {
     const node = await this.#ready();
     if (node === undefined) return undefined;
     const keys = channelKeys(this.#prefix, host, channel);
-    const answer = this.#answerKey(keys, node);
+    const noted = this.#note(node, 'remove', host, channel, user);
+    const answer = noted.answer;
     const change = (got: unknown) => (Array.isArray(got) ? { host, channel, member: memberOf(user, String(got[0] ?? '')) } : undefined);
     // Off the list after it is removed, for the same reason as in add().
-    const steps: Call[][] = [[['wsgateMemberRemove', keys.users, keys.user(user), answer, `${node}\n${socket}`, user, this.#keepMs]], [['srem', this.#list(node), line]]];
-    const answers = await this.#asks.decide('remove', line, { steps, at: [0, 0], answer, change });
-    const last = answers?.[0]?.[0];
+    const steps: Call[][] = [[noted.call, ['wsgateMemberRemove', keys.users, keys.user(user), answer, `${node}\n${socket}`, user, this.#keepMs]], [['srem', this.#list(node), line]]];
+    const answers = await this.#asks.decide('remove', line, { steps, at: [0, 1], answer, noted, change });
+    const last = answers?.[0]?.[1];
     return Array.isArray(last) ? memberOf(user, String(last[0] ?? '')) : undefined;
   }
 
@@ -238,14 +242,15 @@ export class RedisMembers implements MemberStore {
     const node = await this.#ready();
     if (node === undefined) return false;
     const keys = channelKeys(this.#prefix, host, channel);
-    const answer = this.#answerKey(keys, node);
-    const listed: Call[] = [[joined ? 'sadd' : 'srem', this.#list(node), line]];
-    const decided: Call[] = [[joined ? 'wsgateOccupy' : 'wsgateVacate', keys.nodes, answer, nodeRun(node, this.#run), this.#keepMs]];
+    const noted = this.#note(node, joined ? 'occupy' : 'vacate', host, channel);
+    const listed: Call = [joined ? 'sadd' : 'srem', this.#list(node), line];
+    const decided: Call = [joined ? 'wsgateOccupy' : 'wsgateVacate', keys.nodes, noted.answer, nodeRun(node, this.#run), this.#keepMs];
     const change = (got: unknown) => (got !== 1 ? undefined : joined ? { host, channel, occupied: true } : { host, channel, vacated: true });
     // On the list before it is occupied, off it after it is vacated, as in add() and remove().
-    const at = joined ? 1 : 0;
-    const answers = await this.#asks.decide(joined ? 'occupy' : 'vacate', line, { steps: joined ? [listed, decided] : [decided, listed], at: [at, 0], answer, change });
-    return answers?.[at]?.[0] === 1;
+    const steps: Call[][] = joined ? [[noted.call, listed], [decided]] : [[noted.call, decided], [listed]];
+    const at = joined ? ([1, 0] as const) : ([0, 1] as const);
+    const answers = await this.#asks.decide(joined ? 'occupy' : 'vacate', line, { steps, at, answer: noted.answer, noted, change });
+    return answers?.[at[0]]?.[at[1]] === 1;
   }
 
   /**
@@ -258,19 +263,10 @@ export class RedisMembers implements MemberStore {
     const self = await this.#ready();
     if (self === undefined || node === self) return;
     try {
-      if ((await this.#redis.zscore(this.#nodesKey, node)) !== null) return;
-      const cleanup = nodeKeys(this.#prefix, node).cleanup;
-      const claimed = await this.#redis.set(cleanup, `${CLEARING}${self}`, 'PX', this.#lockMs, 'NX');
-      if (claimed !== 'OK') return;
-      // Back between the look and the claim: it beat before it looked for a claim (rejoined), so it found none and
-      // puts its list right itself.
-      if ((await this.#redis.zscore(this.#nodesKey, node)) !== null) return void (await this.#redis.del(cleanup));
-      const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
-      const changes = await removeListed(this.#redis, this.#prefix, node, listed);
-      // Done, for a node that comes back meanwhile (it waits for this); still claimed, for a survivor that hears late.
-      await this.#redis.set(cleanup, `done\n${self}`, 'PX', this.#lockMs);
-      await this.#redis.srem(holdersKey(this.#prefix), node);
-      if (listed.length) this.#log.info('members of gone node removed', { node, changes: changes.length });
+      const cleared = await clearGone(this.#redis, { prefix: this.#prefix, nodesKey: this.#nodesKey, lockMs: this.#lockMs }, self, node);
+      if (!cleared) return;
+      const { changes, listed } = cleared;
+      if (listed) this.#log.info('members of gone node removed', { node, changes: changes.length });
       this.#tell(changes);
     } catch (error) {
       this.#failed('clear gone node', error);
@@ -288,6 +284,9 @@ export class RedisMembers implements MemberStore {
       try {
         // What a lost answer decided is told before what the clearing does.
         this.#tell(await this.#asks.askAll());
+        const drops = this.#asks.drops();
+        if (drops.length) await runSteps(this.#redis, [drops]);
+        this.#tell(await tellUnanswered(this.#redis, this.#prefix, node));
         const listed = (await this.#redis.smembers(this.#list(node))).map(parseListed);
         this.#tell(await removeListed(this.#redis, this.#prefix, node, listed));
         await this.#redis.srem(holdersKey(this.#prefix), node);
@@ -311,8 +310,9 @@ export class RedisMembers implements MemberStore {
     }
   }
 
-  #answerKey(keys: ChannelKeys, node: string): string {
-    return keys.answer(`${node}\n${this.#run}\n${++this.#calls}`);
+  /** A deciding call's answer key, and its note among the node's unanswered calls, to go in the call's first step. */
+  #note(node: string, kind: CallKind, host: string, channel: string, user = '', info = ''): Note {
+    return noteCall(this.#prefix, node, kind, host, channel, user, info, this.#run, ++this.#calls);
   }
 
   /** This node's name once the store may be used, or undefined once it is stopped. */
@@ -340,6 +340,8 @@ export class RedisMembers implements MemberStore {
     try {
       // Calls whose answer was lost first: they decide their lines, not the list.
       late = await this.#asks.askAll();
+      // And those a run of this name before it died with (it was not cleared, this run came back first).
+      late.push(...(await tellUnanswered(this.#redis, this.#prefix, node, (run) => run !== this.#run)));
       const texts = await this.#redis.smembers(this.#list(node));
       const listed = new Set(texts);
       const stale = texts.filter((text) => !this.#mine.has(text) && !this.#asks.has(text)).map(parseListed);
