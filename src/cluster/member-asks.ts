@@ -90,9 +90,14 @@ export class AskAgain {
     return this.#count;
   }
 
-  /** Whether `line` has calls whose answer is not known yet: those, not a sync, decide it. */
+  /**
+   * Whether `line` has calls whose answer is not known yet, lost or still
+   * under way: those, not a sync, decide it. A sync that took a leave under
+   * way for a stale line would take its socket out first, and the leave
+   * would find nothing to say.
+   */
   has(line: string): boolean {
-    return this.#lost.has(line);
+    return this.#lost.has(line) || this.#lines.has(line);
   }
 
   /**
