@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { connect, stalledClient, upgradeStatus } from '../support/client.ts';
 import { APP, FIXTURES, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
@@ -39,7 +39,87 @@ async function limitLogged(server: Started, host: string, token: string, code: n
 }
 const MODULE = { module: join(FIXTURES, 'hooks.ts') };
 
-describe(`limits on ${TARGET}`, { skip }, () => {
+/**
+ * One server for the cases of `describe` that share its config, each case on a host of its own (so no case sees another's
+ * sockets): fewer starts, and the cases run at once.
+ */
+function sharedServer(config: Record<string, unknown>): () => Started {
+  let server: Started | undefined;
+  before(async () => {
+    server = await startServer({ config });
+  });
+  after(() => server?.stop());
+  return () => server!;
+}
+
+// Most of these cases wait on the gateway's clock (idle sweeps, pings, a PHP sleep) on servers of their own: three run at
+// once, the longest waits first (more at once only queue their servers' starts for the CPU).
+describe(`limits on ${TARGET}`, { skip, concurrency: 3 }, () => {
+  // On Bun the ping timeout is some 8 s (uWS rounds idle timeouts up): the others run meanwhile.
+  it('closes a socket that stops answering pings', async () => {
+    const server = await startServer({ config: { keepalive: 1, hosts: { 'k.test': MODULE } } });
+    try {
+      const healthy = await connect(server.port, { host: 'k.test', token: 'alive' });
+      const stalled = await stalledClient(server.port, { host: 'k.test', token: 'gone' });
+      await server.waitForLog(/ close host=k\.test .*sockets=1/, 15_000);
+      assert.equal(healthy.ws.readyState, healthy.ws.OPEN, 'a client that answers pings stays');
+      stalled.destroy();
+      healthy.ws.terminate();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('closes a socket with too many messages waiting for the app with 1008', async () => {
+    const server = await startServer({ config: { limits: { pending: 3 }, hosts: { 'p.test': APP } } });
+    try {
+      const c = await connect(server.port, { host: 'p.test', token: 't' });
+      c.send(JSON.stringify({ cmd: 'sleep', seconds: 2 }));
+      for (let i = 0; i < 5; i++) c.send(`queued ${i}`);
+      await closedWhileSending(c.closed, 1008, 'too many messages waiting for the app');
+      await limitLogged(server, 'p.test', 't', 1008, 'too many messages waiting for the app');
+      // The running sleep and two queued messages make three: the third queued one is over, and the last sent.
+      const exact = await connect(server.port, { host: 'p.test', token: 'exact' });
+      exact.send(JSON.stringify({ cmd: 'sleep', seconds: 2 }));
+      for (let i = 0; i < 3; i++) exact.send(`queued ${i}`);
+      assert.deepEqual(await exact.closed, { code: 1008, reason: 'too many messages waiting for the app' });
+      await limitLogged(server, 'p.test', 'exact', 1008, 'too many messages waiting for the app');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  describe('idleTimeout', { concurrency: true }, () => {
+    const shared = sharedServer({ idleTimeout: 1, hosts: { 'i.test': MODULE, 'q.test': MODULE } });
+
+    it('closes a socket that sends nothing for idleTimeout seconds, when set', async () => {
+      const server = shared();
+      const quiet = await connect(server.port, { host: 'q.test', token: 'quiet' });
+      const talker = await connect(server.port, { host: 'q.test', token: 'talker' });
+      const talking = setInterval(() => talker.send('still here'), 300);
+      assert.deepEqual(await quiet.closed, { code: 1001, reason: 'idle' });
+      assert.equal(talker.ws.readyState, talker.ws.OPEN, 'a socket that talks stays');
+      clearInterval(talking);
+      talker.ws.terminate();
+    });
+
+    it('says once that it closes an idle socket, however long its client takes to answer the close', async () => {
+      const server = shared();
+      // It never reads the close frame, so never answers it: Node waits 30 s for the answer, Deno longer.
+      const silent = await stalledClient(server.port, { host: 'i.test', token: 'silent' });
+      const socket = await socketIdOf(server, 'i.test', 'silent');
+      const idleLine = new RegExp(` idle host=i\\.test socket=${socket} `);
+      await server.waitForLog(idleLine);
+      // A socket opened after that idles at a later sweep, when the silent one is still closing.
+      const later = await connect(server.port, { host: 'i.test', token: 'later' });
+      assert.deepEqual(await later.closed, { code: 1001, reason: 'idle' });
+      const laterSocket = await socketIdOf(server, 'i.test', 'later');
+      await server.waitForLog(new RegExp(` idle host=i\\.test socket=${laterSocket} `));
+      assert.equal(server.logs.filter((l) => idleLine.test(l)).length, 1, 'one idle line for the silent socket');
+      silent.destroy();
+    });
+  });
+
   it('closes a socket that sends a frame over the size limit with 1009', async () => {
     const server = await startServer({ config: { limits: { frame: 1024 }, hosts: { 'm.test': MODULE } } });
     try {
@@ -100,28 +180,11 @@ describe(`limits on ${TARGET}`, { skip }, () => {
     }
   });
 
-  it('closes a socket with too many messages waiting for the app with 1008', async () => {
-    const server = await startServer({ config: { limits: { pending: 3 }, hosts: { 'p.test': APP } } });
-    try {
-      const c = await connect(server.port, { host: 'p.test', token: 't' });
-      c.send(JSON.stringify({ cmd: 'sleep', seconds: 2 }));
-      for (let i = 0; i < 5; i++) c.send(`queued ${i}`);
-      await closedWhileSending(c.closed, 1008, 'too many messages waiting for the app');
-      await limitLogged(server, 'p.test', 't', 1008, 'too many messages waiting for the app');
-      // The running sleep and two queued messages make three: the third queued one is over, and the last sent.
-      const exact = await connect(server.port, { host: 'p.test', token: 'exact' });
-      exact.send(JSON.stringify({ cmd: 'sleep', seconds: 2 }));
-      for (let i = 0; i < 3; i++) exact.send(`queued ${i}`);
-      assert.deepEqual(await exact.closed, { code: 1008, reason: 'too many messages waiting for the app' });
-      await limitLogged(server, 'p.test', 'exact', 1008, 'too many messages waiting for the app');
-    } finally {
-      await server.stop();
-    }
-  });
+  describe('sendBuffer', { concurrency: true }, () => {
+    const shared = sharedServer({ limits: { sendBuffer: 256 * 1024 }, hosts: { 's.test': MODULE, 'h.test': MODULE } });
 
-  it('closes a client that does not read once its unsent frames pass the limit, and keeps casting to others', async () => {
-    const server = await startServer({ config: { limits: { sendBuffer: 256 * 1024 }, hosts: { 's.test': MODULE } } });
-    try {
+    it('closes a client that does not read once its unsent frames pass the limit, and keeps casting to others', async () => {
+      const server = shared();
       const stalled = await stalledClient(server.port, { host: 's.test', token: 'slow' });
       const reader = await connect(server.port, { host: 's.test', token: 'fast' });
       const data = 'z'.repeat(64 * 1024);
@@ -138,22 +201,18 @@ describe(`limits on ${TARGET}`, { skip }, () => {
       assert.equal(await reader.next(), '"still flowing"');
       stalled.destroy();
       reader.ws.terminate();
-    } finally {
-      await server.stop();
-    }
-  });
+    });
 
-  // Host-wide casts take another path (on Bun, one native publish): the limit must hold there too.
-  it('drops a client that does not read host-wide casts, while a reader gets every one of them', async () => {
-    const server = await startServer({ config: { limits: { sendBuffer: 256 * 1024 }, hosts: { 's.test': MODULE } } });
-    try {
-      const stalled = await stalledClient(server.port, { host: 's.test', token: 'slow' });
-      const reader = await connect(server.port, { host: 's.test', token: 'fast' });
+    // Host-wide casts take another path (on Bun, one native publish): the limit must hold there too.
+    it('drops a client that does not read host-wide casts, while a reader gets every one of them', async () => {
+      const server = shared();
+      const stalled = await stalledClient(server.port, { host: 'h.test', token: 'slow' });
+      const reader = await connect(server.port, { host: 'h.test', token: 'fast' });
       const pad = 'z'.repeat(64 * 1024);
       let casts = 0;
       let sent = 2;
       for (; casts < 400 && sent === 2; casts++) {
-        const res = await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 's.test', data: { n: casts, pad } }) });
+        const res = await fetch(`${server.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'h.test', data: { n: casts, pad } }) });
         sent = ((await res.json()) as { sent: number }).sent;
       }
       // The kernel's socket buffers take about 4 MB first (some 65 casts here); without the limit, 400 casts would not drop it.
@@ -161,57 +220,6 @@ describe(`limits on ${TARGET}`, { skip }, () => {
       for (let n = 0; n < casts; n++) assert.equal((JSON.parse(await reader.next()) as { n: number }).n, n);
       stalled.destroy();
       reader.ws.terminate();
-    } finally {
-      await server.stop();
-    }
-  });
-
-  it('closes a socket that sends nothing for idleTimeout seconds, when set', async () => {
-    const server = await startServer({ config: { idleTimeout: 1, hosts: { 'i.test': MODULE } } });
-    try {
-      const quiet = await connect(server.port, { host: 'i.test', token: 'quiet' });
-      const talker = await connect(server.port, { host: 'i.test', token: 'talker' });
-      const talking = setInterval(() => talker.send('still here'), 300);
-      assert.deepEqual(await quiet.closed, { code: 1001, reason: 'idle' });
-      assert.equal(talker.ws.readyState, talker.ws.OPEN, 'a socket that talks stays');
-      clearInterval(talking);
-      talker.ws.terminate();
-    } finally {
-      await server.stop();
-    }
-  });
-
-  it('says once that it closes an idle socket, however long its client takes to answer the close', async () => {
-    const server = await startServer({ config: { idleTimeout: 1, hosts: { 'i.test': MODULE } } });
-    try {
-      // It never reads the close frame, so never answers it: Node waits 30 s for the answer, Deno longer.
-      const silent = await stalledClient(server.port, { host: 'i.test', token: 'silent' });
-      const socket = await socketIdOf(server, 'i.test', 'silent');
-      const idleLine = new RegExp(` idle host=i\\.test socket=${socket} `);
-      await server.waitForLog(idleLine);
-      // A socket opened after that idles at a later sweep, when the silent one is still closing.
-      const later = await connect(server.port, { host: 'i.test', token: 'later' });
-      assert.deepEqual(await later.closed, { code: 1001, reason: 'idle' });
-      const laterSocket = await socketIdOf(server, 'i.test', 'later');
-      await server.waitForLog(new RegExp(` idle host=i\\.test socket=${laterSocket} `));
-      assert.equal(server.logs.filter((l) => idleLine.test(l)).length, 1, 'one idle line for the silent socket');
-      silent.destroy();
-    } finally {
-      await server.stop();
-    }
-  });
-
-  it('closes a socket that stops answering pings', async () => {
-    const server = await startServer({ config: { keepalive: 1, hosts: { 'k.test': MODULE } } });
-    try {
-      const healthy = await connect(server.port, { host: 'k.test', token: 'alive' });
-      const stalled = await stalledClient(server.port, { host: 'k.test', token: 'gone' });
-      await server.waitForLog(/ close host=k\.test .*sockets=1/, 15_000);
-      assert.equal(healthy.ws.readyState, healthy.ws.OPEN, 'a client that answers pings stays');
-      stalled.destroy();
-      healthy.ws.terminate();
-    } finally {
-      await server.stop();
-    }
+    });
   });
 });
