@@ -281,8 +281,9 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     if (next.listen !== current.listen || next.port !== current.port) {
       log.warn('reload', { note: 'listen and port changes take effect at the next restart' });
     }
-    // Each runtime takes its ping interval once, when it starts serving.
+    // Each runtime takes its ping interval and close timeout once, when it starts serving.
     if (next.keepalive !== current.keepalive) log.warn('reload', { note: 'keepalive changes take effect at the next restart' });
+    if (next.closeTimeout !== current.closeTimeout) log.warn('reload', { note: 'closeTimeout changes take effect at the next restart' });
     current = next;
     log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway.hub.size });
     return { ok: true, hosts: next.hosts.map((h) => h.key) };
@@ -329,7 +330,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
   const listener = await runtime.serve(app, {
     hostname: config.listen,
     port: config.port,
-    sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive, sendBuffer: config.limits.sendBuffer },
+    sockets: { maxFrame: config.limits.frame, keepalive: config.keepalive, sendBuffer: config.limits.sendBuffer, closeTimeout: config.closeTimeout },
     tls,
   });
   hookEnv.WSGATE_URL = `${scheme}://${callableHost(config.listen)}:${listener.port}`;

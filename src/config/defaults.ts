@@ -48,6 +48,8 @@ export const DEFAULTS = {
     channelsPerSocket: 128,
   },
   keepalive: 30,
+  // As long as ws (Node) waits for a close's answer, which it takes no longer than.
+  closeTimeout: 30,
 } as const;
 
 /** A Pusher app's settings where the file says nothing: Pusher's own (its docs' limits; client events off, as its dashboard and Reverb have them). */

@@ -41,6 +41,7 @@ const fileFields = (baseDir: string, env: EnvLookup) =>
     tls: v.optional(Tls),
     keepalive: v.optional(v.pipe(v.number('expected seconds between pings (0: off)'), v.minValue(0, 'expected 0 or more seconds'), v.maxValue(MAX_KEEPALIVE, `expected at most ${MAX_KEEPALIVE} seconds between pings`)), DEFAULTS.keepalive),
     idleTimeout: v.optional(v.pipe(v.number('expected seconds (0: off)'), v.minValue(0, 'expected 0 or more seconds')), 0),
+    closeTimeout: v.optional(v.pipe(v.number('expected seconds'), v.minValue(0.1, 'expected at least 0.1 seconds'), v.maxValue(DEFAULTS.closeTimeout, `expected at most ${DEFAULTS.closeTimeout} seconds (ws, on Node, waits no longer)`)), DEFAULTS.closeTimeout),
     tick: v.optional(Tick, true),
     pusher: v.optional(pusherSchema(env)),
   });
@@ -90,6 +91,7 @@ function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string, pusher
     limits: { ...DEFAULTS.limits, ...file.limits },
     keepalive: file.keepalive,
     idleTimeout: file.idleTimeout,
+    closeTimeout: file.closeTimeout,
     ...(file.cluster && {
       cluster: { redis: file.cluster.redis, node: file.cluster.node, prefix: clusterPrefix(file.cluster.redis, file.cluster.prefix), deadlineMs: file.cluster.deadline * 1000, heartbeatMs: file.cluster.heartbeat * 1000, ttlMs: file.cluster.ttl * 1000 },
     }),

@@ -120,6 +120,8 @@ export interface Config {
   keepalive: number;
   /** Seconds a socket may send nothing before it is closed (0: off). */
   idleTimeout: number;
+  /** Seconds a close waits for the client's answer before the connection is dropped. */
+  closeTimeout: number;
   /** The bridge on its own address, so the public port carries only upgrades. */
   bridge?: { listen: string; port: number } | { path: string };
   /** Several gateways acting as one over Redis. */

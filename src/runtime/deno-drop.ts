@@ -75,22 +75,19 @@ export function dropWebSocket(ws: WebSocket, code: number): void {
   alsoDrop.get(ws)?.();
 }
 
-/** How long a close waits for the peer's answer: as long as ws (Node) waits. */
-export const CLOSE_TIMEOUT_MS = 30_000;
-
 /**
- * A close whose peer has not answered within CLOSE_TIMEOUT_MS drops the
- * connection: Deno would wait for good, and a client closed for a limit or
- * for idling would keep its place among the sockets as long as it likes.
+ * A close whose peer has not answered within `timeoutMs` (closeTimeout)
+ * drops the connection: Deno would wait for good, and a client closed for a
+ * limit or for idling would keep its place among the sockets as long as it likes.
  */
-export function closeWebSocket(ws: WebSocket, code?: number, reason?: string): void {
+export function closeWebSocket(ws: WebSocket, timeoutMs: number, code?: number, reason?: string): void {
   closedHere.add(ws);
   ws.close(code, reason);
   if (!unanswered.has(ws)) {
     unanswered.add(ws);
     ws.addEventListener('close', answered, { once: true });
   }
-  const timer = setTimeout(() => ws.readyState !== WebSocket.CLOSED && dropWebSocket(ws, code ?? 1000), CLOSE_TIMEOUT_MS);
+  const timer = setTimeout(() => ws.readyState !== WebSocket.CLOSED && dropWebSocket(ws, code ?? 1000), timeoutMs);
   // Nothing to drop must not keep the process alive.
   (globalThis as { Deno?: { unrefTimer?(id: unknown): void } }).Deno?.unrefTimer?.(timer);
 }

@@ -162,7 +162,8 @@ function createUpgrade(keepalive: () => { seconds: number; watch: KeepaliveWatch
   }) as unknown as UpgradeWebSocket<unknown>;
 }
 
-const wire: Wire = {
+/** `closeTimeoutMs`: the serving config's closeTimeout, known once serve() was called. */
+const createWire = (closeTimeoutMs: () => number): Wire => ({
   encode: (frame) => frame,
   send(raw, frame) {
     const ws = raw as WebSocket;
@@ -171,10 +172,10 @@ const wire: Wire = {
     return ws.bufferedAmount;
   },
   // Deno's close() would wait for the peer for good (deno-drop.ts).
-  close: (raw, code, reason) => closeWebSocket(raw as WebSocket, code, reason),
+  close: (raw, code, reason) => closeWebSocket(raw as WebSocket, closeTimeoutMs(), code, reason),
   terminate: (raw) => dropWebSocket(raw as WebSocket, 1013),
   closesSent: () => closesAnswered(),
-};
+});
 
 /**
  * What a request piped from the TLS listener gets as its env. `dropClient`
@@ -303,13 +304,15 @@ function serveTcp(app: Hono, hostname: string, port: number): Listener {
 
 export function createDenoRuntime(): Runtime {
   const keepalive: { seconds: number; watch: KeepaliveWatch | undefined } = { seconds: 0, watch: undefined };
+  let closeTimeoutMs = 30_000;
   return {
     name: 'deno',
     upgradeWebSocket: createUpgrade(() => keepalive),
-    wire,
+    wire: createWire(() => closeTimeoutMs),
     async serve(app: Hono, { hostname, port, sockets, tls }) {
       // Deno has no frame limit of its own: the gateway checks each frame's size instead.
       keepalive.seconds = sockets.keepalive > 0 ? sockets.keepalive : 0;
+      closeTimeoutMs = (sockets.closeTimeout ?? 30) * 1000;
       keepalive.watch?.stop();
       const watch = (keepalive.watch = keepalive.seconds > 0 ? createKeepaliveWatch(keepalive.seconds) : undefined);
       const listener = tls ? await serveTls(app, hostname, port, tls) : serveTcp(app, hostname, port);

@@ -138,8 +138,9 @@ const TEXT = { binary: false, compress: false, fin: true, mask: false } as const
  * over). ws writes each frame to that socket at once when it compresses
  * nothing (node-ws negotiates no permessage-deflate; wsgate sends no Blobs),
  * so a write beside it keeps the frames in order; the pin test checks both.
+ * `closeTimeoutMs`: the serving config's closeTimeout, known once serve() was called.
  */
-function createWire(connections: WeakMap<WebSocket, Duplex>): Wire {
+function createWire(connections: WeakMap<WebSocket, Duplex>, closeTimeoutMs: () => number): Wire {
   return {
     encode: frameOf,
     send(raw, frame) {
@@ -153,10 +154,20 @@ function createWire(connections: WeakMap<WebSocket, Duplex>): Wire {
       }
       return ws.bufferedAmount;
     },
-    close: (raw, code, reason) => (raw as WebSocket).close(code, reason),
+    close(raw, code, reason) {
+      const ws = raw as WebSocket;
+      ws.close(code, reason);
+      // ws drops a close the client never answers after 30 s of its own; a shorter closeTimeout is wsgate's to keep.
+      const ms = closeTimeoutMs();
+      if (ms >= WS_CLOSE_TIMEOUT_MS) return;
+      setTimeout(() => ws.readyState !== ws.CLOSED && ws.terminate(), ms).unref();
+    },
     terminate: (raw) => (raw as WebSocket).terminate(),
   };
 }
+
+/** How long ws itself waits for the answer to a close (its closeTimeout, not an option). */
+const WS_CLOSE_TIMEOUT_MS = 30_000;
 
 /**
  * What node-ws reads of the upgrade's Context: the Upgrade header, the URL,
@@ -223,6 +234,8 @@ export function createNodeRuntime(): Runtime {
     return upgrade(view, new NodeSocketEvents(events, view));
   }) as unknown as UpgradeWebSocket<unknown>;
 
+  let closeTimeoutMs = WS_CLOSE_TIMEOUT_MS;
+
   /** node-ws on this server: the app's upgrades, the frame limit, each socket's connection and error. */
   const acceptSockets = (app: Hono, server: Server, sockets: SocketOptions): WebSocketServer => {
     const nodeWs = createNodeWebSocket({ app: appForUpgrades(app) });
@@ -238,9 +251,10 @@ export function createNodeRuntime(): Runtime {
 
   return {
     name: 'node',
-    wire: createWire(connections),
+    wire: createWire(connections, () => closeTimeoutMs),
     upgradeWebSocket,
     serve(app, { hostname, port, sockets, tls }) {
+      closeTimeoutMs = (sockets.closeTimeout ?? 30) * 1000;
       return new Promise<Listener>((resolve, reject) => {
         // https.createServer throws here on a certificate and key that do not go together.
         const https = tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {};

@@ -87,6 +87,8 @@ export interface SocketOptions {
   keepalive: number;
   /** Bytes a socket may have unsent (limits.sendBuffer); where the runtime fans out natively, it enforces this itself. */
   sendBuffer: number;
+  /** Seconds a close waits for the client's close frame before the connection is dropped (closeTimeout; 30 when not given). */
+  closeTimeout?: number;
 }
 
 /** A frame in the form the runtime writes fastest: encoded once per cast, written to every socket. */
