@@ -154,7 +154,8 @@ export function runWsgate(args: string[], env: Record<string, string> = {}): Pro
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // 'close', not 'exit': the exit can come before the last of its output was read (seen as an empty stderr on Bun).
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
 
