@@ -14,7 +14,8 @@ import { VERSION } from '../../src/version.ts';
 const skip = targetAvailable();
 
 describe(`cli on ${TARGET}`, { skip }, () => {
-  describe('wsgate check', () => {
+  // Each case runs wsgate processes of its own (on Node some 0.9 s each, mostly loading): two cases at a time.
+  describe('wsgate check', { concurrency: 2 }, () => {
     const dir = tempDir();
 
     it('prints the resolved config of a valid file', async () => {
@@ -58,8 +59,9 @@ describe(`cli on ${TARGET}`, { skip }, () => {
     });
 
     it('exits 2 for an unknown command or a bad flag value', async () => {
-      assert.equal((await runWsgate(['frobnicate'])).code, 2);
-      assert.equal((await runWsgate(['serve', '--port', 'x'])).code, 2);
+      const [unknown, badFlag] = await Promise.all([runWsgate(['frobnicate']), runWsgate(['serve', '--port', 'x'])]);
+      assert.equal(unknown.code, 2);
+      assert.equal(badFlag.code, 2);
     });
 
     it('prints the version', async () => {
@@ -147,11 +149,15 @@ describe(`cli on ${TARGET}`, { skip }, () => {
         assert.equal(cast.code, 0, cast.stderr);
         assert.deepEqual(JSON.parse(cast.stdout), { status: 'ok', host: 'app.test', sent: 1 });
         assert.equal(await a.next(), '{"hi":1}');
-        const bad = await runWsgate(['cast', '--host', 'nope.test', '--data', '1', '--url', server.url]);
+        // These send nothing to the socket: they run at once.
+        const [bad, badJson, health] = await Promise.all([
+          runWsgate(['cast', '--host', 'nope.test', '--data', '1', '--url', server.url]),
+          runWsgate(['cast', '--host', 'app.test', '--data', '{bad', '--url', server.url]),
+          runWsgate(['health', '--url', server.url]),
+        ]);
         assert.equal(bad.code, 1);
         assert.match(bad.stdout, /not configured/);
-        assert.equal((await runWsgate(['cast', '--host', 'app.test', '--data', '{bad', '--url', server.url])).code, 2);
-        const health = await runWsgate(['health', '--url', server.url]);
+        assert.equal(badJson.code, 2);
         assert.equal(health.code, 0);
         assert.equal(JSON.parse(health.stdout).sockets['app.test'].sockets, 1);
         a.ws.terminate();
