@@ -158,7 +158,8 @@ async function cast(server: Started, ca: Buffer[], body: Record<string, unknown>
   return (JSON.parse(res.body) as { sent: number }).sent;
 }
 
-describe(`tls on ${TARGET}`, { skip }, () => {
+// Each case has a server and certificates of its own: two at a time.
+describe(`tls on ${TARGET}`, { skip, concurrency: 2 }, () => {
   it('serves https and wss on the one port, and a reload swaps the certificate while sockets stay', async () => {
     const dir = tempDir();
     const first = makeCert(dir, 'first');
@@ -388,14 +389,17 @@ describe(`tls on ${TARGET}`, { skip }, () => {
     const dir = tempDir();
     const first = makeCert(dir, 'first');
     const other = makeCert(dir, 'other');
-    for (const [tls, problem] of [
+    const cases = [
       [{ cert: join(dir, 'nope.pem'), key: first.key }, /tls\.cert: expected an existing file, but \S+nope\.pem does not exist/],
       [{ cert: first.cert, key: other.key }, /tls\.key: \S+other\.key is not the private key of the certificate in tls\.cert/],
-    ] as const) {
-      const config = writeJson(join(dir, 'wsgate.json'), { hosts: { 'tls.test': APP }, tls });
-      const run = await runWsgate(['serve', '--port', '0', '--config', config]);
+    ] as const;
+    // Both at once, each with a config file of its own.
+    const runs = await Promise.all(
+      cases.map(([tls], i) => runWsgate(['serve', '--port', '0', '--config', writeJson(join(dir, `wsgate-${i}.json`), { hosts: { 'tls.test': APP }, tls })])),
+    );
+    for (const [i, run] of runs.entries()) {
       assert.equal(run.code, 2, 'a config error');
-      assert.match(run.stderr, problem);
+      assert.match(run.stderr, cases[i]![1]);
     }
   });
 });
