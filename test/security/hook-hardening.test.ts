@@ -32,7 +32,9 @@ async function until<T>(what: string, ready: () => T | undefined, timeoutMs = 10
 
 const fileText = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined);
 
-describe(`hook hardening on ${TARGET}`, { skip, timeout: 90_000 }, () => {
+// Three cases at a time, each on a server and in a folder of its own: the grandchild cases each wait out the 2 s a one-shot
+// hook's output may stay open after it exited.
+describe(`hook hardening on ${TARGET}`, { skip, timeout: 90_000, concurrency: 3 }, () => {
   it("runs a socket's close hook on a resident pool whose queue other sockets filled", async () => {
     const dir = tempDir();
     const server = await startServer({
