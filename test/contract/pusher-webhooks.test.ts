@@ -16,30 +16,34 @@ import type { Started } from '../support/server.ts';
 const skip = targetAvailable();
 const APP = { id: 'hooked', key: 'hooked-key', secret: 'the-webhook-secret-0123456789' };
 
-
-// The two servers' cases run at once: most of the first's time is the 3 s hold of member_removed, spent waiting.
-describe(`Pusher webhooks, to HTTP and to workers, on ${TARGET}`, { skip, concurrency: true }, () => {
-// One case at a time on a server: the first counts no webhook undone, which the second undoes on purpose.
-describe(`Pusher webhooks on ${TARGET}`, { concurrency: 1 }, () => {
-  let server: Started;
-  let endpoint: Awaited<ReturnType<typeof webhookReceiver>>;
+/** A server whose app posts its webhooks to an endpoint of the describe's own; stopped, with its clients, after it. */
+function webhookServer() {
+  const state = {} as { server: Started; endpoint: Awaited<ReturnType<typeof webhookReceiver>> };
   const clients: PusherJs[] = [];
   before(async () => {
-    endpoint = await webhookReceiver(APP);
-    const url = endpoint.url;
-    server = await startServer({ config: { hosts: { '*': { module: 'builtin:demo' } }, pusher: { apps: [{ ...APP, clientEvents: true, webhooks: [{ url }] }] } } });
+    state.endpoint = await webhookReceiver(APP);
+    const url = state.endpoint.url;
+    state.server = await startServer({ config: { hosts: { '*': { module: 'builtin:demo' } }, pusher: { apps: [{ ...APP, clientEvents: true, webhooks: [{ url }] }] } } });
   });
   after(async () => {
     for (const client of clients) client.disconnect();
-    await server?.stop();
-    endpoint?.close();
+    await state.server?.stop();
+    state.endpoint?.close();
   });
-  const seen = (name: string, channel: string) => endpoint.received.filter((event) => event.name === name && event.channel === channel);
+  const seen = (name: string, channel: string) => state.endpoint.received.filter((event) => event.name === name && event.channel === channel);
+  return { state, clients, seen };
+}
+
+// The three servers' cases run at once: most of their time is the 3 s hold of member_removed, spent waiting. The page
+// reload has a server of its own: it undoes webhooks on purpose, and the first case counts that none was undone.
+describe(`Pusher webhooks, to HTTP and to workers, on ${TARGET}`, { skip, concurrency: true }, () => {
+describe(`Pusher webhooks on ${TARGET}`, { concurrency: 1 }, () => {
+  const { state, clients, seen } = webhookServer();
 
   it('posts channel_occupied, member_added, client_event, member_removed and channel_vacated once each, signed', async () => {
-    const ann = await pusherClient(APP, server.port, { user: { id: 'ann' } });
-    const bob = await pusherClient(APP, server.port, { user: { id: 'bob' } });
-    const bob2 = await pusherClient(APP, server.port, { user: { id: 'bob' } });
+    const ann = await pusherClient(APP, state.server.port, { user: { id: 'ann' } });
+    const bob = await pusherClient(APP, state.server.port, { user: { id: 'bob' } });
+    const bob2 = await pusherClient(APP, state.server.port, { user: { id: 'bob' } });
     clients.push(ann, bob, bob2);
     const room = await subscribed(ann, 'presence-hooks');
     await subscribed(bob, 'presence-hooks');
@@ -58,17 +62,29 @@ describe(`Pusher webhooks on ${TARGET}`, { concurrency: 1 }, () => {
     await waitFor('ann removed', () => seen('member_removed', 'presence-hooks').length === 2);
     // Bob's second connection leaving did not remove him twice.
     assert.deepEqual(seen('member_removed', 'presence-hooks').map((event) => event.user_id).sort(), ['ann', 'bob']);
-    assert.deepEqual(endpoint.invalid, []);
-    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    assert.deepEqual(state.endpoint.invalid, []);
+    const metrics = await (await fetch(`http://127.0.0.1:${state.server.port}/metrics`)).text();
     const sent = Number(/^wsgate_pusher_webhook_events_total\{result="sent"\} (\d+)$/m.exec(metrics)?.[1]);
-    assert.ok(sent >= endpoint.received.length, `the metrics count the ${endpoint.received.length} events received, got ${sent}`);
+    assert.ok(sent >= state.endpoint.received.length, `the metrics count the ${state.endpoint.received.length} events received, got ${sent}`);
     assert.match(metrics, /^wsgate_pusher_connections\{app="hooked"\} \d+$/m);
     assert.match(metrics, /^wsgate_pusher_webhook_events_total\{result="cancelled"\} 0$/m, 'nothing undone: each event was out before the next came');
   });
 
+  it('posts cache_miss when a cache channel has nothing yet', async () => {
+    const c = await pusherClient(APP, state.server.port);
+    clients.push(c);
+    await subscribed(c, 'cache-prices');
+    await waitFor('the cache miss', () => seen('cache_miss', 'cache-prices').length === 1);
+    assert.equal(seen('channel_occupied', 'cache-prices').length, 1);
+  });
+});
+
+describe(`Pusher webhooks of a page reload on ${TARGET}`, { concurrency: 1 }, () => {
+  const { state, clients, seen } = webhookServer();
+
   it('posts neither member_removed nor member_added for a user back within 3 s (a page reload)', async () => {
-    const dora = await pusherClient(APP, server.port, { user: { id: 'dora' } });
-    const carl = await pusherClient(APP, server.port, { user: { id: 'carl' } });
+    const dora = await pusherClient(APP, state.server.port, { user: { id: 'dora' } });
+    const carl = await pusherClient(APP, state.server.port, { user: { id: 'carl' } });
     clients.push(dora, carl);
     const room = await subscribed(dora, 'presence-reload');
     await subscribed(carl, 'presence-reload');
@@ -76,10 +92,10 @@ describe(`Pusher webhooks on ${TARGET}`, { concurrency: 1 }, () => {
     const left = nextEvent<{ id: string }>(room, 'pusher:member_removed');
     carl.disconnect();
     assert.equal((await left).id, 'carl', 'the gateway saw carl leave');
-    const back = await pusherClient(APP, server.port, { user: { id: 'carl' } });
+    const back = await pusherClient(APP, state.server.port, { user: { id: 'carl' } });
     clients.push(back);
     await subscribed(back, 'presence-reload');
-    const cancelled = async () => Number(/^wsgate_pusher_webhook_events_total\{result="cancelled"\} (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1]);
+    const cancelled = async () => Number(/^wsgate_pusher_webhook_events_total\{result="cancelled"\} (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${state.server.port}/metrics`)).text())?.[1]);
     await waitFor('the removal and the addition cancelled', async () => (await cancelled()) === 2);
     // Both leave for good: their removals come after the hold, and carl was added once.
     dora.disconnect();
@@ -88,14 +104,6 @@ describe(`Pusher webhooks on ${TARGET}`, { concurrency: 1 }, () => {
     assert.deepEqual(seen('member_added', 'presence-reload').map((event) => event.user_id).sort(), ['carl', 'dora']);
     assert.deepEqual(seen('member_removed', 'presence-reload').map((event) => event.user_id).sort(), ['carl', 'dora']);
     assert.equal(seen('channel_occupied', 'presence-reload').length, 1);
-  });
-
-  it('posts cache_miss when a cache channel has nothing yet', async () => {
-    const c = await pusherClient(APP, server.port);
-    clients.push(c);
-    await subscribed(c, 'cache-prices');
-    await waitFor('the cache miss', () => seen('cache_miss', 'cache-prices').length === 1);
-    assert.equal(seen('channel_occupied', 'cache-prices').length, 1);
   });
 });
 
