@@ -2,7 +2,7 @@
  * The command line (citty): serve, check, cast, health.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import process from 'node:process';
 import { isatty } from 'node:tty';
 import { defineCommand, renderUsage, runCommand } from 'citty';
@@ -31,7 +31,7 @@ const env = (name: string): string | undefined => process.env[name];
 const writeOut = (line: string) => void process.stdout.write(`${line}\n`);
 const writeErr = (line: string) => void process.stderr.write(`${line}\n`);
 /** The config's files through node:fs (all three runtimes have it); the config's tests hand loadConfig fakes instead. */
-const files: ConfigIO = { readTextFile: (path) => readFile(path, 'utf8'), isFile: (path) => stat(path).then((s) => s.isFile(), () => false), cwd: () => process.cwd() };
+const files: ConfigIO = { readTextFile: (path) => readFile(path, 'utf8'), isFile: (path) => stat(path).then((s) => s.isFile(), () => false), cwd: () => process.cwd(), realPath: (path) => realpath(path) };
 
 /** Every value of a repeatable flag, as `--flag v` or `--flag=v`. */
 function repeated(rawArgs: string[], flag: string): string[] {

@@ -14,7 +14,8 @@ import { clusterPrefix } from './redis-url.ts';
 import { resolvePath } from './resolve-path.ts';
 import { Bridge, Cluster, LimitsFields, listenAddress, nonEmpty, Paths, Pool, port, Schedule, sharedFields, timerSeconds, Tick, Tls } from './schema.ts';
 import { serveRules } from './serve-rules.ts';
-import type { Config, HostConfig, PoolConfig } from './types.ts';
+import { poolDisagreements } from './shared-pools.ts';
+import type { Config, HostConfig } from './types.ts';
 
 /** The longest keepalive every runtime can follow: Bun closes a socket silent for twice it, and takes at most 960 s (more stops `serve` on Bun and the binary). */
 const MAX_KEEPALIVE = 480;
@@ -53,22 +54,6 @@ function resolveHosts(hosts: { key: string; draft: HostDraft }[], file: FileFiel
   const { origins, tokenFrom, tokenName, authTimeout, clientChannels, channels, history, replay } = file;
   const top: HostDefaults = { php: file.php, timeout: file.timeout, pool: file.pool, shared: { origins, tokenFrom, tokenName, authTimeout, clientChannels, channels, history, replay } };
   return hosts.map(({ key, draft }) => draft(key, top));
-}
-
-/** Hosts that share an app share its pool, so they must agree on its settings. */
-function poolDisagreements(hosts: HostConfig[]): Array<{ key: string; message: string }> {
-  const found: Array<{ key: string; message: string }> = [];
-  const pools = new Map<string, [string, PoolConfig]>();
-  for (const host of hosts) {
-    if (host.mode !== 'resident') continue;
-    const file = (host.app ?? host.hooks)!;
-    const seen = pools.get(file);
-    if (!seen) pools.set(file, [host.key, host.pool!]);
-    else if (JSON.stringify(seen[1]) !== JSON.stringify(host.pool)) {
-      found.push({ key: host.key, message: `differs from hosts[${JSON.stringify(seen[0])}].pool, which runs the same app; give both the same settings` });
-    }
-  }
-  return found;
 }
 
 function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string, pusher: Config['pusher']): Config {
@@ -119,7 +104,7 @@ export const configSchema = (baseDir: string, env: EnvLookup = processEnv) =>
     v.rawTransform(({ dataset, addIssue }): Config => {
       const file = dataset.value;
       const hosts = resolveHosts(file.hosts, file);
-      for (const { key, message } of poolDisagreements(hosts)) addIssue({ message, path: at('hosts', key, 'pool') });
+      for (const { key, field, message } of poolDisagreements(hosts)) addIssue({ message, path: at('hosts', key, 'pool', field) });
       const pusher = file.pusher && resolvePusher(file.pusher.apps, hosts, file.timeout * 1000);
       for (const { path, message } of pusher?.problems ?? []) addIssue({ message, path });
       return toConfig(file, [...hosts, ...(pusher?.hosts ?? [])], baseDir, pusher?.pusher);

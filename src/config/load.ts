@@ -8,6 +8,7 @@ import { parseConfig } from './file-schema.ts';
 import { ConfigError } from './problems.ts';
 import { dirname, resolvePath } from './resolve-path.ts';
 import { jsonSyntaxProblem } from './json-syntax.ts';
+import { realPathDisagreements } from './shared-pools.ts';
 import { tlsProblems } from './tls-files.ts';
 import type { Config, ConfigIO, Overrides } from './types.ts';
 
@@ -137,7 +138,7 @@ function builtinDefault(envApp: boolean): unknown {
   return envApp ? rest : { ...rest, pusher };
 }
 
-/** Apps and modules must exist at start: a typo fails now, not at the first event. */
+/** Apps and modules must exist at start: a typo fails now, not at the first event. Hosts sharing an app by real path must agree on its pool. */
 async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<void> {
   const problems: string[] = [];
   const missing = async (file: string | undefined) => file !== undefined && !(await io.isFile(file));
@@ -155,5 +156,10 @@ async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<
     if (await missing(entry.app)) problems.push(`${where}: schedule[${i}].app: expected an existing file, but ${entry.app} does not exist`);
   }
   if (config.tls) problems.push(...(await tlsProblems(config.tls, where, io)));
+  if (problems.length) throw new ConfigError(problems);
+  // Only once every file exists: a missing one has no real path to compare.
+  for (const { key, field, message } of io.realPath ? await realPathDisagreements(config.hosts, io.realPath) : []) {
+    problems.push(`${where}: hosts[${JSON.stringify(key)}].pool.${field}: ${message}`);
+  }
   if (problems.length) throw new ConfigError(problems);
 }

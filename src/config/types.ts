@@ -210,6 +210,8 @@ export interface ConfigIO {
   readTextFile(path: string): Promise<string>;
   isFile(path: string): Promise<boolean>;
   cwd(): string;
+  /** The path with its symlinks resolved, as the pools key an app; without it, paths compare as written. */
+  realPath?(path: string): Promise<string>;
 }
 
 /** Command-line overrides, merged over the file's values before validation. */

@@ -130,7 +130,7 @@ describe('a file with many problems', () => {
     assert.deepEqual(problemsOf({ hosts: {} }), ['f.json: hosts: expected at least one host']);
     assert.deepEqual(
       problemsOf({ hosts: { a: { app: '/a.php', build: false }, b: { app: '/a.php', build: false, pool: { idle: 1 } } } }),
-      ['f.json: hosts["b"].pool: differs from hosts["a"].pool, which runs the same app; give both the same settings'],
+      ['f.json: hosts["b"].pool.idle: 1 differs from hosts["a"]\'s 60; both run /a.php, whose one pool takes one setting: give them the same'],
     );
   });
 });

@@ -89,7 +89,7 @@ describe('parseConfig', () => {
     const [p] = problems(() =>
       parseConfig({ hosts: { a: { app: '/a.php', build: false, pool: { maxJobs: 1 } }, b: { app: '/a.php', build: false } } }, 'f.json', '/'),
     );
-    assert.match(p!, /hosts\["b"\]\.pool: differs from hosts\["a"\]\.pool/);
+    assert.match(p!, /hosts\["b"\]\.pool\.maxJobs: 10000 differs from hosts\["a"\]'s 1;/);
   });
 
   it('reads apps, dispatchAnyApp and schedule entries', () => {
