@@ -112,7 +112,11 @@ async function runnerFiles(host: HostConfig, sdkFile: () => Promise<string>): Pr
 function createRunner(host: HostConfig, ctx: RunnerContext, files: RunnerFiles): Runner {
   const { pools, spawn } = ctx;
   if (host.mode === 'module') return new ModuleRunner(ctx.modules.get(host.module!)!, ctx.cast);
-  if (host.mode === 'resident') return new ResidentRunner(pools.get(files.key!, host.pool!, host.timeoutMs, files.sdk ?? [files.key!]), host.timeoutMs);
+  if (host.mode === 'resident') {
+    const [key, leading] = [files.key!, files.sdk ?? [files.key!]];
+    pools.get(key, host.pool!, host.timeoutMs, leading);
+    return new ResidentRunner(key, () => pools.forHost(key, host.pool!, host.timeoutMs, leading), host.timeoutMs);
+  }
   const command = files.sdk ? [ctx.php, ...files.sdk] : host.command!;
   return new OneshotRunner({ command, spawn, timeoutMs: host.timeoutMs, slots: ctx.slots, maxLine: ctx.hookLine });
 }
@@ -266,7 +270,10 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     dispatcher = nextDispatcher;
     // Workers of the old code finish their job and go; new ones boot with the new code and settings.
     pools.replaceAll(next.php, workerCap(next));
-    gateway.reload(next, routesIn());
+    const routes = routesIn();
+    gateway.reload(next, routes);
+    // The pool of an app no host, `apps` entry or schedule names goes once its jobs are done (its hosts' close hooks too).
+    pools.keepOnly(new Set([...dispatcher.apps, ...[...routes.values()].flatMap(({ runner }) => (runner instanceof ResidentRunner ? [runner.app] : []))]));
     webhooks.configure(next.pusher?.apps ?? []);
     scheduler.stop();
     scheduler = new Scheduler(next, dispatcher, log, scheduler.running);

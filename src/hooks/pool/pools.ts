@@ -1,8 +1,9 @@
 /**
  * Every app's pool, created on first use and keyed by the app path, under
  * one global worker cap. A pool of an app that is not configured (a
- * /dispatch with "dispatchAnyApp") goes once idle: any caller may name any
- * number of app paths, and the map must not keep one pool per name for good.
+ * /dispatch with "dispatchAnyApp", or an app a reload removed) goes once
+ * idle: any caller may name any number of app paths, reloads may name new
+ * apps for ever, and the map must not keep one pool per name for good.
  */
 import type { PoolConfig } from '../../config/config.ts';
 import type { Logger } from '../../ops/log.ts';
@@ -59,6 +60,15 @@ export class Pools {
     return pool;
   }
 
+  /**
+   * A resident host's pool for its next job: the one its app has, else (a
+   * reload removed the app and its idle pool, and a socket of the host still
+   * has a hook to run) one that goes again as soon as it idles.
+   */
+  forHost(app: string, settings: PoolConfig, timeoutMs: number, leading: string[]): Pool {
+    return this.#byApp.get(app) ?? this.get(app, { ...settings, idleMs: 0 }, timeoutMs, leading, true);
+  }
+
   health(): PoolsHealth {
     const pools: Record<string, PoolStats> = {};
     let workers = 0;
@@ -78,6 +88,22 @@ export class Pools {
     for (const pool of this.#byApp.values()) pool.replaceAll();
   }
 
+  /**
+   * Reload: the pool of an app that nothing names any more (`named`: the
+   * resident hosts' keys and the apps /dispatch and the schedule may run, by
+   * real path) goes once its jobs are done, as one that is not configured;
+   * its workers go as soon as they idle rather than after `idle`.
+   */
+  keepOnly(named: Set<string>): void {
+    for (const [app, pool] of this.#byApp) {
+      if (named.has(app) || this.#transient.has(app)) continue;
+      this.#transient.add(app);
+      pool.settings = { ...pool.settings, idleMs: 0 };
+      this.log.debug('pool retiring', { app, reason: 'its app is no longer configured' });
+    }
+    this.capacity.settingsChanged();
+  }
+
   stop(): Promise<void> {
     return this.capacity.stop();
   }
@@ -93,6 +119,8 @@ export class Pools {
       this.capacity.remove(pool);
       void pool.stop();
       this.log.debug('pool removed', { app, reason: 'idle, and its app is not configured' });
+      // The reaper's pace no longer follows its settings.
+      this.capacity.settingsChanged();
     }
   }
 }

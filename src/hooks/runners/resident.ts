@@ -9,8 +9,14 @@ import type { GoneSignal } from '../../runtime/types.ts';
 export class ResidentRunner implements Runner {
   readonly kind = 'resident';
 
+  /**
+   * `app`: its pool's key. `pool` is asked per job: a reload that removes the
+   * host may also remove its app's pool, while a socket of the host still
+   * owes the app its close hook.
+   */
   constructor(
-    readonly pool: Pool,
+    readonly app: string,
+    private readonly pool: () => Pool,
     readonly timeoutMs: number,
   ) {}
 
@@ -25,6 +31,6 @@ export class ResidentRunner implements Runner {
     const sublane = job.hook === 'webhook' ? undefined : `socket:${job.socket}`;
     // A close hook is never refused, as in one-shot mode: the app must hear that a socket it accepted has gone.
     const neverBusy = job.hook === 'close';
-    return this.pool.run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane, sublane }, lines || undefined, this.timeoutMs, signal, neverBusy);
+    return this.pool().run({ target: `websocket::${job.hook}`, args, stream: Boolean(onLine), params: job.params, lane, sublane }, lines || undefined, this.timeoutMs, signal, neverBusy);
   }
 }
