@@ -171,7 +171,7 @@ if (!function_exists('wsgate_bridge')) {
             $wrote = fwrite($socket, substr($request, $sent));
             if ($wrote === false || $wrote === 0) break;
         }
-        [$raw, $split, $length] = ['', false, null];
+        [$raw, $split, $length, $next] = ['', false, null, null];
         while (true) {
             if (!$wait()) return null;
             $chunk = fread($socket, 65536);
@@ -180,11 +180,39 @@ if (!function_exists('wsgate_bridge')) {
             $raw .= $chunk;
             if (strlen($raw) > $max) return false;
             if ($split === false && ($split = strpos($raw, "\r\n\r\n", max(0, strlen($raw) - strlen($chunk) - 3))) !== false) {
-                // A server that keeps the connection open despite "close" has answered once its Content-Length is in.
-                $length = preg_match('/^content-length:\s*(\d+)/im', substr($raw, 0, $split), $m) ? (float) $m[1] : null;
+                // A server that keeps the connection open despite "close" has answered once its body is in: by its
+                // Content-Length, or by the last chunk of a chunked body (which has none).
+                $head = substr($raw, 0, $split);
+                if (preg_match('/^transfer-encoding:\s*chunked/im', $head)) $next = $split + 4;
+                else $length = preg_match('/^content-length:\s*(\d+)/im', $head, $m) ? (float) $m[1] : null;
                 if ($length !== null && $split + 4 + $length > $max) return false;
             }
             if ($length !== null && strlen($raw) - $split - 4 >= $length) return $raw;
+            if ($next !== null && ($next = wsgate_chunks_end($raw, $next)) === true) return $raw;
+        }
+    }
+
+    /**
+     * Where the chunk of $raw that starts at $at ends: past the chunks complete so far (each walked once), true once
+     * the last chunk and its trailer are in, or null for what is not a chunked body (then read on to the close).
+     */
+    function wsgate_chunks_end(string $raw, int $at)
+    {
+        // A size line or trailer is a few bytes: one without end is not searched again on every read up to the bound.
+        $far = function ($found, int $from, int $most) use ($raw) { return $found === false ? strlen($raw) - $from > $most : $found - $from > $most; };
+        while (true) {
+            $eol = strpos($raw, "\r\n", $at);
+            if ($far($eol, $at, 1024)) return null;
+            if ($eol === false) return $at;
+            if (!preg_match('/^[0-9a-f]{1,8}(?=[;\s]|$)/i', substr($raw, $at, $eol - $at), $hex)) return null;
+            $size = hexdec($hex[0]);
+            if ($size === 0) {
+                $end = strpos($raw, "\r\n\r\n", $eol);
+                if ($far($end, $eol, 8192)) return null;
+                return $end === false ? $at : true;
+            }
+            if (strlen($raw) < $eol + 4 + $size) return $at;
+            $at = $eol + 4 + $size;
         }
     }
 
