@@ -10,6 +10,8 @@ import { SocketPlaces, type Reservations } from './socket-places.ts';
 import { serialOfId } from './socket-ids.ts';
 import { utf8Length } from './utf8.ts';
 import { framesByProtocol } from './protocol-frames.ts';
+import { countInChannel, countProtocol } from './protocol-counts.ts';
+import type { ProtocolCounts } from './protocol-counts.ts';
 import type { OutFrame, Wire } from '../runtime/types.ts';
 import type { Selection } from './targets.ts';
 import type { ClientProtocol } from './protocol.ts';
@@ -45,13 +47,15 @@ interface HostGroup {
   host: string;
   topic: string;
   /** Sockets whose protocol frames casts, by protocol: each protocol's take their frames from topics of their own. */
-  wrapped: Map<ClientProtocol, number>;
+  wrapped: ProtocolCounts;
   /** Sockets of the host, in no order: what a cast to all of them walks (each knows its `slot`). */
   sockets: Socket[];
   /** Most tokens have one socket: the Socket itself stands for a set of one. */
   tokens: KeyIndex<Socket | Set<Socket>>;
   /** Members per channel; a channel is gone when its last member leaves. */
   channels: Map<string, Set<Socket>>;
+  /** A channel's members counted as `wrapped` counts the host's (only channels that have such members). */
+  wrappedIn: Map<string, ProtocolCounts>;
 }
 
 export interface HostStats {
@@ -78,9 +82,6 @@ const channelTopic = (host: string, channel: string): string => `channel:${host}
 /** The topic of the same frames, framed by a protocol for its sockets. */
 const wrappedTopic = (topic: string, protocol: ClientProtocol): string => `${topic}\n+${protocol.name}`;
 const topicOf = (topic: string, socket: Socket): string => (socket.aware && socket.protocol ? wrappedTopic(topic, socket.protocol) : topic);
-
-/** A channel's members whose casts `protocol` frames: walked only for a frame that protocol's sockets do not get. */
-const countOf = (members: Set<Socket>, protocol: ClientProtocol): number => [...members].reduce((n, socket) => (socket.aware && socket.protocol === protocol ? n + 1 : n), 0);
 
 const sizeOf = (entry: Socket | Set<Socket> | undefined): number => (entry === undefined ? 0 : entry instanceof Set ? entry.size : 1);
 
@@ -147,7 +148,7 @@ export class Hub {
     if (!this.#places.take(socket.serial, socket)) return false;
     let group = this.#byHost.get(socket.host);
     if (!group) {
-      group = { host: socket.host, topic: `host:${socket.host}`, wrapped: new Map(), sockets: [], tokens: new KeyIndex(), channels: new Map() };
+      group = { host: socket.host, topic: `host:${socket.host}`, wrapped: new Map(), sockets: [], tokens: new KeyIndex(), channels: new Map(), wrappedIn: new Map() };
       this.#byHost.set(socket.host, group);
     }
     socket.slot = group.sockets.push(socket) - 1;
@@ -155,7 +156,7 @@ export class Hub {
     if (same === undefined) group.tokens.set(socket.token, socket);
     else if (same instanceof Set) same.add(socket);
     else group.tokens.set(socket.token, new Set([same, socket]));
-    if (socket.aware && socket.protocol) group.wrapped.set(socket.protocol, (group.wrapped.get(socket.protocol) ?? 0) + 1);
+    countProtocol(group.wrapped, socket, 1);
     this.#wire.topics?.subscribe(socket.raw, topicOf(group.topic, socket));
     return true;
   }
@@ -172,11 +173,7 @@ export class Hub {
       group.sockets[socket.slot!] = last;
       last.slot = socket.slot;
     }
-    if (socket.aware && socket.protocol) {
-      const left = group.wrapped.get(socket.protocol)! - 1;
-      if (left > 0) group.wrapped.set(socket.protocol, left);
-      else group.wrapped.delete(socket.protocol);
-    }
+    countProtocol(group.wrapped, socket, -1);
     const same = group.tokens.get(socket.token);
     if (same === socket) group.tokens.delete(socket.token);
     else if (same instanceof Set) {
@@ -204,6 +201,7 @@ export class Hub {
       group.channels.set(channel, members);
     }
     members.add(socket);
+    countInChannel(group.wrappedIn, channel, socket, 1);
     this.#wire.topics?.subscribe(socket.raw, topicOf(channelTopic(socket.host, channel), socket));
     return true;
   }
@@ -219,9 +217,9 @@ export class Hub {
   #leave(group: HostGroup, socket: Socket, channel: string): void {
     socket.channels?.delete(channel);
     const members = group.channels.get(channel);
-    if (members) {
-      members.delete(socket);
+    if (members?.delete(socket)) {
       if (members.size === 0) group.channels.delete(channel);
+      countInChannel(group.wrappedIn, channel, socket, -1);
     }
     try {
       this.#wire.topics?.unsubscribe(socket.raw, topicOf(channelTopic(socket.host, channel), socket));
@@ -294,7 +292,7 @@ export class Hub {
         const text = wrap ? wrap(protocol) : frame;
         if (text !== undefined) topics.publish(wrappedTopic(topic, protocol), text, excepted ? skip.raw : undefined);
         // Not sent to this protocol's sockets (Pusher's skip wsgate's presence frames): they are not among those it reached.
-        else unreached += (members ? countOf(members, protocol) : sockets) - (excepted && skip.aware && skip.protocol === protocol ? 1 : 0);
+        else unreached += (members ? (group.wrappedIn.get(channel!)?.get(protocol) ?? 0) : sockets) - (excepted && skip.aware && skip.protocol === protocol ? 1 : 0);
       }
       return this.#counted(host, frame, (members ? members.size : group.sockets.length) - (excepted ? 1 : 0) - unreached);
     }
