@@ -49,12 +49,13 @@ export class HookCalls {
 
   /**
    * Runs one hook; resolves to its result, to undefined when it failed or was
-   * cancelled, or to BUSY when it could not start. Lines go to `streamTo`
-   * while it is open.
+   * cancelled, or to BUSY when it could not start or the gateway's stop ended
+   * it (an upgrade is then told to come back, not that its token is bad).
+   * Lines go to `streamTo` while it is open.
    */
   async run(who: HookSubject, route: Route, hook: HookName, message?: string, streamTo?: Client, signal?: GoneSignal): Promise<unknown> {
     const outcome = await this.outcome(who, route, hook, message, streamTo, signal);
-    if (!outcome.ok && outcome.busy) return BUSY;
+    if (!outcome.ok && (outcome.busy || outcome.stopped)) return BUSY;
     return outcome.ok ? outcome.result : undefined;
   }
 

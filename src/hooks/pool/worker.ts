@@ -34,7 +34,7 @@ export interface WorkerJob {
 }
 
 /** `busy`: it never started, the pool's queue being full (an upgrade answers 503 then, as for one-shot hooks). */
-export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string; notStarted?: true; busy?: true };
+export type WorkerOutcome = { ok: true; result: unknown; stderr?: string } | { ok: false; error: string; stderr?: string; notStarted?: true; busy?: true; stopped?: true };
 
 /** Jobs a pipelining worker holds at once: the one it runs and the next. */
 export const PIPELINE_DEPTH = 2;
@@ -105,7 +105,7 @@ export class Worker {
   #stderrDropped = 0;
   /** Its stdout was read to the end: nothing it printed is left unseen. */
   #stdoutRead = false;
-  /** Killed because the gateway stops (kill): its jobs end busy. */
+  /** Killed because the gateway stops (kill): its jobs end stopped or busy. */
   #stopping = false;
   #bootStderr = '';
   readonly #maxLine: number | undefined;
@@ -210,7 +210,7 @@ export class Worker {
     else if (this.state === 'idle') this.#finishGently('retired');
   }
 
-  /** `stopping`: the gateway stops it, so its jobs end busy (come back later), not failed: an auth hook's failure is a 401. */
+  /** `stopping`: the gateway stops it, so its jobs end stopped or busy, not failed: an auth hook's failure is a 401. */
   kill(reason: string, stopping = false): void {
     if (this.state === 'dead' || this.death) return;
     this.death = reason;
@@ -366,12 +366,14 @@ export class Worker {
       this.#failBoot(new Error(`worker ${reason}${stderr ? `: ${stderr.slice(-2000)}` : ''}`));
     }
     const waiting = this.#inflight.splice(1);
+    // Killed by the gateway's stop: what ran was stopped, what had not started is busy (neither is a hook's no).
+    const stopped = this.#stopping ? { stopped: true as const } : {};
     const busy = this.#stopping ? { busy: true as const } : {};
-    this.#finish({ ok: false, error: `worker ${reason}`, ...busy });
+    this.#finish({ ok: false, error: `worker ${reason}`, ...stopped });
     for (const job of waiting) {
       clearTimeout(job.timer);
       // Output not read to its end may hold a start: not handed back then (see the class comment).
-      if (job.maybeStarted || !this.#stdoutRead) job.resolve({ ok: false, error: `worker ${reason} after the job may have started`, ...busy });
+      if (job.maybeStarted || !this.#stdoutRead) job.resolve({ ok: false, error: `worker ${reason} after the job may have started`, ...stopped });
       else job.resolve({ ok: false, error: `worker ${reason} before the job started`, notStarted: true, ...busy });
     }
     this.hooks.onExit(this, reason);

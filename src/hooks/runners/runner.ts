@@ -34,7 +34,8 @@ export interface HookJob {
  */
 export type HookOutcome =
   | { ok: true; result: unknown; stderr?: string }
-  | { ok: false; error: string; stderr?: string; cancelled?: true; busy?: true };
+  /** busy: it never started (try again later); stopped: the gateway's stop ended it while it ran, so nothing said no either. */
+  | { ok: false; error: string; stderr?: string; cancelled?: true; busy?: true; stopped?: true };
 
 /** The outcome of a job whose client went away before it ended. */
 export const cancelledOutcome = (): HookOutcome & { ok: false } => ({ ok: false, error: 'cancelled: the client went away', cancelled: true });
