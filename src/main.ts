@@ -1,7 +1,8 @@
 #!/usr/bin/env -S bun
 /**
- * Entry point: make the adapter for the runtime we find ourselves on, then
- * hand over to the CLI. The only place that asks which runtime this is.
+ * Entry point: hand the CLI the way to make the adapter for the runtime we
+ * find ourselves on (only `serve` needs it). The only place that asks which
+ * runtime this is.
  */
 import { runCli } from './cli.ts';
 import type { Runtime } from './runtime/types.ts';
@@ -12,4 +13,4 @@ async function detect(): Promise<Runtime> {
   return (await import('./runtime/node.ts')).createNodeRuntime();
 }
 
-await runCli(await detect());
+await runCli(detect);

@@ -19,7 +19,7 @@ async function checkOutput(config: unknown): Promise<string> {
   // Only check's text: the test runner's own reports go through as bytes.
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => (typeof chunk === 'string' ? ((out += chunk), true) : write.call(process.stdout, chunk, ...rest))) as typeof process.stdout.write;
   try {
-    await runCommand(buildCli({} as Runtime), { rawArgs: ['check', '--config', file] });
+    await runCommand(buildCli(async () => ({}) as Runtime), { rawArgs: ['check', '--config', file] });
   } finally {
     process.stdout.write = write;
   }

@@ -9,7 +9,7 @@ import { buildCli, UsageError } from '../../src/cli.ts';
 import type { Runtime } from '../../src/runtime/types.ts';
 
 // `check` reaches no runtime: the flags are read before anything is served.
-const cli = buildCli({} as Runtime);
+const cli = buildCli(async () => ({}) as Runtime);
 
 describe('wsgate --port', () => {
   for (const flag of [['--port', ''], ['--port='], ['--port', ' '], ['--port', '0x50'], ['--port', '1e3'], ['--port', '80.0']]) {
