@@ -211,17 +211,27 @@ export class Lifecycle {
     void done.finally(() => this.#draining.delete(done));
   }
 
-  /** A reload: clients whose host is still served take its new route; the others are closed. */
+  /**
+   * A reload: clients whose host is still served take its new route; the
+   * others are closed and, as at a shutdown, gone at once. A client that
+   * never answers the close could otherwise keep sending for closeTimeout,
+   * each frame running a receive hook of the removed host.
+   */
   rehome(): void {
     const { hub, routes, events } = this.#p;
     for (const client of hub.all() as Client[]) {
       const route = routes.match(client.host);
-      if (route) client.moveTo(route);
-      else {
-        const code = client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY;
+      if (route) {
+        client.moveTo(route);
+        continue;
+      }
+      const code = client.protocol.goingAway?.removed ?? CLOSE_GOING_AWAY;
+      // One closing for a limit already has its close under way: it is only made gone.
+      if (client.startClosing()) {
         events.closing(client, { kind: 'host_removed', code });
         hub.close(client, code, 'host no longer served');
       }
+      this.closed(client, code);
     }
   }
 
