@@ -57,7 +57,12 @@ export class Dispatcher {
     }
     const hostPools = new Map<string, PoolChoice>();
     for (const host of config.hosts) {
-      if (host.mode === 'resident' && host.app) hostPools.set(await real(host.app!), { pool: host.pool!, timeoutMs: host.timeoutMs });
+      if (host.mode !== 'resident' || !host.app) continue;
+      // Hosts of one app agree on `pool` (the config is refused otherwise) but each has its own timeout, which its hooks
+      // keep: a job of the app as a whole gets the longest, whatever order the hosts are written in.
+      const app = await real(host.app);
+      const timeoutMs = Math.max(host.timeoutMs, hostPools.get(app)?.timeoutMs ?? 0);
+      hostPools.set(app, { pool: host.pool!, timeoutMs });
     }
     return new Dispatcher(allowed, hostPools, config, pools, spawn, realPath, slots);
   }
@@ -108,10 +113,12 @@ export class Dispatcher {
         slot.release();
       }
     }
-    return this.#pool(job).run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: DISPATCH_LANE }, onLine, undefined, signal);
+    // Its timeout is given with the job: the pool's own is whichever of its users set it last.
+    const timeoutMs = this.#hostPools.get(job.app)?.timeoutMs ?? this.config.timeoutMs;
+    return this.#pool(job).run({ target: job.target, args: job.args, stream: Boolean(onLine), lane: DISPATCH_LANE }, onLine, timeoutMs, signal);
   }
 
-  /** The app's pool: a resident host's settings for its app, else the global ones; one of an app that is not configured ("dispatchAnyApp") goes once idle. */
+  /** The app's pool: its resident hosts' settings, else the global ones; one of an app that is not configured ("dispatchAnyApp") goes once idle. */
   #pool(job: DispatchJob) {
     const host = this.#hostPools.get(job.app);
     return this.pools.get(job.app, host?.pool ?? this.config.pool, host?.timeoutMs ?? this.config.timeoutMs, undefined, !this.#allowed.has(job.app));
