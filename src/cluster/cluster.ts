@@ -95,7 +95,7 @@ export class Cluster {
     this.#waiting = new WaitingRequests(options.deadlineMs);
     this.#own = new OwnCopies(options.deadlineMs);
     this.#clash = new NameClash(options.node, log, options.ttlMs);
-    this.#joinings = new Joinings(options.node, log);
+    this.#joinings = new Joinings(options.node, log, (node) => this.#link.isNode(`${options.prefix}nodes`, node));
     this.#outbox = new Outbox((channel, text) => this.#link.publish(channel, text));
     link.onState((state, reason) => {
       if (this.#stopped) return;
@@ -295,13 +295,12 @@ export class Cluster {
     if (message.request.t === 'leaving') {
       const leaving = message.request.node;
       this.#seen.delete(leaving);
+      this.#joinings.forget(leaving);
       this.#setLive(new Set([...this.#live].filter((node) => node !== leaving)));
       return;
     }
-    if (message.request.t === 'joining') {
-      const live = this.#joinings.heard(message.request.node, this.#live, this.#seen);
-      return live && this.#setLive(live);
-    }
+    // A made-up name never counts (liveness.ts): the set of nodes is read first.
+    if (message.request.t === 'joining') return void this.#joinings.heard(message.request.node, () => this.#live, this.#seen).then((live) => live && !this.#stopped && this.#setLive(live));
     const applied = this.#applySafely(message, own);
     if (!applied || !message.id) return;
     if (own) return this.#answer(message.id, this.node, applied.result);

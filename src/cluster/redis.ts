@@ -34,6 +34,8 @@ export interface RedisLink {
    * had dropped out of while the node could not beat).
    */
   heartbeat(key: string, node: string, ttlMs: number): Promise<{ nodes: string[]; added: boolean }>;
+  /** Whether `node` is in the sorted set `key` and not expired: one read, so that a name nobody beats under is not taken for a node. */
+  isNode(key: string, node: string): Promise<boolean>;
   /** Takes `node` out of the sorted set `key` (a graceful stop), rather than leaving it to expire. */
   leave(key: string, node: string): Promise<void>;
   /**
@@ -105,8 +107,20 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
 return {added, redis.call('ZRANGE', KEYS[1], 0, -1)}
 `;
 
-/** The heartbeat script as a command of its own: ioredis sends it whole once per connection, then by its SHA. */
-type WithHeartbeat = (Redis | Cluster) & { wsgateHeartbeat(key: string, node: string, ttlMs: number, keepMs: number): Promise<[number, string[]]> };
+/** KEYS[1] the set of nodes, ARGV[1] a node: 1 when it is there and has not expired (a dead node stays until the next beat drops it). */
+const IS_NODE = `
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expires then return 0 end
+local time = redis.call('TIME')
+if tonumber(expires) < tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) then return 0 end
+return 1
+`;
+
+/** The scripts as commands of their own: ioredis sends each whole once per connection, then by its SHA. */
+type WithHeartbeat = (Redis | Cluster) & {
+  wsgateHeartbeat(key: string, node: string, ttlMs: number, keepMs: number): Promise<[number, string[]]>;
+  wsgateIsNode(key: string, node: string): Promise<number>;
+};
 
 /** Waits a little longer after each failed attempt, up to two seconds. */
 const backoff = (attempt: number): number => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
@@ -159,6 +173,7 @@ export function connectRedis(url: string, answerWithinMs = 500): RedisLink {
   const open = redisOpener(url);
   const commands = open(options) as WithHeartbeat;
   commands.defineCommand('wsgateHeartbeat', { lua: HEARTBEAT, numberOfKeys: 1 });
+  commands.defineCommand('wsgateIsNode', { lua: IS_NODE, numberOfKeys: 1 });
   // The subscriber queues its SUBSCRIBE until it is connected, however long Redis takes to come (a node may start
   // first), and resubscribes by itself after a reconnect.
   const listenOptions = { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null };
@@ -225,6 +240,9 @@ export function connectRedis(url: string, answerWithinMs = 500): RedisLink {
       const ttl = Math.max(1, Math.round(ttlMs));
       const [added, nodes] = await watch.watch(commands.wsgateHeartbeat(key, node, ttl, 2 * ttl));
       return { nodes, added: added === 1 };
+    },
+    async isNode(key, node) {
+      return (await watch.watch(commands.wsgateIsNode(key, node))) === 1;
     },
     async leave(key, node) {
       await watch.watch(commands.zrem(key, node));

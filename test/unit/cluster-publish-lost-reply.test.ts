@@ -66,6 +66,7 @@ function memoryLink(node: string, others: string[] = []) {
     },
     heartbeat: async () => ({ nodes: [node, ...others], added: false }),
     leave: async () => {},
+    isNode: async (_key, name) => name === node || others.includes(name),
     readStream: () => Promise.reject(new Error('not used here')),
     onState: (listener) => void (state = listener),
     close: async () => {},
