@@ -48,9 +48,11 @@ export interface AskAgainHooks {
   retry(): void;
   /** The wait before the retry after `attempt` retries. */
   backoff(attempt: number): number;
+  /** Old notes to trim along with the next call, when due (member-unanswered.ts oldNotesTrim). */
+  trim(): Call[];
 }
 
-/** Kept answers dropped along with one call, and the most waiting to be. */
+/** Kept answers dropped along with one call, and the most waiting to be (by default). */
 const DROPS_PER_CALL = 64;
 const MAX_HAD = 10_000;
 
@@ -58,6 +60,7 @@ export class AskAgain {
   readonly #hooks: AskAgainHooks;
   readonly #log: Logger;
   readonly #max: number;
+  readonly #maxHad: number;
   /** The lost calls of each line, oldest first. */
   readonly #lost = new Map<string, Asked[]>();
   #count = 0;
@@ -73,17 +76,21 @@ export class AskAgain {
    * What Redis keeps of calls the node has had the answer to: dropped along
    * with the next call rather than by a command of their own (no round trip
    * more per join or leave). Answers past the bound are left to their
-   * expiry, notes to whoever clears the node.
+   * expiry, notes to the trim of old notes (AskAgainHooks.trim).
    */
   readonly #had: Call[] = [];
   /** The notes of firsts and lasts the node has had: they go at once (#dropNow). */
   readonly #told: Array<{ key: string; entry: string }> = [];
 
-  /** `max`: the most lost calls kept; past it a lost call is dropped (logged), so a long outage grows no list without bound. */
-  constructor(hooks: AskAgainHooks, log: Logger, max = 10_000) {
+  /**
+   * `max`: the most lost calls kept; past it a lost call is dropped (logged), so a long outage grows no list without
+   * bound. `maxHad`: the most drops that wait for a call to go along with.
+   */
+  constructor(hooks: AskAgainHooks, log: Logger, max = 10_000, maxHad = MAX_HAD) {
     this.#hooks = hooks;
     this.#log = log;
     this.#max = max;
+    this.#maxHad = maxHad;
   }
 
   get size(): number {
@@ -108,7 +115,7 @@ export class AskAgain {
   decide(op: string, line: string, asked: Asked): Promise<unknown[][] | undefined> {
     return this.#onLine(line, async () => {
       const earlier = this.#take(line);
-      const had = this.#had.splice(0, DROPS_PER_CALL);
+      const had = [...this.#had.splice(0, DROPS_PER_CALL), ...this.#hooks.trim()];
       const steps = [...earlier.flatMap((one) => one.steps), ...asked.steps];
       const answers = await this.#hooks.run(op, [[...had, ...steps[0]!], ...steps.slice(1)]);
       if (answers === 'unsent' || !answers) {
@@ -204,7 +211,7 @@ export class AskAgain {
 
   #forget(...answers: Call[]): void {
     this.#had.push(...answers);
-    if (this.#had.length > MAX_HAD) this.#had.splice(0, this.#had.length - MAX_HAD);
+    if (this.#had.length > this.#maxHad) this.#had.splice(0, this.#had.length - this.#maxHad);
   }
 
   #take(line: string): Asked[] {

@@ -152,6 +152,7 @@ export type Call =
   | ['sadd' | 'srem', string, string]
   | ['zadd', string, 'NX', number, string]
   | ['zrem', string, ...string[]]
+  | ['zremrangebyscore', string, min: string, max: string]
   | ['del', string]
   | ['wsgateTakeAnswer', answer: string]
   | ['hgetall', string]

@@ -44,6 +44,26 @@ export function noteCall(prefix: string, node: string, ...noted: Noted): Note {
   return { answer: answerKey(prefix, noted, node), key, entry, call: ['zadd', key, 'NX', Date.now(), entry] };
 }
 
+/**
+ * The notes of `node` older than `keepMs` tell nothing, their answers
+ * expired: a burst of calls past the node's list of drops (member-asks.ts)
+ * leaves notes nobody would take off while the node runs. Trimmed by score
+ * along with a call the node makes anyway (no round trip of its own), at
+ * most once per keep time and at least once a minute. A trimmed note whose
+ * call is asked again comes back with it (its first step notes it again).
+ */
+export function oldNotesTrim(prefix: string, keepMs: number, nodeNow: () => string | undefined): () => Call[] {
+  const every = Math.min(Math.max(keepMs, 100), 60_000);
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    const node = nodeNow();
+    if (node === undefined || now - last < every) return [];
+    last = now;
+    return [['zremrangebyscore', nodeKeys(prefix, node).unanswered, '-inf', `(${now - keepMs}`]];
+  };
+}
+
 /** What a kept answer (as GET gives it) says its call decided. */
 function decided([kind, host, channel, user, info]: Noted, kept: unknown): OrphanedChange | undefined {
   if (typeof kept !== 'string') return undefined;

@@ -27,7 +27,7 @@ import type { Logger } from '../ops/log.ts';
 import { channelHeld, channelKeys, defineScripts, holdersKey, memberHeld, nodeKeys, nodeRun, runSteps, writesInOrder } from './member-scripts.ts';
 import type { Call, RedisClient } from './member-scripts.ts';
 import { AskAgain } from './member-asks.ts';
-import { noteCall, tellUnanswered } from './member-unanswered.ts';
+import { noteCall, oldNotesTrim, tellUnanswered } from './member-unanswered.ts';
 import type { CallKind, Note } from './member-unanswered.ts';
 import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
@@ -47,8 +47,9 @@ export interface RedisMembersOptions {
   unseenMs?: number;
   /** How long Redis keeps a first or last whose answer the node has not had (it drops it once the node has): how late a lost answer can still be asked for. */
   answerKeepMs?: number;
+  /** The most drops of answered calls' notes and answers that wait for a call to go along with (member-asks.ts). */
+  maxDrops?: number;
 }
-
 
 export class RedisMembers implements MemberStore {
   readonly #redis: RedisClient;
@@ -93,10 +94,9 @@ export class RedisMembers implements MemberStore {
     this.#unseenMs = options.unseenMs ?? 7_000;
     this.#keepMs = options.answerKeepMs ?? 3_600_000;
     this.#log = log;
-    const retry = () => void this.#sync();
     // With the connection down, ioredis sends nothing (no offline queue): such a call is not one to ask again.
     const run = async (op: string, steps: Call[][]) => (this.#redis.status === 'ready' ? await this.#exec(op, steps) : ((await this.#exec(op, steps)) ?? ('unsent' as const)));
-    this.#asks = new AskAgain({ run, tell: (changes) => this.#tell(changes), retry, backoff }, log);
+    this.#asks = new AskAgain({ run, tell: (changes) => this.#tell(changes), retry: () => void this.#sync(), backoff, trim: oldNotesTrim(this.#prefix, this.#keepMs, () => this.#node) }, log, undefined, options.maxDrops);
     const started = new Promise<string>((resolve) => (this.#start = resolve));
     // Failures are told by the calls that meet them; without a listener ioredis would print each to stderr.
     redis.on('error', () => {});
