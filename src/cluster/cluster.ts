@@ -269,6 +269,14 @@ export class Cluster {
     await this.#link.close();
   }
 
+  /** Believed once the node is out of the set of nodes, which a real one leaves before it says so: a forged word would hide a live node until its next beat. */
+  async #onLeaving(node: string): Promise<void> {
+    if (await this.#link.isNode(`${this.#options.prefix}nodes`, node).catch(() => false)) return;
+    this.#seen.delete(node);
+    this.#joinings.forget(node);
+    this.#setLive(new Set([...this.#live].filter((live) => live !== node)));
+  }
+
   #alone(request: ClusterRequest, reason = this.#reason): Gathered {
     this.stats.degraded++;
     return { results: new Map([[this.node, this.#apply(request, true)]]), missing: [...this.#live].filter((node) => node !== this.node), degraded: reason };
@@ -292,13 +300,7 @@ export class Cluster {
     if (own && mark && !mark.startsWith(this.#idPrefix)) this.#clash.heard();
     if (own && (message.skipSender || (mark && !this.#own.cameBack(mark)))) return;
     if (message.echo && own) return void this.#applySafely(message, true, true);
-    if (message.request.t === 'leaving') {
-      const leaving = message.request.node;
-      this.#seen.delete(leaving);
-      this.#joinings.forget(leaving);
-      this.#setLive(new Set([...this.#live].filter((node) => node !== leaving)));
-      return;
-    }
+    if (message.request.t === 'leaving') return void this.#onLeaving(message.request.node);
     // A made-up name never counts (liveness.ts): the set of nodes is read first.
     if (message.request.t === 'joining') return void this.#joinings.heard(message.request.node, () => this.#live, this.#seen).then((live) => live && !this.#stopped && this.#setLive(live));
     const applied = this.#applySafely(message, own);
