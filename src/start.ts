@@ -48,7 +48,7 @@ export interface Running {
   listener: Listener;
   /** Re-reads the config and applies it without dropping sockets. */
   reload(): Promise<ReloadResult>;
-  /** Stops accepting, closes sockets with 1001, waits (bounded) for close hooks. */
+  /** Stops accepting upgrades, closes sockets with 1001, waits (bounded) for close hooks and webhooks, then closes the port. */
   stop(): Promise<void>;
 }
 
@@ -322,6 +322,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     },
     reload,
     log,
+    stopping: () => stopping !== undefined,
     extra: demo
       ? (app: Hono) => {
           mountDemoPage(app);
@@ -378,15 +379,17 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
 
   const stop = () =>
     (stopping ??= (async () => {
-      await listener.stop();
+      // Without a bridge of its own the port drains (upgrades refused with 503, /health "stopping"): the close hooks'
+      // and webhook workers' casts still reach the bridge on it, and it closes once they are done.
+      if (bridge) await listener.stop();
       clearInterval(idleSweep);
       clearInterval(settleTick);
       scheduler.stop();
       await gateway.shutdown();
       // After the sockets: their channel_vacated and member_removed come as they close.
       await webhooks.stop();
-      // A bridge of its own lets no socket in: it stays up for what the close hooks and webhook workers cast back.
-      await bridge?.stop();
+      // What the close hooks and webhook workers cast back reached the bridge until now, on its own port or the public one.
+      await (bridge ?? listener).stop();
       // After the sockets' leaves went to Redis; before the broker, which may still tell what the store finds.
       if (members) await members.stop();
       await broker.stop();

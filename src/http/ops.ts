@@ -28,7 +28,7 @@ export interface OpsGateway {
   dashboard(after?: number): DashboardData;
 }
 
-type OpsOptions = Pick<BridgeOptions, 'trusted' | 'log' | 'about'>;
+type OpsOptions = Pick<BridgeOptions, 'trusted' | 'log' | 'about' | 'stopping'>;
 
 export function opsApp(gateway: OpsGateway, options: OpsOptions): Hono {
   const guard = accessGuard(options.trusted, options.log, 'basic');
@@ -38,14 +38,19 @@ export function opsApp(gateway: OpsGateway, options: OpsOptions): Hono {
       // Also /dashboard itself. Browsers ask for Basic auth when told to: the dashboard works from a remote browser with the secret as password.
       .use('/dashboard/*', guard)
       // Anyone may ask whether it is up; the numbers are for trusted callers.
-      .get('/health', async (c) => (options.trusted(c).ok ? health(c, gateway) : c.json({ status: 'ok' })))
+      .get('/health', async (c) => (options.trusted(c).ok ? health(c, gateway, options.stopping?.() === true) : plainHealth(c, options.stopping)))
       .get('/metrics', (c) => c.body(gateway.metricsText(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }))
       .get('/dashboard', dashboardPage)
       .get('/dashboard/data', (c) => dashboardData(c, gateway, options))
   );
 }
 
-async function health(c: Context, gateway: OpsGateway): Promise<Response> {
+/** What anyone may learn: up, or stopping (503, so that a load balancer takes this node out at once). */
+export function plainHealth(c: Context, stopping: OpsOptions['stopping']): Response {
+  return stopping?.() ? c.json({ status: 'stopping' }, 503) : c.json({ status: 'ok' });
+}
+
+async function health(c: Context, gateway: OpsGateway, stopping: boolean): Promise<Response> {
   const { value, nodes } = await gateway.healthEverywhere();
   const sockets = value.sockets;
   // fromEntries, not `hosts[host] =`: a client may name its host `__proto__` (under `*`).
@@ -62,6 +67,7 @@ async function health(c: Context, gateway: OpsGateway): Promise<Response> {
     if (!cluster.up) Object.assign(body, { status: 'degraded', reason: cluster.reason });
     else if (cluster.problem) Object.assign(body, { status: 'degraded', reason: cluster.problem });
   }
+  if (stopping) return c.json({ ...body, status: 'stopping' }, 503);
   return c.json(body);
 }
 

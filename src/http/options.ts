@@ -39,4 +39,9 @@ export interface BridgeOptions {
   reload: () => Promise<{ ok: true; hosts: string[] } | { ok: false; problems: string[] }>;
   /** Read per request: the node's name is known only once the listener is up. */
   about?: About;
+  /**
+   * True once a stop has begun: /health answers 503 "stopping", so a load balancer sends no one new, while the port
+   * stays up for what the close hooks and webhook workers cast back.
+   */
+  stopping?: () => boolean;
 }

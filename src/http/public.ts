@@ -10,6 +10,7 @@ import { mountAssets } from './assets.ts';
 import { mountBridge } from './bridge-app.ts';
 import type { BridgeAppGateway } from './bridge-app.ts';
 import { finish } from './errors.ts';
+import { plainHealth } from './ops.ts';
 import type { BridgeOptions } from './options.ts';
 import { upgradeHandler } from './upgrade.ts';
 import type { UpgradeGateway } from './upgrade.ts';
@@ -70,6 +71,11 @@ export function createApp(gateway: PublicGateway, options: ServerOptions): Hono 
     const wantsUpgrade = isWebSocketUpgrade(c.req.header('upgrade'), c.req.header('connection'));
     const pusherPath = wantsUpgrade && PUSHER_PATH.test(c.req.path) && gateway.pusher.serving;
     const path = wantsUpgrade && !pusherPath ? gateway.upgradePath(c.req.path) : undefined;
+    if ((pusherPath || path) && options.stopping?.()) {
+      // Cheap, and before any hook: the sockets it has are closing, and a client that tries again reaches another node.
+      gateway.refused({ host: '', shown: (c.req.header('host') ?? '').slice(0, 100), kind: 'stopping', reason: 'the gateway is stopping', level: 'info' });
+      return c.json({ status: 'error', message: 'the gateway is stopping: connect again shortly' }, 503, { 'retry-after': '1' });
+    }
     if (pusherPath || path) {
       const problem = handshakeProblem((name) => c.req.header(name), c.req.method);
       if (problem) {
@@ -88,7 +94,7 @@ export function createApp(gateway: PublicGateway, options: ServerOptions): Hono 
   // Signed by the app's secret, so it needs no guard of the bridge's: Laravel and the Pusher SDKs post here.
   app.route('/', pusherApi(gateway.pusherApi, { log: options.log, maxBody: () => gateway.maxBody }));
   if (options.bridgeHere) mountBridge(app, gateway, options);
-  else app.get('/health', (c) => c.json({ status: 'ok' }));
+  else app.get('/health', (c) => plainHealth(c, options.stopping));
   options.extra?.(app);
   finish(app, options.log);
   return app;

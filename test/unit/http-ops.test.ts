@@ -27,7 +27,7 @@ function trusted(c: Context, allowBasic = false): Trust {
 
 type Cluster = NonNullable<OpsGateway['cluster']>;
 
-function setup(cluster?: Cluster, missing: string[] = []) {
+function setup(cluster?: Cluster, missing: string[] = [], stopping?: () => boolean) {
   const lines: string[] = [];
   const asked: number[] = [];
   const sockets = { 'b.test': { sockets: 1, tokens: 1, perToken: { x: 1 } }, 'a.test': { sockets: 4, tokens: 2, perToken: { y: 3, z: 1 } } };
@@ -55,6 +55,7 @@ function setup(cluster?: Cluster, missing: string[] = []) {
     log: createLogger((line) => lines.push(line), 'debug'),
     reload: async () => ({ ok: true, hosts: [] }),
     about,
+    stopping,
   };
   const app = createBridgeApp(gateway as BridgeGateway & OpsGateway, options);
   const request = (path: string, headers: Record<string, string> = {}, env: object = LOCAL) => app.request(path, { headers }, env);
@@ -73,6 +74,18 @@ describe('GET /health', () => {
     }
     assert.deepEqual(await (await t.request('/health', { 'x-forwarded-for': '1.2.3.4' })).json(), { status: 'ok' }, 'a proxied local request is not trusted');
     assert.equal(t.lines.length, 0, 'an open page logs no refusal');
+  });
+
+  it('says "stopping" with a 503 once a stop has begun, to anyone and to a trusted caller', async () => {
+    let stopping = false;
+    const t = setup(undefined, [], () => stopping);
+    assert.equal((await t.request('/health', {}, REMOTE)).status, 200);
+    stopping = true;
+    const anyone = await t.request('/health', {}, REMOTE);
+    assert.deepEqual({ status: anyone.status, body: await anyone.json() }, { status: 503, body: { status: 'stopping' } });
+    const trustedAnswer = await t.request('/health');
+    const body = (await trustedAnswer.json()) as { status: string; workers: number };
+    assert.deepEqual({ status: trustedAnswer.status, said: body.status, workers: body.workers }, { status: 503, said: 'stopping', workers: 2 });
   });
 
   it('gives a trusted caller the numbers', async () => {
