@@ -379,6 +379,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
 
   const stop = () =>
     (stopping ??= (async () => {
+      const began = performance.now();
       // Without a bridge of its own the port drains (upgrades refused with 503, /health "stopping"): the close hooks'
       // and webhook workers' casts still reach the bridge on it, and it closes once they are done.
       if (bridge) await listener.stop();
@@ -386,9 +387,8 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
       clearInterval(settleTick);
       scheduler.stop();
       await gateway.shutdown();
-      // After the sockets: their channel_vacated and member_removed come as they close.
-      await webhooks.stop();
-      // What the close hooks and webhook workers cast back reached the bridge until now, on its own port or the public one.
+      // After the sockets (their channel_vacated and member_removed come as they close), within what shutdownTimeout left.
+      await webhooks.stop(undefined, current.shutdownMs - (performance.now() - began));
       await (bridge ?? listener).stop();
       // After the sockets' leaves went to Redis; before the broker, which may still tell what the store finds.
       if (members) await members.stop();

@@ -79,3 +79,31 @@ describe(`SIGTERM with the bridge on the public port on ${TARGET}`, { skip }, ()
     }
   });
 });
+
+describe(`SIGTERM with a webhook that keeps failing on ${TARGET}`, { skip }, () => {
+  it('gives up on it within shutdownTimeout, not the webhooks\' own 5 s', async () => {
+    const file = join(tempDir(), 'hooks.php');
+    writeFileSync(file, `<?php\nfunction wsWebhook(string $host, string $app, array $events, int $timeMs) { throw new RuntimeException('the app is down'); }\n`);
+    const server = await startServer({
+      config: {
+        shutdownTimeout: 1,
+        hosts: { 'sdk.test': { hooks: file, build: false } },
+        pusher: { apps: [{ ...APP, host: 'sdk.test', webhooks: [{ host: 'sdk.test', events: ['channel_occupied'] }] }] },
+      },
+    });
+    const pusher = await pusherClient(APP, server.port);
+    try {
+      await subscribed(pusher, 'room');
+      await server.waitForLog(/webhook app=drain-app .*result=retry/);
+      const signalled = performance.now();
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+      const took = performance.now() - signalled;
+      assert.ok(took < 2500, `the stop took ${Math.round(took)} ms with shutdownTimeout 1 s`);
+      assert.match(await server.waitForLog(/result=stop-deadline/), /dropped=1 deadline_ms=\d+/);
+    } finally {
+      pusher.disconnect();
+      await server.stop('SIGKILL');
+    }
+  });
+});

@@ -127,9 +127,11 @@ export class Webhooks {
    * Takes no more events and sends what waits, retries included, until all
    * is answered or the deadline passes; then what is left is dropped (one
    * warn line) and requests still out are aborted. A deadline of 0 drops
-   * it all at once.
+   * it all at once. `withinMs`: what the gateway's stop has left of its
+   * shutdownTimeout, which a shorter one does not outlast.
    */
-  async stop(deadlineMs = this.#options.stopDeadlineMs): Promise<void> {
+  async stop(deadlineMs = this.#options.stopDeadlineMs, withinMs = Infinity): Promise<void> {
+    deadlineMs = Math.max(0, Math.floor(Math.min(deadlineMs, withinMs)));
     this.#stopping = true;
     const queues = [...this.#apps.values()].flatMap((entry) => entry.queues);
     let outcome: 'idle' | 'deadline' = 'deadline';
