@@ -11,8 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../ops/log.ts';
-import { BusMessageSchema, ReplySchema, checkWith } from './messages.ts';
-import type { BusMessage, ClusterRequest } from './messages.ts';
+import { BusMessageSchema, ReplySchema, checkWith, type BusMessage, type ClusterRequest } from './messages.ts';
 import { Outbox, readBatch } from './outbox.ts';
 import { Joinings, recount } from './liveness.ts';
 import { NameClash } from './name-clash.ts';
