@@ -19,7 +19,7 @@ import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts
 import type { OrphanedChange } from '../../src/core/members.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
-import { freePort, redisMissing, startRedis, useRedis } from '../support/redis.ts';
+import { redisMissing, startRedis, useRedis } from '../support/redis.ts';
 import { TARGET } from '../support/server.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test');
@@ -366,8 +366,8 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
   });
 
   it('puts back, once Redis is back, what it lost while this node\'s sockets stayed, and not what left meanwhile', async () => {
-    const ownPort = await freePort();
-    let own = await startRedis(ownPort);
+    let own = await startRedis();
+    const ownPort = own.port;
     redisServer.cleanup(() => own.stop());
     const p = freshPrefix();
     const url = `redis://127.0.0.1:${ownPort}`;
@@ -403,8 +403,8 @@ describe('cluster members over Redis', { skip, timeout: 60_000 }, () => {
   });
 
   it('fails no call while Redis is away: nothing changed, one warning, no users', async () => {
-    const ownPort = await freePort();
-    const own = await startRedis(ownPort);
+    const own = await startRedis();
+    const ownPort = own.port;
     redisServer.cleanup(() => own.stop());
     const a = store('a', freshPrefix(), `redis://127.0.0.1:${ownPort}`);
     assert.equal(await a.members.add(HOST, 'presence-room', 's1', { user: 'u' }), true);

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import type { RedisServer } from '../support/redis.ts';
 
 const skip = targetAvailable() ?? redisMissing;
@@ -28,8 +28,8 @@ describe(`cluster node names on ${TARGET}`, { skip, timeout: 120_000 }, () => {
   });
 
   before(async () => {
-    redisPort = await freePort();
-    redis = await startRedis(redisPort);
+    redis = await startRedis();
+    redisPort = redis.port;
   });
   after(async () => {
     for (const node of nodes) await node.stop();

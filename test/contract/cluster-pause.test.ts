@@ -11,7 +11,7 @@ import type PusherJs from 'pusher-js';
 import type { PresenceChannel } from 'pusher-js';
 import { waitFor } from '../support/events.ts';
 import { nextEvent, pusherClient, serverSdk, subscribed } from '../support/pusher.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import type { RedisServer } from '../support/redis.ts';
 import { TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
@@ -24,8 +24,8 @@ describe(`a node paused past the ttl on ${TARGET}`, { skip, timeout: 60_000 }, (
   const nodes: Started[] = [];
   const clients: PusherJs[] = [];
   before(async () => {
-    const port = await freePort();
-    redis = await startRedis(port);
+    redis = await startRedis();
+    const { port } = redis;
     for (const name of ['n1', 'n2']) {
       nodes.push(
         await startServer({

@@ -9,14 +9,14 @@ import { describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`two clusters on two databases of one Redis, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('keeps their casts and their nodes apart', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const configFor = (db: number, node: string) => ({ hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}/${db}`, node, heartbeat: 0.2, ttl: 1.5, deadline: 1 } });
     const a = await startServer({ config: configFor(1, 'a1') });
     const b = await startServer({ config: configFor(2, 'b1') });

@@ -10,14 +10,14 @@ import { describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`a Redis that stops answering, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('delivers locally within the deadline, says degraded, and rejoins once Redis answers, each cast once', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const config = { hosts: { 'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } };
     const node = await startServer({ config });
     try {

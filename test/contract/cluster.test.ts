@@ -41,8 +41,8 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   });
 
   before(async () => {
-    redisPort = await freePort();
-    redis = await startRedis(redisPort);
+    redis = await startRedis();
+    redisPort = redis.port;
     for (const name of ['n1', 'n2', 'n3']) nodes.push(await startServer({ config: configFor(name) }));
     // Every node sees the other two before the tests start.
     for (const node of nodes) await waitFor(`${node.url} knows three live nodes`, async () => ((await health(node)).cluster?.live.length === 3 ? true : undefined));

@@ -11,7 +11,7 @@ import type PusherJs from 'pusher-js';
 import type { PresenceChannel } from 'pusher-js';
 import { waitFor } from '../support/events.ts';
 import { nextEvent, pusherClient, serverSdk, subscribed, webhookReceiver } from '../support/pusher.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { startRedisCluster } from '../support/redis-cluster.ts';
 import { TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
@@ -23,8 +23,8 @@ const APP = { id: 'c1', key: 'cluster-key', secret: 'the-cluster-app-secret-0123
 /** A Redis for the nodes: its URL, and how to stop it. */
 const redisKinds = {
   'one Redis': async () => {
-    const port = await freePort();
-    const server = await startRedis(port);
+    const server = await startRedis();
+    const { port } = server;
     return { url: `redis://127.0.0.1:${port}`, stop: server.stop };
   },
   'a Redis Cluster': startRedisCluster,

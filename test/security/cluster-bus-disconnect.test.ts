@@ -11,15 +11,15 @@ import { describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { Redis } from 'ioredis';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`a disconnect on the bus that no bridge call could make, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('is ignored and logged, and the sockets stay open', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const writer = new Redis(port, '127.0.0.1');
     const node = await startServer({ config: { hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } } });
     try {

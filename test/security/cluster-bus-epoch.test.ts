@@ -11,15 +11,15 @@ import { describe, it } from 'node:test';
 import { connectAware } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { Redis } from 'ioredis';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`a stream epoch in Redis that wsgate did not write, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('is replaced by a fresh one, logged, and the casts to the channel still arrive', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const writer = new Redis(port, '127.0.0.1');
     const config = { hosts: { 'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } };
     const node = await startServer({ config });
@@ -48,8 +48,8 @@ describe(`a stream epoch in Redis that wsgate did not write, on ${TARGET}`, { sk
   });
 
   it("a cast on the bus whose position's epoch is not one wsgate makes is ignored, not written into clients' frames", async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const writer = new Redis(port, '127.0.0.1');
     const config = { hosts: { 'c.test': { app: APP, build: false, clientChannels: true, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } };
     const node = await startServer({ config });

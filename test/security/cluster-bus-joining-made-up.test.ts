@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { Redis } from 'ioredis';
 
 const skip = targetAvailable() ?? redisMissing;
@@ -16,8 +16,8 @@ const DEADLINE_S = 2;
 
 describe(`made-up joinings on the bus, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('never delay a request, and a real node still counts at once', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const writer = new Redis(port, '127.0.0.1');
     // Beats far apart: a node counted before n1's next beat was counted by its joining.
     const config = (node: string) => ({ hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node, heartbeat: 10, ttl: 30, deadline: DEADLINE_S } });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { Redis } from 'ioredis';
 
 const skip = targetAvailable() ?? redisMissing;
@@ -18,8 +18,8 @@ const FORGED = 100;
 
 describe(`forged joinings on the bus, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('cost one log line, not a warning and a clean-up per made-up name, and a real node still joins', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const writer = new Redis(port, '127.0.0.1');
     const config = (node: string) => ({ hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node, heartbeat: 0.2, ttl: 1.5, deadline: 1 } });
     const n1 = await startServer({ config: config('n1') });

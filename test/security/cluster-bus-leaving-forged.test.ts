@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { Redis } from 'ioredis';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`a forged leaving on the bus, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('does not hide a live node from requests; a real one still leaves at once', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const writer = new Redis(port, '127.0.0.1');
     // Beats far apart: what n1 thinks between them comes from the bus, not from a beat.
     const config = (node: string) => ({ hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node, heartbeat: 10, ttl: 30, deadline: 2 } });

@@ -10,15 +10,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { Redis } from 'ioredis';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`a cast on the bus with a position no Redis gives, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('is ignored and logged, and the stream it named still answers', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const writer = new Redis(port, '127.0.0.1');
     const config = { hosts: { 'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } };
     const node = await startServer({ config });

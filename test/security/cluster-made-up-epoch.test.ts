@@ -11,7 +11,7 @@ import { connectAware } from '../support/client.ts';
 import type { WsgateFrame } from '../support/client.ts';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 import { Redis } from 'ioredis';
 
 const skip = targetAvailable() ?? redisMissing;
@@ -19,8 +19,8 @@ const HISTORY = { size: 20, ttl: 60 };
 
 describe(`a resume from an epoch no node could have given, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('is answered "not recovered" without reading Redis; a real epoch is still read', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const redis = await startRedis();
+    const { port } = redis;
     const probe = new Redis(port, '127.0.0.1');
     const config = { hosts: { 'c.test': { app: APP, build: false, clientChannels: true, history: HISTORY, channels: { 'room:*': { history: HISTORY } } } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } };
     const node = await startServer({ config });

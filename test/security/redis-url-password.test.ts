@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '../support/events.ts';
 import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { redisMissing, startRedis } from '../support/redis.ts';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`a Redis password in the URL's query, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('authenticates with it and logs the URL without it', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port, ['--requirepass', 'query-secret-pw']);
+    const redis = await startRedis(undefined, ['--requirepass', 'query-secret-pw']);
+    const { port } = redis;
     const node = await startServer({ config: { hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}/0?password=query-secret-pw&prefix=q:`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } } });
     try {
       await waitFor('the node in the cluster', async () => ((await (await fetch(`${node.url}/health`)).json()) as { cluster?: { redis: string } }).cluster?.redis === 'up');

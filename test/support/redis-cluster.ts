@@ -33,12 +33,29 @@ type SlotRange = [number, number, [string, number, ...unknown[]], ...Array<[stri
 export async function startRedisCluster(): Promise<RedisClusterForTests> {
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-rcluster-'));
   const servers = new Map<number, RedisServer>();
+  const stop = async () => {
+    for (const server of servers.values()) await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    return await formCluster(dir, servers, stop);
+  } catch (error) {
+    // A start that fails half-way leaves no redis-server behind: a live child would keep the test file's process up for good.
+    await stop();
+    throw error;
+  }
+}
+
+async function formCluster(dir: string, servers: Map<number, RedisServer>, stop: () => Promise<void>): Promise<RedisClusterForTests> {
   for (let i = 0; i < 6; i++) {
-    const port = await freePort();
-    // Each node writes its own nodes.conf: a dir each.
-    const own = join(dir, String(port));
-    mkdirSync(own);
-    servers.set(port, await startRedis(port, ['--dir', own, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--repl-diskless-sync-delay', '0']));
+    // The cluster bus port is a free one of its own: redis-server's default, the port + 10000, may be taken (or past 65535).
+    const server = await startRedis(undefined, async (port) => {
+      // Each node writes its own nodes.conf: a dir each.
+      const own = join(dir, String(port));
+      mkdirSync(own, { recursive: true });
+      return ['--dir', own, '--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--repl-diskless-sync-delay', '0'];
+    });
+    servers.set(server.port, server);
   }
   const ports = [...servers.keys()];
   const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -100,9 +117,6 @@ export async function startRedisCluster(): Promise<RedisClusterForTests> {
       for (const port of [to, from, ...masters.filter((port) => port !== to && port !== from)]) await ask(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
       return to;
     },
-    async stop() {
-      for (const server of servers.values()) await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

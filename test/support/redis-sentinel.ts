@@ -63,10 +63,28 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 export async function startSentinelGroup(): Promise<SentinelGroup> {
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-sentinel-'));
-  const [first, second, sentinelPort] = [await freePort(), await freePort(), await freePort()];
+  const started: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of started.reverse()) await step();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    return await formGroup(dir, started, stop);
+  } catch (error) {
+    // A start that fails half-way leaves no redis-server behind: a live child would keep the test file's process up for good.
+    await stop();
+    throw error;
+  }
+}
+
+async function formGroup(dir: string, started: Array<() => Promise<void>>, stop: () => Promise<void>): Promise<SentinelGroup> {
   // Each server in its own dir: a master writes a snapshot for its replica's sync, and a replica loads any dump.rdb it finds.
-  const master: RedisServer = await startRedis(first, ['--dir', dir]);
+  const master: RedisServer = await startRedis(undefined, ['--dir', dir]);
+  started.push(master.stop);
+  const first = master.port;
+  const [second, sentinelPort] = [await freePort(), await freePort()];
   const replica = spawn('redis-server', ['--port', String(second), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--replicaof', '127.0.0.1', String(first)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(() => stopChild(replica));
   const replicaOut = watched(replica);
   await replicaOut.waitFor(/MASTER <-> REPLICA sync: Finished with success|Successful partial resynchronization/, 20_000);
   const conf = join(dir, 'sentinel.conf');
@@ -85,6 +103,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     ].join('\n'),
   );
   const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(() => stopChild(sentinel));
   const sentinelOut = watched(sentinel);
   await sentinelOut.waitFor(/\+monitor master mymaster/, 20_000);
   // A failover needs a replica the sentinel knows of.
@@ -100,11 +119,6 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
       const line = await switched;
       current = Number(/(\d+)$/.exec(line)![1]);
     },
-    async stop() {
-      await stopChild(sentinel);
-      await stopChild(replica);
-      await master.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

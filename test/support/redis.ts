@@ -24,12 +24,30 @@ export const freePort = () =>
 
 export interface RedisServer {
   child: ChildProcess;
+  port: number;
   /** SIGKILL, as a crash would: nothing is saved, clients see the connection drop. */
   stop: () => Promise<void>;
 }
 
-/** `args`: more of redis-server's options (a `--dir` of its own, when it will write snapshots for a replica). */
-export async function startRedis(port: number, args: string[] = []): Promise<RedisServer> {
+/**
+ * `port`: the port to take; without it a free one, tried again on another
+ * when something took it between the look and redis-server's bind (with
+ * several test files at a time that happens). `args`: more of redis-server's
+ * options (a `--dir` of its own, when it will write snapshots for a replica),
+ * or a function of the port taken, for options that name more ports.
+ */
+export async function startRedis(port?: number, args: string[] | ((port: number) => Promise<string[]>) = []): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    const chosen = port ?? (await freePort());
+    try {
+      return await startRedisOn(chosen, typeof args === 'function' ? await args(chosen) : args);
+    } catch (error) {
+      if (port !== undefined || attempt === 5 || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startRedisOn(port: number, args: string[]): Promise<RedisServer> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
@@ -42,6 +60,7 @@ export async function startRedis(port: number, args: string[] = []): Promise<Red
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
+    port,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
@@ -63,8 +82,8 @@ export function useRedis(): RedisForTests {
   let client: Redis | undefined;
   const cleanups: Array<() => Promise<unknown>> = [];
   before(async () => {
-    port = await freePort();
-    server = await startRedis(port);
+    server = await startRedis();
+    port = server.port;
     client = new Redis(port, '127.0.0.1');
   });
   after(async () => {
