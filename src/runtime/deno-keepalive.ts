@@ -16,7 +16,7 @@
  * has no such method, nothing is watched, as before, and
  * test/security/ping-flood.test.ts fails on Deno.
  */
-import { dropWebSocket } from './deno-drop.ts';
+import type { DenoDrops } from './deno-drop.ts';
 
 export interface KeepaliveWatch {
   watch(ws: WebSocket): void;
@@ -34,7 +34,8 @@ function heardMethod(): { key: symbol; original: Heard } | undefined {
   return key && typeof original === 'function' ? { key, original: original as Heard } : undefined;
 }
 
-export function createKeepaliveWatch(seconds: number): KeepaliveWatch {
+/** `drop`: the runtime's own (deno-drop.ts), so that a dropped socket's close is reported as one. */
+export function createKeepaliveWatch(seconds: number, drop: DenoDrops['drop']): KeepaliveWatch {
   const method = heardMethod();
   if (!method) return { watch: () => {}, stop: () => {} };
   const lastHeard = new Map<WebSocket, number>();
@@ -50,7 +51,7 @@ export function createKeepaliveWatch(seconds: number): KeepaliveWatch {
       if (ws.readyState === WebSocket.CLOSED) lastHeard.delete(ws);
       else if (now - at > silentMs) {
         lastHeard.delete(ws);
-        dropWebSocket(ws, 1001);
+        drop(ws, 1001);
       }
     }
   }, seconds * 500);

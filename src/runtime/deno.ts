@@ -18,7 +18,8 @@ import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import { createGroupTracker, killGroup } from './groups.ts';
 import { closableOutput } from './output.ts';
 import { ReportedCloseWithError } from './close-code.ts';
-import { closeEventOf, closesAnswered, closeWebSocket, dropsWith, dropWebSocket } from './deno-drop.ts';
+import { createDenoDrops } from './deno-drop.ts';
+import type { DenoDrops } from './deno-drop.ts';
 import { createKeepaliveWatch } from './deno-keepalive.ts';
 import type { KeepaliveWatch } from './deno-keepalive.ts';
 import { followSignal, UpgradeWatch } from './upgrade-watch.ts';
@@ -135,7 +136,7 @@ function createSpawn(): Runtime['spawn'] {
  * the pong (deno-keepalive.ts ends those it cannot); read at each upgrade, as
  * serve() sets it after the app is built.
  */
-function createUpgrade(keepalive: () => { seconds: number; watch: KeepaliveWatch | undefined }): UpgradeWebSocket<unknown> {
+function createUpgrade(keepalive: () => { seconds: number; watch: KeepaliveWatch | undefined }, drops: DenoDrops): UpgradeWebSocket<unknown> {
   return defineWebSocketHelper((c, events: WSEvents<unknown>) => {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return;
     const protocol = c.req.header('sec-websocket-protocol')?.split(',')[0]?.trim();
@@ -143,7 +144,7 @@ function createUpgrade(keepalive: () => { seconds: number; watch: KeepaliveWatch
     const { response, socket } = Deno.upgradeWebSocket(c.req.raw, { ...(protocol && { protocol }), idleTimeout: seconds });
     watch?.watch(socket);
     const dropClient = (c.env as Partial<PipedEnv> | undefined)?.dropClient;
-    if (dropClient) dropsWith(socket, dropClient);
+    if (dropClient) drops.dropsWith(socket, dropClient);
     const ws = new WSContext({
       raw: socket,
       send: (data) => socket.send(data),
@@ -156,14 +157,14 @@ function createUpgrade(keepalive: () => { seconds: number; watch: KeepaliveWatch
     const reported = new ReportedCloseWithError(events);
     socket.onopen = (event) => reported.onOpen(event, ws);
     socket.onmessage = (event) => reported.onMessage(event, ws);
-    socket.onclose = (event) => reported.onClose(closeEventOf(socket, event), ws);
+    socket.onclose = (event) => reported.onClose(drops.closeEventOf(socket, event), ws);
     socket.onerror = (event) => reported.onError(event, ws);
     return response;
   }) as unknown as UpgradeWebSocket<unknown>;
 }
 
 /** `closeTimeoutMs`: the serving config's closeTimeout, known once serve() was called. */
-const createWire = (closeTimeoutMs: () => number): Wire => ({
+const createWire = (closeTimeoutMs: () => number, drops: DenoDrops): Wire => ({
   encode: (frame) => frame,
   send(raw, frame) {
     const ws = raw as WebSocket;
@@ -172,9 +173,9 @@ const createWire = (closeTimeoutMs: () => number): Wire => ({
     return ws.bufferedAmount;
   },
   // Deno's close() would wait for the peer for good (deno-drop.ts).
-  close: (raw, code, reason) => closeWebSocket(raw as WebSocket, closeTimeoutMs(), code, reason),
-  terminate: (raw) => dropWebSocket(raw as WebSocket, 1013),
-  closesSent: () => closesAnswered(),
+  close: (raw, code, reason) => drops.close(raw as WebSocket, closeTimeoutMs(), code, reason),
+  terminate: (raw) => drops.drop(raw as WebSocket, 1013),
+  closesSent: () => drops.closesAnswered(),
 });
 
 /**
@@ -305,16 +306,18 @@ function serveTcp(app: Hono, hostname: string, port: number): Listener {
 export function createDenoRuntime(): Runtime {
   const keepalive: { seconds: number; watch: KeepaliveWatch | undefined } = { seconds: 0, watch: undefined };
   let closeTimeoutMs = 30_000;
+  // Which sockets this runtime closed, and which still owe an answer: its own, as the keepalive watch is.
+  const drops = createDenoDrops();
   return {
     name: 'deno',
-    upgradeWebSocket: createUpgrade(() => keepalive),
-    wire: createWire(() => closeTimeoutMs),
+    upgradeWebSocket: createUpgrade(() => keepalive, drops),
+    wire: createWire(() => closeTimeoutMs, drops),
     async serve(app: Hono, { hostname, port, sockets, tls }) {
       // Deno has no frame limit of its own: the gateway checks each frame's size instead.
       keepalive.seconds = sockets.keepalive > 0 ? sockets.keepalive : 0;
       closeTimeoutMs = (sockets.closeTimeout ?? 30) * 1000;
       keepalive.watch?.stop();
-      const watch = (keepalive.watch = keepalive.seconds > 0 ? createKeepaliveWatch(keepalive.seconds) : undefined);
+      const watch = (keepalive.watch = keepalive.seconds > 0 ? createKeepaliveWatch(keepalive.seconds, drops.drop) : undefined);
       const listener = tls ? await serveTls(app, hostname, port, tls) : serveTcp(app, hostname, port);
       return {
         ...listener,
