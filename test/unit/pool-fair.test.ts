@@ -94,6 +94,30 @@ describe('FairQueue', () => {
     assert.equal(q.shift(), undefined);
     assert.equal(q.length, 0);
   });
+
+  it('counts handed-back jobs in its bound as they come and go: cancelled, served or drained', () => {
+    const job = (lane: string, bounded = true) => ({ lane, bounded });
+    const q = new FairQueue<ReturnType<typeof job>>();
+    q.push(job('a'));
+    const back = [job('b'), job('b', false), job('b'), job('b')];
+    for (const j of back) q.unshift(j);
+    assert.equal(q.bounded, 4, 'a close hook handed back takes no place');
+    assert.equal(q.hasRoom('c', 4), false, 'the handed-back jobs fill the bound');
+    assert.equal(q.remove(back[2]!), true, 'a handed-back job cancelled');
+    assert.equal(q.remove(back[2]!), false, 'and only once');
+    assert.equal(q.bounded, 3);
+    assert.equal(q.hasRoom('c', 4), true, 'its place is free again');
+    assert.equal(q.remove(back[1]!), true, 'a close hook handed back, cancelled');
+    assert.equal(q.bounded, 3, 'frees no place');
+    assert.equal(q.shift(), back[3], 'the last handed back is first in line');
+    assert.equal(q.bounded, 2);
+    q.unshift(job('b', false));
+    q.unshift(job('b'));
+    assert.equal(q.bounded, 3);
+    assert.equal(q.drain().length, 4);
+    assert.equal(q.bounded, 0, 'a drained queue holds no place');
+    assert.equal(q.hasRoom('c', 1), true);
+  });
 });
 
 describe('Pool on PHP workers', { timeout: 60_000 }, () => {

@@ -13,6 +13,8 @@ export class FairQueue<T extends LaneItem> {
   readonly #lanes = new HostLanes<T>();
   /** Jobs handed back (their worker died before they started): first in line, ahead of every lane. */
   readonly #front: T[] = [];
+  /** How many of #front the bound counts: kept, not counted, as every job that would wait asks (hasRoom). */
+  #frontBounded = 0;
 
   get length(): number {
     return this.#front.length + this.#lanes.size;
@@ -20,7 +22,7 @@ export class FairQueue<T extends LaneItem> {
 
   /** Waiting jobs the queue's bound counts (not close hooks). */
   get bounded(): number {
-    return this.#frontBounded() + this.#lanes.bounded;
+    return this.#frontBounded + this.#lanes.bounded;
   }
 
   push(item: T): void {
@@ -30,10 +32,14 @@ export class FairQueue<T extends LaneItem> {
   /** Back first in line. */
   unshift(item: T): void {
     this.#front.unshift(item);
+    if (item.bounded) this.#frontBounded++;
   }
 
   shift(): T | undefined {
-    return this.#front.shift() ?? this.#lanes.next();
+    const item = this.#front.shift();
+    if (!item) return this.#lanes.next();
+    if (item.bounded) this.#frontBounded--;
+    return item;
   }
 
   /** Takes `item` out wherever it waits; false when it no longer waits. */
@@ -41,12 +47,13 @@ export class FairQueue<T extends LaneItem> {
     const at = this.#front.indexOf(item);
     if (at < 0) return this.#lanes.remove(item);
     this.#front.splice(at, 1);
+    if (item.bounded) this.#frontBounded--;
     return true;
   }
 
   /** Whether a job of `lane` may wait under `bound`, a place being free or given up by a fuller lane (giveWay). */
   hasRoom(lane: string, bound: number): boolean {
-    return this.#lanes.hasRoom(lane, bound, this.#frontBounded());
+    return this.#lanes.hasRoom(lane, bound, this.#frontBounded);
   }
 
   /** The newest job of the lane holding the most places, taken out for a job of `lane`, which holds fewer. */
@@ -56,12 +63,7 @@ export class FairQueue<T extends LaneItem> {
 
   /** Empties the queue, oldest lanes first. */
   drain(): T[] {
+    this.#frontBounded = 0;
     return [...this.#front.splice(0), ...this.#lanes.drain()];
-  }
-
-  #frontBounded(): number {
-    let n = 0;
-    for (const item of this.#front) if (item.bounded) n++;
-    return n;
   }
 }
