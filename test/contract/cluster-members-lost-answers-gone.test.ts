@@ -9,14 +9,10 @@
  * The store runs in this process, so it runs once, with the node target.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts';
-import type { OrphanedChange } from '../../src/core/members.ts';
-import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
 import { redisMissing, useRedis } from '../support/redis.ts';
-import { replyHoldingProxy } from '../support/reply-proxy.ts';
+import { membersOverProxy } from '../support/members-over-proxy.ts';
 import { TARGET } from '../support/server.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test');
@@ -31,20 +27,7 @@ describe('cluster members over Redis, a node that dies with an answer it never h
 
   async function setup() {
     const prefix = `gone${++prefixes}:`;
-    const proxy = await replyHoldingProxy(redisServer.port);
-    redisServer.cleanup(() => proxy.close());
-    const connection = connectMembers(proxy.url, COMMAND_TIMEOUT_MS);
-    await once(connection, 'ready');
-    const dying = new RedisMembers(connection, { prefix, nodesKey: `${prefix}nodes` }, createLogger(() => {}, 'error'));
-    dying.start('a');
-    redisServer.cleanup(() => dying.stop());
-    const survivor = new RedisMembers(connectMembers(`redis://127.0.0.1:${redisServer.port}`), { prefix, nodesKey: `${prefix}nodes` }, createLogger(() => {}, 'error'));
-    const orphaned: OrphanedChange[] = [];
-    survivor.onOrphaned((change) => orphaned.push(change));
-    survivor.start('b');
-    redisServer.cleanup(() => survivor.stop());
-    // a's first sync is done once a call through it answers (calls go in order on the one connection).
-    await dying.users(HOST, 'presence-warm');
+    const { proxied: dying, direct: survivor, connection, proxy, orphaned: { direct: orphaned } } = await membersOverProxy(redisServer, prefix, COMMAND_TIMEOUT_MS, HOST);
     /** a dies: nothing of it reaches Redis any more, and it clears nothing (no stop()). */
     const dies = () => {
       proxy.cut();

@@ -9,14 +9,10 @@
  * The store runs in this process, so it runs once, with the node target.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts';
-import type { OrphanedChange } from '../../src/core/members.ts';
-import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
 import { redisMissing, useRedis } from '../support/redis.ts';
-import { replyHoldingProxy } from '../support/reply-proxy.ts';
+import { membersOverProxy } from '../support/members-over-proxy.ts';
 import { TARGET } from '../support/server.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test');
@@ -31,23 +27,8 @@ describe('cluster members over Redis, answers that come too late', { skip, timeo
 
   async function setup() {
     const prefix = `lost${++prefixes}:`;
-    const proxy = await replyHoldingProxy(redisServer.port);
-    redisServer.cleanup(() => proxy.close());
-    const lines: string[] = [];
-    const connection = connectMembers(proxy.url, COMMAND_TIMEOUT_MS);
-    await once(connection, 'ready');
-    const members = new RedisMembers(connection, { prefix, nodesKey: `${prefix}nodes` }, createLogger((line) => lines.push(line), 'debug'));
-    const orphaned: OrphanedChange[] = [];
-    members.onOrphaned((change) => orphaned.push(change));
-    members.start('a');
-    redisServer.cleanup(() => members.stop());
-    // Another node, straight to Redis: what it is told shows what a's lost answers left in the store.
-    const other = new RedisMembers(connectMembers(`redis://127.0.0.1:${redisServer.port}`), { prefix, nodesKey: `${prefix}nodes` }, createLogger(() => {}, 'error'));
-    other.start('b');
-    redisServer.cleanup(() => other.stop());
-    // a's first sync is done once a call through it answers (calls go in order on the one connection).
-    await members.users(HOST, 'presence-warm');
-    return { members, other, orphaned, proxy, lines, prefix };
+    const { proxied: members, direct: other, orphaned, proxy } = await membersOverProxy(redisServer, prefix, COMMAND_TIMEOUT_MS, HOST);
+    return { members, other, orphaned: orphaned.proxied, proxy, prefix };
   }
 
   /** Runs `call` with Redis's replies held past the timeout; Redis runs it all the same. */

@@ -8,31 +8,21 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { waitFor } from '../support/events.ts';
-import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
-import { redisMissing, startRedis } from '../support/redis.ts';
-import { Redis } from 'ioredis';
+import { historyOf, sendThrough, startStreamNode } from '../support/bus-cluster.ts';
+import { TARGET, targetAvailable } from '../support/server.ts';
+import { redisMissing } from '../support/redis.ts';
 
 const skip = targetAvailable() ?? redisMissing;
 
 describe(`a cast on the bus with a position no Redis gives, on ${TARGET}`, { skip, timeout: 60_000 }, () => {
   it('is ignored and logged, and the stream it named still answers', async () => {
-    const redis = await startRedis();
-    const { port } = redis;
-    const writer = new Redis(port, '127.0.0.1');
-    const config = { hosts: { 'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 1 } };
-    const node = await startServer({ config });
+    const { node, forge: publish, stop } = await startStreamNode('room:1');
     try {
-      const cast = async (data: string) => (await (await fetch(`${node.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'c.test', target: 'channel:room:1', data }) })).json()) as { nodes?: { answered: string[] } };
-      await waitFor('the node in the cluster', async () => (await cast('probe')).nodes?.answered.includes('n1'));
-      const forge = (offset: number) => writer.publish('wsgate:bus', JSON.stringify({ id: '', from: 'intruder', request: { t: 'cast', host: 'c.test', selection: { kind: 'channel', channel: 'room:1' }, frame: '"forged"', position: { epoch: 'forged', offset } } }));
+      const forge = (offset: number) => publish({ t: 'cast', host: 'c.test', selection: { kind: 'channel', channel: 'room:1' }, frame: '"forged"', position: { epoch: 'forged', offset } });
       await forge(2 ** 53 + 2);
       // After the forged message on the bus, so taken once that is.
-      await fetch(`${node.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'c.test', target: 'channel:room:2', data: 'marker' }) });
-      const read = await Promise.race([
-        fetch(`${node.url}/history?host=c.test&channel=room:1`).then(async (res) => (await res.json()) as { epoch?: string; publications?: Array<{ data: unknown }> }),
-        new Promise<undefined>((resolve) => setTimeout(resolve, 5000, undefined)),
-      ]);
+      await sendThrough(node, 'channel:room:2', 'marker');
+      const read = await Promise.race([historyOf(node, 'room:1'), new Promise<undefined>((resolve) => setTimeout(resolve, 5000, undefined))]);
       assert.ok(read, 'the node answers its history within 5 s');
       assert.notEqual(read.epoch, 'forged');
       assert.ok(read.publications?.length && read.publications.every((p) => p.data === 'probe'), JSON.stringify(read));
@@ -43,9 +33,7 @@ describe(`a cast on the bus with a position no Redis gives, on ${TARGET}`, { ski
         assert.match(await node.waitForLog(/cluster message ignored/), /offset/);
       }
     } finally {
-      writer.disconnect();
-      await node.stop('SIGKILL');
-      await redis.stop();
+      await stop();
     }
   });
 });
