@@ -174,6 +174,10 @@ export class Gateway implements Watched {
     this.#lifecycle.message(client, text);
   }
 
+  control(client: Client): void {
+    this.#lifecycle.control(client);
+  }
+
   failed(client: Client, error: unknown): void {
     this.#lifecycle.failed(client, error);
   }

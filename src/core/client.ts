@@ -227,6 +227,20 @@ export class Client implements Socket {
     return true;
   }
 
+  /**
+   * A ping or pong came: it takes one from the same allowance as a message,
+   * but is no message, so `lastSeen` (idleTimeout, Pusher's activity) stays.
+   * The allowance is kept as it stood at `lastSeen`, so it is stored less
+   * what refilled since; false when there was none left.
+   */
+  takeControl(limits: RateLimits, now: number): boolean {
+    const refilled = ((now - this.#lastSeen) / 1000) * limits.messagesPerSecond;
+    const allowance = Math.min(this.messageBurst(limits), this.#allowance + refilled);
+    const left = allowance >= 1;
+    this.#allowance = (left ? allowance - 1 : allowance) - refilled;
+    return left;
+  }
+
   /** How many frames it may send at once before its rate applies, the gateway's `messageBurst` given (a protocol whose clients send more at once overrides this). */
   messageBurst(limits: RateLimits): number {
     return limits.messageBurst;

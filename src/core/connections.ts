@@ -23,6 +23,8 @@ export interface Connections {
   refused(refusal: UpgradeRefusal): void;
   open(client: Client, raw: unknown): Client;
   message(client: Client, text: string): void;
+  /** A ping or pong it sent: counted against its message rate. */
+  control(client: Client): void;
   tooBig(client: Client, bytes: number): void;
   /** Handling one of its frames threw: the client is closed with 1011. */
   failed(client: Client, error: unknown): void;

@@ -26,6 +26,8 @@ export const CLOSE_TRY_LATER = 1013;
 export const CLOSE_POLICY = 1008;
 export const CLOSE_INTERNAL = 1011;
 
+const TOO_MANY_MESSAGES = 'too many messages per second';
+
 export interface LifecycleParts {
   hub: Hub;
   routes: Routes;
@@ -118,7 +120,7 @@ export class Lifecycle {
     const traffic = this.#p.events.traffic(config.key);
     traffic.framesIn++;
     traffic.bytesIn += utf8Length(text);
-    if (!client.takeMessage(limits, performance.now())) return this.#refuse(client, CLOSE_POLICY, 'too many messages per second');
+    if (!client.takeMessage(limits, performance.now())) return this.#refuse(client, CLOSE_POLICY, TOO_MANY_MESSAGES);
     if (client.waiting >= client.maxWaiting(limits.pending)) return this.#refuse(client, CLOSE_POLICY, 'too many messages waiting for the app');
     const request = client.request(text, config.clientChannels === true);
     // An answer the protocol gives at once (a ping's pong) waits only for the answers to what came before it.
@@ -132,7 +134,15 @@ export class Lifecycle {
     });
   }
 
-  /** Closes a client that broke a limit, saying which; once, however many frames it sends until the close completes. */
+  /**
+   * A ping or pong it sent, where the runtime tells: each costs a read and a
+   * ping an answer too, so a flood of them is closed as a message flood is.
+   */
+  control(client: Client): void {
+    if (!client.open || client.closing) return;
+    if (!client.takeControl(this.#p.routes.limits, performance.now())) this.#refuse(client, CLOSE_POLICY, TOO_MANY_MESSAGES);
+  }
+
   /**
    * Handling a client's frame threw. Whatever it was, the socket is closed
    * (1011) and its close runs as for any other, rather than the error
@@ -145,6 +155,7 @@ export class Lifecycle {
     this.#p.hub.close(client, CLOSE_INTERNAL, 'internal error');
   }
 
+  /** Closes a client that broke a limit, saying which; once, however many frames it sends until the close completes. */
   #refuse(client: Client, code: number, reason: string): void {
     if (!client.startClosing()) return;
     this.#p.events.closing(client, { kind: 'limit', code, reason });

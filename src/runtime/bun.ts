@@ -37,8 +37,8 @@ interface BunServer {
   readonly pendingRequests: number;
 }
 interface BunSocket {
-  /** What the upgrade gave it: the socket's event handlers. */
-  data: WSEvents<unknown>;
+  /** What the upgrade gave it: the socket's event handlers, with the ping and pong one of those that count them. */
+  data: WSEvents<unknown> & { onControl?(ws: WSContext<unknown>): void };
   /** Bytes sent; -1: queued behind backpressure; 0: dropped. */
   send(data: OutFrame): number;
   close(code?: number, reason?: string): void;
@@ -128,6 +128,15 @@ function socketHandlers(opened?: (ws: BunSocket) => void) {
     },
     message(ws: BunSocket, message: string | Uint8Array) {
       ws.data.onMessage?.(createWSMessageEvent(typeof message === 'string' ? message : (message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer)), contextOf(ws));
+    },
+    // uWS has answered the ping already. Counted against the message rate, a flood of them is closed as one of messages
+    // is; without this, Bun read and answered 80 MB/s of pings with no limit of wsgate's.
+    ping(ws: BunSocket) {
+      ws.data.onControl?.(contextOf(ws));
+    },
+    // Every pong counts, the answers to Bun's own keepalive pings too (uWS does not tell them apart): one a keepalive.
+    pong(ws: BunSocket) {
+      ws.data.onControl?.(contextOf(ws));
     },
     close(ws: BunSocket, code: number, reason: string) {
       // uWebSockets fails a bad frame with 1006 here and says why in the reason ("Received invalid UTF-8"): the code it sent is that one.

@@ -24,7 +24,8 @@ import { noteProtocolError, ReportedClose } from './close-code.ts';
 import { onProcessSignal, onProcessStray, processLogSink } from './process-events.ts';
 import type { Child, Listener, Runtime, SocketOptions, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
-import { adoptSocket } from './node-socket-events.ts';
+import { adoptSocket, keepalivePing, onPing, onPong } from './node-socket-events.ts';
+import type { SocketEvents } from './node-socket-events.ts';
 import { appForUpgrades } from './node-upgrade-request.ts';
 import { followSignal, followUnfollowedNow, UpgradeWatch } from './upgrade-watch.ts';
 import type { Follow } from './upgrade-watch.ts';
@@ -106,26 +107,10 @@ function onSocketError(this: WebSocket, error: Error) {
   noteProtocolError(this, error);
 }
 
-/** One timer for all sockets of a server: each must answer the previous ping before the next. */
+/** One timer for all sockets of a server: each must answer the previous ping before the next (onPong). */
 function startKeepalive(wss: WebSocketServer, seconds: number): ReturnType<typeof setInterval> {
-  const alive = new WeakSet<WebSocket>();
-  // One listener for every socket, not a closure each.
-  function answered(this: WebSocket) {
-    alive.add(this);
-  }
-  wss.on('connection', (ws: WebSocket) => {
-    alive.add(ws);
-    ws.on('pong', answered);
-  });
   return setInterval(() => {
-    for (const ws of wss.clients) {
-      if (!alive.has(ws)) {
-        ws.terminate();
-        continue;
-      }
-      alive.delete(ws);
-      ws.ping();
-    }
+    for (const ws of wss.clients) if (!keepalivePing(ws)) ws.terminate();
   }, seconds * 1000);
 }
 
@@ -206,11 +191,17 @@ class UpgradeView {
 type NodeUpgrade = (c: UpgradeView, events: WSEvents<unknown>) => Promise<Response>;
 
 /** The gateway's events: as the socket opens, the view is released and the socket's events are taken from node-ws. */
-class NodeSocketEvents extends ReportedClose {
+class NodeSocketEvents extends ReportedClose implements SocketEvents {
   #view: UpgradeView | undefined;
-  constructor(events: WSEvents<unknown>, view: UpgradeView) {
+  /** The gateway's events again: ReportedClose keeps its own copy private, and passes no ping on. */
+  readonly #events: Pick<SocketEvents, 'onControl'>;
+  constructor(events: WSEvents<unknown> & Pick<SocketEvents, 'onControl'>, view: UpgradeView) {
     super(events);
     this.#view = view;
+    this.#events = events;
+  }
+  onControl(ws: Parameters<ReportedClose['onOpen']>[1]) {
+    this.#events.onControl?.(ws);
   }
   override onOpen(event: Event, ws: Parameters<ReportedClose['onOpen']>[1]) {
     this.#view?.release();
@@ -243,6 +234,8 @@ export function createNodeRuntime(): Runtime {
     nodeWs.wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
       connections.set(ws, request.socket);
       ws.on('error', onSocketError);
+      ws.on('ping', onPing);
+      ws.on('pong', onPong);
     });
     upgrade = nodeWs.upgradeWebSocket as unknown as NodeUpgrade;
     nodeWs.injectWebSocket(server);

@@ -92,6 +92,11 @@ export class PusherConnection extends Client {
     if (this.attached) deliver(this.core, this, event.data);
   }
 
+  /** A WebSocket ping or pong, where the runtime tells of them: counted against its rate, but no answer to a pusher:ping. */
+  onControl(): void {
+    if (this.attached) this.core.control(this);
+  }
+
   onClose(event: CloseEvent): void {
     if (!this.attached) return;
     this.#registry.closed(this);

@@ -20,6 +20,7 @@ export interface WSEvents {
   onOpen(event: Event, ws: WSContext<unknown>): void;
   onMessage(event: MessageEvent, ws: WSContext<unknown>): void | Promise<void>;
   onClose(event: CloseEvent): void;
+  onControl(ws: WSContext<unknown>): void;
 }
 
 /** Why a socket is closed when the frames of every socket waiting for auth fill limits.preAuthBytes: not its own doing. */
@@ -39,6 +40,8 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
   /** Cancels the auth hook when the socket goes first. */
   let auth: AbortController | undefined;
   let gone = false;
+  /** Pings and pongs before auth. */
+  let controls = 0;
   const fail = (ws: WSContext<unknown>, reason: string, kind: string, code = CLOSE_POLICY, level: 'info' | 'warn' = 'info') => {
     clearTimeout(timer);
     // Refused while its auth runs: the hook is cancelled and its answer, when it comes, registers nothing.
@@ -99,6 +102,12 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
       ticket.release();
       for (const data of waiting.splice(0)) deliver(core, session, data);
       share.release();
+    },
+    // Pings and pongs: before auth, no more than a burst of messages; after, as an open socket's.
+    onControl(ws: WSContext<unknown>) {
+      if (session) return core.control(session);
+      if (!ticket || ticket.released) return;
+      if (++controls > core.limits.messageBurst) fail(ws, 'too many pings before auth finished', 'limit');
     },
     onClose(event: CloseEvent) {
       gone = true;

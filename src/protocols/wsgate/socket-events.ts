@@ -21,6 +21,10 @@ export abstract class ClientEvents extends Client {
   onMessage(event: MessageEvent): void {
     if (this.attached) deliver(this.core, this, event.data);
   }
+  /** A ping or pong, where the runtime tells of them: counted against its rate. */
+  onControl(): void {
+    if (this.attached) this.core.control(this);
+  }
   onClose(event: CloseEvent): void {
     if (this.attached) this.core.closed(this, event.code);
   }
