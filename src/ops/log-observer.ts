@@ -2,11 +2,16 @@
 import type { CoreObserver, Notice } from '../core/events.ts';
 import { sha256Hex, shortHash } from '../core/ids.ts';
 import type { Logger } from './log.ts';
+import { throttledLog } from './throttled-log.ts';
 
 export function logObserver(log: Logger): CoreObserver {
+  // A refused upgrade costs its sender nothing: a page or a reconnect storm makes thousands a second. Per kind and
+  // configured host (the label: a host a stranger names is not a key of its own), a few are written, the rest summed.
+  const limited = throttledLog(log);
   return {
-    refused({ host, shown, kind, reason, level, socket, token, origin }) {
-      log[level](kind === 'abandoned' ? 'upgrade abandoned' : 'upgrade refused', { host: shown ?? host, socket, token, origin, reason });
+    refused({ host, shown, kind, reason, level, socket, token, origin }, label) {
+      const event = kind === 'abandoned' ? 'upgrade abandoned' : 'upgrade refused';
+      limited(`refused\0${kind}\0${label}`, level, event, { host: shown ?? host, socket, token, origin, reason }, { host: label, kind });
     },
     // A connection with no token of the app's (Pusher's) is named by its protocol instead.
     opened: (client, tokenHash, sockets) => log.info('open', { host: client.host, socket: client.id, ...(tokenHash ? { token: shortHash(tokenHash) } : { protocol: client.protocol.name }), sockets }),

@@ -1,0 +1,63 @@
+/**
+ * A log line a peer can cause at will, written through a LogBudget: a burst
+ * and then a few a second per key as they come, the rest summed in one line
+ * per key a second after the first one not written (so each second while a
+ * flood lasts), saying how many were not written.
+ */
+import { LogBudget } from './log-budget.ts';
+import type { Fields, Level, Logger } from './log.ts';
+
+interface Summary {
+  level: Level;
+  event: string;
+  fields: Fields;
+}
+
+/**
+ * Writes `event` unless `key` has had its lines this window. `summary`: the
+ * fields of the line that sums up what was not written (no socket or token:
+ * it stands for many).
+ */
+export type ThrottledLine = (key: string, level: Level, event: string, fields: Fields, summary: Fields) => void;
+
+export interface ThrottleOptions {
+  burst?: number;
+  perSecond?: number;
+  windowMs?: number;
+  keys?: number;
+  /** For tests: the clock, and how to call back after `ms` on it. */
+  now?: () => number;
+  later?: (callback: () => void, ms: number) => void;
+}
+
+function unrefTimeout(callback: () => void, ms: number): void {
+  const timer = setTimeout(callback, ms);
+  // A summary still due must not keep the process alive. Deno's timers are numbers: it has no unref here.
+  (timer as { unref?: () => void }).unref?.();
+}
+
+export function throttledLog(log: Logger, options: ThrottleOptions = {}): ThrottledLine {
+  const now = options.now ?? (() => performance.now());
+  const later = options.later ?? unrefTimeout;
+  // Keys past `keys` (made up by a peer, say) share one window, summed in a line of its own.
+  const overflow: Summary = { level: 'warn', event: 'log lines suppressed', fields: { note: 'too many kinds of line at once to sum each' } };
+  const budget = new LogBudget<Summary>({ burst: options.burst, perSecond: options.perSecond, windowMs: options.windowMs, keys: options.keys, overflow, now });
+  const seconds = budget.windowMs / 1000;
+  let scheduled = false;
+  const sweep = () => {
+    scheduled = false;
+    for (const { detail, count } of budget.sweep()) log[detail.level](detail.event, { ...detail.fields, suppressed: count, seconds });
+    schedule();
+  };
+  const schedule = () => {
+    const end = budget.nextSweep();
+    if (scheduled || end === undefined) return;
+    scheduled = true;
+    // A millisecond late rather than early: a timer that fires just before would find nothing to sweep.
+    later(sweep, Math.max(1, Math.ceil(end - now()) + 1));
+  };
+  return (key, level, event, fields, summary) => {
+    if (budget.take(key, () => ({ level, event, fields: summary }))) log[level](event, fields);
+    schedule();
+  };
+}
