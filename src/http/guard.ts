@@ -5,6 +5,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../ops/log.ts';
+import { throttledLog } from '../ops/throttled-log.ts';
 import type { Trusted } from './options.ts';
 
 /**
@@ -16,10 +17,14 @@ import type { Trusted } from './options.ts';
  */
 export function accessGuard(trusted: Trusted, log: Logger, kind: 'bearer' | 'basic'): MiddlewareHandler {
   const basic = kind === 'basic';
+  // Anyone who reaches the port (a web page too) calls as often as it likes: per reason, a few lines and then a sum. A
+  // reason can hold a header's value (Sec-Fetch-Site), so past the few there are, reasons share one bucket.
+  const limited = throttledLog(log, { keys: 8 });
   return async (c, next) => {
     const trust = trusted(c, basic);
     if (trust.ok) return next();
-    log.warn('bridge refused', { path: c.req.path, reason: `${trust.reason} and no valid ${basic ? '' : 'bearer '}secret` });
+    const reason = `${trust.reason} and no valid ${basic ? '' : 'bearer '}secret`;
+    limited(reason, 'warn', 'bridge refused', { path: c.req.path, reason }, { reason });
     if (basic) {
       c.header('WWW-Authenticate', 'Basic realm="wsgate", charset="UTF-8"');
       return c.json({ status: 'error', message: 'this page needs Authorization: Bearer <secret> (or the secret as the Basic password) when opened from another machine or through a proxy' }, 401);

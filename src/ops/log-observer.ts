@@ -2,7 +2,7 @@
 import type { CoreObserver, Notice } from '../core/events.ts';
 import { sha256Hex, shortHash } from '../core/ids.ts';
 import type { Logger } from './log.ts';
-import { throttledLog } from './throttled-log.ts';
+import { throttledLog, type ThrottledLine } from './throttled-log.ts';
 
 export function logObserver(log: Logger): CoreObserver {
   // A refused upgrade costs its sender nothing: a page or a reconnect storm makes thousands a second. Per kind and
@@ -45,11 +45,11 @@ export function logObserver(log: Logger): CoreObserver {
     cast(host, _label, kind, sent) {
       if (kind !== 'presence') log.debug('cast', { host, target: kind, sent });
     },
-    notice: (notice) => logNotice(log, notice),
+    notice: (notice) => logNotice(log, limited, notice),
   };
 }
 
-function logNotice(log: Logger, n: Notice): void {
+function logNotice(log: Logger, limited: ThrottledLine, n: Notice): void {
   switch (n.kind) {
     case 'replayed':
       return log.info('replayed', { host: n.client.host, socket: n.client.id, frames: n.frames, dropped: n.dropped || undefined });
@@ -68,10 +68,12 @@ function logNotice(log: Logger, n: Notice): void {
       return log.warn('history budget full', { bytes: n.bytes, budget: n.budget, evicted: n.evicted, evictedTotal: n.evictedTotal });
     case 'grantIgnored':
       return log.warn('grant ignored', { host: n.host, socket: n.socket, hook: n.hook, problem: n.problem });
+    // A frame each, which an open socket sends as fast as it likes (while the hooks are busy; past its channel limit).
     case 'messageRefused':
-      return log.info('message refused', { host: n.client.host, socket: n.client.id, reason: n.reason });
+      return limited(`message\0${n.client.route.config.key}`, 'info', 'message refused', { host: n.client.host, socket: n.client.id, reason: n.reason }, { host: n.client.route.config.key });
     case 'subscribe':
-      return log.info(n.refused ? 'subscribe refused' : 'subscribe', { host: n.client.host, socket: n.client.id, channel: n.channel });
+      if (!n.refused) return log.info('subscribe', { host: n.client.host, socket: n.client.id, channel: n.channel });
+      return limited(`subscribe\0${n.client.route.config.key}`, 'info', 'subscribe refused', { host: n.client.host, socket: n.client.id, channel: n.channel }, { host: n.client.route.config.key });
     case 'joined':
       return log.debug('join', { host: n.client.host, socket: n.client.id, channel: n.channel });
     case 'subscribed':

@@ -7,7 +7,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { PusherApp } from '../../config/config.ts';
-import type { Logger } from '../../ops/log.ts';
+import type { ThrottledLine } from '../../ops/throttled-log.ts';
 import { verifyApiBody, verifyApiQuery } from '../../protocols/pusher/signatures.ts';
 import type { PusherApiGateway } from './gateway.ts';
 
@@ -17,9 +17,13 @@ export type PusherEnv = { Variables: { pusherApp: PusherApp; pusherBody: string;
 export type RefusalStatus = 400 | 401 | 403 | 404 | 413;
 
 /** Pusher answers errors in plain text, which pusher-http-node puts in its RequestError's `body`. */
-export function refuse(c: Context, status: RefusalStatus, message: string, log?: Logger, hint?: string): Response {
+export function refuse(c: Context, status: RefusalStatus, message: string, log?: ThrottledLine, hint?: string): Response {
   // Neither holds the secret or a signature. A 401 is at warn: it is a sender with the wrong secret or clock, which its owner needs to hear of.
-  log?.[status === 401 ? 'warn' : 'debug']('pusher api refused', { app: c.req.param('appId'), method: c.req.method, path: c.req.path, status, reason: message });
+  // Anyone may send these as fast as they like: per status and app, a few are written and the rest summed. A 404's app
+  // may be one the sender made up, so not a key of its own.
+  const app = c.req.param('appId');
+  const key = status === 404 ? '404' : `${status}\0${app}`;
+  log?.(key, status === 401 ? 'warn' : 'debug', 'pusher api refused', { app, method: c.req.method, path: c.req.path, status, reason: message }, { app: status === 404 ? undefined : app, status });
   return c.text(hint ? `${message}: ${hint}` : message, status);
 }
 
@@ -34,7 +38,7 @@ function rawTarget(url: string): { path: string; query: string } {
 }
 
 export interface AuthOptions {
-  log?: Logger;
+  log?: ThrottledLine;
   /** A function is read per request, so a reload's new limit applies at once. */
   maxBody: number | (() => number);
   now: () => number;

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { PusherApp } from '../../config/config.ts';
 import type { Logger } from '../../ops/log.ts';
+import { throttledLog, type ThrottledLine } from '../../ops/throttled-log.ts';
 import { parsePeerJson, TOO_DEEP } from '../../core/json.ts';
 import { pusherAuth, refuse } from './api-auth.ts';
 import type { PusherEnv } from './api-auth.ts';
@@ -27,7 +28,7 @@ type Ctx = Context<PusherEnv>;
 type Parsed<T> = { ok: true; value: T } | { ok: false; response: Response };
 
 /** The body the signature covered, as JSON whatever its Content-Type (the PHP SDKs' vary), checked by `schema`. */
-function readBody<S extends v.GenericSchema>(c: Ctx, schema: S, log?: Logger): Parsed<v.InferOutput<S>> {
+function readBody<S extends v.GenericSchema>(c: Ctx, schema: S, log?: ThrottledLine): Parsed<v.InferOutput<S>> {
   const text = c.get('pusherBody');
   // Bounded in depth: an event's data that is not a string is written out again (JSON.stringify), which a deep enough value overflows.
   const read = parsePeerJson(text);
@@ -65,13 +66,13 @@ function infoOf(channel: string, got: Omit<ChannelInfo, 'occupied'> | undefined,
 }
 
 /** The info= of a GET, or the 400 for it. */
-function queryInfo(c: Ctx, log: Logger | undefined): Parsed<ChannelInfoField[]> {
+function queryInfo(c: Ctx, log: ThrottledLine | undefined): Parsed<ChannelInfoField[]> {
   const info = parseInfo(c.req.query('info'));
   return 'fields' in info ? { ok: true, value: info.fields } : { ok: false, response: refuse(c, 400, info.problem, log) };
 }
 
 /** A channel named in a GET's path, or the 400 for it. */
-function pathChannel(c: Ctx, name: string, log: Logger | undefined): Parsed<string> {
+function pathChannel(c: Ctx, name: string, log: ThrottledLine | undefined): Parsed<string> {
   const issue = channelProblem(name, c.get('pusherApp').limits);
   return issue ? { ok: false, response: refuse(c, 400, issue, log) } : { ok: true, value: name };
 }
@@ -85,7 +86,7 @@ function signedSegment(path: string, before: string, after: string): string | un
 }
 
 export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions): Hono<PusherEnv> {
-  const { log } = options;
+  const log = options.log && throttledLog(options.log);
   const auth = pusherAuth(gateway, { log, maxBody: options.maxBody, now: options.now ?? Date.now });
   return new Hono<PusherEnv>()
     .use('/apps/:appId/*', auth)
