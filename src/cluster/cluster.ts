@@ -8,15 +8,19 @@
  *
  * Without Redis the node goes on alone: it applies requests locally, says
  * it is degraded (and why), and rejoins when Redis is back.
+ *
+ * What comes back on the bus is read in bus-inbox.ts; which nodes count as
+ * live is live-nodes.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../ops/log.ts';
-import { BusMessageSchema, ReplySchema, checkWith, type BusMessage, type ClusterRequest } from './messages.ts';
-import { Outbox, readBatch } from './outbox.ts';
-import { Joinings, recount } from './liveness.ts';
+import type { BusMessage, ClusterRequest } from './messages.ts';
+import { Outbox } from './outbox.ts';
+import { BusInbox } from './bus-inbox.ts';
+import { LiveNodes } from './live-nodes.ts';
 import { NameClash } from './name-clash.ts';
 import { OwnCopies } from './own-copies.ts';
-import { MAX_UNKNOWN_ANSWERS, WaitingRequests } from './waiting-requests.ts';
+import { WaitingRequests } from './waiting-requests.ts';
 import type { NumberedStream, RedisLink } from './redis.ts';
 import type { StoredStream } from '../core/history/history.ts';
 import { withinMs } from '../core/deadline.ts';
@@ -54,8 +58,6 @@ export class Cluster {
   readonly #waiting: WaitingRequests;
   /** What this node put on the bus, so that each is applied on it once though its PUBLISH failed. */
   readonly #own: OwnCopies;
-  /** The live nodes as a request expects them; made again only when they change. */
-  #expected: ReadonlySet<string> | undefined;
   /** What this node publishes within two turns goes out together (outbox.ts). */
   readonly #outbox: Outbox;
   /** Request ids: unique to this process (its prefix) without a random draw per request. */
@@ -63,12 +65,8 @@ export class Cluster {
   #idSeq = 0;
   #up = false;
   #reason = 'connecting to Redis';
-  #live: ReadonlySet<string> = new Set<string>();
-  /** When each node was last found in the set of nodes (this node's clock). */
-  readonly #seen = new Map<string, number>();
-  readonly #joinings: Joinings;
-  /** When this node last took the count of the live ones (its clock). */
-  #counted = 0;
+  readonly #nodes: LiveNodes;
+  readonly #inbox: BusInbox;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   /** A node is announced only once it listens on the bus: before, it would miss requests it is expected to answer. */
@@ -78,8 +76,6 @@ export class Cluster {
   #announced = false;
   /** Bridge requests gathered over Redis: how many, their summed round trip, and those some node missed. */
   readonly stats = { requests: 0, seconds: 0, incomplete: 0, degraded: 0 };
-  /** Told of each node whose beats stopped, by every node that saw it live; not of nodes that said they were leaving. */
-  readonly #gone: Array<(node: string) => void> = [];
   /** Runs each time the others have been told this node is here (at start, after Redis comes back, and after it had dropped out of the set of nodes). */
   joined: () => void = () => {};
   /** Another live process under this node's name, once one is heard. */
@@ -94,8 +90,20 @@ export class Cluster {
     this.#waiting = new WaitingRequests(options.deadlineMs);
     this.#own = new OwnCopies(options.deadlineMs);
     this.#clash = new NameClash(options.node, log, options.ttlMs);
-    this.#joinings = new Joinings(options.node, log, (node) => this.#link.isNode(`${options.prefix}nodes`, node));
+    this.#nodes = new LiveNodes(options.node, log, options, (node) => this.#link.isNode(`${options.prefix}nodes`, node));
     this.#outbox = new Outbox((channel, text) => this.#link.publish(channel, text));
+    this.#inbox = new BusInbox({
+      node: options.node,
+      idPrefix: this.#idPrefix,
+      own: this.#own,
+      clash: this.#clash,
+      waiting: this.#waiting,
+      apply,
+      joining: (node) => this.#nodes.joining(node),
+      leaving: (node) => void this.#nodes.leaving(node),
+      reply: (to, text) => this.#outbox.write(`${options.prefix}reply:${to}`, text),
+      log,
+    });
     link.onState((state, reason) => {
       if (this.#stopped) return;
       if (state === 'up') {
@@ -133,21 +141,12 @@ export class Cluster {
 
   /** Live nodes as of the last heartbeat, this one included. */
   nodes(): string[] {
-    return [...this.#expectedNodes()];
-  }
-
-  #expectedNodes(): ReadonlySet<string> {
-    return (this.#expected ??= new Set([this.node, ...this.#live].sort()));
-  }
-
-  #setLive(live: ReadonlySet<string>): void {
-    this.#live = live;
-    this.#expected = undefined;
+    return [...this.#nodes.expected()];
   }
 
   /** `listener` is told of each node found gone (its heartbeat older than the ttl), once per going. */
   onNodeGone(listener: (node: string) => void): void {
-    this.#gone.push(listener);
+    this.#nodes.onGone(listener);
   }
 
   /** Starts listening and beating; does not wait for Redis, which may come later (the node serves alone meanwhile). */
@@ -156,8 +155,8 @@ export class Cluster {
     this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatMs);
     this.#link
       .subscribe([`${prefix}bus`, `${prefix}reply:${this.node}`], (channel, text) => {
-        if (channel === `${prefix}bus`) this.#onBus(text);
-        else this.#onReply(text);
+        if (channel === `${prefix}bus`) this.#inbox.fromBus(text);
+        else this.#inbox.fromReplies(text);
       })
       .then(() => {
         this.#subscribed = true;
@@ -172,7 +171,7 @@ export class Cluster {
     if (!this.#up || !this.#subscribed) return this.#alone(request, this.#up ? 'not yet subscribed to the cluster bus' : this.#reason);
     const started = performance.now();
     const id = this.#newId();
-    const expected = this.#expectedNodes();
+    const expected = this.#nodes.expected();
     const { results, done } = this.#waiting.wait(id, expected);
     let failed: Error | undefined;
     this.#publish({ id, from: this.node, request }, numbered, (error, back) => {
@@ -256,6 +255,7 @@ export class Cluster {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#nodes.stop();
     clearInterval(this.#heartbeat);
     this.#waiting.finishAll();
     if (this.#up) {
@@ -268,76 +268,9 @@ export class Cluster {
     await this.#link.close();
   }
 
-  /** Believed once the node is out of the set of nodes, which a real one leaves before it says so: a forged word would hide a live node until its next beat. */
-  async #onLeaving(node: string): Promise<void> {
-    if (await this.#link.isNode(`${this.#options.prefix}nodes`, node).catch(() => false)) return;
-    this.#seen.delete(node);
-    this.#joinings.forget(node);
-    this.#setLive(new Set([...this.#live].filter((live) => live !== node)));
-  }
-
   #alone(request: ClusterRequest, reason = this.#reason): Gathered {
     this.stats.degraded++;
-    return { results: new Map([[this.node, this.#apply(request, true)]]), missing: [...this.#live].filter((node) => node !== this.node), degraded: reason };
-  }
-
-  /** One PUBLISH of the bus: a message, or several in the order their node wrote them. */
-  #onBus(text: string): void {
-    const { items, problem } = readBatch(text);
-    if (problem) this.#log.warn('cluster message ignored', { node: this.node, problem });
-    for (const item of items) {
-      const parsed = checkWith(BusMessageSchema, item);
-      if (parsed.ok) this.#onMessage(parsed.value);
-      else this.#log.warn('cluster message ignored', { node: this.node, problem: parsed.problem });
-    }
-  }
-
-  #onMessage(message: BusMessage): void {
-    const own = message.from === this.node;
-    const mark = message.id || message.mark;
-    // Every id and mark this process writes starts with its prefix: under its name but not, another process has the same name.
-    if (own && mark && !mark.startsWith(this.#idPrefix)) this.#clash.heard();
-    if (own && (message.skipSender || (mark && !this.#own.cameBack(mark)))) return;
-    if (message.echo && own) return void this.#applySafely(message, true, true);
-    if (message.request.t === 'leaving') return void this.#onLeaving(message.request.node);
-    // A made-up name never counts (liveness.ts): the set of nodes is read first.
-    if (message.request.t === 'joining') return void this.#joinings.heard(message.request.node, () => this.#live, this.#seen).then((live) => live && !this.#stopped && this.#setLive(live));
-    const applied = this.#applySafely(message, own);
-    if (!applied || !message.id) return;
-    if (own) return this.#answer(message.id, this.node, applied.result);
-    let reply: string;
-    try {
-      reply = JSON.stringify({ id: message.id, node: this.node, result: applied.result });
-    } catch (error) {
-      this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: `its answer: ${(error as Error).message}` });
-      return;
-    }
-    // A lost answer shows as that node missing from the request's answer.
-    this.#outbox.write(`${this.#options.prefix}reply:${message.from}`, reply);
-  }
-
-  /** Applies a request here; a failure is this request's alone, logged, never the bus listener's. */
-  #applySafely(message: BusMessage, own: boolean, echo = false): { result: unknown } | undefined {
-    try {
-      return { result: this.#apply(message.request, own, echo) };
-    } catch (error) {
-      this.#log.error('cluster request failed', { node: this.node, request: message.request.t, error: (error as Error).message });
-      return undefined;
-    }
-  }
-
-  #onReply(text: string): void {
-    // Answers that are not ours are dropped quietly: only the request they name could use them.
-    for (const item of readBatch(text).items) {
-      const parsed = checkWith(ReplySchema, item);
-      if (parsed.ok) this.#answer(parsed.value.id, parsed.value.node, parsed.value.result);
-    }
-  }
-
-  #answer(id: string, node: string, result: unknown): void {
-    if (this.#waiting.answer(id, node, result) === 'overflow') {
-      this.#log.warn('cluster answers dropped', { node: this.node, from: node, reason: `more than ${MAX_UNKNOWN_ANSWERS} answers from nodes not known to be live` });
-    }
+    return { results: new Map([[this.node, this.#apply(request, true)]]), missing: this.#nodes.others(), degraded: reason };
   }
 
   async #beat(): Promise<void> {
@@ -360,7 +293,7 @@ export class Cluster {
       // Once in the set, so a node that hears of this one and beats finds it there too.
       const announcing = !this.#announced;
       if (announcing) await this.#announce();
-      this.#recount(found);
+      this.#nodes.recount(found);
       // After the count: what follows asks the nodes just found.
       if (announcing) this.joined();
     } catch {
@@ -375,25 +308,5 @@ export class Cluster {
     const joining: BusMessage = { id: this.#idPrefix, from: this.node, skipSender: true, request: { t: 'joining', node: this.node } };
     await this.#link.publish(`${this.#options.prefix}bus`, JSON.stringify(joining));
     this.#announced = true;
-  }
-
-  /** Takes the nodes a beat found as live, and logs those that came and went. */
-  #recount(found: string[]): void {
-    const now = Date.now();
-    const live = recount(this.#seen, found, this.#live, now, this.#counted, this.#options);
-    this.#counted = now;
-    for (const node of live) if (!this.#live.has(node) && node !== this.node) this.#log.info('cluster node up', { node });
-    const gone = this.#joinings.settle(found, this.#seen, [...this.#live].filter((node) => !live.has(node) && node !== this.node));
-    this.#setLive(live);
-    for (const node of gone) {
-      this.#log.warn('cluster node gone', { node });
-      for (const listener of this.#gone) {
-        try {
-          listener(node);
-        } catch (error) {
-          this.#log.error('cluster node gone listener failed', { node, error: (error as Error).message });
-        }
-      }
-    }
   }
 }
