@@ -5,8 +5,10 @@
  * unanswered calls decided (member-unanswered.ts), then takes out what its
  * list holds. The claim says "clearing" while it clears, so that a node
  * coming back waits for it, and "done" after, for a survivor that hears late.
+ * Nodes that died with no other node up to see them go are found here too.
  */
 import type { OrphanedChange } from '../core/members.ts';
+import { backoff } from './member-connection.ts';
 import { parseListed, removeListed } from './member-held.ts';
 import { holdersKey, nodeKeys } from './member-scripts.ts';
 import type { RedisClient } from './member-scripts.ts';
@@ -38,4 +40,24 @@ export async function clearGone(redis: RedisClient, { prefix, nodesKey, lockMs }
   await redis.set(cleanup, `done\n${self}`, 'PX', lockMs);
   await redis.srem(holdersKey(prefix), node);
   return { changes, listed: listed.length + late.length };
+}
+
+/** Waits while a survivor clears `node` (its claim says so), at most until the claim runs out or `stopped`. */
+export async function whileCleared(redis: RedisClient, prefix: string, node: string, stopped: () => boolean): Promise<void> {
+  const cleanup = nodeKeys(prefix, node).cleanup;
+  for (let attempt = 0; !stopped(); attempt++) {
+    if (!((await redis.get(cleanup).catch(() => null)) ?? '').startsWith(CLEARING)) return;
+    await new Promise((resolve) => setTimeout(resolve, backoff(attempt)));
+  }
+}
+
+/**
+ * Names `node` among the nodes that ever held entries, and returns those of
+ * them not in the set of nodes now (throws when Redis cannot say).
+ */
+export async function unseenNodes(redis: RedisClient, { prefix, nodesKey }: Omit<GoneNode, 'lockMs'>, node: string): Promise<string[]> {
+  const [, names] = await Promise.all([redis.sadd(holdersKey(prefix), node), redis.smembers(holdersKey(prefix))]);
+  const unseen: string[] = [];
+  for (const name of names) if (name !== node && (await redis.zscore(nodesKey, name).catch(() => '')) === null) unseen.push(name);
+  return unseen;
 }

@@ -7,10 +7,11 @@
  * Each node also lists what it put there, and keeps here what its sockets
  * hold. A node that stops takes its entries out; one that dies leaves them,
  * and one survivor (the one that claims the dead node's cleanup) takes them
- * out and tells what that changed. Each time the connection comes (up, or
- * back), the node puts its list right (member-held.ts): what a run of the
- * same name before it left goes, so do entries whose sockets left while
- * Redis was away, and what Redis lost while its sockets stayed comes back.
+ * out and tells what that changed (member-cleanup.ts). Each time the
+ * connection comes (up, or back), the node puts its list right
+ * (member-sync.ts): what a run of the same name before it left goes, so do
+ * entries whose sockets left while Redis was away, and what Redis lost while
+ * its sockets stayed comes back.
  *
  * Redis being away never fails a join or a leave: the answer is "nothing
  * changed" and one warning per outage is logged. A call Redis may have
@@ -24,15 +25,16 @@ import { randomBytes } from 'node:crypto';
 import type { MemberStore, OrphanedChange } from '../core/members.ts';
 import type { Member } from '../core/protocol.ts';
 import type { Logger } from '../ops/log.ts';
-import { channelHeld, channelKeys, defineScripts, holdersKey, memberHeld, nodeKeys, nodeRun, runSteps, writesInOrder } from './member-scripts.ts';
+import { channelHeld, channelKeys, defineScripts, holdersKey, memberHeld, nodeKeys, nodeRun, runSteps } from './member-scripts.ts';
 import type { Call, RedisClient } from './member-scripts.ts';
 import { AskAgain } from './member-asks.ts';
 import { noteCall, oldNotesTrim, tellUnanswered } from './member-unanswered.ts';
 import type { CallKind, Note } from './member-unanswered.ts';
-import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed, restoreMine } from './member-held.ts';
+import { decodeInfo, encodeInfo, memberOf, parseListed, removeListed } from './member-held.ts';
 import type { Mine } from './member-held.ts';
-import { backoff } from './member-connection.ts';
-import { CLEARING, clearGone } from './member-cleanup.ts';
+import { backoff, MemberLink } from './member-connection.ts';
+import { clearGone, unseenNodes, whileCleared } from './member-cleanup.ts';
+import { ListSync } from './member-sync.ts';
 
 export { connectMembers } from './member-connection.ts';
 
@@ -53,6 +55,7 @@ export interface RedisMembersOptions {
 
 export class RedisMembers implements MemberStore {
   readonly #redis: RedisClient;
+  readonly #link: MemberLink;
   readonly #prefix: string;
   readonly #nodesKey: string;
   readonly #lockMs: number;
@@ -67,10 +70,7 @@ export class RedisMembers implements MemberStore {
   /** The node's name, once it is started and the connection was first ready or first failed (until then a call waits rather than fail). */
   readonly #go: Promise<string>;
   #stopped = false;
-  /** Whether the last command failed: one warning per outage. */
-  #failing = false;
-  /** The list being put right; `again`: the connection came back meanwhile, so once more after. */
-  #syncing: { again: boolean } | undefined;
+  readonly #lists: ListSync;
   /** The user of each of this node's sockets per channel, so a leave needs only the socket. */
   readonly #users = new Map<string, string>();
   /** What this run's sockets hold, by the line its list has for it: what the list is put right to. */
@@ -78,7 +78,6 @@ export class RedisMembers implements MemberStore {
   /** Lines of #mine whose add has not answered: the add decides them, not a sync (a full channel's answer takes one out). */
   readonly #adding = new Set<string>();
   readonly #orphaned: Array<(change: OrphanedChange) => void> = [];
-  readonly #inOrder: <T>(work: () => Promise<T>) => Promise<T>;
   readonly #keepMs: number;
   /** Deciding calls so far: each call's answer key names its node, run and number. */
   #calls = 0;
@@ -87,7 +86,7 @@ export class RedisMembers implements MemberStore {
   /** `redis`: a connection of the store's own (connectMembers), which stop() closes. */
   constructor(redis: RedisClient, options: RedisMembersOptions, log: Logger) {
     this.#redis = redis;
-    this.#inOrder = writesInOrder(redis);
+    this.#link = new MemberLink(redis, log, () => this.#node);
     this.#prefix = options.prefix;
     this.#nodesKey = options.nodesKey;
     this.#lockMs = options.cleanupLockMs ?? 30_000;
@@ -95,22 +94,12 @@ export class RedisMembers implements MemberStore {
     this.#keepMs = options.answerKeepMs ?? 3_600_000;
     this.#log = log;
     // With the connection down, ioredis sends nothing (no offline queue): such a call is not one to ask again.
-    const run = async (op: string, steps: Call[][]) => (this.#redis.status === 'ready' ? await this.#exec(op, steps) : ((await this.#exec(op, steps)) ?? ('unsent' as const)));
+    const run = async (op: string, steps: Call[][]) => (this.#link.ready ? await this.#link.exec(op, steps) : ((await this.#link.exec(op, steps)) ?? ('unsent' as const)));
     this.#asks = new AskAgain({ run, tell: (changes) => this.#tell(changes), retry: () => void this.#sync(), backoff, trim: oldNotesTrim(this.#prefix, this.#keepMs, () => this.#node) }, log, undefined, options.maxDrops);
+    this.#lists = new ListSync({ link: this.#link, prefix: this.#prefix, run: this.#run, node: () => this.#node, stopped: () => this.#stopped, mine: this.#mine, adding: this.#adding, asks: this.#asks, tell: (changes) => this.#tell(changes), log });
     const started = new Promise<string>((resolve) => (this.#start = resolve));
-    // Failures are told by the calls that meet them; without a listener ioredis would print each to stderr.
-    redis.on('error', () => {});
-    const attempted = new Promise<void>((resolve) => {
-      if (redis.status === 'ready') return resolve();
-      const events = ['ready', 'error', 'close', 'end'];
-      const settled = () => {
-        for (const event of events) redis.off(event, settled);
-        resolve();
-      };
-      for (const event of events) redis.on(event, settled);
-    });
     // One promise that every call awaits: they reach Redis in the order they were made.
-    this.#go = Promise.all([started, attempted]).then(([node]) => node);
+    this.#go = Promise.all([started, this.#link.attempted]).then(([node]) => node);
     redis.on('ready', () => void this.#sync());
     defineScripts(redis);
   }
@@ -132,7 +121,7 @@ export class RedisMembers implements MemberStore {
     const node = await this.#ready();
     // A survivor clearing this node now would take out, after the sync below read the list, what the sync found
     // there: the sync waits until it is done (nodeGone). One that claims it later finds this node back and stops.
-    if (node !== undefined) await this.#clearedByOther(node);
+    if (node !== undefined) await whileCleared(this.#redis, this.#prefix, node, () => this.#stopped);
     // A survivor's claim on clearing this name outlives the clearing: left, it would spare what this run holds should
     // it die within the claim, and no later word of its going would clear it. In the set of nodes now, no survivor
     // that hears of its last going late takes this run for dead (nodeGone).
@@ -149,14 +138,12 @@ export class RedisMembers implements MemberStore {
    * whoever joins after it dies finds it.
    */
   async #clearUnseen(node: string): Promise<void> {
-    let names: string[];
+    let unseen: string[];
     try {
-      [, names] = await Promise.all([this.#redis.sadd(holdersKey(this.#prefix), node), this.#redis.smembers(holdersKey(this.#prefix))]);
+      unseen = await unseenNodes(this.#redis, { prefix: this.#prefix, nodesKey: this.#nodesKey }, node);
     } catch (error) {
-      return this.#failed('find unseen nodes', error);
+      return this.#link.failed('find unseen nodes', error);
     }
-    const unseen: string[] = [];
-    for (const name of names) if (name !== node && (await this.#redis.zscore(this.#nodesKey, name).catch(() => '')) === null) unseen.push(name);
     if (!unseen.length) return;
     // A live node missing from the set (Redis lost it, or failed over past the ttl) beats again by then; nodeGone spares it.
     this.#log.info('members of unseen nodes to clear', { node, unseen: unseen.join(','), inMs: this.#unseenMs });
@@ -193,7 +180,7 @@ export class RedisMembers implements MemberStore {
     // Full: nothing was added, so nothing of it is kept, listed or put back.
     this.#users.delete(at);
     this.#mine.delete(line);
-    await this.#exec('add', [[['srem', this.#list(node), line]]]);
+    await this.#link.exec('add', [[['srem', this.#list(node), line]]]);
     return 'full';
   }
 
@@ -220,7 +207,7 @@ export class RedisMembers implements MemberStore {
   async users(host: string, channel: string): Promise<Map<string, unknown>> {
     const users = new Map<string, unknown>();
     if ((await this.#ready()) === undefined) return users;
-    const answers = await this.#exec('users', [[['hgetall', channelKeys(this.#prefix, host, channel).users]]]);
+    const answers = await this.#link.exec('users', [[['hgetall', channelKeys(this.#prefix, host, channel).users]]]);
     const found = (answers?.[0]?.[0] ?? {}) as Record<string, string>;
     for (const [user, text] of Object.entries(found)) {
       const decoded = decodeInfo(text);
@@ -269,7 +256,7 @@ export class RedisMembers implements MemberStore {
       if (listed) this.#log.info('members of gone node removed', { node, changes: changes.length });
       this.#tell(changes);
     } catch (error) {
-      this.#failed('clear gone node', error);
+      this.#link.failed('clear gone node', error);
     }
   }
 
@@ -291,7 +278,7 @@ export class RedisMembers implements MemberStore {
         this.#tell(await removeListed(this.#redis, this.#prefix, node, listed));
         await this.#redis.srem(holdersKey(this.#prefix), node);
       } catch (error) {
-        this.#failed('stop', error);
+        this.#link.failed('stop', error);
       }
     }
     this.#redis.disconnect();
@@ -299,15 +286,6 @@ export class RedisMembers implements MemberStore {
 
   #list(node: string): string {
     return nodeKeys(this.#prefix, node).held;
-  }
-
-  /** Waits while a survivor clears this node (its claim says so), at most until the claim runs out. */
-  async #clearedByOther(node: string): Promise<void> {
-    const cleanup = nodeKeys(this.#prefix, node).cleanup;
-    for (let attempt = 0; !this.#stopped; attempt++) {
-      if (!((await this.#redis.get(cleanup).catch(() => null)) ?? '').startsWith(CLEARING)) return;
-      await new Promise((resolve) => setTimeout(resolve, backoff(attempt)));
-    }
   }
 
   /** A deciding call's answer key, and its note among the node's unanswered calls, to go in the call's first step. */
@@ -321,45 +299,9 @@ export class RedisMembers implements MemberStore {
     return this.#stopped ? undefined : node;
   }
 
-  /**
-   * Puts this node's list right, and the store with it: out go the lines of
-   * an earlier run of this name and those of this run's sockets that left
-   * while Redis was away; back come this run's entries Redis lost. Joins and
-   * leaves may come meanwhile: each goes through the same scripts, so each
-   * change is told once, by the join, the leave or this.
-   */
-  async #sync(): Promise<void> {
-    const node = this.#node;
-    if (node === undefined || this.#stopped || this.#redis.status !== 'ready') return;
-    if (this.#syncing) {
-      this.#syncing.again = true;
-      return;
-    }
-    const syncing = (this.#syncing = { again: false });
-    let late: OrphanedChange[] = [];
-    try {
-      // Calls whose answer was lost first: they decide their lines, not the list.
-      late = await this.#asks.askAll();
-      // And those a run of this name before it died with (it was not cleared, this run came back first).
-      late.push(...(await tellUnanswered(this.#redis, this.#prefix, node, (run) => run !== this.#run)));
-      const texts = await this.#redis.smembers(this.#list(node));
-      const listed = new Set(texts);
-      const stale = texts.filter((text) => !this.#mine.has(text) && !this.#asks.has(text)).map(parseListed);
-      const lost = [...this.#mine.values()].filter((mine) => !listed.has(mine.text) && !this.#adding.has(mine.text) && !this.#asks.has(mine.text));
-      // A line held again meanwhile is not removed; one whose add is still out is not restored.
-      const held = (text: string) => this.#mine.has(text);
-      const settled = (text: string) => this.#mine.has(text) && !this.#adding.has(text) && !this.#asks.has(text);
-      const changes = await this.#inOrder(async () => [...late, ...(await removeListed(this.#redis, this.#prefix, node, stale, held)), ...(await restoreMine(this.#redis, this.#prefix, node, lost, settled))]);
-      this.#succeeded();
-      if (stale.length || lost.length) this.#log.info('members list put right', { node, removed: stale.length, restored: lost.length, changes: changes.length });
-      this.#tell(changes);
-    } catch (error) {
-      this.#tell(late);
-      this.#failed('put list right', error);
-    } finally {
-      this.#syncing = undefined;
-    }
-    if (syncing.again) await this.#sync();
+  /** Puts this node's list right (member-sync.ts). */
+  #sync(): Promise<void> {
+    return this.#lists.sync();
   }
 
   #tell(changes: OrphanedChange[]): void {
@@ -372,28 +314,5 @@ export class RedisMembers implements MemberStore {
         }
       }
     }
-  }
-
-  /** Runs the steps (runSteps); their replies, or undefined (logged) when Redis failed them. */
-  async #exec(op: string, steps: Call[][]): Promise<unknown[][] | undefined> {
-    try {
-      const answers = await this.#inOrder(() => runSteps(this.#redis, steps));
-      this.#succeeded();
-      return answers;
-    } catch (error) {
-      this.#failed(op, error);
-      return undefined;
-    }
-  }
-
-  #succeeded(): void {
-    if (this.#failing) this.#log.info('members store reachable', { node: this.#node });
-    this.#failing = false;
-  }
-
-  #failed(op: string, error: unknown): void {
-    if (this.#failing) return;
-    this.#failing = true;
-    this.#log.warn('members store unreachable', { node: this.#node, op, error: (error as Error).message ?? String(error), note: 'joins and leaves go on; members and channel events are not told meanwhile' });
   }
 }
