@@ -143,6 +143,7 @@ export function buildCli(makeRuntime: () => Promise<Runtime>): CommandDef {
       const onStop = (signal: string) => () => {
         log.info('stopping', { signal, sockets: running?.gateway.hub.size ?? 0 });
         void (running?.stop() ?? Promise.resolve()).then(async () => {
+          for (const flush of log.held ?? []) flush();
           log.info('stopped');
           await flushLog();
           process.exit(0);

@@ -76,13 +76,17 @@ export class LogBudget<T> {
     return false;
   }
 
-  /** The counts whose summaries are due, taken; keys with nothing counted and a full bucket again are forgotten. */
-  sweep(): Array<Suppressed<T>> {
+  /**
+   * The counts whose summaries are due (`all`: every count, due or not, as
+   * the process exits), taken; keys with nothing counted and a full bucket
+   * again are forgotten.
+   */
+  sweep(all = false): Array<Suppressed<T>> {
     const now = this.#now();
     const due: Array<Suppressed<T>> = [];
     for (const [key, bucket] of this.#buckets) {
       this.#refill(bucket, now);
-      if (bucket.count > 0 && now >= bucket.due) {
+      if (bucket.count > 0 && (all || now >= bucket.due)) {
         due.push({ key, detail: bucket.detail, count: bucket.count });
         bucket.count = 0;
       }

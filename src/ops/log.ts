@@ -15,6 +15,8 @@ export interface Logger {
   error(event: string, fields?: Fields): void;
   /** Printed at info whatever the level: where wsgate listens, which scripts on --port 0 need. */
   always(event: string, fields?: Fields): void;
+  /** What writes lines it held back to sum them (throttled-log.ts): the process writes them all out before it exits. */
+  readonly held?: Set<() => void>;
 }
 
 // Controls (C0, DEL, C1), format characters (bidi overrides) and line/paragraph separators: they could colour a
@@ -66,5 +68,6 @@ export function createLogger(write: (line: string) => void, minimum: Level = 'in
     warn: at('warn'),
     error: at('error'),
     always: (event, fields = {}) => write(render('info', event, fields)),
+    held: new Set(),
   };
 }

@@ -44,14 +44,21 @@ export function throttledLog(log: Logger, options: ThrottleOptions = {}): Thrott
   const budget = new LogBudget<Summary>({ burst: options.burst, perSecond: options.perSecond, windowMs: options.windowMs, keys: options.keys, overflow, now });
   const seconds = budget.windowMs / 1000;
   let scheduled = false;
+  const write = (all: boolean) => {
+    for (const { detail, count } of budget.sweep(all)) log[detail.level](detail.event, { ...detail.fields, suppressed: count, seconds });
+  };
   const sweep = () => {
     scheduled = false;
-    for (const { detail, count } of budget.sweep()) log[detail.level](detail.event, { ...detail.fields, suppressed: count, seconds });
+    write(false);
     schedule();
   };
+  // A stop ends the process before the next sweep: what was counted is written then, not lost.
+  log.held?.add(() => write(true));
   const schedule = () => {
+    // Asked after each line: the walk over the keys only when no sweep is due yet.
+    if (scheduled) return;
     const end = budget.nextSweep();
-    if (scheduled || end === undefined) return;
+    if (end === undefined) return;
     scheduled = true;
     // A millisecond late rather than early: a timer that fires just before would find nothing to sweep.
     later(sweep, Math.max(1, Math.ceil(end - now()) + 1));

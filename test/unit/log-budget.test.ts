@@ -130,6 +130,19 @@ describe('throttledLog', () => {
     assert.deepEqual(written, ['INFO  limit n=1', 'INFO  limit kind=k suppressed=2 seconds=1', 'INFO  limit n=4', 'INFO  limit kind=k suppressed=1 seconds=1', 'INFO  limit n=6']);
   });
 
+  it('writes what it counted when the process is about to exit, before its second is up', () => {
+    const time = clock();
+    const written: string[] = [];
+    const log = createLogger((line) => written.push(line.slice(25)));
+    const limited = throttledLog(log, { burst: 1, now: time.read, later: () => {} });
+    for (let i = 0; i < 4; i++) limited('stopping', 'info', 'upgrade refused', { reason: 'the gateway is stopping' }, { kind: 'stopping' });
+    time.now = 10;
+    for (const flush of log.held ?? []) flush();
+    assert.deepEqual(written, ['INFO  upgrade refused reason="the gateway is stopping"', 'INFO  upgrade refused kind=stopping suppressed=3 seconds=1']);
+    for (const flush of log.held ?? []) flush();
+    assert.equal(written.length, 2, 'each count once');
+  });
+
   it('sums keys past its bound in a line of its own', () => {
     const time = clock();
     const written: string[] = [];
