@@ -88,6 +88,11 @@ function bounded(command, args, env, minutes) {
     const done = (code) => {
       running = undefined;
       clearTimeout(timer);
+      // What a test file started and left (a forced exit leaves its children running) goes with the suite, rather
+      // than take the cores from the next one.
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
       resolve({ ok: code === 0, timedOut, counts });
     };
     // The output ends with the runner, unless a process it left holds the pipe: then a few seconds more, not for good.

@@ -4,6 +4,7 @@
  * its limits. Other modules ask it; only it changes its own state. The hub
  * keeps its channel memberships on it (`channels`), as the registry's index.
  */
+import { takeFrame } from './rate.ts';
 import type { Socket } from './hub.ts';
 import type { Position, StoredStream } from './history/history.ts';
 import type { Grant } from '../hooks/runners/runner.ts';
@@ -97,9 +98,9 @@ export class Client implements Socket {
   /** Its state (STATE bits) and its receive events queued or running (in ONE_WAITING steps). */
   #flags = ACCEPTED;
   #lane: Promise<void> = IDLE;
-  /** Token bucket for messages per second: what is left. */
-  #allowance = 0;
-  /** When the client last sent a frame (for idleTimeout), which is also when its allowance was last filled. */
+  /** When its next frame is due under its rate (core/rate.ts): before that, frames come out of its burst. */
+  #due = 0;
+  /** When the client last sent a message (for idleTimeout). */
   #lastSeen = 0;
   /** Its place in the hub's list of its host's sockets: kept by the hub. */
   slot = -1;
@@ -196,7 +197,7 @@ export class Client implements Socket {
   attach(raw: unknown, limits: RateLimits, now: number): void {
     this.#raw = raw;
     this.#state = OPEN;
-    this.#allowance = this.messageBurst(limits);
+    this.#due = now;
     this.#lastSeen = now;
   }
 
@@ -218,27 +219,18 @@ export class Client implements Socket {
     return this.#lastSeen;
   }
 
-  /** A frame came: it counts as seen, and takes one from its rate allowance; false when there was none left. */
+  /** A frame came: it counts as seen, and takes one from its rate; false when its rate has none left. */
   takeMessage(limits: RateLimits, now: number): boolean {
-    this.#allowance = Math.min(this.messageBurst(limits), this.#allowance + ((now - this.#lastSeen) / 1000) * limits.messagesPerSecond);
     this.#lastSeen = now;
-    if (this.#allowance < 1) return false;
-    this.#allowance -= 1;
-    return true;
+    return this.takeControl(limits, now);
   }
 
-  /**
-   * A ping or pong came: it takes one from the same allowance as a message,
-   * but is no message, so `lastSeen` (idleTimeout, Pusher's activity) stays.
-   * The allowance is kept as it stood at `lastSeen`, so it is stored less
-   * what refilled since; false when there was none left.
-   */
+  /** A ping or pong came: it takes one from the same rate as a message, but is no message (`lastSeen`, for idleTimeout and Pusher's activity, stays). */
   takeControl(limits: RateLimits, now: number): boolean {
-    const refilled = ((now - this.#lastSeen) / 1000) * limits.messagesPerSecond;
-    const allowance = Math.min(this.messageBurst(limits), this.#allowance + refilled);
-    const left = allowance >= 1;
-    this.#allowance = (left ? allowance - 1 : allowance) - refilled;
-    return left;
+    const due = takeFrame(this.#due, now, limits.messagesPerSecond, this.messageBurst(limits));
+    if (due === undefined) return false;
+    this.#due = due;
+    return true;
   }
 
   /** How many frames it may send at once before its rate applies, the gateway's `messageBurst` given (a protocol whose clients send more at once overrides this). */

@@ -7,11 +7,12 @@ import { throttledLog, type ThrottledLine } from './throttled-log.ts';
 export function logObserver(log: Logger): CoreObserver {
   // A refused upgrade costs its sender nothing: a page or a reconnect storm makes thousands a second. Per kind and
   // configured host (the label: a host a stranger names is not a key of its own), a few are written, the rest summed.
+  // And per level: a flood of a peer's own info-level refusals must not hide, or sum away, a warning that the gateway is full.
   const limited = throttledLog(log);
   return {
     refused({ host, shown, kind, reason, level, socket, token, origin }, label) {
       const event = kind === 'abandoned' ? 'upgrade abandoned' : 'upgrade refused';
-      limited(`refused\0${kind}\0${label}`, level, event, { host: shown ?? host, socket, token, origin, reason }, { host: label, kind });
+      limited(`refused\0${kind}\0${level}\0${label}`, level, event, { host: shown ?? host, socket, token, origin, reason }, { host: label, kind });
     },
     // A connection with no token of the app's (Pusher's) is named by its protocol instead.
     opened: (client, tokenHash, sockets) => log.info('open', { host: client.host, socket: client.id, ...(tokenHash ? { token: shortHash(tokenHash) } : { protocol: client.protocol.name }), sockets }),

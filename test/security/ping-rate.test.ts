@@ -7,6 +7,7 @@
  * far below that rate, are answered and never close it.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, stalledClient } from '../support/client.ts';
@@ -104,6 +105,29 @@ describe(`control frames against the message rate, on ${TARGET}`, { skip }, () =
     assert.equal(client.ws.readyState, client.ws.OPEN);
     assert.ok(!server.logs.some((line) => line.includes(` limit host=p.test socket=${id} `)), 'no limit for keepalive pings');
     client.ws.terminate();
+  });
+
+  it('keeps a client that pinged after a quiet spell when a reload lowers the rate', async () => {
+    const lowered = await startServer({ config: { ...config, limits: { messagesPerSecond: 10, messageBurst: BURST } } });
+    try {
+      const client = await connect(lowered.port, { host: 'p.test', token: 'reloaded' });
+      client.send('hello');
+      assert.equal(await client.next(), 'module got hello');
+      assert.equal(await client.next(), 'module done');
+      // The quiet spell is what is tested: 15 frames' worth at the old rate, one and a half at the new.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const pong = new Promise((resolve) => client.ws.once('pong', resolve));
+      client.ws.ping();
+      await pong;
+      writeFileSync(lowered.configFile!, JSON.stringify({ ...config, limits: { messagesPerSecond: 1, messageBurst: BURST } }));
+      assert.equal((await fetch(`${lowered.url}/reload`, { method: 'POST' })).status, 200);
+      client.send('again');
+      assert.equal(await client.next(5000), 'module got again', 'the message after the reload is taken: no debt from the old rate');
+      assert.ok(!lowered.logs.some((line) => line.includes('too many messages per second')));
+      client.ws.terminate();
+    } finally {
+      await lowered.stop();
+    }
   });
 
   it('does not count pings as messages for idleTimeout: a client that only pings is still closed as idle', async () => {

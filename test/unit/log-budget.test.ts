@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { LogBudget, OVERFLOW } from '../../src/ops/log-budget.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { throttledLog } from '../../src/ops/throttled-log.ts';
+import { logObserver } from '../../src/ops/log-observer.ts';
 
 /** A clock the test moves. */
 function clock() {
@@ -152,5 +153,15 @@ describe('throttledLog', () => {
     time.now = 1000;
     due.shift()!();
     assert.deepEqual(written, ['WARN  pusher api refused app=app-0', 'WARN  pusher api refused app=app-1', 'WARN  log lines suppressed note="too many kinds of line at once to sum each" suppressed=3 seconds=1']);
+  });
+});
+
+describe('refused upgrades in the log', () => {
+  it("keep a warning that the gateway is full apart from a flood of a peer's own info-level refusals of the same kind", () => {
+    const written: string[] = [];
+    const observer = logObserver(createLogger((line) => written.push(line.slice(25)), 'warn'));
+    for (let i = 0; i < 50; i++) observer.refused!({ host: 'a.test', kind: 'limit', reason: 'too many pings before auth finished', level: 'info' }, 'a.test');
+    observer.refused!({ host: 'a.test', kind: 'limit', reason: 'every socket place is taken', level: 'warn' }, 'a.test');
+    assert.deepEqual(written, ['WARN  upgrade refused host=a.test reason="every socket place is taken"']);
   });
 });

@@ -5,6 +5,7 @@
  * order and bounded (per socket, and all sockets together), for the
  * connection to be accepted.
  */
+import { takeFrame } from '../../core/rate.ts';
 import type { WSContext } from 'hono/ws';
 import { Client } from '../../core/client.ts';
 import type { ClientOptions } from '../../core/client.ts';
@@ -40,8 +41,8 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
   /** Cancels the auth hook when the socket goes first. */
   let auth: AbortController | undefined;
   let gone = false;
-  /** Pings and pongs before auth. */
-  let controls = 0;
+  /** When its next ping or pong is due before auth (core/rate.ts), at the rate an open socket's frames have. */
+  let controlsDue = 0;
   const fail = (ws: WSContext<unknown>, reason: string, kind: string, code = CLOSE_POLICY, level: 'info' | 'warn' = 'info') => {
     clearTimeout(timer);
     // Refused while its auth runs: the hook is cancelled and its answer, when it comes, registers nothing.
@@ -103,11 +104,13 @@ export function firstFrameAuth(core: Connections, host: string, timeoutMs: numbe
       for (const data of waiting.splice(0)) deliver(core, session, data);
       share.release();
     },
-    // Pings and pongs: before auth, no more than a burst of messages; after, as an open socket's.
+    // Pings and pongs: before auth, at an open socket's rate; after, counted with its messages.
     onControl(ws: WSContext<unknown>) {
       if (session) return core.control(session);
       if (!ticket || ticket.released) return;
-      if (++controls > core.limits.messageBurst) fail(ws, 'too many pings before auth finished', 'limit');
+      const due = takeFrame(controlsDue, performance.now(), core.limits.messagesPerSecond, core.limits.messageBurst);
+      if (due === undefined) fail(ws, 'too many pings before auth finished', 'limit');
+      else controlsDue = due;
     },
     onClose(event: CloseEvent) {
       gone = true;
