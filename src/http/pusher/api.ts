@@ -71,8 +71,14 @@ function queryInfo(c: Ctx, log: ThrottledLine | undefined): Parsed<ChannelInfoFi
   return 'fields' in info ? { ok: true, value: info.fields } : { ok: false, response: refuse(c, 400, info.problem, log) };
 }
 
-/** A channel named in a GET's path, or the 400 for it. */
-function pathChannel(c: Ctx, name: string, log: ThrottledLine | undefined): Parsed<string> {
+/**
+ * The channel a GET's signed path names (before `after`), or the 400 for it.
+ * Not c.req.param(), which percent-decodes: the SDK sends "room-%41" as it
+ * signed it, and that (no channel) is what was asked, not "room-A".
+ */
+function pathChannel(c: Ctx, after: string, log: ThrottledLine | undefined): Parsed<string> {
+  const name = signedSegment(c.get('pusherPath'), '/channels/', after);
+  if (name === undefined) return { ok: false, response: refuse(c, 400, 'the signed path does not name a channel', log) };
   const issue = channelProblem(name, c.get('pusherApp').limits);
   return issue ? { ok: false, response: refuse(c, 400, issue, log) } : { ok: true, value: name };
 }
@@ -127,7 +133,7 @@ export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions):
     })
     .get('/apps/:appId/channels/:channel', async (c) => {
       const app = c.get('pusherApp');
-      const channel = pathChannel(c, c.req.param('channel'), log);
+      const channel = pathChannel(c, '', log);
       if (!channel.ok) return channel.response;
       const info = queryInfo(c, log);
       if (!info.ok) return info.response;
@@ -137,7 +143,7 @@ export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions):
     })
     .get('/apps/:appId/channels/:channel/users', async (c) => {
       const app = c.get('pusherApp');
-      const channel = pathChannel(c, c.req.param('channel'), log);
+      const channel = pathChannel(c, '/users', log);
       if (!channel.ok) return channel.response;
       if (!isPresence(channel.value)) return refuse(c, 400, 'users are listed only for presence channels', log);
       const users = await gateway.users(app, channel.value);
