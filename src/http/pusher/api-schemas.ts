@@ -13,6 +13,8 @@ const CHANNEL_CHARS = /^[A-Za-z0-9_\-=@,.;]+$/;
 /** The channel pusher-js's user sign-in listens on, which `sendToUser` posts to; valid only as an event's target. */
 export const TO_USER = '#server-to-user-';
 /** What a socket_id looks like: pusher-js sends back the one the server gave it. */
+/** Channels whose events the SDKs encrypt for that one channel. */
+const ENCRYPTED = 'private-encrypted-';
 const SOCKET_ID = /^\d{1,20}\.\d{1,20}$/;
 const INFO_FIELDS: readonly ChannelInfoField[] = ['user_count', 'subscription_count'];
 
@@ -100,6 +102,11 @@ function schemas(limits: PusherLimits) {
     event,
     v.check((e) => (e.channel === undefined) !== (e.channels === undefined), 'give channel or channels (one of them)'),
     v.transform(({ channel, channels, ...rest }) => ({ ...rest, channels: [...new Set(channels ?? [channel!])] })),
+    // The SDKs seal the data with the channel's own key: the same data cannot be right for another channel (Pusher: not supported).
+    v.rawCheck(({ dataset, addIssue }) => {
+      const sealed = dataset.typed && dataset.value.channels.length > 1 ? dataset.value.channels.find((c) => c.startsWith(ENCRYPTED)) : undefined;
+      if (sealed) addIssue({ message: `channel ${JSON.stringify(sealed.length > 60 ? `${sealed.slice(0, 60)}...` : sealed)}: an event to a ${ENCRYPTED} channel goes to that channel alone` });
+    }),
   );
   const batchEvent = v.object({ name: eventName(limits), data, channel: v.pipe(v.string('channel is required in each batch event'), channelCheck(limits)), socket_id: socketId, info });
   const BatchBody = v.object({
