@@ -12,9 +12,9 @@ import { userIdProblem } from '../../protocols/pusher/channel-names.ts';
 const CHANNEL_CHARS = /^[A-Za-z0-9_\-=@,.;]+$/;
 /** The channel pusher-js's user sign-in listens on, which `sendToUser` posts to; valid only as an event's target. */
 export const TO_USER = '#server-to-user-';
-/** What a socket_id looks like: pusher-js sends back the one the server gave it. */
 /** Channels whose events the SDKs encrypt for that one channel. */
 const ENCRYPTED = 'private-encrypted-';
+/** What a socket_id looks like: pusher-js sends back the one the server gave it. */
 const SOCKET_ID = /^\d{1,20}\.\d{1,20}$/;
 const INFO_FIELDS: readonly ChannelInfoField[] = ['user_count', 'subscription_count'];
 
