@@ -9,10 +9,13 @@
  *
  * Each call is noted in Redis until the node has its answer (member-
  * unanswered.ts), so that whoever outlives the node tells what the call
- * decided. The note of a first or last goes at once (one command for the
- * answers that came together, not waited for): left until the next call, a
- * node that died idle in between would have it told twice. Other notes, and
- * the answers Redis kept, go along with the next call.
+ * decided. A first or last is told only once the node has claimed its
+ * answer, its note taken off in the same round trip (left until the next
+ * call, a node that died idle in between would have it told twice): a
+ * survivor that took the node for dead while the reply was on its way, or
+ * while the node asked again, may have told it already (member-scripts.ts
+ * CLAIM, TAKE). A claim whose answer is lost is asked again with its call.
+ * Other notes, and the answers Redis kept, go along with the next call.
  *
  * The calls about one line of the node's list (one socket in a channel, or
  * the node in a channel) go one after another, each after the lost ones
@@ -79,8 +82,6 @@ export class AskAgain {
    * expiry, notes to the trim of old notes (AskAgainHooks.trim).
    */
   readonly #had: Call[] = [];
-  /** The notes of firsts and lasts the node has had: they go at once (#dropNow). */
-  readonly #told: Array<{ key: string; entry: string }> = [];
 
   /**
    * `max`: the most lost calls kept; past it a lost call is dropped (logged), so a long outage grows no list without
@@ -127,9 +128,15 @@ export class AskAgain {
       }
       answers[0] = answers[0]!.slice(had.length);
       const own = answers.slice(answers.length - asked.steps.length);
-      this.#hooks.tell(this.#settle(earlier, answers));
-      this.#answered(asked, own[asked.at[0]]?.[asked.at[1]]);
-      void this.#dropNow();
+      const { got, lost } = await this.#settle([...earlier, asked], answers);
+      if (lost.length) {
+        this.#keep(line, lost);
+        this.#retryLater();
+      }
+      this.#hooks.tell(this.#changes(earlier, got));
+      if (lost.includes(asked)) return undefined;
+      // A first or last another node told is no news here.
+      if (isNews(own[asked.at[0]]?.[asked.at[1]])) own[asked.at[0]]![asked.at[1]] = got[earlier.length] ?? null;
       return own;
     });
   }
@@ -143,12 +150,13 @@ export class AskAgain {
           const earlier = this.#take(line);
           if (!earlier.length) return;
           const answers = await this.#hooks.run('ask again', earlier.flatMap((one) => one.steps));
-          if (answers && answers !== 'unsent') changes.push(...this.#settle(earlier, answers));
-          else this.#keep(line, earlier);
+          if (answers === 'unsent' || !answers) return this.#keep(line, earlier);
+          const { got, lost } = await this.#settle(earlier, answers);
+          if (lost.length) this.#keep(line, lost);
+          changes.push(...this.#changes(earlier, got));
         }),
       ),
     );
-    await this.#dropNow();
     if (this.#count === 0) this.#retries = 0;
     else this.#retryLater();
     return changes;
@@ -156,7 +164,7 @@ export class AskAgain {
 
   /** What Redis keeps of the calls the node has had the answer to, to drop now (at stop). */
   drops(): Call[] {
-    return [...this.#notesOf(this.#told.splice(0)), ...this.#had.splice(0)];
+    return this.#had.splice(0);
   }
 
   stop(): void {
@@ -172,34 +180,36 @@ export class AskAgain {
     }, this.#hooks.backoff(this.#retries++));
   }
 
-  /** What the answers of `asked` (at the start of `answers`) changed; drops what Redis kept of them. */
-  #settle(asked: Asked[], answers: unknown[][]): OrphanedChange[] {
-    const changes: OrphanedChange[] = [];
+  /**
+   * The answers of `asked` (at the start of `answers`), a first or last
+   * claimed before it counts (undefined when another node told it), and the
+   * calls whose claim was lost, to ask again. Drops what Redis kept of the rest.
+   */
+  async #settle(asked: Asked[], answers: unknown[][]): Promise<{ got: unknown[]; lost: Asked[] }> {
+    const got: unknown[] = [];
     let at = 0;
     for (const one of asked) {
-      const answer = answers[at + one.at[0]]?.[one.at[1]];
+      got.push(answers[at + one.at[0]]?.[one.at[1]]);
       at += one.steps.length;
-      const change = one.change(answer);
-      if (change) changes.push(change);
-      this.#answered(one, answer);
     }
+    const news = asked.filter((_, i) => isNews(got[i]));
+    this.#forget(...this.#notesOf(asked.filter((one) => !news.includes(one)).map((one) => one.noted)));
+    if (!news.length) return { got, lost: [] };
+    // Notes after the claims: one who dies in between leaves claims that a survivor finds told.
+    const claims = await this.#hooks.run('claim answers', [news.map((one): Call => ['wsgateClaimAnswer', one.answer]), this.#notesOf(news.map((one) => one.noted))]);
+    if (claims === 'unsent' || !claims) return { got: got.map((answer, i) => (news.includes(asked[i]!) ? undefined : answer)), lost: news };
+    news.forEach((one, j) => {
+      if (claims[0]![j] !== 1) got[asked.indexOf(one)] = undefined;
+      this.#forget(['del', one.answer]);
+    });
+    return { got, lost: [] };
+  }
+
+  /** What the answers `got` of `asked` changed. */
+  #changes(asked: Asked[], got: unknown[]): OrphanedChange[] {
+    const changes = asked.flatMap((one, i) => one.change(got[i]) ?? []);
     if (changes.length) this.#log.info('members store answered late', { changes: changes.length });
     return changes;
-  }
-
-  /** The node has the answer of `one`: its note goes, at once for a first or last (then its kept answer with the next call). */
-  #answered(one: Asked, answer: unknown): void {
-    if (!isNews(answer)) return this.#forget(...this.#notesOf([one.noted]));
-    this.#told.push(one.noted);
-    this.#forget(['del', one.answer]);
-  }
-
-  /** Takes the notes of the firsts and lasts the node has had off its set; left to the next call when that fails. */
-  async #dropNow(): Promise<void> {
-    const drops = this.#notesOf(this.#told.splice(0));
-    if (!drops.length) return;
-    const answers = await this.#hooks.run('drop answered', [drops]);
-    if (answers === 'unsent' || !answers) this.#forget(...drops);
   }
 
   /** One command per set of notes. */

@@ -11,7 +11,9 @@
  * - `answer:<call>`: a first or last a node's call decided, kept until the
  *   node has its answer (a while at most), so that a call whose answer was
  *   lost (a timeout after Redis ran it, a connection dropped mid-call) gets
- *   the same answer when it is asked again (member-asks.ts).
+ *   the same answer when it is asked again (member-asks.ts). Its teller
+ *   marks it (CLAIM, TAKE), so that the node and a survivor clearing it
+ *   never both tell it.
  * Per node, under its own tag: `held`, what it put in the above (so that
  * whoever outlives it can take it out), `unanswered`, its calls whose answer
  * it has not had yet (so that whoever outlives it tells what they decided:
@@ -80,6 +82,17 @@ export const channelHeld = (host: string, channel: string, run: string): string 
 export const nodeRun = (node: string, run: string): string => `${node}\n${run}`;
 
 /**
+ * Marks on a kept answer, which no answer starts with (info is JSON, the
+ * rest '1'): told by the node (the answer follows), or by a survivor that
+ * cleared the node. A node tells a first or last only once it has claimed
+ * it: its reply may come, or it may ask again, after a survivor that took
+ * it for dead told it.
+ */
+const CLAIMED = '\nclaimed\n';
+const CLAIMED_LUA = '\\nclaimed\\n';
+const TAKEN_LUA = '\\ntaken';
+
+/**
  * Each script first gives back the answer kept under its call's key (the
  * call ran before and its answer was lost), and keeps a first or a last it
  * decides there for `keep` ms (0: keeps none). Only news is kept: asked
@@ -87,6 +100,11 @@ export const nodeRun = (node: string, run: string): string => `${node}\n${run}`;
  */
 const KEPT = (key: string, wrap: string) => `
 local kept = redis.call('GET', ${key})
+if kept == '${TAKEN_LUA}' then
+  redis.call('DEL', ${key})
+  kept = nil
+end
+if kept and string.sub(kept, 1, ${CLAIMED.length}) == '${CLAIMED_LUA}' then kept = string.sub(kept, ${CLAIMED.length + 1}) end
 if kept then return ${wrap} end
 `;
 
@@ -140,11 +158,29 @@ if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
 return 1
 `;
 
-/** KEYS: a call's answer. The answer kept there, taken out in the same step: whoever takes it is the only one to tell it. */
+/**
+ * KEYS: a call's answer. The answer kept there, for a survivor clearing the
+ * call's node, marked taken in the same step; nil when there is none or it
+ * was told already. Whoever marks it is the only one to tell it; a node
+ * that asks the call again then decides it afresh (KEPT).
+ */
 export const TAKE = `
 local kept = redis.call('GET', KEYS[1])
-if kept then redis.call('DEL', KEYS[1]) end
+if not kept or kept == '${TAKEN_LUA}' or string.sub(kept, 1, ${CLAIMED.length}) == '${CLAIMED_LUA}' then return nil end
+redis.call('SET', KEYS[1], '${TAKEN_LUA}', 'KEEPTTL')
 return kept
+`;
+
+/**
+ * KEYS: a call's answer. 1, and the answer marked told by its node, unless a
+ * survivor took it (0). Asked again after a lost reply, it is still the
+ * node's; gone (expired), nobody else can tell it.
+ */
+export const CLAIM = `
+local kept = redis.call('GET', KEYS[1])
+if kept == '${TAKEN_LUA}' then return 0 end
+if kept and string.sub(kept, 1, ${CLAIMED.length}) ~= '${CLAIMED_LUA}' then redis.call('SET', KEYS[1], '${CLAIMED_LUA}' .. kept, 'KEEPTTL') end
+return 1
 `;
 
 /** One command of the store: a Redis command or one of the scripts below (defineScripts), with its arguments. */
@@ -154,7 +190,7 @@ export type Call =
   | ['zrem', string, ...string[]]
   | ['zremrangebyscore', string, min: string, max: string]
   | ['del', string]
-  | ['wsgateTakeAnswer', answer: string]
+  | ['wsgateTakeAnswer' | 'wsgateClaimAnswer', answer: string]
   | ['hgetall', string]
   | ['echo', string]
   | ['wsgateMemberAdd', users: string, user: string, answer: string, id: string, name: string, info: string, keep: number]
@@ -171,6 +207,7 @@ export function defineScripts(redis: RedisClient): void {
   redis.defineCommand('wsgateOccupy', { lua: OCCUPY, numberOfKeys: 2 });
   redis.defineCommand('wsgateVacate', { lua: VACATE, numberOfKeys: 2 });
   redis.defineCommand('wsgateTakeAnswer', { lua: TAKE, numberOfKeys: 1 });
+  redis.defineCommand('wsgateClaimAnswer', { lua: CLAIM, numberOfKeys: 1 });
 }
 
 /** A pipeline, or the client itself, as a table of its commands: the scripts are there too, defined at run time. */

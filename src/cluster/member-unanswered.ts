@@ -4,11 +4,12 @@
  * taken off once the answer came (member-asks.ts). A node that dies with
  * such a call leaves its note there, and the answer Redis kept for it:
  * whoever clears the node (a survivor's nodeGone, a stop, the next run of
- * its name) takes each kept answer out in one step and tells what it
- * decided, before the clearing tells what it changes. So an arrival the dead
- * node never told comes before its departure, and a last its lost remove
- * decided is told at all; taken out, neither is told again, by another
- * survivor or by the node should it come back.
+ * its name) takes each kept answer in one step and tells what it decided,
+ * before the clearing tells what it changes. So an arrival the dead node
+ * never told comes before its departure, and a last its lost remove decided
+ * is told at all; marked taken, neither is told again, by another survivor
+ * or by the node should it come back (it claims an answer before it tells
+ * it, member-asks.ts); one the node claimed is not taken.
  */
 import * as v from 'valibot';
 import type { OrphanedChange } from '../core/members.ts';
