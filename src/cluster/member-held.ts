@@ -47,9 +47,10 @@ export const memberOf = (user: string, text: string): Member => {
  * what that changed (a user's last socket gone, a channel's last node), the
  * members' departures before the channels' vacancies. `wanted`, asked as
  * each batch is sent, spares a line that is wanted again by then (a socket
- * that came back to its channel meanwhile).
+ * that came back to its channel meanwhile); what `told` lines change is
+ * not returned (told already: a failover lost their leave).
  */
-export async function removeListed(redis: RedisClient, prefix: string, node: string, entries: Listed[], wanted: (text: string) => boolean = () => false): Promise<OrphanedChange[]> {
+export async function removeListed(redis: RedisClient, prefix: string, node: string, entries: Listed[], wanted: (text: string) => boolean = () => false, told: (text: string) => boolean = () => false): Promise<OrphanedChange[]> {
   const list = nodeKeys(prefix, node).held;
   const order = ({ held }: Listed) => (held?.[0] === 'm' ? 0 : held?.[0] === 'o' ? 1 : 2);
   const sorted = [...entries].sort((a, b) => order(a) - order(b));
@@ -71,8 +72,9 @@ export async function removeListed(redis: RedisClient, prefix: string, node: str
     });
     // Off the list after they are removed: a node that dies in between leaves lines that remove nothing.
     const [answers] = await runSteps(redis, [removals, batch.map(({ text }): Call => ['srem', list, text])]);
-    batch.forEach(({ held }, j) => {
+    batch.forEach(({ held, text }, j) => {
       const answer = answers![j];
+      if (told(text)) return;
       if (held?.[0] === 'm' && Array.isArray(answer)) changes.push({ host: held[1], channel: held[2], member: memberOf(held[4], String(answer[0] ?? '')) });
       if (held?.[0] === 'o' && answer === 1) changes.push({ host: held[1], channel: held[2], vacated: true });
     });

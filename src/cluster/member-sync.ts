@@ -2,13 +2,15 @@
  * A node's list in the shared member store put right, and the store with it
  * (redis-members.ts), each time the connection comes up or back: out go the
  * lines of an earlier run of this name and those of this run's sockets that
- * left while Redis was away; back come this run's entries Redis lost. Joins
+ * left while Redis was away, or whose leave a failover lost (its departure,
+ * told already, is not told again); back come this run's entries Redis lost. Joins
  * and leaves may come meanwhile: each goes through the same scripts, so each
  * change is told once, by the join, the leave or this.
  */
 import type { OrphanedChange } from '../core/members.ts';
 import type { Logger } from '../ops/log.ts';
 import type { AskAgain } from './member-asks.ts';
+import type { Departed } from './member-departed.ts';
 import type { MemberLink } from './member-connection.ts';
 import { parseListed, removeListed, restoreMine } from './member-held.ts';
 import type { Mine } from './member-held.ts';
@@ -29,6 +31,8 @@ export interface ListSyncParts {
   adding: ReadonlySet<string>;
   /** Calls whose answer was lost: they decide their lines, not the list. */
   asks: AskAgain;
+  /** Lines whose departure was told: a failover that lost their leave leaves them listed. */
+  departed: Departed;
   /** Tells the store's listeners what changed. */
   tell: (changes: OrphanedChange[]) => void;
   log: Logger;
@@ -44,7 +48,7 @@ export class ListSync {
   }
 
   async sync(): Promise<void> {
-    const { link, prefix, run, mine, adding, asks, tell, log } = this.#parts;
+    const { link, prefix, run, mine, adding, asks, departed, tell, log } = this.#parts;
     const node = this.#parts.node();
     if (node === undefined || this.#parts.stopped() || !link.ready) return;
     if (this.#syncing) {
@@ -66,7 +70,7 @@ export class ListSync {
       // A line held again meanwhile is not removed; one whose add is still out is not restored.
       const held = (text: string) => mine.has(text);
       const settled = (text: string) => mine.has(text) && !adding.has(text) && !asks.has(text);
-      const changes = await link.inOrder(async () => [...late, ...(await removeListed(redis, prefix, node, stale, held)), ...(await restoreMine(redis, prefix, node, lost, settled))]);
+      const changes = await link.inOrder(async () => [...late, ...(await removeListed(redis, prefix, node, stale, held, (text) => departed.has(text))), ...(await restoreMine(redis, prefix, node, lost, settled))]);
       link.succeeded();
       if (stale.length || lost.length) log.info('members list put right', { node, removed: stale.length, restored: lost.length, changes: changes.length });
       tell(changes);

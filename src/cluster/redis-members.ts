@@ -35,6 +35,7 @@ import type { Mine } from './member-held.ts';
 import { backoff, MemberLink } from './member-connection.ts';
 import { clearGone, unseenNodes, whileCleared } from './member-cleanup.ts';
 import { ListSync } from './member-sync.ts';
+import { Departed } from './member-departed.ts';
 
 export { connectMembers } from './member-connection.ts';
 
@@ -82,6 +83,7 @@ export class RedisMembers implements MemberStore {
   /** Deciding calls so far: each call's answer key names its node, run and number. */
   #calls = 0;
   readonly #asks: AskAgain;
+  readonly #departed = new Departed();
 
   /** `redis`: a connection of the store's own (connectMembers), which stop() closes. */
   constructor(redis: RedisClient, options: RedisMembersOptions, log: Logger) {
@@ -96,7 +98,7 @@ export class RedisMembers implements MemberStore {
     // With the connection down, ioredis sends nothing (no offline queue): such a call is not one to ask again.
     const run = async (op: string, steps: Call[][]) => (this.#link.ready ? await this.#link.exec(op, steps) : ((await this.#link.exec(op, steps)) ?? ('unsent' as const)));
     this.#asks = new AskAgain({ run, tell: (changes) => this.#tell(changes), retry: () => void this.#sync(), backoff, trim: oldNotesTrim(this.#prefix, this.#keepMs, () => this.#node) }, log, undefined, options.maxDrops);
-    this.#lists = new ListSync({ link: this.#link, prefix: this.#prefix, run: this.#run, node: () => this.#node, stopped: () => this.#stopped, mine: this.#mine, adding: this.#adding, asks: this.#asks, tell: (changes) => this.#tell(changes), log });
+    this.#lists = new ListSync({ link: this.#link, prefix: this.#prefix, run: this.#run, node: () => this.#node, stopped: () => this.#stopped, mine: this.#mine, adding: this.#adding, asks: this.#asks, departed: this.#departed, tell: (changes) => this.#tell(changes), log });
     const started = new Promise<string>((resolve) => (this.#start = resolve));
     // One promise that every call awaits: they reach Redis in the order they were made.
     this.#go = Promise.all([started, this.#link.attempted]).then(([node]) => node);
@@ -164,6 +166,7 @@ export class RedisMembers implements MemberStore {
     this.#users.set(at, member.user);
     const line = memberHeld(host, channel, socket, member.user, this.#run);
     this.#mine.set(line, { text: line, held: ['m', host, channel, socket, member.user, this.#run], info: member.info });
+    this.#departed.held(line);
     const node = await this.#ready();
     if (node === undefined) return false;
     const keys = channelKeys(this.#prefix, host, channel);
@@ -196,12 +199,15 @@ export class RedisMembers implements MemberStore {
     const keys = channelKeys(this.#prefix, host, channel);
     const noted = this.#note(node, 'remove', host, channel, user);
     const answer = noted.answer;
-    const change = (got: unknown) => (Array.isArray(got) ? { host, channel, member: memberOf(user, String(got[0] ?? '')) } : undefined);
+    // Each departure told is noted: should a failover lose this leave, the sync takes the line out unsaid (member-departed.ts).
+    const change = (got: unknown) => (Array.isArray(got) ? (this.#departed.told(line), { host, channel, member: memberOf(user, String(got[0] ?? '')) }) : undefined);
     // Off the list after it is removed, for the same reason as in add().
     const steps: Call[][] = [[noted.call, ['wsgateMemberRemove', keys.users, keys.user(user), answer, `${node}\n${socket}`, user, this.#keepMs]], [['srem', this.#list(node), line]]];
     const answers = await this.#asks.decide('remove', line, { steps, at: [0, 1], answer, noted, change });
     const last = answers?.[0]?.[1];
-    return Array.isArray(last) ? memberOf(user, String(last[0] ?? '')) : undefined;
+    if (!Array.isArray(last)) return undefined;
+    this.#departed.told(line);
+    return memberOf(user, String(last[0] ?? ''));
   }
 
   async users(host: string, channel: string): Promise<Map<string, unknown>> {
@@ -222,6 +228,7 @@ export class RedisMembers implements MemberStore {
     const line = channelHeld(host, channel, this.#run);
     if (joined) this.#mine.set(line, { text: line, held: ['o', host, channel, this.#run] });
     else this.#mine.delete(line);
+    if (joined) this.#departed.held(line);
     return this.#occupancy(host, channel, joined, line);
   }
 
@@ -232,12 +239,14 @@ export class RedisMembers implements MemberStore {
     const noted = this.#note(node, joined ? 'occupy' : 'vacate', host, channel);
     const listed: Call = [joined ? 'sadd' : 'srem', this.#list(node), line];
     const decided: Call = [joined ? 'wsgateOccupy' : 'wsgateVacate', keys.nodes, noted.answer, nodeRun(node, this.#run), this.#keepMs];
-    const change = (got: unknown) => (got !== 1 ? undefined : joined ? { host, channel, occupied: true } : { host, channel, vacated: true });
+    const change = (got: unknown) => (got !== 1 ? undefined : joined ? { host, channel, occupied: true } : (this.#departed.told(line), { host, channel, vacated: true }));
     // On the list before it is occupied, off it after it is vacated, as in add() and remove().
     const steps: Call[][] = joined ? [[noted.call, listed], [decided]] : [[noted.call, decided], [listed]];
     const at = joined ? ([1, 0] as const) : ([0, 1] as const);
     const answers = await this.#asks.decide(joined ? 'occupy' : 'vacate', line, { steps, at, answer: noted.answer, noted, change });
-    return answers?.[at[0]]?.[at[1]] === 1;
+    const news = answers?.[at[0]]?.[at[1]] === 1;
+    if (news && !joined) this.#departed.told(line);
+    return news;
   }
 
   /**
