@@ -109,7 +109,20 @@ export async function startServer(options: StartOptions = {}): Promise<Started> 
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  // 'exit' can come before the last of the output was read, and a test that reads the logs once the server exited
+  // (its "stopped" line, a close hook's stderr) would miss it: exited waits for both pipes to close too. Bounded,
+  // because a process it left behind that holds them must not hold the test.
+  const drained = Promise.all([child.stdout!, child.stderr!].map((pipe) => new Promise((resolve) => pipe.once('close', resolve))));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      const result = code ?? signal ?? -1;
+      const bound = setTimeout(() => resolve(result), 5000);
+      void drained.then(() => {
+        clearTimeout(bound);
+        resolve(result);
+      });
+    }),
+  );
 
   const waitForLog = (pattern: RegExp, timeoutMs = 10_000) => {
     const found = logs.find((l) => pattern.test(l));
