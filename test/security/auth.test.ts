@@ -197,8 +197,9 @@ describe(`sockets that never finish auth on ${TARGET}`, { skip: targetAvailable(
     const started = performance.now();
     const answer = await fetch(`${server.url}/health`);
     assert.equal(answer.status, 200);
-    // Liveness, not speed: before the fix it took over 10 s; anything near that means the event loop is starved.
-    assert.ok(performance.now() - started < 3000, `/health took ${Math.round(performance.now() - started)} ms`);
+    // Liveness, not speed: before the fix it took over 10 s; anything near that means the event loop is starved. Half of
+    // it leaves a busy machine, which is far slower than one request, room.
+    assert.ok(performance.now() - started < 5000, `/health took ${Math.round(performance.now() - started)} ms`);
     for (const { socket } of hanging) socket.destroy();
     await until('every place is given back', async () => (await health()).admitting === 0, 15_000);
     const spawned = startedAuths()

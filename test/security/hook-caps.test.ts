@@ -89,7 +89,8 @@ describe(`hook caps on ${TARGET}`, { skip, timeout: 90_000 }, () => {
       // The flood costs two processes, not one per upgrade: the server stays responsive.
       const health = await timed(fetch(`${server.url}/health`));
       assert.equal(health.value.status, 200);
-      assert.ok(health.ms < 1000, `/health took ${Math.round(health.ms)} ms`);
+      // Responsive, not fast: one request on a busy machine can take a second; a server starved by the flood takes far longer.
+      assert.ok(health.ms < 3000, `/health took ${Math.round(health.ms)} ms`);
       // Another host is not held up by this one's flood.
       const other = await timed(upgradeStatus(server.port, { host: 'other.test', token: 'fine' }));
       assert.equal(other.value, 101);
@@ -140,10 +141,11 @@ describe(`hook caps on ${TARGET}`, { skip, timeout: 90_000 }, () => {
       const over = await timed(dispatch({ async: true }));
       assert.equal(over.value.status, 503);
       assert.match(((await over.value.json()) as { message: string }).message, /^busy: limits\.hookProcesses .* is full$/);
-      assert.ok(over.ms < 1000, `answered after ${Math.round(over.ms)} ms`);
+      // At once, not once a slot is free: the running job holds it for 3 s, and two more wait behind it.
+      assert.ok(over.ms < 2500, `answered after ${Math.round(over.ms)} ms`);
       const sync = await timed(dispatch({}));
       assert.equal(sync.value.status, 503);
-      assert.ok(sync.ms < 1000);
+      assert.ok(sync.ms < 2500, `answered after ${Math.round(sync.ms)} ms`);
     } finally {
       await server.stop();
     }
@@ -162,9 +164,9 @@ describe(`hook caps on ${TARGET}`, { skip, timeout: 90_000 }, () => {
       assert.ok(grandchild > 0);
       assert.equal(await status, 401);
       await server.waitForLog(/hook failed .*timed out after 500 ms/);
-      // SIGKILL to the group is delivered before the hook's exit is seen; allow the kernel a moment, bounded.
-      for (let i = 0; i < 50 && alive(grandchild); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(alive(grandchild), false, `grandchild ${grandchild} outlived its hook`);
+      // SIGKILL to the group is sent before the hook's exit is seen; a busy kernel may take a moment to end it.
+      const child = grandchild;
+      await until(`grandchild ${child} gone with its hook`, () => !alive(child), 5000);
     } finally {
       if (grandchild && alive(grandchild)) process.kill(grandchild, 'SIGKILL');
       await server.stop();
@@ -182,8 +184,8 @@ describe(`hook caps on ${TARGET}`, { skip, timeout: 90_000 }, () => {
       hook = Number(await readWhenWritten(pidFile));
       await server.stop();
       pending.socket.destroy();
-      for (let i = 0; i < 50 && alive(hook); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(alive(hook), false, `hook ${hook} outlived wsgate`);
+      const pid = hook;
+      await until(`hook ${pid} gone with wsgate`, () => !alive(pid), 5000);
     } finally {
       if (hook && alive(hook)) process.kill(hook, 'SIGKILL');
       await server.stop();
@@ -214,14 +216,16 @@ describe(`hook caps on ${TARGET}`, { skip, timeout: 90_000 }, () => {
 });
 
 /**
- * Sends upgrades until one is refused with 503 within a second, bounded: the
+ * Sends upgrades until one is refused with 503 within 2 s, bounded: the
  * server says nothing of a job that waits, so whether the five sent before
  * are all in is known by this. One that is not refused joins the queue.
  */
 async function untilRefused(port: number, waiting: Array<ReturnType<typeof pendingUpgrade>>): Promise<void> {
   for (let i = 0; i < 10; i++) {
     const probe = pendingUpgrade(port, 'c.test', `probe${i}`);
-    const status = await Promise.race([probe.status, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 1000))]);
+    // A refusal comes at once, but a busy machine can take well over a second to answer; one taken for queued
+    // that was refused would be waited for as abandoned later. An unrefused probe costs this wait once, if at all.
+    const status = await Promise.race([probe.status, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 2000))]);
     if (status === 503) return;
     assert.equal(status, -1, `a probe got ${status}`);
     waiting.push(probe);
