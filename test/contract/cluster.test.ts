@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP, ROOT, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import type { Started } from '../support/server.ts';
-import { freePort, redisMissing, startRedis } from '../support/redis.ts';
+import { laterPort, redisMissing, startRedis } from '../support/redis.ts';
 import type { RedisServer } from '../support/redis.ts';
 
 const skip = targetAvailable() ?? redisMissing;
@@ -402,7 +402,8 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   });
 
   it('starts while Redis is away, serves alone, and joins once Redis comes', async () => {
-    const port = await freePort();
+    // Redis comes on it seconds later, after the node started and said it is degraded.
+    const port = await laterPort();
     const lonely = await startServer({ config: { hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${port}`, node: 'early', heartbeat: 0.2, ttl: 1.5, deadline: 2 } } });
     let late: RedisServer | undefined;
     try {

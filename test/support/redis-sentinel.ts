@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startRedis } from './redis.ts';
+import { laterPort, startRedis } from './redis.ts';
 import type { RedisServer } from './redis.ts';
 
 export interface SentinelGroup {
@@ -82,7 +82,8 @@ async function formGroup(dir: string, started: Array<() => Promise<void>>, stop:
   const master: RedisServer = await startRedis(undefined, ['--dir', dir]);
   started.push(master.stop);
   const first = master.port;
-  const [second, sentinelPort] = [await freePort(), await freePort()];
+  // Bound only later (the sentinel once the replica synced): out of the range other tests' servers take theirs from.
+  const [second, sentinelPort] = [await laterPort(), await laterPort()];
   const replica = spawn('redis-server', ['--port', String(second), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--replicaof', '127.0.0.1', String(first)], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(() => stopChild(replica));
   const replicaOut = watched(replica);

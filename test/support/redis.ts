@@ -22,6 +22,27 @@ export const freePort = () =>
     });
   });
 
+/**
+ * A port free now for a server that binds it only later (a Redis a node is
+ * told of before it runs, a replica's or sentinel's port written into a
+ * config). Taken below Linux's ephemeral range (32768 and up): there no
+ * server another test starts on port 0, and no outgoing connection's own
+ * end, can take it in the meantime, nor can a client that keeps connecting
+ * to it before it is up end up connected to itself.
+ */
+export async function laterPort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port between 20000 and 32000 after 20 tries');
+}
+
 export interface RedisServer {
   child: ChildProcess;
   port: number;
