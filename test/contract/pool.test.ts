@@ -207,7 +207,8 @@ describe(`resident pool on ${TARGET}`, { skip }, () => {
     });
 
     it('runs a job written behind one that timed out on a new worker, once', async () => {
-      const server = await startServer({ config: { pool: { cap: 1 }, hosts: { 'p.test': resident({}, { timeout: 1 }) } } });
+      // 2 s: the whoami behind the sleep runs on a worker booted after the kill, which must fit too on a busy machine.
+      const server = await startServer({ config: { pool: { cap: 1 }, hosts: { 'p.test': resident({}, { timeout: 2 }) } } });
       try {
         const a = await connect(server.port, { host: 'p.test', token: 'a' });
         const b = await connect(server.port, { host: 'p.test', token: 'b' });
