@@ -39,8 +39,9 @@ describe(`cluster over a Redis Unix socket on ${TARGET}`, { skip, timeout: 60_00
       redis!.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
     });
     const url = `unix://${socket}?password=sock-secret&prefix=sock:`;
+    // A ttl and deadline well above a loaded machine's stalls of a node process: no node is taken for gone or named missing.
     for (const name of ['n1', 'n2']) {
-      nodes.push(await startServer({ config: { hosts: { 'u.test': { module: join(ROOT, 'test', 'fixtures', 'hooks.ts') } }, cluster: { redis: url, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 1 } } }));
+      nodes.push(await startServer({ config: { hosts: { 'u.test': { module: join(ROOT, 'test', 'fixtures', 'hooks.ts') } }, cluster: { redis: url, node: name, heartbeat: 0.2, ttl: 5, deadline: 5 } } }));
     }
     for (const node of nodes) await waitFor(`${node.url} knows both nodes`, async () => ((await health(node)).cluster?.live.length === 2 ? true : undefined));
   });
