@@ -22,9 +22,10 @@ describe(`cluster node names on ${TARGET}`, { skip, timeout: 120_000 }, () => {
   let redis: RedisServer;
   let redisPort: number;
   const nodes: Started[] = [];
+  // A ttl and deadline well above a loaded machine's stalls of a node process: no node is taken for gone or named missing.
   const config = (name: string, prefix: string) => ({
     hosts: { 'c.test': { app: APP, build: false } },
-    cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, prefix, heartbeat: 0.2, ttl: 1.5, deadline: 1 },
+    cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, prefix, heartbeat: 0.2, ttl: 5, deadline: 5 },
   });
 
   before(async () => {
