@@ -28,7 +28,10 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   const nodes: Started[] = [];
   const clients: Client[] = [];
 
-  const configFor = (name: string) => ({
+  // A ttl and deadline above a loaded machine's stalls of a node process, so that none is taken for gone or named
+  // missing. The deadline stays at 3 s: the Redis outage test waits out a sync asked of nodes not back on the bus yet.
+  // The SIGKILL test gives its victim a short ttl of its own, as it waits for that node to drop.
+  const configFor = (name: string, ttl = 5) => ({
     hosts: {
       'c.test': { app: APP, build: false, channels: { 'room:*': { history: { size: 50, ttl: 60 } } } },
       // Replay for plain clients, and history of host-wide and token casts.
@@ -37,7 +40,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
       // Joins and leaves told to the channel's members.
       'p.test': { app: APP, build: false, channels: { 'lobby:*': { presenceEvents: true } } },
     },
-    cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl: 1.5, deadline: 2 },
+    cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, heartbeat: 0.2, ttl, deadline: 3 },
   });
 
   before(async () => {
@@ -368,13 +371,16 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
   });
 
   it('drops a node killed with SIGKILL from presence within the heartbeat ttl', async () => {
-    const victim = await startServer({ config: configFor('n4') });
+    // Each node's entry in the set of nodes lasts its own ttl: n4's short one is how soon it drops.
+    const victim = await startServer({ config: configFor('n4', 1.5) });
     const v = await open(victim, 'dora');
     await waitFor('n1 knows n4', async () => ((await health(nodes[0]!)).cluster?.live.includes('n4') ? true : undefined));
     assert.equal((await post(nodes[0]!, '/subscribe', { host: 'c.test', target: 'token:dora', channel: 'room:v' })).joined, 1);
     victim.child.kill('SIGKILL');
     await victim.exited;
     await v.closed;
+    // Asked before n1 counts n4 gone, /health would wait out the deadline for n4's answer: its log says when.
+    await nodes[0]!.waitForLog(/cluster node gone node=n4(\s|$)/);
     const gone = await waitFor('n4 dropped from the cluster', async () => {
       const h = await health(nodes[0]!);
       return !h.cluster!.live.includes('n4') && !('n4' in h.cluster!.nodes) && h.cluster!.missing.length === 0 ? h : undefined;
@@ -386,7 +392,7 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
 
   it('counts a node that joins from the moment it listens, not from the others\' next heartbeat', async () => {
     // Heartbeats ten seconds apart: without the node's own "joining" message, the first would not know the second for that long.
-    const slow = (name: string) => ({ hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, prefix: 'slow:', heartbeat: 10, ttl: 30, deadline: 2 } });
+    const slow = (name: string) => ({ hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${redisPort}`, node: name, prefix: 'slow:', heartbeat: 10, ttl: 30, deadline: 5 } });
     const first = await startServer({ config: slow('s1') });
     const second = await startServer({ config: slow('s2') });
     try {
@@ -443,6 +449,8 @@ describe(`cluster over Redis on ${TARGET}`, { skip, timeout: 180_000 }, () => {
     assert.match(String(h.reason), /Redis unreachable/);
     redis = await startRedis(redisPort);
     await n1.waitForLog(/cluster joined node=n1/, 15_000);
+    // A cast asked before a node listens on the bus again waits out the deadline for it: each says when it does.
+    for (const node of nodes) await waitFor(`${node.url} joined again`, () => node.logs.filter((line) => / cluster joined node=/.test(line)).length >= 2, 15_000);
     await waitFor('n1 knows all three nodes again', async () => ((await health(n1)).cluster?.live.length === 3 ? true : undefined), 15_000);
     await waitFor('all three nodes back', async () => {
       const r = await post(n1, '/message', { host: 'c.test', target: 'token:eve', data: 'back' });
