@@ -10,13 +10,10 @@
  * The store runs in this process, so it runs once, with the node target.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts';
-import type { OrphanedChange } from '../../src/core/members.ts';
-import { createLogger } from '../../src/ops/log.ts';
 import { redisMissing, useRedis } from '../support/redis.ts';
 import { replyHoldingProxy } from '../support/reply-proxy.ts';
+import { startedStore } from '../support/members-over-proxy.ts';
 import { TARGET } from '../support/server.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test');
@@ -35,16 +32,7 @@ describe('cluster members over Redis, a cleanup racing a node that comes back', 
     // The node that stalled goes through one of its own, which holds nothing: it shows what the node asks.
     const watch = await replyHoldingProxy(redisServer.port);
     redisServer.cleanup(() => watch.close());
-    const store = async (node: string, url: string) => {
-      const connection = connectMembers(url);
-      await once(connection, 'ready');
-      const members = new RedisMembers(connection, { prefix, nodesKey }, createLogger(() => {}, 'error'));
-      const orphaned: OrphanedChange[] = [];
-      members.onOrphaned((change) => orphaned.push(change));
-      members.start(node);
-      redisServer.cleanup(() => members.stop());
-      return { members, orphaned };
-    };
+    const store = (node: string, url: string) => startedStore(redisServer, url, prefix, node);
     // The survivor, in the set of nodes, behind the proxy; the node that stalled, out of the set.
     await redisServer.client.zadd(nodesKey, String(Date.now() + 60_000), 'survivor');
     const survivor = await store('survivor', proxy.url);

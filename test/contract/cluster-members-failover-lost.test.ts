@@ -10,18 +10,15 @@
  * The store runs in this process, so it runs once, with the node target.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts';
-import type { OrphanedChange } from '../../src/core/members.ts';
-import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
 import { redisMissing, startRedis, useRedis } from '../support/redis.ts';
 import { replyHoldingProxy } from '../support/reply-proxy.ts';
+import { startedStore } from '../support/members-over-proxy.ts';
 import { switchingProxy } from '../support/switching-proxy.ts';
 import { TARGET } from '../support/server.ts';
 
@@ -52,14 +49,8 @@ describe('cluster members over Redis, a failover that lost the last writes', { s
     // Replies held in front of the switch, for a leave whose answer is lost.
     const holding = await replyHoldingProxy(Number(new URL(switching.url).port));
     master.cleanup(() => holding.close());
-    const connection = connectMembers(holding.url, COMMAND_TIMEOUT_MS);
-    await once(connection, 'ready');
     const logs: string[] = [];
-    const members = new RedisMembers(connection, { prefix, nodesKey: `${prefix}nodes` }, createLogger((line) => logs.push(line), 'info'));
-    const orphaned: OrphanedChange[] = [];
-    members.onOrphaned((change) => orphaned.push(change));
-    members.start('a');
-    master.cleanup(() => members.stop());
+    const { members, orphaned } = await startedStore(master, holding.url, prefix, 'a', { commandTimeoutMs: COMMAND_TIMEOUT_MS, log: (line) => logs.push(line) });
     await members.users(HOST, 'presence-warm');
     const replicated = (user: string) => waitFor(`${user} on the replica`, async () => (await replica.hexists(`${prefix}members:{${HOST}:${ROOM}}:users`, user)) === 1);
     /** The replica stops following (it misses what comes next), then takes over: the store's connection is cut and goes to it. */

@@ -10,14 +10,11 @@
  * The store runs in this process, so it runs once, with the node target.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { RedisMembers, connectMembers } from '../../src/cluster/redis-members.ts';
-import type { OrphanedChange } from '../../src/core/members.ts';
-import { createLogger } from '../../src/ops/log.ts';
 import { waitFor } from '../support/events.ts';
 import { redisMissing, useRedis } from '../support/redis.ts';
 import { replyHoldingProxy } from '../support/reply-proxy.ts';
+import { startedStore } from '../support/members-over-proxy.ts';
 import { TARGET } from '../support/server.ts';
 
 const skip = redisMissing || (TARGET === 'node' ? false : 'runs under WSGATE_TARGET=node only: the store runs in this process, not in the server under test');
@@ -36,13 +33,7 @@ describe('cluster members over Redis, a node taken for dead with an answer in ha
     const store = async (node: string, commandTimeoutMs: number) => {
       const proxy = await replyHoldingProxy(redisServer.port);
       redisServer.cleanup(() => proxy.close());
-      const connection = connectMembers(proxy.url, commandTimeoutMs);
-      await once(connection, 'ready');
-      const members = new RedisMembers(connection, { prefix, nodesKey }, createLogger(() => {}, 'error'));
-      const orphaned: OrphanedChange[] = [];
-      members.onOrphaned((change) => orphaned.push(change));
-      members.start(node);
-      redisServer.cleanup(() => members.stop());
+      const { members, orphaned } = await startedStore(redisServer, proxy.url, prefix, node, { commandTimeoutMs });
       // The first sync is done once a call through the same connection answers.
       await members.users(HOST, 'presence-warm');
       return { members, orphaned, proxy };

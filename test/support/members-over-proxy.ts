@@ -13,6 +13,29 @@ import type { RedisForTests } from './redis.ts';
 import { replyHoldingProxy } from './reply-proxy.ts';
 import type { ReplyProxy } from './reply-proxy.ts';
 
+/** A node's member store, in the test's process, with what it is told late (onOrphaned) in order. */
+export interface StartedStore {
+  connection: ReturnType<typeof connectMembers>;
+  members: RedisMembers;
+  orphaned: OrphanedChange[];
+}
+
+/**
+ * Node `node`'s store over `url` (a proxy's, or Redis's own), its keys under
+ * `prefix`, started; stopped when the test's Redis is. `log`: where its lines
+ * go (none by default).
+ */
+export async function startedStore(redisServer: RedisForTests, url: string, prefix: string, node: string, options: { commandTimeoutMs?: number; log?: (line: string) => void } = {}): Promise<StartedStore> {
+  const connection = connectMembers(url, options.commandTimeoutMs);
+  await once(connection, 'ready');
+  const members = new RedisMembers(connection, { prefix, nodesKey: `${prefix}nodes` }, createLogger(options.log ?? (() => {}), options.log ? 'info' : 'error'));
+  const orphaned: OrphanedChange[] = [];
+  members.onOrphaned((change) => orphaned.push(change));
+  members.start(node);
+  redisServer.cleanup(() => members.stop());
+  return { connection, members, orphaned };
+}
+
 export interface MembersOverProxy {
   proxy: ReplyProxy;
   /** a's connection, through the proxy: disconnect() it for a node that dies without stop(). */
@@ -30,22 +53,11 @@ export interface MembersOverProxy {
  * `commandTimeoutMs`; stopped, and the proxy closed, when the test's Redis is.
  */
 export async function membersOverProxy(redisServer: RedisForTests, prefix: string, commandTimeoutMs: number, host: string): Promise<MembersOverProxy> {
-  const keys = { prefix, nodesKey: `${prefix}nodes` };
-  const quiet = createLogger(() => {}, 'error');
   const proxy = await replyHoldingProxy(redisServer.port);
   redisServer.cleanup(() => proxy.close());
-  const connection = connectMembers(proxy.url, commandTimeoutMs);
-  await once(connection, 'ready');
-  const proxied = new RedisMembers(connection, keys, quiet);
-  const direct = new RedisMembers(connectMembers(`redis://127.0.0.1:${redisServer.port}`), keys, quiet);
-  const orphaned = { proxied: [] as OrphanedChange[], direct: [] as OrphanedChange[] };
-  proxied.onOrphaned((change) => orphaned.proxied.push(change));
-  direct.onOrphaned((change) => orphaned.direct.push(change));
-  proxied.start('a');
-  redisServer.cleanup(() => proxied.stop());
-  direct.start('b');
-  redisServer.cleanup(() => direct.stop());
+  const a = await startedStore(redisServer, proxy.url, prefix, 'a', { commandTimeoutMs });
+  const b = await startedStore(redisServer, `redis://127.0.0.1:${redisServer.port}`, prefix, 'b');
   // a's first sync is done once a call through it answers (calls go in order on the one connection).
-  await proxied.users(host, 'presence-warm');
-  return { proxy, connection, proxied, direct, orphaned };
+  await a.members.users(host, 'presence-warm');
+  return { proxy, connection: a.connection, proxied: a.members, direct: b.members, orphaned: { proxied: a.orphaned, direct: b.orphaned } };
 }
