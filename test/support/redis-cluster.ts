@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from './events.ts';
-import { freePort, startRedis } from './redis.ts';
+import { formedOrStopped, freePort, startRedis } from './redis.ts';
 import type { RedisServer } from './redis.ts';
 
 export interface RedisClusterForTests {
@@ -37,13 +37,7 @@ export async function startRedisCluster(): Promise<RedisClusterForTests> {
     for (const server of servers.values()) await server.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    return await formCluster(dir, servers, stop);
-  } catch (error) {
-    // A start that fails half-way leaves no redis-server behind: a live child would keep the test file's process up for good.
-    await stop();
-    throw error;
-  }
+  return formedOrStopped(() => formCluster(dir, servers, stop), stop);
 }
 
 async function formCluster(dir: string, servers: Map<number, RedisServer>, stop: () => Promise<void>): Promise<RedisClusterForTests> {

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { laterPort, startRedis } from './redis.ts';
+import { formedOrStopped, laterPort, startRedis } from './redis.ts';
 import type { RedisServer } from './redis.ts';
 
 export interface SentinelGroup {
@@ -68,13 +68,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     for (const step of started.reverse()) await step();
     rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    return await formGroup(dir, started, stop);
-  } catch (error) {
-    // A start that fails half-way leaves no redis-server behind: a live child would keep the test file's process up for good.
-    await stop();
-    throw error;
-  }
+  return formedOrStopped(() => formGroup(dir, started, stop), stop);
 }
 
 async function formGroup(dir: string, started: Array<() => Promise<void>>, stop: () => Promise<void>): Promise<SentinelGroup> {

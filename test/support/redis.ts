@@ -89,6 +89,20 @@ async function startRedisOn(port: number, args: string[]): Promise<RedisServer> 
   };
 }
 
+/**
+ * What `form` starts, or, when it fails half-way, nothing left running
+ * (`stop` undoes what it started): a live redis-server would keep the test
+ * file's process up for good.
+ */
+export async function formedOrStopped<T>(form: () => Promise<T>, stop: () => Promise<void>): Promise<T> {
+  try {
+    return await form();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
 /** A redis-server for one describe block, with a client to look inside it; `cleanup`s run last first, before it stops. */
 export interface RedisForTests {
   readonly port: number;
