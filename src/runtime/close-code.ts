@@ -52,7 +52,8 @@ export function closeCodeOf(raw: unknown, reported: number): number {
   return (typeof raw === 'object' && raw !== null && causes.get(raw)) || ABNORMAL;
 }
 
-type Events = WSEvents<unknown>;
+/** The gateway's events, with the ping and pong one of those that count them (the open socket, first-frame auth). */
+type Events = WSEvents<unknown> & { onControl?(ws: WSContext<unknown>): void };
 
 /**
  * The gateway's events for one socket, with onClose given the code found by
@@ -69,6 +70,10 @@ export class ReportedClose {
   }
   onMessage(event: MessageEvent, ws: WSContext<unknown>) {
     return this.#events.onMessage?.(event, ws);
+  }
+  /** A ping or pong the runtime saw (Node's ws and Bun tell of them; Deno does not). */
+  onControl(ws: WSContext<unknown>) {
+    return this.#events.onControl?.(ws);
   }
   onClose(event: CloseEvent, ws: WSContext<unknown>) {
     const code = closeCodeOf(ws.raw, event.code);

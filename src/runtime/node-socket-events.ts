@@ -19,12 +19,7 @@ import type { WebSocket } from 'ws';
 import type { ReportedClose } from './close-code.ts';
 import { contextOf } from './raw-context.ts';
 
-/** The gateway's events, with the ping and pong ones of those that count them (the open socket, first-frame auth). */
-export interface SocketEvents extends ReportedClose {
-  onControl?(ws: ReturnType<typeof contextOf>): void;
-}
-
-const eventsOf = new WeakMap<WebSocket, SocketEvents>();
+const eventsOf = new WeakMap<WebSocket, ReportedClose>();
 
 /** Sockets the keepalive pinged that have not answered yet: the pong that comes is that answer, not one of the client's own. */
 const pinged = new WeakSet<WebSocket>();
@@ -39,12 +34,12 @@ export function keepalivePing(ws: WebSocket): boolean {
 
 /** ws has answered the ping already: a flood of them is closed by the message rate, as one of messages is. */
 export function onPing(this: WebSocket) {
-  eventsOf.get(this)?.onControl?.(contextOf(this));
+  eventsOf.get(this)?.onControl(contextOf(this));
 }
 
 /** A pong the keepalive did not ask for counts as a ping does: each costs a read. */
 export function onPong(this: WebSocket) {
-  if (!pinged.delete(this)) eventsOf.get(this)?.onControl?.(contextOf(this));
+  if (!pinged.delete(this)) eventsOf.get(this)?.onControl(contextOf(this));
 }
 
 type Data = Buffer | ArrayBuffer | Buffer[];
@@ -72,7 +67,7 @@ function onClose(this: WebSocket, code: number, reason: Buffer) {
  * the open handler returns, and no frame can be read before the next turn.
  * `keep` is a listener of the runtime's own that stays.
  */
-export function adoptSocket(ws: WebSocket, events: SocketEvents, keep: (...args: never[]) => void): void {
+export function adoptSocket(ws: WebSocket, events: ReportedClose, keep: (...args: never[]) => void): void {
   for (const name of ['message', 'close', 'error'] as const) {
     for (const listener of ws.listeners(name)) if (listener !== keep) ws.off(name, listener as (...args: unknown[]) => void);
   }

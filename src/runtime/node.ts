@@ -25,7 +25,6 @@ import { onProcessSignal, onProcessStray, processLogSink } from './process-event
 import type { Child, Listener, Runtime, SocketOptions, SpawnOptions, Wire } from './types.ts';
 import { frameOf, payloadOf } from './wsframe.ts';
 import { adoptSocket, keepalivePing, onPing, onPong } from './node-socket-events.ts';
-import type { SocketEvents } from './node-socket-events.ts';
 import { appForUpgrades } from './node-upgrade-request.ts';
 import { followSignal, followUnfollowedNow, UpgradeWatch } from './upgrade-watch.ts';
 import type { Follow } from './upgrade-watch.ts';
@@ -191,17 +190,11 @@ class UpgradeView {
 type NodeUpgrade = (c: UpgradeView, events: WSEvents<unknown>) => Promise<Response>;
 
 /** The gateway's events: as the socket opens, the view is released and the socket's events are taken from node-ws. */
-class NodeSocketEvents extends ReportedClose implements SocketEvents {
+class NodeSocketEvents extends ReportedClose {
   #view: UpgradeView | undefined;
-  /** The gateway's events again: ReportedClose keeps its own copy private, and passes no ping on. */
-  readonly #events: Pick<SocketEvents, 'onControl'>;
-  constructor(events: WSEvents<unknown> & Pick<SocketEvents, 'onControl'>, view: UpgradeView) {
+  constructor(events: WSEvents<unknown>, view: UpgradeView) {
     super(events);
     this.#view = view;
-    this.#events = events;
-  }
-  onControl(ws: Parameters<ReportedClose['onOpen']>[1]) {
-    this.#events.onControl?.(ws);
   }
   override onOpen(event: Event, ws: Parameters<ReportedClose['onOpen']>[1]) {
     this.#view?.release();
