@@ -89,8 +89,11 @@ export const nodeRun = (node: string, run: string): string => `${node}\n${run}`;
  * it for dead told it.
  */
 const CLAIMED = '\nclaimed\n';
-const CLAIMED_LUA = '\\nclaimed\\n';
-const TAKEN_LUA = '\\ntaken';
+const TAKEN = '\ntaken';
+/** Written into a script's Lua string literals: a line break as Lua reads it. */
+const inLua = (text: string): string => text.replace(/\n/g, '\\n');
+const CLAIMED_LUA = inLua(CLAIMED);
+const TAKEN_LUA = inLua(TAKEN);
 
 /**
  * Each script first gives back the answer kept under its call's key (the
