@@ -7,6 +7,7 @@
 import type { WSContext } from 'hono/ws';
 import { Client } from '../../core/client.ts';
 import type { Authorized, RateLimits } from '../../core/client.ts';
+import { takeFrame } from '../../core/rate.ts';
 import type { Connections } from '../../core/connections.ts';
 import type { ParsedFrame } from '../../core/protocol.ts';
 import { jsonText } from '../../core/json.ts';
@@ -39,9 +40,8 @@ export class PusherConnection extends Client {
   #user: string | undefined;
   /** Its user id in each presence channel, for the user_id its client events carry there. */
   #members: Map<string, string> | undefined;
-  /** Client events left this second, and when the allowance was last filled. */
-  #allowance = 0;
-  #filledAt = 0;
+  /** When its next client event is due (core/rate.ts): a second's worth may come at once. */
+  #eventsDue = 0;
   /** When it was pinged for being quiet; 0 once it says anything. */
   #pingedAt = 0;
 
@@ -55,7 +55,6 @@ export class PusherConnection extends Client {
     this.core = core;
     this.#registry = registry;
     this.#app = app;
-    this.#allowance = app.clientEventsPerSecond;
   }
 
   get app(): PusherApp {
@@ -226,13 +225,11 @@ export class PusherConnection extends Client {
     return { request: { op: 'publish', channel, event, data: text, frame: clientEventFrame(event, channel, data, text, user), user, ...(kind.cache ? { unkept: true } : {}) } };
   }
 
-  /** One client event from its allowance (refilled continuously up to one second's worth). */
+  /** One client event from its rate, up to one second's worth at once. */
   #takeEvent(perSecond: number): boolean {
-    const now = performance.now();
-    this.#allowance = Math.min(perSecond, this.#allowance + ((now - this.#filledAt) / 1000) * perSecond);
-    this.#filledAt = now;
-    if (this.#allowance < 1) return false;
-    this.#allowance -= 1;
+    const due = takeFrame(this.#eventsDue, performance.now(), perSecond, perSecond);
+    if (due === undefined) return false;
+    this.#eventsDue = due;
     return true;
   }
 }
