@@ -20,6 +20,20 @@ import type { PrepareRoutes } from './host-routes.ts';
 import { workerCap } from './host-routes.ts';
 import { certFields, readTls } from './tls-pem.ts';
 
+/**
+ * What `work` gives, or an error naming `step` once `ms` have passed without it. A step that never settles (a config on a
+ * hung mount, a hook module whose top-level await never does) fails its reload, so the reloads asked after it can run.
+ */
+async function stepWithin<T>(step: string, work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${step} did not finish within ${ms / 1000} s (reloadTimeout)`)), ms)));
+  try {
+    return await Promise.race([work, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export type ReloadResult = { ok: true; hosts: string[] } | { ok: false; problems: string[] };
 
 /** What a reload swaps and the running gateway reads as it is now: the config, the dispatcher and the schedule. */
@@ -61,9 +75,12 @@ export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadRe
   };
   return serialised(async (): Promise<ReloadResult> => {
     if (!loadAgain) return { ok: false, problems: ['nothing to reload: no config file or command line to read again'] };
+    // The time each step may take is the one in use when the reload begins: a change applies from the next reload on.
+    const within = <T>(step: string, work: Promise<T>) => stepWithin(step, work, live.config.reloadMs);
+    const began = performance.now();
     let next: Config;
     try {
-      next = await loadAgain();
+      next = await within('reading the config', loadAgain());
     } catch (error) {
       return failed((error as { problems?: string[] }).problems ?? [(error as Error).message]);
     }
@@ -71,11 +88,16 @@ export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadRe
     generation++;
     let routesIn: () => Map<string, Route>;
     try {
-      routesIn = await prepareRoutes(next, generation);
+      routesIn = await within("setting up the hosts (hook modules, runners' files)", prepareRoutes(next, generation));
     } catch (error) {
       return failed([(error as Error).message]);
     }
-    const nextDispatcher = await newDispatcher(next);
+    let nextDispatcher: Dispatcher;
+    try {
+      nextDispatcher = await within("finding the apps' files", newDispatcher(next));
+    } catch (error) {
+      return failed([(error as Error).message]);
+    }
     // A stop begun while the reload read would find its new schedule and pools started behind it, running jobs while the
     // close hooks are waited for.
     if (stopping()) return failed(['the gateway is stopping']);
@@ -86,8 +108,8 @@ export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadRe
     if (next.tls && config.tls && listener.setTls) {
       let pem: TlsPem;
       try {
-        pem = await readTls(next.tls);
-        await listener.setTls(pem);
+        pem = await within('reading the certificate', readTls(next.tls));
+        await within('serving the certificate', listener.setTls(pem));
       } catch (error) {
         return failed([`tls: cannot serve ${next.tls.cert} with ${next.tls.key}: ${(error as Error).message}; the previous certificate stays in use`]);
       }
@@ -112,7 +134,8 @@ export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadRe
     const scheduler = (live.scheduler = new Scheduler(next, dispatcher, log, live.scheduler.running));
     // The stop may have come during the awaits above, and stopped the scheduler this one replaces.
     if (stopping()) scheduler.stop();
-    await scheduler.start(realpath);
+    // Swapped in already: a schedule slow to start is said, and starts when it can.
+    await within("finding the schedule's apps", scheduler.start(realpath)).catch((error: Error) => log.warn('reload', { note: `${error.message}; the schedule starts once it has` }));
     // Node's ws and Bun close a frame over the limit they were given before the gateway sees it: a lower limit is held by
     // the gateway (incoming.ts), a higher one only where the runtime can take it.
     if (listener.setMaxFrame?.(next.limits.frame) === false && next.limits.frame > config.limits.frame) {
@@ -126,7 +149,7 @@ export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadRe
     if (next.keepalive !== current.keepalive) log.warn('reload', { note: 'keepalive changes take effect at the next restart' });
     if (next.closeTimeout !== current.closeTimeout) log.warn('reload', { note: 'closeTimeout changes take effect at the next restart' });
     live.config = next;
-    log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway.hub.size });
+    log.info('reloaded', { hosts: next.hosts.map((h) => h.key).join(','), sockets: gateway.hub.size, ms: Math.round(performance.now() - began) });
     return { ok: true, hosts: next.hosts.map((h) => h.key) };
   });
 }

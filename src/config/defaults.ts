@@ -23,6 +23,9 @@ export const DEFAULTS = {
   timeout: 30,
   maxBody: 1 << 20,
   shutdownTimeout: 10,
+  // A reload reads a few small files and imports the hook modules: milliseconds. Past this a step is stuck (a hung mount,
+  // a module whose top-level await never settles), and the reloads asked after it must not wait behind it for good.
+  reloadTimeout: 30,
   pool: { idle: 60, maxJobs: 10_000, maxQueue: 1000, bootTimeout: 30, writeAhead: true },
   limits: {
     frame: 1 << 20,

@@ -102,6 +102,8 @@ export interface Config {
   timeoutMs: number;
   maxBody: number;
   shutdownMs: number;
+  /** How long each step of a reload may take before the reload fails. */
+  reloadMs: number;
   hosts: HostConfig[];
   /** The global worker cap; undefined means cores - 1 (at least 1). */
   workerCap?: number;

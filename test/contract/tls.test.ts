@@ -317,7 +317,9 @@ describe(`tls on ${TARGET}`, { skip, concurrency: 2 }, () => {
     const renewals = ['second', 'third', 'fourth'].map((name) => makeCert(dir, name));
     const live = { cert: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') };
     install(first, live);
-    const server = await startServer({ config: { hosts: { 'tls.test': APP }, tls: live } });
+    // Bun once left a reload's read unsettled for good (a lost file-read promise, it seems): past reloadTimeout that
+    // reload fails, naming its step, and the next one runs, so the last still serves.
+    const server = await startServer({ config: { hosts: { 'tls.test': APP }, tls: live, reloadTimeout: 5 } });
     try {
       const from = server.logs.length;
       // Each SIGHUP once the one before has begun its reload, with the files replaced in between: the reloads overlap,
