@@ -106,7 +106,7 @@ export const configSchema = (baseDir: string, env: EnvLookup = processEnv) =>
     v.rawTransform(({ dataset, addIssue }): Config => {
       const file = dataset.value;
       const hosts = resolveHosts(file.hosts, file);
-      for (const { key, field, message } of poolDisagreements(hosts)) addIssue({ message, path: at('hosts', key, 'pool', field) });
+      for (const { key, field, message } of poolDisagreements(hosts)) addIssue({ message, path: at('hosts', key, ...field.split('.')) });
       const pusher = file.pusher && resolvePusher(file.pusher.apps, hosts, file.timeout * 1000);
       for (const { path, message } of pusher?.problems ?? []) addIssue({ message, path });
       return toConfig(file, [...hosts, ...(pusher?.hosts ?? [])], baseDir, pusher?.pusher);

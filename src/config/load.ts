@@ -159,7 +159,7 @@ async function checkFiles(config: Config, where: string, io: ConfigIO): Promise<
   if (problems.length) throw new ConfigError(problems);
   // Only once every file exists: a missing one has no real path to compare.
   for (const { key, field, message } of io.realPath ? await realPathDisagreements(config.hosts, io.realPath) : []) {
-    problems.push(`${where}: hosts[${JSON.stringify(key)}].pool.${field}: ${message}`);
+    problems.push(`${where}: hosts[${JSON.stringify(key)}].${field}: ${message}`);
   }
   if (problems.length) throw new ConfigError(problems);
 }

@@ -1,8 +1,11 @@
 /**
  * Resident hosts that run the same file share one pool (src/hooks/pool/pools.ts
  * keys it by the file's real path), and one pool holds one set of settings:
- * without this rule the last host's would silently win. The parse applies it
- * to paths as written; loadConfig again to real paths, which need the disk.
+ * without this rule the last host's would silently win. Its workers run the
+ * file one way (as an app, or as a hooks file through the SDK), so hosts that
+ * run it both ways are refused too: the first host's way would serve both.
+ * The parse applies it to paths as written; loadConfig again to real paths,
+ * which need the disk.
  */
 import type { HostConfig, PoolConfig } from './types.ts';
 
@@ -18,9 +21,13 @@ const SETTINGS: Array<[field: string, read: (pool: PoolConfig) => unknown]> = [
 export interface PoolDisagreement {
   /** The later host, whose setting the problem is reported at. */
   key: string;
+  /** Where in the host, as the file writes it: `pool.maxJobs`, or `hooks` / `app` for a file run both ways. */
   field: string;
   message: string;
 }
+
+/** How a resident host runs its file: as a Phlo app, or as a plain hooks file through the SDK. */
+const runsAs = (host: HostConfig): 'app' | 'hooks' => (host.app !== undefined ? 'app' : 'hooks');
 
 /** The file a resident host's pool runs, as written. */
 export const poolFile = (host: HostConfig): string => (host.app ?? host.hooks)!;
@@ -37,12 +44,17 @@ export function poolDisagreements(hosts: HostConfig[], fileOf: (host: HostConfig
       first.set(file, host);
       continue;
     }
+    if (runsAs(host) !== runsAs(seen)) {
+      const message = `hosts[${JSON.stringify(seen.key)}] runs ${file} as ${runsAs(seen) === 'app' ? 'an app' : 'a hooks file'}; one file's resident workers run it one way: make both hosts "${runsAs(seen)}", or one of them build: true`;
+      found.push({ key: host.key, field: runsAs(host), message });
+      continue;
+    }
     for (const [field, read] of SETTINGS) {
       const mine = read(host.pool!);
       const theirs = read(seen.pool!);
       if (mine === theirs) continue;
       const message = `${JSON.stringify(mine)} differs from hosts[${JSON.stringify(seen.key)}]'s ${JSON.stringify(theirs)}; both run ${file}, whose one pool takes one setting: give them the same`;
-      found.push({ key: host.key, field, message });
+      found.push({ key: host.key, field: `pool.${field}`, message });
     }
   }
   return found;

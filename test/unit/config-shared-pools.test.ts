@@ -63,6 +63,17 @@ describe('resident hosts sharing an app must agree on its pool settings', () => 
     ]);
   });
 
+  it('refuses one file run as an app by one resident host and as a hooks file by another, as written and by real path', async () => {
+    const hint = 'one file\'s resident workers run it one way: make both hosts "app", or one of them build: true';
+    assert.deepEqual(problemsOf({ hosts: { a: { app: '/srv/f.php', build: false }, b: { hooks: '/srv/f.php', build: false } } }), [
+      `f.json: hosts["b"].hooks: hosts["a"] runs /srv/f.php as an app; ${hint}`,
+    ]);
+    const linked = { hosts: { a: { app: '/srv/f.php', build: false }, b: { hooks: '/srv/link.php', build: false } } };
+    assert.deepEqual(await loadProblems(linked, { '/srv/link.php': '/srv/f.php' }), [`w.json: hosts["b"].hooks: hosts["a"] runs /srv/f.php as an app; ${hint}`]);
+    // One-shot, each run is its own process started the host's way: nothing is shared.
+    assert.deepEqual(problemsOf({ hosts: { a: { app: '/srv/f.php', build: false }, b: { hooks: '/srv/f.php', build: true } } }), []);
+  });
+
   it('passes hosts that agree, hosts on different apps, and a one-shot host on the same app', async () => {
     const agree = { pool: { maxQueue: 9 }, hosts: { a: { app: '/srv/app.php', build: false }, b: { app: '/srv/link.php', build: false, pool: { maxQueue: 9 } } } };
     assert.deepEqual(await loadProblems(agree, { '/srv/link.php': '/srv/app.php' }), []);

@@ -43,17 +43,26 @@ export class Pools {
    * `<php> <leading...> phlo_serve` (the SDK runner and a hooks file).
    * `settings` apply from now on. `transient`: `app` is not configured, and
    * its pool goes once idle (unless a configured use gets it meanwhile).
+   * A host's `leading` that differs from its pool's (a reload turned the
+   * file from an app into a hooks file, or back) replaces its workers: they
+   * run the file the old way. /dispatch gives none and takes the pool as it is.
    */
-  get(app: string, settings: PoolConfig, timeoutMs: number, leading: string[] = [app], transient = false): Pool {
+  get(app: string, settings: PoolConfig, timeoutMs: number, leading?: string[], transient = false): Pool {
     let pool = this.#byApp.get(app);
     if (!transient) this.#transient.delete(app);
     if (!pool) {
-      pool = new Pool(app, [this.php, ...leading, 'phlo_serve'], { ...settings, timeoutMs, maxLine: this.maxLine }, this.capacity, this.spawn, this.log);
+      const argv = leading ?? [app];
+      pool = new Pool(app, [this.php, ...argv, 'phlo_serve'], { ...settings, timeoutMs, maxLine: this.maxLine }, this.capacity, this.spawn, this.log);
       this.#byApp.set(app, pool);
-      this.#leading.set(app, leading);
+      this.#leading.set(app, argv);
       if (transient) this.#transient.add(app);
     } else {
       pool.settings = { ...settings, timeoutMs, maxLine: this.maxLine };
+      if (leading && leading.join('\0') !== this.#leading.get(app)!.join('\0')) {
+        this.#leading.set(app, leading);
+        pool.argv = [this.php, ...leading, 'phlo_serve'];
+        pool.replaceAll();
+      }
       // The reaper's pace follows the idle settings.
       this.capacity.settingsChanged();
     }
