@@ -35,13 +35,16 @@ export function logObserver(log: Logger): CoreObserver {
       }
     },
     hook(run) {
-      const { host, socket, hook, stderr, error } = run;
+      const { host, socket, hook, stderr, error, label } = run;
       const ms = Math.round(run.seconds * 1000);
       // One plain object per run, as every hook run passes here: no spreads.
-      if (run.outcome === 'ok') return stderr ? log.warn('hook stderr', { host, socket, hook, ms, stderr }) : log.debug('hook', { host, socket, hook, ms, stderr });
+      if (run.outcome === 'ok' && !stderr) return log.debug('hook', { host, socket, hook, ms, stderr });
       if (run.outcome === 'cancelled') return log.info('hook cancelled', { host, socket, hook, ms });
-      if (run.outcome === 'busy') return log.warn('hook refused', { host, socket, hook, error });
-      log.error('hook failed', { host, socket, hook, ms, stderr, error });
+      // A client makes these at its message rate: input that trips a PHP warning, or fails the hook, on every message.
+      // Per configured host, so one host's flood sums away none of another's; the first of a flood are written whole.
+      if (run.outcome === 'ok') return limited(`hook stderr\0${label}`, 'warn', 'hook stderr', { host, socket, hook, ms, stderr }, { host: label });
+      if (run.outcome === 'busy') return limited(`hook refused\0${label}`, 'warn', 'hook refused', { host, socket, hook, error }, { host: label });
+      limited(`hook failed\0${label}`, 'error', 'hook failed', { host, socket, hook, ms, stderr, error }, { host: label });
     },
     cast(host, _label, kind, sent) {
       if (kind !== 'presence') log.debug('cast', { host, target: kind, sent });

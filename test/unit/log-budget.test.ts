@@ -165,3 +165,22 @@ describe('refused upgrades in the log', () => {
     assert.deepEqual(written, ['WARN  upgrade refused host=a.test reason="every socket place is taken"']);
   });
 });
+
+describe('hook lines in the log', () => {
+  it('are throttled per configured host and kind: a flood of one sums away no other line, and ok runs stay debug lines', () => {
+    const written: string[] = [];
+    const observer = logObserver(createLogger((line) => written.push(line.slice(25)), 'debug'));
+    const run = { host: 'a.test', socket: 's', hook: 'receive' as const, label: 'a.test', mode: 'resident', seconds: 0 };
+    for (let i = 0; i < 30; i++) observer.hook!({ ...run, outcome: 'ok', stderr: 'PHP Warning' });
+    for (let i = 0; i < 30; i++) observer.hook!({ ...run, outcome: 'failed', error: 'exited with code 1' });
+    for (let i = 0; i < 30; i++) observer.hook!({ ...run, outcome: 'busy', error: 'queue full' });
+    observer.hook!({ ...run, host: 'b.test', label: 'b.test', outcome: 'ok', stderr: 'PHP Warning' });
+    for (let i = 0; i < 30; i++) observer.hook!({ ...run, outcome: 'ok' });
+    const count = (pattern: RegExp) => written.filter((line) => pattern.test(line)).length;
+    assert.equal(count(/^WARN  hook stderr host=a\.test socket=s hook=receive ms=0 stderr="PHP Warning"$/), 20);
+    assert.equal(count(/^ERROR hook failed host=a\.test socket=s hook=receive ms=0 error="exited with code 1"$/), 20);
+    assert.equal(count(/^WARN  hook refused host=a\.test socket=s hook=receive error="queue full"$/), 20);
+    assert.equal(count(/^WARN  hook stderr host=b\.test /), 1, "another host's line is written whole");
+    assert.equal(count(/^DEBUG hook host=a\.test /), 30, 'every ok run without stderr');
+  });
+});
