@@ -43,28 +43,38 @@ export function throttledLog(log: Logger, options: ThrottleOptions = {}): Thrott
   const overflow: Summary = { level: 'warn', event: 'log lines suppressed', fields: { note: 'too many kinds of line at once to sum each' } };
   const budget = new LogBudget<Summary>({ burst: options.burst, perSecond: options.perSecond, windowMs: options.windowMs, keys: options.keys, overflow, now });
   const seconds = budget.windowMs / 1000;
-  let scheduled = false;
+  // When the timer set last fires (Infinity: none is set), and which it is: one set before it does nothing.
+  let timerAt = Infinity;
+  let timer = 0;
   const write = (all: boolean) => {
     for (const { detail, count } of budget.sweep(all)) log[detail.level](detail.event, { ...detail.fields, suppressed: count, seconds });
   };
   const sweep = () => {
-    scheduled = false;
+    timerAt = Infinity;
     write(false);
     schedule();
+  };
+  const arm = (end: number) => {
+    const mine = ++timer;
+    timerAt = end;
+    // A millisecond late rather than early: a timer that fires just before would find nothing to sweep.
+    later(() => mine === timer && sweep(), Math.max(1, Math.ceil(end - now()) + 1));
   };
   // A stop ends the process before the next sweep: what was counted is written then, not lost.
   log.held?.add(() => write(true));
   const schedule = () => {
     // Asked after each line: the walk over the keys only when no sweep is due yet.
-    if (scheduled) return;
+    if (timerAt !== Infinity) return;
     const end = budget.nextSweep();
-    if (end === undefined) return;
-    scheduled = true;
-    // A millisecond late rather than early: a timer that fires just before would find nothing to sweep.
-    later(sweep, Math.max(1, Math.ceil(end - now()) + 1));
+    if (end !== undefined) arm(end);
   };
   return (key, level, event, fields, summary) => {
     if (budget.take(key, () => ({ level, event, fields: summary }))) log[level](event, fields);
+    else {
+      // The timer may be set for another key's bucket to be full again, seconds on: this key's summary is due sooner.
+      const due = now() + budget.windowMs;
+      if (due < timerAt) arm(due);
+    }
     schedule();
   };
 }

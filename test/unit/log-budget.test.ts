@@ -131,6 +131,18 @@ describe('throttledLog', () => {
     assert.deepEqual(written, ['INFO  limit n=1', 'INFO  limit kind=k suppressed=2 seconds=1', 'INFO  limit n=4', 'INFO  limit kind=k suppressed=1 seconds=1', 'INFO  limit n=6']);
   });
 
+  it("sums a new key's flood a second on, though another key's timer is set for later (its bucket refilling)", () => {
+    const { written, limited, advance } = setup(20, 5);
+    for (let i = 0; i < 30; i++) limited('a', 'warn', 'hook stderr', { n: i }, { host: 'a.test' });
+    // Key a's summary; the next sweep it needs is when its bucket is full again, 3 s on.
+    advance(1001);
+    assert.deepEqual(written.slice(20), ['WARN  hook stderr host=a.test suppressed=10 seconds=1']);
+    advance(1100);
+    for (let i = 0; i < 30; i++) limited('b', 'error', 'hook failed', { n: i }, { host: 'b.test' });
+    advance(2200);
+    assert.deepEqual(written.slice(41), ['ERROR hook failed host=b.test suppressed=10 seconds=1'], 'the summary was due at 2.1 s');
+  });
+
   it('writes what it counted when the process is about to exit, before its second is up', () => {
     const time = clock();
     const written: string[] = [];
