@@ -118,8 +118,22 @@ function isLoopbackName(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || isLoopback(host);
 }
 
+/**
+ * Why a caller is not trusted: one of these few, never a header's bytes. The
+ * refusal log is throttled per reason, so a reason that echoed a header would
+ * let a caller make up a new key, and so new lines, with each request.
+ */
+export type Refusal =
+  | 'not on loopback'
+  | 'came through a proxy'
+  | 'Host is not a loopback name (DNS rebinding?)'
+  | 'a cross-site request from a web page'
+  | 'a same-site request from a web page'
+  | 'a request with an unknown Sec-Fetch-Site'
+  | 'a cross-origin request from a web page';
+
 /** Whether a bridge caller is trusted, and if not, why (for the log). */
-export type Trust = { ok: true } | { ok: false; reason: string };
+export type Trust = { ok: true } | { ok: false; reason: Refusal };
 
 /** What the trust check reads of a request. */
 export interface Caller {
@@ -149,7 +163,11 @@ export function loopbackTrust(caller: Caller, ownAddresses: string[]): Trust {
     return { ok: false, reason: 'Host is not a loopback name (DNS rebinding?)' };
   }
   const fetchSite = caller.header('sec-fetch-site')?.toLowerCase();
-  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return { ok: false, reason: `a ${fetchSite} request from a web page` };
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
+    if (fetchSite === 'cross-site') return { ok: false, reason: 'a cross-site request from a web page' };
+    if (fetchSite === 'same-site') return { ok: false, reason: 'a same-site request from a web page' };
+    return { ok: false, reason: 'a request with an unknown Sec-Fetch-Site' };
+  }
   const origin = caller.header('origin');
   if (origin !== undefined) {
     const from = parseOrigin(origin);

@@ -17,8 +17,8 @@ import type { Trusted } from './options.ts';
  */
 export function accessGuard(trusted: Trusted, log: Logger, kind: 'bearer' | 'basic'): MiddlewareHandler {
   const basic = kind === 'basic';
-  // Anyone who reaches the port (a web page too) calls as often as it likes: per reason, a few lines and then a sum. A
-  // reason can hold a header's value (Sec-Fetch-Site), so past the few there are, reasons share one bucket.
+  // Anyone who reaches the port (a web page too) calls as often as it likes: per reason, a few lines and then a sum.
+  // The reasons are a fixed few (Refusal), so the keys are too; the cap is only a backstop.
   const limited = throttledLog(log, { keys: 8 });
   return async (c, next) => {
     const trust = trusted(c, basic);
