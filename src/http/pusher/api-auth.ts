@@ -16,14 +16,21 @@ export type PusherEnv = { Variables: { pusherApp: PusherApp; pusherBody: string;
 
 export type RefusalStatus = 400 | 401 | 403 | 404 | 413;
 
+/** A configured app id is at most this long (pusher-schema.ts), so this much tells a made-up one from each. */
+const MAX_APP_ID = 100;
+const MAX_PATH = 200;
+
+const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
+
 /** Pusher answers errors in plain text, which pusher-http-node puts in its RequestError's `body`. */
 export function refuse(c: Context, status: RefusalStatus, message: string, log?: ThrottledLine, hint?: string): Response {
   // Neither holds the secret or a signature. A 401 is at warn: it is a sender with the wrong secret or clock, which its owner needs to hear of.
   // Anyone may send these as fast as they like: per status and app, a few are written and the rest summed. A 404's app
   // may be one the sender made up, so not a key of its own.
-  const app = c.req.param('appId');
+  // The id and path are the caller's (unsigned, for a 404 or 401), as long as the runtime lets a URL be: cut short.
+  const app = clip(c.req.param('appId') ?? '', MAX_APP_ID);
   const key = status === 404 ? '404' : `${status}\0${app}`;
-  log?.(key, status === 401 ? 'warn' : 'debug', 'pusher api refused', { app, method: c.req.method, path: c.req.path, status, reason: message }, { app: status === 404 ? undefined : app, status });
+  log?.(key, status === 401 ? 'warn' : 'debug', 'pusher api refused', { app, method: c.req.method, path: clip(c.req.path, MAX_PATH), status, reason: message }, { app: status === 404 ? undefined : app, status });
   return c.text(hint ? `${message}: ${hint}` : message, status);
 }
 
@@ -54,7 +61,8 @@ export function pusherAuth(gateway: PusherApiGateway, options: AuthOptions): Mid
   const limit = options.maxBody;
   return async (c, next) => {
     const app = gateway.app(c.req.param('appId'));
-    if (!app) return refuse(c, 404, `unknown app id ${JSON.stringify(c.req.param('appId'))}`, options.log);
+    // Not the id: what an unsigned caller sent is not echoed back to it.
+    if (!app) return refuse(c, 404, 'unknown app', options.log);
     const { path, query } = rawTarget(c.req.url);
     const signed = verifyApiQuery(app, { method: c.req.method, path, query, now: options.now() });
     if ('status' in signed) return refuse(c, signed.status, signed.message, options.log, signed.hint);
