@@ -28,7 +28,7 @@ import { Routes } from './core/routes.ts';
 import type { Selection } from './core/targets.ts';
 import { Recovery } from './core/history/recovery.ts';
 import type { RecoveryHealth } from './core/history/recovery.ts';
-import type { Position, Since } from './core/history/history.ts';
+import type { Kept, Position, Since } from './core/history/history.ts';
 import type { PathMatch } from './config/paths.ts';
 import type { Pools, PoolsHealth } from './hooks/pool/pools.ts';
 import { logObserver } from './ops/log-observer.ts';
@@ -273,6 +273,10 @@ export class Gateway implements Watched {
 
   history(host: string, stream: { channel: string } | { token: string }, since?: Position): Since | undefined {
     return this.#recovery.history(host, stream, since);
+  }
+
+  lastKept(host: string, channel: string): Kept | undefined {
+    return this.#recovery.last(host, channel);
   }
 
   // ---- what /health, /metrics and the dashboard show

@@ -53,6 +53,15 @@ describe('MemoryHistory', () => {
     assert.notEqual(h.top('s', limits, 0).epoch, epoch);
   });
 
+  it("gives a stream's newest publication and when its ttl drops it, until it does", () => {
+    const h = new MemoryHistory();
+    assert.equal(h.last('s', limits, 0), undefined);
+    h.append('s', '1', limits, 0);
+    h.append('s', '2', limits, 600);
+    assert.deepEqual(h.last('s', limits, 700), { frame: '2', expires: 600 + limits.ttlMs });
+    assert.equal(h.last('s', limits, 600 + limits.ttlMs), undefined);
+  });
+
   it('keeps the newest publications when a reload changes the size', () => {
     const h = new MemoryHistory();
     for (const f of ['1', '2', '3']) h.append('s', f, limits, 0);

@@ -37,6 +37,7 @@ function setup(now?: () => number) {
     },
     channels: async (app, prefix, info) => (calls.push(['channels', app.id, prefix, info]), { 'presence-a': { user_count: 2 }, 'presence-b': { user_count: 1 } }),
     channel: async (app, name, info) => (calls.push(['channel', app.id, name, info]), { occupied: true, subscription_count: 4, user_count: 2 }),
+    cache: (app, channel) => (calls.push(['cache', app.id, channel]), channel === 'cache-kept' ? { data: '{"v":1}', ttl: 1799 } : undefined),
     users: async (app, channel) => (calls.push(['users', app.id, channel]), ['u1', 'u2']),
     terminateUser: async (app, userId) => (calls.push(['terminate', app.id, userId]), 2),
   };
@@ -201,6 +202,16 @@ describe('pusher api: channels and users', () => {
     assert.deepEqual(t.calls.at(-1), ['channel', '1001', 'private-a', []]);
     await refused(await t.request('GET', '/channels/private-a', { params: { info: 'user_count' } }), 400, /only for presence channels/);
     await refused(await t.request('GET', '/channels/bad%20name'), 400, /^channel "bad%20name" may hold only/);
+  });
+
+  it("answers info=cache with a cache channel's kept event, nothing while none is kept, and 400 elsewhere", async () => {
+    const t = setup();
+    assert.deepEqual(await (await t.request('GET', '/channels/cache-kept', { params: { info: 'cache,subscription_count' } })).json(), { occupied: true, subscription_count: 4, cache: { data: '{"v":1}', ttl: 1799 } });
+    assert.deepEqual(await (await t.request('GET', '/channels/private-cache-none', { params: { info: 'cache' } })).json(), { occupied: true });
+    await refused(await t.request('GET', '/channels/private-a', { params: { info: 'cache' } }), 400, /only for cache- channels/);
+    await refused(await t.request('GET', '/channels/cache-kept', { params: { info: 'members' } }), 400, /info may list user_count, subscription_count and cache, not "members"/);
+    // Only one channel's answer has a cache: a list and an event's info refuse it as before.
+    await refused(await t.request('GET', '/channels', { params: { info: 'cache' } }), 400, /not "cache"/);
   });
 
   it('lists the users of a presence channel, and refuses other channels', async () => {

@@ -56,6 +56,7 @@ describe("the Pusher API's channel lists", () => {
       castText: () => 0,
       channelsEverywhere: async (_host, which) => ({ value: which.channel === undefined ? counts : Object.hasOwn(counts, which.channel) ? { [which.channel]: counts[which.channel]! } : {} }),
       users: async () => new Map(),
+      lastKept: () => undefined,
       disconnectEverywhere: async () => ({ value: 0 }),
     });
 

@@ -16,6 +16,7 @@ function setup() {
     trigger: async (_app, event) => (triggered.push(event), undefined),
     channels: async () => ({}),
     channel: async () => ({ occupied: false }),
+    cache: () => undefined,
     users: async () => [],
     terminateUser: async () => 0,
   };

@@ -67,6 +67,11 @@ export function joinStored(asked: Position, stored: StoredStream, local: (after:
   return undefined;
 }
 
+export interface Kept {
+  frame: string;
+  expires: number;
+}
+
 export interface HistoryStore {
   /** Records a publication; returns its position. */
   append(stream: string, frame: string, limits: HistoryLimits, now?: number): Position;
@@ -76,6 +81,8 @@ export interface HistoryStore {
   top(stream: string, limits: HistoryLimits, now?: number): Position;
   /** What came after `since`; `since` undefined: everything held. */
   since(stream: string, since: Position | undefined, limits: HistoryLimits, now?: number): Since;
+  /** The newest publication held, and when its ttl drops it (ms since the epoch): a cache channel's kept event. */
+  last(stream: string, limits: HistoryLimits, now?: number): Kept | undefined;
   /** Drops expired publications, and forgets streams left empty and alone for long. */
   sweep(now?: number): void;
   /** Streams held, for tests and /health. */
@@ -298,6 +305,12 @@ export class MemoryHistory implements HistoryStore {
       publications.push({ offset, frame: ring.entries[ring.head + (offset - oldest)]!.frame });
     }
     return { top, recovered, publications };
+  }
+
+  last(stream: string, limits: HistoryLimits, now = Date.now()): Kept | undefined {
+    const ring = this.#find(stream, limits, now);
+    const entry = ring && held(ring) > 0 ? ring.entries.at(-1) : undefined;
+    return entry && { frame: entry.frame, expires: entry.time + ring!.ttlMs };
   }
 
   sweep(now = Date.now()): void {

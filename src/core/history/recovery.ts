@@ -12,7 +12,7 @@ import type { Stream } from '../streams.ts';
 import type { NodeRequest } from '../requests.ts';
 import type { Selection } from '../targets.ts';
 import { MemoryHistory, covers, joinStored, mayBeEpoch, streamKey } from './history.ts';
-import type { HistoryLimits, HistoryStore, Position, Since, StoredStream } from './history.ts';
+import type { HistoryLimits, HistoryStore, Kept, Position, Since, StoredStream } from './history.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { MemoryBudget, reportEvictions } from './budget.ts';
 import { RECOVERING_HELD, holdWhileRecovering } from './recovering.ts';
@@ -220,6 +220,12 @@ export class Recovery {
     const selection: Selection = 'token' in stream ? { kind: 'token', token: stream.token } : stream.channel === ALL_STREAM ? { kind: 'all' } : { kind: 'channel', channel: stream.channel };
     const target = streamOf(this.#routes.match(host)?.config, host, selection);
     return target?.limits && this.#history.since(target.key, since, target.limits);
+  }
+
+  /** A channel's newest kept publication, if it keeps history and holds one now (this node's copy, which a cluster keeps in step). */
+  last(host: string, channel: string): Kept | undefined {
+    const target = streamOf(this.#routes.match(host)?.config, host, { kind: 'channel', channel });
+    return target?.limits && this.#history.last(target.key, target.limits);
   }
 
   /** Once a second: gone tokens' windows; every tenth, the history of idle streams. */

@@ -35,15 +35,20 @@ export function channelProblem(name: string, limits: PusherLimits, toUser = fals
 }
 
 /** `info=user_count,subscription_count` as fields; anything else is refused, so a typo does not pass as "no info". */
-export function parseInfo(info: string | null | undefined): { fields: ChannelInfoField[] } | { problem: string } {
+export function parseInfo(info: string | null | undefined, withCache = false): { fields: ChannelInfoField[]; cache: boolean } | { problem: string } {
   const fields: ChannelInfoField[] = [];
+  let cache = false;
   for (const part of (info ?? '').split(',')) {
     const field = part.trim();
     if (!field) continue;
-    if (!INFO_FIELDS.includes(field as ChannelInfoField)) return { problem: `info may list ${INFO_FIELDS.join(' and ')}, not ${JSON.stringify(field)}` };
+    if (withCache && field === 'cache') {
+      cache = true;
+      continue;
+    }
+    if (!INFO_FIELDS.includes(field as ChannelInfoField)) return { problem: `info may list ${withCache ? `${INFO_FIELDS.join(', ')} and cache` : INFO_FIELDS.join(' and ')}, not ${JSON.stringify(field)}` };
     if (!fields.includes(field as ChannelInfoField)) fields.push(field as ChannelInfoField);
   }
-  return { fields };
+  return { fields, cache };
 }
 
 /** An event's `data` as the text delivered: the SDKs send a JSON string; another value is sent as its JSON. */

@@ -13,7 +13,7 @@ import { parsePeerJson, TOO_DEEP } from '../../core/json.ts';
 import { pusherAuth, refuse } from './api-auth.ts';
 import type { PusherEnv } from './api-auth.ts';
 import { bodySchemas, channelProblem, isPresence, parseInfo, problem } from './api-schemas.ts';
-import { userIdProblem } from '../../protocols/pusher/channel-names.ts';
+import { channelKind, userIdProblem } from '../../protocols/pusher/channel-names.ts';
 import type { ChannelInfo, ChannelInfoField, PusherApiGateway } from './gateway.ts';
 
 export interface PusherApiOptions {
@@ -65,10 +65,10 @@ function infoOf(channel: string, got: Omit<ChannelInfo, 'occupied'> | undefined,
   return out;
 }
 
-/** The info= of a GET, or the 400 for it. */
-function queryInfo(c: Ctx, log: ThrottledLine | undefined): Parsed<ChannelInfoField[]> {
-  const info = parseInfo(c.req.query('info'));
-  return 'fields' in info ? { ok: true, value: info.fields } : { ok: false, response: refuse(c, 400, info.problem, log) };
+/** The info= of a GET, or the 400 for it; `cache` only where one channel is asked about. */
+function queryInfo(c: Ctx, log: ThrottledLine | undefined, withCache = false): Parsed<{ fields: ChannelInfoField[]; cache: boolean }> {
+  const info = parseInfo(c.req.query('info'), withCache);
+  return 'fields' in info ? { ok: true, value: info } : { ok: false, response: refuse(c, 400, info.problem, log) };
 }
 
 /**
@@ -127,19 +127,24 @@ export function pusherApi(gateway: PusherApiGateway, options: PusherApiOptions):
       const info = queryInfo(c, log);
       if (!info.ok) return info.response;
       const prefix = c.req.query('filter_by_prefix') || undefined;
-      if (info.value.includes('user_count') && !prefix?.startsWith('presence-')) return refuse(c, 400, 'info=user_count needs filter_by_prefix=presence- (only presence channels count users)', log);
-      const got = await gateway.channels(app, prefix, info.value);
-      return c.json({ channels: Object.fromEntries(Object.entries(got).map(([channel, fields]) => [channel, infoOf(channel, fields, info.value)])) });
+      const { fields } = info.value;
+      if (fields.includes('user_count') && !prefix?.startsWith('presence-')) return refuse(c, 400, 'info=user_count needs filter_by_prefix=presence- (only presence channels count users)', log);
+      const got = await gateway.channels(app, prefix, fields);
+      return c.json({ channels: Object.fromEntries(Object.entries(got).map(([channel, each]) => [channel, infoOf(channel, each, fields)])) });
     })
     .get('/apps/:appId/channels/:channel', async (c) => {
       const app = c.get('pusherApp');
       const channel = pathChannel(c, '', log);
       if (!channel.ok) return channel.response;
-      const info = queryInfo(c, log);
+      const info = queryInfo(c, log, true);
       if (!info.ok) return info.response;
-      if (info.value.includes('user_count') && !isPresence(channel.value)) return refuse(c, 400, 'info=user_count is only for presence channels', log);
-      const got = await gateway.channel(app, channel.value, info.value);
-      return c.json({ occupied: got.occupied, ...infoOf(channel.value, got, info.value) });
+      const { fields } = info.value;
+      if (fields.includes('user_count') && !isPresence(channel.value)) return refuse(c, 400, 'info=user_count is only for presence channels', log);
+      if (info.value.cache && !channelKind(channel.value).cache) return refuse(c, 400, 'info=cache is only for cache- channels (and private-cache-, private-encrypted-cache-, presence-cache-)', log);
+      const got = await gateway.channel(app, channel.value, fields);
+      // No `cache` while none is kept (never published, or past its ttl): a subscriber would get pusher:cache_miss.
+      const cache = info.value.cache ? gateway.cache(app, channel.value) : undefined;
+      return c.json({ occupied: got.occupied, ...infoOf(channel.value, got, fields), ...(cache ? { cache } : {}) });
     })
     .get('/apps/:appId/channels/:channel/users', async (c) => {
       const app = c.get('pusherApp');

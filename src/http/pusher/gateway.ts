@@ -17,6 +17,12 @@ export interface PusherEvent {
 /** What GET /channels/{c} and an event's `info` may ask for. */
 export type ChannelInfoField = 'user_count' | 'subscription_count';
 
+/** A cache channel's kept last event, as `info=cache` answers it: its data as the app sent it, and the seconds it is still kept. */
+export interface CachedEvent {
+  data: string;
+  ttl: number;
+}
+
 export interface ChannelInfo {
   occupied: boolean;
   subscription_count?: number;
@@ -32,6 +38,8 @@ export interface PusherApiGateway {
   channels(app: PusherApp, prefix: string | undefined, info: ChannelInfoField[]): Promise<Record<string, Omit<ChannelInfo, 'occupied'>>>;
   /** One channel, occupied or not. */
   channel(app: PusherApp, name: string, info: ChannelInfoField[]): Promise<ChannelInfo>;
+  /** A cache channel's kept last event, if it keeps one now. */
+  cache(app: PusherApp, channel: string): CachedEvent | undefined;
   /** The users in a presence channel. */
   users(app: PusherApp, channel: string): Promise<string[]>;
   /** Closes every connection signed in as this user (4009 for the client). */

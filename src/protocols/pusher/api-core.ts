@@ -6,19 +6,23 @@
  * wsgate.js sockets get the same object, `{event, channel, data}`, with
  * `data` the text the app sent.
  */
+import type { Kept } from '../../core/history/history.ts';
 import type { Spread } from '../../core/publishing.ts';
 import type { Selection } from '../../core/targets.ts';
 import type { PusherApp } from '../../config/config.ts';
-import type { ChannelInfo, ChannelInfoField, PusherApiGateway, PusherEvent } from '../../http/pusher/gateway.ts';
+import type { CachedEvent, ChannelInfo, ChannelInfoField, PusherApiGateway, PusherEvent } from '../../http/pusher/gateway.ts';
 import { channelKind, isInternal, USER_CHANNEL } from './channel-names.ts';
 import { PUSHER_CLOSE } from './frames.ts';
 import type { PusherFront } from './front.ts';
+import { pusherEvent } from './protocol.ts';
 
 /** What the API needs of the core (the Gateway). */
 export interface PusherCore {
   castText(host: string, selection: Selection, frame: string, except: string | undefined): number;
   channelsEverywhere(host: string, which: { prefix?: string; channel?: string }): Promise<Spread<Record<string, number>>>;
   users(host: string, channel: string): Promise<Map<string, unknown>>;
+  /** A channel's newest kept publication (a cache channel's last event), if it holds one now. */
+  lastKept(host: string, channel: string): Kept | undefined;
   disconnectEverywhere(host: string, selection: Selection, code: number, reason: string): Promise<Spread<number>>;
 }
 
@@ -70,6 +74,15 @@ export class PusherApiCore implements PusherApiGateway {
     if (info.includes('subscription_count')) fields.subscription_count = sockets;
     if (info.includes('user_count') && channelKind(channel).members) fields.user_count = (await this.#core.users(app.host, channel)).size;
     return fields;
+  }
+
+  /** What a new subscriber would be sent first (client-requests.ts, #lastPublication), with the seconds left of its ttl. */
+  cache(app: PusherApp, channel: string): CachedEvent | undefined {
+    const last = this.#core.lastKept(app.host, channel);
+    if (!last) return undefined;
+    // As a Pusher client gets it: a cast that is not a Pusher event is data of its own.
+    const { data } = JSON.parse(pusherEvent(channel, last.frame)) as { data: string };
+    return { data, ttl: Math.max(0, Math.ceil((last.expires - Date.now()) / 1000)) };
   }
 
   async users(app: PusherApp, channel: string): Promise<string[]> {
