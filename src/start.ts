@@ -72,7 +72,7 @@ export async function start(config: Config, runtime: Runtime, log: Logger, loadA
     ...(await import('./cluster/redis-broker.ts')),
     ...(await import('./cluster/redis-members.ts')),
   };
-  const redis = config.cluster && cluster && new cluster.RedisBroker({ redis: config.cluster.redis, prefix: bus, deadlineMs: config.cluster.deadlineMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
+  const redis = config.cluster && cluster && new cluster.RedisBroker({ redis: config.cluster.redis, prefix: bus, deadlineMs: config.cluster.deadlineMs, redisTimeoutMs: config.cluster.redisTimeoutMs, heartbeatMs: config.cluster.heartbeatMs, ttlMs: config.cluster.ttlMs }, log);
   const broker = redis || new MemoryBroker();
   // Members by user and channel occupancy, decided once over the nodes; its own connection, which fails at once while Redis is away.
   const members = config.cluster && cluster && new cluster.RedisMembers(cluster.connectMembers(config.cluster.redis, config.cluster.deadlineMs), { prefix: config.cluster.prefix, nodesKey: `${bus}nodes`, unseenMs: config.cluster.ttlMs + 2 * config.cluster.heartbeatMs }, log);

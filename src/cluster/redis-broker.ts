@@ -26,6 +26,8 @@ const redisKey = ({ host, key, selection }: Omit<StreamRef, 'limits'>): string =
 export interface RedisBrokerOptions extends Omit<ClusterOptions, 'node'> {
   /** The Redis URL. */
   redis: string;
+  /** How long its commands may go unanswered (connectRedis); shorter than the deadline. */
+  redisTimeoutMs: number;
 }
 
 export class RedisBroker implements Broker {
@@ -48,8 +50,8 @@ export class RedisBroker implements Broker {
   }
 
   start(node: string): void {
-    const { redis, ...options } = this.#options;
-    const cluster = new Cluster(connectRedis(redis, options.deadlineMs / 2), { ...options, node }, this.#log, (request, own, echo) => this.#fromBus(request, own, echo === true));
+    const { redis, redisTimeoutMs, ...options } = this.#options;
+    const cluster = new Cluster(connectRedis(redis, redisTimeoutMs), { ...options, node }, this.#log, (request, own, echo) => this.#fromBus(request, own, echo === true));
     cluster.joined = () => this.#joined.forEach((listener) => listener());
     cluster.onNodeGone((gone) => this.#gone.forEach((listener) => listener(gone)));
     this.#cluster = cluster;

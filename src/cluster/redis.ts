@@ -161,9 +161,10 @@ export function redisOpener(url: string): (options: RedisOptions) => Redis | Clu
 
 /**
  * `answerWithinMs`: how long the bus's commands may go unanswered before
- * the link counts Redis as gone (stall-watch.ts); redis-broker.ts makes it
- * half the cluster's deadline, so a bridge request whose PUBLISH hangs is
- * applied here, alone, within its deadline.
+ * the link counts Redis as gone (stall-watch.ts): `cluster.redisTimeout`,
+ * which the config keeps below the deadline (half of it by default), so a
+ * bridge request whose PUBLISH hangs is applied here, alone, within its
+ * deadline.
  */
 export function connectRedis(url: string, answerWithinMs = 500): RedisLink {
   // A connection dropped because Redis stopped answering waits this long at most for Redis to close its end.

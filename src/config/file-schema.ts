@@ -80,7 +80,7 @@ function toConfig(file: FileFields, hosts: HostConfig[], baseDir: string, pusher
     idleTimeout: file.idleTimeout,
     closeTimeout: file.closeTimeout,
     ...(file.cluster && {
-      cluster: { redis: file.cluster.redis, node: file.cluster.node, prefix: clusterPrefix(file.cluster.redis, file.cluster.prefix), deadlineMs: file.cluster.deadline * 1000, heartbeatMs: file.cluster.heartbeat * 1000, ttlMs: file.cluster.ttl * 1000 },
+      cluster: { redis: file.cluster.redis, node: file.cluster.node, prefix: clusterPrefix(file.cluster.redis, file.cluster.prefix), deadlineMs: file.cluster.deadline * 1000, redisTimeoutMs: (file.cluster.redisTimeout ?? file.cluster.deadline / 2) * 1000, heartbeatMs: file.cluster.heartbeat * 1000, ttlMs: file.cluster.ttl * 1000 },
     }),
     ...(file.bridge && { bridge: 'path' in file.bridge ? { path: resolvePath(file.bridge.path, baseDir) } : { listen: file.bridge.listen, port: file.bridge.port } }),
     ...(file.tls && { tls: { cert: resolvePath(file.tls.cert, baseDir), key: resolvePath(file.tls.key, baseDir) } }),

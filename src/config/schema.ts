@@ -12,6 +12,7 @@ import type { PathRoute } from './paths.ts';
 import { channelProblem } from '../core/targets.ts';
 import type { HistoryLimits } from '../core/history/history.ts';
 import { DEFAULTS, REPLAY_FRAMES } from './defaults.ts';
+import { at } from './problems.ts';
 
 export const seconds = v.pipe(v.number('expected a number of seconds'), v.minValue(0.001, 'expected a positive number of seconds'));
 /**
@@ -193,6 +194,8 @@ export const Cluster = v.pipe(
     node: v.optional(v.pipe(nonEmpty('a node name'), v.regex(/^[\w.:-]+$/, 'expected a node name of letters, digits, _ . : -'))),
     prefix: v.optional(v.string('expected a key prefix')),
     deadline: v.optional(timerSeconds, 1),
+    /** Default: half the deadline. */
+    redisTimeout: v.optional(timerSeconds),
     heartbeat: v.optional(timerSeconds, 1),
     ttl: v.optional(seconds, 5),
   }),
@@ -201,6 +204,14 @@ export const Cluster = v.pipe(
     return 'problem' in target || target.prefix === undefined || c.prefix === undefined || target.prefix === c.prefix;
   }, 'prefix differs from the one the redis URL gives (?prefix=): give it once'),
   v.check((c) => c.ttl > c.heartbeat, 'ttl must be longer than heartbeat, or live nodes would expire between beats'),
+  // A request whose PUBLISH hangs is applied here alone once Redis counts as stalled: past its deadline its caller was told this node missed it.
+  v.rawCheck(({ dataset, addIssue }) => {
+    // One that is no timer already says so: once is enough.
+    const refused = dataset.issues?.some((issue) => ['deadline', 'redisTimeout'].includes(String(issue.path?.at(-1)?.key)));
+    if (dataset.typed && !refused && dataset.value.redisTimeout !== undefined && dataset.value.redisTimeout >= dataset.value.deadline) {
+      addIssue({ message: `expected less than the deadline (${dataset.value.deadline} s), so a request Redis does not answer is still applied here within it; got ${dataset.value.redisTimeout}`, path: at('redisTimeout') });
+    }
+  }),
 );
 
 export const Bridge = v.union(

@@ -203,6 +203,8 @@ export interface ClusterConfig {
   node?: string;
   prefix: string;
   deadlineMs: number;
+  /** How long the bus's Redis commands may go unanswered before Redis counts as down (cluster/stall-watch.ts); below deadlineMs. */
+  redisTimeoutMs: number;
   heartbeatMs: number;
   ttlMs: number;
 }

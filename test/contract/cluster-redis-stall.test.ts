@@ -63,4 +63,31 @@ describe(`a Redis that stops answering, on ${TARGET}`, { skip, timeout: 60_000 }
       await redis.stop();
     }
   });
+
+  it('notices within redisTimeout, however long the deadline', async () => {
+    const redis = await startRedis();
+    // A deadline of 5 s would make the old half-deadline timeout 2.5 s: the node must say so after 0.5 s.
+    const config = { hosts: { 'c.test': { app: APP, build: false } }, cluster: { redis: `redis://127.0.0.1:${redis.port}`, node: 'n1', heartbeat: 0.2, ttl: 1.5, deadline: 5, redisTimeout: 0.5 } };
+    const node = await startServer({ config });
+    try {
+      type Answer = { sent?: number; nodes?: { answered: string[]; missing: string[]; degraded?: string } };
+      const cast = async (data: string) => (await (await fetch(`${node.url}/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'c.test', target: 'all', data }) })).json()) as Answer;
+      await waitFor('the node in the cluster', async () => {
+        const { nodes } = await cast('probe');
+        return nodes?.answered.includes('n1') && !nodes.degraded;
+      });
+
+      redis.child.kill('SIGSTOP');
+      const started = performance.now();
+      const frozen = await cast('frozen');
+      const took = performance.now() - started;
+      assert.match(String(frozen.nodes?.degraded), / within 500 ms/, JSON.stringify(frozen));
+      assert.ok(took < 2000, `answered after ${Math.round(took)} ms, not within the 2.5 s half the deadline would take`);
+      await node.waitForLog(/cluster degraded node=n1 .*did not answer within 500 ms/, 2000);
+    } finally {
+      redis.child.kill('SIGCONT');
+      await node.stop();
+      await redis.stop();
+    }
+  });
 });

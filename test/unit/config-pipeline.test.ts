@@ -179,7 +179,7 @@ describe('WSGATE_REDIS_URL', () => {
 
   it('names the Redis of a file whose cluster gives its other settings, so its password need not be in the file', async () => {
     const config = await load({ hosts, cluster: { node: 'web1', heartbeat: 2, ttl: 6 } }, 'redis://:pw@10.0.0.2:6379?prefix=shop:');
-    assert.deepEqual(config.cluster, { redis: 'redis://:pw@10.0.0.2:6379?prefix=shop:', node: 'web1', prefix: 'shop:', deadlineMs: 1000, heartbeatMs: 2000, ttlMs: 6000 });
+    assert.deepEqual(config.cluster, { redis: 'redis://:pw@10.0.0.2:6379?prefix=shop:', node: 'web1', prefix: 'shop:', deadlineMs: 1000, redisTimeoutMs: 500, heartbeatMs: 2000, ttlMs: 6000 });
   });
 
   it('turns cluster mode on alone, and leaves a file\'s own Redis as it is', async () => {
