@@ -11,50 +11,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../support/client.ts';
+import { accounted, untilAccounted } from '../support/log-accounting.ts';
 import { FIXTURES, TARGET, startServer, targetAvailable, type Started } from '../support/server.ts';
 
 const FLOOD = 100;
 const APP = join(FIXTURES, 'warns.php');
-
-/** Runs the log accounts for: lines written whole, and what the summaries count. */
-function accounted(server: Started, whole: RegExp, summary: RegExp): { whole: number; summed: number; summaries: number } {
-  const out = { whole: 0, summed: 0, summaries: 0 };
-  for (const line of server.logs) {
-    const sum = summary.exec(line);
-    if (sum) {
-      out.summed += Number(sum[1]);
-      out.summaries++;
-    } else if (whole.test(line)) out.whole++;
-  }
-  return out;
-}
-
-/** Resolves once the log accounts for `wanted` runs, awaiting each new chunk of output; fails with what it has after `timeoutMs`. */
-function untilAccounted(server: Started, whole: RegExp, summary: RegExp, wanted: number, timeoutMs = 5000): Promise<void> {
-  const count = () => {
-    const { whole: w, summed } = accounted(server, whole, summary);
-    return w + summed;
-  };
-  return new Promise((resolve, reject) => {
-    const streams = [server.child.stdout!, server.child.stderr!];
-    const done = () => {
-      clearTimeout(timer);
-      for (const stream of streams) stream.off('data', check);
-    };
-    const check = () => {
-      if (count() < wanted) return;
-      done();
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`the log accounts for ${count()} of ${wanted}`));
-    }, timeoutMs);
-    // After startServer's own listener, so a chunk's lines are in server.logs when this one runs.
-    for (const stream of streams) stream.on('data', check);
-    check();
-  });
-}
 
 /** Sends `FLOOD` messages, 10 at a time (a socket may have only so many frames waiting), each answered before the next ten. */
 async function flood(client: Client, message: string): Promise<void> {
@@ -72,7 +33,7 @@ async function flood(client: Client, message: string): Promise<void> {
 /** `since`: when the flood began (performance.now()). */
 function assertBounded(server: Started, whole: RegExp, summary: RegExp, since: number): void {
   const seconds = (performance.now() - since) / 1000;
-  const { whole: lines, summed, summaries } = accounted(server, whole, summary);
+  const { whole: lines, summed, summaries } = accounted(server.logs, whole, summary);
   assert.equal(lines + summed, FLOOD, 'every run is a line or counted in a summary, once');
   assert.ok(summaries >= 1, 'a summary says how many were not written');
   assert.ok(lines >= 20, `the first lines of a flood are written whole (${lines})`);

@@ -12,45 +12,10 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../support/client.ts';
+import { accounted, untilAccounted } from '../support/log-accounting.ts';
 import { APP, FIXTURES, TARGET, startServer, targetAvailable, type Started } from '../support/server.ts';
 
 const FLOOD = 300;
-
-/** Refusals the log accounts for: lines written whole, and what the summaries count. */
-function accounted(server: Started, whole: RegExp, summary: RegExp): { whole: number; summed: number; summaries: number } {
-  const out = { whole: 0, summed: 0, summaries: 0 };
-  for (const line of server.logs) {
-    const sum = summary.exec(line);
-    if (sum) {
-      out.summed += Number(sum[1]);
-      out.summaries++;
-    } else if (whole.test(line)) out.whole++;
-  }
-  return out;
-}
-
-/** Resolves once the log accounts for `count`, awaiting each new chunk of output; fails with what it has after `timeoutMs`. */
-function untilAccounted(server: Started, count: () => number, wanted: number, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const streams = [server.child.stdout!, server.child.stderr!];
-    const done = () => {
-      clearTimeout(timer);
-      for (const stream of streams) stream.off('data', check);
-    };
-    const check = () => {
-      if (count() < wanted) return;
-      done();
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`the log accounts for ${count()} of ${wanted}`));
-    }, timeoutMs);
-    // After startServer's own listener, so a chunk's lines are in server.logs when this one runs.
-    for (const stream of streams) stream.on('data', check);
-    check();
-  });
-}
 
 /** `FLOOD` requests, 25 at a time; every status they got. */
 async function flood(send: () => Promise<Response>): Promise<Set<number>> {
@@ -65,11 +30,8 @@ async function flood(send: () => Promise<Response>): Promise<Set<number>> {
 }
 
 async function assertBounded(server: Started, whole: RegExp, summary: RegExp): Promise<void> {
-  await untilAccounted(server, () => {
-    const { whole: w, summed } = accounted(server, whole, summary);
-    return w + summed;
-  }, FLOOD);
-  const { whole: lines, summed, summaries } = accounted(server, whole, summary);
+  await untilAccounted(server, whole, summary, FLOOD);
+  const { whole: lines, summed, summaries } = accounted(server.logs, whole, summary);
   assert.equal(lines + summed, FLOOD, 'every refusal is a line or counted in a summary, once');
   assert.ok(summaries >= 1, 'a summary says how many were not written');
   assert.ok(lines + summaries < FLOOD / 4, `${lines} whole lines and ${summaries} summaries for ${FLOOD} refusals`);

@@ -8,51 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { APP, TARGET, startServer, targetAvailable, type Started } from '../support/server.ts';
+import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
 import { upgradeStatus } from '../support/client.ts';
+import { accounted, untilAccounted } from '../support/log-accounting.ts';
 
 const FLOOD = 500;
 const REFUSED = / upgrade refused host=app\.test origin=https:\/\/evil\.test reason="origin not allowed"/;
 const SUMMARY = / upgrade refused host=app\.test kind=origin .*suppressed=(\d+)/;
-
-/** Refusals the log accounts for: lines written whole, plus what the summaries count. */
-function accounted(server: Started): { whole: number; summed: number; summaries: number } {
-  let whole = 0;
-  let summed = 0;
-  let summaries = 0;
-  for (const line of server.logs) {
-    const summary = SUMMARY.exec(line);
-    if (summary) {
-      summed += Number(summary[1]);
-      summaries++;
-    } else if (REFUSED.test(line)) whole++;
-  }
-  return { whole, summed, summaries };
-}
-
-/** Resolves once the log accounts for `count` refusals, awaiting each new chunk of output; fails with what it has after `timeoutMs`. */
-function untilAccounted(server: Started, count: number, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const { whole, summed } = accounted(server);
-      if (whole + summed < count) return;
-      done();
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`the log accounts for ${JSON.stringify(accounted(server))} of ${count} refusals`));
-    }, timeoutMs);
-    const streams = [server.child.stdout!, server.child.stderr!];
-    // After startServer's own listener, so its lines are in server.logs when this one runs.
-    const done = () => {
-      clearTimeout(timer);
-      for (const stream of streams) stream.off('data', check);
-    };
-    for (const stream of streams) stream.on('data', check);
-    check();
-  });
-}
 
 describe(`a flood of refused upgrades on ${TARGET}`, { skip: targetAvailable() }, () => {
   it('logs a few whole lines and one summary with the count, and /metrics counts each', async () => {
@@ -64,8 +26,8 @@ describe(`a flood of refused upgrades on ${TARGET}`, { skip: targetAvailable() }
         const statuses = await Promise.all(Array.from({ length: 25 }, () => upgradeStatus(server.port, { host: 'app.test', token: 't', headers })));
         assert.deepEqual(new Set(statuses), new Set([403]));
       }
-      await untilAccounted(server, FLOOD);
-      const { whole, summed, summaries } = accounted(server);
+      await untilAccounted(server, REFUSED, SUMMARY, FLOOD);
+      const { whole, summed, summaries } = accounted(server.logs, REFUSED, SUMMARY);
       assert.equal(whole + summed, FLOOD, 'every refusal is a line or counted in a summary, once');
       assert.ok(summaries >= 1, 'a summary line says how many were not written');
       // A few lines a second (and a summary each second) while it lasts: far fewer than the refusals, however slow the machine.

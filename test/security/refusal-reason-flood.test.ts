@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { APP, TARGET, startServer, targetAvailable, type Started } from '../support/server.ts';
+import { accounted, untilAccounted } from '../support/log-accounting.ts';
+import { APP, TARGET, startServer, targetAvailable } from '../support/server.ts';
 
 const FLOOD = 2000;
 /** LogBudget's defaults: the burst a key writes whole, and the lines a second after it. */
@@ -18,45 +19,6 @@ const PER_SECOND = 5;
 const MARK = 'made-up-';
 const WHOLE = / WARN  bridge refused path=\/message /;
 const SUMMARY = / WARN  (?:bridge refused|log lines suppressed) .*suppressed=(\d+)/;
-
-function accounted(server: Started): { whole: number; summed: number; summaries: number; echoed: number; longest: number } {
-  const out = { whole: 0, summed: 0, summaries: 0, echoed: 0, longest: 0 };
-  for (const line of server.logs) {
-    if (line.includes(MARK)) out.echoed++;
-    const sum = SUMMARY.exec(line);
-    if (sum) {
-      out.summed += Number(sum[1]);
-      out.summaries++;
-    } else if (WHOLE.test(line)) out.whole++;
-    else continue;
-    out.longest = Math.max(out.longest, line.length);
-  }
-  return out;
-}
-
-/** Resolves once the log accounts for `wanted` refusals, awaiting each new chunk of output; fails with what it has after `timeoutMs`. */
-function untilAccounted(server: Started, wanted: number, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const streams = [server.child.stdout!, server.child.stderr!];
-    const done = () => {
-      clearTimeout(timer);
-      for (const stream of streams) stream.off('data', check);
-    };
-    const check = () => {
-      const { whole, summed } = accounted(server);
-      if (whole + summed < wanted) return;
-      done();
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`the log accounts for ${JSON.stringify(accounted(server))} of ${wanted}`));
-    }, timeoutMs);
-    // After startServer's own listener, so a chunk's lines are in server.logs when this one runs.
-    for (const stream of streams) stream.on('data', check);
-    check();
-  });
-}
 
 describe(`bridge calls with made-up Sec-Fetch-Site values on ${TARGET}`, { skip: targetAvailable() }, () => {
   it('are logged under one reason, a burst and a few a second, echoing no value in the log or the 401', async () => {
@@ -76,8 +38,9 @@ describe(`bridge calls with made-up Sec-Fetch-Site values on ${TARGET}`, { skip:
         }
       }
       const seconds = (performance.now() - started) / 1000;
-      await untilAccounted(server, FLOOD);
-      const { whole, summed, summaries, echoed, longest } = accounted(server);
+      await untilAccounted(server, WHOLE, SUMMARY, FLOOD);
+      const { whole, summed, summaries, longest } = accounted(server.logs, WHOLE, SUMMARY);
+      const echoed = server.logs.filter((line) => line.includes(MARK)).length;
       assert.equal(whole + summed, FLOOD, 'every refusal is a line or counted in a summary, once');
       // One key: its burst, then PER_SECOND a second for as long as the flood lasted (and one more, for rounding).
       const allowed = BURST + Math.ceil(seconds * PER_SECOND) + 1;
