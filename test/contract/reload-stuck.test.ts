@@ -69,6 +69,8 @@ describe(`a reload whose step never finishes on ${TARGET}`, { skip }, () => {
       renameSync(saved, file);
     }
     try {
+      // Until the given-up read ends, a reload would start another that might hang as well: it is refused.
+      await server.waitForLog(/reading the config, given up \d+ s ago, finished after all/);
       const next = await fetch(`${server.url}/reload`, { method: 'POST' });
       assert.equal(next.status, 200, await next.text());
     } finally {
