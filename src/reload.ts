@@ -144,7 +144,9 @@ export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadRe
       let pem: TlsPem;
       try {
         pem = await within('reading the certificate', readTls(next.tls));
-        await within('serving the certificate', listener.setTls(pem));
+        // Not given up on: Deno's swap checks the new pair with a handshake of its own (bounded) and puts the old one back
+        // should it fail, so a reload that stopped waiting could report the old pair while the new one serves.
+        await listener.setTls(pem);
       } catch (error) {
         return failed([`tls: cannot serve ${next.tls.cert} with ${next.tls.key}: ${(error as Error).message}; the previous certificate stays in use`]);
       }

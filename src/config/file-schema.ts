@@ -14,7 +14,7 @@ import { clusterPrefix } from './redis-url.ts';
 import { resolvePath } from './resolve-path.ts';
 import { Bridge, Cluster, LimitsFields, listenAddress, nonEmpty, Paths, Pool, port, Schedule, sharedFields, timerSeconds, Tick, Tls } from './schema.ts';
 import { serveRules } from './serve-rules.ts';
-import { poolDisagreements } from './shared-pools.ts';
+import { appsOnHooksFiles, poolDisagreements } from './shared-pools.ts';
 import type { Config, HostConfig } from './types.ts';
 
 /** The longest keepalive every runtime can follow: Bun closes a socket silent for twice it, and takes at most 960 s (more stops `serve` on Bun and the binary). */
@@ -109,7 +109,9 @@ export const configSchema = (baseDir: string, env: EnvLookup = processEnv) =>
       for (const { key, field, message } of poolDisagreements(hosts)) addIssue({ message, path: at('hosts', key, ...field.split('.')) });
       const pusher = file.pusher && resolvePusher(file.pusher.apps, hosts, file.timeout * 1000);
       for (const { path, message } of pusher?.problems ?? []) addIssue({ message, path });
-      return toConfig(file, [...hosts, ...(pusher?.hosts ?? [])], baseDir, pusher?.pusher);
+      const config = toConfig(file, [...hosts, ...(pusher?.hosts ?? [])], baseDir, pusher?.pusher);
+      for (const { path, message } of appsOnHooksFiles(config)) addIssue({ message, path: at(...path) });
+      return config;
     }),
     serveRules,
   );

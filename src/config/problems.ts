@@ -17,8 +17,9 @@ export class ConfigError extends Error {
  * A path for an issue raised by one of our own rules, relative to the schema
  * that raises it (valibot prepends the fields above it).
  */
-export function at(...keys: [string, ...string[]]): [v.IssuePathItem, ...v.IssuePathItem[]] {
-  const items = keys.map((key): v.IssuePathItem => ({ type: 'object', origin: 'value', input: {}, key, value: undefined }));
+export function at(...keys: [string, ...Array<string | number>]): [v.IssuePathItem, ...v.IssuePathItem[]] {
+  // A number is an array's index, written [n].
+  const items = keys.map((key): v.IssuePathItem => (typeof key === 'number' ? { type: 'array', origin: 'value', input: [], key, value: undefined } : { type: 'object', origin: 'value', input: {}, key, value: undefined }));
   return items as [v.IssuePathItem, ...v.IssuePathItem[]];
 }
 

@@ -7,7 +7,7 @@
  * The parse applies it to paths as written; loadConfig again to real paths,
  * which need the disk.
  */
-import type { HostConfig, PoolConfig } from './types.ts';
+import type { Config, HostConfig, PoolConfig } from './types.ts';
 
 /** Each setting as the file writes it: its name there, and its value in the file's units. */
 const SETTINGS: Array<[field: string, read: (pool: PoolConfig) => unknown]> = [
@@ -67,4 +67,21 @@ export async function realPathDisagreements(hosts: HostConfig[], realPath: (path
     if (host.mode === 'resident') real.set(host.key, await realPath(poolFile(host)).catch(() => poolFile(host)));
   }
   return poolDisagreements(hosts, (host) => real.get(host.key)!);
+}
+
+/**
+ * `apps` and schedule entries that name a host's plain PHP hooks file, as written: its workers run hooks through the
+ * SDK, and a job there would take the host's pool for an app's (the dispatcher refuses such a job by real path too).
+ */
+export function appsOnHooksFiles(config: Pick<Config, 'hosts' | 'apps' | 'schedule'>): Array<{ path: [string, ...Array<string | number>]; message: string }> {
+  const hooks = new Map<string, string>();
+  for (const host of config.hosts) if (host.hooks !== undefined && !hooks.has(host.hooks)) hooks.set(host.hooks, host.key);
+  const found: Array<{ path: [string, ...Array<string | number>]; message: string }> = [];
+  const check = (app: string, path: [string, ...Array<string | number>]) => {
+    const host = hooks.get(app);
+    if (host !== undefined) found.push({ path, message: `${app} is the hooks file of hosts[${JSON.stringify(host)}], not an app: name the app.php a job runs` });
+  };
+  config.apps.forEach((app, i) => check(app, ['apps', i]));
+  config.schedule.forEach((entry, i) => check(entry.app, ['schedule', i, 'app']));
+  return found;
 }

@@ -34,10 +34,13 @@ export class Dispatcher {
   readonly #allowed: Set<string>;
   /** Resident hosts' pool settings by real app path: /dispatch to their app shares their pool. */
   readonly #hostPools: Map<string, PoolChoice>;
+  /** Hosts' plain PHP hooks files by real path, with a host that runs each: no app, whatever `apps` or dispatchAnyApp say. */
+  readonly #hooksFiles: Map<string, string>;
 
   private constructor(
     allowed: Set<string>,
     hostPools: Map<string, PoolChoice>,
+    hooksFiles: Map<string, string>,
     private readonly config: Config,
     private readonly pools: Pools,
     private readonly spawn: Spawn,
@@ -46,6 +49,7 @@ export class Dispatcher {
   ) {
     this.#allowed = allowed;
     this.#hostPools = hostPools;
+    this.#hooksFiles = hooksFiles;
   }
 
   /** The hosts' apps and the `apps` list, by real path. */
@@ -55,6 +59,8 @@ export class Dispatcher {
     for (const app of [...config.hosts.map((h) => h.app), ...config.apps, ...config.schedule.map((e) => e.app)]) {
       if (app) allowed.add(await real(app));
     }
+    const hooksFiles = new Map<string, string>();
+    for (const host of config.hosts) if (host.hooks) hooksFiles.set(await real(host.hooks), host.key);
     const hostPools = new Map<string, PoolChoice>();
     for (const host of config.hosts) {
       if (host.mode !== 'resident' || !host.app) continue;
@@ -64,7 +70,7 @@ export class Dispatcher {
       const timeoutMs = Math.max(host.timeoutMs, hostPools.get(app)?.timeoutMs ?? 0);
       hostPools.set(app, { pool: host.pool!, timeoutMs });
     }
-    return new Dispatcher(allowed, hostPools, config, pools, spawn, realPath, slots);
+    return new Dispatcher(allowed, hostPools, hooksFiles, config, pools, spawn, realPath, slots);
   }
 
   get apps(): string[] {
@@ -75,6 +81,9 @@ export class Dispatcher {
   async check(app: string): Promise<AppCheck> {
     if (!app.startsWith('/')) return { ok: false, reason: `app must be an absolute path, got "${app.slice(0, 200)}"` };
     const real = await this.realPath(app).catch(() => undefined);
+    // Its pool is the host's SDK workers: a job there would run as a hook, and take the host's pool settings for its own.
+    const host = real === undefined ? undefined : this.#hooksFiles.get(real);
+    if (host !== undefined) return { ok: false, reason: `app "${app.slice(0, 200)}" is the hooks file of host ${JSON.stringify(host)}, not an app: /dispatch runs Phlo apps` };
     if (real && this.#allowed.has(real)) return { ok: true, app: real };
     if (this.config.dispatchAnyApp) {
       return real ? { ok: true, app: real } : { ok: false, reason: `app "${app}" does not exist` };

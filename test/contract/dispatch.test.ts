@@ -138,6 +138,20 @@ describe(`/dispatch with dispatchAnyApp on ${TARGET}`, { skip }, () => {
   });
 });
 
+describe(`/dispatch to a host's hooks file on ${TARGET}`, { skip }, () => {
+  it('is refused, with dispatchAnyApp too: its workers run hooks, and its pool is the host\'s', async () => {
+    const hooks = join(FIXTURES, 'ws.php');
+    const server = await startServer({ config: { dispatchAnyApp: true, hosts: { 'h.test': { hooks, build: false } } } });
+    try {
+      const refused = await dispatch(server, { app: hooks, target: 'jobs::echo', args: [1] });
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(JSON.parse(refused.text).message, /is the hooks file of host "h\.test", not an app/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe(`schedule on ${TARGET}`, { skip }, () => {
   it('runs entries every interval, never two runs of one entry at once, and logs failures', async () => {
     const events = join(tempDir(), 'events.ndjson');

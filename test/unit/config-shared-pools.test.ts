@@ -74,6 +74,15 @@ describe('resident hosts sharing an app must agree on its pool settings', () => 
     assert.deepEqual(problemsOf({ hosts: { a: { app: '/srv/f.php', build: false }, b: { hooks: '/srv/f.php', build: true } } }), []);
   });
 
+  it('refuses an `apps` or schedule entry that names a host\'s hooks file', () => {
+    const hosts = { h: { hooks: '/srv/ws.php', build: true }, a: { app: '/srv/app.php', build: false } };
+    const hint = 'is the hooks file of hosts["h"], not an app: name the app.php a job runs';
+    assert.deepEqual(problemsOf({ hosts, apps: ['/srv/app.php', '/srv/ws.php'], schedule: [{ app: '/srv/ws.php', target: 'x::y', every: 60 }] }), [
+      `f.json: apps[1]: /srv/ws.php ${hint}`,
+      `f.json: schedule[0].app: /srv/ws.php ${hint}`,
+    ]);
+  });
+
   it('passes hosts that agree, hosts on different apps, and a one-shot host on the same app', async () => {
     const agree = { pool: { maxQueue: 9 }, hosts: { a: { app: '/srv/app.php', build: false }, b: { app: '/srv/link.php', build: false, pool: { maxQueue: 9 } } } };
     assert.deepEqual(await loadProblems(agree, { '/srv/link.php': '/srv/app.php' }), []);
