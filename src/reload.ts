@@ -19,47 +19,7 @@ import { serialised } from './serial.ts';
 import type { PrepareRoutes } from './host-routes.ts';
 import { workerCap } from './host-routes.ts';
 import { certFields, readTls } from './tls-pem.ts';
-
-/**
- * Steps given up that still run, at most: each may hold one of the runtime's few file-system threads (Node has four,
- * Bun one a core) for as long as a mount hangs, and a reload asked every minute would otherwise take them all, and with
- * them every realpath, file read and DNS lookup of the gateway.
- */
-const MAX_GIVEN_UP = 1;
-
-/** A step a reload gave up on, still running. `counted`: against MAX_GIVEN_UP (not a hook module's top-level await, which holds no thread). */
-interface GivenUp {
-  step: string;
-  since: number;
-  counted: boolean;
-}
-
-/**
- * What `work` gives, or an error naming `step` once `ms` have passed without it. A step that never settles (a config on a
- * hung mount, a hook module whose top-level await never does) fails its reload, so the reloads asked after it can run.
- * `givenUp` holds it from then until it settles.
- */
-async function stepWithin<T>(step: string, work: Promise<T>, ms: number, givenUp: Set<GivenUp>, log: Logger, counted: boolean): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stuck = new Promise<never>(
-    (_, reject) =>
-      (timer = setTimeout(() => {
-        const entry = { step, since: performance.now(), counted };
-        givenUp.add(entry);
-        const settled = () => {
-          givenUp.delete(entry);
-          log.info('reload', { note: `${step}, given up ${Math.round((performance.now() - entry.since) / 1000)} s ago, finished after all` });
-        };
-        work.then(settled, settled);
-        reject(new Error(`${step} did not finish within ${ms / 1000} s (reloadTimeout)`));
-      }, ms)),
-  );
-  try {
-    return await Promise.race([work, stuck]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { ReloadSteps } from './reload-steps.ts';
 
 export type ReloadResult = { ok: true; hosts: string[] } | { ok: false; problems: string[] };
 
@@ -96,21 +56,17 @@ export interface ReloadParts {
 export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadResult> {
   const { first: config, loadAgain, prepareRoutes, newDispatcher, stopping, gateway, pools, webhooks, runtime, log } = parts;
   let generation = 0;
-  const givenUp = new Set<GivenUp>();
+  const steps = new ReloadSteps(log);
   const failed = (problems: string[]): ReloadResult => {
     log.error('reload failed', { problems: problems.join('; ') });
     return { ok: false, problems };
   };
   return serialised(async (): Promise<ReloadResult> => {
     if (!loadAgain) return { ok: false, problems: ['nothing to reload: no config file or command line to read again'] };
-    const holding = [...givenUp].filter((entry) => entry.counted);
-    if (holding.length >= MAX_GIVEN_UP) {
-      const [oldest] = holding;
-      const ago = Math.round((performance.now() - oldest!.since) / 1000);
-      return failed([`${oldest!.step} has not finished, given up by an earlier reload ${ago} s ago: no reload starts until it has (a hung file system? each such read holds one of the few threads that read files)`]);
-    }
+    const held = steps.held();
+    if (held) return failed([held]);
     // The time each step may take is the one in use when the reload begins: a change applies from the next reload on.
-    const within = <T>(step: string, work: Promise<T>, counted = true) => stepWithin(step, work, live.config.reloadMs, givenUp, log, counted);
+    const within = <T>(step: string, work: Promise<T>, counted = true) => steps.within(step, work, live.config.reloadMs, counted);
     const began = performance.now();
     let next: Config;
     try {
