@@ -104,24 +104,35 @@ export interface RouteParts {
   moduleSpecifier: Runtime['moduleSpecifier'];
 }
 
+/** How a reload bounds the two reads of its routes: the hook modules, and the hosts' files (the SDK, real paths). */
+export interface RouteSteps {
+  modules<T>(work: Promise<T>): Promise<T>;
+  files<T>(work: Promise<T>): Promise<T>;
+}
+
+const unbounded: RouteSteps = { modules: (work) => work, files: (work) => work };
+
 /** A config's routes; `generation` counts the attempts to load its modules (0 at start, one more per reload). */
-export type PrepareRoutes = (from: Config, generation: number) => Promise<() => Map<string, Route>>;
+export type PrepareRoutes = (from: Config, generation: number, steps?: RouteSteps) => Promise<() => Map<string, Route>>;
 
 /** Reads what the routes need (nothing changes yet, and it may fail), then gives the step that puts them in, which cannot. */
 export function routePreparer({ spawn, cast, pools, slots, hookEnv, moduleSpecifier }: RouteParts): PrepareRoutes {
-  return async (from, generation) => {
-    const modules = await importModules(from, generation, moduleSpecifier);
+  return async (from, generation, steps = unbounded) => {
+    const modules = await steps.modules(importModules(from, generation, moduleSpecifier));
     const files = new Map<string, RunnerFiles>();
     let sdk: Promise<string> | undefined;
     const sdkFile = () => (sdk ??= sdkPath());
-    for (const host of from.hosts) {
-      files.set(
-        host.key,
-        await runnerFiles(host, sdkFile).catch((error: Error) => {
-          throw new Error(`hosts[${JSON.stringify(host.key)}]: ${error.message}`);
-        }),
-      );
-    }
+    const readAll = async () => {
+      for (const host of from.hosts) {
+        files.set(
+          host.key,
+          await runnerFiles(host, sdkFile).catch((error: Error) => {
+            throw new Error(`hosts[${JSON.stringify(host.key)}]: ${error.message}`);
+          }),
+        );
+      }
+    };
+    await steps.files(readAll());
     return () => {
       slots.configure(slotLimits(from));
       pools.maxLine = from.limits.hookLine;

@@ -78,8 +78,12 @@ export function reloader(live: Live, parts: ReloadParts): () => Promise<ReloadRe
     generation++;
     let routesIn: () => Map<string, Route>;
     try {
-      // Not counted: a module whose top-level await never settles holds no thread, and the reload with it fixed must run.
-      routesIn = await within("setting up the hosts (hook modules, runners' files)", prepareRoutes(next, generation), false);
+      routesIn = await prepareRoutes(next, generation, {
+        // Not held against later reloads: a module whose top-level await never settles holds no thread, and the reload
+        // with it fixed must run. The hosts' files are file reads like the config's.
+        modules: (work) => within('importing the hook modules', work, false),
+        files: (work) => within("reading the hosts' files (the SDK, the apps' real paths)", work),
+      });
     } catch (error) {
       return failed([(error as Error).message]);
     }

@@ -36,7 +36,7 @@ describe('reload steps', () => {
 
   it('does not hold later reloads for a step that holds no thread (a module whose top-level await never settles)', async () => {
     const { steps: s } = steps();
-    await assert.rejects(s.within('setting up the hosts', new Promise(() => {}), 20, false), /did not finish within/);
+    await assert.rejects(s.within('importing the hook modules', new Promise(() => {}), 20, false), /did not finish within/);
     assert.equal(s.held(), undefined);
   });
 });
