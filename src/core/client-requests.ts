@@ -130,7 +130,7 @@ export class ClientRequests {
 
   /** What a channel that keeps its last publication has, or word that it has none. */
   #lastPublication(client: Client, channel: string): void {
-    const last = this.#p.recovery.history(client.host, { channel })?.publications.at(-1);
+    const last = this.#p.recovery.last(client.host, channel);
     if (last) return void this.#p.hub.send(client, client.protocol.publication(channel, undefined, last.frame));
     const miss = client.protocol.cacheMiss?.(channel);
     if (miss !== undefined) this.#p.hub.send(client, miss);

@@ -67,6 +67,7 @@ export function joinStored(asked: Position, stored: StoredStream, local: (after:
   return undefined;
 }
 
+/** A stream's newest publication and when its ttl drops it (ms since the epoch). */
 export interface Kept {
   frame: string;
   expires: number;

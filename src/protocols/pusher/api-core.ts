@@ -14,7 +14,7 @@ import type { CachedEvent, ChannelInfo, ChannelInfoField, PusherApiGateway, Push
 import { channelKind, isInternal, USER_CHANNEL } from './channel-names.ts';
 import { PUSHER_CLOSE } from './frames.ts';
 import type { PusherFront } from './front.ts';
-import { pusherEvent } from './protocol.ts';
+import { pusherEventOf } from './protocol.ts';
 
 /** What the API needs of the core (the Gateway). */
 export interface PusherCore {
@@ -81,8 +81,7 @@ export class PusherApiCore implements PusherApiGateway {
     const last = this.#core.lastKept(app.host, channel);
     if (!last) return undefined;
     // As a Pusher client gets it: a cast that is not a Pusher event is data of its own.
-    const { data } = JSON.parse(pusherEvent(channel, last.frame)) as { data: string };
-    return { data, ttl: Math.max(0, Math.ceil((last.expires - Date.now()) / 1000)) };
+    return { data: pusherEventOf(channel, last.frame).data, ttl: Math.max(0, Math.ceil((last.expires - Date.now()) / 1000)) };
   }
 
   async users(app: PusherApp, channel: string): Promise<string[]> {

@@ -14,8 +14,21 @@ import { cacheMiss, memberEvent, PUSHER_CLOSE, pusherError, subscriptionError, s
 /** The event name of a cast that is not a Pusher event: what `.listen('.message')` hears. */
 export const CAST_EVENT = 'message';
 
+/** A cast as a Pusher client receives it. */
+interface PusherEvent {
+  event: string;
+  channel?: string;
+  data: string;
+  user_id?: unknown;
+}
+
 /** A cast's frame as a Pusher event on `channel` (none for host-wide and token casts). */
 export function pusherEvent(stream: string | undefined, frame: string): string {
+  return JSON.stringify(pusherEventOf(stream, frame));
+}
+
+/** The same event as an object: its `data` is what a Pusher client is given (the API's info=cache answers it too). */
+export function pusherEventOf(stream: string | undefined, frame: string): PusherEvent {
   const channel = stream === undefined || stream === ALL_STREAM || stream === TOKEN_STREAM ? undefined : stream;
   let parsed: unknown;
   if (frame.charCodeAt(0) === 123 /* { */) {
@@ -25,7 +38,8 @@ export function pusherEvent(stream: string | undefined, frame: string): string {
       // Not JSON after all: it goes as text, below.
     }
   }
-  const out: Record<string, unknown> = { event: CAST_EVENT };
+  // Keys in Pusher's order (event, channel, data): `data` is set below.
+  const out = { event: CAST_EVENT } as PusherEvent;
   if (channel !== undefined) out.channel = channel;
   const event = parsed as { event?: unknown; data?: unknown; user_id?: unknown } | undefined;
   if (event && typeof event.event === 'string') {
@@ -34,7 +48,7 @@ export function pusherEvent(stream: string | undefined, frame: string): string {
     out.data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data ?? {});
     if (event.user_id !== undefined) out.user_id = event.user_id;
   } else out.data = frame;
-  return JSON.stringify(out);
+  return out;
 }
 
 export const PUSHER: ClientProtocol = {
